@@ -1,0 +1,160 @@
+//! The DRM uapi subset fakegpu's tests and meters use (`include/uapi/drm/drm.h`,
+//! `drm_mode.h`), with x86_64 layouts checked at compile time.
+
+use super::ioc::{iow, iowr};
+use core::mem::{offset_of, size_of};
+
+/// `struct drm_version`: driver name, date and description (userspace buffers).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DrmVersion {
+    /// Major version.
+    pub version_major: i32,
+    /// Minor version.
+    pub version_minor: i32,
+    /// Patch level.
+    pub version_patchlevel: i32,
+    /// Padding (the next field is 8-aligned).
+    pub pad: i32,
+    /// In: size of `name`; out: length of the name.
+    pub name_len: u64,
+    /// User pointer to the name buffer.
+    pub name: u64,
+    /// In: size of `date`; out: length of the date.
+    pub date_len: u64,
+    /// User pointer to the date buffer.
+    pub date: u64,
+    /// In: size of `desc`; out: length of the description.
+    pub desc_len: u64,
+    /// User pointer to the description buffer.
+    pub desc: u64,
+}
+
+/// `struct drm_get_cap`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DrmGetCap {
+    /// Which capability (`DRM_CAP_*`).
+    pub capability: u64,
+    /// Its value.
+    pub value: u64,
+}
+
+/// `struct drm_mode_create_dumb`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DrmModeCreateDumb {
+    /// Height in pixels.
+    pub height: u32,
+    /// Width in pixels.
+    pub width: u32,
+    /// Bits per pixel.
+    pub bpp: u32,
+    /// Must be zero.
+    pub flags: u32,
+    /// Out: GEM handle.
+    pub handle: u32,
+    /// Out: bytes per row.
+    pub pitch: u32,
+    /// Out: object size in bytes.
+    pub size: u64,
+}
+
+/// `struct drm_mode_map_dumb`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DrmModeMapDumb {
+    /// GEM handle.
+    pub handle: u32,
+    /// Padding.
+    pub pad: u32,
+    /// Out: fake offset to pass to mmap.
+    pub offset: u64,
+}
+
+/// `struct drm_mode_destroy_dumb`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DrmModeDestroyDumb {
+    /// GEM handle.
+    pub handle: u32,
+}
+
+/// `struct drm_prime_handle`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DrmPrimeHandle {
+    /// GEM handle.
+    pub handle: u32,
+    /// `DRM_CLOEXEC` / `DRM_RDWR` when exporting.
+    pub flags: u32,
+    /// The dma-buf fd.
+    pub fd: i32,
+}
+
+/// `struct drm_gem_close`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DrmGemClose {
+    /// GEM handle.
+    pub handle: u32,
+    /// Padding.
+    pub pad: u32,
+}
+
+const _: () = {
+    assert!(size_of::<DrmVersion>() == 64);
+    assert!(offset_of!(DrmVersion, name_len) == 16);
+    assert!(offset_of!(DrmVersion, desc) == 56);
+    assert!(size_of::<DrmGetCap>() == 16);
+    assert!(size_of::<DrmModeCreateDumb>() == 32);
+    assert!(offset_of!(DrmModeCreateDumb, size) == 24);
+    assert!(size_of::<DrmModeMapDumb>() == 16);
+    assert!(size_of::<DrmModeDestroyDumb>() == 4);
+    assert!(size_of::<DrmPrimeHandle>() == 12);
+    assert!(size_of::<DrmGemClose>() == 8);
+};
+
+/// ioctl type letter of DRM.
+pub const DRM_IOCTL_BASE: u8 = b'd';
+/// `DRM_IOCTL_VERSION`.
+pub const DRM_IOCTL_VERSION: u32 = iowr::<DrmVersion>(DRM_IOCTL_BASE, 0x00);
+/// `DRM_IOCTL_GEM_CLOSE`.
+pub const DRM_IOCTL_GEM_CLOSE: u32 = iow::<DrmGemClose>(DRM_IOCTL_BASE, 0x09);
+/// `DRM_IOCTL_GET_CAP`.
+pub const DRM_IOCTL_GET_CAP: u32 = iowr::<DrmGetCap>(DRM_IOCTL_BASE, 0x0c);
+/// `DRM_IOCTL_PRIME_HANDLE_TO_FD`.
+pub const DRM_IOCTL_PRIME_HANDLE_TO_FD: u32 = iowr::<DrmPrimeHandle>(DRM_IOCTL_BASE, 0x2d);
+/// `DRM_IOCTL_PRIME_FD_TO_HANDLE`.
+pub const DRM_IOCTL_PRIME_FD_TO_HANDLE: u32 = iowr::<DrmPrimeHandle>(DRM_IOCTL_BASE, 0x2e);
+/// `DRM_IOCTL_MODE_CREATE_DUMB`.
+pub const DRM_IOCTL_MODE_CREATE_DUMB: u32 = iowr::<DrmModeCreateDumb>(DRM_IOCTL_BASE, 0xb2);
+/// `DRM_IOCTL_MODE_MAP_DUMB`.
+pub const DRM_IOCTL_MODE_MAP_DUMB: u32 = iowr::<DrmModeMapDumb>(DRM_IOCTL_BASE, 0xb3);
+/// `DRM_IOCTL_MODE_DESTROY_DUMB`.
+pub const DRM_IOCTL_MODE_DESTROY_DUMB: u32 = iowr::<DrmModeDestroyDumb>(DRM_IOCTL_BASE, 0xb4);
+
+/// `DRM_CAP_DUMB_BUFFER`.
+pub const DRM_CAP_DUMB_BUFFER: u64 = 0x1;
+/// `DRM_CAP_PRIME`.
+pub const DRM_CAP_PRIME: u64 = 0x5;
+/// `DRM_CLOEXEC` (= `O_CLOEXEC`).
+pub const DRM_CLOEXEC: u32 = 0o2000000;
+/// `DRM_RDWR` (= `O_RDWR`).
+pub const DRM_RDWR: u32 = 2;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ioctl_numbers_match_the_uapi_headers() {
+        assert_eq!(DRM_IOCTL_VERSION, 0xc040_6400);
+        assert_eq!(DRM_IOCTL_GEM_CLOSE, 0x4008_6409);
+        assert_eq!(DRM_IOCTL_GET_CAP, 0xc010_640c);
+        assert_eq!(DRM_IOCTL_PRIME_HANDLE_TO_FD, 0xc00c_642d);
+        assert_eq!(DRM_IOCTL_MODE_CREATE_DUMB, 0xc020_64b2);
+        assert_eq!(DRM_IOCTL_MODE_MAP_DUMB, 0xc010_64b3);
+        assert_eq!(DRM_IOCTL_MODE_DESTROY_DUMB, 0xc004_64b4);
+    }
+}

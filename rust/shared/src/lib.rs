@@ -1,0 +1,14 @@
+//! Logic of fakegpu that needs no kernel: device numbers, the `devices=` parameter, node
+//! names, ioctl number decoding and the driver ABIs.
+//!
+//! Every file here is compiled twice: into the kernel modules (each module includes the files
+//! it needs with `#[path]`, since an out-of-tree Rust module is a single crate) and into this
+//! userspace crate, where `cargo test` exercises it. So the files use `core` only, never
+//! `alloc` or `std`, and refer to each other through `super::`.
+#![cfg_attr(not(test), no_std)]
+
+pub mod devnum;
+pub mod drm_abi;
+pub mod fronts;
+pub mod ioc;
+pub mod namebuf;

@@ -1,0 +1,59 @@
+# Shared settings for fakegpu's build scripts. Source it; it defines no side effects.
+# shellcheck shell=bash
+
+FAKEGPU_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Built kernels live outside the clone so a fresh clone reuses them.
+FAKEGPU_CACHE=${FAKEGPU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fakegpu}
+# Everything else the build makes stays in the clone, ignored by git.
+FAKEGPU_BUILD=${FAKEGPU_BUILD:-$FAKEGPU_ROOT/build}
+
+# The kernel and the module must be built by the same rustc (else E0514). Debian's rustc-web
+# ships the `core` sources the kernel needs; rustup's rustc earlier on PATH does not.
+KERNEL_RUSTC=${KERNEL_RUSTC:-/usr/bin/rustc}
+KERNEL_BINDGEN=${KERNEL_BINDGEN:-${CARGO_HOME:-$HOME/.cargo}/bin/bindgen}
+# Every kernel and module make gets these, so Kconfig's checks and the build agree.
+KMAKE_VARS=(LLVM=1 "RUSTC=$KERNEL_RUSTC" "HOSTRUSTC=$KERNEL_RUSTC" "BINDGEN=$KERNEL_BINDGEN")
+
+# Bump when scripts/build-kernel.sh changes how a kernel is built (it keys the cache).
+KERNEL_RECIPE=1
+
+JOBS=${JOBS:-$(($(nproc) + 1))}
+
+say() { printf '[%s] %s\n' "${FAKEGPU_STEP:-fakegpu}" "$*"; }
+die() { say "error: $*" >&2; exit 1; }
+
+# Runs a long command with its output in LOG, printing a progress line every 30 s.
+run_logged() {
+  local log=$1; shift
+  local t0=$SECONDS
+  "$@" >"$log" 2>&1 &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    kill -0 "$pid" 2>/dev/null || break
+    say "  ... $((SECONDS - t0)) s, $(grep -c -E '^ +(CC|RUSTC|LD|AR|AS|BINDGEN)' "$log") steps, at: $(tail -n 1 "$log" | cut -c1-90)"
+  done
+  if ! wait "$pid"; then
+    say "command failed: $*; last lines of $log:" >&2
+    tail -n 40 "$log" >&2
+    return 1
+  fi
+}
+
+# Kernel version as Debian packages it, e.g. 6.12.117-1~deb12u1.
+kernel_pkg_version() { dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null; }
+
+# Build directory of the kernel flavour ($1: test or bench), keyed by source version, config
+# fragments, toolchain and this recipe.
+kernel_build_dir() {
+  local flavour=$1 key
+  key=$( {
+    kernel_pkg_version
+    "$KERNEL_RUSTC" --version
+    clang --version | head -n 1
+    cat "$FAKEGPU_ROOT/kernel/base.config"
+    [ "$flavour" = test ] && cat "$FAKEGPU_ROOT/kernel/debug.config"
+    echo "recipe $KERNEL_RECIPE"
+  } | sha256sum | cut -c1-12)
+  echo "$FAKEGPU_CACHE/kernel-$(kernel_pkg_version)-$flavour-$key"
+}

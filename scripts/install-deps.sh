@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs, idempotently, what building the test kernel, the modules and the VM image needs.
+# Debian packages via apt-get and a pinned bindgen-cli via cargo. Safe to run again: it only
+# acts on what is missing. On a non-Debian or non-root machine it prints what to install.
+set -euo pipefail
+
+BINDGEN_VERSION=0.73.2
+PKGS=(
+  linux-source-6.12 rustc-web rust-web-src rust-web-clippy libclang-dev clang lld llvm
+  flex bison bc libelf-dev libssl-dev cpio xz-utils make gcc
+  qemu-system-x86 busybox-static runc kmod
+)
+
+say() { printf '[deps] %s\n' "$*"; }
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  if ! command -v apt-get >/dev/null || [ ! -f /etc/debian_version ]; then
+    say "this is not a Debian system; install the equivalents of: ${missing[*]}"
+    say "and a rustc with rust-src matching your kernel, plus bindgen-cli ${BINDGEN_VERSION}"
+    exit 1
+  fi
+  if [ "$(id -u)" != 0 ]; then
+    say "missing Debian packages: ${missing[*]}"
+    say "run as root:  apt-get update && apt-get install -y ${missing[*]}"
+    exit 1
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  t0=$SECONDS
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  say "packages installed in $((SECONDS - t0)) s"
+else
+  say "Debian packages present"
+fi
+
+# bindgen-cli: Debian's 0.60 is older than the kernel's minimum (0.65.1).
+BINDGEN=${CARGO_HOME:-$HOME/.cargo}/bin/bindgen
+if [ -x "$BINDGEN" ] && "$BINDGEN" --version 2>/dev/null | grep -q " $BINDGEN_VERSION\$"; then
+  say "bindgen-cli $BINDGEN_VERSION present"
+else
+  command -v cargo >/dev/null || { say "cargo not found: install Rust (rustup) to build bindgen-cli"; exit 1; }
+  say "building bindgen-cli $BINDGEN_VERSION with cargo (a few minutes)"
+  t0=$SECONDS
+  cargo install --quiet --locked --version "$BINDGEN_VERSION" bindgen-cli
+  say "bindgen-cli built in $((SECONDS - t0)) s"
+fi

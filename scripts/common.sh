@@ -19,7 +19,7 @@ KERNEL_RECIPE=1
 
 JOBS=${JOBS:-$(($(nproc) + 1))}
 
-say() { printf '[%s] %s\n' "${FAKEGPU_STEP:-fakegpu}" "$*"; }
+say() { printf '[%s] %s\n' "${FAKEGPU_STEP:-fakegpu}" "$*" >&2; }
 die() { say "error: $*" >&2; exit 1; }
 
 # Runs a long command with its output in LOG, printing a progress line every 30 s.

@@ -67,14 +67,32 @@ mod tests {
     fn rejects_out_of_range() {
         assert!(DevNum::new(512, 0).is_none());
         assert!(DevNum::new(0, 1 << 20).is_none());
-        assert_eq!(DevNum::new(226, 128), Some(DevNum { major: 226, minor: 128 }));
+        assert_eq!(
+            DevNum::new(226, 128),
+            Some(DevNum {
+                major: 226,
+                minor: 128
+            })
+        );
     }
 
     #[test]
     fn user_rdev_matches_glibc_makedev() {
         // glibc: makedev(226, 128) == 0xe280, makedev(195, 255) == 0xc3ff.
-        assert_eq!(DevNum::from_user_rdev(0xe280), DevNum { major: 226, minor: 128 });
-        assert_eq!(DevNum::from_user_rdev(0xc3ff), DevNum { major: 195, minor: 255 });
+        assert_eq!(
+            DevNum::from_user_rdev(0xe280),
+            DevNum {
+                major: 226,
+                minor: 128
+            }
+        );
+        assert_eq!(
+            DevNum::from_user_rdev(0xc3ff),
+            DevNum {
+                major: 195,
+                minor: 255
+            }
+        );
     }
 
     proptest! {

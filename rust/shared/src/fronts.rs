@@ -246,9 +246,18 @@ mod tests {
     fn parses_drm_and_generic() {
         let t = FrontTable::parse("226:0, 226:128 1:3").unwrap();
         assert_eq!(t.len(), 3);
-        let names: Vec<_> = t.iter().map(|f| f.node_name().as_str().to_owned()).collect();
-        assert_eq!(names, ["fakedri!card0", "fakedri!renderD128", "fakechr!1.3"]);
-        assert_eq!(t.get(1).unwrap().dev_path().as_str(), "/dev/fakedri/renderD128");
+        let names: Vec<_> = t
+            .iter()
+            .map(|f| f.node_name().as_str().to_owned())
+            .collect();
+        assert_eq!(
+            names,
+            ["fakedri!card0", "fakedri!renderD128", "fakechr!1.3"]
+        );
+        assert_eq!(
+            t.get(1).unwrap().dev_path().as_str(),
+            "/dev/fakedri/renderD128"
+        );
         assert_eq!(t.find(Family::Drm, 128), Some(1));
         assert_eq!(t.find(Family::Generic, 0), Some(2));
         assert_eq!(t.find(Family::Drm, 1), None);
@@ -259,10 +268,22 @@ mod tests {
     fn refuses_bad_input_with_the_entry_number() {
         assert_eq!(FrontTable::parse("").unwrap_err(), ParseError::Empty);
         assert_eq!(FrontTable::parse(" , ").unwrap_err(), ParseError::Empty);
-        assert_eq!(FrontTable::parse("226").unwrap_err(), ParseError::Syntax { entry: 1 });
-        assert_eq!(FrontTable::parse("1:2,a:3").unwrap_err(), ParseError::Syntax { entry: 2 });
-        assert_eq!(FrontTable::parse("-1:3").unwrap_err(), ParseError::Syntax { entry: 1 });
-        assert_eq!(FrontTable::parse("+1:3").unwrap_err(), ParseError::Syntax { entry: 1 });
+        assert_eq!(
+            FrontTable::parse("226").unwrap_err(),
+            ParseError::Syntax { entry: 1 }
+        );
+        assert_eq!(
+            FrontTable::parse("1:2,a:3").unwrap_err(),
+            ParseError::Syntax { entry: 2 }
+        );
+        assert_eq!(
+            FrontTable::parse("-1:3").unwrap_err(),
+            ParseError::Syntax { entry: 1 }
+        );
+        assert_eq!(
+            FrontTable::parse("+1:3").unwrap_err(),
+            ParseError::Syntax { entry: 1 }
+        );
         assert_eq!(
             FrontTable::parse("512:0").unwrap_err(),
             ParseError::OutOfRange { entry: 1 }
@@ -280,7 +301,10 @@ mod tests {
             ParseError::Duplicate { entry: 2 }
         );
         let many: Vec<String> = (0..=MAX_FRONTS).map(|i| format!("1:{i}")).collect();
-        assert_eq!(FrontTable::parse(&many.join(",")).unwrap_err(), ParseError::TooMany);
+        assert_eq!(
+            FrontTable::parse(&many.join(",")).unwrap_err(),
+            ParseError::TooMany
+        );
     }
 
     #[test]

@@ -16,7 +16,10 @@ pub const IOC_SIZE_MAX: u32 = (1 << 14) - 1;
 
 /// Builds an ioctl number (`_IOC`).
 pub const fn ioc(dir: u32, ty: u8, nr: u8, size: usize) -> u32 {
-    (dir << DIR_SHIFT) | ((size as u32 & IOC_SIZE_MAX) << SIZE_SHIFT) | ((ty as u32) << TYPE_SHIFT) | ((nr as u32) << NR_SHIFT)
+    (dir << DIR_SHIFT)
+        | ((size as u32 & IOC_SIZE_MAX) << SIZE_SHIFT)
+        | ((ty as u32) << TYPE_SHIFT)
+        | ((nr as u32) << NR_SHIFT)
 }
 
 /// `_IO`: no argument.

@@ -1,1 +1,68 @@
-fn main() {}
+//! `fakegpu-vmtest`: test cases and benchmarks that run inside the QEMU guest against the real
+//! fakegpu.ko and in-tree drivers. `fakegpu-vmtest CASE` runs one case and exits 0 on pass;
+//! the guest's suite runner (tests/vm/suite.sh) gives each case its own timeout.
+//!
+//! The nodes under test come from the environment the runner sets:
+//! `FAKE_CARD`/`REAL_CARD` (a fake DRM primary node and the vgem node behind it),
+//! `FAKE_ZERO`/`REAL_ZERO` (a generic front of /dev/zero), `FAKEGPU_INSMOD`/`FAKEGPU_RMMOD`
+//! (shell commands that load and unload fakegpu with the suite's parameters).
+
+mod bench;
+mod cases;
+mod drm;
+mod sys;
+
+use std::process::ExitCode;
+
+/// A test case: its name and body. A body returns Err with what went wrong.
+pub type Case = (&'static str, fn() -> Result<(), String>);
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(name) = args.first() else {
+        eprintln!("usage: fakegpu-vmtest CASE | list | bench");
+        return ExitCode::from(2);
+    };
+    match name.as_str() {
+        "list" => {
+            for (name, _) in cases::ALL {
+                println!("{name}");
+            }
+            ExitCode::SUCCESS
+        }
+        "bench" => match bench::run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("bench: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        _ => match cases::ALL.iter().find(|(n, _)| n == name) {
+            Some((_, body)) => match body() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("{name}: FAILED: {e}");
+                    ExitCode::FAILURE
+                }
+            },
+            None => {
+                eprintln!("unknown case {name}; see `fakegpu-vmtest list`");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+/// The value of an environment variable the runner must set.
+pub fn env(name: &str) -> Result<String, String> {
+    std::env::var(name).map_err(|_| format!("environment variable {name} not set"))
+}
+
+/// Fails with `msg` unless `cond`.
+pub fn ensure(cond: bool, msg: impl FnOnce() -> String) -> Result<(), String> {
+    if cond {
+        Ok(())
+    } else {
+        Err(msg())
+    }
+}

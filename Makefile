@@ -1,0 +1,56 @@
+# fakegpu: fake GPU device nodes, metered per cgroup. See README.md.
+#
+#   make test      every test: cargo tests, then the VM suite (builds what it needs)
+#   make demo      boot the VM and show fakegpu in front of a real DRM driver
+#   make bench     pass-through overhead, on a kernel without debug options
+#   make vm-shell  boot the VM interactively with the modules loaded
+#   make modules   just the modules (KDIR=/path/to/your/kernel/build to use your own)
+#   make deps      install build dependencies (run by every target above)
+#
+# Built kernels are cached in ~/.cache/fakegpu (FAKEGPU_CACHE=...), the rest in build/.
+
+SHELL := /bin/bash
+BUILD := $(CURDIR)/build
+export KDIR
+
+.PHONY: all deps kernel modules test cargo-test vm-test demo bench vm-shell lint clean
+
+all: modules
+
+deps:
+	@scripts/install-deps.sh
+
+kernel: deps
+	@scripts/build-kernel.sh test
+
+modules: deps
+	@set -e; kdir="$(KDIR)"; \
+	if [ -z "$$kdir" ]; then kdir=$$(scripts/build-kernel.sh test); fi; \
+	scripts/build-modules.sh "$$kdir" $(BUILD)/modules-custom; \
+	echo "modules: $$(ls $(BUILD)/modules-custom/*.ko)"
+
+test: cargo-test vm-test
+
+cargo-test: deps
+	@echo "[cargo] unit and property tests of the userspace crates and shared no_std code"
+	@cargo test --quiet --locked --workspace
+
+vm-test:
+	@scripts/vm-job.sh test
+
+demo:
+	@scripts/vm-job.sh demo
+
+bench:
+	@scripts/vm-job.sh bench
+
+vm-shell:
+	@scripts/vm-job.sh shell
+
+lint: deps
+	cargo fmt --check
+	cargo clippy --quiet --locked --workspace --all-targets -- -D warnings
+	rustfmt --check --edition 2021 rust/fakegpu/*.rs
+
+clean:
+	rm -rf $(BUILD) target

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! fakegpu: fake GPU device nodes in front of the real GPU driver.
+//!
+//! On load, fakegpu creates a fake node for each real character device named in its
+//! `devices=` parameter (e.g. `devices=226:0,226:128` gives `/dev/fakedri/card0` and
+//! `/dev/fakedri/renderD128`). Each open of a fake node opens its own file on the real device
+//! and forwards every file operation to it. The real device is reached by major:minor through a
+//! private mount the caller cannot see, so neither the caller's mount namespace nor its device
+//! cgroup is consulted, and the real file never enters the caller's fd table.
+
+use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::prelude::*;
+
+mod forward;
+mod nodes;
+mod real_devices;
+
+#[path = "../shared/src"]
+pub mod shared {
+    //! The no_std code shared with userspace (`rust/shared`), compiled into the module.
+    pub mod devnum;
+    pub mod fronts;
+    pub mod namebuf;
+}
+
+use nodes::{Nodes, Regions};
+use real_devices::RealDevices;
+use shared::devnum::DevNum;
+use shared::fronts::{Family, FrontTable};
+
+module! {
+    type: FakeGpu,
+    name: "fakegpu",
+    author: "fakegpu developers",
+    description: "Fake GPU device nodes that forward to the real driver",
+    license: "GPL",
+}
+
+extern "C" {
+    /// The `devices=` module parameter (a NUL-terminated string in `shim.c`; the `module!`
+    /// macro of 6.12 has no parameters).
+    fn fakegpu_devices_param() -> *const kernel::ffi::c_char;
+}
+
+/// Everything the file operations need, alive from before the first fake node appears until
+/// after the last is gone.
+pub(crate) struct State {
+    /// The configured fronts.
+    pub(crate) table: FrontTable,
+    /// The real devices' inodes on fakegpu's private mount.
+    pub(crate) real: RealDevices,
+    /// The char regions of the fronts' families.
+    pub(crate) regions: Regions,
+}
+
+/// The published [`State`], or null while the module is loading or unloading.
+///
+/// INVARIANT: when non-null, it points to a `State` leaked from a `KBox` by
+/// [`StateGuard::publish`], freed only by [`StateGuard`]'s drop in module exit. Every file
+/// operation runs with a reference on this module (the fops' owner), and module exit only
+/// runs once that count is zero, so no file operation can see the pointer being freed.
+static STATE: AtomicPtr<State> = AtomicPtr::new(core::ptr::null_mut());
+
+impl State {
+    /// The published state, if the module is fully loaded.
+    pub(crate) fn get() -> Option<&'static State> {
+        let ptr = STATE.load(Ordering::Acquire);
+        // SAFETY: by the invariant of `STATE`, a non-null pointer is a live `State` that is
+        // not freed while any file operation (our only callers) runs.
+        unsafe { ptr.as_ref() }
+    }
+
+    /// The index in the front table of the fake node `dev`.
+    pub(crate) fn front_of(&self, dev: DevNum) -> Option<usize> {
+        let family = self.regions.family_of(dev.major)?;
+        self.table.find(family, dev.minor)
+    }
+}
+
+/// Owns the published [`State`] and unpublishes and frees it on drop.
+struct StateGuard(&'static State);
+
+impl StateGuard {
+    fn publish(state: State) -> Result<Self> {
+        let ptr = KBox::into_raw(KBox::new(state, GFP_KERNEL)?);
+        STATE.store(ptr, Ordering::Release);
+        // SAFETY: `ptr` came from `KBox::into_raw` just above; it stays valid until `drop`.
+        Ok(StateGuard(unsafe { &*ptr }))
+    }
+}
+
+impl Drop for StateGuard {
+    fn drop(&mut self) {
+        let ptr = STATE.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        if !ptr.is_null() {
+            // SAFETY: `ptr` was leaked by `publish`; module exit runs with no file operation
+            // in progress (see `STATE`), so nothing else uses it.
+            drop(unsafe { KBox::from_raw(ptr) });
+        }
+    }
+}
+
+/// The loaded module. Fields drop in order: nodes vanish first, then the state.
+struct FakeGpu {
+    _nodes: Nodes,
+    _state: StateGuard,
+}
+
+fn parse_devices_param() -> Result<FrontTable> {
+    // SAFETY: the shim returns its parameter buffer, NUL-terminated and written only at load
+    // time (the parameter is read-only in sysfs).
+    let spec = unsafe { CStr::from_char_ptr(fakegpu_devices_param()) };
+    let spec = spec.to_str().map_err(|_| EINVAL)?;
+    FrontTable::parse(spec).map_err(|e| {
+        pr_err!("devices=\"{}\": {}\n", spec, e);
+        EINVAL
+    })
+}
+
+impl kernel::Module for FakeGpu {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        let table = parse_devices_param()?;
+        let real = RealDevices::new(&table)?;
+        let regions = Regions::register(&table)?;
+        let state = StateGuard::publish(State {
+            table,
+            real,
+            regions,
+        })?;
+        let nodes = Nodes::create(state.0)?;
+        for front in state.0.table.iter() {
+            let kind = match front.family {
+                Family::Drm => "drm",
+                Family::Generic => "char",
+            };
+            pr_info!(
+                "{} -> {} ({})\n",
+                front.dev_path().as_str(),
+                front.real,
+                kind
+            );
+        }
+        Ok(FakeGpu {
+            _nodes: nodes,
+            _state: state,
+        })
+    }
+}

@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The file operations of a fake node: each open opens the real device, every other operation
+//! is handed to the real file with the driver's own checks and errors.
+//!
+//! A fake file's `private_data` is a [`FakeFile`] owning the real file. The real file never
+//! enters any fd table; mmap hands the VMA over to it (`vma_set_file`), so a mapping belongs
+//! to the real driver and outlives neither more nor less than it would without fakegpu.
+
+use crate::real_devices::RealFile;
+use crate::shared::devnum::DevNum;
+use crate::State;
+use core::ffi::{c_int, c_long, c_uint, c_ulong};
+use kernel::bindings;
+use kernel::error::from_result;
+use kernel::prelude::*;
+use kernel::types::Opaque;
+
+/// Per-open state of a fake file.
+struct FakeFile {
+    /// The real driver's file behind this fake file.
+    real: RealFile,
+}
+
+/// A `file_operations` table that may live in a static: it is never written after
+/// initialisation and the kernel only reads it.
+#[repr(transparent)]
+pub(crate) struct FileOps(bindings::file_operations);
+
+// SAFETY: the table is immutable; its raw pointers (owner module, callbacks) are only read.
+unsafe impl Sync for FileOps {}
+
+impl FileOps {
+    /// Pointer for C APIs, valid for the module's lifetime.
+    pub(crate) const fn get(&self) -> *const bindings::file_operations {
+        &self.0
+    }
+}
+
+extern "C" {
+    /// This module, as `THIS_MODULE` in C (defined by modpost's generated `.mod.c`).
+    static __this_module: Opaque<bindings::module>;
+}
+
+/// `FOP_UNSIGNED_OFFSET` of `linux/fs.h` (a cast macro bindgen cannot evaluate): offsets may
+/// exceed `i64::MAX`, as DRM's fake mmap offsets do.
+const FOP_UNSIGNED_OFFSET: bindings::fop_flags_t = 1 << 5;
+/// `DEFAULT_POLLMASK` of `linux/poll.h`: what `vfs_poll` reports for a file without `poll`.
+const DEFAULT_POLLMASK: bindings::__poll_t = 0x0001 | 0x0004 | 0x0040 | 0x0100;
+
+const fn fake_fops(fop_flags: bindings::fop_flags_t) -> FileOps {
+    FileOps(bindings::file_operations {
+        // SAFETY: taking the address of this module's `struct module`, which lives as long as
+        // the module; the VFS takes a reference on it for every open file.
+        owner: unsafe { __this_module.get() },
+        fop_flags,
+        llseek: Some(bindings::noop_llseek),
+        read: Some(fake_read),
+        poll: Some(fake_poll),
+        unlocked_ioctl: Some(fake_unlocked_ioctl),
+        compat_ioctl: Some(fake_compat_ioctl),
+        mmap: Some(fake_mmap),
+        open: Some(fake_open),
+        release: Some(fake_release),
+        get_unmapped_area: Some(fake_get_unmapped_area),
+        show_fdinfo: Some(fake_show_fdinfo),
+        // SAFETY: all-zero is a valid `file_operations` (null pointers, absent callbacks).
+        ..unsafe { core::mem::zeroed() }
+    })
+}
+
+/// The operations every fake node is registered with.
+pub(crate) static FAKE_FOPS: FileOps = fake_fops(0);
+/// The same for real drivers whose offsets are unsigned; `open` switches to it so the VFS
+/// applies the real driver's offset rules to the fake file.
+static FAKE_FOPS_UNSIGNED_OFFSET: FileOps = fake_fops(FOP_UNSIGNED_OFFSET);
+
+/// The real file behind `file`.
+///
+/// # Safety
+///
+/// `file` must be a fake file between a successful [`fake_open`] and [`fake_release`].
+unsafe fn real_of<'a>(file: *mut bindings::file) -> &'a RealFile {
+    // SAFETY: per the contract, `private_data` is the `FakeFile` leaked by `fake_open` and
+    // freed only by `fake_release`, which the VFS runs after every other operation.
+    unsafe { &(*(*file).private_data.cast::<FakeFile>()).real }
+}
+
+/// The real driver's `file_operations`.
+///
+/// # Safety
+///
+/// `real` must be an open file.
+unsafe fn real_fops<'a>(real: &RealFile) -> &'a bindings::file_operations {
+    // SAFETY: an open file's `f_op` is set and stays valid while the file is open (the
+    // driver's module is pinned by it).
+    unsafe { &*(*real.as_ptr()).f_op }
+}
+
+unsafe extern "C" fn fake_open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    from_result(|| {
+        let state = State::get().ok_or(ENXIO)?;
+        // SAFETY: the VFS passes the fake node's live inode.
+        let dev = DevNum::from_kernel_dev_t(unsafe { (*inode).i_rdev });
+        let index = state.front_of(dev).ok_or(ENXIO)?;
+        // SAFETY: `file` is being opened and is ours until we return.
+        let flags = unsafe { (*file).f_flags };
+        let real = state.real.open(index, flags)?;
+        // SAFETY: `real` is open.
+        let unsigned = unsafe { real_fops(&real) }.fop_flags & FOP_UNSIGNED_OFFSET != 0;
+        let fake = KBox::new(FakeFile { real }, GFP_KERNEL)?;
+        // SAFETY: `file` is ours until we return. Both tables have the same owner, so the
+        // module reference the VFS took for `f_op` stays right (as `replace_fops` does).
+        unsafe {
+            if unsigned {
+                (*file).f_op = FAKE_FOPS_UNSIGNED_OFFSET.get();
+            }
+            (*file).private_data = KBox::into_raw(fake).cast();
+        }
+        Ok(0)
+    })
+}
+
+unsafe extern "C" fn fake_release(
+    _inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
+    // SAFETY: release is the last operation on a file `fake_open` succeeded on, so
+    // `private_data` is the `FakeFile` it leaked. Dropping it closes the real file.
+    drop(unsafe { KBox::from_raw((*file).private_data.cast::<FakeFile>()) });
+    0
+}
+
+unsafe extern "C" fn fake_read(
+    file: *mut bindings::file,
+    buf: *mut kernel::ffi::c_char,
+    count: usize,
+    pos: *mut bindings::loff_t,
+) -> isize {
+    // SAFETY: the VFS calls read on an open fake file.
+    let real = unsafe { real_of(file) };
+    // SAFETY: `real` is open.
+    let Some(read) = (unsafe { real_fops(real) }).read else {
+        return EINVAL.to_errno() as isize;
+    };
+    // SAFETY: `file` and `real` are open.
+    unsafe { sync_nonblock(file, real) };
+    // SAFETY: forwarding the caller's arguments unchanged to the real driver's read.
+    unsafe { read(real.as_ptr(), buf, count, pos) }
+}
+
+/// Copies O_NONBLOCK (set by fcntl or FIONBIO on the fake file) to the real file, whose
+/// driver decides on it.
+///
+/// # Safety
+///
+/// `file` and `real` must be open files.
+unsafe fn sync_nonblock(file: *mut bindings::file, real: &RealFile) {
+    let nonblock = bindings::O_NONBLOCK;
+    // SAFETY: reading the fake file's flags, as the VFS does without a lock.
+    let want = unsafe { (*file).f_flags } & nonblock;
+    let real = real.as_ptr();
+    // SAFETY: reading the real file's flags; written below under its `f_lock`.
+    if unsafe { (*real).f_flags } & nonblock != want {
+        // SAFETY: `f_lock` protects `f_flags` updates, as in `setfl`.
+        unsafe {
+            bindings::spin_lock(&raw mut (*real).f_lock);
+            (*real).f_flags = ((*real).f_flags & !nonblock) | want;
+            bindings::spin_unlock(&raw mut (*real).f_lock);
+        }
+    }
+}
+
+unsafe extern "C" fn fake_poll(
+    file: *mut bindings::file,
+    wait: *mut bindings::poll_table_struct,
+) -> bindings::__poll_t {
+    // SAFETY: the VFS calls poll on an open fake file.
+    let real = unsafe { real_of(file) };
+    // SAFETY: `real` is open.
+    match (unsafe { real_fops(real) }).poll {
+        // SAFETY: as `vfs_poll` would call it on the real file.
+        Some(poll) => unsafe { poll(real.as_ptr(), wait) },
+        None => DEFAULT_POLLMASK,
+    }
+}
+
+unsafe extern "C" fn fake_unlocked_ioctl(
+    file: *mut bindings::file,
+    cmd: c_uint,
+    arg: c_ulong,
+) -> c_long {
+    // SAFETY: the VFS calls ioctl on an open fake file.
+    let real = unsafe { real_of(file) };
+    // SAFETY: `real` is open.
+    match (unsafe { real_fops(real) }).unlocked_ioctl {
+        // SAFETY: as `vfs_ioctl` would call it; the driver validates `arg` itself.
+        Some(ioctl) => unsafe { ioctl(real.as_ptr(), cmd, arg) },
+        None => ENOTTY.to_errno() as c_long,
+    }
+}
+
+unsafe extern "C" fn fake_compat_ioctl(
+    file: *mut bindings::file,
+    cmd: c_uint,
+    arg: c_ulong,
+) -> c_long {
+    // SAFETY: the VFS calls compat_ioctl on an open fake file.
+    let real = unsafe { real_of(file) };
+    // SAFETY: `real` is open.
+    match (unsafe { real_fops(real) }).compat_ioctl {
+        // SAFETY: as `compat_sys_ioctl` would call it.
+        Some(ioctl) => unsafe { ioctl(real.as_ptr(), cmd, arg) },
+        // The VFS turns this into -ENOTTY, as for the real file.
+        None => -(bindings::ENOIOCTLCMD as c_long),
+    }
+}
+
+unsafe extern "C" fn fake_mmap(
+    file: *mut bindings::file,
+    vma: *mut bindings::vm_area_struct,
+) -> c_int {
+    // SAFETY: the VFS calls mmap on an open fake file.
+    let real = unsafe { real_of(file) };
+    // SAFETY: `real` is open.
+    let Some(mmap) = (unsafe { real_fops(real) }).mmap else {
+        // What `do_mmap` answers for a file without mmap.
+        return ENODEV.to_errno();
+    };
+    // The VMA belongs to the real file from here on: the driver's fault handlers expect its
+    // own file in `vm_file`, and the mapping must pin the real driver, not fakegpu. On
+    // failure `mmap_region` releases whichever file `vm_file` holds, so this stays balanced.
+    // SAFETY: `vma` is being set up under the mmap lock; `vma_set_file` takes a reference
+    // on `real` and drops the one on the fake file.
+    unsafe { bindings::vma_set_file(vma, real.as_ptr()) };
+    // SAFETY: as `call_mmap` would call it, with the real file.
+    unsafe { mmap(real.as_ptr(), vma) }
+}
+
+unsafe extern "C" fn fake_get_unmapped_area(
+    file: *mut bindings::file,
+    addr: c_ulong,
+    len: c_ulong,
+    pgoff: c_ulong,
+    flags: c_ulong,
+) -> c_ulong {
+    // SAFETY: the VFS calls this on an open fake file.
+    let real = unsafe { real_of(file) };
+    // SAFETY: `real` is open.
+    match (unsafe { real_fops(real) }).get_unmapped_area {
+        // SAFETY: as `__get_unmapped_area` would call it on the real file.
+        Some(get_area) => unsafe { get_area(real.as_ptr(), addr, len, pgoff, flags) },
+        // SAFETY: the default placement for a file without its own, in the caller's mm
+        // (`current->mm` is live while the task runs mmap).
+        None => unsafe {
+            bindings::mm_get_unmapped_area(
+                (*bindings::get_current()).mm,
+                real.as_ptr(),
+                addr,
+                len,
+                pgoff,
+                flags,
+            )
+        },
+    }
+}
+
+unsafe extern "C" fn fake_show_fdinfo(m: *mut bindings::seq_file, file: *mut bindings::file) {
+    // SAFETY: /proc/<pid>/fdinfo calls this on an open fake file.
+    let real = unsafe { real_of(file) };
+    // SAFETY: `real` is open.
+    if let Some(show) = (unsafe { real_fops(real) }).show_fdinfo {
+        // SAFETY: as `seq_show` would call it for the real file.
+        unsafe { show(m, real.as_ptr()) };
+    }
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds the kernel modules against a kernel tree, out of the source tree so the same clone
+# can hold modules for several kernels.
+#   build-modules.sh KDIR OUTDIR
+# KDIR is a kernel build directory with CONFIG_RUST (ours from build-kernel.sh, or your own
+# Rust-enabled tree: build it with the same LLVM=1 RUSTC= choices as KMAKE_VARS below).
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+FAKEGPU_STEP=modules
+
+kdir=${1:?usage: build-modules.sh KDIR OUTDIR}
+out=${2:?usage: build-modules.sh KDIR OUTDIR}
+[ -f "$kdir/.config" ] || die "$kdir is not a configured kernel build directory"
+grep -q '^CONFIG_RUST=y' "$kdir/.config" || die "$kdir has no CONFIG_RUST=y: fakegpu is a Rust module"
+
+# Kbuild writes objects beside the sources: build in a copy of just what the modules need.
+mkdir -p "$out/rust"
+rm -rf "$out/rust/fakegpu" "$out/rust/shared"
+cp "$FAKEGPU_ROOT/Kbuild" "$out/"
+cp -r "$FAKEGPU_ROOT/rust/fakegpu" "$out/rust/"
+mkdir -p "$out/rust/shared" && cp -r "$FAKEGPU_ROOT/rust/shared/src" "$out/rust/shared/"
+
+t0=$SECONDS
+if ! make -C "$kdir" M="$out" "${KMAKE_VARS[@]}" -j"$JOBS" modules >"$out/build.log" 2>&1; then
+  cat "$out/build.log" >&2
+  die "module build failed (log above, also in $out/build.log)"
+fi
+if grep -E '^(warning|error)' "$out/build.log" >&2; then
+  die "the module build printed warnings (above): fakegpu builds warning-free"
+fi
+say "built $(cd "$out" && echo *.ko) in $((SECONDS - t0)) s against $kdir"

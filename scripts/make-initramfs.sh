@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Packs the guest's initramfs: busybox, tests/vm's scripts, the modules and the test client.
+#   make-initramfs.sh MODULES_DIR VMTEST_BINARY OUT.cpio.gz
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+FAKEGPU_STEP=initramfs
+
+modules=${1:?usage: make-initramfs.sh MODULES_DIR VMTEST_BINARY OUT}
+vmtest=${2:?}
+out=${3:?}
+busybox=$(command -v busybox || true)
+[ -n "$busybox" ] && file -L "$busybox" | grep -q 'statically linked' ||
+  die "a static busybox is needed: run 'make deps' (Debian package busybox-static)"
+
+stage=${out%.cpio.gz}.d
+rm -rf "$stage"
+mkdir -p "$stage"/{bin,proc,sys,dev,tmp,fakegpu/bin}
+cp "$busybox" "$stage/bin/busybox"
+cp "$FAKEGPU_ROOT/tests/vm/init" "$stage/init"
+cp "$FAKEGPU_ROOT"/tests/vm/*.sh "$stage/fakegpu/"
+cp "$modules"/*.ko "$stage/fakegpu/"
+cp "$vmtest" "$stage/fakegpu/bin/fakegpu-vmtest"
+chmod +x "$stage/init"
+(cd "$stage" && find . -print0 | cpio --quiet -o -0 -H newc -R 0:0) | gzip -1 > "$out"
+say "packed $out ($(du -h "$out" | cut -f1))"

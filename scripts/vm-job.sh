@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# One VM job from scratch, each step cached or quick when already done:
+# deps -> kernel -> modules -> test client -> initramfs -> boot.
+#   vm-job.sh test|demo|bench|shell
+# The bench job boots the kernel without KASAN/lockdep; the others boot the test kernel.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+FAKEGPU_STEP=job
+
+mode=${1:?usage: vm-job.sh test|demo|bench|shell}
+flavour=test
+[ "$mode" = bench ] && flavour=bench
+
+declare -a timings
+phase() {
+  local name=$1; shift
+  local t0=$SECONDS
+  "$@"
+  timings+=("$name $((SECONDS - t0))s")
+}
+report_timings() { say "where the time went: ${timings[*]}"; }
+trap report_timings EXIT
+
+phase deps "$FAKEGPU_ROOT/scripts/install-deps.sh"
+
+kdir_for() {
+  if [ -n "${KDIR:-}" ]; then
+    kdir=$KDIR
+  else
+    kdir=$("$FAKEGPU_ROOT/scripts/build-kernel.sh" "$flavour")
+  fi
+}
+mkdir -p "$FAKEGPU_BUILD"
+phase kernel kdir_for
+[ -f "$kdir/arch/x86/boot/bzImage" ] || die "no bzImage in $kdir"
+
+phase modules "$FAKEGPU_ROOT/scripts/build-modules.sh" "$kdir" "$FAKEGPU_BUILD/modules-$flavour"
+
+build_vmtest() {
+  say "building the test client (static)"
+  (cd "$FAKEGPU_ROOT" && RUSTFLAGS="-C target-feature=+crt-static" \
+    cargo build --quiet --release --locked --target x86_64-unknown-linux-gnu -p fakegpu-vmtest)
+}
+phase test-client build_vmtest
+vmtest=$FAKEGPU_ROOT/target/x86_64-unknown-linux-gnu/release/fakegpu-vmtest
+
+initrd=$FAKEGPU_BUILD/initramfs-$flavour.cpio.gz
+phase initramfs "$FAKEGPU_ROOT/scripts/make-initramfs.sh" "$FAKEGPU_BUILD/modules-$flavour" "$vmtest" "$initrd"
+
+if [ "$mode" = shell ]; then
+  trap - EXIT
+  report_timings
+  exec "$FAKEGPU_ROOT/scripts/vm-run.sh" shell "$kdir/arch/x86/boot/bzImage" "$initrd"
+fi
+rc=0
+phase vm "$FAKEGPU_ROOT/scripts/vm-run.sh" "$mode" "$kdir/arch/x86/boot/bzImage" "$initrd" || rc=$?
+trap - EXIT
+report_timings
+# The suite's closing line comes last, where test-result readers look for it.
+summary=$FAKEGPU_BUILD/vm-$mode/summary
+[ "$mode" = test ] && [ -f "$summary" ] && cat "$summary"
+exit "$rc"

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Boots the guest in QEMU and runs one job in it.
+#   vm-run.sh MODE BZIMAGE INITRD
+# MODE: test (the suite; exits non-zero on any failure or kernel splat), demo, bench, shell
+# (interactive). Accelerator: FAKEGPU_ACCEL=tcg|kvm|auto (auto: KVM only if a probe boot
+# works; nested KVM often fails). Logs land in build/vm-MODE/.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+FAKEGPU_STEP=vm
+
+mode=${1:?usage: vm-run.sh MODE BZIMAGE INITRD}
+kernel=${2:?}
+initrd=${3:?}
+logs=$FAKEGPU_BUILD/vm-$mode
+mkdir -p "$logs"
+# Whole-run limit on the host side; the guest has its own watchdog a little shorter.
+host_timeout=${FAKEGPU_VM_TIMEOUT:-1800}
+guest_watchdog=$((host_timeout - 60))
+
+qemu_base=(qemu-system-x86_64 -nodefaults -no-reboot -smp 2 -m 2G -kernel "$kernel" -initrd "$initrd")
+append="console=ttyS0 panic=-1 fakegpu_watchdog=$guest_watchdog"
+
+pick_accel() {
+  case ${FAKEGPU_ACCEL:-auto} in
+    tcg) echo "-accel tcg -cpu max"; return ;;
+    kvm) echo "-accel kvm -cpu host"; return ;;
+  esac
+  if [ -w /dev/kvm ]; then
+    local probe=$logs/kvm-probe.log
+    timeout 60 "${qemu_base[@]}" -accel kvm -cpu host -display none -serial "file:$probe" \
+      -append "$append fakegpu_mode=probe" >/dev/null 2>&1 || true
+    if grep -q FAKEGPU-PROBE-OK "$probe" 2>/dev/null; then
+      echo "-accel kvm -cpu host"; return
+    fi
+  fi
+  echo "-accel tcg -cpu max"
+}
+
+t0=$SECONDS
+read -r -a accel <<<"$(pick_accel)"
+say "booting the guest (${accel[1]}, 2 vCPUs, mode $mode)"
+
+if [ "$mode" = shell ]; then
+  exec "${qemu_base[@]}" "${accel[@]}" -nographic -serial mon:stdio -append "$append fakegpu_mode=shell"
+fi
+
+console=$logs/console.log
+results=$logs/results.log
+: >"$console"; : >"$results"; rm -f "$logs/summary"
+timeout "$host_timeout" "${qemu_base[@]}" "${accel[@]}" -display none \
+  -serial "file:$console" -serial "file:$results" \
+  -append "$append fakegpu_mode=$mode" >"$logs/qemu.log" 2>&1 &
+qemu=$!
+
+# Stream the guest's results as they arrive.
+shown=0
+stream() {
+  local n
+  n=$(wc -l <"$results")
+  if ((n > shown)); then
+    tail -n +"$((shown + 1))" "$results" | head -n "$((n - shown))" | tr -d '\r'
+    shown=$n
+  fi
+}
+while kill -0 "$qemu" 2>/dev/null; do
+  stream
+  sleep 1
+done
+qemu_rc=0
+wait "$qemu" || qemu_rc=$?
+stream
+say "guest ran for $((SECONDS - t0)) s"
+
+# Every job fails on a kernel splat anywhere in the guest log.
+source "$FAKEGPU_ROOT/tests/vm/lib.sh"
+splats=$(grep -E "$SPLAT_RE" "$console" || true)
+[ "$mode" = test ] || { [ -z "$splats" ] || { say "kernel splat in the guest log:"; echo "$splats"; exit 1; }; exit 0; }
+
+passed=$(grep -c '^RESULT .* PASS' "$results" || true)
+failed=$(grep -c '^RESULT .* FAIL' "$results" || true)
+ok=1
+if ! grep -q '^SUITE ' "$results"; then
+  ok=0
+  if ((qemu_rc == 124)); then say "the guest hung: killed after $host_timeout s"; else say "the guest stopped before the suite finished (qemu exit $qemu_rc)"; fi
+  failed=$((failed + 1))
+fi
+if [ -n "$splats" ]; then
+  ok=0
+  say "kernel splat in the guest log:"
+  echo "$splats"
+  failed=$((failed + 1))
+fi
+if ((ok == 0 || failed > 0)); then
+  say "guest log (last 80 lines of $console):"
+  tail -n 80 "$console" | tr -d '\r'
+fi
+echo "$passed passed, $failed failed" | tee "$logs/summary"
+((failed == 0))

@@ -1,0 +1,25 @@
+# The demo: fakegpu in front of the vgem driver, shown step by step.
+. /fakegpu/lib.sh
+step() { echo; echo "==> $*"; }
+
+step "real DRM nodes (vgem)"
+ls -l /dev/dri
+devices=$(fakegpu_devices)
+step "insmod fakegpu.ko devices=$devices"
+insmod /fakegpu/fakegpu.ko devices="$devices"
+dmesg | grep 'fakegpu:'
+step "fake nodes: their own major, the real minors"
+ls -l /dev/fakedri /dev/fakechr
+grep -E 'drm|fake' /proc/devices
+export_test_env
+step "DRM_IOCTL_VERSION through $FAKE_CARD"
+fakegpu-vmtest drm_version_reports_vgem
+step "a dumb buffer created, mapped and written through the fake node, read back through the real node via PRIME"
+fakegpu-vmtest dumb_pattern_through_two_maps_and_prime
+step "the mapping belongs to the real driver; its file cannot be re-opened"
+fakegpu-vmtest map_files_reopen_refused
+step "rmmod while a fake node is open is refused"
+exec 3<>"$FAKE_CARD"; rmmod fakegpu; exec 3>&-
+step "rmmod after the last close"
+rmmod fakegpu && ls /dev/fakedri 2>&1
+echo; echo "DEMO DONE"

@@ -1,0 +1,38 @@
+# Helpers shared by the guest scripts (busybox sh).
+
+# The vgem DRM device: its card and render minors.
+vgem_minors() {
+  for d in /sys/class/drm/card[0-9]*; do
+    case $(readlink "$d/device") in
+      */vgem)
+        VGEM_CARD=${d##*/card}
+        for r in "$d"/device/drm/renderD*; do VGEM_RENDER=${r##*/renderD}; done
+        return 0 ;;
+    esac
+  done
+  return 1
+}
+
+# The devices= value the tests load fakegpu with: vgem's card and render nodes, and
+# /dev/zero as a generic front.
+fakegpu_devices() {
+  vgem_minors || { echo "no vgem device" >&2; return 1; }
+  echo "226:$VGEM_CARD,226:$VGEM_RENDER,1:5"
+}
+
+load_fakegpu() {
+  devices=$(fakegpu_devices) || return 1
+  insmod /fakegpu/fakegpu.ko devices="$devices"
+}
+
+# Environment of fakegpu-vmtest (see tests/vm-client/src/main.rs).
+export_test_env() {
+  vgem_minors
+  export FAKE_CARD=/dev/fakedri/card$VGEM_CARD REAL_CARD=/dev/dri/card$VGEM_CARD
+  export FAKE_ZERO=/dev/fakechr/1.5 REAL_ZERO=/dev/zero
+  export FAKEGPU_INSMOD="insmod /fakegpu/fakegpu.ko devices=$(fakegpu_devices)"
+  export FAKEGPU_RMMOD="rmmod fakegpu"
+}
+
+# Kernel log lines that fail a run: any splat.
+SPLAT_RE='BUG:|WARNING:|KASAN|Oops|general protection fault|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|lockdep|Kernel panic|UBSAN|kernel BUG|refcount_t:|list_add corruption|list_del corruption|INFO: task .* blocked'

@@ -10,6 +10,7 @@ FAKEGPU_STEP=modules
 
 kdir=${1:?usage: build-modules.sh KDIR OUTDIR}
 out=${2:?usage: build-modules.sh KDIR OUTDIR}
+mkdir -p "$out" && out=$(cd "$out" && pwd)
 [ -f "$kdir/.config" ] || die "$kdir is not a configured kernel build directory"
 grep -q '^CONFIG_RUST=y' "$kdir/.config" || die "$kdir has no CONFIG_RUST=y: fakegpu is a Rust module"
 

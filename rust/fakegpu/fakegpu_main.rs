@@ -13,6 +13,7 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::prelude::*;
 
 mod forward;
+mod layout;
 mod nodes;
 mod real_devices;
 
@@ -38,6 +39,12 @@ module! {
 }
 
 extern "C" {
+    // `struct cred` and `struct mm_struct` pass as `void *`: they reach structs that rustc's
+    // FFI lint flags (empty ones such as `sched_statistics`, depending on the config).
+    /// The calling task's credentials (`current_cred()`, see `shim.c`).
+    pub(crate) fn fakegpu_current_cred() -> *const kernel::ffi::c_void;
+    /// The calling task's mm (`current->mm`, see `shim.c`).
+    pub(crate) fn fakegpu_current_mm() -> *mut kernel::ffi::c_void;
     /// The `devices=` module parameter (a NUL-terminated string in `shim.c`; the `module!`
     /// macro of 6.12 has no parameters).
     fn fakegpu_devices_param() -> *const kernel::ffi::c_char;
@@ -120,6 +127,7 @@ fn parse_devices_param() -> Result<FrontTable> {
 
 impl kernel::Module for FakeGpu {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        layout::check()?;
         let table = parse_devices_param()?;
         let real = RealDevices::new(&table)?;
         let regions = Regions::register(&table)?;

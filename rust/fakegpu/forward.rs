@@ -10,9 +10,9 @@
 use crate::real_devices::RealFile;
 use crate::shared::devnum::DevNum;
 use crate::State;
-use core::ffi::{c_int, c_long, c_uint, c_ulong};
 use kernel::bindings;
 use kernel::error::from_result;
+use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
 use kernel::prelude::*;
 use kernel::types::Opaque;
 
@@ -254,7 +254,7 @@ unsafe extern "C" fn fake_get_unmapped_area(
         // (`current->mm` is live while the task runs mmap).
         None => unsafe {
             bindings::mm_get_unmapped_area(
-                (*bindings::get_current()).mm,
+                crate::fakegpu_current_mm().cast(),
                 real.as_ptr(),
                 addr,
                 len,

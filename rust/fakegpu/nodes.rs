@@ -99,6 +99,12 @@ pub(crate) struct Nodes {
     devices: KVec<u32>,
 }
 
+// SAFETY: the class pointer is only used by `drop`, and class/device teardown may run on
+// any thread.
+unsafe impl Send for Nodes {}
+// SAFETY: shared references expose nothing.
+unsafe impl Sync for Nodes {}
+
 impl Nodes {
     /// Creates the class and a device (hence a `/dev` node) for every front of `state`.
     pub(crate) fn create(state: &State) -> Result<Self> {
@@ -113,7 +119,6 @@ impl Nodes {
             let devt = DevNum::new(state.regions.major(front.family), front.fake_minor)
                 .ok_or(EINVAL)?
                 .to_kernel_dev_t();
-            nodes.devices.push(devt, GFP_KERNEL)?;
             let name = front.node_name();
             // SAFETY: `class` is live; the format is a static "%s" and `name` a NUL-terminated
             // buffer that device_create copies before returning.
@@ -128,9 +133,13 @@ impl Nodes {
                 )
             };
             if let Err(e) = kernel::error::from_err_ptr(dev) {
-                nodes.devices.pop();
                 pr_err!("cannot create {}: {:?}\n", front.dev_path().as_str(), e);
                 return Err(e);
+            }
+            if let Err(e) = nodes.devices.push(devt, GFP_KERNEL) {
+                // SAFETY: the device was just created on this class and is not tracked.
+                unsafe { bindings::device_destroy(class.as_ptr(), devt) };
+                return Err(e.into());
             }
         }
         Ok(nodes)

@@ -20,11 +20,13 @@ use kernel::bindings;
 use kernel::prelude::*;
 
 extern "C" {
-    /// `lookup_one_len` (see `shim.c`); the caller holds the parent's inode lock.
+    /// `lookup_one_len` (see `shim.c`); the caller holds the parent's inode lock. Takes and
+    /// returns `struct dentry *` as `void *`: `dentry` reaches structs that rustc's FFI lint
+    /// flags (empty ones such as `sched_statistics`, depending on the config).
     fn fakegpu_lookup_child(
-        parent: *mut bindings::dentry,
+        parent: *mut kernel::ffi::c_void,
         name: *const kernel::ffi::c_char,
-    ) -> *mut bindings::dentry;
+    ) -> *mut kernel::ffi::c_void;
 }
 
 /// An open file on a real device. Closes it (`fput`) on drop.
@@ -79,8 +81,9 @@ impl RealDevices {
         }
         // SAFETY: `fs` is a registered filesystem type on which we hold a reference.
         let mnt = unsafe { bindings::kern_mount(fs) };
-        // SAFETY: releases the reference taken by `get_fs_type`; the mount holds its own.
-        unsafe { bindings::put_filesystem(fs) };
+        // SAFETY: releases the module reference taken by `get_fs_type` (what the unexported
+        // `put_filesystem` does); the mount holds its own.
+        unsafe { bindings::module_put((*fs).owner) };
         let mnt = NonNull::new(kernel::error::from_err_ptr(mnt)?).ok_or(ENOMEM)?;
         // SAFETY: the mount was just made and nobody else knows it, so its superblock can be
         // marked before any use. SB_I_NODEV makes `may_open_dev` refuse every path-based
@@ -120,7 +123,9 @@ impl RealDevices {
         let mut name = NameBuf::new();
         write!(name, "{}:{}", real.major, real.minor).map_err(|_| EINVAL)?;
         // SAFETY: `root` is live, its inode lock is held and `name` is NUL-terminated.
-        let dentry = unsafe { fakegpu_lookup_child(root, name.as_bytes_with_nul().as_ptr()) };
+        let dentry =
+            unsafe { fakegpu_lookup_child(root.cast(), name.as_bytes_with_nul().as_ptr()) };
+        let dentry = dentry.cast::<bindings::dentry>();
         let dentry = NonNull::new(kernel::error::from_err_ptr(dentry)?).ok_or(ENOMEM)?;
         // SAFETY: `dentry` is a negative child of `dir` (names are unique: the table has no
         // duplicates), the parent lock is held, and `nop_mnt_idmap` is the identity mapping of
@@ -151,9 +156,8 @@ impl RealDevices {
             mnt: self.mnt.as_ptr(),
             dentry: dentry.as_ptr(),
         };
-        // SAFETY: `get_current` returns the running task, whose `cred` stays valid while it
-        // runs this call (current_cred()).
-        let cred = unsafe { (*bindings::get_current()).cred };
+        // SAFETY: the running task's credentials stay valid while it runs this call.
+        let cred = unsafe { crate::fakegpu_current_cred() }.cast::<bindings::cred>();
         // SAFETY: `path` refers to a live mount and dentry (type invariant); `dentry_open`
         // takes its own references.
         let file = unsafe { bindings::dentry_open(&path, flags as kernel::ffi::c_int, cred) };

@@ -34,5 +34,6 @@ export_test_env() {
   export FAKEGPU_RMMOD="rmmod fakegpu"
 }
 
-# Kernel log lines that fail a run: any splat.
-SPLAT_RE='BUG:|WARNING:|KASAN|Oops|general protection fault|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|lockdep|Kernel panic|UBSAN|kernel BUG|refcount_t:|list_add corruption|list_del corruption|INFO: task .* blocked'
+# Kernel log lines that fail a run: any splat. (lockdep and KASAN reports start with BUG: or
+# WARNING:; the rest catches what prints neither.)
+SPLAT_RE='BUG:|WARNING:|KASAN:|Oops|general protection fault|Kernel panic|UBSAN:|kernel BUG|refcount_t:|list_add corruption|list_del corruption|INFO: task .* blocked|INFO: trying to register non-static key|RCU detected stall|soft lockup|hard LOCKUP'

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Load-time check that bindgen's view of the kernel structs matches the C compiler's, for
+//! every field fakegpu's Rust code reads or writes. A mismatch (seen on this kernel for
+//! `task_struct`, which is why Rust never touches it) would silently corrupt memory; the
+//! check turns it into a refused load.
+
+use core::mem::{offset_of, size_of};
+use kernel::bindings::{
+    dentry, file, file_operations, file_system_type, inode, path, super_block, vfsmount,
+};
+use kernel::prelude::*;
+
+/// The Rust side of the comparison, in the order of `fakegpu_c_layout` in `shim.c`.
+const RUST_LAYOUT: [(&str, usize); 24] = [
+    ("file.f_op", offset_of!(file, f_op)),
+    ("file.private_data", offset_of!(file, private_data)),
+    ("file.f_flags", offset_of!(file, f_flags)),
+    ("file.f_lock", offset_of!(file, f_lock)),
+    ("inode.i_rdev", offset_of!(inode, i_rdev)),
+    ("inode.i_rwsem", offset_of!(inode, i_rwsem)),
+    ("vfsmount.mnt_root", offset_of!(vfsmount, mnt_root)),
+    ("vfsmount.mnt_sb", offset_of!(vfsmount, mnt_sb)),
+    ("super_block.s_iflags", offset_of!(super_block, s_iflags)),
+    ("dentry.d_inode", offset_of!(dentry, d_inode)),
+    (
+        "file_system_type.owner",
+        offset_of!(file_system_type, owner),
+    ),
+    ("path.dentry", offset_of!(path, dentry)),
+    ("sizeof(path)", size_of::<path>()),
+    (
+        "file_operations.fop_flags",
+        offset_of!(file_operations, fop_flags),
+    ),
+    ("file_operations.read", offset_of!(file_operations, read)),
+    ("file_operations.poll", offset_of!(file_operations, poll)),
+    (
+        "file_operations.unlocked_ioctl",
+        offset_of!(file_operations, unlocked_ioctl),
+    ),
+    (
+        "file_operations.compat_ioctl",
+        offset_of!(file_operations, compat_ioctl),
+    ),
+    ("file_operations.mmap", offset_of!(file_operations, mmap)),
+    ("file_operations.open", offset_of!(file_operations, open)),
+    (
+        "file_operations.release",
+        offset_of!(file_operations, release),
+    ),
+    (
+        "file_operations.get_unmapped_area",
+        offset_of!(file_operations, get_unmapped_area),
+    ),
+    (
+        "file_operations.show_fdinfo",
+        offset_of!(file_operations, show_fdinfo),
+    ),
+    ("sizeof(file_operations)", size_of::<file_operations>()),
+];
+
+extern "C" {
+    /// The C compiler's offsets and sizes (`shim.c`).
+    static fakegpu_c_layout: [usize; RUST_LAYOUT.len()];
+    /// Number of entries in `fakegpu_c_layout`.
+    static fakegpu_c_layout_len: usize;
+}
+
+/// Refuses to load (EINVAL) if any field the module uses is elsewhere than bindgen says.
+pub(crate) fn check() -> Result {
+    // SAFETY: `fakegpu_c_layout_len` is a constant initialised at build time.
+    let c_len = unsafe { fakegpu_c_layout_len };
+    if c_len != RUST_LAYOUT.len() {
+        pr_err!(
+            "layout tables differ in length ({} in C, {} in Rust)\n",
+            c_len,
+            RUST_LAYOUT.len()
+        );
+        return Err(EINVAL);
+    }
+    // SAFETY: the C array has `c_len` entries, equal to the declared length (checked above),
+    // and is never written.
+    let c_layout = unsafe { &fakegpu_c_layout };
+    let mut ok = true;
+    for ((name, rust), c) in RUST_LAYOUT.iter().zip(c_layout.iter()) {
+        if rust != c {
+            pr_err!("{}: bindgen says {}, the C compiler {}\n", name, rust, c);
+            ok = false;
+        }
+    }
+    if ok {
+        Ok(())
+    } else {
+        pr_err!("Rust bindings do not match this kernel's struct layouts: refusing to load\n");
+        Err(EINVAL)
+    }
+}

@@ -1,0 +1,68 @@
+# Test cases written in shell (module loading and unloading), run by suite.sh as
+# `sh cases.sh NAME`; exit status 0 is a pass.
+. /fakegpu/lib.sh
+export_test_env 2>/dev/null
+
+fail() { echo "$*"; return 1; }
+
+case_module_creates_nodes() {
+  load_fakegpu || fail "insmod failed" || return 1
+  export_test_env
+  for n in $FAKE_CARD /dev/fakedri/renderD$VGEM_RENDER $FAKE_ZERO; do
+    [ -c "$n" ] || fail "$n is not a char device" || return 1
+  done
+  ls -l /dev/fakedri /dev/fakechr
+  grep -E ' fakedri$' /proc/devices && grep -E ' fakechr$' /proc/devices || fail "regions missing from /proc/devices" || return 1
+  cat /sys/module/fakegpu/parameters/devices
+  dmesg | grep "fakegpu: $FAKE_CARD -> 226:$VGEM_CARD (drm)" || fail "load message missing"
+}
+
+case_bad_devices_param_refused() {
+  rmmod fakegpu || return 1
+  for bad in "" "devices=226" "devices=226:x" "devices=226:300" "devices=1:3,1:3" "devices=600:1"; do
+    if insmod /fakegpu/fakegpu.ko $bad 2>/tmp/err; then rmmod fakegpu; fail "insmod accepted '$bad'"; return 1; fi
+    echo "insmod $bad: $(cat /tmp/err)"
+  done
+  dmesg | grep 'fakegpu: devices="226:x": entry 1 is not MAJOR:MINOR in decimal' || fail "no clear message" || return 1
+  dmesg | grep 'fakegpu: devices="": no device given' || fail "no message for a missing devices=" || return 1
+  [ ! -e /dev/fakedri ] || fail "/dev/fakedri left behind" || return 1
+  load_fakegpu
+}
+
+case_rmmod_refused_while_open() {
+  before=$(cat /sys/module/fakegpu/refcnt)
+  exec 3<>"$FAKE_CARD" || return 1
+  during=$(cat /sys/module/fakegpu/refcnt)
+  echo "module refcount: $before before open, $during while open"
+  [ "$during" = $((before + 1)) ] || fail "an open fake file does not pin the module" || return 1
+  # busybox rmmod asks with O_NONBLOCK: the kernel answers EWOULDBLOCK while in use.
+  if rmmod fakegpu 2>/tmp/err; then fail "rmmod succeeded with a fake node open"; return 1; fi
+  echo "rmmod while open: $(cat /tmp/err)"
+  grep -q "Resource temporarily unavailable" /tmp/err || fail "unexpected rmmod error" || return 1
+  [ -c "$FAKE_CARD" ] || fail "node gone after a refused rmmod" || return 1
+  exec 3>&-
+  rmmod fakegpu || fail "rmmod after close failed" || return 1
+  [ ! -e "$FAKE_CARD" ] || fail "$FAKE_CARD still exists after rmmod" || return 1
+  grep -q fakedri /proc/devices && fail "fakedri still registered" && return 1
+  load_fakegpu && [ -c "$FAKE_CARD" ]
+}
+
+case_absent_real_device_gives_enxio() {
+  rmmod fakegpu || return 1
+  insmod /fakegpu/fakegpu.ko devices="$(fakegpu_devices),240:7" || fail "insmod failed" || return 1
+  mknod /tmp/direct c 240 7
+  direct=$(cat /tmp/direct 2>&1); fake=$(cat /dev/fakechr/240.7 2>&1)
+  rm -f /tmp/direct
+  echo "direct: $direct"; echo "fake:   $fake"
+  rmmod fakegpu; load_fakegpu || return 1
+  case $fake in *"No such device or address"*) ;; *) fail "want ENXIO through the fake node"; return 1;; esac
+  [ "${direct##*: }" = "${fake##*: }" ] || fail "errors differ"
+}
+
+case_final_unload() {
+  rmmod fakegpu || return 1
+  [ ! -e /dev/fakedri ] && [ ! -e /dev/fakechr ] || fail "nodes left after rmmod" || return 1
+  ! grep -qE ' fake(dri|chr)$' /proc/devices || fail "regions left after rmmod"
+}
+
+case_$1

@@ -21,12 +21,18 @@ cp "$FAKEGPU_ROOT/Kbuild" "$out/"
 cp -r "$FAKEGPU_ROOT/rust/fakegpu" "$out/rust/"
 mkdir -p "$out/rust/shared" && cp -r "$FAKEGPU_ROOT/rust/shared/src" "$out/rust/shared/"
 
+# clippy runs on every module build when the kernel's rustc has one beside it (Debian's
+# rust-web-clippy); its warnings fail the build like compiler warnings.
+clippy=()
+driver=$(dirname "$KERNEL_RUSTC")/clippy-driver
+if [ -x "$driver" ]; then clippy=(CLIPPY=1 "CLIPPY_DRIVER=$driver"); else say "no $driver: building without clippy"; fi
+
 t0=$SECONDS
-if ! make -C "$kdir" M="$out" "${KMAKE_VARS[@]}" -j"$JOBS" modules >"$out/build.log" 2>&1; then
+if ! make -C "$kdir" M="$out" "${KMAKE_VARS[@]}" "${clippy[@]}" -j"$JOBS" modules >"$out/build.log" 2>&1; then
   cat "$out/build.log" >&2
   die "module build failed (log above, also in $out/build.log)"
 fi
 if grep -E '^(warning|error)' "$out/build.log" >&2; then
   die "the module build printed warnings (above): fakegpu builds warning-free"
 fi
-say "built $(cd "$out" && echo *.ko) in $((SECONDS - t0)) s against $kdir"
+say "built $(cd "$out" && echo *.ko)${clippy:+ (clippy clean)} in $((SECONDS - t0)) s against $kdir"

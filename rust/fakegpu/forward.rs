@@ -97,6 +97,11 @@ unsafe fn real_fops<'a>(real: &RealFile) -> &'a bindings::file_operations {
     unsafe { &*(*real.as_ptr()).f_op }
 }
 
+/// `open`: opens the real device and keeps it in `private_data`.
+///
+/// # Safety
+///
+/// Called by the VFS only (`chrdev_open`), with the fake node's inode and the file being opened.
 unsafe extern "C" fn fake_open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
     from_result(|| {
         let state = State::get().ok_or(ENXIO)?;
@@ -121,6 +126,11 @@ unsafe extern "C" fn fake_open(inode: *mut bindings::inode, file: *mut bindings:
     })
 }
 
+/// `release`: closes the real file.
+///
+/// # Safety
+///
+/// Called by the VFS only, once, after every other operation on a file `fake_open` succeeded on.
 unsafe extern "C" fn fake_release(
     _inode: *mut bindings::inode,
     file: *mut bindings::file,
@@ -131,6 +141,11 @@ unsafe extern "C" fn fake_release(
     0
 }
 
+/// `read`, forwarded with O_NONBLOCK synced.
+///
+/// # Safety
+///
+/// Called by the VFS only, on an open fake file, with its arguments for `read`.
 unsafe extern "C" fn fake_read(
     file: *mut bindings::file,
     buf: *mut kernel::ffi::c_char,
@@ -171,6 +186,11 @@ unsafe fn sync_nonblock(file: *mut bindings::file, real: &RealFile) {
     }
 }
 
+/// `poll`, forwarded; the default mask if the driver has none (as `vfs_poll`).
+///
+/// # Safety
+///
+/// Called by the VFS only, on an open fake file.
 unsafe extern "C" fn fake_poll(
     file: *mut bindings::file,
     wait: *mut bindings::poll_table_struct,
@@ -185,6 +205,11 @@ unsafe extern "C" fn fake_poll(
     }
 }
 
+/// `unlocked_ioctl`, forwarded unchanged; ENOTTY if the driver has none (as `vfs_ioctl`).
+///
+/// # Safety
+///
+/// Called by the VFS only, on an open fake file.
 unsafe extern "C" fn fake_unlocked_ioctl(
     file: *mut bindings::file,
     cmd: c_uint,
@@ -200,6 +225,11 @@ unsafe extern "C" fn fake_unlocked_ioctl(
     }
 }
 
+/// `compat_ioctl`, forwarded unchanged.
+///
+/// # Safety
+///
+/// Called by the VFS only, on an open fake file.
 unsafe extern "C" fn fake_compat_ioctl(
     file: *mut bindings::file,
     cmd: c_uint,
@@ -216,6 +246,11 @@ unsafe extern "C" fn fake_compat_ioctl(
     }
 }
 
+/// `mmap`: hands the VMA to the real file, then runs the driver's mmap.
+///
+/// # Safety
+///
+/// Called by `mmap_region` only, on an open fake file, with the VMA being set up.
 unsafe extern "C" fn fake_mmap(
     file: *mut bindings::file,
     vma: *mut bindings::vm_area_struct,
@@ -237,6 +272,11 @@ unsafe extern "C" fn fake_mmap(
     unsafe { mmap(real.as_ptr(), vma) }
 }
 
+/// `get_unmapped_area`: the driver's placement, or the default one.
+///
+/// # Safety
+///
+/// Called by the mm only, on an open fake file, in the task doing the mmap.
 unsafe extern "C" fn fake_get_unmapped_area(
     file: *mut bindings::file,
     addr: c_ulong,
@@ -265,6 +305,11 @@ unsafe extern "C" fn fake_get_unmapped_area(
     }
 }
 
+/// `show_fdinfo`: the driver's lines in /proc/<pid>/fdinfo.
+///
+/// # Safety
+///
+/// Called by procfs only, on an open fake file.
 unsafe extern "C" fn fake_show_fdinfo(m: *mut bindings::seq_file, file: *mut bindings::file) {
     // SAFETY: /proc/<pid>/fdinfo calls this on an open fake file.
     let real = unsafe { real_of(file) };

@@ -9,7 +9,8 @@ modules=${1:?usage: make-initramfs.sh MODULES_DIR VMTEST_BINARY OUT}
 vmtest=${2:?}
 out=${3:?}
 busybox=$(command -v busybox || true)
-[ -n "$busybox" ] && file -L "$busybox" | grep -q 'statically linked' ||
+# ldd fails on a static binary, which is what the initramfs needs.
+[ -n "$busybox" ] && ! ldd "$busybox" >/dev/null 2>&1 ||
   die "a static busybox is needed: run 'make deps' (Debian package busybox-static)"
 
 stage=${out%.cpio.gz}.d

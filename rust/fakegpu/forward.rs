@@ -44,9 +44,9 @@ extern "C" {
 
 /// `FOP_UNSIGNED_OFFSET` of `linux/fs.h` (a cast macro bindgen cannot evaluate): offsets may
 /// exceed `i64::MAX`, as DRM's fake mmap offsets do.
-const FOP_UNSIGNED_OFFSET: bindings::fop_flags_t = 1 << 5;
+pub(crate) const FOP_UNSIGNED_OFFSET: bindings::fop_flags_t = 1 << 5;
 /// `DEFAULT_POLLMASK` of `linux/poll.h`: what `vfs_poll` reports for a file without `poll`.
-const DEFAULT_POLLMASK: bindings::__poll_t = 0x0001 | 0x0004 | 0x0040 | 0x0100;
+pub(crate) const DEFAULT_POLLMASK: bindings::__poll_t = 0x0001 | 0x0004 | 0x0040 | 0x0100;
 
 const fn fake_fops(fop_flags: bindings::fop_flags_t) -> FileOps {
     FileOps(bindings::file_operations {

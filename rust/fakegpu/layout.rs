@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Load-time check that bindgen's view of the kernel structs matches the C compiler's, for
-//! every field fakegpu's Rust code reads or writes. A mismatch (seen on this kernel for
+//! every field fakegpu's Rust code reads or writes, and that the macros Rust restates have
+//! their C values. A mismatch (seen on this kernel for
 //! `task_struct`, which is why Rust never touches it) would silently corrupt memory; the
 //! check turns it into a refused load.
 
+use crate::forward::{DEFAULT_POLLMASK, FOP_UNSIGNED_OFFSET};
 use core::mem::{offset_of, size_of};
 use kernel::bindings::{
     dentry, file, file_operations, file_system_type, inode, path, super_block, vfsmount,
@@ -12,7 +14,7 @@ use kernel::bindings::{
 use kernel::prelude::*;
 
 /// The Rust side of the comparison, in the order of `fakegpu_c_layout` in `shim.c`.
-const RUST_LAYOUT: [(&str, usize); 24] = [
+const RUST_LAYOUT: [(&str, usize); 26] = [
     ("file.f_op", offset_of!(file, f_op)),
     ("file.private_data", offset_of!(file, private_data)),
     ("file.f_flags", offset_of!(file, f_flags)),
@@ -58,6 +60,8 @@ const RUST_LAYOUT: [(&str, usize); 24] = [
         offset_of!(file_operations, show_fdinfo),
     ),
     ("sizeof(file_operations)", size_of::<file_operations>()),
+    ("FOP_UNSIGNED_OFFSET", FOP_UNSIGNED_OFFSET as usize),
+    ("DEFAULT_POLLMASK", DEFAULT_POLLMASK as usize),
 ];
 
 extern "C" {

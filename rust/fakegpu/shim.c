@@ -5,8 +5,9 @@
  * - lookup_one_len() (linux/namei.h is not in its bindings);
  * - anything read from struct task_struct: bindgen's layout of it differs from the C
  *   compiler's on this kernel (seen: mm at 976 instead of 992), so Rust never reads it;
- * - the offsets of every other kernel struct field the Rust code touches, compared with
- *   bindgen's at load time (layout.rs), so a mismatch refuses to load instead of corrupting.
+ * - the offsets of every other kernel struct field the Rust code touches, and the values
+ *   of the macros it restates, compared with Rust's at load time (layout.rs), so a
+ *   mismatch refuses to load instead of corrupting.
  */
 #include <linux/cred.h>
 #include <linux/fs.h>
@@ -15,6 +16,7 @@
 #include <linux/mount.h>
 #include <linux/namei.h>
 #include <linux/path.h>
+#include <linux/poll.h>
 #include <linux/sched.h>
 #include <linux/string.h>
 
@@ -76,5 +78,7 @@ const size_t fakegpu_c_layout[] = {
 	offsetof(struct file_operations, get_unmapped_area),
 	offsetof(struct file_operations, show_fdinfo),
 	sizeof(struct file_operations),
+	(__force size_t)FOP_UNSIGNED_OFFSET,
+	(__force size_t)DEFAULT_POLLMASK,
 };
 const size_t fakegpu_c_layout_len = ARRAY_SIZE(fakegpu_c_layout);

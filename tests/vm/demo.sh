@@ -1,4 +1,6 @@
-# The demo: fakegpu in front of the vgem driver, shown step by step.
+# The demo: fakegpu in front of the vgem driver, shown step by step. Output goes to
+# /dev/ttyS1, which the host prints as it arrives (the kernel log stays on ttyS0).
+exec > /dev/ttyS1 2>&1
 . /fakegpu/lib.sh
 step() { echo; echo "==> $*"; }
 

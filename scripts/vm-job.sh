@@ -12,11 +12,13 @@ flavour=test
 [ "$mode" = bench ] && flavour=bench
 
 declare -a timings
+# Runs one step and records its time; returns the step's status.
 phase() {
   local name=$1; shift
-  local t0=$SECONDS
-  "$@"
+  local t0=$SECONDS status=0
+  "$@" || status=$?
   timings+=("$name $((SECONDS - t0))s")
+  return "$status"
 }
 report_timings() { say "where the time went: ${timings[*]}"; }
 trap report_timings EXIT

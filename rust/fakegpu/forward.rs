@@ -38,8 +38,10 @@ impl FileOps {
 }
 
 extern "C" {
-    /// This module, as `THIS_MODULE` in C (defined by modpost's generated `.mod.c`).
-    static __this_module: Opaque<bindings::module>;
+    /// This module, as `THIS_MODULE` in C (defined by modpost's generated `.mod.c`). Declared
+    /// as bytes: `struct module` reaches empty structs that rustc's FFI lint flags on some
+    /// configs.
+    static __this_module: Opaque<u8>;
 }
 
 /// `FOP_UNSIGNED_OFFSET` of `linux/fs.h` (a cast macro bindgen cannot evaluate): offsets may
@@ -52,7 +54,7 @@ const fn fake_fops(fop_flags: bindings::fop_flags_t) -> FileOps {
     FileOps(bindings::file_operations {
         // SAFETY: taking the address of this module's `struct module`, which lives as long as
         // the module; the VFS takes a reference on it for every open file.
-        owner: unsafe { __this_module.get() },
+        owner: unsafe { __this_module.get() }.cast::<bindings::module>(),
         fop_flags,
         llseek: Some(bindings::noop_llseek),
         read: Some(fake_read),

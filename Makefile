@@ -1,6 +1,7 @@
 # fakegpu: fake GPU device nodes, metered per cgroup. See README.md.
 #
-#   make test      every test: cargo tests, then the VM suite (builds what it needs)
+#   make test      every test: cargo tests, the NVIDIA ABI conformance check against
+#                  NVIDIA's headers, then the VM suite (builds what it needs)
 #   make demo      boot the VM and show fakegpu in front of a real DRM driver
 #   make bench     pass-through overhead, on a kernel without debug options
 #   make vm-shell  boot the VM interactively with the modules loaded
@@ -13,7 +14,7 @@ SHELL := /bin/bash
 BUILD := $(CURDIR)/build
 export KDIR
 
-.PHONY: all deps kernel modules test cargo-test vm-test demo bench vm-shell lint clean
+.PHONY: all deps kernel modules test cargo-test conformance vm-test demo bench vm-shell lint clean
 
 all: modules
 
@@ -29,11 +30,14 @@ modules: deps
 	scripts/build-modules.sh "$$kdir" $(BUILD)/modules-custom; \
 	echo "modules: $$(ls $(BUILD)/modules-custom/*.ko)"
 
-test: cargo-test vm-test
+test: cargo-test conformance vm-test
 
 cargo-test: deps
 	@echo "[cargo] unit and property tests of the userspace crates and shared no_std code"
 	@cargo test --quiet --locked --workspace
+
+conformance: deps
+	@scripts/nvidia-conformance.sh
 
 vm-test:
 	@scripts/vm-job.sh test

@@ -1,5 +1,5 @@
 //! Logic of fakegpu that needs no kernel: device numbers, the `devices=` parameter, node
-//! names, ioctl number decoding and the driver ABIs.
+//! names, ioctl number decoding and the driver ABIs (DRM, NVIDIA frontend and UVM).
 //!
 //! Every file here is compiled twice: into the kernel modules (each module includes the files
 //! it needs with `#[path]`, since an out-of-tree Rust module is a single crate) and into this
@@ -12,3 +12,5 @@ pub mod drm_abi;
 pub mod fronts;
 pub mod ioc;
 pub mod namebuf;
+pub mod nv_frontend_abi;
+pub mod nv_uvm_abi;

@@ -14,3 +14,4 @@ pub mod ioc;
 pub mod namebuf;
 pub mod nv_frontend_abi;
 pub mod nv_uvm_abi;
+pub mod nvsim_frontend;

@@ -1,0 +1,320 @@
+//! nvsim's frontend, as pure logic: which escapes the NVIDIA driver's frontend
+//! (`nvidia_ioctl`) handles itself, on which node, with which size rules and errors, and the
+//! answers of CARD_INFO and CHECK_VERSION_STR. The kernel module does the copying; this
+//! decides. Behaviour follows the 535 driver's `kernel-open/nvidia/nv.c`.
+
+use super::nv_frontend_abi::*;
+
+/// `EINVAL`.
+pub const EINVAL: i32 = 22;
+/// `EBUSY`.
+pub const EBUSY: i32 = 16;
+
+/// Which node an ioctl arrived on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Node {
+    /// `/dev/nvidiactl`.
+    Ctl,
+    /// `/dev/nvidiaN`, by minor.
+    Gpu(u32),
+}
+
+/// What to do with an escape whose parameters (`size` bytes) are copied in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrontendCall {
+    /// Fill `entries` card-info records.
+    CardInfo {
+        /// How many records fit in the parameters.
+        entries: usize,
+    },
+    /// Attach `count` GPU ids to the file.
+    AttachGpus {
+        /// How many ids.
+        count: usize,
+    },
+    /// The RM's version check.
+    CheckVersion,
+    /// Record the system's memory block size.
+    SysParams,
+    /// Read the GPU's interrupt status.
+    QueryDeviceIntr,
+    /// dma-buf export of RM memory.
+    ExportToDmabuf,
+    /// Anything else goes to the RM (`rm_ioctl`): RM escapes, REGISTER_FD, OS events.
+    Rm,
+}
+
+/// Decides how the frontend treats escape `nr` with `size` bytes of parameters on `node`, or
+/// the errno it returns (the real driver answers EINVAL for a wrong node or size).
+pub fn classify(nr: u8, size: usize, node: Node) -> Result<FrontendCall, i32> {
+    let is_ctl = node == Node::Ctl;
+    let ctl_only = |call: FrontendCall| if is_ctl { Ok(call) } else { Err(EINVAL) };
+    let device_only = |call: FrontendCall| if is_ctl { Err(EINVAL) } else { Ok(call) };
+    match nr {
+        esc::QUERY_DEVICE_INTR => {
+            if size < core::mem::size_of::<NvIoctlQueryDeviceIntr>() {
+                return Err(EINVAL);
+            }
+            device_only(FrontendCall::QueryDeviceIntr)
+        }
+        esc::CARD_INFO => ctl_only(FrontendCall::CardInfo {
+            entries: size / core::mem::size_of::<NvIoctlCardInfo>(),
+        }),
+        esc::ATTACH_GPUS_TO_FD => {
+            if !is_ctl || size == 0 || !size.is_multiple_of(4) {
+                return Err(EINVAL);
+            }
+            Ok(FrontendCall::AttachGpus { count: size / 4 })
+        }
+        esc::CHECK_VERSION_STR => ctl_only(FrontendCall::CheckVersion),
+        esc::SYS_PARAMS => {
+            if !is_ctl || size != core::mem::size_of::<NvIoctlSysParams>() {
+                return Err(EINVAL);
+            }
+            Ok(FrontendCall::SysParams)
+        }
+        esc::EXPORT_TO_DMABUF_FD => {
+            if size != core::mem::size_of::<NvIoctlExportToDmaBufFd>() {
+                return Err(EINVAL);
+            }
+            device_only(FrontendCall::ExportToDmabuf)
+        }
+        _ => Ok(FrontendCall::Rm),
+    }
+}
+
+/// The outer size an `IOCTL_XFER_CMD` must have, and the largest inner size it may carry:
+/// `Ok((inner cmd, inner size, inner ptr))` or EINVAL.
+pub fn unwrap_xfer(outer_size: usize, xfer: &NvIoctlXfer) -> Result<(u8, usize, u64), i32> {
+    if outer_size != core::mem::size_of::<NvIoctlXfer>() || xfer.size > NV_XFER_MAX_SIZE {
+        return Err(EINVAL);
+    }
+    // The driver switches on the whole inner command; numbers above 255 match no escape and
+    // go to the RM, which refuses them. Truncating would alias them to a real escape.
+    let cmd = u8::try_from(xfer.cmd).map_err(|_| EINVAL)?;
+    Ok((cmd, xfer.size as usize, xfer.ptr))
+}
+
+/// A simulated GPU, as the frontend describes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SimGpu {
+    /// Minor of `/dev/nvidiaN`.
+    pub minor: u32,
+    /// PCI bus (domain 0, slot 0, function 0).
+    pub bus: u8,
+    /// PCI device id.
+    pub device_id: u16,
+    /// Framebuffer size in bytes.
+    pub fb_size: u64,
+}
+
+/// NVIDIA's PCI vendor id.
+pub const NV_PCI_VENDOR_ID: u16 = 0x10de;
+
+impl SimGpu {
+    /// The RM's id of the GPU: PCI domain, bus and slot packed as the driver does
+    /// (`(domain << 16) | (bus << 8) | slot`).
+    pub const fn gpu_id(&self) -> u32 {
+        (self.bus as u32) << 8
+    }
+
+    /// The GPU's CARD_INFO record.
+    pub fn card_info(&self) -> NvIoctlCardInfo {
+        NvIoctlCardInfo {
+            valid: 1,
+            pci_info: NvPciInfo {
+                domain: 0,
+                bus: self.bus,
+                slot: 0,
+                function: 0,
+                pad: 0,
+                vendor_id: NV_PCI_VENDOR_ID,
+                device_id: self.device_id,
+            },
+            gpu_id: self.gpu_id(),
+            interrupt_line: 0,
+            reg_address: 0xf000_0000 + u64::from(self.bus) * 0x0100_0000,
+            reg_size: 0x0100_0000,
+            fb_address: 0x0000_0040_0000_0000 + u64::from(self.bus) * 0x0010_0000_0000,
+            fb_size: self.fb_size,
+            minor_number: self.minor,
+            ..Default::default()
+        }
+    }
+}
+
+/// CARD_INFO: zeroes `out`, then describes `gpus` in it; EINVAL (with `out` zeroed, as the
+/// driver copies it back) if it has fewer entries than there are GPUs.
+pub fn fill_card_info(out: &mut [NvIoctlCardInfo], gpus: &[SimGpu]) -> Result<(), i32> {
+    for entry in out.iter_mut() {
+        *entry = NvIoctlCardInfo::default();
+    }
+    if out.len() < gpus.len() {
+        return Err(EINVAL);
+    }
+    for (entry, gpu) in out.iter_mut().zip(gpus) {
+        *entry = gpu.card_info();
+    }
+    Ok(())
+}
+
+/// The NUL-terminated prefix of a fixed C string buffer.
+fn c_str(buf: &[u8]) -> &[u8] {
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    buf.get(..end).unwrap_or(buf)
+}
+
+/// CHECK_VERSION_STR against the driver's `version`. Returns whether the call succeeds
+/// (the ioctl then returns 0; otherwise EINVAL). The reply is always written; on a mismatch
+/// and on a query the driver's version is written back into `version_string`.
+pub fn check_version(params: &mut NvIoctlRmApiVersion, version: &str) -> bool {
+    let ok = match params.cmd {
+        NV_RM_API_VERSION_CMD_RELAXED | NV_RM_API_VERSION_CMD_QUERY => true,
+        NV_RM_API_VERSION_CMD_STRICT => c_str(&params.version_string) == version.as_bytes(),
+        _ => false,
+    };
+    if !ok || params.cmd == NV_RM_API_VERSION_CMD_QUERY {
+        params.version_string = [0; NV_RM_API_VERSION_STRING_LENGTH];
+        let n = version.len().min(NV_RM_API_VERSION_STRING_LENGTH - 1);
+        if let (Some(dst), Some(src)) = (
+            params.version_string.get_mut(..n),
+            version.as_bytes().get(..n),
+        ) {
+            dst.copy_from_slice(src);
+        }
+    }
+    params.reply = if ok {
+        NV_RM_API_VERSION_REPLY_RECOGNIZED
+    } else {
+        NV_RM_API_VERSION_REPLY_UNRECOGNIZED
+    };
+    ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn ctl_only_escapes_refuse_gpu_nodes() {
+        for nr in [
+            esc::CARD_INFO,
+            esc::CHECK_VERSION_STR,
+            esc::ATTACH_GPUS_TO_FD,
+        ] {
+            assert_eq!(classify(nr, 72, Node::Gpu(0)), Err(EINVAL), "nr {nr}");
+            assert!(classify(nr, 72, Node::Ctl).is_ok(), "nr {nr}");
+        }
+        assert_eq!(classify(esc::SYS_PARAMS, 8, Node::Gpu(1)), Err(EINVAL));
+        assert_eq!(classify(esc::QUERY_DEVICE_INTR, 8, Node::Ctl), Err(EINVAL));
+        assert_eq!(
+            classify(esc::QUERY_DEVICE_INTR, 8, Node::Gpu(0)),
+            Ok(FrontendCall::QueryDeviceIntr)
+        );
+    }
+
+    #[test]
+    fn size_rules() {
+        assert_eq!(classify(esc::SYS_PARAMS, 16, Node::Ctl), Err(EINVAL));
+        assert_eq!(classify(esc::ATTACH_GPUS_TO_FD, 0, Node::Ctl), Err(EINVAL));
+        assert_eq!(classify(esc::ATTACH_GPUS_TO_FD, 6, Node::Ctl), Err(EINVAL));
+        assert_eq!(
+            classify(esc::ATTACH_GPUS_TO_FD, 8, Node::Ctl),
+            Ok(FrontendCall::AttachGpus { count: 2 })
+        );
+        assert_eq!(
+            classify(esc::CARD_INFO, 72 * 3 + 5, Node::Ctl),
+            Ok(FrontendCall::CardInfo { entries: 3 })
+        );
+        assert_eq!(
+            classify(esc::EXPORT_TO_DMABUF_FD, 2608, Node::Gpu(0)),
+            Err(EINVAL)
+        );
+        assert_eq!(classify(0x2b, 32, Node::Ctl), Ok(FrontendCall::Rm));
+    }
+
+    #[test]
+    fn xfer_limits() {
+        let x = |cmd, size| NvIoctlXfer {
+            cmd,
+            size,
+            ptr: 0x1000,
+        };
+        assert_eq!(unwrap_xfer(16, &x(0x2a, 32)), Ok((0x2a, 32, 0x1000)));
+        assert_eq!(unwrap_xfer(8, &x(0x2a, 32)), Err(EINVAL));
+        assert_eq!(unwrap_xfer(16, &x(0x2a, NV_XFER_MAX_SIZE + 1)), Err(EINVAL));
+        assert_eq!(unwrap_xfer(16, &x(0x12a, 32)), Err(EINVAL));
+    }
+
+    #[test]
+    fn card_info_needs_room_for_every_gpu() {
+        let gpus = [
+            SimGpu {
+                minor: 0,
+                bus: 1,
+                device_id: 0x2330,
+                fb_size: 1 << 32,
+            },
+            SimGpu {
+                minor: 1,
+                bus: 2,
+                device_id: 0x2330,
+                fb_size: 1 << 32,
+            },
+        ];
+        let mut one = [NvIoctlCardInfo {
+            valid: 9,
+            ..Default::default()
+        }];
+        assert_eq!(fill_card_info(&mut one, &gpus), Err(EINVAL));
+        assert_eq!(one[0], NvIoctlCardInfo::default());
+        let mut three = [NvIoctlCardInfo::default(); 3];
+        fill_card_info(&mut three, &gpus).unwrap();
+        assert_eq!(three[1].minor_number, 1);
+        assert_eq!(three[1].gpu_id, 0x200);
+        assert_eq!(three[1].pci_info.vendor_id, 0x10de);
+        assert_eq!(three[2].valid, 0);
+    }
+
+    fn version_params(cmd: u32, v: &str) -> NvIoctlRmApiVersion {
+        let mut p = NvIoctlRmApiVersion {
+            cmd,
+            ..Default::default()
+        };
+        p.version_string[..v.len()].copy_from_slice(v.as_bytes());
+        p
+    }
+
+    #[test]
+    fn version_check() {
+        let mut p = version_params(NV_RM_API_VERSION_CMD_STRICT, "535.309.01");
+        assert!(check_version(&mut p, "535.309.01"));
+        assert_eq!(p.reply, NV_RM_API_VERSION_REPLY_RECOGNIZED);
+        let mut p = version_params(NV_RM_API_VERSION_CMD_STRICT, "550.1");
+        assert!(!check_version(&mut p, "535.309.01"));
+        assert_eq!(p.reply, NV_RM_API_VERSION_REPLY_UNRECOGNIZED);
+        assert_eq!(c_str(&p.version_string), b"535.309.01");
+        let mut p = version_params(NV_RM_API_VERSION_CMD_QUERY, "");
+        assert!(check_version(&mut p, "535.309.01"));
+        assert_eq!(c_str(&p.version_string), b"535.309.01");
+        let mut p = version_params(NV_RM_API_VERSION_CMD_RELAXED, "1.0");
+        assert!(check_version(&mut p, "535.309.01"));
+    }
+
+    proptest! {
+        #[test]
+        fn classify_never_panics(nr: u8, size in 0usize..20000, ctl: bool, minor in 0u32..8) {
+            let node = if ctl { Node::Ctl } else { Node::Gpu(minor) };
+            let _ = classify(nr, size, node);
+        }
+
+        #[test]
+        fn version_check_never_overflows(cmd in 0u32..100, bytes in proptest::collection::vec(any::<u8>(), 64)) {
+            let mut p = NvIoctlRmApiVersion { cmd, ..Default::default() };
+            p.version_string.copy_from_slice(&bytes);
+            let _ = check_version(&mut p, "535.309.01");
+            prop_assert!(p.reply <= 1);
+        }
+    }
+}

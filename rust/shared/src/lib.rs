@@ -15,3 +15,4 @@ pub mod namebuf;
 pub mod nv_frontend_abi;
 pub mod nv_uvm_abi;
 pub mod nvsim_frontend;
+pub mod pod;

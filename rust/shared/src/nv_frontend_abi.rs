@@ -5,6 +5,7 @@
 //! constant says otherwise. `tests/conformance` checks every size and offset here against
 //! the headers of Debian's `nvidia-kernel-source` 535.309.01.
 
+use super::pod::Pod;
 use core::mem::{offset_of, size_of};
 
 /// Major number of `/dev/nvidiactl` and `/dev/nvidiaN`.
@@ -257,6 +258,19 @@ const _: () = {
     assert!(offset_of!(NvIoctlExportToDmaBufFd, total_size) == 24);
     assert!(offset_of!(NvIoctlExportToDmaBufFd, status) == 2592);
 };
+
+// SAFETY: each is a `#[repr(C)]` struct of integers and integer arrays whose gaps are
+// named padding fields (the sizes are asserted above).
+unsafe impl Pod for NvPciInfo {}
+unsafe impl Pod for NvIoctlXfer {}
+unsafe impl Pod for NvIoctlCardInfo {}
+unsafe impl Pod for NvIoctlOsEvent {}
+unsafe impl Pod for NvIoctlStatusCode {}
+unsafe impl Pod for NvIoctlRmApiVersion {}
+unsafe impl Pod for NvIoctlQueryDeviceIntr {}
+unsafe impl Pod for NvIoctlSysParams {}
+unsafe impl Pod for NvIoctlRegisterFd {}
+unsafe impl Pod for NvIoctlExportToDmaBufFd {}
 
 /// The layout claims of this file, as `(C name, value)`, for `tests/conformance`.
 pub const LAYOUT_CLAIMS: &[(&str, usize)] = &[

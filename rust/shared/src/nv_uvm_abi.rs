@@ -6,6 +6,7 @@
 //! own table, so the table below is what a proxy must use to know a command's size and where
 //! it carries file descriptors.
 
+use super::pod::Pod;
 use core::mem::{offset_of, size_of};
 
 /// Name of the UVM driver's char major in `/proc/devices`.
@@ -236,6 +237,18 @@ const _: () = {
     assert!(size_of::<UvmUnregisterChannelParams>() == 28);
     assert!(size_of::<UvmPageableMemAccessParams>() == 8);
 };
+
+// SAFETY: each is a `#[repr(C)]` struct of integers and integer arrays whose gaps are
+// named padding fields (the sizes are asserted above).
+unsafe impl Pod for NvProcessorUuid {}
+unsafe impl Pod for UvmInitializeParams {}
+unsafe impl Pod for UvmMmInitializeParams {}
+unsafe impl Pod for UvmRegisterGpuParams {}
+unsafe impl Pod for UvmUnregisterGpuParams {}
+unsafe impl Pod for UvmRegisterGpuVaspaceParams {}
+unsafe impl Pod for UvmRegisterChannelParams {}
+unsafe impl Pod for UvmUnregisterChannelParams {}
+unsafe impl Pod for UvmPageableMemAccessParams {}
 
 /// The layout claims of this file, as `(C name, value)`, for `tests/conformance`.
 pub const LAYOUT_CLAIMS: &[(&str, usize)] = &[

@@ -4,6 +4,7 @@
 //! decides. Behaviour follows the 535 driver's `kernel-open/nvidia/nv.c`.
 
 use super::nv_frontend_abi::*;
+use super::pod::write_pod;
 
 /// `EINVAL`.
 pub const EINVAL: i32 = 22;
@@ -143,17 +144,17 @@ impl SimGpu {
     }
 }
 
-/// CARD_INFO: zeroes `out`, then describes `gpus` in it; EINVAL (with `out` zeroed, as the
-/// driver copies it back) if it has fewer entries than there are GPUs.
-pub fn fill_card_info(out: &mut [NvIoctlCardInfo], gpus: &[SimGpu]) -> Result<(), i32> {
-    for entry in out.iter_mut() {
-        *entry = NvIoctlCardInfo::default();
-    }
-    if out.len() < gpus.len() {
+/// CARD_INFO on the copied-in parameters `buf`: zeroes it, then writes one record per GPU;
+/// EINVAL (with `buf` zeroed, as the driver copies it back) if it holds fewer records than
+/// there are GPUs.
+pub fn fill_card_info(buf: &mut [u8], gpus: &[SimGpu]) -> Result<(), i32> {
+    buf.fill(0);
+    let record = core::mem::size_of::<NvIoctlCardInfo>();
+    if buf.len() / record < gpus.len() {
         return Err(EINVAL);
     }
-    for (entry, gpu) in out.iter_mut().zip(gpus) {
-        *entry = gpu.card_info();
+    for (chunk, gpu) in buf.chunks_mut(record).zip(gpus) {
+        write_pod(chunk, &gpu.card_info());
     }
     Ok(())
 }
@@ -194,6 +195,7 @@ pub fn check_version(params: &mut NvIoctlRmApiVersion, version: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pod::read_pod;
     use proptest::prelude::*;
 
     #[test]
@@ -263,18 +265,17 @@ mod tests {
                 fb_size: 1 << 32,
             },
         ];
-        let mut one = [NvIoctlCardInfo {
-            valid: 9,
-            ..Default::default()
-        }];
+        let mut one = [0xffu8; 72 + 10];
         assert_eq!(fill_card_info(&mut one, &gpus), Err(EINVAL));
-        assert_eq!(one[0], NvIoctlCardInfo::default());
-        let mut three = [NvIoctlCardInfo::default(); 3];
+        assert!(one.iter().all(|&b| b == 0));
+        let mut three = [0xffu8; 72 * 3];
         fill_card_info(&mut three, &gpus).unwrap();
-        assert_eq!(three[1].minor_number, 1);
-        assert_eq!(three[1].gpu_id, 0x200);
-        assert_eq!(three[1].pci_info.vendor_id, 0x10de);
-        assert_eq!(three[2].valid, 0);
+        let second: NvIoctlCardInfo = read_pod(&three[72..]).unwrap();
+        assert_eq!(second.minor_number, 1);
+        assert_eq!(second.gpu_id, 0x200);
+        assert_eq!(second.pci_info.vendor_id, 0x10de);
+        let third: NvIoctlCardInfo = read_pod(&three[144..]).unwrap();
+        assert_eq!(third.valid, 0);
     }
 
     fn version_params(cmd: u32, v: &str) -> NvIoctlRmApiVersion {

@@ -16,9 +16,9 @@ grep -q '^CONFIG_RUST=y' "$kdir/.config" || die "$kdir has no CONFIG_RUST=y: fak
 
 # Kbuild writes objects beside the sources: build in a copy of just what the modules need.
 mkdir -p "$out/rust"
-rm -rf "$out/rust/fakegpu" "$out/rust/shared"
+rm -rf "$out/rust"/*
 cp "$FAKEGPU_ROOT/Kbuild" "$out/"
-cp -r "$FAKEGPU_ROOT/rust/fakegpu" "$out/rust/"
+cp -r "$FAKEGPU_ROOT/rust/fakegpu" "$FAKEGPU_ROOT/rust/kernel-common" "$out/rust/"
 mkdir -p "$out/rust/shared" && cp -r "$FAKEGPU_ROOT/rust/shared/src" "$out/rust/shared/"
 
 # clippy runs on every module build when the kernel's rustc has one beside it (Debian's

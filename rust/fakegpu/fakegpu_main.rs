@@ -9,8 +9,10 @@
 //! private mount the caller cannot see, so neither the caller's mount namespace nor its device
 //! cgroup is consulted, and the real file never enters the caller's fd table.
 
-use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::prelude::*;
+
+#[path = "../kernel-common/published.rs"]
+mod published;
 
 mod forward;
 mod layout;
@@ -26,6 +28,7 @@ pub mod shared {
 }
 
 use nodes::{Nodes, Regions};
+use published::{PublishGuard, Published};
 use real_devices::RealDevices;
 use shared::devnum::DevNum;
 use shared::fronts::{Family, FrontTable};
@@ -61,21 +64,13 @@ pub(crate) struct State {
     pub(crate) regions: Regions,
 }
 
-/// The published [`State`], or null while the module is loading or unloading.
-///
-/// INVARIANT: when non-null, it points to a `State` leaked from a `KBox` by
-/// [`StateGuard::publish`], freed only by [`StateGuard`]'s drop in module exit. Every file
-/// operation runs with a reference on this module (the fops' owner), and module exit only
-/// runs once that count is zero, so no file operation can see the pointer being freed.
-static STATE: AtomicPtr<State> = AtomicPtr::new(core::ptr::null_mut());
+/// The state the file operations use (see [`Published`]).
+static STATE: Published<State> = Published::new();
 
 impl State {
     /// The published state, if the module is fully loaded.
     pub(crate) fn get() -> Option<&'static State> {
-        let ptr = STATE.load(Ordering::Acquire);
-        // SAFETY: by the invariant of `STATE`, a non-null pointer is a live `State` that is
-        // not freed while any file operation (our only callers) runs.
-        unsafe { ptr.as_ref() }
+        STATE.get()
     }
 
     /// The index in the front table of the fake node `dev`.
@@ -85,33 +80,10 @@ impl State {
     }
 }
 
-/// Owns the published [`State`] and unpublishes and frees it on drop.
-struct StateGuard(&'static State);
-
-impl StateGuard {
-    fn publish(state: State) -> Result<Self> {
-        let ptr = KBox::into_raw(KBox::new(state, GFP_KERNEL)?);
-        STATE.store(ptr, Ordering::Release);
-        // SAFETY: `ptr` came from `KBox::into_raw` just above; it stays valid until `drop`.
-        Ok(StateGuard(unsafe { &*ptr }))
-    }
-}
-
-impl Drop for StateGuard {
-    fn drop(&mut self) {
-        let ptr = STATE.swap(core::ptr::null_mut(), Ordering::AcqRel);
-        if !ptr.is_null() {
-            // SAFETY: `ptr` was leaked by `publish`; module exit runs with no file operation
-            // in progress (see `STATE`), so nothing else uses it.
-            drop(unsafe { KBox::from_raw(ptr) });
-        }
-    }
-}
-
 /// The loaded module. Fields drop in order: nodes vanish first, then the state.
 struct FakeGpu {
     _nodes: Nodes,
-    _state: StateGuard,
+    _state: PublishGuard<State>,
 }
 
 fn parse_devices_param() -> Result<FrontTable> {
@@ -131,13 +103,13 @@ impl kernel::Module for FakeGpu {
         let table = parse_devices_param()?;
         let real = RealDevices::new(&table)?;
         let regions = Regions::register(&table)?;
-        let state = StateGuard::publish(State {
+        let state = STATE.publish(State {
             table,
             real,
             regions,
         })?;
-        let nodes = Nodes::create(state.0)?;
-        for front in state.0.table.iter() {
+        let nodes = Nodes::create(state.get())?;
+        for front in state.get().table.iter() {
             let kind = match front.family {
                 Family::Drm => "drm",
                 Family::Generic => "char",

@@ -18,7 +18,7 @@ grep -q '^CONFIG_RUST=y' "$kdir/.config" || die "$kdir has no CONFIG_RUST=y: fak
 mkdir -p "$out/rust"
 rm -rf "$out/rust"/*
 cp "$FAKEGPU_ROOT/Kbuild" "$out/"
-cp -r "$FAKEGPU_ROOT/rust/fakegpu" "$FAKEGPU_ROOT/rust/kernel-common" "$out/rust/"
+cp -r "$FAKEGPU_ROOT/rust/fakegpu" "$FAKEGPU_ROOT/rust/nvsim" "$FAKEGPU_ROOT/rust/kernel-common" "$out/rust/"
 mkdir -p "$out/rust/shared" && cp -r "$FAKEGPU_ROOT/rust/shared/src" "$out/rust/shared/"
 
 # clippy runs on every module build when the kernel's rustc has one beside it (Debian's

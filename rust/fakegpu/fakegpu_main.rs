@@ -11,11 +11,14 @@
 
 use kernel::prelude::*;
 
+#[path = "../kernel-common/fops.rs"]
+mod fops;
+#[path = "../kernel-common/layout.rs"]
+mod layout;
 #[path = "../kernel-common/published.rs"]
 mod published;
 
 mod forward;
-mod layout;
 mod nodes;
 mod real_devices;
 

@@ -7,6 +7,8 @@
 //! enters any fd table; mmap hands the VMA over to it (`vma_set_file`), so a mapping belongs
 //! to the real driver and outlives neither more nor less than it would without fakegpu.
 
+use crate::fops::{this_module, FileOps};
+use crate::layout::{DEFAULT_POLLMASK, FOP_UNSIGNED_OFFSET};
 use crate::real_devices::RealFile;
 use crate::shared::devnum::DevNum;
 use crate::State;
@@ -14,7 +16,6 @@ use kernel::bindings;
 use kernel::error::from_result;
 use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
 use kernel::prelude::*;
-use kernel::types::Opaque;
 
 /// Per-open state of a fake file.
 struct FakeFile {
@@ -22,39 +23,9 @@ struct FakeFile {
     real: RealFile,
 }
 
-/// A `file_operations` table that may live in a static: it is never written after
-/// initialisation and the kernel only reads it.
-#[repr(transparent)]
-pub(crate) struct FileOps(bindings::file_operations);
-
-// SAFETY: the table is immutable; its raw pointers (owner module, callbacks) are only read.
-unsafe impl Sync for FileOps {}
-
-impl FileOps {
-    /// Pointer for C APIs, valid for the module's lifetime.
-    pub(crate) const fn get(&self) -> *const bindings::file_operations {
-        &self.0
-    }
-}
-
-extern "C" {
-    /// This module, as `THIS_MODULE` in C (defined by modpost's generated `.mod.c`). Declared
-    /// as bytes: `struct module` reaches empty structs that rustc's FFI lint flags on some
-    /// configs.
-    static __this_module: Opaque<u8>;
-}
-
-/// `FOP_UNSIGNED_OFFSET` of `linux/fs.h` (a cast macro bindgen cannot evaluate): offsets may
-/// exceed `i64::MAX`, as DRM's fake mmap offsets do.
-pub(crate) const FOP_UNSIGNED_OFFSET: bindings::fop_flags_t = 1 << 5;
-/// `DEFAULT_POLLMASK` of `linux/poll.h`: what `vfs_poll` reports for a file without `poll`.
-pub(crate) const DEFAULT_POLLMASK: bindings::__poll_t = 0x0001 | 0x0004 | 0x0040 | 0x0100;
-
 const fn fake_fops(fop_flags: bindings::fop_flags_t) -> FileOps {
     FileOps(bindings::file_operations {
-        // SAFETY: taking the address of this module's `struct module`, which lives as long as
-        // the module; the VFS takes a reference on it for every open file.
-        owner: unsafe { __this_module.get() }.cast::<bindings::module>(),
+        owner: this_module(),
         fop_flags,
         llseek: Some(bindings::noop_llseek),
         read: Some(fake_read),

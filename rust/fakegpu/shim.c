@@ -5,9 +5,7 @@
  * - lookup_one_len() (linux/namei.h is not in its bindings);
  * - anything read from struct task_struct: bindgen's layout of it differs from the C
  *   compiler's on this kernel (seen: mm at 976 instead of 992), so Rust never reads it;
- * - the offsets of every other kernel struct field the Rust code touches, and the values
- *   of the macros it restates, compared with Rust's at load time (layout.rs), so a
- *   mismatch refuses to load instead of corrupting.
+ * - the C side of the load-time layout check (kernel-common/layout_table.h).
  */
 #include <linux/cred.h>
 #include <linux/fs.h>
@@ -52,33 +50,4 @@ struct mm_struct *fakegpu_current_mm(void)
 	return current->mm;
 }
 
-/* Same order as RUST_LAYOUT in layout.rs. */
-const size_t fakegpu_c_layout[] = {
-	offsetof(struct file, f_op),
-	offsetof(struct file, private_data),
-	offsetof(struct file, f_flags),
-	offsetof(struct file, f_lock),
-	offsetof(struct inode, i_rdev),
-	offsetof(struct inode, i_rwsem),
-	offsetof(struct vfsmount, mnt_root),
-	offsetof(struct vfsmount, mnt_sb),
-	offsetof(struct super_block, s_iflags),
-	offsetof(struct dentry, d_inode),
-	offsetof(struct file_system_type, owner),
-	offsetof(struct path, dentry),
-	sizeof(struct path),
-	offsetof(struct file_operations, fop_flags),
-	offsetof(struct file_operations, read),
-	offsetof(struct file_operations, poll),
-	offsetof(struct file_operations, unlocked_ioctl),
-	offsetof(struct file_operations, compat_ioctl),
-	offsetof(struct file_operations, mmap),
-	offsetof(struct file_operations, open),
-	offsetof(struct file_operations, release),
-	offsetof(struct file_operations, get_unmapped_area),
-	offsetof(struct file_operations, show_fdinfo),
-	sizeof(struct file_operations),
-	(__force size_t)FOP_UNSIGNED_OFFSET,
-	(__force size_t)DEFAULT_POLLMASK,
-};
-const size_t fakegpu_c_layout_len = ARRAY_SIZE(fakegpu_c_layout);
+#include "../kernel-common/layout_table.h"

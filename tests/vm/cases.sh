@@ -5,6 +5,18 @@ export_test_env 2>/dev/null
 
 fail() { echo "$*"; return 1; }
 
+case_nvsim_registers_like_the_driver() {
+  for bad in "gpus=0" "gpus=17" "fb_mib=0"; do
+    if insmod /fakegpu/nvsim.ko $bad 2>/tmp/err; then rmmod nvsim; fail "nvsim accepted $bad"; return 1; fi
+    echo "insmod nvsim $bad: $(cat /tmp/err)"
+  done
+  dmesg | grep -q 'nvsim: gpus=0: must be 1..16' || fail "no clear message for gpus=0" || return 1
+  load_nvsim || fail "insmod nvsim failed" || return 1
+  grep -E '^195 nvidia-frontend$' /proc/devices || fail "major 195 not registered as nvidia-frontend" || return 1
+  ls -l /dev/nvidiactl /dev/nvidia0 /dev/nvidia1
+  dmesg | grep 'nvsim: 2 simulated GPU(s), 4096 MiB each, driver version 535.309.01' || fail "load message missing"
+}
+
 case_module_creates_nodes() {
   load_fakegpu || fail "insmod failed" || return 1
   export_test_env
@@ -62,6 +74,8 @@ case_absent_real_device_gives_enxio() {
 
 case_final_unload() {
   rmmod fakegpu || return 1
+  unload_nvsim || fail "rmmod nvsim failed" || return 1
+  ! grep -q ' nvidia-frontend$' /proc/devices || fail "major 195 left registered" || return 1
   [ ! -e /dev/fakedri ] && [ ! -e /dev/fakechr ] || fail "nodes left after rmmod" || return 1
   ! grep -qE ' fake(dri|chr)$' /proc/devices || fail "regions left after rmmod"
 }

@@ -13,11 +13,30 @@ vgem_minors() {
   return 1
 }
 
-# The devices= value the tests load fakegpu with: vgem's card and render nodes, and
-# /dev/zero as a generic front.
+# The devices= value the tests load fakegpu with: vgem's card and render nodes, /dev/zero
+# as a generic front, and nvsim's nvidiactl (also generic for now) when nvsim is loaded.
 fakegpu_devices() {
   vgem_minors || { echo "no vgem device" >&2; return 1; }
-  echo "226:$VGEM_CARD,226:$VGEM_RENDER,1:5"
+  nv=""
+  grep -q ' nvidia-frontend$' /proc/devices && nv=",195:255"
+  echo "226:$VGEM_CARD,226:$VGEM_RENDER,1:5$nv"
+}
+
+# nvsim, and the nodes nvidia-modprobe would make from /proc/devices (the driver makes none).
+load_nvsim() {
+  insmod /fakegpu/nvsim.ko "$@" || return 1
+  major=$(awk '$2 == "nvidia-frontend" {print $1}' /proc/devices)
+  [ -n "$major" ] || return 1
+  mknod -m 666 /dev/nvidiactl c "$major" 255
+  i=0
+  while [ -e "/sys/module/nvsim" ] && [ $i -lt "$(cat /sys/module/nvsim/parameters/gpus)" ]; do
+    mknod -m 666 "/dev/nvidia$i" c "$major" "$i"; i=$((i + 1))
+  done
+}
+
+unload_nvsim() {
+  rm -f /dev/nvidiactl /dev/nvidia[0-9]*
+  rmmod nvsim
 }
 
 load_fakegpu() {
@@ -32,6 +51,7 @@ export_test_env() {
   export FAKE_ZERO=/dev/fakechr/1.5 REAL_ZERO=/dev/zero
   export FAKEGPU_INSMOD="insmod /fakegpu/fakegpu.ko devices=$(fakegpu_devices)"
   export FAKEGPU_RMMOD="rmmod fakegpu"
+  export NV_CTL=/dev/nvidiactl NV_GPU0=/dev/nvidia0 NV_NODE_DIR=/tmp FAKE_NV_CTL=/dev/fakechr/195.255
 }
 
 # Kernel log lines that fail a run: any splat. (lockdep and KASAN reports start with BUG: or

@@ -31,6 +31,7 @@ run_case() {
 }
 
 echo "fakegpu VM test suite on $(uname -r), $(nproc) CPUs"
+run_case nvsim_registers_like_the_driver sh /fakegpu/cases.sh nvsim_registers_like_the_driver
 run_case module_creates_nodes sh /fakegpu/cases.sh module_creates_nodes
 export_test_env
 for c in $(fakegpu-vmtest list); do

@@ -259,17 +259,25 @@ const _: () = {
     assert!(offset_of!(NvIoctlExportToDmaBufFd, status) == 2592);
 };
 
-// SAFETY: each is a `#[repr(C)]` struct of integers and integer arrays whose gaps are
-// named padding fields (the sizes are asserted above).
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
 unsafe impl Pod for NvPciInfo {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
 unsafe impl Pod for NvIoctlXfer {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
 unsafe impl Pod for NvIoctlCardInfo {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
 unsafe impl Pod for NvIoctlOsEvent {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
 unsafe impl Pod for NvIoctlStatusCode {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
 unsafe impl Pod for NvIoctlRmApiVersion {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
 unsafe impl Pod for NvIoctlQueryDeviceIntr {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
 unsafe impl Pod for NvIoctlSysParams {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
 unsafe impl Pod for NvIoctlRegisterFd {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
 unsafe impl Pod for NvIoctlExportToDmaBufFd {}
 
 /// The layout claims of this file, as `(C name, value)`, for `tests/conformance`.

@@ -238,16 +238,23 @@ const _: () = {
     assert!(size_of::<UvmPageableMemAccessParams>() == 8);
 };
 
-// SAFETY: each is a `#[repr(C)]` struct of integers and integer arrays whose gaps are
-// named padding fields (the sizes are asserted above).
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
 unsafe impl Pod for NvProcessorUuid {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
 unsafe impl Pod for UvmInitializeParams {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
 unsafe impl Pod for UvmMmInitializeParams {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
 unsafe impl Pod for UvmRegisterGpuParams {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
 unsafe impl Pod for UvmUnregisterGpuParams {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
 unsafe impl Pod for UvmRegisterGpuVaspaceParams {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
 unsafe impl Pod for UvmRegisterChannelParams {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
 unsafe impl Pod for UvmUnregisterChannelParams {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
 unsafe impl Pod for UvmPageableMemAccessParams {}
 
 /// The layout claims of this file, as `(C name, value)`, for `tests/conformance`.

@@ -62,7 +62,8 @@ pub fn classify(nr: u8, size: usize, node: Node) -> Result<FrontendCall, i32> {
             entries: size / core::mem::size_of::<NvIoctlCardInfo>(),
         }),
         esc::ATTACH_GPUS_TO_FD => {
-            if !is_ctl || size == 0 || !size.is_multiple_of(4) {
+            // A whole number of u32 GPU ids.
+            if !is_ctl || size == 0 || size & 3 != 0 {
                 return Err(EINVAL);
             }
             Ok(FrontendCall::AttachGpus { count: size / 4 })

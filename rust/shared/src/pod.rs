@@ -12,6 +12,13 @@ use core::mem::size_of;
 /// explicit padding fields, whose size is the sum of their fields' sizes.
 pub unsafe trait Pod: Copy + 'static {}
 
+// SAFETY: integers are valid for every bit pattern and have no padding.
+unsafe impl Pod for u8 {}
+// SAFETY: as above.
+unsafe impl Pod for u32 {}
+// SAFETY: as above.
+unsafe impl Pod for u64 {}
+
 /// Reads a `T` from the start of `bytes`; `None` if `bytes` is too short.
 pub fn read_pod<T: Pod>(bytes: &[u8]) -> Option<T> {
     if bytes.len() < size_of::<T>() {

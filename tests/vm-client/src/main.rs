@@ -5,11 +5,13 @@
 //! The nodes under test come from the environment the runner sets:
 //! `FAKE_CARD`/`REAL_CARD` (a fake DRM primary node and the vgem node behind it),
 //! `FAKE_ZERO`/`REAL_ZERO` (a generic front of /dev/zero), `FAKEGPU_INSMOD`/`FAKEGPU_RMMOD`
-//! (shell commands that load and unload fakegpu with the suite's parameters).
+//! (shell commands that load and unload fakegpu with the suite's parameters), and the
+//! nvsim nodes (see `nv_cases.rs`).
 
 mod bench;
 mod cases;
 mod drm;
+mod nv_cases;
 mod sys;
 
 use std::process::ExitCode;
@@ -25,7 +27,7 @@ fn main() -> ExitCode {
     };
     match name.as_str() {
         "list" => {
-            for (name, _) in cases::ALL {
+            for (name, _) in all_cases() {
                 println!("{name}");
             }
             ExitCode::SUCCESS
@@ -37,7 +39,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        _ => match cases::ALL.iter().find(|(n, _)| n == name) {
+        _ => match all_cases().find(|(n, _)| n == name) {
             Some((_, body)) => match body() {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -51,6 +53,11 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// Every case: the pass-through cases, then the nvsim cases.
+fn all_cases() -> impl Iterator<Item = &'static Case> {
+    cases::ALL.iter().chain(nv_cases::ALL)
 }
 
 /// The value of an environment variable the runner must set.

@@ -1,19 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Load-time check that bindgen's view of the kernel structs matches the C compiler's, for
-//! every field fakegpu's Rust code reads or writes, and that the macros Rust restates have
+//! every field the modules' Rust code reads or writes, and that the macros Rust restates have
 //! their C values. A mismatch (seen on this kernel for
 //! `task_struct`, which is why Rust never touches it) would silently corrupt memory; the
 //! check turns it into a refused load.
 
-use crate::forward::{DEFAULT_POLLMASK, FOP_UNSIGNED_OFFSET};
 use core::mem::{offset_of, size_of};
 use kernel::bindings::{
     dentry, file, file_operations, file_system_type, inode, path, super_block, vfsmount,
 };
 use kernel::prelude::*;
 
-/// The Rust side of the comparison, in the order of `fakegpu_c_layout` in `shim.c`.
+/// `FOP_UNSIGNED_OFFSET` of `linux/fs.h` (a cast macro bindgen cannot evaluate): offsets may
+/// exceed `i64::MAX`, as DRM's fake mmap offsets do.
+pub(crate) const FOP_UNSIGNED_OFFSET: kernel::bindings::fop_flags_t = 1 << 5;
+/// `DEFAULT_POLLMASK` of `linux/poll.h`: what `vfs_poll` reports for a file without `poll`.
+pub(crate) const DEFAULT_POLLMASK: kernel::bindings::__poll_t = 0x0001 | 0x0004 | 0x0040 | 0x0100;
+
+/// The Rust side of the comparison, in the order of `kc_layout` in `layout_table.h`.
 const RUST_LAYOUT: [(&str, usize); 26] = [
     ("file.f_op", offset_of!(file, f_op)),
     ("file.private_data", offset_of!(file, private_data)),
@@ -65,16 +70,16 @@ const RUST_LAYOUT: [(&str, usize); 26] = [
 ];
 
 extern "C" {
-    /// The C compiler's offsets and sizes (`shim.c`).
-    static fakegpu_c_layout: [usize; RUST_LAYOUT.len()];
-    /// Number of entries in `fakegpu_c_layout`.
-    static fakegpu_c_layout_len: usize;
+    /// The C compiler's offsets and sizes (`layout_table.h`).
+    static kc_layout: [usize; RUST_LAYOUT.len()];
+    /// Number of entries in `kc_layout`.
+    static kc_layout_len: usize;
 }
 
 /// Refuses to load (EINVAL) if any field the module uses is elsewhere than bindgen says.
 pub(crate) fn check() -> Result {
-    // SAFETY: `fakegpu_c_layout_len` is a constant initialised at build time.
-    let c_len = unsafe { fakegpu_c_layout_len };
+    // SAFETY: `kc_layout_len` is a constant initialised at build time.
+    let c_len = unsafe { kc_layout_len };
     if c_len != RUST_LAYOUT.len() {
         pr_err!(
             "layout tables differ in length ({} in C, {} in Rust)\n",
@@ -85,7 +90,7 @@ pub(crate) fn check() -> Result {
     }
     // SAFETY: the C array has `c_len` entries, equal to the declared length (checked above),
     // and is never written.
-    let c_layout = unsafe { &fakegpu_c_layout };
+    let c_layout = unsafe { &kc_layout };
     let mut ok = true;
     for ((name, rust), c) in RUST_LAYOUT.iter().zip(c_layout.iter()) {
         if rust != c {

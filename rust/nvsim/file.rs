@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! nvsim's file operations on major 195 and the per-open state.
+
+use crate::fops::{this_module, FileOps};
+use crate::shared::devnum::DevNum;
+use crate::shared::nv_frontend_abi::NV_CTL_MINOR;
+use crate::shared::nvsim_frontend::Node;
+use crate::State;
+use kernel::bindings;
+use kernel::error::from_result;
+use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
+use kernel::prelude::*;
+use kernel::sync::Mutex;
+use kernel::types::ForeignOwnable;
+
+/// State of one open nvidia file.
+#[pin_data]
+pub(crate) struct NvFile {
+    /// Which node this file is.
+    pub(crate) node: Node,
+    /// What the file's escapes have set up.
+    #[pin]
+    pub(crate) inner: Mutex<FileInner>,
+}
+
+/// The mutable part of an [`NvFile`].
+pub(crate) struct FileInner {
+    /// GPU ids attached by ATTACH_GPUS_TO_FD (at most once per file).
+    pub(crate) attached: Option<KVec<u32>>,
+}
+
+/// The operations of every nvidia node nvsim serves.
+pub(crate) static NV_FOPS: FileOps = FileOps(bindings::file_operations {
+    owner: this_module(),
+    open: Some(nv_open),
+    release: Some(nv_release),
+    unlocked_ioctl: Some(nv_unlocked_ioctl),
+    llseek: Some(bindings::noop_llseek),
+    // SAFETY: all-zero is a valid `file_operations`.
+    ..unsafe { core::mem::zeroed() }
+});
+
+/// The [`NvFile`] of an open file.
+///
+/// # Safety
+///
+/// `file` must be an nvsim file between a successful [`nv_open`] and [`nv_release`].
+unsafe fn nv_file<'a>(file: *mut bindings::file) -> Pin<&'a NvFile> {
+    // SAFETY: per the contract, `private_data` came from `into_foreign` in `nv_open` and is
+    // reclaimed only in `nv_release`, after every other operation.
+    unsafe { <Pin<KBox<NvFile>> as ForeignOwnable>::borrow((*file).private_data) }
+}
+
+/// `open`: ctl (minor 255) or one of the simulated GPUs; ENODEV for any other minor, as the
+/// driver's frontend answers for a minor with no device.
+///
+/// # Safety
+///
+/// Called by the VFS only, with the node's inode and the file being opened.
+unsafe extern "C" fn nv_open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    from_result(|| {
+        let state = State::get().ok_or(ENODEV)?;
+        // SAFETY: the VFS passes a live inode.
+        let minor = DevNum::from_kernel_dev_t(unsafe { (*inode).i_rdev }).minor;
+        let node = if minor == NV_CTL_MINOR {
+            Node::Ctl
+        } else if (minor as usize) < state.gpus.len() {
+            Node::Gpu(minor)
+        } else {
+            return Err(ENODEV);
+        };
+        let nv_file = KBox::pin_init(
+            pin_init!(NvFile {
+                node,
+                inner <- kernel::new_mutex!(FileInner { attached: None }, "nvsim::NvFile::inner"),
+            }),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: `file` is being opened and is ours until we return.
+        unsafe { (*file).private_data = nv_file.into_foreign().cast_mut() };
+        Ok(0)
+    })
+}
+
+/// `release`: frees the per-open state.
+///
+/// # Safety
+///
+/// Called by the VFS only, once, after every other operation on a file `nv_open` succeeded on.
+unsafe extern "C" fn nv_release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    // SAFETY: `private_data` came from `into_foreign` in `nv_open`; release is the last use.
+    drop(unsafe { <Pin<KBox<NvFile>> as ForeignOwnable>::from_foreign((*file).private_data) });
+    0
+}
+
+/// `unlocked_ioctl`: the frontend's dispatch (see `ioctl.rs`).
+///
+/// # Safety
+///
+/// Called by the VFS only, on an open nvsim file.
+unsafe extern "C" fn nv_unlocked_ioctl(
+    file: *mut bindings::file,
+    cmd: c_uint,
+    arg: c_ulong,
+) -> c_long {
+    let Some(state) = State::get() else {
+        return ENODEV.to_errno() as c_long;
+    };
+    // SAFETY: the VFS calls ioctl on an open nvsim file.
+    let nv_file = unsafe { nv_file(file) };
+    match crate::ioctl::nvidia_ioctl(state, nv_file.get_ref(), cmd, arg) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno() as c_long,
+    }
+}

@@ -1,0 +1,345 @@
+//! Test cases against nvsim, the simulated NVIDIA driver: the frontend escapes and the
+//! driver's checks they reproduce. Nodes come from the environment: `NV_CTL`
+//! (/dev/nvidiactl), `NV_GPU0` (/dev/nvidia0), `NV_NODE_DIR` (where a case may mknod), and
+//! `FAKE_NV_CTL` (a fakegpu front of nvidiactl).
+
+use crate::sys::{ioctl, ioctl_raw, open_rw};
+use crate::{ensure, env, Case};
+use fakegpu_shared::ioc::iowr;
+use fakegpu_shared::nv_frontend_abi::*;
+use fakegpu_shared::pod::{read_pod, Pod};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// Every nvsim case, in the order the suite runs them.
+pub const ALL: &[Case] = &[
+    (
+        "nvsim_card_info_lists_the_gpus",
+        nvsim_card_info_lists_the_gpus,
+    ),
+    ("nvsim_version_check", nvsim_version_check),
+    ("nvsim_xfer_wraps_escapes", nvsim_xfer_wraps_escapes),
+    (
+        "nvsim_ctl_only_escapes_refuse_gpu_nodes",
+        nvsim_ctl_only_escapes_refuse_gpu_nodes,
+    ),
+    ("nvsim_size_rules", nvsim_size_rules),
+    ("nvsim_attach_gpus_once", nvsim_attach_gpus_once),
+    ("nvsim_sys_params_set_once", nvsim_sys_params_set_once),
+    (
+        "nvsim_absent_gpu_minor_is_enodev",
+        nvsim_absent_gpu_minor_is_enodev,
+    ),
+    (
+        "fakegpu_generic_front_of_nvidiactl",
+        fakegpu_generic_front_of_nvidiactl,
+    ),
+];
+
+const EINVAL: i32 = libc::EINVAL;
+
+fn open(var: &str) -> Result<OwnedFd, String> {
+    let path = env(var)?;
+    open_rw(&path).map_err(|e| format!("open {path}: {e}"))
+}
+
+/// `_IOWR('F', nr, size)` with an explicit size.
+fn nv_cmd(nr: u8, size: usize) -> u32 {
+    fakegpu_shared::ioc::ioc(
+        fakegpu_shared::ioc::IOC_READ | fakegpu_shared::ioc::IOC_WRITE,
+        NV_IOCTL_MAGIC,
+        nr,
+        size,
+    )
+}
+
+/// An escape on a byte buffer of any size: (ioctl result, buffer after the call).
+fn escape_bytes(fd: &OwnedFd, nr: u8, buf: &mut [u8]) -> Result<i32, i32> {
+    ioctl_raw(
+        fd.as_raw_fd(),
+        nv_cmd(nr, buf.len()),
+        buf.as_mut_ptr() as usize,
+    )
+}
+
+/// An escape with its exact parameter struct.
+fn escape<T: Pod>(fd: &OwnedFd, nr: u8, params: &mut T) -> Result<i32, i32> {
+    ioctl(fd, nv_cmd(nr, std::mem::size_of::<T>()), params)
+}
+
+fn card_infos(buf: &[u8]) -> Vec<NvIoctlCardInfo> {
+    buf.chunks_exact(72).filter_map(read_pod).collect()
+}
+
+fn version_params(cmd: u32, version: &str) -> NvIoctlRmApiVersion {
+    let mut p = NvIoctlRmApiVersion {
+        cmd,
+        ..Default::default()
+    };
+    let n = version.len().min(63);
+    p.version_string[..n].copy_from_slice(&version.as_bytes()[..n]);
+    p
+}
+
+fn c_string(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+fn nvsim_card_info_lists_the_gpus() -> Result<(), String> {
+    let ctl = open("NV_CTL")?;
+    let mut buf = vec![0xaau8; 72 * 32];
+    escape_bytes(&ctl, esc::CARD_INFO, &mut buf).map_err(|e| format!("CARD_INFO: errno {e}"))?;
+    let cards = card_infos(&buf);
+    let valid: Vec<_> = cards.iter().filter(|c| c.valid != 0).collect();
+    for c in &valid {
+        println!(
+            "card: minor {} gpu_id {:#x} pci {:04x}:{:02x}:{:02x} {:04x}:{:04x} fb {} MiB",
+            c.minor_number,
+            c.gpu_id,
+            c.pci_info.domain,
+            c.pci_info.bus,
+            c.pci_info.slot,
+            c.pci_info.vendor_id,
+            c.pci_info.device_id,
+            c.fb_size >> 20
+        );
+    }
+    ensure(valid.len() == 2, || {
+        format!("{} valid cards, want 2 (gpus=2)", valid.len())
+    })?;
+    for (i, c) in valid.iter().enumerate() {
+        ensure(c.minor_number == i as u32, || {
+            format!("card {i} has minor {}", c.minor_number)
+        })?;
+        ensure(c.pci_info.vendor_id == 0x10de, || {
+            "vendor is not NVIDIA".into()
+        })?;
+        ensure(c.gpu_id == ((i as u32 + 1) << 8), || {
+            format!("gpu_id {:#x}", c.gpu_id)
+        })?;
+    }
+    ensure(
+        cards[2..].iter().all(|c| *c == NvIoctlCardInfo::default()),
+        || "entries past the GPUs not zeroed".into(),
+    )?;
+    // Room for fewer records than GPUs: EINVAL, and the buffer comes back zeroed.
+    let mut small = vec![0xaau8; 72];
+    let r = escape_bytes(&ctl, esc::CARD_INFO, &mut small);
+    ensure(r == Err(EINVAL), || {
+        format!("CARD_INFO with 1 entry gave {r:?}, want EINVAL")
+    })?;
+    ensure(small.iter().all(|&b| b == 0), || {
+        "buffer not zeroed on EINVAL".into()
+    })
+}
+
+fn nvsim_version_check() -> Result<(), String> {
+    let ctl = open("NV_CTL")?;
+    let mut p = version_params(NV_RM_API_VERSION_CMD_STRICT, "535.309.01");
+    let r = escape(&ctl, esc::CHECK_VERSION_STR, &mut p);
+    println!("strict 535.309.01: {r:?}, reply {}", p.reply);
+    ensure(
+        r.is_ok() && p.reply == NV_RM_API_VERSION_REPLY_RECOGNIZED,
+        || format!("matching version refused: {r:?}"),
+    )?;
+    let mut p = version_params(NV_RM_API_VERSION_CMD_STRICT, "550.54.14");
+    let r = escape(&ctl, esc::CHECK_VERSION_STR, &mut p);
+    let told = c_string(&p.version_string);
+    println!(
+        "strict 550.54.14: {r:?}, reply {}, driver says {told}",
+        p.reply
+    );
+    ensure(r == Err(EINVAL), || {
+        format!("mismatching version gave {r:?}, want EINVAL")
+    })?;
+    ensure(p.reply == NV_RM_API_VERSION_REPLY_UNRECOGNIZED, || {
+        "reply not UNRECOGNIZED".into()
+    })?;
+    ensure(told == "535.309.01", || {
+        format!("driver version written back: {told:?}")
+    })?;
+    let mut p = version_params(NV_RM_API_VERSION_CMD_QUERY, "");
+    escape(&ctl, esc::CHECK_VERSION_STR, &mut p).map_err(|e| format!("query: errno {e}"))?;
+    ensure(c_string(&p.version_string) == "535.309.01", || {
+        "query did not report the version".into()
+    })
+}
+
+fn nvsim_xfer_wraps_escapes() -> Result<(), String> {
+    let ctl = open("NV_CTL")?;
+    let mut p = version_params(NV_RM_API_VERSION_CMD_QUERY, "");
+    let mut x = NvIoctlXfer {
+        cmd: esc::CHECK_VERSION_STR as u32,
+        size: std::mem::size_of::<NvIoctlRmApiVersion>() as u32,
+        ptr: &mut p as *mut _ as u64,
+    };
+    escape(&ctl, esc::IOCTL_XFER_CMD, &mut x)
+        .map_err(|e| format!("XFER(CHECK_VERSION_STR): errno {e}"))?;
+    ensure(c_string(&p.version_string) == "535.309.01", || {
+        "inner call not executed".into()
+    })?;
+    // Inner size above 16384: EINVAL.
+    let mut big = NvIoctlXfer {
+        size: NV_XFER_MAX_SIZE + 1,
+        ..x
+    };
+    let r = escape(&ctl, esc::IOCTL_XFER_CMD, &mut big);
+    ensure(r == Err(EINVAL), || format!("oversized XFER gave {r:?}"))?;
+    // Outer size other than 16: EINVAL before anything is read.
+    let r = ioctl_raw(
+        ctl.as_raw_fd(),
+        nv_cmd(esc::IOCTL_XFER_CMD, 8),
+        &mut x as *mut _ as usize,
+    );
+    ensure(r == Err(EINVAL), || format!("XFER of size 8 gave {r:?}"))?;
+    // Inner pointer unmapped: EFAULT.
+    let mut bad = NvIoctlXfer { ptr: 0x10, ..x };
+    let r = escape(&ctl, esc::IOCTL_XFER_CMD, &mut bad);
+    ensure(r == Err(libc::EFAULT), || {
+        format!("XFER to an unmapped pointer gave {r:?}")
+    })
+}
+
+fn nvsim_ctl_only_escapes_refuse_gpu_nodes() -> Result<(), String> {
+    let gpu = open("NV_GPU0")?;
+    let mut buf = vec![0u8; 72 * 4];
+    let r = escape_bytes(&gpu, esc::CARD_INFO, &mut buf);
+    ensure(r == Err(EINVAL), || {
+        format!("CARD_INFO on nvidia0 gave {r:?}")
+    })?;
+    let mut p = version_params(NV_RM_API_VERSION_CMD_QUERY, "");
+    let r = escape(&gpu, esc::CHECK_VERSION_STR, &mut p);
+    ensure(r == Err(EINVAL), || {
+        format!("CHECK_VERSION_STR on nvidia0 gave {r:?}")
+    })?;
+    let mut ids = [0x100u32];
+    let r = ioctl_raw(
+        gpu.as_raw_fd(),
+        nv_cmd(esc::ATTACH_GPUS_TO_FD, 4),
+        ids.as_mut_ptr() as usize,
+    );
+    ensure(r == Err(EINVAL), || {
+        format!("ATTACH_GPUS_TO_FD on nvidia0 gave {r:?}")
+    })?;
+    // And the device-only one refuses the ctl node.
+    let ctl = open("NV_CTL")?;
+    let mut q = NvIoctlQueryDeviceIntr::default();
+    let r = escape(&ctl, esc::QUERY_DEVICE_INTR, &mut q);
+    ensure(r == Err(EINVAL), || {
+        format!("QUERY_DEVICE_INTR on nvidiactl gave {r:?}")
+    })?;
+    escape(&gpu, esc::QUERY_DEVICE_INTR, &mut q)
+        .map_err(|e| format!("QUERY_DEVICE_INTR on nvidia0: errno {e}"))?;
+    Ok(())
+}
+
+fn nvsim_size_rules() -> Result<(), String> {
+    let ctl = open("NV_CTL")?;
+    let mut sixteen = [0u8; 16];
+    let r = escape_bytes(&ctl, esc::SYS_PARAMS, &mut sixteen);
+    ensure(r == Err(EINVAL), || {
+        format!("SYS_PARAMS of 16 bytes gave {r:?}")
+    })?;
+    let mut short = [0u8; 40];
+    let r = escape_bytes(&ctl, esc::CHECK_VERSION_STR, &mut short);
+    ensure(r == Err(EINVAL), || {
+        format!("CHECK_VERSION_STR of 40 bytes gave {r:?}")
+    })?;
+    let r = ioctl_raw(
+        ctl.as_raw_fd(),
+        iowr::<NvIoctlRmApiVersion>(NV_IOCTL_MAGIC, esc::CHECK_VERSION_STR),
+        0x10,
+    );
+    ensure(r == Err(libc::EFAULT), || {
+        format!("CHECK_VERSION_STR at an unmapped pointer gave {r:?}")
+    })
+}
+
+fn nvsim_attach_gpus_once() -> Result<(), String> {
+    let ctl = open("NV_CTL")?;
+    let mut bad = [0x100u32, 0x700];
+    let r = ioctl_raw(
+        ctl.as_raw_fd(),
+        nv_cmd(esc::ATTACH_GPUS_TO_FD, 8),
+        bad.as_mut_ptr() as usize,
+    );
+    ensure(r == Err(EINVAL), || {
+        format!("attaching an unknown GPU id gave {r:?}")
+    })?;
+    let mut odd = [0u8; 6];
+    let r = escape_bytes(&ctl, esc::ATTACH_GPUS_TO_FD, &mut odd);
+    ensure(r == Err(EINVAL), || format!("6-byte ATTACH gave {r:?}"))?;
+    let mut ids = [0x100u32, 0x200];
+    ioctl_raw(
+        ctl.as_raw_fd(),
+        nv_cmd(esc::ATTACH_GPUS_TO_FD, 8),
+        ids.as_mut_ptr() as usize,
+    )
+    .map_err(|e| format!("attaching both GPUs: errno {e}"))?;
+    let r = ioctl_raw(
+        ctl.as_raw_fd(),
+        nv_cmd(esc::ATTACH_GPUS_TO_FD, 8),
+        ids.as_mut_ptr() as usize,
+    );
+    ensure(r == Err(EINVAL), || {
+        format!("a second ATTACH on one file gave {r:?}")
+    })?;
+    // A new file may attach again.
+    let other = open("NV_CTL")?;
+    ioctl_raw(
+        other.as_raw_fd(),
+        nv_cmd(esc::ATTACH_GPUS_TO_FD, 8),
+        ids.as_mut_ptr() as usize,
+    )
+    .map_err(|e| format!("ATTACH on a second file: errno {e}"))?;
+    Ok(())
+}
+
+fn nvsim_sys_params_set_once() -> Result<(), String> {
+    let ctl = open("NV_CTL")?;
+    let mut p = NvIoctlSysParams {
+        memblock_size: 128 << 20,
+    };
+    escape(&ctl, esc::SYS_PARAMS, &mut p).map_err(|e| format!("SYS_PARAMS: errno {e}"))?;
+    escape(&ctl, esc::SYS_PARAMS, &mut p)
+        .map_err(|e| format!("same SYS_PARAMS again: errno {e}"))?;
+    let mut other = NvIoctlSysParams {
+        memblock_size: 256 << 20,
+    };
+    let r = escape(&ctl, esc::SYS_PARAMS, &mut other);
+    ensure(r == Err(libc::EBUSY), || {
+        format!("a different memblock size gave {r:?}, want EBUSY")
+    })
+}
+
+fn nvsim_absent_gpu_minor_is_enodev() -> Result<(), String> {
+    let path = format!("{}/nvidia9", env("NV_NODE_DIR")?);
+    let _ = std::fs::remove_file(&path);
+    let c = std::ffi::CString::new(path.clone()).map_err(|e| e.to_string())?;
+    // SAFETY: valid path.
+    if unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(195, 9)) } != 0 {
+        return Err(format!("mknod {path}: errno {}", crate::sys::errno()));
+    }
+    let r = open_rw(&path).map(drop).map_err(|e| e.raw_os_error());
+    let _ = std::fs::remove_file(&path);
+    ensure(r == Err(Some(libc::ENODEV)), || {
+        format!("open of minor 9 gave {r:?}, want ENODEV")
+    })
+}
+
+/// fakegpu's generic front forwards nvsim's escapes unchanged (the NVIDIA-aware fronts come
+/// later; this proves the pass-through against a second real driver).
+fn fakegpu_generic_front_of_nvidiactl() -> Result<(), String> {
+    let fake = open("FAKE_NV_CTL")?;
+    let mut buf = vec![0u8; 72 * 4];
+    escape_bytes(&fake, esc::CARD_INFO, &mut buf)
+        .map_err(|e| format!("CARD_INFO through fakegpu: errno {e}"))?;
+    let valid = card_infos(&buf).iter().filter(|c| c.valid != 0).count();
+    ensure(valid == 2, || format!("{valid} cards through fakegpu"))?;
+    let mut p = version_params(NV_RM_API_VERSION_CMD_STRICT, "1.0");
+    let r = escape(&fake, esc::CHECK_VERSION_STR, &mut p);
+    ensure(
+        r == Err(EINVAL) && c_string(&p.version_string) == "535.309.01",
+        || format!("version mismatch through fakegpu gave {r:?}"),
+    )
+}

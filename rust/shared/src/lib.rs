@@ -16,4 +16,5 @@ pub mod nv_frontend_abi;
 pub mod nv_status;
 pub mod nv_uvm_abi;
 pub mod nvsim_frontend;
+pub mod nvsim_rm;
 pub mod pod;

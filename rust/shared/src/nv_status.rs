@@ -47,6 +47,17 @@ pub const NV_ERR_OPERATING_SYSTEM: NvStatus = 0x59;
 /// `NV_ERR_STATE_IN_USE`: State in use.
 pub const NV_ERR_STATE_IN_USE: NvStatus = 0x63;
 
+/// `NV_ERR_BUFFER_TOO_SMALL`: Buffer too small.
+pub const NV_ERR_BUFFER_TOO_SMALL: NvStatus = 0x2;
+/// `NV_ERR_INVALID_ADDRESS`: Invalid address.
+pub const NV_ERR_INVALID_ADDRESS: NvStatus = 0x1e;
+/// `NV_ERR_INVALID_CLIENT`: Invalid client handle (or a client of another file).
+pub const NV_ERR_INVALID_CLIENT: NvStatus = 0x23;
+/// `NV_ERR_INVALID_DEVICE`: Invalid device.
+pub const NV_ERR_INVALID_DEVICE: NvStatus = 0x26;
+/// `NV_WARN_NOTHING_TO_DO`: Warning: nothing to do.
+pub const NV_WARN_NOTHING_TO_DO: NvStatus = 0x10006;
+
 /// The claims of this file, as `(C name, value)`, for `tests/conformance`.
 pub const LAYOUT_CLAIMS: &[(&str, usize)] = &[
     ("NV_OK", NV_OK as usize),
@@ -88,4 +99,9 @@ pub const LAYOUT_CLAIMS: &[(&str, usize)] = &[
     ("NV_ERR_OBJECT_NOT_FOUND", NV_ERR_OBJECT_NOT_FOUND as usize),
     ("NV_ERR_OPERATING_SYSTEM", NV_ERR_OPERATING_SYSTEM as usize),
     ("NV_ERR_STATE_IN_USE", NV_ERR_STATE_IN_USE as usize),
+    ("NV_ERR_BUFFER_TOO_SMALL", NV_ERR_BUFFER_TOO_SMALL as usize),
+    ("NV_ERR_INVALID_ADDRESS", NV_ERR_INVALID_ADDRESS as usize),
+    ("NV_ERR_INVALID_CLIENT", NV_ERR_INVALID_CLIENT as usize),
+    ("NV_ERR_INVALID_DEVICE", NV_ERR_INVALID_DEVICE as usize),
+    ("NV_WARN_NOTHING_TO_DO", NV_WARN_NOTHING_TO_DO as usize),
 ];

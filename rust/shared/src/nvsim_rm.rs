@@ -1,0 +1,730 @@
+//! nvsim's resource manager as pure logic: the tree of RM objects (clients, devices,
+//! subdevices, memory, channels ...), who created them, and the GPU memory they hold.
+//!
+//! The store has a fixed capacity and allocates nothing, so the kernel module keeps one in
+//! a single allocation and cargo tests it in userspace. Rules follow the RM's: handles are
+//! unique per client, parents must exist and be of the right kind, freeing an object frees
+//! its descendants, freeing the client (or closing the file that made it) frees everything,
+//! and memory comes out of a per-GPU framebuffer or the system pool, or fails with
+//! `NV_ERR_NO_MEMORY`.
+
+use super::nv_status::*;
+
+/// An RM handle.
+pub type Handle = u32;
+/// Identifies the open file a client was created on.
+pub type FileId = u64;
+
+/// Most GPUs the store tracks.
+pub const MAX_GPUS: usize = 16;
+/// Granularity memory sizes are rounded up to (and reported back in).
+pub const MEMORY_PAGE: u64 = 4096;
+/// First handle the RM generates for clients allocated with handle 0.
+pub const CLIENT_HANDLE_BASE: Handle = 0xc1d0_0000;
+/// First handle the RM generates for other objects allocated with handle 0.
+pub const OBJECT_HANDLE_BASE: Handle = 0xcaf0_0000;
+
+/// Where an allocation's memory comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pool {
+    /// The framebuffer of GPU `n` (index into the store's GPUs).
+    Fb(u8),
+    /// Pinned system memory.
+    Sys,
+}
+
+/// What an allocation below a client asks for, decoded from the class and its parameters by
+/// the caller (clients themselves come from [`RmStore::alloc_client`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// `NV01_DEVICE_0`, for GPU `device_id`.
+    Device {
+        /// Index of the GPU.
+        device_id: u32,
+    },
+    /// `NV20_SUBDEVICE_0` under a device.
+    Subdevice,
+    /// Physical memory of `size` bytes from the pool of the parent's GPU (or system memory).
+    Memory {
+        /// `true` for system memory (0x3E, 0x71), `false` for the framebuffer (0x40).
+        system: bool,
+        /// Requested size in bytes.
+        size: u64,
+    },
+    /// An object that holds no memory and no channel (virtual memory, VA spaces, events ...).
+    Plain,
+    /// A channel group (TSG).
+    ChannelGroup,
+    /// A GPFIFO channel.
+    Channel,
+}
+
+/// What an object is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// An RM client: the root of a tree.
+    Client,
+    /// A device: one GPU.
+    Device,
+    /// A subdevice of a device.
+    Subdevice,
+    /// Physical memory.
+    Memory {
+        /// Where it came from.
+        pool: Pool,
+        /// Bytes held (rounded to [`MEMORY_PAGE`]).
+        size: u64,
+    },
+    /// Anything without resources of its own.
+    Plain,
+    /// A channel group.
+    ChannelGroup,
+    /// A channel.
+    Channel,
+}
+
+/// One RM object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Object {
+    /// Its handle, unique in its client.
+    pub handle: Handle,
+    /// Its parent's handle (the client's own handle for a client).
+    pub parent: Handle,
+    /// The client it belongs to.
+    pub client: Handle,
+    /// Its class id.
+    pub class: u32,
+    /// What it is.
+    pub kind: Kind,
+    /// The GPU it belongs to, if any.
+    pub gpu: Option<u8>,
+    /// The file its client was created on.
+    pub file: FileId,
+}
+
+/// Use of one GPU.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GpuUsage {
+    /// Framebuffer capacity in bytes.
+    pub fb_size: u64,
+    /// Framebuffer bytes held by memory objects.
+    pub fb_used: u64,
+    /// Live channels.
+    pub channels: u32,
+}
+
+/// The RM's objects and the memory they hold, for at most `N` objects.
+pub struct RmStore<const N: usize> {
+    objects: [Option<Object>; N],
+    /// Scratch marks of `free_subtree`, one per slot.
+    marks: [bool; N],
+    gpus: [GpuUsage; MAX_GPUS],
+    gpu_count: usize,
+    sys_size: u64,
+    sys_used: u64,
+    next_generated: u32,
+}
+
+impl<const N: usize> RmStore<N> {
+    /// A store for `fb_sizes.len()` GPUs (at most [`MAX_GPUS`]) and a system pool of
+    /// `sys_size` bytes.
+    pub fn new(fb_sizes: &[u64], sys_size: u64) -> Self {
+        let mut gpus = [GpuUsage::default(); MAX_GPUS];
+        for (usage, &fb_size) in gpus.iter_mut().zip(fb_sizes) {
+            usage.fb_size = fb_size;
+        }
+        Self {
+            objects: [None; N],
+            marks: [false; N],
+            gpus,
+            gpu_count: fb_sizes.len().min(MAX_GPUS),
+            sys_size,
+            sys_used: 0,
+            next_generated: 0,
+        }
+    }
+
+    /// The object `handle` of client `client`.
+    pub fn get(&self, client: Handle, handle: Handle) -> Option<&Object> {
+        self.objects
+            .iter()
+            .flatten()
+            .find(|o| o.client == client && o.handle == handle)
+    }
+
+    /// Every live object.
+    pub fn objects(&self) -> impl Iterator<Item = &Object> {
+        self.objects.iter().flatten()
+    }
+
+    /// Use of GPU `gpu`.
+    pub fn gpu(&self, gpu: usize) -> Option<&GpuUsage> {
+        self.gpus.get(..self.gpu_count)?.get(gpu)
+    }
+
+    /// System-pool bytes in use.
+    pub fn sys_used(&self) -> u64 {
+        self.sys_used
+    }
+
+    /// Bytes of memory objects held by clients of `file`, per pool: (framebuffer, system).
+    pub fn file_usage(&self, file: FileId) -> (u64, u64) {
+        self.objects()
+            .filter(|o| o.file == file)
+            .fold((0, 0), |(fb, sys), o| match o.kind {
+                Kind::Memory {
+                    pool: Pool::Fb(_),
+                    size,
+                } => (fb + size, sys),
+                Kind::Memory {
+                    pool: Pool::Sys,
+                    size,
+                } => (fb, sys + size),
+                _ => (fb, sys),
+            })
+    }
+
+    fn generate_handle(&mut self, base: Handle, client: Option<Handle>) -> Handle {
+        loop {
+            self.next_generated = self.next_generated.wrapping_add(1) & 0xf_ffff;
+            let h = base | self.next_generated;
+            let taken = match client {
+                None => self
+                    .objects()
+                    .any(|o| o.kind == Kind::Client && o.handle == h),
+                Some(c) => self.get(c, h).is_some() || h == c,
+            };
+            if !taken {
+                return h;
+            }
+        }
+    }
+
+    /// Allocates a client (`NV01_ROOT*`) for `file`; a zero `handle` asks the RM to pick one.
+    /// Returns the handle.
+    pub fn alloc_client(
+        &mut self,
+        file: FileId,
+        handle: Handle,
+        class: u32,
+    ) -> Result<Handle, NvStatus> {
+        let slot = self
+            .objects
+            .iter()
+            .position(Option::is_none)
+            .ok_or(NV_ERR_INSUFFICIENT_RESOURCES)?;
+        let handle = if handle == 0 {
+            self.generate_handle(CLIENT_HANDLE_BASE, None)
+        } else if self
+            .objects()
+            .any(|o| o.kind == Kind::Client && o.handle == handle)
+        {
+            return Err(NV_ERR_INSERT_DUPLICATE_NAME);
+        } else {
+            handle
+        };
+        self.objects[slot] = Some(Object {
+            handle,
+            parent: handle,
+            client: handle,
+            class,
+            kind: Kind::Client,
+            gpu: None,
+            file,
+        });
+        Ok(handle)
+    }
+
+    /// Allocates an object below client `client` for `file`: `parent`/`handle` as in
+    /// `NVOS21`, where a zero `handle` asks the RM to pick one. Returns the handle.
+    pub fn alloc(
+        &mut self,
+        file: FileId,
+        client: Handle,
+        parent: Handle,
+        handle: Handle,
+        class: u32,
+        request: Request,
+    ) -> Result<Handle, NvStatus> {
+        let slot = self
+            .objects
+            .iter()
+            .position(Option::is_none)
+            .ok_or(NV_ERR_INSUFFICIENT_RESOURCES)?;
+        let owner = *self.get(client, client).ok_or(NV_ERR_INVALID_CLIENT)?;
+        if owner.file != file {
+            // A client is used through the file it was created on.
+            return Err(NV_ERR_INVALID_CLIENT);
+        }
+        let parent_obj = *self
+            .get(client, parent)
+            .ok_or(NV_ERR_INVALID_OBJECT_PARENT)?;
+        let handle = if handle == 0 {
+            self.generate_handle(OBJECT_HANDLE_BASE, Some(client))
+        } else if handle == client || self.get(client, handle).is_some() {
+            return Err(NV_ERR_INSERT_DUPLICATE_NAME);
+        } else {
+            handle
+        };
+
+        let gpu = parent_obj.gpu;
+        let (kind, gpu) = match request {
+            Request::Device { device_id } => {
+                if parent_obj.kind != Kind::Client {
+                    return Err(NV_ERR_INVALID_OBJECT_PARENT);
+                }
+                let id = usize::try_from(device_id)
+                    .ok()
+                    .filter(|&i| i < self.gpu_count);
+                let id = id.ok_or(NV_ERR_INVALID_ARGUMENT)?;
+                (Kind::Device, Some(id as u8))
+            }
+            Request::Subdevice => {
+                if parent_obj.kind != Kind::Device {
+                    return Err(NV_ERR_INVALID_OBJECT_PARENT);
+                }
+                (Kind::Subdevice, gpu)
+            }
+            Request::Memory { system, size } => {
+                let g = gpu.ok_or(NV_ERR_INVALID_OBJECT_PARENT)?;
+                if size == 0 {
+                    return Err(NV_ERR_INVALID_ARGUMENT);
+                }
+                let size = size
+                    .checked_next_multiple_of(MEMORY_PAGE)
+                    .ok_or(NV_ERR_NO_MEMORY)?;
+                let pool = if system { Pool::Sys } else { Pool::Fb(g) };
+                self.charge(pool, size)?;
+                (Kind::Memory { pool, size }, Some(g))
+            }
+            Request::Plain => (Kind::Plain, gpu),
+            Request::ChannelGroup => {
+                gpu.ok_or(NV_ERR_INVALID_OBJECT_PARENT)?;
+                (Kind::ChannelGroup, gpu)
+            }
+            Request::Channel => {
+                let g = gpu.ok_or(NV_ERR_INVALID_OBJECT_PARENT)?;
+                if let Some(usage) = self.gpus.get_mut(usize::from(g)) {
+                    usage.channels += 1;
+                }
+                (Kind::Channel, gpu)
+            }
+        };
+        self.objects[slot] = Some(Object {
+            handle,
+            parent,
+            client,
+            class,
+            kind,
+            gpu,
+            file,
+        });
+        Ok(handle)
+    }
+
+    fn charge(&mut self, pool: Pool, size: u64) -> Result<(), NvStatus> {
+        let (used, cap) = match pool {
+            Pool::Sys => (&mut self.sys_used, self.sys_size),
+            Pool::Fb(g) => {
+                let usage = self
+                    .gpus
+                    .get_mut(usize::from(g))
+                    .ok_or(NV_ERR_INVALID_ARGUMENT)?;
+                (&mut usage.fb_used, usage.fb_size)
+            }
+        };
+        match used.checked_add(size) {
+            Some(total) if total <= cap => {
+                *used = total;
+                Ok(())
+            }
+            _ => Err(NV_ERR_NO_MEMORY),
+        }
+    }
+
+    fn release(&mut self, object: &Object) {
+        match object.kind {
+            Kind::Memory {
+                pool: Pool::Sys,
+                size,
+            } => self.sys_used = self.sys_used.saturating_sub(size),
+            Kind::Memory {
+                pool: Pool::Fb(g),
+                size,
+            } => {
+                if let Some(u) = self.gpus.get_mut(usize::from(g)) {
+                    u.fb_used = u.fb_used.saturating_sub(size);
+                }
+            }
+            Kind::Channel => {
+                if let Some(u) = object.gpu.and_then(|g| self.gpus.get_mut(usize::from(g))) {
+                    u.channels = u.channels.saturating_sub(1);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Frees `handle` of `client` and everything below it (`handle == client` frees the whole
+    /// client), as `NVOS00` does for `file`. Returns how many objects were freed.
+    pub fn free(
+        &mut self,
+        file: FileId,
+        client: Handle,
+        handle: Handle,
+    ) -> Result<usize, NvStatus> {
+        let owner = *self.get(client, client).ok_or(NV_ERR_INVALID_CLIENT)?;
+        if owner.file != file {
+            return Err(NV_ERR_INVALID_CLIENT);
+        }
+        self.get(client, handle)
+            .ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
+        Ok(self.free_subtree(client, handle))
+    }
+
+    /// Frees `root` of `client` and its descendants. Marks the subtree first (one pass per
+    /// level, no recursion, no allocation), then releases each marked object once.
+    fn free_subtree(&mut self, client: Handle, root: Handle) -> usize {
+        self.marks = [false; N];
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for i in 0..N {
+                let (Some(o), Some(false)) = (self.objects[i], self.marks.get(i).copied()) else {
+                    continue;
+                };
+                if o.client != client {
+                    continue;
+                }
+                let parent_marked = o.parent != o.handle
+                    && self.objects.iter().zip(&self.marks).any(|(p, &marked)| {
+                        marked && p.is_some_and(|p| p.client == client && p.handle == o.parent)
+                    });
+                if o.handle == root || parent_marked {
+                    self.marks[i] = true;
+                    changed = true;
+                }
+            }
+        }
+        let mut freed = 0;
+        for i in 0..N {
+            if self.marks[i] {
+                if let Some(object) = self.objects[i].take() {
+                    self.release(&object);
+                    freed += 1;
+                }
+            }
+        }
+        freed
+    }
+
+    /// Frees every client created on `file` (its close). Returns how many objects were freed.
+    pub fn free_file(&mut self, file: FileId) -> usize {
+        let mut freed = 0;
+        loop {
+            let next = self
+                .objects()
+                .find(|o| o.kind == Kind::Client && o.file == file);
+            let Some(client) = next.map(|o| o.handle) else {
+                return freed;
+            };
+            freed += self.free_subtree(client, client);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const GIB: u64 = 1 << 30;
+    type Store = RmStore<64>;
+
+    fn setup(store: &mut Store, file: FileId) -> (Handle, Handle, Handle) {
+        let client = store.alloc_client(file, 0, 0x41).unwrap();
+        let device = store
+            .alloc(
+                file,
+                client,
+                client,
+                0xd0,
+                0x80,
+                Request::Device { device_id: 0 },
+            )
+            .unwrap();
+        let sub = store
+            .alloc(file, client, device, 0x5d0, 0x2080, Request::Subdevice)
+            .unwrap();
+        (client, device, sub)
+    }
+
+    #[test]
+    fn memory_is_charged_to_the_gpu_and_freed_with_its_parent() {
+        let mut s = Store::new(&[4 * GIB, 4 * GIB], GIB);
+        let (client, device, _) = setup(&mut s, 1);
+        assert!(client >= CLIENT_HANDLE_BASE);
+        let mem = Request::Memory {
+            system: false,
+            size: GIB + 1,
+        };
+        s.alloc(1, client, device, 0x100, 0x40, mem).unwrap();
+        assert_eq!(s.gpu(0).unwrap().fb_used, GIB + MEMORY_PAGE);
+        assert_eq!(s.gpu(1).unwrap().fb_used, 0);
+        assert_eq!(s.file_usage(1), (GIB + MEMORY_PAGE, 0));
+        s.alloc(
+            1,
+            client,
+            device,
+            0x101,
+            0x3e,
+            Request::Memory {
+                system: true,
+                size: 8192,
+            },
+        )
+        .unwrap();
+        assert_eq!(s.sys_used(), 8192);
+        // Freeing the device frees the memory under it.
+        assert_eq!(s.free(1, client, device), Ok(4));
+        assert_eq!(s.gpu(0).unwrap().fb_used, 0);
+        assert_eq!(s.sys_used(), 0);
+        assert_eq!(s.objects().count(), 1);
+    }
+
+    #[test]
+    fn capacity_exhausted_is_no_memory() {
+        let mut s = Store::new(&[4 * GIB], GIB);
+        let (client, device, _) = setup(&mut s, 1);
+        s.alloc(
+            1,
+            client,
+            device,
+            0x100,
+            0x40,
+            Request::Memory {
+                system: false,
+                size: 3 * GIB,
+            },
+        )
+        .unwrap();
+        let r = s.alloc(
+            1,
+            client,
+            device,
+            0x101,
+            0x40,
+            Request::Memory {
+                system: false,
+                size: 2 * GIB,
+            },
+        );
+        assert_eq!(r, Err(NV_ERR_NO_MEMORY));
+        let r = s.alloc(
+            1,
+            client,
+            device,
+            0x102,
+            0x40,
+            Request::Memory {
+                system: false,
+                size: u64::MAX,
+            },
+        );
+        assert_eq!(r, Err(NV_ERR_NO_MEMORY));
+        assert_eq!(s.gpu(0).unwrap().fb_used, 3 * GIB);
+    }
+
+    #[test]
+    fn rm_rules() {
+        let mut s = Store::new(&[GIB], GIB);
+        let (client, device, sub) = setup(&mut s, 1);
+        // Duplicate handles, missing parents, wrong parents, other files' clients.
+        let dup = s.alloc(1, client, device, sub, 0x2080, Request::Subdevice);
+        assert_eq!(dup, Err(NV_ERR_INSERT_DUPLICATE_NAME));
+        let orphan = s.alloc(1, client, 0x999, 0x1, 0x2080, Request::Subdevice);
+        assert_eq!(orphan, Err(NV_ERR_INVALID_OBJECT_PARENT));
+        let bad_parent = s.alloc(1, client, client, 0x2, 0x2080, Request::Subdevice);
+        assert_eq!(bad_parent, Err(NV_ERR_INVALID_OBJECT_PARENT));
+        let no_gpu = s.alloc(
+            1,
+            client,
+            client,
+            0x3,
+            0x80,
+            Request::Device { device_id: 5 },
+        );
+        assert_eq!(no_gpu, Err(NV_ERR_INVALID_ARGUMENT));
+        let foreign = s.alloc(
+            2,
+            client,
+            device,
+            0x4,
+            0x40,
+            Request::Memory {
+                system: false,
+                size: 1,
+            },
+        );
+        assert_eq!(foreign, Err(NV_ERR_INVALID_CLIENT));
+        assert_eq!(s.free(2, client, client), Err(NV_ERR_INVALID_CLIENT));
+        assert_eq!(s.free(1, client, 0x777), Err(NV_ERR_INVALID_OBJECT_HANDLE));
+        let dup_client = s.alloc_client(1, client, 0x41);
+        assert_eq!(dup_client, Err(NV_ERR_INSERT_DUPLICATE_NAME));
+    }
+
+    #[test]
+    fn channels_are_counted_per_gpu() {
+        let mut s = Store::new(&[GIB, GIB], GIB);
+        let (client, device, _) = setup(&mut s, 1);
+        let tsg = s
+            .alloc(1, client, device, 0x10, 0xa06c, Request::ChannelGroup)
+            .unwrap();
+        s.alloc(1, client, tsg, 0x11, 0xc86f, Request::Channel)
+            .unwrap();
+        s.alloc(1, client, tsg, 0x12, 0xc86f, Request::Channel)
+            .unwrap();
+        assert_eq!(s.gpu(0).unwrap().channels, 2);
+        s.free(1, client, tsg).unwrap();
+        assert_eq!(s.gpu(0).unwrap().channels, 0);
+    }
+
+    #[test]
+    fn closing_a_file_frees_its_clients_only() {
+        let mut s = Store::new(&[GIB], GIB);
+        let (c1, d1, _) = setup(&mut s, 1);
+        let (c2, d2, _) = setup(&mut s, 2);
+        s.alloc(
+            1,
+            c1,
+            d1,
+            0x100,
+            0x40,
+            Request::Memory {
+                system: false,
+                size: 4096,
+            },
+        )
+        .unwrap();
+        s.alloc(
+            2,
+            c2,
+            d2,
+            0x100,
+            0x40,
+            Request::Memory {
+                system: false,
+                size: 8192,
+            },
+        )
+        .unwrap();
+        assert_eq!(s.free_file(1), 4);
+        assert_eq!(s.gpu(0).unwrap().fb_used, 8192);
+        assert!(s.objects().all(|o| o.file == 2));
+    }
+
+    #[test]
+    fn full_store_is_insufficient_resources() {
+        let mut s = RmStore::<3>::new(&[GIB], GIB);
+        let (client, device, _) = {
+            let c = s.alloc_client(1, 0, 0x41).unwrap();
+            let d = s
+                .alloc(1, c, c, 0xd, 0x80, Request::Device { device_id: 0 })
+                .unwrap();
+            (c, d, 0)
+        };
+        s.alloc(1, client, device, 0x1, 0x50a0, Request::Plain)
+            .unwrap();
+        let r = s.alloc(1, client, device, 0x2, 0x50a0, Request::Plain);
+        assert_eq!(r, Err(NV_ERR_INSUFFICIENT_RESOURCES));
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Alloc {
+            file: u8,
+            parent_pick: u8,
+            system: bool,
+            size: u32,
+        },
+        Free {
+            file: u8,
+            pick: u8,
+        },
+        Close {
+            file: u8,
+        },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u8..3, any::<u8>(), any::<bool>(), 1u32..(1 << 28)).prop_map(
+                |(file, parent_pick, system, size)| Op::Alloc {
+                    file,
+                    parent_pick,
+                    system,
+                    size
+                }
+            ),
+            (0u8..3, any::<u8>()).prop_map(|(file, pick)| Op::Free { file, pick }),
+            (0u8..3).prop_map(|file| Op::Close { file }),
+        ]
+    }
+
+    proptest! {
+        /// Whatever the order of allocations, frees and closes, the pools' use equals the sum
+        /// of the live memory objects, never exceeds capacity, and reaches zero when every
+        /// file closes.
+        #[test]
+        fn usage_always_equals_live_objects(ops in proptest::collection::vec(op(), 1..80)) {
+            let mut s = RmStore::<128>::new(&[GIB, GIB / 2], GIB / 4);
+            let mut clients = [0; 3];
+            for f in 0..3u8 {
+                let c = s.alloc_client(u64::from(f), 0, 0x41).unwrap();
+                s.alloc(u64::from(f), c, c, 0xd0, 0x80, Request::Device { device_id: u32::from(f % 2) }).unwrap();
+                clients[usize::from(f)] = c;
+            }
+            let mut next = 0x1000;
+            for op in ops {
+                match op {
+                    Op::Alloc { file, parent_pick, system, size } => {
+                        let c = clients[usize::from(file)];
+                        let parents: Vec<Handle> = s.objects().filter(|o| o.client == c).map(|o| o.handle).collect();
+                        if parents.is_empty() { continue; }
+                        let parent = parents[usize::from(parent_pick) % parents.len()];
+                        next += 1;
+                        let _ = s.alloc(u64::from(file), c, parent, next, 0x40, Request::Memory { system, size: u64::from(size) });
+                    }
+                    Op::Free { file, pick } => {
+                        let c = clients[usize::from(file)];
+                        let handles: Vec<Handle> = s.objects().filter(|o| o.client == c).map(|o| o.handle).collect();
+                        if handles.is_empty() { continue; }
+                        let _ = s.free(u64::from(file), c, handles[usize::from(pick) % handles.len()]);
+                    }
+                    Op::Close { file } => { s.free_file(u64::from(file)); }
+                }
+                for g in 0..2 {
+                    let live: u64 = s.objects().filter_map(|o| match o.kind {
+                        Kind::Memory { pool: Pool::Fb(x), size } if usize::from(x) == g => Some(size),
+                        _ => None,
+                    }).sum();
+                    let usage = s.gpu(g).unwrap();
+                    prop_assert_eq!(usage.fb_used, live);
+                    prop_assert!(usage.fb_used <= usage.fb_size);
+                }
+                let live_sys: u64 = s.objects().filter_map(|o| match o.kind {
+                    Kind::Memory { pool: Pool::Sys, size } => Some(size),
+                    _ => None,
+                }).sum();
+                prop_assert_eq!(s.sys_used(), live_sys);
+                // No orphans: every object's parent is alive.
+                for o in s.objects() {
+                    prop_assert!(s.get(o.client, o.parent).is_some());
+                }
+            }
+            for f in 0..3 { s.free_file(f); }
+            prop_assert_eq!(s.objects().count(), 0);
+            prop_assert_eq!(s.gpu(0).unwrap().fb_used + s.gpu(1).unwrap().fb_used + s.sys_used(), 0);
+        }
+    }
+}

@@ -13,6 +13,7 @@ pub mod fronts;
 pub mod ioc;
 pub mod namebuf;
 pub mod nv_frontend_abi;
+pub mod nv_rm_abi;
 pub mod nv_status;
 pub mod nv_uvm_abi;
 pub mod nvsim_frontend;

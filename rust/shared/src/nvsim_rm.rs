@@ -8,7 +8,9 @@
 //! and memory comes out of a per-GPU framebuffer or the system pool, or fails with
 //! `NV_ERR_NO_MEMORY`.
 
+use super::nv_rm_abi::{class, device_alloc_params, memory_alloc_params};
 use super::nv_status::*;
+use super::pod::read_pod;
 
 /// An RM handle.
 pub type Handle = u32;
@@ -113,11 +115,36 @@ pub struct GpuUsage {
     pub channels: u32,
 }
 
-/// The RM's objects and the memory they hold, for at most `N` objects.
-pub struct RmStore<const N: usize> {
-    objects: [Option<Object>; N],
-    /// Scratch marks of `free_subtree`, one per slot.
-    marks: [bool; N],
+/// One place for an object, with the scratch mark `free_subtree` uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Slot {
+    /// The object, if the slot is used.
+    pub object: Option<Object>,
+    /// Scratch: in the subtree being freed.
+    pub marked: bool,
+}
+
+/// Where an [`RmStore`] keeps its slots: a fixed array in tests, a vmalloc'd vector in the
+/// kernel (too large for the stack). Its length is the store's capacity.
+pub trait SlotStorage {
+    /// The slots.
+    fn slots(&self) -> &[Slot];
+    /// The slots, writable.
+    fn slots_mut(&mut self) -> &mut [Slot];
+}
+
+impl<const N: usize> SlotStorage for [Slot; N] {
+    fn slots(&self) -> &[Slot] {
+        self
+    }
+    fn slots_mut(&mut self) -> &mut [Slot] {
+        self
+    }
+}
+
+/// The RM's objects and the memory they hold, in the slots of `S`.
+pub struct RmStore<S: SlotStorage> {
+    storage: S,
     gpus: [GpuUsage; MAX_GPUS],
     gpu_count: usize,
     sys_size: u64,
@@ -125,17 +152,16 @@ pub struct RmStore<const N: usize> {
     next_generated: u32,
 }
 
-impl<const N: usize> RmStore<N> {
-    /// A store for `fb_sizes.len()` GPUs (at most [`MAX_GPUS`]) and a system pool of
-    /// `sys_size` bytes.
-    pub fn new(fb_sizes: &[u64], sys_size: u64) -> Self {
+impl<S: SlotStorage> RmStore<S> {
+    /// A store in `storage` (whose slots must be empty) for `fb_sizes.len()` GPUs (at most
+    /// [`MAX_GPUS`]) and a system pool of `sys_size` bytes.
+    pub fn new(storage: S, fb_sizes: &[u64], sys_size: u64) -> Self {
         let mut gpus = [GpuUsage::default(); MAX_GPUS];
         for (usage, &fb_size) in gpus.iter_mut().zip(fb_sizes) {
             usage.fb_size = fb_size;
         }
         Self {
-            objects: [None; N],
-            marks: [false; N],
+            storage,
             gpus,
             gpu_count: fb_sizes.len().min(MAX_GPUS),
             sys_size,
@@ -146,15 +172,32 @@ impl<const N: usize> RmStore<N> {
 
     /// The object `handle` of client `client`.
     pub fn get(&self, client: Handle, handle: Handle) -> Option<&Object> {
-        self.objects
-            .iter()
-            .flatten()
+        self.objects()
             .find(|o| o.client == client && o.handle == handle)
     }
 
     /// Every live object.
     pub fn objects(&self) -> impl Iterator<Item = &Object> {
-        self.objects.iter().flatten()
+        self.storage
+            .slots()
+            .iter()
+            .filter_map(|s| s.object.as_ref())
+    }
+
+    /// A free slot's index, or `NV_ERR_INSUFFICIENT_RESOURCES` when the store is full.
+    fn free_slot(&self) -> Result<usize, NvStatus> {
+        self.storage
+            .slots()
+            .iter()
+            .position(|s| s.object.is_none())
+            .ok_or(NV_ERR_INSUFFICIENT_RESOURCES)
+    }
+
+    /// Puts `object` in slot `index` (from `free_slot`).
+    fn put(&mut self, index: usize, object: Object) {
+        if let Some(slot) = self.storage.slots_mut().get_mut(index) {
+            slot.object = Some(object);
+        }
     }
 
     /// Use of GPU `gpu`.
@@ -208,11 +251,7 @@ impl<const N: usize> RmStore<N> {
         handle: Handle,
         class: u32,
     ) -> Result<Handle, NvStatus> {
-        let slot = self
-            .objects
-            .iter()
-            .position(Option::is_none)
-            .ok_or(NV_ERR_INSUFFICIENT_RESOURCES)?;
+        let slot = self.free_slot()?;
         let handle = if handle == 0 {
             self.generate_handle(CLIENT_HANDLE_BASE, None)
         } else if self
@@ -223,15 +262,18 @@ impl<const N: usize> RmStore<N> {
         } else {
             handle
         };
-        self.objects[slot] = Some(Object {
-            handle,
-            parent: handle,
-            client: handle,
-            class,
-            kind: Kind::Client,
-            gpu: None,
-            file,
-        });
+        self.put(
+            slot,
+            Object {
+                handle,
+                parent: handle,
+                client: handle,
+                class,
+                kind: Kind::Client,
+                gpu: None,
+                file,
+            },
+        );
         Ok(handle)
     }
 
@@ -246,11 +288,7 @@ impl<const N: usize> RmStore<N> {
         class: u32,
         request: Request,
     ) -> Result<Handle, NvStatus> {
-        let slot = self
-            .objects
-            .iter()
-            .position(Option::is_none)
-            .ok_or(NV_ERR_INSUFFICIENT_RESOURCES)?;
+        let slot = self.free_slot()?;
         let owner = *self.get(client, client).ok_or(NV_ERR_INVALID_CLIENT)?;
         if owner.file != file {
             // A client is used through the file it was created on.
@@ -310,15 +348,18 @@ impl<const N: usize> RmStore<N> {
                 (Kind::Channel, gpu)
             }
         };
-        self.objects[slot] = Some(Object {
-            handle,
-            parent,
-            client,
-            class,
-            kind,
-            gpu,
-            file,
-        });
+        self.put(
+            slot,
+            Object {
+                handle,
+                parent,
+                client,
+                class,
+                kind,
+                gpu,
+                file,
+            },
+        );
         Ok(handle)
     }
 
@@ -385,34 +426,50 @@ impl<const N: usize> RmStore<N> {
     /// Frees `root` of `client` and its descendants. Marks the subtree first (one pass per
     /// level, no recursion, no allocation), then releases each marked object once.
     fn free_subtree(&mut self, client: Handle, root: Handle) -> usize {
-        self.marks = [false; N];
+        for slot in self.storage.slots_mut() {
+            slot.marked = false;
+        }
         let mut changed = true;
         while changed {
             changed = false;
-            for i in 0..N {
-                let (Some(o), Some(false)) = (self.objects[i], self.marks.get(i).copied()) else {
+            for i in 0..self.storage.slots().len() {
+                let slots = self.storage.slots();
+                let Some(Slot {
+                    object: Some(o),
+                    marked: false,
+                }) = slots.get(i).copied()
+                else {
                     continue;
                 };
                 if o.client != client {
                     continue;
                 }
                 let parent_marked = o.parent != o.handle
-                    && self.objects.iter().zip(&self.marks).any(|(p, &marked)| {
-                        marked && p.is_some_and(|p| p.client == client && p.handle == o.parent)
+                    && slots.iter().any(|p| {
+                        p.marked
+                            && p.object
+                                .is_some_and(|p| p.client == client && p.handle == o.parent)
                     });
                 if o.handle == root || parent_marked {
-                    self.marks[i] = true;
+                    if let Some(slot) = self.storage.slots_mut().get_mut(i) {
+                        slot.marked = true;
+                    }
                     changed = true;
                 }
             }
         }
         let mut freed = 0;
-        for i in 0..N {
-            if self.marks[i] {
-                if let Some(object) = self.objects[i].take() {
-                    self.release(&object);
-                    freed += 1;
+        for i in 0..self.storage.slots().len() {
+            let taken = match self.storage.slots_mut().get_mut(i) {
+                Some(slot) if slot.marked => {
+                    slot.marked = false;
+                    slot.object.take()
                 }
+                _ => None,
+            };
+            if let Some(object) = taken {
+                self.release(&object);
+                freed += 1;
             }
         }
         freed
@@ -433,13 +490,69 @@ impl<const N: usize> RmStore<N> {
     }
 }
 
+/// What an RM_ALLOC asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Alloc {
+    /// A new client.
+    Client,
+    /// An object below a client.
+    Object(Request),
+}
+
+/// Bytes of class parameters nvsim reads for `class` (0: it needs none).
+pub fn class_params_len(class_id: u32) -> usize {
+    match class_id {
+        class::NV01_DEVICE_0 => device_alloc_params::DEVICE_ID_OFFSET + 4,
+        class::NV01_MEMORY_LOCAL_USER | class::NV01_MEMORY_SYSTEM => memory_alloc_params::SIZE_535,
+        _ => 0,
+    }
+}
+
+/// Decodes an RM_ALLOC of `class_id` with its class parameters (`class_params_len` bytes);
+/// `NV_ERR_INVALID_CLASS` for a class nvsim does not simulate.
+pub fn decode_alloc(class_id: u32, params: &[u8]) -> Result<Alloc, NvStatus> {
+    let field = |offset: usize| params.get(offset..).ok_or(NV_ERR_INVALID_ARGUMENT);
+    let request = match class_id {
+        class::NV01_NULL_OBJECT | class::NV01_ROOT_NON_PRIV | class::NV01_ROOT_CLIENT => {
+            return Ok(Alloc::Client)
+        }
+        class::NV01_DEVICE_0 => {
+            let device_id = read_pod::<u32>(field(device_alloc_params::DEVICE_ID_OFFSET)?)
+                .ok_or(NV_ERR_INVALID_ARGUMENT)?;
+            Request::Device { device_id }
+        }
+        class::NV20_SUBDEVICE_0 => Request::Subdevice,
+        class::NV01_MEMORY_LOCAL_USER | class::NV01_MEMORY_SYSTEM => {
+            let size = read_pod::<u64>(field(memory_alloc_params::SIZE_OFFSET)?)
+                .ok_or(NV_ERR_INVALID_ARGUMENT)?;
+            Request::Memory {
+                system: class_id == class::NV01_MEMORY_SYSTEM,
+                size,
+            }
+        }
+        class::KEPLER_CHANNEL_GROUP_A => Request::ChannelGroup,
+        c if class::GPFIFO_CHANNELS.contains(&c) => Request::Channel,
+        class::NV01_MEMORY_VIRTUAL
+        | class::NV50_MEMORY_VIRTUAL
+        | class::FERMI_VASPACE_A
+        | class::NV01_EVENT_OS_EVENT => Request::Plain,
+        c if class::COMPUTE.contains(&c) || class::USERMODE.contains(&c) => Request::Plain,
+        _ => return Err(NV_ERR_INVALID_CLASS),
+    };
+    Ok(Alloc::Object(request))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
     const GIB: u64 = 1 << 30;
-    type Store = RmStore<64>;
+    type Store = RmStore<[Slot; 64]>;
+
+    fn store<const N: usize>(fb: &[u64], sys: u64) -> RmStore<[Slot; N]> {
+        RmStore::new([Slot::default(); N], fb, sys)
+    }
 
     fn setup(store: &mut Store, file: FileId) -> (Handle, Handle, Handle) {
         let client = store.alloc_client(file, 0, 0x41).unwrap();
@@ -461,7 +574,7 @@ mod tests {
 
     #[test]
     fn memory_is_charged_to_the_gpu_and_freed_with_its_parent() {
-        let mut s = Store::new(&[4 * GIB, 4 * GIB], GIB);
+        let mut s = store::<64>(&[4 * GIB, 4 * GIB], GIB);
         let (client, device, _) = setup(&mut s, 1);
         assert!(client >= CLIENT_HANDLE_BASE);
         let mem = Request::Memory {
@@ -494,7 +607,7 @@ mod tests {
 
     #[test]
     fn capacity_exhausted_is_no_memory() {
-        let mut s = Store::new(&[4 * GIB], GIB);
+        let mut s = store::<64>(&[4 * GIB], GIB);
         let (client, device, _) = setup(&mut s, 1);
         s.alloc(
             1,
@@ -537,7 +650,7 @@ mod tests {
 
     #[test]
     fn rm_rules() {
-        let mut s = Store::new(&[GIB], GIB);
+        let mut s = store::<64>(&[GIB], GIB);
         let (client, device, sub) = setup(&mut s, 1);
         // Duplicate handles, missing parents, wrong parents, other files' clients.
         let dup = s.alloc(1, client, device, sub, 0x2080, Request::Subdevice);
@@ -575,7 +688,7 @@ mod tests {
 
     #[test]
     fn channels_are_counted_per_gpu() {
-        let mut s = Store::new(&[GIB, GIB], GIB);
+        let mut s = store::<64>(&[GIB, GIB], GIB);
         let (client, device, _) = setup(&mut s, 1);
         let tsg = s
             .alloc(1, client, device, 0x10, 0xa06c, Request::ChannelGroup)
@@ -591,7 +704,7 @@ mod tests {
 
     #[test]
     fn closing_a_file_frees_its_clients_only() {
-        let mut s = Store::new(&[GIB], GIB);
+        let mut s = store::<64>(&[GIB], GIB);
         let (c1, d1, _) = setup(&mut s, 1);
         let (c2, d2, _) = setup(&mut s, 2);
         s.alloc(
@@ -625,7 +738,7 @@ mod tests {
 
     #[test]
     fn full_store_is_insufficient_resources() {
-        let mut s = RmStore::<3>::new(&[GIB], GIB);
+        let mut s = store::<3>(&[GIB], GIB);
         let (client, device, _) = {
             let c = s.alloc_client(1, 0, 0x41).unwrap();
             let d = s
@@ -637,6 +750,41 @@ mod tests {
             .unwrap();
         let r = s.alloc(1, client, device, 0x2, 0x50a0, Request::Plain);
         assert_eq!(r, Err(NV_ERR_INSUFFICIENT_RESOURCES));
+    }
+
+    #[test]
+    fn decodes_classes() {
+        assert_eq!(decode_alloc(0x41, &[]), Ok(Alloc::Client));
+        let mut dev = [0u8; 4];
+        dev.copy_from_slice(&1u32.to_le_bytes());
+        assert_eq!(
+            decode_alloc(0x80, &dev),
+            Ok(Alloc::Object(Request::Device { device_id: 1 }))
+        );
+        let mut mem = [0u8; 120];
+        mem[64..72].copy_from_slice(&(1u64 << 20).to_le_bytes());
+        assert_eq!(
+            decode_alloc(0x40, &mem),
+            Ok(Alloc::Object(Request::Memory {
+                system: false,
+                size: 1 << 20
+            }))
+        );
+        assert_eq!(
+            decode_alloc(0x3e, &mem),
+            Ok(Alloc::Object(Request::Memory {
+                system: true,
+                size: 1 << 20
+            }))
+        );
+        assert_eq!(decode_alloc(0x40, &mem[..10]), Err(NV_ERR_INVALID_ARGUMENT));
+        assert_eq!(
+            decode_alloc(0xc86f, &[]),
+            Ok(Alloc::Object(Request::Channel))
+        );
+        assert_eq!(decode_alloc(0x1234, &[]), Err(NV_ERR_INVALID_CLASS));
+        assert_eq!(class_params_len(0x40), 120);
+        assert_eq!(class_params_len(0x2080), 0);
     }
 
     #[derive(Debug, Clone)]
@@ -677,7 +825,7 @@ mod tests {
         /// file closes.
         #[test]
         fn usage_always_equals_live_objects(ops in proptest::collection::vec(op(), 1..80)) {
-            let mut s = RmStore::<128>::new(&[GIB, GIB / 2], GIB / 4);
+            let mut s = store::<128>(&[GIB, GIB / 2], GIB / 4);
             let mut clients = [0; 3];
             for f in 0..3u8 {
                 let c = s.alloc_client(u64::from(f), 0, 0x41).unwrap();

@@ -1,0 +1,198 @@
+//! The RM escapes of the NVIDIA driver (`nvos.h`, `nv_escape.h`): numbers, the `NVOS*`
+//! parameter structs and the class ids that matter for metering.
+//!
+//! Debian does not ship `nvos.h` (the RM's SDK headers are not in its kernel-source
+//! packages), so these layouts are checked at compile time here and against NVIDIA's
+//! open-gpu-kernel-modules sources by hand; the 535 and current series agree on them except
+//! where noted.
+
+use super::pod::Pod;
+use core::mem::{offset_of, size_of};
+
+/// RM escape numbers (`NV_ESC_RM_*`).
+pub mod esc {
+    /// `NV_ESC_RM_ALLOC_MEMORY`: NVOS02 + fd, on `/dev/nvidiaN`.
+    pub const RM_ALLOC_MEMORY: u8 = 0x27;
+    /// `NV_ESC_RM_FREE`: [`super::Nvos00`].
+    pub const RM_FREE: u8 = 0x29;
+    /// `NV_ESC_RM_CONTROL`: [`super::Nvos54`].
+    pub const RM_CONTROL: u8 = 0x2a;
+    /// `NV_ESC_RM_ALLOC`: [`super::Nvos21`] or [`super::Nvos64`].
+    pub const RM_ALLOC: u8 = 0x2b;
+    /// `NV_ESC_RM_DUP_OBJECT`.
+    pub const RM_DUP_OBJECT: u8 = 0x34;
+    /// `NV_ESC_RM_SHARE`.
+    pub const RM_SHARE: u8 = 0x35;
+    /// `NV_ESC_RM_VID_HEAP_CONTROL`: NVOS32.
+    pub const RM_VID_HEAP_CONTROL: u8 = 0x4a;
+    /// `NV_ESC_RM_MAP_MEMORY`: NVOS33 + fd.
+    pub const RM_MAP_MEMORY: u8 = 0x4e;
+    /// `NV_ESC_RM_UNMAP_MEMORY`: NVOS34.
+    pub const RM_UNMAP_MEMORY: u8 = 0x4f;
+    /// `NV_ESC_RM_MAP_MEMORY_DMA`: NVOS46.
+    pub const RM_MAP_MEMORY_DMA: u8 = 0x57;
+    /// `NV_ESC_RM_UNMAP_MEMORY_DMA`: NVOS47.
+    pub const RM_UNMAP_MEMORY_DMA: u8 = 0x58;
+}
+
+/// `NVOS00_PARAMETERS`: RM_FREE.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Nvos00 {
+    /// The client.
+    pub h_root: u32,
+    /// Parent of the object.
+    pub h_object_parent: u32,
+    /// The object to free (the client itself frees the whole client).
+    pub h_object_old: u32,
+    /// RM status out.
+    pub status: u32,
+}
+
+/// `NVOS21_PARAMETERS`: RM_ALLOC, 32-byte form.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Nvos21 {
+    /// The client (for a client allocation: in 0 or a handle, out the new client).
+    pub h_root: u32,
+    /// Parent of the new object.
+    pub h_object_parent: u32,
+    /// Handle of the new object (0: the RM picks, out).
+    pub h_object_new: u32,
+    /// Class of the new object.
+    pub h_class: u32,
+    /// User pointer to the class's allocation parameters.
+    pub p_alloc_parms: u64,
+    /// Size of those parameters (the driver derives it from the class instead).
+    pub params_size: u32,
+    /// RM status out.
+    pub status: u32,
+}
+
+/// `NVOS64_PARAMETERS`: RM_ALLOC, 48-byte form with access rights.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Nvos64 {
+    /// As in [`Nvos21`].
+    pub h_root: u32,
+    /// As in [`Nvos21`].
+    pub h_object_parent: u32,
+    /// As in [`Nvos21`].
+    pub h_object_new: u32,
+    /// As in [`Nvos21`].
+    pub h_class: u32,
+    /// As in [`Nvos21`].
+    pub p_alloc_parms: u64,
+    /// User pointer to the requested access rights.
+    pub p_rights_requested: u64,
+    /// As in [`Nvos21`].
+    pub params_size: u32,
+    /// Allocation flags.
+    pub flags: u32,
+    /// RM status out.
+    pub status: u32,
+    /// Padding.
+    pub pad: u32,
+}
+
+/// `NVOS54_PARAMETERS`: RM_CONTROL.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Nvos54 {
+    /// The client.
+    pub h_client: u32,
+    /// The object the command goes to.
+    pub h_object: u32,
+    /// The control command.
+    pub cmd: u32,
+    /// Flags.
+    pub flags: u32,
+    /// User pointer to the command's parameters.
+    pub params: u64,
+    /// Size of those parameters (at most 1 MiB).
+    pub params_size: u32,
+    /// RM status out.
+    pub status: u32,
+}
+
+/// `NV_MEMORY_ALLOCATION_PARAMS` (memory classes 0x40 and 0x3E): the fields nvsim reads.
+/// 120 bytes in the 535 series, 128 from 545.23.06 on; `size` is at 64 in both.
+pub mod memory_alloc_params {
+    /// Offset of `size` (u64, in/out: the driver rounds it up).
+    pub const SIZE_OFFSET: usize = 64;
+    /// Size of the struct in the 535 series.
+    pub const SIZE_535: usize = 120;
+    /// Size from 545.23.06 on.
+    pub const SIZE_CURRENT: usize = 128;
+}
+
+/// `NV0080_ALLOC_PARAMETERS` (device): the field nvsim reads.
+pub mod device_alloc_params {
+    /// Offset of `deviceId` (u32): which GPU.
+    pub const DEVICE_ID_OFFSET: usize = 0;
+}
+
+/// Class ids.
+pub mod class {
+    /// `NV01_NULL_OBJECT`, also accepted as a root client class.
+    pub const NV01_NULL_OBJECT: u32 = 0x0;
+    /// `NV01_ROOT_NON_PRIV`.
+    pub const NV01_ROOT_NON_PRIV: u32 = 0x1;
+    /// `NV01_ROOT_CLIENT`.
+    pub const NV01_ROOT_CLIENT: u32 = 0x41;
+    /// `NV01_MEMORY_SYSTEM`: pinned host memory.
+    pub const NV01_MEMORY_SYSTEM: u32 = 0x3e;
+    /// `NV01_MEMORY_LOCAL_USER`: GPU framebuffer memory.
+    pub const NV01_MEMORY_LOCAL_USER: u32 = 0x40;
+    /// `NV01_MEMORY_VIRTUAL`.
+    pub const NV01_MEMORY_VIRTUAL: u32 = 0x70;
+    /// `NV01_MEMORY_SYSTEM_OS_DESCRIPTOR`: pinned user memory.
+    pub const NV01_MEMORY_SYSTEM_OS_DESCRIPTOR: u32 = 0x71;
+    /// `NV01_EVENT_OS_EVENT`.
+    pub const NV01_EVENT_OS_EVENT: u32 = 0x79;
+    /// `NV01_DEVICE_0`.
+    pub const NV01_DEVICE_0: u32 = 0x80;
+    /// `NV20_SUBDEVICE_0`.
+    pub const NV20_SUBDEVICE_0: u32 = 0x2080;
+    /// `NV50_MEMORY_VIRTUAL`.
+    pub const NV50_MEMORY_VIRTUAL: u32 = 0x50a0;
+    /// `FERMI_VASPACE_A`.
+    pub const FERMI_VASPACE_A: u32 = 0x90f1;
+    /// `KEPLER_CHANNEL_GROUP_A` (TSG).
+    pub const KEPLER_CHANNEL_GROUP_A: u32 = 0xa06c;
+    /// GPFIFO channel classes, Volta to Blackwell.
+    pub const GPFIFO_CHANNELS: [u32; 6] = [0xc36f, 0xc46f, 0xc56f, 0xc86f, 0xc96f, 0xca6f];
+    /// Compute engine classes, Ampere to Blackwell.
+    pub const COMPUTE: [u32; 6] = [0xc6c0, 0xc7c0, 0xc9c0, 0xcbc0, 0xcdc0, 0xcec0];
+    /// Usermode doorbell classes, Turing to Blackwell.
+    pub const USERMODE: [u32; 4] = [0xc461, 0xc561, 0xc661, 0xc761];
+}
+
+/// Control commands (`NVOS54::cmd`) nvsim answers.
+pub mod ctrl {
+    /// `NV2080_CTRL_CMD_FB_GET_INFO_V2`.
+    pub const NV2080_CTRL_CMD_FB_GET_INFO_V2: u32 = 0x2080_1303;
+}
+
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted below).
+unsafe impl Pod for Nvos00 {}
+// SAFETY: as above.
+unsafe impl Pod for Nvos21 {}
+// SAFETY: as above.
+unsafe impl Pod for Nvos64 {}
+// SAFETY: as above.
+unsafe impl Pod for Nvos54 {}
+
+const _: () = {
+    assert!(size_of::<Nvos00>() == 16);
+    assert!(size_of::<Nvos21>() == 32);
+    assert!(offset_of!(Nvos21, p_alloc_parms) == 16);
+    assert!(offset_of!(Nvos21, status) == 28);
+    assert!(size_of::<Nvos64>() == 48);
+    assert!(offset_of!(Nvos64, p_rights_requested) == 24);
+    assert!(offset_of!(Nvos64, params_size) == 32);
+    assert!(offset_of!(Nvos64, status) == 40);
+    assert!(size_of::<Nvos54>() == 32);
+    assert!(offset_of!(Nvos54, params) == 16);
+    assert!(offset_of!(Nvos54, status) == 28);
+};

@@ -7,6 +7,7 @@ use crate::shared::devnum::DevNum;
 use crate::shared::nv_frontend_abi::NV_CTL_MINOR;
 use crate::shared::nvsim_frontend::Node;
 use crate::State;
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::bindings;
 use kernel::error::from_result;
 use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
@@ -14,11 +15,16 @@ use kernel::prelude::*;
 use kernel::sync::Mutex;
 use kernel::types::ForeignOwnable;
 
+/// Source of [`NvFile::id`]s, never reused while the module is loaded.
+static NEXT_FILE_ID: AtomicU64 = AtomicU64::new(1);
+
 /// State of one open nvidia file.
 #[pin_data]
 pub(crate) struct NvFile {
     /// Which node this file is.
     pub(crate) node: Node,
+    /// Identifies the file to the RM: the clients it creates belong to it.
+    pub(crate) id: u64,
     /// What the file's escapes have set up.
     #[pin]
     pub(crate) inner: Mutex<FileInner>,
@@ -70,13 +76,16 @@ unsafe extern "C" fn nv_open(inode: *mut bindings::inode, file: *mut bindings::f
         } else {
             return Err(ENODEV);
         };
+        let id = NEXT_FILE_ID.fetch_add(1, Ordering::Relaxed);
         let nv_file = KBox::pin_init(
             pin_init!(NvFile {
                 node,
+                id,
                 inner <- kernel::new_mutex!(FileInner { attached: None }, "nvsim::NvFile::inner"),
             }),
             GFP_KERNEL,
         )?;
+        state.open_files.fetch_add(1, Ordering::Relaxed);
         // SAFETY: `file` is being opened and is ours until we return.
         unsafe { (*file).private_data = nv_file.into_foreign().cast_mut() };
         Ok(0)
@@ -90,7 +99,13 @@ unsafe extern "C" fn nv_open(inode: *mut bindings::inode, file: *mut bindings::f
 /// Called by the VFS only, once, after every other operation on a file `nv_open` succeeded on.
 unsafe extern "C" fn nv_release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
     // SAFETY: `private_data` came from `into_foreign` in `nv_open`; release is the last use.
-    drop(unsafe { <Pin<KBox<NvFile>> as ForeignOwnable>::from_foreign((*file).private_data) });
+    let nv_file =
+        unsafe { <Pin<KBox<NvFile>> as ForeignOwnable>::from_foreign((*file).private_data) };
+    // Closing a file frees every client made on it, as the driver does.
+    if let Some(state) = State::get() {
+        state.rm.lock().free_file(nv_file.id);
+        state.open_files.fetch_sub(1, Ordering::Relaxed);
+    }
     0
 }
 

@@ -11,13 +11,9 @@ use crate::shared::nv_status::NV_OK;
 use crate::shared::nvsim_frontend::{self, classify, FrontendCall};
 use crate::shared::pod::{read_pod, write_pod};
 use crate::State;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
-
-/// Escapes not implemented yet, logged this many times at most (userspace can trigger it).
-const UNKNOWN_LOG_LIMIT: u32 = 32;
-static UNKNOWN_LOGGED: AtomicU32 = AtomicU32::new(0);
 
 /// The kernel error for a positive errno from the shared logic.
 fn errno(e: i32) -> Error {
@@ -97,10 +93,9 @@ fn dispatch(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
             );
             Ok(())
         }
-        FrontendCall::ExportToDmabuf | FrontendCall::Rm => {
-            if UNKNOWN_LOGGED.fetch_add(1, Ordering::Relaxed) < UNKNOWN_LOG_LIMIT {
-                pr_info!("escape {:#x} ({} bytes) not implemented\n", nr, buf.len());
-            }
+        FrontendCall::Rm => crate::rm::rm_escape(state, file, nr, buf),
+        FrontendCall::ExportToDmabuf => {
+            crate::rm::log_unimplemented("escape", nr.into(), buf.len());
             Err(EINVAL)
         }
     }

@@ -22,6 +22,7 @@ mod published;
 
 mod file;
 mod ioctl;
+mod rm;
 
 #[path = "../shared/src"]
 pub mod shared {
@@ -29,12 +30,15 @@ pub mod shared {
     pub mod devnum;
     pub mod ioc;
     pub mod nv_frontend_abi;
+    pub mod nv_rm_abi;
     pub mod nv_status;
     pub mod nvsim_frontend;
+    pub mod nvsim_rm;
     pub mod pod;
 }
 
 use core::sync::atomic::AtomicU64;
+use kernel::sync::Mutex;
 use published::{PublishGuard, Published};
 use shared::nv_frontend_abi::{NV_CTL_MINOR, NV_MAJOR};
 use shared::nvsim_frontend::SimGpu;
@@ -50,6 +54,9 @@ module! {
 extern "C" {
     fn nvsim_param_gpus() -> kernel::ffi::c_int;
     fn nvsim_param_fb_mib() -> kernel::ffi::c_int;
+    fn nvsim_param_sysmem_mib() -> kernel::ffi::c_int;
+    fn nvsim_debugfs_create();
+    fn nvsim_debugfs_remove();
     fn nvsim_param_version() -> *const kernel::ffi::c_char;
 }
 
@@ -68,6 +75,10 @@ pub(crate) struct State {
     pub(crate) version: &'static str,
     /// SYS_PARAMS' memory block size: set once, 0 until then.
     pub(crate) memblock_size: AtomicU64,
+    /// The RM's objects and the memory they hold.
+    pub(crate) rm: Pin<KBox<Mutex<rm::KernelRm>>>,
+    /// Open nvidia files (ground truth for tests).
+    pub(crate) open_files: AtomicU64,
 }
 
 static STATE: Published<State> = Published::new();
@@ -79,10 +90,71 @@ impl State {
     }
 }
 
-/// The loaded module: the state, and major 195 while registered.
+/// The loaded module. Fields drop in order: debugfs first (it reads the state), then
+/// major 195, then the state.
 struct NvSim {
+    _debugfs: Debugfs,
     _frontend: FrontendRegion,
     _state: PublishGuard<State>,
+}
+
+/// /sys/kernel/debug/nvsim/state while it exists.
+struct Debugfs;
+
+impl Debugfs {
+    fn create() -> Self {
+        // SAFETY: creates the directory and file; failures only leave them absent.
+        unsafe { nvsim_debugfs_create() };
+        Debugfs
+    }
+}
+
+impl Drop for Debugfs {
+    fn drop(&mut self) {
+        // SAFETY: removes what `create` made; debugfs waits for readers in progress.
+        unsafe { nvsim_debugfs_remove() };
+    }
+}
+
+/// Called by `shim.c` to fill /sys/kernel/debug/nvsim/state: formats into `buf` (`len`
+/// bytes) and returns the length written.
+///
+/// # Safety
+///
+/// `buf` must be valid for writes of `len` bytes.
+#[no_mangle]
+unsafe extern "C" fn nvsim_format_state(buf: *mut u8, len: usize) -> usize {
+    let Some(state) = State::get() else { return 0 };
+    // SAFETY: per the contract, `buf` is writable for `len` bytes.
+    let out = unsafe { core::slice::from_raw_parts_mut(buf, len) };
+    let mut writer = SliceWriter { buf: out, len: 0 };
+    let _ = rm::format_state(state, &mut writer);
+    writer.len
+}
+
+/// Formats into a byte slice, dropping what does not fit.
+struct SliceWriter<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl core::fmt::Write for SliceWriter<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let room = self.buf.len() - self.len;
+        let n = s.len().min(room);
+        if let (Some(dst), Some(src)) = (
+            self.buf.get_mut(self.len..self.len + n),
+            s.as_bytes().get(..n),
+        ) {
+            dst.copy_from_slice(src);
+            self.len += n;
+        }
+        if n < s.len() {
+            Err(core::fmt::Error)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// Major 195, minors 0..=255, registered as "nvidia-frontend".
@@ -128,10 +200,11 @@ impl Drop for FrontendRegion {
 
 fn state_from_params() -> Result<State> {
     // SAFETY: the shim returns its parameters, written only at load time (read-only in sysfs).
-    let (gpus, fb_mib, version) = unsafe {
+    let (gpus, fb_mib, sysmem_mib, version) = unsafe {
         (
             nvsim_param_gpus(),
             nvsim_param_fb_mib(),
+            nvsim_param_sysmem_mib(),
             CStr::from_char_ptr(nvsim_param_version()),
         )
     };
@@ -147,6 +220,13 @@ fn state_from_params() -> Result<State> {
         .filter(|&m| m > 0)
         .ok_or_else(|| {
             pr_err!("fb_mib={}: must be positive\n", fb_mib);
+            EINVAL
+        })?;
+    let sysmem_mib = u64::try_from(sysmem_mib)
+        .ok()
+        .filter(|&m| m > 0)
+        .ok_or_else(|| {
+            pr_err!("sysmem_mib={}: must be positive\n", sysmem_mib);
             EINVAL
         })?;
     let version = version
@@ -170,10 +250,17 @@ fn state_from_params() -> Result<State> {
             GFP_KERNEL,
         )?;
     }
+    let mut fb_sizes = KVec::with_capacity(count, GFP_KERNEL)?;
+    for gpu in list.iter() {
+        fb_sizes.push(gpu.fb_size, GFP_KERNEL)?;
+    }
+    let store = rm::new_store(&fb_sizes, sysmem_mib << 20)?;
     Ok(State {
         gpus: list,
         version,
         memblock_size: AtomicU64::new(0),
+        rm: KBox::pin_init(kernel::new_mutex!(store, "nvsim::State::rm"), GFP_KERNEL)?,
+        open_files: AtomicU64::new(0),
     })
 }
 
@@ -191,6 +278,7 @@ impl kernel::Module for NvSim {
             NV_MAJOR
         );
         Ok(NvSim {
+            _debugfs: Debugfs::create(),
             _frontend: frontend,
             _state: state,
         })

@@ -14,6 +14,10 @@ static int fb_mib = 4096;
 module_param(fb_mib, int, 0444);
 MODULE_PARM_DESC(fb_mib, "Framebuffer of each simulated GPU in MiB (default 4096)");
 
+static int sysmem_mib = 1024;
+module_param(sysmem_mib, int, 0444);
+MODULE_PARM_DESC(sysmem_mib, "System-memory pool for pinned host memory in MiB (default 1024)");
+
 static char version[64] = "535.309.01";
 module_param_string(version, version, sizeof(version), 0444);
 MODULE_PARM_DESC(version, "Driver version CHECK_VERSION_STR reports (default 535.309.01)");
@@ -21,6 +25,7 @@ MODULE_PARM_DESC(version, "Driver version CHECK_VERSION_STR reports (default 535
 /* Called from Rust. */
 int nvsim_param_gpus(void);
 int nvsim_param_fb_mib(void);
+int nvsim_param_sysmem_mib(void);
 const char *nvsim_param_version(void);
 
 int nvsim_param_gpus(void)
@@ -33,9 +38,78 @@ int nvsim_param_fb_mib(void)
 	return fb_mib;
 }
 
+int nvsim_param_sysmem_mib(void)
+{
+	return sysmem_mib;
+}
+
 const char *nvsim_param_version(void)
 {
 	return version;
 }
 
 #include "../kernel-common/layout_table.h"
+
+/* ---- The driver's fd-table walk: does the caller hold an open file of ours? ---- */
+
+#include <linux/fdtable.h>
+#include <linux/fs.h>
+#include <linux/sched.h>
+
+struct nvsim_fd_match {
+	const struct file_operations *fops;
+	unsigned int minor;
+};
+
+static int nvsim_fd_matches(const void *arg, struct file *file, unsigned int fd)
+{
+	const struct nvsim_fd_match *m = arg;
+
+	return file->f_op == m->fops && iminor(file_inode(file)) == m->minor;
+}
+
+int nvsim_caller_holds(const struct file_operations *fops, unsigned int minor);
+
+/* Whether the calling task's fd table holds an open file with @fops on @minor. */
+int nvsim_caller_holds(const struct file_operations *fops, unsigned int minor)
+{
+	struct nvsim_fd_match m = { .fops = fops, .minor = minor };
+
+	return iterate_fd(current->files, 0, nvsim_fd_matches, &m) != 0;
+}
+
+/* ---- debugfs: /sys/kernel/debug/nvsim/state, the ground truth tests compare with ---- */
+
+#include <linux/debugfs.h>
+#include <linux/seq_file.h>
+
+/* Formats the state into @buf (Rust, rm.rs); returns the length written. */
+size_t nvsim_format_state(char *buf, size_t len);
+
+static int nvsim_state_show(struct seq_file *m, void *unused)
+{
+	char *buf = kvmalloc(PAGE_SIZE, GFP_KERNEL);
+
+	if (!buf)
+		return -ENOMEM;
+	seq_write(m, buf, nvsim_format_state(buf, PAGE_SIZE));
+	kvfree(buf);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(nvsim_state);
+
+static struct dentry *nvsim_debugfs_dir;
+
+void nvsim_debugfs_create(void);
+void nvsim_debugfs_remove(void);
+
+void nvsim_debugfs_create(void)
+{
+	nvsim_debugfs_dir = debugfs_create_dir("nvsim", NULL);
+	debugfs_create_file("state", 0444, nvsim_debugfs_dir, NULL, &nvsim_state_fops);
+}
+
+void nvsim_debugfs_remove(void)
+{
+	debugfs_remove(nvsim_debugfs_dir);
+}

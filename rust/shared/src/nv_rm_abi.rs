@@ -170,8 +170,26 @@ pub mod class {
 
 /// Control commands (`NVOS54::cmd`) nvsim answers.
 pub mod ctrl {
-    /// `NV2080_CTRL_CMD_FB_GET_INFO_V2`.
+    /// `NV2080_CTRL_CMD_FB_GET_INFO_V2`: `{u32 fbInfoListSize; {u32 index; u32 data}[MAX]}`.
     pub const NV2080_CTRL_CMD_FB_GET_INFO_V2: u32 = 0x2080_1303;
+}
+
+/// `NV2080_CTRL_FB_INFO_*` of FB_GET_INFO_V2 (values in KiB).
+pub mod fb_info {
+    /// `NV2080_CTRL_FB_INFO_INDEX_RAM_SIZE`.
+    pub const RAM_SIZE: u32 = 0x07;
+    /// `NV2080_CTRL_FB_INFO_INDEX_TOTAL_RAM_SIZE`.
+    pub const TOTAL_RAM_SIZE: u32 = 0x08;
+    /// `NV2080_CTRL_FB_INFO_INDEX_HEAP_SIZE`.
+    pub const HEAP_SIZE: u32 = 0x09;
+    /// `NV2080_CTRL_FB_INFO_INDEX_HEAP_FREE`.
+    pub const HEAP_FREE: u32 = 0x16;
+    /// `NV2080_CTRL_FB_INFO_INDEX_USABLE_RAM_SIZE`.
+    pub const USABLE_RAM_SIZE: u32 = 0x20;
+    /// `NV2080_CTRL_FB_INFO_MAX_LIST_SIZE`: entries in the params' list.
+    pub const MAX_LIST_SIZE: usize = 0x39;
+    /// Size of `NV2080_CTRL_FB_GET_INFO_V2_PARAMS`.
+    pub const PARAMS_SIZE: usize = 4 + 8 * MAX_LIST_SIZE;
 }
 
 // SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted below).

@@ -12,6 +12,7 @@ mod bench;
 mod cases;
 mod drm;
 mod nv_cases;
+mod nv_rm;
 mod sys;
 
 use std::process::ExitCode;

@@ -3,6 +3,7 @@
 //! (/dev/nvidiactl), `NV_GPU0` (/dev/nvidia0), `NV_NODE_DIR` (where a case may mknod), and
 //! `FAKE_NV_CTL` (a fakegpu front of nvidiactl).
 
+use crate::nv_rm::{self, debugfs};
 use crate::sys::{ioctl, ioctl_raw, open_rw};
 use crate::{ensure, env, Case};
 use fakegpu_shared::ioc::iowr;
@@ -32,6 +33,23 @@ pub const ALL: &[Case] = &[
     (
         "fakegpu_generic_front_of_nvidiactl",
         fakegpu_generic_front_of_nvidiactl,
+    ),
+    (
+        "nvsim_rm_alloc_memory_and_free",
+        nvsim_rm_alloc_memory_and_free,
+    ),
+    (
+        "nvsim_device_alloc_needs_an_open_gpu_file",
+        nvsim_device_alloc_needs_an_open_gpu_file,
+    ),
+    (
+        "nvsim_exhaustion_is_no_memory",
+        nvsim_exhaustion_is_no_memory,
+    ),
+    ("nvsim_rm_rules", nvsim_rm_rules),
+    (
+        "nvsim_close_and_exit_free_everything",
+        nvsim_close_and_exit_free_everything,
     ),
 ];
 
@@ -342,4 +360,252 @@ fn fakegpu_generic_front_of_nvidiactl() -> Result<(), String> {
         r == Err(EINVAL) && c_string(&p.version_string) == "535.309.01",
         || format!("version mismatch through fakegpu gave {r:?}"),
     )
+}
+
+const MIB: u64 = 1 << 20;
+
+/// A client with device 0 (handle 0xd0) and its subdevice (0x5d0); `gpu0` must stay open
+/// for the device allocation, as with the real driver.
+fn client_with_device(ctl: &OwnedFd) -> Result<u32, String> {
+    let client = nv_rm::alloc_client(ctl)
+        .ok()
+        .map_err(|e| format!("client: {e}"))?;
+    nv_rm::alloc_device(ctl, client, 0xd0, 0)
+        .ok()
+        .map_err(|e| format!("device: {e}"))?;
+    nv_rm::alloc(ctl, client, 0xd0, 0x5d0, 0x2080, None)
+        .ok()
+        .map_err(|e| format!("subdevice: {e}"))?;
+    Ok(client)
+}
+
+fn nvsim_rm_alloc_memory_and_free() -> Result<(), String> {
+    let ctl = open("NV_CTL")?;
+    let _gpu = open("NV_GPU0")?;
+    let client = client_with_device(&ctl)?;
+    ensure(client >= 0xc1d0_0000, || {
+        format!("client handle {client:#x} not RM-generated")
+    })?;
+    let before = debugfs("gpu0", "fb_used")?;
+    let (total, free0) = nv_rm::fb_total_free_kib(&ctl, client, 0x5d0).ok()?;
+    let size = nv_rm::alloc_memory(&ctl, client, 0xd0, 0x100, 0x40, 3 * MIB + 1).ok()?;
+    ensure(size == 3 * MIB + 4096, || {
+        format!("size written back {size}, want rounded to 4 KiB")
+    })?;
+    let used = debugfs("gpu0", "fb_used")?;
+    ensure(used == before + size, || {
+        format!("fb_used {used}, want {}", before + size)
+    })?;
+    let (_, free1) = nv_rm::fb_total_free_kib(&ctl, client, 0x5d0).ok()?;
+    println!("FB_GET_INFO_V2: total {total} KiB, free {free0} -> {free1} KiB");
+    ensure(u64::from(total) == 4096 * 1024, || {
+        format!("total {total} KiB, want 4 GiB")
+    })?;
+    ensure(u64::from(free0 - free1) * 1024 == size, || {
+        "free did not drop by the allocation".into()
+    })?;
+    let sys = nv_rm::alloc_memory(&ctl, client, 0xd0, 0x101, 0x3e, MIB).ok()?;
+    ensure(debugfs("sys_used", "sys_used")? == sys, || {
+        "system pool not charged".into()
+    })?;
+    ensure(debugfs("gpu0", "fb_used")? == used, || {
+        "system memory charged to the framebuffer".into()
+    })?;
+    nv_rm::free(&ctl, client, 0xd0, 0x100).ok()?;
+    ensure(debugfs("gpu0", "fb_used")? == before, || {
+        "RM_FREE did not uncharge".into()
+    })?;
+    // Freeing the client frees the rest (device, subdevice, system memory).
+    nv_rm::free(&ctl, client, client, client).ok()?;
+    ensure(debugfs("sys_used", "sys_used")? == 0, || {
+        "freeing the client left system memory".into()
+    })
+}
+
+fn nvsim_device_alloc_needs_an_open_gpu_file() -> Result<(), String> {
+    let ctl = open("NV_CTL")?;
+    let client = nv_rm::alloc_client(&ctl).ok()?;
+    let r = nv_rm::alloc_device(&ctl, client, 0xd0, 0);
+    println!("device alloc with no GPU file open: {r:?}");
+    ensure(r.status() == 0x1b, || {
+        format!("got {r:?}, want NV_ERR_INSUFFICIENT_PERMISSIONS (0x1b)")
+    })?;
+    // Holding nvidia0 open makes it pass, but only for GPU 0.
+    let _gpu = open("NV_GPU0")?;
+    nv_rm::alloc_device(&ctl, client, 0xd0, 0).ok()?;
+    let r = nv_rm::alloc_device(&ctl, client, 0xd1, 1);
+    ensure(r.status() == 0x1b, || {
+        format!("GPU 1 without nvidia1 open: {r:?}")
+    })
+}
+
+fn nvsim_exhaustion_is_no_memory() -> Result<(), String> {
+    let ctl = open("NV_CTL")?;
+    let _gpu = open("NV_GPU0")?;
+    let client = client_with_device(&ctl)?;
+    let used = debugfs("gpu0", "fb_used")?;
+    let room = 4096 * MIB - used;
+    let r = nv_rm::alloc_memory(&ctl, client, 0xd0, 0x100, 0x40, room + 4096);
+    println!(
+        "{} bytes on a 4 GiB GPU with {used} bytes used: {r:?}",
+        room + 4096
+    );
+    ensure(r.status() == 0x51, || {
+        format!("got {r:?}, want NV_ERR_NO_MEMORY (0x51)")
+    })?;
+    ensure(debugfs("gpu0", "fb_used")? == used, || {
+        "a refused allocation was charged".into()
+    })?;
+    nv_rm::alloc_memory(&ctl, client, 0xd0, 0x101, 0x40, room).ok()?;
+    let r = nv_rm::alloc_memory(&ctl, client, 0xd0, 0x102, 0x40, 4096);
+    ensure(r.status() == 0x51, || {
+        format!("one more page on a full GPU: {r:?}")
+    })
+}
+
+fn nvsim_rm_rules() -> Result<(), String> {
+    let ctl = open("NV_CTL")?;
+    let _gpu = open("NV_GPU0")?;
+    let client = client_with_device(&ctl)?;
+    let dup = nv_rm::alloc(&ctl, client, 0xd0, 0x5d0, 0x2080, None);
+    ensure(dup.status() == 0x19, || {
+        format!("duplicate handle: {dup:?}")
+    })?;
+    let orphan = nv_rm::alloc(&ctl, client, 0x999, 0x1, 0x2080, None);
+    ensure(orphan.status() == 0x36, || {
+        format!("missing parent: {orphan:?}")
+    })?;
+    let class = nv_rm::alloc(&ctl, client, 0xd0, 0x2, 0x1234, None);
+    ensure(class.status() == 0x22, || {
+        format!("unknown class: {class:?}")
+    })?;
+    let missing = nv_rm::free(&ctl, client, 0xd0, 0x777);
+    ensure(missing.status() == 0x33, || {
+        format!("freeing a missing handle: {missing:?}")
+    })?;
+    // A client belongs to the file it was made on.
+    let other = open("NV_CTL")?;
+    let foreign = nv_rm::free(&other, client, client, client);
+    ensure(foreign.status() == 0x23, || {
+        format!("freeing another file's client: {foreign:?}")
+    })?;
+    // Wrong parameter sizes fail the ioctl itself.
+    let mut forty = [0u8; 40];
+    let r = ioctl_raw(
+        ctl.as_raw_fd(),
+        nv_cmd(fakegpu_shared::nv_rm_abi::esc::RM_ALLOC, 40),
+        forty.as_mut_ptr() as usize,
+    );
+    ensure(r == Err(EINVAL), || format!("40-byte RM_ALLOC gave {r:?}"))?;
+    let mut eight = [0u8; 8];
+    let r = ioctl_raw(
+        ctl.as_raw_fd(),
+        nv_cmd(fakegpu_shared::nv_rm_abi::esc::RM_FREE, 8),
+        eight.as_mut_ptr() as usize,
+    );
+    ensure(r == Err(EINVAL), || format!("8-byte RM_FREE gave {r:?}"))?;
+    // Memory parameters at an unmapped address: the RM's invalid-pointer status.
+    let mut p = fakegpu_shared::nv_rm_abi::Nvos21 {
+        h_root: client,
+        h_object_parent: 0xd0,
+        h_object_new: 0x3,
+        h_class: 0x40,
+        p_alloc_parms: 0x10,
+        ..Default::default()
+    };
+    ioctl(
+        &ctl,
+        iowr::<fakegpu_shared::nv_rm_abi::Nvos21>(
+            NV_IOCTL_MAGIC,
+            fakegpu_shared::nv_rm_abi::esc::RM_ALLOC,
+        ),
+        &mut p,
+    )
+    .map_err(|e| format!("RM_ALLOC with bad params pointer: errno {e}"))?;
+    ensure(p.status == 0x3d, || {
+        format!(
+            "bad params pointer: status {:#x}, want NV_ERR_INVALID_POINTER",
+            p.status
+        )
+    })
+}
+
+/// A process that allocates and exits without freeing leaves nothing behind; so does one
+/// that is killed while holding its memory.
+fn nvsim_close_and_exit_free_everything() -> Result<(), String> {
+    let before = || -> Result<(u64, u64, u64), String> {
+        Ok((
+            debugfs("gpu0", "fb_used")?,
+            debugfs("sys_used", "sys_used")?,
+            debugfs("objects", "objects")?,
+        ))
+    };
+    let start = before()?;
+    for kill in [false, true] {
+        let mut pipe = [0i32; 2];
+        // SAFETY: `pipe` has room for two fds.
+        if unsafe { libc::pipe(pipe.as_mut_ptr()) } != 0 {
+            return Err("pipe failed".into());
+        }
+        // SAFETY: the child only makes syscalls and exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let run = || -> Result<(), String> {
+                let ctl = open("NV_CTL")?;
+                let _gpu = open("NV_GPU0")?;
+                let client = client_with_device(&ctl)?;
+                nv_rm::alloc_memory(&ctl, client, 0xd0, 0x100, 0x40, 64 * MIB).ok()?;
+                nv_rm::alloc_memory(&ctl, client, 0xd0, 0x101, 0x3e, MIB).ok()?;
+                // Tell the parent the memory is held, then wait to be killed or leave.
+                // SAFETY: writing one byte from a valid buffer to our pipe.
+                unsafe { libc::write(pipe[1], b"x".as_ptr().cast(), 1) };
+                if kill {
+                    // SAFETY: waits for the parent's SIGKILL.
+                    unsafe { libc::pause() };
+                }
+                Ok(())
+            };
+            let code = match run() {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("child: {e}");
+                    1
+                }
+            };
+            // SAFETY: leave without running the parent's destructors.
+            unsafe { libc::_exit(code) };
+        }
+        // SAFETY: closing our copy of the write end; reading one byte into a valid buffer.
+        let got = unsafe {
+            libc::close(pipe[1]);
+            let mut b = [0u8; 1];
+            let n = libc::read(pipe[0], b.as_mut_ptr().cast(), 1);
+            libc::close(pipe[0]);
+            n
+        };
+        ensure(got == 1, || "the child's allocations failed".into())?;
+        if kill {
+            let held = debugfs("gpu0", "fb_used")?;
+            ensure(held == start.0 + 64 * MIB, || {
+                format!("child holds fb_used {held}")
+            })?;
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let mut status = 0;
+        // SAFETY: reaping our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        let after = before()?;
+        println!(
+            "after the child ({}): fb_used {}, sys_used {}, objects {}",
+            if kill { "killed" } else { "exited" },
+            after.0,
+            after.1,
+            after.2
+        );
+        ensure(after == start, || {
+            format!("left behind: {after:?}, want {start:?}")
+        })?;
+    }
+    Ok(())
 }

@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! nvsim's RM escapes: RM_ALLOC, RM_FREE and RM_CONTROL on the shared [`RmStore`], with the
+//! driver's conventions: a wrong parameter size fails the ioctl (EINVAL), otherwise the
+//! ioctl succeeds and the outcome is the RM status written into the parameters.
+
+use crate::file::{NvFile, NV_FOPS};
+use crate::shared::nv_rm_abi::{
+    self, class, ctrl, fb_info, memory_alloc_params, Nvos00, Nvos21, Nvos54, Nvos64,
+};
+use crate::shared::nv_status::*;
+use crate::shared::nvsim_rm::{self, Alloc, Handle, Request, RmStore, Slot, SlotStorage};
+use crate::shared::pod::{read_pod, write_pod};
+use crate::State;
+use core::fmt::Write;
+use core::sync::atomic::{AtomicU32, Ordering};
+use kernel::prelude::*;
+use kernel::uaccess::UserSlice;
+
+/// Most RM objects nvsim holds at once (all clients together).
+pub(crate) const MAX_OBJECTS: usize = 4096;
+
+/// The RM store as the kernel keeps it: slots in one kvmalloc'd vector.
+pub(crate) type KernelRm = RmStore<KVVec<Slot>>;
+
+impl SlotStorage for KVVec<Slot> {
+    fn slots(&self) -> &[Slot] {
+        self
+    }
+    fn slots_mut(&mut self) -> &mut [Slot] {
+        self
+    }
+}
+
+/// A new, empty store for the GPUs of `fb_sizes` and a system pool of `sys_size` bytes.
+pub(crate) fn new_store(fb_sizes: &[u64], sys_size: u64) -> Result<KernelRm> {
+    let slots = KVVec::from_elem(Slot::default(), MAX_OBJECTS, GFP_KERNEL)?;
+    Ok(RmStore::new(slots, fb_sizes, sys_size))
+}
+
+extern "C" {
+    /// Whether the caller's fd table holds a file with `fops` on `minor` (`shim.c`).
+    fn nvsim_caller_holds(
+        fops: *const kernel::bindings::file_operations,
+        minor: u32,
+    ) -> kernel::ffi::c_int;
+}
+
+/// Unknown escapes and controls, logged this many times at most (userspace triggers them).
+const LOG_LIMIT: u32 = 32;
+static LOGGED: AtomicU32 = AtomicU32::new(0);
+
+/// Logs a call nvsim does not implement, so missing pieces are easy to find.
+pub(crate) fn log_unimplemented(what: &str, number: u32, size: usize) {
+    if LOGGED.fetch_add(1, Ordering::Relaxed) < LOG_LIMIT {
+        pr_info!("{} {:#x} ({} bytes) not implemented\n", what, number, size);
+    }
+}
+
+/// Handles RM escape `nr` on the copied-in parameters `buf`.
+pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
+    match nr {
+        nv_rm_abi::esc::RM_ALLOC => rm_alloc(state, file, buf),
+        nv_rm_abi::esc::RM_FREE => {
+            let mut p: Nvos00 = exact(buf)?;
+            p.status = match state.rm.lock().free(file.id, p.h_root, p.h_object_old) {
+                Ok(_) => NV_OK,
+                Err(status) => status,
+            };
+            write_pod(buf, &p);
+            Ok(())
+        }
+        nv_rm_abi::esc::RM_CONTROL => {
+            let mut p: Nvos54 = exact(buf)?;
+            p.status = control(state, file, &p);
+            write_pod(buf, &p);
+            Ok(())
+        }
+        _ => {
+            log_unimplemented("escape", nr.into(), buf.len());
+            Err(EINVAL)
+        }
+    }
+}
+
+/// The parameters as `T`, which must be exactly their size (EINVAL otherwise, as the RM's
+/// escape layer answers).
+fn exact<T: crate::shared::pod::Pod>(buf: &[u8]) -> Result<T> {
+    if buf.len() != core::mem::size_of::<T>() {
+        return Err(EINVAL);
+    }
+    read_pod(buf).ok_or(EINVAL)
+}
+
+/// RM_ALLOC in its 32-byte (NVOS21) or 48-byte (NVOS64) form.
+fn rm_alloc(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
+    // The two forms share their first 20 bytes; only the status moves.
+    let (mut p, status_at) = if buf.len() == core::mem::size_of::<Nvos21>() {
+        (exact::<Nvos21>(buf)?, core::mem::offset_of!(Nvos21, status))
+    } else {
+        let p64: Nvos64 = exact(buf)?;
+        let p = Nvos21 {
+            h_root: p64.h_root,
+            h_object_parent: p64.h_object_parent,
+            h_object_new: p64.h_object_new,
+            h_class: p64.h_class,
+            p_alloc_parms: p64.p_alloc_parms,
+            params_size: p64.params_size,
+            status: 0,
+        };
+        (p, core::mem::offset_of!(Nvos64, status))
+    };
+    let status = match alloc(state, file, &p) {
+        Ok((client, handle)) => {
+            p.h_root = client;
+            p.h_object_new = handle;
+            NV_OK
+        }
+        Err(status) => status,
+    };
+    // Write back the handles (the first 16 bytes, same in both forms) and the status.
+    let head = Nvos21 { status: 0, ..p };
+    if let Some(front) = buf.get_mut(..16) {
+        let mut bytes = [0u8; 32];
+        write_pod(&mut bytes, &head);
+        front.copy_from_slice(&bytes[..16]);
+    }
+    if let Some(at) = buf.get_mut(status_at..) {
+        write_pod(at, &status);
+    }
+    Ok(())
+}
+
+/// Performs an allocation; returns (client, new handle) or the RM status.
+fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), NvStatus> {
+    let params_len = nvsim_rm::class_params_len(p.h_class);
+    let mut params = [0u8; memory_alloc_params::SIZE_535];
+    let params = params
+        .get_mut(..params_len)
+        .ok_or(NV_ERR_INVALID_ARGUMENT)?;
+    if params_len > 0 {
+        let ptr = usize::try_from(p.p_alloc_parms).map_err(|_| NV_ERR_INVALID_POINTER)?;
+        if ptr == 0 {
+            return Err(NV_ERR_INVALID_ARGUMENT);
+        }
+        UserSlice::new(ptr, params_len)
+            .reader()
+            .read_slice(params)
+            .map_err(|_| NV_ERR_INVALID_POINTER)?;
+    }
+    let request = nvsim_rm::decode_alloc(p.h_class, params)?;
+    if let Alloc::Object(Request::Device { device_id }) = request {
+        // The driver allocates a device only for a caller that holds the GPU's node open
+        // (it walks the caller's fd table): a proxy calling from elsewhere is refused.
+        if usize::try_from(device_id).map_or(true, |i| i >= state.gpus.len()) {
+            return Err(NV_ERR_INVALID_ARGUMENT);
+        }
+        // SAFETY: `NV_FOPS` is a static; the shim only compares pointers and minors.
+        if unsafe { nvsim_caller_holds(NV_FOPS.get(), device_id) } == 0 {
+            return Err(NV_ERR_INSUFFICIENT_PERMISSIONS);
+        }
+    }
+    let mut rm = state.rm.lock();
+    let (client, handle) = match request {
+        Alloc::Client => {
+            let h = rm.alloc_client(file.id, p.h_root, p.h_class)?;
+            (h, h)
+        }
+        Alloc::Object(request) => {
+            let h = rm.alloc(
+                file.id,
+                p.h_root,
+                p.h_object_parent,
+                p.h_object_new,
+                p.h_class,
+                request,
+            )?;
+            (p.h_root, h)
+        }
+    };
+    // Memory classes report the size they allocated (rounded up) in their parameters.
+    if let (Alloc::Object(Request::Memory { .. }), Some(obj)) = (request, rm.get(client, handle)) {
+        if let nvsim_rm::Kind::Memory { size, .. } = obj.kind {
+            drop(rm);
+            if let Some(at) = params.get_mut(memory_alloc_params::SIZE_OFFSET..) {
+                write_pod(at, &size);
+            }
+            let ptr = usize::try_from(p.p_alloc_parms).unwrap_or(0);
+            if UserSlice::new(ptr, params.len())
+                .writer()
+                .write_slice(params)
+                .is_err()
+            {
+                // The RM frees what it cannot report.
+                let _ = state.rm.lock().free(file.id, client, handle);
+                return Err(NV_ERR_INVALID_POINTER);
+            }
+        }
+    }
+    Ok((client, handle))
+}
+
+/// RM_CONTROL: the commands nvsim answers; the driver's not-supported status (logged) for
+/// the rest.
+fn control(state: &State, file: &NvFile, p: &Nvos54) -> NvStatus {
+    match p.cmd {
+        ctrl::NV2080_CTRL_CMD_FB_GET_INFO_V2 => {
+            fb_get_info_v2(state, file, p).err().unwrap_or(NV_OK)
+        }
+        cmd => {
+            log_unimplemented("control", cmd, p.params_size as usize);
+            NV_ERR_NOT_SUPPORTED
+        }
+    }
+}
+
+/// FB_GET_INFO_V2 on a subdevice: total and free framebuffer, in KiB.
+fn fb_get_info_v2(state: &State, file: &NvFile, p: &Nvos54) -> Result<(), NvStatus> {
+    let len = fb_info::PARAMS_SIZE;
+    if p.params_size as usize != len {
+        return Err(NV_ERR_INVALID_PARAM_STRUCT);
+    }
+    let gpu = {
+        let rm = state.rm.lock();
+        let owner = rm
+            .get(p.h_client, p.h_client)
+            .ok_or(NV_ERR_INVALID_CLIENT)?;
+        if owner.file != file.id {
+            return Err(NV_ERR_INVALID_CLIENT);
+        }
+        let obj = rm
+            .get(p.h_client, p.h_object)
+            .ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
+        if obj.class != class::NV20_SUBDEVICE_0 {
+            return Err(NV_ERR_INVALID_COMMAND);
+        }
+        let g = obj.gpu.ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
+        *rm.gpu(usize::from(g)).ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?
+    };
+    let ptr = usize::try_from(p.params).map_err(|_| NV_ERR_INVALID_POINTER)?;
+    let mut params = [0u8; fb_info::PARAMS_SIZE];
+    UserSlice::new(ptr, len)
+        .reader()
+        .read_slice(&mut params)
+        .map_err(|_| NV_ERR_INVALID_POINTER)?;
+    let count = read_pod::<u32>(&params).unwrap_or(0) as usize;
+    if count > fb_info::MAX_LIST_SIZE {
+        return Err(NV_ERR_INVALID_ARGUMENT);
+    }
+    let (total_kib, free_kib) = (gpu.fb_size >> 10, (gpu.fb_size - gpu.fb_used) >> 10);
+    for i in 0..count {
+        let at = 4 + 8 * i;
+        let index = params
+            .get(at..)
+            .and_then(read_pod::<u32>)
+            .ok_or(NV_ERR_INVALID_ARGUMENT)?;
+        let data = match index {
+            fb_info::TOTAL_RAM_SIZE
+            | fb_info::RAM_SIZE
+            | fb_info::HEAP_SIZE
+            | fb_info::USABLE_RAM_SIZE => total_kib,
+            fb_info::HEAP_FREE => free_kib,
+            _ => 0,
+        };
+        if let Some(slot) = params.get_mut(at + 4..) {
+            write_pod(slot, &u32::try_from(data).unwrap_or(u32::MAX));
+        }
+    }
+    UserSlice::new(ptr, len)
+        .writer()
+        .write_slice(&params)
+        .map_err(|_| NV_ERR_INVALID_POINTER)
+}
+
+/// Formats the ground truth for /sys/kernel/debug/nvsim/state into `out`.
+pub(crate) fn format_state(state: &State, out: &mut impl Write) -> core::fmt::Result {
+    let rm = state.rm.lock();
+    for g in 0..state.gpus.len() {
+        if let Some(u) = rm.gpu(g) {
+            writeln!(
+                out,
+                "gpu{} fb_size {} fb_used {} channels {}",
+                g, u.fb_size, u.fb_used, u.channels
+            )?;
+        }
+    }
+    writeln!(out, "sys_used {}", rm.sys_used())?;
+    writeln!(out, "objects {}", rm.objects().count())?;
+    writeln!(
+        out,
+        "open_files {}",
+        state.open_files.load(Ordering::Relaxed)
+    )
+}

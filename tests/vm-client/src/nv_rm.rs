@@ -1,0 +1,187 @@
+//! RM calls as libcuda makes them, on top of the shared ABI: the building blocks of the nvsim
+//! cases and, later, of the scenario client.
+
+use crate::sys::ioctl;
+use fakegpu_shared::ioc::iowr;
+use fakegpu_shared::nv_frontend_abi::NV_IOCTL_MAGIC;
+use fakegpu_shared::nv_rm_abi::{esc, fb_info, memory_alloc_params, Nvos00, Nvos21, Nvos54};
+use fakegpu_shared::nv_status::NvStatus;
+use std::os::fd::OwnedFd;
+
+/// An RM call's outcome: the ioctl's errno, or the RM status it wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RmResult<T> {
+    /// The ioctl failed with this errno.
+    Errno(i32),
+    /// The ioctl succeeded and the RM wrote this status (with the value on NV_OK).
+    Status(NvStatus, T),
+}
+
+impl<T: Copy + Default> RmResult<T> {
+    /// The value if the call succeeded with NV_OK.
+    pub fn ok(self) -> Result<T, String> {
+        match self {
+            RmResult::Status(0, v) => Ok(v),
+            RmResult::Status(s, _) => Err(format!("RM status {s:#x}")),
+            RmResult::Errno(e) => Err(format!("errno {e}")),
+        }
+    }
+
+    /// The RM status (or u32::MAX for an ioctl error).
+    pub fn status(self) -> NvStatus {
+        match self {
+            RmResult::Status(s, _) => s,
+            RmResult::Errno(_) => u32::MAX,
+        }
+    }
+}
+
+/// RM_ALLOC (NVOS21); returns (client, new handle).
+pub fn alloc(
+    ctl: &OwnedFd,
+    client: u32,
+    parent: u32,
+    handle: u32,
+    class: u32,
+    params: Option<&mut [u8]>,
+) -> RmResult<(u32, u32)> {
+    let (ptr, size) = match params {
+        Some(p) => (p.as_mut_ptr() as u64, p.len() as u32),
+        None => (0, 0),
+    };
+    let mut p = Nvos21 {
+        h_root: client,
+        h_object_parent: parent,
+        h_object_new: handle,
+        h_class: class,
+        p_alloc_parms: ptr,
+        params_size: size,
+        status: 0,
+    };
+    match ioctl(ctl, iowr::<Nvos21>(NV_IOCTL_MAGIC, esc::RM_ALLOC), &mut p) {
+        Ok(_) => RmResult::Status(p.status, (p.h_root, p.h_object_new)),
+        Err(e) => RmResult::Errno(e),
+    }
+}
+
+/// A new client (class 0x41, handle chosen by the RM).
+pub fn alloc_client(ctl: &OwnedFd) -> RmResult<u32> {
+    match alloc(ctl, 0, 0, 0, 0x41, None) {
+        RmResult::Status(s, (c, _)) => RmResult::Status(s, c),
+        RmResult::Errno(e) => RmResult::Errno(e),
+    }
+}
+
+/// A device (0x80) for GPU `device_id`.
+pub fn alloc_device(
+    ctl: &OwnedFd,
+    client: u32,
+    handle: u32,
+    device_id: u32,
+) -> RmResult<(u32, u32)> {
+    let mut params = [0u8; 4];
+    params.copy_from_slice(&device_id.to_le_bytes());
+    alloc(ctl, client, client, handle, 0x80, Some(&mut params))
+}
+
+/// Framebuffer (0x40) or system (0x3E) memory of `size` bytes; returns the rounded size.
+pub fn alloc_memory(
+    ctl: &OwnedFd,
+    client: u32,
+    parent: u32,
+    handle: u32,
+    class: u32,
+    size: u64,
+) -> RmResult<u64> {
+    let mut params = vec![0u8; memory_alloc_params::SIZE_535];
+    let at = memory_alloc_params::SIZE_OFFSET;
+    params[at..at + 8].copy_from_slice(&size.to_le_bytes());
+    match alloc(ctl, client, parent, handle, class, Some(&mut params)) {
+        RmResult::Status(s, _) => {
+            let mut out = [0u8; 8];
+            out.copy_from_slice(&params[at..at + 8]);
+            RmResult::Status(s, u64::from_le_bytes(out))
+        }
+        RmResult::Errno(e) => RmResult::Errno(e),
+    }
+}
+
+/// RM_FREE.
+pub fn free(ctl: &OwnedFd, client: u32, parent: u32, handle: u32) -> RmResult<()> {
+    let mut p = Nvos00 {
+        h_root: client,
+        h_object_parent: parent,
+        h_object_old: handle,
+        status: 0,
+    };
+    match ioctl(ctl, iowr::<Nvos00>(NV_IOCTL_MAGIC, esc::RM_FREE), &mut p) {
+        Ok(_) => RmResult::Status(p.status, ()),
+        Err(e) => RmResult::Errno(e),
+    }
+}
+
+/// RM_CONTROL with a parameter buffer.
+pub fn control(
+    ctl: &OwnedFd,
+    client: u32,
+    object: u32,
+    cmd: u32,
+    params: &mut [u8],
+) -> RmResult<()> {
+    let mut p = Nvos54 {
+        h_client: client,
+        h_object: object,
+        cmd,
+        flags: 0,
+        params: params.as_mut_ptr() as u64,
+        params_size: params.len() as u32,
+        status: 0,
+    };
+    match ioctl(ctl, iowr::<Nvos54>(NV_IOCTL_MAGIC, esc::RM_CONTROL), &mut p) {
+        Ok(_) => RmResult::Status(p.status, ()),
+        Err(e) => RmResult::Errno(e),
+    }
+}
+
+/// FB_GET_INFO_V2 on a subdevice: (total KiB, free KiB), as cudaMemGetInfo reads them.
+pub fn fb_total_free_kib(ctl: &OwnedFd, client: u32, subdevice: u32) -> RmResult<(u32, u32)> {
+    let mut params = vec![0u8; fb_info::PARAMS_SIZE];
+    params[0..4].copy_from_slice(&2u32.to_le_bytes());
+    params[4..8].copy_from_slice(&fb_info::TOTAL_RAM_SIZE.to_le_bytes());
+    params[12..16].copy_from_slice(&fb_info::HEAP_FREE.to_le_bytes());
+    match control(
+        ctl,
+        client,
+        subdevice,
+        fakegpu_shared::nv_rm_abi::ctrl::NV2080_CTRL_CMD_FB_GET_INFO_V2,
+        &mut params,
+    ) {
+        RmResult::Status(s, ()) => {
+            let word = |at: usize| {
+                u32::from_le_bytes([params[at], params[at + 1], params[at + 2], params[at + 3]])
+            };
+            RmResult::Status(s, (word(8), word(16)))
+        }
+        RmResult::Errno(e) => RmResult::Errno(e),
+    }
+}
+
+/// nvsim's ground truth (/sys/kernel/debug/nvsim/state): the value of `key` on the line
+/// starting with `line`, e.g. `debugfs("gpu0", "fb_used")`.
+pub fn debugfs(line: &str, key: &str) -> Result<u64, String> {
+    let text = std::fs::read_to_string("/sys/kernel/debug/nvsim/state")
+        .map_err(|e| format!("nvsim state: {e}"))?;
+    let l = text
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(line))
+        .ok_or_else(|| format!("no {line} line in nvsim state:\n{text}"))?;
+    let words: Vec<&str> = l.split_whitespace().collect();
+    let i = words
+        .iter()
+        .position(|w| *w == key)
+        .ok_or_else(|| format!("no {key} in {l:?}"))?;
+    words
+        .get(i + 1)
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("bad {key} in {l:?}"))
+}

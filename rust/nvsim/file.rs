@@ -34,6 +34,54 @@ pub(crate) struct NvFile {
 pub(crate) struct FileInner {
     /// GPU ids attached by ATTACH_GPUS_TO_FD (at most once per file).
     pub(crate) attached: Option<KVec<u32>>,
+    /// The nvidiactl file linked by REGISTER_FD (at most once per file).
+    pub(crate) ctl_link: Option<NvFileRef>,
+}
+
+/// A reference on another open nvsim file, released on drop.
+///
+/// INVARIANT: `0` is an open nvsim file (its `f_op` is [`NV_FOPS`]) on which this value holds
+/// one reference.
+pub(crate) struct NvFileRef(core::ptr::NonNull<bindings::file>);
+
+// SAFETY: a file reference may be used and dropped from any thread.
+unsafe impl Send for NvFileRef {}
+
+extern "C" {
+    /// `fget` of `fd` in the caller's table if it is an nvsim file (see `shim.c`). Returns
+    /// `struct file *` as `void *`: `struct file` reaches structs rustc's FFI lint flags.
+    fn nvsim_fget_nv(
+        fd: c_int,
+        fops: *const kernel::ffi::c_void,
+        want_ctl: c_int,
+        gpus: c_uint,
+    ) -> *mut kernel::ffi::c_void;
+}
+
+impl NvFileRef {
+    /// The caller's `fd` if it is an nvsim ctl file (`want_ctl`) or GPU file, as the driver's
+    /// `nv_get_file_private` accepts it.
+    pub(crate) fn from_fd(fd: i32, want_ctl: bool, gpus: usize) -> Option<Self> {
+        let gpus = u32::try_from(gpus).unwrap_or(u32::MAX);
+        // SAFETY: the shim only looks up `fd` in the caller's table and checks the file.
+        let file = unsafe { nvsim_fget_nv(fd, NV_FOPS.get().cast(), c_int::from(want_ctl), gpus) };
+        // INVARIANT: the shim returns an nvsim file with a reference held, or null.
+        core::ptr::NonNull::new(file.cast::<bindings::file>()).map(NvFileRef)
+    }
+
+    /// The referenced file's state.
+    pub(crate) fn nv_file(&self) -> Pin<&NvFile> {
+        // SAFETY: by the type invariant the file is an open nvsim file, so `nv_file` applies;
+        // the reference we hold keeps it open while `self` lives.
+        unsafe { nv_file(self.0.as_ptr()) }
+    }
+}
+
+impl Drop for NvFileRef {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant we hold one reference.
+        unsafe { bindings::fput(self.0.as_ptr()) };
+    }
 }
 
 /// The operations of every nvidia node nvsim serves.
@@ -81,7 +129,10 @@ unsafe extern "C" fn nv_open(inode: *mut bindings::inode, file: *mut bindings::f
             pin_init!(NvFile {
                 node,
                 id,
-                inner <- kernel::new_mutex!(FileInner { attached: None }, "nvsim::NvFile::inner"),
+                inner <- kernel::new_mutex!(
+                    FileInner { attached: None, ctl_link: None },
+                    "nvsim::NvFile::inner"
+                ),
             }),
             GFP_KERNEL,
         )?;

@@ -70,6 +70,7 @@ pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) ->
             write_pod(buf, &p);
             Ok(())
         }
+        crate::shared::nv_frontend_abi::esc::REGISTER_FD => register_fd(state, file, buf),
         nv_rm_abi::esc::RM_CONTROL => {
             let mut p: Nvos54 = exact(buf)?;
             p.status = control(state, file, &p);
@@ -81,6 +82,24 @@ pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) ->
             Err(EINVAL)
         }
     }
+}
+
+/// REGISTER_FD: links this file to the caller's nvidiactl fd, once. The fd must be an open
+/// nvidiactl file (major 195, minor 255: a pipe, /dev/null, a GPU node or any fakegpu node is
+/// refused), not this file, and not itself linked. Failures are RM errors: EINVAL.
+fn register_fd(state: &State, file: &NvFile, buf: &[u8]) -> Result {
+    let p: crate::shared::nv_frontend_abi::NvIoctlRegisterFd = exact(buf)?;
+    let _api = state.api_lock.lock();
+    let ctl = crate::file::NvFileRef::from_fd(p.ctl_fd, true, state.gpus.len()).ok_or(EINVAL)?;
+    if ctl.nv_file().id == file.id || ctl.nv_file().inner.lock().ctl_link.is_some() {
+        return Err(EINVAL);
+    }
+    let mut inner = file.inner.lock();
+    if inner.ctl_link.is_some() {
+        return Err(EINVAL);
+    }
+    inner.ctl_link = Some(ctl);
+    Ok(())
 }
 
 /// The parameters as `T`, which must be exactly their size (EINVAL otherwise, as the RM's
@@ -156,7 +175,7 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
             return Err(NV_ERR_INVALID_ARGUMENT);
         }
         // SAFETY: `NV_FOPS` is a static; the shim only compares pointers and minors.
-        if unsafe { nvsim_caller_holds(NV_FOPS.get(), device_id) } == 0 {
+        if unsafe { nvsim_caller_holds(NV_FOPS.get().cast(), device_id) } == 0 {
             return Err(NV_ERR_INSUFFICIENT_PERMISSIONS);
         }
     }

@@ -113,3 +113,31 @@ void nvsim_debugfs_remove(void)
 {
 	debugfs_remove(nvsim_debugfs_dir);
 }
+
+/* ---- nv_get_file_private(): an fd of the caller's that is one of our files ---- */
+
+#include <linux/file.h>
+
+struct file *nvsim_fget_nv(int fd, const struct file_operations *fops, int want_ctl, unsigned int gpus);
+
+/*
+ * The driver resolves an fd inside parameters with fget() in the caller's table and accepts
+ * it only if its inode is major 195 and, for a ctl fd, minor 255 (else a GPU minor that
+ * exists). nvsim also requires its own fops, so private_data is known to be an NvFile.
+ * Returns the file with a reference held, or NULL.
+ */
+struct file *nvsim_fget_nv(int fd, const struct file_operations *fops, int want_ctl, unsigned int gpus)
+{
+	struct file *file = fget(fd);
+	dev_t rdev;
+
+	if (!file)
+		return NULL;
+	rdev = file_inode(file)->i_rdev;
+	if (MAJOR(rdev) != 195 || file->f_op != fops ||
+	    (want_ctl ? MINOR(rdev) != 255 : MINOR(rdev) >= gpus)) {
+		fput(file);
+		return NULL;
+	}
+	return file;
+}

@@ -51,6 +51,10 @@ pub const ALL: &[Case] = &[
         "nvsim_close_and_exit_free_everything",
         nvsim_close_and_exit_free_everything,
     ),
+    (
+        "nvsim_register_fd_accepts_only_nvidiactl",
+        nvsim_register_fd_accepts_only_nvidiactl,
+    ),
 ];
 
 const EINVAL: i32 = libc::EINVAL;
@@ -608,4 +612,64 @@ fn nvsim_close_and_exit_free_everything() -> Result<(), String> {
         })?;
     }
     Ok(())
+}
+
+fn register_fd(on: &OwnedFd, ctl_fd: i32) -> Result<i32, i32> {
+    let mut p = NvIoctlRegisterFd { ctl_fd };
+    escape(on, esc::REGISTER_FD, &mut p)
+}
+
+/// REGISTER_FD resolves the fd in the caller's table and accepts only an nvidiactl file:
+/// the check a proxy must pass without ever handing the real file to the caller.
+fn nvsim_register_fd_accepts_only_nvidiactl() -> Result<(), String> {
+    let gpu = open("NV_GPU0")?;
+    let ctl = open("NV_CTL")?;
+    let mut pipe = [0i32; 2];
+    // SAFETY: `pipe` has room for two fds.
+    if unsafe { libc::pipe(pipe.as_mut_ptr()) } != 0 {
+        return Err("pipe failed".into());
+    }
+    let null = open_rw("/dev/null").map_err(|e| e.to_string())?;
+    let fake_ctl = open("FAKE_NV_CTL")?;
+    let gpu1 = open_rw("/dev/nvidia1").map_err(|e| e.to_string())?;
+    let refused: [(&str, i32); 5] = [
+        ("a pipe", pipe[0]),
+        ("/dev/null", null.as_raw_fd()),
+        ("fakegpu's front of nvidiactl", fake_ctl.as_raw_fd()),
+        ("a GPU node", gpu1.as_raw_fd()),
+        ("a closed fd", 999),
+    ];
+    for (what, fd) in refused {
+        let r = register_fd(&gpu, fd);
+        println!("REGISTER_FD with {what}: {r:?}");
+        ensure(r == Err(EINVAL), || {
+            format!("REGISTER_FD accepted {what}: {r:?}")
+        })?;
+    }
+    // SAFETY: closing the pipe we made.
+    unsafe {
+        libc::close(pipe[0]);
+        libc::close(pipe[1]);
+    }
+    let r = register_fd(&ctl, ctl.as_raw_fd());
+    ensure(r == Err(EINVAL), || {
+        format!("linking nvidiactl to itself: {r:?}")
+    })?;
+    register_fd(&gpu, ctl.as_raw_fd())
+        .map_err(|e| format!("REGISTER_FD with nvidiactl: errno {e}"))?;
+    let r = register_fd(&gpu, ctl.as_raw_fd());
+    ensure(r == Err(EINVAL), || {
+        format!("a second REGISTER_FD on one file: {r:?}")
+    })?;
+    // A ctl file that is itself linked cannot be linked to.
+    let linked_ctl = open("NV_CTL")?;
+    register_fd(&linked_ctl, ctl.as_raw_fd()).map_err(|e| format!("ctl to ctl: errno {e}"))?;
+    let gpu_b = open("NV_GPU0")?;
+    let r = register_fd(&gpu_b, linked_ctl.as_raw_fd());
+    ensure(r == Err(EINVAL), || {
+        format!("linking to a linked ctl: {r:?}")
+    })?;
+    let mut short = [0u8; 8];
+    let r = escape_bytes(&gpu_b, esc::REGISTER_FD, &mut short);
+    ensure(r == Err(EINVAL), || format!("8-byte REGISTER_FD: {r:?}"))
 }

@@ -23,6 +23,7 @@ mod published;
 mod file;
 mod ioctl;
 mod rm;
+mod uvm;
 
 #[path = "../shared/src"]
 pub mod shared {
@@ -32,6 +33,7 @@ pub mod shared {
     pub mod nv_frontend_abi;
     pub mod nv_rm_abi;
     pub mod nv_status;
+    pub mod nv_uvm_abi;
     pub mod nvsim_frontend;
     pub mod nvsim_rm;
     pub mod pod;
@@ -97,6 +99,7 @@ impl State {
 /// major 195, then the state.
 struct NvSim {
     _debugfs: Debugfs,
+    _uvm: uvm::UvmRegion,
     _frontend: FrontendRegion,
     _state: PublishGuard<State>,
 }
@@ -273,16 +276,19 @@ impl kernel::Module for NvSim {
         layout::check()?;
         let state = STATE.publish(state_from_params()?)?;
         let frontend = FrontendRegion::register()?;
+        let uvm = uvm::UvmRegion::register()?;
         let s = state.get();
         pr_info!(
-            "{} simulated GPU(s), {} MiB each, driver version {}; major {} (nvidia-frontend)\n",
+            "{} simulated GPU(s), {} MiB each, driver version {}; major {} (nvidia-frontend), {} (nvidia-uvm)\n",
             s.gpus.len(),
             s.gpus.first().map_or(0, |g| g.fb_size >> 20),
             s.version,
-            NV_MAJOR
+            NV_MAJOR,
+            uvm.major()
         );
         Ok(NvSim {
             _debugfs: Debugfs::create(),
+            _uvm: uvm,
             _frontend: frontend,
             _state: state,
         })

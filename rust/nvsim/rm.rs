@@ -46,6 +46,12 @@ extern "C" {
     ) -> kernel::ffi::c_int;
 }
 
+/// Whether the calling task holds GPU `minor`'s node open: the driver's fd-table walk.
+pub(crate) fn caller_holds_gpu(minor: u32) -> bool {
+    // SAFETY: `NV_FOPS` is a static; the shim only compares fops pointers and minors.
+    unsafe { nvsim_caller_holds(NV_FOPS.get().cast(), minor) != 0 }
+}
+
 /// Unknown escapes and controls, logged this many times at most (userspace triggers them).
 const LOG_LIMIT: u32 = 32;
 static LOGGED: AtomicU32 = AtomicU32::new(0);
@@ -174,8 +180,7 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
         if usize::try_from(device_id).map_or(true, |i| i >= state.gpus.len()) {
             return Err(NV_ERR_INVALID_ARGUMENT);
         }
-        // SAFETY: `NV_FOPS` is a static; the shim only compares pointers and minors.
-        if unsafe { nvsim_caller_holds(NV_FOPS.get().cast(), device_id) } == 0 {
+        if !caller_holds_gpu(device_id) {
             return Err(NV_ERR_INSUFFICIENT_PERMISSIONS);
         }
     }

@@ -141,3 +141,23 @@ struct file *nvsim_fget_nv(int fd, const struct file_operations *fops, int want_
 	}
 	return file;
 }
+
+struct file *nvsim_fget_fops(int fd, const struct file_operations *fops);
+void nvsim_fput(struct file *file);
+
+/* fget of @fd in the caller's table if the file has @fops (UVM's uvm_file_is_nvidia_uvm). */
+struct file *nvsim_fget_fops(int fd, const struct file_operations *fops)
+{
+	struct file *file = fget(fd);
+
+	if (file && file->f_op != fops) {
+		fput(file);
+		return NULL;
+	}
+	return file;
+}
+
+void nvsim_fput(struct file *file)
+{
+	fput(file);
+}

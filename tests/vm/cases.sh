@@ -13,6 +13,7 @@ case_nvsim_registers_like_the_driver() {
   dmesg | grep -q 'nvsim: gpus=0: must be 1..16' || fail "no clear message for gpus=0" || return 1
   load_nvsim || fail "insmod nvsim failed" || return 1
   grep -E '^195 nvidia-frontend$' /proc/devices || fail "major 195 not registered as nvidia-frontend" || return 1
+  grep -E '^[0-9]+ nvidia-uvm$' /proc/devices || fail "no nvidia-uvm major" || return 1
   ls -l /dev/nvidiactl /dev/nvidia0 /dev/nvidia1
   dmesg | grep 'nvsim: 2 simulated GPU(s), 4096 MiB each, driver version 535.309.01' || fail "load message missing"
 }
@@ -75,7 +76,7 @@ case_absent_real_device_gives_enxio() {
 case_final_unload() {
   rmmod fakegpu || return 1
   unload_nvsim || fail "rmmod nvsim failed" || return 1
-  ! grep -q ' nvidia-frontend$' /proc/devices || fail "major 195 left registered" || return 1
+  ! grep -qE ' nvidia-(frontend|uvm)$' /proc/devices || fail "nvsim majors left registered" || return 1
   [ ! -e /dev/fakedri ] && [ ! -e /dev/fakechr ] || fail "nodes left after rmmod" || return 1
   ! grep -qE ' fake(dri|chr)$' /proc/devices || fail "regions left after rmmod"
 }

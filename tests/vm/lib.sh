@@ -32,10 +32,14 @@ load_nvsim() {
   while [ -e "/sys/module/nvsim" ] && [ $i -lt "$(cat /sys/module/nvsim/parameters/gpus)" ]; do
     mknod -m 666 "/dev/nvidia$i" c "$major" "$i"; i=$((i + 1))
   done
+  uvm=$(awk '$2 == "nvidia-uvm" {print $1}' /proc/devices)
+  [ -n "$uvm" ] || return 1
+  mknod -m 666 /dev/nvidia-uvm c "$uvm" 0
+  mknod -m 666 /dev/nvidia-uvm-tools c "$uvm" 1
 }
 
 unload_nvsim() {
-  rm -f /dev/nvidiactl /dev/nvidia[0-9]*
+  rm -f /dev/nvidiactl /dev/nvidia[0-9]* /dev/nvidia-uvm /dev/nvidia-uvm-tools
   rmmod nvsim
 }
 
@@ -51,7 +55,7 @@ export_test_env() {
   export FAKE_ZERO=/dev/fakechr/1.5 REAL_ZERO=/dev/zero
   export FAKEGPU_INSMOD="insmod /fakegpu/fakegpu.ko devices=$(fakegpu_devices)"
   export FAKEGPU_RMMOD="rmmod fakegpu"
-  export NV_CTL=/dev/nvidiactl NV_GPU0=/dev/nvidia0 NV_NODE_DIR=/tmp FAKE_NV_CTL=/dev/fakechr/195.255
+  export NV_CTL=/dev/nvidiactl NV_GPU0=/dev/nvidia0 NV_NODE_DIR=/tmp FAKE_NV_CTL=/dev/fakechr/195.255 NV_UVM=/dev/nvidia-uvm
 }
 
 # Kernel log lines that fail a run: any splat. (lockdep and KASAN reports start with BUG: or

@@ -58,6 +58,13 @@ pub const NV_ERR_INVALID_DEVICE: NvStatus = 0x26;
 /// `NV_WARN_NOTHING_TO_DO`: Warning: nothing to do.
 pub const NV_WARN_NOTHING_TO_DO: NvStatus = 0x10006;
 
+/// `NV_ERR_BUSY_RETRY`: Busy, retry later.
+pub const NV_ERR_BUSY_RETRY: NvStatus = 0x3;
+/// `NV_ERR_GPU_UUID_NOT_FOUND`: No GPU has that UUID.
+pub const NV_ERR_GPU_UUID_NOT_FOUND: NvStatus = 0x12;
+/// `NV_ERR_IN_USE`: Busy: already set up.
+pub const NV_ERR_IN_USE: NvStatus = 0x17;
+
 /// The claims of this file, as `(C name, value)`, for `tests/conformance`.
 pub const LAYOUT_CLAIMS: &[(&str, usize)] = &[
     ("NV_OK", NV_OK as usize),
@@ -104,4 +111,10 @@ pub const LAYOUT_CLAIMS: &[(&str, usize)] = &[
     ("NV_ERR_INVALID_CLIENT", NV_ERR_INVALID_CLIENT as usize),
     ("NV_ERR_INVALID_DEVICE", NV_ERR_INVALID_DEVICE as usize),
     ("NV_WARN_NOTHING_TO_DO", NV_WARN_NOTHING_TO_DO as usize),
+    ("NV_ERR_BUSY_RETRY", NV_ERR_BUSY_RETRY as usize),
+    (
+        "NV_ERR_GPU_UUID_NOT_FOUND",
+        NV_ERR_GPU_UUID_NOT_FOUND as usize,
+    ),
+    ("NV_ERR_IN_USE", NV_ERR_IN_USE as usize),
 ];

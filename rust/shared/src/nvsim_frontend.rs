@@ -120,6 +120,14 @@ impl SimGpu {
         (self.bus as u32) << 8
     }
 
+    /// The GPU's UUID (`GPU-6e7673696d677075-0000-...-<minor>` in nvidia-smi's spelling):
+    /// "nvsimgpu" followed by zeros and the minor, so tests can name GPUs without asking.
+    pub fn uuid(&self) -> [u8; 16] {
+        let mut uuid = *b"nvsimgpu\0\0\0\0\0\0\0\0";
+        uuid[15] = self.minor as u8;
+        uuid
+    }
+
     /// The GPU's CARD_INFO record.
     pub fn card_info(&self) -> NvIoctlCardInfo {
         NvIoctlCardInfo {

@@ -55,6 +55,7 @@ pub const ALL: &[Case] = &[
         "nvsim_register_fd_accepts_only_nvidiactl",
         nvsim_register_fd_accepts_only_nvidiactl,
     ),
+    ("nvsim_uvm_startup_and_checks", nvsim_uvm_startup_and_checks),
 ];
 
 const EINVAL: i32 = libc::EINVAL;
@@ -672,4 +673,132 @@ fn nvsim_register_fd_accepts_only_nvidiactl() -> Result<(), String> {
     let mut short = [0u8; 8];
     let r = escape_bytes(&gpu_b, esc::REGISTER_FD, &mut short);
     ensure(r == Err(EINVAL), || format!("8-byte REGISTER_FD: {r:?}"))
+}
+
+/// A UVM command with its parameter struct: (ioctl result, rmStatus).
+fn uvm<T: Pod>(
+    fd: &OwnedFd,
+    cmd: u32,
+    params: &mut T,
+    status: impl Fn(&T) -> u32,
+) -> Result<u32, i32> {
+    // SAFETY: `params` is a live, writable `T` of the size the command expects.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), cmd as libc::c_ulong, params as *mut T) };
+    if r < 0 {
+        Err(crate::sys::errno())
+    } else {
+        Ok(status(params))
+    }
+}
+
+fn sim_uuid(minor: u8) -> fakegpu_shared::nv_uvm_abi::NvProcessorUuid {
+    let mut uuid = *b"nvsimgpu\0\0\0\0\0\0\0\0";
+    uuid[15] = minor;
+    fakegpu_shared::nv_uvm_abi::NvProcessorUuid { uuid }
+}
+
+/// The UVM start-up libcuda performs, and each UVM check biting.
+fn nvsim_uvm_startup_and_checks() -> Result<(), String> {
+    use fakegpu_shared::nv_uvm_abi::*;
+    let va = open("NV_UVM")?;
+    let mut pm = UvmPageableMemAccessParams::default();
+    let r = uvm(&va, 39, &mut pm, |p| p.rm_status);
+    ensure(r == Ok(0x16), || {
+        format!("PAGEABLE_MEM_ACCESS before INITIALIZE: {r:?}, want NV_ERR_ILLEGAL_ACTION")
+    })?;
+    let mut init = UvmInitializeParams::default();
+    let r = uvm(&va, 0x3000_0001, &mut init, |p| p.rm_status);
+    ensure(r == Ok(0), || format!("INITIALIZE: {r:?}"))?;
+    let r = uvm(&va, 39, &mut pm, |p| p.rm_status);
+    ensure(r == Ok(0), || format!("PAGEABLE_MEM_ACCESS: {r:?}"))?;
+
+    // The MM file: a second uvm fd naming the first.
+    let mm = open("NV_UVM")?;
+    let null = open_rw("/dev/null").map_err(|e| e.to_string())?;
+    let mut p = UvmMmInitializeParams {
+        uvm_fd: null.as_raw_fd(),
+        rm_status: 0,
+    };
+    let r = uvm(&mm, 75, &mut p, |p| p.rm_status);
+    ensure(r == Ok(0x1f), || {
+        format!("MM_INITIALIZE naming /dev/null: {r:?}, want NV_ERR_INVALID_ARGUMENT")
+    })?;
+    let uninit = open("NV_UVM")?;
+    let mut p = UvmMmInitializeParams {
+        uvm_fd: uninit.as_raw_fd(),
+        rm_status: 0,
+    };
+    let r = uvm(&mm, 75, &mut p, |p| p.rm_status);
+    ensure(r == Ok(0x1f), || {
+        format!("MM_INITIALIZE naming an uninitialised uvm fd: {r:?}")
+    })?;
+    let mut p = UvmMmInitializeParams {
+        uvm_fd: va.as_raw_fd(),
+        rm_status: 0,
+    };
+    let r = uvm(&mm, 75, &mut p, |p| p.rm_status);
+    ensure(r == Ok(0), || format!("MM_INITIALIZE: {r:?}"))?;
+    let mut p = UvmMmInitializeParams {
+        uvm_fd: va.as_raw_fd(),
+        rm_status: 0,
+    };
+    let r = uvm(&uninit, 75, &mut p, |p| p.rm_status);
+    ensure(r == Ok(0x40), || {
+        format!("a second MM file for one VA space: {r:?}, want NV_ERR_INVALID_STATE")
+    })?;
+
+    // REGISTER_GPU: an nvidiactl fd holding the client, and the GPU's node open.
+    let ctl = open("NV_CTL")?;
+    let client = nv_rm::alloc_client(&ctl).ok()?;
+    let mut reg = UvmRegisterGpuParams {
+        gpu_uuid: sim_uuid(0),
+        rm_ctrl_fd: null.as_raw_fd(),
+        h_client: client,
+        ..Default::default()
+    };
+    let r = uvm(&va, 37, &mut reg, |p| p.rm_status);
+    ensure(r == Ok(0x1f), || {
+        format!("REGISTER_GPU with rmCtrlFd=/dev/null: {r:?}")
+    })?;
+    reg.rm_ctrl_fd = ctl.as_raw_fd();
+    let r = uvm(&va, 37, &mut reg, |p| p.rm_status);
+    ensure(r == Ok(0x1b), || {
+        format!("REGISTER_GPU without nvidia0 open: {r:?}, want NV_ERR_INSUFFICIENT_PERMISSIONS")
+    })?;
+    let _gpu = open("NV_GPU0")?;
+    let r = uvm(&va, 37, &mut reg, |p| p.rm_status);
+    ensure(r == Ok(0), || format!("REGISTER_GPU: {r:?}"))?;
+    let r = uvm(&va, 37, &mut reg, |p| p.rm_status);
+    ensure(r == Ok(0x17), || {
+        format!("REGISTER_GPU twice: {r:?}, want NV_ERR_IN_USE")
+    })?;
+    let mut bad = UvmRegisterGpuParams {
+        gpu_uuid: sim_uuid(9),
+        ..reg
+    };
+    let r = uvm(&va, 37, &mut bad, |p| p.rm_status);
+    ensure(r == Ok(0x12), || {
+        format!("REGISTER_GPU of an unknown UUID: {r:?}")
+    })?;
+    let other_ctl = open("NV_CTL")?;
+    let mut foreign = UvmRegisterGpuParams {
+        rm_ctrl_fd: other_ctl.as_raw_fd(),
+        ..reg
+    };
+    let r = uvm(&va, 37, &mut foreign, |p| p.rm_status);
+    ensure(r == Ok(0x23), || {
+        format!("REGISTER_GPU naming another file's client: {r:?}")
+    })?;
+    let mut unreg = UvmUnregisterGpuParams {
+        gpu_uuid: sim_uuid(0),
+        rm_status: 0,
+    };
+    let r = uvm(&va, 38, &mut unreg, |p| p.rm_status);
+    ensure(r == Ok(0), || format!("UNREGISTER_GPU: {r:?}"))?;
+
+    // Unknown commands fail the ioctl; DEINITIALIZE always succeeds.
+    let r = ioctl_raw(va.as_raw_fd(), 0x1234, 0);
+    ensure(r == Err(EINVAL), || format!("unknown UVM command: {r:?}"))?;
+    let r = ioctl_raw(va.as_raw_fd(), 0x3000_0002, 0);
+    ensure(r == Ok(0), || format!("DEINITIALIZE: {r:?}"))
 }

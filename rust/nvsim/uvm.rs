@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! nvsim's `/dev/nvidia-uvm`: a dynamic major named "nvidia-uvm", and the UVM commands a
+//! CUDA start-up issues, with the UVM driver's checks (535 `nvidia-uvm/uvm.c`):
+//!
+//! - commands are raw numbers; each copies its own parameter size in and out, and an
+//!   unknown number fails with EINVAL;
+//! - a file is inert until UVM_INITIALIZE makes it a VA space: other commands then answer
+//!   `NV_ERR_ILLEGAL_ACTION` in `rmStatus`;
+//! - UVM_MM_INITIALIZE, issued on a second uvm file, resolves `uvmFd` in the caller's table and
+//!   accepts only a UVM file (by its fops) that is a VA space;
+//! - UVM_REGISTER_GPU resolves `rmCtrlFd` and accepts only an nvidiactl file holding `hClient`,
+//!   and only for a caller that holds the GPU's node open.
+
+use crate::fops::{this_module, FileOps};
+use crate::rm::caller_holds_gpu;
+use crate::shared::nv_status::*;
+use crate::shared::nv_uvm_abi::*;
+use crate::shared::pod::{read_pod, write_pod, Pod};
+use crate::State;
+use kernel::bindings;
+use kernel::error::from_result;
+use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
+use kernel::prelude::*;
+use kernel::sync::Mutex;
+use kernel::types::ForeignOwnable;
+use kernel::uaccess::UserSlice;
+
+/// Minors of the UVM region: 0 = nvidia-uvm, 1 = nvidia-uvm-tools.
+const UVM_MINORS: u32 = 2;
+/// Name of the UVM major in /proc/devices.
+const UVM_NAME: &CStr = kernel::c_str!("nvidia-uvm");
+
+/// What a UVM file has become.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum UvmKind {
+    /// Opened, not initialised.
+    Uninitialized,
+    /// A VA space (UVM_INITIALIZE with these flags).
+    VaSpace {
+        /// The flags it was initialised with.
+        flags: u64,
+        /// Whether an MM file has been bound to it.
+        mm_bound: bool,
+        /// GPUs registered (bit per minor).
+        gpus: u32,
+    },
+    /// The MM file of a VA space (UVM_MM_INITIALIZE).
+    Mm,
+}
+
+/// State of one open UVM file.
+#[pin_data]
+struct UvmFile {
+    /// Which minor (0 nvidia-uvm, 1 tools).
+    minor: u32,
+    #[pin]
+    kind: Mutex<UvmKind>,
+}
+
+/// Major of the UVM region while registered.
+pub(crate) struct UvmRegion(u32);
+
+impl UvmRegion {
+    /// Registers the "nvidia-uvm" major.
+    pub(crate) fn register() -> Result<Self> {
+        // SAFETY: the name and the fops are statics that outlive the registration.
+        let major = unsafe {
+            bindings::__register_chrdev(0, 0, UVM_MINORS, UVM_NAME.as_char_ptr(), UVM_FOPS.get())
+        };
+        if major < 0 {
+            return Err(Error::from_errno(major));
+        }
+        Ok(UvmRegion(major as u32))
+    }
+
+    /// The dynamic major.
+    pub(crate) fn major(&self) -> u32 {
+        self.0
+    }
+}
+
+impl Drop for UvmRegion {
+    fn drop(&mut self) {
+        // SAFETY: registered in `register` with exactly these arguments.
+        unsafe { bindings::__unregister_chrdev(self.0, 0, UVM_MINORS, UVM_NAME.as_char_ptr()) };
+    }
+}
+
+/// The UVM file operations.
+pub(crate) static UVM_FOPS: FileOps = FileOps(bindings::file_operations {
+    owner: this_module(),
+    open: Some(uvm_open),
+    release: Some(uvm_release),
+    unlocked_ioctl: Some(uvm_unlocked_ioctl),
+    llseek: Some(bindings::noop_llseek),
+    // SAFETY: all-zero is a valid `file_operations`.
+    ..unsafe { core::mem::zeroed() }
+});
+
+/// The [`UvmFile`] of an open file.
+///
+/// # Safety
+///
+/// `file` must be a UVM file between a successful [`uvm_open`] and [`uvm_release`].
+unsafe fn uvm_file<'a>(file: *mut bindings::file) -> Pin<&'a UvmFile> {
+    // SAFETY: per the contract, `private_data` came from `into_foreign` in `uvm_open`.
+    unsafe { <Pin<KBox<UvmFile>> as ForeignOwnable>::borrow((*file).private_data) }
+}
+
+/// `open`: a fresh, uninitialised UVM file.
+///
+/// # Safety
+///
+/// Called by the VFS only, with the node's inode and the file being opened.
+unsafe extern "C" fn uvm_open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    from_result(|| {
+        // SAFETY: the VFS passes a live inode.
+        let minor =
+            crate::shared::devnum::DevNum::from_kernel_dev_t(unsafe { (*inode).i_rdev }).minor;
+        let f = KBox::pin_init(
+            pin_init!(UvmFile {
+                minor,
+                kind <- kernel::new_mutex!(UvmKind::Uninitialized, "nvsim::UvmFile::kind"),
+            }),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: `file` is being opened and is ours until we return.
+        unsafe { (*file).private_data = f.into_foreign().cast_mut() };
+        Ok(0)
+    })
+}
+
+/// `release`: frees the per-open state.
+///
+/// # Safety
+///
+/// Called by the VFS only, once, after every other operation on a file `uvm_open` succeeded on.
+unsafe extern "C" fn uvm_release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    // SAFETY: `private_data` came from `into_foreign` in `uvm_open`; release is the last use.
+    drop(unsafe { <Pin<KBox<UvmFile>> as ForeignOwnable>::from_foreign((*file).private_data) });
+    0
+}
+
+extern "C" {
+    /// `fget` of `fd` if its fops are `fops` (see `shim.c`); `struct file *` as `void *`.
+    fn nvsim_fget_fops(fd: c_int, fops: *const kernel::ffi::c_void) -> *mut kernel::ffi::c_void;
+    /// `fput`.
+    fn nvsim_fput(file: *mut kernel::ffi::c_void);
+}
+
+/// `unlocked_ioctl`: the UVM dispatch.
+///
+/// # Safety
+///
+/// Called by the VFS only, on an open UVM file.
+unsafe extern "C" fn uvm_unlocked_ioctl(
+    file: *mut bindings::file,
+    cmd: c_uint,
+    arg: c_ulong,
+) -> c_long {
+    let Some(state) = State::get() else {
+        return ENODEV.to_errno() as c_long;
+    };
+    // SAFETY: the VFS calls ioctl on an open UVM file.
+    let uvm = unsafe { uvm_file(file) };
+    match uvm_ioctl(state, uvm.get_ref(), cmd, arg) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno() as c_long,
+    }
+}
+
+fn uvm_ioctl(state: &State, uvm: &UvmFile, cmd: u32, arg: usize) -> Result {
+    let Some(command) = uvm_command(cmd) else {
+        crate::rm::log_unimplemented("uvm command", cmd, 0);
+        return Err(EINVAL);
+    };
+    if command.size == 0 {
+        // UVM_DEINITIALIZE: nothing to copy, always succeeds.
+        return Ok(());
+    }
+    let mut buf = KVec::from_elem(0u8, command.size, GFP_KERNEL)?;
+    UserSlice::new(arg, command.size)
+        .reader()
+        .read_slice(&mut buf)?;
+    dispatch(state, uvm, cmd, &mut buf);
+    UserSlice::new(arg, command.size).writer().write_slice(&buf)
+}
+
+/// Runs `f` on the parameters as `T` and writes them back.
+fn with_params<T: Pod>(buf: &mut [u8], f: impl FnOnce(&mut T)) {
+    if let Some(mut p) = read_pod::<T>(buf) {
+        f(&mut p);
+        write_pod(buf, &p);
+    }
+}
+
+fn dispatch(state: &State, uvm: &UvmFile, cmd: u32, buf: &mut [u8]) {
+    if uvm.minor != 0 {
+        // nvidia-uvm-tools answers none of these.
+        return;
+    }
+    let initialised = matches!(*uvm.kind.lock(), UvmKind::VaSpace { .. });
+    let needs_init = !matches!(cmd, 0x3000_0001 | 75);
+    let refuse = needs_init && !initialised;
+    match cmd {
+        0x3000_0001 => with_params(buf, |p: &mut UvmInitializeParams| {
+            p.rm_status = initialize(state, uvm, p.flags)
+        }),
+        75 => with_params(buf, |p: &mut UvmMmInitializeParams| {
+            p.rm_status = mm_initialize(state, uvm, p.uvm_fd)
+        }),
+        37 => with_params(buf, |p: &mut UvmRegisterGpuParams| {
+            p.rm_status = if refuse {
+                NV_ERR_ILLEGAL_ACTION
+            } else {
+                register_gpu(state, uvm, p)
+            };
+        }),
+        38 => with_params(buf, |p: &mut UvmUnregisterGpuParams| {
+            p.rm_status = if refuse {
+                NV_ERR_ILLEGAL_ACTION
+            } else {
+                unregister_gpu(state, uvm, &p.gpu_uuid)
+            };
+        }),
+        39 => with_params(buf, |p: &mut UvmPageableMemAccessParams| {
+            p.pageable_mem_access = 0;
+            p.rm_status = if refuse { NV_ERR_ILLEGAL_ACTION } else { NV_OK };
+        }),
+        25 => with_params(buf, |p: &mut UvmRegisterGpuVaspaceParams| {
+            p.rm_status = if refuse {
+                NV_ERR_ILLEGAL_ACTION
+            } else {
+                check_rm_ctrl(state, p.rm_ctrl_fd, p.h_client)
+            };
+        }),
+        27 => with_params(buf, |p: &mut UvmRegisterChannelParams| {
+            p.rm_status = if refuse {
+                NV_ERR_ILLEGAL_ACTION
+            } else {
+                check_rm_ctrl(state, p.rm_ctrl_fd, p.h_client)
+            };
+        }),
+        26 => with_params(buf, |p: &mut UvmUnregisterGpuVaspaceParams| {
+            p.rm_status = if refuse { NV_ERR_ILLEGAL_ACTION } else { NV_OK };
+        }),
+        28 => with_params(buf, |p: &mut UvmUnregisterChannelParams| {
+            p.rm_status = if refuse { NV_ERR_ILLEGAL_ACTION } else { NV_OK };
+        }),
+        _ => {}
+    }
+}
+
+/// UVM_INITIALIZE: the file becomes a VA space; again with the same flags is fine.
+fn initialize(state: &State, uvm: &UvmFile, flags: u64) -> NvStatus {
+    // State changes of UVM files happen under the API lock, one file lock at a time.
+    let _api = state.api_lock.lock();
+    let mut kind = uvm.kind.lock();
+    match *kind {
+        UvmKind::Uninitialized => {
+            *kind = UvmKind::VaSpace {
+                flags,
+                mm_bound: false,
+                gpus: 0,
+            };
+            NV_OK
+        }
+        UvmKind::VaSpace { flags: f, .. } if f == flags => NV_OK,
+        _ => NV_ERR_INVALID_ARGUMENT,
+    }
+}
+
+/// UVM_MM_INITIALIZE on this (uninitialised) file for the VA space file `uvm_fd`.
+fn mm_initialize(state: &State, uvm: &UvmFile, uvm_fd: i32) -> NvStatus {
+    // SAFETY: the shim looks `uvm_fd` up in the caller's table and checks its fops.
+    let other = unsafe { nvsim_fget_fops(uvm_fd, UVM_FOPS.get().cast()) };
+    if other.is_null() {
+        return NV_ERR_INVALID_ARGUMENT;
+    }
+    // SAFETY: `other` is an open UVM file (its fops are ours) on which we hold a reference.
+    let va = unsafe { uvm_file(other.cast()) };
+    let status = if core::ptr::eq(va.get_ref(), uvm) {
+        NV_ERR_INVALID_ARGUMENT
+    } else {
+        // Under the API lock no other transition interleaves, so each file's lock is taken
+        // alone (two locks of one class at once would be a lockdep report).
+        let _api = state.api_lock.lock();
+        let va_kind = *va.kind.lock();
+        let own_kind = *uvm.kind.lock();
+        match (va_kind, own_kind) {
+            (UvmKind::VaSpace { mm_bound: true, .. }, _) => NV_ERR_INVALID_STATE,
+            (UvmKind::VaSpace { .. }, UvmKind::Uninitialized) => {
+                *uvm.kind.lock() = UvmKind::Mm;
+                if let UvmKind::VaSpace { mm_bound, .. } = &mut *va.kind.lock() {
+                    *mm_bound = true;
+                }
+                NV_OK
+            }
+            (UvmKind::VaSpace { .. }, _) => NV_ERR_IN_USE,
+            _ => NV_ERR_INVALID_ARGUMENT,
+        }
+    };
+    // SAFETY: releases the reference the shim took.
+    unsafe { nvsim_fput(other) };
+    status
+}
+
+/// The RM side of UVM calls that name an RM client: `rm_ctrl_fd` must be the caller's
+/// nvidiactl file and `h_client` a client made on it.
+fn check_rm_ctrl(state: &State, rm_ctrl_fd: i32, h_client: u32) -> NvStatus {
+    let Some(ctl) = crate::file::NvFileRef::from_fd(rm_ctrl_fd, true, state.gpus.len()) else {
+        return NV_ERR_INVALID_ARGUMENT;
+    };
+    let rm = state.rm.lock();
+    match rm.get(h_client, h_client) {
+        Some(client) if client.file == ctl.nv_file().id => NV_OK,
+        _ => NV_ERR_INVALID_CLIENT,
+    }
+}
+
+/// UVM_REGISTER_GPU.
+fn register_gpu(state: &State, uvm: &UvmFile, p: &UvmRegisterGpuParams) -> NvStatus {
+    let status = check_rm_ctrl(state, p.rm_ctrl_fd, p.h_client);
+    if status != NV_OK {
+        return status;
+    }
+    let Some(gpu) = state.gpus.iter().find(|g| g.uuid() == p.gpu_uuid.uuid) else {
+        return NV_ERR_GPU_UUID_NOT_FOUND;
+    };
+    if !caller_holds_gpu(gpu.minor) {
+        return NV_ERR_INSUFFICIENT_PERMISSIONS;
+    }
+    let mut kind = uvm.kind.lock();
+    match &mut *kind {
+        UvmKind::VaSpace { gpus, .. } => {
+            let bit = 1u32 << gpu.minor;
+            if *gpus & bit != 0 {
+                return NV_ERR_IN_USE;
+            }
+            *gpus |= bit;
+            NV_OK
+        }
+        _ => NV_ERR_ILLEGAL_ACTION,
+    }
+}
+
+/// UVM_UNREGISTER_GPU.
+fn unregister_gpu(state: &State, uvm: &UvmFile, uuid: &NvProcessorUuid) -> NvStatus {
+    let Some(gpu) = state.gpus.iter().find(|g| g.uuid() == uuid.uuid) else {
+        return NV_ERR_GPU_UUID_NOT_FOUND;
+    };
+    let mut kind = uvm.kind.lock();
+    match &mut *kind {
+        UvmKind::VaSpace { gpus, .. } if *gpus & (1 << gpu.minor) != 0 => {
+            *gpus &= !(1u32 << gpu.minor);
+            NV_OK
+        }
+        _ => NV_ERR_INVALID_DEVICE,
+    }
+}

@@ -36,6 +36,21 @@ pub(crate) struct FileInner {
     pub(crate) attached: Option<KVec<u32>>,
     /// The nvidiactl file linked by REGISTER_FD (at most once per file).
     pub(crate) ctl_link: Option<NvFileRef>,
+    /// What an mmap of this file maps, set once by RM_MAP_MEMORY naming this file.
+    pub(crate) mmap_context: Option<MmapContext>,
+}
+
+/// An mmap context: pages of one system-memory object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct MmapContext {
+    /// The memory object's client.
+    pub(crate) client: u32,
+    /// The memory object.
+    pub(crate) memory: u32,
+    /// First page of the object to map.
+    pub(crate) first_page: usize,
+    /// Pages the mapping may cover.
+    pub(crate) pages: usize,
 }
 
 /// A reference on another open nvsim file, released on drop.
@@ -90,6 +105,7 @@ pub(crate) static NV_FOPS: FileOps = FileOps(bindings::file_operations {
     open: Some(nv_open),
     release: Some(nv_release),
     unlocked_ioctl: Some(nv_unlocked_ioctl),
+    mmap: Some(nv_mmap),
     llseek: Some(bindings::noop_llseek),
     // SAFETY: all-zero is a valid `file_operations`.
     ..unsafe { core::mem::zeroed() }
@@ -130,7 +146,11 @@ unsafe extern "C" fn nv_open(inode: *mut bindings::inode, file: *mut bindings::f
                 node,
                 id,
                 inner <- kernel::new_mutex!(
-                    FileInner { attached: None, ctl_link: None },
+                    FileInner {
+                        attached: None,
+                        ctl_link: None,
+                        mmap_context: None
+                    },
                     "nvsim::NvFile::inner"
                 ),
             }),
@@ -155,6 +175,7 @@ unsafe extern "C" fn nv_release(_inode: *mut bindings::inode, file: *mut binding
     // Closing a file frees every client made on it, as the driver does.
     if let Some(state) = State::get() {
         state.rm.lock().free_file(nv_file.id);
+        crate::rm::drop_freed_pages(state);
         state.open_files.fetch_sub(1, Ordering::Relaxed);
     }
     0
@@ -178,5 +199,25 @@ unsafe extern "C" fn nv_unlocked_ioctl(
     match crate::ioctl::nvidia_ioctl(state, nv_file.get_ref(), cmd, arg) {
         Ok(()) => 0,
         Err(e) => e.to_errno() as c_long,
+    }
+}
+
+/// `mmap`: maps the pages the file's mmap context names (see `rm::map_pages`).
+///
+/// # Safety
+///
+/// Called by the mm only, on an open nvsim file, with the VMA being set up.
+unsafe extern "C" fn nv_mmap(
+    file: *mut bindings::file,
+    vma: *mut bindings::vm_area_struct,
+) -> c_int {
+    let Some(state) = State::get() else {
+        return ENODEV.to_errno();
+    };
+    // SAFETY: the mm calls mmap on an open nvsim file.
+    let nv_file = unsafe { nv_file(file) };
+    match crate::rm::map_pages(state, nv_file.get_ref(), vma.cast()) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
     }
 }

@@ -81,6 +81,8 @@ pub(crate) struct State {
     pub(crate) rm: Pin<KBox<Mutex<rm::KernelRm>>>,
     /// Open nvidia files (ground truth for tests).
     pub(crate) open_files: AtomicU64,
+    /// Pages of the system-memory objects.
+    pub(crate) sysmem: Pin<KBox<Mutex<KVec<rm::SysPages>>>>,
     /// Serialises calls that link files to each other (the RM's API lock), so two files'
     /// locks are never taken in opposite orders.
     pub(crate) api_lock: Pin<KBox<Mutex<()>>>,
@@ -267,6 +269,10 @@ fn state_from_params() -> Result<State> {
         memblock_size: AtomicU64::new(0),
         rm: KBox::pin_init(kernel::new_mutex!(store, "nvsim::State::rm"), GFP_KERNEL)?,
         open_files: AtomicU64::new(0),
+        sysmem: KBox::pin_init(
+            kernel::new_mutex!(KVec::new(), "nvsim::State::sysmem"),
+            GFP_KERNEL,
+        )?,
         api_lock: KBox::pin_init(kernel::new_mutex!((), "nvsim::State::api_lock"), GFP_KERNEL)?,
     })
 }

@@ -4,18 +4,28 @@
 //! driver's conventions: a wrong parameter size fails the ioctl (EINVAL), otherwise the
 //! ioctl succeeds and the outcome is the RM status written into the parameters.
 
+use crate::file::MmapContext;
 use crate::file::{NvFile, NV_FOPS};
 use crate::shared::nv_rm_abi::{
-    self, class, ctrl, fb_info, memory_alloc_params, Nvos00, Nvos21, Nvos54, Nvos64,
+    self, class, ctrl, fb_info, memory_alloc_params, Nvos00, Nvos21, Nvos33WithFd, Nvos54, Nvos64,
 };
 use crate::shared::nv_status::*;
+use crate::shared::nvsim_frontend::Node;
 use crate::shared::nvsim_rm::{self, Alloc, Handle, Request, RmStore, Slot, SlotStorage};
 use crate::shared::pod::{read_pod, write_pod};
 use crate::State;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU32, Ordering};
+use kernel::page::{Page, PAGE_SIZE};
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
+
+/// The pages behind one system-memory object (what an mmap of it shows).
+pub(crate) struct SysPages {
+    client: Handle,
+    handle: Handle,
+    pages: KVec<Page>,
+}
 
 /// Most RM objects nvsim holds at once (all clients together).
 pub(crate) const MAX_OBJECTS: usize = 4096;
@@ -65,14 +75,30 @@ pub(crate) fn log_unimplemented(what: &str, number: u32, size: usize) {
 
 /// Handles RM escape `nr` on the copied-in parameters `buf`.
 pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
+    if file.node != Node::Ctl && nv_rm_abi::CTL_ONLY_ESCAPES.contains(&nr) {
+        return Err(EINVAL);
+    }
     match nr {
         nv_rm_abi::esc::RM_ALLOC => rm_alloc(state, file, buf),
         nv_rm_abi::esc::RM_FREE => {
             let mut p: Nvos00 = exact(buf)?;
-            p.status = match state.rm.lock().free(file.id, p.h_root, p.h_object_old) {
+            let freed = state.rm.lock().free(file.id, p.h_root, p.h_object_old);
+            p.status = match freed {
                 Ok(_) => NV_OK,
                 Err(status) => status,
             };
+            drop_freed_pages(state);
+            write_pod(buf, &p);
+            Ok(())
+        }
+        nv_rm_abi::esc::RM_MAP_MEMORY => {
+            let mut p: Nvos33WithFd = exact(buf)?;
+            p.status = match map_memory(state, file, &p) {
+                Ok(()) => NV_OK,
+                Err(status) => status,
+            };
+            // mmap maps the context at offset 0: that is the address token.
+            p.p_linear_address = 0;
             write_pod(buf, &p);
             Ok(())
         }
@@ -135,6 +161,10 @@ fn rm_alloc(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
         };
         (p, core::mem::offset_of!(Nvos64, status))
     };
+    // RM_ALLOC is ctl-only, except for OS events.
+    if file.node != Node::Ctl && p.h_class != class::NV01_EVENT_OS_EVENT {
+        return Err(EINVAL);
+    }
     let status = match alloc(state, file, &p) {
         Ok((client, handle)) => {
             p.h_root = client;
@@ -202,6 +232,19 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
             (p.h_root, h)
         }
     };
+    // System memory gets real pages, which an mmap of it shows.
+    if let Alloc::Object(Request::Memory { system: true, .. }) = request {
+        let size = match rm.get(client, handle).map(|o| o.kind) {
+            Some(nvsim_rm::Kind::Memory { size, .. }) => size,
+            _ => 0,
+        };
+        drop(rm);
+        if back_with_pages(state, client, handle, size).is_err() {
+            let _ = state.rm.lock().free(file.id, client, handle);
+            return Err(NV_ERR_NO_MEMORY);
+        }
+        rm = state.rm.lock();
+    }
     // Memory classes report the size they allocated (rounded up) in their parameters.
     if let (Alloc::Object(Request::Memory { .. }), Some(obj)) = (request, rm.get(client, handle)) {
         if let nvsim_rm::Kind::Memory { size, .. } = obj.kind {
@@ -224,6 +267,129 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
     Ok((client, handle))
 }
 
+/// Allocates zeroed pages for system-memory object `handle` of `client` (`size` bytes).
+fn back_with_pages(state: &State, client: Handle, handle: Handle, size: u64) -> Result {
+    let count = usize::try_from(size / PAGE_SIZE as u64).map_err(|_| ENOMEM)?;
+    let mut pages = KVec::with_capacity(count, GFP_KERNEL)?;
+    for _ in 0..count {
+        pages.push(Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?, GFP_KERNEL)?;
+    }
+    state.sysmem.lock().push(
+        SysPages {
+            client,
+            handle,
+            pages,
+        },
+        GFP_KERNEL,
+    )?;
+    Ok(())
+}
+
+/// Drops the pages of system-memory objects the RM no longer has (mappings keep their own
+/// page references).
+pub(crate) fn drop_freed_pages(state: &State) {
+    let mut table = state.sysmem.lock();
+    let old = core::mem::take(&mut *table);
+    let Ok(mut kept) = KVec::with_capacity(old.len(), GFP_KERNEL) else {
+        // Without room to sort them, keep every entry: pages then live until unload.
+        *table = old;
+        return;
+    };
+    {
+        let rm = state.rm.lock();
+        for entry in old {
+            if rm.get(entry.client, entry.handle).is_some() {
+                // Within the capacity reserved above: cannot fail.
+                let _ = kept.push(entry, GFP_KERNEL);
+            }
+        }
+    }
+    *table = kept;
+}
+
+/// RM_MAP_MEMORY: validates the mapping and sets the mmap context on the file `p.fd` names,
+/// which for system memory must be an nvidiactl file (libcuda opens a new one per mapping)
+/// and must have no context yet: one per file, until it closes.
+fn map_memory(state: &State, file: &NvFile, p: &Nvos33WithFd) -> Result<(), NvStatus> {
+    let page = PAGE_SIZE as u64;
+    let (first_page, pages) = {
+        let rm = state.rm.lock();
+        let owner = rm
+            .get(p.h_client, p.h_client)
+            .ok_or(NV_ERR_INVALID_CLIENT)?;
+        if owner.file != file.id {
+            return Err(NV_ERR_INVALID_CLIENT);
+        }
+        let memory = rm
+            .get(p.h_client, p.h_memory)
+            .ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
+        let size = match memory.kind {
+            nvsim_rm::Kind::Memory {
+                pool: nvsim_rm::Pool::Sys,
+                size,
+            } => size,
+            // Framebuffer memory would be mapped through BAR1, which nvsim does not have.
+            nvsim_rm::Kind::Memory { .. } => return Err(NV_ERR_NOT_SUPPORTED),
+            _ => return Err(NV_ERR_INVALID_OBJECT_HANDLE),
+        };
+        let end = p.offset.checked_add(p.length).ok_or(NV_ERR_INVALID_LIMIT)?;
+        if p.length == 0 || p.offset % page != 0 || p.length % page != 0 || end > size {
+            return Err(NV_ERR_INVALID_LIMIT);
+        }
+        let first = usize::try_from(p.offset / page).map_err(|_| NV_ERR_INVALID_LIMIT)?;
+        let count = usize::try_from(p.length / page).map_err(|_| NV_ERR_INVALID_LIMIT)?;
+        (first, count)
+    };
+    let target = crate::file::NvFileRef::from_fd(p.fd, true, state.gpus.len())
+        .ok_or(NV_ERR_INVALID_ARGUMENT)?;
+    let target_file = target.nv_file();
+    let mut inner = target_file.inner.lock();
+    if inner.mmap_context.is_some() {
+        return Err(NV_ERR_STATE_IN_USE);
+    }
+    inner.mmap_context = Some(MmapContext {
+        client: p.h_client,
+        memory: p.h_memory,
+        first_page,
+        pages,
+    });
+    Ok(())
+}
+
+extern "C" {
+    /// Inserts `count` pages into the VMA being set up (`shim.c`); `struct vm_area_struct *`
+    /// and `struct page *` as `void *` (they reach structs rustc's FFI lint flags).
+    fn nvsim_vma_insert_pages(
+        vma: *mut kernel::ffi::c_void,
+        pages: *const *mut kernel::ffi::c_void,
+        count: kernel::ffi::c_ulong,
+    ) -> kernel::ffi::c_int;
+}
+
+/// mmap of an nvidia file: the pages its mmap context names; EINVAL without a context or
+/// once its object is freed.
+pub(crate) fn map_pages(state: &State, file: &NvFile, vma: *mut kernel::ffi::c_void) -> Result {
+    let ctx = file.inner.lock().mmap_context.ok_or(EINVAL)?;
+    let table = state.sysmem.lock();
+    let entry = table
+        .iter()
+        .find(|e| e.client == ctx.client && e.handle == ctx.memory)
+        .ok_or(EINVAL)?;
+    let pages = entry
+        .pages
+        .get(ctx.first_page..ctx.first_page + ctx.pages)
+        .ok_or(ERANGE)?;
+    let mut ptrs = KVec::with_capacity(pages.len(), GFP_KERNEL)?;
+    for page in pages {
+        ptrs.push(page.as_ptr().cast::<kernel::ffi::c_void>(), GFP_KERNEL)?;
+    }
+    // SAFETY: `vma` is the VMA being set up under the mmap lock; `ptrs` holds `len` live
+    // pages, kept alive by `table`'s lock until the shim has taken its own references.
+    let ret =
+        unsafe { nvsim_vma_insert_pages(vma, ptrs.as_ptr(), ptrs.len() as kernel::ffi::c_ulong) };
+    kernel::error::to_result(ret)
+}
+
 /// RM_CONTROL: the commands nvsim answers; the driver's not-supported status (logged) for
 /// the rest.
 fn control(state: &State, file: &NvFile, p: &Nvos54) -> NvStatus {
@@ -242,7 +408,7 @@ fn control(state: &State, file: &NvFile, p: &Nvos54) -> NvStatus {
 fn fb_get_info_v2(state: &State, file: &NvFile, p: &Nvos54) -> Result<(), NvStatus> {
     let len = fb_info::PARAMS_SIZE;
     if p.params_size as usize != len {
-        return Err(NV_ERR_INVALID_PARAM_STRUCT);
+        return Err(NV_ERR_INVALID_ARGUMENT);
     }
     let gpu = {
         let rm = state.rm.lock();
@@ -268,7 +434,7 @@ fn fb_get_info_v2(state: &State, file: &NvFile, p: &Nvos54) -> Result<(), NvStat
         .read_slice(&mut params)
         .map_err(|_| NV_ERR_INVALID_POINTER)?;
     let count = read_pod::<u32>(&params).unwrap_or(0) as usize;
-    if count > fb_info::MAX_LIST_SIZE {
+    if count == 0 || count > fb_info::MAX_LIST_SIZE {
         return Err(NV_ERR_INVALID_ARGUMENT);
     }
     let (total_kib, free_kib) = (gpu.fb_size >> 10, (gpu.fb_size - gpu.fb_used) >> 10);
@@ -309,6 +475,10 @@ pub(crate) fn format_state(state: &State, out: &mut impl Write) -> core::fmt::Re
         }
     }
     writeln!(out, "sys_used {}", rm.sys_used())?;
+    drop(rm);
+    let backed: usize = state.sysmem.lock().iter().map(|e| e.pages.len()).sum();
+    writeln!(out, "sys_pages {}", backed)?;
+    let rm = state.rm.lock();
     writeln!(out, "objects {}", rm.objects().count())?;
     writeln!(
         out,

@@ -161,3 +161,32 @@ void nvsim_fput(struct file *file)
 {
 	fput(file);
 }
+
+/* ---- mmap of system memory: insert the object's pages into the VMA ---- */
+
+#include <linux/mm.h>
+
+int nvsim_vma_insert_pages(struct vm_area_struct *vma, struct page **pages, unsigned long count);
+
+/*
+ * As the driver's nvidia_mmap_helper: the mmap context, not the offset, says what is
+ * mapped, so vm_pgoff must be 0 (EINVAL) and the VMA no larger than the context (ERANGE).
+ * vm_insert_page takes a reference per page: freeing the memory object leaves the pages to
+ * the mapping until it goes.
+ */
+int nvsim_vma_insert_pages(struct vm_area_struct *vma, struct page **pages, unsigned long count)
+{
+	unsigned long addr, i = 0;
+	int ret;
+
+	if (vma->vm_pgoff != 0)
+		return -EINVAL;
+	if ((vma->vm_end - vma->vm_start) >> PAGE_SHIFT > count)
+		return -ERANGE;
+	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE, i++) {
+		ret = vm_insert_page(vma, addr, pages[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}

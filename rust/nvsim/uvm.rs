@@ -9,8 +9,8 @@
 //!   `NV_ERR_ILLEGAL_ACTION` in `rmStatus`;
 //! - UVM_MM_INITIALIZE, issued on a second uvm file, resolves `uvmFd` in the caller's table and
 //!   accepts only a UVM file (by its fops) that is a VA space;
-//! - UVM_REGISTER_GPU resolves `rmCtrlFd` and accepts only an nvidiactl file holding `hClient`,
-//!   and only for a caller that holds the GPU's node open.
+//! - UVM_REGISTER_GPU succeeds only for a caller that holds the GPU's node open (535 does
+//!   not validate `rmCtrlFd`).
 
 use crate::fops::{this_module, FileOps};
 use crate::rm::caller_holds_gpu;
@@ -229,18 +229,10 @@ fn dispatch(state: &State, uvm: &UvmFile, cmd: u32, buf: &mut [u8]) {
             p.rm_status = if refuse { NV_ERR_ILLEGAL_ACTION } else { NV_OK };
         }),
         25 => with_params(buf, |p: &mut UvmRegisterGpuVaspaceParams| {
-            p.rm_status = if refuse {
-                NV_ERR_ILLEGAL_ACTION
-            } else {
-                check_rm_ctrl(state, p.rm_ctrl_fd, p.h_client)
-            };
+            p.rm_status = if refuse { NV_ERR_ILLEGAL_ACTION } else { NV_OK };
         }),
         27 => with_params(buf, |p: &mut UvmRegisterChannelParams| {
-            p.rm_status = if refuse {
-                NV_ERR_ILLEGAL_ACTION
-            } else {
-                check_rm_ctrl(state, p.rm_ctrl_fd, p.h_client)
-            };
+            p.rm_status = if refuse { NV_ERR_ILLEGAL_ACTION } else { NV_OK };
         }),
         26 => with_params(buf, |p: &mut UvmUnregisterGpuVaspaceParams| {
             p.rm_status = if refuse { NV_ERR_ILLEGAL_ACTION } else { NV_OK };
@@ -306,25 +298,9 @@ fn mm_initialize(state: &State, uvm: &UvmFile, uvm_fd: i32) -> NvStatus {
     status
 }
 
-/// The RM side of UVM calls that name an RM client: `rm_ctrl_fd` must be the caller's
-/// nvidiactl file and `h_client` a client made on it.
-fn check_rm_ctrl(state: &State, rm_ctrl_fd: i32, h_client: u32) -> NvStatus {
-    let Some(ctl) = crate::file::NvFileRef::from_fd(rm_ctrl_fd, true, state.gpus.len()) else {
-        return NV_ERR_INVALID_ARGUMENT;
-    };
-    let rm = state.rm.lock();
-    match rm.get(h_client, h_client) {
-        Some(client) if client.file == ctl.nv_file().id => NV_OK,
-        _ => NV_ERR_INVALID_CLIENT,
-    }
-}
-
-/// UVM_REGISTER_GPU.
+/// UVM_REGISTER_GPU. The 535 driver does not validate `rmCtrlFd` (its source says so); the
+/// gate is the GPU-info query's fd-table walk: the caller must hold the GPU's node open.
 fn register_gpu(state: &State, uvm: &UvmFile, p: &UvmRegisterGpuParams) -> NvStatus {
-    let status = check_rm_ctrl(state, p.rm_ctrl_fd, p.h_client);
-    if status != NV_OK {
-        return status;
-    }
     let Some(gpu) = state.gpus.iter().find(|g| g.uuid() == p.gpu_uuid.uuid) else {
         return NV_ERR_GPU_UUID_NOT_FOUND;
     };

@@ -126,11 +126,27 @@ pub mod memory_alloc_params {
     pub const SIZE_CURRENT: usize = 128;
 }
 
-/// `NV0080_ALLOC_PARAMETERS` (device): the field nvsim reads.
+/// `NV0080_ALLOC_PARAMETERS` (device): 56 bytes in 535; nvsim reads `deviceId`.
 pub mod device_alloc_params {
     /// Offset of `deviceId` (u32): which GPU.
     pub const DEVICE_ID_OFFSET: usize = 0;
+    /// Size of the struct, which the RM copies in whole.
+    pub const SIZE: usize = 56;
 }
+
+/// Escapes the RM accepts only on nvidiactl (EINVAL on `/dev/nvidiaN`); RM_ALLOC is ctl-only
+/// too except for OS-event classes.
+pub const CTL_ONLY_ESCAPES: [u8; 9] = [
+    esc::RM_FREE,
+    esc::RM_CONTROL,
+    esc::RM_VID_HEAP_CONTROL,
+    esc::RM_MAP_MEMORY,
+    esc::RM_UNMAP_MEMORY,
+    esc::RM_MAP_MEMORY_DMA,
+    esc::RM_UNMAP_MEMORY_DMA,
+    esc::RM_DUP_OBJECT,
+    esc::RM_SHARE,
+];
 
 /// Class ids.
 pub mod class {
@@ -186,12 +202,44 @@ pub mod fb_info {
     pub const HEAP_FREE: u32 = 0x16;
     /// `NV2080_CTRL_FB_INFO_INDEX_USABLE_RAM_SIZE`.
     pub const USABLE_RAM_SIZE: u32 = 0x20;
-    /// `NV2080_CTRL_FB_INFO_MAX_LIST_SIZE`: entries in the params' list.
-    pub const MAX_LIST_SIZE: usize = 0x39;
+    /// `NV2080_CTRL_FB_INFO_MAX_LIST_SIZE` in the 535 series: entries in the params' list
+    /// (0x39 in later series).
+    pub const MAX_LIST_SIZE: usize = 54;
     /// Size of `NV2080_CTRL_FB_GET_INFO_V2_PARAMS`.
     pub const PARAMS_SIZE: usize = 4 + 8 * MAX_LIST_SIZE;
 }
 
+/// `nv_ioctl_nvos33_parameters_with_fd`: RM_MAP_MEMORY (NVOS33 and the fd of the file the
+/// mapping will be made on).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Nvos33WithFd {
+    /// The client.
+    pub h_client: u32,
+    /// The device.
+    pub h_device: u32,
+    /// The memory object.
+    pub h_memory: u32,
+    /// Padding.
+    pub pad: u32,
+    /// Offset into the memory object.
+    pub offset: u64,
+    /// Length to map.
+    pub length: u64,
+    /// Out: the address token of the mapping.
+    pub p_linear_address: u64,
+    /// RM status out.
+    pub status: u32,
+    /// Mapping flags.
+    pub flags: u32,
+    /// An fd of the caller's: the `/dev/nvidiaN` file the caller will mmap.
+    pub fd: i32,
+    /// Padding.
+    pub pad2: u32,
+}
+
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted below).
+unsafe impl Pod for Nvos33WithFd {}
 // SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted below).
 unsafe impl Pod for Nvos00 {}
 // SAFETY: as above.
@@ -211,6 +259,11 @@ const _: () = {
     assert!(offset_of!(Nvos64, params_size) == 32);
     assert!(offset_of!(Nvos64, status) == 40);
     assert!(size_of::<Nvos54>() == 32);
+    assert!(size_of::<Nvos33WithFd>() == 56);
+    assert!(offset_of!(Nvos33WithFd, offset) == 16);
+    assert!(offset_of!(Nvos33WithFd, p_linear_address) == 32);
+    assert!(offset_of!(Nvos33WithFd, status) == 40);
+    assert!(offset_of!(Nvos33WithFd, fd) == 48);
     assert!(offset_of!(Nvos54, params) == 16);
     assert!(offset_of!(Nvos54, status) == 28);
 };

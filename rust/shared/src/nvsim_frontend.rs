@@ -174,16 +174,35 @@ fn c_str(buf: &[u8]) -> &[u8] {
     buf.get(..end).unwrap_or(buf)
 }
 
-/// CHECK_VERSION_STR against the driver's `version`. Returns whether the call succeeds
-/// (the ioctl then returns 0; otherwise EINVAL). The reply is always written; on a mismatch
-/// and on a query the driver's version is written back into `version_string`.
+/// Whether `client` and `driver` agree up to the first '.' both have (the major version).
+fn same_major(client: &[u8], driver: &[u8]) -> bool {
+    for (c, d) in client.iter().zip(driver) {
+        if c != d {
+            return false;
+        }
+        if *c == b'.' {
+            return true;
+        }
+    }
+    client.len() == driver.len()
+}
+
+/// CHECK_VERSION_STR against the driver's `version` (535 `RmPerformVersionCheck`). Returns
+/// whether the call succeeds (ioctl 0; otherwise EINVAL). The reply is always RECOGNIZED; a
+/// query, and any mismatch, write the driver's version back into `version_string`.
+/// RELAXED accepts the same major version; STRICT, and any other command, an exact match.
 pub fn check_version(params: &mut NvIoctlRmApiVersion, version: &str) -> bool {
+    // The driver NUL-terminates the client's copy at its last byte first.
+    if let Some(last) = params.version_string.last_mut() {
+        *last = 0;
+    }
+    let client = c_str(&params.version_string);
     let ok = match params.cmd {
-        NV_RM_API_VERSION_CMD_RELAXED | NV_RM_API_VERSION_CMD_QUERY => true,
-        NV_RM_API_VERSION_CMD_STRICT => c_str(&params.version_string) == version.as_bytes(),
-        _ => false,
+        NV_RM_API_VERSION_CMD_QUERY => false,
+        NV_RM_API_VERSION_CMD_RELAXED => same_major(client, version.as_bytes()),
+        _ => client == version.as_bytes(),
     };
-    if !ok || params.cmd == NV_RM_API_VERSION_CMD_QUERY {
+    if !ok {
         params.version_string = [0; NV_RM_API_VERSION_STRING_LENGTH];
         let n = version.len().min(NV_RM_API_VERSION_STRING_LENGTH - 1);
         if let (Some(dst), Some(src)) = (
@@ -193,12 +212,8 @@ pub fn check_version(params: &mut NvIoctlRmApiVersion, version: &str) -> bool {
             dst.copy_from_slice(src);
         }
     }
-    params.reply = if ok {
-        NV_RM_API_VERSION_REPLY_RECOGNIZED
-    } else {
-        NV_RM_API_VERSION_REPLY_UNRECOGNIZED
-    };
-    ok
+    params.reply = NV_RM_API_VERSION_REPLY_RECOGNIZED;
+    ok || params.cmd == NV_RM_API_VERSION_CMD_QUERY
 }
 
 #[cfg(test)]
@@ -303,13 +318,20 @@ mod tests {
         assert_eq!(p.reply, NV_RM_API_VERSION_REPLY_RECOGNIZED);
         let mut p = version_params(NV_RM_API_VERSION_CMD_STRICT, "550.1");
         assert!(!check_version(&mut p, "535.309.01"));
-        assert_eq!(p.reply, NV_RM_API_VERSION_REPLY_UNRECOGNIZED);
+        assert_eq!(p.reply, NV_RM_API_VERSION_REPLY_RECOGNIZED);
         assert_eq!(c_str(&p.version_string), b"535.309.01");
         let mut p = version_params(NV_RM_API_VERSION_CMD_QUERY, "");
         assert!(check_version(&mut p, "535.309.01"));
         assert_eq!(c_str(&p.version_string), b"535.309.01");
-        let mut p = version_params(NV_RM_API_VERSION_CMD_RELAXED, "1.0");
+        let mut p = version_params(NV_RM_API_VERSION_CMD_RELAXED, "535.54.03");
         assert!(check_version(&mut p, "535.309.01"));
+        let mut p = version_params(NV_RM_API_VERSION_CMD_RELAXED, "550.54.03");
+        assert!(!check_version(&mut p, "535.309.01"));
+        let mut p = version_params(7, "535.309.01");
+        assert!(
+            check_version(&mut p, "535.309.01"),
+            "unknown commands are strict"
+        );
     }
 
     proptest! {

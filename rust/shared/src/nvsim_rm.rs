@@ -502,7 +502,7 @@ pub enum Alloc {
 /// Bytes of class parameters nvsim reads for `class` (0: it needs none).
 pub fn class_params_len(class_id: u32) -> usize {
     match class_id {
-        class::NV01_DEVICE_0 => device_alloc_params::DEVICE_ID_OFFSET + 4,
+        class::NV01_DEVICE_0 => device_alloc_params::SIZE,
         class::NV01_MEMORY_LOCAL_USER | class::NV01_MEMORY_SYSTEM => memory_alloc_params::SIZE_535,
         _ => 0,
     }
@@ -755,8 +755,8 @@ mod tests {
     #[test]
     fn decodes_classes() {
         assert_eq!(decode_alloc(0x41, &[]), Ok(Alloc::Client));
-        let mut dev = [0u8; 4];
-        dev.copy_from_slice(&1u32.to_le_bytes());
+        let mut dev = [0u8; 56];
+        dev[..4].copy_from_slice(&1u32.to_le_bytes());
         assert_eq!(
             decode_alloc(0x80, &dev),
             Ok(Alloc::Object(Request::Device { device_id: 1 }))

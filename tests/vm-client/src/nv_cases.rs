@@ -56,6 +56,14 @@ pub const ALL: &[Case] = &[
         nvsim_register_fd_accepts_only_nvidiactl,
     ),
     ("nvsim_uvm_startup_and_checks", nvsim_uvm_startup_and_checks),
+    (
+        "nvsim_map_system_memory_once_per_file",
+        nvsim_map_system_memory_once_per_file,
+    ),
+    (
+        "nvsim_rm_escapes_are_ctl_only",
+        nvsim_rm_escapes_are_ctl_only,
+    ),
 ];
 
 const EINVAL: i32 = libc::EINVAL;
@@ -175,8 +183,9 @@ fn nvsim_version_check() -> Result<(), String> {
     ensure(r == Err(EINVAL), || {
         format!("mismatching version gave {r:?}, want EINVAL")
     })?;
-    ensure(p.reply == NV_RM_API_VERSION_REPLY_UNRECOGNIZED, || {
-        "reply not UNRECOGNIZED".into()
+    // The 535 driver answers RECOGNIZED even when it refuses.
+    ensure(p.reply == NV_RM_API_VERSION_REPLY_RECOGNIZED, || {
+        format!("reply {}", p.reply)
     })?;
     ensure(told == "535.309.01", || {
         format!("driver version written back: {told:?}")
@@ -752,15 +761,10 @@ fn nvsim_uvm_startup_and_checks() -> Result<(), String> {
     let client = nv_rm::alloc_client(&ctl).ok()?;
     let mut reg = UvmRegisterGpuParams {
         gpu_uuid: sim_uuid(0),
-        rm_ctrl_fd: null.as_raw_fd(),
+        rm_ctrl_fd: ctl.as_raw_fd(),
         h_client: client,
         ..Default::default()
     };
-    let r = uvm(&va, 37, &mut reg, |p| p.rm_status);
-    ensure(r == Ok(0x1f), || {
-        format!("REGISTER_GPU with rmCtrlFd=/dev/null: {r:?}")
-    })?;
-    reg.rm_ctrl_fd = ctl.as_raw_fd();
     let r = uvm(&va, 37, &mut reg, |p| p.rm_status);
     ensure(r == Ok(0x1b), || {
         format!("REGISTER_GPU without nvidia0 open: {r:?}, want NV_ERR_INSUFFICIENT_PERMISSIONS")
@@ -780,14 +784,20 @@ fn nvsim_uvm_startup_and_checks() -> Result<(), String> {
     ensure(r == Ok(0x12), || {
         format!("REGISTER_GPU of an unknown UUID: {r:?}")
     })?;
-    let other_ctl = open("NV_CTL")?;
-    let mut foreign = UvmRegisterGpuParams {
-        rm_ctrl_fd: other_ctl.as_raw_fd(),
+    // 535 does not validate rmCtrlFd: the fd-table walk is the gate.
+    let mut unchecked = UvmRegisterGpuParams {
+        gpu_uuid: sim_uuid(1),
+        rm_ctrl_fd: null.as_raw_fd(),
         ..reg
     };
-    let r = uvm(&va, 37, &mut foreign, |p| p.rm_status);
-    ensure(r == Ok(0x23), || {
-        format!("REGISTER_GPU naming another file's client: {r:?}")
+    let r = uvm(&va, 37, &mut unchecked, |p| p.rm_status);
+    ensure(r == Ok(0x1b), || {
+        format!("REGISTER_GPU of GPU 1 without nvidia1 open: {r:?}")
+    })?;
+    let _gpu1 = open_rw("/dev/nvidia1").map_err(|e| e.to_string())?;
+    let r = uvm(&va, 37, &mut unchecked, |p| p.rm_status);
+    ensure(r == Ok(0), || {
+        format!("REGISTER_GPU with rmCtrlFd=/dev/null, nvidia1 open: {r:?}")
     })?;
     let mut unreg = UvmUnregisterGpuParams {
         gpu_uuid: sim_uuid(0),
@@ -801,4 +811,139 @@ fn nvsim_uvm_startup_and_checks() -> Result<(), String> {
     ensure(r == Err(EINVAL), || format!("unknown UVM command: {r:?}"))?;
     let r = ioctl_raw(va.as_raw_fd(), 0x3000_0002, 0);
     ensure(r == Ok(0), || format!("DEINITIALIZE: {r:?}"))
+}
+
+/// RM_MAP_MEMORY sets a one-shot mmap context on the GPU file its fd names; mmap of that
+/// file at offset 0 then shows the memory's real pages.
+fn nvsim_map_system_memory_once_per_file() -> Result<(), String> {
+    use crate::sys::Mapping;
+    let ctl = open("NV_CTL")?;
+    let _gpu = open("NV_GPU0")?;
+    let client = client_with_device(&ctl)?;
+    let len = 64 * 1024u64;
+    nv_rm::alloc_memory(&ctl, client, 0xd0, 0x300, 0x3e, len).ok()?;
+    nv_rm::alloc_memory(&ctl, client, 0xd0, 0x400, 0x40, len).ok()?;
+    // System memory is mapped through an nvidiactl file, one new open per mapping.
+    let map_a = open("NV_CTL")?;
+    let map_b = open("NV_CTL")?;
+    let gpu_file = open("NV_GPU0")?;
+    let st = |r: nv_rm::RmResult<()>| r.status();
+    // Refusals: wrong fds, framebuffer memory, out-of-range lengths.
+    let null = open_rw("/dev/null").map_err(|e| e.to_string())?;
+    for (what, fd, want) in [
+        ("/dev/null", null.as_raw_fd(), 0x1f),
+        ("a GPU node", gpu_file.as_raw_fd(), 0x1f),
+    ] {
+        let r = st(nv_rm::map_memory(&ctl, client, 0xd0, 0x300, 0, len, fd));
+        ensure(r == want, || {
+            format!("RM_MAP_MEMORY naming {what}: status {r:#x}, want {want:#x}")
+        })?;
+    }
+    let r = st(nv_rm::map_memory(
+        &ctl,
+        client,
+        0xd0,
+        0x400,
+        0,
+        len,
+        map_a.as_raw_fd(),
+    ));
+    ensure(r == 0x56, || {
+        format!("mapping framebuffer memory: {r:#x}, want NV_ERR_NOT_SUPPORTED")
+    })?;
+    let r = st(nv_rm::map_memory(
+        &ctl,
+        client,
+        0xd0,
+        0x300,
+        0,
+        2 * len,
+        map_a.as_raw_fd(),
+    ));
+    ensure(r == 0x2e, || {
+        format!("mapping past the object: {r:#x}, want NV_ERR_INVALID_LIMIT")
+    })?;
+    // No context yet: mmap is refused.
+    let r = Mapping::shared(map_a.as_raw_fd(), len as usize, 0)
+        .err()
+        .and_then(|e| e.raw_os_error());
+    ensure(r == Some(EINVAL), || {
+        format!("mmap without a context: {r:?}")
+    })?;
+    // The context, then the mapping.
+    nv_rm::map_memory(&ctl, client, 0xd0, 0x300, 0, len, map_a.as_raw_fd()).ok()?;
+    let r = st(nv_rm::map_memory(
+        &ctl,
+        client,
+        0xd0,
+        0x300,
+        0,
+        len,
+        map_a.as_raw_fd(),
+    ));
+    ensure(r == 0x63, || {
+        format!("a second context on one file: {r:#x}, want NV_ERR_STATE_IN_USE")
+    })?;
+    let r = Mapping::shared(map_a.as_raw_fd(), len as usize, 4096)
+        .err()
+        .and_then(|e| e.raw_os_error());
+    ensure(r == Some(EINVAL), || format!("mmap at offset 4096: {r:?}"))?;
+    let r = Mapping::shared(map_a.as_raw_fd(), 2 * len as usize, 0)
+        .err()
+        .and_then(|e| e.raw_os_error());
+    ensure(r == Some(libc::ERANGE), || {
+        format!("mmap larger than the context: {r:?}")
+    })?;
+    let mut a =
+        Mapping::shared(map_a.as_raw_fd(), len as usize, 0).map_err(|e| format!("mmap: {e}"))?;
+    ensure(a.bytes().iter().all(|&b| b == 0), || {
+        "fresh system memory is not zeroed".into()
+    })?;
+    for (i, b) in a.bytes_mut().iter_mut().enumerate() {
+        *b = (i % 251) as u8;
+    }
+    // A second mapping of the same memory, through another file, sees the same bytes.
+    nv_rm::map_memory(&ctl, client, 0xd0, 0x300, 0, len, map_b.as_raw_fd()).ok()?;
+    let b = Mapping::shared(map_b.as_raw_fd(), len as usize, 0)
+        .map_err(|e| format!("second mmap: {e}"))?;
+    ensure(a.bytes() == b.bytes(), || {
+        "two mappings of one object differ".into()
+    })?;
+    // Freeing the object leaves the mapped pages to the mappings.
+    let pages = debugfs("sys_pages", "sys_pages")?;
+    nv_rm::free(&ctl, client, 0xd0, 0x300).ok()?;
+    ensure(
+        debugfs("sys_pages", "sys_pages")? == pages - len / 4096,
+        || "freed object kept its pages".into(),
+    )?;
+    ensure(
+        b.bytes()
+            .iter()
+            .enumerate()
+            .all(|(i, &v)| v == (i % 251) as u8),
+        || "mapping lost its pages".into(),
+    )?;
+    println!("64 KiB of system memory mapped twice; contexts one-shot; freed object's pages outlive it in mappings");
+    Ok(())
+}
+
+/// RM escapes other than OS events belong to nvidiactl: on `/dev/nvidiaN` they fail.
+fn nvsim_rm_escapes_are_ctl_only() -> Result<(), String> {
+    let gpu = open("NV_GPU0")?;
+    let ctl = open("NV_CTL")?;
+    let client = nv_rm::alloc_client(&ctl).ok()?;
+    let r = nv_rm::alloc_client(&gpu);
+    ensure(r == nv_rm::RmResult::Errno(EINVAL), || {
+        format!("RM_ALLOC of a client on nvidia0: {r:?}")
+    })?;
+    let r = nv_rm::free(&gpu, client, client, client);
+    ensure(r == nv_rm::RmResult::Errno(EINVAL), || {
+        format!("RM_FREE on nvidia0: {r:?}")
+    })?;
+    let mut params = [0u8; 4];
+    let r = nv_rm::control(&gpu, client, client, 0x101, &mut params);
+    ensure(r == nv_rm::RmResult::Errno(EINVAL), || {
+        format!("RM_CONTROL on nvidia0: {r:?}")
+    })?;
+    nv_rm::free(&ctl, client, client, client).ok()
 }

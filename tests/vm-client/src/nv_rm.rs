@@ -79,8 +79,8 @@ pub fn alloc_device(
     handle: u32,
     device_id: u32,
 ) -> RmResult<(u32, u32)> {
-    let mut params = [0u8; 4];
-    params.copy_from_slice(&device_id.to_le_bytes());
+    let mut params = [0u8; fakegpu_shared::nv_rm_abi::device_alloc_params::SIZE];
+    params[..4].copy_from_slice(&device_id.to_le_bytes());
     alloc(ctl, client, client, handle, 0x80, Some(&mut params))
 }
 
@@ -184,4 +184,35 @@ pub fn debugfs(line: &str, key: &str) -> Result<u64, String> {
         .get(i + 1)
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| format!("bad {key} in {l:?}"))
+}
+
+/// RM_MAP_MEMORY (NVOS33 + fd): set up the mapping of `length` bytes at `offset` of memory
+/// `memory` on the GPU file `map_fd`.
+pub fn map_memory(
+    ctl: &OwnedFd,
+    client: u32,
+    device: u32,
+    memory: u32,
+    offset: u64,
+    length: u64,
+    map_fd: i32,
+) -> RmResult<()> {
+    use fakegpu_shared::nv_rm_abi::Nvos33WithFd;
+    let mut p = Nvos33WithFd {
+        h_client: client,
+        h_device: device,
+        h_memory: memory,
+        offset,
+        length,
+        fd: map_fd,
+        ..Default::default()
+    };
+    match ioctl(
+        ctl,
+        iowr::<Nvos33WithFd>(NV_IOCTL_MAGIC, esc::RM_MAP_MEMORY),
+        &mut p,
+    ) {
+        Ok(_) => RmResult::Status(p.status, ()),
+        Err(e) => RmResult::Errno(e),
+    }
 }

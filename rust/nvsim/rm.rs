@@ -73,10 +73,38 @@ pub(crate) fn log_unimplemented(what: &str, number: u32, size: usize) {
     }
 }
 
+extern "C" {
+    /// The RM status to fail this call with (fault injection, `shim.c`), or NV_OK.
+    fn nvsim_fault_take() -> u32;
+}
+
+/// Where the status field of an RM call's parameters is, for the calls fault injection
+/// can fail.
+fn status_offset(nr: u8, size: usize) -> Option<usize> {
+    match (nr, size) {
+        (nv_rm_abi::esc::RM_ALLOC, 32) => Some(core::mem::offset_of!(Nvos21, status)),
+        (nv_rm_abi::esc::RM_ALLOC, 48) => Some(core::mem::offset_of!(Nvos64, status)),
+        (nv_rm_abi::esc::RM_FREE, 16) => Some(core::mem::offset_of!(Nvos00, status)),
+        (nv_rm_abi::esc::RM_CONTROL, 32) => Some(core::mem::offset_of!(Nvos54, status)),
+        (nv_rm_abi::esc::RM_MAP_MEMORY, 56) => Some(core::mem::offset_of!(Nvos33WithFd, status)),
+        _ => None,
+    }
+}
+
 /// Handles RM escape `nr` on the copied-in parameters `buf`.
 pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
     if file.node != Node::Ctl && nv_rm_abi::CTL_ONLY_ESCAPES.contains(&nr) {
         return Err(EINVAL);
+    }
+    if let Some(at) = status_offset(nr, buf.len()) {
+        // SAFETY: the shim only takes a spinlock and reads its parameters.
+        let injected = unsafe { nvsim_fault_take() };
+        if injected != NV_OK {
+            if let Some(field) = buf.get_mut(at..) {
+                write_pod(field, &injected);
+            }
+            return Ok(());
+        }
     }
     match nr {
         nv_rm_abi::esc::RM_ALLOC => rm_alloc(state, file, buf),

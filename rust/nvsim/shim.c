@@ -5,6 +5,7 @@
  */
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/spinlock.h>
 
 static int gpus = 2;
 module_param(gpus, int, 0444);
@@ -17,6 +18,36 @@ MODULE_PARM_DESC(fb_mib, "Framebuffer of each simulated GPU in MiB (default 4096
 static int sysmem_mib = 1024;
 module_param(sysmem_mib, int, 0444);
 MODULE_PARM_DESC(sysmem_mib, "System-memory pool for pinned host memory in MiB (default 1024)");
+
+/*
+ * Fault injection for hardening tests: the next fault_count RM calls (RM_ALLOC, RM_FREE,
+ * RM_CONTROL, RM_MAP_MEMORY) fail with RM status fault_status, doing nothing else.
+ */
+static int fault_count;
+module_param(fault_count, int, 0644);
+MODULE_PARM_DESC(fault_count, "Fail the next N RM calls (fault injection; default 0)");
+
+static uint fault_status = 0x51;
+module_param(fault_status, uint, 0644);
+MODULE_PARM_DESC(fault_status, "RM status injected failures return (default 0x51, NV_ERR_NO_MEMORY)");
+
+static DEFINE_SPINLOCK(fault_lock);
+
+unsigned int nvsim_fault_take(void);
+
+/* The status to fail the current RM call with, or 0 (NV_OK) to run it. */
+unsigned int nvsim_fault_take(void)
+{
+	unsigned int status = 0;
+
+	spin_lock(&fault_lock);
+	if (fault_count > 0) {
+		fault_count--;
+		status = fault_status ? fault_status : 0xffff;
+	}
+	spin_unlock(&fault_lock);
+	return status;
+}
 
 static char version[64] = "535.309.01";
 module_param_string(version, version, sizeof(version), 0444);

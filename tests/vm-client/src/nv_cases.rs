@@ -64,6 +64,10 @@ pub const ALL: &[Case] = &[
         "nvsim_rm_escapes_are_ctl_only",
         nvsim_rm_escapes_are_ctl_only,
     ),
+    (
+        "nvsim_fault_injection_fails_the_next_calls",
+        nvsim_fault_injection_fails_the_next_calls,
+    ),
 ];
 
 const EINVAL: i32 = libc::EINVAL;
@@ -945,5 +949,39 @@ fn nvsim_rm_escapes_are_ctl_only() -> Result<(), String> {
     ensure(r == nv_rm::RmResult::Errno(EINVAL), || {
         format!("RM_CONTROL on nvidia0: {r:?}")
     })?;
+    nv_rm::free(&ctl, client, client, client).ok()
+}
+
+fn set_param(name: &str, value: &str) -> Result<(), String> {
+    std::fs::write(format!("/sys/module/nvsim/parameters/{name}"), value)
+        .map_err(|e| format!("{name}: {e}"))
+}
+
+/// `fault_count`/`fault_status` fail the next RM calls with the given status, changing
+/// nothing, then calls work again.
+fn nvsim_fault_injection_fails_the_next_calls() -> Result<(), String> {
+    let ctl = open("NV_CTL")?;
+    let _gpu = open("NV_GPU0")?;
+    let client = client_with_device(&ctl)?;
+    let used = debugfs("gpu0", "fb_used")?;
+    set_param("fault_status", "0x1a")?;
+    set_param("fault_count", "2")?;
+    let r1 = nv_rm::alloc_memory(&ctl, client, 0xd0, 0x100, 0x40, MIB);
+    let r2 = nv_rm::free(&ctl, client, client, client);
+    let left =
+        std::fs::read_to_string("/sys/module/nvsim/parameters/fault_count").unwrap_or_default();
+    set_param("fault_status", "0x51")?;
+    println!(
+        "injected: alloc {r1:?}, free {r2:?}; fault_count now {}",
+        left.trim()
+    );
+    ensure(r1.status() == 0x1a && r2.status() == 0x1a, || {
+        "injected status not returned".into()
+    })?;
+    ensure(debugfs("gpu0", "fb_used")? == used, || {
+        "a failed call was charged".into()
+    })?;
+    ensure(left.trim() == "0", || "fault_count not consumed".into())?;
+    nv_rm::alloc_memory(&ctl, client, 0xd0, 0x100, 0x40, MIB).ok()?;
     nv_rm::free(&ctl, client, client, client).ok()
 }

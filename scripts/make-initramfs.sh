@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Packs the guest's initramfs: busybox, tests/vm's scripts, the modules and the test client.
-#   make-initramfs.sh MODULES_DIR VMTEST_BINARY OUT.cpio.gz
+# Packs the guest's initramfs: busybox, tests/vm's scripts, the modules and the test clients.
+#   make-initramfs.sh MODULES_DIR BIN_DIR OUT.cpio.gz   (BIN_DIR holds fakegpu-vmtest, nv-client)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 FAKEGPU_STEP=initramfs
 
-modules=${1:?usage: make-initramfs.sh MODULES_DIR VMTEST_BINARY OUT}
-vmtest=${2:?}
+modules=${1:?usage: make-initramfs.sh MODULES_DIR BIN_DIR OUT}
+bins=${2:?}
 out=${3:?}
 busybox=$(command -v busybox || true)
 # ldd fails on a static binary, which is what the initramfs needs.
@@ -20,7 +20,7 @@ cp "$busybox" "$stage/bin/busybox"
 cp "$FAKEGPU_ROOT/tests/vm/init" "$stage/init"
 cp "$FAKEGPU_ROOT"/tests/vm/*.sh "$stage/fakegpu/"
 cp "$modules"/*.ko "$stage/fakegpu/"
-cp "$vmtest" "$stage/fakegpu/bin/fakegpu-vmtest"
+cp "$bins/fakegpu-vmtest" "$bins/nv-client" "$stage/fakegpu/bin/"
 chmod +x "$stage/init"
 (cd "$stage" && find . -print0 | cpio --quiet -o -0 -H newc -R 0:0) | gzip -1 > "$out"
 say "packed $out ($(du -h "$out" | cut -f1))"

@@ -38,16 +38,16 @@ phase kernel kdir_for
 
 phase modules "$FAKEGPU_ROOT/scripts/build-modules.sh" "$kdir" "$FAKEGPU_BUILD/modules-$flavour"
 
-build_vmtest() {
-  say "building the test client (static)"
+build_clients() {
+  say "building the test clients (static)"
   (cd "$FAKEGPU_ROOT" && RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --quiet --release --locked --target x86_64-unknown-linux-gnu -p fakegpu-vmtest)
+    cargo build --quiet --release --locked --target x86_64-unknown-linux-gnu -p fakegpu-vmtest -p nv-client)
 }
-phase test-client build_vmtest
-vmtest=$FAKEGPU_ROOT/target/x86_64-unknown-linux-gnu/release/fakegpu-vmtest
+phase test-clients build_clients
+bins=$FAKEGPU_ROOT/target/x86_64-unknown-linux-gnu/release
 
 initrd=$FAKEGPU_BUILD/initramfs-$flavour.cpio.gz
-phase initramfs "$FAKEGPU_ROOT/scripts/make-initramfs.sh" "$FAKEGPU_BUILD/modules-$flavour" "$vmtest" "$initrd"
+phase initramfs "$FAKEGPU_ROOT/scripts/make-initramfs.sh" "$FAKEGPU_BUILD/modules-$flavour" "$bins" "$initrd"
 
 if [ "$mode" = shell ]; then
   trap - EXIT

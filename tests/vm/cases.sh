@@ -73,6 +73,33 @@ case_absent_real_device_gives_enxio() {
   [ "${direct##*: }" = "${fake##*: }" ] || fail "errors differ"
 }
 
+# The libcuda-like client's scenarios, asserted on its JSON and on nvsim's ground truth.
+case_nv_client_scenarios() {
+  expect() { echo "$out" | grep -q "$1" || fail "missing $1 in: $out"; }
+  out=$(nv-client startup) || fail "startup: $out" || return 1
+  echo "$out"
+  expect '"driver_version":"535.309.01"' && expect '"gpus":2' && expect '"fb_total_mib":4096' &&
+    expect '"uvm_register_gpu":"0x0"' || return 1
+  out=$(nv-client alloc 1048577) || fail "alloc: $out" || return 1
+  echo "$out"
+  expect '"size":1052672' && expect '"fb_free_mib":4094' || return 1
+  out=$(nv-client map 65536) || fail "map: $out" || return 1
+  echo "$out"
+  expect '"touched":true' || return 1
+  out=$(nv-client channels 4) || fail "channels: $out" || return 1
+  echo "$out"
+  expect '"channels":4' || return 1
+  out=$(nv-client alloc 8589934592) && fail "8 GiB on a 4 GiB GPU succeeded: $out" && return 1
+  echo "$out"
+  expect '"alloc_status":"0x51"' || return 1
+  before=$(grep '^gpu0 ' /sys/kernel/debug/nvsim/state)
+  out=$(nv-client leak 8388608) || fail "leak: $out" || return 1
+  echo "$out"
+  after=$(grep '^gpu0 ' /sys/kernel/debug/nvsim/state)
+  echo "nvsim before: $before; after the leaking client exited: $after"
+  [ "$before" = "$after" ] || fail "the leaking client's memory stayed charged"
+}
+
 case_final_unload() {
   rmmod fakegpu || return 1
   unload_nvsim || fail "rmmod nvsim failed" || return 1

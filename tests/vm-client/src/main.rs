@@ -12,7 +12,6 @@ mod bench;
 mod cases;
 mod drm;
 mod nv_cases;
-mod nv_rm;
 mod sys;
 
 use std::process::ExitCode;

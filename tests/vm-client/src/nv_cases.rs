@@ -3,12 +3,12 @@
 //! (/dev/nvidiactl), `NV_GPU0` (/dev/nvidia0), `NV_NODE_DIR` (where a case may mknod), and
 //! `FAKE_NV_CTL` (a fakegpu front of nvidiactl).
 
-use crate::nv_rm::{self, debugfs};
 use crate::sys::{ioctl, ioctl_raw, open_rw};
 use crate::{ensure, env, Case};
 use fakegpu_shared::ioc::iowr;
 use fakegpu_shared::nv_frontend_abi::*;
 use fakegpu_shared::pod::{read_pod, Pod};
+use nv_client::rm::{self as nv_rm, debugfs};
 use std::os::fd::{AsRawFd, OwnedFd};
 
 /// Every nvsim case, in the order the suite runs them.

@@ -1,7 +1,6 @@
-//! RM calls as libcuda makes them, on top of the shared ABI: the building blocks of the nvsim
-//! cases and, later, of the scenario client.
+//! RM calls as libcuda makes them, on top of the shared ABI.
 
-use crate::sys::ioctl;
+use crate::ioctl;
 use fakegpu_shared::ioc::iowr;
 use fakegpu_shared::nv_frontend_abi::NV_IOCTL_MAGIC;
 use fakegpu_shared::nv_rm_abi::{esc, fb_info, memory_alloc_params, Nvos00, Nvos21, Nvos54};

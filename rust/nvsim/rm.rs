@@ -418,65 +418,82 @@ pub(crate) fn map_pages(state: &State, file: &NvFile, vma: *mut kernel::ffi::c_v
     kernel::error::to_result(ret)
 }
 
-/// RM_CONTROL: the commands nvsim answers; the driver's not-supported status (logged) for
-/// the rest.
+/// RM_CONTROL: the commands of `ctrl::SPECS`, with the RM's checks (the client belongs to
+/// this file, the object exists and takes the command, the exact parameter size); the
+/// driver's not-supported status, logged, for any other command.
 fn control(state: &State, file: &NvFile, p: &Nvos54) -> NvStatus {
-    match p.cmd {
-        ctrl::NV2080_CTRL_CMD_FB_GET_INFO_V2 => {
-            fb_get_info_v2(state, file, p).err().unwrap_or(NV_OK)
-        }
-        cmd => {
-            log_unimplemented("control", cmd, p.params_size as usize);
-            NV_ERR_NOT_SUPPORTED
-        }
-    }
+    let Some(spec) = ctrl::spec(p.cmd) else {
+        log_unimplemented("control", p.cmd, p.params_size as usize);
+        return NV_ERR_NOT_SUPPORTED;
+    };
+    control_checked(state, file, p, spec).err().unwrap_or(NV_OK)
 }
 
-/// FB_GET_INFO_V2 on a subdevice: total and free framebuffer, in KiB.
-fn fb_get_info_v2(state: &State, file: &NvFile, p: &Nvos54) -> Result<(), NvStatus> {
-    let len = fb_info::PARAMS_SIZE;
-    if p.params_size as usize != len {
+fn control_checked(state: &State, file: &NvFile, p: &Nvos54, spec: ctrl::Spec) -> Result<(), NvStatus> {
+    if p.params_size as usize != spec.size {
         return Err(NV_ERR_INVALID_ARGUMENT);
     }
-    let gpu = {
+    let (object, usage) = {
         let rm = state.rm.lock();
-        let owner = rm
-            .get(p.h_client, p.h_client)
-            .ok_or(NV_ERR_INVALID_CLIENT)?;
+        let owner = rm.get(p.h_client, p.h_client).ok_or(NV_ERR_INVALID_CLIENT)?;
         if owner.file != file.id {
             return Err(NV_ERR_INVALID_CLIENT);
         }
-        let obj = rm
-            .get(p.h_client, p.h_object)
-            .ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
-        if obj.class != class::NV20_SUBDEVICE_0 {
-            return Err(NV_ERR_INVALID_COMMAND);
-        }
-        let g = obj.gpu.ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
-        *rm.gpu(usize::from(g)).ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?
+        let object = *rm.get(p.h_client, p.h_object).ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
+        let usage = object.gpu.and_then(|g| rm.gpu(usize::from(g)).copied());
+        (object, usage)
     };
+    let takes = match spec.target {
+        ctrl::Target::Client => object.kind == nvsim_rm::Kind::Client,
+        ctrl::Target::Subdevice => object.class == class::NV20_SUBDEVICE_0,
+        ctrl::Target::ChannelGroup => object.class == class::KEPLER_CHANNEL_GROUP_A,
+        ctrl::Target::Channel => object.kind == nvsim_rm::Kind::Channel,
+    };
+    if !takes {
+        return Err(NV_ERR_NOT_SUPPORTED);
+    }
     let ptr = usize::try_from(p.params).map_err(|_| NV_ERR_INVALID_POINTER)?;
-    let mut params = [0u8; fb_info::PARAMS_SIZE];
-    UserSlice::new(ptr, len)
+    let mut params = KVec::from_elem(0u8, spec.size, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
+    UserSlice::new(ptr, spec.size)
         .reader()
         .read_slice(&mut params)
         .map_err(|_| NV_ERR_INVALID_POINTER)?;
-    let count = read_pod::<u32>(&params).unwrap_or(0) as usize;
+    match spec.cmd {
+        ctrl::NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS => {
+            for (i, chunk) in params.chunks_exact_mut(4).enumerate() {
+                let id = state.gpus.get(i).map_or(ctrl::NV0000_CTRL_GPU_INVALID_ID, |g| g.gpu_id());
+                write_pod(chunk, &id);
+            }
+        }
+        ctrl::NV2080_CTRL_CMD_FB_GET_INFO_V2 => {
+            fb_get_info_v2(&mut params, usage.ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?)?
+        }
+        ctrl::NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN => {
+            // A token unique per channel: its handle's low bits.
+            write_pod(&mut params, &(object.handle & 0xffff));
+        }
+        // Scheduling a channel group and setting its timeslice change nothing nvsim
+        // simulates.
+        _ => {}
+    }
+    UserSlice::new(ptr, spec.size)
+        .writer()
+        .write_slice(&params)
+        .map_err(|_| NV_ERR_INVALID_POINTER)
+}
+
+/// FB_GET_INFO_V2: total and free framebuffer of the subdevice's GPU, in KiB.
+fn fb_get_info_v2(params: &mut [u8], gpu: nvsim_rm::GpuUsage) -> Result<(), NvStatus> {
+    let count = read_pod::<u32>(params).unwrap_or(0) as usize;
     if count == 0 || count > fb_info::MAX_LIST_SIZE {
         return Err(NV_ERR_INVALID_ARGUMENT);
     }
     let (total_kib, free_kib) = (gpu.fb_size >> 10, (gpu.fb_size - gpu.fb_used) >> 10);
     for i in 0..count {
         let at = 4 + 8 * i;
-        let index = params
-            .get(at..)
-            .and_then(read_pod::<u32>)
-            .ok_or(NV_ERR_INVALID_ARGUMENT)?;
+        let index = params.get(at..).and_then(read_pod::<u32>).ok_or(NV_ERR_INVALID_ARGUMENT)?;
         let data = match index {
-            fb_info::TOTAL_RAM_SIZE
-            | fb_info::RAM_SIZE
-            | fb_info::HEAP_SIZE
-            | fb_info::USABLE_RAM_SIZE => total_kib,
+            fb_info::TOTAL_RAM_SIZE | fb_info::RAM_SIZE | fb_info::HEAP_SIZE | fb_info::USABLE_RAM_SIZE => total_kib,
             fb_info::HEAP_FREE => free_kib,
             _ => 0,
         };
@@ -484,10 +501,7 @@ fn fb_get_info_v2(state: &State, file: &NvFile, p: &Nvos54) -> Result<(), NvStat
             write_pod(slot, &u32::try_from(data).unwrap_or(u32::MAX));
         }
     }
-    UserSlice::new(ptr, len)
-        .writer()
-        .write_slice(&params)
-        .map_err(|_| NV_ERR_INVALID_POINTER)
+    Ok(())
 }
 
 /// Formats the ground truth for /sys/kernel/debug/nvsim/state into `out`.

@@ -184,10 +184,78 @@ pub mod class {
     pub const USERMODE: [u32; 4] = [0xc461, 0xc561, 0xc661, 0xc761];
 }
 
-/// Control commands (`NVOS54::cmd`) nvsim answers.
+/// Control commands (`NVOS54::cmd`) nvsim answers, with their parameter sizes (535).
 pub mod ctrl {
-    /// `NV2080_CTRL_CMD_FB_GET_INFO_V2`: `{u32 fbInfoListSize; {u32 index; u32 data}[MAX]}`.
+    /// `NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS`: `u32 gpuIds[32]`, unused ids 0xffffffff.
+    pub const NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS: u32 = 0x201;
+    /// `NV2080_CTRL_CMD_FB_GET_INFO_V2`: `{u32 fbInfoListSize; {u32 index; u32 data}[54]}`.
     pub const NV2080_CTRL_CMD_FB_GET_INFO_V2: u32 = 0x2080_1303;
+    /// `NVA06C_CTRL_CMD_GPFIFO_SCHEDULE`: `{u8 bEnable; u8 bSkipSubmit}`.
+    pub const NVA06C_CTRL_CMD_GPFIFO_SCHEDULE: u32 = 0xa06c_0101;
+    /// `NVA06C_CTRL_CMD_SET_TIMESLICE`: `{u64 timesliceUs}`.
+    pub const NVA06C_CTRL_CMD_SET_TIMESLICE: u32 = 0xa06c_0103;
+    /// `NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN`: `{u32 workSubmitToken}`.
+    pub const NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN: u32 = 0xc36f_0108;
+    /// `NV0000_CTRL_GPU_INVALID_ID`.
+    pub const NV0000_CTRL_GPU_INVALID_ID: u32 = 0xffff_ffff;
+
+    /// Which object a control is sent to.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Target {
+        /// The client itself (NV0000 commands).
+        Client,
+        /// A subdevice (NV2080).
+        Subdevice,
+        /// A channel group (NVA06C).
+        ChannelGroup,
+        /// A GPFIFO channel (NVC36F and its successors).
+        Channel,
+    }
+
+    /// A control command nvsim answers.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Spec {
+        /// The command number.
+        pub cmd: u32,
+        /// Its exact parameter size (the RM answers NV_ERR_INVALID_ARGUMENT otherwise).
+        pub size: usize,
+        /// The object it is sent to.
+        pub target: Target,
+    }
+
+    /// The controls nvsim answers.
+    pub const SPECS: [Spec; 5] = [
+        Spec {
+            cmd: NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS,
+            size: 128,
+            target: Target::Client,
+        },
+        Spec {
+            cmd: NV2080_CTRL_CMD_FB_GET_INFO_V2,
+            size: super::fb_info::PARAMS_SIZE,
+            target: Target::Subdevice,
+        },
+        Spec {
+            cmd: NVA06C_CTRL_CMD_GPFIFO_SCHEDULE,
+            size: 2,
+            target: Target::ChannelGroup,
+        },
+        Spec {
+            cmd: NVA06C_CTRL_CMD_SET_TIMESLICE,
+            size: 8,
+            target: Target::ChannelGroup,
+        },
+        Spec {
+            cmd: NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN,
+            size: 4,
+            target: Target::Channel,
+        },
+    ];
+
+    /// The spec of `cmd`, if nvsim answers it.
+    pub fn spec(cmd: u32) -> Option<Spec> {
+        SPECS.iter().copied().find(|s| s.cmd == cmd)
+    }
 }
 
 /// `NV2080_CTRL_FB_INFO_*` of FB_GET_INFO_V2 (values in KiB).

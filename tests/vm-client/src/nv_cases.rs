@@ -68,6 +68,10 @@ pub const ALL: &[Case] = &[
         "nvsim_fault_injection_fails_the_next_calls",
         nvsim_fault_injection_fails_the_next_calls,
     ),
+    (
+        "nvsim_controls_and_their_checks",
+        nvsim_controls_and_their_checks,
+    ),
 ];
 
 const EINVAL: i32 = libc::EINVAL;
@@ -984,4 +988,100 @@ fn nvsim_fault_injection_fails_the_next_calls() -> Result<(), String> {
     ensure(left.trim() == "0", || "fault_count not consumed".into())?;
     nv_rm::alloc_memory(&ctl, client, 0xd0, 0x100, 0x40, MIB).ok()?;
     nv_rm::free(&ctl, client, client, client).ok()
+}
+
+fn nvsim_controls_and_their_checks() -> Result<(), String> {
+    use fakegpu_shared::nv_rm_abi::ctrl;
+    let ctl = open("NV_CTL")?;
+    let _gpu = open("NV_GPU0")?;
+    let client = client_with_device(&ctl)?;
+    let mut ids = [0u8; 128];
+    nv_rm::control(
+        &ctl,
+        client,
+        client,
+        ctrl::NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS,
+        &mut ids,
+    )
+    .ok()?;
+    let word = |b: &[u8], i: usize| {
+        u32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]])
+    };
+    let got = (word(&ids, 0), word(&ids, 1), word(&ids, 2));
+    ensure(got == (0x100, 0x200, 0xffff_ffff), || {
+        format!("attached ids {got:x?}")
+    })?;
+    let mut short = [0u8; 64];
+    let r = nv_rm::control(
+        &ctl,
+        client,
+        client,
+        ctrl::NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS,
+        &mut short,
+    );
+    ensure(r.status() == 0x1f, || format!("wrong params size: {r:?}"))?;
+    let mut fb = vec![0u8; fakegpu_shared::nv_rm_abi::fb_info::PARAMS_SIZE];
+    let r = nv_rm::control(
+        &ctl,
+        client,
+        0x5d0,
+        ctrl::NV2080_CTRL_CMD_FB_GET_INFO_V2,
+        &mut fb,
+    );
+    ensure(r.status() == 0x1f, || {
+        format!("FB info with an empty list: {r:?}")
+    })?;
+    nv_rm::alloc(&ctl, client, 0xd0, 0x10, 0xa06c, None).ok()?;
+    nv_rm::alloc(&ctl, client, 0x10, 0x11, 0xc86f, None).ok()?;
+    let mut sched = [1u8, 0];
+    nv_rm::control(
+        &ctl,
+        client,
+        0x10,
+        ctrl::NVA06C_CTRL_CMD_GPFIFO_SCHEDULE,
+        &mut sched,
+    )
+    .ok()?;
+    let r = nv_rm::control(
+        &ctl,
+        client,
+        0x5d0,
+        ctrl::NVA06C_CTRL_CMD_GPFIFO_SCHEDULE,
+        &mut sched,
+    );
+    ensure(r.status() == 0x56, || {
+        format!("TSG control on a subdevice: {r:?}")
+    })?;
+    let mut token = [0u8; 4];
+    nv_rm::control(
+        &ctl,
+        client,
+        0x11,
+        ctrl::NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN,
+        &mut token,
+    )
+    .ok()?;
+    ensure(u32::from_le_bytes(token) == 0x11, || {
+        "work submit token".into()
+    })?;
+    let r = nv_rm::control(&ctl, client, client, 0x1234_5678, &mut token);
+    ensure(r.status() == 0x56, || format!("unknown control: {r:?}"))?;
+    let other = open("NV_CTL")?;
+    let r = nv_rm::control(
+        &other,
+        client,
+        client,
+        ctrl::NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS,
+        &mut ids,
+    );
+    ensure(r.status() == 0x23, || {
+        format!("control through another file: {r:?}")
+    })?;
+    ensure(debugfs("gpu0", "channels")? == 1, || {
+        "channel not counted".into()
+    })?;
+    nv_rm::free(&ctl, client, client, client).ok()?;
+    ensure(debugfs("gpu0", "channels")? == 0, || {
+        "channel count not released".into()
+    })
 }

@@ -24,4 +24,12 @@ step "rmmod while a fake node is open is refused"
 exec 3<>"$FAKE_CARD"; rmmod fakegpu; exec 3>&-
 step "rmmod after the last close"
 rmmod fakegpu && ls /dev/fakedri 2>&1
+step "nvsim: the NVIDIA driver's ABI as a test double (major 195, nvidia-uvm)"
+load_nvsim && grep -E 'nvidia' /proc/devices && ls -l /dev/nvidia*
+step "a libcuda-like start-up against nvsim, then 1 GiB of GPU memory"
+nv-client startup
+nv-client alloc 1073741824
+step "nvsim's ground truth after the clients exited"
+cat /sys/kernel/debug/nvsim/state
+unload_nvsim
 echo; echo "DEMO DONE"

@@ -7,7 +7,8 @@
 use crate::file::MmapContext;
 use crate::file::{NvFile, NV_FOPS};
 use crate::shared::nv_rm_abi::{
-    self, class, ctrl, fb_info, memory_alloc_params, Nvos00, Nvos21, Nvos33WithFd, Nvos54, Nvos64,
+    self, class, ctrl, fb_info, memory_alloc_params, vid_heap, Nvos00, Nvos21, Nvos33WithFd, Nvos54,
+    Nvos64,
 };
 use crate::shared::nv_status::*;
 use crate::shared::nvsim_frontend::Node;
@@ -87,6 +88,7 @@ fn status_offset(nr: u8, size: usize) -> Option<usize> {
         (nv_rm_abi::esc::RM_FREE, 16) => Some(core::mem::offset_of!(Nvos00, status)),
         (nv_rm_abi::esc::RM_CONTROL, 32) => Some(core::mem::offset_of!(Nvos54, status)),
         (nv_rm_abi::esc::RM_MAP_MEMORY, 56) => Some(core::mem::offset_of!(Nvos33WithFd, status)),
+        (nv_rm_abi::esc::RM_VID_HEAP_CONTROL, vid_heap::SIZE) => Some(vid_heap::STATUS),
         _ => None,
     }
 }
@@ -119,6 +121,7 @@ pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) ->
             write_pod(buf, &p);
             Ok(())
         }
+        nv_rm_abi::esc::RM_VID_HEAP_CONTROL => vid_heap(state, file, buf),
         nv_rm_abi::esc::RM_MAP_MEMORY => {
             let mut p: Nvos33WithFd = exact(buf)?;
             p.status = match map_memory(state, file, &p) {
@@ -214,6 +217,53 @@ fn rm_alloc(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
     Ok(())
 }
 
+/// Allocates what `request` decodes to, with the RM's checks, for the call `p` (client,
+/// parent, handle, class): the device's fd-table walk, and real pages behind system memory.
+/// Returns (client, new handle, memory size if it is memory).
+fn alloc_object(
+    state: &State,
+    file: &NvFile,
+    p: &Nvos21,
+    request: Alloc,
+) -> Result<(Handle, Handle, Option<u64>), NvStatus> {
+    if let Alloc::Object(Request::Device { device_id }) = request {
+        // The driver allocates a device only for a caller that holds the GPU's node open
+        // (it walks the caller's fd table): a proxy calling from elsewhere is refused.
+        if usize::try_from(device_id).map_or(true, |i| i >= state.gpus.len()) {
+            return Err(NV_ERR_INVALID_ARGUMENT);
+        }
+        if !caller_holds_gpu(device_id) {
+            return Err(NV_ERR_INSUFFICIENT_PERMISSIONS);
+        }
+    }
+    let (client, handle, kind) = {
+        let mut rm = state.rm.lock();
+        let (client, handle) = match request {
+            Alloc::Client => {
+                let h = rm.alloc_client(file.id, p.h_root, p.h_class)?;
+                (h, h)
+            }
+            Alloc::Object(request) => {
+                let h = rm.alloc(file.id, p.h_root, p.h_object_parent, p.h_object_new, p.h_class, request)?;
+                (p.h_root, h)
+            }
+        };
+        (client, handle, rm.get(client, handle).map(|o| o.kind))
+    };
+    let size = match kind {
+        Some(nvsim_rm::Kind::Memory { pool, size }) => {
+            // System memory gets real pages, which an mmap of it shows.
+            if pool == nvsim_rm::Pool::Sys && back_with_pages(state, client, handle, size).is_err() {
+                let _ = state.rm.lock().free(file.id, client, handle);
+                return Err(NV_ERR_NO_MEMORY);
+            }
+            Some(size)
+        }
+        _ => None,
+    };
+    Ok((client, handle, size))
+}
+
 /// Performs an allocation; returns (client, new handle) or the RM status.
 fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), NvStatus> {
     let params_len = nvsim_rm::class_params_len(p.h_class);
@@ -232,67 +282,104 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
             .map_err(|_| NV_ERR_INVALID_POINTER)?;
     }
     let request = nvsim_rm::decode_alloc(p.h_class, params)?;
-    if let Alloc::Object(Request::Device { device_id }) = request {
-        // The driver allocates a device only for a caller that holds the GPU's node open
-        // (it walks the caller's fd table): a proxy calling from elsewhere is refused.
-        if usize::try_from(device_id).map_or(true, |i| i >= state.gpus.len()) {
-            return Err(NV_ERR_INVALID_ARGUMENT);
-        }
-        if !caller_holds_gpu(device_id) {
-            return Err(NV_ERR_INSUFFICIENT_PERMISSIONS);
-        }
-    }
-    let mut rm = state.rm.lock();
-    let (client, handle) = match request {
-        Alloc::Client => {
-            let h = rm.alloc_client(file.id, p.h_root, p.h_class)?;
-            (h, h)
-        }
-        Alloc::Object(request) => {
-            let h = rm.alloc(
-                file.id,
-                p.h_root,
-                p.h_object_parent,
-                p.h_object_new,
-                p.h_class,
-                request,
-            )?;
-            (p.h_root, h)
-        }
-    };
-    // System memory gets real pages, which an mmap of it shows.
-    if let Alloc::Object(Request::Memory { system: true, .. }) = request {
-        let size = match rm.get(client, handle).map(|o| o.kind) {
-            Some(nvsim_rm::Kind::Memory { size, .. }) => size,
-            _ => 0,
-        };
-        drop(rm);
-        if back_with_pages(state, client, handle, size).is_err() {
-            let _ = state.rm.lock().free(file.id, client, handle);
-            return Err(NV_ERR_NO_MEMORY);
-        }
-        rm = state.rm.lock();
-    }
+    let (client, handle, size) = alloc_object(state, file, p, request)?;
     // Memory classes report the size they allocated (rounded up) in their parameters.
-    if let (Alloc::Object(Request::Memory { .. }), Some(obj)) = (request, rm.get(client, handle)) {
-        if let nvsim_rm::Kind::Memory { size, .. } = obj.kind {
-            drop(rm);
-            if let Some(at) = params.get_mut(memory_alloc_params::SIZE_OFFSET..) {
-                write_pod(at, &size);
-            }
-            let ptr = usize::try_from(p.p_alloc_parms).unwrap_or(0);
-            if UserSlice::new(ptr, params.len())
-                .writer()
-                .write_slice(params)
-                .is_err()
-            {
-                // The RM frees what it cannot report.
-                let _ = state.rm.lock().free(file.id, client, handle);
-                return Err(NV_ERR_INVALID_POINTER);
-            }
+    if let Some(size) = size {
+        if let Some(at) = params.get_mut(memory_alloc_params::SIZE_OFFSET..) {
+            write_pod(at, &size);
+        }
+        let ptr = usize::try_from(p.p_alloc_parms).unwrap_or(0);
+        if UserSlice::new(ptr, params.len()).writer().write_slice(params).is_err() {
+            // The RM frees what it cannot report.
+            let _ = state.rm.lock().free(file.id, client, handle);
+            drop_freed_pages(state);
+            return Err(NV_ERR_INVALID_POINTER);
         }
     }
     Ok((client, handle))
+}
+
+/// RM_VID_HEAP_CONTROL (NVOS32): ALLOC_SIZE (framebuffer by attr location, system memory
+/// otherwise, nothing for virtual allocations), FREE and INFO; other functions get
+/// `NV_ERR_NOT_SUPPORTED`, logged.
+fn vid_heap(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
+    if buf.len() != vid_heap::SIZE {
+        return Err(EINVAL);
+    }
+    let word = |buf: &[u8], at: usize| buf.get(at..).and_then(read_pod::<u32>).unwrap_or(0);
+    let (client, parent, function) = (word(buf, vid_heap::H_ROOT), word(buf, vid_heap::H_PARENT), word(buf, vid_heap::FUNCTION));
+    let h_memory = word(buf, vid_heap::H_MEMORY);
+    let status = match function {
+        vid_heap::FUNCTION_ALLOC_SIZE => {
+            let flags = word(buf, vid_heap::FLAGS);
+            let attr = word(buf, vid_heap::ATTR);
+            let size = buf.get(vid_heap::ALLOC_SIZE..).and_then(read_pod::<u64>).unwrap_or(0);
+            let (class_id, request) = if flags & vid_heap::FLAGS_VIRTUAL != 0 {
+                (class::NV50_MEMORY_VIRTUAL, Request::Plain)
+            } else if vid_heap::location(attr) == 0 {
+                (class::NV01_MEMORY_LOCAL_USER, Request::Memory { system: false, size })
+            } else {
+                (class::NV01_MEMORY_SYSTEM, Request::Memory { system: true, size })
+            };
+            let call = Nvos21 {
+                h_root: client,
+                h_object_parent: parent,
+                h_object_new: h_memory,
+                h_class: class_id,
+                ..Default::default()
+            };
+            match alloc_object(state, file, &call, Alloc::Object(request)) {
+                Ok((_, handle, size)) => {
+                    if let Some(at) = buf.get_mut(vid_heap::H_MEMORY..) {
+                        write_pod(at, &handle);
+                    }
+                    if let (Some(size), Some(at)) = (size, buf.get_mut(vid_heap::ALLOC_SIZE..)) {
+                        write_pod(at, &size);
+                    }
+                    NV_OK
+                }
+                Err(status) => status,
+            }
+        }
+        vid_heap::FUNCTION_FREE => {
+            let freed = state.rm.lock().free(file.id, client, h_memory);
+            drop_freed_pages(state);
+            freed.err().unwrap_or(NV_OK)
+        }
+        vid_heap::FUNCTION_INFO => {
+            let usage = {
+                let rm = state.rm.lock();
+                match rm.get(client, client) {
+                    Some(owner) if owner.file == file.id => rm
+                        .get(client, parent)
+                        .and_then(|o| o.gpu)
+                        .and_then(|g| rm.gpu(usize::from(g)).copied())
+                        .ok_or(NV_ERR_INVALID_OBJECT_PARENT),
+                    _ => Err(NV_ERR_INVALID_CLIENT),
+                }
+            };
+            match usage {
+                Ok(u) => {
+                    if let Some(at) = buf.get_mut(vid_heap::TOTAL..) {
+                        write_pod(at, &u.fb_size);
+                    }
+                    if let Some(at) = buf.get_mut(vid_heap::FREE..) {
+                        write_pod(at, &(u.fb_size - u.fb_used));
+                    }
+                    NV_OK
+                }
+                Err(status) => status,
+            }
+        }
+        other => {
+            log_unimplemented("vid heap function", other, buf.len());
+            NV_ERR_NOT_SUPPORTED
+        }
+    };
+    if let Some(at) = buf.get_mut(vid_heap::STATUS..) {
+        write_pod(at, &status);
+    }
+    Ok(())
 }
 
 /// Allocates zeroed pages for system-memory object `handle` of `client` (`size` bytes).

@@ -126,6 +126,44 @@ pub mod memory_alloc_params {
     pub const SIZE_CURRENT: usize = 128;
 }
 
+/// `NVOS32_PARAMETERS` (RM_VID_HEAP_CONTROL, 184 bytes): offsets of the fields nvsim uses.
+pub mod vid_heap {
+    /// Size of the parameters.
+    pub const SIZE: usize = 184;
+    /// `hRoot` (u32): the client.
+    pub const H_ROOT: usize = 0;
+    /// `hObjectParent` (u32): the device.
+    pub const H_PARENT: usize = 4;
+    /// `function` (u32).
+    pub const FUNCTION: usize = 8;
+    /// `status` (u32).
+    pub const STATUS: usize = 20;
+    /// `total` (u64): heap size in bytes.
+    pub const TOTAL: usize = 24;
+    /// `free` (u64): free heap in bytes.
+    pub const FREE: usize = 32;
+    /// `data.AllocSize.hMemory` / `data.Free.hMemory` (u32; 0 asks the RM to pick).
+    pub const H_MEMORY: usize = 44;
+    /// `data.AllocSize.flags` (u32).
+    pub const FLAGS: usize = 52;
+    /// `data.AllocSize.attr` (u32).
+    pub const ATTR: usize = 56;
+    /// `data.AllocSize.size` (u64, in/out).
+    pub const ALLOC_SIZE: usize = 88;
+    /// `NVOS32_FUNCTION_ALLOC_SIZE`.
+    pub const FUNCTION_ALLOC_SIZE: u32 = 2;
+    /// `NVOS32_FUNCTION_FREE`.
+    pub const FUNCTION_FREE: u32 = 3;
+    /// `NVOS32_FUNCTION_INFO`.
+    pub const FUNCTION_INFO: u32 = 5;
+    /// `NVOS32_ALLOC_FLAGS_VIRTUAL`: no physical memory.
+    pub const FLAGS_VIRTUAL: u32 = 0x0008_0000;
+    /// `NVOS32_ATTR_LOCATION`: bits 26:25, 0 = video memory.
+    pub const fn location(attr: u32) -> u32 {
+        (attr >> 25) & 3
+    }
+}
+
 /// `NV0080_ALLOC_PARAMETERS` (device): 56 bytes in 535; nvsim reads `deviceId`.
 pub mod device_alloc_params {
     /// Offset of `deviceId` (u32): which GPU.

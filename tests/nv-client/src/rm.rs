@@ -215,3 +215,77 @@ pub fn map_memory(
         Err(e) => RmResult::Errno(e),
     }
 }
+
+/// The inputs of an RM_VID_HEAP_CONTROL call.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct VidHeap {
+    /// `NVOS32_FUNCTION_*`.
+    pub function: u32,
+    /// hMemory (ALLOC_SIZE: 0 lets the RM pick; FREE: what to free).
+    pub memory: u32,
+    /// ALLOC_SIZE flags.
+    pub flags: u32,
+    /// ALLOC_SIZE attr (location in bits 26:25).
+    pub attr: u32,
+    /// ALLOC_SIZE size.
+    pub size: u64,
+}
+
+/// RM_VID_HEAP_CONTROL on a 184-byte NVOS32. Returns (hMemory, size, total, free).
+pub fn vid_heap(
+    ctl: &OwnedFd,
+    client: u32,
+    device: u32,
+    call: VidHeap,
+) -> RmResult<(u32, u64, u64, u64)> {
+    let VidHeap {
+        function,
+        memory,
+        flags,
+        attr,
+        size,
+    } = call;
+    use fakegpu_shared::nv_rm_abi::vid_heap as vh;
+    let mut p = [0u8; vh::SIZE];
+    let put32 =
+        |p: &mut [u8; vh::SIZE], at: usize, v: u32| p[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    put32(&mut p, vh::H_ROOT, client);
+    put32(&mut p, vh::H_PARENT, device);
+    put32(&mut p, vh::FUNCTION, function);
+    put32(&mut p, vh::H_MEMORY, memory);
+    put32(&mut p, vh::FLAGS, flags);
+    put32(&mut p, vh::ATTR, attr);
+    p[vh::ALLOC_SIZE..vh::ALLOC_SIZE + 8].copy_from_slice(&size.to_le_bytes());
+    let cmd = fakegpu_shared::ioc::ioc(
+        fakegpu_shared::ioc::IOC_READ | fakegpu_shared::ioc::IOC_WRITE,
+        NV_IOCTL_MAGIC,
+        esc::RM_VID_HEAP_CONTROL,
+        vh::SIZE,
+    );
+    // SAFETY: `p` is a writable buffer of the size the command encodes.
+    let r = unsafe {
+        libc::ioctl(
+            std::os::fd::AsRawFd::as_raw_fd(ctl),
+            cmd as libc::c_ulong,
+            p.as_mut_ptr(),
+        )
+    };
+    if r < 0 {
+        return RmResult::Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
+    }
+    let u32_at = |at: usize| u32::from_le_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]]);
+    let u64_at = |at: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&p[at..at + 8]);
+        u64::from_le_bytes(b)
+    };
+    RmResult::Status(
+        u32_at(vh::STATUS),
+        (
+            u32_at(vh::H_MEMORY),
+            u64_at(vh::ALLOC_SIZE),
+            u64_at(vh::TOTAL),
+            u64_at(vh::FREE),
+        ),
+    )
+}

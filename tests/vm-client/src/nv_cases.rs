@@ -72,6 +72,10 @@ pub const ALL: &[Case] = &[
         "nvsim_controls_and_their_checks",
         nvsim_controls_and_their_checks,
     ),
+    (
+        "nvsim_vid_heap_alloc_free_info",
+        nvsim_vid_heap_alloc_free_info,
+    ),
 ];
 
 const EINVAL: i32 = libc::EINVAL;
@@ -1083,5 +1087,143 @@ fn nvsim_controls_and_their_checks() -> Result<(), String> {
     nv_rm::free(&ctl, client, client, client).ok()?;
     ensure(debugfs("gpu0", "channels")? == 0, || {
         "channel count not released".into()
+    })
+}
+
+/// RM_VID_HEAP_CONTROL: ALLOC_SIZE in video memory, system memory or virtual (no charge),
+/// FREE, INFO; over capacity is NV_ERR_NO_MEMORY.
+fn nvsim_vid_heap_alloc_free_info() -> Result<(), String> {
+    use fakegpu_shared::nv_rm_abi::vid_heap as vh;
+    let ctl = open("NV_CTL")?;
+    let _gpu = open("NV_GPU0")?;
+    let client = client_with_device(&ctl)?;
+    let (_, _, total, free0) = nv_rm::vid_heap(
+        &ctl,
+        client,
+        0xd0,
+        nv_rm::VidHeap {
+            function: vh::FUNCTION_INFO,
+            memory: 0,
+            flags: 0,
+            attr: 0,
+            size: 0,
+        },
+    )
+    .ok()?;
+    ensure(total == 4096 * MIB, || format!("INFO total {total}"))?;
+    let (h, size, _, _) = nv_rm::vid_heap(
+        &ctl,
+        client,
+        0xd0,
+        nv_rm::VidHeap {
+            function: vh::FUNCTION_ALLOC_SIZE,
+            memory: 0,
+            flags: 0,
+            attr: 0,
+            size: 2 * MIB + 1,
+        },
+    )
+    .ok()?;
+    println!("ALLOC_SIZE video memory: handle {h:#x}, size {size}");
+    ensure(h != 0 && size == 2 * MIB + 4096, || {
+        format!("handle {h:#x}, size {size}")
+    })?;
+    let (_, _, _, free1) = nv_rm::vid_heap(
+        &ctl,
+        client,
+        0xd0,
+        nv_rm::VidHeap {
+            function: vh::FUNCTION_INFO,
+            memory: 0,
+            flags: 0,
+            attr: 0,
+            size: 0,
+        },
+    )
+    .ok()?;
+    ensure(free0 - free1 == size, || {
+        format!("INFO free {free0} -> {free1}")
+    })?;
+    let sys0 = debugfs("sys_used", "sys_used")?;
+    nv_rm::vid_heap(
+        &ctl,
+        client,
+        0xd0,
+        nv_rm::VidHeap {
+            function: vh::FUNCTION_ALLOC_SIZE,
+            memory: 0x200,
+            flags: 0,
+            attr: 1 << 25,
+            size: MIB,
+        },
+    )
+    .ok()?;
+    ensure(debugfs("sys_used", "sys_used")? == sys0 + MIB, || {
+        "PCI-located memory not charged to the system pool".into()
+    })?;
+    let used = debugfs("gpu0", "fb_used")?;
+    nv_rm::vid_heap(
+        &ctl,
+        client,
+        0xd0,
+        nv_rm::VidHeap {
+            function: vh::FUNCTION_ALLOC_SIZE,
+            memory: 0x201,
+            flags: vh::FLAGS_VIRTUAL,
+            attr: 0,
+            size: 64 * MIB,
+        },
+    )
+    .ok()?;
+    ensure(debugfs("gpu0", "fb_used")? == used, || {
+        "a virtual allocation was charged".into()
+    })?;
+    let r = nv_rm::vid_heap(
+        &ctl,
+        client,
+        0xd0,
+        nv_rm::VidHeap {
+            function: vh::FUNCTION_ALLOC_SIZE,
+            memory: 0x202,
+            flags: 0,
+            attr: 0,
+            size: 8192 * MIB,
+        },
+    );
+    ensure(r.status() == 0x51, || format!("8 GiB: {r:?}"))?;
+    nv_rm::vid_heap(
+        &ctl,
+        client,
+        0xd0,
+        nv_rm::VidHeap {
+            function: vh::FUNCTION_FREE,
+            memory: h,
+            flags: 0,
+            attr: 0,
+            size: 0,
+        },
+    )
+    .ok()?;
+    ensure(debugfs("gpu0", "fb_used")? == used - size, || {
+        "FREE did not uncharge".into()
+    })?;
+    let r = nv_rm::vid_heap(
+        &ctl,
+        client,
+        0xd0,
+        nv_rm::VidHeap {
+            function: 11,
+            memory: 0,
+            flags: 0,
+            attr: 0,
+            size: 0,
+        },
+    );
+    ensure(r.status() == 0x56, || {
+        format!("an unsupported function: {r:?}")
+    })?;
+    nv_rm::free(&ctl, client, client, client).ok()?;
+    ensure(debugfs("sys_used", "sys_used")? == sys0, || {
+        "freeing the client left system memory".into()
     })
 }

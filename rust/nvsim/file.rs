@@ -40,12 +40,10 @@ pub(crate) struct FileInner {
     pub(crate) mmap_context: Option<MmapContext>,
 }
 
-/// An mmap context: pages of one system-memory object.
+/// An mmap context: pages of one system-memory allocation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct MmapContext {
-    /// The memory object's client.
-    pub(crate) client: u32,
-    /// The memory object.
+    /// The allocation (the same through every handle to it).
     pub(crate) memory: u32,
     /// First page of the object to map.
     pub(crate) first_page: usize,

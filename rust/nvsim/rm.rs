@@ -8,7 +8,7 @@ use crate::file::MmapContext;
 use crate::file::{NvFile, NV_FOPS};
 use crate::shared::nv_rm_abi::{
     self, class, ctrl, fb_info, memory_alloc_params, vid_heap, Nvos00, Nvos21, Nvos33WithFd, Nvos54,
-    Nvos64,
+    Nvos55, Nvos64,
 };
 use crate::shared::nv_status::*;
 use crate::shared::nvsim_frontend::Node;
@@ -21,10 +21,10 @@ use kernel::page::{Page, PAGE_SIZE};
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
 
-/// The pages behind one system-memory object (what an mmap of it shows).
+/// The pages behind one system-memory allocation (what an mmap of any handle to it shows).
 pub(crate) struct SysPages {
-    client: Handle,
-    handle: Handle,
+    /// The allocation's id in the RM store.
+    id: u32,
     pages: KVec<Page>,
 }
 
@@ -89,6 +89,7 @@ fn status_offset(nr: u8, size: usize) -> Option<usize> {
         (nv_rm_abi::esc::RM_CONTROL, 32) => Some(core::mem::offset_of!(Nvos54, status)),
         (nv_rm_abi::esc::RM_MAP_MEMORY, 56) => Some(core::mem::offset_of!(Nvos33WithFd, status)),
         (nv_rm_abi::esc::RM_VID_HEAP_CONTROL, vid_heap::SIZE) => Some(vid_heap::STATUS),
+        (nv_rm_abi::esc::RM_DUP_OBJECT, 28) => Some(core::mem::offset_of!(Nvos55, status)),
         _ => None,
     }
 }
@@ -122,6 +123,19 @@ pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) ->
             Ok(())
         }
         nv_rm_abi::esc::RM_VID_HEAP_CONTROL => vid_heap(state, file, buf),
+        nv_rm_abi::esc::RM_DUP_OBJECT => {
+            let mut p: Nvos55 = exact(buf)?;
+            let r = state.rm.lock().dup(file.id, p.h_client, p.h_parent, p.h_object, p.h_client_src, p.h_object_src);
+            p.status = match r {
+                Ok(handle) => {
+                    p.h_object = handle;
+                    NV_OK
+                }
+                Err(status) => status,
+            };
+            write_pod(buf, &p);
+            Ok(())
+        }
         nv_rm_abi::esc::RM_MAP_MEMORY => {
             let mut p: Nvos33WithFd = exact(buf)?;
             p.status = match map_memory(state, file, &p) {
@@ -251,9 +265,9 @@ fn alloc_object(
         (client, handle, rm.get(client, handle).map(|o| o.kind))
     };
     let size = match kind {
-        Some(nvsim_rm::Kind::Memory { pool, size }) => {
+        Some(nvsim_rm::Kind::Memory { pool, size, id, .. }) => {
             // System memory gets real pages, which an mmap of it shows.
-            if pool == nvsim_rm::Pool::Sys && back_with_pages(state, client, handle, size).is_err() {
+            if pool == nvsim_rm::Pool::Sys && back_with_pages(state, id, size).is_err() {
                 let _ = state.rm.lock().free(file.id, client, handle);
                 return Err(NV_ERR_NO_MEMORY);
             }
@@ -382,19 +396,15 @@ fn vid_heap(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
     Ok(())
 }
 
-/// Allocates zeroed pages for system-memory object `handle` of `client` (`size` bytes).
-fn back_with_pages(state: &State, client: Handle, handle: Handle, size: u64) -> Result {
+/// Allocates zeroed pages for system-memory allocation `id` (`size` bytes).
+fn back_with_pages(state: &State, id: u32, size: u64) -> Result {
     let count = usize::try_from(size / PAGE_SIZE as u64).map_err(|_| ENOMEM)?;
     let mut pages = KVec::with_capacity(count, GFP_KERNEL)?;
     for _ in 0..count {
         pages.push(Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?, GFP_KERNEL)?;
     }
     state.sysmem.lock().push(
-        SysPages {
-            client,
-            handle,
-            pages,
-        },
+        SysPages { id, pages },
         GFP_KERNEL,
     )?;
     Ok(())
@@ -413,7 +423,7 @@ pub(crate) fn drop_freed_pages(state: &State) {
     {
         let rm = state.rm.lock();
         for entry in old {
-            if rm.get(entry.client, entry.handle).is_some() {
+            if rm.memory_alive(entry.id) {
                 // Within the capacity reserved above: cannot fail.
                 let _ = kept.push(entry, GFP_KERNEL);
             }
@@ -427,7 +437,7 @@ pub(crate) fn drop_freed_pages(state: &State) {
 /// and must have no context yet: one per file, until it closes.
 fn map_memory(state: &State, file: &NvFile, p: &Nvos33WithFd) -> Result<(), NvStatus> {
     let page = PAGE_SIZE as u64;
-    let (first_page, pages) = {
+    let (first_page, pages, memory) = {
         let rm = state.rm.lock();
         let owner = rm
             .get(p.h_client, p.h_client)
@@ -438,11 +448,13 @@ fn map_memory(state: &State, file: &NvFile, p: &Nvos33WithFd) -> Result<(), NvSt
         let memory = rm
             .get(p.h_client, p.h_memory)
             .ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
-        let size = match memory.kind {
+        let (size, id) = match memory.kind {
             nvsim_rm::Kind::Memory {
                 pool: nvsim_rm::Pool::Sys,
                 size,
-            } => size,
+                id,
+                ..
+            } => (size, id),
             // Framebuffer memory would be mapped through BAR1, which nvsim does not have.
             nvsim_rm::Kind::Memory { .. } => return Err(NV_ERR_NOT_SUPPORTED),
             _ => return Err(NV_ERR_INVALID_OBJECT_HANDLE),
@@ -453,7 +465,7 @@ fn map_memory(state: &State, file: &NvFile, p: &Nvos33WithFd) -> Result<(), NvSt
         }
         let first = usize::try_from(p.offset / page).map_err(|_| NV_ERR_INVALID_LIMIT)?;
         let count = usize::try_from(p.length / page).map_err(|_| NV_ERR_INVALID_LIMIT)?;
-        (first, count)
+        (first, count, id)
     };
     let target = crate::file::NvFileRef::from_fd(p.fd, true, state.gpus.len())
         .ok_or(NV_ERR_INVALID_ARGUMENT)?;
@@ -463,8 +475,7 @@ fn map_memory(state: &State, file: &NvFile, p: &Nvos33WithFd) -> Result<(), NvSt
         return Err(NV_ERR_STATE_IN_USE);
     }
     inner.mmap_context = Some(MmapContext {
-        client: p.h_client,
-        memory: p.h_memory,
+        memory,
         first_page,
         pages,
     });
@@ -488,7 +499,7 @@ pub(crate) fn map_pages(state: &State, file: &NvFile, vma: *mut kernel::ffi::c_v
     let table = state.sysmem.lock();
     let entry = table
         .iter()
-        .find(|e| e.client == ctx.client && e.handle == ctx.memory)
+        .find(|e| e.id == ctx.memory)
         .ok_or(EINVAL)?;
     let pages = entry
         .pages

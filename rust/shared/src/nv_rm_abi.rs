@@ -344,6 +344,28 @@ pub struct Nvos33WithFd {
     pub pad2: u32,
 }
 
+/// `NVOS55_PARAMETERS`: RM_DUP_OBJECT, a new handle to another client's object.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Nvos55 {
+    /// The client the new handle goes to.
+    pub h_client: u32,
+    /// Its parent there.
+    pub h_parent: u32,
+    /// In: the new handle (0: the RM picks); out: the handle.
+    pub h_object: u32,
+    /// The source client.
+    pub h_client_src: u32,
+    /// The source object.
+    pub h_object_src: u32,
+    /// Flags.
+    pub flags: u32,
+    /// RM status out.
+    pub status: u32,
+}
+
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted below).
+unsafe impl Pod for Nvos55 {}
 // SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted below).
 unsafe impl Pod for Nvos33WithFd {}
 // SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted below).
@@ -366,6 +388,8 @@ const _: () = {
     assert!(offset_of!(Nvos64, status) == 40);
     assert!(size_of::<Nvos54>() == 32);
     assert!(size_of::<Nvos33WithFd>() == 56);
+    assert!(size_of::<Nvos55>() == 28);
+    assert!(offset_of!(Nvos55, status) == 24);
     assert!(offset_of!(Nvos33WithFd, offset) == 16);
     assert!(offset_of!(Nvos33WithFd, p_linear_address) == 32);
     assert!(offset_of!(Nvos33WithFd, status) == 40);

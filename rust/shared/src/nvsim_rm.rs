@@ -70,12 +70,18 @@ pub enum Kind {
     Device,
     /// A subdevice of a device.
     Subdevice,
-    /// Physical memory.
+    /// Physical memory, or a handle to it made by RM_DUP_OBJECT.
     Memory {
         /// Where it came from.
         pool: Pool,
         /// Bytes held (rounded to [`MEMORY_PAGE`]).
         size: u64,
+        /// The allocation: the same for every handle to it.
+        id: u32,
+        /// Whether this handle carries the allocation's charge. Exactly one handle of each
+        /// allocation does; when it is freed while others live, the charge moves to one of
+        /// them, so duplicates never charge twice and the last handle uncharges.
+        charged: bool,
     },
     /// Anything without resources of its own.
     Plain,
@@ -150,6 +156,7 @@ pub struct RmStore<S: SlotStorage> {
     sys_size: u64,
     sys_used: u64,
     next_generated: u32,
+    next_memory_id: u32,
 }
 
 impl<S: SlotStorage> RmStore<S> {
@@ -167,6 +174,7 @@ impl<S: SlotStorage> RmStore<S> {
             sys_size,
             sys_used: 0,
             next_generated: 0,
+            next_memory_id: 0,
         }
     }
 
@@ -210,7 +218,7 @@ impl<S: SlotStorage> RmStore<S> {
         self.sys_used
     }
 
-    /// Bytes of memory objects held by clients of `file`, per pool: (framebuffer, system).
+    /// Bytes of memory charged to clients of `file`, per pool: (framebuffer, system).
     pub fn file_usage(&self, file: FileId) -> (u64, u64) {
         self.objects()
             .filter(|o| o.file == file)
@@ -218,13 +226,81 @@ impl<S: SlotStorage> RmStore<S> {
                 Kind::Memory {
                     pool: Pool::Fb(_),
                     size,
+                    charged: true,
+                    ..
                 } => (fb + size, sys),
                 Kind::Memory {
                     pool: Pool::Sys,
                     size,
+                    charged: true,
+                    ..
                 } => (fb, sys + size),
                 _ => (fb, sys),
             })
+    }
+
+    /// Whether any handle still refers to memory allocation `id`.
+    pub fn memory_alive(&self, id: u32) -> bool {
+        self.objects()
+            .any(|o| matches!(o.kind, Kind::Memory { id: i, .. } if i == id))
+    }
+
+    /// RM_DUP_OBJECT: a new handle `handle` (0: the RM picks) under `parent` of client `client`
+    /// (made on `file`) to memory object `src` of client `src_client`. The duplicate charges
+    /// nothing. Share policies are not simulated: any client's memory may be duplicated.
+    pub fn dup(
+        &mut self,
+        file: FileId,
+        client: Handle,
+        parent: Handle,
+        handle: Handle,
+        src_client: Handle,
+        src: Handle,
+    ) -> Result<Handle, NvStatus> {
+        let slot = self.free_slot()?;
+        let owner = *self.get(client, client).ok_or(NV_ERR_INVALID_CLIENT)?;
+        if owner.file != file {
+            return Err(NV_ERR_INVALID_CLIENT);
+        }
+        self.get(src_client, src_client)
+            .ok_or(NV_ERR_INVALID_CLIENT)?;
+        let source = *self
+            .get(src_client, src)
+            .ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
+        let Kind::Memory { pool, size, id, .. } = source.kind else {
+            return Err(NV_ERR_NOT_SUPPORTED);
+        };
+        let parent_obj = *self
+            .get(client, parent)
+            .ok_or(NV_ERR_INVALID_OBJECT_PARENT)?;
+        if !matches!(parent_obj.kind, Kind::Device | Kind::Subdevice) {
+            return Err(NV_ERR_INVALID_OBJECT_PARENT);
+        }
+        let handle = if handle == 0 {
+            self.generate_handle(OBJECT_HANDLE_BASE, Some(client))
+        } else if handle == client || self.get(client, handle).is_some() {
+            return Err(NV_ERR_INSERT_DUPLICATE_NAME);
+        } else {
+            handle
+        };
+        self.put(
+            slot,
+            Object {
+                handle,
+                parent,
+                client,
+                class: source.class,
+                kind: Kind::Memory {
+                    pool,
+                    size,
+                    id,
+                    charged: false,
+                },
+                gpu: source.gpu,
+                file,
+            },
+        );
+        Ok(handle)
     }
 
     fn generate_handle(&mut self, base: Handle, client: Option<Handle>) -> Handle {
@@ -333,7 +409,17 @@ impl<S: SlotStorage> RmStore<S> {
                     .ok_or(NV_ERR_NO_MEMORY)?;
                 let pool = if system { Pool::Sys } else { Pool::Fb(g) };
                 self.charge(pool, size)?;
-                (Kind::Memory { pool, size }, Some(g))
+                self.next_memory_id = self.next_memory_id.wrapping_add(1);
+                let id = self.next_memory_id;
+                (
+                    Kind::Memory {
+                        pool,
+                        size,
+                        id,
+                        charged: true,
+                    },
+                    Some(g),
+                )
             }
             Request::Plain => (Kind::Plain, gpu),
             Request::ChannelGroup => {
@@ -386,15 +472,38 @@ impl<S: SlotStorage> RmStore<S> {
     fn release(&mut self, object: &Object) {
         match object.kind {
             Kind::Memory {
-                pool: Pool::Sys,
-                size,
-            } => self.sys_used = self.sys_used.saturating_sub(size),
-            Kind::Memory {
-                pool: Pool::Fb(g),
+                charged: true,
+                id,
+                pool,
                 size,
             } => {
-                if let Some(u) = self.gpus.get_mut(usize::from(g)) {
-                    u.fb_used = u.fb_used.saturating_sub(size);
+                // Another live handle to the same allocation takes the charge over.
+                let heir = self
+                    .storage
+                    .slots_mut()
+                    .iter_mut()
+                    .find_map(|slot| match slot {
+                        Slot {
+                            object:
+                                Some(Object {
+                                    kind: Kind::Memory { id: i, charged, .. },
+                                    ..
+                                }),
+                            marked: false,
+                        } if *i == id => Some(charged),
+                        _ => None,
+                    });
+                if let Some(charged) = heir {
+                    *charged = true;
+                    return;
+                }
+                match pool {
+                    Pool::Sys => self.sys_used = self.sys_used.saturating_sub(size),
+                    Pool::Fb(g) => {
+                        if let Some(u) = self.gpus.get_mut(usize::from(g)) {
+                            u.fb_used = u.fb_used.saturating_sub(size);
+                        }
+                    }
                 }
             }
             Kind::Channel => {
@@ -687,6 +796,45 @@ mod tests {
     }
 
     #[test]
+    fn duplicates_never_charge_twice_and_the_last_handle_uncharges() {
+        let mut s = store::<64>(&[GIB], GIB);
+        let (c1, d1, _) = setup(&mut s, 1);
+        let (c2, d2, _) = setup(&mut s, 2);
+        let mem = Request::Memory {
+            system: false,
+            size: 1 << 20,
+        };
+        s.alloc(1, c1, d1, 0x100, 0x40, mem).unwrap();
+        let dup = s.dup(2, c2, d2, 0, c1, 0x100).unwrap();
+        assert_eq!(s.gpu(0).unwrap().fb_used, 1 << 20);
+        assert_eq!(s.file_usage(1).0, 1 << 20);
+        assert_eq!(s.file_usage(2).0, 0);
+        // The original goes: the duplicate inherits the charge.
+        s.free(1, c1, 0x100).unwrap();
+        assert_eq!(s.gpu(0).unwrap().fb_used, 1 << 20);
+        assert_eq!(s.file_usage(2).0, 1 << 20);
+        s.free(2, c2, dup).unwrap();
+        assert_eq!(s.gpu(0).unwrap().fb_used, 0);
+        // Rules: only memory, into a device or subdevice, by the client's own file.
+        assert_eq!(s.dup(2, c2, d2, 0, c1, d1), Err(NV_ERR_NOT_SUPPORTED));
+        s.alloc(1, c1, d1, 0x101, 0x40, mem).unwrap();
+        assert_eq!(s.dup(1, c2, d2, 0, c1, 0x101), Err(NV_ERR_INVALID_CLIENT));
+        assert_eq!(
+            s.dup(2, c2, c2, 0, c1, 0x101),
+            Err(NV_ERR_INVALID_OBJECT_PARENT)
+        );
+        assert_eq!(
+            s.dup(2, c2, d2, 0, c1, 0x999),
+            Err(NV_ERR_INVALID_OBJECT_HANDLE)
+        );
+        // Freeing both at once (closing both files) uncharges exactly once.
+        s.dup(2, c2, d2, 0x200, c1, 0x101).unwrap();
+        s.free_file(1);
+        s.free_file(2);
+        assert_eq!(s.gpu(0).unwrap().fb_used, 0);
+    }
+
+    #[test]
     fn channels_are_counted_per_gpu() {
         let mut s = store::<64>(&[GIB, GIB], GIB);
         let (client, device, _) = setup(&mut s, 1);
@@ -799,6 +947,11 @@ mod tests {
             file: u8,
             pick: u8,
         },
+        Dup {
+            file: u8,
+            src_file: u8,
+            pick: u8,
+        },
         Close {
             file: u8,
         },
@@ -815,6 +968,11 @@ mod tests {
                 }
             ),
             (0u8..3, any::<u8>()).prop_map(|(file, pick)| Op::Free { file, pick }),
+            (0u8..3, 0u8..3, any::<u8>()).prop_map(|(file, src_file, pick)| Op::Dup {
+                file,
+                src_file,
+                pick
+            }),
             (0u8..3).prop_map(|file| Op::Close { file }),
         ]
     }
@@ -850,10 +1008,18 @@ mod tests {
                         let _ = s.free(u64::from(file), c, handles[usize::from(pick) % handles.len()]);
                     }
                     Op::Close { file } => { s.free_file(u64::from(file)); }
+                    Op::Dup { file, src_file, pick } => {
+                        let (c, src) = (clients[usize::from(file)], clients[usize::from(src_file)]);
+                        let mems: Vec<Handle> = s.objects()
+                            .filter(|o| o.client == src && matches!(o.kind, Kind::Memory { .. }))
+                            .map(|o| o.handle).collect();
+                        if mems.is_empty() { continue; }
+                        let _ = s.dup(u64::from(file), c, 0xd0, 0, src, mems[usize::from(pick) % mems.len()]);
+                    }
                 }
                 for g in 0..2 {
                     let live: u64 = s.objects().filter_map(|o| match o.kind {
-                        Kind::Memory { pool: Pool::Fb(x), size } if usize::from(x) == g => Some(size),
+                        Kind::Memory { pool: Pool::Fb(x), size, charged: true, .. } if usize::from(x) == g => Some(size),
                         _ => None,
                     }).sum();
                     let usage = s.gpu(g).unwrap();
@@ -861,10 +1027,17 @@ mod tests {
                     prop_assert!(usage.fb_used <= usage.fb_size);
                 }
                 let live_sys: u64 = s.objects().filter_map(|o| match o.kind {
-                    Kind::Memory { pool: Pool::Sys, size } => Some(size),
+                    Kind::Memory { pool: Pool::Sys, size, charged: true, .. } => Some(size),
                     _ => None,
                 }).sum();
                 prop_assert_eq!(s.sys_used(), live_sys);
+                // Every live allocation is charged exactly once.
+                for o in s.objects() {
+                    if let Kind::Memory { id, .. } = o.kind {
+                        let charged = s.objects().filter(|x| matches!(x.kind, Kind::Memory { id: i, charged: true, .. } if i == id)).count();
+                        prop_assert_eq!(charged, 1);
+                    }
+                }
                 // No orphans: every object's parent is alive.
                 for o in s.objects() {
                     prop_assert!(s.get(o.client, o.parent).is_some());

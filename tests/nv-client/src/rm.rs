@@ -289,3 +289,32 @@ pub fn vid_heap(
         ),
     )
 }
+
+/// RM_DUP_OBJECT: a handle `handle` (0: the RM picks) under `parent` of `client` to object
+/// `src` of `src_client`. Returns the new handle.
+pub fn dup(
+    ctl: &OwnedFd,
+    client: u32,
+    parent: u32,
+    handle: u32,
+    src_client: u32,
+    src: u32,
+) -> RmResult<u32> {
+    use fakegpu_shared::nv_rm_abi::Nvos55;
+    let mut p = Nvos55 {
+        h_client: client,
+        h_parent: parent,
+        h_object: handle,
+        h_client_src: src_client,
+        h_object_src: src,
+        ..Default::default()
+    };
+    match ioctl(
+        ctl,
+        iowr::<Nvos55>(NV_IOCTL_MAGIC, esc::RM_DUP_OBJECT),
+        &mut p,
+    ) {
+        Ok(_) => RmResult::Status(p.status, p.h_object),
+        Err(e) => RmResult::Errno(e),
+    }
+}

@@ -76,6 +76,10 @@ pub const ALL: &[Case] = &[
         "nvsim_vid_heap_alloc_free_info",
         nvsim_vid_heap_alloc_free_info,
     ),
+    (
+        "nvsim_dup_object_never_charges_twice",
+        nvsim_dup_object_never_charges_twice,
+    ),
 ];
 
 const EINVAL: i32 = libc::EINVAL;
@@ -1226,4 +1230,47 @@ fn nvsim_vid_heap_alloc_free_info() -> Result<(), String> {
     ensure(debugfs("sys_used", "sys_used")? == sys0, || {
         "freeing the client left system memory".into()
     })
+}
+
+/// RM_DUP_OBJECT gives a second client a handle to the same memory: charged once, and the
+/// charge stays while any handle lives. A duplicate of system memory maps the same pages.
+fn nvsim_dup_object_never_charges_twice() -> Result<(), String> {
+    use crate::sys::Mapping;
+    let _gpu = open("NV_GPU0")?;
+    let ctl_a = open("NV_CTL")?;
+    let ctl_b = open("NV_CTL")?;
+    let a = client_with_device(&ctl_a)?;
+    let b = client_with_device(&ctl_b)?;
+    let used = debugfs("gpu0", "fb_used")?;
+    nv_rm::alloc_memory(&ctl_a, a, 0xd0, 0x100, 0x40, 4 * MIB).ok()?;
+    let d = nv_rm::dup(&ctl_b, b, 0xd0, 0, a, 0x100).ok()?;
+    ensure(debugfs("gpu0", "fb_used")? == used + 4 * MIB, || {
+        "a duplicate charged again".into()
+    })?;
+    nv_rm::free(&ctl_a, a, 0xd0, 0x100).ok()?;
+    ensure(debugfs("gpu0", "fb_used")? == used + 4 * MIB, || {
+        "memory uncharged while a duplicate lives".into()
+    })?;
+    let r = nv_rm::dup(&ctl_a, b, 0xd0, 0, a, 0xd0);
+    ensure(r.status() == 0x23, || {
+        format!("dup into another file's client: {r:?}")
+    })?;
+    nv_rm::free(&ctl_b, b, 0xd0, d).ok()?;
+    ensure(debugfs("gpu0", "fb_used")? == used, || {
+        "the last handle did not uncharge".into()
+    })?;
+    // System memory: the duplicate maps the original's pages.
+    nv_rm::alloc_memory(&ctl_a, a, 0xd0, 0x200, 0x3e, 8192).ok()?;
+    let map_a = open("NV_CTL")?;
+    nv_rm::map_memory(&ctl_a, a, 0xd0, 0x200, 0, 8192, map_a.as_raw_fd()).ok()?;
+    let mut ma = Mapping::shared(map_a.as_raw_fd(), 8192, 0).map_err(|e| e.to_string())?;
+    ma.bytes_mut()[100] = 0x5a;
+    let d = nv_rm::dup(&ctl_b, b, 0xd0, 0x300, a, 0x200).ok()?;
+    let map_b = open("NV_CTL")?;
+    nv_rm::map_memory(&ctl_b, b, 0xd0, d, 0, 8192, map_b.as_raw_fd()).ok()?;
+    let mb = Mapping::shared(map_b.as_raw_fd(), 8192, 0).map_err(|e| e.to_string())?;
+    ensure(mb.bytes()[100] == 0x5a, || {
+        "the duplicate maps other pages".into()
+    })?;
+    Ok(())
 }

@@ -620,6 +620,16 @@ pub(crate) fn format_state(state: &State, out: &mut impl Write) -> core::fmt::Re
     writeln!(out, "sys_pages {}", backed)?;
     let rm = state.rm.lock();
     writeln!(out, "objects {}", rm.objects().count())?;
+    // Per file with clients: the memory charged to it (each file once, at its first client).
+    for (i, client) in rm.objects().enumerate() {
+        if client.kind != nvsim_rm::Kind::Client
+            || rm.objects().take(i).any(|c| c.kind == nvsim_rm::Kind::Client && c.file == client.file)
+        {
+            continue;
+        }
+        let (fb, sys) = rm.file_usage(client.file);
+        writeln!(out, "file{} fb {} sys {}", client.file, fb, sys)?;
+    }
     writeln!(
         out,
         "open_files {}",

@@ -318,3 +318,14 @@ pub fn dup(
         Err(e) => RmResult::Errno(e),
     }
 }
+
+/// The framebuffer bytes nvsim's ground truth charges to each file with clients.
+pub fn debugfs_file_fb() -> Result<Vec<u64>, String> {
+    let text = std::fs::read_to_string("/sys/kernel/debug/nvsim/state")
+        .map_err(|e| format!("nvsim state: {e}"))?;
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with("file"))
+        .filter_map(|l| l.split_whitespace().nth(2).and_then(|v| v.parse().ok()))
+        .collect())
+}

@@ -1247,10 +1247,21 @@ fn nvsim_dup_object_never_charges_twice() -> Result<(), String> {
     ensure(debugfs("gpu0", "fb_used")? == used + 4 * MIB, || {
         "a duplicate charged again".into()
     })?;
+    let per_file = nv_rm::debugfs_file_fb()?;
+    ensure(
+        per_file.iter().filter(|&&b| b == 4 * MIB).count() == 1,
+        || format!("per-file charges {per_file:?}"),
+    )?;
     nv_rm::free(&ctl_a, a, 0xd0, 0x100).ok()?;
     ensure(debugfs("gpu0", "fb_used")? == used + 4 * MIB, || {
         "memory uncharged while a duplicate lives".into()
     })?;
+    // The charge moved to the duplicate's file: still exactly one file carries it.
+    let per_file = nv_rm::debugfs_file_fb()?;
+    ensure(
+        per_file.iter().filter(|&&b| b == 4 * MIB).count() == 1,
+        || format!("per-file charges after the move {per_file:?}"),
+    )?;
     let r = nv_rm::dup(&ctl_a, b, 0xd0, 0, a, 0xd0);
     ensure(r.status() == 0x23, || {
         format!("dup into another file's client: {r:?}")

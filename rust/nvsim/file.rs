@@ -38,7 +38,12 @@ pub(crate) struct FileInner {
     pub(crate) ctl_link: Option<NvFileRef>,
     /// What an mmap of this file maps, set once by RM_MAP_MEMORY naming this file.
     pub(crate) mmap_context: Option<MmapContext>,
+    /// OS events registered on this file: (client, fd key). The fd is never resolved.
+    pub(crate) os_events: [Option<(u32, u32)>; MAX_OS_EVENTS],
 }
+
+/// Most OS events one file holds (NV_ERR_INSUFFICIENT_RESOURCES beyond).
+pub(crate) const MAX_OS_EVENTS: usize = 64;
 
 /// An mmap context: pages of one system-memory allocation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,6 +109,7 @@ pub(crate) static NV_FOPS: FileOps = FileOps(bindings::file_operations {
     release: Some(nv_release),
     unlocked_ioctl: Some(nv_unlocked_ioctl),
     mmap: Some(nv_mmap),
+    poll: Some(nv_poll),
     llseek: Some(bindings::noop_llseek),
     // SAFETY: all-zero is a valid `file_operations`.
     ..unsafe { core::mem::zeroed() }
@@ -147,7 +153,8 @@ unsafe extern "C" fn nv_open(inode: *mut bindings::inode, file: *mut bindings::f
                     FileInner {
                         attached: None,
                         ctl_link: None,
-                        mmap_context: None
+                        mmap_context: None,
+                        os_events: [None; MAX_OS_EVENTS],
                     },
                     "nvsim::NvFile::inner"
                 ),
@@ -218,4 +225,14 @@ unsafe extern "C" fn nv_mmap(
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
+}
+
+/// `poll`: nvsim raises no GPU events, so an nvidia file is never ready (no wait queue is
+/// registered, so poll and select wait out their timeout).
+///
+/// # Safety
+///
+/// Called by the VFS only, on an open nvsim file.
+unsafe extern "C" fn nv_poll(_file: *mut bindings::file, _wait: *mut bindings::poll_table_struct) -> bindings::__poll_t {
+    0
 }

@@ -118,6 +118,14 @@ pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) ->
                 Ok(_) => NV_OK,
                 Err(status) => status,
             };
+            if freed.is_ok() && p.h_object_old == p.h_root {
+                // Freeing a client frees its OS events (those registered on this file).
+                for slot in file.inner.lock().os_events.iter_mut() {
+                    if slot.is_some_and(|(client, _)| client == p.h_root) {
+                        *slot = None;
+                    }
+                }
+            }
             drop_freed_pages(state);
             write_pod(buf, &p);
             Ok(())
@@ -148,6 +156,12 @@ pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) ->
             Ok(())
         }
         crate::shared::nv_frontend_abi::esc::REGISTER_FD => register_fd(state, file, buf),
+        crate::shared::nv_frontend_abi::esc::ALLOC_OS_EVENT | crate::shared::nv_frontend_abi::esc::FREE_OS_EVENT => {
+            let mut p: crate::shared::nv_frontend_abi::NvIoctlOsEvent = exact(buf)?;
+            p.status = os_event(state, file, nr == crate::shared::nv_frontend_abi::esc::ALLOC_OS_EVENT, &p);
+            write_pod(buf, &p);
+            Ok(())
+        }
         nv_rm_abi::esc::RM_CONTROL => {
             let mut p: Nvos54 = exact(buf)?;
             p.status = control(state, file, &p);
@@ -177,6 +191,32 @@ fn register_fd(state: &State, file: &NvFile, buf: &[u8]) -> Result {
     }
     inner.ctl_link = Some(ctl);
     Ok(())
+}
+
+/// ALLOC_OS_EVENT / FREE_OS_EVENT on this file: the client must exist; the fd is only a key.
+fn os_event(state: &State, file: &NvFile, alloc: bool, p: &crate::shared::nv_frontend_abi::NvIoctlOsEvent) -> NvStatus {
+    if state.rm.lock().get(p.h_client, p.h_client).is_none() {
+        return NV_ERR_INVALID_CLIENT;
+    }
+    let mut inner = file.inner.lock();
+    let key = (p.h_client, p.fd);
+    if alloc {
+        match inner.os_events.iter_mut().find(|e| e.is_none()) {
+            Some(slot) => {
+                *slot = Some(key);
+                NV_OK
+            }
+            None => NV_ERR_INSUFFICIENT_RESOURCES,
+        }
+    } else {
+        match inner.os_events.iter_mut().find(|e| **e == Some(key)) {
+            Some(slot) => {
+                *slot = None;
+                NV_OK
+            }
+            None => NV_ERR_INVALID_EVENT,
+        }
+    }
 }
 
 /// The parameters as `T`, which must be exactly their size (EINVAL otherwise, as the RM's

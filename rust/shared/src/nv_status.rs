@@ -65,6 +65,9 @@ pub const NV_ERR_GPU_UUID_NOT_FOUND: NvStatus = 0x12;
 /// `NV_ERR_IN_USE`: Busy: already set up.
 pub const NV_ERR_IN_USE: NvStatus = 0x17;
 
+/// `NV_ERR_INVALID_EVENT`: no such OS event.
+pub const NV_ERR_INVALID_EVENT: NvStatus = 0x28;
+
 /// The claims of this file, as `(C name, value)`, for `tests/conformance`.
 pub const LAYOUT_CLAIMS: &[(&str, usize)] = &[
     ("NV_OK", NV_OK as usize),
@@ -117,4 +120,5 @@ pub const LAYOUT_CLAIMS: &[(&str, usize)] = &[
         NV_ERR_GPU_UUID_NOT_FOUND as usize,
     ),
     ("NV_ERR_IN_USE", NV_ERR_IN_USE as usize),
+    ("NV_ERR_INVALID_EVENT", NV_ERR_INVALID_EVENT as usize),
 ];

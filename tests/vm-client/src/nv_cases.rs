@@ -80,6 +80,7 @@ pub const ALL: &[Case] = &[
         "nvsim_dup_object_never_charges_twice",
         nvsim_dup_object_never_charges_twice,
     ),
+    ("nvsim_os_events_and_poll", nvsim_os_events_and_poll),
 ];
 
 const EINVAL: i32 = libc::EINVAL;
@@ -1284,4 +1285,61 @@ fn nvsim_dup_object_never_charges_twice() -> Result<(), String> {
         "the duplicate maps other pages".into()
     })?;
     Ok(())
+}
+
+fn os_event(fd: &OwnedFd, nr: u8, client: u32, key: u32) -> Result<u32, i32> {
+    let mut p = NvIoctlOsEvent {
+        h_client: client,
+        h_device: 0xd0,
+        fd: key,
+        status: 0,
+    };
+    escape(fd, nr, &mut p).map(|_| p.status)
+}
+
+/// ALLOC/FREE_OS_EVENT work on either node with the fd as a mere key; freeing the client
+/// frees its events; an nvidia file is never ready for poll in nvsim (no GPU events).
+fn nvsim_os_events_and_poll() -> Result<(), String> {
+    let ctl = open("NV_CTL")?;
+    let gpu = open("NV_GPU0")?;
+    let client = nv_rm::alloc_client(&ctl).ok()?;
+    ensure(
+        os_event(&gpu, esc::ALLOC_OS_EVENT, client, 12345) == Ok(0),
+        || "ALLOC_OS_EVENT on nvidia0".into(),
+    )?;
+    ensure(
+        os_event(&gpu, esc::FREE_OS_EVENT, client, 12345) == Ok(0),
+        || "FREE_OS_EVENT".into(),
+    )?;
+    let r = os_event(&gpu, esc::FREE_OS_EVENT, client, 12345);
+    ensure(r == Ok(0x28), || {
+        format!("freeing it again: {r:?}, want NV_ERR_INVALID_EVENT")
+    })?;
+    let r = os_event(&gpu, esc::ALLOC_OS_EVENT, 0x4242, 1);
+    ensure(r == Ok(0x23), || format!("an unknown client: {r:?}"))?;
+    let mut short = [0u8; 8];
+    let r = escape_bytes(&gpu, esc::ALLOC_OS_EVENT, &mut short);
+    ensure(r == Err(EINVAL), || format!("8-byte ALLOC_OS_EVENT: {r:?}"))?;
+    // Fill the file's 64 event slots, free the client, and the slots are free again.
+    for key in 0..64 {
+        ensure(
+            os_event(&ctl, esc::ALLOC_OS_EVENT, client, key) == Ok(0),
+            || format!("event {key}"),
+        )?;
+    }
+    let r = os_event(&ctl, esc::ALLOC_OS_EVENT, client, 64);
+    ensure(r == Ok(0x1a), || {
+        format!("a 65th event: {r:?}, want NV_ERR_INSUFFICIENT_RESOURCES")
+    })?;
+    nv_rm::free(&ctl, client, client, client).ok()?;
+    let other = nv_rm::alloc_client(&ctl).ok()?;
+    ensure(
+        os_event(&ctl, esc::ALLOC_OS_EVENT, other, 1) == Ok(0),
+        || "slots not freed with the client".into(),
+    )?;
+    let revents = crate::sys::poll_one(gpu.as_raw_fd(), libc::POLLIN | libc::POLLPRI, 50)
+        .map_err(|e| e.to_string())?;
+    ensure(revents == 0, || {
+        format!("poll on nvidia0 gave {revents:#x}")
+    })
 }

@@ -77,6 +77,12 @@ pub(crate) fn log_unimplemented(what: &str, number: u32, size: usize) {
 extern "C" {
     /// The RM status to fail this call with (fault injection, `shim.c`), or NV_OK.
     fn nvsim_fault_take() -> u32;
+    /// The calling process's global tgid (`shim.c`).
+    fn nvsim_current_tgid() -> u32;
+    /// A global pid as the caller's namespace sees it, or 0.
+    fn nvsim_pid_to_caller_ns(nr: u32) -> u32;
+    /// A pid of the caller's namespace as a global one, or 0.
+    fn nvsim_pid_from_caller_ns(vnr: u32) -> u32;
 }
 
 /// Where the status field of an RM call's parameters is, for the calls fault injection
@@ -294,7 +300,9 @@ fn alloc_object(
         let mut rm = state.rm.lock();
         let (client, handle) = match request {
             Alloc::Client => {
-                let h = rm.alloc_client(file.id, p.h_root, p.h_class)?;
+                // SAFETY: reads the current task's tgid.
+                let pid = unsafe { nvsim_current_tgid() };
+                let h = rm.alloc_client(file.id, pid, p.h_root, p.h_class)?;
                 (h, h)
             }
             Alloc::Object(request) => {
@@ -605,6 +613,56 @@ fn control_checked(state: &State, file: &NvFile, p: &Nvos54, spec: ctrl::Spec) -
         }
         ctrl::NV2080_CTRL_CMD_FB_GET_INFO_V2 => {
             fb_get_info_v2(&mut params, usage.ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?)?
+        }
+        ctrl::NV2080_CTRL_CMD_GPU_GET_PIDS => {
+            let gpu = object.gpu.ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
+            let id_type = read_pod::<u32>(&params).unwrap_or(u32::MAX);
+            if id_type != 0 {
+                return Err(NV_ERR_NOT_SUPPORTED);
+            }
+            let class_id = params.get(4..).and_then(read_pod::<u32>).unwrap_or(0);
+            let mut pids = KVec::from_elem(0u32, ctrl::GET_PIDS_MAX, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
+            let n = state.rm.lock().pids_with_class(gpu, class_id, &mut pids);
+            let mut count = 0u32;
+            for &pid in pids.iter().take(n) {
+                // SAFETY: a pid-namespace lookup under RCU in the shim.
+                let vnr = unsafe { nvsim_pid_to_caller_ns(pid) };
+                if vnr != 0 {
+                    if let Some(slot) = params.get_mut(12 + 4 * count as usize..) {
+                        write_pod(slot, &vnr);
+                        count += 1;
+                    }
+                }
+            }
+            write_pod(&mut params[8..], &count);
+        }
+        ctrl::NV2080_CTRL_CMD_GPU_GET_PID_INFO => {
+            let gpu = object.gpu.ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
+            let count = read_pod::<u32>(&params).unwrap_or(0) as usize;
+            if count > ctrl::GET_PID_INFO_MAX {
+                return Err(NV_ERR_INVALID_ARGUMENT);
+            }
+            for i in 0..count {
+                let at = 8 + ctrl::PID_INFO_ENTRY * i;
+                let Some(entry) = params.get_mut(at..at + ctrl::PID_INFO_ENTRY) else { break };
+                let vnr = read_pod::<u32>(entry).unwrap_or(0);
+                let index = entry.get(4..).and_then(read_pod::<u32>).unwrap_or(u32::MAX);
+                entry[16..].fill(0);
+                // smcSubscription: no MIG partition (PARTITIONID_INVALID).
+                write_pod(&mut entry[64..], &u32::MAX);
+                write_pod(&mut entry[68..], &u32::MAX);
+                let result = if index == ctrl::PID_INFO_INDEX_VIDEO_MEMORY_USAGE {
+                    // SAFETY: a pid-namespace lookup under RCU in the shim.
+                    let pid = unsafe { nvsim_pid_from_caller_ns(vnr) };
+                    let (own, duped) = state.rm.lock().pid_video_memory(gpu, pid);
+                    write_pod(&mut entry[16..], &own);
+                    write_pod(&mut entry[32..], &duped);
+                    NV_OK
+                } else {
+                    NV_ERR_INVALID_ARGUMENT
+                };
+                write_pod(&mut entry[8..], &result);
+            }
         }
         ctrl::NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN => {
             // A token unique per channel: its handle's low bits.

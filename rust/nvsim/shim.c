@@ -221,3 +221,48 @@ int nvsim_vma_insert_pages(struct vm_area_struct *vma, struct page **pages, unsi
 	}
 	return 0;
 }
+
+/* ---- Processes: clients remember their creator's tgid; GET_PIDS answers in the caller's
+ * pid namespace, as the driver does. ---- */
+
+#include <linux/pid.h>
+#include <linux/pid_namespace.h>
+#include <linux/rcupdate.h>
+
+u32 nvsim_current_tgid(void);
+u32 nvsim_pid_to_caller_ns(u32 nr);
+u32 nvsim_pid_from_caller_ns(u32 vnr);
+
+/* The calling process, as a global (init namespace) tgid. */
+u32 nvsim_current_tgid(void)
+{
+	return task_tgid_nr(current);
+}
+
+/* A global pid number as the caller sees it, or 0 if it is outside the caller's namespace. */
+u32 nvsim_pid_to_caller_ns(u32 nr)
+{
+	struct pid *pid;
+	u32 vnr = 0;
+
+	rcu_read_lock();
+	pid = find_pid_ns(nr, &init_pid_ns);
+	if (pid)
+		vnr = pid_vnr(pid);
+	rcu_read_unlock();
+	return vnr;
+}
+
+/* A pid number of the caller's namespace as a global one, or 0 if there is no such pid. */
+u32 nvsim_pid_from_caller_ns(u32 vnr)
+{
+	struct pid *pid;
+	u32 nr = 0;
+
+	rcu_read_lock();
+	pid = find_vpid(vnr);
+	if (pid)
+		nr = pid_nr(pid);
+	rcu_read_unlock();
+	return nr;
+}

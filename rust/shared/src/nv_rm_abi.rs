@@ -234,6 +234,21 @@ pub mod ctrl {
     pub const NVA06C_CTRL_CMD_SET_TIMESLICE: u32 = 0xa06c_0103;
     /// `NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN`: `{u32 workSubmitToken}`.
     pub const NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN: u32 = 0xc36f_0108;
+    /// `NV2080_CTRL_CMD_GPU_GET_PIDS`: idType@0 (0 = class), id@4 (a class id),
+    /// pidTblCount@8, `u32 pidTbl[950]`@12: the processes with an object of that class.
+    pub const NV2080_CTRL_CMD_GPU_GET_PIDS: u32 = 0x2080_018d;
+    /// `NV2080_CTRL_CMD_GPU_GET_PID_INFO`: pidInfoListCount@0, then 200 entries of 72 bytes
+    /// from 8: pid@0, index@4, result@8, data@16 (video memory: memPrivate@0,
+    /// memSharedOwned@8, memSharedDuped@16, ...), smcSubscription@64.
+    pub const NV2080_CTRL_CMD_GPU_GET_PID_INFO: u32 = 0x2080_018e;
+    /// Most pids GET_PIDS returns.
+    pub const GET_PIDS_MAX: usize = 950;
+    /// Most entries of GET_PID_INFO.
+    pub const GET_PID_INFO_MAX: usize = 200;
+    /// Size of one GET_PID_INFO entry.
+    pub const PID_INFO_ENTRY: usize = 72;
+    /// `NV2080_CTRL_GPU_PID_INFO_INDEX_VIDEO_MEMORY_USAGE`.
+    pub const PID_INFO_INDEX_VIDEO_MEMORY_USAGE: u32 = 0;
     /// `NV0000_CTRL_GPU_INVALID_ID`.
     pub const NV0000_CTRL_GPU_INVALID_ID: u32 = 0xffff_ffff;
 
@@ -262,7 +277,17 @@ pub mod ctrl {
     }
 
     /// The controls nvsim answers.
-    pub const SPECS: [Spec; 5] = [
+    pub const SPECS: [Spec; 7] = [
+        Spec {
+            cmd: NV2080_CTRL_CMD_GPU_GET_PIDS,
+            size: 12 + 4 * GET_PIDS_MAX,
+            target: Target::Subdevice,
+        },
+        Spec {
+            cmd: NV2080_CTRL_CMD_GPU_GET_PID_INFO,
+            size: 8 + PID_INFO_ENTRY * GET_PID_INFO_MAX,
+            target: Target::Subdevice,
+        },
         Spec {
             cmd: NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS,
             size: 128,

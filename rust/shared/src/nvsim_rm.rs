@@ -108,6 +108,8 @@ pub struct Object {
     pub gpu: Option<u8>,
     /// The file its client was created on.
     pub file: FileId,
+    /// The process (global tgid) that created the object's client.
+    pub pid: u32,
 }
 
 /// Use of one GPU.
@@ -239,6 +241,47 @@ impl<S: SlotStorage> RmStore<S> {
             })
     }
 
+    /// The processes with an object of class `class` on GPU `gpu` (GET_PIDS), once each, in
+    /// `out`; returns how many.
+    pub fn pids_with_class(&self, gpu: u8, class: u32, out: &mut [u32]) -> usize {
+        let mut n = 0;
+        for o in self
+            .objects()
+            .filter(|o| o.gpu == Some(gpu) && o.class == class)
+        {
+            let seen = out.get(..n).is_some_and(|s| s.contains(&o.pid));
+            if !seen {
+                if let Some(slot) = out.get_mut(n) {
+                    *slot = o.pid;
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    /// Video memory of process `pid` on GPU `gpu` (GET_PID_INFO): (charged to it, duplicated
+    /// from others).
+    pub fn pid_video_memory(&self, gpu: u8, pid: u32) -> (u64, u64) {
+        self.objects()
+            .filter(|o| o.pid == pid)
+            .fold((0, 0), |(own, duped), o| match o.kind {
+                Kind::Memory {
+                    pool: Pool::Fb(g),
+                    size,
+                    charged,
+                    ..
+                } if g == gpu => {
+                    if charged {
+                        (own + size, duped)
+                    } else {
+                        (own, duped + size)
+                    }
+                }
+                _ => (own, duped),
+            })
+    }
+
     /// Whether any handle still refers to memory allocation `id`.
     pub fn memory_alive(&self, id: u32) -> bool {
         self.objects()
@@ -298,6 +341,7 @@ impl<S: SlotStorage> RmStore<S> {
                 },
                 gpu: source.gpu,
                 file,
+                pid: owner.pid,
             },
         );
         Ok(handle)
@@ -324,6 +368,7 @@ impl<S: SlotStorage> RmStore<S> {
     pub fn alloc_client(
         &mut self,
         file: FileId,
+        pid: u32,
         handle: Handle,
         class: u32,
     ) -> Result<Handle, NvStatus> {
@@ -348,6 +393,7 @@ impl<S: SlotStorage> RmStore<S> {
                 kind: Kind::Client,
                 gpu: None,
                 file,
+                pid,
             },
         );
         Ok(handle)
@@ -444,6 +490,7 @@ impl<S: SlotStorage> RmStore<S> {
                 kind,
                 gpu,
                 file,
+                pid: owner.pid,
             },
         );
         Ok(handle)
@@ -664,7 +711,7 @@ mod tests {
     }
 
     fn setup(store: &mut Store, file: FileId) -> (Handle, Handle, Handle) {
-        let client = store.alloc_client(file, 0, 0x41).unwrap();
+        let client = store.alloc_client(file, 1000, 0, 0x41).unwrap();
         let device = store
             .alloc(
                 file,
@@ -791,7 +838,7 @@ mod tests {
         assert_eq!(foreign, Err(NV_ERR_INVALID_CLIENT));
         assert_eq!(s.free(2, client, client), Err(NV_ERR_INVALID_CLIENT));
         assert_eq!(s.free(1, client, 0x777), Err(NV_ERR_INVALID_OBJECT_HANDLE));
-        let dup_client = s.alloc_client(1, client, 0x41);
+        let dup_client = s.alloc_client(1, 1000, client, 0x41);
         assert_eq!(dup_client, Err(NV_ERR_INSERT_DUPLICATE_NAME));
     }
 
@@ -832,6 +879,35 @@ mod tests {
         s.free_file(1);
         s.free_file(2);
         assert_eq!(s.gpu(0).unwrap().fb_used, 0);
+    }
+
+    #[test]
+    fn per_process_queries() {
+        let mut s = store::<64>(&[GIB, GIB], GIB);
+        let (c1, d1, _) = setup(&mut s, 1);
+        let c2 = s.alloc_client(2, 2000, 0, 0x41).unwrap();
+        s.alloc(2, c2, c2, 0xd0, 0x80, Request::Device { device_id: 0 })
+            .unwrap();
+        s.alloc(
+            1,
+            c1,
+            d1,
+            0x100,
+            0x40,
+            Request::Memory {
+                system: false,
+                size: 8192,
+            },
+        )
+        .unwrap();
+        s.dup(2, c2, 0xd0, 0x200, c1, 0x100).unwrap();
+        let mut pids = [0u32; 4];
+        let n = s.pids_with_class(0, 0x40, &mut pids);
+        assert_eq!(&pids[..n], &[1000, 2000]);
+        assert_eq!(s.pids_with_class(1, 0x40, &mut pids), 0);
+        assert_eq!(s.pid_video_memory(0, 1000), (8192, 0));
+        assert_eq!(s.pid_video_memory(0, 2000), (0, 8192));
+        assert_eq!(s.pid_video_memory(0, 3000), (0, 0));
     }
 
     #[test]
@@ -888,7 +964,7 @@ mod tests {
     fn full_store_is_insufficient_resources() {
         let mut s = store::<3>(&[GIB], GIB);
         let (client, device, _) = {
-            let c = s.alloc_client(1, 0, 0x41).unwrap();
+            let c = s.alloc_client(1, 1000, 0, 0x41).unwrap();
             let d = s
                 .alloc(1, c, c, 0xd, 0x80, Request::Device { device_id: 0 })
                 .unwrap();
@@ -986,7 +1062,7 @@ mod tests {
             let mut s = store::<128>(&[GIB, GIB / 2], GIB / 4);
             let mut clients = [0; 3];
             for f in 0..3u8 {
-                let c = s.alloc_client(u64::from(f), 0, 0x41).unwrap();
+                let c = s.alloc_client(u64::from(f), 1000, 0, 0x41).unwrap();
                 s.alloc(u64::from(f), c, c, 0xd0, 0x80, Request::Device { device_id: u32::from(f % 2) }).unwrap();
                 clients[usize::from(f)] = c;
             }

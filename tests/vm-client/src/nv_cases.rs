@@ -81,6 +81,7 @@ pub const ALL: &[Case] = &[
         nvsim_dup_object_never_charges_twice,
     ),
     ("nvsim_os_events_and_poll", nvsim_os_events_and_poll),
+    ("nvsim_get_pids_and_pid_info", nvsim_get_pids_and_pid_info),
 ];
 
 const EINVAL: i32 = libc::EINVAL;
@@ -1342,4 +1343,74 @@ fn nvsim_os_events_and_poll() -> Result<(), String> {
     ensure(revents == 0, || {
         format!("poll on nvidia0 gave {revents:#x}")
     })
+}
+
+/// GET_PIDS lists the processes with an object of a class on the GPU; GET_PID_INFO reports a
+/// process's video memory (what nvidia-smi shows per process).
+fn nvsim_get_pids_and_pid_info() -> Result<(), String> {
+    use fakegpu_shared::nv_rm_abi::ctrl;
+    let ctl = open("NV_CTL")?;
+    let _gpu = open("NV_GPU0")?;
+    let client = client_with_device(&ctl)?;
+    let size = nv_rm::alloc_memory(&ctl, client, 0xd0, 0x100, 0x40, 3 * MIB).ok()?;
+    let me = std::process::id();
+    let mut pids = vec![0u8; 12 + 4 * ctrl::GET_PIDS_MAX];
+    pids[4..8].copy_from_slice(&0x40u32.to_le_bytes());
+    nv_rm::control(
+        &ctl,
+        client,
+        0x5d0,
+        ctrl::NV2080_CTRL_CMD_GPU_GET_PIDS,
+        &mut pids,
+    )
+    .ok()?;
+    let word = |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    let n = word(&pids, 8) as usize;
+    let listed: Vec<u32> = (0..n).map(|i| word(&pids, 12 + 4 * i)).collect();
+    println!("GET_PIDS(class 0x40): {listed:?}; this process is {me}");
+    ensure(listed.contains(&me), || "this process is not listed".into())?;
+    pids[0..4].copy_from_slice(&1u32.to_le_bytes());
+    let r = nv_rm::control(
+        &ctl,
+        client,
+        0x5d0,
+        ctrl::NV2080_CTRL_CMD_GPU_GET_PIDS,
+        &mut pids,
+    );
+    ensure(r.status() == 0x56, || format!("idType VGPU_GUEST: {r:?}"))?;
+    let mut info = vec![0u8; 8 + ctrl::PID_INFO_ENTRY * ctrl::GET_PID_INFO_MAX];
+    info[0..4].copy_from_slice(&2u32.to_le_bytes());
+    info[8..12].copy_from_slice(&me.to_le_bytes());
+    info[80..84].copy_from_slice(&999_999u32.to_le_bytes());
+    nv_rm::control(
+        &ctl,
+        client,
+        0x5d0,
+        ctrl::NV2080_CTRL_CMD_GPU_GET_PID_INFO,
+        &mut info,
+    )
+    .ok()?;
+    let u64_at = |at: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&info[at..at + 8]);
+        u64::from_le_bytes(b)
+    };
+    println!(
+        "GET_PID_INFO: own memPrivate {}, unknown pid's {}",
+        u64_at(24),
+        u64_at(96)
+    );
+    ensure(word(&info, 16) == 0 && u64_at(24) == size, || {
+        format!("own video memory {}", u64_at(24))
+    })?;
+    ensure(u64_at(96) == 0, || "an unknown pid has memory".into())?;
+    info[0..4].copy_from_slice(&201u32.to_le_bytes());
+    let r = nv_rm::control(
+        &ctl,
+        client,
+        0x5d0,
+        ctrl::NV2080_CTRL_CMD_GPU_GET_PID_INFO,
+        &mut info,
+    );
+    ensure(r.status() == 0x1f, || format!("201 entries: {r:?}"))
 }

@@ -490,7 +490,11 @@ fn map_memory(state: &State, file: &NvFile, p: &Nvos33WithFd) -> Result<(), NvSt
         let owner = rm
             .get(p.h_client, p.h_client)
             .ok_or(NV_ERR_INVALID_CLIENT)?;
-        if owner.file != file.id {
+        // SAFETY: reads the current task's tgid.
+        let caller = unsafe { nvsim_current_tgid() };
+        // The file check admits a file shared by fork or SCM_RIGHTS; creating an mmap
+        // context also needs the process that created the client.
+        if owner.file != file.id || owner.pid != caller {
             return Err(NV_ERR_INVALID_CLIENT);
         }
         let memory = rm

@@ -941,6 +941,25 @@ fn nvsim_map_system_memory_once_per_file() -> Result<(), String> {
             .all(|(i, &v)| v == (i % 251) as u8),
         || "mapping lost its pages".into(),
     )?;
+    // Another process sharing the same nvidiactl file (fork) passes the file check but not
+    // the context's process check.
+    nv_rm::alloc_memory(&ctl, client, 0xd0, 0x301, 0x3e, len).ok()?;
+    let map_c = open("NV_CTL")?;
+    // SAFETY: the child only makes syscalls and exits.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let r = nv_rm::map_memory(&ctl, client, 0xd0, 0x301, 0, len, map_c.as_raw_fd());
+        let code = if r.status() == 0x23 { 0 } else { 1 };
+        // SAFETY: leave without running the parent's destructors.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: reaping our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    ensure(libc::WEXITSTATUS(status) == 0, || {
+        "a forked process created a context on another process's client".into()
+    })?;
+    nv_rm::map_memory(&ctl, client, 0xd0, 0x301, 0, len, map_c.as_raw_fd()).ok()?;
     println!("64 KiB of system memory mapped twice; contexts one-shot; freed object's pages outlive it in mappings");
     Ok(())
 }

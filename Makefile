@@ -54,7 +54,7 @@ vm-shell:
 lint: deps
 	cargo fmt --check
 	cargo clippy --quiet --locked --workspace --all-targets -- -D warnings
-	rustfmt --check --edition 2021 rust/fakegpu/*.rs
+	rustfmt --check --edition 2021 rust/fakegpu/fakegpu_main.rs rust/nvsim/nvsim_main.rs
 
 clean:
 	rm -rf $(BUILD) target

@@ -233,6 +233,9 @@ unsafe extern "C" fn nv_mmap(
 /// # Safety
 ///
 /// Called by the VFS only, on an open nvsim file.
-unsafe extern "C" fn nv_poll(_file: *mut bindings::file, _wait: *mut bindings::poll_table_struct) -> bindings::__poll_t {
+unsafe extern "C" fn nv_poll(
+    _file: *mut bindings::file,
+    _wait: *mut bindings::poll_table_struct,
+) -> bindings::__poll_t {
     0
 }

@@ -7,8 +7,8 @@
 use crate::file::MmapContext;
 use crate::file::{NvFile, NV_FOPS};
 use crate::shared::nv_rm_abi::{
-    self, class, ctrl, fb_info, memory_alloc_params, vid_heap, Nvos00, Nvos21, Nvos33WithFd, Nvos54,
-    Nvos55, Nvos64,
+    self, class, ctrl, fb_info, memory_alloc_params, vid_heap, Nvos00, Nvos21, Nvos33WithFd,
+    Nvos54, Nvos55, Nvos64,
 };
 use crate::shared::nv_status::*;
 use crate::shared::nvsim_frontend::Node;
@@ -139,7 +139,14 @@ pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) ->
         nv_rm_abi::esc::RM_VID_HEAP_CONTROL => vid_heap(state, file, buf),
         nv_rm_abi::esc::RM_DUP_OBJECT => {
             let mut p: Nvos55 = exact(buf)?;
-            let r = state.rm.lock().dup(file.id, p.h_client, p.h_parent, p.h_object, p.h_client_src, p.h_object_src);
+            let r = state.rm.lock().dup(
+                file.id,
+                p.h_client,
+                p.h_parent,
+                p.h_object,
+                p.h_client_src,
+                p.h_object_src,
+            );
             p.status = match r {
                 Ok(handle) => {
                     p.h_object = handle;
@@ -162,9 +169,15 @@ pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) ->
             Ok(())
         }
         crate::shared::nv_frontend_abi::esc::REGISTER_FD => register_fd(state, file, buf),
-        crate::shared::nv_frontend_abi::esc::ALLOC_OS_EVENT | crate::shared::nv_frontend_abi::esc::FREE_OS_EVENT => {
+        crate::shared::nv_frontend_abi::esc::ALLOC_OS_EVENT
+        | crate::shared::nv_frontend_abi::esc::FREE_OS_EVENT => {
             let mut p: crate::shared::nv_frontend_abi::NvIoctlOsEvent = exact(buf)?;
-            p.status = os_event(state, file, nr == crate::shared::nv_frontend_abi::esc::ALLOC_OS_EVENT, &p);
+            p.status = os_event(
+                state,
+                file,
+                nr == crate::shared::nv_frontend_abi::esc::ALLOC_OS_EVENT,
+                &p,
+            );
             write_pod(buf, &p);
             Ok(())
         }
@@ -200,7 +213,12 @@ fn register_fd(state: &State, file: &NvFile, buf: &[u8]) -> Result {
 }
 
 /// ALLOC_OS_EVENT / FREE_OS_EVENT on this file: the client must exist; the fd is only a key.
-fn os_event(state: &State, file: &NvFile, alloc: bool, p: &crate::shared::nv_frontend_abi::NvIoctlOsEvent) -> NvStatus {
+fn os_event(
+    state: &State,
+    file: &NvFile,
+    alloc: bool,
+    p: &crate::shared::nv_frontend_abi::NvIoctlOsEvent,
+) -> NvStatus {
     if state.rm.lock().get(p.h_client, p.h_client).is_none() {
         return NV_ERR_INVALID_CLIENT;
     }
@@ -306,7 +324,14 @@ fn alloc_object(
                 (h, h)
             }
             Alloc::Object(request) => {
-                let h = rm.alloc(file.id, p.h_root, p.h_object_parent, p.h_object_new, p.h_class, request)?;
+                let h = rm.alloc(
+                    file.id,
+                    p.h_root,
+                    p.h_object_parent,
+                    p.h_object_new,
+                    p.h_class,
+                    request,
+                )?;
                 (p.h_root, h)
             }
         };
@@ -351,7 +376,11 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
             write_pod(at, &size);
         }
         let ptr = usize::try_from(p.p_alloc_parms).unwrap_or(0);
-        if UserSlice::new(ptr, params.len()).writer().write_slice(params).is_err() {
+        if UserSlice::new(ptr, params.len())
+            .writer()
+            .write_slice(params)
+            .is_err()
+        {
             // The RM frees what it cannot report.
             let _ = state.rm.lock().free(file.id, client, handle);
             drop_freed_pages(state);
@@ -369,19 +398,35 @@ fn vid_heap(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
         return Err(EINVAL);
     }
     let word = |buf: &[u8], at: usize| buf.get(at..).and_then(read_pod::<u32>).unwrap_or(0);
-    let (client, parent, function) = (word(buf, vid_heap::H_ROOT), word(buf, vid_heap::H_PARENT), word(buf, vid_heap::FUNCTION));
+    let (client, parent, function) = (
+        word(buf, vid_heap::H_ROOT),
+        word(buf, vid_heap::H_PARENT),
+        word(buf, vid_heap::FUNCTION),
+    );
     let h_memory = word(buf, vid_heap::H_MEMORY);
     let status = match function {
         vid_heap::FUNCTION_ALLOC_SIZE => {
             let flags = word(buf, vid_heap::FLAGS);
             let attr = word(buf, vid_heap::ATTR);
-            let size = buf.get(vid_heap::ALLOC_SIZE..).and_then(read_pod::<u64>).unwrap_or(0);
+            let size = buf
+                .get(vid_heap::ALLOC_SIZE..)
+                .and_then(read_pod::<u64>)
+                .unwrap_or(0);
             let (class_id, request) = if flags & vid_heap::FLAGS_VIRTUAL != 0 {
                 (class::NV50_MEMORY_VIRTUAL, Request::Plain)
             } else if vid_heap::location(attr) == 0 {
-                (class::NV01_MEMORY_LOCAL_USER, Request::Memory { system: false, size })
+                (
+                    class::NV01_MEMORY_LOCAL_USER,
+                    Request::Memory {
+                        system: false,
+                        size,
+                    },
+                )
             } else {
-                (class::NV01_MEMORY_SYSTEM, Request::Memory { system: true, size })
+                (
+                    class::NV01_MEMORY_SYSTEM,
+                    Request::Memory { system: true, size },
+                )
             };
             let call = Nvos21 {
                 h_root: client,
@@ -451,10 +496,10 @@ fn back_with_pages(state: &State, id: u32, size: u64) -> Result {
     for _ in 0..count {
         pages.push(Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?, GFP_KERNEL)?;
     }
-    state.sysmem.lock().push(
-        SysPages { id, pages },
-        GFP_KERNEL,
-    )?;
+    state
+        .sysmem
+        .lock()
+        .push(SysPages { id, pages }, GFP_KERNEL)?;
     Ok(())
 }
 
@@ -549,10 +594,7 @@ extern "C" {
 pub(crate) fn map_pages(state: &State, file: &NvFile, vma: *mut kernel::ffi::c_void) -> Result {
     let ctx = file.inner.lock().mmap_context.ok_or(EINVAL)?;
     let table = state.sysmem.lock();
-    let entry = table
-        .iter()
-        .find(|e| e.id == ctx.memory)
-        .ok_or(EINVAL)?;
+    let entry = table.iter().find(|e| e.id == ctx.memory).ok_or(EINVAL)?;
     let pages = entry
         .pages
         .get(ctx.first_page..ctx.first_page + ctx.pages)
@@ -579,17 +621,26 @@ fn control(state: &State, file: &NvFile, p: &Nvos54) -> NvStatus {
     control_checked(state, file, p, spec).err().unwrap_or(NV_OK)
 }
 
-fn control_checked(state: &State, file: &NvFile, p: &Nvos54, spec: ctrl::Spec) -> Result<(), NvStatus> {
+fn control_checked(
+    state: &State,
+    file: &NvFile,
+    p: &Nvos54,
+    spec: ctrl::Spec,
+) -> Result<(), NvStatus> {
     if p.params_size as usize != spec.size {
         return Err(NV_ERR_INVALID_ARGUMENT);
     }
     let (object, usage) = {
         let rm = state.rm.lock();
-        let owner = rm.get(p.h_client, p.h_client).ok_or(NV_ERR_INVALID_CLIENT)?;
+        let owner = rm
+            .get(p.h_client, p.h_client)
+            .ok_or(NV_ERR_INVALID_CLIENT)?;
         if owner.file != file.id {
             return Err(NV_ERR_INVALID_CLIENT);
         }
-        let object = *rm.get(p.h_client, p.h_object).ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
+        let object = *rm
+            .get(p.h_client, p.h_object)
+            .ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
         let usage = object.gpu.and_then(|g| rm.gpu(usize::from(g)).copied());
         (object, usage)
     };
@@ -611,7 +662,10 @@ fn control_checked(state: &State, file: &NvFile, p: &Nvos54, spec: ctrl::Spec) -
     match spec.cmd {
         ctrl::NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS => {
             for (i, chunk) in params.chunks_exact_mut(4).enumerate() {
-                let id = state.gpus.get(i).map_or(ctrl::NV0000_CTRL_GPU_INVALID_ID, |g| g.gpu_id());
+                let id = state
+                    .gpus
+                    .get(i)
+                    .map_or(ctrl::NV0000_CTRL_GPU_INVALID_ID, |g| g.gpu_id());
                 write_pod(chunk, &id);
             }
         }
@@ -625,7 +679,8 @@ fn control_checked(state: &State, file: &NvFile, p: &Nvos54, spec: ctrl::Spec) -
                 return Err(NV_ERR_NOT_SUPPORTED);
             }
             let class_id = params.get(4..).and_then(read_pod::<u32>).unwrap_or(0);
-            let mut pids = KVec::from_elem(0u32, ctrl::GET_PIDS_MAX, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
+            let mut pids = KVec::from_elem(0u32, ctrl::GET_PIDS_MAX, GFP_KERNEL)
+                .map_err(|_| NV_ERR_NO_MEMORY)?;
             let n = state.rm.lock().pids_with_class(gpu, class_id, &mut pids);
             let mut count = 0u32;
             for &pid in pids.iter().take(n) {
@@ -648,7 +703,9 @@ fn control_checked(state: &State, file: &NvFile, p: &Nvos54, spec: ctrl::Spec) -
             }
             for i in 0..count {
                 let at = 8 + ctrl::PID_INFO_ENTRY * i;
-                let Some(entry) = params.get_mut(at..at + ctrl::PID_INFO_ENTRY) else { break };
+                let Some(entry) = params.get_mut(at..at + ctrl::PID_INFO_ENTRY) else {
+                    break;
+                };
                 let vnr = read_pod::<u32>(entry).unwrap_or(0);
                 let index = entry.get(4..).and_then(read_pod::<u32>).unwrap_or(u32::MAX);
                 entry[16..].fill(0);
@@ -691,9 +748,15 @@ fn fb_get_info_v2(params: &mut [u8], gpu: nvsim_rm::GpuUsage) -> Result<(), NvSt
     let (total_kib, free_kib) = (gpu.fb_size >> 10, (gpu.fb_size - gpu.fb_used) >> 10);
     for i in 0..count {
         let at = 4 + 8 * i;
-        let index = params.get(at..).and_then(read_pod::<u32>).ok_or(NV_ERR_INVALID_ARGUMENT)?;
+        let index = params
+            .get(at..)
+            .and_then(read_pod::<u32>)
+            .ok_or(NV_ERR_INVALID_ARGUMENT)?;
         let data = match index {
-            fb_info::TOTAL_RAM_SIZE | fb_info::RAM_SIZE | fb_info::HEAP_SIZE | fb_info::USABLE_RAM_SIZE => total_kib,
+            fb_info::TOTAL_RAM_SIZE
+            | fb_info::RAM_SIZE
+            | fb_info::HEAP_SIZE
+            | fb_info::USABLE_RAM_SIZE => total_kib,
             fb_info::HEAP_FREE => free_kib,
             _ => 0,
         };
@@ -725,7 +788,10 @@ pub(crate) fn format_state(state: &State, out: &mut impl Write) -> core::fmt::Re
     // Per file with clients: the memory charged to it (each file once, at its first client).
     for (i, client) in rm.objects().enumerate() {
         if client.kind != nvsim_rm::Kind::Client
-            || rm.objects().take(i).any(|c| c.kind == nvsim_rm::Kind::Client && c.file == client.file)
+            || rm
+                .objects()
+                .take(i)
+                .any(|c| c.kind == nvsim_rm::Kind::Client && c.file == client.file)
         {
             continue;
         }

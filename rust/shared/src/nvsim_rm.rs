@@ -130,6 +130,8 @@ pub struct Slot {
     pub object: Option<Object>,
     /// Scratch: in the subtree being freed.
     pub marked: bool,
+    /// Scratch: known to be outside the subtree being freed.
+    pub outside: bool,
 }
 
 /// Where an [`RmStore`] keeps its slots: a fixed array in tests, a vmalloc'd vector in the
@@ -537,6 +539,7 @@ impl<S: SlotStorage> RmStore<S> {
                                     ..
                                 }),
                             marked: false,
+                            ..
                         } if *i == id => Some(charged),
                         _ => None,
                     });
@@ -579,38 +582,76 @@ impl<S: SlotStorage> RmStore<S> {
         Ok(self.free_subtree(client, handle))
     }
 
-    /// Frees `root` of `client` and its descendants. Marks the subtree first (one pass per
-    /// level, no recursion, no allocation), then releases each marked object once.
+    /// The slot holding `handle` of `client`.
+    fn slot_of(&self, client: Handle, handle: Handle) -> Option<usize> {
+        self.storage.slots().iter().position(|s| {
+            s.object
+                .is_some_and(|o| o.client == client && o.handle == handle)
+        })
+    }
+
+    /// Frees `root` of `client` and its descendants, then releases each once. Membership is
+    /// decided by walking each object's ancestors up to a node already decided, and writing
+    /// the verdict back along the path, so every object is decided once: O(N²) slot
+    /// comparisons at worst, whatever the tree's shape, with no recursion or allocation.
     fn free_subtree(&mut self, client: Handle, root: Handle) -> usize {
         for slot in self.storage.slots_mut() {
             slot.marked = false;
+            slot.outside = false;
         }
-        let mut changed = true;
-        while changed {
-            changed = false;
-            for i in 0..self.storage.slots().len() {
-                let slots = self.storage.slots();
-                let Some(Slot {
-                    object: Some(o),
-                    marked: false,
-                }) = slots.get(i).copied()
-                else {
-                    continue;
-                };
-                if o.client != client {
-                    continue;
+        let len = self.storage.slots().len();
+        for i in 0..len {
+            let Some(Slot {
+                object: Some(o),
+                marked: false,
+                outside: false,
+            }) = self.storage.slots().get(i).copied()
+            else {
+                continue;
+            };
+            if o.client != client {
+                continue;
+            }
+            // First walk: find the verdict at the root or the first decided ancestor.
+            let mut inside = false;
+            let mut h = o.handle;
+            for _ in 0..=len {
+                if h == root {
+                    inside = true;
+                    break;
                 }
-                let parent_marked = o.parent != o.handle
-                    && slots.iter().any(|p| {
-                        p.marked
-                            && p.object
-                                .is_some_and(|p| p.client == client && p.handle == o.parent)
-                    });
-                if o.handle == root || parent_marked {
-                    if let Some(slot) = self.storage.slots_mut().get_mut(i) {
-                        slot.marked = true;
-                    }
-                    changed = true;
+                let Some(j) = self.slot_of(client, h) else {
+                    break;
+                };
+                let Some(slot) = self.storage.slots().get(j).copied() else {
+                    break;
+                };
+                if slot.marked || slot.outside {
+                    inside = slot.marked;
+                    break;
+                }
+                match slot.object {
+                    Some(p) if p.parent != h => h = p.parent,
+                    _ => break,
+                }
+            }
+            // Second walk: record the verdict on every undecided node of the path.
+            let mut h = o.handle;
+            for _ in 0..=len {
+                let Some(j) = self.slot_of(client, h) else {
+                    break;
+                };
+                let Some(slot) = self.storage.slots_mut().get_mut(j) else {
+                    break;
+                };
+                if slot.marked || slot.outside {
+                    break;
+                }
+                slot.marked = inside;
+                slot.outside = !inside;
+                match slot.object {
+                    Some(p) if h != root && p.parent != h => h = p.parent,
+                    _ => break,
                 }
             }
         }
@@ -908,6 +949,48 @@ mod tests {
         assert_eq!(s.pid_video_memory(0, 1000), (8192, 0));
         assert_eq!(s.pid_video_memory(0, 2000), (0, 8192));
         assert_eq!(s.pid_video_memory(0, 3000), (0, 0));
+    }
+
+    /// A chain laid out with every child in a lower slot than its parent (the order that
+    /// made a level-per-pass marking take one pass per level) frees exactly.
+    #[test]
+    fn freeing_a_deep_reversed_chain_is_exact() {
+        const N: usize = 256;
+        let mut s = store::<N>(&[GIB], GIB);
+        let client = s.alloc_client(1, 1000, 0, 0x41).unwrap();
+        s.alloc(
+            1,
+            client,
+            client,
+            0x10,
+            0x80,
+            Request::Device { device_id: 0 },
+        )
+        .unwrap();
+        // Fill slots 2.. with fillers, then swap them for chain nodes from the top down:
+        // free_slot takes the lowest free slot, so each node lands below its parent.
+        let fillers = N - 2;
+        for k in 0..fillers {
+            s.alloc(1, client, 0x10, 0x1000 + k as u32, 0x50a0, Request::Plain)
+                .unwrap();
+        }
+        let depth = fillers / 2;
+        let mut parent = 0x10;
+        for level in 0..depth {
+            let filler = 0x1000 + (fillers - 1 - level) as u32;
+            s.free(1, client, filler).unwrap();
+            let h = 0x100 + level as u32;
+            s.alloc(1, client, parent, h, 0x50a0, Request::Plain)
+                .unwrap();
+            parent = h;
+        }
+        let before = s.objects().count();
+        assert_eq!(s.free(1, client, 0x100 + 3), Ok(depth - 3));
+        assert_eq!(s.objects().count(), before - (depth - 3));
+        assert!(s.get(client, 0x100 + 2).is_some());
+        assert!(s.get(client, 0x100 + 3).is_none());
+        assert_eq!(s.free(1, client, client), Ok(before - (depth - 3)));
+        assert_eq!(s.objects().count(), 0);
     }
 
     #[test]

@@ -106,12 +106,14 @@ impl kernel::Module for FakeGpu {
         let table = parse_devices_param()?;
         let real = RealDevices::new(&table)?;
         let regions = Regions::register(&table)?;
+        let nodes = Nodes::create(&table, &regions)?;
+        // Published last: until then opens fail with ENXIO, and once it is published init can
+        // no longer fail (a failed init frees the module without waiting for open files).
         let state = STATE.publish(State {
             table,
             real,
             regions,
         })?;
-        let nodes = Nodes::create(state.get())?;
         for front in state.get().table.iter() {
             let kind = match front.family {
                 Family::Drm => "drm",

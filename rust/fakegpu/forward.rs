@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The file operations of a fake node: each open opens the real device, every other operation
-//! is handed to the real file with the driver's own checks and errors.
+//! The file operations of a fake node: each open opens the real device; read, ioctl,
+//! compat_ioctl, mmap, get_unmapped_area, poll and show_fdinfo are handed to the real file
+//! with the driver's own checks and errors. write and the iterator, splice, flush and fasync
+//! operations are not forwarded (neither DRM nor NVIDIA uses them).
 //!
 //! A fake file's `private_data` is a [`FakeFile`] owning the real file. The real file never
 //! enters any fd table; mmap hands the VMA over to it (`vma_set_file`), so a mapping belongs
@@ -138,7 +140,7 @@ unsafe extern "C" fn fake_read(
 }
 
 /// Copies O_NONBLOCK (set by fcntl or FIONBIO on the fake file) to the real file, whose
-/// driver decides on it.
+/// driver decides on it, before every read, ioctl and poll.
 ///
 /// # Safety
 ///
@@ -170,6 +172,8 @@ unsafe extern "C" fn fake_poll(
 ) -> bindings::__poll_t {
     // SAFETY: the VFS calls poll on an open fake file.
     let real = unsafe { real_of(file) };
+    // SAFETY: `file` and `real` are open.
+    unsafe { sync_nonblock(file, real) };
     // SAFETY: `real` is open.
     match (unsafe { real_fops(real) }).poll {
         // SAFETY: as `vfs_poll` would call it on the real file.
@@ -190,6 +194,8 @@ unsafe extern "C" fn fake_unlocked_ioctl(
 ) -> c_long {
     // SAFETY: the VFS calls ioctl on an open fake file.
     let real = unsafe { real_of(file) };
+    // SAFETY: `file` and `real` are open.
+    unsafe { sync_nonblock(file, real) };
     // SAFETY: `real` is open.
     match (unsafe { real_fops(real) }).unlocked_ioctl {
         // SAFETY: as `vfs_ioctl` would call it; the driver validates `arg` itself.
@@ -210,6 +216,8 @@ unsafe extern "C" fn fake_compat_ioctl(
 ) -> c_long {
     // SAFETY: the VFS calls compat_ioctl on an open fake file.
     let real = unsafe { real_of(file) };
+    // SAFETY: `file` and `real` are open.
+    unsafe { sync_nonblock(file, real) };
     // SAFETY: `real` is open.
     match (unsafe { real_fops(real) }).compat_ioctl {
         // SAFETY: as `compat_sys_ioctl` would call it.

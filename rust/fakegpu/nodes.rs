@@ -7,7 +7,6 @@
 use crate::forward::FAKE_FOPS;
 use crate::shared::devnum::DevNum;
 use crate::shared::fronts::{Family, FAMILY_MINORS};
-use crate::State;
 use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::prelude::*;
@@ -106,8 +105,8 @@ unsafe impl Send for Nodes {}
 unsafe impl Sync for Nodes {}
 
 impl Nodes {
-    /// Creates the class and a device (hence a `/dev` node) for every front of `state`.
-    pub(crate) fn create(state: &State) -> Result<Self> {
+    /// Creates the class and a device (hence a `/dev` node) for every front of `table`.
+    pub(crate) fn create(table: &crate::FrontTable, regions: &Regions) -> Result<Self> {
         // SAFETY: the name is a static NUL-terminated string.
         let class = unsafe { bindings::class_create(kernel::c_str!("fakegpu").as_char_ptr()) };
         let class = NonNull::new(kernel::error::from_err_ptr(class)?).ok_or(ENOMEM)?;
@@ -115,8 +114,8 @@ impl Nodes {
             class,
             devices: KVec::new(),
         };
-        for front in state.table.iter() {
-            let devt = DevNum::new(state.regions.major(front.family), front.fake_minor)
+        for front in table.iter() {
+            let devt = DevNum::new(regions.major(front.family), front.fake_minor)
                 .ok_or(EINVAL)?
                 .to_kernel_dev_t();
             let name = front.node_name();

@@ -280,9 +280,13 @@ fn state_from_params() -> Result<State> {
 impl kernel::Module for NvSim {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         layout::check()?;
-        let state = STATE.publish(state_from_params()?)?;
+        let state = state_from_params()?;
         let frontend = FrontendRegion::register()?;
         let uvm = uvm::UvmRegion::register()?;
+        let debugfs = Debugfs::create();
+        // Published last: until then opens fail with ENODEV, and once it is published init
+        // can no longer fail (a failed init frees the module without waiting for open files).
+        let state = STATE.publish(state)?;
         let s = state.get();
         pr_info!(
             "{} simulated GPU(s), {} MiB each, driver version {}; major {} (nvidia-frontend), {} (nvidia-uvm)\n",
@@ -293,7 +297,7 @@ impl kernel::Module for NvSim {
             uvm.major()
         );
         Ok(NvSim {
-            _debugfs: Debugfs::create(),
+            _debugfs: debugfs,
             _uvm: uvm,
             _frontend: frontend,
             _state: state,

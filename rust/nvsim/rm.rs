@@ -25,7 +25,7 @@ use kernel::uaccess::UserSlice;
 pub(crate) struct SysPages {
     /// The allocation's id in the RM store.
     id: u32,
-    pages: KVec<Page>,
+    pages: KVVec<Page>,
 }
 
 /// Most RM objects nvsim holds at once (all clients together).
@@ -104,6 +104,14 @@ fn status_offset(nr: u8, size: usize) -> Option<usize> {
 pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
     if file.node != Node::Ctl && nv_rm_abi::CTL_ONLY_ESCAPES.contains(&nr) {
         return Err(EINVAL);
+    }
+    // RM_ALLOC is ctl-only too, except for OS events (hClass is at 12 in both forms). This
+    // and the size checks come before fault injection: injected failures are RM statuses.
+    if nr == nv_rm_abi::esc::RM_ALLOC && file.node != Node::Ctl {
+        let class_id = buf.get(12..).and_then(read_pod::<u32>);
+        if class_id != Some(class::NV01_EVENT_OS_EVENT) {
+            return Err(EINVAL);
+        }
     }
     if let Some(at) = status_offset(nr, buf.len()) {
         // SAFETY: the shim only takes a spinlock and reads its parameters.
@@ -219,7 +227,11 @@ fn os_event(
     alloc: bool,
     p: &crate::shared::nv_frontend_abi::NvIoctlOsEvent,
 ) -> NvStatus {
-    if state.rm.lock().get(p.h_client, p.h_client).is_none() {
+    // The client must belong to this file or, for a device file, to the nvidiactl file it
+    // is linked to by REGISTER_FD (the RM's clientOSInfo).
+    let linked = file.inner.lock().ctl_link.as_ref().map(|l| l.nv_file().id);
+    let owner = state.rm.lock().get(p.h_client, p.h_client).map(|c| c.file);
+    if owner.is_none() || (owner != Some(file.id) && owner != linked) {
         return NV_ERR_INVALID_CLIENT;
     }
     let mut inner = file.inner.lock();
@@ -314,35 +326,40 @@ fn alloc_object(
             return Err(NV_ERR_INSUFFICIENT_PERMISSIONS);
         }
     }
-    let (client, handle, kind) = {
-        let mut rm = state.rm.lock();
-        let (client, handle) = match request {
-            Alloc::Client => {
-                // SAFETY: reads the current task's tgid.
-                let pid = unsafe { nvsim_current_tgid() };
-                let h = rm.alloc_client(file.id, pid, p.h_root, p.h_class)?;
-                (h, h)
-            }
-            Alloc::Object(request) => {
-                let h = rm.alloc(
-                    file.id,
-                    p.h_root,
-                    p.h_object_parent,
-                    p.h_object_new,
-                    p.h_class,
-                    request,
-                )?;
-                (p.h_root, h)
-            }
-        };
-        (client, handle, rm.get(client, handle).map(|o| o.kind))
-    };
-    let size = match kind {
-        Some(nvsim_rm::Kind::Memory { pool, size, id, .. }) => {
-            // System memory gets real pages, which an mmap of it shows.
-            if pool == nvsim_rm::Pool::Sys && back_with_pages(state, id, size).is_err() {
-                let _ = state.rm.lock().free(file.id, client, handle);
+    // System memory gets real pages, which an mmap of it shows. They are allocated before
+    // anything is charged, and charged and recorded under the sysmem and rm locks together
+    // (in that order, as `drop_freed_pages`), so no free can slip in between.
+    let mut pages = match request {
+        Alloc::Object(Request::Memory { system: true, size }) => {
+            // Never allocate pages for more than the pool has room for.
+            if size > state.rm.lock().sys_room() {
                 return Err(NV_ERR_NO_MEMORY);
+            }
+            Some(alloc_pages(size)?)
+        }
+        _ => None,
+    };
+    let mut table = state.sysmem.lock();
+    let mut rm = state.rm.lock();
+    let (client, handle) = match request {
+        Alloc::Client => {
+            // SAFETY: reads the current task's tgid.
+            let pid = unsafe { nvsim_current_tgid() };
+            let h = rm.alloc_client(file.id, pid, p.h_root, p.h_class)?;
+            (h, h)
+        }
+        Alloc::Object(request) => {
+            let h = rm.alloc(file.id, p.h_root, p.h_object_parent, p.h_object_new, p.h_class, request)?;
+            (p.h_root, h)
+        }
+    };
+    let size = match rm.get(client, handle).map(|o| o.kind) {
+        Some(nvsim_rm::Kind::Memory { size, id, .. }) => {
+            if let Some(pages) = pages.take() {
+                if table.push(SysPages { id, pages }, GFP_KERNEL).is_err() {
+                    let _ = rm.free(file.id, client, handle);
+                    return Err(NV_ERR_NO_MEMORY);
+                }
             }
             Some(size)
         }
@@ -449,7 +466,15 @@ fn vid_heap(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
             }
         }
         vid_heap::FUNCTION_FREE => {
-            let freed = state.rm.lock().free(file.id, client, h_memory);
+            // FREE takes memory objects only (RM_FREE frees anything else).
+            let freed = {
+                let mut rm = state.rm.lock();
+                match rm.get(client, h_memory).map(|o| o.kind) {
+                    Some(nvsim_rm::Kind::Memory { .. }) => rm.free(file.id, client, h_memory),
+                    Some(_) => Err(NV_ERR_INVALID_OBJECT_HANDLE),
+                    None => rm.free(file.id, client, h_memory),
+                }
+            };
             drop_freed_pages(state);
             freed.err().unwrap_or(NV_OK)
         }
@@ -489,18 +514,19 @@ fn vid_heap(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
     Ok(())
 }
 
-/// Allocates zeroed pages for system-memory allocation `id` (`size` bytes).
-fn back_with_pages(state: &State, id: u32, size: u64) -> Result {
-    let count = usize::try_from(size / PAGE_SIZE as u64).map_err(|_| ENOMEM)?;
-    let mut pages = KVec::with_capacity(count, GFP_KERNEL)?;
+/// Zeroed pages for `size` bytes of system memory (rounded up as the RM store rounds),
+/// or `NV_ERR_NO_MEMORY`. A kvmalloc'd vector: large objects need large page arrays.
+fn alloc_pages(size: u64) -> Result<KVVec<Page>, NvStatus> {
+    let rounded = size
+        .checked_next_multiple_of(nvsim_rm::MEMORY_PAGE)
+        .ok_or(NV_ERR_NO_MEMORY)?;
+    let count = usize::try_from(rounded / PAGE_SIZE as u64).map_err(|_| NV_ERR_NO_MEMORY)?;
+    let mut pages = KVVec::with_capacity(count, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
     for _ in 0..count {
-        pages.push(Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?, GFP_KERNEL)?;
+        let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO).map_err(|_| NV_ERR_NO_MEMORY)?;
+        pages.push(page, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
     }
-    state
-        .sysmem
-        .lock()
-        .push(SysPages { id, pages }, GFP_KERNEL)?;
-    Ok(())
+    Ok(pages)
 }
 
 /// Drops the pages of system-memory objects the RM no longer has (mappings keep their own
@@ -599,7 +625,7 @@ pub(crate) fn map_pages(state: &State, file: &NvFile, vma: *mut kernel::ffi::c_v
         .pages
         .get(ctx.first_page..ctx.first_page + ctx.pages)
         .ok_or(ERANGE)?;
-    let mut ptrs = KVec::with_capacity(pages.len(), GFP_KERNEL)?;
+    let mut ptrs = KVVec::with_capacity(pages.len(), GFP_KERNEL)?;
     for page in pages {
         ptrs.push(page.as_ptr().cast::<kernel::ffi::c_void>(), GFP_KERNEL)?;
     }

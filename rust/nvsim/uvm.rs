@@ -171,6 +171,11 @@ unsafe extern "C" fn uvm_unlocked_ioctl(
 }
 
 fn uvm_ioctl(state: &State, uvm: &UvmFile, cmd: u32, arg: usize) -> Result {
+    if uvm.minor != 0 {
+        // nvidia-uvm-tools has its own command set, none of which nvsim implements.
+        crate::rm::log_unimplemented("uvm-tools command", cmd, 0);
+        return Err(EINVAL);
+    }
     let Some(command) = uvm_command(cmd) else {
         crate::rm::log_unimplemented("uvm command", cmd, 0);
         return Err(EINVAL);
@@ -197,7 +202,7 @@ fn with_params<T: Pod>(buf: &mut [u8], f: impl FnOnce(&mut T)) {
 
 fn dispatch(state: &State, uvm: &UvmFile, cmd: u32, buf: &mut [u8]) {
     if uvm.minor != 0 {
-        // nvidia-uvm-tools answers none of these.
+        // nvidia-uvm-tools answers none of these (refused in `uvm_ioctl`).
         return;
     }
     let initialised = matches!(*uvm.kind.lock(), UvmKind::VaSpace { .. });

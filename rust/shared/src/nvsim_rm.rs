@@ -222,6 +222,11 @@ impl<S: SlotStorage> RmStore<S> {
         self.sys_used
     }
 
+    /// System-pool bytes still free.
+    pub fn sys_room(&self) -> u64 {
+        self.sys_size.saturating_sub(self.sys_used)
+    }
+
     /// Bytes of memory charged to clients of `file`, per pool: (framebuffer, system).
     pub fn file_usage(&self, file: FileId) -> (u64, u64) {
         self.objects()

@@ -825,6 +825,13 @@ fn nvsim_uvm_startup_and_checks() -> Result<(), String> {
     ensure(r == Ok(0), || format!("UNREGISTER_GPU: {r:?}"))?;
 
     // Unknown commands fail the ioctl; DEINITIALIZE always succeeds.
+    // nvidia-uvm-tools answers none of the nvidia-uvm commands.
+    let tools = open_rw("/dev/nvidia-uvm-tools").map_err(|e| e.to_string())?;
+    let mut init2 = UvmInitializeParams::default();
+    let r = uvm(&tools, 0x3000_0001, &mut init2, |p| p.rm_status);
+    ensure(r == Err(EINVAL), || {
+        format!("UVM_INITIALIZE on nvidia-uvm-tools: {r:?}")
+    })?;
     let r = ioctl_raw(va.as_raw_fd(), 0x1234, 0);
     ensure(r == Err(EINVAL), || format!("unknown UVM command: {r:?}"))?;
     let r = ioctl_raw(va.as_raw_fd(), 0x3000_0002, 0);
@@ -1015,6 +1022,22 @@ fn nvsim_fault_injection_fails_the_next_calls() -> Result<(), String> {
         "a failed call was charged".into()
     })?;
     ensure(left.trim() == "0", || "fault_count not consumed".into())?;
+    // A call refused for its node is refused before fault injection and uses none.
+    set_param("fault_count", "1")?;
+    let gpu = open("NV_GPU0")?;
+    let r = nv_rm::alloc_client(&gpu);
+    let left =
+        std::fs::read_to_string("/sys/module/nvsim/parameters/fault_count").unwrap_or_default();
+    set_param("fault_count", "0")?;
+    ensure(
+        r == nv_rm::RmResult::Errno(EINVAL) && left.trim() == "1",
+        || {
+            format!(
+                "RM_ALLOC on nvidia0 with a fault armed: {r:?}, fault_count {}",
+                left.trim()
+            )
+        },
+    )?;
     nv_rm::alloc_memory(&ctl, client, 0xd0, 0x100, 0x40, MIB).ok()?;
     nv_rm::free(&ctl, client, client, client).ok()
 }
@@ -1247,6 +1270,19 @@ fn nvsim_vid_heap_alloc_free_info() -> Result<(), String> {
     ensure(r.status() == 0x56, || {
         format!("an unsupported function: {r:?}")
     })?;
+    let r = nv_rm::vid_heap(
+        &ctl,
+        client,
+        0xd0,
+        nv_rm::VidHeap {
+            function: vh::FUNCTION_FREE,
+            memory: 0x5d0,
+            ..Default::default()
+        },
+    );
+    ensure(r.status() == 0x33, || {
+        format!("VID_HEAP FREE of a subdevice: {r:?}")
+    })?;
     nv_rm::free(&ctl, client, client, client).ok()?;
     ensure(debugfs("sys_used", "sys_used")? == sys0, || {
         "freeing the client left system memory".into()
@@ -1323,6 +1359,12 @@ fn nvsim_os_events_and_poll() -> Result<(), String> {
     let ctl = open("NV_CTL")?;
     let gpu = open("NV_GPU0")?;
     let client = nv_rm::alloc_client(&ctl).ok()?;
+    // A client of nvidiactl is usable on nvidia0 once nvidia0 is linked to it.
+    let r = os_event(&gpu, esc::ALLOC_OS_EVENT, client, 1);
+    ensure(r == Ok(0x23), || {
+        format!("event on an unlinked device file: {r:?}")
+    })?;
+    register_fd(&gpu, ctl.as_raw_fd()).map_err(|e| format!("REGISTER_FD: errno {e}"))?;
     ensure(
         os_event(&gpu, esc::ALLOC_OS_EVENT, client, 12345) == Ok(0),
         || "ALLOC_OS_EVENT on nvidia0".into(),

@@ -50,11 +50,10 @@ pub(crate) fn new_store(fb_sizes: &[u64], sys_size: u64) -> Result<KernelRm> {
 }
 
 extern "C" {
-    /// Whether the caller's fd table holds a file with `fops` on `minor` (`shim.c`).
-    fn nvsim_caller_holds(
-        fops: *const kernel::bindings::file_operations,
-        minor: u32,
-    ) -> kernel::ffi::c_int;
+    /// Whether the caller's fd table holds a file with `fops` on `minor` (`shim.c`); the
+    /// fops pointer as `void *` (`struct file_operations` reaches structs rustc's FFI lint
+    /// flags on some configs).
+    fn nvsim_caller_holds(fops: *const kernel::ffi::c_void, minor: u32) -> kernel::ffi::c_int;
 }
 
 /// Whether the calling task holds GPU `minor`'s node open: the driver's fd-table walk.

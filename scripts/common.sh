@@ -2,6 +2,9 @@
 # shellcheck shell=bash
 
 FAKEGPU_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# CI may run with a bare environment: find HOME (the cache and cargo live under it).
+: "${HOME:=$(getent passwd "$(id -u)" | cut -d: -f6)}"
+export HOME
 # Built kernels live outside the clone so a fresh clone reuses them.
 FAKEGPU_CACHE=${FAKEGPU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fakegpu}
 # Everything else the build makes stays in the clone, ignored by git.

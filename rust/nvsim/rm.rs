@@ -95,6 +95,7 @@ fn status_offset(nr: u8, size: usize) -> Option<usize> {
         (nv_rm_abi::esc::RM_MAP_MEMORY, 56) => Some(core::mem::offset_of!(Nvos33WithFd, status)),
         (nv_rm_abi::esc::RM_VID_HEAP_CONTROL, vid_heap::SIZE) => Some(vid_heap::STATUS),
         (nv_rm_abi::esc::RM_DUP_OBJECT, 28) => Some(core::mem::offset_of!(Nvos55, status)),
+        (nv_rm_abi::esc::RM_SHARE, 24) => Some(20),
         _ => None,
     }
 }
@@ -144,6 +145,32 @@ pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) ->
             Ok(())
         }
         nv_rm_abi::esc::RM_VID_HEAP_CONTROL => vid_heap(state, file, buf),
+        nv_rm_abi::esc::RM_SHARE => {
+            // NVOS57: hClient@0 hObject@4 sharePolicy@8 (12 bytes) status@20. Share policies
+            // are not simulated (RM_DUP_OBJECT admits any client), so a valid call succeeds.
+            if buf.len() != 24 {
+                return Err(EINVAL);
+            }
+            let client = read_pod::<u32>(buf).unwrap_or(0);
+            let object = buf.get(4..).and_then(read_pod::<u32>).unwrap_or(0);
+            let status = {
+                let rm = state.rm.lock();
+                match rm.get(client, client) {
+                    Some(owner) if owner.file == file.id => {
+                        if rm.get(client, object).is_some() {
+                            NV_OK
+                        } else {
+                            NV_ERR_INVALID_OBJECT_HANDLE
+                        }
+                    }
+                    _ => NV_ERR_INVALID_CLIENT,
+                }
+            };
+            if let Some(at) = buf.get_mut(20..) {
+                write_pod(at, &status);
+            }
+            Ok(())
+        }
         nv_rm_abi::esc::RM_DUP_OBJECT => {
             let mut p: Nvos55 = exact(buf)?;
             let r = state.rm.lock().dup(

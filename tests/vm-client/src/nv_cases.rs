@@ -1327,6 +1327,23 @@ fn nvsim_dup_object_never_charges_twice() -> Result<(), String> {
     ensure(debugfs("gpu0", "fb_used")? == used, || {
         "the last handle did not uncharge".into()
     })?;
+    // RM_SHARE validates the client (this file's) and the object.
+    let share = |fd: &OwnedFd, client: u32, object: u32| -> Result<u32, i32> {
+        let mut p = [0u8; 24];
+        p[0..4].copy_from_slice(&client.to_le_bytes());
+        p[4..8].copy_from_slice(&object.to_le_bytes());
+        escape_bytes(fd, fakegpu_shared::nv_rm_abi::esc::RM_SHARE, &mut p)
+            .map(|_| u32::from_le_bytes([p[20], p[21], p[22], p[23]]))
+    };
+    ensure(share(&ctl_a, a, 0xd0) == Ok(0), || {
+        "RM_SHARE of a device".into()
+    })?;
+    ensure(share(&ctl_a, a, 0x777) == Ok(0x33), || {
+        "RM_SHARE of a missing object".into()
+    })?;
+    ensure(share(&ctl_b, a, 0xd0) == Ok(0x23), || {
+        "RM_SHARE through another file".into()
+    })?;
     // System memory: the duplicate maps the original's pages.
     nv_rm::alloc_memory(&ctl_a, a, 0xd0, 0x200, 0x3e, 8192).ok()?;
     let map_a = open("NV_CTL")?;

@@ -76,6 +76,8 @@ pub(crate) fn log_unimplemented(what: &str, number: u32, size: usize) {
 extern "C" {
     /// The RM status to fail this call with (fault injection, `shim.c`), or NV_OK.
     fn nvsim_fault_take() -> u32;
+    /// The errno injected failures use instead of a status (1..4095), or 0.
+    fn nvsim_fault_errno() -> kernel::ffi::c_int;
     /// The calling process's global tgid (`shim.c`).
     fn nvsim_current_tgid() -> u32;
     /// A global pid as the caller's namespace sees it, or 0.
@@ -96,6 +98,7 @@ fn status_offset(nr: u8, size: usize) -> Option<usize> {
         (nv_rm_abi::esc::RM_VID_HEAP_CONTROL, vid_heap::SIZE) => Some(vid_heap::STATUS),
         (nv_rm_abi::esc::RM_DUP_OBJECT, 28) => Some(core::mem::offset_of!(Nvos55, status)),
         (nv_rm_abi::esc::RM_SHARE, 24) => Some(20),
+        (nv_rm_abi::esc::RM_ALLOC_MEMORY, 56) => Some(40),
         _ => None,
     }
 }
@@ -113,9 +116,18 @@ pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) ->
             return Err(EINVAL);
         }
     }
+    // RM_ALLOC_MEMORY is device-only.
+    if nr == nv_rm_abi::esc::RM_ALLOC_MEMORY && file.node == Node::Ctl {
+        return Err(EINVAL);
+    }
     if let Some(at) = status_offset(nr, buf.len()) {
         // SAFETY: the shim only takes a spinlock and reads its parameters.
         let injected = unsafe { nvsim_fault_take() };
+        // SAFETY: reads a module parameter.
+        let errno = unsafe { nvsim_fault_errno() };
+        if injected != NV_OK && errno != 0 {
+            return Err(Error::from_errno(-errno));
+        }
         if injected != NV_OK {
             if let Some(field) = buf.get_mut(at..) {
                 write_pod(field, &injected);
@@ -145,6 +157,7 @@ pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) ->
             Ok(())
         }
         nv_rm_abi::esc::RM_VID_HEAP_CONTROL => vid_heap(state, file, buf),
+        nv_rm_abi::esc::RM_ALLOC_MEMORY => alloc_memory(state, file, buf),
         nv_rm_abi::esc::RM_SHARE => {
             // NVOS57: hClient@0 hObject@4 sharePolicy@8 (12 bytes) status@20. Share policies
             // are not simulated (RM_DUP_OBJECT admits any client), so a valid call succeeds.
@@ -246,6 +259,83 @@ fn register_fd(state: &State, file: &NvFile, buf: &[u8]) -> Result {
     Ok(())
 }
 
+/// The RM identity of the file `client` may be used through: this file if the client was
+/// made on it or, for a device file, the nvidiactl file it is linked to by REGISTER_FD (the
+/// RM's clientOSInfo). `None` if the client may not be used here.
+fn client_file(state: &State, file: &NvFile, client: Handle) -> Option<u64> {
+    let linked = file.inner.lock().ctl_link.as_ref().map(|l| l.nv_file().id);
+    let owner = state.rm.lock().get(client, client).map(|c| c.file)?;
+    (owner == file.id || Some(owner) == linked).then_some(owner)
+}
+
+/// RM_ALLOC_MEMORY (NVOS02 + fd, device files only): system memory (0x3E) of `limit + 1`
+/// bytes, for a client of the linked nvidiactl file. With an fd (>= 0) it also sets the mmap
+/// context on that nvidiactl file; if that fails the ioctl fails with EINVAL while the
+/// status still reports the allocation, which stays (as the 535 driver does).
+fn alloc_memory(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
+    if buf.len() != 56 {
+        return Err(EINVAL);
+    }
+    if file.node == Node::Ctl {
+        return Err(EINVAL);
+    }
+    let word = |buf: &[u8], at: usize| buf.get(at..).and_then(read_pod::<u32>).unwrap_or(0);
+    let (client, parent, handle, class_id) = (word(buf, 0), word(buf, 4), word(buf, 8), word(buf, 12));
+    let limit = buf.get(32..).and_then(read_pod::<u64>).unwrap_or(0);
+    let fd = word(buf, 48) as i32;
+    let result = (|| -> Result<(Handle, u32), NvStatus> {
+        let rm_file = client_file(state, file, client).ok_or(NV_ERR_INVALID_CLIENT)?;
+        match class_id {
+            class::NV01_MEMORY_SYSTEM => {}
+            class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR => return Err(NV_ERR_NOT_SUPPORTED),
+            _ => return Err(NV_ERR_INVALID_CLASS),
+        }
+        let size = limit.checked_add(1).ok_or(NV_ERR_INVALID_LIMIT)?;
+        let call = Nvos21 {
+            h_root: client,
+            h_object_parent: parent,
+            h_object_new: handle,
+            h_class: class_id,
+            ..Default::default()
+        };
+        let request = Alloc::Object(Request::Memory { system: true, size });
+        let (_, handle, _) = alloc_object(state, rm_file, &call, request)?;
+        let id = match state.rm.lock().get(client, handle).map(|o| o.kind) {
+            Some(nvsim_rm::Kind::Memory { id, .. }) => id,
+            _ => return Err(NV_ERR_INVALID_STATE),
+        };
+        Ok((handle, id))
+    })();
+    let (status, context) = match result {
+        Ok((handle, id)) => {
+            if let Some(at) = buf.get_mut(8..) {
+                write_pod(at, &handle);
+            }
+            (NV_OK, Some(id))
+        }
+        Err(status) => (status, None),
+    };
+    if let Some(at) = buf.get_mut(40..) {
+        write_pod(at, &status);
+    }
+    // The mapping context, on the nvidiactl file the fd names.
+    if let (Some(id), true) = (context, fd >= 0) {
+        let pages = usize::try_from(limit / PAGE_SIZE as u64 + 1).map_err(|_| EINVAL)?;
+        let target = crate::file::NvFileRef::from_fd(fd, true, state.gpus.len()).ok_or(EINVAL)?;
+        let target_file = target.nv_file();
+        let mut inner = target_file.inner.lock();
+        if inner.mmap_context.is_some() {
+            return Err(EINVAL);
+        }
+        inner.mmap_context = Some(MmapContext {
+            memory: id,
+            first_page: 0,
+            pages,
+        });
+    }
+    Ok(())
+}
+
 /// ALLOC_OS_EVENT / FREE_OS_EVENT on this file: the client must exist; the fd is only a key.
 fn os_event(
     state: &State,
@@ -253,11 +343,7 @@ fn os_event(
     alloc: bool,
     p: &crate::shared::nv_frontend_abi::NvIoctlOsEvent,
 ) -> NvStatus {
-    // The client must belong to this file or, for a device file, to the nvidiactl file it
-    // is linked to by REGISTER_FD (the RM's clientOSInfo).
-    let linked = file.inner.lock().ctl_link.as_ref().map(|l| l.nv_file().id);
-    let owner = state.rm.lock().get(p.h_client, p.h_client).map(|c| c.file);
-    if owner.is_none() || (owner != Some(file.id) && owner != linked) {
+    if client_file(state, file, p.h_client).is_none() {
         return NV_ERR_INVALID_CLIENT;
     }
     let mut inner = file.inner.lock();
@@ -338,7 +424,7 @@ fn rm_alloc(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
 /// Returns (client, new handle, memory size if it is memory).
 fn alloc_object(
     state: &State,
-    file: &NvFile,
+    file_id: u64,
     p: &Nvos21,
     request: Alloc,
 ) -> Result<(Handle, Handle, Option<u64>), NvStatus> {
@@ -371,11 +457,11 @@ fn alloc_object(
         Alloc::Client => {
             // SAFETY: reads the current task's tgid.
             let pid = unsafe { nvsim_current_tgid() };
-            let h = rm.alloc_client(file.id, pid, p.h_root, p.h_class)?;
+            let h = rm.alloc_client(file_id, pid, p.h_root, p.h_class)?;
             (h, h)
         }
         Alloc::Object(request) => {
-            let h = rm.alloc(file.id, p.h_root, p.h_object_parent, p.h_object_new, p.h_class, request)?;
+            let h = rm.alloc(file_id, p.h_root, p.h_object_parent, p.h_object_new, p.h_class, request)?;
             (p.h_root, h)
         }
     };
@@ -383,7 +469,7 @@ fn alloc_object(
         Some(nvsim_rm::Kind::Memory { size, id, .. }) => {
             if let Some(pages) = pages.take() {
                 if table.push(SysPages { id, pages }, GFP_KERNEL).is_err() {
-                    let _ = rm.free(file.id, client, handle);
+                    let _ = rm.free(file_id, client, handle);
                     return Err(NV_ERR_NO_MEMORY);
                 }
             }
@@ -412,7 +498,7 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
             .map_err(|_| NV_ERR_INVALID_POINTER)?;
     }
     let request = nvsim_rm::decode_alloc(p.h_class, params)?;
-    let (client, handle, size) = alloc_object(state, file, p, request)?;
+    let (client, handle, size) = alloc_object(state, file.id, p, request)?;
     // Memory classes report the size they allocated (rounded up) in their parameters.
     if let Some(size) = size {
         if let Some(at) = params.get_mut(memory_alloc_params::SIZE_OFFSET..) {
@@ -478,7 +564,7 @@ fn vid_heap(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
                 h_class: class_id,
                 ..Default::default()
             };
-            match alloc_object(state, file, &call, Alloc::Object(request)) {
+            match alloc_object(state, file.id, &call, Alloc::Object(request)) {
                 Ok((_, handle, size)) => {
                     if let Some(at) = buf.get_mut(vid_heap::H_MEMORY..) {
                         write_pod(at, &handle);

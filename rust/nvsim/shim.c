@@ -31,9 +31,22 @@ static uint fault_status = 0x51;
 module_param(fault_status, uint, 0644);
 MODULE_PARM_DESC(fault_status, "RM status injected failures return (default 0x51, NV_ERR_NO_MEMORY)");
 
+static int fault_errno;
+module_param(fault_errno, int, 0644);
+MODULE_PARM_DESC(fault_errno, "If set (1..4095), injected failures fail the ioctl with -fault_errno instead");
+
 static DEFINE_SPINLOCK(fault_lock);
 
 unsigned int nvsim_fault_take(void);
+int nvsim_fault_errno(void);
+
+/* The errno injected failures use, or 0 for an RM status. */
+int nvsim_fault_errno(void)
+{
+	int e = READ_ONCE(fault_errno);
+
+	return e > 0 && e < 4096 ? e : 0;
+}
 
 /* The status to fail the current RM call with, or 0 (NV_OK) to run it. */
 unsigned int nvsim_fault_take(void)

@@ -82,6 +82,10 @@ pub const ALL: &[Case] = &[
     ),
     ("nvsim_os_events_and_poll", nvsim_os_events_and_poll),
     ("nvsim_get_pids_and_pid_info", nvsim_get_pids_and_pid_info),
+    (
+        "nvsim_alloc_memory_on_a_linked_device_file",
+        nvsim_alloc_memory_on_a_linked_device_file,
+    ),
 ];
 
 const EINVAL: i32 = libc::EINVAL;
@@ -1022,6 +1026,14 @@ fn nvsim_fault_injection_fails_the_next_calls() -> Result<(), String> {
         "a failed call was charged".into()
     })?;
     ensure(left.trim() == "0", || "fault_count not consumed".into())?;
+    // With fault_errno, the injected failure is an errno from the ioctl itself.
+    set_param("fault_errno", "5")?;
+    set_param("fault_count", "1")?;
+    let r = nv_rm::alloc_memory(&ctl, client, 0xd0, 0x100, 0x40, MIB);
+    set_param("fault_errno", "0")?;
+    ensure(r == nv_rm::RmResult::Errno(libc::EIO), || {
+        format!("injected EIO: {r:?}")
+    })?;
     // A call refused for its node is refused before fault injection and uses none.
     set_param("fault_count", "1")?;
     let gpu = open("NV_GPU0")?;
@@ -1491,4 +1503,64 @@ fn nvsim_get_pids_and_pid_info() -> Result<(), String> {
         &mut info,
     );
     ensure(r.status() == 0x1f, || format!("201 entries: {r:?}"))
+}
+
+/// RM_ALLOC_MEMORY of system memory on a device file linked to nvidiactl (REGISTER_FD), with
+/// its mmap context on the nvidiactl file the fd names.
+fn nvsim_alloc_memory_on_a_linked_device_file() -> Result<(), String> {
+    use crate::sys::Mapping;
+    let ctl = open("NV_CTL")?;
+    let gpu = open("NV_GPU0")?;
+    let client = client_with_device(&ctl)?;
+    let alloc_memory =
+        |on: &OwnedFd, class: u32, handle: u32, limit: u64, fd: i32| -> Result<(u32, u32), i32> {
+            let mut p = [0u8; 56];
+            p[0..4].copy_from_slice(&client.to_le_bytes());
+            p[4..8].copy_from_slice(&0xd0u32.to_le_bytes());
+            p[8..12].copy_from_slice(&handle.to_le_bytes());
+            p[12..16].copy_from_slice(&class.to_le_bytes());
+            p[32..40].copy_from_slice(&limit.to_le_bytes());
+            p[48..52].copy_from_slice(&fd.to_le_bytes());
+            let r = escape_bytes(on, fakegpu_shared::nv_rm_abi::esc::RM_ALLOC_MEMORY, &mut p);
+            let word = |at: usize| u32::from_le_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]]);
+            r.map(|_| (word(40), word(8)))
+        };
+    let r = alloc_memory(&ctl, 0x3e, 0x500, 8191, -1);
+    ensure(r == Err(EINVAL), || {
+        format!("RM_ALLOC_MEMORY on nvidiactl: {r:?}")
+    })?;
+    let r = alloc_memory(&gpu, 0x3e, 0x500, 8191, -1);
+    ensure(r == Ok((0x23, 0x500)), || {
+        format!("on an unlinked device file: {r:?}")
+    })?;
+    register_fd(&gpu, ctl.as_raw_fd()).map_err(|e| format!("REGISTER_FD: errno {e}"))?;
+    let sys0 = debugfs("sys_used", "sys_used")?;
+    let map_fd = open("NV_CTL")?;
+    let r = alloc_memory(&gpu, 0x3e, 0x500, 8191, map_fd.as_raw_fd());
+    ensure(r == Ok((0, 0x500)), || {
+        format!("RM_ALLOC_MEMORY with a context: {r:?}")
+    })?;
+    ensure(debugfs("sys_used", "sys_used")? == sys0 + 8192, || {
+        "not charged".into()
+    })?;
+    let mut m = Mapping::shared(map_fd.as_raw_fd(), 8192, 0).map_err(|e| format!("mmap: {e}"))?;
+    m.bytes_mut()[8191] = 7;
+    ensure(m.bytes()[8191] == 7, || "mapping not writable".into())?;
+    // A second allocation naming the same file: allocated, but the context fails (EINVAL).
+    let r = alloc_memory(&gpu, 0x3e, 0x501, 4095, map_fd.as_raw_fd());
+    ensure(r == Err(EINVAL), || {
+        format!("a second context on one file: {r:?}")
+    })?;
+    ensure(
+        debugfs("sys_used", "sys_used")? == sys0 + 8192 + 4096,
+        || "the allocation did not stay".into(),
+    )?;
+    let r = alloc_memory(&gpu, 0x40, 0x502, 4095, -1);
+    ensure(r == Ok((0x22, 0x502)), || {
+        format!("a framebuffer class: {r:?}")
+    })?;
+    nv_rm::free(&ctl, client, client, client).ok()?;
+    ensure(debugfs("sys_used", "sys_used")? == sys0, || {
+        "freeing the client left system memory".into()
+    })
 }

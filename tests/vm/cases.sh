@@ -83,6 +83,9 @@ case_nv_client_scenarios() {
   out=$(nv-client alloc 1048577) || fail "alloc: $out" || return 1
   echo "$out"
   expect '"size":1052672' && expect '"fb_free_mib":4094' || return 1
+  out=$(nv-client vidheap 2097152) || fail "vidheap: $out" || return 1
+  echo "$out"
+  expect '"size":2097152' && expect '"fb_free_mib":4094' || return 1
   out=$(nv-client map 65536) || fail "map: $out" || return 1
   echo "$out"
   expect '"touched":true' || return 1

@@ -7,6 +7,7 @@
 //! nv-client [--ctl PATH] [--gpu PATH] [--uvm PATH] SCENARIO [BYTES|COUNT]
 //!   startup          version check, CARD_INFO, client/device/subdevice, FB info, UVM setup
 //!   alloc BYTES      framebuffer memory (class 0x40), then free it
+//!   vidheap BYTES    framebuffer memory through RM_VID_HEAP_CONTROL ALLOC_SIZE, then FREE
 //!   map BYTES        system memory (0x3E), mapped through a new nvidiactl fd and touched
 //!   channels COUNT   a channel group and COUNT GPFIFO channels
 //!   leak BYTES       framebuffer memory, then exit without freeing anything
@@ -54,7 +55,7 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     if args.scenario.is_empty() {
-        return Err("no scenario (startup, alloc, map, channels, leak)".into());
+        return Err("no scenario (startup, alloc, vidheap, map, channels, leak)".into());
     }
     Ok(args)
 }
@@ -218,6 +219,26 @@ fn run(args: &Args, out: &mut Json) -> Result<(), String> {
             rm::free(&s.ctl, s.client, DEVICE, FIRST_OBJECT).ok()?;
             rm::free(&s.ctl, s.client, s.client, s.client).ok()
         }
+        "vidheap" => {
+            use fakegpu_shared::nv_rm_abi::vid_heap as vh;
+            let call = rm::VidHeap {
+                function: vh::FUNCTION_ALLOC_SIZE,
+                size: args.amount,
+                ..Default::default()
+            };
+            let r = rm::vid_heap(&s.ctl, s.client, DEVICE, call);
+            out.field("alloc_status", status_of(r));
+            let (handle, size, _, _) = r.ok()?;
+            out.field("size", size);
+            fb_info(&s, out)?;
+            let free = rm::VidHeap {
+                function: vh::FUNCTION_FREE,
+                memory: handle,
+                ..Default::default()
+            };
+            rm::vid_heap(&s.ctl, s.client, DEVICE, free).ok()?;
+            rm::free(&s.ctl, s.client, s.client, s.client).ok()
+        }
         "map" => {
             let size =
                 rm::alloc_memory(&s.ctl, s.client, DEVICE, FIRST_OBJECT, 0x3e, args.amount).ok()?;
@@ -286,7 +307,7 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(e) => {
             eprintln!("nv-client: {e}");
-            eprintln!("usage: nv-client [--ctl PATH] [--gpu PATH] [--uvm PATH] startup|alloc|map|channels|leak [N]");
+            eprintln!("usage: nv-client [--ctl PATH] [--gpu PATH] [--uvm PATH] startup|alloc|vidheap|map|channels|leak [N]");
             return ExitCode::from(2);
         }
     };

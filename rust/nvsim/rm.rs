@@ -78,6 +78,8 @@ extern "C" {
     fn nvsim_fault_take() -> u32;
     /// The errno injected failures use instead of a status (1..4095), or 0.
     fn nvsim_fault_errno() -> kernel::ffi::c_int;
+    /// Whether the caller has CAP_SYS_ADMIN (the RM's admin level).
+    fn nvsim_caller_is_admin() -> kernel::ffi::c_int;
     /// The calling process's global tgid (`shim.c`).
     fn nvsim_current_tgid() -> u32;
     /// A global pid as the caller's namespace sees it, or 0.
@@ -498,6 +500,11 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
             .map_err(|_| NV_ERR_INVALID_POINTER)?;
     }
     let request = nvsim_rm::decode_alloc(p.h_class, params)?;
+    // Privileged classes need the admin level, checked on each call as the RM does.
+    // SAFETY: `capable()` on the current task.
+    if class::PRIVILEGED.contains(&p.h_class) && unsafe { nvsim_caller_is_admin() } == 0 {
+        return Err(NV_ERR_INSUFFICIENT_PERMISSIONS);
+    }
     let (client, handle, size) = alloc_object(state, file.id, p, request)?;
     // Memory classes report the size they allocated (rounded up) in their parameters.
     if let Some(size) = size {

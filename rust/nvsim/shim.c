@@ -279,3 +279,14 @@ u32 nvsim_pid_from_caller_ns(u32 vnr)
 	rcu_read_unlock();
 	return nr;
 }
+
+/* ---- Privilege: the RM's USER_ROOT level is capable(CAP_SYS_ADMIN), checked per call. ---- */
+
+#include <linux/capability.h>
+
+int nvsim_caller_is_admin(void);
+
+int nvsim_caller_is_admin(void)
+{
+	return capable(CAP_SYS_ADMIN);
+}

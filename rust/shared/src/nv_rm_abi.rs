@@ -200,6 +200,19 @@ pub mod class {
     pub const NV01_MEMORY_LOCAL_USER: u32 = 0x40;
     /// `NV01_MEMORY_VIRTUAL`.
     pub const NV01_MEMORY_VIRTUAL: u32 = 0x70;
+    /// `NV01_MEMORY_LIST_SYSTEM`: memory from a page list (privileged: CAP_SYS_ADMIN).
+    pub const NV01_MEMORY_LIST_SYSTEM: u32 = 0x81;
+    /// `NV01_MEMORY_LIST_FBMEM` (privileged).
+    pub const NV01_MEMORY_LIST_FBMEM: u32 = 0x82;
+    /// `NV01_MEMORY_LIST_OBJECT` (privileged).
+    pub const NV01_MEMORY_LIST_OBJECT: u32 = 0x83;
+    /// Classes whose allocation needs the RM's admin level (`RS_FLAGS_ALLOC_PRIVILEGED`)
+    /// among those nvsim simulates.
+    pub const PRIVILEGED: [u32; 3] = [
+        NV01_MEMORY_LIST_SYSTEM,
+        NV01_MEMORY_LIST_FBMEM,
+        NV01_MEMORY_LIST_OBJECT,
+    ];
     /// `NV01_MEMORY_SYSTEM_OS_DESCRIPTOR`: pinned user memory.
     pub const NV01_MEMORY_SYSTEM_OS_DESCRIPTOR: u32 = 0x71;
     /// `NV01_EVENT_OS_EVENT`.

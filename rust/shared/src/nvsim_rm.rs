@@ -739,6 +739,8 @@ pub fn decode_alloc(class_id: u32, params: &[u8]) -> Result<Alloc, NvStatus> {
         | class::FERMI_VASPACE_A
         | class::NV01_EVENT_OS_EVENT => Request::Plain,
         c if class::COMPUTE.contains(&c) || class::USERMODE.contains(&c) => Request::Plain,
+        // Memory lists describe existing pages: no new memory.
+        c if class::PRIVILEGED.contains(&c) => Request::Plain,
         _ => return Err(NV_ERR_INVALID_CLASS),
     };
     Ok(Alloc::Object(request))

@@ -30,6 +30,7 @@ pub mod shared {
     //! The no_std code shared with userspace (`rust/shared`), compiled into the module.
     pub mod devnum;
     pub mod ioc;
+    pub mod namebuf;
     pub mod nv_frontend_abi;
     pub mod nv_rm_abi;
     pub mod nv_status;

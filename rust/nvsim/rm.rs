@@ -870,6 +870,34 @@ fn control_checked(
                 write_pod(&mut entry[8..], &result);
             }
         }
+        ctrl::NV2080_CTRL_CMD_GPU_GET_NAME_STRING => {
+            let unicode = read_pod::<u32>(&params).unwrap_or(0) == 1;
+            params[4..].fill(0);
+            let name = crate::shared::nvsim_frontend::SimGpu::NAME.as_bytes();
+            for (i, &b) in name.iter().take(63).enumerate() {
+                if unicode {
+                    write_pod(&mut params[4 + 2 * i..], &u16::from(b));
+                } else {
+                    params[4 + i] = b;
+                }
+            }
+        }
+        ctrl::NV2080_CTRL_CMD_GPU_GET_GID_INFO => {
+            let gpu = object.gpu.and_then(|g| state.gpus.get(usize::from(g))).ok_or(NV_ERR_INVALID_STATE)?;
+            let binary = params.get(4..).and_then(read_pod::<u32>).unwrap_or(0) & 3 == 2;
+            params[12..].fill(0);
+            let len = if binary {
+                let uuid = gpu.uuid();
+                params[12..28].copy_from_slice(&uuid);
+                uuid.len()
+            } else {
+                let text = gpu.uuid_text();
+                let bytes = text.as_bytes_with_nul();
+                params[12..12 + bytes.len()].copy_from_slice(bytes);
+                bytes.len()
+            };
+            write_pod(&mut params[8..], &(len as u32));
+        }
         ctrl::NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN => {
             // A token unique per channel: its handle's low bits.
             write_pod(&mut params, &(object.handle & 0xffff));

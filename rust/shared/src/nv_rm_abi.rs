@@ -262,6 +262,12 @@ pub mod ctrl {
     pub const PID_INFO_ENTRY: usize = 72;
     /// `NV2080_CTRL_GPU_PID_INFO_INDEX_VIDEO_MEMORY_USAGE`.
     pub const PID_INFO_INDEX_VIDEO_MEMORY_USAGE: u32 = 0;
+    /// `NV2080_CTRL_CMD_GPU_GET_NAME_STRING`: `u32 gpuNameStringFlags` (0 ASCII, 1 UTF-16),
+    /// then a 128-byte union of `u8 ascii[64]` / `u16 unicode[64]`.
+    pub const NV2080_CTRL_CMD_GPU_GET_NAME_STRING: u32 = 0x2080_0110;
+    /// `NV2080_CTRL_CMD_GPU_GET_GID_INFO`: index@0, flags@4 (format bits 1:0: 0 ASCII,
+    /// 2 binary), length@8 (out), `u8 data[256]`@12.
+    pub const NV2080_CTRL_CMD_GPU_GET_GID_INFO: u32 = 0x2080_014a;
     /// `NV0000_CTRL_GPU_INVALID_ID`.
     pub const NV0000_CTRL_GPU_INVALID_ID: u32 = 0xffff_ffff;
 
@@ -290,7 +296,17 @@ pub mod ctrl {
     }
 
     /// The controls nvsim answers.
-    pub const SPECS: [Spec; 7] = [
+    pub const SPECS: [Spec; 9] = [
+        Spec {
+            cmd: NV2080_CTRL_CMD_GPU_GET_NAME_STRING,
+            size: 132,
+            target: Target::Subdevice,
+        },
+        Spec {
+            cmd: NV2080_CTRL_CMD_GPU_GET_GID_INFO,
+            size: 268,
+            target: Target::Subdevice,
+        },
         Spec {
             cmd: NV2080_CTRL_CMD_GPU_GET_PIDS,
             size: 12 + 4 * GET_PIDS_MAX,

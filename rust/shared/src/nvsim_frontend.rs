@@ -128,6 +128,24 @@ impl SimGpu {
         uuid
     }
 
+    /// The GPU's marketing name (GPU_GET_NAME_STRING).
+    pub const NAME: &'static str = "NVIDIA nvsim GPU";
+
+    /// The UUID as nvidia-smi prints it: `GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
+    pub fn uuid_text(&self) -> super::namebuf::NameBuf {
+        use core::fmt::Write;
+        let mut out = super::namebuf::NameBuf::new();
+        let u = self.uuid();
+        let _ = write!(out, "GPU-");
+        for (i, b) in u.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                let _ = write!(out, "-");
+            }
+            let _ = write!(out, "{b:02x}");
+        }
+        out
+    }
+
     /// The GPU's CARD_INFO record.
     pub fn card_info(&self) -> NvIoctlCardInfo {
         NvIoctlCardInfo {
@@ -309,6 +327,20 @@ mod tests {
         };
         p.version_string[..v.len()].copy_from_slice(v.as_bytes());
         p
+    }
+
+    #[test]
+    fn uuid_text_is_nvidia_smi_shaped() {
+        let g = SimGpu {
+            minor: 1,
+            bus: 2,
+            device_id: 0x2331,
+            fb_size: 1,
+        };
+        assert_eq!(
+            g.uuid_text().as_str(),
+            "GPU-6e767369-6d67-7075-0000-000000000001"
+        );
     }
 
     #[test]

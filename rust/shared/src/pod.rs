@@ -15,6 +15,8 @@ pub unsafe trait Pod: Copy + 'static {}
 // SAFETY: integers are valid for every bit pattern and have no padding.
 unsafe impl Pod for u8 {}
 // SAFETY: as above.
+unsafe impl Pod for u16 {}
+// SAFETY: as above.
 unsafe impl Pod for u32 {}
 // SAFETY: as above.
 unsafe impl Pod for u64 {}

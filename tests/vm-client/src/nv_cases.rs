@@ -1079,6 +1079,60 @@ fn nvsim_controls_and_their_checks() -> Result<(), String> {
     ensure(got == (0x100, 0x200, 0xffff_ffff), || {
         format!("attached ids {got:x?}")
     })?;
+    let mut name = [0u8; 132];
+    nv_rm::control(
+        &ctl,
+        client,
+        0x5d0,
+        ctrl::NV2080_CTRL_CMD_GPU_GET_NAME_STRING,
+        &mut name,
+    )
+    .ok()?;
+    let ascii =
+        String::from_utf8_lossy(&name[4..4 + name[4..].iter().position(|&b| b == 0).unwrap_or(0)])
+            .into_owned();
+    ensure(ascii == "NVIDIA nvsim GPU", || format!("name {ascii:?}"))?;
+    let mut name = [0u8; 132];
+    name[0] = 1;
+    nv_rm::control(
+        &ctl,
+        client,
+        0x5d0,
+        ctrl::NV2080_CTRL_CMD_GPU_GET_NAME_STRING,
+        &mut name,
+    )
+    .ok()?;
+    ensure(name[4] == b'N' && name[5] == 0 && name[6] == b'V', || {
+        "UTF-16 name".into()
+    })?;
+    let mut gid = [0u8; 268];
+    nv_rm::control(
+        &ctl,
+        client,
+        0x5d0,
+        ctrl::NV2080_CTRL_CMD_GPU_GET_GID_INFO,
+        &mut gid,
+    )
+    .ok()?;
+    let len = word(&gid, 2) as usize; // word() indexes u32s: byte offset 8
+    let text = String::from_utf8_lossy(&gid[12..12 + len.saturating_sub(1)]).into_owned();
+    println!("GID (ASCII): {text}");
+    ensure(text == "GPU-6e767369-6d67-7075-0000-000000000000", || {
+        format!("gid {text:?} ({len} bytes)")
+    })?;
+    let mut gid = [0u8; 268];
+    gid[4] = 2;
+    nv_rm::control(
+        &ctl,
+        client,
+        0x5d0,
+        ctrl::NV2080_CTRL_CMD_GPU_GET_GID_INFO,
+        &mut gid,
+    )
+    .ok()?;
+    ensure(word(&gid, 2) == 16 && &gid[12..20] == b"nvsimgpu", || {
+        "binary GID".into()
+    })?;
     let mut short = [0u8; 64];
     let r = nv_rm::control(
         &ctl,

@@ -443,8 +443,9 @@ fn alloc_object(
     // System memory gets real pages, which an mmap of it shows. They are allocated before
     // anything is charged, and charged and recorded under the sysmem and rm locks together
     // (in that order, as `drop_freed_pages`), so no free can slip in between.
+    // (Pinned user memory, 0x71, is the caller's own pages: charged, but nvsim maps none.)
     let mut pages = match request {
-        Alloc::Object(Request::Memory { system: true, size }) => {
+        Alloc::Object(Request::Memory { system: true, size }) if p.h_class != class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR => {
             // Never allocate pages for more than the pool has room for.
             if size > state.rm.lock().sys_room() {
                 return Err(NV_ERR_NO_MEMORY);
@@ -506,8 +507,10 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
         return Err(NV_ERR_INSUFFICIENT_PERMISSIONS);
     }
     let (client, handle, size) = alloc_object(state, file.id, p, request)?;
-    // Memory classes report the size they allocated (rounded up) in their parameters.
-    if let Some(size) = size {
+    // Memory classes with NV_MEMORY_ALLOCATION_PARAMS report the size they allocated
+    // (rounded up) in their parameters.
+    let reports_size = matches!(p.h_class, class::NV01_MEMORY_LOCAL_USER | class::NV01_MEMORY_SYSTEM);
+    if let (Some(size), true) = (size, reports_size) {
         if let Some(at) = params.get_mut(memory_alloc_params::SIZE_OFFSET..) {
             write_pod(at, &size);
         }

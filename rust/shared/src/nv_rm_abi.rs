@@ -164,6 +164,16 @@ pub mod vid_heap {
     }
 }
 
+/// `NV_OS_DESC_MEMORY_ALLOCATION_PARAMS` (class 0x71, 40 bytes): pinned user memory.
+pub mod os_desc_alloc_params {
+    /// Size of the struct.
+    pub const SIZE: usize = 40;
+    /// Offset of `descriptor` (u64 user pointer).
+    pub const DESCRIPTOR_OFFSET: usize = 16;
+    /// Offset of `limit` (u64): size - 1.
+    pub const LIMIT_OFFSET: usize = 24;
+}
+
 /// `NV0080_ALLOC_PARAMETERS` (device): 56 bytes in 535; nvsim reads `deviceId`.
 pub mod device_alloc_params {
     /// Offset of `deviceId` (u32): which GPU.

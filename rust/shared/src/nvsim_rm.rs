@@ -8,7 +8,7 @@
 //! and memory comes out of a per-GPU framebuffer or the system pool, or fails with
 //! `NV_ERR_NO_MEMORY`.
 
-use super::nv_rm_abi::{class, device_alloc_params, memory_alloc_params};
+use super::nv_rm_abi::{class, device_alloc_params, memory_alloc_params, os_desc_alloc_params};
 use super::nv_status::*;
 use super::pod::read_pod;
 
@@ -706,6 +706,7 @@ pub fn class_params_len(class_id: u32) -> usize {
     match class_id {
         class::NV01_DEVICE_0 => device_alloc_params::SIZE,
         class::NV01_MEMORY_LOCAL_USER | class::NV01_MEMORY_SYSTEM => memory_alloc_params::SIZE_535,
+        class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR => os_desc_alloc_params::SIZE,
         _ => 0,
     }
 }
@@ -730,6 +731,15 @@ pub fn decode_alloc(class_id: u32, params: &[u8]) -> Result<Alloc, NvStatus> {
             Request::Memory {
                 system: class_id == class::NV01_MEMORY_SYSTEM,
                 size,
+            }
+        }
+        // Pinned user memory: charged to the system pool (limit + 1 bytes).
+        class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR => {
+            let limit = read_pod::<u64>(field(os_desc_alloc_params::LIMIT_OFFSET)?)
+                .ok_or(NV_ERR_INVALID_ARGUMENT)?;
+            Request::Memory {
+                system: true,
+                size: limit.checked_add(1).ok_or(NV_ERR_INVALID_LIMIT)?,
             }
         }
         class::KEPLER_CHANNEL_GROUP_A => Request::ChannelGroup,
@@ -1097,6 +1107,17 @@ mod tests {
             Ok(Alloc::Object(Request::Channel))
         );
         assert_eq!(decode_alloc(0x1234, &[]), Err(NV_ERR_INVALID_CLASS));
+        let mut osd = [0u8; 40];
+        osd[24..32].copy_from_slice(&8191u64.to_le_bytes());
+        assert_eq!(
+            decode_alloc(0x71, &osd),
+            Ok(Alloc::Object(Request::Memory {
+                system: true,
+                size: 8192
+            }))
+        );
+        osd[24..32].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert_eq!(decode_alloc(0x71, &osd), Err(NV_ERR_INVALID_LIMIT));
         assert_eq!(class_params_len(0x40), 120);
         assert_eq!(class_params_len(0x2080), 0);
     }

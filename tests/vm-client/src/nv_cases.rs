@@ -451,6 +451,21 @@ fn nvsim_rm_alloc_memory_and_free() -> Result<(), String> {
     ensure(debugfs("gpu0", "fb_used")? == used, || {
         "system memory charged to the framebuffer".into()
     })?;
+    // Pinned user memory (0x71, NV_OS_DESC_MEMORY_ALLOCATION_PARAMS): the system pool.
+    let user = vec![0u8; 65536];
+    let mut osd = [0u8; 40];
+    osd[16..24].copy_from_slice(&(user.as_ptr() as u64).to_le_bytes());
+    osd[24..32].copy_from_slice(&65535u64.to_le_bytes());
+    let sys_before = debugfs("sys_used", "sys_used")?;
+    nv_rm::alloc(&ctl, client, 0xd0, 0x102, 0x71, Some(&mut osd)).ok()?;
+    ensure(
+        debugfs("sys_used", "sys_used")? == sys_before + 65536,
+        || "0x71 not charged to the system pool".into(),
+    )?;
+    nv_rm::free(&ctl, client, 0xd0, 0x102).ok()?;
+    ensure(debugfs("sys_used", "sys_used")? == sys_before, || {
+        "0x71 not uncharged".into()
+    })?;
     nv_rm::free(&ctl, client, 0xd0, 0x100).ok()?;
     ensure(debugfs("gpu0", "fb_used")? == before, || {
         "RM_FREE did not uncharge".into()

@@ -308,10 +308,7 @@ impl<S: SlotStorage> RmStore<S> {
         src: Handle,
     ) -> Result<Handle, NvStatus> {
         let slot = self.free_slot()?;
-        let owner = *self.get(client, client).ok_or(NV_ERR_INVALID_CLIENT)?;
-        if owner.file != file {
-            return Err(NV_ERR_INVALID_CLIENT);
-        }
+        let owner = self.owned_client(file, client)?;
         self.get(src_client, src_client)
             .ok_or(NV_ERR_INVALID_CLIENT)?;
         let source = *self
@@ -326,13 +323,7 @@ impl<S: SlotStorage> RmStore<S> {
         if !matches!(parent_obj.kind, Kind::Device | Kind::Subdevice) {
             return Err(NV_ERR_INVALID_OBJECT_PARENT);
         }
-        let handle = if handle == 0 {
-            self.generate_handle(OBJECT_HANDLE_BASE, Some(client))
-        } else if handle == client || self.get(client, handle).is_some() {
-            return Err(NV_ERR_INSERT_DUPLICATE_NAME);
-        } else {
-            handle
-        };
+        let handle = self.new_object_handle(client, handle)?;
         self.put(
             slot,
             Object {
@@ -352,6 +343,27 @@ impl<S: SlotStorage> RmStore<S> {
             },
         );
         Ok(handle)
+    }
+
+    /// Client `client`, which must have been made on `file` (a client is used through the
+    /// file it was created on).
+    fn owned_client(&self, file: FileId, client: Handle) -> Result<Object, NvStatus> {
+        match self.get(client, client) {
+            Some(owner) if owner.file == file => Ok(*owner),
+            _ => Err(NV_ERR_INVALID_CLIENT),
+        }
+    }
+
+    /// The handle a new object of `client` gets: `handle`, unless it is taken, or one the RM
+    /// picks for 0.
+    fn new_object_handle(&mut self, client: Handle, handle: Handle) -> Result<Handle, NvStatus> {
+        if handle == 0 {
+            Ok(self.generate_handle(OBJECT_HANDLE_BASE, Some(client)))
+        } else if handle == client || self.get(client, handle).is_some() {
+            Err(NV_ERR_INSERT_DUPLICATE_NAME)
+        } else {
+            Ok(handle)
+        }
     }
 
     fn generate_handle(&mut self, base: Handle, client: Option<Handle>) -> Handle {
@@ -418,21 +430,11 @@ impl<S: SlotStorage> RmStore<S> {
         request: Request,
     ) -> Result<Handle, NvStatus> {
         let slot = self.free_slot()?;
-        let owner = *self.get(client, client).ok_or(NV_ERR_INVALID_CLIENT)?;
-        if owner.file != file {
-            // A client is used through the file it was created on.
-            return Err(NV_ERR_INVALID_CLIENT);
-        }
+        let owner = self.owned_client(file, client)?;
         let parent_obj = *self
             .get(client, parent)
             .ok_or(NV_ERR_INVALID_OBJECT_PARENT)?;
-        let handle = if handle == 0 {
-            self.generate_handle(OBJECT_HANDLE_BASE, Some(client))
-        } else if handle == client || self.get(client, handle).is_some() {
-            return Err(NV_ERR_INSERT_DUPLICATE_NAME);
-        } else {
-            handle
-        };
+        let handle = self.new_object_handle(client, handle)?;
 
         let gpu = parent_obj.gpu;
         let (kind, gpu) = match request {
@@ -578,10 +580,7 @@ impl<S: SlotStorage> RmStore<S> {
         client: Handle,
         handle: Handle,
     ) -> Result<usize, NvStatus> {
-        let owner = *self.get(client, client).ok_or(NV_ERR_INVALID_CLIENT)?;
-        if owner.file != file {
-            return Err(NV_ERR_INVALID_CLIENT);
-        }
+        self.owned_client(file, client)?;
         self.get(client, handle)
             .ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
         Ok(self.free_subtree(client, handle))

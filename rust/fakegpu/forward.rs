@@ -182,6 +182,34 @@ unsafe extern "C" fn fake_poll(
     }
 }
 
+/// The type of `unlocked_ioctl` and `compat_ioctl`.
+type IoctlFn = unsafe extern "C" fn(*mut bindings::file, c_uint, c_ulong) -> c_long;
+
+/// Forwards an ioctl to the real driver's handler that `pick` selects, or returns
+/// `missing` if the driver has none.
+///
+/// # Safety
+///
+/// `file` must be an open fake file.
+unsafe fn forward_ioctl(
+    file: *mut bindings::file,
+    cmd: c_uint,
+    arg: c_ulong,
+    pick: fn(&bindings::file_operations) -> Option<IoctlFn>,
+    missing: c_long,
+) -> c_long {
+    // SAFETY: per the contract, `file` is an open fake file.
+    let real = unsafe { real_of(file) };
+    // SAFETY: `file` and `real` are open.
+    unsafe { sync_nonblock(file, real) };
+    // SAFETY: `real` is open.
+    match pick(unsafe { real_fops(real) }) {
+        // SAFETY: as the VFS would call it on the real file; the driver validates `arg`.
+        Some(ioctl) => unsafe { ioctl(real.as_ptr(), cmd, arg) },
+        None => missing,
+    }
+}
+
 /// `unlocked_ioctl`, forwarded unchanged; ENOTTY if the driver has none (as `vfs_ioctl`).
 ///
 /// # Safety
@@ -193,18 +221,19 @@ unsafe extern "C" fn fake_unlocked_ioctl(
     arg: c_ulong,
 ) -> c_long {
     // SAFETY: the VFS calls ioctl on an open fake file.
-    let real = unsafe { real_of(file) };
-    // SAFETY: `file` and `real` are open.
-    unsafe { sync_nonblock(file, real) };
-    // SAFETY: `real` is open.
-    match (unsafe { real_fops(real) }).unlocked_ioctl {
-        // SAFETY: as `vfs_ioctl` would call it; the driver validates `arg` itself.
-        Some(ioctl) => unsafe { ioctl(real.as_ptr(), cmd, arg) },
-        None => ENOTTY.to_errno() as c_long,
+    unsafe {
+        forward_ioctl(
+            file,
+            cmd,
+            arg,
+            |f| f.unlocked_ioctl,
+            ENOTTY.to_errno() as c_long,
+        )
     }
 }
 
-/// `compat_ioctl`, forwarded unchanged.
+/// `compat_ioctl`, forwarded unchanged; the VFS turns a missing handler's ENOIOCTLCMD into
+/// ENOTTY, as for the real file.
 ///
 /// # Safety
 ///
@@ -215,15 +244,14 @@ unsafe extern "C" fn fake_compat_ioctl(
     arg: c_ulong,
 ) -> c_long {
     // SAFETY: the VFS calls compat_ioctl on an open fake file.
-    let real = unsafe { real_of(file) };
-    // SAFETY: `file` and `real` are open.
-    unsafe { sync_nonblock(file, real) };
-    // SAFETY: `real` is open.
-    match (unsafe { real_fops(real) }).compat_ioctl {
-        // SAFETY: as `compat_sys_ioctl` would call it.
-        Some(ioctl) => unsafe { ioctl(real.as_ptr(), cmd, arg) },
-        // The VFS turns this into -ENOTTY, as for the real file.
-        None => -(bindings::ENOIOCTLCMD as c_long),
+    unsafe {
+        forward_ioctl(
+            file,
+            cmd,
+            arg,
+            |f| f.compat_ioctl,
+            -(bindings::ENOIOCTLCMD as c_long),
+        )
     }
 }
 

@@ -107,19 +107,10 @@ fn status_offset(nr: u8, size: usize) -> Option<usize> {
 
 /// Handles RM escape `nr` on the copied-in parameters `buf`.
 pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
-    if file.node != Node::Ctl && nv_rm_abi::CTL_ONLY_ESCAPES.contains(&nr) {
-        return Err(EINVAL);
-    }
-    // RM_ALLOC is ctl-only too, except for OS events (hClass is at 12 in both forms). This
-    // and the size checks come before fault injection: injected failures are RM statuses.
-    if nr == nv_rm_abi::esc::RM_ALLOC && file.node != Node::Ctl {
-        let class_id = buf.get(12..).and_then(read_pod::<u32>);
-        if class_id != Some(class::NV01_EVENT_OS_EVENT) {
-            return Err(EINVAL);
-        }
-    }
-    // RM_ALLOC_MEMORY is device-only.
-    if nr == nv_rm_abi::esc::RM_ALLOC_MEMORY && file.node == Node::Ctl {
+    // The node rules (RM_ALLOC's hClass is at 12 in both forms) come before fault
+    // injection: injected failures are RM statuses of calls the node admits.
+    let class_id = buf.get(12..).and_then(read_pod::<u32>);
+    if !nv_rm_abi::node_allows(nr, file.node == Node::Ctl, class_id) {
         return Err(EINVAL);
     }
     if let Some(at) = status_offset(nr, buf.len()) {
@@ -270,7 +261,7 @@ fn client_file(state: &State, file: &NvFile, client: Handle) -> Option<u64> {
     (owner == file.id || Some(owner) == linked).then_some(owner)
 }
 
-/// RM_ALLOC_MEMORY (NVOS02 + fd, device files only): system memory (0x3E) of `limit + 1`
+/// RM_ALLOC_MEMORY (NVOS02 + fd; `rm_escape` admits it on device files only): system memory (0x3E) of `limit + 1`
 /// bytes, for a client of the linked nvidiactl file. With an fd (>= 0) it also sets the mmap
 /// context on that nvidiactl file; if that fails the ioctl fails with EINVAL while the
 /// status still reports the allocation, which stays (as the 535 driver does).
@@ -278,11 +269,9 @@ fn alloc_memory(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
     if buf.len() != 56 {
         return Err(EINVAL);
     }
-    if file.node == Node::Ctl {
-        return Err(EINVAL);
-    }
     let word = |buf: &[u8], at: usize| buf.get(at..).and_then(read_pod::<u32>).unwrap_or(0);
-    let (client, parent, handle, class_id) = (word(buf, 0), word(buf, 4), word(buf, 8), word(buf, 12));
+    let (client, parent, handle, class_id) =
+        (word(buf, 0), word(buf, 4), word(buf, 8), word(buf, 12));
     let limit = buf.get(32..).and_then(read_pod::<u64>).unwrap_or(0);
     let fd = word(buf, 48) as i32;
     let result = (|| -> Result<(Handle, u32), NvStatus> {
@@ -396,10 +385,6 @@ fn rm_alloc(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
         };
         (p, core::mem::offset_of!(Nvos64, status))
     };
-    // RM_ALLOC is ctl-only, except for OS events.
-    if file.node != Node::Ctl && p.h_class != class::NV01_EVENT_OS_EVENT {
-        return Err(EINVAL);
-    }
     let status = match alloc(state, file, &p) {
         Ok((client, handle)) => {
             p.h_root = client;
@@ -445,7 +430,9 @@ fn alloc_object(
     // (in that order, as `drop_freed_pages`), so no free can slip in between.
     // (Pinned user memory, 0x71, is the caller's own pages: charged, but nvsim maps none.)
     let mut pages = match request {
-        Alloc::Object(Request::Memory { system: true, size }) if p.h_class != class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR => {
+        Alloc::Object(Request::Memory { system: true, size })
+            if p.h_class != class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR =>
+        {
             // Never allocate pages for more than the pool has room for.
             if size > state.rm.lock().sys_room() {
                 return Err(NV_ERR_NO_MEMORY);
@@ -464,7 +451,14 @@ fn alloc_object(
             (h, h)
         }
         Alloc::Object(request) => {
-            let h = rm.alloc(file_id, p.h_root, p.h_object_parent, p.h_object_new, p.h_class, request)?;
+            let h = rm.alloc(
+                file_id,
+                p.h_root,
+                p.h_object_parent,
+                p.h_object_new,
+                p.h_class,
+                request,
+            )?;
             (p.h_root, h)
         }
     };
@@ -509,7 +503,10 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
     let (client, handle, size) = alloc_object(state, file.id, p, request)?;
     // Memory classes with NV_MEMORY_ALLOCATION_PARAMS report the size they allocated
     // (rounded up) in their parameters.
-    let reports_size = matches!(p.h_class, class::NV01_MEMORY_LOCAL_USER | class::NV01_MEMORY_SYSTEM);
+    let reports_size = matches!(
+        p.h_class,
+        class::NV01_MEMORY_LOCAL_USER | class::NV01_MEMORY_SYSTEM
+    );
     if let (Some(size), true) = (size, reports_size) {
         if let Some(at) = params.get_mut(memory_alloc_params::SIZE_OFFSET..) {
             write_pod(at, &size);
@@ -886,7 +883,10 @@ fn control_checked(
             }
         }
         ctrl::NV2080_CTRL_CMD_GPU_GET_GID_INFO => {
-            let gpu = object.gpu.and_then(|g| state.gpus.get(usize::from(g))).ok_or(NV_ERR_INVALID_STATE)?;
+            let gpu = object
+                .gpu
+                .and_then(|g| state.gpus.get(usize::from(g)))
+                .ok_or(NV_ERR_INVALID_STATE)?;
             let binary = params.get(4..).and_then(read_pod::<u32>).unwrap_or(0) & 3 == 2;
             params[12..].fill(0);
             let len = if binary {

@@ -182,8 +182,18 @@ pub mod device_alloc_params {
     pub const SIZE: usize = 56;
 }
 
+/// Whether RM escape `nr` may be issued on the node (`on_ctl`: nvidiactl, else
+/// `/dev/nvidiaN`); `class` is RM_ALLOC's hClass. The RM answers EINVAL otherwise.
+pub fn node_allows(nr: u8, on_ctl: bool, class: Option<u32>) -> bool {
+    match nr {
+        esc::RM_ALLOC => on_ctl || class == Some(class::NV01_EVENT_OS_EVENT),
+        esc::RM_ALLOC_MEMORY => !on_ctl,
+        _ => on_ctl || !CTL_ONLY_ESCAPES.contains(&nr),
+    }
+}
+
 /// Escapes the RM accepts only on nvidiactl (EINVAL on `/dev/nvidiaN`); RM_ALLOC is ctl-only
-/// too except for OS-event classes.
+/// too except for OS-event classes, and RM_ALLOC_MEMORY is device-only (see [`node_allows`]).
 pub const CTL_ONLY_ESCAPES: [u8; 9] = [
     esc::RM_FREE,
     esc::RM_CONTROL,
@@ -545,6 +555,17 @@ mod tests {
         assert_eq!(DriverFamily::from_version("470.1"), None);
         assert_eq!(DriverFamily::from_version("x"), None);
         assert_eq!(DriverFamily::R535.memory_alloc_params_size(), 120);
+        assert!(node_allows(esc::RM_ALLOC, true, Some(0x41)));
+        assert!(!node_allows(esc::RM_ALLOC, false, Some(0x41)));
+        assert!(node_allows(
+            esc::RM_ALLOC,
+            false,
+            Some(class::NV01_EVENT_OS_EVENT)
+        ));
+        assert!(!node_allows(esc::RM_ALLOC_MEMORY, true, None));
+        assert!(node_allows(esc::RM_ALLOC_MEMORY, false, None));
+        assert!(!node_allows(esc::RM_FREE, false, None));
+        assert!(node_allows(esc::RM_FREE, true, None));
         assert_eq!(DriverFamily::R595.memory_alloc_params_size(), 128);
         assert_eq!(
             DriverFamily::R535.export_to_dmabuf_size(),

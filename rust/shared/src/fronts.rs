@@ -3,10 +3,12 @@
 //!
 //! Fronts are grouped in families, one registered char major each, so node numbers stay
 //! meaningful: a DRM front keeps the real DRM minor (`/dev/fakedri/renderD128` is minor 128),
-//! and `/dev/fakegpuN` stays free for NVIDIA GPU N.
+//! and NVIDIA's nodes keep theirs (`/dev/fakegpu1` stands for `/dev/nvidia1`, minor 1;
+//! `/dev/fakegpuctl` for `/dev/nvidiactl`, minor 255; `/dev/fakegpu-uvm` for `/dev/nvidia-uvm`).
 
 use super::devnum::DevNum;
 use super::namebuf::NameBuf;
+use super::nv_frontend_abi::{NV_CTL_MINOR, NV_GPU_MINOR_MAX, NV_MAJOR};
 use core::fmt::{self, Write};
 
 /// Most fronts one module load can create.
@@ -23,17 +25,28 @@ pub enum Family {
     Drm,
     /// Any other char device, shown as `/dev/fakechr/MAJOR.MINOR`, minors in table order.
     Generic,
+    /// NVIDIA's frontend (major 195): `/dev/fakegpuctl` and `/dev/fakegpuN`, real minors.
+    Nvidia,
+    /// NVIDIA's UVM device, `/dev/fakegpu-uvm`, real minor.
+    NvidiaUvm,
 }
 
 impl Family {
     /// Every family, in registration order.
-    pub const ALL: [Family; 2] = [Family::Drm, Family::Generic];
+    pub const ALL: [Family; 4] = [
+        Family::Drm,
+        Family::Generic,
+        Family::Nvidia,
+        Family::NvidiaUvm,
+    ];
 
     /// Name of the family's char region in `/proc/devices`.
     pub const fn region_name(self) -> &'static str {
         match self {
             Family::Drm => "fakedri",
             Family::Generic => "fakechr",
+            Family::Nvidia => "fakegpu",
+            Family::NvidiaUvm => "fakegpu-uvm",
         }
     }
 
@@ -42,6 +55,8 @@ impl Family {
         match self {
             Family::Drm => 0,
             Family::Generic => 1,
+            Family::Nvidia => 2,
+            Family::NvidiaUvm => 3,
         }
     }
 }
@@ -70,6 +85,9 @@ impl Front {
                 m => write!(name, "fakedri!minor{}", m),
             },
             Family::Generic => write!(name, "fakechr!{}.{}", self.real.major, self.real.minor),
+            Family::Nvidia if self.real.minor == NV_CTL_MINOR => write!(name, "fakegpuctl"),
+            Family::Nvidia => write!(name, "fakegpu{}", self.real.minor),
+            Family::NvidiaUvm => write!(name, "fakegpu-uvm"),
         };
         name
     }
@@ -134,6 +152,37 @@ impl fmt::Display for ParseError {
                 write!(f, "entry {entry} repeats a device listed before")
             }
             ParseError::TooMany => write!(f, "more than {MAX_FRONTS} devices"),
+        }
+    }
+}
+
+/// Why NVIDIA's nodes could not be added to a table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NvidiaError {
+    /// The minor is not one NVIDIA gives GPUs (0..=247).
+    NotAGpuMinor(u32),
+    /// The same GPU minor twice.
+    Duplicate(u32),
+    /// `devices=` already lists a major-195 or the UVM device.
+    AlreadyListed,
+    /// More than [`MAX_FRONTS`] fronts in all.
+    TooMany,
+}
+
+impl fmt::Display for NvidiaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            NvidiaError::NotAGpuMinor(m) => {
+                write!(f, "minor {m} is not a GPU minor (0..={NV_GPU_MINOR_MAX})")
+            }
+            NvidiaError::Duplicate(m) => write!(f, "GPU minor {m} is listed twice"),
+            NvidiaError::AlreadyListed => {
+                write!(
+                    f,
+                    "NVIDIA devices are also listed in devices=; list them in one place"
+                )
+            }
+            NvidiaError::TooMany => write!(f, "more than {MAX_FRONTS} devices in all"),
         }
     }
 }
@@ -203,6 +252,81 @@ impl FrontTable {
             return Err(ParseError::Empty);
         }
         Ok(table)
+    }
+
+    /// A table with no front, to which [`FrontTable::add_nvidia`] adds.
+    pub fn empty() -> Self {
+        let unused = Front {
+            real: DevNum { major: 0, minor: 0 },
+            family: Family::Generic,
+            fake_minor: 0,
+        };
+        FrontTable {
+            fronts: [unused; MAX_FRONTS],
+            len: 0,
+        }
+    }
+
+    /// Adds NVIDIA's nodes: nvidiactl, the GPUs of `gpu_minors`, and the UVM device
+    /// `uvm` if the driver has one. Minors that are not GPU minors, and devices already in
+    /// the table, are refused.
+    pub fn add_nvidia(
+        &mut self,
+        gpu_minors: &[u32],
+        uvm: Option<DevNum>,
+    ) -> Result<(), NvidiaError> {
+        if self.uses(Family::Nvidia) || self.iter().any(|f| f.real.major == NV_MAJOR) {
+            return Err(NvidiaError::AlreadyListed);
+        }
+        let mut fronts = [None; MAX_FRONTS];
+        let mut n = 0;
+        let mut add = |front: Front| -> Result<(), NvidiaError> {
+            let slot = fronts.get_mut(n).ok_or(NvidiaError::TooMany)?;
+            *slot = Some(front);
+            n += 1;
+            Ok(())
+        };
+        let nv = |minor| Front {
+            real: DevNum {
+                major: NV_MAJOR,
+                minor,
+            },
+            family: Family::Nvidia,
+            fake_minor: minor,
+        };
+        add(nv(NV_CTL_MINOR))?;
+        for (i, &minor) in gpu_minors.iter().enumerate() {
+            if minor > NV_GPU_MINOR_MAX {
+                return Err(NvidiaError::NotAGpuMinor(minor));
+            }
+            if gpu_minors
+                .get(..i)
+                .is_some_and(|before| before.contains(&minor))
+            {
+                return Err(NvidiaError::Duplicate(minor));
+            }
+            add(nv(minor))?;
+        }
+        if let Some(uvm) = uvm {
+            if self.iter().any(|f| f.real == uvm) {
+                return Err(NvidiaError::AlreadyListed);
+            }
+            add(Front {
+                real: uvm,
+                family: Family::NvidiaUvm,
+                fake_minor: 0,
+            })?;
+        }
+        if self.len + n > MAX_FRONTS {
+            return Err(NvidiaError::TooMany);
+        }
+        for front in fronts.iter().flatten() {
+            if let Some(slot) = self.fronts.get_mut(self.len) {
+                *slot = *front;
+                self.len += 1;
+            }
+        }
+        Ok(())
     }
 
     /// The fronts, in configuration order.
@@ -305,6 +429,53 @@ mod tests {
             FrontTable::parse(&many.join(",")).unwrap_err(),
             ParseError::TooMany
         );
+    }
+
+    #[test]
+    fn nvidia_nodes_keep_the_real_minors() {
+        let mut t = FrontTable::parse("226:128").unwrap();
+        let uvm = DevNum::new(510, 0);
+        t.add_nvidia(&[0, 3], uvm).unwrap();
+        let paths: Vec<_> = t.iter().map(|f| f.dev_path().as_str().to_owned()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/dev/fakedri/renderD128",
+                "/dev/fakegpuctl",
+                "/dev/fakegpu0",
+                "/dev/fakegpu3",
+                "/dev/fakegpu-uvm"
+            ]
+        );
+        assert_eq!(t.find(Family::Nvidia, 255), Some(1));
+        assert_eq!(t.find(Family::Nvidia, 3), Some(3));
+        assert_eq!(t.find(Family::NvidiaUvm, 0), Some(4));
+        assert_eq!(t.add_nvidia(&[1], None), Err(NvidiaError::AlreadyListed));
+
+        let mut e = FrontTable::empty();
+        assert_eq!(
+            e.add_nvidia(&[248], None),
+            Err(NvidiaError::NotAGpuMinor(248))
+        );
+        assert_eq!(e.add_nvidia(&[1, 1], None), Err(NvidiaError::Duplicate(1)));
+        assert!(e.is_empty(), "a refused add leaves the table unchanged");
+        let mut listed = FrontTable::parse("195:0").unwrap();
+        assert_eq!(
+            listed.add_nvidia(&[], None),
+            Err(NvidiaError::AlreadyListed)
+        );
+        let mut full = FrontTable::parse(
+            &(0..60)
+                .map(|i| format!("1:{i}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+        .unwrap();
+        assert_eq!(
+            full.add_nvidia(&[0, 1, 2, 3, 4], uvm),
+            Err(NvidiaError::TooMany)
+        );
+        assert_eq!(full.len(), 60);
     }
 
     #[test]

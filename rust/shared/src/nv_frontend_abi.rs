@@ -280,6 +280,21 @@ unsafe impl Pod for NvIoctlRegisterFd {}
 // SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
 unsafe impl Pod for NvIoctlExportToDmaBufFd {}
 
+/// `EINVAL`, the driver's answer to a malformed `IOCTL_XFER_CMD`.
+const XFER_EINVAL: i32 = 22;
+
+/// The outer size an `IOCTL_XFER_CMD` must have, and the largest inner size it may carry:
+/// `Ok((inner cmd, inner size, inner ptr))` or EINVAL.
+pub fn unwrap_xfer(outer_size: usize, xfer: &NvIoctlXfer) -> Result<(u8, usize, u64), i32> {
+    if outer_size != core::mem::size_of::<NvIoctlXfer>() || xfer.size > NV_XFER_MAX_SIZE {
+        return Err(XFER_EINVAL);
+    }
+    // The driver switches on the whole inner command; numbers above 255 match no escape and
+    // go to the RM, which refuses them. Truncating would alias them to a real escape.
+    let cmd = u8::try_from(xfer.cmd).map_err(|_| XFER_EINVAL)?;
+    Ok((cmd, xfer.size as usize, xfer.ptr))
+}
+
 /// The layout claims of this file, as `(C name, value)`, for `tests/conformance`.
 pub const LAYOUT_CLAIMS: &[(&str, usize)] = &[
     ("sizeof(nv_pci_info_t)", size_of::<NvPciInfo>()),

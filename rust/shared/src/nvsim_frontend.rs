@@ -85,17 +85,7 @@ pub fn classify(nr: u8, size: usize, node: Node) -> Result<FrontendCall, i32> {
     }
 }
 
-/// The outer size an `IOCTL_XFER_CMD` must have, and the largest inner size it may carry:
-/// `Ok((inner cmd, inner size, inner ptr))` or EINVAL.
-pub fn unwrap_xfer(outer_size: usize, xfer: &NvIoctlXfer) -> Result<(u8, usize, u64), i32> {
-    if outer_size != core::mem::size_of::<NvIoctlXfer>() || xfer.size > NV_XFER_MAX_SIZE {
-        return Err(EINVAL);
-    }
-    // The driver switches on the whole inner command; numbers above 255 match no escape and
-    // go to the RM, which refuses them. Truncating would alias them to a real escape.
-    let cmd = u8::try_from(xfer.cmd).map_err(|_| EINVAL)?;
-    Ok((cmd, xfer.size as usize, xfer.ptr))
-}
+pub use super::nv_frontend_abi::unwrap_xfer;
 
 /// A simulated GPU, as the frontend describes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

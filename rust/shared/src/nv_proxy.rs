@@ -1,0 +1,485 @@
+//! fakegpu's policy for NVIDIA calls on its fake nodes: which calls are forwarded as they are,
+//! which go through the caller's worker (a kernel thread, see `rust/fakegpu/worker.rs`), and
+//! which are refused, in the form the driver itself uses for that call.
+//!
+//! A call goes through the worker when the driver would look at the calling task's fd table
+//! (an fd inside the parameters, or a walk for an open GPU file) or would record the calling
+//! process as an owner that a later worker call is checked against (new clients). Everything
+//! else runs in the caller's own context.
+
+use super::nv_frontend_abi::esc as fe;
+use super::nv_rm_abi::{class, ctrl, esc as rm, Nvos21, Nvos33WithFd, Nvos54, Nvos64};
+use super::nv_status::*;
+use super::nv_uvm_abi::uvm_command;
+use super::pod::read_pod;
+use core::mem::{offset_of, size_of};
+
+/// `EINVAL`: the driver's answer to an escape it does not handle.
+pub const EINVAL: i32 = 22;
+/// `EACCES`.
+pub const EACCES: i32 = 13;
+
+/// The kind of fake NVIDIA node a call arrived on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NvNode {
+    /// `/dev/fakegpuctl`.
+    Ctl,
+    /// `/dev/fakegpuN`.
+    Gpu,
+    /// `/dev/fakegpu-uvm`.
+    Uvm,
+}
+
+/// How strictly unknown calls are treated (the `filter=` module parameter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilterMode {
+    /// Unknown escapes, controls' deny list and unknown UVM commands are refused.
+    Strict,
+    /// Unknown escapes and UVM commands are forwarded (for newer drivers); allocations of
+    /// unknown classes are still refused.
+    Permissive,
+}
+
+/// A call that runs in the caller's worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkerCall {
+    /// Offsets of the `int` fds in the parameters that the driver resolves.
+    pub fd_offsets: &'static [usize],
+    /// Whether the driver walks the fd table for an open file of the GPU concerned
+    /// (NV01_DEVICE_0 allocation, UVM_REGISTER_GPU): the worker's table then holds the real
+    /// file behind each fake GPU node the caller has open.
+    pub gpu_files: bool,
+}
+
+/// Why and how a call is refused before it reaches the driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The ioctl fails with this (positive) errno.
+    Errno(i32),
+    /// The ioctl succeeds with `status` in the parameters at `offset`, as the RM reports.
+    Status {
+        /// Offset of the status field.
+        offset: usize,
+        /// The RM status.
+        status: NvStatus,
+    },
+}
+
+/// What fakegpu does with a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Forwarded unchanged, in the caller's context.
+    Direct,
+    /// Forwarded through the caller's worker.
+    Worker(WorkerCall),
+    /// Refused; `why` is for the log line.
+    Refuse {
+        /// How.
+        refusal: Refusal,
+        /// A short reason, for the log.
+        why: &'static str,
+    },
+}
+
+const NO_FDS: &[usize] = &[];
+const FD_AT_0: &[usize] = &[0];
+/// The fd of `nv_ioctl_nvos02_parameters_with_fd` and `..._nvos33_...`, both at 48.
+const FD_AT_48: &[usize] = &[offset_of!(Nvos33WithFd, fd)];
+/// Size of the `..._with_fd` wrappers (RM_ALLOC_MEMORY, RM_MAP_MEMORY).
+const WITH_FD_SIZE: usize = size_of::<Nvos33WithFd>();
+/// `NVOS38_PARAMETERS` (ACCESS_REGISTRY): its size and status offset.
+const NVOS38_SIZE: usize = 72;
+const NVOS38_STATUS: usize = 64;
+
+/// RM escapes without fds that are forwarded as they are.
+const PLAIN_RM_ESCAPES: [u8; 12] = [
+    rm::RM_FREE,
+    rm::RM_VID_HEAP_CONTROL,
+    rm::RM_UNMAP_MEMORY,
+    rm::RM_MAP_MEMORY_DMA,
+    rm::RM_UNMAP_MEMORY_DMA,
+    rm::RM_DUP_OBJECT,
+    rm::RM_SHARE,
+    0x41, // IDLE_CHANNELS
+    0x52, // GET_EVENT_DATA
+    0x54, // ALLOC_CONTEXT_DMA2
+    0x59, // BIND_CONTEXT_DMA
+    0x5e, // UPDATE_DEVICE_MAPPING_INFO
+];
+
+/// Frontend escapes forwarded as they are.
+const PLAIN_FRONTEND_ESCAPES: [u8; 9] = [
+    fe::CARD_INFO,
+    fe::ALLOC_OS_EVENT,
+    fe::FREE_OS_EVENT,
+    fe::STATUS_CODE,
+    fe::CHECK_VERSION_STR,
+    fe::ATTACH_GPUS_TO_FD,
+    fe::QUERY_DEVICE_INTR,
+    0xd7, // NUMA_INFO
+    fe::EXPORT_TO_DMABUF_FD,
+];
+
+/// RM controls refused on fake nodes, with the status the RM would give a caller without the
+/// right to them, and why.
+const DENIED_CONTROLS: [(u32, NvStatus, &str); 8] = [
+    (
+        ctrl::NV2080_CTRL_CMD_GPU_GET_PIDS,
+        NV_ERR_INSUFFICIENT_PERMISSIONS,
+        "lists every tenant's processes",
+    ),
+    (
+        ctrl::NV2080_CTRL_CMD_GPU_GET_PID_INFO,
+        NV_ERR_INSUFFICIENT_PERMISSIONS,
+        "reports every tenant's processes",
+    ),
+    (
+        0x3d05,
+        NV_ERR_NOT_SUPPORTED,
+        "carries an fd fakegpu does not translate",
+    ),
+    (
+        0x3d06,
+        NV_ERR_NOT_SUPPORTED,
+        "carries an fd fakegpu does not translate",
+    ),
+    (
+        0x3d08,
+        NV_ERR_NOT_SUPPORTED,
+        "carries an fd fakegpu does not translate",
+    ),
+    (
+        0x3d0a,
+        NV_ERR_NOT_SUPPORTED,
+        "carries an fd fakegpu does not translate",
+    ),
+    (
+        0x3d0b,
+        NV_ERR_NOT_SUPPORTED,
+        "carries an fd fakegpu does not translate",
+    ),
+    (
+        0x3d0c,
+        NV_ERR_NOT_SUPPORTED,
+        "carries an fd fakegpu does not translate",
+    ),
+];
+/// NV00FD ATTACH_GPU: its `devDescriptor` is an fd.
+const NV00FD_CTRL_CMD_ATTACH_GPU: u32 = 0x00fd_0104;
+
+/// What an RM_ALLOC of `class_id` is, for routing; `None` for a class fakegpu does not know
+/// (refused: fakegpu must know what an allocation is before it can meter it).
+pub fn alloc_kind(class_id: u32) -> Option<AllocKind> {
+    Some(match class_id {
+        class::NV01_NULL_OBJECT | class::NV01_ROOT_NON_PRIV | class::NV01_ROOT_CLIENT => {
+            AllocKind::Client
+        }
+        class::NV01_DEVICE_0 => AllocKind::Device,
+        class::NV20_SUBDEVICE_0
+        | class::NV01_MEMORY_LOCAL_USER
+        | class::NV01_MEMORY_SYSTEM
+        | class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR
+        | class::NV01_MEMORY_VIRTUAL
+        | class::NV50_MEMORY_VIRTUAL
+        | class::FERMI_VASPACE_A
+        | class::NV01_EVENT_OS_EVENT
+        | class::KEPLER_CHANNEL_GROUP_A => AllocKind::Other,
+        c if class::GPFIFO_CHANNELS.contains(&c)
+            || class::COMPUTE.contains(&c)
+            || class::USERMODE.contains(&c)
+            || class::PRIVILEGED.contains(&c) =>
+        {
+            AllocKind::Other
+        }
+        _ => return None,
+    })
+}
+
+/// The routing-relevant kinds of allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AllocKind {
+    /// A new client: the driver records the calling process as its owner.
+    Client,
+    /// NV01_DEVICE_0: the driver walks the caller's fd table for that GPU's file.
+    Device,
+    /// Anything else fakegpu knows.
+    Other,
+}
+
+/// The route of frontend or RM escape `nr` (already unwrapped from IOCTL_XFER_CMD) with
+/// parameters `params`, on the ctl or a GPU node.
+pub fn route_escape(nr: u8, params: &[u8], mode: FilterMode) -> Route {
+    let refuse = |refusal, why| Route::Refuse { refusal, why };
+    let at = |offset: usize| params.get(offset..).and_then(read_pod::<u32>);
+    match nr {
+        fe::REGISTER_FD => Route::Worker(WorkerCall {
+            fd_offsets: FD_AT_0,
+            gpu_files: false,
+        }),
+        n if PLAIN_FRONTEND_ESCAPES.contains(&n) || PLAIN_RM_ESCAPES.contains(&n) => Route::Direct,
+        fe::SYS_PARAMS => refuse(Refusal::Errno(EACCES), "sets a driver-wide parameter"),
+        0xd8 => refuse(Refusal::Errno(EACCES), "SET_NUMA_STATUS is for the host"),
+        fe::IOCTL_XFER_CMD => refuse(Refusal::Errno(EINVAL), "nested IOCTL_XFER_CMD"),
+        rm::RM_ALLOC => {
+            let status_offset = match params.len() {
+                s if s == size_of::<Nvos21>() => offset_of!(Nvos21, status),
+                s if s == size_of::<Nvos64>() => offset_of!(Nvos64, status),
+                // The driver refuses other sizes (EINVAL) before reading anything.
+                _ => return Route::Direct,
+            };
+            let class_id = at(offset_of!(Nvos21, h_class)).unwrap_or(u32::MAX);
+            match alloc_kind(class_id) {
+                Some(AllocKind::Client) => Route::Worker(WorkerCall {
+                    fd_offsets: NO_FDS,
+                    gpu_files: false,
+                }),
+                Some(AllocKind::Device) => Route::Worker(WorkerCall {
+                    fd_offsets: NO_FDS,
+                    gpu_files: true,
+                }),
+                Some(AllocKind::Other) => Route::Direct,
+                None => refuse(
+                    Refusal::Status {
+                        offset: status_offset,
+                        status: NV_ERR_INVALID_CLASS,
+                    },
+                    "allocates a class fakegpu does not know",
+                ),
+            }
+        }
+        rm::RM_ALLOC_MEMORY | rm::RM_MAP_MEMORY if params.len() == WITH_FD_SIZE => {
+            Route::Worker(WorkerCall {
+                fd_offsets: FD_AT_48,
+                gpu_files: false,
+            })
+        }
+        // Other sizes: the driver refuses them (EINVAL) before resolving the fd.
+        rm::RM_ALLOC_MEMORY | rm::RM_MAP_MEMORY => Route::Direct,
+        // Other sizes: the driver refuses them (EINVAL) before reading anything.
+        rm::RM_CONTROL if params.len() != size_of::<Nvos54>() => Route::Direct,
+        rm::RM_CONTROL => {
+            let cmd = at(offset_of!(Nvos54, cmd)).unwrap_or(0);
+            let status_offset = offset_of!(Nvos54, status);
+            if cmd == NV00FD_CTRL_CMD_ATTACH_GPU {
+                return refuse(
+                    Refusal::Status {
+                        offset: status_offset,
+                        status: NV_ERR_NOT_SUPPORTED,
+                    },
+                    "carries an fd fakegpu does not translate",
+                );
+            }
+            match DENIED_CONTROLS.iter().find(|(c, _, _)| *c == cmd) {
+                Some(&(_, status, why)) => refuse(
+                    Refusal::Status {
+                        offset: status_offset,
+                        status,
+                    },
+                    why,
+                ),
+                _ => Route::Direct,
+            }
+        }
+        0x4d if params.len() == NVOS38_SIZE => refuse(
+            Refusal::Status {
+                offset: NVOS38_STATUS,
+                status: NV_ERR_INSUFFICIENT_PERMISSIONS,
+            },
+            "ACCESS_REGISTRY changes driver-wide settings",
+        ),
+        0x39 => refuse(
+            Refusal::Errno(EINVAL),
+            "I2C_ACCESS reaches the board's buses",
+        ),
+        0x5f => refuse(Refusal::Errno(EINVAL), "NVLOG_CTRL is for the host"),
+        _ => match mode {
+            FilterMode::Permissive => Route::Direct,
+            FilterMode::Strict => refuse(Refusal::Errno(EINVAL), "unknown escape"),
+        },
+    }
+}
+
+/// The route of raw UVM command `cmd` on the uvm node.
+pub fn route_uvm(cmd: u32, mode: FilterMode) -> Route {
+    const REGISTER_GPU: u32 = 37;
+    match uvm_command(cmd) {
+        Some(c) if c.cmd == REGISTER_GPU => Route::Worker(WorkerCall {
+            fd_offsets: c.fd_offsets,
+            gpu_files: true,
+        }),
+        Some(c) if !c.fd_offsets.is_empty() => Route::Worker(WorkerCall {
+            fd_offsets: c.fd_offsets,
+            gpu_files: false,
+        }),
+        Some(_) => Route::Direct,
+        None => match mode {
+            FilterMode::Permissive => Route::Direct,
+            FilterMode::Strict => Route::Refuse {
+                refusal: Refusal::Errno(EINVAL),
+                why: "unknown UVM command",
+            },
+        },
+    }
+}
+
+/// The size of the parameters of UVM command `cmd`, if fakegpu knows it.
+pub fn uvm_params_size(cmd: u32) -> Option<usize> {
+    uvm_command(cmd).map(|c| c.size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pod::write_pod;
+    use proptest::prelude::*;
+
+    fn alloc(class_id: u32, size: usize) -> Vec<u8> {
+        let mut p = vec![0u8; size];
+        write_pod(&mut p[12..], &class_id);
+        p
+    }
+
+    fn control(cmd: u32) -> Vec<u8> {
+        let mut p = vec![0u8; size_of::<Nvos54>()];
+        write_pod(&mut p[8..], &cmd);
+        p
+    }
+
+    const STRICT: FilterMode = FilterMode::Strict;
+
+    #[test]
+    fn fd_carrying_calls_go_through_the_worker_with_their_fd_offsets() {
+        let worker = |r: Route| match r {
+            Route::Worker(w) => w,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            worker(route_escape(fe::REGISTER_FD, &[0; 4], STRICT)).fd_offsets,
+            [0]
+        );
+        let map = worker(route_escape(rm::RM_MAP_MEMORY, &[0; 56], STRICT));
+        assert_eq!((map.fd_offsets, map.gpu_files), (&[48][..], false));
+        assert_eq!(
+            worker(route_escape(rm::RM_ALLOC_MEMORY, &[0; 56], STRICT)).fd_offsets,
+            [48]
+        );
+        assert_eq!(
+            route_escape(rm::RM_MAP_MEMORY, &[0; 48], STRICT),
+            Route::Direct
+        );
+        let uvm_gpu = worker(route_uvm(37, STRICT));
+        assert_eq!((uvm_gpu.fd_offsets, uvm_gpu.gpu_files), (&[24][..], true));
+        assert_eq!(worker(route_uvm(75, STRICT)).fd_offsets, [0]);
+        assert_eq!(route_uvm(0x3000_0001, STRICT), Route::Direct);
+    }
+
+    #[test]
+    fn clients_and_devices_go_through_the_worker() {
+        for size in [32, 48] {
+            for c in [0x0, 0x1, 0x41] {
+                assert_eq!(
+                    route_escape(rm::RM_ALLOC, &alloc(c, size), STRICT),
+                    Route::Worker(WorkerCall {
+                        fd_offsets: &[],
+                        gpu_files: false
+                    })
+                );
+            }
+            assert_eq!(
+                route_escape(rm::RM_ALLOC, &alloc(0x80, size), STRICT),
+                Route::Worker(WorkerCall {
+                    fd_offsets: &[],
+                    gpu_files: true
+                })
+            );
+            assert_eq!(
+                route_escape(rm::RM_ALLOC, &alloc(0x40, size), STRICT),
+                Route::Direct
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_classes_fail_closed_even_when_permissive() {
+        for (size, offset) in [(32, 28), (48, 40)] {
+            for mode in [FilterMode::Strict, FilterMode::Permissive] {
+                assert!(matches!(
+                    route_escape(rm::RM_ALLOC, &alloc(0xbeef, size), mode),
+                    Route::Refuse {
+                        refusal: Refusal::Status { offset: o, status: NV_ERR_INVALID_CLASS },
+                        ..
+                    } if o == offset
+                ));
+            }
+        }
+        // A size the driver refuses itself is left to it.
+        assert_eq!(
+            route_escape(rm::RM_ALLOC, &alloc(0xbeef, 40), STRICT),
+            Route::Direct
+        );
+    }
+
+    #[test]
+    fn cross_tenant_and_fd_carrying_controls_are_refused_with_a_status() {
+        for cmd in [0x2080_018d, 0x2080_018e, 0x3d05, 0x3d0c, 0x00fd_0104] {
+            assert!(
+                matches!(
+                    route_escape(rm::RM_CONTROL, &control(cmd), STRICT),
+                    Route::Refuse {
+                        refusal: Refusal::Status { offset: 28, .. },
+                        ..
+                    }
+                ),
+                "{cmd:#x}"
+            );
+        }
+        assert_eq!(
+            route_escape(rm::RM_CONTROL, &control(0x2080_1303), STRICT),
+            Route::Direct
+        );
+    }
+
+    #[test]
+    fn unknown_escapes_depend_on_the_mode() {
+        assert!(matches!(
+            route_escape(0x32, &[0; 8], STRICT),
+            Route::Refuse {
+                refusal: Refusal::Errno(EINVAL),
+                ..
+            }
+        ));
+        assert_eq!(
+            route_escape(0x32, &[0; 8], FilterMode::Permissive),
+            Route::Direct
+        );
+        assert!(matches!(route_uvm(12345, STRICT), Route::Refuse { .. }));
+        assert_eq!(route_uvm(12345, FilterMode::Permissive), Route::Direct);
+        // Host-only escapes stay refused in permissive mode.
+        for nr in [fe::SYS_PARAMS, 0xd8, 0x39, 0x5f, fe::IOCTL_XFER_CMD] {
+            assert!(
+                matches!(
+                    route_escape(nr, &[0; 8], FilterMode::Permissive),
+                    Route::Refuse { .. }
+                ),
+                "{nr:#x}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_and_fd_offsets_fit(nr: u8, params in proptest::collection::vec(any::<u8>(), 0..80), cmd: u32) {
+            for mode in [FilterMode::Strict, FilterMode::Permissive] {
+                if let Route::Worker(w) = route_escape(nr, &params, mode) {
+                    for &o in w.fd_offsets {
+                        prop_assert!(o + 4 <= params.len());
+                    }
+                }
+                if let Route::Refuse { refusal: Refusal::Status { offset, .. }, .. } = route_escape(nr, &params, mode) {
+                    prop_assert!(offset + 4 <= params.len());
+                }
+                let _ = route_uvm(cmd, mode);
+            }
+        }
+    }
+}

@@ -4,8 +4,10 @@
 //!
 //! On load, fakegpu creates a fake node for each real character device named in its
 //! `devices=` parameter (e.g. `devices=226:0,226:128` gives `/dev/fakedri/card0` and
-//! `/dev/fakedri/renderD128`). Each open of a fake node opens its own file on the real device
-//! and forwards every file operation to it. The real device is reached by major:minor through a
+//! `/dev/fakedri/renderD128`), and, when NVIDIA's driver is loaded, `/dev/fakegpuctl`,
+//! `/dev/fakegpuN` and `/dev/fakegpu-uvm` in front of its devices (`nvidia_gpus=`). Each open
+//! of a fake node opens its own file on the real device and forwards every file operation to
+//! it; NVIDIA calls pass fakegpu's filter first (`nvidia.rs`). The real device is reached by major:minor through a
 //! private mount the caller cannot see, so neither the caller's mount namespace nor its device
 //! cgroup is consulted, and the real file never enters the caller's fd table.
 
@@ -18,16 +20,28 @@ mod layout;
 #[path = "../kernel-common/published.rs"]
 mod published;
 
+mod discovery;
 mod forward;
 mod nodes;
+mod nvidia;
 mod real_devices;
+mod worker;
 
 #[path = "../shared/src"]
 pub mod shared {
     //! The no_std code shared with userspace (`rust/shared`), compiled into the module.
     pub mod devnum;
     pub mod fronts;
+    pub mod ioc;
     pub mod namebuf;
+    pub mod nv_discovery;
+    pub mod nv_frontend_abi;
+    pub mod nv_proxy;
+    pub mod nv_rm_abi;
+    pub mod nv_status;
+    pub mod nv_uvm_abi;
+    pub mod pod;
+    pub mod proc_devices;
 }
 
 use nodes::{Nodes, Regions};
@@ -35,6 +49,7 @@ use published::{PublishGuard, Published};
 use real_devices::RealDevices;
 use shared::devnum::DevNum;
 use shared::fronts::{Family, FrontTable};
+use shared::nv_proxy::FilterMode;
 
 module! {
     type: FakeGpu,
@@ -54,6 +69,12 @@ extern "C" {
     /// The `devices=` module parameter (a NUL-terminated string in `shim.c`; the `module!`
     /// macro of 6.12 has no parameters).
     fn fakegpu_devices_param() -> *const kernel::ffi::c_char;
+    /// The `filter=` module parameter (`shim.c`).
+    fn fakegpu_filter_param() -> *const kernel::ffi::c_char;
+    /// Creates `/sys/kernel/fakegpu` (`shim.c`).
+    fn fakegpu_sysfs_create() -> kernel::ffi::c_int;
+    /// Removes it.
+    fn fakegpu_sysfs_remove();
 }
 
 /// Everything the file operations need, alive from before the first fake node appears until
@@ -65,6 +86,8 @@ pub(crate) struct State {
     pub(crate) real: RealDevices,
     /// The char regions of the fronts' families.
     pub(crate) regions: Regions,
+    /// How unknown NVIDIA calls are treated.
+    pub(crate) filter: FilterMode,
 }
 
 /// The state the file operations use (see [`Published`]).
@@ -83,41 +106,139 @@ impl State {
     }
 }
 
-/// The loaded module. Fields drop in order: nodes vanish first, then the state.
+/// `/sys/kernel/fakegpu`, removed on drop.
+struct Sysfs;
+
+impl Sysfs {
+    fn create() -> Result<Self> {
+        // SAFETY: creates the directory and its files once; `drop` removes them.
+        kernel::error::to_result(unsafe { fakegpu_sysfs_create() })?;
+        Ok(Sysfs)
+    }
+}
+
+impl Drop for Sysfs {
+    fn drop(&mut self) {
+        // SAFETY: created in `create`; removal waits for running show callbacks.
+        unsafe { fakegpu_sysfs_remove() };
+    }
+}
+
+/// The workers, destroyed when the module goes (no fake file is open then).
+struct Workers;
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        // SAFETY: module exit runs after the last fake file closed (each pins the module),
+        // so no call is under way in any worker.
+        unsafe { worker::fakegpu_workers_destroy() };
+    }
+}
+
+/// The loaded module. Fields drop in order: sysfs and nodes vanish first, then the
+/// workers, then the state.
 struct FakeGpu {
+    _sysfs: Sysfs,
     _nodes: Nodes,
+    _workers: Workers,
     _state: PublishGuard<State>,
 }
 
-fn parse_devices_param() -> Result<FrontTable> {
-    // SAFETY: the shim returns its parameter buffer, NUL-terminated and written only at load
-    // time (the parameter is read-only in sysfs).
-    let spec = unsafe { CStr::from_char_ptr(fakegpu_devices_param()) };
-    let spec = spec.to_str().map_err(|_| EINVAL)?;
-    FrontTable::parse(spec).map_err(|e| {
-        pr_err!("devices=\"{}\": {}\n", spec, e);
-        EINVAL
-    })
+/// The value of a string parameter (`shim.c` buffers, NUL-terminated, written only at load
+/// time: the parameters are read-only in sysfs).
+fn param(get: unsafe extern "C" fn() -> *const kernel::ffi::c_char) -> Result<&'static str> {
+    // SAFETY: see above; the buffers are static.
+    let value = unsafe { CStr::from_char_ptr(get()) };
+    value.to_str().map_err(|_| EINVAL)
+}
+
+/// The fronts of `devices=` (none if it is empty) and NVIDIA's.
+fn front_table() -> Result<FrontTable> {
+    let spec = param(fakegpu_devices_param)?;
+    let mut table = if spec.trim().is_empty() {
+        FrontTable::empty()
+    } else {
+        FrontTable::parse(spec).map_err(|e| {
+            pr_err!("devices=\"{}\": {}\n", spec, e);
+            EINVAL
+        })?
+    };
+    discovery::add_nvidia(&mut table)?;
+    if table.is_empty() {
+        pr_err!("nothing to front: no NVIDIA driver is loaded and devices= is empty\n");
+        return Err(ENODEV);
+    }
+    Ok(table)
+}
+
+fn filter_param() -> Result<FilterMode> {
+    match param(fakegpu_filter_param)? {
+        "strict" => Ok(FilterMode::Strict),
+        "permissive" => {
+            pr_warn!("filter=permissive: unknown NVIDIA escapes and UVM commands are forwarded unchecked\n");
+            Ok(FilterMode::Permissive)
+        }
+        other => {
+            pr_err!("filter=\"{}\": expected strict or permissive\n", other);
+            Err(EINVAL)
+        }
+    }
+}
+
+/// `/sys/kernel/fakegpu/devices`: one line per front, `FAKE_PATH FAKE_MAJ:MIN REAL_MAJ:MIN`.
+///
+/// # Safety
+///
+/// Called by sysfs only, with a page-sized buffer.
+#[no_mangle]
+unsafe extern "C" fn fakegpu_format_devices(buf: *mut u8, len: usize) -> usize {
+    let Some(state) = State::get() else {
+        return 0;
+    };
+    let mut written = 0;
+    for front in state.table.iter() {
+        let mut out = shared::namebuf::NameBuf::new();
+        let fake = DevNum::new(state.regions.major(front.family), front.fake_minor);
+        let _ = match fake {
+            Some(fake) => core::fmt::write(
+                &mut out,
+                format_args!("{} {} {}\n", front.dev_path().as_str(), fake, front.real),
+            ),
+            None => Ok(()),
+        };
+        let line = out.as_str().as_bytes();
+        if written + line.len() > len {
+            break;
+        }
+        // SAFETY: `buf` has `len` bytes and `written + line.len() <= len`.
+        unsafe { core::ptr::copy_nonoverlapping(line.as_ptr(), buf.add(written), line.len()) };
+        written += line.len();
+    }
+    written
 }
 
 impl kernel::Module for FakeGpu {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         layout::check()?;
-        let table = parse_devices_param()?;
+        let filter = filter_param()?;
+        let table = front_table()?;
         let real = RealDevices::new(&table)?;
         let regions = Regions::register(&table)?;
         let nodes = Nodes::create(&table, &regions)?;
+        let sysfs = Sysfs::create()?;
         // Published last: until then opens fail with ENXIO, and once it is published init can
         // no longer fail (a failed init frees the module without waiting for open files).
         let state = STATE.publish(State {
             table,
             real,
             regions,
+            filter,
         })?;
         for front in state.get().table.iter() {
             let kind = match front.family {
                 Family::Drm => "drm",
                 Family::Generic => "char",
+                Family::Nvidia | Family::NvidiaUvm => "nvidia",
             };
             pr_info!(
                 "{} -> {} ({})\n",
@@ -127,7 +248,9 @@ impl kernel::Module for FakeGpu {
             );
         }
         Ok(FakeGpu {
+            _sysfs: sysfs,
             _nodes: nodes,
+            _workers: Workers,
             _state: state,
         })
     }

@@ -13,6 +13,7 @@ use crate::fops::{this_module, FileOps};
 use crate::layout::{DEFAULT_POLLMASK, FOP_UNSIGNED_OFFSET};
 use crate::real_devices::RealFile;
 use crate::shared::devnum::DevNum;
+use crate::shared::fronts::{Family, Front};
 use crate::State;
 use kernel::bindings;
 use kernel::error::from_result;
@@ -20,9 +21,28 @@ use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
 use kernel::prelude::*;
 
 /// Per-open state of a fake file.
-struct FakeFile {
+pub(crate) struct FakeFile {
     /// The real driver's file behind this fake file.
-    real: RealFile,
+    pub(crate) real: RealFile,
+    /// The front the file was opened on.
+    pub(crate) front: Front,
+}
+
+/// The fake file state of `file` if it is a fakegpu file, whatever its node.
+///
+/// # Safety
+///
+/// `file` must be an open file on which the caller holds a reference for the lifetime `'a`.
+pub(crate) unsafe fn fake_file_of<'a>(file: *mut bindings::file) -> Option<&'a FakeFile> {
+    // SAFETY: per the contract, `file` is open; `f_op` is set at open and stable after.
+    let fops = unsafe { (*file).f_op };
+    if !core::ptr::eq(fops, FAKE_FOPS.get()) && !core::ptr::eq(fops, FAKE_FOPS_UNSIGNED_OFFSET.get()) {
+        return None;
+    }
+    // SAFETY: a file with fakegpu's fops that is open went through a successful `fake_open`
+    // (a failed open never has its fops called), so `private_data` is its `FakeFile`, freed
+    // only at release, after the caller's reference is gone.
+    Some(unsafe { &*(*file).private_data.cast::<FakeFile>() })
 }
 
 const fn fake_fops(fop_flags: bindings::fop_flags_t) -> FileOps {
@@ -66,7 +86,7 @@ unsafe fn real_of<'a>(file: *mut bindings::file) -> &'a RealFile {
 /// # Safety
 ///
 /// `real` must be an open file.
-unsafe fn real_fops<'a>(real: &RealFile) -> &'a bindings::file_operations {
+pub(crate) unsafe fn real_fops<'a>(real: &RealFile) -> &'a bindings::file_operations {
     // SAFETY: an open file's `f_op` is set and stays valid while the file is open (the
     // driver's module is pinned by it).
     unsafe { &*(*real.as_ptr()).f_op }
@@ -88,7 +108,8 @@ unsafe extern "C" fn fake_open(inode: *mut bindings::inode, file: *mut bindings:
         let real = state.real.open(index, flags)?;
         // SAFETY: `real` is open.
         let unsigned = unsafe { real_fops(&real) }.fop_flags & FOP_UNSIGNED_OFFSET != 0;
-        let fake = KBox::new(FakeFile { real }, GFP_KERNEL)?;
+        let front = *state.table.get(index).ok_or(ENXIO)?;
+        let fake = KBox::new(FakeFile { real, front }, GFP_KERNEL)?;
         // SAFETY: `file` is ours until we return. Both tables have the same owner, so the
         // module reference the VFS took for `f_op` stays right (as `replace_fops` does).
         unsafe {
@@ -183,10 +204,11 @@ unsafe extern "C" fn fake_poll(
 }
 
 /// The type of `unlocked_ioctl` and `compat_ioctl`.
-type IoctlFn = unsafe extern "C" fn(*mut bindings::file, c_uint, c_ulong) -> c_long;
+pub(crate) type IoctlFn = unsafe extern "C" fn(*mut bindings::file, c_uint, c_ulong) -> c_long;
 
 /// Forwards an ioctl to the real driver's handler that `pick` selects, or returns
-/// `missing` if the driver has none.
+/// `missing` if the driver has none. NVIDIA's nodes go through fakegpu's NVIDIA filter
+/// ([`crate::nvidia`]); the others are forwarded unchanged.
 ///
 /// # Safety
 ///
@@ -198,15 +220,19 @@ unsafe fn forward_ioctl(
     pick: fn(&bindings::file_operations) -> Option<IoctlFn>,
     missing: c_long,
 ) -> c_long {
-    // SAFETY: per the contract, `file` is an open fake file.
-    let real = unsafe { real_of(file) };
-    // SAFETY: `file` and `real` are open.
-    unsafe { sync_nonblock(file, real) };
-    // SAFETY: `real` is open.
-    match pick(unsafe { real_fops(real) }) {
+    // SAFETY: per the contract, `file` is an open fake file, so `private_data` is its
+    // `FakeFile` until release.
+    let fake = unsafe { &*(*file).private_data.cast::<FakeFile>() };
+    // SAFETY: `file` and the real file are open.
+    unsafe { sync_nonblock(file, &fake.real) };
+    // SAFETY: the real file is open.
+    let Some(ioctl) = pick(unsafe { real_fops(&fake.real) }) else {
+        return missing;
+    };
+    match fake.front.family {
+        Family::Nvidia | Family::NvidiaUvm => crate::nvidia::ioctl(fake, ioctl, cmd, arg),
         // SAFETY: as the VFS would call it on the real file; the driver validates `arg`.
-        Some(ioctl) => unsafe { ioctl(real.as_ptr(), cmd, arg) },
-        None => missing,
+        Family::Drm | Family::Generic => unsafe { ioctl(fake.real.as_ptr(), cmd, arg) },
     }
 }
 

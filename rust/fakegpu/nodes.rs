@@ -11,8 +11,15 @@ use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::prelude::*;
 
-/// Region names as NUL-terminated C strings, indexed by [`Family::index`].
-const REGION_NAMES: [&CStr; 2] = [kernel::c_str!("fakedri"), kernel::c_str!("fakechr")];
+/// The region name of `family` as a NUL-terminated C string.
+fn region_name(family: Family) -> &'static CStr {
+    match family {
+        Family::Drm => kernel::c_str!("fakedri"),
+        Family::Generic => kernel::c_str!("fakechr"),
+        Family::Nvidia => kernel::c_str!("fakegpu"),
+        Family::NvidiaUvm => kernel::c_str!("fakegpu-uvm"),
+    }
+}
 
 /// The registered char regions, one per family that has fronts.
 pub(crate) struct Regions {
@@ -30,7 +37,7 @@ impl Regions {
             if !table.uses(family) {
                 continue;
             }
-            let name = REGION_NAMES[family.index()];
+            let name = region_name(family);
             debug_assert_eq!(name.to_str().ok(), Some(family.region_name()));
             // SAFETY: `name` is a static NUL-terminated string and `FAKE_FOPS` a static
             // file_operations, both outliving the registration (undone in `drop`).
@@ -83,7 +90,7 @@ impl Drop for Regions {
                         major,
                         0,
                         FAMILY_MINORS,
-                        REGION_NAMES[family.index()].as_char_ptr(),
+                        region_name(family).as_char_ptr(),
                     )
                 };
             }

@@ -32,12 +32,17 @@ case_module_creates_nodes() {
 
 case_bad_devices_param_refused() {
   rmmod fakegpu || return 1
-  for bad in "" "devices=226" "devices=226:x" "devices=226:300" "devices=1:3,1:3" "devices=600:1"; do
+  for bad in "nvidia_gpus=off" "devices=226" "devices=226:x" "devices=226:300" "devices=1:3,1:3" \
+      "devices=600:1" "devices=195:0" "nvidia_gpus=0,0" "nvidia_gpus=248" "nvidia_gpus=x" \
+      "filter=loose"; do
     if insmod /fakegpu/fakegpu.ko $bad 2>/tmp/err; then rmmod fakegpu; fail "insmod accepted '$bad'"; return 1; fi
     echo "insmod $bad: $(cat /tmp/err)"
   done
   dmesg | grep 'fakegpu: devices="226:x": entry 1 is not MAJOR:MINOR in decimal' || fail "no clear message" || return 1
-  dmesg | grep 'fakegpu: devices="": no device given' || fail "no message for a missing devices=" || return 1
+  dmesg | grep 'fakegpu: nothing to front: no NVIDIA driver is loaded and devices= is empty' || fail "no message for nothing to front" || return 1
+  dmesg | grep 'fakegpu: cannot front NVIDIA.s devices: NVIDIA devices are also listed in devices=' || fail "no message for 195:0 in devices=" || return 1
+  dmesg | grep 'fakegpu: nvidia_gpus="0,0": a GPU minor is listed twice' || fail "no message for nvidia_gpus=0,0" || return 1
+  dmesg | grep 'fakegpu: filter="loose": expected strict or permissive' || fail "no message for filter=loose" || return 1
   [ ! -e /dev/fakedri ] || fail "/dev/fakedri left behind" || return 1
   load_fakegpu
 }

@@ -13,13 +13,11 @@ vgem_minors() {
   return 1
 }
 
-# The devices= value the tests load fakegpu with: vgem's card and render nodes, /dev/zero
-# as a generic front, and nvsim's nvidiactl (also generic for now) when nvsim is loaded.
+# The devices= value the tests load fakegpu with: vgem's card and render nodes and /dev/zero
+# as a generic front. fakegpu finds nvsim's devices itself (nvidia_gpus=auto).
 fakegpu_devices() {
   vgem_minors || { echo "no vgem device" >&2; return 1; }
-  nv=""
-  grep -q ' nvidia-frontend$' /proc/devices && nv=",195:255"
-  echo "226:$VGEM_CARD,226:$VGEM_RENDER,1:5$nv"
+  echo "226:$VGEM_CARD,226:$VGEM_RENDER,1:5"
 }
 
 # nvsim, and the nodes nvidia-modprobe would make from /proc/devices (the driver makes none).
@@ -55,8 +53,14 @@ export_test_env() {
   export FAKE_ZERO=/dev/fakechr/1.5 REAL_ZERO=/dev/zero
   export FAKEGPU_INSMOD="insmod /fakegpu/fakegpu.ko devices=$(fakegpu_devices)"
   export FAKEGPU_RMMOD="rmmod fakegpu"
-  export NV_CTL=/dev/nvidiactl NV_GPU0=/dev/nvidia0 NV_NODE_DIR=/tmp FAKE_NV_CTL=/dev/fakechr/195.255 NV_UVM=/dev/nvidia-uvm
+  export NV_CTL=/dev/nvidiactl NV_GPU0=/dev/nvidia0 NV_GPU1=/dev/nvidia1 NV_UVM=/dev/nvidia-uvm
+  export NV_NODE_DIR=/tmp FAKE_NV_CTL=/dev/fakegpuctl FAKE_NV_GPU0=/dev/fakegpu0
+  export FAKE_NV_GPU1=/dev/fakegpu1 FAKE_NV_UVM=/dev/fakegpu-uvm
 }
+
+# `env $THROUGH_FAKEGPU cmd` runs cmd with the nvsim cases' nodes pointing at fakegpu's
+# NVIDIA nodes.
+THROUGH_FAKEGPU="NV_CTL=/dev/fakegpuctl NV_GPU0=/dev/fakegpu0 NV_GPU1=/dev/fakegpu1 NV_UVM=/dev/fakegpu-uvm NV_THROUGH_FAKEGPU=1"
 
 # Kernel log lines that fail a run: any splat. (lockdep and KASAN reports start with BUG: or
 # WARNING:; the rest catches what prints neither.)

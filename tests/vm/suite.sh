@@ -37,6 +37,10 @@ export_test_env
 for c in $(fakegpu-vmtest list); do
   run_case "$c" fakegpu-vmtest "$c"
 done
+# The nvsim cases again, through fakegpu's NVIDIA nodes: the same answers prove the proxy.
+for c in $(fakegpu-vmtest list-proxied); do
+  run_case "$c@fakegpu" env $THROUGH_FAKEGPU fakegpu-vmtest "$c"
+done
 run_case nv_client_scenarios sh /fakegpu/cases.sh nv_client_scenarios
 run_case bad_devices_param_refused sh /fakegpu/cases.sh bad_devices_param_refused
 run_case rmmod_refused_while_open sh /fakegpu/cases.sh rmmod_refused_while_open

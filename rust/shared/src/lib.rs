@@ -12,6 +12,7 @@ pub mod drm_abi;
 pub mod fronts;
 pub mod ioc;
 pub mod namebuf;
+pub mod nv_discovery;
 pub mod nv_frontend_abi;
 pub mod nv_proxy;
 pub mod nv_rm_abi;

@@ -3,7 +3,7 @@
 use core::fmt;
 
 /// Capacity of a [`NameBuf`] in bytes, including the terminating NUL.
-pub const NAME_CAP: usize = 48;
+pub const NAME_CAP: usize = 96;
 
 /// A short name (device node, sysfs entry) formatted in place, always NUL-terminated so the
 /// kernel can pass it to C.

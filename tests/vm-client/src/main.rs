@@ -32,6 +32,14 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        "list-proxied" => {
+            for (name, _) in nv_cases::ALL {
+                if !nv_cases::DIRECT_ONLY.iter().any(|(n, _)| n == name) {
+                    println!("{name}");
+                }
+            }
+            ExitCode::SUCCESS
+        }
         "bench" => match bench::run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -11,6 +11,22 @@ use fakegpu_shared::pod::{read_pod, Pod};
 use nv_client::rm::{self as nv_rm, debugfs};
 use std::os::fd::{AsRawFd, OwnedFd};
 
+/// The nvsim cases that do not run again through fakegpu's NVIDIA nodes, and why.
+pub const DIRECT_ONLY: &[(&str, &str)] = &[
+    (
+        "nvsim_size_rules",
+        "it sets SYS_PARAMS, a driver-wide setting fakegpu refuses (proxy_filter_refusals)",
+    ),
+    (
+        "nvsim_sys_params_set_once",
+        "fakegpu refuses SYS_PARAMS (proxy_filter_refusals)",
+    ),
+    (
+        "nvsim_get_pids_and_pid_info",
+        "fakegpu refuses GET_PIDS and GET_PID_INFO: they list every tenant's processes",
+    ),
+];
+
 /// Every nvsim case, in the order the suite runs them.
 pub const ALL: &[Case] = &[
     (
@@ -93,6 +109,11 @@ pub const ALL: &[Case] = &[
 ];
 
 const EINVAL: i32 = libc::EINVAL;
+
+/// Whether the case runs through fakegpu's NVIDIA nodes (`NV_THROUGH_FAKEGPU=1`).
+fn through_fakegpu() -> bool {
+    std::env::var("NV_THROUGH_FAKEGPU").is_ok_and(|v| v == "1")
+}
 
 fn open(var: &str) -> Result<OwnedFd, String> {
     let path = env(var)?;
@@ -681,12 +702,17 @@ fn nvsim_register_fd_accepts_only_nvidiactl() -> Result<(), String> {
         return Err("pipe failed".into());
     }
     let null = open_rw("/dev/null").map_err(|e| e.to_string())?;
-    let fake_ctl = open("FAKE_NV_CTL")?;
-    let gpu1 = open_rw("/dev/nvidia1").map_err(|e| e.to_string())?;
+    // Directly, fakegpu's nvidiactl is foreign to the driver; through fakegpu, the real one is.
+    let (other_ctl_name, other_ctl) = if through_fakegpu() {
+        ("the real nvidiactl", open_rw("/dev/nvidiactl").map_err(|e| e.to_string())?)
+    } else {
+        ("fakegpu's front of nvidiactl", open("FAKE_NV_CTL")?)
+    };
+    let gpu1 = open("NV_GPU1")?;
     let refused: [(&str, i32); 5] = [
         ("a pipe", pipe[0]),
         ("/dev/null", null.as_raw_fd()),
-        ("fakegpu's front of nvidiactl", fake_ctl.as_raw_fd()),
+        (other_ctl_name, other_ctl.as_raw_fd()),
         ("a GPU node", gpu1.as_raw_fd()),
         ("a closed fd", 999),
     ];
@@ -835,7 +861,7 @@ fn nvsim_uvm_startup_and_checks() -> Result<(), String> {
     ensure(r == Ok(0x1b), || {
         format!("REGISTER_GPU of GPU 1 without nvidia1 open: {r:?}")
     })?;
-    let _gpu1 = open_rw("/dev/nvidia1").map_err(|e| e.to_string())?;
+    let _gpu1 = open("NV_GPU1")?;
     let r = uvm(&va, 37, &mut unchecked, |p| p.rm_status);
     ensure(r == Ok(0), || {
         format!("REGISTER_GPU with rmCtrlFd=/dev/null, nvidia1 open: {r:?}")

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Finding NVIDIA's devices at load, without any node in `/dev` (the driver makes none):
+//! the frontend and UVM majors from the driver's char registrations (`/proc/devices`), and
+//! the GPU minors from the `nvidia_gpus=` parameter or, by default, from one CARD_INFO on
+//! nvidiactl. No GPU is opened: opening a GPU can power it up.
+
+use crate::real_devices::RealDevices;
+use crate::shared::devnum::DevNum;
+use crate::shared::fronts::FrontTable;
+use crate::shared::ioc::{ioc, IOC_READ, IOC_WRITE};
+use crate::shared::nv_discovery::{card_info_minors, GpuSpec, CARD_INFO_SIZE, MAX_GPUS};
+use crate::shared::nv_frontend_abi::{esc as fe, NV_CTL_MINOR, NV_IOCTL_MAGIC, NV_MAJOR};
+use crate::shared::nv_uvm_abi::UVM_DEVICE_NAME;
+use crate::shared::proc_devices::char_major;
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::uaccess::UserSlice;
+
+extern "C" {
+    /// Reads `/proc/devices` into `buf`; returns the length or a negative errno (`shim.c`).
+    fn fakegpu_read_proc_devices(buf: *mut u8, len: usize) -> isize;
+    /// The `nvidia_gpus=` parameter (`shim.c`).
+    fn fakegpu_nvidia_gpus_param() -> *const kernel::ffi::c_char;
+    /// Maps `len` bytes of anonymous read-write memory in the calling process (`vm_mmap`);
+    /// the address, or a negative errno.
+    fn fakegpu_map_scratch(len: usize) -> usize;
+}
+
+/// The driver's name for its frontend major in `/proc/devices`.
+const FRONTEND_NAME: &str = "nvidia-frontend";
+
+/// Adds NVIDIA's fronts to `table` if the driver is loaded and `nvidia_gpus=` is not `off`.
+pub(crate) fn add_nvidia(table: &mut FrontTable) -> Result {
+    // SAFETY: the shim returns its NUL-terminated parameter buffer, written only at load.
+    let param = unsafe { CStr::from_char_ptr(fakegpu_nvidia_gpus_param()) };
+    let param = param.to_str().map_err(|_| EINVAL)?;
+    let spec = GpuSpec::parse(param).map_err(|e| {
+        pr_err!("nvidia_gpus=\"{}\": {}\n", param, e);
+        EINVAL
+    })?;
+    if spec == GpuSpec::Off {
+        return Ok(());
+    }
+    let mut text = KVec::from_elem(0u8, 8192, GFP_KERNEL)?;
+    // SAFETY: `text` is writable for its length.
+    let len = unsafe { fakegpu_read_proc_devices(text.as_mut_ptr(), text.len()) };
+    let len = usize::try_from(len).map_err(|_| Error::from_errno(len as i32))?;
+    let text = core::str::from_utf8(text.get(..len).unwrap_or(&[])).map_err(|_| EINVAL)?;
+    match char_major(text, FRONTEND_NAME) {
+        Some(NV_MAJOR) => {}
+        Some(other) => {
+            pr_err!("{} has major {}, not {}\n", FRONTEND_NAME, other, NV_MAJOR);
+            return Err(ENODEV);
+        }
+        None if matches!(spec, GpuSpec::List(..)) => {
+            pr_err!("nvidia_gpus= is set but no NVIDIA driver is loaded\n");
+            return Err(ENODEV);
+        }
+        None => return Ok(()),
+    }
+    let uvm = char_major(text, UVM_DEVICE_NAME).and_then(|major| DevNum::new(major, 0));
+    let mut found = [0u32; MAX_GPUS];
+    let minors = match spec {
+        GpuSpec::List(..) => spec.minors(),
+        _ => {
+            let n = gpus_from_card_info(&mut found)?;
+            found.get(..n).unwrap_or(&[])
+        }
+    };
+    table.add_nvidia(minors, uvm).map_err(|e| {
+        pr_err!("cannot front NVIDIA's devices: {}\n", e);
+        EINVAL
+    })
+}
+
+/// Asks the driver which GPUs it has (CARD_INFO on nvidiactl), into `found`.
+fn gpus_from_card_info(found: &mut [u32; MAX_GPUS]) -> Result<usize> {
+    let mut ctl_only = FrontTable::empty();
+    ctl_only.add_nvidia(&[], None).map_err(|_| EINVAL)?;
+    let ctl = RealDevices::new(&ctl_only)?;
+    let file = ctl.open(0, bindings::O_RDWR)?;
+    debug_assert_eq!(
+        ctl_only.get(0).map(|f| f.real.minor),
+        Some(NV_CTL_MINOR)
+    );
+    // SAFETY: the file is open.
+    let Some(ioctl) = (unsafe { crate::forward::real_fops(&file) }).unlocked_ioctl else {
+        return Err(ENODEV);
+    };
+    // The driver copies its parameters from user memory: borrow a page of the loading
+    // process (insmod's), as any client would pass.
+    // SAFETY: maps anonymous memory in the calling process, which has an mm (insmod).
+    let addr = unsafe { fakegpu_map_scratch(CARD_INFO_SIZE) };
+    let signed = addr as isize;
+    if (-(bindings::MAX_ERRNO as isize)..0).contains(&signed) {
+        return Err(Error::from_errno(signed as i32));
+    }
+    let cmd = ioc(IOC_READ | IOC_WRITE, NV_IOCTL_MAGIC, fe::CARD_INFO, CARD_INFO_SIZE);
+    // SAFETY: as the VFS would call it on the real file; `addr` is the caller's memory.
+    let ret = unsafe { ioctl(file.as_ptr(), cmd, addr as _) };
+    let mut buf = KVec::from_elem(0u8, CARD_INFO_SIZE, GFP_KERNEL);
+    let read = match (&mut buf, ret) {
+        (Ok(buf), 0) => UserSlice::new(addr, CARD_INFO_SIZE)
+            .reader()
+            .read_slice(buf),
+        (Ok(_), ret) => Err(Error::from_errno(ret as i32)),
+        (Err(_), _) => Err(ENOMEM),
+    };
+    // SAFETY: unmaps what was mapped above.
+    unsafe { bindings::vm_munmap(addr as _, CARD_INFO_SIZE as _) };
+    read.inspect_err(|e| pr_err!("CARD_INFO on nvidiactl failed: {:?}\n", e))?;
+    let buf = buf?;
+    Ok(card_info_minors(&buf, found))
+}

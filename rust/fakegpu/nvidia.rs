@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The ioctl path of fakegpu's NVIDIA nodes (`/dev/fakegpuctl`, `/dev/fakegpuN`,
+//! `/dev/fakegpu-uvm`): every call is decoded, checked against the filter
+//! (`shared/nv_proxy.rs`), and forwarded in the caller's context, forwarded through the
+//! caller's worker ([`crate::worker`]), or refused in the driver's own form.
+//!
+//! IOCTL_XFER_CMD is unwrapped here and the inner call forwarded as a plain ioctl, so the
+//! escape number and size the driver acts on are the ones fakegpu checked (they sit in a
+//! register, not in memory the caller could rewrite in between).
+
+use crate::forward::{FakeFile, IoctlFn};
+use crate::shared::fronts::Family;
+use crate::shared::ioc::{self, IOC_READ, IOC_SIZE_MAX, IOC_WRITE};
+use crate::shared::nv_frontend_abi::{
+    esc as fe, unwrap_xfer, NvIoctlXfer, NV_CTL_MINOR, NV_IOCTL_MAGIC,
+};
+use crate::shared::nv_proxy::{self, NvNode, Refusal, Route};
+use crate::shared::pod::read_pod;
+use crate::State;
+use kernel::ffi::{c_long, c_uint};
+use kernel::prelude::*;
+use kernel::uaccess::UserSlice;
+
+extern "C" {
+    /// Logs a refused call, rate-limited, with the calling process (`shim.c`).
+    fn fakegpu_log_refusal(
+        node: *const u8,
+        node_len: usize,
+        call: u32,
+        why: *const u8,
+        why_len: usize,
+    );
+}
+
+/// Handles an ioctl on a fake NVIDIA file; `ioctl` is the real driver's handler.
+pub(crate) fn ioctl(fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, arg: usize) -> c_long {
+    let Some(state) = State::get() else {
+        return ENXIO.to_errno() as c_long;
+    };
+    let node = match fake.front.family {
+        Family::NvidiaUvm => NvNode::Uvm,
+        _ if fake.front.real.minor == NV_CTL_MINOR => NvNode::Ctl,
+        _ => NvNode::Gpu,
+    };
+    let result = match node {
+        NvNode::Uvm => uvm_ioctl(fake, ioctl, cmd, arg, state),
+        NvNode::Ctl | NvNode::Gpu => escape_ioctl(fake, ioctl, cmd, arg, state),
+    };
+    result.unwrap_or_else(|e| e.to_errno() as c_long)
+}
+
+/// Reads `size` bytes of parameters at user address `ptr`.
+fn read_params(ptr: usize, size: usize) -> Result<KVec<u8>> {
+    let mut params = KVec::from_elem(0u8, size, GFP_KERNEL)?;
+    UserSlice::new(ptr, size).reader().read_slice(&mut params)?;
+    Ok(params)
+}
+
+/// A frontend or RM escape on the ctl or a GPU node.
+fn escape_ioctl(
+    fake: &FakeFile,
+    ioctl: IoctlFn,
+    cmd: c_uint,
+    arg: usize,
+    state: &State,
+) -> Result<c_long> {
+    let parts = ioc::decode(cmd);
+    let (nr, size, ptr, forward_cmd) = if parts.nr == fe::IOCTL_XFER_CMD {
+        let outer = parts.size as usize;
+        if outer != core::mem::size_of::<NvIoctlXfer>() {
+            return Err(EINVAL);
+        }
+        let xfer: NvIoctlXfer = read_pod(&read_params(arg, outer)?).ok_or(EINVAL)?;
+        let (nr, size, ptr) = unwrap_xfer(outer, &xfer).map_err(|e| Error::from_errno(-e))?;
+        // The one size an XFER carries that a plain ioctl cannot (16384): no escape of the
+        // 535 driver has parameters that large.
+        if size > IOC_SIZE_MAX as usize {
+            return Err(EINVAL);
+        }
+        let ptr = usize::try_from(ptr).map_err(|_| EFAULT)?;
+        let plain = ioc::ioc(IOC_READ | IOC_WRITE, NV_IOCTL_MAGIC, nr, size);
+        (nr, size, ptr, plain)
+    } else {
+        (parts.nr, parts.size as usize, arg, cmd)
+    };
+    let params = read_params(ptr, size)?;
+    let route = nv_proxy::route_escape(nr, &params, state.filter);
+    dispatch(fake, ioctl, forward_cmd, ptr, &params, route, u32::from(nr))
+}
+
+/// A raw-numbered UVM command on the uvm node.
+fn uvm_ioctl(
+    fake: &FakeFile,
+    ioctl: IoctlFn,
+    cmd: c_uint,
+    arg: usize,
+    state: &State,
+) -> Result<c_long> {
+    let route = nv_proxy::route_uvm(cmd, state.filter);
+    let params = match route {
+        Route::Worker(_) => read_params(arg, nv_proxy::uvm_params_size(cmd).ok_or(EINVAL)?)?,
+        Route::Direct | Route::Refuse { .. } => KVec::new(),
+    };
+    dispatch(fake, ioctl, cmd, arg, &params, route, cmd)
+}
+
+/// Carries out `route` for the call `cmd` with parameters at `ptr` (read as `params`).
+fn dispatch(
+    fake: &FakeFile,
+    ioctl: IoctlFn,
+    cmd: c_uint,
+    ptr: usize,
+    params: &[u8],
+    route: Route,
+    call: u32,
+) -> Result<c_long> {
+    match route {
+        // SAFETY: as the VFS would call it on the real file, in the caller's context; the
+        // driver validates the parameters.
+        Route::Direct => Ok(unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as _) }),
+        Route::Worker(w) => Ok(crate::worker::run(fake, ioctl, cmd, ptr, params, w)),
+        Route::Refuse { refusal, why } => {
+            let node = fake.front.node_name();
+            // SAFETY: both strings are valid for their lengths during the call.
+            unsafe {
+                fakegpu_log_refusal(
+                    node.as_str().as_ptr(),
+                    node.as_str().len(),
+                    call,
+                    why.as_ptr(),
+                    why.len(),
+                )
+            };
+            match refusal {
+                Refusal::Errno(e) => Err(Error::from_errno(-e)),
+                Refusal::Status { offset, status } => {
+                    let addr = ptr.checked_add(offset).ok_or(EFAULT)?;
+                    UserSlice::new(addr, 4)
+                        .writer()
+                        .write_slice(&status.to_ne_bytes())?;
+                    Ok(0)
+                }
+            }
+        }
+    }
+}

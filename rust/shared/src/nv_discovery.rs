@@ -1,0 +1,123 @@
+//! Which NVIDIA GPUs fakegpu stands in front of: the `nvidia_gpus=` parameter, and the
+//! minors the driver reports in CARD_INFO when the parameter says `auto`.
+
+use super::nv_frontend_abi::{NvIoctlCardInfo, NV_GPU_MINOR_MAX};
+use super::pod::read_pod;
+use core::mem::size_of;
+
+/// Most GPUs one load fronts (the driver's limit of attached GPUs).
+pub const MAX_GPUS: usize = 32;
+
+/// What `nvidia_gpus=` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GpuSpec {
+    /// Every GPU the driver reports (CARD_INFO on nvidiactl).
+    Auto,
+    /// No NVIDIA fronts at all.
+    Off,
+    /// These minors (`/dev/nvidiaN`), in this order.
+    List([u32; MAX_GPUS], usize),
+}
+
+impl GpuSpec {
+    /// Parses `auto`, `off`, or minors separated by commas, e.g. `0,1`.
+    pub fn parse(spec: &str) -> Result<Self, &'static str> {
+        match spec.trim() {
+            "" | "auto" => return Ok(GpuSpec::Auto),
+            "off" | "none" => return Ok(GpuSpec::Off),
+            _ => {}
+        }
+        let mut minors = [0; MAX_GPUS];
+        let mut len = 0;
+        for entry in spec.split(',').map(str::trim) {
+            let minor: u32 = entry
+                .parse()
+                .map_err(|_| "expected auto, off, or GPU minors such as 0,1")?;
+            if minor > NV_GPU_MINOR_MAX {
+                return Err("a GPU minor is at most 247");
+            }
+            if minors[..len].contains(&minor) {
+                return Err("a GPU minor is listed twice");
+            }
+            *minors.get_mut(len).ok_or("more than 32 GPUs")? = minor;
+            len += 1;
+        }
+        Ok(GpuSpec::List(minors, len))
+    }
+
+    /// The minors of a list (empty for `Auto` and `Off`).
+    pub fn minors(&self) -> &[u32] {
+        match self {
+            GpuSpec::List(m, len) => m.get(..*len).unwrap_or(&[]),
+            GpuSpec::Auto | GpuSpec::Off => &[],
+        }
+    }
+}
+
+/// Entries asked for in the CARD_INFO fakegpu makes at load.
+pub const CARD_INFO_ENTRIES: usize = MAX_GPUS;
+/// Size of that CARD_INFO's buffer.
+pub const CARD_INFO_SIZE: usize = CARD_INFO_ENTRIES * size_of::<NvIoctlCardInfo>();
+
+/// The minors of the valid entries of a CARD_INFO answer, into `out`; returns how many.
+pub fn card_info_minors(buf: &[u8], out: &mut [u32; MAX_GPUS]) -> usize {
+    let mut n = 0;
+    for entry in buf.chunks_exact(size_of::<NvIoctlCardInfo>()) {
+        let Some(info) = read_pod::<NvIoctlCardInfo>(entry) else {
+            continue;
+        };
+        if info.valid == 0 || info.minor_number > NV_GPU_MINOR_MAX || out[..n].contains(&info.minor_number) {
+            continue;
+        }
+        if let Some(slot) = out.get_mut(n) {
+            *slot = info.minor_number;
+            n += 1;
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pod::write_pod;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_the_parameter() {
+        assert_eq!(GpuSpec::parse("auto"), Ok(GpuSpec::Auto));
+        assert_eq!(GpuSpec::parse(""), Ok(GpuSpec::Auto));
+        assert_eq!(GpuSpec::parse("off"), Ok(GpuSpec::Off));
+        assert_eq!(GpuSpec::parse("0, 3").unwrap().minors(), [0, 3]);
+        assert!(GpuSpec::parse("1,1").is_err());
+        assert!(GpuSpec::parse("248").is_err());
+        assert!(GpuSpec::parse("x").is_err());
+        assert!(GpuSpec::parse("0,").is_err());
+        let many: Vec<String> = (0..33).map(|i| i.to_string()).collect();
+        assert_eq!(GpuSpec::parse(&many.join(",")), Err("more than 32 GPUs"));
+    }
+
+    #[test]
+    fn reads_the_valid_card_info_entries() {
+        let mut buf = vec![0u8; CARD_INFO_SIZE];
+        let entry = size_of::<NvIoctlCardInfo>();
+        for (i, minor) in [(0, 2u32), (1, 0), (3, 2)] {
+            let info = NvIoctlCardInfo { valid: 1, minor_number: minor, ..Default::default() };
+            write_pod(&mut buf[i * entry..], &info);
+        }
+        let mut out = [0; MAX_GPUS];
+        let n = card_info_minors(&buf, &mut out);
+        assert_eq!(&out[..n], [2, 0], "invalid entries and repeats are skipped");
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(spec in "[0-9a-z, ]{0,120}", buf in proptest::collection::vec(any::<u8>(), 0..3000)) {
+            if let Ok(s) = GpuSpec::parse(&spec) {
+                prop_assert!(s.minors().iter().all(|&m| m <= NV_GPU_MINOR_MAX));
+            }
+            let mut out = [0; MAX_GPUS];
+            prop_assert!(card_info_minors(&buf, &mut out) <= MAX_GPUS);
+        }
+    }
+}

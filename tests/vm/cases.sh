@@ -60,6 +60,9 @@ case_rmmod_refused_while_open() {
   grep -q "Resource temporarily unavailable" /tmp/err || fail "unexpected rmmod error" || return 1
   [ -c "$FAKE_CARD" ] || fail "node gone after a refused rmmod" || return 1
   exec 3>&-
+  exec 4<>/dev/fakegpuctl || return 1
+  if rmmod fakegpu 2>/dev/null; then fail "rmmod succeeded with /dev/fakegpuctl open"; return 1; fi
+  exec 4>&-
   rmmod fakegpu || fail "rmmod after close failed" || return 1
   [ ! -e "$FAKE_CARD" ] || fail "$FAKE_CARD still exists after rmmod" || return 1
   grep -q fakedri /proc/devices && fail "fakedri still registered" && return 1
@@ -78,34 +81,63 @@ case_absent_real_device_gives_enxio() {
   [ "${direct##*: }" = "${fake##*: }" ] || fail "errors differ"
 }
 
-# The libcuda-like client's scenarios, asserted on its JSON and on nvsim's ground truth.
-case_nv_client_scenarios() {
+# The libcuda-like client's scenarios on the nodes in $NV_NODES, asserted on its JSON and on
+# nvsim's ground truth. Every output line is kept in /tmp/nv-client.$1.
+nv_client_checks() {
+  log=/tmp/nv-client.$1; : > "$log"
   expect() { echo "$out" | grep -q "$1" || fail "missing $1 in: $out"; }
-  out=$(nv-client startup) || fail "startup: $out" || return 1
-  echo "$out"
+  run() { out=$(nv-client $NV_NODES "$@"); rc=$?; echo "$out" | tee -a "$log"; return $rc; }
+  run startup || fail "startup failed" || return 1
   expect '"driver_version":"535.309.01"' && expect '"gpus":2' && expect '"fb_total_mib":4096' &&
     expect '"uvm_register_gpu":"0x0"' || return 1
-  out=$(nv-client alloc 1048577) || fail "alloc: $out" || return 1
-  echo "$out"
+  run alloc 1048577 || fail "alloc failed" || return 1
   expect '"size":1052672' && expect '"fb_free_mib":4094' || return 1
-  out=$(nv-client vidheap 2097152) || fail "vidheap: $out" || return 1
-  echo "$out"
+  run vidheap 2097152 || fail "vidheap failed" || return 1
   expect '"size":2097152' && expect '"fb_free_mib":4094' || return 1
-  out=$(nv-client map 65536) || fail "map: $out" || return 1
-  echo "$out"
+  run map 65536 || fail "map failed" || return 1
   expect '"touched":true' || return 1
-  out=$(nv-client channels 4) || fail "channels: $out" || return 1
-  echo "$out"
+  run channels 4 || fail "channels failed" || return 1
   expect '"channels":4' || return 1
-  out=$(nv-client alloc 8589934592) && fail "8 GiB on a 4 GiB GPU succeeded: $out" && return 1
-  echo "$out"
+  run alloc 8589934592 && fail "8 GiB on a 4 GiB GPU succeeded" && return 1
   expect '"alloc_status":"0x51"' || return 1
   before=$(grep '^gpu0 ' /sys/kernel/debug/nvsim/state)
-  out=$(nv-client leak 8388608) || fail "leak: $out" || return 1
-  echo "$out"
+  run leak 8388608 || fail "leak failed" || return 1
   after=$(grep '^gpu0 ' /sys/kernel/debug/nvsim/state)
   echo "nvsim before: $before; after the leaking client exited: $after"
   [ "$before" = "$after" ] || fail "the leaking client's memory stayed charged"
+}
+
+case_nv_client_scenarios() {
+  NV_NODES="" nv_client_checks direct
+}
+
+# The same scenarios through fakegpu's nodes give the same answers, line for line.
+case_nv_client_scenarios_through_fakegpu() {
+  NV_NODES="--ctl /dev/fakegpuctl --gpu /dev/fakegpu0 --uvm /dev/fakegpu-uvm" \
+    nv_client_checks fakegpu || return 1
+  # Client handles are the RM's running numbers: they differ by design.
+  for f in direct fakegpu; do
+    sed 's/"client":"0x[0-9a-f]*"/"client":_/' /tmp/nv-client.$f > /tmp/nv-client.$f.cmp
+  done
+  diff /tmp/nv-client.direct.cmp /tmp/nv-client.fakegpu.cmp || fail "answers differ through fakegpu"
+}
+
+# A client killed while it holds memory, a device and UVM state through fakegpu leaves
+# nothing behind in nvsim.
+case_killed_client_frees_everything_through_fakegpu() {
+  before=$(grep '^gpu0 ' /sys/kernel/debug/nvsim/state)
+  nv-client --ctl /dev/fakegpuctl --gpu /dev/fakegpu0 --uvm /dev/fakegpu-uvm hold 16777216 \
+    > /tmp/hold.out &
+  pid=$!
+  i=0; while ! grep -q size /tmp/hold.out && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  cat /tmp/hold.out
+  during=$(grep '^gpu0 ' /sys/kernel/debug/nvsim/state)
+  echo "workers while it runs: $(cat /sys/kernel/fakegpu/workers)"
+  kill -9 $pid; wait $pid 2>/dev/null
+  after=$(grep '^gpu0 ' /sys/kernel/debug/nvsim/state)
+  echo "nvsim before: $before"; echo "while held:   $during"; echo "after kill:   $after"
+  [ "$before" != "$during" ] || fail "the held memory never showed in nvsim" || return 1
+  [ "$before" = "$after" ] || fail "the killed client's memory stayed charged"
 }
 
 case_final_unload() {

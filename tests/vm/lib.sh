@@ -41,9 +41,13 @@ unload_nvsim() {
   rmmod nvsim
 }
 
+# fakegpu with the suite's fronts. Its nodes are opened by tests that drop root, as a
+# container's processes would be (devtmpfs makes them 0600).
 load_fakegpu() {
   devices=$(fakegpu_devices) || return 1
-  insmod /fakegpu/fakegpu.ko devices="$devices"
+  insmod /fakegpu/fakegpu.ko devices="$devices" || return 1
+  chmod 666 /dev/fakegpu* 2>/dev/null
+  return 0
 }
 
 # Environment of fakegpu-vmtest (see tests/vm-client/src/main.rs).
@@ -51,7 +55,7 @@ export_test_env() {
   vgem_minors
   export FAKE_CARD=/dev/fakedri/card$VGEM_CARD REAL_CARD=/dev/dri/card$VGEM_CARD
   export FAKE_ZERO=/dev/fakechr/1.5 REAL_ZERO=/dev/zero
-  export FAKEGPU_INSMOD="insmod /fakegpu/fakegpu.ko devices=$(fakegpu_devices)"
+  export FAKEGPU_INSMOD="insmod /fakegpu/fakegpu.ko devices=$(fakegpu_devices) && chmod 666 /dev/fakegpu*"
   export FAKEGPU_RMMOD="rmmod fakegpu"
   export NV_CTL=/dev/nvidiactl NV_GPU0=/dev/nvidia0 NV_GPU1=/dev/nvidia1 NV_UVM=/dev/nvidia-uvm
   export NV_NODE_DIR=/tmp FAKE_NV_CTL=/dev/fakegpuctl FAKE_NV_GPU0=/dev/fakegpu0

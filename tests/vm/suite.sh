@@ -42,6 +42,8 @@ for c in $(fakegpu-vmtest list-proxied); do
   run_case "$c@fakegpu" env $THROUGH_FAKEGPU fakegpu-vmtest "$c"
 done
 run_case nv_client_scenarios sh /fakegpu/cases.sh nv_client_scenarios
+run_case nv_client_scenarios_through_fakegpu sh /fakegpu/cases.sh nv_client_scenarios_through_fakegpu
+run_case killed_client_frees_everything_through_fakegpu sh /fakegpu/cases.sh killed_client_frees_everything_through_fakegpu
 run_case bad_devices_param_refused sh /fakegpu/cases.sh bad_devices_param_refused
 run_case rmmod_refused_while_open sh /fakegpu/cases.sh rmmod_refused_while_open
 run_case absent_real_device_gives_enxio sh /fakegpu/cases.sh absent_real_device_gives_enxio

@@ -66,7 +66,10 @@ pub fn card_info_minors(buf: &[u8], out: &mut [u32; MAX_GPUS]) -> usize {
         let Some(info) = read_pod::<NvIoctlCardInfo>(entry) else {
             continue;
         };
-        if info.valid == 0 || info.minor_number > NV_GPU_MINOR_MAX || out[..n].contains(&info.minor_number) {
+        if info.valid == 0
+            || info.minor_number > NV_GPU_MINOR_MAX
+            || out[..n].contains(&info.minor_number)
+        {
             continue;
         }
         if let Some(slot) = out.get_mut(n) {
@@ -102,7 +105,11 @@ mod tests {
         let mut buf = vec![0u8; CARD_INFO_SIZE];
         let entry = size_of::<NvIoctlCardInfo>();
         for (i, minor) in [(0, 2u32), (1, 0), (3, 2)] {
-            let info = NvIoctlCardInfo { valid: 1, minor_number: minor, ..Default::default() };
+            let info = NvIoctlCardInfo {
+                valid: 1,
+                minor_number: minor,
+                ..Default::default()
+            };
             write_pod(&mut buf[i * entry..], &info);
         }
         let mut out = [0; MAX_GPUS];

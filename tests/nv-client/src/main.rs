@@ -11,6 +11,7 @@
 //!   map BYTES        system memory (0x3E), mapped through a new nvidiactl fd and touched
 //!   channels COUNT   a channel group and COUNT GPFIFO channels
 //!   leak BYTES       framebuffer memory, then exit without freeing anything
+//!   hold BYTES       framebuffer memory, print, then wait to be killed
 //! ```
 //! Exit status 0 when every call returned NV_OK.
 
@@ -206,7 +207,7 @@ fn run(args: &Args, out: &mut Json) -> Result<(), String> {
             fb_info(&s, out)?;
             uvm_start(args, out)
         }
-        "alloc" | "leak" => {
+        "alloc" | "leak" | "hold" => {
             let r = rm::alloc_memory(&s.ctl, s.client, DEVICE, FIRST_OBJECT, 0x40, args.amount);
             out.field("alloc_status", status_of(r));
             let size = r.ok()?;
@@ -215,6 +216,13 @@ fn run(args: &Args, out: &mut Json) -> Result<(), String> {
             if args.scenario == "leak" {
                 // Exit holding everything: closing the files must free it.
                 return Ok(());
+            }
+            if args.scenario == "hold" {
+                // Wait holding everything, for a test to kill the process.
+                println!("{{{}}}", out.0);
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(3600));
+                }
             }
             rm::free(&s.ctl, s.client, DEVICE, FIRST_OBJECT).ok()?;
             rm::free(&s.ctl, s.client, s.client, s.client).ok()
@@ -307,7 +315,7 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(e) => {
             eprintln!("nv-client: {e}");
-            eprintln!("usage: nv-client [--ctl PATH] [--gpu PATH] [--uvm PATH] startup|alloc|vidheap|map|channels|leak [N]");
+            eprintln!("usage: nv-client [--ctl PATH] [--gpu PATH] [--uvm PATH] startup|alloc|vidheap|map|channels|leak|hold [N]");
             return ExitCode::from(2);
         }
     };

@@ -12,6 +12,7 @@ mod bench;
 mod cases;
 mod drm;
 mod nv_cases;
+mod proxy_cases;
 mod sys;
 
 use std::process::ExitCode;
@@ -63,9 +64,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// Every case: the pass-through cases, then the nvsim cases.
+/// Every case: the pass-through cases, the nvsim cases, then fakegpu's NVIDIA proxy cases.
 fn all_cases() -> impl Iterator<Item = &'static Case> {
-    cases::ALL.iter().chain(nv_cases::ALL)
+    cases::ALL
+        .iter()
+        .chain(nv_cases::ALL)
+        .chain(proxy_cases::ALL)
 }
 
 /// The value of an environment variable the runner must set.

@@ -704,7 +704,10 @@ fn nvsim_register_fd_accepts_only_nvidiactl() -> Result<(), String> {
     let null = open_rw("/dev/null").map_err(|e| e.to_string())?;
     // Directly, fakegpu's nvidiactl is foreign to the driver; through fakegpu, the real one is.
     let (other_ctl_name, other_ctl) = if through_fakegpu() {
-        ("the real nvidiactl", open_rw("/dev/nvidiactl").map_err(|e| e.to_string())?)
+        (
+            "the real nvidiactl",
+            open_rw("/dev/nvidiactl").map_err(|e| e.to_string())?,
+        )
     } else {
         ("fakegpu's front of nvidiactl", open("FAKE_NV_CTL")?)
     };

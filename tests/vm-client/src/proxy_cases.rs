@@ -1,0 +1,515 @@
+//! Test cases of fakegpu's NVIDIA nodes that have no direct counterpart: the nodes and their
+//! sysfs listing, fd translation (the caller's values restored), the filter's refusals, and
+//! the racing attacker that tries to reach a real driver file while fd-carrying calls run.
+//! (The nvsim cases also run through these nodes: see `nv_cases::DIRECT_ONLY`.)
+
+use crate::sys::{fd_rdev, ioctl, ioctl_raw, open_rw};
+use crate::{ensure, Case};
+use fakegpu_shared::ioc::{ioc, iowr, IOC_READ, IOC_WRITE};
+use fakegpu_shared::nv_frontend_abi::{esc, NvIoctlRegisterFd, NvIoctlXfer, NV_IOCTL_MAGIC};
+use fakegpu_shared::nv_rm_abi::{esc as rm_esc, Nvos21, Nvos33WithFd, Nvos54};
+use fakegpu_shared::nv_uvm_abi::{UvmInitializeParams, UvmMmInitializeParams};
+use nv_client::rm::{self as nv_rm};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Every proxy case, in the order the suite runs them.
+pub const ALL: &[Case] = &[
+    ("proxy_nodes_and_sysfs", proxy_nodes_and_sysfs),
+    (
+        "proxy_fd_params_translated_and_restored",
+        proxy_fd_params_translated_and_restored,
+    ),
+    ("proxy_filter_refusals", proxy_filter_refusals),
+    (
+        "proxy_real_file_never_reachable",
+        proxy_real_file_never_reachable,
+    ),
+];
+
+const CTL: &str = "/dev/fakegpuctl";
+const GPU0: &str = "/dev/fakegpu0";
+const UVM: &str = "/dev/fakegpu-uvm";
+
+fn open(path: &str) -> Result<OwnedFd, String> {
+    open_rw(path).map_err(|e| format!("open {path}: {e}"))
+}
+
+fn major(rdev: u64) -> u32 {
+    libc::major(rdev)
+}
+
+fn nv_cmd(nr: u8, size: usize) -> u32 {
+    ioc(IOC_READ | IOC_WRITE, NV_IOCTL_MAGIC, nr, size)
+}
+
+/// The nodes exist with fakegpu's majors and NVIDIA's minors, and sysfs lists each with the
+/// real device behind it.
+fn proxy_nodes_and_sysfs() -> Result<(), String> {
+    let devices = std::fs::read_to_string("/sys/kernel/fakegpu/devices")
+        .map_err(|e| format!("/sys/kernel/fakegpu/devices: {e}"))?;
+    print!("{devices}");
+    let uvm_major = std::fs::read_to_string("/proc/devices")
+        .map_err(|e| e.to_string())?
+        .lines()
+        .find_map(|l| l.strip_suffix(" nvidia-uvm").map(|m| m.trim().to_owned()))
+        .ok_or("no nvidia-uvm in /proc/devices")?;
+    for (path, minor, real) in [
+        (CTL, 255, "195:255".to_owned()),
+        (GPU0, 0, "195:0".to_owned()),
+        ("/dev/fakegpu1", 1, "195:1".to_owned()),
+        ("/dev/fakegpu-uvm", 0, format!("{uvm_major}:0")),
+    ] {
+        let fd = open(path)?;
+        let rdev = fd_rdev(fd.as_raw_fd()).map_err(|e| e.to_string())?;
+        ensure(libc::minor(rdev) == minor && major(rdev) != 195, || {
+            format!("{path} is {}:{}", major(rdev), libc::minor(rdev))
+        })?;
+        let line = format!("{path} {}:{minor} {real}", major(rdev));
+        ensure(devices.lines().any(|l| l == line), || {
+            format!("sysfs lacks `{line}`")
+        })?;
+    }
+    Ok(())
+}
+
+/// REGISTER_FD and RM_MAP_MEMORY through fakegpu: the driver sees the real files (the calls
+/// succeed and the mapping works), and the caller finds its own fd values in its parameters
+/// afterwards, not the worker's.
+fn proxy_fd_params_translated_and_restored() -> Result<(), String> {
+    let ctl = open(CTL)?;
+    let gpu = open(GPU0)?;
+    let mut p = NvIoctlRegisterFd {
+        ctl_fd: ctl.as_raw_fd(),
+    };
+    ioctl(&gpu, nv_cmd(esc::REGISTER_FD, 4), &mut p)
+        .map_err(|e| format!("REGISTER_FD: errno {e}"))?;
+    ensure(p.ctl_fd == ctl.as_raw_fd(), || {
+        format!("ctl_fd came back as {}", p.ctl_fd)
+    })?;
+
+    // System memory, mapped through a fresh fake nvidiactl, written and read back.
+    let client = nv_rm::alloc_client(&ctl)
+        .ok()
+        .map_err(|e| format!("client: {e}"))?;
+    nv_rm::alloc_device(&ctl, client, 0xd0, 0)
+        .ok()
+        .map_err(|e| format!("device: {e}"))?;
+    let size = 3 * 4096u64;
+    nv_rm::alloc_memory(&ctl, client, 0xd0, 0x3e0, 0x3e, size)
+        .ok()
+        .map_err(|e| format!("system memory: {e}"))?;
+    let map_ctl = open(CTL)?;
+    let mut m = Nvos33WithFd {
+        h_client: client,
+        h_device: 0xd0,
+        h_memory: 0x3e0,
+        length: size,
+        fd: map_ctl.as_raw_fd(),
+        ..Default::default()
+    };
+    ioctl(
+        &ctl,
+        iowr::<Nvos33WithFd>(NV_IOCTL_MAGIC, rm_esc::RM_MAP_MEMORY),
+        &mut m,
+    )
+    .map_err(|e| format!("MAP_MEMORY: errno {e}"))?;
+    ensure(m.status == 0 && m.fd == map_ctl.as_raw_fd(), || {
+        format!(
+            "MAP_MEMORY: status {:#x}, fd came back as {}",
+            m.status, m.fd
+        )
+    })?;
+    for round in 0..2 {
+        // SAFETY: maps the fake file the mapping context was set on.
+        let addr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                size as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                map_ctl.as_raw_fd(),
+                0,
+            )
+        };
+        ensure(addr != libc::MAP_FAILED, || {
+            format!("mmap {round}: {}", std::io::Error::last_os_error())
+        })?;
+        let bytes = addr.cast::<u8>();
+        // SAFETY: `size` bytes mapped at `addr`.
+        unsafe {
+            if round == 0 {
+                for i in 0..size as usize {
+                    *bytes.add(i) = (i % 251) as u8;
+                }
+            } else {
+                for i in 0..size as usize {
+                    let b = *bytes.add(i);
+                    if b != (i % 251) as u8 {
+                        return Err(format!("byte {i} reads {b} through a second mapping"));
+                    }
+                }
+            }
+            libc::munmap(addr, size as usize);
+        }
+    }
+    // A foreign fd (a pipe) gets the driver's own answer for a bad fd, and stays the
+    // caller's value.
+    let mut pipe = [0i32; 2];
+    // SAFETY: room for two fds.
+    ensure(unsafe { libc::pipe(pipe.as_mut_ptr()) } == 0, || {
+        "pipe".into()
+    })?;
+    let mut bad = Nvos33WithFd { fd: pipe[0], ..m };
+    bad.status = 0;
+    ioctl(
+        &ctl,
+        iowr::<Nvos33WithFd>(NV_IOCTL_MAGIC, rm_esc::RM_MAP_MEMORY),
+        &mut bad,
+    )
+    .map_err(|e| format!("MAP_MEMORY with a pipe: errno {e}"))?;
+    // SAFETY: closing our pipe.
+    unsafe {
+        libc::close(pipe[0]);
+        libc::close(pipe[1]);
+    }
+    ensure(bad.status == 0x1f && bad.fd == pipe[0], || {
+        format!(
+            "MAP_MEMORY with a pipe: status {:#x}, fd {}",
+            bad.status, bad.fd
+        )
+    })?;
+    nv_rm::free(&ctl, client, client, client)
+        .ok()
+        .map_err(|e| format!("free: {e}"))
+}
+
+/// What the filter refuses, each in the driver's own form, logged.
+fn proxy_filter_refusals() -> Result<(), String> {
+    let ctl = open(CTL)?;
+    let _gpu = open(GPU0)?;
+    let mut sys_params = [0u8; 8];
+    let r = ioctl_raw(
+        ctl.as_raw_fd(),
+        nv_cmd(esc::SYS_PARAMS, 8),
+        sys_params.as_mut_ptr() as usize,
+    );
+    ensure(r == Err(libc::EACCES), || format!("SYS_PARAMS: {r:?}"))?;
+    let mut numa = [0u8; 4];
+    let r = ioctl_raw(ctl.as_raw_fd(), nv_cmd(0xd8, 4), numa.as_mut_ptr() as usize);
+    ensure(r == Err(libc::EACCES), || format!("SET_NUMA_STATUS: {r:?}"))?;
+    let mut unknown = [0u8; 16];
+    let r = ioctl_raw(
+        ctl.as_raw_fd(),
+        nv_cmd(0x32, 16),
+        unknown.as_mut_ptr() as usize,
+    );
+    ensure(r == Err(libc::EINVAL), || format!("escape 0x32: {r:?}"))?;
+    // IOCTL_XFER_CMD wrapping IOCTL_XFER_CMD.
+    let mut inner = NvIoctlXfer::default();
+    let mut outer = NvIoctlXfer {
+        cmd: esc::IOCTL_XFER_CMD.into(),
+        size: 16,
+        ptr: &mut inner as *mut NvIoctlXfer as u64,
+    };
+    let r = ioctl(&ctl, nv_cmd(esc::IOCTL_XFER_CMD, 16), &mut outer);
+    ensure(r == Err(libc::EINVAL), || format!("nested XFER: {r:?}"))?;
+
+    let client = nv_rm::alloc_client(&ctl)
+        .ok()
+        .map_err(|e| format!("client: {e}"))?;
+    nv_rm::alloc_device(&ctl, client, 0xd0, 0)
+        .ok()
+        .map_err(|e| format!("device: {e}"))?;
+    nv_rm::alloc(&ctl, client, 0xd0, 0x5d0, 0x2080, None)
+        .ok()
+        .map_err(|e| format!("subdevice: {e}"))?;
+    // An allocation of a class fakegpu does not know: NV_ERR_INVALID_CLASS, not forwarded.
+    let mut a = Nvos21 {
+        h_root: client,
+        h_object_parent: 0xd0,
+        h_object_new: 0x777,
+        h_class: 0xbeef,
+        ..Default::default()
+    };
+    ioctl(
+        &ctl,
+        iowr::<Nvos21>(NV_IOCTL_MAGIC, rm_esc::RM_ALLOC),
+        &mut a,
+    )
+    .map_err(|e| format!("RM_ALLOC 0xbeef: errno {e}"))?;
+    ensure(a.status == 0x22, || {
+        format!("RM_ALLOC 0xbeef: status {:#x}", a.status)
+    })?;
+    // Controls that list other tenants' processes, or carry fds fakegpu does not translate.
+    for (cmd, want) in [
+        (0x2080_018du32, 0x1bu32),
+        (0x2080_018e, 0x1b),
+        (0x3d05, 0x56),
+        (0x00fd_0104, 0x56),
+    ] {
+        let mut params = vec![0u8; 16];
+        let mut c = Nvos54 {
+            h_client: client,
+            h_object: 0x5d0,
+            cmd,
+            params: params.as_mut_ptr() as u64,
+            params_size: params.len() as u32,
+            ..Default::default()
+        };
+        ioctl(
+            &ctl,
+            iowr::<Nvos54>(NV_IOCTL_MAGIC, rm_esc::RM_CONTROL),
+            &mut c,
+        )
+        .map_err(|e| format!("control {cmd:#x}: errno {e}"))?;
+        ensure(c.status == want, || {
+            format!("control {cmd:#x}: status {:#x}, want {want:#x}", c.status)
+        })?;
+    }
+    nv_rm::free(&ctl, client, client, client)
+        .ok()
+        .map_err(|e| format!("free: {e}"))?;
+    let log = std::process::Command::new("dmesg")
+        .output()
+        .map_err(|e| e.to_string())?;
+    let log = String::from_utf8_lossy(&log.stdout);
+    let refusals = log
+        .lines()
+        .filter(|l| l.contains("fakegpu: refused call"))
+        .count();
+    println!("{refusals} refusals logged, e.g.:");
+    for l in log.lines().filter(|l| l.contains("refused call")).take(3) {
+        println!("  {l}");
+    }
+    ensure(
+        log.contains("refused call 0xd6 on fakegpuctl")
+            && log.contains("sets a driver-wide parameter"),
+        || "SYS_PARAMS refusal not logged with the node and reason".into(),
+    )
+}
+
+/// Pids of fakegpu's worker threads (`fakegpu/<tgid>`).
+fn worker_pids() -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let e = e.ok()?;
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+        comm.starts_with("fakegpu/").then_some(pid)
+    })
+    .collect()
+}
+
+/// Whether `fd` is a real NVIDIA driver file (major 195 or nvidia-uvm's), i.e. a breach.
+fn is_real_nvidia(fd: RawFd, uvm_major: u32) -> bool {
+    fd_rdev(fd).is_ok_and(|r| major(r) == 195 || major(r) == uvm_major)
+}
+
+/// The racing attacker: while one thread makes fd-carrying calls (REGISTER_FD, device
+/// allocation, RM_MAP_MEMORY, UVM_REGISTER_GPU) through fakegpu, so that real files sit in a
+/// worker's fd table, attacker threads of the same process (no longer root) look at every fd
+/// number with fstat, dup it, send it to themselves with SCM_RIGHTS, pidfd_getfd it from their
+/// own process and from every fakegpu worker thread. None may ever yield a real driver file.
+fn proxy_real_file_never_reachable() -> Result<(), String> {
+    const CALLS: u64 = 3000;
+    let uvm_major: u32 = std::fs::read_to_string("/proc/devices")
+        .map_err(|e| e.to_string())?
+        .lines()
+        .find_map(|l| {
+            l.strip_suffix(" nvidia-uvm")
+                .and_then(|m| m.trim().parse().ok())
+        })
+        .ok_or("no nvidia-uvm major")?;
+    // The detector itself: a real nvsim file is seen as one.
+    let real = open("/dev/nvidiactl")?;
+    ensure(is_real_nvidia(real.as_raw_fd(), uvm_major), || {
+        "the breach detector misses a real nvidiactl".into()
+    })?;
+    drop(real);
+    let ctl = open(CTL)?;
+    let _gpu = open(GPU0)?;
+    let va = open(UVM)?;
+    let mut init = UvmInitializeParams::default();
+    ioctl(&va, 0x3000_0001, &mut init).map_err(|e| format!("UVM_INITIALIZE: errno {e}"))?;
+    let client = nv_rm::alloc_client(&ctl)
+        .ok()
+        .map_err(|e| format!("client: {e}"))?;
+    nv_rm::alloc_device(&ctl, client, 0xd0, 0)
+        .ok()
+        .map_err(|e| format!("device: {e}"))?;
+    nv_rm::alloc_memory(&ctl, client, 0xd0, 0x3e0, 0x3e, 4096)
+        .ok()
+        .map_err(|e| format!("system memory: {e}"))?;
+    // The attackers act as an unprivileged tenant would.
+    // SAFETY: changes the ids of every thread (glibc broadcasts setxid); no thread runs yet.
+    ensure(unsafe { libc::setresuid(65534, 65534, 65534) } == 0, || {
+        "setresuid".into()
+    })?;
+    let workers = worker_pids();
+    println!("fakegpu workers: {workers:?}");
+    ensure(!workers.is_empty(), || {
+        "no fakegpu worker thread exists".into()
+    })?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let breaches = Arc::new(AtomicU64::new(0));
+    let probes = Arc::new(AtomicU64::new(0));
+    let mut attackers = Vec::new();
+    for kind in 0..2 {
+        let (stop, breaches, probes, workers) = (
+            stop.clone(),
+            breaches.clone(),
+            probes.clone(),
+            workers.clone(),
+        );
+        attackers.push(std::thread::spawn(move || {
+            // SAFETY: plain syscalls on fds and pids this thread owns or names.
+            let own_pidfd =
+                unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) } as i32;
+            let worker_pidfds: Vec<i32> = workers
+                .iter()
+                // SAFETY: as above.
+                .map(|&p| unsafe { libc::syscall(libc::SYS_pidfd_open, p, 0) } as i32)
+                .collect();
+            let mut sv = [0i32; 2];
+            // SAFETY: room for two fds.
+            unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0, sv.as_mut_ptr()) };
+            let check = |fd: i32| {
+                if fd >= 0 {
+                    if is_real_nvidia(fd, uvm_major) {
+                        breaches.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // SAFETY: an fd this thread just obtained.
+                    unsafe { libc::close(fd) };
+                }
+            };
+            while !stop.load(Ordering::Relaxed) {
+                for fd in 0..64 {
+                    probes.fetch_add(1, Ordering::Relaxed);
+                    if is_real_nvidia(fd, uvm_major) {
+                        breaches.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // SAFETY: dup and pidfd_getfd of any number are harmless.
+                    check(unsafe { libc::dup(fd) });
+                    // SAFETY: as above.
+                    check(unsafe { libc::syscall(libc::SYS_pidfd_getfd, own_pidfd, fd, 0) } as i32);
+                    for &w in &worker_pidfds {
+                        // SAFETY: as above; must fail for an unprivileged caller.
+                        check(unsafe { libc::syscall(libc::SYS_pidfd_getfd, w, fd, 0) } as i32);
+                    }
+                    if kind == 1 && fd > 2 {
+                        check(send_and_receive(sv, fd));
+                    }
+                }
+            }
+        }));
+    }
+    let mut done = 0u64;
+    let mut errors = Vec::new();
+    for i in 0..CALLS {
+        let r = match i % 4 {
+            0 => {
+                let g = open(GPU0)?;
+                let mut p = NvIoctlRegisterFd {
+                    ctl_fd: ctl.as_raw_fd(),
+                };
+                ioctl(&g, nv_cmd(esc::REGISTER_FD, 4), &mut p)
+                    .map(|_| 0)
+                    .map_err(|e| format!("REGISTER_FD errno {e}"))
+            }
+            1 => {
+                let h = 0x100 + (i as u32 % 1000);
+                let r = nv_rm::alloc_device(&ctl, client, h, 0)
+                    .ok()
+                    .map_err(|e| format!("device: {e}"));
+                let _ = nv_rm::free(&ctl, client, client, h);
+                r.map(|_| 0)
+            }
+            2 => {
+                let map_ctl = open(CTL)?;
+                nv_rm::map_memory(&ctl, client, 0xd0, 0x3e0, 0, 4096, map_ctl.as_raw_fd())
+                    .ok()
+                    .map(|_| 0)
+                    .map_err(|e| format!("map: {e}"))
+            }
+            _ => {
+                // UVM_MM_INITIALIZE on a fresh uvm file, naming the VA-space file: the
+                // worker holds the real UVM file meanwhile (the status after the first
+                // success is the driver's "already alive", which is fine here).
+                let mm = open(UVM)?;
+                let mut p = UvmMmInitializeParams {
+                    uvm_fd: va.as_raw_fd(),
+                    rm_status: 0,
+                };
+                ioctl(&mm, 75, &mut p)
+                    .map(|_| 0)
+                    .map_err(|e| format!("MM_INITIALIZE errno {e}"))
+            }
+        };
+        match r {
+            Ok(_) => done += 1,
+            Err(e) if errors.len() < 3 => errors.push(e),
+            Err(_) => {}
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for a in attackers {
+        let _ = a.join();
+    }
+    let (breaches, probes) = (
+        breaches.load(Ordering::Relaxed),
+        probes.load(Ordering::Relaxed),
+    );
+    println!("{done} fd-carrying calls, {probes} fd numbers probed (fstat, dup, SCM_RIGHTS, pidfd_getfd of self and of {} workers): {breaches} real files seen", workers.len());
+    ensure(errors.is_empty(), || format!("calls failed: {errors:?}"))?;
+    ensure(breaches == 0, || {
+        format!("{breaches} real driver files reached the process")
+    })
+}
+
+/// Sends `fd` over the socket pair `sv` and returns the received copy (-1 on failure).
+fn send_and_receive(sv: [i32; 2], fd: i32) -> i32 {
+    const SPACE: usize = 64;
+    let mut cbuf = [0u8; SPACE];
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // SAFETY: a zeroed msghdr is valid; the buffers outlive the calls.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(4) as usize;
+        std::ptr::copy_nonoverlapping(&fd as *const i32 as *const u8, libc::CMSG_DATA(c), 4);
+        if libc::sendmsg(sv[0], &msg, libc::MSG_DONTWAIT) < 0 {
+            return -1;
+        }
+        let mut rmsg: libc::msghdr = std::mem::zeroed();
+        let mut rbuf = [0u8; SPACE];
+        rmsg.msg_iov = &mut iov;
+        rmsg.msg_iovlen = 1;
+        rmsg.msg_control = rbuf.as_mut_ptr().cast();
+        rmsg.msg_controllen = SPACE;
+        if libc::recvmsg(sv[1], &mut rmsg, 0) < 0 {
+            return -1;
+        }
+        let c = libc::CMSG_FIRSTHDR(&rmsg);
+        if c.is_null() || (*c).cmsg_type != libc::SCM_RIGHTS {
+            return -1;
+        }
+        let mut out = -1i32;
+        std::ptr::copy_nonoverlapping(libc::CMSG_DATA(c), &mut out as *mut i32 as *mut u8, 4);
+        out
+    }
+}

@@ -15,7 +15,7 @@ use crate::shared::ioc::{self, IOC_READ, IOC_SIZE_MAX, IOC_WRITE};
 use crate::shared::nv_frontend_abi::{
     esc as fe, unwrap_xfer, NvIoctlXfer, NV_CTL_MINOR, NV_IOCTL_MAGIC,
 };
-use crate::shared::nv_proxy::{self, NvNode, Refusal, Route};
+use crate::shared::nv_proxy::{self, NvNode, Refusal, Route, HEAD_MAX};
 use crate::shared::pod::read_pod;
 use crate::State;
 use kernel::ffi::{c_long, c_uint};
@@ -50,13 +50,6 @@ pub(crate) fn ioctl(fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, arg: usize) ->
     result.unwrap_or_else(|e| e.to_errno() as c_long)
 }
 
-/// Reads `size` bytes of parameters at user address `ptr`.
-fn read_params(ptr: usize, size: usize) -> Result<KVec<u8>> {
-    let mut params = KVec::from_elem(0u8, size, GFP_KERNEL)?;
-    UserSlice::new(ptr, size).reader().read_slice(&mut params)?;
-    Ok(params)
-}
-
 /// A frontend or RM escape on the ctl or a GPU node.
 fn escape_ioctl(
     fake: &FakeFile,
@@ -71,7 +64,9 @@ fn escape_ioctl(
         if outer != core::mem::size_of::<NvIoctlXfer>() {
             return Err(EINVAL);
         }
-        let xfer: NvIoctlXfer = read_pod(&read_params(arg, outer)?).ok_or(EINVAL)?;
+        let mut raw = [0u8; core::mem::size_of::<NvIoctlXfer>()];
+        UserSlice::new(arg, outer).reader().read_slice(&mut raw)?;
+        let xfer: NvIoctlXfer = read_pod(&raw).ok_or(EINVAL)?;
         let (nr, size, ptr) = unwrap_xfer(outer, &xfer).map_err(|e| Error::from_errno(-e))?;
         // The one size an XFER carries that a plain ioctl cannot (16384): no escape of the
         // 535 driver has parameters that large.
@@ -84,9 +79,18 @@ fn escape_ioctl(
     } else {
         (parts.nr, parts.size as usize, arg, cmd)
     };
-    let params = read_params(ptr, size)?;
-    let route = nv_proxy::route_escape(nr, &params, state.filter);
-    dispatch(fake, ioctl, forward_cmd, ptr, &params, route, u32::from(nr))
+    // Only the head of the parameters, and only for calls whose route depends on it: the
+    // driver copies the whole of them itself.
+    let mut head = [0u8; HEAD_MAX];
+    let head_len = if nv_proxy::reads_params(nr) {
+        size.min(HEAD_MAX)
+    } else {
+        0
+    };
+    let head = head.get_mut(..head_len).ok_or(EINVAL)?;
+    UserSlice::new(ptr, head_len).reader().read_slice(head)?;
+    let route = nv_proxy::route_escape(nr, size, head, state.filter);
+    dispatch(fake, ioctl, forward_cmd, ptr, head, route, u32::from(nr))
 }
 
 /// A raw-numbered UVM command on the uvm node.
@@ -98,14 +102,18 @@ fn uvm_ioctl(
     state: &State,
 ) -> Result<c_long> {
     let route = nv_proxy::route_uvm(cmd, state.filter);
-    let params = match route {
-        Route::Worker(_) => read_params(arg, nv_proxy::uvm_params_size(cmd).ok_or(EINVAL)?)?,
-        Route::Direct | Route::Refuse { .. } => KVec::new(),
+    let mut head = [0u8; HEAD_MAX];
+    let head_len = match route {
+        Route::Worker(_) => nv_proxy::uvm_params_size(cmd).ok_or(EINVAL)?.min(HEAD_MAX),
+        Route::Direct | Route::Refuse { .. } => 0,
     };
-    dispatch(fake, ioctl, cmd, arg, &params, route, cmd)
+    let head = head.get_mut(..head_len).ok_or(EINVAL)?;
+    UserSlice::new(arg, head_len).reader().read_slice(head)?;
+    dispatch(fake, ioctl, cmd, arg, head, route, cmd)
 }
 
-/// Carries out `route` for the call `cmd` with parameters at `ptr` (read as `params`).
+/// Carries out `route` for the call `cmd` with parameters at `ptr` (their head read as
+/// `params`).
 fn dispatch(
     fake: &FakeFile,
     ioctl: IoctlFn,

@@ -1,6 +1,7 @@
 # The benchmark run: figures to /dev/ttyS1 for the host; "BENCH DONE" only if it completed.
 exec > /dev/ttyS1 2>&1
 . /fakegpu/lib.sh
+load_nvsim || { echo "insmod nvsim failed"; exit 1; }
 load_fakegpu || { echo "insmod failed"; exit 1; }
 export_test_env
 fakegpu-vmtest bench && echo "BENCH DONE"

@@ -24,6 +24,8 @@ run_case() {
   [ $rc = 143 ] && echo "timed out after $CASE_TIMEOUT s" >> /tmp/case.out
   if [ $rc = 0 ]; then
     passed=$((passed + 1)); report "RESULT $name PASS ${secs}s"
+    # Figures a passing case reports (e.g. how many iterations it ran).
+    grep '^FIGURE ' /tmp/case.out | while read -r line; do report "  $line"; done
   else
     failed=$((failed + 1)); report "RESULT $name FAIL ${secs}s (exit $rc)"
     sed 's/^/    | /' /tmp/case.out | tee $RESULTS

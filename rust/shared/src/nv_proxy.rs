@@ -92,10 +92,9 @@ const NVOS38_SIZE: usize = 72;
 const NVOS38_STATUS: usize = 64;
 
 /// RM escapes without fds that are forwarded as they are.
-const PLAIN_RM_ESCAPES: [u8; 12] = [
+const PLAIN_RM_ESCAPES: [u8; 11] = [
     rm::RM_FREE,
     rm::RM_VID_HEAP_CONTROL,
-    rm::RM_UNMAP_MEMORY,
     rm::RM_MAP_MEMORY_DMA,
     rm::RM_UNMAP_MEMORY_DMA,
     rm::RM_DUP_OBJECT,
@@ -207,21 +206,28 @@ pub enum AllocKind {
 }
 
 /// The route of frontend or RM escape `nr` (already unwrapped from IOCTL_XFER_CMD) with
-/// parameters `params`, on the ctl or a GPU node.
-pub fn route_escape(nr: u8, params: &[u8], mode: FilterMode) -> Route {
+/// parameters of `size` bytes, on the ctl or a GPU node. `head` holds the first
+/// `min(size, HEAD_MAX)` bytes of the parameters if [`reads_params`] says the route depends
+/// on them, else it may be empty.
+pub fn route_escape(nr: u8, size: usize, head: &[u8], mode: FilterMode) -> Route {
     let refuse = |refusal, why| Route::Refuse { refusal, why };
-    let at = |offset: usize| params.get(offset..).and_then(read_pod::<u32>);
+    let at = |offset: usize| head.get(offset..).and_then(read_pod::<u32>);
     match nr {
         fe::REGISTER_FD => Route::Worker(WorkerCall {
             fd_offsets: FD_AT_0,
             gpu_files: false,
         }),
         n if PLAIN_FRONTEND_ESCAPES.contains(&n) || PLAIN_RM_ESCAPES.contains(&n) => Route::Direct,
+        // The driver requires the process that mapped (the worker, see RM_MAP_MEMORY).
+        rm::RM_UNMAP_MEMORY => Route::Worker(WorkerCall {
+            fd_offsets: NO_FDS,
+            gpu_files: false,
+        }),
         fe::SYS_PARAMS => refuse(Refusal::Errno(EACCES), "sets a driver-wide parameter"),
         0xd8 => refuse(Refusal::Errno(EACCES), "SET_NUMA_STATUS is for the host"),
         fe::IOCTL_XFER_CMD => refuse(Refusal::Errno(EINVAL), "nested IOCTL_XFER_CMD"),
         rm::RM_ALLOC => {
-            let status_offset = match params.len() {
+            let status_offset = match size {
                 s if s == size_of::<Nvos21>() => offset_of!(Nvos21, status),
                 s if s == size_of::<Nvos64>() => offset_of!(Nvos64, status),
                 // The driver refuses other sizes (EINVAL) before reading anything.
@@ -247,7 +253,7 @@ pub fn route_escape(nr: u8, params: &[u8], mode: FilterMode) -> Route {
                 ),
             }
         }
-        rm::RM_ALLOC_MEMORY | rm::RM_MAP_MEMORY if params.len() == WITH_FD_SIZE => {
+        rm::RM_ALLOC_MEMORY | rm::RM_MAP_MEMORY if size == WITH_FD_SIZE => {
             Route::Worker(WorkerCall {
                 fd_offsets: FD_AT_48,
                 gpu_files: false,
@@ -256,7 +262,7 @@ pub fn route_escape(nr: u8, params: &[u8], mode: FilterMode) -> Route {
         // Other sizes: the driver refuses them (EINVAL) before resolving the fd.
         rm::RM_ALLOC_MEMORY | rm::RM_MAP_MEMORY => Route::Direct,
         // Other sizes: the driver refuses them (EINVAL) before reading anything.
-        rm::RM_CONTROL if params.len() != size_of::<Nvos54>() => Route::Direct,
+        rm::RM_CONTROL if size != size_of::<Nvos54>() => Route::Direct,
         rm::RM_CONTROL => {
             let cmd = at(offset_of!(Nvos54, cmd)).unwrap_or(0);
             let status_offset = offset_of!(Nvos54, status);
@@ -280,7 +286,7 @@ pub fn route_escape(nr: u8, params: &[u8], mode: FilterMode) -> Route {
                 _ => Route::Direct,
             }
         }
-        0x4d if params.len() == NVOS38_SIZE => refuse(
+        0x4d if size == NVOS38_SIZE => refuse(
             Refusal::Status {
                 offset: NVOS38_STATUS,
                 status: NV_ERR_INSUFFICIENT_PERMISSIONS,
@@ -297,6 +303,19 @@ pub fn route_escape(nr: u8, params: &[u8], mode: FilterMode) -> Route {
             FilterMode::Strict => refuse(Refusal::Errno(EINVAL), "unknown escape"),
         },
     }
+}
+
+/// How many leading bytes of the parameters [`route_escape`] and the worker may read: enough
+/// for every field they look at (the fds at 48 and the statuses up to 64).
+pub const HEAD_MAX: usize = 72;
+
+/// Whether the route of escape `nr` depends on its parameters (the others are decided by
+/// number and size alone, so fakegpu copies nothing for them).
+pub fn reads_params(nr: u8) -> bool {
+    matches!(
+        nr,
+        rm::RM_ALLOC | rm::RM_CONTROL | rm::RM_ALLOC_MEMORY | rm::RM_MAP_MEMORY | fe::REGISTER_FD
+    )
 }
 
 /// The route of raw UVM command `cmd` on the uvm node.
@@ -354,17 +373,17 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(
-            worker(route_escape(fe::REGISTER_FD, &[0; 4], STRICT)).fd_offsets,
+            worker(route_escape(fe::REGISTER_FD, 4, &[0; 4], STRICT)).fd_offsets,
             [0]
         );
-        let map = worker(route_escape(rm::RM_MAP_MEMORY, &[0; 56], STRICT));
+        let map = worker(route_escape(rm::RM_MAP_MEMORY, 56, &[0; 56], STRICT));
         assert_eq!((map.fd_offsets, map.gpu_files), (&[48][..], false));
         assert_eq!(
-            worker(route_escape(rm::RM_ALLOC_MEMORY, &[0; 56], STRICT)).fd_offsets,
+            worker(route_escape(rm::RM_ALLOC_MEMORY, 56, &[0; 56], STRICT)).fd_offsets,
             [48]
         );
         assert_eq!(
-            route_escape(rm::RM_MAP_MEMORY, &[0; 48], STRICT),
+            route_escape(rm::RM_MAP_MEMORY, 48, &[0; 48], STRICT),
             Route::Direct
         );
         let uvm_gpu = worker(route_uvm(37, STRICT));
@@ -378,7 +397,7 @@ mod tests {
         for size in [32, 48] {
             for c in [0x0, 0x1, 0x41] {
                 assert_eq!(
-                    route_escape(rm::RM_ALLOC, &alloc(c, size), STRICT),
+                    route_escape(rm::RM_ALLOC, alloc(c, size).len(), &alloc(c, size), STRICT),
                     Route::Worker(WorkerCall {
                         fd_offsets: &[],
                         gpu_files: false
@@ -386,14 +405,24 @@ mod tests {
                 );
             }
             assert_eq!(
-                route_escape(rm::RM_ALLOC, &alloc(0x80, size), STRICT),
+                route_escape(
+                    rm::RM_ALLOC,
+                    alloc(0x80, size).len(),
+                    &alloc(0x80, size),
+                    STRICT
+                ),
                 Route::Worker(WorkerCall {
                     fd_offsets: &[],
                     gpu_files: true
                 })
             );
             assert_eq!(
-                route_escape(rm::RM_ALLOC, &alloc(0x40, size), STRICT),
+                route_escape(
+                    rm::RM_ALLOC,
+                    alloc(0x40, size).len(),
+                    &alloc(0x40, size),
+                    STRICT
+                ),
                 Route::Direct
             );
         }
@@ -404,7 +433,7 @@ mod tests {
         for (size, offset) in [(32, 28), (48, 40)] {
             for mode in [FilterMode::Strict, FilterMode::Permissive] {
                 assert!(matches!(
-                    route_escape(rm::RM_ALLOC, &alloc(0xbeef, size), mode),
+                    route_escape(rm::RM_ALLOC, alloc(0xbeef, size).len(), &alloc(0xbeef, size), mode),
                     Route::Refuse {
                         refusal: Refusal::Status { offset: o, status: NV_ERR_INVALID_CLASS },
                         ..
@@ -414,7 +443,12 @@ mod tests {
         }
         // A size the driver refuses itself is left to it.
         assert_eq!(
-            route_escape(rm::RM_ALLOC, &alloc(0xbeef, 40), STRICT),
+            route_escape(
+                rm::RM_ALLOC,
+                alloc(0xbeef, 40).len(),
+                &alloc(0xbeef, 40),
+                STRICT
+            ),
             Route::Direct
         );
     }
@@ -424,7 +458,7 @@ mod tests {
         for cmd in [0x2080_018d, 0x2080_018e, 0x3d05, 0x3d0c, 0x00fd_0104] {
             assert!(
                 matches!(
-                    route_escape(rm::RM_CONTROL, &control(cmd), STRICT),
+                    route_escape(rm::RM_CONTROL, control(cmd).len(), &control(cmd), STRICT),
                     Route::Refuse {
                         refusal: Refusal::Status { offset: 28, .. },
                         ..
@@ -434,7 +468,12 @@ mod tests {
             );
         }
         assert_eq!(
-            route_escape(rm::RM_CONTROL, &control(0x2080_1303), STRICT),
+            route_escape(
+                rm::RM_CONTROL,
+                control(0x2080_1303).len(),
+                &control(0x2080_1303),
+                STRICT
+            ),
             Route::Direct
         );
     }
@@ -442,14 +481,14 @@ mod tests {
     #[test]
     fn unknown_escapes_depend_on_the_mode() {
         assert!(matches!(
-            route_escape(0x32, &[0; 8], STRICT),
+            route_escape(0x32, 8, &[0; 8], STRICT),
             Route::Refuse {
                 refusal: Refusal::Errno(EINVAL),
                 ..
             }
         ));
         assert_eq!(
-            route_escape(0x32, &[0; 8], FilterMode::Permissive),
+            route_escape(0x32, 8, &[0; 8], FilterMode::Permissive),
             Route::Direct
         );
         assert!(matches!(route_uvm(12345, STRICT), Route::Refuse { .. }));
@@ -458,7 +497,7 @@ mod tests {
         for nr in [fe::SYS_PARAMS, 0xd8, 0x39, 0x5f, fe::IOCTL_XFER_CMD] {
             assert!(
                 matches!(
-                    route_escape(nr, &[0; 8], FilterMode::Permissive),
+                    route_escape(nr, 8, &[0; 8], FilterMode::Permissive),
                     Route::Refuse { .. }
                 ),
                 "{nr:#x}"
@@ -470,13 +509,14 @@ mod tests {
         #[test]
         fn never_panics_and_fd_offsets_fit(nr: u8, params in proptest::collection::vec(any::<u8>(), 0..80), cmd: u32) {
             for mode in [FilterMode::Strict, FilterMode::Permissive] {
-                if let Route::Worker(w) = route_escape(nr, &params, mode) {
+                if let Route::Worker(w) = route_escape(nr, params.len(), &params[..params.len().min(HEAD_MAX)], mode) {
                     for &o in w.fd_offsets {
-                        prop_assert!(o + 4 <= params.len());
+                        prop_assert!(o + 4 <= params.len() && o + 4 <= HEAD_MAX);
                     }
                 }
-                if let Route::Refuse { refusal: Refusal::Status { offset, .. }, .. } = route_escape(nr, &params, mode) {
+                if let Route::Refuse { refusal: Refusal::Status { offset, .. }, .. } = route_escape(nr, params.len(), &params[..params.len().min(HEAD_MAX)], mode) {
                     prop_assert!(offset + 4 <= params.len());
+                    prop_assert!(reads_params(nr) || offset + 4 <= HEAD_MAX);
                 }
                 let _ = route_uvm(cmd, mode);
             }

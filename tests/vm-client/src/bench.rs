@@ -64,7 +64,7 @@ fn create_destroy(fd: &OwnedFd) -> Result<(), String> {
     drm::destroy_dumb(fd, bo.handle).map_err(|e| format!("DESTROY_DUMB: {e}"))
 }
 
-/// Runs both benchmarks on `REAL_CARD` and `FAKE_CARD`.
+/// Runs the DRM benchmarks on `REAL_CARD` and `FAKE_CARD`, then the NVIDIA ones.
 pub fn run() -> Result<(), String> {
     let open = |var: &str| -> Result<OwnedFd, String> {
         let path = env(var)?;
@@ -79,5 +79,5 @@ pub fn run() -> Result<(), String> {
         &fake,
         create_destroy,
     )?;
-    Ok(())
+    crate::nv_bench::run()
 }

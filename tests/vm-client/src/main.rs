@@ -11,6 +11,7 @@
 mod bench;
 mod cases;
 mod drm;
+mod nv_bench;
 mod nv_cases;
 mod proxy_cases;
 mod sys;

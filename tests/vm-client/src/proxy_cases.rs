@@ -464,7 +464,7 @@ fn proxy_real_file_never_reachable() -> Result<(), String> {
         breaches.load(Ordering::Relaxed),
         probes.load(Ordering::Relaxed),
     );
-    println!("{done} fd-carrying calls, {probes} fd numbers probed (fstat, dup, SCM_RIGHTS, pidfd_getfd of self and of {} workers): {breaches} real files seen", workers.len());
+    println!("FIGURE racing attacker: {done} fd-carrying calls, {probes} fd numbers probed (fstat, dup, SCM_RIGHTS, pidfd_getfd of self and of {} worker thread(s)): {breaches} real files seen", workers.len());
     ensure(errors.is_empty(), || format!("calls failed: {errors:?}"))?;
     ensure(breaches == 0, || {
         format!("{breaches} real driver files reached the process")

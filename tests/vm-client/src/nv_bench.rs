@@ -1,0 +1,188 @@
+//! `fakegpu-vmtest bench`, NVIDIA part: ns/op of NVIDIA calls on nvsim's nodes directly and
+//! through fakegpu's, with 1 and 4 threads (each thread with its own files and client),
+//! interleaved in rounds. Prints figures; asserts nothing.
+
+use crate::sys::{ioctl, open_rw};
+use fakegpu_shared::ioc::iowr;
+use fakegpu_shared::nv_frontend_abi::*;
+use nv_client::rm;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::Instant;
+
+const ROUNDS: usize = 5;
+
+/// The files and objects one thread uses.
+struct Side {
+    ctl_path: &'static str,
+    ctl: OwnedFd,
+    _gpu: OwnedFd,
+    client: u32,
+}
+
+const DEVICE: u32 = 0xd0;
+const MEMORY: u32 = 0x4000;
+const SYSMEM: u32 = 0x3e00;
+
+impl Side {
+    fn new(ctl_path: &'static str, gpu_path: &str) -> Result<Self, String> {
+        let open = |p: &str| open_rw(p).map_err(|e| format!("open {p}: {e}"));
+        let (ctl, gpu) = (open(ctl_path)?, open(gpu_path)?);
+        let client = rm::alloc_client(&ctl)
+            .ok()
+            .map_err(|e| format!("client: {e}"))?;
+        rm::alloc_device(&ctl, client, DEVICE, 0)
+            .ok()
+            .map_err(|e| format!("device: {e}"))?;
+        rm::alloc_memory(&ctl, client, DEVICE, SYSMEM, 0x3e, 65536)
+            .ok()
+            .map_err(|e| format!("system memory: {e}"))?;
+        Ok(Side {
+            ctl_path,
+            ctl,
+            _gpu: gpu,
+            client,
+        })
+    }
+}
+
+fn check_version(s: &Side) -> Result<(), String> {
+    let mut p = NvIoctlRmApiVersion {
+        cmd: NV_RM_API_VERSION_CMD_QUERY,
+        ..Default::default()
+    };
+    ioctl(
+        &s.ctl,
+        iowr::<NvIoctlRmApiVersion>(NV_IOCTL_MAGIC, esc::CHECK_VERSION_STR),
+        &mut p,
+    )
+    .map(drop)
+    .map_err(|e| format!("CHECK_VERSION_STR: errno {e}"))
+}
+
+fn control(s: &Side) -> Result<(), String> {
+    let mut ids = [0u8; 128];
+    rm::control(&s.ctl, s.client, s.client, 0x201, &mut ids)
+        .ok()
+        .map_err(|e| format!("GET_ATTACHED_IDS: {e}"))
+}
+
+fn alloc_free(s: &Side) -> Result<(), String> {
+    rm::alloc_memory(&s.ctl, s.client, DEVICE, MEMORY, 0x40, 2 << 20)
+        .ok()
+        .map_err(|e| format!("alloc: {e}"))?;
+    rm::free(&s.ctl, s.client, DEVICE, MEMORY)
+        .ok()
+        .map_err(|e| format!("free: {e}"))
+}
+
+fn map_cycle(s: &Side) -> Result<(), String> {
+    let target = open_rw(s.ctl_path).map_err(|e| format!("open: {e}"))?;
+    rm::map_memory(
+        &s.ctl,
+        s.client,
+        DEVICE,
+        SYSMEM,
+        0,
+        4096,
+        target.as_raw_fd(),
+    )
+    .ok()
+    .map_err(|e| format!("MAP_MEMORY: {e}"))?;
+    // SAFETY: maps the file the context was set on; unmapped below.
+    let addr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            target.as_raw_fd(),
+            0,
+        )
+    };
+    if addr == libc::MAP_FAILED {
+        return Err(format!("mmap: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: the mapping made above.
+    unsafe { libc::munmap(addr, 4096) };
+    Ok(())
+}
+
+/// Wall time per op of `iters` ops on each of the sides, one thread per side.
+fn time_per_op(
+    sides: &[Side],
+    iters: u32,
+    op: fn(&Side) -> Result<(), String>,
+) -> Result<f64, String> {
+    let t = Instant::now();
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = sides
+            .iter()
+            .map(|s| scope.spawn(move || (0..iters).try_for_each(|_| op(s))))
+            .collect();
+        runs.into_iter()
+            .try_for_each(|r| r.join().map_err(|_| "thread panicked".to_string())?)
+    })?;
+    Ok(t.elapsed().as_nanos() as f64 / f64::from(iters) / sides.len() as f64)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn compare(
+    what: &str,
+    iters: u32,
+    direct: &[Side],
+    fake: &[Side],
+    op: fn(&Side) -> Result<(), String>,
+) -> Result<(), String> {
+    time_per_op(direct, iters / 10 + 1, op)?;
+    time_per_op(fake, iters / 10 + 1, op)?;
+    let (mut d, mut f) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        if round % 2 == 0 {
+            d.push(time_per_op(direct, iters, op)?);
+            f.push(time_per_op(fake, iters, op)?);
+        } else {
+            f.push(time_per_op(fake, iters, op)?);
+            d.push(time_per_op(direct, iters, op)?);
+        }
+    }
+    let (d, f) = (median(d), median(f));
+    println!(
+        "BENCH {what}, {} thread(s): direct {d:.0} ns/op, through fakegpu {f:.0} ns/op, ratio {:.3} ({ROUNDS} rounds x {iters} ops per thread, medians)",
+        direct.len(),
+        f / d
+    );
+    Ok(())
+}
+
+/// The NVIDIA benchmarks on nvsim's nodes and fakegpu's.
+pub fn run() -> Result<(), String> {
+    for threads in [1, 4] {
+        let direct: Vec<Side> = (0..threads)
+            .map(|_| Side::new("/dev/nvidiactl", "/dev/nvidia0"))
+            .collect::<Result<_, _>>()?;
+        let fake: Vec<Side> = (0..threads)
+            .map(|_| Side::new("/dev/fakegpuctl", "/dev/fakegpu0"))
+            .collect::<Result<_, _>>()?;
+        compare("CHECK_VERSION_STR", 5000, &direct, &fake, check_version)?;
+        compare("RM_CONTROL GET_ATTACHED_IDS", 5000, &direct, &fake, control)?;
+        compare(
+            "RM_ALLOC+RM_FREE 2 MiB vidmem",
+            2000,
+            &direct,
+            &fake,
+            alloc_free,
+        )?;
+        compare(
+            "RM_MAP_MEMORY+mmap+munmap (new ctl fd each)",
+            500,
+            &direct,
+            &fake,
+            map_cycle,
+        )?;
+    }
+    Ok(())
+}

@@ -29,7 +29,20 @@ load_nvsim && grep -E 'nvidia' /proc/devices && ls -l /dev/nvidia*
 step "a libcuda-like start-up against nvsim, then 1 GiB of GPU memory"
 nv-client startup
 nv-client alloc 1073741824
+step "insmod fakegpu.ko again: it finds nvsim's devices itself (nvidia_gpus=auto)"
+load_fakegpu && dmesg | grep 'fakegpu: /dev/fakegpu'
+cat /sys/kernel/fakegpu/devices
+NV="--ctl /dev/fakegpuctl --gpu /dev/fakegpu0 --uvm /dev/fakegpu-uvm"
+step "the same client through fakegpu's nodes: start-up, 1 GiB, a mapped system-memory buffer"
+nv-client $NV startup
+nv-client $NV alloc 1073741824
+nv-client $NV map 65536
+step "workers: kernel threads, one per process that made fd-carrying calls (an exited process's goes at the next worker call)"
+echo "workers: $(cat /sys/kernel/fakegpu/workers)"
+step "what the filter refuses, in the driver's own form, logged"
+fakegpu-vmtest proxy_filter_refusals | tail -4
 step "nvsim's ground truth after the clients exited"
 cat /sys/kernel/debug/nvsim/state
+rmmod fakegpu
 unload_nvsim
 echo; echo "DEMO DONE"

@@ -80,10 +80,7 @@ fn gpus_from_card_info(found: &mut [u32; MAX_GPUS]) -> Result<usize> {
     ctl_only.add_nvidia(&[], None).map_err(|_| EINVAL)?;
     let ctl = RealDevices::new(&ctl_only)?;
     let file = ctl.open(0, bindings::O_RDWR)?;
-    debug_assert_eq!(
-        ctl_only.get(0).map(|f| f.real.minor),
-        Some(NV_CTL_MINOR)
-    );
+    debug_assert_eq!(ctl_only.get(0).map(|f| f.real.minor), Some(NV_CTL_MINOR));
     // SAFETY: the file is open.
     let Some(ioctl) = (unsafe { crate::forward::real_fops(&file) }).unlocked_ioctl else {
         return Err(ENODEV);
@@ -96,7 +93,12 @@ fn gpus_from_card_info(found: &mut [u32; MAX_GPUS]) -> Result<usize> {
     if (-(bindings::MAX_ERRNO as isize)..0).contains(&signed) {
         return Err(Error::from_errno(signed as i32));
     }
-    let cmd = ioc(IOC_READ | IOC_WRITE, NV_IOCTL_MAGIC, fe::CARD_INFO, CARD_INFO_SIZE);
+    let cmd = ioc(
+        IOC_READ | IOC_WRITE,
+        NV_IOCTL_MAGIC,
+        fe::CARD_INFO,
+        CARD_INFO_SIZE,
+    );
     // SAFETY: as the VFS would call it on the real file; `addr` is the caller's memory.
     let ret = unsafe { ioctl(file.as_ptr(), cmd, addr as _) };
     let mut buf = KVec::from_elem(0u8, CARD_INFO_SIZE, GFP_KERNEL);

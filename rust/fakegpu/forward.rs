@@ -36,7 +36,9 @@ pub(crate) struct FakeFile {
 pub(crate) unsafe fn fake_file_of<'a>(file: *mut bindings::file) -> Option<&'a FakeFile> {
     // SAFETY: per the contract, `file` is open; `f_op` is set at open and stable after.
     let fops = unsafe { (*file).f_op };
-    if !core::ptr::eq(fops, FAKE_FOPS.get()) && !core::ptr::eq(fops, FAKE_FOPS_UNSIGNED_OFFSET.get()) {
+    if !core::ptr::eq(fops, FAKE_FOPS.get())
+        && !core::ptr::eq(fops, FAKE_FOPS_UNSIGNED_OFFSET.get())
+    {
         return None;
     }
     // SAFETY: a file with fakegpu's fops that is open went through a successful `fake_open`

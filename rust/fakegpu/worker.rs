@@ -90,9 +90,9 @@ fn real_behind_fd(fd: i32) -> Option<FileRef> {
     let real = unsafe { fake_file_of(file.as_ptr()) }.and_then(|fake: &FakeFile| {
         match fake.front.family {
             // SAFETY: the fake file (referenced) holds its real file open.
-            Family::Nvidia | Family::NvidiaUvm => Some(unsafe {
-                FileRef::get(NonNull::new_unchecked(fake.real.as_ptr()))
-            }),
+            Family::Nvidia | Family::NvidiaUvm => {
+                Some(unsafe { FileRef::get(NonNull::new_unchecked(fake.real.as_ptr())) })
+            }
             Family::Drm | Family::Generic => None,
         }
     });
@@ -126,9 +126,15 @@ unsafe extern "C" fn collect_gpu_file(ctx: *const c_void, file: *mut c_void, _fd
     if fake.front.family != Family::Nvidia || minor == NV_CTL_MINOR {
         return 0;
     }
-    let seen = found.minors.get(..found.len).is_some_and(|m| m.contains(&minor));
+    let seen = found
+        .minors
+        .get(..found.len)
+        .is_some_and(|m| m.contains(&minor));
     if !seen && found.len < MAX_GPU_FILES {
-        if let (Some(slot), Some(m)) = (found.files.get_mut(found.len), found.minors.get_mut(found.len)) {
+        if let (Some(slot), Some(m)) = (
+            found.files.get_mut(found.len),
+            found.minors.get_mut(found.len),
+        ) {
             // SAFETY: the fake file is open (the table's lock holds it) and holds its real
             // file open.
             *slot = Some(unsafe { FileRef::get(NonNull::new_unchecked(fake.real.as_ptr())) });
@@ -172,7 +178,9 @@ struct Job<'a> {
 /// Writes the fd `value` into the parameters at `offset`.
 fn write_fd(ptr: usize, offset: usize, value: i32) -> Result {
     let addr = ptr.checked_add(offset).ok_or(EFAULT)?;
-    UserSlice::new(addr, 4).writer().write_slice(&value.to_ne_bytes())
+    UserSlice::new(addr, 4)
+        .writer()
+        .write_slice(&value.to_ne_bytes())
 }
 
 /// The worker side of [`run`]: installs the files, rewrites the fds, calls the driver,

@@ -5,7 +5,7 @@
 
 use crate::sys::{fd_rdev, ioctl, ioctl_raw, open_rw};
 use crate::{ensure, Case};
-use fakegpu_shared::ioc::{ioc, iowr, IOC_READ, IOC_WRITE};
+use fakegpu_shared::ioc::{ioc, IOC_READ, IOC_WRITE};
 use fakegpu_shared::nv_frontend_abi::{esc, NvIoctlRegisterFd, NvIoctlXfer, NV_IOCTL_MAGIC};
 use fakegpu_shared::nv_rm_abi::{esc as rm_esc, Nvos21, Nvos33WithFd, Nvos54};
 use fakegpu_shared::nv_uvm_abi::{UvmInitializeParams, UvmMmInitializeParams};
@@ -38,6 +38,18 @@ fn open(path: &str) -> Result<OwnedFd, String> {
 
 fn major(rdev: u64) -> u32 {
     libc::major(rdev)
+}
+
+/// An RM escape with its exact parameter struct; Err names `what` and the errno.
+fn rm_escape<T: fakegpu_shared::pod::Pod>(
+    fd: &OwnedFd,
+    nr: u8,
+    params: &mut T,
+    what: &str,
+) -> Result<(), String> {
+    ioctl(fd, nv_cmd(nr, std::mem::size_of::<T>()), params)
+        .map(drop)
+        .map_err(|e| format!("{what}: errno {e}"))
 }
 
 fn nv_cmd(nr: u8, size: usize) -> u32 {
@@ -109,12 +121,7 @@ fn proxy_fd_params_translated_and_restored() -> Result<(), String> {
         fd: map_ctl.as_raw_fd(),
         ..Default::default()
     };
-    ioctl(
-        &ctl,
-        iowr::<Nvos33WithFd>(NV_IOCTL_MAGIC, rm_esc::RM_MAP_MEMORY),
-        &mut m,
-    )
-    .map_err(|e| format!("MAP_MEMORY: errno {e}"))?;
+    rm_escape(&ctl, rm_esc::RM_MAP_MEMORY, &mut m, "MAP_MEMORY")?;
     ensure(m.status == 0 && m.fd == map_ctl.as_raw_fd(), || {
         format!(
             "MAP_MEMORY: status {:#x}, fd came back as {}",
@@ -163,12 +170,12 @@ fn proxy_fd_params_translated_and_restored() -> Result<(), String> {
     })?;
     let mut bad = Nvos33WithFd { fd: pipe[0], ..m };
     bad.status = 0;
-    ioctl(
+    rm_escape(
         &ctl,
-        iowr::<Nvos33WithFd>(NV_IOCTL_MAGIC, rm_esc::RM_MAP_MEMORY),
+        rm_esc::RM_MAP_MEMORY,
         &mut bad,
-    )
-    .map_err(|e| format!("MAP_MEMORY with a pipe: errno {e}"))?;
+        "MAP_MEMORY with a pipe",
+    )?;
     // SAFETY: closing our pipe.
     unsafe {
         libc::close(pipe[0]);
@@ -233,12 +240,7 @@ fn proxy_filter_refusals() -> Result<(), String> {
         h_class: 0xbeef,
         ..Default::default()
     };
-    ioctl(
-        &ctl,
-        iowr::<Nvos21>(NV_IOCTL_MAGIC, rm_esc::RM_ALLOC),
-        &mut a,
-    )
-    .map_err(|e| format!("RM_ALLOC 0xbeef: errno {e}"))?;
+    rm_escape(&ctl, rm_esc::RM_ALLOC, &mut a, "RM_ALLOC 0xbeef")?;
     ensure(a.status == 0x22, || {
         format!("RM_ALLOC 0xbeef: status {:#x}", a.status)
     })?;
@@ -258,12 +260,7 @@ fn proxy_filter_refusals() -> Result<(), String> {
             params_size: params.len() as u32,
             ..Default::default()
         };
-        ioctl(
-            &ctl,
-            iowr::<Nvos54>(NV_IOCTL_MAGIC, rm_esc::RM_CONTROL),
-            &mut c,
-        )
-        .map_err(|e| format!("control {cmd:#x}: errno {e}"))?;
+        rm_escape(&ctl, rm_esc::RM_CONTROL, &mut c, "control {cmd:#x}")?;
         ensure(c.status == want, || {
             format!("control {cmd:#x}: status {:#x}, want {want:#x}", c.status)
         })?;

@@ -89,9 +89,10 @@ fn real_behind_fd(fd: i32) -> Option<FileRef> {
     // SAFETY: we hold the `fget` reference until the end of this function.
     let real = unsafe { fake_file_of(file.as_ptr()) }.and_then(|fake: &FakeFile| {
         match fake.front.family {
-            // SAFETY: the fake file (referenced) holds its real file open.
             Family::Nvidia | Family::NvidiaUvm => {
-                Some(unsafe { FileRef::get(NonNull::new_unchecked(fake.real.as_ptr())) })
+                let real = NonNull::new(fake.real.as_ptr())?;
+                // SAFETY: the fake file (referenced) holds its real file open.
+                Some(unsafe { FileRef::get(real) })
             }
             Family::Drm | Family::Generic => None,
         }
@@ -137,7 +138,7 @@ unsafe extern "C" fn collect_gpu_file(ctx: *const c_void, file: *mut c_void, _fd
         ) {
             // SAFETY: the fake file is open (the table's lock holds it) and holds its real
             // file open.
-            *slot = Some(unsafe { FileRef::get(NonNull::new_unchecked(fake.real.as_ptr())) });
+            *slot = NonNull::new(fake.real.as_ptr()).map(|real| unsafe { FileRef::get(real) });
             *m = minor;
             found.len += 1;
         }

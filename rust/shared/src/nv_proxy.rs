@@ -386,6 +386,9 @@ mod tests {
             route_escape(rm::RM_MAP_MEMORY, 48, &[0; 48], STRICT),
             Route::Direct
         );
+        // Unmapping needs the process that mapped: the worker.
+        let unmap = worker(route_escape(rm::RM_UNMAP_MEMORY, 32, &[], STRICT));
+        assert_eq!((unmap.fd_offsets, unmap.gpu_files), (NO_FDS, false));
         let uvm_gpu = worker(route_uvm(37, STRICT));
         assert_eq!((uvm_gpu.fd_offsets, uvm_gpu.gpu_files), (&[24][..], true));
         assert_eq!(worker(route_uvm(75, STRICT)).fd_offsets, [0]);

@@ -7,7 +7,7 @@
 //! process as an owner that a later worker call is checked against (new clients). Everything
 //! else runs in the caller's own context.
 
-use super::nv_frontend_abi::esc as fe;
+use super::nv_frontend_abi::{esc as fe, NvIoctlRegisterFd};
 use super::nv_rm_abi::{class, ctrl, esc as rm, Nvos21, Nvos33WithFd, Nvos54, Nvos64};
 use super::nv_status::*;
 use super::nv_uvm_abi::uvm_command;
@@ -213,10 +213,12 @@ pub fn route_escape(nr: u8, size: usize, head: &[u8], mode: FilterMode) -> Route
     let refuse = |refusal, why| Route::Refuse { refusal, why };
     let at = |offset: usize| head.get(offset..).and_then(read_pod::<u32>);
     match nr {
-        fe::REGISTER_FD => Route::Worker(WorkerCall {
+        fe::REGISTER_FD if size == size_of::<NvIoctlRegisterFd>() => Route::Worker(WorkerCall {
             fd_offsets: FD_AT_0,
             gpu_files: false,
         }),
+        // Other sizes: the driver refuses them (EINVAL) before resolving the fd.
+        fe::REGISTER_FD => Route::Direct,
         n if PLAIN_FRONTEND_ESCAPES.contains(&n) || PLAIN_RM_ESCAPES.contains(&n) => Route::Direct,
         // The driver requires the process that mapped (the worker, see RM_MAP_MEMORY).
         rm::RM_UNMAP_MEMORY => Route::Worker(WorkerCall {

@@ -31,8 +31,7 @@ extern "C" {
 
 /// An open file on a real device. Closes it (`fput`) on drop.
 ///
-/// INVARIANT: `self.0` is a file returned by `dentry_open`, on which this value holds one
-/// reference.
+/// INVARIANT: `self.0` is an open file on which this value holds one reference.
 pub(crate) struct RealFile(NonNull<bindings::file>);
 
 // SAFETY: a `struct file` reference may be used and dropped from any thread.
@@ -40,7 +39,24 @@ unsafe impl Send for RealFile {}
 // SAFETY: file operations on a shared `struct file` are thread-safe by VFS contract.
 unsafe impl Sync for RealFile {}
 
+extern "C" {
+    /// `get_file` (a static inline; `worker_shim.c`).
+    fn fakegpu_get_file(file: *mut kernel::ffi::c_void) -> *mut kernel::ffi::c_void;
+}
+
 impl RealFile {
+    /// A new reference on `file`.
+    ///
+    /// # Safety
+    ///
+    /// `file` must be an open file, referenced by the caller for the length of this call.
+    pub(crate) unsafe fn new_ref(file: NonNull<bindings::file>) -> Self {
+        // SAFETY: the caller's reference keeps the file alive while we add ours.
+        unsafe { fakegpu_get_file(file.as_ptr().cast()) };
+        // INVARIANT: the reference just taken.
+        RealFile(file)
+    }
+
     /// The raw file, valid while `self` lives.
     pub(crate) fn as_ptr(&self) -> *mut bindings::file {
         self.0.as_ptr()

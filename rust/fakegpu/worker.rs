@@ -18,6 +18,7 @@
 //! clients are created in the worker too, which stands for its process (`nv_proxy`).
 
 use crate::forward::{fake_file_of, FakeFile, IoctlFn};
+use crate::real_devices::RealFile;
 use crate::shared::fronts::Family;
 use crate::shared::nv_frontend_abi::NV_CTL_MINOR;
 use crate::shared::nv_proxy::WorkerCall;
@@ -39,8 +40,6 @@ extern "C" {
     ) -> c_int;
     fn fakegpu_install_file(file: *mut c_void) -> c_int;
     fn fakegpu_close_fd(fd: c_int);
-    /// `get_file` (a static inline).
-    fn fakegpu_get_file(file: *mut c_void) -> *mut c_void;
     fn fakegpu_iterate_caller_fds(
         f: unsafe extern "C" fn(*const c_void, *mut c_void, c_uint) -> c_int,
         ctx: *const c_void,
@@ -54,35 +53,9 @@ const MAX_FD_PARAMS: usize = 2;
 /// Most GPUs whose files one call installs (the driver's limit of attached GPUs).
 const MAX_GPU_FILES: usize = 32;
 
-/// A reference to an open file, dropped with `fput`.
-///
-/// INVARIANT: `self.0` is an open file on which this value holds one reference.
-struct FileRef(NonNull<bindings::file>);
-
-impl FileRef {
-    /// Takes a new reference on `file`.
-    ///
-    /// # Safety
-    ///
-    /// `file` must be an open file, referenced by the caller for the length of this call.
-    unsafe fn get(file: NonNull<bindings::file>) -> Self {
-        // SAFETY: the caller's reference keeps the file alive while we add ours.
-        unsafe { fakegpu_get_file(file.as_ptr().cast()) };
-        // INVARIANT: the reference just taken.
-        FileRef(file)
-    }
-}
-
-impl Drop for FileRef {
-    fn drop(&mut self) {
-        // SAFETY: by the type invariant we own one reference.
-        unsafe { bindings::fput(self.0.as_ptr()) };
-    }
-}
-
 /// The real file behind the caller's fd `fd` if that is a fakegpu NVIDIA file (ctl, GPU or
 /// UVM; the driver judges the kind on the real file, as it would have without fakegpu).
-fn real_behind_fd(fd: i32) -> Option<FileRef> {
+fn real_behind_fd(fd: i32) -> Option<RealFile> {
     let fd = c_uint::try_from(fd).ok()?;
     // SAFETY: `fget` looks the fd up in the caller's table and returns a referenced file.
     let file = NonNull::new(unsafe { bindings::fget(fd) })?;
@@ -92,7 +65,7 @@ fn real_behind_fd(fd: i32) -> Option<FileRef> {
             Family::Nvidia | Family::NvidiaUvm => {
                 let real = NonNull::new(fake.real.as_ptr())?;
                 // SAFETY: the fake file (referenced) holds its real file open.
-                Some(unsafe { FileRef::get(real) })
+                Some(unsafe { RealFile::new_ref(real) })
             }
             Family::Drm | Family::Generic => None,
         }
@@ -104,7 +77,7 @@ fn real_behind_fd(fd: i32) -> Option<FileRef> {
 
 /// What the fd-table walk collects: the real file behind one fake file per GPU minor.
 struct GpuFiles {
-    files: [Option<FileRef>; MAX_GPU_FILES],
+    files: [Option<RealFile>; MAX_GPU_FILES],
     minors: [u32; MAX_GPU_FILES],
     len: usize,
 }
@@ -138,7 +111,7 @@ unsafe extern "C" fn collect_gpu_file(ctx: *const c_void, file: *mut c_void, _fd
         ) {
             // SAFETY: the fake file is open (the table's lock holds it) and holds its real
             // file open.
-            *slot = NonNull::new(fake.real.as_ptr()).map(|real| unsafe { FileRef::get(real) });
+            *slot = NonNull::new(fake.real.as_ptr()).map(|real| unsafe { RealFile::new_ref(real) });
             *m = minor;
             found.len += 1;
         }
@@ -170,7 +143,7 @@ struct Job<'a> {
     /// The user address of the parameters.
     ptr: usize,
     /// Per fd parameter: its offset, the caller's value, and the real file to install.
-    fds: [(usize, i32, Option<FileRef>); MAX_FD_PARAMS],
+    fds: [(usize, i32, Option<RealFile>); MAX_FD_PARAMS],
     nfds: usize,
     gpu_files: Option<KBox<GpuFiles>>,
     ret: c_long,
@@ -194,10 +167,10 @@ unsafe extern "C" fn job_in_worker(ctx: *mut c_void) {
     // SAFETY: per the contract, `ctx` is the caller's `Job`, lent to us until we return.
     let job = unsafe { &mut *ctx.cast::<Job<'_>>() };
     let mut installed: KVec<c_int> = KVec::new();
-    let mut install = |file: &FileRef| -> Result<c_int> {
+    let mut install = |file: &RealFile| -> Result<c_int> {
         installed.push(-1, GFP_KERNEL)?;
         // SAFETY: `file` is referenced; the new fd takes its own reference.
-        let fd = unsafe { fakegpu_install_file(file.0.as_ptr().cast()) };
+        let fd = unsafe { fakegpu_install_file(file.as_ptr().cast()) };
         if fd < 0 {
             return Err(Error::from_errno(fd));
         }

@@ -10,9 +10,13 @@ use crate::shared::devnum::DevNum;
 use crate::shared::fronts::FrontTable;
 use crate::shared::ioc::{ioc, IOC_READ, IOC_WRITE};
 use crate::shared::nv_discovery::{card_info_minors, GpuSpec, CARD_INFO_SIZE, MAX_GPUS};
-use crate::shared::nv_frontend_abi::{esc as fe, NV_CTL_MINOR, NV_IOCTL_MAGIC, NV_MAJOR};
+use crate::shared::nv_frontend_abi::{
+    esc as fe, NvIoctlCardInfo, NV_CTL_MINOR, NV_IOCTL_MAGIC, NV_MAJOR,
+};
 use crate::shared::nv_uvm_abi::UVM_DEVICE_NAME;
+use crate::shared::pod::read_pod;
 use crate::shared::proc_devices::char_major;
+use core::mem::size_of;
 use kernel::bindings;
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
@@ -30,8 +34,10 @@ extern "C" {
 /// The driver's name for its frontend major in `/proc/devices`.
 const FRONTEND_NAME: &str = "nvidia-frontend";
 
-/// Adds NVIDIA's fronts to `table` if the driver is loaded and `nvidia_gpus=` is not `off`.
-pub(crate) fn add_nvidia(table: &mut FrontTable) -> Result {
+/// Adds NVIDIA's fronts to `table` if the driver is loaded and `nvidia_gpus=` is not `off`;
+/// returns the driver's CARD_INFO records of the fronted GPUs (what cgroups limited to some
+/// GPUs are shown, see `nv_visibility`).
+pub(crate) fn add_nvidia(table: &mut FrontTable) -> Result<KVec<NvIoctlCardInfo>> {
     // SAFETY: the shim returns its NUL-terminated parameter buffer, written only at load.
     let param = unsafe { CStr::from_char_ptr(fakegpu_nvidia_gpus_param()) };
     let param = param.to_str().map_err(|_| EINVAL)?;
@@ -40,7 +46,7 @@ pub(crate) fn add_nvidia(table: &mut FrontTable) -> Result {
         EINVAL
     })?;
     if spec == GpuSpec::Off {
-        return Ok(());
+        return Ok(KVec::new());
     }
     let mut text = KVec::from_elem(0u8, 8192, GFP_KERNEL)?;
     // SAFETY: `text` is writable for its length.
@@ -57,25 +63,35 @@ pub(crate) fn add_nvidia(table: &mut FrontTable) -> Result {
             pr_err!("nvidia_gpus= is set but no NVIDIA driver is loaded\n");
             return Err(ENODEV);
         }
-        None => return Ok(()),
+        None => return Ok(KVec::new()),
     }
     let uvm = char_major(text, UVM_DEVICE_NAME).and_then(|major| DevNum::new(major, 0));
+    let records = card_info()?;
     let mut found = [0u32; MAX_GPUS];
     let minors = match spec {
         GpuSpec::List(..) => spec.minors(),
         _ => {
-            let n = gpus_from_card_info(&mut found)?;
+            let n = card_info_minors(&records, &mut found);
             found.get(..n).unwrap_or(&[])
         }
     };
     table.add_nvidia(minors, uvm).map_err(|e| {
         pr_err!("cannot front NVIDIA's devices: {}\n", e);
         EINVAL
-    })
+    })?;
+    let mut cards = KVec::new();
+    for record in records.chunks_exact(size_of::<NvIoctlCardInfo>()) {
+        if let Some(card) = read_pod::<NvIoctlCardInfo>(record) {
+            if card.valid != 0 && minors.contains(&card.minor_number) {
+                cards.push(card, GFP_KERNEL)?;
+            }
+        }
+    }
+    Ok(cards)
 }
 
-/// Asks the driver which GPUs it has (CARD_INFO on nvidiactl), into `found`.
-fn gpus_from_card_info(found: &mut [u32; MAX_GPUS]) -> Result<usize> {
+/// Asks the driver which GPUs it has: its answer to CARD_INFO on nvidiactl.
+fn card_info() -> Result<KVec<u8>> {
     let mut ctl_only = FrontTable::empty();
     ctl_only.add_nvidia(&[], None).map_err(|_| EINVAL)?;
     let ctl = RealDevices::new(&ctl_only)?;
@@ -112,6 +128,5 @@ fn gpus_from_card_info(found: &mut [u32; MAX_GPUS]) -> Result<usize> {
     // SAFETY: unmaps what was mapped above.
     unsafe { bindings::vm_munmap(addr as _, CARD_INFO_SIZE as _) };
     read.inspect_err(|e| pr_err!("CARD_INFO on nvidiactl failed: {:?}\n", e))?;
-    let buf = buf?;
-    Ok(card_info_minors(&buf, found))
+    Ok(buf?)
 }

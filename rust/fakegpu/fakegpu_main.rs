@@ -20,18 +20,22 @@ mod layout;
 #[path = "../kernel-common/published.rs"]
 mod published;
 
+mod cgroups;
 mod discovery;
 mod forward;
 mod nodes;
 mod nvidia;
 mod real_devices;
+mod visibility;
 mod worker;
 
 #[path = "../shared/src"]
 pub mod shared {
     //! The no_std code shared with userspace (`rust/shared`), compiled into the module.
+    pub mod cgroup_control;
     pub mod devnum;
     pub mod fronts;
+    pub mod gpu_set;
     pub mod ioc;
     pub mod namebuf;
     pub mod nv_discovery;
@@ -40,6 +44,7 @@ pub mod shared {
     pub mod nv_rm_abi;
     pub mod nv_status;
     pub mod nv_uvm_abi;
+    pub mod nv_visibility;
     pub mod pod;
     pub mod proc_devices;
 }
@@ -49,6 +54,7 @@ use published::{PublishGuard, Published};
 use real_devices::RealDevices;
 use shared::devnum::DevNum;
 use shared::fronts::{Family, FrontTable};
+use shared::nv_frontend_abi::NvIoctlCardInfo;
 use shared::nv_proxy::FilterMode;
 
 module! {
@@ -75,6 +81,8 @@ extern "C" {
     fn fakegpu_sysfs_create() -> kernel::ffi::c_int;
     /// Removes it.
     fn fakegpu_sysfs_remove();
+    /// Removes `cgroups/control` and stops the reaping of entries (`cgroup_shim.c`).
+    fn fakegpu_cgroups_sysfs_stop();
 }
 
 /// Everything the file operations need, alive from before the first fake node appears until
@@ -88,6 +96,11 @@ pub(crate) struct State {
     pub(crate) regions: Regions,
     /// How unknown NVIDIA calls are treated.
     pub(crate) filter: FilterMode,
+    /// The NVIDIA driver's CARD_INFO records at load (empty without NVIDIA fronts): what a
+    /// cgroup limited to some GPUs is shown of them.
+    pub(crate) cards: KVec<NvIoctlCardInfo>,
+    /// The per-cgroup entries.
+    pub(crate) cgroups: Pin<KBox<cgroups::Registry>>,
 }
 
 /// The state the file operations use (see [`Published`]).
@@ -119,7 +132,12 @@ impl Sysfs {
 
 impl Drop for Sysfs {
     fn drop(&mut self) {
-        // SAFETY: created in `create`; removal waits for running show callbacks.
+        // SAFETY: no entry can be added after this, and no reaping runs.
+        unsafe { fakegpu_cgroups_sysfs_stop() };
+        if let Some(state) = State::get() {
+            state.cgroups.clear();
+        }
+        // SAFETY: created in `create`; removal waits for running callbacks.
         unsafe { fakegpu_sysfs_remove() };
     }
 }
@@ -152,8 +170,9 @@ fn param(get: unsafe extern "C" fn() -> *const kernel::ffi::c_char) -> Result<&'
     value.to_str().map_err(|_| EINVAL)
 }
 
-/// The fronts of `devices=` (none if it is empty) and NVIDIA's.
-fn front_table() -> Result<FrontTable> {
+/// The fronts of `devices=` (none if it is empty) and NVIDIA's, with the NVIDIA driver's
+/// CARD_INFO records.
+fn front_table() -> Result<(FrontTable, KVec<NvIoctlCardInfo>)> {
     let spec = param(fakegpu_devices_param)?;
     let mut table = if spec.trim().is_empty() {
         FrontTable::empty()
@@ -163,12 +182,12 @@ fn front_table() -> Result<FrontTable> {
             EINVAL
         })?
     };
-    discovery::add_nvidia(&mut table)?;
+    let cards = discovery::add_nvidia(&mut table)?;
     if table.is_empty() {
         pr_err!("nothing to front: no NVIDIA driver is loaded and devices= is empty\n");
         return Err(ENODEV);
     }
-    Ok(table)
+    Ok((table, cards))
 }
 
 fn filter_param() -> Result<FilterMode> {
@@ -221,7 +240,8 @@ impl kernel::Module for FakeGpu {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         layout::check()?;
         let filter = filter_param()?;
-        let table = front_table()?;
+        let (table, cards) = front_table()?;
+        let cgroups = KBox::pin_init(cgroups::Registry::new(), GFP_KERNEL)?;
         let real = RealDevices::new(&table)?;
         let regions = Regions::register(&table)?;
         let nodes = Nodes::create(&table, &regions)?;
@@ -233,6 +253,8 @@ impl kernel::Module for FakeGpu {
             real,
             regions,
             filter,
+            cards,
+            cgroups,
         })?;
         for front in state.get().table.iter() {
             let kind = match front.family {

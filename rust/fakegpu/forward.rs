@@ -14,6 +14,7 @@ use crate::layout::{DEFAULT_POLLMASK, FOP_UNSIGNED_OFFSET};
 use crate::real_devices::RealFile;
 use crate::shared::devnum::DevNum;
 use crate::shared::fronts::{Family, Front};
+use crate::shared::nv_frontend_abi::NV_CTL_MINOR;
 use crate::State;
 use kernel::bindings;
 use kernel::error::from_result;
@@ -105,12 +106,23 @@ unsafe extern "C" fn fake_open(inode: *mut bindings::inode, file: *mut bindings:
         // SAFETY: the VFS passes the fake node's live inode.
         let dev = DevNum::from_kernel_dev_t(unsafe { (*inode).i_rdev });
         let index = state.front_of(dev).ok_or(ENXIO)?;
+        let front = *state.table.get(index).ok_or(ENXIO)?;
+        // A GPU the caller's cgroup may not see cannot be opened, as if the device cgroup
+        // denied it.
+        if front.family == Family::Nvidia
+            && front.real.minor != NV_CTL_MINOR
+            && !state
+                .cgroups
+                .visibility_of_current()
+                .allows(front.real.minor)
+        {
+            return Err(EPERM);
+        }
         // SAFETY: `file` is being opened and is ours until we return.
         let flags = unsafe { (*file).f_flags };
         let real = state.real.open(index, flags)?;
         // SAFETY: `real` is open.
         let unsigned = unsafe { real_fops(&real) }.fop_flags & FOP_UNSIGNED_OFFSET != 0;
-        let front = *state.table.get(index).ok_or(ENXIO)?;
         let fake = KBox::new(FakeFile { real, front }, GFP_KERNEL)?;
         // SAFETY: `file` is ours until we return. Both tables have the same owner, so the
         // module reference the VFS took for `f_op` stays right (as `replace_fops` does).

@@ -11,11 +11,13 @@
 
 use crate::forward::{FakeFile, IoctlFn};
 use crate::shared::fronts::Family;
+use crate::shared::gpu_set::Visibility;
 use crate::shared::ioc::{self, IOC_READ, IOC_SIZE_MAX, IOC_WRITE};
 use crate::shared::nv_frontend_abi::{
     esc as fe, unwrap_xfer, NvIoctlXfer, NV_CTL_MINOR, NV_IOCTL_MAGIC,
 };
 use crate::shared::nv_proxy::{self, NvNode, Refusal, Route, HEAD_MAX};
+use crate::shared::nv_visibility::{visibility_call, VisibilityCall};
 use crate::shared::pod::read_pod;
 use crate::State;
 use kernel::ffi::{c_long, c_uint};
@@ -90,6 +92,26 @@ fn escape_ioctl(
     let head = head.get_mut(..head_len).ok_or(EINVAL)?;
     UserSlice::new(ptr, head_len).reader().read_slice(head)?;
     let route = nv_proxy::route_escape(nr, size, head, state.filter);
+    if let (Route::Direct, Some(call)) = (route, visibility_call(nr, head)) {
+        // CARD_INFO and ATTACH_GPUS_TO_FD are for the ctl node; the driver refuses them
+        // elsewhere.
+        let ctl_only = !matches!(call, VisibilityCall::AttachedIds { .. });
+        if !ctl_only || fake.front.real.minor == NV_CTL_MINOR {
+            let visible = state.cgroups.visibility_of_current();
+            if visible != Visibility::All {
+                return crate::visibility::limited_call(
+                    fake,
+                    ioctl,
+                    forward_cmd,
+                    ptr,
+                    size,
+                    call,
+                    &visible,
+                    state,
+                );
+            }
+        }
+    }
     dispatch(fake, ioctl, forward_cmd, ptr, head, route, u32::from(nr))
 }
 
@@ -112,6 +134,21 @@ fn uvm_ioctl(
     dispatch(fake, ioctl, cmd, arg, head, route, cmd)
 }
 
+/// Logs (rate-limited) that `call` on `fake` was refused, and why.
+pub(crate) fn log_refusal(fake: &FakeFile, call: u32, why: &str) {
+    let node = fake.front.node_name();
+    // SAFETY: both strings are valid for their lengths during the call.
+    unsafe {
+        fakegpu_log_refusal(
+            node.as_str().as_ptr(),
+            node.as_str().len(),
+            call,
+            why.as_ptr(),
+            why.len(),
+        )
+    };
+}
+
 /// Carries out `route` for the call `cmd` with parameters at `ptr` (their head read as
 /// `params`).
 fn dispatch(
@@ -129,17 +166,7 @@ fn dispatch(
         Route::Direct => Ok(unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as _) }),
         Route::Worker(w) => Ok(crate::worker::run(fake, ioctl, cmd, ptr, params, w)),
         Route::Refuse { refusal, why } => {
-            let node = fake.front.node_name();
-            // SAFETY: both strings are valid for their lengths during the call.
-            unsafe {
-                fakegpu_log_refusal(
-                    node.as_str().as_ptr(),
-                    node.as_str().len(),
-                    call,
-                    why.as_ptr(),
-                    why.len(),
-                )
-            };
+            log_refusal(fake, call, why);
             match refusal {
                 Refusal::Errno(e) => Err(Error::from_errno(-e)),
                 Refusal::Status { offset, status } => {

@@ -132,6 +132,10 @@ void fakegpu_log_refusal(const char *node, size_t node_len, unsigned int call, c
 /* Formats the fronts into @buf (Rust, fakegpu_main.rs); returns the length written. */
 size_t fakegpu_format_devices(char *buf, size_t len);
 int fakegpu_worker_count(void);
+/* The cgroups directory (cgroup_shim.c). */
+int fakegpu_cgroups_sysfs_create(struct kobject *parent);
+void fakegpu_cgroups_sysfs_stop(void);
+void fakegpu_cgroups_sysfs_remove(void);
 
 static struct kobject *fakegpu_kobj;
 
@@ -158,6 +162,8 @@ int fakegpu_sysfs_create(void)
 	if (!fakegpu_kobj)
 		return -ENOMEM;
 	ret = sysfs_create_group(fakegpu_kobj, &fakegpu_group);
+	if (!ret)
+		ret = fakegpu_cgroups_sysfs_create(fakegpu_kobj);
 	if (ret) {
 		kobject_put(fakegpu_kobj);
 		fakegpu_kobj = NULL;
@@ -168,6 +174,8 @@ int fakegpu_sysfs_create(void)
 void fakegpu_sysfs_remove(void)
 {
 	if (fakegpu_kobj) {
+		fakegpu_cgroups_sysfs_stop();
+		fakegpu_cgroups_sysfs_remove();
 		sysfs_remove_group(fakegpu_kobj, &fakegpu_group);
 		kobject_put(fakegpu_kobj);
 		fakegpu_kobj = NULL;

@@ -20,6 +20,7 @@
 use crate::forward::{fake_file_of, FakeFile, IoctlFn};
 use crate::real_devices::RealFile;
 use crate::shared::fronts::Family;
+use crate::shared::gpu_set::Visibility;
 use crate::shared::nv_frontend_abi::NV_CTL_MINOR;
 use crate::shared::nv_proxy::WorkerCall;
 use crate::shared::pod::read_pod;
@@ -53,21 +54,30 @@ const MAX_FD_PARAMS: usize = 2;
 /// Most GPUs whose files one call installs (the driver's limit of attached GPUs).
 const MAX_GPU_FILES: usize = 32;
 
+/// Whether the fake NVIDIA file `fake` is one the caller may use: not a GPU that its cgroup
+/// may not see.
+fn usable(fake: &FakeFile, visible: &Visibility) -> bool {
+    fake.front.family != Family::Nvidia
+        || fake.front.real.minor == NV_CTL_MINOR
+        || visible.allows(fake.front.real.minor)
+}
+
 /// The real file behind the caller's fd `fd` if that is a fakegpu NVIDIA file (ctl, GPU or
-/// UVM; the driver judges the kind on the real file, as it would have without fakegpu).
-fn real_behind_fd(fd: i32) -> Option<RealFile> {
+/// UVM; the driver judges the kind on the real file, as it would have without fakegpu) that
+/// the caller may use.
+fn real_behind_fd(fd: i32, visible: &Visibility) -> Option<RealFile> {
     let fd = c_uint::try_from(fd).ok()?;
     // SAFETY: `fget` looks the fd up in the caller's table and returns a referenced file.
     let file = NonNull::new(unsafe { bindings::fget(fd) })?;
     // SAFETY: we hold the `fget` reference until the end of this function.
     let real = unsafe { fake_file_of(file.as_ptr()) }.and_then(|fake: &FakeFile| {
         match fake.front.family {
-            Family::Nvidia | Family::NvidiaUvm => {
+            Family::Nvidia | Family::NvidiaUvm if usable(fake, visible) => {
                 let real = NonNull::new(fake.real.as_ptr())?;
                 // SAFETY: the fake file (referenced) holds its real file open.
                 Some(unsafe { RealFile::new_ref(real) })
             }
-            Family::Drm | Family::Generic => None,
+            Family::Nvidia | Family::NvidiaUvm | Family::Drm | Family::Generic => None,
         }
     });
     // SAFETY: the reference `fget` returned.
@@ -75,8 +85,10 @@ fn real_behind_fd(fd: i32) -> Option<RealFile> {
     real
 }
 
-/// What the fd-table walk collects: the real file behind one fake file per GPU minor.
+/// What the fd-table walk collects: the real file behind one fake file per GPU minor, for
+/// the GPUs the caller's cgroup may see.
 struct GpuFiles {
+    visible: Visibility,
     files: [Option<RealFile>; MAX_GPU_FILES],
     minors: [u32; MAX_GPU_FILES],
     len: usize,
@@ -97,7 +109,8 @@ unsafe extern "C" fn collect_gpu_file(ctx: *const c_void, file: *mut c_void, _fd
         return 0;
     };
     let minor = fake.front.real.minor;
-    if fake.front.family != Family::Nvidia || minor == NV_CTL_MINOR {
+    if fake.front.family != Family::Nvidia || minor == NV_CTL_MINOR || !found.visible.allows(minor)
+    {
         return 0;
     }
     let seen = found
@@ -119,10 +132,11 @@ unsafe extern "C" fn collect_gpu_file(ctx: *const c_void, file: *mut c_void, _fd
     0
 }
 
-/// The real files behind the fake GPU files the caller has open, one per GPU.
-fn caller_gpu_files() -> Result<KBox<GpuFiles>> {
+/// The real files behind the fake GPU files the caller has open, one per GPU it may see.
+fn caller_gpu_files(visible: Visibility) -> Result<KBox<GpuFiles>> {
     let found = KBox::new(
         GpuFiles {
+            visible,
             files: [const { None }; MAX_GPU_FILES],
             minors: [0; MAX_GPU_FILES],
             len: 0,
@@ -233,17 +247,21 @@ pub(crate) fn run(
             gpu_files: None,
             ret: 0,
         };
+        let visible = match crate::State::get() {
+            Some(state) => state.cgroups.visibility_of_current(),
+            None => return Err(ENXIO),
+        };
         for &offset in call.fd_offsets {
             let original = params
                 .get(offset..)
                 .and_then(read_pod::<u32>)
                 .ok_or(EINVAL)? as i32;
             let slot = job.fds.get_mut(job.nfds).ok_or(EINVAL)?;
-            *slot = (offset, original, real_behind_fd(original));
+            *slot = (offset, original, real_behind_fd(original, &visible));
             job.nfds += 1;
         }
         if call.gpu_files {
-            job.gpu_files = Some(caller_gpu_files()?);
+            job.gpu_files = Some(caller_gpu_files(visible)?);
         }
         // SAFETY: reads `current`'s thread group.
         let worker = unsafe { fakegpu_worker_for_current() };

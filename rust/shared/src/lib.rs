@@ -7,9 +7,11 @@
 //! `alloc` or `std`, and refer to each other through `super::`.
 #![cfg_attr(not(test), no_std)]
 
+pub mod cgroup_control;
 pub mod devnum;
 pub mod drm_abi;
 pub mod fronts;
+pub mod gpu_set;
 pub mod ioc;
 pub mod namebuf;
 pub mod nv_discovery;
@@ -18,6 +20,7 @@ pub mod nv_proxy;
 pub mod nv_rm_abi;
 pub mod nv_status;
 pub mod nv_uvm_abi;
+pub mod nv_visibility;
 pub mod nvsim_frontend;
 pub mod nvsim_rm;
 pub mod pod;

@@ -10,11 +10,14 @@
 
 mod bench;
 mod cases;
+mod cgroup_cases;
+mod cgroup_util;
 mod drm;
 mod nv_bench;
 mod nv_cases;
 mod proxy_cases;
 mod sys;
+mod visibility_cases;
 
 use std::process::ExitCode;
 
@@ -65,12 +68,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// Every case: the pass-through cases, the nvsim cases, then fakegpu's NVIDIA proxy cases.
+/// Every case: the pass-through cases, the nvsim cases, fakegpu's NVIDIA proxy cases, then
+/// the per-cgroup entries and GPU visibility.
 fn all_cases() -> impl Iterator<Item = &'static Case> {
     cases::ALL
         .iter()
         .chain(nv_cases::ALL)
         .chain(proxy_cases::ALL)
+        .chain(cgroup_cases::ALL)
+        .chain(visibility_cases::ALL)
 }
 
 /// The value of an environment variable the runner must set.

@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! fakegpu's per-cgroup entries: `/sys/kernel/fakegpu/cgroups/<cgroup id>/`, created and
+//! removed through `cgroups/control`, each holding what fakegpu enforces for that cgroup
+//! (for now which GPUs it may see, `gpus`).
+//!
+//! An entry holds a reference on its cgroup, so the id stays unique while the entry exists;
+//! a module gets no callback when a cgroup is removed, so entries of removed cgroups are
+//! reaped once a second (`cgroup_shim.c`). Policy applies hierarchically: a task sees what
+//! its cgroup and every ancestor with an entry allow.
+
+use crate::shared::cgroup_control::{self, Command, Target};
+use crate::shared::gpu_set::{GpuSet, Visibility};
+use crate::shared::namebuf::NameBuf;
+use core::ffi::c_void;
+use core::fmt::Write;
+use core::ptr::NonNull;
+use kernel::ffi::{c_char, c_int};
+use kernel::prelude::*;
+use kernel::rbtree::{RBTree, RBTreeNodeReservation};
+use kernel::sync::Mutex;
+
+extern "C" {
+    // `struct cgroup *` and `struct kobject *` pass as `void *`.
+    fn fakegpu_cgroup_current() -> *mut c_void;
+    fn fakegpu_cgroup_put(cgrp: *mut c_void);
+    fn fakegpu_cgroup_id(cgrp: *mut c_void) -> u64;
+    fn fakegpu_cgroup_parent(cgrp: *mut c_void) -> *mut c_void;
+    fn fakegpu_cgroup_online(cgrp: *mut c_void) -> bool;
+    fn fakegpu_cgroup_path(cgrp: *mut c_void, buf: *mut u8, len: usize) -> c_int;
+    fn fakegpu_cgroup_lookup_path(path: *const c_char, err: *mut c_int) -> *mut c_void;
+    fn fakegpu_cgroup_lookup_id(id: u64, err: *mut c_int) -> *mut c_void;
+    fn fakegpu_cgroup_dir_create(id: u64) -> *mut c_void;
+    fn fakegpu_cgroup_dir_remove(dir: *mut c_void);
+}
+
+/// A counted reference on a cgroup (v2).
+///
+/// INVARIANT: `ptr` is a `struct cgroup *` on which this value holds one reference.
+pub(crate) struct Cgroup {
+    ptr: NonNull<c_void>,
+}
+
+// SAFETY: a cgroup reference may be used and dropped from any task.
+unsafe impl Send for Cgroup {}
+// SAFETY: the methods only read fields that are stable while referenced, or atomic flags.
+unsafe impl Sync for Cgroup {}
+
+impl Cgroup {
+    /// The calling task's cgroup (always there: every task is in one of the default
+    /// hierarchy).
+    pub(crate) fn current() -> Option<Self> {
+        // SAFETY: returns the current task's cgroup with a reference.
+        let ptr = unsafe { fakegpu_cgroup_current() };
+        // INVARIANT: see above.
+        NonNull::new(ptr).map(|ptr| Cgroup { ptr })
+    }
+
+    /// The cgroup a control command names, seen from the writer's cgroup namespace.
+    fn lookup(target: Target<'_>) -> Result<Self> {
+        let mut err: c_int = 0;
+        let ptr = match target {
+            Target::Path(path) => {
+                let mut cpath = KVec::with_capacity(path.len() + 1, GFP_KERNEL)?;
+                cpath.extend_from_slice(path.as_bytes(), GFP_KERNEL)?;
+                cpath.push(0, GFP_KERNEL)?;
+                // SAFETY: `cpath` is NUL-terminated; `err` is writable.
+                unsafe { fakegpu_cgroup_lookup_path(cpath.as_ptr().cast(), &mut err) }
+            }
+            // SAFETY: `err` is writable.
+            Target::Id(id) => unsafe { fakegpu_cgroup_lookup_id(id, &mut err) },
+        };
+        // INVARIANT: a non-NULL result carries a reference.
+        // A cgroup that does not exist (`err`) is a bad write like any other: EINVAL.
+        NonNull::new(ptr).map(|ptr| Cgroup { ptr }).ok_or(EINVAL)
+    }
+
+    /// The cgroup's id (its directory's inode number).
+    pub(crate) fn id(&self) -> u64 {
+        // SAFETY: referenced, by the type invariant.
+        unsafe { fakegpu_cgroup_id(self.ptr.as_ptr()) }
+    }
+
+    /// Whether it still exists in the hierarchy (false after rmdir).
+    fn online(&self) -> bool {
+        // SAFETY: referenced, by the type invariant.
+        unsafe { fakegpu_cgroup_online(self.ptr.as_ptr()) }
+    }
+
+    /// The ids of the cgroup and of each ancestor, leaf first, to `f`.
+    fn for_each_ancestor_id(&self, mut f: impl FnMut(u64)) {
+        let mut cur = self.ptr.as_ptr();
+        while !cur.is_null() {
+            // SAFETY: `cur` is `self` or an ancestor, which `self`'s reference pins.
+            f(unsafe { fakegpu_cgroup_id(cur) });
+            // SAFETY: as above; the root's parent is NULL.
+            cur = unsafe { fakegpu_cgroup_parent(cur) };
+        }
+    }
+
+    /// Writes the path from the hierarchy's root into `out`.
+    fn write_path(&self, out: &mut [u8]) -> Result<usize> {
+        // SAFETY: referenced; `out` is writable for its length.
+        let n = unsafe { fakegpu_cgroup_path(self.ptr.as_ptr(), out.as_mut_ptr(), out.len()) };
+        let n = usize::try_from(n).map_err(|_| Error::from_errno(n))?;
+        Ok(n.min(out.len().saturating_sub(1)))
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        // SAFETY: the reference this value holds, by the type invariant.
+        unsafe { fakegpu_cgroup_put(self.ptr.as_ptr()) };
+    }
+}
+
+/// An entry's sysfs directory, removed on drop.
+///
+/// INVARIANT: `kobj` is the directory `fakegpu_cgroup_dir_create` made.
+struct EntryDir {
+    kobj: NonNull<c_void>,
+}
+
+// SAFETY: the directory may be removed from any task.
+unsafe impl Send for EntryDir {}
+// SAFETY: no method reads through the pointer.
+unsafe impl Sync for EntryDir {}
+
+impl Drop for EntryDir {
+    fn drop(&mut self) {
+        // SAFETY: created by `fakegpu_cgroup_dir_create`, removed once. The removal waits for
+        // the directory's running callbacks, which take the registry lock: entries are
+        // therefore always dropped with that lock released.
+        unsafe { fakegpu_cgroup_dir_remove(self.kobj.as_ptr()) };
+    }
+}
+
+/// What fakegpu holds for one cgroup.
+struct Entry {
+    // Field order: the directory goes before the cgroup reference is dropped.
+    _dir: EntryDir,
+    cgroup: Cgroup,
+    gpus: Visibility,
+}
+
+/// Every entry, by cgroup id.
+#[pin_data]
+pub(crate) struct Registry {
+    #[pin]
+    entries: Mutex<RBTree<u64, Entry>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Registry {
+            entries <- kernel::new_mutex!(RBTree::new(), "fakegpu_cgroups"),
+        })
+    }
+
+    /// Which GPUs the calling task may see.
+    pub(crate) fn visibility_of_current(&self) -> Visibility {
+        let entries = self.entries.lock();
+        if entries.iter().next().is_none() {
+            return Visibility::All;
+        }
+        let Some(cgroup) = Cgroup::current() else {
+            return Visibility::Only(GpuSet::EMPTY);
+        };
+        let mut vis = Visibility::All;
+        cgroup.for_each_ancestor_id(|id| {
+            if let Some(e) = entries.get(&id) {
+                vis = vis.and(&e.gpus);
+            }
+        });
+        vis
+    }
+
+    /// Carries out a control command.
+    fn control(&self, cmd: Command<'_>) -> Result {
+        match cmd {
+            Command::Add(target) => {
+                let cgroup = Cgroup::lookup(target)?;
+                let id = cgroup.id();
+                // Allocated first: once the directory exists, a failure would have to remove
+                // it under the lock.
+                let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+                let mut entries = self.entries.lock();
+                if entries.get(&id).is_some() {
+                    return Err(EEXIST);
+                }
+                // SAFETY: creates the directory; `EntryDir` removes it.
+                let kobj = NonNull::new(unsafe { fakegpu_cgroup_dir_create(id) }).ok_or(ENOMEM)?;
+                // INVARIANT: made by `fakegpu_cgroup_dir_create`.
+                let dir = EntryDir { kobj };
+                let entry = Entry {
+                    _dir: dir,
+                    cgroup,
+                    gpus: Visibility::All,
+                };
+                entries.insert(node.into_node(id, entry));
+                Ok(())
+            }
+            Command::Remove(target) => {
+                let id = match target {
+                    // By id even once the cgroup is gone (its entry waits for the reaper).
+                    Target::Id(id) => id,
+                    Target::Path(_) => Cgroup::lookup(target)?.id(),
+                };
+                let removed = self.entries.lock().remove(&id);
+                // Dropped here, with the lock released (see `EntryDir`).
+                removed.map(drop).ok_or(ENOENT)
+            }
+        }
+    }
+
+    /// Removes the entries of removed cgroups.
+    pub(crate) fn reap(&self) {
+        loop {
+            let victim = {
+                let mut entries = self.entries.lock();
+                let dead = entries
+                    .iter()
+                    .find(|(_, e)| !e.cgroup.online())
+                    .map(|(&id, _)| id);
+                dead.and_then(|id| entries.remove(&id))
+            };
+            match victim {
+                Some(entry) => drop(entry),
+                None => break,
+            }
+        }
+    }
+
+    /// Removes every entry (module exit, after the control file is gone).
+    pub(crate) fn clear(&self) {
+        loop {
+            let victim = {
+                let mut entries = self.entries.lock();
+                let first = entries.keys().next().copied();
+                first.and_then(|id| entries.remove(&id))
+            };
+            match victim {
+                Some(entry) => drop(entry),
+                None => break,
+            }
+        }
+    }
+}
+
+/// Copies `text` into the sysfs page `buf` of `len` bytes; the length copied.
+///
+/// # Safety
+///
+/// `buf` must be writable for `len` bytes.
+unsafe fn emit(buf: *mut u8, len: usize, text: &[u8]) -> isize {
+    let n = text.len().min(len);
+    // SAFETY: `buf` has `len >= n` bytes, per the contract.
+    unsafe { core::ptr::copy_nonoverlapping(text.as_ptr(), buf, n) };
+    n as isize
+}
+
+/// The text of a sysfs write (`len` bytes at `buf`), if UTF-8.
+///
+/// # Safety
+///
+/// `buf` must be readable for `len` bytes for `'a`.
+unsafe fn written<'a>(buf: *const c_char, len: usize) -> Result<&'a str> {
+    // SAFETY: per the contract.
+    let bytes = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), len) };
+    core::str::from_utf8(bytes).map_err(|_| EINVAL)
+}
+
+/// The registry of the loaded module.
+fn registry() -> Result<&'static Registry> {
+    crate::State::get().map(|s| &*s.cgroups).ok_or(ENODEV)
+}
+
+/// Shows file `attr` of the entry of cgroup `id`.
+///
+/// # Safety
+///
+/// Called by `cgroup_shim.c` with a NUL-terminated attribute name and a page `buf` of `len`.
+#[no_mangle]
+unsafe extern "C" fn fakegpu_cgroup_show(
+    id: u64,
+    attr: *const c_char,
+    buf: *mut u8,
+    len: usize,
+) -> isize {
+    let result = (|| -> Result<isize> {
+        // SAFETY: per the contract.
+        let attr = unsafe { CStr::from_char_ptr(attr) }.as_bytes();
+        let registry = registry()?;
+        let entries = registry.entries.lock();
+        let entry = entries.get(&id).ok_or(ENOENT)?;
+        match attr {
+            b"path" => {
+                let mut path = KVec::from_elem(0u8, len, GFP_KERNEL)?;
+                let n = entry.cgroup.write_path(&mut path)?;
+                let line = path.get_mut(..=n).ok_or(EINVAL)?;
+                if let Some(end) = line.last_mut() {
+                    *end = b'\n';
+                }
+                // SAFETY: `buf` is a page of `len` bytes.
+                Ok(unsafe { emit(buf, len, line) })
+            }
+            b"gpus" => {
+                let mut out = NameBuf::new();
+                writeln!(out, "{}", entry.gpus).map_err(|_| EINVAL)?;
+                // SAFETY: as above.
+                Ok(unsafe { emit(buf, len, out.as_str().as_bytes()) })
+            }
+            _ => Err(EINVAL),
+        }
+    })();
+    result.unwrap_or_else(|e| e.to_errno() as isize)
+}
+
+/// Stores a write of `len` bytes to file `attr` of the entry of cgroup `id` (the writer's
+/// privilege is checked by the caller).
+///
+/// # Safety
+///
+/// Called by `cgroup_shim.c` with a NUL-terminated attribute name and `len` bytes at `buf`.
+#[no_mangle]
+unsafe extern "C" fn fakegpu_cgroup_store(
+    id: u64,
+    attr: *const c_char,
+    buf: *const c_char,
+    len: usize,
+) -> isize {
+    let result = (|| -> Result<isize> {
+        // SAFETY: per the contract.
+        let attr = unsafe { CStr::from_char_ptr(attr) }.as_bytes();
+        // SAFETY: per the contract.
+        let text = unsafe { written(buf, len) }?;
+        let registry = registry()?;
+        match attr {
+            b"gpus" => {
+                let gpus = Visibility::parse(text).map_err(|_| EINVAL)?;
+                let mut entries = registry.entries.lock();
+                entries.get_mut(&id).ok_or(ENOENT)?.gpus = gpus;
+            }
+            _ => return Err(EINVAL),
+        }
+        Ok(len as isize)
+    })();
+    result.unwrap_or_else(|e| e.to_errno() as isize)
+}
+
+/// A write to `cgroups/control` (privilege checked by the caller).
+///
+/// # Safety
+///
+/// Called by `cgroup_shim.c` with `len` bytes at `buf`.
+#[no_mangle]
+unsafe extern "C" fn fakegpu_cgroups_control(buf: *const c_char, len: usize) -> isize {
+    let result = (|| -> Result<isize> {
+        // SAFETY: per the contract.
+        let text = unsafe { written(buf, len) }?;
+        let cmd = cgroup_control::parse(text).map_err(|_| EINVAL)?;
+        registry()?.control(cmd)?;
+        Ok(len as isize)
+    })();
+    result.unwrap_or_else(|e| e.to_errno() as isize)
+}
+
+/// Reading `cgroups/control`: one line per entry, `ID PATH`.
+///
+/// # Safety
+///
+/// Called by `cgroup_shim.c` with a page `buf` of `len` bytes.
+#[no_mangle]
+unsafe extern "C" fn fakegpu_cgroups_list(buf: *mut u8, len: usize) -> isize {
+    let result = (|| -> Result<isize> {
+        let registry = registry()?;
+        let mut out = KVec::from_elem(0u8, len, GFP_KERNEL)?;
+        let mut written = 0;
+        let entries = registry.entries.lock();
+        for (id, entry) in entries.iter() {
+            let mut head = NameBuf::new();
+            write!(head, "{} ", id).map_err(|_| EINVAL)?;
+            let head = head.as_str().as_bytes();
+            let Some(rest) = out.get_mut(written..) else {
+                break;
+            };
+            // Room for the id, a path and the newline, or the listing stops here.
+            let Some(path_room) = rest.get_mut(head.len()..) else {
+                break;
+            };
+            let n = match entry.cgroup.write_path(path_room) {
+                Ok(n) if n + 1 < path_room.len() => n,
+                _ => break,
+            };
+            if let Some(nl) = path_room.get_mut(n) {
+                *nl = b'\n';
+            }
+            if let Some(dst) = rest.get_mut(..head.len()) {
+                dst.copy_from_slice(head);
+            }
+            written += head.len() + n + 1;
+        }
+        drop(entries);
+        // SAFETY: `buf` is a page of `len` bytes.
+        Ok(unsafe { emit(buf, len, out.get(..written).unwrap_or(&[])) })
+    })();
+    result.unwrap_or_else(|e| e.to_errno() as isize)
+}
+
+/// The periodic reaping of entries of removed cgroups (`cgroup_shim.c`).
+#[no_mangle]
+extern "C" fn fakegpu_cgroups_reap() {
+    if let Ok(registry) = registry() {
+        registry.reap();
+    }
+}

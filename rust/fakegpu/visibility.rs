@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The calls that enumerate or attach GPUs, for a caller whose cgroup may see only some
+//! GPUs (`gpus` in its entry, see `cgroups.rs`; the decisions are in
+//! `shared/nv_visibility.rs`). Callers that may see every GPU never come here.
+
+use crate::forward::{FakeFile, IoctlFn};
+use crate::shared::gpu_set::Visibility;
+use crate::shared::nv_frontend_abi::esc as fe;
+use crate::shared::nv_rm_abi::Nvos54;
+use crate::shared::nv_status::NV_OK;
+use crate::shared::nv_visibility::{self as vis, VisibilityCall, ATTACHED_IDS_SIZE};
+use crate::State;
+use core::mem::offset_of;
+use kernel::ffi::{c_long, c_uint};
+use kernel::prelude::*;
+use kernel::uaccess::UserSlice;
+
+/// Makes `call` (ioctl `cmd` with `size` bytes of parameters at `ptr`) for a caller that may
+/// see only `visible`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn limited_call(
+    fake: &FakeFile,
+    ioctl: IoctlFn,
+    cmd: c_uint,
+    ptr: usize,
+    size: usize,
+    call: VisibilityCall,
+    visible: &Visibility,
+    state: &State,
+) -> Result<c_long> {
+    match call {
+        // Answered from the driver's records at load: the caller's memory never holds the
+        // other GPUs' records, not even while the call runs.
+        VisibilityCall::CardInfo => {
+            let mut buf = KVec::from_elem(0u8, size, GFP_KERNEL)?;
+            let filled = vis::fill_card_info(&mut buf, &state.cards, visible);
+            UserSlice::new(ptr, size).writer().write_slice(&buf)?;
+            filled.map(|()| 0).map_err(|e| Error::from_errno(-e))
+        }
+        // Checked on fakegpu's copy. The caller can rewrite its array after the check, but
+        // attaching a GPU only opens it in the driver: using it needs a device, which needs
+        // an open file of that GPU, and fakegpu gives the driver none for a hidden GPU.
+        VisibilityCall::AttachGpus => {
+            let mut ids = KVec::from_elem(0u8, size, GFP_KERNEL)?;
+            UserSlice::new(ptr, size).reader().read_slice(&mut ids)?;
+            if !vis::attach_allowed(&ids, &state.cards, visible) {
+                crate::nvidia::log_refusal(
+                    fake,
+                    u32::from(fe::ATTACH_GPUS_TO_FD),
+                    "attaches a GPU the cgroup may not see",
+                );
+                return Err(EINVAL);
+            }
+            // SAFETY: as the VFS would call it on the real file, in the caller's context.
+            Ok(unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as _) })
+        }
+        // The driver writes every attached GPU's id; the hidden ones are removed before the
+        // ioctl returns (a sibling thread reading the array meanwhile can glimpse them).
+        VisibilityCall::AttachedIds { params } => {
+            // SAFETY: as above.
+            let ret = unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as _) };
+            if ret != 0 {
+                return Ok(ret);
+            }
+            let status_at = ptr.checked_add(offset_of!(Nvos54, status)).ok_or(EFAULT)?;
+            let mut status = [0u8; 4];
+            UserSlice::new(status_at, 4)
+                .reader()
+                .read_slice(&mut status)?;
+            if u32::from_ne_bytes(status) != NV_OK {
+                return Ok(ret);
+            }
+            let params = usize::try_from(params).map_err(|_| EFAULT)?;
+            let mut ids = [0u8; ATTACHED_IDS_SIZE];
+            UserSlice::new(params, ATTACHED_IDS_SIZE)
+                .reader()
+                .read_slice(&mut ids)?;
+            vis::filter_attached_ids(&mut ids, &state.cards, visible);
+            UserSlice::new(params, ATTACHED_IDS_SIZE)
+                .writer()
+                .write_slice(&ids)?;
+            Ok(ret)
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! GPU visibility on the control node: a cgroup limited to some GPUs (`gpus` in its sysfs
+//! entry) sees only those in the calls that enumerate GPUs, and cannot attach the others.
+//!
+//! - CARD_INFO is answered by fakegpu from the records the driver gave at load, keeping only
+//!   the visible GPUs (in the driver's order, packed at the front as the driver packs them).
+//! - ATTACH_GPUS_TO_FD naming a GPU that is not visible fails with the driver's answer for an
+//!   unknown GPU id, EINVAL.
+//! - NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS answers have the other GPUs' ids removed.
+//!
+//! Using a GPU needs more than its id: device allocation and UVM_REGISTER_GPU need an open
+//! file of that GPU, and fakegpu never gives the driver one of a GPU the caller's cgroup may
+//! not see (`rust/fakegpu/worker.rs`), so the driver refuses those itself.
+
+use super::gpu_set::Visibility;
+use super::nv_frontend_abi::{esc as fe, NvIoctlCardInfo};
+use super::nv_rm_abi::{ctrl, esc as rm, Nvos54};
+use super::pod::{read_pod, write_pod};
+use core::mem::size_of;
+
+/// `EINVAL`: the driver's answer to CARD_INFO with too little room and to an unknown GPU id.
+pub const EINVAL: i32 = 22;
+
+/// Size of `NV0000_CTRL_GPU_GET_ATTACHED_IDS_PARAMS` (32 ids).
+pub const ATTACHED_IDS_SIZE: usize = 128;
+
+/// A call whose answer depends on which GPUs the caller's cgroup may see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VisibilityCall {
+    /// CARD_INFO.
+    CardInfo,
+    /// ATTACH_GPUS_TO_FD.
+    AttachGpus,
+    /// GET_ATTACHED_IDS through RM_CONTROL: its parameters' user address.
+    AttachedIds {
+        /// Where the driver writes the ids.
+        params: u64,
+    },
+}
+
+/// Which visibility call an escape `nr` is, given the head of its parameters (as
+/// `nv_proxy::reads_params` has them read).
+pub fn visibility_call(nr: u8, head: &[u8]) -> Option<VisibilityCall> {
+    match nr {
+        fe::CARD_INFO => Some(VisibilityCall::CardInfo),
+        fe::ATTACH_GPUS_TO_FD => Some(VisibilityCall::AttachGpus),
+        rm::RM_CONTROL => {
+            let p: Nvos54 = read_pod(head)?;
+            (p.cmd == ctrl::NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS
+                && p.params_size as usize == ATTACHED_IDS_SIZE)
+                .then_some(VisibilityCall::AttachedIds { params: p.params })
+        }
+        _ => None,
+    }
+}
+
+/// Whether the GPU with RM id `id` is one of `cards` that `vis` lets the caller see.
+fn visible_id(id: u32, cards: &[NvIoctlCardInfo], vis: &Visibility) -> bool {
+    cards
+        .iter()
+        .any(|c| c.valid != 0 && c.gpu_id == id && vis.allows(c.minor_number))
+}
+
+/// CARD_INFO for a limited cgroup, into the caller's parameters `buf` (its whole size):
+/// zeroed, then one record per visible GPU. EINVAL, with `buf` zeroed (the driver copies it
+/// back), if there is no room for them all.
+pub fn fill_card_info(
+    buf: &mut [u8],
+    cards: &[NvIoctlCardInfo],
+    vis: &Visibility,
+) -> Result<(), i32> {
+    buf.fill(0);
+    let record = size_of::<NvIoctlCardInfo>();
+    let mut visible = cards
+        .iter()
+        .filter(|c| c.valid != 0 && vis.allows(c.minor_number));
+    if buf.len() / record < visible.clone().count() {
+        return Err(EINVAL);
+    }
+    for chunk in buf.chunks_exact_mut(record) {
+        match visible.next() {
+            Some(card) => write_pod(chunk, card),
+            None => break,
+        };
+    }
+    Ok(())
+}
+
+/// Whether ATTACH_GPUS_TO_FD with the ids `ids` (its parameters) names only visible GPUs;
+/// zero ids are skipped, as the driver skips them.
+pub fn attach_allowed(ids: &[u8], cards: &[NvIoctlCardInfo], vis: &Visibility) -> bool {
+    ids.chunks_exact(4)
+        .filter_map(read_pod::<u32>)
+        .all(|id| id == 0 || visible_id(id, cards, vis))
+}
+
+/// Removes from a GET_ATTACHED_IDS answer `ids` the GPUs the caller may not see, keeping the
+/// rest in order and filling the end with the invalid id, as the driver ends its list.
+pub fn filter_attached_ids(ids: &mut [u8], cards: &[NvIoctlCardInfo], vis: &Visibility) {
+    let mut kept = 0;
+    for i in 0..ids.len() / 4 {
+        let Some(id) = ids.get(i * 4..).and_then(read_pod::<u32>) else {
+            break;
+        };
+        if id != ctrl::NV0000_CTRL_GPU_INVALID_ID && visible_id(id, cards, vis) {
+            if let Some(slot) = ids.get_mut(kept * 4..) {
+                write_pod(slot, &id);
+            }
+            kept += 1;
+        }
+    }
+    for i in kept..ids.len() / 4 {
+        if let Some(slot) = ids.get_mut(i * 4..) {
+            write_pod(slot, &ctrl::NV0000_CTRL_GPU_INVALID_ID);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gpu_set::GpuSet;
+    use proptest::prelude::*;
+
+    fn card(minor: u32, id: u32) -> NvIoctlCardInfo {
+        NvIoctlCardInfo {
+            valid: 1,
+            gpu_id: id,
+            minor_number: minor,
+            ..Default::default()
+        }
+    }
+
+    fn only(minors: &[u32]) -> Visibility {
+        let mut set = GpuSet::EMPTY;
+        for &m in minors {
+            set.insert(m);
+        }
+        Visibility::Only(set)
+    }
+
+    fn cards() -> [NvIoctlCardInfo; 3] {
+        [card(0, 0x100), card(1, 0x200), card(2, 0x300)]
+    }
+
+    #[test]
+    fn card_info_lists_the_visible_gpus_packed() {
+        let mut buf = vec![0xaau8; 72 * 4];
+        fill_card_info(&mut buf, &cards(), &only(&[2, 1])).unwrap();
+        let records: Vec<NvIoctlCardInfo> = buf.chunks(72).map(|c| read_pod(c).unwrap()).collect();
+        assert_eq!(records[0], card(1, 0x200));
+        assert_eq!(records[1], card(2, 0x300));
+        assert_eq!(records[2].valid, 0);
+        assert!(buf[72 * 2..].iter().all(|&b| b == 0));
+
+        let mut one = vec![0xaau8; 72];
+        fill_card_info(&mut one, &cards(), &only(&[1])).unwrap();
+        assert_eq!(read_pod::<NvIoctlCardInfo>(&one), Some(card(1, 0x200)));
+        assert_eq!(
+            fill_card_info(&mut one, &cards(), &only(&[0, 1])),
+            Err(EINVAL)
+        );
+        assert!(one.iter().all(|&b| b == 0), "zeroed on EINVAL");
+        let mut empty = vec![];
+        fill_card_info(&mut empty, &cards(), &only(&[])).unwrap();
+    }
+
+    #[test]
+    fn attach_of_a_hidden_gpu_is_refused() {
+        let ids = |v: &[u32]| v.iter().flat_map(|i| i.to_ne_bytes()).collect::<Vec<u8>>();
+        let vis = only(&[1]);
+        assert!(attach_allowed(&ids(&[0x200]), &cards(), &vis));
+        assert!(attach_allowed(&ids(&[0, 0x200, 0]), &cards(), &vis));
+        assert!(!attach_allowed(&ids(&[0x200, 0x100]), &cards(), &vis));
+        assert!(
+            !attach_allowed(&ids(&[0x999]), &cards(), &vis),
+            "unknown ids too"
+        );
+        assert!(attach_allowed(
+            &ids(&[0x100, 0x300]),
+            &cards(),
+            &Visibility::All
+        ));
+    }
+
+    #[test]
+    fn attached_ids_keep_only_visible_gpus() {
+        let mut ids = [0u8; ATTACHED_IDS_SIZE];
+        for (i, id) in [0x100u32, 0x200, 0x300, 0x999].into_iter().enumerate() {
+            write_pod(&mut ids[i * 4..], &id);
+        }
+        for i in 4..32 {
+            write_pod(&mut ids[i * 4..], &ctrl::NV0000_CTRL_GPU_INVALID_ID);
+        }
+        filter_attached_ids(&mut ids, &cards(), &only(&[0, 2]));
+        let got: Vec<u32> = ids.chunks(4).map(|c| read_pod(c).unwrap()).collect();
+        assert_eq!(got[..2], [0x100, 0x300]);
+        assert!(got[2..]
+            .iter()
+            .all(|&i| i == ctrl::NV0000_CTRL_GPU_INVALID_ID));
+    }
+
+    #[test]
+    fn recognises_the_calls() {
+        let p = Nvos54 {
+            cmd: ctrl::NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS,
+            params: 0x1000,
+            params_size: 128,
+            ..Default::default()
+        };
+        let mut head = [0u8; size_of::<Nvos54>()];
+        write_pod(&mut head, &p);
+        assert_eq!(
+            visibility_call(rm::RM_CONTROL, &head),
+            Some(VisibilityCall::AttachedIds { params: 0x1000 })
+        );
+        write_pod(
+            &mut head,
+            &Nvos54 {
+                params_size: 64,
+                ..p
+            },
+        );
+        assert_eq!(visibility_call(rm::RM_CONTROL, &head), None);
+        assert_eq!(visibility_call(rm::RM_CONTROL, &head[..8]), None);
+        assert_eq!(
+            visibility_call(fe::CARD_INFO, &[]),
+            Some(VisibilityCall::CardInfo)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_and_never_shows_a_hidden_gpu(
+            mut buf in proptest::collection::vec(any::<u8>(), 0..400),
+            minors in proptest::collection::vec(0u32..3, 0..3),
+        ) {
+            let vis = only(&minors);
+            let mut ids = buf.clone();
+            filter_attached_ids(&mut ids, &cards(), &vis);
+            for id in ids.chunks_exact(4).map(|c| read_pod::<u32>(c).unwrap()) {
+                prop_assert!(id == ctrl::NV0000_CTRL_GPU_INVALID_ID || visible_id(id, &cards(), &vis));
+            }
+            let _ = attach_allowed(&buf, &cards(), &vis);
+            if fill_card_info(&mut buf, &cards(), &vis).is_ok() {
+                for c in buf.chunks_exact(72).map(|c| read_pod::<NvIoctlCardInfo>(c).unwrap()) {
+                    prop_assert!(c.valid == 0 || vis.allows(c.minor_number));
+                }
+            }
+        }
+    }
+}

@@ -3,7 +3,8 @@
 //! Finding NVIDIA's devices at load, without any node in `/dev` (the driver makes none):
 //! the frontend and UVM majors from the driver's char registrations (`/proc/devices`), and
 //! the GPU minors from the `nvidia_gpus=` parameter or, by default, from one CARD_INFO on
-//! nvidiactl. No GPU is opened: opening a GPU can power it up.
+//! nvidiactl. That CARD_INFO is made in any case: its records are what cgroups limited to
+//! some GPUs are shown. No GPU is opened: opening a GPU can power it up.
 
 use crate::real_devices::RealDevices;
 use crate::shared::devnum::DevNum;

@@ -147,6 +147,13 @@ static ssize_t entry_store(struct kobject *kobj, struct kobj_attribute *attr, co
 static struct kobj_attribute entry_attrs[] = {
 	ENTRY_RO("path"),
 	ENTRY_RW("gpus"),
+	ENTRY_RW("memory.max"),
+	ENTRY_RO("memory.current"),
+	ENTRY_RO("memory.peak"),
+	ENTRY_RO("memory.events"),
+	ENTRY_RO("pinned.current"),
+	ENTRY_RW("channels.max"),
+	ENTRY_RO("channels.current"),
 };
 
 static struct attribute *entry_attr_list[ARRAY_SIZE(entry_attrs) + 1];

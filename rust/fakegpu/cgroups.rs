@@ -9,8 +9,11 @@
 //! reaped once a second (`cgroup_shim.c`). Policy applies hierarchically: a task sees what
 //! its cgroup and every ancestor with an entry allow.
 
+use crate::cgroup_files::{self, Page};
+use crate::meter::Objects;
 use crate::shared::cgroup_control::{self, Command, Target};
 use crate::shared::gpu_set::{GpuSet, Visibility};
+use crate::shared::ledger::Usage;
 use crate::shared::namebuf::NameBuf;
 use core::ffi::c_void;
 use core::fmt::Write;
@@ -88,7 +91,7 @@ impl Cgroup {
     }
 
     /// The ids of the cgroup and of each ancestor, leaf first, to `f`.
-    fn for_each_ancestor_id(&self, mut f: impl FnMut(u64)) {
+    pub(crate) fn for_each_ancestor_id(&self, mut f: impl FnMut(u64)) {
         let mut cur = self.ptr.as_ptr();
         while !cur.is_null() {
             // SAFETY: `cur` is `self` or an ancestor, which `self`'s reference pins.
@@ -136,31 +139,56 @@ impl Drop for EntryDir {
 }
 
 /// What fakegpu holds for one cgroup.
-struct Entry {
+pub(crate) struct Entry {
     // Field order: the directory goes before the cgroup reference is dropped.
     _dir: EntryDir,
     cgroup: Cgroup,
-    gpus: Visibility,
+    /// Which GPUs the cgroup may see.
+    pub(crate) gpus: Visibility,
+    /// Its counters and limits.
+    pub(crate) usage: Usage,
 }
 
-/// Every entry, by cgroup id.
+/// Everything the per-cgroup accounting holds, under one lock.
+pub(crate) struct Accounts {
+    /// The entries, by cgroup id.
+    pub(crate) entries: RBTree<u64, Entry>,
+    /// The mirror of metered RM objects and their charges (`meter.rs`).
+    pub(crate) objects: Objects,
+}
+
+/// The entries and the meter's mirror.
 #[pin_data]
 pub(crate) struct Registry {
     #[pin]
-    entries: Mutex<RBTree<u64, Entry>>,
+    accounts: Mutex<Accounts>,
 }
 
 impl Registry {
     /// An empty registry.
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Registry {
-            entries <- kernel::new_mutex!(RBTree::new(), "fakegpu_cgroups"),
+            accounts <- kernel::new_mutex!(
+                Accounts {
+                    entries: RBTree::new(),
+                    objects: Objects::new(),
+                },
+                "fakegpu_accounts"
+            ),
         })
+    }
+
+    /// The accounts, locked. No call into the driver is made while this is held.
+    pub(crate) fn lock(
+        &self,
+    ) -> kernel::sync::lock::Guard<'_, Accounts, kernel::sync::lock::mutex::MutexBackend> {
+        self.accounts.lock()
     }
 
     /// Which GPUs the calling task may see.
     pub(crate) fn visibility_of_current(&self) -> Visibility {
-        let entries = self.entries.lock();
+        let acc = self.accounts.lock();
+        let entries = &acc.entries;
         if entries.iter().next().is_none() {
             return Visibility::All;
         }
@@ -185,7 +213,8 @@ impl Registry {
                 // Allocated first: once the directory exists, a failure would have to remove
                 // it under the lock.
                 let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
-                let mut entries = self.entries.lock();
+                let mut acc = self.accounts.lock();
+                let entries = &mut acc.entries;
                 if entries.get(&id).is_some() {
                     return Err(EEXIST);
                 }
@@ -197,6 +226,7 @@ impl Registry {
                     _dir: dir,
                     cgroup,
                     gpus: Visibility::All,
+                    usage: Usage::default(),
                 };
                 entries.insert(node.into_node(id, entry));
                 Ok(())
@@ -207,23 +237,33 @@ impl Registry {
                     Target::Id(id) => id,
                     Target::Path(_) => Cgroup::lookup(target)?.id(),
                 };
-                let removed = self.entries.lock().remove(&id);
+                let removed = {
+                    let mut acc = self.accounts.lock();
+                    match acc.entries.get(&id) {
+                        None => return Err(ENOENT),
+                        // Its charges would have nowhere to go back to.
+                        Some(e) if !e.usage.is_idle() => return Err(EBUSY),
+                        Some(_) => acc.entries.remove(&id),
+                    }
+                };
                 // Dropped here, with the lock released (see `EntryDir`).
-                removed.map(drop).ok_or(ENOENT)
+                drop(removed);
+                Ok(())
             }
         }
     }
 
-    /// Removes the entries of removed cgroups.
+    /// Removes the entries of removed cgroups once nothing is charged to them.
     pub(crate) fn reap(&self) {
         loop {
             let victim = {
-                let mut entries = self.entries.lock();
-                let dead = entries
+                let mut acc = self.accounts.lock();
+                let dead = acc
+                    .entries
                     .iter()
-                    .find(|(_, e)| !e.cgroup.online())
+                    .find(|(_, e)| !e.cgroup.online() && e.usage.is_idle())
                     .map(|(&id, _)| id);
-                dead.and_then(|id| entries.remove(&id))
+                dead.and_then(|id| acc.entries.remove(&id))
             };
             match victim {
                 Some(entry) => drop(entry),
@@ -236,9 +276,9 @@ impl Registry {
     pub(crate) fn clear(&self) {
         loop {
             let victim = {
-                let mut entries = self.entries.lock();
-                let first = entries.keys().next().copied();
-                first.and_then(|id| entries.remove(&id))
+                let mut acc = self.accounts.lock();
+                let first = acc.entries.keys().next().copied();
+                first.and_then(|id| acc.entries.remove(&id))
             };
             match victim {
                 Some(entry) => drop(entry),
@@ -291,28 +331,25 @@ unsafe extern "C" fn fakegpu_cgroup_show(
     let result = (|| -> Result<isize> {
         // SAFETY: per the contract.
         let attr = unsafe { CStr::from_char_ptr(attr) }.as_bytes();
-        let registry = registry()?;
-        let entries = registry.entries.lock();
-        let entry = entries.get(&id).ok_or(ENOENT)?;
-        match attr {
-            b"path" => {
-                let mut path = KVec::from_elem(0u8, len, GFP_KERNEL)?;
-                let n = entry.cgroup.write_path(&mut path)?;
-                let line = path.get_mut(..=n).ok_or(EINVAL)?;
-                if let Some(end) = line.last_mut() {
+        let state = crate::State::get().ok_or(ENODEV)?;
+        let mut out = KVec::from_elem(0u8, len, GFP_KERNEL)?;
+        let n = {
+            let acc = state.cgroups.lock();
+            let entry = acc.entries.get(&id).ok_or(ENOENT)?;
+            if attr == b"path" {
+                let n = entry.cgroup.write_path(&mut out)?;
+                if let Some(end) = out.get_mut(n) {
                     *end = b'\n';
                 }
-                // SAFETY: `buf` is a page of `len` bytes.
-                Ok(unsafe { emit(buf, len, line) })
+                n + 1
+            } else {
+                let mut page = Page::new(&mut out);
+                cgroup_files::show(entry, attr, &state.cards, &mut page)?;
+                page.len()
             }
-            b"gpus" => {
-                let mut out = NameBuf::new();
-                writeln!(out, "{}", entry.gpus).map_err(|_| EINVAL)?;
-                // SAFETY: as above.
-                Ok(unsafe { emit(buf, len, out.as_str().as_bytes()) })
-            }
-            _ => Err(EINVAL),
-        }
+        };
+        // SAFETY: `buf` is a page of `len` bytes.
+        Ok(unsafe { emit(buf, len, out.get(..n).unwrap_or(&[])) })
     })();
     result.unwrap_or_else(|e| e.to_errno() as isize)
 }
@@ -335,15 +372,10 @@ unsafe extern "C" fn fakegpu_cgroup_store(
         let attr = unsafe { CStr::from_char_ptr(attr) }.as_bytes();
         // SAFETY: per the contract.
         let text = unsafe { written(buf, len) }?;
-        let registry = registry()?;
-        match attr {
-            b"gpus" => {
-                let gpus = Visibility::parse(text).map_err(|_| EINVAL)?;
-                let mut entries = registry.entries.lock();
-                entries.get_mut(&id).ok_or(ENOENT)?.gpus = gpus;
-            }
-            _ => return Err(EINVAL),
-        }
+        let state = crate::State::get().ok_or(ENODEV)?;
+        let mut acc = state.cgroups.lock();
+        let entry = acc.entries.get_mut(&id).ok_or(ENOENT)?;
+        cgroup_files::store(entry, attr, text, &state.cards)?;
         Ok(len as isize)
     })();
     result.unwrap_or_else(|e| e.to_errno() as isize)
@@ -377,8 +409,8 @@ unsafe extern "C" fn fakegpu_cgroups_list(buf: *mut u8, len: usize) -> isize {
         let registry = registry()?;
         let mut out = KVec::from_elem(0u8, len, GFP_KERNEL)?;
         let mut written = 0;
-        let entries = registry.entries.lock();
-        for (id, entry) in entries.iter() {
+        let acc = registry.accounts.lock();
+        for (id, entry) in acc.entries.iter() {
             let mut head = NameBuf::new();
             write!(head, "{} ", id).map_err(|_| EINVAL)?;
             let head = head.as_str().as_bytes();
@@ -401,17 +433,19 @@ unsafe extern "C" fn fakegpu_cgroups_list(buf: *mut u8, len: usize) -> isize {
             }
             written += head.len() + n + 1;
         }
-        drop(entries);
+        drop(acc);
         // SAFETY: `buf` is a page of `len` bytes.
         Ok(unsafe { emit(buf, len, out.get(..written).unwrap_or(&[])) })
     })();
     result.unwrap_or_else(|e| e.to_errno() as isize)
 }
 
-/// The periodic reaping of entries of removed cgroups (`cgroup_shim.c`).
+/// Once a second (`cgroup_shim.c`): drops the clients of nvidiactl files no longer open,
+/// then the entries of removed cgroups with nothing charged.
 #[no_mangle]
 extern "C" fn fakegpu_cgroups_reap() {
-    if let Ok(registry) = registry() {
-        registry.reap();
+    if let Some(state) = crate::State::get() {
+        crate::meter::sweep(state);
+        state.cgroups.reap();
     }
 }

@@ -20,11 +20,14 @@ mod layout;
 #[path = "../kernel-common/published.rs"]
 mod published;
 
+mod cgroup_files;
 mod cgroups;
 mod discovery;
 mod forward;
+mod meter;
 mod nodes;
 mod nvidia;
+mod private_call;
 mod real_devices;
 mod visibility;
 mod worker;
@@ -37,9 +40,11 @@ pub mod shared {
     pub mod fronts;
     pub mod gpu_set;
     pub mod ioc;
+    pub mod ledger;
     pub mod namebuf;
     pub mod nv_discovery;
     pub mod nv_frontend_abi;
+    pub mod nv_meter;
     pub mod nv_proxy;
     pub mod nv_rm_abi;
     pub mod nv_status;
@@ -83,6 +88,10 @@ extern "C" {
     fn fakegpu_sysfs_remove();
     /// Removes `cgroups/control` and stops the reaping of entries (`cgroup_shim.c`).
     fn fakegpu_cgroups_sysfs_stop();
+    /// Keeps the loading process's mm as fakegpu's scratch space (`worker_shim.c`).
+    fn fakegpu_scratch_init() -> kernel::ffi::c_int;
+    /// Lets it go.
+    fn fakegpu_scratch_exit();
 }
 
 /// Everything the file operations need, alive from before the first fake node appears until
@@ -153,12 +162,31 @@ impl Drop for Workers {
     }
 }
 
+/// fakegpu's scratch address space (see `private_call.rs`), let go on drop.
+struct Scratch;
+
+impl Scratch {
+    fn new() -> Result<Self> {
+        // SAFETY: module init runs in the loading process, which has an mm.
+        kernel::error::to_result(unsafe { fakegpu_scratch_init() })?;
+        Ok(Scratch)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // SAFETY: dropped after the workers, so no call uses it any more.
+        unsafe { fakegpu_scratch_exit() };
+    }
+}
+
 /// The loaded module. Fields drop in order: sysfs and nodes vanish first, then the
-/// workers, then the state.
+/// workers, the scratch space, then the state.
 struct FakeGpu {
     _sysfs: Sysfs,
     _nodes: Nodes,
     _workers: Workers,
+    _scratch: Scratch,
     _state: PublishGuard<State>,
 }
 
@@ -242,6 +270,7 @@ impl kernel::Module for FakeGpu {
         let filter = filter_param()?;
         let (table, cards) = front_table()?;
         let cgroups = KBox::pin_init(cgroups::Registry::new(), GFP_KERNEL)?;
+        let scratch = Scratch::new()?;
         let real = RealDevices::new(&table)?;
         let regions = Regions::register(&table)?;
         let nodes = Nodes::create(&table, &regions)?;
@@ -273,6 +302,7 @@ impl kernel::Module for FakeGpu {
             _sysfs: sysfs,
             _nodes: nodes,
             _workers: Workers,
+            _scratch: scratch,
             _state: state,
         })
     }

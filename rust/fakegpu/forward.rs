@@ -147,7 +147,14 @@ unsafe extern "C" fn fake_release(
 ) -> c_int {
     // SAFETY: release is the last operation on a file `fake_open` succeeded on, so
     // `private_data` is the `FakeFile` it leaked. Dropping it closes the real file.
-    drop(unsafe { KBox::from_raw((*file).private_data.cast::<FakeFile>()) });
+    let fake = unsafe { KBox::from_raw((*file).private_data.cast::<FakeFile>()) };
+    let nvidia = fake.front.family == Family::Nvidia;
+    drop(fake);
+    // The driver frees an nvidiactl file's clients when the file is released: the meter
+    // follows as soon as fakegpu holds the last reference.
+    if let (true, Some(state)) = (nvidia, State::get()) {
+        crate::meter::sweep(state);
+    }
     0
 }
 

@@ -17,9 +17,13 @@ use crate::shared::nv_frontend_abi::{
     esc as fe, unwrap_xfer, NvIoctlXfer, NV_CTL_MINOR, NV_IOCTL_MAGIC,
 };
 use crate::shared::nv_proxy::{self, NvNode, Refusal, Route, HEAD_MAX};
+use crate::shared::nv_rm_abi::{esc as rm, vid_heap, Nvos00, Nvos21, Nvos55, Nvos64};
+use crate::shared::nv_status::NV_ERR_NOT_SUPPORTED;
 use crate::shared::nv_visibility::{visibility_call, VisibilityCall};
 use crate::shared::pod::read_pod;
 use crate::State;
+use core::mem::{offset_of, size_of};
+use core::ops::Not;
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
@@ -112,7 +116,86 @@ fn escape_ioctl(
             }
         }
     }
+    if let Some(result) = metered(fake, ioctl, forward_cmd, ptr, nr, size, head, route, state) {
+        return result;
+    }
     dispatch(fake, ioctl, forward_cmd, ptr, head, route, u32::from(nr))
+}
+
+/// The calls that create, free or duplicate RM objects, which the meter makes (on fakegpu's
+/// private copy of their parameters, see `meter.rs`); `None` for every other call.
+#[allow(clippy::too_many_arguments)]
+fn metered(
+    fake: &FakeFile,
+    ioctl: IoctlFn,
+    cmd: c_uint,
+    ptr: usize,
+    nr: u8,
+    size: usize,
+    head: &[u8],
+    route: Route,
+    state: &State,
+) -> Option<Result<c_long>> {
+    if matches!(route, Route::Refuse { .. }) {
+        return None;
+    }
+    match nr {
+        rm::RM_ALLOC if size == size_of::<Nvos21>() || size == size_of::<Nvos64>() => {
+            let class_id = head
+                .get(offset_of!(Nvos21, h_class)..)
+                .and_then(read_pod::<u32>)
+                .unwrap_or(0);
+            if !crate::meter::alloc_is_private(class_id) {
+                return crate::meter::os_descriptor_allowed(state)
+                    .not()
+                    .then(|| {
+                        log_refusal(fake, u32::from(nr), "pins user memory, not metered yet");
+                        Refusal::Status {
+                            offset: if size == size_of::<Nvos64>() {
+                                offset_of!(Nvos64, status)
+                            } else {
+                                offset_of!(Nvos21, status)
+                            },
+                            status: NV_ERR_NOT_SUPPORTED,
+                        }
+                    })
+                    .map(|r| refuse_with(ptr, r));
+            }
+            let gpu_files = matches!(route, Route::Worker(w) if w.gpu_files);
+            let visible = if gpu_files {
+                state.cgroups.visibility_of_current()
+            } else {
+                Visibility::All
+            };
+            Some(crate::meter::rm_alloc(
+                fake, ioctl, cmd, ptr, size, gpu_files, visible, state,
+            ))
+        }
+        rm::RM_FREE if size == size_of::<Nvos00>() => {
+            Some(crate::meter::rm_free(fake, ioctl, cmd, ptr, state))
+        }
+        rm::RM_DUP_OBJECT if size == size_of::<Nvos55>() => {
+            Some(crate::meter::rm_dup(fake, ioctl, cmd, ptr, state))
+        }
+        rm::RM_VID_HEAP_CONTROL if size == vid_heap::SIZE => {
+            Some(crate::meter::vid_heap(fake, ioctl, cmd, ptr, state))
+        }
+        _ => None,
+    }
+}
+
+/// Answers a call with `refusal` without the driver.
+fn refuse_with(ptr: usize, refusal: Refusal) -> Result<c_long> {
+    match refusal {
+        Refusal::Errno(e) => Err(Error::from_errno(-e)),
+        Refusal::Status { offset, status } => {
+            let addr = ptr.checked_add(offset).ok_or(EFAULT)?;
+            UserSlice::new(addr, 4)
+                .writer()
+                .write_slice(&status.to_ne_bytes())?;
+            Ok(0)
+        }
+    }
 }
 
 /// A raw-numbered UVM command on the uvm node.
@@ -167,16 +250,7 @@ fn dispatch(
         Route::Worker(w) => Ok(crate::worker::run(fake, ioctl, cmd, ptr, params, w)),
         Route::Refuse { refusal, why } => {
             log_refusal(fake, call, why);
-            match refusal {
-                Refusal::Errno(e) => Err(Error::from_errno(-e)),
-                Refusal::Status { offset, status } => {
-                    let addr = ptr.checked_add(offset).ok_or(EFAULT)?;
-                    UserSlice::new(addr, 4)
-                        .writer()
-                        .write_slice(&status.to_ne_bytes())?;
-                    Ok(0)
-                }
-            }
+            refuse_with(ptr, refusal)
         }
     }
 }

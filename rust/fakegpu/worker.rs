@@ -39,6 +39,11 @@ extern "C" {
         f: unsafe extern "C" fn(*mut c_void),
         ctx: *mut c_void,
     ) -> c_int;
+    fn fakegpu_worker_run_private(
+        worker: *mut c_void,
+        f: unsafe extern "C" fn(*mut c_void),
+        ctx: *mut c_void,
+    ) -> c_int;
     fn fakegpu_install_file(file: *mut c_void) -> c_int;
     fn fakegpu_close_fd(fd: c_int);
     fn fakegpu_iterate_caller_fds(
@@ -87,7 +92,7 @@ fn real_behind_fd(fd: i32, visible: &Visibility) -> Option<RealFile> {
 
 /// What the fd-table walk collects: the real file behind one fake file per GPU minor, for
 /// the GPUs the caller's cgroup may see.
-struct GpuFiles {
+pub(crate) struct GpuFiles {
     visible: Visibility,
     files: [Option<RealFile>; MAX_GPU_FILES],
     minors: [u32; MAX_GPU_FILES],
@@ -133,7 +138,7 @@ unsafe extern "C" fn collect_gpu_file(ctx: *const c_void, file: *mut c_void, _fd
 }
 
 /// The real files behind the fake GPU files the caller has open, one per GPU it may see.
-fn caller_gpu_files(visible: Visibility) -> Result<KBox<GpuFiles>> {
+pub(crate) fn caller_gpu_files(visible: Visibility) -> Result<KBox<GpuFiles>> {
     let found = KBox::new(
         GpuFiles {
             visible,
@@ -146,6 +151,78 @@ fn caller_gpu_files(visible: Visibility) -> Result<KBox<GpuFiles>> {
     // SAFETY: the callback matches the contract above and `found` outlives the walk.
     unsafe { fakegpu_iterate_caller_fds(collect_gpu_file, (&raw const *found).cast()) };
     Ok(found)
+}
+
+/// The fds a worker call installed in the worker's table, closed on drop.
+pub(crate) struct Installed(KVec<c_int>);
+
+impl Installed {
+    /// None yet.
+    pub(crate) fn new() -> Self {
+        Installed(KVec::new())
+    }
+
+    /// Installs `file` in the worker's table; its fd.
+    pub(crate) fn install(&mut self, file: &RealFile) -> Result<c_int> {
+        self.0.push(-1, GFP_KERNEL)?;
+        // SAFETY: `file` is referenced; the new fd takes its own reference.
+        let fd = unsafe { fakegpu_install_file(file.as_ptr().cast()) };
+        if fd < 0 {
+            return Err(Error::from_errno(fd));
+        }
+        if let Some(last) = self.0.last_mut() {
+            *last = fd;
+        }
+        Ok(fd)
+    }
+
+    /// Installs the real file of each GPU of `gpus`.
+    pub(crate) fn install_gpus(&mut self, gpus: &GpuFiles) -> Result {
+        for file in gpus.files.iter().flatten() {
+            self.install(file)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        for &fd in self.0.iter().filter(|&&fd| fd >= 0) {
+            // SAFETY: an fd this call installed in the worker's table.
+            unsafe { fakegpu_close_fd(fd) };
+        }
+    }
+}
+
+/// Runs `f(ctx)` in the calling process's worker, with fakegpu's scratch mm when `private`,
+/// else the caller's, and the caller's credentials; waits for it.
+///
+/// # Safety
+///
+/// `f` must be safe to call with `ctx`, in a worker, while the caller waits.
+pub(crate) unsafe fn run_in_worker(
+    f: unsafe extern "C" fn(*mut c_void),
+    ctx: *mut c_void,
+    private: bool,
+) -> Result {
+    // SAFETY: reads `current`'s thread group.
+    let worker = unsafe { fakegpu_worker_for_current() };
+    if worker.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: `worker` stays valid while the calling process lives; the caller keeps `ctx`
+    // alive until the run returns, which waits for `f` to return.
+    let ret = unsafe {
+        if private {
+            fakegpu_worker_run_private(worker, f, ctx)
+        } else {
+            fakegpu_worker_run(worker, f, ctx)
+        }
+    };
+    if ret < 0 {
+        return Err(Error::from_errno(ret));
+    }
+    Ok(())
 }
 
 /// One call, as the worker makes it.
@@ -180,30 +257,16 @@ fn write_fd(ptr: usize, offset: usize, value: i32) -> Result {
 unsafe extern "C" fn job_in_worker(ctx: *mut c_void) {
     // SAFETY: per the contract, `ctx` is the caller's `Job`, lent to us until we return.
     let job = unsafe { &mut *ctx.cast::<Job<'_>>() };
-    let mut installed: KVec<c_int> = KVec::new();
-    let mut install = |file: &RealFile| -> Result<c_int> {
-        installed.push(-1, GFP_KERNEL)?;
-        // SAFETY: `file` is referenced; the new fd takes its own reference.
-        let fd = unsafe { fakegpu_install_file(file.as_ptr().cast()) };
-        if fd < 0 {
-            return Err(Error::from_errno(fd));
-        }
-        if let Some(last) = installed.last_mut() {
-            *last = fd;
-        }
-        Ok(fd)
-    };
+    let mut installed = Installed::new();
     let prepared = (|| -> Result {
         if let Some(gpus) = &job.gpu_files {
-            for file in gpus.files.iter().flatten() {
-                install(file)?;
-            }
+            installed.install_gpus(gpus)?;
         }
         for (offset, _, file) in job.fds.iter().take(job.nfds) {
             // A fd that is not a fakegpu NVIDIA file becomes -1, which resolves to nothing:
             // the driver then answers as it does for any bad fd.
             let value = match file {
-                Some(file) => install(file)?,
+                Some(file) => installed.install(file)?,
                 None => -1,
             };
             write_fd(job.ptr, *offset, value)?;
@@ -220,10 +283,7 @@ unsafe extern "C" fn job_in_worker(ctx: *mut c_void) {
         // The caller sees its own fds again. If its memory is gone it cannot see them anyway.
         let _ = write_fd(job.ptr, *offset, *original);
     }
-    for &fd in installed.iter().filter(|&&fd| fd >= 0) {
-        // SAFETY: an fd this job installed in the worker's table.
-        unsafe { fakegpu_close_fd(fd) };
-    }
+    // The worker's fds close as `installed` drops.
 }
 
 /// Makes the ioctl `cmd` on the real file of `fake` in the caller's worker, translating the
@@ -263,17 +323,8 @@ pub(crate) fn run(
         if call.gpu_files {
             job.gpu_files = Some(caller_gpu_files(visible)?);
         }
-        // SAFETY: reads `current`'s thread group.
-        let worker = unsafe { fakegpu_worker_for_current() };
-        if worker.is_null() {
-            return Err(ENOMEM);
-        }
-        // SAFETY: `worker` stays valid while the calling process lives; `job` outlives the
-        // run, which waits for `job_in_worker` to return.
-        let ret = unsafe { fakegpu_worker_run(worker, job_in_worker, (&raw mut job).cast()) };
-        if ret < 0 {
-            return Err(Error::from_errno(ret));
-        }
+        // SAFETY: `job_in_worker` takes the `Job` it is given; `job` outlives the run.
+        unsafe { run_in_worker(job_in_worker, (&raw mut job).cast(), false) }?;
         Ok(job.ret)
     })();
     result.unwrap_or_else(|e| e.to_errno() as c_long)

@@ -18,6 +18,8 @@
 #include <linux/fdtable.h>
 #include <linux/file.h>
 #include <linux/kthread.h>
+#include <linux/mman.h>
+#include <linux/mm.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/pid.h>
@@ -59,6 +61,11 @@ int fakegpu_iterate_caller_fds(int (*f)(const void *, struct file *, unsigned in
 			       const void *ctx);
 int fakegpu_current_tgid(void);
 void fakegpu_current_comm(char *buf, size_t len);
+int fakegpu_scratch_init(void);
+void fakegpu_scratch_exit(void);
+unsigned long fakegpu_scratch_addr(void);
+int fakegpu_worker_run_private(struct fakegpu_worker *w, void (*fn)(void *), void *ctx);
+long fakegpu_file_count(struct file *file);
 
 static void fakegpu_worker_free(struct fakegpu_worker *w)
 {
@@ -148,17 +155,74 @@ static void fakegpu_job_fn(struct kthread_work *work)
 }
 
 /*
+ * fakegpu's scratch address space: where calls made on fakegpu's private copy of their
+ * parameters (private_call.rs) put that copy, so that the driver reads and writes memory no
+ * user process can touch. A module cannot create an mm (mm_alloc is not exported), so it
+ * keeps the loading process's (insmod's) with a reference, and a page range mapped in it at
+ * load. Once insmod has exited no task runs in it: only fakegpu's workers, one call at a
+ * time under fakegpu_fd_table_lock, so one range serves every call.
+ */
+#define FAKEGPU_SCRATCH_SIZE (4 * PAGE_SIZE)
+static struct mm_struct *scratch_mm;
+static unsigned long scratch_addr;
+
+int fakegpu_scratch_init(void)
+{
+	unsigned long addr;
+
+	if (!current->mm)
+		return -EINVAL;
+	addr = vm_mmap(NULL, 0, FAKEGPU_SCRATCH_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_ANONYMOUS | MAP_PRIVATE, 0);
+	if (IS_ERR_VALUE(addr))
+		return (int)addr;
+	mmget(current->mm);
+	scratch_mm = current->mm;
+	scratch_addr = addr;
+	return 0;
+}
+
+/* At unload, when no call is under way. */
+void fakegpu_scratch_exit(void)
+{
+	if (scratch_mm) {
+		mmput(scratch_mm);
+		scratch_mm = NULL;
+	}
+}
+
+unsigned long fakegpu_scratch_addr(void)
+{
+	return scratch_addr;
+}
+
+static int worker_run_in(struct fakegpu_worker *w, void (*fn)(void *), void *ctx,
+			 struct mm_struct *mm);
+
+/*
  * Runs fn(ctx) in worker @w with the caller's mm (user pointers in the parameters are the
  * caller's) and credentials (the driver's capable() checks), and waits for it. The wait is
  * uninterruptible: the job uses the caller's stack and mm until it completes.
  */
 int fakegpu_worker_run(struct fakegpu_worker *w, void (*fn)(void *), void *ctx)
 {
+	return worker_run_in(w, fn, ctx, current->mm);
+}
+
+/* The same with fakegpu's scratch mm instead of the caller's. */
+int fakegpu_worker_run_private(struct fakegpu_worker *w, void (*fn)(void *), void *ctx)
+{
+	return worker_run_in(w, fn, ctx, scratch_mm);
+}
+
+static int worker_run_in(struct fakegpu_worker *w, void (*fn)(void *), void *ctx,
+			 struct mm_struct *mm)
+{
 	struct fakegpu_job job = { .fn = fn, .ctx = ctx };
 
-	if (!current->mm || !mmget_not_zero(current->mm))
+	if (!mm || !mmget_not_zero(mm))
 		return -EINVAL;
-	job.mm = current->mm;
+	job.mm = mm;
 	job.cred = get_current_cred();
 	init_completion(&job.done);
 	kthread_init_work(&job.work, fakegpu_job_fn);
@@ -199,6 +263,12 @@ int fakegpu_current_tgid(void)
 void fakegpu_current_comm(char *buf, size_t len)
 {
 	__get_task_comm(buf, len, current);
+}
+
+/* How many references @file has (the meter's test for "only fakegpu still holds it"). */
+long fakegpu_file_count(struct file *file)
+{
+	return file_count(file);
 }
 
 /* get_file() is a static inline. */

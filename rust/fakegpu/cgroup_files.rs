@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The files of an entry in `/sys/kernel/fakegpu/cgroups/<id>/` (other than `path`), in
+//! cgroup v2's formats: one `gpuN VALUE` line per GPU (N the minor of `/dev/nvidiaN`), `max`
+//! for no limit, bytes on read, K/M/G/T suffixes on write.
+//!
+//! | file | read | write |
+//! |---|---|---|
+//! | `gpus` | the GPUs the cgroup may see | `all`, `none`, `0,2-3` |
+//! | `memory.max` | per GPU: the limit of GPU memory | `gpuN SIZE ...` or `SIZE` for all |
+//! | `memory.current`, `memory.peak` | per GPU: charged now, most ever | - |
+//! | `memory.events` | per GPU: `gpuN max=N`, allocations the limit refused | - |
+//! | `pinned.current` | pinned host memory charged | - |
+//! | `channels.max` | per GPU: the limit of channels | `gpuN COUNT ...` or `COUNT` |
+//! | `channels.current` | per GPU: channels held | - |
+
+use crate::cgroups::Entry;
+use crate::shared::gpu_set::Visibility;
+use crate::shared::ledger::{self, Counter, Shown};
+use crate::shared::nv_frontend_abi::NvIoctlCardInfo;
+use core::fmt::{self, Write};
+use kernel::prelude::*;
+
+/// A page being filled by a show callback.
+pub(crate) struct Page<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> Page<'a> {
+    /// An empty page over `buf`.
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        Page { buf, len: 0 }
+    }
+
+    /// Bytes written.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+}
+
+impl Write for Page<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len.checked_add(s.len()).ok_or(fmt::Error)?;
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Writes one `gpuN VALUE` line per GPU slot.
+fn per_gpu(
+    out: &mut Page<'_>,
+    cards: &[NvIoctlCardInfo],
+    counters: &[Counter],
+    value: impl Fn(&Counter) -> u64,
+) -> fmt::Result {
+    for (card, c) in cards.iter().zip(counters) {
+        writeln!(out, "gpu{} {}", card.minor_number, Shown(value(c)))?;
+    }
+    Ok(())
+}
+
+/// Shows file `attr` of `entry` (GPU slots are the order of `cards`).
+pub(crate) fn show(
+    entry: &Entry,
+    attr: &[u8],
+    cards: &[NvIoctlCardInfo],
+    out: &mut Page<'_>,
+) -> Result {
+    let u = &entry.usage;
+    match attr {
+        b"gpus" => writeln!(out, "{}", entry.gpus),
+        b"memory.max" => per_gpu(out, cards, &u.memory, |c| c.max),
+        b"memory.current" => per_gpu(out, cards, &u.memory, |c| c.current),
+        b"memory.peak" => per_gpu(out, cards, &u.memory, |c| c.peak),
+        b"memory.events" => cards
+            .iter()
+            .zip(u.memory.iter())
+            .try_for_each(|(card, c)| writeln!(out, "gpu{} max={}", card.minor_number, c.events)),
+        b"pinned.current" => writeln!(out, "{}", u.pinned.current),
+        b"channels.max" => per_gpu(out, cards, &u.channels, |c| c.max),
+        b"channels.current" => per_gpu(out, cards, &u.channels, |c| c.current),
+        _ => return Err(EINVAL),
+    }
+    .map_err(|_| EINVAL)
+}
+
+/// Stores a write to file `attr` of `entry`; a bad write changes nothing (EINVAL).
+pub(crate) fn store(
+    entry: &mut Entry,
+    attr: &[u8],
+    text: &str,
+    cards: &[NvIoctlCardInfo],
+) -> Result {
+    let slot_of = |minor: u32| cards.iter().position(|c| c.minor_number == minor);
+    let counters = match attr {
+        b"gpus" => {
+            entry.gpus = Visibility::parse(text).map_err(|_| EINVAL)?;
+            return Ok(());
+        }
+        b"memory.max" => (&mut entry.usage.memory, ledger::parse_size as fn(&str) -> _),
+        b"channels.max" => (
+            &mut entry.usage.channels,
+            ledger::parse_count as fn(&str) -> _,
+        ),
+        _ => return Err(EINVAL),
+    };
+    let (counters, parse) = counters;
+    // Limits change live; lowering one below what is charged only refuses new charges.
+    ledger::parse_per_gpu(text, cards.len(), slot_of, parse, |slot, max| {
+        if let Some(c) = counters.get_mut(slot) {
+            c.max = max;
+        }
+    })
+    .map_err(|_| EINVAL)
+}

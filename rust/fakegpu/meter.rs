@@ -1,0 +1,770 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Metering of NVIDIA allocations per cgroup: GPU memory per GPU, pinned host memory, and
+//! channels per GPU, charged to the allocating task's cgroup and its ancestors (those with
+//! an entry, see `cgroups.rs`) and held to their limits.
+//!
+//! fakegpu keeps a mirror of the RM objects made through it (client, handle, parent, and the
+//! charge an object holds) so it can follow the driver's frees: RM_FREE of the object, of a
+//! parent or of the whole client, and the driver's own freeing of every client of an
+//! nvidiactl file when that file is released (on close, or at process death). The calls that
+//! create, free or duplicate objects are made on fakegpu's private copy of their parameters
+//! (`private_call.rs`), so the mirror records what the driver did, not what a racing tenant
+//! rewrote.
+//!
+//! A charge stays with the cgroup that allocated, whoever frees it, like memcg's.
+
+use crate::cgroups::{Accounts, Cgroup};
+use crate::forward::{FakeFile, IoctlFn};
+use crate::private_call::PrivateCall;
+use crate::real_devices::RealFile;
+use crate::shared::gpu_set::Visibility;
+use crate::shared::ledger::{self, Resource};
+use crate::shared::nv_meter::{self, Allocation, VidHeapCall};
+use crate::shared::nv_rm_abi::{class, vid_heap, Nvos00, Nvos21, Nvos55, Nvos64};
+use crate::shared::nv_status::*;
+use crate::shared::pod::read_pod;
+use crate::State;
+use core::mem::{offset_of, size_of};
+use core::ptr::NonNull;
+use kernel::ffi::{c_long, c_uint};
+use kernel::prelude::*;
+use kernel::rbtree::RBTree;
+use kernel::uaccess::UserSlice;
+
+extern "C" {
+    // `struct file *` passes as `void *` (see `fakegpu_main.rs` on rustc's FFI lint).
+    fn fakegpu_file_count(file: *mut core::ffi::c_void) -> core::ffi::c_long;
+}
+
+/// The key of object `handle` of `client` in the mirror.
+fn key(client: u32, handle: u32) -> u64 {
+    (u64::from(client) << 32) | u64::from(handle)
+}
+
+/// An RM object made through fakegpu.
+struct Obj {
+    parent: u32,
+    /// For a device: its GPU slot (the RM's device instance).
+    gpu: Option<usize>,
+    /// The charge it holds (memory, or a channel), shared by its duplicates.
+    charge: Option<u64>,
+    /// Objects recorded below it.
+    children: u32,
+}
+
+/// A charge: what, how much, to which entries, and how many objects hold it.
+struct Charge {
+    resource: Resource,
+    amount: u64,
+    entries: KVec<u64>,
+    refs: u32,
+}
+
+/// The mirror of the RM objects made through fakegpu, and their charges.
+pub(crate) struct Objects {
+    objs: RBTree<u64, Obj>,
+    charges: RBTree<u64, Charge>,
+    next_charge: u64,
+    /// Each client's nvidiactl file (its address, the key of `owners`).
+    clients: RBTree<u32, usize>,
+    /// A reference on each nvidiactl file that has clients: the driver frees them when the
+    /// file is released, which fakegpu sees as its reference being the last one.
+    owners: RBTree<usize, RealFile>,
+}
+
+impl Objects {
+    /// An empty mirror.
+    pub(crate) fn new() -> Self {
+        Objects {
+            objs: RBTree::new(),
+            charges: RBTree::new(),
+            next_charge: 1,
+            clients: RBTree::new(),
+            owners: RBTree::new(),
+        }
+    }
+}
+
+impl Accounts {
+    /// The ids of the entries of `cgroup` and its ancestors, leaf first.
+    fn chain_of(&self, cgroup: &Cgroup) -> Result<KVec<u64>> {
+        let mut chain = KVec::new();
+        let mut err = Ok(());
+        cgroup.for_each_ancestor_id(|id| {
+            if err.is_ok() && self.entries.get(&id).is_some() {
+                err = chain.push(id, GFP_KERNEL).map_err(Error::from);
+            }
+        });
+        err.map(|()| chain)
+    }
+
+    /// Charges `amount` of `r` to every entry of `chain`, or refuses (counting the refusal at
+    /// the level whose limit it would pass). Returns the new charge's id.
+    fn charge(&mut self, chain: KVec<u64>, r: Resource, amount: u64, force: bool) -> Result<u64> {
+        if !force {
+            let over = chain.iter().find(|id| {
+                self.entries
+                    .get(id)
+                    .is_some_and(|e| !ledger::can_charge(&e.usage, r, amount))
+            });
+            if let Some(&id) = over {
+                if let Some(e) = self.entries.get_mut(&id) {
+                    ledger::count_refusal(&mut e.usage, r);
+                }
+                return Err(ENOSPC);
+            }
+        }
+        let id = self.objects.next_charge;
+        self.objects.charges.try_create_and_insert(
+            id,
+            Charge {
+                resource: r,
+                amount,
+                entries: chain,
+                refs: 0,
+            },
+            GFP_KERNEL,
+        )?;
+        self.objects.next_charge += 1;
+        if let Some(c) = self.objects.charges.get(&id) {
+            for eid in c.entries.iter() {
+                if let Some(e) = self.entries.get_mut(eid) {
+                    ledger::charge_one(&mut e.usage, r, amount);
+                }
+            }
+        }
+        Ok(id)
+    }
+
+    /// Changes charge `id` to `amount` (the driver took more or less than asked); more is
+    /// refused past a limit unless `force`.
+    fn resize_charge(&mut self, id: u64, amount: u64, force: bool) -> Result {
+        let Some(c) = self.objects.charges.get(&id) else {
+            return Ok(());
+        };
+        let (r, old) = (c.resource, c.amount);
+        if amount > old && !force {
+            let extra = amount - old;
+            let over = c.entries.iter().find(|eid| {
+                self.entries
+                    .get(eid)
+                    .is_some_and(|e| !ledger::can_charge(&e.usage, r, extra))
+            });
+            if let Some(&eid) = over {
+                if let Some(e) = self.entries.get_mut(&eid) {
+                    ledger::count_refusal(&mut e.usage, r);
+                }
+                return Err(ENOSPC);
+            }
+        }
+        for eid in c.entries.iter() {
+            if let Some(e) = self.entries.get_mut(eid) {
+                ledger::uncharge_one(&mut e.usage, r, old);
+                ledger::charge_one(&mut e.usage, r, amount);
+            }
+        }
+        if let Some(c) = self.objects.charges.get_mut(&id) {
+            c.amount = amount;
+        }
+        Ok(())
+    }
+
+    /// Drops one holder of charge `id`, uncharging it when it was the last (or when it never
+    /// had one: a charge whose allocation failed).
+    fn release_charge(&mut self, id: u64) {
+        let last = match self.objects.charges.get_mut(&id) {
+            Some(c) => {
+                c.refs = c.refs.saturating_sub(1);
+                c.refs == 0
+            }
+            None => false,
+        };
+        if !last {
+            return;
+        }
+        if let Some(c) = self.objects.charges.remove(&id) {
+            for eid in c.entries.iter() {
+                if let Some(e) = self.entries.get_mut(eid) {
+                    ledger::uncharge_one(&mut e.usage, c.resource, c.amount);
+                }
+            }
+        }
+    }
+
+    /// The GPU slot of the device `handle` of `client` is, or is below.
+    fn gpu_of(&self, client: u32, mut handle: u32) -> Option<usize> {
+        for _ in 0..64 {
+            let obj = self.objects.objs.get(&key(client, handle))?;
+            if let Some(gpu) = obj.gpu {
+                return Some(gpu);
+            }
+            if obj.parent == handle || obj.parent == 0 {
+                return None;
+            }
+            handle = obj.parent;
+        }
+        None
+    }
+
+    /// Records a new object (replacing a stale record of the same handle).
+    fn record(
+        &mut self,
+        client: u32,
+        handle: u32,
+        parent: u32,
+        gpu: Option<usize>,
+        charge: Option<u64>,
+    ) -> Result {
+        self.forget(client, handle);
+        if let Some(id) = charge {
+            if let Some(c) = self.objects.charges.get_mut(&id) {
+                c.refs += 1;
+            }
+        }
+        let obj = Obj {
+            parent,
+            gpu,
+            charge,
+            children: 0,
+        };
+        if let Err(e) =
+            self.objects
+                .objs
+                .try_create_and_insert(key(client, handle), obj, GFP_KERNEL)
+        {
+            if let Some(id) = charge {
+                self.release_charge(id);
+            }
+            return Err(e);
+        }
+        if parent != handle {
+            if let Some(p) = self.objects.objs.get_mut(&key(client, parent)) {
+                p.children += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes one object's record and releases its charge.
+    fn forget(&mut self, client: u32, handle: u32) {
+        let Some(obj) = self.objects.objs.remove(&key(client, handle)) else {
+            return;
+        };
+        if obj.parent != handle {
+            if let Some(p) = self.objects.objs.get_mut(&key(client, obj.parent)) {
+                p.children = p.children.saturating_sub(1);
+            }
+        }
+        if let Some(id) = obj.charge {
+            self.release_charge(id);
+        }
+    }
+
+    /// The handles of `client`'s objects.
+    fn handles_of(&mut self, client: u32) -> Result<KVec<u32>> {
+        let mut out = KVec::new();
+        let mut cursor = self.objects.objs.cursor_lower_bound(&key(client, 0));
+        while let Some(c) = cursor {
+            let (&k, _) = c.current();
+            if (k >> 32) as u32 != client {
+                break;
+            }
+            out.push(k as u32, GFP_KERNEL)?;
+            cursor = c.move_next();
+        }
+        Ok(out)
+    }
+
+    /// Follows the driver's free of `handle` of `client`: the object and everything below it
+    /// (the whole client if `handle` is the client).
+    fn freed(&mut self, client: u32, handle: u32) {
+        if handle == client {
+            if let Ok(handles) = self.handles_of(client) {
+                for h in handles.iter() {
+                    self.forget(client, *h);
+                }
+            }
+            self.objects.clients.remove(&client);
+            return;
+        }
+        let leaf = self
+            .objects
+            .objs
+            .get(&key(client, handle))
+            .is_some_and(|o| o.children == 0);
+        if !leaf {
+            let Ok(handles) = self.handles_of(client) else {
+                self.forget(client, handle);
+                return;
+            };
+            // Those whose chain of parents reaches `handle`.
+            for &h in handles.iter() {
+                let mut cur = h;
+                for _ in 0..64 {
+                    if cur == handle {
+                        self.forget(client, h);
+                        break;
+                    }
+                    match self.objects.objs.get(&key(client, cur)) {
+                        Some(o) if o.parent != cur && o.parent != 0 => cur = o.parent,
+                        _ => break,
+                    }
+                }
+            }
+        }
+        self.forget(client, handle);
+    }
+
+    /// Whether an RM_FREE of `handle` of `client` frees something fakegpu tracks.
+    fn tracks(&self, client: u32, handle: u32) -> bool {
+        self.objects.objs.get(&key(client, handle)).is_some()
+    }
+
+    /// Drops the clients of every nvidiactl file that only fakegpu still holds (the driver
+    /// frees them when fakegpu lets go), returning those references to drop unlocked.
+    pub(crate) fn sweep(&mut self) -> KVec<RealFile> {
+        let mut released = KVec::new();
+        loop {
+            let idle = self.objects.owners.iter().find_map(|(&k, f)| {
+                // SAFETY: `f` holds a reference on the file.
+                (unsafe { fakegpu_file_count(f.as_ptr().cast()) } <= 1).then_some(k)
+            });
+            let Some(owner) = idle else { break };
+            loop {
+                let client = self
+                    .objects
+                    .clients
+                    .iter()
+                    .find(|(_, &o)| o == owner)
+                    .map(|(&c, _)| c);
+                match client {
+                    Some(c) => self.freed(c, c),
+                    None => break,
+                }
+            }
+            if let Some(file) = self.objects.owners.remove(&owner) {
+                // On failure the reference drops here, under the lock: the driver's release
+                // then runs later (fput defers it), never inside this call.
+                let _ = released.push(file, GFP_KERNEL);
+            }
+        }
+        released
+    }
+}
+
+/// The caller's cgroup, or ENOMEM-like failure if it cannot be had.
+fn current_cgroup() -> Result<Cgroup> {
+    Cgroup::current().ok_or(ENOMEM)
+}
+
+/// Writes RM status `status` at `offset` of the caller's parameters: a refusal in the
+/// driver's own form (the ioctl succeeds).
+fn refuse(ptr: usize, offset: usize, status: NvStatus) -> Result<c_long> {
+    let addr = ptr.checked_add(offset).ok_or(EFAULT)?;
+    UserSlice::new(addr, 4)
+        .writer()
+        .write_slice(&status.to_ne_bytes())?;
+    Ok(0)
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    bytes.get(at..).and_then(read_pod::<u32>).unwrap_or(0)
+}
+
+/// The status a refused charge of `r` gets: what the driver says when it runs out.
+fn refusal_status(r: Resource) -> NvStatus {
+    match r {
+        Resource::Channels(_) => NV_ERR_INSUFFICIENT_RESOURCES,
+        Resource::Memory(_) | Resource::Pinned => NV_ERR_NO_MEMORY,
+    }
+}
+
+/// The layout of RM_ALLOC's two forms.
+struct AllocLayout {
+    status: usize,
+    rights: Option<usize>,
+}
+
+/// RM_ALLOC (NVOS21 or NVOS64, by `size`), made on the private copy and metered.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn rm_alloc(
+    fake: &FakeFile,
+    ioctl: IoctlFn,
+    cmd: c_uint,
+    ptr: usize,
+    size: usize,
+    gpu_files: bool,
+    visible: Visibility,
+    state: &State,
+) -> Result<c_long> {
+    let layout = if size == size_of::<Nvos64>() {
+        AllocLayout {
+            status: offset_of!(Nvos64, status),
+            rights: Some(offset_of!(Nvos64, p_rights_requested)),
+        }
+    } else {
+        AllocLayout {
+            status: offset_of!(Nvos21, status),
+            rights: None,
+        }
+    };
+    let mut call = PrivateCall::new(fake, ioctl, cmd, ptr, size)?;
+    let (client, parent, class_id) = (
+        u32_at(call.outer(), offset_of!(Nvos21, h_root)),
+        u32_at(call.outer(), offset_of!(Nvos21, h_object_parent)),
+        u32_at(call.outer(), offset_of!(Nvos21, h_class)),
+    );
+    let params_size = u32_at(
+        call.outer(),
+        if layout.rights.is_some() {
+            offset_of!(Nvos64, params_size)
+        } else {
+            offset_of!(Nvos21, params_size)
+        },
+    );
+    let params_at = offset_of!(Nvos21, p_alloc_parms);
+    call.follow(params_at, nv_meter::alloc_copy_size(class_id, params_size))?;
+    if let Some(at) = layout.rights {
+        // RS_ACCESS_MASK: one 32-bit limb in 535.
+        call.follow(at, 4)?;
+    }
+    let what = nv_meter::classify_alloc(class_id, call.block(params_at).unwrap_or(&[]));
+    if gpu_files {
+        call.with_gpu_files(crate::worker::caller_gpu_files(visible)?);
+    }
+
+    // Charged before the call, at least what the driver will take.
+    let cgroup = current_cgroup()?;
+    let pending = {
+        let mut acc = state.cgroups.lock();
+        let resource = match what {
+            Allocation::VideoMemory { size } => acc
+                .gpu_of(client, parent)
+                .map(|g| (Resource::Memory(g), nv_meter::at_least_charged(size))),
+            Allocation::PinnedMemory { size } => {
+                Some((Resource::Pinned, nv_meter::at_least_charged(size)))
+            }
+            Allocation::Channel => acc
+                .gpu_of(client, parent)
+                .map(|g| (Resource::Channels(g), 1)),
+            _ => None,
+        };
+        let needs_gpu = matches!(what, Allocation::VideoMemory { .. } | Allocation::Channel);
+        match resource {
+            None if needs_gpu => {
+                // A parent fakegpu never saw made: the driver's answer to a bad parent.
+                drop(acc);
+                return refuse(ptr, layout.status, NV_ERR_INVALID_OBJECT_PARENT);
+            }
+            None => None,
+            Some((r, amount)) => {
+                let chain = acc.chain_of(&cgroup)?;
+                match acc.charge(chain, r, amount, false) {
+                    Ok(id) => Some((id, r)),
+                    Err(e) if e == ENOSPC => {
+                        drop(acc);
+                        return refuse(ptr, layout.status, refusal_status(r));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    };
+
+    let ret = call.run();
+    let status = u32_at(call.outer(), layout.status);
+    let handle = u32_at(call.outer(), offset_of!(Nvos21, h_object_new));
+    let mut acc = state.cgroups.lock();
+    let ok = matches!(ret, Ok(0)) && status == NV_OK;
+    if !ok {
+        if let Some((id, _)) = pending {
+            acc.release_charge(id);
+        }
+        drop(acc);
+        let ret = ret?;
+        if ret == 0 {
+            call.write_back(ptr)?;
+        }
+        return Ok(ret);
+    }
+    // What the driver took, from its own answer in the private copy.
+    let mut over_limit = false;
+    if let (Some((id, _)), Some(took)) = (
+        pending,
+        nv_meter::allocated_size(class_id, call.block(params_at).unwrap_or(&[])),
+    ) {
+        over_limit = acc.resize_charge(id, took, false).is_err();
+    }
+    let recorded = match what {
+        Allocation::Client => {
+            let owner = fake.real.as_ptr() as usize;
+            let mut r = acc.record(handle, handle, handle, None, None);
+            if r.is_ok() && acc.objects.owners.get(&owner).is_none() {
+                if let Some(real) = NonNull::new(fake.real.as_ptr()) {
+                    // SAFETY: the fake file holds the real file open.
+                    let file = unsafe { RealFile::new_ref(real) };
+                    r = acc
+                        .objects
+                        .owners
+                        .try_create_and_insert(owner, file, GFP_KERNEL)
+                        .map(drop);
+                }
+            }
+            r.and_then(|()| {
+                acc.objects
+                    .clients
+                    .try_create_and_insert(handle, owner, GFP_KERNEL)
+                    .map(drop)
+            })
+        }
+        Allocation::Device { device_id } => {
+            let gpu = usize::try_from(device_id)
+                .ok()
+                .filter(|&g| g < state.cards.len());
+            acc.record(client, handle, parent, gpu, None)
+        }
+        _ => acc.record(client, handle, parent, None, pending.map(|(id, _)| id)),
+    };
+    if let Some((id, _)) = pending {
+        // The pending hold: the object's record holds the charge from here on.
+        acc.release_charge_pending(id);
+    }
+    drop(acc);
+    if over_limit || recorded.is_err() {
+        // The driver took more than the limit allows, or fakegpu cannot track the object:
+        // free it and answer as the driver does when it runs out.
+        let r = pending.map_or(Resource::Pinned, |(_, r)| r);
+        undo_alloc(fake, ioctl, client, parent, handle, state);
+        return refuse(ptr, layout.status, refusal_status(r));
+    }
+    call.write_back(ptr)?;
+    Ok(0)
+}
+
+impl Accounts {
+    /// Ends the pre-call hold of a charge made by [`Accounts::charge`] (refs 0): uncharged
+    /// if no object took it.
+    fn release_charge_pending(&mut self, id: u64) {
+        let unheld = self.objects.charges.get(&id).is_some_and(|c| c.refs == 0);
+        if unheld {
+            if let Some(c) = self.objects.charges.get_mut(&id) {
+                c.refs = 1;
+            }
+            self.release_charge(id);
+        }
+    }
+}
+
+/// Frees an object fakegpu just allocated but must not keep, on a private copy.
+fn undo_alloc(
+    fake: &FakeFile,
+    ioctl: IoctlFn,
+    client: u32,
+    parent: u32,
+    handle: u32,
+    state: &State,
+) {
+    let p = Nvos00 {
+        h_root: client,
+        h_object_parent: parent,
+        h_object_old: handle,
+        status: 0,
+    };
+    let cmd = crate::shared::ioc::iowr::<Nvos00>(
+        crate::shared::nv_frontend_abi::NV_IOCTL_MAGIC,
+        crate::shared::nv_rm_abi::esc::RM_FREE,
+    );
+    if let Ok(mut call) = PrivateCall::from_value(fake, ioctl, cmd, &p) {
+        let _ = call.run();
+    }
+    state.cgroups.lock().freed(client, handle);
+}
+
+/// RM_FREE: made on a private copy when it frees something fakegpu tracks, then followed in
+/// the mirror.
+pub(crate) fn rm_free(
+    fake: &FakeFile,
+    ioctl: IoctlFn,
+    cmd: c_uint,
+    ptr: usize,
+    state: &State,
+) -> Result<c_long> {
+    let mut call = PrivateCall::new(fake, ioctl, cmd, ptr, size_of::<Nvos00>())?;
+    let p: Nvos00 = read_pod(call.outer()).ok_or(EINVAL)?;
+    if !state.cgroups.lock().tracks(p.h_root, p.h_object_old) {
+        // Nothing metered is freed: forwarded as it is. A tenant that rewrites the handle to
+        // a metered object's meanwhile frees it with its charge kept until its client goes.
+        // SAFETY: as the VFS would call it on the real file, in the caller's context.
+        return Ok(unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as _) });
+    }
+    let ret = call.run()?;
+    let done: Nvos00 = read_pod(call.outer()).ok_or(EINVAL)?;
+    if ret == 0 && done.status == NV_OK {
+        let mut acc = state.cgroups.lock();
+        if acc.tracks(p.h_root, p.h_object_old) || p.h_object_old == p.h_root {
+            acc.freed(p.h_root, p.h_object_old);
+        }
+    }
+    if ret == 0 {
+        call.write_back(ptr)?;
+    }
+    Ok(ret)
+}
+
+/// RM_DUP_OBJECT: a new handle to an existing object, which shares its charge (a duplicate
+/// is never charged again, and the memory stays charged until its last handle is freed).
+pub(crate) fn rm_dup(
+    fake: &FakeFile,
+    ioctl: IoctlFn,
+    cmd: c_uint,
+    ptr: usize,
+    state: &State,
+) -> Result<c_long> {
+    let mut call = PrivateCall::new(fake, ioctl, cmd, ptr, size_of::<Nvos55>())?;
+    let ret = call.run()?;
+    let done: Nvos55 = read_pod(call.outer()).ok_or(EINVAL)?;
+    if ret == 0 && done.status == NV_OK {
+        let mut acc = state.cgroups.lock();
+        let src = acc
+            .objects
+            .objs
+            .get(&key(done.h_client_src, done.h_object_src))
+            .map(|o| (o.gpu, o.charge));
+        let (gpu, charge) = src.unwrap_or((None, None));
+        let recorded = acc.record(done.h_client, done.h_object, done.h_parent, gpu, charge);
+        drop(acc);
+        if recorded.is_err() {
+            undo_alloc(
+                fake,
+                ioctl,
+                done.h_client,
+                done.h_parent,
+                done.h_object,
+                state,
+            );
+            return refuse(ptr, offset_of!(Nvos55, status), NV_ERR_NO_MEMORY);
+        }
+    }
+    if ret == 0 {
+        call.write_back(ptr)?;
+    }
+    Ok(ret)
+}
+
+/// RM_VID_HEAP_CONTROL: its ALLOC_SIZE of physical memory is metered like RM_ALLOC of
+/// memory, its FREE followed like RM_FREE.
+pub(crate) fn vid_heap(
+    fake: &FakeFile,
+    ioctl: IoctlFn,
+    cmd: c_uint,
+    ptr: usize,
+    state: &State,
+) -> Result<c_long> {
+    let mut call = PrivateCall::new(fake, ioctl, cmd, ptr, vid_heap::SIZE)?;
+    let what = nv_meter::classify_vid_heap(call.outer());
+    let cgroup = current_cgroup()?;
+    let pending = match what {
+        VidHeapCall::Alloc {
+            client,
+            parent,
+            what,
+            ..
+        } => {
+            let mut acc = state.cgroups.lock();
+            let resource = match what {
+                Allocation::VideoMemory { size } => acc
+                    .gpu_of(client, parent)
+                    .map(|g| (Resource::Memory(g), nv_meter::at_least_charged(size))),
+                _ => Some((Resource::Pinned, 0)),
+            };
+            let Some((r, amount)) = resource else {
+                drop(acc);
+                return refuse(ptr, vid_heap::STATUS, NV_ERR_INVALID_OBJECT_PARENT);
+            };
+            let chain = acc.chain_of(&cgroup)?;
+            match acc.charge(chain, r, amount, false) {
+                Ok(id) => Some((id, r)),
+                Err(e) if e == ENOSPC => {
+                    drop(acc);
+                    return refuse(ptr, vid_heap::STATUS, refusal_status(r));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        _ => None,
+    };
+    let ret = call.run();
+    let status = u32_at(call.outer(), vid_heap::STATUS);
+    let ok = matches!(ret, Ok(0)) && status == NV_OK;
+    let mut acc = state.cgroups.lock();
+    let mut undo = None;
+    match what {
+        VidHeapCall::Alloc { client, parent, .. } if ok => {
+            let handle = u32_at(call.outer(), vid_heap::H_MEMORY);
+            let took = call
+                .outer()
+                .get(vid_heap::ALLOC_SIZE..)
+                .and_then(read_pod::<u64>)
+                .unwrap_or(0);
+            let mut keep = true;
+            if let Some((id, r)) = pending {
+                if r != Resource::Pinned {
+                    keep = acc.resize_charge(id, took, false).is_ok();
+                }
+            }
+            keep = keep
+                && acc
+                    .record(client, handle, parent, None, pending.map(|(id, _)| id))
+                    .is_ok();
+            if !keep {
+                undo = Some((client, parent, handle));
+            }
+        }
+        VidHeapCall::Free { client, h_memory } if ok => acc.freed(client, h_memory),
+        _ => {}
+    }
+    if let Some((id, _)) = pending {
+        acc.release_charge_pending(id);
+    }
+    drop(acc);
+    if let Some((client, parent, handle)) = undo {
+        undo_alloc(fake, ioctl, client, parent, handle, state);
+        return refuse(ptr, vid_heap::STATUS, NV_ERR_NO_MEMORY);
+    }
+    let ret = ret?;
+    if ret == 0 {
+        call.write_back(ptr)?;
+    }
+    Ok(ret)
+}
+
+/// Whether an RM_ALLOC of `class_id` is made on the private copy: all but pinned user
+/// memory (0x71), whose allocation pins pages of the caller's own address space.
+pub(crate) fn alloc_is_private(class_id: u32) -> bool {
+    class_id != class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR
+}
+
+/// Whether the caller may allocate pinned user memory (0x71), which fakegpu cannot make on
+/// a private copy: only if no entry above it limits GPU memory (a tenant racing such a call
+/// could otherwise turn it into an unmetered allocation of another class).
+pub(crate) fn os_descriptor_allowed(state: &State) -> bool {
+    let Some(cgroup) = Cgroup::current() else {
+        return false;
+    };
+    let acc = state.cgroups.lock();
+    let mut limited = false;
+    cgroup.for_each_ancestor_id(|id| {
+        if let Some(e) = acc.entries.get(&id) {
+            limited |= e.usage.memory.iter().any(|c| c.max != ledger::UNLIMITED);
+        }
+    });
+    !limited
+}
+
+/// Drops the clients of nvidiactl files that are no longer open anywhere (after a fake file
+/// closes, and periodically).
+pub(crate) fn sweep(state: &State) {
+    let released = state.cgroups.lock().sweep();
+    drop(released);
+}

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! NVIDIA calls made on fakegpu's private copy of their parameters, so that what the driver
+//! acts on is exactly what fakegpu decided on and metered.
+//!
+//! A tenant controls its parameters' memory at every instant: it can rewrite a field (the
+//! class, the size, the handle to free) between fakegpu's read and the driver's, or rewrite
+//! what the driver wrote back before fakegpu reads it. So the metered calls are copied once
+//! from the caller, decided on that copy, and made by the caller's worker with fakegpu's
+//! scratch address space (`worker_shim.c`): the driver reads the copy and writes its answer
+//! there, where no user process can reach, and fakegpu reads the answer from there before
+//! writing it back to the caller.
+
+use crate::forward::{FakeFile, IoctlFn};
+use crate::worker::{run_in_worker, GpuFiles, Installed};
+use core::ffi::c_void;
+use kernel::ffi::{c_long, c_uint};
+use kernel::prelude::*;
+use kernel::uaccess::UserSlice;
+
+extern "C" {
+    /// Where the scratch range starts in fakegpu's scratch mm (`worker_shim.c`).
+    fn fakegpu_scratch_addr() -> usize;
+}
+
+/// Largest escape struct copied (NVOS32, RM_VID_HEAP_CONTROL, is 184 bytes).
+pub(crate) const OUTER_MAX: usize = 256;
+/// Largest block a pointer in it may lead to.
+pub(crate) const INDIRECT_MAX: usize = 1024;
+/// Most pointers followed (RM_ALLOC's NVOS64: parameters and requested rights).
+const MAX_INDIRECT: usize = 2;
+
+/// A block the escape struct points to: where the pointer sits, the caller's address, and
+/// fakegpu's copy of the block.
+struct Indirect {
+    at: usize,
+    original: u64,
+    /// Empty if the caller's address could not be read: the driver then gets an address
+    /// that faults, and answers as it does for any bad pointer.
+    data: KVec<u8>,
+}
+
+/// An address every user copy fails on (above the user address space).
+const FAULTING_ADDRESS: u64 = u64::MAX - 4095;
+
+/// One call on a private copy.
+pub(crate) struct PrivateCall<'a> {
+    fake: &'a FakeFile,
+    ioctl: IoctlFn,
+    cmd: c_uint,
+    /// The escape struct: the caller's at first, the driver's answer after [`Self::run`]
+    /// (with the caller's pointers put back).
+    outer: [u8; OUTER_MAX],
+    outer_len: usize,
+    indirect: [Option<Indirect>; MAX_INDIRECT],
+    gpu_files: Option<KBox<GpuFiles>>,
+    ret: c_long,
+}
+
+fn user_read(addr: usize, out: &mut [u8]) -> Result {
+    UserSlice::new(addr, out.len()).reader().read_slice(out)
+}
+
+fn user_write(addr: usize, data: &[u8]) -> Result {
+    UserSlice::new(addr, data.len()).writer().write_slice(data)
+}
+
+impl<'a> PrivateCall<'a> {
+    /// Copies the `len`-byte escape struct at the caller's `ptr`, for ioctl `cmd` on `fake`.
+    pub(crate) fn new(
+        fake: &'a FakeFile,
+        ioctl: IoctlFn,
+        cmd: c_uint,
+        ptr: usize,
+        len: usize,
+    ) -> Result<Self> {
+        let mut outer = [0u8; OUTER_MAX];
+        user_read(ptr, outer.get_mut(..len).ok_or(EINVAL)?)?;
+        Ok(PrivateCall {
+            fake,
+            ioctl,
+            cmd,
+            outer,
+            outer_len: len,
+            indirect: [const { None }; MAX_INDIRECT],
+            gpu_files: None,
+            ret: 0,
+        })
+    }
+
+    /// A call fakegpu makes itself, with the escape struct `value`.
+    pub(crate) fn from_value<T: crate::shared::pod::Pod>(
+        fake: &'a FakeFile,
+        ioctl: IoctlFn,
+        cmd: c_uint,
+        value: &T,
+    ) -> Result<Self> {
+        let mut outer = [0u8; OUTER_MAX];
+        let len = core::mem::size_of::<T>();
+        if !crate::shared::pod::write_pod(outer.get_mut(..len).ok_or(EINVAL)?, value) {
+            return Err(EINVAL);
+        }
+        Ok(PrivateCall {
+            fake,
+            ioctl,
+            cmd,
+            outer,
+            outer_len: len,
+            indirect: [const { None }; MAX_INDIRECT],
+            gpu_files: None,
+            ret: 0,
+        })
+    }
+
+    /// The escape struct (the caller's copy, or the driver's answer after [`Self::run`]).
+    pub(crate) fn outer(&self) -> &[u8] {
+        self.outer.get(..self.outer_len).unwrap_or(&[])
+    }
+
+    /// Also copies the `len` bytes the pointer at offset `at` of the struct leads to (a null
+    /// pointer stays null, for the driver to judge).
+    pub(crate) fn follow(&mut self, at: usize, len: usize) -> Result {
+        let original = self
+            .outer()
+            .get(at..at + 8)
+            .and_then(crate::shared::pod::read_pod::<u64>)
+            .ok_or(EINVAL)?;
+        if original == 0 {
+            return Ok(());
+        }
+        if len > INDIRECT_MAX {
+            return Err(EINVAL);
+        }
+        // Nothing to copy leaves `data` empty: the driver's pointer then faults too.
+        let mut data = KVec::from_elem(0u8, len, GFP_KERNEL)?;
+        let readable = usize::try_from(original)
+            .map_err(|_| EFAULT)
+            .and_then(|addr| user_read(addr, &mut data));
+        if readable.is_err() {
+            data = KVec::new();
+        }
+        let slot = self
+            .indirect
+            .iter_mut()
+            .find(|s| s.is_none())
+            .ok_or(EINVAL)?;
+        *slot = Some(Indirect { at, original, data });
+        Ok(())
+    }
+
+    /// The copy of the block the pointer at `at` leads to (the driver's answer after the
+    /// call), if there is one.
+    pub(crate) fn block(&self, at: usize) -> Option<&[u8]> {
+        self.indirect
+            .iter()
+            .flatten()
+            .find(|i| i.at == at && !i.data.is_empty())
+            .map(|i| &i.data[..])
+    }
+
+    /// The driver will also find the real files of these GPUs in the worker's table (device
+    /// allocation's fd-table walk).
+    pub(crate) fn with_gpu_files(&mut self, gpus: KBox<GpuFiles>) {
+        self.gpu_files = Some(gpus);
+    }
+
+    /// Makes the call in the caller's worker, on the copy; returns the driver's ioctl result.
+    pub(crate) fn run(&mut self) -> Result<c_long> {
+        // SAFETY: `private_job` takes the `PrivateCall` it is given, which outlives the run.
+        unsafe { run_in_worker(private_job, (&raw mut *self).cast(), true) }?;
+        // The caller's pointers go back where the driver saw scratch addresses.
+        for ind in self.indirect.iter().flatten() {
+            if let Some(field) = self.outer.get_mut(ind.at..ind.at + 8) {
+                field.copy_from_slice(&ind.original.to_ne_bytes());
+            }
+        }
+        Ok(self.ret)
+    }
+
+    /// Writes the driver's answer back to the caller: the struct at `ptr` and each block
+    /// it points to.
+    pub(crate) fn write_back(&self, ptr: usize) -> Result {
+        user_write(ptr, self.outer())?;
+        for ind in self.indirect.iter().flatten() {
+            user_write(
+                usize::try_from(ind.original).map_err(|_| EFAULT)?,
+                &ind.data,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The worker side of [`PrivateCall::run`], in fakegpu's scratch mm: lays the copies out in
+/// the scratch range, calls the driver on them, and reads its answer back.
+///
+/// # Safety
+///
+/// `ctx` is the `PrivateCall` of `run`, which waits for this to return.
+unsafe extern "C" fn private_job(ctx: *mut c_void) {
+    // SAFETY: per the contract, `ctx` is the caller's `PrivateCall`, lent until we return.
+    let call = unsafe { &mut *ctx.cast::<PrivateCall<'_>>() };
+    // SAFETY: a plain read of a value set at load.
+    let base = unsafe { fakegpu_scratch_addr() };
+    let mut installed = Installed::new();
+    let result = (|| -> Result<c_long> {
+        if let Some(gpus) = &call.gpu_files {
+            installed.install_gpus(gpus)?;
+        }
+        let mut outer = call.outer;
+        for (i, ind) in call.indirect.iter().enumerate() {
+            let Some(ind) = ind else { continue };
+            let addr = if ind.data.is_empty() {
+                FAULTING_ADDRESS
+            } else {
+                let addr = base + OUTER_MAX + i * INDIRECT_MAX;
+                user_write(addr, &ind.data)?;
+                addr as u64
+            };
+            if let Some(field) = outer.get_mut(ind.at..ind.at + 8) {
+                field.copy_from_slice(&addr.to_ne_bytes());
+            }
+        }
+        user_write(base, outer.get(..call.outer_len).ok_or(EINVAL)?)?;
+        // SAFETY: as the VFS would call it on the real file; the parameters are in the
+        // scratch mm this worker runs with.
+        let ret = unsafe { (call.ioctl)(call.fake.real.as_ptr(), call.cmd, base as _) };
+        user_read(base, call.outer.get_mut(..call.outer_len).ok_or(EINVAL)?)?;
+        for (i, ind) in call.indirect.iter_mut().enumerate() {
+            let Some(ind) = ind else { continue };
+            if !ind.data.is_empty() {
+                user_read(base + OUTER_MAX + i * INDIRECT_MAX, &mut ind.data)?;
+            }
+        }
+        Ok(ret)
+    })();
+    call.ret = result.unwrap_or_else(|e| e.to_errno() as c_long);
+}

@@ -1,0 +1,237 @@
+//! What fakegpu meters in NVIDIA calls: which allocations hold GPU memory, pinned host memory
+//! or a channel, and how big they are; and how much of each call's parameters fakegpu copies
+//! when it makes the call on its private copy (`rust/fakegpu/private_call.rs`).
+//!
+//! Everything here decodes fakegpu's own copy of the parameters, never the caller's memory.
+
+use super::nv_rm_abi::{
+    class, device_alloc_params, memory_alloc_params, os_desc_alloc_params, vid_heap, DriverFamily,
+};
+use super::pod::read_pod;
+
+/// What an RM_ALLOC (or a VID_HEAP_CONTROL allocation) creates, for the meter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Allocation {
+    /// A client (the root of a tree).
+    Client,
+    /// A device: GPU number `device_id` (the RM's device instance: the Nth GPU of CARD_INFO).
+    Device {
+        /// The GPU.
+        device_id: u32,
+    },
+    /// GPU memory of `size` bytes on the GPU of the parent device.
+    VideoMemory {
+        /// Bytes asked for (the driver may round up, and writes back what it took).
+        size: u64,
+    },
+    /// Pinned host memory of `size` bytes.
+    PinnedMemory {
+        /// Bytes asked for.
+        size: u64,
+    },
+    /// A GPFIFO channel on the GPU of the parent.
+    Channel,
+    /// Anything else: holds nothing fakegpu meters.
+    Other,
+}
+
+/// Most bytes of allocation parameters fakegpu copies (the largest 535 class it knows is the
+/// 360-byte channel allocation).
+pub const PARAMS_MAX: usize = 1024;
+
+/// How many bytes of allocation parameters the driver copies in for `class_id` (it uses the
+/// class's registered size, not the caller's `paramsSize`); `None` if fakegpu does not know,
+/// in which case it copies the caller's `paramsSize`, up to [`PARAMS_MAX`].
+pub fn alloc_params_size(class_id: u32) -> Option<usize> {
+    let family = DriverFamily::R535;
+    Some(match class_id {
+        class::NV01_DEVICE_0 => device_alloc_params::SIZE,
+        class::NV20_SUBDEVICE_0 => 4,
+        class::NV01_MEMORY_LOCAL_USER | class::NV01_MEMORY_SYSTEM | class::NV01_MEMORY_VIRTUAL => {
+            family.memory_alloc_params_size()
+        }
+        class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR => os_desc_alloc_params::SIZE,
+        class::NV01_EVENT_OS_EVENT => 24,
+        class::KEPLER_CHANNEL_GROUP_A => 20,
+        c if class::GPFIFO_CHANNELS.contains(&c) => family.channel_alloc_params_size(),
+        c if class::COMPUTE.contains(&c) => 16,
+        _ => return None,
+    })
+}
+
+/// The bytes of parameters to copy for an RM_ALLOC of `class_id` whose caller says
+/// `params_size`.
+pub fn alloc_copy_size(class_id: u32, params_size: u32) -> usize {
+    alloc_params_size(class_id).unwrap_or((params_size as usize).min(PARAMS_MAX))
+}
+
+/// What an RM_ALLOC of `class_id` with parameters `params` creates.
+pub fn classify_alloc(class_id: u32, params: &[u8]) -> Allocation {
+    let u64_at = |at: usize| params.get(at..).and_then(read_pod::<u64>).unwrap_or(0);
+    match class_id {
+        class::NV01_NULL_OBJECT | class::NV01_ROOT_NON_PRIV | class::NV01_ROOT_CLIENT => {
+            Allocation::Client
+        }
+        class::NV01_DEVICE_0 => Allocation::Device {
+            device_id: params
+                .get(device_alloc_params::DEVICE_ID_OFFSET..)
+                .and_then(read_pod::<u32>)
+                .unwrap_or(0),
+        },
+        class::NV01_MEMORY_LOCAL_USER => Allocation::VideoMemory {
+            size: u64_at(memory_alloc_params::SIZE_OFFSET),
+        },
+        class::NV01_MEMORY_SYSTEM => Allocation::PinnedMemory {
+            size: u64_at(memory_alloc_params::SIZE_OFFSET),
+        },
+        class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR => Allocation::PinnedMemory {
+            size: u64_at(os_desc_alloc_params::LIMIT_OFFSET).saturating_add(1),
+        },
+        c if class::GPFIFO_CHANNELS.contains(&c) => Allocation::Channel,
+        _ => Allocation::Other,
+    }
+}
+
+/// The size the driver reports back for a memory allocation, from its answer `params`
+/// (fakegpu's copy, which the driver wrote).
+pub fn allocated_size(class_id: u32, params: &[u8]) -> Option<u64> {
+    match classify_alloc(class_id, params) {
+        Allocation::VideoMemory { size } | Allocation::PinnedMemory { size } => Some(size),
+        _ => None,
+    }
+}
+
+/// What a RM_VID_HEAP_CONTROL call (its 184-byte parameters) allocates or frees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VidHeapCall {
+    /// ALLOC_SIZE of physical memory: handle `h_memory` (0: the RM picks) under `parent`.
+    Alloc {
+        /// The client.
+        client: u32,
+        /// The device.
+        parent: u32,
+        /// The memory's handle as asked.
+        h_memory: u32,
+        /// Video or pinned memory, and its size.
+        what: Allocation,
+    },
+    /// FREE of memory `h_memory`.
+    Free {
+        /// The client.
+        client: u32,
+        /// The memory.
+        h_memory: u32,
+    },
+    /// Anything else (INFO, virtual allocations): holds nothing.
+    Other,
+}
+
+/// Decodes a VID_HEAP_CONTROL call.
+pub fn classify_vid_heap(p: &[u8]) -> VidHeapCall {
+    let word = |at: usize| p.get(at..).and_then(read_pod::<u32>).unwrap_or(0);
+    let (client, parent, h_memory) = (
+        word(vid_heap::H_ROOT),
+        word(vid_heap::H_PARENT),
+        word(vid_heap::H_MEMORY),
+    );
+    match word(vid_heap::FUNCTION) {
+        vid_heap::FUNCTION_ALLOC_SIZE if word(vid_heap::FLAGS) & vid_heap::FLAGS_VIRTUAL == 0 => {
+            let size = p
+                .get(vid_heap::ALLOC_SIZE..)
+                .and_then(read_pod::<u64>)
+                .unwrap_or(0);
+            let what = if vid_heap::location(word(vid_heap::ATTR)) == 0 {
+                Allocation::VideoMemory { size }
+            } else {
+                Allocation::PinnedMemory { size }
+            };
+            VidHeapCall::Alloc {
+                client,
+                parent,
+                h_memory,
+                what,
+            }
+        }
+        vid_heap::FUNCTION_FREE => VidHeapCall::Free { client, h_memory },
+        _ => VidHeapCall::Other,
+    }
+}
+
+/// Rounds a request up to the driver's smallest page (4 KiB), the least it will take; the
+/// charge made before the call, corrected to what the driver reports after it.
+pub fn at_least_charged(size: u64) -> u64 {
+    size.checked_add(4095).map_or(u64::MAX, |s| s & !4095)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pod::write_pod;
+    use proptest::prelude::*;
+
+    #[test]
+    fn decodes_memory_allocations() {
+        let mut p = [0u8; 120];
+        write_pod(&mut p[memory_alloc_params::SIZE_OFFSET..], &(1u64 << 20));
+        assert_eq!(
+            classify_alloc(class::NV01_MEMORY_LOCAL_USER, &p),
+            Allocation::VideoMemory { size: 1 << 20 }
+        );
+        assert_eq!(
+            classify_alloc(class::NV01_MEMORY_SYSTEM, &p),
+            Allocation::PinnedMemory { size: 1 << 20 }
+        );
+        assert_eq!(
+            classify_alloc(class::NV01_MEMORY_VIRTUAL, &p),
+            Allocation::Other
+        );
+        assert_eq!(classify_alloc(0xc56f, &[]), Allocation::Channel);
+        let mut d = [0u8; 56];
+        write_pod(&mut d, &1u32);
+        assert_eq!(
+            classify_alloc(class::NV01_DEVICE_0, &d),
+            Allocation::Device { device_id: 1 }
+        );
+        assert_eq!(
+            classify_alloc(class::NV01_ROOT_CLIENT, &[]),
+            Allocation::Client
+        );
+        assert_eq!(alloc_copy_size(class::NV01_MEMORY_LOCAL_USER, 4), 120);
+        assert_eq!(alloc_copy_size(0x1234, 1 << 20), PARAMS_MAX);
+        assert_eq!(at_least_charged(1), 4096);
+        assert_eq!(at_least_charged(8192), 8192);
+        assert_eq!(at_least_charged(u64::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn decodes_vid_heap() {
+        let mut p = [0u8; vid_heap::SIZE];
+        write_pod(&mut p[vid_heap::FUNCTION..], &vid_heap::FUNCTION_ALLOC_SIZE);
+        write_pod(&mut p[vid_heap::H_MEMORY..], &7u32);
+        write_pod(&mut p[vid_heap::ALLOC_SIZE..], &4096u64);
+        assert!(matches!(
+            classify_vid_heap(&p),
+            VidHeapCall::Alloc {
+                h_memory: 7,
+                what: Allocation::VideoMemory { size: 4096 },
+                ..
+            }
+        ));
+        write_pod(&mut p[vid_heap::FLAGS..], &vid_heap::FLAGS_VIRTUAL);
+        assert_eq!(classify_vid_heap(&p), VidHeapCall::Other);
+        write_pod(&mut p[vid_heap::FUNCTION..], &vid_heap::FUNCTION_FREE);
+        assert!(matches!(
+            classify_vid_heap(&p),
+            VidHeapCall::Free { h_memory: 7, .. }
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(class_id in any::<u32>(), p in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = classify_alloc(class_id, &p);
+            let _ = classify_vid_heap(&p);
+            prop_assert!(alloc_copy_size(class_id, u32::MAX) <= PARAMS_MAX);
+        }
+    }
+}

@@ -13,6 +13,7 @@ mod cases;
 mod cgroup_cases;
 mod cgroup_util;
 mod drm;
+mod meter_cases;
 mod nv_bench;
 mod nv_cases;
 mod proxy_cases;
@@ -69,7 +70,7 @@ fn main() -> ExitCode {
 }
 
 /// Every case: the pass-through cases, the nvsim cases, fakegpu's NVIDIA proxy cases, then
-/// the per-cgroup entries and GPU visibility.
+/// the per-cgroup entries, GPU visibility and metering.
 fn all_cases() -> impl Iterator<Item = &'static Case> {
     cases::ALL
         .iter()
@@ -77,6 +78,7 @@ fn all_cases() -> impl Iterator<Item = &'static Case> {
         .chain(proxy_cases::ALL)
         .chain(cgroup_cases::ALL)
         .chain(visibility_cases::ALL)
+        .chain(meter_cases::ALL)
 }
 
 /// The value of an environment variable the runner must set.

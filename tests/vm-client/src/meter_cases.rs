@@ -1,0 +1,479 @@
+//! Metering and limits through fakegpu, in cgroups the tests make: memory.max refusing with
+//! the driver's NV_ERR_NO_MEMORY (0x51) before the driver sees the call, a parent's limit
+//! shared by its children, per-GPU limits, every path that frees memory returning
+//! memory.current to zero in step with nvsim's ground truth, charges staying with the cgroup
+//! that allocated, duplicates never charged twice, live limit changes, the channel limit, and
+//! bad writes to the limit files.
+
+use crate::cgroup_util::{move_to, write_file, TestCgroup};
+use crate::sys::open_rw;
+use crate::{ensure, Case};
+use fakegpu_shared::nv_status::{NV_ERR_INSUFFICIENT_RESOURCES, NV_ERR_NO_MEMORY, NV_OK};
+use nv_client::rm::{self, RmResult, VidHeap};
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+/// Every metering case.
+pub const ALL: &[Case] = &[
+    (
+        "meter_limit_refuses_with_no_memory",
+        meter_limit_refuses_with_no_memory,
+    ),
+    (
+        "meter_parent_limit_shared_charges_stay",
+        meter_parent_limit_shared_charges_stay,
+    ),
+    ("meter_per_gpu_limits", meter_per_gpu_limits),
+    ("meter_every_uncharge_path", meter_every_uncharge_path),
+    (
+        "meter_killed_process_uncharged",
+        meter_killed_process_uncharged,
+    ),
+    (
+        "meter_duplicates_never_charged_twice",
+        meter_duplicates_never_charged_twice,
+    ),
+    ("meter_live_limit_change", meter_live_limit_change),
+    ("meter_channel_limit", meter_channel_limit),
+    (
+        "meter_bad_limit_writes_refused",
+        meter_bad_limit_writes_refused,
+    ),
+];
+
+const MIB: u64 = 1 << 20;
+const DEVICE: u32 = 0xd0;
+const SUBDEVICE: u32 = 0x5d0;
+const VIDMEM: u32 = 0x40;
+
+/// A client with a device and subdevice on GPU `gpu`, through fakegpu's nodes.
+struct Session {
+    ctl: OwnedFd,
+    _gpu: OwnedFd,
+    client: u32,
+}
+
+impl Session {
+    fn open(gpu: u32) -> Result<Self, String> {
+        let ctl = open_rw("/dev/fakegpuctl").map_err(|e| format!("open ctl: {e}"))?;
+        let gpu_file =
+            open_rw(&format!("/dev/fakegpu{gpu}")).map_err(|e| format!("open gpu{gpu}: {e}"))?;
+        let client = rm::alloc_client(&ctl)
+            .ok()
+            .map_err(|e| format!("client: {e}"))?;
+        rm::alloc_device(&ctl, client, DEVICE, gpu)
+            .ok()
+            .map_err(|e| format!("device: {e}"))?;
+        rm::alloc(&ctl, client, DEVICE, SUBDEVICE, 0x2080, None)
+            .ok()
+            .map_err(|e| format!("subdevice: {e}"))?;
+        Ok(Session {
+            ctl,
+            _gpu: gpu_file,
+            client,
+        })
+    }
+
+    /// RM_ALLOC of `size` bytes of video memory as `handle`: the RM status.
+    fn alloc(&self, handle: u32, size: u64) -> u32 {
+        rm::alloc_memory(&self.ctl, self.client, DEVICE, handle, VIDMEM, size).status()
+    }
+
+    fn free(&self, handle: u32) -> Result<(), String> {
+        rm::free(&self.ctl, self.client, DEVICE, handle)
+            .ok()
+            .map_err(|e| format!("free {handle:#x}: {e}"))
+    }
+}
+
+/// The value of `gpuN` in a per-GPU file of `cg`.
+fn per_gpu(cg: &TestCgroup, file: &str, gpu: u32) -> Result<u64, String> {
+    let text = cg.get(file)?;
+    let key = format!("gpu{gpu}");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&key).and_then(|v| v.strip_prefix(' ')))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("no {key} value in {file}: {text:?}"))
+}
+
+fn current(cg: &TestCgroup, gpu: u32) -> Result<u64, String> {
+    per_gpu(cg, "memory.current", gpu)
+}
+
+/// Waits (up to 5 s) for memory.current of GPU `gpu` to read `want`: the driver frees a
+/// closed or killed process's clients when its files are released, which can follow the
+/// close by a little.
+fn settles(cg: &TestCgroup, gpu: u32, want: u64) -> Result<(), String> {
+    let t0 = Instant::now();
+    loop {
+        let now = current(cg, gpu)?;
+        if now == want {
+            return Ok(());
+        }
+        if t0.elapsed() > Duration::from_secs(5) {
+            return Err(format!("memory.current gpu{gpu} is {now}, want {want}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn fb_used(gpu: u32) -> Result<u64, String> {
+    rm::debugfs(&format!("gpu{gpu}"), "fb_used")
+}
+
+fn expect_status(what: &str, got: u32, want: u32) -> Result<(), String> {
+    ensure(got == want, || {
+        format!("{what}: status {got:#x}, want {want:#x}")
+    })
+}
+
+fn meter_limit_refuses_with_no_memory() -> Result<(), String> {
+    let cg = TestCgroup::create("/fakegpu-m64")?;
+    cg.set("memory.max", "gpu0 64M\n")?;
+    let max = cg.get("memory.max")?;
+    ensure(max == "gpu0 67108864\ngpu1 max\n", || {
+        format!("memory.max reads {max:?}")
+    })?;
+    cg.enter()?;
+    let base = fb_used(0)?;
+    let s = Session::open(0)?;
+    expect_status("48 MiB", s.alloc(0x100, 48 * MIB), NV_OK)?;
+    ensure(current(&cg, 0)? == 48 * MIB, || "48 MiB not charged".into())?;
+    ensure(fb_used(0)? == base + 48 * MIB, || "nvsim disagrees".into())?;
+
+    expect_status("32 more MiB", s.alloc(0x101, 32 * MIB), NV_ERR_NO_MEMORY)?;
+    ensure(current(&cg, 0)? == 48 * MIB, || {
+        "a refused allocation was charged".into()
+    })?;
+    ensure(fb_used(0)? == base + 48 * MIB, || {
+        "the refused allocation reached the driver".into()
+    })?;
+    let events = cg.get("memory.events")?;
+    ensure(events.lines().any(|l| l == "gpu0 max=1"), || {
+        format!("memory.events reads {events:?}")
+    })?;
+
+    s.free(0x100)?;
+    ensure(current(&cg, 0)? == 0, || "free did not uncharge".into())?;
+    expect_status("32 MiB after the free", s.alloc(0x101, 32 * MIB), NV_OK)?;
+    ensure(current(&cg, 0)? == 32 * MIB, || "32 MiB not charged".into())?;
+    ensure(per_gpu(&cg, "memory.peak", 0)? == 48 * MIB, || {
+        "peak is not 48 MiB".into()
+    })?;
+    // Just under and just at the limit: 32 + 32 fits exactly, one page more does not.
+    expect_status("up to the limit", s.alloc(0x102, 32 * MIB), NV_OK)?;
+    expect_status("one page past it", s.alloc(0x103, 4096), NV_ERR_NO_MEMORY)?;
+    drop(s);
+    settles(&cg, 0, 0)?;
+    ensure(fb_used(0)? == base, || "nvsim still holds memory".into())?;
+    move_to("/")
+}
+
+fn meter_parent_limit_shared_charges_stay() -> Result<(), String> {
+    let parent = TestCgroup::create("/fakegpu-team")?;
+    parent.set("memory.max", "gpu0 64M")?;
+    let a = TestCgroup::create("/fakegpu-team/a")?;
+    let b = TestCgroup::create("/fakegpu-team/b")?;
+    a.enter()?;
+    let s = Session::open(0)?;
+    expect_status("40 MiB in a", s.alloc(0x100, 40 * MIB), NV_OK)?;
+    // The same process, moved: its old charge stays with a.
+    b.enter()?;
+    expect_status("40 MiB in b", s.alloc(0x101, 40 * MIB), NV_ERR_NO_MEMORY)?;
+    let (ca, cb, cp) = (current(&a, 0)?, current(&b, 0)?, current(&parent, 0)?);
+    ensure((ca, cb, cp) == (40 * MIB, 0, 40 * MIB), || {
+        format!("a {ca}, b {cb}, parent {cp}")
+    })?;
+    ensure(parent.get("memory.events")?.contains("gpu0 max=1"), || {
+        "the refusal is not counted at the parent".into()
+    })?;
+    ensure(b.get("memory.events")?.contains("gpu0 max=0"), || {
+        "the refusal is counted at the child".into()
+    })?;
+    // Freed from b, uncharged from a.
+    s.free(0x100)?;
+    ensure(current(&a, 0)? == 0 && current(&parent, 0)? == 0, || {
+        "freeing from another cgroup did not uncharge the allocator's".into()
+    })?;
+    expect_status(
+        "40 MiB in b after the free",
+        s.alloc(0x101, 40 * MIB),
+        NV_OK,
+    )?;
+    ensure(current(&b, 0)? == 40 * MIB && current(&a, 0)? == 0, || {
+        "the new allocation went to the wrong cgroup".into()
+    })?;
+    drop(s);
+    settles(&parent, 0, 0)
+}
+
+fn meter_per_gpu_limits() -> Result<(), String> {
+    let cg = TestCgroup::create("/fakegpu-pergpu")?;
+    cg.set("memory.max", "gpu0 16M gpu1 max")?;
+    cg.enter()?;
+    let s0 = Session::open(0)?;
+    let s1 = Session::open(1)?;
+    expect_status(
+        "32 MiB on GPU 0",
+        s0.alloc(0x100, 32 * MIB),
+        NV_ERR_NO_MEMORY,
+    )?;
+    expect_status("32 MiB on GPU 1", s1.alloc(0x100, 32 * MIB), NV_OK)?;
+    let (c0, c1) = (current(&cg, 0)?, current(&cg, 1)?);
+    ensure((c0, c1) == (0, 32 * MIB), || {
+        format!("gpu0 {c0}, gpu1 {c1}")
+    })?;
+    drop((s0, s1));
+    settles(&cg, 1, 0)
+}
+
+fn meter_every_uncharge_path() -> Result<(), String> {
+    let cg = TestCgroup::create("/fakegpu-paths")?;
+    cg.enter()?;
+    let base = fb_used(0)?;
+    let s = Session::open(0)?;
+    let check = |what: &str, want: u64| -> Result<(), String> {
+        let (c, used) = (current(&cg, 0)?, fb_used(0)? - base);
+        ensure(c == want && used == want, || {
+            format!("after {what}: charged {c}, nvsim holds {used}, want {want}")
+        })
+    };
+    expect_status("alloc", s.alloc(0x100, 2 * MIB), NV_OK)?;
+    check("alloc", 2 * MIB)?;
+    s.free(0x100)?;
+    check("RM_FREE of the memory", 0)?;
+
+    // Freeing the parent (the device) frees the memory under it.
+    expect_status("alloc", s.alloc(0x101, 3 * MIB), NV_OK)?;
+    expect_status("alloc", s.alloc(0x102, 5 * MIB), NV_OK)?;
+    check("two allocations", 8 * MIB)?;
+    rm::free(&s.ctl, s.client, s.client, DEVICE)
+        .ok()
+        .map_err(|e| format!("free device: {e}"))?;
+    check("RM_FREE of the device", 0)?;
+
+    // Freeing the client frees everything.
+    rm::alloc_device(&s.ctl, s.client, DEVICE, 0)
+        .ok()
+        .map_err(|e| format!("device again: {e}"))?;
+    expect_status("alloc", s.alloc(0x103, MIB), NV_OK)?;
+    // VID_HEAP_CONTROL allocations are metered too.
+    let vh = rm::vid_heap(
+        &s.ctl,
+        s.client,
+        DEVICE,
+        VidHeap {
+            function: 2,
+            memory: 0x104,
+            size: 2 * MIB,
+            ..Default::default()
+        },
+    );
+    ensure(matches!(vh, RmResult::Status(0, _)), || {
+        format!("VID_HEAP alloc: {vh:?}")
+    })?;
+    check("RM_ALLOC and VID_HEAP allocations", 3 * MIB)?;
+    let vf = rm::vid_heap(
+        &s.ctl,
+        s.client,
+        DEVICE,
+        VidHeap {
+            function: 3,
+            memory: 0x104,
+            ..Default::default()
+        },
+    );
+    ensure(matches!(vf, RmResult::Status(0, _)), || {
+        format!("VID_HEAP free: {vf:?}")
+    })?;
+    check("VID_HEAP free", MIB)?;
+    rm::free(&s.ctl, s.client, s.client, s.client)
+        .ok()
+        .map_err(|e| format!("free client: {e}"))?;
+    check("RM_FREE of the client", 0)?;
+    drop(s);
+
+    // Closing the nvidiactl file frees its clients.
+    let s = Session::open(0)?;
+    expect_status("alloc", s.alloc(0x100, 4 * MIB), NV_OK)?;
+    check("a new session", 4 * MIB)?;
+    drop(s);
+    settles(&cg, 0, 0)?;
+    check("close", 0)?;
+    move_to("/")
+}
+
+fn meter_killed_process_uncharged() -> Result<(), String> {
+    let cg = TestCgroup::create("/fakegpu-kill")?;
+    cg.enter()?;
+    let base = fb_used(0)?;
+    let mut pipe = [0i32; 2];
+    // SAFETY: room for two fds.
+    ensure(unsafe { libc::pipe(pipe.as_mut_ptr()) } == 0, || {
+        "pipe".into()
+    })?;
+    // SAFETY: the test process is single-threaded; the child only allocates and sleeps.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let ok = Session::open(0).is_ok_and(|s| {
+            s.alloc(0x100, 16 * MIB) == NV_OK && {
+                // SAFETY: writes one byte to the pipe; then waits to be killed, holding `s`.
+                unsafe { libc::write(pipe[1], b"x".as_ptr().cast(), 1) };
+                loop {
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        });
+        // SAFETY: leaves the child.
+        unsafe { libc::_exit(i32::from(!ok)) };
+    }
+    let mut byte = 0u8;
+    // SAFETY: reads one byte from our pipe.
+    let n = unsafe { libc::read(pipe[0], (&raw mut byte).cast(), 1) };
+    let held = current(&cg, 0);
+    // SAFETY: kills and reaps our child.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+        libc::close(pipe[0]);
+        libc::close(pipe[1]);
+    }
+    ensure(n == 1, || "the child did not allocate".into())?;
+    ensure(held? == 16 * MIB, || {
+        "the child's memory was not charged".into()
+    })?;
+    settles(&cg, 0, 0)?;
+    ensure(fb_used(0)? == base, || {
+        "nvsim still holds the killed child's memory".into()
+    })?;
+    move_to("/")
+}
+
+fn meter_duplicates_never_charged_twice() -> Result<(), String> {
+    let cg = TestCgroup::create("/fakegpu-dup")?;
+    cg.set("memory.max", "gpu0 12M")?;
+    cg.enter()?;
+    let s = Session::open(0)?;
+    let other = Session::open(0)?;
+    expect_status("8 MiB", s.alloc(0x100, 8 * MIB), NV_OK)?;
+    let dup = rm::dup(&other.ctl, other.client, DEVICE, 0x200, s.client, 0x100)
+        .ok()
+        .map_err(|e| format!("dup: {e}"))?;
+    ensure(current(&cg, 0)? == 8 * MIB, || {
+        "the duplicate was charged".into()
+    })?;
+    // The memory lives on in the duplicate: still charged after the original's free.
+    s.free(0x100)?;
+    ensure(current(&cg, 0)? == 8 * MIB, || {
+        "memory held by a duplicate was uncharged".into()
+    })?;
+    expect_status("8 MiB more", s.alloc(0x101, 8 * MIB), NV_ERR_NO_MEMORY)?;
+    other.free(dup)?;
+    ensure(current(&cg, 0)? == 0, || {
+        "the last handle's free did not uncharge".into()
+    })?;
+    drop((s, other));
+    move_to("/")
+}
+
+fn meter_live_limit_change() -> Result<(), String> {
+    let cg = TestCgroup::create("/fakegpu-live")?;
+    cg.enter()?;
+    let s = Session::open(0)?;
+    expect_status("40 MiB, no limit", s.alloc(0x100, 40 * MIB), NV_OK)?;
+    cg.set("memory.max", "gpu0 16M")?;
+    ensure(current(&cg, 0)? == 40 * MIB, || {
+        "lowering the limit changed the charge".into()
+    })?;
+    expect_status(
+        "a page over the lowered limit",
+        s.alloc(0x101, 4096),
+        NV_ERR_NO_MEMORY,
+    )?;
+    s.free(0x100)?;
+    expect_status("8 MiB under it", s.alloc(0x101, 8 * MIB), NV_OK)?;
+    cg.set("memory.max", "max")?;
+    expect_status("40 MiB, limit lifted", s.alloc(0x102, 40 * MIB), NV_OK)?;
+    drop(s);
+    settles(&cg, 0, 0)?;
+    move_to("/")
+}
+
+fn meter_channel_limit() -> Result<(), String> {
+    let cg = TestCgroup::create("/fakegpu-chan")?;
+    cg.set("channels.max", "gpu0 2")?;
+    cg.enter()?;
+    let s = Session::open(0)?;
+    rm::alloc(&s.ctl, s.client, DEVICE, 0x300, 0xa06c, None)
+        .ok()
+        .map_err(|e| format!("channel group: {e}"))?;
+    let statuses: Vec<u32> = (0..3)
+        .map(|i| rm::alloc(&s.ctl, s.client, 0x300, 0x301 + i, 0xc86f, None).status())
+        .collect();
+    ensure(
+        statuses == [NV_OK, NV_OK, NV_ERR_INSUFFICIENT_RESOURCES],
+        || format!("three channels with a limit of 2: {statuses:x?}"),
+    )?;
+    ensure(per_gpu(&cg, "channels.current", 0)? == 2, || {
+        "channels.current is not 2".into()
+    })?;
+    rm::free(&s.ctl, s.client, s.client, 0x301)
+        .ok()
+        .map_err(|e| format!("free channel: {e}"))?;
+    ensure(per_gpu(&cg, "channels.current", 0)? == 1, || {
+        "freeing a channel did not count".into()
+    })?;
+    drop(s);
+    let t0 = Instant::now();
+    while per_gpu(&cg, "channels.current", 0)? != 0 {
+        if t0.elapsed() > Duration::from_secs(5) {
+            return Err("channels still counted after close".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    move_to("/")
+}
+
+fn meter_bad_limit_writes_refused() -> Result<(), String> {
+    let cg = TestCgroup::create("/fakegpu-badmax")?;
+    cg.set("memory.max", "gpu0 1G")?;
+    cg.set("channels.max", "gpu1 3")?;
+    let (mem, chan) = (cg.get("memory.max")?, cg.get("channels.max")?);
+    for bad in [
+        "\n",
+        "gpu0",
+        "gpu9 1G",
+        "gpu0 -1",
+        "gpu0 1.5G",
+        "gpu0 1GB",
+        "1G 2G",
+        "garbage",
+        "gpu0 99999999999T",
+        "gpu0 1G gpu1",
+    ] {
+        let r = write_file(&cg.entry_file("memory.max"), bad);
+        ensure(r == Err(libc::EINVAL), || {
+            format!("memory.max {bad:?}: {r:?}, want EINVAL")
+        })?;
+    }
+    for bad in ["gpu0 1K", "gpu0 x", "-1", "gpu2 1"] {
+        let r = write_file(&cg.entry_file("channels.max"), bad);
+        ensure(r == Err(libc::EINVAL), || {
+            format!("channels.max {bad:?}: {r:?}, want EINVAL")
+        })?;
+    }
+    ensure(
+        cg.get("memory.max")? == mem && cg.get("channels.max")? == chan,
+        || "a bad write changed a limit".into(),
+    )?;
+    for ro in [
+        "memory.current",
+        "memory.peak",
+        "memory.events",
+        "channels.current",
+    ] {
+        let r = write_file(&cg.entry_file(ro), "0");
+        ensure(r.is_err(), || format!("{ro} accepted a write"))?;
+    }
+    Ok(())
+}

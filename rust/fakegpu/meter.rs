@@ -762,6 +762,57 @@ pub(crate) fn os_descriptor_allowed(state: &State) -> bool {
     !limited
 }
 
+/// The GPU memory limit the caller's cgroup and its ancestors set on the GPU of object
+/// `object` of `client` (a subdevice), and the headroom left under it; `None` if none.
+pub(crate) fn fb_limits(state: &State, client: u32, object: u32) -> Option<(u64, u64)> {
+    let cgroup = Cgroup::current()?;
+    let acc = state.cgroups.lock();
+    let gpu = acc.gpu_of(client, object)?;
+    let (mut limit, mut headroom) = (ledger::UNLIMITED, ledger::UNLIMITED);
+    cgroup.for_each_ancestor_id(|id| {
+        if let Some(c) = acc.entries.get(&id).and_then(|e| e.usage.memory.get(gpu)) {
+            limit = limit.min(c.max);
+            headroom = headroom.min(c.max.saturating_sub(c.current));
+        }
+    });
+    (limit != ledger::UNLIMITED).then_some((limit, headroom))
+}
+
+/// FB_GET_INFO_V2 for a cgroup with a limit on that GPU: the driver's answer, with sizes
+/// capped at the limit and the free heap at the headroom (`nv_meter::limit_fb_info`). The
+/// caller's memory holds the driver's own figures for the length of the call.
+pub(crate) fn fb_info_limited(
+    fake: &FakeFile,
+    ioctl: IoctlFn,
+    cmd: c_uint,
+    ptr: usize,
+    params: u64,
+    (limit, headroom): (u64, u64),
+) -> Result<c_long> {
+    // SAFETY: as the VFS would call it on the real file, in the caller's context.
+    let ret = unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as _) };
+    let mut status = [0u8; 4];
+    let status_at = ptr
+        .checked_add(offset_of!(crate::shared::nv_rm_abi::Nvos54, status))
+        .ok_or(EFAULT)?;
+    UserSlice::new(status_at, 4)
+        .reader()
+        .read_slice(&mut status)?;
+    if ret != 0 || u32::from_ne_bytes(status) != NV_OK {
+        return Ok(ret);
+    }
+    let params = usize::try_from(params).map_err(|_| EFAULT)?;
+    let mut buf = [0u8; crate::shared::nv_rm_abi::fb_info::PARAMS_SIZE];
+    UserSlice::new(params, buf.len())
+        .reader()
+        .read_slice(&mut buf)?;
+    nv_meter::limit_fb_info(&mut buf, limit, headroom);
+    UserSlice::new(params, buf.len())
+        .writer()
+        .write_slice(&buf)?;
+    Ok(ret)
+}
+
 /// Drops the clients of nvidiactl files that are no longer open anywhere (after a fake file
 /// closes, and periodically).
 pub(crate) fn sweep(state: &State) {

@@ -17,7 +17,9 @@ use crate::shared::nv_frontend_abi::{
     esc as fe, unwrap_xfer, NvIoctlXfer, NV_CTL_MINOR, NV_IOCTL_MAGIC,
 };
 use crate::shared::nv_proxy::{self, NvNode, Refusal, Route, HEAD_MAX};
-use crate::shared::nv_rm_abi::{esc as rm, vid_heap, Nvos00, Nvos21, Nvos55, Nvos64};
+use crate::shared::nv_rm_abi::{
+    ctrl, esc as rm, fb_info, vid_heap, Nvos00, Nvos21, Nvos54, Nvos55, Nvos64,
+};
 use crate::shared::nv_status::NV_ERR_NOT_SUPPORTED;
 use crate::shared::nv_visibility::{visibility_call, VisibilityCall};
 use crate::shared::pod::read_pod;
@@ -112,6 +114,22 @@ fn escape_ioctl(
                     call,
                     &visible,
                     state,
+                );
+            }
+        }
+    }
+    if let (rm::RM_CONTROL, Route::Direct, Some(p)) = (nr, route, read_pod::<Nvos54>(head)) {
+        if p.cmd == ctrl::NV2080_CTRL_CMD_FB_GET_INFO_V2
+            && p.params_size as usize == fb_info::PARAMS_SIZE
+        {
+            if let Some(limits) = crate::meter::fb_limits(state, p.h_client, p.h_object) {
+                return crate::meter::fb_info_limited(
+                    fake,
+                    ioctl,
+                    forward_cmd,
+                    ptr,
+                    p.params,
+                    limits,
                 );
             }
         }

@@ -163,6 +163,37 @@ pub fn at_least_charged(size: u64) -> u64 {
     size.checked_add(4095).map_or(u64::MAX, |s| s & !4095)
 }
 
+/// Rewrites an FB_GET_INFO_V2 answer (`params`, the driver's) for a cgroup held to `limit`
+/// bytes of the GPU with `headroom` bytes left under it: the sizes show at most the limit
+/// and the free heap at most the headroom, so nvidia-smi and cudaMemGetInfo show the quota.
+/// Values are KiB, as the driver reports them.
+pub fn limit_fb_info(params: &mut [u8], limit: u64, headroom: u64) {
+    use super::nv_rm_abi::fb_info;
+    let count = params
+        .first_chunk::<4>()
+        .map_or(0, |b| u32::from_ne_bytes(*b) as usize)
+        .min(fb_info::MAX_LIST_SIZE);
+    let kib = |bytes: u64| u32::try_from(bytes >> 10).unwrap_or(u32::MAX);
+    for i in 0..count {
+        let at = 4 + 8 * i;
+        let Some(index) = params.get(at..).and_then(read_pod::<u32>) else {
+            break;
+        };
+        let cap = match index {
+            fb_info::TOTAL_RAM_SIZE
+            | fb_info::RAM_SIZE
+            | fb_info::HEAP_SIZE
+            | fb_info::USABLE_RAM_SIZE => kib(limit),
+            fb_info::HEAP_FREE => kib(headroom),
+            _ => continue,
+        };
+        if let Some(slot) = params.get_mut(at + 4..at + 8) {
+            let data = u32::from_ne_bytes([slot[0], slot[1], slot[2], slot[3]]);
+            slot.copy_from_slice(&data.min(cap).to_ne_bytes());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,11 +257,36 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn fb_info_shows_the_quota() {
+        use crate::nv_rm_abi::fb_info;
+        let mut p = [0u8; fb_info::PARAMS_SIZE];
+        let entries = [
+            (fb_info::TOTAL_RAM_SIZE, 4 << 20),
+            (fb_info::HEAP_FREE, 3 << 20),
+            (0x05, 256 << 10),
+        ];
+        write_pod(&mut p, &(entries.len() as u32));
+        for (i, (index, kib)) in entries.iter().enumerate() {
+            write_pod(&mut p[4 + 8 * i..], index);
+            write_pod(&mut p[8 + 8 * i..], &(*kib as u32));
+        }
+        limit_fb_info(&mut p, 2 << 30, 512 << 20);
+        let data = |p: &[u8], i: usize| read_pod::<u32>(&p[8 + 8 * i..]).unwrap();
+        assert_eq!(data(&p, 0), 2 << 20, "total shows the 2 GiB limit, in KiB");
+        assert_eq!(data(&p, 1), 512 << 10, "free shows the headroom");
+        assert_eq!(data(&p, 2), 256 << 10, "other entries untouched");
+        limit_fb_info(&mut p, u64::MAX, u64::MAX);
+        assert_eq!(data(&p, 0), 2 << 20, "never raised");
+    }
+
     proptest! {
         #[test]
         fn never_panics(class_id in any::<u32>(), p in proptest::collection::vec(any::<u8>(), 0..400)) {
             let _ = classify_alloc(class_id, &p);
             let _ = classify_vid_heap(&p);
+            let mut q = p.clone();
+            limit_fb_info(&mut q, 1 << 30, 1 << 20);
             prop_assert!(alloc_copy_size(class_id, u32::MAX) <= PARAMS_MAX);
         }
     }

@@ -39,6 +39,10 @@ pub const ALL: &[Case] = &[
         "meter_bad_limit_writes_refused",
         meter_bad_limit_writes_refused,
     ),
+    (
+        "meter_fb_info_shows_the_quota",
+        meter_fb_info_shows_the_quota,
+    ),
 ];
 
 const MIB: u64 = 1 << 20;
@@ -476,4 +480,33 @@ fn meter_bad_limit_writes_refused() -> Result<(), String> {
         ensure(r.is_err(), || format!("{ro} accepted a write"))?;
     }
     Ok(())
+}
+
+fn meter_fb_info_shows_the_quota() -> Result<(), String> {
+    let fb = |s: &Session| {
+        rm::fb_total_free_kib(&s.ctl, s.client, SUBDEVICE)
+            .ok()
+            .map(|(t, f)| (u64::from(t) << 10, u64::from(f) << 10))
+            .map_err(|e| format!("FB_GET_INFO_V2: {e}"))
+    };
+    let cg = TestCgroup::create("/fakegpu-fb")?;
+    cg.enter()?;
+    let s = Session::open(0)?;
+    let (total, _) = fb(&s)?;
+    ensure(total == 4096 * MIB, || {
+        format!("total {total} without a limit")
+    })?;
+    cg.set("memory.max", "gpu0 2G")?;
+    let (total, free) = fb(&s)?;
+    ensure(total == 2048 * MIB && free == 2048 * MIB, || {
+        format!("with a 2 GiB limit: total {total}, free {free}")
+    })?;
+    expect_status("512 MiB", s.alloc(0x100, 512 * MIB), NV_OK)?;
+    let (total, free) = fb(&s)?;
+    ensure(total == 2048 * MIB && free == 1536 * MIB, || {
+        format!("after 512 MiB: total {total}, free {free}")
+    })?;
+    drop(s);
+    settles(&cg, 0, 0)?;
+    move_to("/")
 }

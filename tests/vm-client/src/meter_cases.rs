@@ -43,6 +43,10 @@ pub const ALL: &[Case] = &[
         "meter_fb_info_shows_the_quota",
         meter_fb_info_shows_the_quota,
     ),
+    (
+        "meter_racing_tenant_cannot_pass_limit",
+        meter_racing_tenant_cannot_pass_limit,
+    ),
 ];
 
 const MIB: u64 = 1 << 20;
@@ -508,5 +512,182 @@ fn meter_fb_info_shows_the_quota() -> Result<(), String> {
     })?;
     drop(s);
     settles(&cg, 0, 0)?;
+    move_to("/")
+}
+
+/// The parameters a racing tenant shares between its threads: an NVOS21 and the memory
+/// allocation parameters it points to, an NVOS00 for frees.
+#[repr(C)]
+struct Shared {
+    alloc: fakegpu_shared::nv_rm_abi::Nvos21,
+    params: [u8; 120],
+    free: fakegpu_shared::nv_rm_abi::Nvos00,
+}
+
+/// Writes `value` at `addr` while other threads make calls on the same memory.
+fn poke<T>(addr: usize, value: T) {
+    // SAFETY: `addr` is a field of the `Shared` that outlives the racing threads; the race
+    // with the driver's copies is the point of the test (plain data, no references held).
+    unsafe { std::ptr::write_volatile(addr as *mut T, value) };
+}
+
+/// Threads rewrite every field the driver reads (class, size, handles, parent) while one
+/// thread allocates and frees in a loop: fakegpu's charge must follow what the driver did,
+/// so the driver never holds more than the limit for the cgroup, and everything returns to
+/// zero at the end.
+fn meter_racing_tenant_cannot_pass_limit() -> Result<(), String> {
+    use fakegpu_shared::ioc::iowr;
+    use fakegpu_shared::nv_frontend_abi::NV_IOCTL_MAGIC;
+    use fakegpu_shared::nv_rm_abi::{esc, Nvos00, Nvos21};
+    use std::os::fd::AsRawFd;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    const LIMIT: u64 = 64 * MIB;
+    const CALLS: u32 = 1000;
+    let cg = TestCgroup::create("/fakegpu-race")?;
+    cg.set("memory.max", "gpu0 64M")?;
+    cg.enter()?;
+    let base = fb_used(0)?;
+    let s = Session::open(0)?;
+    let mut shared = Box::new(Shared {
+        alloc: Nvos21::default(),
+        params: [0; 120],
+        free: Nvos00::default(),
+    });
+    let base_addr = &raw mut *shared as usize;
+    let alloc_at = base_addr + std::mem::offset_of!(Shared, alloc);
+    let params_at = base_addr + std::mem::offset_of!(Shared, params);
+    let free_at = base_addr + std::mem::offset_of!(Shared, free);
+    let size_at = params_at + 64;
+    let class_at = alloc_at + std::mem::offset_of!(Nvos21, h_class);
+    let new_at = alloc_at + std::mem::offset_of!(Nvos21, h_object_new);
+    let parent_at = alloc_at + std::mem::offset_of!(Nvos21, h_object_parent);
+    let old_at = free_at + std::mem::offset_of!(Nvos00, h_object_old);
+    let stop = AtomicBool::new(false);
+    let worst = AtomicU64::new(0);
+    let (ctl, client) = (s.ctl.as_raw_fd(), s.client);
+    let mut made = 0u32;
+    let mut refused = 0u32;
+    std::thread::scope(|scope| {
+        // Flips the class between video memory and uncharged classes, the size between a
+        // page and 512 MiB, the handle and the parent.
+        scope.spawn(|| {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                poke(class_at, [0x40u32, 0x70, 0x3e, 0x2080][(i % 4) as usize]);
+                poke(
+                    size_at,
+                    if i.is_multiple_of(3) {
+                        512 * MIB
+                    } else {
+                        4096u64
+                    },
+                );
+                poke(
+                    parent_at,
+                    if i.is_multiple_of(5) {
+                        SUBDEVICE
+                    } else {
+                        DEVICE
+                    },
+                );
+                i += 1;
+            }
+        });
+        scope.spawn(|| {
+            let mut i = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                poke(new_at, 0x1000 + (i % 64));
+                poke(old_at, 0x1000 + (i % 64));
+                i = i.wrapping_add(7);
+                std::thread::yield_now();
+            }
+        });
+        // The driver's ground truth never shows more than the limit.
+        scope.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok(used) = fb_used(0) {
+                    worst.fetch_max(used.saturating_sub(base), Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        for i in 0..CALLS {
+            let handle = 0x1000 + (i % 64);
+            poke(
+                alloc_at,
+                Nvos21 {
+                    h_root: client,
+                    h_object_parent: DEVICE,
+                    h_object_new: handle,
+                    h_class: 0x40,
+                    p_alloc_parms: params_at as u64,
+                    params_size: 120,
+                    status: 0,
+                },
+            );
+            poke(size_at, 4096u64 << (i % 12));
+            // SAFETY: the parameters live in `shared` for the whole loop.
+            let r = unsafe {
+                libc::ioctl(
+                    ctl,
+                    iowr::<Nvos21>(NV_IOCTL_MAGIC, esc::RM_ALLOC) as _,
+                    alloc_at,
+                )
+            };
+            // SAFETY: as above.
+            let status = unsafe {
+                std::ptr::read_volatile(&raw const (*(alloc_at as *const Nvos21)).status)
+            };
+            match (r, status) {
+                (0, 0) => made += 1,
+                (0, 0x51) => refused += 1,
+                _ => {}
+            }
+            if i.is_multiple_of(3) {
+                poke(
+                    free_at,
+                    Nvos00 {
+                        h_root: client,
+                        h_object_parent: DEVICE,
+                        h_object_old: handle,
+                        status: 0,
+                    },
+                );
+                // SAFETY: as above.
+                unsafe {
+                    libc::ioctl(
+                        ctl,
+                        iowr::<Nvos00>(NV_IOCTL_MAGIC, esc::RM_FREE) as _,
+                        free_at,
+                    )
+                };
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    let worst = worst.into_inner();
+    let held = current(&cg, 0)?;
+    let truth = fb_used(0)? - base;
+    println!(
+        "FIGURE racing tenant: {CALLS} allocations ({made} made, {refused} refused at the limit), \
+         worst driver-side use {} MiB of a {} MiB limit; at the end {} MiB charged, {} MiB held",
+        worst / MIB,
+        LIMIT / MIB,
+        held / MIB,
+        truth / MIB
+    );
+    ensure(worst <= LIMIT, || {
+        format!("the driver held {worst} bytes for a cgroup limited to {LIMIT}")
+    })?;
+    ensure(truth <= held, || {
+        format!("the driver holds {truth} bytes but only {held} are charged")
+    })?;
+    drop(shared);
+    drop(s);
+    settles(&cg, 0, 0)?;
+    ensure(fb_used(0)? == base, || {
+        "nvsim still holds memory after close".into()
+    })?;
     move_to("/")
 }

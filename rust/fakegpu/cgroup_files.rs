@@ -13,6 +13,7 @@
 //! | `pinned.current` | pinned host memory charged | - |
 //! | `channels.max` | per GPU: the limit of channels | `gpuN COUNT ...` or `COUNT` |
 //! | `channels.current` | per GPU: channels held | - |
+//! | `uvm.policy` | `allow` or `deny` managed (UVM) memory | the same |
 
 use crate::cgroups::Entry;
 use crate::shared::gpu_set::Visibility;
@@ -84,6 +85,7 @@ pub(crate) fn show(
         b"pinned.current" => writeln!(out, "{}", u.pinned.current),
         b"channels.max" => per_gpu(out, cards, &u.channels, |c| c.max),
         b"channels.current" => per_gpu(out, cards, &u.channels, |c| c.current),
+        b"uvm.policy" => writeln!(out, "{}", if entry.uvm_deny { "deny" } else { "allow" }),
         _ => return Err(EINVAL),
     }
     .map_err(|_| EINVAL)
@@ -100,6 +102,14 @@ pub(crate) fn store(
     let counters = match attr {
         b"gpus" => {
             entry.gpus = Visibility::parse(text).map_err(|_| EINVAL)?;
+            return Ok(());
+        }
+        b"uvm.policy" => {
+            entry.uvm_deny = match text.strip_suffix('\n').unwrap_or(text) {
+                "allow" => false,
+                "deny" => true,
+                _ => return Err(EINVAL),
+            };
             return Ok(());
         }
         b"memory.max" => (&mut entry.usage.memory, ledger::parse_size as fn(&str) -> _),

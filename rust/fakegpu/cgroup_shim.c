@@ -154,6 +154,7 @@ static struct kobj_attribute entry_attrs[] = {
 	ENTRY_RO("pinned.current"),
 	ENTRY_RW("channels.max"),
 	ENTRY_RO("channels.current"),
+	ENTRY_RW("uvm.policy"),
 };
 
 static struct attribute *entry_attr_list[ARRAY_SIZE(entry_attrs) + 1];

@@ -147,6 +147,8 @@ pub(crate) struct Entry {
     pub(crate) gpus: Visibility,
     /// Its counters and limits.
     pub(crate) usage: Usage,
+    /// Whether managed (UVM) memory is refused: it is faulted in with no call to meter.
+    pub(crate) uvm_deny: bool,
 }
 
 /// Everything the per-cgroup accounting holds, under one lock.
@@ -204,6 +206,22 @@ impl Registry {
         vis
     }
 
+    /// Whether the calling task's cgroup, or an ancestor, refuses managed memory.
+    pub(crate) fn uvm_denied_for_current(&self) -> bool {
+        let acc = self.accounts.lock();
+        if acc.entries.iter().next().is_none() {
+            return false;
+        }
+        let Some(cgroup) = Cgroup::current() else {
+            return true;
+        };
+        let mut deny = false;
+        cgroup.for_each_ancestor_id(|id| {
+            deny |= acc.entries.get(&id).is_some_and(|e| e.uvm_deny);
+        });
+        deny
+    }
+
     /// Carries out a control command.
     fn control(&self, cmd: Command<'_>) -> Result {
         match cmd {
@@ -227,6 +245,7 @@ impl Registry {
                     cgroup,
                     gpus: Visibility::All,
                     usage: Usage::default(),
+                    uvm_deny: false,
                 };
                 entries.insert(node.into_node(id, entry));
                 Ok(())

@@ -311,8 +311,20 @@ unsafe extern "C" fn fake_mmap(
     file: *mut bindings::file,
     vma: *mut bindings::vm_area_struct,
 ) -> c_int {
-    // SAFETY: the VFS calls mmap on an open fake file.
-    let real = unsafe { real_of(file) };
+    // SAFETY: the VFS calls mmap between a successful `fake_open` and `fake_release`, so
+    // `private_data` is the `FakeFile` that open leaked.
+    let fake = unsafe { &*(*file).private_data.cast::<FakeFile>() };
+    // Managed memory is mapped on the UVM node and faulted in with no call fakegpu could
+    // meter: a cgroup whose policy denies it cannot map it.
+    if fake.front.family == Family::NvidiaUvm {
+        if let Some(state) = State::get() {
+            if state.cgroups.uvm_denied_for_current() {
+                crate::nvidia::log_refusal(fake, 0, "maps managed memory, denied by uvm.policy");
+                return EPERM.to_errno();
+            }
+        }
+    }
+    let real = &fake.real;
     // SAFETY: `real` is open.
     let Some(mmap) = (unsafe { real_fops(real) }).mmap else {
         // What `do_mmap` answers for a file without mmap.

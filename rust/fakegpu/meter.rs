@@ -745,10 +745,11 @@ pub(crate) fn alloc_is_private(class_id: u32) -> bool {
     class_id != class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR
 }
 
-/// Whether the caller may allocate pinned user memory (0x71), which fakegpu cannot make on
-/// a private copy: only if no entry above it limits GPU memory (a tenant racing such a call
-/// could otherwise turn it into an unmetered allocation of another class).
-pub(crate) fn os_descriptor_allowed(state: &State) -> bool {
+/// Whether the caller may make the memory allocations fakegpu cannot make on a private copy
+/// (pinned user memory, class 0x71, and RM_ALLOC_MEMORY: both need the caller's own address
+/// space): only if no entry above it limits GPU memory, since a tenant racing such a call
+/// could turn it into an unmetered allocation of video memory.
+pub(crate) fn may_allocate_unmetered(state: &State) -> bool {
     let Some(cgroup) = Cgroup::current() else {
         return false;
     };

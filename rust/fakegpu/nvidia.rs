@@ -18,14 +18,13 @@ use crate::shared::nv_frontend_abi::{
 };
 use crate::shared::nv_proxy::{self, NvNode, Refusal, Route, HEAD_MAX};
 use crate::shared::nv_rm_abi::{
-    ctrl, esc as rm, fb_info, vid_heap, Nvos00, Nvos21, Nvos54, Nvos55, Nvos64,
+    ctrl, esc as rm, fb_info, vid_heap, Nvos00, Nvos21, Nvos33WithFd, Nvos54, Nvos55, Nvos64,
 };
 use crate::shared::nv_status::NV_ERR_NOT_SUPPORTED;
 use crate::shared::nv_visibility::{visibility_call, VisibilityCall};
 use crate::shared::pod::read_pod;
 use crate::State;
 use core::mem::{offset_of, size_of};
-use core::ops::Not;
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
@@ -164,20 +163,12 @@ fn metered(
                 .and_then(read_pod::<u32>)
                 .unwrap_or(0);
             if !crate::meter::alloc_is_private(class_id) {
-                return crate::meter::os_descriptor_allowed(state)
-                    .not()
-                    .then(|| {
-                        log_refusal(fake, u32::from(nr), "pins user memory, not metered yet");
-                        Refusal::Status {
-                            offset: if size == size_of::<Nvos64>() {
-                                offset_of!(Nvos64, status)
-                            } else {
-                                offset_of!(Nvos21, status)
-                            },
-                            status: NV_ERR_NOT_SUPPORTED,
-                        }
-                    })
-                    .map(|r| refuse_with(ptr, r));
+                let status = if size == size_of::<Nvos64>() {
+                    offset_of!(Nvos64, status)
+                } else {
+                    offset_of!(Nvos21, status)
+                };
+                return unmetered(fake, ptr, nr, status, state);
             }
             let gpu_files = matches!(route, Route::Worker(w) if w.gpu_files);
             let visible = if gpu_files {
@@ -188,6 +179,10 @@ fn metered(
             Some(crate::meter::rm_alloc(
                 fake, ioctl, cmd, ptr, size, gpu_files, visible, state,
             ))
+        }
+        rm::RM_ALLOC_MEMORY if size == size_of::<Nvos33WithFd>() => {
+            // NVOS02 and its fd: the status sits at 40.
+            unmetered(fake, ptr, nr, NVOS02_STATUS, state)
         }
         rm::RM_FREE if size == size_of::<Nvos00>() => {
             Some(crate::meter::rm_free(fake, ioctl, cmd, ptr, state))
@@ -200,6 +195,35 @@ fn metered(
         }
         _ => None,
     }
+}
+
+/// Where NVOS02 (RM_ALLOC_MEMORY) has its status.
+const NVOS02_STATUS: usize = 40;
+
+/// An allocation fakegpu cannot make on a private copy: forwarded as routed (`None`) if the
+/// caller's cgroups limit no GPU memory, else refused with `NV_ERR_NOT_SUPPORTED`.
+fn unmetered(
+    fake: &FakeFile,
+    ptr: usize,
+    nr: u8,
+    status_at: usize,
+    state: &State,
+) -> Option<Result<c_long>> {
+    if crate::meter::may_allocate_unmetered(state) {
+        return None;
+    }
+    log_refusal(
+        fake,
+        u32::from(nr),
+        "allocates memory fakegpu cannot meter yet",
+    );
+    Some(refuse_with(
+        ptr,
+        Refusal::Status {
+            offset: status_at,
+            status: NV_ERR_NOT_SUPPORTED,
+        },
+    ))
 }
 
 /// Answers a call with `refusal` without the driver.

@@ -47,6 +47,11 @@ pub const ALL: &[Case] = &[
         "meter_racing_tenant_cannot_pass_limit",
         meter_racing_tenant_cannot_pass_limit,
     ),
+    ("meter_uvm_policy", meter_uvm_policy),
+    (
+        "meter_unmeterable_allocations_need_no_limit",
+        meter_unmeterable_allocations_need_no_limit,
+    ),
 ];
 
 const MIB: u64 = 1 << 20;
@@ -689,5 +694,79 @@ fn meter_racing_tenant_cannot_pass_limit() -> Result<(), String> {
     ensure(fb_used(0)? == base, || {
         "nvsim still holds memory after close".into()
     })?;
+    move_to("/")
+}
+
+/// mmap on the UVM node (how managed memory is mapped): forwarded under `allow` (nvsim has
+/// no UVM mmap, so ENODEV, as directly), refused with EPERM under `deny`.
+fn meter_uvm_policy() -> Result<(), String> {
+    use fakegpu_shared::nv_uvm_abi::UvmInitializeParams;
+    use std::os::fd::AsRawFd;
+    let cg = TestCgroup::create("/fakegpu-uvm")?;
+    cg.enter()?;
+    let uvm = open_rw("/dev/fakegpu-uvm").map_err(|e| format!("open uvm: {e}"))?;
+    let mut init = UvmInitializeParams::default();
+    crate::sys::ioctl_raw(uvm.as_raw_fd(), 0x3000_0001, (&raw mut init) as usize)
+        .map_err(|e| format!("UVM_INITIALIZE: errno {e}"))?;
+    let map = || {
+        // SAFETY: asks for a new shared mapping of the UVM file; unmapped if made.
+        let addr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                2 * MIB as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                uvm.as_raw_fd(),
+                0,
+            )
+        };
+        if addr == libc::MAP_FAILED {
+            return std::io::Error::last_os_error().raw_os_error();
+        }
+        // SAFETY: unmaps what was just mapped.
+        unsafe { libc::munmap(addr, 2 * MIB as usize) };
+        Some(0)
+    };
+    ensure(cg.get("uvm.policy")? == "allow\n", || {
+        "uvm.policy is not allow by default".into()
+    })?;
+    let allowed = map();
+    ensure(allowed == Some(libc::ENODEV), || {
+        format!("mmap under allow: {allowed:?}, want nvsim's ENODEV")
+    })?;
+    cg.set("uvm.policy", "deny\n")?;
+    let denied = map();
+    ensure(denied == Some(libc::EPERM), || {
+        format!("mmap under deny: {denied:?}")
+    })?;
+    let r = write_file(&cg.entry_file("uvm.policy"), "maybe");
+    ensure(r == Err(libc::EINVAL), || {
+        format!("uvm.policy maybe: {r:?}")
+    })?;
+    ensure(cg.get("uvm.policy")? == "deny\n", || {
+        "a bad write changed uvm.policy".into()
+    })?;
+    move_to("/")
+}
+
+/// Pinned user memory (0x71) needs the caller's own address space, so fakegpu cannot make it
+/// on a private copy: allowed without a GPU memory limit, refused with NV_ERR_NOT_SUPPORTED
+/// under one.
+fn meter_unmeterable_allocations_need_no_limit() -> Result<(), String> {
+    use fakegpu_shared::nv_status::NV_ERR_NOT_SUPPORTED;
+    let cg = TestCgroup::create("/fakegpu-pin")?;
+    cg.enter()?;
+    let s = Session::open(0)?;
+    let user = vec![0u8; 65536];
+    let mut osd = [0u8; 40];
+    osd[16..24].copy_from_slice(&(user.as_ptr() as u64).to_le_bytes());
+    osd[24..32].copy_from_slice(&65535u64.to_le_bytes());
+    let free = rm::alloc(&s.ctl, s.client, DEVICE, 0x400, 0x71, Some(&mut osd)).status();
+    expect_status("0x71 without a limit", free, NV_OK)?;
+    s.free(0x400)?;
+    cg.set("memory.max", "gpu0 1G")?;
+    let limited = rm::alloc(&s.ctl, s.client, DEVICE, 0x401, 0x71, Some(&mut osd)).status();
+    expect_status("0x71 under a limit", limited, NV_ERR_NOT_SUPPORTED)?;
+    drop(s);
     move_to("/")
 }

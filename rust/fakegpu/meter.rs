@@ -676,6 +676,9 @@ pub(crate) fn vid_heap(
                 Allocation::VideoMemory { size } => acc
                     .gpu_of(client, parent)
                     .map(|g| (Resource::Memory(g), nv_meter::at_least_charged(size))),
+                Allocation::PinnedMemory { size } => {
+                    Some((Resource::Pinned, nv_meter::at_least_charged(size)))
+                }
                 _ => Some((Resource::Pinned, 0)),
             };
             let Some((r, amount)) = resource else {
@@ -708,10 +711,8 @@ pub(crate) fn vid_heap(
                 .and_then(read_pod::<u64>)
                 .unwrap_or(0);
             let mut keep = true;
-            if let Some((id, r)) = pending {
-                if r != Resource::Pinned {
-                    keep = acc.resize_charge(id, took, false).is_ok();
-                }
+            if let Some((id, _)) = pending {
+                keep = acc.resize_charge(id, took, false).is_ok();
             }
             keep = keep
                 && acc

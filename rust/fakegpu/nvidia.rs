@@ -14,7 +14,7 @@ use crate::shared::fronts::Family;
 use crate::shared::gpu_set::Visibility;
 use crate::shared::ioc::{self, IOC_READ, IOC_SIZE_MAX, IOC_WRITE};
 use crate::shared::nv_frontend_abi::{
-    esc as fe, unwrap_xfer, NvIoctlXfer, NV_CTL_MINOR, NV_IOCTL_MAGIC,
+    esc as fe, unwrap_xfer, NvIoctlExportToDmaBufFd, NvIoctlXfer, NV_CTL_MINOR, NV_IOCTL_MAGIC,
 };
 use crate::shared::nv_proxy::{self, NvNode, Refusal, Route, HEAD_MAX};
 use crate::shared::nv_rm_abi::{
@@ -180,6 +180,14 @@ fn metered(
                 fake, ioctl, cmd, ptr, size, gpu_files, visible, state,
             ))
         }
+        // Memory in a dma-buf outlives its RM_FREE, and so would escape its charge.
+        fe::EXPORT_TO_DMABUF_FD if size == size_of::<NvIoctlExportToDmaBufFd>() => unmetered(
+            fake,
+            ptr,
+            nr,
+            offset_of!(NvIoctlExportToDmaBufFd, status),
+            state,
+        ),
         rm::RM_ALLOC_MEMORY if size == size_of::<Nvos33WithFd>() => {
             // NVOS02 and its fd: the status sits at 40.
             unmetered(fake, ptr, nr, NVOS02_STATUS, state)

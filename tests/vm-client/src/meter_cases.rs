@@ -767,6 +767,29 @@ fn meter_unmeterable_allocations_need_no_limit() -> Result<(), String> {
     cg.set("memory.max", "gpu0 1G")?;
     let limited = rm::alloc(&s.ctl, s.client, DEVICE, 0x401, 0x71, Some(&mut osd)).status();
     expect_status("0x71 under a limit", limited, NV_ERR_NOT_SUPPORTED)?;
+    // A dma-buf keeps memory alive past its free, out of the meter's sight.
+    expect_status("video memory", s.alloc(0x402, MIB), NV_OK)?;
+    let mut export = vec![0u8; 2600];
+    export[0..4].copy_from_slice(&(-1i32).to_ne_bytes());
+    export[4..8].copy_from_slice(&s.client.to_ne_bytes());
+    export[8..12].copy_from_slice(&1u32.to_ne_bytes());
+    export[12..16].copy_from_slice(&1u32.to_ne_bytes());
+    export[24..32].copy_from_slice(&MIB.to_ne_bytes());
+    export[32..36].copy_from_slice(&0x402u32.to_ne_bytes());
+    export[1568..1576].copy_from_slice(&MIB.to_ne_bytes());
+    crate::sys::ioctl_raw(
+        std::os::fd::AsRawFd::as_raw_fd(&s.ctl),
+        fakegpu_shared::ioc::ioc(
+            fakegpu_shared::ioc::IOC_READ | fakegpu_shared::ioc::IOC_WRITE,
+            fakegpu_shared::nv_frontend_abi::NV_IOCTL_MAGIC,
+            fakegpu_shared::nv_frontend_abi::esc::EXPORT_TO_DMABUF_FD,
+            2600,
+        ),
+        export.as_mut_ptr() as usize,
+    )
+    .map_err(|e| format!("EXPORT_TO_DMABUF_FD: errno {e}"))?;
+    let status = u32::from_ne_bytes([export[2592], export[2593], export[2594], export[2595]]);
+    expect_status("dma-buf export under a limit", status, NV_ERR_NOT_SUPPORTED)?;
     drop(s);
     move_to("/")
 }

@@ -380,6 +380,45 @@ fn refusal_status(r: Resource) -> NvStatus {
     }
 }
 
+/// The outcome of charging an allocation before the driver makes it.
+enum Precharge {
+    /// Charged (the charge and what it is of), or nothing to charge.
+    Charged(Option<(u64, Resource)>),
+    /// Refused with this RM status.
+    Refused(NvStatus),
+}
+
+/// Charges `what`, to be made under `parent` of `client`, to the caller's cgroups: at least
+/// what the driver will take (corrected once it answers).
+fn precharge(state: &State, client: u32, parent: u32, what: Allocation) -> Result<Precharge> {
+    let cgroup = current_cgroup()?;
+    let mut acc = state.cgroups.lock();
+    let gpu = || acc.gpu_of(client, parent);
+    let resource = match what {
+        Allocation::VideoMemory { size } => {
+            gpu().map(|g| (Resource::Memory(g), nv_meter::at_least_charged(size)))
+        }
+        Allocation::PinnedMemory { size } => {
+            Some((Resource::Pinned, nv_meter::at_least_charged(size)))
+        }
+        Allocation::Channel => gpu().map(|g| (Resource::Channels(g), 1)),
+        Allocation::Client | Allocation::Device { .. } | Allocation::Other => {
+            return Ok(Precharge::Charged(None))
+        }
+    };
+    // A GPU object under a parent fakegpu never saw made: the driver's answer to a bad
+    // parent.
+    let Some((r, amount)) = resource else {
+        return Ok(Precharge::Refused(NV_ERR_INVALID_OBJECT_PARENT));
+    };
+    let chain = acc.chain_of(&cgroup)?;
+    match acc.charge(chain, r, amount, false) {
+        Ok(id) => Ok(Precharge::Charged(Some((id, r)))),
+        Err(e) if e == ENOSPC => Ok(Precharge::Refused(refusal_status(r))),
+        Err(e) => Err(e),
+    }
+}
+
 /// The layout of RM_ALLOC's two forms.
 struct AllocLayout {
     status: usize,
@@ -434,42 +473,9 @@ pub(crate) fn rm_alloc(
         call.with_gpu_files(crate::worker::caller_gpu_files(visible)?);
     }
 
-    // Charged before the call, at least what the driver will take.
-    let cgroup = current_cgroup()?;
-    let pending = {
-        let mut acc = state.cgroups.lock();
-        let resource = match what {
-            Allocation::VideoMemory { size } => acc
-                .gpu_of(client, parent)
-                .map(|g| (Resource::Memory(g), nv_meter::at_least_charged(size))),
-            Allocation::PinnedMemory { size } => {
-                Some((Resource::Pinned, nv_meter::at_least_charged(size)))
-            }
-            Allocation::Channel => acc
-                .gpu_of(client, parent)
-                .map(|g| (Resource::Channels(g), 1)),
-            _ => None,
-        };
-        let needs_gpu = matches!(what, Allocation::VideoMemory { .. } | Allocation::Channel);
-        match resource {
-            None if needs_gpu => {
-                // A parent fakegpu never saw made: the driver's answer to a bad parent.
-                drop(acc);
-                return refuse(ptr, layout.status, NV_ERR_INVALID_OBJECT_PARENT);
-            }
-            None => None,
-            Some((r, amount)) => {
-                let chain = acc.chain_of(&cgroup)?;
-                match acc.charge(chain, r, amount, false) {
-                    Ok(id) => Some((id, r)),
-                    Err(e) if e == ENOSPC => {
-                        drop(acc);
-                        return refuse(ptr, layout.status, refusal_status(r));
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-        }
+    let pending = match precharge(state, client, parent, what)? {
+        Precharge::Charged(p) => p,
+        Precharge::Refused(status) => return refuse(ptr, layout.status, status),
     };
 
     let ret = call.run();
@@ -663,38 +669,16 @@ pub(crate) fn vid_heap(
 ) -> Result<c_long> {
     let mut call = PrivateCall::new(fake, ioctl, cmd, ptr, vid_heap::SIZE)?;
     let what = nv_meter::classify_vid_heap(call.outer());
-    let cgroup = current_cgroup()?;
     let pending = match what {
         VidHeapCall::Alloc {
             client,
             parent,
             what,
             ..
-        } => {
-            let mut acc = state.cgroups.lock();
-            let resource = match what {
-                Allocation::VideoMemory { size } => acc
-                    .gpu_of(client, parent)
-                    .map(|g| (Resource::Memory(g), nv_meter::at_least_charged(size))),
-                Allocation::PinnedMemory { size } => {
-                    Some((Resource::Pinned, nv_meter::at_least_charged(size)))
-                }
-                _ => Some((Resource::Pinned, 0)),
-            };
-            let Some((r, amount)) = resource else {
-                drop(acc);
-                return refuse(ptr, vid_heap::STATUS, NV_ERR_INVALID_OBJECT_PARENT);
-            };
-            let chain = acc.chain_of(&cgroup)?;
-            match acc.charge(chain, r, amount, false) {
-                Ok(id) => Some((id, r)),
-                Err(e) if e == ENOSPC => {
-                    drop(acc);
-                    return refuse(ptr, vid_heap::STATUS, refusal_status(r));
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        } => match precharge(state, client, parent, what)? {
+            Precharge::Charged(p) => p,
+            Precharge::Refused(status) => return refuse(ptr, vid_heap::STATUS, status),
+        },
         _ => None,
     };
     let ret = call.run();

@@ -117,19 +117,21 @@ fn escape_ioctl(
             }
         }
     }
-    if let (rm::RM_CONTROL, Route::Direct, Some(p)) = (nr, route, read_pod::<Nvos54>(head)) {
-        if p.cmd == ctrl::NV2080_CTRL_CMD_FB_GET_INFO_V2
-            && p.params_size as usize == fb_info::PARAMS_SIZE
-        {
-            if let Some(limits) = crate::meter::fb_limits(state, p.h_client, p.h_object) {
-                return crate::meter::fb_info_limited(
-                    fake,
-                    ioctl,
-                    forward_cmd,
-                    ptr,
-                    p.params,
-                    limits,
-                );
+    if nr == rm::RM_CONTROL && route == Route::Direct {
+        if let Some(p) = read_pod::<Nvos54>(head) {
+            if p.cmd == ctrl::NV2080_CTRL_CMD_FB_GET_INFO_V2
+                && p.params_size as usize == fb_info::PARAMS_SIZE
+            {
+                if let Some(limits) = crate::meter::fb_limits(state, p.h_client, p.h_object) {
+                    return crate::meter::fb_info_limited(
+                        fake,
+                        ioctl,
+                        forward_cmd,
+                        ptr,
+                        p.params,
+                        limits,
+                    );
+                }
             }
         }
     }

@@ -76,16 +76,7 @@ impl<'a> PrivateCall<'a> {
     ) -> Result<Self> {
         let mut outer = [0u8; OUTER_MAX];
         user_read(ptr, outer.get_mut(..len).ok_or(EINVAL)?)?;
-        Ok(PrivateCall {
-            fake,
-            ioctl,
-            cmd,
-            outer,
-            outer_len: len,
-            indirect: [const { None }; MAX_INDIRECT],
-            gpu_files: None,
-            ret: 0,
-        })
+        Ok(Self::with_outer(fake, ioctl, cmd, outer, len))
     }
 
     /// A call fakegpu makes itself, with the escape struct `value`.
@@ -100,16 +91,26 @@ impl<'a> PrivateCall<'a> {
         if !crate::shared::pod::write_pod(outer.get_mut(..len).ok_or(EINVAL)?, value) {
             return Err(EINVAL);
         }
-        Ok(PrivateCall {
+        Ok(Self::with_outer(fake, ioctl, cmd, outer, len))
+    }
+
+    fn with_outer(
+        fake: &'a FakeFile,
+        ioctl: IoctlFn,
+        cmd: c_uint,
+        outer: [u8; OUTER_MAX],
+        outer_len: usize,
+    ) -> Self {
+        PrivateCall {
             fake,
             ioctl,
             cmd,
             outer,
-            outer_len: len,
+            outer_len,
             indirect: [const { None }; MAX_INDIRECT],
             gpu_files: None,
             ret: 0,
-        })
+        }
     }
 
     /// The escape struct (the caller's copy, or the driver's answer after [`Self::run`]).

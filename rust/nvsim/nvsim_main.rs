@@ -58,6 +58,7 @@ extern "C" {
     fn nvsim_param_gpus() -> kernel::ffi::c_int;
     fn nvsim_param_fb_mib() -> kernel::ffi::c_int;
     fn nvsim_param_sysmem_mib() -> kernel::ffi::c_int;
+    fn nvsim_param_max_objects() -> kernel::ffi::c_int;
     fn nvsim_debugfs_create();
     fn nvsim_debugfs_remove();
     fn nvsim_param_version() -> *const kernel::ffi::c_char;
@@ -238,6 +239,15 @@ fn state_from_params() -> Result<State> {
             pr_err!("sysmem_mib={}: must be positive\n", sysmem_mib);
             EINVAL
         })?;
+    // SAFETY: as above.
+    let max_objects = unsafe { nvsim_param_max_objects() };
+    let max_objects = usize::try_from(max_objects)
+        .ok()
+        .filter(|n| (64..=1 << 20).contains(n))
+        .ok_or_else(|| {
+            pr_err!("max_objects={}: must be 64..1048576\n", max_objects);
+            EINVAL
+        })?;
     let version = version
         .to_str()
         .ok()
@@ -263,7 +273,7 @@ fn state_from_params() -> Result<State> {
     for gpu in list.iter() {
         fb_sizes.push(gpu.fb_size, GFP_KERNEL)?;
     }
-    let store = rm::new_store(&fb_sizes, sysmem_mib << 20)?;
+    let store = rm::new_store(&fb_sizes, sysmem_mib << 20, max_objects)?;
     Ok(State {
         gpus: list,
         version,

@@ -28,9 +28,6 @@ pub(crate) struct SysPages {
     pages: KVVec<Page>,
 }
 
-/// Most RM objects nvsim holds at once (all clients together).
-pub(crate) const MAX_OBJECTS: usize = 4096;
-
 /// The RM store as the kernel keeps it: slots in one kvmalloc'd vector.
 pub(crate) type KernelRm = RmStore<KVVec<Slot>>;
 
@@ -43,9 +40,10 @@ impl SlotStorage for KVVec<Slot> {
     }
 }
 
-/// A new, empty store for the GPUs of `fb_sizes` and a system pool of `sys_size` bytes.
-pub(crate) fn new_store(fb_sizes: &[u64], sys_size: u64) -> Result<KernelRm> {
-    let slots = KVVec::from_elem(Slot::default(), MAX_OBJECTS, GFP_KERNEL)?;
+/// A new, empty store for the GPUs of `fb_sizes`, a system pool of `sys_size` bytes, and at
+/// most `max_objects` RM objects (all clients together, the `max_objects=` parameter).
+pub(crate) fn new_store(fb_sizes: &[u64], sys_size: u64, max_objects: usize) -> Result<KernelRm> {
+    let slots = KVVec::from_elem(Slot::default(), max_objects, GFP_KERNEL)?;
     Ok(RmStore::new(slots, fb_sizes, sys_size))
 }
 

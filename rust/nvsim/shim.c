@@ -19,6 +19,10 @@ static int sysmem_mib = 1024;
 module_param(sysmem_mib, int, 0444);
 MODULE_PARM_DESC(sysmem_mib, "System-memory pool for pinned host memory in MiB (default 1024)");
 
+static int max_objects = 4096;
+module_param(max_objects, int, 0444);
+MODULE_PARM_DESC(max_objects, "RM objects nvsim holds at once, all clients together (64..1048576, default 4096)");
+
 /*
  * Fault injection for hardening tests: the next fault_count RM calls (RM_ALLOC, RM_FREE,
  * RM_CONTROL, RM_MAP_MEMORY) fail with RM status fault_status, doing nothing else.
@@ -69,6 +73,7 @@ MODULE_PARM_DESC(version, "Driver version CHECK_VERSION_STR reports (default 535
 /* Called from Rust. */
 int nvsim_param_gpus(void);
 int nvsim_param_fb_mib(void);
+int nvsim_param_max_objects(void);
 int nvsim_param_sysmem_mib(void);
 const char *nvsim_param_version(void);
 
@@ -80,6 +85,11 @@ int nvsim_param_gpus(void)
 int nvsim_param_fb_mib(void)
 {
 	return fb_mib;
+}
+
+int nvsim_param_max_objects(void)
+{
+	return max_objects;
 }
 
 int nvsim_param_sysmem_mib(void)

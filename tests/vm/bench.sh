@@ -4,5 +4,7 @@ exec > /dev/ttyS1 2>&1
 load_nvsim || { echo "insmod nvsim failed"; exit 1; }
 load_fakegpu || { echo "insmod failed"; exit 1; }
 export_test_env
-fakegpu-vmtest bench && echo "BENCH DONE"
+fakegpu-vmtest bench || exit 1
+# How metering scales with live allocations and cgroup entries.
+fakegpu-vmtest bench-scale && echo "BENCH DONE"
 rmmod fakegpu

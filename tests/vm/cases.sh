@@ -6,7 +6,7 @@ export_test_env 2>/dev/null
 fail() { echo "$*"; return 1; }
 
 case_nvsim_registers_like_the_driver() {
-  for bad in "gpus=0" "gpus=17" "fb_mib=0"; do
+  for bad in "gpus=0" "gpus=17" "fb_mib=0" "max_objects=10"; do
     if insmod /fakegpu/nvsim.ko $bad 2>/tmp/err; then rmmod nvsim; fail "nvsim accepted $bad"; return 1; fi
     echo "insmod nvsim $bad: $(cat /tmp/err)"
   done

@@ -41,6 +41,29 @@ step "workers: kernel threads, one per process that made fd-carrying calls (an e
 echo "workers: $(cat /sys/kernel/fakegpu/workers)"
 step "what the filter refuses, in the driver's own form, logged"
 fakegpu-vmtest proxy_filter_refusals | tail -4
+step "a cgroup with a 2 GiB limit on GPU 0, and only GPU 0 visible (/sys/kernel/fakegpu/cgroups)"
+mkdir /sys/fs/cgroup/team-a
+echo "add /team-a" > /sys/kernel/fakegpu/cgroups/control
+entry=/sys/kernel/fakegpu/cgroups/$(ls -di /sys/fs/cgroup/team-a | cut -d' ' -f1)
+echo "gpu0 2G" > $entry/memory.max
+echo 0 > $entry/gpus
+cat /sys/kernel/fakegpu/cgroups/control
+# Runs a command as a process of team-a.
+in_team() { sh -c 'echo $$ > /sys/fs/cgroup/team-a/cgroup.procs && exec "$@"' -- "$@"; }
+step "in it: the client sees 2048 MiB and one GPU; 1 GiB is granted, 1.5 GiB more refused with the driver's 0x51"
+in_team nv-client $NV startup
+in_team nv-client $NV alloc 1073741824
+in_team nv-client $NV hold 1073741824 > /tmp/held &
+holder=$!
+sleep 1
+in_team nv-client $NV alloc 1610612736
+step "usage while a process of team-a holds 1 GiB"
+for f in memory.max memory.current memory.peak memory.events gpus; do
+  echo "$f:"; sed 's/^/    /' $entry/$f
+done
+kill $holder; wait $holder 2>/dev/null; sleep 1
+step "after it exits"
+sed 's/^/    /' $entry/memory.current
 step "nvsim's ground truth after the clients exited"
 cat /sys/kernel/debug/nvsim/state
 rmmod fakegpu

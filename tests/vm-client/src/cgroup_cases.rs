@@ -123,37 +123,6 @@ fn cgroup_bad_writes_refused() -> Result<(), String> {
     })
 }
 
-/// The capabilities of a process without CAP_SYS_ADMIN (capset(2), version 3).
-fn drop_cap_sys_admin() -> bool {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy, Default)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    let mut hdr = Header {
-        version: 0x2008_0522,
-        pid: 0,
-    };
-    let mut data = [Data::default(); 2];
-    // SAFETY: header and two data structs, as capget(2) wants for version 3.
-    if unsafe { libc::syscall(libc::SYS_capget, &raw mut hdr, data.as_mut_ptr()) } != 0 {
-        return false;
-    }
-    const CAP_SYS_ADMIN: u32 = 21;
-    let bit = 1u32 << CAP_SYS_ADMIN;
-    data[0].effective &= !bit;
-    data[0].permitted &= !bit;
-    // SAFETY: as above.
-    unsafe { libc::syscall(libc::SYS_capset, &raw mut hdr, data.as_ptr()) == 0 }
-}
-
 /// Runs `f` in a child process and returns its exit code.
 fn in_child(f: impl FnOnce() -> i32) -> Result<i32, String> {
     // SAFETY: the test process is single-threaded; the child only makes system calls and
@@ -180,7 +149,7 @@ fn cgroup_writes_need_cap_sys_admin() -> Result<(), String> {
     // Root without CAP_SYS_ADMIN: fakegpu's own check.
     let g = gpus.clone();
     let code = in_child(move || {
-        if !drop_cap_sys_admin() {
+        if crate::sys::drop_cap_sys_admin().is_err() {
             return 90;
         }
         match (write_file(&g, "0\n"), control("add /")) {

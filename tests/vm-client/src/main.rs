@@ -28,7 +28,7 @@ pub type Case = (&'static str, fn() -> Result<(), String>);
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(name) = args.first() else {
-        eprintln!("usage: fakegpu-vmtest CASE | list | bench");
+        eprintln!("usage: fakegpu-vmtest CASE | list | bench | bench-scale");
         return ExitCode::from(2);
     };
     match name.as_str() {
@@ -46,6 +46,13 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        "bench-scale" => match nv_bench::run_scale() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("bench-scale: {e}");
+                ExitCode::FAILURE
+            }
+        },
         "bench" => match bench::run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

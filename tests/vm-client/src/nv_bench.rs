@@ -151,15 +151,20 @@ fn compare(
     }
     let (d, f) = (median(d), median(f));
     println!(
-        "BENCH {what}, {} thread(s): direct {d:.0} ns/op, through fakegpu {f:.0} ns/op, ratio {:.3} ({ROUNDS} rounds x {iters} ops per thread, medians)",
+        "BENCH {what}, {} thread(s): direct {d:.0} ns/op, through fakegpu {f:.0} ns/op, ratio {:.3}, fakegpu adds {:.0} ns ({ROUNDS} rounds x {iters} ops per thread, medians)",
         direct.len(),
-        f / d
+        f / d,
+        f - d
     );
     Ok(())
 }
 
-/// The NVIDIA benchmarks on nvsim's nodes and fakegpu's.
+/// The NVIDIA benchmarks on nvsim's nodes and fakegpu's. The process runs in a cgroup with a
+/// fakegpu entry and a GPU memory limit, so allocations through fakegpu are metered.
 pub fn run() -> Result<(), String> {
+    let cg = crate::cgroup_util::TestCgroup::create("/fakegpu-bench")?;
+    cg.set("memory.max", "gpu0 3G")?;
+    cg.enter()?;
     for threads in [1, 4] {
         let direct: Vec<Side> = (0..threads)
             .map(|_| Side::new("/dev/nvidiactl", "/dev/nvidia0"))
@@ -170,7 +175,7 @@ pub fn run() -> Result<(), String> {
         compare("CHECK_VERSION_STR", 5000, &direct, &fake, check_version)?;
         compare("RM_CONTROL GET_ATTACHED_IDS", 5000, &direct, &fake, control)?;
         compare(
-            "RM_ALLOC+RM_FREE 2 MiB vidmem",
+            "RM_ALLOC+RM_FREE 2 MiB vidmem (metered)",
             2000,
             &direct,
             &fake,
@@ -184,5 +189,60 @@ pub fn run() -> Result<(), String> {
             map_cycle,
         )?;
     }
+    Ok(())
+}
+
+/// Allocates `n` 4 KiB video memory objects on each side (handles from 0x10000), in turn, so
+/// both sides' objects sit alike in nvsim's store (which it searches linearly).
+fn populate(sides: &[&Side], n: u32) -> Result<(), String> {
+    (0..n).try_for_each(|i| {
+        sides.iter().try_for_each(|s| {
+            rm::alloc_memory(&s.ctl, s.client, DEVICE, 0x10000 + i, 0x40, 4096)
+                .ok()
+                .map(drop)
+                .map_err(|e| format!("live allocation {i}: {e}"))
+        })
+    })
+}
+
+/// How the metered alloc+free scales: with 100 and 1000 live allocations in the same client
+/// (direct and through fakegpu alike; nvsim's store is linear and holds 4096 objects, so
+/// more would measure nvsim), and with 1000 cgroup entries.
+pub fn run_scale() -> Result<(), String> {
+    use crate::cgroup_util::TestCgroup;
+    let cg = TestCgroup::create("/fakegpu-bench")?;
+    cg.set("memory.max", "gpu0 3G")?;
+    cg.enter()?;
+    for live in [100, 1000] {
+        let direct = [Side::new("/dev/nvidiactl", "/dev/nvidia0")?];
+        let fake = [Side::new("/dev/fakegpuctl", "/dev/fakegpu0")?];
+        populate(&[&direct[0], &fake[0]], live)?;
+        compare(
+            &format!("RM_ALLOC+RM_FREE 2 MiB vidmem, metered, {live} live allocations"),
+            100,
+            &direct,
+            &fake,
+            alloc_free,
+        )?;
+    }
+    // 1000 entries, flat under one parent, the process in the last one.
+    let parent = TestCgroup::create("/fakegpu-bench-many")?;
+    let mut many = Vec::new();
+    for i in 0..1000 {
+        many.push(TestCgroup::create(&format!("/fakegpu-bench-many/c{i}"))?);
+    }
+    many.last().ok_or("no cgroups")?.enter()?;
+    let direct = [Side::new("/dev/nvidiactl", "/dev/nvidia0")?];
+    let fake = [Side::new("/dev/fakegpuctl", "/dev/fakegpu0")?];
+    compare(
+        "RM_ALLOC+RM_FREE 2 MiB vidmem, metered, 1000 cgroup entries",
+        1000,
+        &direct,
+        &fake,
+        alloc_free,
+    )?;
+    drop((direct, fake));
+    drop(many);
+    drop(parent);
     Ok(())
 }

@@ -1667,43 +1667,6 @@ fn nvsim_alloc_memory_on_a_linked_device_file() -> Result<(), String> {
     })
 }
 
-/// Drops CAP_SYS_ADMIN from this process's effective set (capset).
-fn drop_cap_sys_admin() -> Result<(), String> {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy, Default)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    let mut header = Header {
-        version: 0x2008_0522,
-        pid: 0,
-    };
-    let mut data = [Data::default(); 2];
-    // SAFETY: capget/capset with a valid header and two data words (version 3).
-    unsafe {
-        if libc::syscall(
-            libc::SYS_capget,
-            &mut header as *mut Header,
-            data.as_mut_ptr(),
-        ) != 0
-        {
-            return Err("capget failed".into());
-        }
-        data[0].effective &= !(1 << 21); // CAP_SYS_ADMIN
-        if libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) != 0 {
-            return Err("capset failed".into());
-        }
-    }
-    Ok(())
-}
-
 /// Memory-list classes (RS_FLAGS_ALLOC_PRIVILEGED) need CAP_SYS_ADMIN, checked per call.
 fn nvsim_privileged_classes_need_cap_sys_admin() -> Result<(), String> {
     let ctl = open("NV_CTL")?;
@@ -1715,7 +1678,7 @@ fn nvsim_privileged_classes_need_cap_sys_admin() -> Result<(), String> {
     // SAFETY: the child makes syscalls and exits.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
-        let code = match drop_cap_sys_admin() {
+        let code = match crate::sys::drop_cap_sys_admin() {
             Ok(()) => {
                 let r = nv_rm::alloc(&ctl, client, 0xd0, 0x701, 0x81, None);
                 let other = nv_rm::alloc(&ctl, client, 0xd0, 0x702, 0x50a0, None);

@@ -122,3 +122,40 @@ pub fn fd_rdev(fd: RawFd) -> io::Result<u64> {
     }
     Ok(st.st_rdev)
 }
+
+/// Drops CAP_SYS_ADMIN from this process's effective set (capset).
+pub fn drop_cap_sys_admin() -> Result<(), String> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut header = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget/capset with a valid header and two data words (version 3).
+    unsafe {
+        if libc::syscall(
+            libc::SYS_capget,
+            &mut header as *mut Header,
+            data.as_mut_ptr(),
+        ) != 0
+        {
+            return Err("capget failed".into());
+        }
+        data[0].effective &= !(1 << 21); // CAP_SYS_ADMIN
+        if libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) != 0 {
+            return Err("capset failed".into());
+        }
+    }
+    Ok(())
+}

@@ -44,16 +44,17 @@ fakegpu-vmtest proxy_filter_refusals | tail -4
 step "a cgroup with a 2 GiB limit on GPU 0, and only GPU 0 visible (/sys/kernel/fakegpu/cgroups)"
 mkdir /sys/fs/cgroup/team-a
 echo "add /team-a" > /sys/kernel/fakegpu/cgroups/control
-entry=/sys/kernel/fakegpu/cgroups/$(ls -di /sys/fs/cgroup/team-a | cut -d' ' -f1)
+entry=/sys/kernel/fakegpu/cgroups/$(ls -di /sys/fs/cgroup/team-a | awk '{print $1}')
 echo "gpu0 2G" > $entry/memory.max
 echo 0 > $entry/gpus
 cat /sys/kernel/fakegpu/cgroups/control
-# Runs a command as a process of team-a.
-in_team() { sh -c 'echo $$ > /sys/fs/cgroup/team-a/cgroup.procs && exec "$@"' -- "$@"; }
+# Runs a command as a process of team-a (the shell moves itself there, then execs it).
+TEAM_A='echo $$ > /sys/fs/cgroup/team-a/cgroup.procs && exec "$@"'
+in_team() { sh -c "$TEAM_A" -- "$@"; }
 step "in it: the client sees 2048 MiB and one GPU; 1 GiB is granted, 1.5 GiB more refused with the driver's 0x51"
 in_team nv-client $NV startup
 in_team nv-client $NV alloc 1073741824
-in_team nv-client $NV hold 1073741824 > /tmp/held &
+sh -c "$TEAM_A" -- nv-client $NV hold 1073741824 > /tmp/held &
 holder=$!
 sleep 1
 in_team nv-client $NV alloc 1610612736

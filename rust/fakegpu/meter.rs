@@ -480,7 +480,11 @@ pub(crate) fn rm_alloc(
 
     let ret = call.run();
     let status = u32_at(call.outer(), layout.status);
-    let handle = u32_at(call.outer(), offset_of!(Nvos21, h_object_new));
+    let mut handle = u32_at(call.outer(), offset_of!(Nvos21, h_object_new));
+    if what == Allocation::Client && handle == 0 {
+        // The RM may report a new client's handle in hRoot only.
+        handle = u32_at(call.outer(), offset_of!(Nvos21, h_root));
+    }
     let mut acc = state.cgroups.lock();
     let ok = matches!(ret, Ok(0)) && status == NV_OK;
     if !ok {

@@ -169,12 +169,18 @@ pub fn parse_size(text: &str) -> Result<u64, &'static str> {
     if text == "max" {
         return Ok(UNLIMITED);
     }
-    let (digits, shift) = match text.as_bytes().last() {
-        Some(b'K' | b'k') => (&text[..text.len() - 1], 10),
-        Some(b'M' | b'm') => (&text[..text.len() - 1], 20),
-        Some(b'G' | b'g') => (&text[..text.len() - 1], 30),
-        Some(b'T' | b't') => (&text[..text.len() - 1], 40),
-        _ => (text, 0),
+    let shift = match text.as_bytes().last() {
+        Some(b'K' | b'k') => 10,
+        Some(b'M' | b'm') => 20,
+        Some(b'G' | b'g') => 30,
+        Some(b'T' | b't') => 40,
+        _ => 0,
+    };
+    // The suffix is one ASCII byte, so this cuts at a character boundary.
+    let digits = if shift == 0 {
+        text
+    } else {
+        text.get(..text.len() - 1).unwrap_or("")
     };
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err("expected a size such as 64M, 8G or max");

@@ -45,6 +45,9 @@ pub const PARAMS_MAX: usize = 1024;
 pub fn alloc_params_size(class_id: u32) -> Option<usize> {
     let family = DriverFamily::R535;
     Some(match class_id {
+        // NV0000_ALLOC_PARAMETERS: hClient, processID, processName[100] (535; 570 adds a
+        // pointer).
+        class::NV01_NULL_OBJECT | class::NV01_ROOT_NON_PRIV | class::NV01_ROOT_CLIENT => 108,
         class::NV01_DEVICE_0 => device_alloc_params::SIZE,
         class::NV20_SUBDEVICE_0 => 4,
         class::NV01_MEMORY_LOCAL_USER | class::NV01_MEMORY_SYSTEM | class::NV01_MEMORY_VIRTUAL => {
@@ -188,7 +191,7 @@ pub fn limit_fb_info(params: &mut [u8], limit: u64, headroom: u64) {
             _ => continue,
         };
         if let Some(slot) = params.get_mut(at + 4..at + 8) {
-            let data = u32::from_ne_bytes([slot[0], slot[1], slot[2], slot[3]]);
+            let data = read_pod::<u32>(slot).unwrap_or(0);
             slot.copy_from_slice(&data.min(cap).to_ne_bytes());
         }
     }

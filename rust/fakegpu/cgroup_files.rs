@@ -14,6 +14,9 @@
 //! | `channels.max` | per GPU: the limit of channels | `gpuN COUNT ...` or `COUNT` |
 //! | `channels.current` | per GPU: channels held | - |
 //! | `uvm.policy` | `allow` or `deny` managed (UVM) memory | the same |
+//! | `drm.memory.max` | the limit of DRM buffer objects, all DRM devices together | `SIZE` |
+//! | `drm.memory.current`, `.peak` | DRM buffer objects charged now, most ever | - |
+//! | `drm.memory.events` | `max N`: buffer creations the limit refused | - |
 
 use crate::cgroups::Entry;
 use crate::shared::gpu_set::Visibility;
@@ -86,6 +89,10 @@ pub(crate) fn show(
         b"channels.max" => per_gpu(out, cards, &u.channels, |c| c.max),
         b"channels.current" => per_gpu(out, cards, &u.channels, |c| c.current),
         b"uvm.policy" => writeln!(out, "{}", if entry.uvm_deny { "deny" } else { "allow" }),
+        b"drm.memory.max" => writeln!(out, "{}", Shown(u.drm.max)),
+        b"drm.memory.current" => writeln!(out, "{}", u.drm.current),
+        b"drm.memory.peak" => writeln!(out, "{}", u.drm.peak),
+        b"drm.memory.events" => writeln!(out, "max {}", u.drm.events),
         _ => return Err(EINVAL),
     }
     .map_err(|_| EINVAL)
@@ -110,6 +117,11 @@ pub(crate) fn store(
                 "deny" => true,
                 _ => return Err(EINVAL),
             };
+            return Ok(());
+        }
+        b"drm.memory.max" => {
+            let text = text.strip_suffix('\n').unwrap_or(text);
+            entry.usage.drm.max = ledger::parse_size(text).map_err(|_| EINVAL)?;
             return Ok(());
         }
         b"memory.max" => (&mut entry.usage.memory, ledger::parse_size as fn(&str) -> _),

@@ -155,6 +155,10 @@ static struct kobj_attribute entry_attrs[] = {
 	ENTRY_RW("channels.max"),
 	ENTRY_RO("channels.current"),
 	ENTRY_RW("uvm.policy"),
+	ENTRY_RW("drm.memory.max"),
+	ENTRY_RO("drm.memory.current"),
+	ENTRY_RO("drm.memory.peak"),
+	ENTRY_RO("drm.memory.events"),
 };
 
 static struct attribute *entry_attr_list[ARRAY_SIZE(entry_attrs) + 1];

@@ -23,6 +23,7 @@ mod published;
 mod cgroup_files;
 mod cgroups;
 mod discovery;
+mod drm_meter;
 mod forward;
 mod meter;
 mod nodes;
@@ -37,6 +38,7 @@ pub mod shared {
     //! The no_std code shared with userspace (`rust/shared`), compiled into the module.
     pub mod cgroup_control;
     pub mod devnum;
+    pub mod drm_abi;
     pub mod fronts;
     pub mod gpu_set;
     pub mod ioc;

@@ -148,11 +148,11 @@ unsafe extern "C" fn fake_release(
     // SAFETY: release is the last operation on a file `fake_open` succeeded on, so
     // `private_data` is the `FakeFile` it leaked. Dropping it closes the real file.
     let fake = unsafe { KBox::from_raw((*file).private_data.cast::<FakeFile>()) };
-    let nvidia = fake.front.family == Family::Nvidia;
+    let metered = matches!(fake.front.family, Family::Nvidia | Family::Drm);
     drop(fake);
-    // The driver frees an nvidiactl file's clients when the file is released: the meter
-    // follows as soon as fakegpu holds the last reference.
-    if let (true, Some(state)) = (nvidia, State::get()) {
+    // The driver frees an nvidiactl file's clients, and a DRM file's buffer objects, when the
+    // file is released: the meter follows as soon as fakegpu holds the last reference.
+    if let (true, Some(state)) = (metered, State::get()) {
         crate::meter::sweep(state);
     }
     0
@@ -252,8 +252,9 @@ unsafe fn forward_ioctl(
     };
     match fake.front.family {
         Family::Nvidia | Family::NvidiaUvm => crate::nvidia::ioctl(fake, ioctl, cmd, arg),
+        Family::Drm => crate::drm_meter::ioctl(fake, ioctl, cmd, arg),
         // SAFETY: as the VFS would call it on the real file; the driver validates `arg`.
-        Family::Drm | Family::Generic => unsafe { ioctl(fake.real.as_ptr(), cmd, arg) },
+        Family::Generic => unsafe { ioctl(fake.real.as_ptr(), cmd, arg) },
     }
 }
 

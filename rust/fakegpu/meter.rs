@@ -15,6 +15,7 @@
 //! A charge stays with the cgroup that allocated, whoever frees it, like memcg's.
 
 use crate::cgroups::{Accounts, Cgroup};
+use crate::drm_meter::GemRef;
 use crate::forward::{FakeFile, IoctlFn};
 use crate::private_call::PrivateCall;
 use crate::real_devices::RealFile;
@@ -71,6 +72,14 @@ pub(crate) struct Objects {
     /// A reference on each nvidiactl file that has clients: the driver frees them when the
     /// file is released, which fakegpu sees as its reference being the last one.
     owners: RBTree<usize, RealFile>,
+    /// Each metered DRM buffer object, with a reference, and its charge (`drm_meter.rs`).
+    gem: RBTree<usize, (GemRef, u64)>,
+}
+
+/// References the meter let go of, to drop with the accounts unlocked.
+pub(crate) struct Released {
+    _files: KVec<RealFile>,
+    _gem: KVec<GemRef>,
 }
 
 impl Objects {
@@ -82,13 +91,14 @@ impl Objects {
             next_charge: 1,
             clients: RBTree::new(),
             owners: RBTree::new(),
+            gem: RBTree::new(),
         }
     }
 }
 
 impl Accounts {
     /// The ids of the entries of `cgroup` and its ancestors, leaf first.
-    fn chain_of(&self, cgroup: &Cgroup) -> Result<KVec<u64>> {
+    pub(crate) fn chain_of(&self, cgroup: &Cgroup) -> Result<KVec<u64>> {
         let mut chain = KVec::new();
         let mut err = Ok(());
         cgroup.for_each_ancestor_id(|id| {
@@ -101,7 +111,13 @@ impl Accounts {
 
     /// Charges `amount` of `r` to every entry of `chain`, or refuses (counting the refusal at
     /// the level whose limit it would pass). Returns the new charge's id.
-    fn charge(&mut self, chain: KVec<u64>, r: Resource, amount: u64, force: bool) -> Result<u64> {
+    pub(crate) fn charge(
+        &mut self,
+        chain: KVec<u64>,
+        r: Resource,
+        amount: u64,
+        force: bool,
+    ) -> Result<u64> {
         if !force {
             let over = chain.iter().find(|id| {
                 self.entries
@@ -139,7 +155,7 @@ impl Accounts {
 
     /// Changes charge `id` to `amount` (the driver took more or less than asked); more is
     /// refused past a limit unless `force`.
-    fn resize_charge(&mut self, id: u64, amount: u64, force: bool) -> Result {
+    pub(crate) fn resize_charge(&mut self, id: u64, amount: u64, force: bool) -> Result {
         let Some(c) = self.objects.charges.get(&id) else {
             return Ok(());
         };
@@ -321,9 +337,44 @@ impl Accounts {
         self.objects.objs.get(&key(client, handle)).is_some()
     }
 
+    /// Holds `obj`, a DRM buffer object, with charge `id` until only fakegpu keeps it; gives
+    /// it back if the mirror cannot take it.
+    pub(crate) fn hold_gem(&mut self, obj: GemRef, id: u64) -> core::result::Result<(), GemRef> {
+        let key = obj.key();
+        if self.objects.gem.get(&key).is_some() {
+            return Err(obj);
+        }
+        let node = match kernel::rbtree::RBTreeNodeReservation::new(GFP_KERNEL) {
+            Ok(node) => node,
+            Err(_) => return Err(obj),
+        };
+        if let Some(c) = self.objects.charges.get_mut(&id) {
+            c.refs += 1;
+        }
+        self.objects.gem.insert(node.into_node(key, (obj, id)));
+        Ok(())
+    }
+
     /// Drops the clients of every nvidiactl file that only fakegpu still holds (the driver
-    /// frees them when fakegpu lets go), returning those references to drop unlocked.
-    pub(crate) fn sweep(&mut self) -> KVec<RealFile> {
+    /// frees them when fakegpu lets go) and the charges of DRM buffer objects only fakegpu
+    /// still keeps, returning those references to drop unlocked.
+    pub(crate) fn sweep(&mut self) -> Released {
+        let mut gem = KVec::new();
+        loop {
+            let last = self
+                .objects
+                .gem
+                .iter()
+                .find(|(_, (obj, _))| obj.is_last())
+                .map(|(&k, _)| k);
+            let Some((obj, id)) = last.and_then(|k| self.objects.gem.remove(&k)) else {
+                break;
+            };
+            self.release_charge(id);
+            // On failure the reference drops here: the object is then freed under the lock,
+            // which takes no lock of fakegpu's.
+            let _ = gem.push(obj, GFP_KERNEL);
+        }
         let mut released = KVec::new();
         loop {
             let idle = self.objects.owners.iter().find_map(|(&k, f)| {
@@ -349,7 +400,10 @@ impl Accounts {
                 let _ = released.push(file, GFP_KERNEL);
             }
         }
-        released
+        Released {
+            _files: released,
+            _gem: gem,
+        }
     }
 }
 
@@ -376,7 +430,7 @@ fn u32_at(bytes: &[u8], at: usize) -> u32 {
 fn refusal_status(r: Resource) -> NvStatus {
     match r {
         Resource::Channels(_) => NV_ERR_INSUFFICIENT_RESOURCES,
-        Resource::Memory(_) | Resource::Pinned => NV_ERR_NO_MEMORY,
+        Resource::Memory(_) | Resource::Pinned | Resource::Drm => NV_ERR_NO_MEMORY,
     }
 }
 
@@ -555,7 +609,7 @@ pub(crate) fn rm_alloc(
 impl Accounts {
     /// Ends the pre-call hold of a charge made by [`Accounts::charge`] (refs 0): uncharged
     /// if no object took it.
-    fn release_charge_pending(&mut self, id: u64) {
+    pub(crate) fn release_charge_pending(&mut self, id: u64) {
         let unheld = self.objects.charges.get(&id).is_some_and(|c| c.refs == 0);
         if unheld {
             if let Some(c) = self.objects.charges.get_mut(&id) {

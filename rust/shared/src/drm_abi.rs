@@ -60,6 +60,10 @@ pub struct DrmModeCreateDumb {
     pub size: u64,
 }
 
+// SAFETY: `#[repr(C)]`, integers only, no gaps (size and the offset of `size` asserted
+// below: 6 x u32 then a u64 at 24).
+unsafe impl super::pod::Pod for DrmModeCreateDumb {}
+
 /// `struct drm_mode_map_dumb`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]

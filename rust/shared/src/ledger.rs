@@ -63,6 +63,8 @@ pub enum Resource {
     Channels(usize),
     /// Pinned host memory (counted, never limited).
     Pinned,
+    /// Buffer objects of the DRM drivers fakegpu fronts, all together.
+    Drm,
 }
 
 /// Everything an entry counts.
@@ -74,6 +76,8 @@ pub struct Usage {
     pub channels: [Counter; MAX_GPUS],
     /// Pinned host memory.
     pub pinned: Counter,
+    /// DRM buffer objects.
+    pub drm: Counter,
 }
 
 impl Usage {
@@ -83,6 +87,7 @@ impl Usage {
             Resource::Memory(g) => self.memory.get(g),
             Resource::Channels(g) => self.channels.get(g),
             Resource::Pinned => Some(&self.pinned),
+            Resource::Drm => Some(&self.drm),
         }
     }
 
@@ -92,12 +97,14 @@ impl Usage {
             Resource::Memory(g) => self.memory.get_mut(g),
             Resource::Channels(g) => self.channels.get_mut(g),
             Resource::Pinned => Some(&mut self.pinned),
+            Resource::Drm => Some(&mut self.drm),
         }
     }
 
     /// Whether nothing is charged (the entry of a removed cgroup may then go).
     pub fn is_idle(&self) -> bool {
         self.pinned.current == 0
+            && self.drm.current == 0
             && self
                 .memory
                 .iter()

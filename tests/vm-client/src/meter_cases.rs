@@ -52,6 +52,7 @@ pub const ALL: &[Case] = &[
         "meter_unmeterable_allocations_need_no_limit",
         meter_unmeterable_allocations_need_no_limit,
     ),
+    ("meter_drm_dumb_buffers", meter_drm_dumb_buffers),
 ];
 
 const MIB: u64 = 1 << 20;
@@ -791,5 +792,74 @@ fn meter_unmeterable_allocations_need_no_limit() -> Result<(), String> {
     let status = u32::from_ne_bytes([export[2592], export[2593], export[2594], export[2595]]);
     expect_status("dma-buf export under a limit", status, NV_ERR_NOT_SUPPORTED)?;
     drop(s);
+    move_to("/")
+}
+
+/// DRM buffer objects through the fake vgem node: charged at the driver's object size,
+/// refused with ENOMEM past drm.memory.max, kept charged while a dma-buf keeps the object
+/// alive after its handle is gone, uncharged once the object is gone.
+fn meter_drm_dumb_buffers() -> Result<(), String> {
+    use crate::drm;
+    let single = |cg: &TestCgroup, file: &str| -> Result<u64, String> {
+        let text = cg.get(file)?;
+        text.trim()
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("{file} reads {text:?}"))
+    };
+    let settles_drm = |cg: &TestCgroup, want: u64| -> Result<(), String> {
+        let t0 = Instant::now();
+        loop {
+            let now = single(cg, "drm.memory.current")?;
+            if now == want {
+                return Ok(());
+            }
+            if t0.elapsed() > Duration::from_secs(5) {
+                return Err(format!("drm.memory.current is {now}, want {want}"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let card = crate::env("FAKE_CARD")?;
+    let cg = TestCgroup::create("/fakegpu-drm")?;
+    cg.set("drm.memory.max", "1M")?;
+    ensure(cg.get("drm.memory.max")? == "1048576\n", || {
+        "drm.memory.max".into()
+    })?;
+    cg.enter()?;
+    let fd = open_rw(&card).map_err(|e| format!("open {card}: {e}"))?;
+    let small = drm::create_dumb(&fd, 256, 256).map_err(|e| format!("256x256: errno {e}"))?;
+    ensure(single(&cg, "drm.memory.current")? == small.size, || {
+        format!("a {} byte buffer is not charged at its size", small.size)
+    })?;
+    let big = drm::create_dumb(&fd, 1024, 1024);
+    ensure(big.err() == Some(libc::ENOMEM), || {
+        format!("4 MiB past a 1 MiB limit: {big:?}")
+    })?;
+    ensure(cg.get("drm.memory.events")? == "max 1\n", || {
+        "drm.memory.events".into()
+    })?;
+    // A dma-buf keeps the object, and its charge, after the handle is destroyed.
+    let dmabuf = drm::prime_export(&fd, small.handle).map_err(|e| format!("export: errno {e}"))?;
+    drm::destroy_dumb(&fd, small.handle).map_err(|e| format!("destroy: errno {e}"))?;
+    ensure(single(&cg, "drm.memory.current")? == small.size, || {
+        "a buffer alive in a dma-buf was uncharged".into()
+    })?;
+    drop(dmabuf);
+    settles_drm(&cg, 0)?;
+    // Without a dma-buf, destroying the handle uncharges at once.
+    let again = drm::create_dumb(&fd, 256, 256).map_err(|e| format!("again: errno {e}"))?;
+    drm::destroy_dumb(&fd, again.handle).map_err(|e| format!("destroy: errno {e}"))?;
+    ensure(single(&cg, "drm.memory.current")? == 0, || {
+        "destroy did not uncharge".into()
+    })?;
+    ensure(single(&cg, "drm.memory.peak")? == small.size, || {
+        "drm.memory.peak".into()
+    })?;
+    // Closing the file frees its buffers.
+    drm::create_dumb(&fd, 256, 256).map_err(|e| format!("third: errno {e}"))?;
+    drop(fd);
+    settles_drm(&cg, 0)?;
     move_to("/")
 }

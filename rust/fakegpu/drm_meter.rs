@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Metering of DRM buffer objects (vgem, virtio-gpu, any driver with dumb buffers): each
+//! DRM_IOCTL_MODE_CREATE_DUMB through a fake DRM node is charged to the caller's cgroups
+//! (`drm.memory.*` in their entries), at the size of the driver's own GEM object, and stays
+//! charged for as long as the object lives, however it is kept alive (handles in any file,
+//! a dma-buf, a mapping).
+//!
+//! The call is made on a private copy (`private_call.rs`), so the handle fakegpu looks up is
+//! the one the driver created. fakegpu then holds a reference on the object; when that
+//! reference is the last one, the object would have been freed, and the meter drops the
+//! charge and lets go (after a fake file's ioctl or release, and once a second).
+
+use crate::cgroups::Cgroup;
+use crate::forward::{FakeFile, IoctlFn};
+use crate::private_call::PrivateCall;
+use crate::shared::drm_abi::{
+    DrmModeCreateDumb, DRM_IOCTL_GEM_CLOSE, DRM_IOCTL_MODE_CREATE_DUMB, DRM_IOCTL_MODE_DESTROY_DUMB,
+};
+use crate::shared::ledger::Resource;
+use crate::shared::pod::read_pod;
+use crate::State;
+use core::ffi::c_void;
+use core::mem::size_of;
+use core::ptr::NonNull;
+use kernel::ffi::{c_long, c_uint};
+use kernel::prelude::*;
+
+extern "C" {
+    fn fakegpu_gem_lookup(file: *mut c_void, handle: u32) -> *mut c_void;
+    fn fakegpu_gem_size(obj: *mut c_void) -> usize;
+    fn fakegpu_gem_refs(obj: *mut c_void) -> kernel::ffi::c_uint;
+    fn fakegpu_gem_put(obj: *mut c_void);
+}
+
+/// A reference on a GEM object, dropped on drop.
+///
+/// INVARIANT: `obj` is a `struct drm_gem_object *` on which this value holds one reference.
+pub(crate) struct GemRef {
+    obj: NonNull<c_void>,
+}
+
+// SAFETY: a GEM object reference may be used and dropped from any task.
+unsafe impl Send for GemRef {}
+// SAFETY: the methods only read the object's size and reference count.
+unsafe impl Sync for GemRef {}
+
+impl GemRef {
+    /// The object behind `handle` of the real DRM file of `fake`.
+    fn lookup(fake: &FakeFile, handle: u32) -> Option<Self> {
+        // SAFETY: the real file is an open DRM file; the lookup takes a reference.
+        let obj = unsafe { fakegpu_gem_lookup(fake.real.as_ptr().cast(), handle) };
+        // INVARIANT: a non-NULL result carries a reference.
+        NonNull::new(obj).map(|obj| GemRef { obj })
+    }
+
+    /// The object's size in bytes, as the driver allocated it.
+    fn size(&self) -> u64 {
+        // SAFETY: referenced, by the type invariant.
+        unsafe { fakegpu_gem_size(self.obj.as_ptr()) as u64 }
+    }
+
+    /// Whether this is the last reference: nothing but fakegpu keeps the object.
+    pub(crate) fn is_last(&self) -> bool {
+        // SAFETY: referenced, by the type invariant.
+        unsafe { fakegpu_gem_refs(self.obj.as_ptr()) <= 1 }
+    }
+
+    /// The object's identity, for the mirror.
+    pub(crate) fn key(&self) -> usize {
+        self.obj.as_ptr() as usize
+    }
+}
+
+impl Drop for GemRef {
+    fn drop(&mut self) {
+        // SAFETY: the reference this value holds; the last put frees the object, which the
+        // driver allows from any process context.
+        unsafe { fakegpu_gem_put(self.obj.as_ptr()) };
+    }
+}
+
+/// What a dumb buffer of these dimensions takes at least: the DRM core's pitch times the
+/// height, in whole pages (drivers round up, never down). `None` if it overflows (the
+/// driver refuses those).
+fn dumb_size(p: &DrmModeCreateDumb) -> Option<u64> {
+    let cpp = u64::from(p.bpp).div_ceil(8);
+    let size = u64::from(p.width)
+        .checked_mul(cpp)?
+        .checked_mul(u64::from(p.height))?;
+    size.checked_next_multiple_of(4096)
+}
+
+/// An ioctl on a fake DRM node: dumb-buffer creation is metered; buffer releases are
+/// followed by the meter; the rest is forwarded as it is.
+pub(crate) fn ioctl(fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, arg: usize) -> c_long {
+    let Some(state) = State::get() else {
+        return ENXIO.to_errno() as c_long;
+    };
+    if cmd == DRM_IOCTL_MODE_CREATE_DUMB {
+        return create_dumb(fake, ioctl, cmd, arg, state)
+            .unwrap_or_else(|e| e.to_errno() as c_long);
+    }
+    // SAFETY: as the VFS would call it on the real file; the driver validates `arg`.
+    let ret = unsafe { ioctl(fake.real.as_ptr(), cmd, arg as _) };
+    if cmd == DRM_IOCTL_GEM_CLOSE || cmd == DRM_IOCTL_MODE_DESTROY_DUMB {
+        crate::meter::sweep(state);
+    }
+    ret
+}
+
+/// DRM_IOCTL_MODE_CREATE_DUMB through a fake node, metered.
+pub(crate) fn create_dumb(
+    fake: &FakeFile,
+    ioctl: IoctlFn,
+    cmd: c_uint,
+    arg: usize,
+    state: &State,
+) -> Result<c_long> {
+    let mut call = PrivateCall::new(fake, ioctl, cmd, arg, size_of::<DrmModeCreateDumb>())?;
+    let asked: DrmModeCreateDumb = read_pod(call.outer()).ok_or(EINVAL)?;
+    let cgroup = Cgroup::current().ok_or(ENOMEM)?;
+    let pending = match dumb_size(&asked) {
+        Some(amount) => {
+            let mut acc = state.cgroups.lock();
+            let chain = acc.chain_of(&cgroup)?;
+            match acc.charge(chain, Resource::Drm, amount, false) {
+                Ok(id) => Some(id),
+                // The driver's own answer when it cannot allocate.
+                Err(e) if e == ENOSPC => return Err(ENOMEM),
+                Err(e) => return Err(e),
+            }
+        }
+        // Let the driver refuse it.
+        None => None,
+    };
+    let ret = call.run();
+    let made: Option<DrmModeCreateDumb> = read_pod(call.outer());
+    let object = match (&ret, made) {
+        (Ok(0), Some(made)) => GemRef::lookup(fake, made.handle),
+        _ => None,
+    };
+    let mut acc = state.cgroups.lock();
+    let leftover = match object {
+        Some(obj) => {
+            // Charged at the object's size. A driver that took more than the limit allows
+            // is let through (the object exists) and counted at its true size.
+            let id = match pending {
+                Some(id) => acc.resize_charge(id, obj.size(), true).map(|()| id),
+                None => acc
+                    .chain_of(&cgroup)
+                    .and_then(|chain| acc.charge(chain, Resource::Drm, obj.size(), true)),
+            };
+            match id {
+                Ok(id) => acc.hold_gem(obj, id).err(),
+                Err(_) => Some(obj),
+            }
+        }
+        None => None,
+    };
+    if let Some(id) = pending {
+        acc.release_charge_pending(id);
+    }
+    drop(acc);
+    // A reference the mirror could not take is dropped unlocked.
+    drop(leftover);
+    let ret = ret?;
+    if ret == 0 {
+        call.write_back(arg)?;
+    }
+    Ok(ret)
+}

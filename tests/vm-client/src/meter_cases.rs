@@ -549,7 +549,7 @@ fn meter_racing_tenant_cannot_pass_limit() -> Result<(), String> {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
     const LIMIT: u64 = 64 * MIB;
-    const CALLS: u32 = 1000;
+    const CALLS: u32 = 600;
     let cg = TestCgroup::create("/fakegpu-race")?;
     cg.set("memory.max", "gpu0 64M")?;
     cg.enter()?;

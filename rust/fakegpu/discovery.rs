@@ -36,8 +36,8 @@ extern "C" {
 const FRONTEND_NAME: &str = "nvidia-frontend";
 
 /// Adds NVIDIA's fronts to `table` if the driver is loaded and `nvidia_gpus=` is not `off`;
-/// returns the driver's CARD_INFO records of the fronted GPUs (what cgroups limited to some
-/// GPUs are shown, see `nv_visibility`).
+/// returns the driver's CARD_INFO records of all its GPUs (what cgroups limited to some GPUs
+/// are shown of them, see `nv_visibility`, and the meter's GPU slots).
 pub(crate) fn add_nvidia(table: &mut FrontTable) -> Result<KVec<NvIoctlCardInfo>> {
     // SAFETY: the shim returns its NUL-terminated parameter buffer, written only at load.
     let param = unsafe { CStr::from_char_ptr(fakegpu_nvidia_gpus_param()) };
@@ -80,10 +80,12 @@ pub(crate) fn add_nvidia(table: &mut FrontTable) -> Result<KVec<NvIoctlCardInfo>
         pr_err!("cannot front NVIDIA's devices: {}\n", e);
         EINVAL
     })?;
+    // Every GPU the driver reports, fronted or not, in its order: the RM's device instance
+    // N is the Nth of them (the meter's GPU slots).
     let mut cards = KVec::new();
     for record in records.chunks_exact(size_of::<NvIoctlCardInfo>()) {
         if let Some(card) = read_pod::<NvIoctlCardInfo>(record) {
-            if card.valid != 0 && minors.contains(&card.minor_number) {
+            if card.valid != 0 {
                 cards.push(card, GFP_KERNEL)?;
             }
         }

@@ -107,8 +107,9 @@ pub(crate) struct State {
     pub(crate) regions: Regions,
     /// How unknown NVIDIA calls are treated.
     pub(crate) filter: FilterMode,
-    /// The NVIDIA driver's CARD_INFO records at load (empty without NVIDIA fronts): what a
-    /// cgroup limited to some GPUs is shown of them.
+    /// The NVIDIA driver's CARD_INFO records at load, all its GPUs in its order (empty
+    /// without NVIDIA fronts): what a cgroup limited to some GPUs is shown of them, and the
+    /// meter's GPU slots (the RM's device instance N is the Nth).
     pub(crate) cards: KVec<NvIoctlCardInfo>,
     /// The per-cgroup entries.
     pub(crate) cgroups: Pin<KBox<cgroups::Registry>>,

@@ -17,7 +17,9 @@ mkdir -p "$logs"
 host_timeout=${FAKEGPU_VM_TIMEOUT:-1800}
 guest_watchdog=$((host_timeout - 60))
 
-qemu_base=(qemu-system-x86_64 -nodefaults -no-reboot -smp 2 -m 2G -kernel "$kernel" -initrd "$initrd")
+# A virtio-gpu device: a second DRM driver in front of which fakegpu meters submissions.
+qemu_base=(qemu-system-x86_64 -nodefaults -no-reboot -smp 2 -m 2G -kernel "$kernel" -initrd "$initrd"
+  -device virtio-gpu-pci)
 append="console=ttyS0 panic=-1 fakegpu_watchdog=$guest_watchdog"
 
 pick_accel() {

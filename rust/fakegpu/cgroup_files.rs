@@ -17,11 +17,15 @@
 //! | `drm.memory.max` | the limit of DRM buffer objects, all DRM devices together | `SIZE` |
 //! | `drm.memory.current`, `.peak` | DRM buffer objects charged now, most ever | - |
 //! | `drm.memory.events` | `max N`: buffer creations the limit refused | - |
+//! | `submissions` | DRM submissions made | - |
+//! | `submissions.max_rate` | submissions per second allowed (`max`: no limit) | `N` or `max` |
+//! | `submissions.throttled` | submissions that waited for the rate limit | - |
 
 use crate::cgroups::Entry;
 use crate::shared::gpu_set::Visibility;
 use crate::shared::ledger::{self, Counter, Shown};
 use crate::shared::nv_frontend_abi::NvIoctlCardInfo;
+use crate::shared::rate::TokenBucket;
 use core::fmt::{self, Write};
 use kernel::prelude::*;
 
@@ -93,6 +97,12 @@ pub(crate) fn show(
         b"drm.memory.current" => writeln!(out, "{}", u.drm.current),
         b"drm.memory.peak" => writeln!(out, "{}", u.drm.peak),
         b"drm.memory.events" => writeln!(out, "max {}", u.drm.events),
+        b"submissions" => writeln!(out, "{}", u.submissions),
+        b"submissions.throttled" => writeln!(out, "{}", u.throttled),
+        b"submissions.max_rate" => match u.submit_rate.rate {
+            0 => writeln!(out, "max"),
+            rate => writeln!(out, "{}", rate),
+        },
         _ => return Err(EINVAL),
     }
     .map_err(|_| EINVAL)
@@ -122,6 +132,16 @@ pub(crate) fn store(
         b"drm.memory.max" => {
             let text = text.strip_suffix('\n').unwrap_or(text);
             entry.usage.drm.max = ledger::parse_size(text).map_err(|_| EINVAL)?;
+            return Ok(());
+        }
+        b"submissions.max_rate" => {
+            let text = text.strip_suffix('\n').unwrap_or(text);
+            let rate = match ledger::parse_count(text).map_err(|_| EINVAL)? {
+                ledger::UNLIMITED => 0,
+                0 => return Err(EINVAL),
+                n => n,
+            };
+            entry.usage.submit_rate = TokenBucket::new(rate, crate::drm_meter::now_ns());
             return Ok(());
         }
         b"memory.max" => (&mut entry.usage.memory, ledger::parse_size as fn(&str) -> _),

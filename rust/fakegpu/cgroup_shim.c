@@ -159,6 +159,9 @@ static struct kobj_attribute entry_attrs[] = {
 	ENTRY_RO("drm.memory.current"),
 	ENTRY_RO("drm.memory.peak"),
 	ENTRY_RO("drm.memory.events"),
+	ENTRY_RO("submissions"),
+	ENTRY_RW("submissions.max_rate"),
+	ENTRY_RO("submissions.throttled"),
 };
 
 static struct attribute *entry_attr_list[ARRAY_SIZE(entry_attrs) + 1];

@@ -15,7 +15,8 @@ use crate::cgroups::Cgroup;
 use crate::forward::{FakeFile, IoctlFn};
 use crate::private_call::PrivateCall;
 use crate::shared::drm_abi::{
-    DrmModeCreateDumb, DRM_IOCTL_GEM_CLOSE, DRM_IOCTL_MODE_CREATE_DUMB, DRM_IOCTL_MODE_DESTROY_DUMB,
+    is_submission, DrmModeCreateDumb, DRM_IOCTL_GEM_CLOSE, DRM_IOCTL_MODE_CREATE_DUMB,
+    DRM_IOCTL_MODE_DESTROY_DUMB,
 };
 use crate::shared::ledger::Resource;
 use crate::shared::pod::read_pod;
@@ -31,6 +32,9 @@ extern "C" {
     fn fakegpu_gem_size(obj: *mut c_void) -> usize;
     fn fakegpu_gem_refs(obj: *mut c_void) -> kernel::ffi::c_uint;
     fn fakegpu_gem_put(obj: *mut c_void);
+    fn fakegpu_drm_driver_name(file: *mut c_void, buf: *mut u8, len: usize) -> kernel::ffi::c_int;
+    fn fakegpu_now_ns() -> u64;
+    fn fakegpu_sleep_interruptible(ms: kernel::ffi::c_uint) -> kernel::ffi::c_ulong;
 }
 
 /// A reference on a GEM object, dropped on drop.
@@ -101,12 +105,79 @@ pub(crate) fn ioctl(fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, arg: usize) ->
         return create_dumb(fake, ioctl, cmd, arg, state)
             .unwrap_or_else(|e| e.to_errno() as c_long);
     }
+    // Driver-specific ioctls (numbers from DRM_COMMAND_BASE on): some submit work.
+    if crate::shared::ioc::decode(cmd).nr >= 0x40 {
+        let mut name = [0u8; 32];
+        // SAFETY: the real file is an open DRM file; `name` is writable for its length.
+        let n = unsafe {
+            fakegpu_drm_driver_name(fake.real.as_ptr().cast(), name.as_mut_ptr(), name.len())
+        };
+        let driver = usize::try_from(n)
+            .ok()
+            .and_then(|n| name.get(..n))
+            .unwrap_or(&[]);
+        if is_submission(driver, cmd) {
+            if let Err(e) = submission(state) {
+                return e.to_errno() as c_long;
+            }
+        }
+    }
     // SAFETY: as the VFS would call it on the real file; the driver validates `arg`.
     let ret = unsafe { ioctl(fake.real.as_ptr(), cmd, arg as _) };
     if cmd == DRM_IOCTL_GEM_CLOSE || cmd == DRM_IOCTL_MODE_DESTROY_DUMB {
         crate::meter::sweep(state);
     }
     ret
+}
+
+/// The monotonic clock, in ns.
+pub(crate) fn now_ns() -> u64 {
+    // SAFETY: reads the monotonic clock.
+    unsafe { fakegpu_now_ns() }
+}
+
+/// Counts a submission against the caller's cgroups, first waiting (interruptibly) while
+/// any of them is over its submission rate.
+fn submission(state: &State) -> Result {
+    let cgroup = Cgroup::current().ok_or(ENOMEM)?;
+    let mut waited = false;
+    loop {
+        let wait_ns = {
+            let mut acc = state.cgroups.lock();
+            let chain = acc.chain_of(&cgroup)?;
+            let now = now_ns();
+            let mut wait = 0;
+            for id in chain.iter() {
+                if let Some(e) = acc.entries.get_mut(id) {
+                    wait = wait.max(e.usage.submit_rate.wait_ns(now));
+                }
+            }
+            for id in chain.iter() {
+                if let Some(e) = acc.entries.get_mut(id) {
+                    if wait == 0 {
+                        e.usage.submit_rate.take(now);
+                        e.usage.submissions = e.usage.submissions.saturating_add(1);
+                    } else if !waited {
+                        e.usage.throttled = e.usage.throttled.saturating_add(1);
+                    }
+                }
+            }
+            wait
+        };
+        if wait_ns == 0 {
+            return Ok(());
+        }
+        waited = true;
+        let ms = u32::try_from(wait_ns.div_ceil(1_000_000))
+            .unwrap_or(u32::MAX)
+            .max(1);
+        // SAFETY: sleeps the calling task; no lock of fakegpu's is held.
+        if unsafe { fakegpu_sleep_interruptible(ms) } != 0 {
+            // A signal: the system call restarts (or fails with EINTR) as the task's
+            // handler decides, and the submission is not counted.
+            return Err(ERESTARTSYS);
+        }
+    }
 }
 
 /// DRM_IOCTL_MODE_CREATE_DUMB through a fake node, metered.

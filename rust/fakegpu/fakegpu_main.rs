@@ -54,6 +54,7 @@ pub mod shared {
     pub mod nv_visibility;
     pub mod pod;
     pub mod proc_devices;
+    pub mod rate;
 }
 
 use nodes::{Nodes, Regions};

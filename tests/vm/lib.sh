@@ -13,11 +13,27 @@ vgem_minors() {
   return 1
 }
 
-# The devices= value the tests load fakegpu with: vgem's card and render nodes and /dev/zero
-# as a generic front. fakegpu finds nvsim's devices itself (nvidia_gpus=auto).
+# The virtio-gpu device QEMU provides: its card minor (without 3D support in the device,
+# virtio-gpu makes no render node).
+virtio_gpu_minors() {
+  for d in /sys/class/drm/card[0-9]*; do
+    case ${d##*/} in *-*) continue ;; esac
+    # The PCI device behind it: virtio (1af4), GPU (1050).
+    if grep -qx 'PCI_ID=1AF4:1050' "$d/device/uevent" 2>/dev/null; then
+      VIRTIO_CARD=${d##*/card}
+      return 0
+    fi
+  done
+  return 1
+}
+
+# The devices= value the tests load fakegpu with: vgem's card and render nodes, virtio-gpu's
+# card node and /dev/zero as a generic front. fakegpu finds nvsim's devices itself
+# (nvidia_gpus=auto).
 fakegpu_devices() {
   vgem_minors || { echo "no vgem device" >&2; return 1; }
-  echo "226:$VGEM_CARD,226:$VGEM_RENDER,1:5"
+  virtio_gpu_minors || { echo "no virtio-gpu device" >&2; return 1; }
+  echo "226:$VGEM_CARD,226:$VGEM_RENDER,226:$VIRTIO_CARD,1:5"
 }
 
 # nvsim, and the nodes nvidia-modprobe would make from /proc/devices (the driver makes none).
@@ -55,6 +71,8 @@ export_test_env() {
   vgem_minors
   export FAKE_CARD=/dev/fakedri/card$VGEM_CARD REAL_CARD=/dev/dri/card$VGEM_CARD
   export FAKE_ZERO=/dev/fakechr/1.5 REAL_ZERO=/dev/zero
+  virtio_gpu_minors
+  export FAKE_VIRTIO_CARD=/dev/fakedri/card$VIRTIO_CARD REAL_VIRTIO_CARD=/dev/dri/card$VIRTIO_CARD
   export FAKEGPU_INSMOD="insmod /fakegpu/fakegpu.ko devices=$(fakegpu_devices) && chmod 666 /dev/fakegpu*"
   export FAKEGPU_RMMOD="rmmod fakegpu"
   export NV_CTL=/dev/nvidiactl NV_GPU0=/dev/nvidia0 NV_GPU1=/dev/nvidia1 NV_UVM=/dev/nvidia-uvm

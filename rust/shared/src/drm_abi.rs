@@ -131,6 +131,21 @@ pub const DRM_IOCTL_GET_CAP: u32 = iowr::<DrmGetCap>(DRM_IOCTL_BASE, 0x0c);
 pub const DRM_IOCTL_PRIME_HANDLE_TO_FD: u32 = iowr::<DrmPrimeHandle>(DRM_IOCTL_BASE, 0x2d);
 /// `DRM_IOCTL_PRIME_FD_TO_HANDLE`.
 pub const DRM_IOCTL_PRIME_FD_TO_HANDLE: u32 = iowr::<DrmPrimeHandle>(DRM_IOCTL_BASE, 0x2e);
+/// Whether ioctl `cmd` on a node of DRM driver `driver` submits GPU work: the calls fakegpu
+/// counts and rate-limits. virtio-gpu: EXECBUFFER. vgem has none (its fence ioctls do no
+/// work).
+pub const fn is_submission(driver: &[u8], cmd: u32) -> bool {
+    matches!(driver, b"virtio_gpu") && cmd == DRM_IOCTL_VIRTGPU_EXECBUFFER
+}
+
+/// `DRM_IOCTL_VIRTGPU_EXECBUFFER`: `_IOWR('d', 0x42, struct drm_virtgpu_execbuffer)`, 64 bytes.
+pub const DRM_IOCTL_VIRTGPU_EXECBUFFER: u32 = super::ioc::ioc(
+    super::ioc::IOC_READ | super::ioc::IOC_WRITE,
+    DRM_IOCTL_BASE,
+    0x42,
+    64,
+);
+
 /// `DRM_IOCTL_MODE_CREATE_DUMB`.
 pub const DRM_IOCTL_MODE_CREATE_DUMB: u32 = iowr::<DrmModeCreateDumb>(DRM_IOCTL_BASE, 0xb2);
 /// `DRM_IOCTL_MODE_MAP_DUMB`.
@@ -160,5 +175,8 @@ mod tests {
         assert_eq!(DRM_IOCTL_MODE_CREATE_DUMB, 0xc020_64b2);
         assert_eq!(DRM_IOCTL_MODE_MAP_DUMB, 0xc010_64b3);
         assert_eq!(DRM_IOCTL_MODE_DESTROY_DUMB, 0xc004_64b4);
+        assert_eq!(DRM_IOCTL_VIRTGPU_EXECBUFFER, 0xc040_6442);
+        assert!(is_submission(b"virtio_gpu", DRM_IOCTL_VIRTGPU_EXECBUFFER));
+        assert!(!is_submission(b"vgem", DRM_IOCTL_VIRTGPU_EXECBUFFER));
     }
 }

@@ -78,6 +78,12 @@ pub struct Usage {
     pub pinned: Counter,
     /// DRM buffer objects.
     pub drm: Counter,
+    /// DRM submissions made (a count; never goes down).
+    pub submissions: u64,
+    /// Submissions that had to wait for the rate limit.
+    pub throttled: u64,
+    /// The DRM submission-rate limit.
+    pub submit_rate: super::rate::TokenBucket,
 }
 
 impl Usage {

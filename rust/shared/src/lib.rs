@@ -27,3 +27,4 @@ pub mod nvsim_frontend;
 pub mod nvsim_rm;
 pub mod pod;
 pub mod proc_devices;
+pub mod rate;

@@ -13,6 +13,7 @@
 //! | `pinned.current` | pinned host memory charged | - |
 //! | `channels.max` | per GPU: the limit of channels | `gpuN COUNT ...` or `COUNT` |
 //! | `channels.current` | per GPU: channels held | - |
+//! | `channel_groups.current` | per GPU: channel groups (TSGs) held, counted only | - |
 //! | `uvm.policy` | `allow` or `deny` managed (UVM) memory | the same |
 //! | `drm.memory.max` | the limit of DRM buffer objects, all DRM devices together | `SIZE` |
 //! | `drm.memory.current`, `.peak` | DRM buffer objects charged now, most ever | - |
@@ -92,6 +93,7 @@ pub(crate) fn show(
         b"pinned.current" => writeln!(out, "{}", u.pinned.current),
         b"channels.max" => per_gpu(out, cards, &u.channels, |c| c.max),
         b"channels.current" => per_gpu(out, cards, &u.channels, |c| c.current),
+        b"channel_groups.current" => per_gpu(out, cards, &u.channel_groups, |c| c.current),
         b"uvm.policy" => writeln!(out, "{}", if entry.uvm_deny { "deny" } else { "allow" }),
         b"drm.memory.max" => writeln!(out, "{}", Shown(u.drm.max)),
         b"drm.memory.current" => writeln!(out, "{}", u.drm.current),

@@ -154,6 +154,7 @@ static struct kobj_attribute entry_attrs[] = {
 	ENTRY_RO("pinned.current"),
 	ENTRY_RW("channels.max"),
 	ENTRY_RO("channels.current"),
+	ENTRY_RO("channel_groups.current"),
 	ENTRY_RW("uvm.policy"),
 	ENTRY_RW("drm.memory.max"),
 	ENTRY_RO("drm.memory.current"),

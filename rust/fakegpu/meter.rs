@@ -429,7 +429,7 @@ fn u32_at(bytes: &[u8], at: usize) -> u32 {
 /// The status a refused charge of `r` gets: what the driver says when it runs out.
 fn refusal_status(r: Resource) -> NvStatus {
     match r {
-        Resource::Channels(_) => NV_ERR_INSUFFICIENT_RESOURCES,
+        Resource::Channels(_) | Resource::ChannelGroups(_) => NV_ERR_INSUFFICIENT_RESOURCES,
         Resource::Memory(_) | Resource::Pinned | Resource::Drm => NV_ERR_NO_MEMORY,
     }
 }
@@ -456,6 +456,7 @@ fn precharge(state: &State, client: u32, parent: u32, what: Allocation) -> Resul
             Some((Resource::Pinned, nv_meter::at_least_charged(size)))
         }
         Allocation::Channel => gpu().map(|g| (Resource::Channels(g), 1)),
+        Allocation::ChannelGroup => gpu().map(|g| (Resource::ChannelGroups(g), 1)),
         Allocation::Client | Allocation::Device { .. } | Allocation::Other => {
             return Ok(Precharge::Charged(None))
         }

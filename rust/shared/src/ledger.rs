@@ -61,6 +61,8 @@ pub enum Resource {
     Memory(usize),
     /// Channels (GPFIFO channels) of GPU slot `n`.
     Channels(usize),
+    /// Channel groups (TSGs) of GPU slot `n` (counted, never limited).
+    ChannelGroups(usize),
     /// Pinned host memory (counted, never limited).
     Pinned,
     /// Buffer objects of the DRM drivers fakegpu fronts, all together.
@@ -74,6 +76,8 @@ pub struct Usage {
     pub memory: [Counter; MAX_GPUS],
     /// Channels per GPU slot.
     pub channels: [Counter; MAX_GPUS],
+    /// Channel groups per GPU slot.
+    pub channel_groups: [Counter; MAX_GPUS],
     /// Pinned host memory.
     pub pinned: Counter,
     /// DRM buffer objects.
@@ -92,6 +96,7 @@ impl Usage {
         match r {
             Resource::Memory(g) => self.memory.get(g),
             Resource::Channels(g) => self.channels.get(g),
+            Resource::ChannelGroups(g) => self.channel_groups.get(g),
             Resource::Pinned => Some(&self.pinned),
             Resource::Drm => Some(&self.drm),
         }
@@ -102,6 +107,7 @@ impl Usage {
         match r {
             Resource::Memory(g) => self.memory.get_mut(g),
             Resource::Channels(g) => self.channels.get_mut(g),
+            Resource::ChannelGroups(g) => self.channel_groups.get_mut(g),
             Resource::Pinned => Some(&mut self.pinned),
             Resource::Drm => Some(&mut self.drm),
         }
@@ -115,6 +121,7 @@ impl Usage {
                 .memory
                 .iter()
                 .chain(self.channels.iter())
+                .chain(self.channel_groups.iter())
                 .all(|c| c.current == 0)
     }
 }

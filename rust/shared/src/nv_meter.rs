@@ -31,6 +31,8 @@ pub enum Allocation {
     },
     /// A GPFIFO channel on the GPU of the parent.
     Channel,
+    /// A channel group (TSG) on the GPU of the parent.
+    ChannelGroup,
     /// Anything else: holds nothing fakegpu meters.
     Other,
 }
@@ -91,6 +93,7 @@ pub fn classify_alloc(class_id: u32, params: &[u8]) -> Allocation {
             size: u64_at(os_desc_alloc_params::LIMIT_OFFSET).saturating_add(1),
         },
         c if class::GPFIFO_CHANNELS.contains(&c) => Allocation::Channel,
+        class::KEPLER_CHANNEL_GROUP_A => Allocation::ChannelGroup,
         _ => Allocation::Other,
     }
 }
@@ -220,6 +223,7 @@ mod tests {
             Allocation::Other
         );
         assert_eq!(classify_alloc(0xc56f, &[]), Allocation::Channel);
+        assert_eq!(classify_alloc(0xa06c, &[]), Allocation::ChannelGroup);
         let mut d = [0u8; 56];
         write_pod(&mut d, &1u32);
         assert_eq!(

@@ -57,6 +57,10 @@ pub const ALL: &[Case] = &[
         "meter_drm_submissions_rate_limited",
         meter_drm_submissions_rate_limited,
     ),
+    (
+        "meter_fd_passed_to_another_cgroup",
+        meter_fd_passed_to_another_cgroup,
+    ),
 ];
 
 const MIB: u64 = 1 << 20;
@@ -434,6 +438,9 @@ fn meter_channel_limit() -> Result<(), String> {
     )?;
     ensure(per_gpu(&cg, "channels.current", 0)? == 2, || {
         "channels.current is not 2".into()
+    })?;
+    ensure(per_gpu(&cg, "channel_groups.current", 0)? == 1, || {
+        "channel_groups.current is not 1".into()
     })?;
     rm::free(&s.ctl, s.client, s.client, 0x301)
         .ok()
@@ -928,5 +935,36 @@ fn meter_drm_submissions_rate_limited() -> Result<(), String> {
             format!("max_rate {bad:?}: {r:?}")
         })?;
     }
+    move_to("/")
+}
+
+/// A child process in another cgroup uses the nvidiactl file it inherited: what it allocates
+/// is charged to its cgroup, and freeing the parent's allocation uncharges the parent's.
+fn meter_fd_passed_to_another_cgroup() -> Result<(), String> {
+    let a = TestCgroup::create("/fakegpu-fd-a")?;
+    let b = TestCgroup::create("/fakegpu-fd-b")?;
+    a.enter()?;
+    let s = Session::open(0)?;
+    expect_status("4 MiB in a", s.alloc(0x100, 4 * MIB), NV_OK)?;
+    // SAFETY: the test process is single-threaded; the child makes calls and exits.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let ok = b.enter().is_ok() && s.alloc(0x101, 8 * MIB) == NV_OK && s.free(0x100).is_ok();
+        // SAFETY: leaves the child without running the parent's destructors.
+        unsafe { libc::_exit(i32::from(!ok)) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for our child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    ensure(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        || "the child's calls failed".into(),
+    )?;
+    let (ca, cb) = (current(&a, 0)?, current(&b, 0)?);
+    ensure((ca, cb) == (0, 8 * MIB), || {
+        format!("after the child: a {ca}, b {cb}, want 0 and 8 MiB")
+    })?;
+    drop(s);
+    settles(&b, 0, 0)?;
     move_to("/")
 }

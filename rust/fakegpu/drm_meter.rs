@@ -235,9 +235,5 @@ pub(crate) fn create_dumb(
     drop(acc);
     // A reference the mirror could not take is dropped unlocked.
     drop(leftover);
-    let ret = ret?;
-    if ret == 0 {
-        call.write_back(arg)?;
-    }
-    Ok(ret)
+    call.answer(arg, ret?)
 }

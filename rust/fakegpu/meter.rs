@@ -547,11 +547,7 @@ pub(crate) fn rm_alloc(
             acc.release_charge(id);
         }
         drop(acc);
-        let ret = ret?;
-        if ret == 0 {
-            call.write_back(ptr)?;
-        }
-        return Ok(ret);
+        return call.answer(ptr, ret?);
     }
     // What the driver took, from its own answer in the private copy.
     let mut over_limit = false;
@@ -671,10 +667,7 @@ pub(crate) fn rm_free(
             acc.freed(p.h_root, p.h_object_old);
         }
     }
-    if ret == 0 {
-        call.write_back(ptr)?;
-    }
-    Ok(ret)
+    call.answer(ptr, ret)
 }
 
 /// RM_DUP_OBJECT: a new handle to an existing object, which shares its charge (a duplicate
@@ -711,10 +704,7 @@ pub(crate) fn rm_dup(
             return refuse(ptr, offset_of!(Nvos55, status), NV_ERR_NO_MEMORY);
         }
     }
-    if ret == 0 {
-        call.write_back(ptr)?;
-    }
-    Ok(ret)
+    call.answer(ptr, ret)
 }
 
 /// RM_VID_HEAP_CONTROL: its ALLOC_SIZE of physical memory is metered like RM_ALLOC of
@@ -776,11 +766,7 @@ pub(crate) fn vid_heap(
         undo_alloc(fake, ioctl, client, parent, handle, state);
         return refuse(ptr, vid_heap::STATUS, NV_ERR_NO_MEMORY);
     }
-    let ret = ret?;
-    if ret == 0 {
-        call.write_back(ptr)?;
-    }
-    Ok(ret)
+    call.answer(ptr, ret?)
 }
 
 /// Whether an RM_ALLOC of `class_id` is made on the private copy: all but pinned user

@@ -178,6 +178,15 @@ impl<'a> PrivateCall<'a> {
         Ok(self.ret)
     }
 
+    /// The ioctl's result for the caller of a call at `ptr` that returned `ret`: on success
+    /// the driver's answer is written back first.
+    pub(crate) fn answer(&self, ptr: usize, ret: c_long) -> Result<c_long> {
+        if ret == 0 {
+            self.write_back(ptr)?;
+        }
+        Ok(ret)
+    }
+
     /// Writes the driver's answer back to the caller: the struct at `ptr` and each block
     /// it points to.
     pub(crate) fn write_back(&self, ptr: usize) -> Result {

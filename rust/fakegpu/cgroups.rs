@@ -159,6 +159,18 @@ pub(crate) struct Accounts {
     pub(crate) objects: Objects,
 }
 
+impl Accounts {
+    /// Calls `f` with the entry of `cgroup` and of each ancestor that has one, leaf first:
+    /// the levels whose policy and limits apply to a task in `cgroup`.
+    pub(crate) fn for_each_entry_of(&self, cgroup: &Cgroup, mut f: impl FnMut(u64, &Entry)) {
+        cgroup.for_each_ancestor_id(|id| {
+            if let Some(e) = self.entries.get(&id) {
+                f(id, e);
+            }
+        });
+    }
+}
+
 /// The entries and the meter's mirror.
 #[pin_data]
 pub(crate) struct Registry {
@@ -190,19 +202,14 @@ impl Registry {
     /// Which GPUs the calling task may see.
     pub(crate) fn visibility_of_current(&self) -> Visibility {
         let acc = self.accounts.lock();
-        let entries = &acc.entries;
-        if entries.iter().next().is_none() {
+        if acc.entries.iter().next().is_none() {
             return Visibility::All;
         }
         let Some(cgroup) = Cgroup::current() else {
             return Visibility::Only(GpuSet::EMPTY);
         };
         let mut vis = Visibility::All;
-        cgroup.for_each_ancestor_id(|id| {
-            if let Some(e) = entries.get(&id) {
-                vis = vis.and(&e.gpus);
-            }
-        });
+        acc.for_each_entry_of(&cgroup, |_, e| vis = vis.and(&e.gpus));
         vis
     }
 
@@ -216,9 +223,7 @@ impl Registry {
             return true;
         };
         let mut deny = false;
-        cgroup.for_each_ancestor_id(|id| {
-            deny |= acc.entries.get(&id).is_some_and(|e| e.uvm_deny);
-        });
+        acc.for_each_entry_of(&cgroup, |_, e| deny |= e.uvm_deny);
         deny
     }
 

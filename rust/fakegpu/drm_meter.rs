@@ -13,11 +13,13 @@
 
 use crate::cgroups::Cgroup;
 use crate::forward::{FakeFile, IoctlFn};
+use crate::meter::Chain;
 use crate::private_call::PrivateCall;
 use crate::shared::drm_abi::{
     is_submission, DrmModeCreateDumb, DRM_IOCTL_GEM_CLOSE, DRM_IOCTL_MODE_CREATE_DUMB,
     DRM_IOCTL_MODE_DESTROY_DUMB,
 };
+use crate::shared::ledger;
 use crate::shared::ledger::Resource;
 use crate::shared::pod::read_pod;
 use crate::State;
@@ -146,22 +148,20 @@ fn submission(state: &State) -> Result {
             let mut acc = state.cgroups.lock();
             let chain = acc.chain_of(&cgroup)?;
             let now = now_ns();
+            let mut levels = Chain {
+                entries: &mut acc.entries,
+                chain: &chain,
+            };
             let mut wait = 0;
-            for id in chain.iter() {
-                if let Some(e) = acc.entries.get_mut(id) {
-                    wait = wait.max(e.usage.submit_rate.wait_ns(now));
+            ledger::for_each(&mut levels, |u| wait = wait.max(u.submit_rate.wait_ns(now)));
+            ledger::for_each(&mut levels, |u| {
+                if wait == 0 {
+                    u.submit_rate.take(now);
+                    u.submissions = u.submissions.saturating_add(1);
+                } else if !waited {
+                    u.throttled = u.throttled.saturating_add(1);
                 }
-            }
-            for id in chain.iter() {
-                if let Some(e) = acc.entries.get_mut(id) {
-                    if wait == 0 {
-                        e.usage.submit_rate.take(now);
-                        e.usage.submissions = e.usage.submissions.saturating_add(1);
-                    } else if !waited {
-                        e.usage.throttled = e.usage.throttled.saturating_add(1);
-                    }
-                }
-            }
+            });
             wait
         };
         if wait_ns == 0 {

@@ -14,13 +14,13 @@
 //!
 //! A charge stays with the cgroup that allocated, whoever frees it, like memcg's.
 
-use crate::cgroups::{Accounts, Cgroup};
+use crate::cgroups::{Accounts, Cgroup, Entry};
 use crate::drm_meter::GemRef;
 use crate::forward::{FakeFile, IoctlFn};
 use crate::private_call::PrivateCall;
 use crate::real_devices::RealFile;
 use crate::shared::gpu_set::Visibility;
-use crate::shared::ledger::{self, Resource};
+use crate::shared::ledger::{self, Resource, Usage};
 use crate::shared::nv_meter::{self, Allocation, VidHeapCall};
 use crate::shared::nv_rm_abi::{class, vid_heap, Nvos00, Nvos21, Nvos55, Nvos64};
 use crate::shared::nv_status::*;
@@ -96,13 +96,32 @@ impl Objects {
     }
 }
 
+/// The entries a charge goes to, as the ledger's levels: `chain` (entry ids) looked up in
+/// `entries`; an entry gone since is skipped.
+pub(crate) struct Chain<'a> {
+    /// Every entry.
+    pub(crate) entries: &'a mut RBTree<u64, Entry>,
+    /// The ids of the levels.
+    pub(crate) chain: &'a [u64],
+}
+
+impl ledger::Levels for Chain<'_> {
+    fn count(&self) -> usize {
+        self.chain.len()
+    }
+    fn level(&mut self, i: usize) -> Option<&mut Usage> {
+        let id = self.chain.get(i)?;
+        self.entries.get_mut(id).map(|e| &mut e.usage)
+    }
+}
+
 impl Accounts {
     /// The ids of the entries of `cgroup` and its ancestors, leaf first.
     pub(crate) fn chain_of(&self, cgroup: &Cgroup) -> Result<KVec<u64>> {
         let mut chain = KVec::new();
         let mut err = Ok(());
-        cgroup.for_each_ancestor_id(|id| {
-            if err.is_ok() && self.entries.get(&id).is_some() {
+        self.for_each_entry_of(cgroup, |id, _| {
+            if err.is_ok() {
                 err = chain.push(id, GFP_KERNEL).map_err(Error::from);
             }
         });
@@ -118,38 +137,22 @@ impl Accounts {
         amount: u64,
         force: bool,
     ) -> Result<u64> {
-        if !force {
-            let over = chain.iter().find(|id| {
-                self.entries
-                    .get(id)
-                    .is_some_and(|e| !ledger::can_charge(&e.usage, r, amount))
-            });
-            if let Some(&id) = over {
-                if let Some(e) = self.entries.get_mut(&id) {
-                    ledger::count_refusal(&mut e.usage, r);
-                }
-                return Err(ENOSPC);
-            }
-        }
+        // Allocated first, so that once the levels are charged nothing can fail.
+        let node = kernel::rbtree::RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let mut levels = Chain {
+            entries: &mut self.entries,
+            chain: &chain,
+        };
+        ledger::try_charge(&mut levels, r, amount, force).map_err(|_| ENOSPC)?;
         let id = self.objects.next_charge;
-        self.objects.charges.try_create_and_insert(
-            id,
-            Charge {
-                resource: r,
-                amount,
-                entries: chain,
-                refs: 0,
-            },
-            GFP_KERNEL,
-        )?;
         self.objects.next_charge += 1;
-        if let Some(c) = self.objects.charges.get(&id) {
-            for eid in c.entries.iter() {
-                if let Some(e) = self.entries.get_mut(eid) {
-                    ledger::charge_one(&mut e.usage, r, amount);
-                }
-            }
-        }
+        let charge = Charge {
+            resource: r,
+            amount,
+            entries: chain,
+            refs: 0,
+        };
+        self.objects.charges.insert(node.into_node(id, charge));
         Ok(id)
     }
 
@@ -160,25 +163,14 @@ impl Accounts {
             return Ok(());
         };
         let (r, old) = (c.resource, c.amount);
-        if amount > old && !force {
-            let extra = amount - old;
-            let over = c.entries.iter().find(|eid| {
-                self.entries
-                    .get(eid)
-                    .is_some_and(|e| !ledger::can_charge(&e.usage, r, extra))
-            });
-            if let Some(&eid) = over {
-                if let Some(e) = self.entries.get_mut(&eid) {
-                    ledger::count_refusal(&mut e.usage, r);
-                }
-                return Err(ENOSPC);
-            }
-        }
-        for eid in c.entries.iter() {
-            if let Some(e) = self.entries.get_mut(eid) {
-                ledger::uncharge_one(&mut e.usage, r, old);
-                ledger::charge_one(&mut e.usage, r, amount);
-            }
+        let mut levels = Chain {
+            entries: &mut self.entries,
+            chain: &c.entries,
+        };
+        if amount > old {
+            ledger::try_charge(&mut levels, r, amount - old, force).map_err(|_| ENOSPC)?;
+        } else {
+            ledger::uncharge(&mut levels, r, old - amount);
         }
         if let Some(c) = self.objects.charges.get_mut(&id) {
             c.amount = amount;
@@ -200,11 +192,11 @@ impl Accounts {
             return;
         }
         if let Some(c) = self.objects.charges.remove(&id) {
-            for eid in c.entries.iter() {
-                if let Some(e) = self.entries.get_mut(eid) {
-                    ledger::uncharge_one(&mut e.usage, c.resource, c.amount);
-                }
-            }
+            let mut levels = Chain {
+                entries: &mut self.entries,
+                chain: &c.entries,
+            };
+            ledger::uncharge(&mut levels, c.resource, c.amount);
         }
     }
 
@@ -785,10 +777,8 @@ pub(crate) fn may_allocate_unmetered(state: &State) -> bool {
     };
     let acc = state.cgroups.lock();
     let mut limited = false;
-    cgroup.for_each_ancestor_id(|id| {
-        if let Some(e) = acc.entries.get(&id) {
-            limited |= e.usage.memory.iter().any(|c| c.max != ledger::UNLIMITED);
-        }
+    acc.for_each_entry_of(&cgroup, |_, e| {
+        limited |= e.usage.memory.iter().any(|c| c.max != ledger::UNLIMITED);
     });
     !limited
 }
@@ -800,8 +790,8 @@ pub(crate) fn fb_limits(state: &State, client: u32, object: u32) -> Option<(u64,
     let acc = state.cgroups.lock();
     let gpu = acc.gpu_of(client, object)?;
     let (mut limit, mut headroom) = (ledger::UNLIMITED, ledger::UNLIMITED);
-    cgroup.for_each_ancestor_id(|id| {
-        if let Some(c) = acc.entries.get(&id).and_then(|e| e.usage.memory.get(gpu)) {
+    acc.for_each_entry_of(&cgroup, |_, e| {
+        if let Some(c) = e.usage.memory.get(gpu) {
             limit = limit.min(c.max);
             headroom = headroom.min(c.max.saturating_sub(c.current));
         }

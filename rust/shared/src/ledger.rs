@@ -152,34 +152,58 @@ pub fn count_refusal(level: &mut Usage, r: Resource) {
     }
 }
 
-/// Charges `amount` of `r` to every level of `chain` (the task's cgroup and its ancestors
-/// that have entries), or to none: if a level would pass its limit, that level's `events`
-/// goes up and its index is returned. `force` charges even past limits (an allocation that
-/// the driver made larger than asked, which fakegpu could not undo).
-pub fn try_charge(
-    chain: &mut [&mut Usage],
+/// The levels a charge goes to: the task's cgroup and its ancestors that have entries,
+/// wherever they are kept (the module keeps them in a tree keyed by cgroup id).
+pub trait Levels {
+    /// How many levels.
+    fn count(&self) -> usize;
+    /// Level `i`, if it still exists.
+    fn level(&mut self, i: usize) -> Option<&mut Usage>;
+}
+
+impl Levels for [&mut Usage] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn level(&mut self, i: usize) -> Option<&mut Usage> {
+        self.get_mut(i).map(|u| &mut **u)
+    }
+}
+
+/// Charges `amount` of `r` to every level, or to none: if a level would pass its limit,
+/// that level's `events` goes up and its index is returned. `force` charges even past limits
+/// (an allocation that the driver made larger than asked, which fakegpu could not undo).
+pub fn try_charge<L: Levels + ?Sized>(
+    levels: &mut L,
     r: Resource,
     amount: u64,
     force: bool,
 ) -> Result<(), usize> {
     if !force {
-        if let Some(i) = chain.iter().position(|l| !can_charge(l, r, amount)) {
-            if let Some(level) = chain.get_mut(i) {
-                count_refusal(level, r);
+        let over = (0..levels.count())
+            .find(|&i| levels.level(i).is_some_and(|u| !can_charge(u, r, amount)));
+        if let Some(i) = over {
+            if let Some(u) = levels.level(i) {
+                count_refusal(u, r);
             }
             return Err(i);
         }
     }
-    for level in chain.iter_mut() {
-        charge_one(level, r, amount);
-    }
+    for_each(levels, |u| charge_one(u, r, amount));
     Ok(())
 }
 
 /// Takes back a charge from every level it was made to (never below zero).
-pub fn uncharge(chain: &mut [&mut Usage], r: Resource, amount: u64) {
-    for level in chain.iter_mut() {
-        uncharge_one(level, r, amount);
+pub fn uncharge<L: Levels + ?Sized>(levels: &mut L, r: Resource, amount: u64) {
+    for_each(levels, |u| uncharge_one(u, r, amount));
+}
+
+/// Calls `f` on every level that still exists.
+pub fn for_each<L: Levels + ?Sized>(levels: &mut L, mut f: impl FnMut(&mut Usage)) {
+    for i in 0..levels.count() {
+        if let Some(u) = levels.level(i) {
+            f(u);
+        }
     }
 }
 
@@ -299,28 +323,28 @@ mod tests {
         let (mut leaf, mut parent) = (limited(UNLIMITED), limited(100));
         let r = Resource::Memory(0);
         assert_eq!(
-            try_charge(&mut [&mut leaf, &mut parent], r, 60, false),
+            try_charge(&mut [&mut leaf, &mut parent][..], r, 60, false),
             Ok(())
         );
         assert_eq!(
-            try_charge(&mut [&mut leaf, &mut parent], r, 50, false),
+            try_charge(&mut [&mut leaf, &mut parent][..], r, 50, false),
             Err(1)
         );
         assert_eq!((leaf.memory[0].current, parent.memory[0].current), (60, 60));
         assert_eq!((leaf.memory[0].events, parent.memory[0].events), (0, 1));
         assert_eq!(
-            try_charge(&mut [&mut leaf, &mut parent], r, 40, false),
+            try_charge(&mut [&mut leaf, &mut parent][..], r, 40, false),
             Ok(())
         );
         assert_eq!(parent.memory[0].peak, 100);
-        uncharge(&mut [&mut leaf, &mut parent], r, 70);
+        uncharge(&mut [&mut leaf, &mut parent][..], r, 70);
         assert_eq!(parent.memory[0].current, 30);
         assert_eq!(parent.memory[0].peak, 100);
-        uncharge(&mut [&mut leaf], r, 1000);
+        uncharge(&mut [&mut leaf][..], r, 1000);
         assert_eq!(leaf.memory[0].current, 0, "never below zero");
-        assert!(try_charge(&mut [&mut leaf], Resource::Memory(MAX_GPUS), 1, false).is_err());
+        assert!(try_charge(&mut [&mut leaf][..], Resource::Memory(MAX_GPUS), 1, false).is_err());
         assert_eq!(
-            try_charge(&mut [&mut leaf, &mut parent], r, 500, true),
+            try_charge(&mut [&mut leaf, &mut parent][..], r, 500, true),
             Ok(())
         );
         assert_eq!(parent.memory[0].current, 530, "forced past the limit");
@@ -387,8 +411,8 @@ mod tests {
             for (amount, free, _) in ops {
                 if free && !held.is_empty() {
                     let a = held.remove(0);
-                    uncharge(&mut [&mut leaf, &mut parent], r, a);
-                } else if try_charge(&mut [&mut leaf, &mut parent], r, amount, false).is_ok() {
+                    uncharge(&mut [&mut leaf, &mut parent][..], r, a);
+                } else if try_charge(&mut [&mut leaf, &mut parent][..], r, amount, false).is_ok() {
                     held.push(amount);
                 }
                 let sum: u64 = held.iter().sum();

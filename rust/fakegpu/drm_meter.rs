@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Metering of DRM buffer objects (vgem, virtio-gpu, any driver with dumb buffers): each
-//! DRM_IOCTL_MODE_CREATE_DUMB through a fake DRM node is charged to the caller's cgroups
+//! buffer-creating call through a fake DRM node (DRM_IOCTL_MODE_CREATE_DUMB on any driver,
+//! virtio-gpu's RESOURCE_CREATE and RESOURCE_CREATE_BLOB) is charged to the caller's cgroups
 //! (`drm.memory.*` in their entries), at the size of the driver's own GEM object, and stays
 //! charged for as long as the object lives, however it is kept alive (handles in any file,
 //! a dma-buf, a mapping).
@@ -16,7 +17,7 @@ use crate::forward::{FakeFile, IoctlFn};
 use crate::meter::Chain;
 use crate::private_call::PrivateCall;
 use crate::shared::drm_abi::{
-    is_submission, DrmModeCreateDumb, DRM_IOCTL_GEM_CLOSE, DRM_IOCTL_MODE_CREATE_DUMB,
+    buffer_creation, is_submission, least_buffer_size, BufferCreation, DRM_IOCTL_GEM_CLOSE,
     DRM_IOCTL_MODE_DESTROY_DUMB,
 };
 use crate::shared::ledger;
@@ -24,7 +25,6 @@ use crate::shared::ledger::Resource;
 use crate::shared::pod::read_pod;
 use crate::State;
 use core::ffi::c_void;
-use core::mem::size_of;
 use core::ptr::NonNull;
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;
@@ -86,42 +86,37 @@ impl Drop for GemRef {
     }
 }
 
-/// What a dumb buffer of these dimensions takes at least: the DRM core's pitch times the
-/// height, in whole pages (drivers round up, never down). `None` if it overflows (the
-/// driver refuses those).
-fn dumb_size(p: &DrmModeCreateDumb) -> Option<u64> {
-    let cpp = u64::from(p.bpp).div_ceil(8);
-    let size = u64::from(p.width)
-        .checked_mul(cpp)?
-        .checked_mul(u64::from(p.height))?;
-    size.checked_next_multiple_of(4096)
+/// The name of the DRM driver behind `fake`'s real file, into `buf` ("virtio_gpu", "vgem").
+fn driver_name<'a>(fake: &FakeFile, buf: &'a mut [u8; 32]) -> &'a [u8] {
+    // SAFETY: the real file is an open DRM file; `buf` is writable for its length.
+    let n =
+        unsafe { fakegpu_drm_driver_name(fake.real.as_ptr().cast(), buf.as_mut_ptr(), buf.len()) };
+    match usize::try_from(n) {
+        Ok(n) => buf.get(..n).unwrap_or(&[]),
+        Err(_) => &[],
+    }
 }
 
-/// An ioctl on a fake DRM node: dumb-buffer creation is metered; buffer releases are
-/// followed by the meter; the rest is forwarded as it is.
+/// An ioctl on a fake DRM node: buffer creation is metered; submissions are counted and
+/// rate-limited; buffer releases are followed by the meter; the rest is forwarded as it is.
 pub(crate) fn ioctl(fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, arg: usize) -> c_long {
     let Some(state) = State::get() else {
         return ENXIO.to_errno() as c_long;
     };
-    if cmd == DRM_IOCTL_MODE_CREATE_DUMB {
-        return create_dumb(fake, ioctl, cmd, arg, state)
+    // Driver-specific ioctls (DRM_COMMAND_BASE up to DRM_COMMAND_END) depend on the driver.
+    let mut name = [0u8; 32];
+    let driver = if (0x40..0xa0).contains(&crate::shared::ioc::decode(cmd).nr) {
+        driver_name(fake, &mut name)
+    } else {
+        &[]
+    };
+    if let Some(creation) = buffer_creation(driver, cmd) {
+        return create_buffer(fake, ioctl, cmd, arg, creation, state)
             .unwrap_or_else(|e| e.to_errno() as c_long);
     }
-    // Driver-specific ioctls (numbers from DRM_COMMAND_BASE on): some submit work.
-    if crate::shared::ioc::decode(cmd).nr >= 0x40 {
-        let mut name = [0u8; 32];
-        // SAFETY: the real file is an open DRM file; `name` is writable for its length.
-        let n = unsafe {
-            fakegpu_drm_driver_name(fake.real.as_ptr().cast(), name.as_mut_ptr(), name.len())
-        };
-        let driver = usize::try_from(n)
-            .ok()
-            .and_then(|n| name.get(..n))
-            .unwrap_or(&[]);
-        if is_submission(driver, cmd) {
-            if let Err(e) = submission(state) {
-                return e.to_errno() as c_long;
-            }
+    if is_submission(driver, cmd) {
+        if let Err(e) = submission(state) {
+            return e.to_errno() as c_long;
         }
     }
     // SAFETY: as the VFS would call it on the real file; the driver validates `arg`.
@@ -180,18 +175,22 @@ fn submission(state: &State) -> Result {
     }
 }
 
-/// DRM_IOCTL_MODE_CREATE_DUMB through a fake node, metered.
-pub(crate) fn create_dumb(
+/// A buffer-creating ioctl (`creation`) through a fake node, metered.
+pub(crate) fn create_buffer(
     fake: &FakeFile,
     ioctl: IoctlFn,
     cmd: c_uint,
     arg: usize,
+    creation: BufferCreation,
     state: &State,
 ) -> Result<c_long> {
-    let mut call = PrivateCall::new(fake, ioctl, cmd, arg, size_of::<DrmModeCreateDumb>())?;
-    let asked: DrmModeCreateDumb = read_pod(call.outer()).ok_or(EINVAL)?;
+    let mut call = PrivateCall::new(fake, ioctl, cmd, arg, creation.arg_size)?;
+    if let Some((pointer_at, len_at)) = creation.block {
+        let len = call.outer().get(len_at..).and_then(read_pod::<u32>);
+        call.follow(pointer_at, len.unwrap_or(0) as usize)?;
+    }
     let cgroup = Cgroup::current().ok_or(ENOMEM)?;
-    let pending = match dumb_size(&asked) {
+    let pending = match least_buffer_size(cmd, call.outer()) {
         Some(amount) => {
             let mut acc = state.cgroups.lock();
             let chain = acc.chain_of(&cgroup)?;
@@ -206,9 +205,12 @@ pub(crate) fn create_dumb(
         None => None,
     };
     let ret = call.run();
-    let made: Option<DrmModeCreateDumb> = read_pod(call.outer());
+    let made = call
+        .outer()
+        .get(creation.handle_at..)
+        .and_then(read_pod::<u32>);
     let object = match (&ret, made) {
-        (Ok(0), Some(made)) => GemRef::lookup(fake, made.handle),
+        (Ok(0), Some(handle)) => GemRef::lookup(fake, handle),
         _ => None,
     };
     let mut acc = state.cgroups.lock();

@@ -799,17 +799,20 @@ pub(crate) fn fb_limits(state: &State, client: u32, object: u32) -> Option<(u64,
     (limit != ledger::UNLIMITED).then_some((limit, headroom))
 }
 
-/// FB_GET_INFO_V2 for a cgroup with a limit on that GPU: the driver's answer, with sizes
-/// capped at the limit and the free heap at the headroom (`nv_meter::limit_fb_info`). The
-/// caller's memory holds the driver's own figures for the length of the call.
+/// FB_GET_INFO (`version` 1, the list pointed to by the params) or FB_GET_INFO_V2 (2, the
+/// list inline) at `params`, for a cgroup with a limit on that GPU: the driver's answer,
+/// with sizes capped at the limit and the free heap at the headroom
+/// (`nv_meter::limit_fb_list`). The caller's memory holds the driver's own figures for the
+/// length of the call; a tenant that moves its list meanwhile only misleads itself.
 pub(crate) fn fb_info_limited(
     fake: &FakeFile,
     ioctl: IoctlFn,
     cmd: c_uint,
     ptr: usize,
-    params: u64,
+    (version, params): (u8, u64),
     (limit, headroom): (u64, u64),
 ) -> Result<c_long> {
+    use crate::shared::nv_rm_abi::fb_info;
     // SAFETY: as the VFS would call it on the real file, in the caller's context.
     let ret = unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as _) };
     let mut status = [0u8; 4];
@@ -823,14 +826,29 @@ pub(crate) fn fb_info_limited(
         return Ok(ret);
     }
     let params = usize::try_from(params).map_err(|_| EFAULT)?;
-    let mut buf = [0u8; crate::shared::nv_rm_abi::fb_info::PARAMS_SIZE];
-    UserSlice::new(params, buf.len())
+    let mut head = [0u8; fb_info::V1_PARAMS_SIZE];
+    UserSlice::new(params, head.len())
         .reader()
-        .read_slice(&mut buf)?;
-    nv_meter::limit_fb_info(&mut buf, limit, headroom);
-    UserSlice::new(params, buf.len())
+        .read_slice(&mut head)?;
+    let count = read_pod::<u32>(&head).unwrap_or(0) as usize;
+    let count = count.min(fb_info::MAX_LIST_SIZE);
+    let list_at = if version == 1 {
+        head.get(fb_info::V1_LIST_AT..)
+            .and_then(read_pod::<u64>)
+            .and_then(|p| usize::try_from(p).ok())
+            .ok_or(EFAULT)?
+    } else {
+        params.checked_add(4).ok_or(EFAULT)?
+    };
+    let mut list = [0u8; fb_info::MAX_LIST_SIZE * fb_info::ENTRY_SIZE];
+    let list = list.get_mut(..count * fb_info::ENTRY_SIZE).ok_or(EINVAL)?;
+    UserSlice::new(list_at, list.len())
+        .reader()
+        .read_slice(list)?;
+    nv_meter::limit_fb_list(list, count, limit, headroom);
+    UserSlice::new(list_at, list.len())
         .writer()
-        .write_slice(&buf)?;
+        .write_slice(list)?;
     Ok(ret)
 }
 

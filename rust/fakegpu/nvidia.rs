@@ -119,16 +119,19 @@ fn escape_ioctl(
     }
     if nr == rm::RM_CONTROL && route == Route::Direct {
         if let Some(p) = read_pod::<Nvos54>(head) {
-            if p.cmd == ctrl::NV2080_CTRL_CMD_FB_GET_INFO_V2
-                && p.params_size as usize == fb_info::PARAMS_SIZE
-            {
+            let version = match (p.cmd, p.params_size as usize) {
+                (ctrl::NV2080_CTRL_CMD_FB_GET_INFO_V2, fb_info::PARAMS_SIZE) => Some(2),
+                (ctrl::NV2080_CTRL_CMD_FB_GET_INFO, fb_info::V1_PARAMS_SIZE) => Some(1),
+                _ => None,
+            };
+            if let Some(version) = version {
                 if let Some(limits) = crate::meter::fb_limits(state, p.h_client, p.h_object) {
                     return crate::meter::fb_info_limited(
                         fake,
                         ioctl,
                         forward_cmd,
                         ptr,
-                        p.params,
+                        (version, p.params),
                         limits,
                     );
                 }

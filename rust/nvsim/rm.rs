@@ -813,7 +813,12 @@ fn control_checked(
             }
         }
         ctrl::NV2080_CTRL_CMD_FB_GET_INFO_V2 => {
-            fb_get_info_v2(&mut params, usage.ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?)?
+            let count = read_pod::<u32>(&params).unwrap_or(0) as usize;
+            let gpu = usage.ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
+            fb_get_info(params.get_mut(4..).unwrap_or_default(), count, gpu)?
+        }
+        ctrl::NV2080_CTRL_CMD_FB_GET_INFO => {
+            fb_get_info_v1(&params, usage.ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?)?
         }
         ctrl::NV2080_CTRL_CMD_GPU_GET_PIDS => {
             let gpu = object.gpu.ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
@@ -913,19 +918,40 @@ fn control_checked(
         .map_err(|_| NV_ERR_INVALID_POINTER)
 }
 
-/// FB_GET_INFO_V2: total and free framebuffer of the subdevice's GPU, in KiB.
-fn fb_get_info_v2(params: &mut [u8], gpu: nvsim_rm::GpuUsage) -> Result<(), NvStatus> {
+/// FB_GET_INFO (first version): the list is in the caller's memory at the params' pointer,
+/// copied in and out here as the RM does for its embedded-pointer controls.
+fn fb_get_info_v1(params: &[u8], gpu: nvsim_rm::GpuUsage) -> Result<(), NvStatus> {
     let count = read_pod::<u32>(params).unwrap_or(0) as usize;
     if count == 0 || count > fb_info::MAX_LIST_SIZE {
         return Err(NV_ERR_INVALID_ARGUMENT);
     }
+    let at = params
+        .get(fb_info::V1_LIST_AT..)
+        .and_then(read_pod::<u64>)
+        .and_then(|p| usize::try_from(p).ok())
+        .ok_or(NV_ERR_INVALID_POINTER)?;
+    let len = count * fb_info::ENTRY_SIZE;
+    let mut list = KVec::from_elem(0u8, len, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
+    UserSlice::new(at, len)
+        .reader()
+        .read_slice(&mut list)
+        .map_err(|_| NV_ERR_INVALID_POINTER)?;
+    fb_get_info(&mut list, count, gpu)?;
+    UserSlice::new(at, len)
+        .writer()
+        .write_slice(&list)
+        .map_err(|_| NV_ERR_INVALID_POINTER)
+}
+
+/// Fills the first `count` entries of an FB_GET_INFO list (`{u32 index; u32 data}`, both
+/// versions): total and free framebuffer of the subdevice's GPU, in KiB.
+fn fb_get_info(list: &mut [u8], count: usize, gpu: nvsim_rm::GpuUsage) -> Result<(), NvStatus> {
+    if count == 0 || count > fb_info::MAX_LIST_SIZE {
+        return Err(NV_ERR_INVALID_ARGUMENT);
+    }
     let (total_kib, free_kib) = (gpu.fb_size >> 10, (gpu.fb_size - gpu.fb_used) >> 10);
-    for i in 0..count {
-        let at = 4 + 8 * i;
-        let index = params
-            .get(at..)
-            .and_then(read_pod::<u32>)
-            .ok_or(NV_ERR_INVALID_ARGUMENT)?;
+    for entry in list.chunks_exact_mut(fb_info::ENTRY_SIZE).take(count) {
+        let index = read_pod::<u32>(entry).ok_or(NV_ERR_INVALID_ARGUMENT)?;
         let data = match index {
             fb_info::TOTAL_RAM_SIZE
             | fb_info::RAM_SIZE
@@ -934,9 +960,7 @@ fn fb_get_info_v2(params: &mut [u8], gpu: nvsim_rm::GpuUsage) -> Result<(), NvSt
             fb_info::HEAP_FREE => free_kib,
             _ => 0,
         };
-        if let Some(slot) = params.get_mut(at + 4..) {
-            write_pod(slot, &u32::try_from(data).unwrap_or(u32::MAX));
-        }
+        write_pod(&mut entry[4..], &u32::try_from(data).unwrap_or(u32::MAX));
     }
     Ok(())
 }

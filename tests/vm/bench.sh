@@ -1,7 +1,8 @@
 # The benchmark run: figures to /dev/ttyS1 for the host; "BENCH DONE" only if it completed.
 exec > /dev/ttyS1 2>&1
 . /fakegpu/lib.sh
-load_nvsim || { echo "insmod nvsim failed"; exit 1; }
+# Room for bench-scale: 100 000 live allocations on each side.
+load_nvsim max_objects=262144 || { echo "insmod nvsim failed"; exit 1; }
 load_fakegpu || { echo "insmod failed"; exit 1; }
 export_test_env
 fakegpu-vmtest bench || exit 1

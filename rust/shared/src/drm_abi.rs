@@ -146,6 +146,93 @@ pub const DRM_IOCTL_VIRTGPU_EXECBUFFER: u32 = super::ioc::ioc(
     64,
 );
 
+/// `DRM_IOCTL_VIRTGPU_RESOURCE_CREATE`: `_IOWR('d', 0x44, struct
+/// drm_virtgpu_resource_create)`, 56 bytes: ten u32 of format and dimensions, then
+/// `bo_handle`@40 (out), `res_handle`@44 (out), `size`@48 (bytes; 0 = one page), `stride`@52.
+pub const DRM_IOCTL_VIRTGPU_RESOURCE_CREATE: u32 = super::ioc::ioc(
+    super::ioc::IOC_READ | super::ioc::IOC_WRITE,
+    DRM_IOCTL_BASE,
+    0x44,
+    56,
+);
+
+/// `DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB`: `_IOWR('d', 0x4a, struct
+/// drm_virtgpu_resource_create_blob)`, 48 bytes: `blob_mem`@0, `blob_flags`@4, `bo_handle`@8
+/// (out), `res_handle`@12 (out), `size`@16 (u64), `cmd_size`@28, `cmd`@32 (a pointer to
+/// `cmd_size` bytes of host commands), `blob_id`@40.
+pub const DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB: u32 = super::ioc::ioc(
+    super::ioc::IOC_READ | super::ioc::IOC_WRITE,
+    DRM_IOCTL_BASE,
+    0x4a,
+    48,
+);
+
+/// A DRM ioctl that creates a buffer object, as the meter makes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BufferCreation {
+    /// Size of the ioctl's argument struct.
+    pub arg_size: usize,
+    /// Where in the struct the driver writes the new object's GEM handle.
+    pub handle_at: usize,
+    /// A block the driver also reads: where its pointer (u64) and its length (u32) sit.
+    pub block: Option<(usize, usize)>,
+}
+
+/// The buffer-creating ioctls of DRM driver `driver` that fakegpu meters: dumb buffers on
+/// every driver, and virtio-gpu's RESOURCE_CREATE and RESOURCE_CREATE_BLOB. (vgem creates
+/// buffers only as dumb buffers.)
+pub fn buffer_creation(driver: &[u8], cmd: u32) -> Option<BufferCreation> {
+    match (driver, cmd) {
+        (_, DRM_IOCTL_MODE_CREATE_DUMB) => Some(BufferCreation {
+            arg_size: size_of::<DrmModeCreateDumb>(),
+            handle_at: offset_of!(DrmModeCreateDumb, handle),
+            block: None,
+        }),
+        (b"virtio_gpu", DRM_IOCTL_VIRTGPU_RESOURCE_CREATE) => Some(BufferCreation {
+            arg_size: 56,
+            handle_at: 40,
+            block: None,
+        }),
+        (b"virtio_gpu", DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB) => Some(BufferCreation {
+            arg_size: 48,
+            handle_at: 8,
+            block: Some((32, 28)),
+        }),
+        _ => None,
+    }
+}
+
+/// The least a buffer-creating call `cmd` with argument `arg` makes the driver allocate, in
+/// whole pages (drivers round up, never down): the charge taken before the call. `None` if
+/// the request overflows or is unreadable (the driver refuses those).
+pub fn least_buffer_size(cmd: u32, arg: &[u8]) -> Option<u64> {
+    let pages = |size: u64| size.checked_next_multiple_of(4096);
+    let word = |at: usize| {
+        arg.get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_ne_bytes)
+    };
+    match cmd {
+        DRM_IOCTL_MODE_CREATE_DUMB => {
+            // The DRM core's pitch (width times whole bytes per pixel) times the height.
+            let (height, width, bpp) = (word(0)?, word(4)?, word(8)?);
+            let cpp = u64::from(bpp).div_ceil(8);
+            pages(
+                u64::from(width)
+                    .checked_mul(cpp)?
+                    .checked_mul(u64::from(height))?,
+            )
+        }
+        // A zero size asks for one page.
+        DRM_IOCTL_VIRTGPU_RESOURCE_CREATE => pages(u64::from(word(48)?).max(1)),
+        DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB => {
+            let size = u64::from(word(16)?) | u64::from(word(20)?) << 32;
+            pages(size)
+        }
+        _ => None,
+    }
+}
+
 /// `DRM_IOCTL_MODE_CREATE_DUMB`.
 pub const DRM_IOCTL_MODE_CREATE_DUMB: u32 = iowr::<DrmModeCreateDumb>(DRM_IOCTL_BASE, 0xb2);
 /// `DRM_IOCTL_MODE_MAP_DUMB`.
@@ -178,5 +265,43 @@ mod tests {
         assert_eq!(DRM_IOCTL_VIRTGPU_EXECBUFFER, 0xc040_6442);
         assert!(is_submission(b"virtio_gpu", DRM_IOCTL_VIRTGPU_EXECBUFFER));
         assert!(!is_submission(b"vgem", DRM_IOCTL_VIRTGPU_EXECBUFFER));
+    }
+
+    #[test]
+    fn buffer_sizes_charged_before_the_call() {
+        let mut dumb = [0u8; 32];
+        for (at, v) in [(0, 64u32), (4, 100), (8, 24)] {
+            dumb[at..at + 4].copy_from_slice(&v.to_ne_bytes());
+        }
+        // 100 x 3 bytes x 64 rows = 19200 bytes: five pages.
+        assert_eq!(
+            least_buffer_size(DRM_IOCTL_MODE_CREATE_DUMB, &dumb),
+            Some(5 * 4096)
+        );
+        let mut rc = [0u8; 56];
+        assert_eq!(
+            least_buffer_size(DRM_IOCTL_VIRTGPU_RESOURCE_CREATE, &rc),
+            Some(4096),
+            "size 0 is one page"
+        );
+        rc[48..52].copy_from_slice(&(1u32 << 20 | 1).to_ne_bytes());
+        assert_eq!(
+            least_buffer_size(DRM_IOCTL_VIRTGPU_RESOURCE_CREATE, &rc),
+            Some((1 << 20) + 4096)
+        );
+        let mut blob = [0u8; 48];
+        blob[16..24].copy_from_slice(&u64::MAX.to_ne_bytes());
+        assert_eq!(
+            least_buffer_size(DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB, &blob),
+            None
+        );
+        assert_eq!(
+            least_buffer_size(DRM_IOCTL_VIRTGPU_RESOURCE_CREATE, &[0; 8]),
+            None
+        );
+        assert_eq!(DRM_IOCTL_VIRTGPU_RESOURCE_CREATE, 0xc038_6444);
+        assert_eq!(DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB, 0xc030_644a);
+        assert!(buffer_creation(b"vgem", DRM_IOCTL_VIRTGPU_RESOURCE_CREATE).is_none());
+        assert!(buffer_creation(b"vgem", DRM_IOCTL_MODE_CREATE_DUMB).is_some());
     }
 }

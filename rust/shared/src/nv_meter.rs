@@ -174,26 +174,32 @@ pub fn at_least_charged(size: u64) -> u64 {
 /// and the free heap at most the headroom, so nvidia-smi and cudaMemGetInfo show the quota.
 /// Values are KiB, as the driver reports them.
 pub fn limit_fb_info(params: &mut [u8], limit: u64, headroom: u64) {
-    use super::nv_rm_abi::fb_info;
     let count = params
         .first_chunk::<4>()
-        .map_or(0, |b| u32::from_ne_bytes(*b) as usize)
-        .min(fb_info::MAX_LIST_SIZE);
+        .map_or(0, |b| u32::from_ne_bytes(*b) as usize);
+    if let Some(list) = params.get_mut(4..) {
+        limit_fb_list(list, count, limit, headroom);
+    }
+}
+
+/// Rewrites the first `count` entries of an FB_GET_INFO list (`{u32 index; u32 data}` each,
+/// as both versions of the call carry it) as [`limit_fb_info`] does.
+pub fn limit_fb_list(list: &mut [u8], count: usize, limit: u64, headroom: u64) {
+    use super::nv_rm_abi::fb_info;
     let kib = |bytes: u64| u32::try_from(bytes >> 10).unwrap_or(u32::MAX);
-    for i in 0..count {
-        let at = 4 + 8 * i;
-        let Some(index) = params.get(at..).and_then(read_pod::<u32>) else {
-            break;
-        };
-        let cap = match index {
-            fb_info::TOTAL_RAM_SIZE
-            | fb_info::RAM_SIZE
-            | fb_info::HEAP_SIZE
-            | fb_info::USABLE_RAM_SIZE => kib(limit),
-            fb_info::HEAP_FREE => kib(headroom),
+    let entries = list.chunks_exact_mut(fb_info::ENTRY_SIZE);
+    for entry in entries.take(count.min(fb_info::MAX_LIST_SIZE)) {
+        let cap = match read_pod::<u32>(entry) {
+            Some(
+                fb_info::TOTAL_RAM_SIZE
+                | fb_info::RAM_SIZE
+                | fb_info::HEAP_SIZE
+                | fb_info::USABLE_RAM_SIZE,
+            ) => kib(limit),
+            Some(fb_info::HEAP_FREE) => kib(headroom),
             _ => continue,
         };
-        if let Some(slot) = params.get_mut(at + 4..at + 8) {
+        if let Some(slot) = entry.get_mut(4..8) {
             let data = read_pod::<u32>(slot).unwrap_or(0);
             slot.copy_from_slice(&data.min(cap).to_ne_bytes());
         }
@@ -294,6 +300,7 @@ mod tests {
             let _ = classify_vid_heap(&p);
             let mut q = p.clone();
             limit_fb_info(&mut q, 1 << 30, 1 << 20);
+            limit_fb_list(&mut q, usize::MAX, 1 << 30, 1 << 20);
             prop_assert!(alloc_copy_size(class_id, u32::MAX) <= PARAMS_MAX);
         }
     }

@@ -259,6 +259,10 @@ pub mod class {
 pub mod ctrl {
     /// `NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS`: `u32 gpuIds[32]`, unused ids 0xffffffff.
     pub const NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS: u32 = 0x201;
+    /// `NV2080_CTRL_CMD_FB_GET_INFO` (the first version, still answered):
+    /// `{u32 fbInfoListSize; u32 pad; NvP64 fbInfoList}`, the list of `{u32 index; u32 data}`
+    /// elsewhere in the caller's memory (the driver copies it in and out itself).
+    pub const NV2080_CTRL_CMD_FB_GET_INFO: u32 = 0x2080_1301;
     /// `NV2080_CTRL_CMD_FB_GET_INFO_V2`: `{u32 fbInfoListSize; {u32 index; u32 data}[54]}`.
     pub const NV2080_CTRL_CMD_FB_GET_INFO_V2: u32 = 0x2080_1303;
     /// `NVA06C_CTRL_CMD_GPFIFO_SCHEDULE`: `{u8 bEnable; u8 bSkipSubmit}`.
@@ -316,7 +320,7 @@ pub mod ctrl {
     }
 
     /// The controls nvsim answers.
-    pub const SPECS: [Spec; 9] = [
+    pub const SPECS: [Spec; 10] = [
         Spec {
             cmd: NV2080_CTRL_CMD_GPU_GET_NAME_STRING,
             size: 132,
@@ -345,6 +349,11 @@ pub mod ctrl {
         Spec {
             cmd: NV2080_CTRL_CMD_FB_GET_INFO_V2,
             size: super::fb_info::PARAMS_SIZE,
+            target: Target::Subdevice,
+        },
+        Spec {
+            cmd: NV2080_CTRL_CMD_FB_GET_INFO,
+            size: super::fb_info::V1_PARAMS_SIZE,
             target: Target::Subdevice,
         },
         Spec {
@@ -387,6 +396,12 @@ pub mod fb_info {
     pub const MAX_LIST_SIZE: usize = 54;
     /// Size of `NV2080_CTRL_FB_GET_INFO_V2_PARAMS`.
     pub const PARAMS_SIZE: usize = 4 + 8 * MAX_LIST_SIZE;
+    /// Size of `NV2080_CTRL_FB_GET_INFO_PARAMS` (the first version: the list is pointed to).
+    pub const V1_PARAMS_SIZE: usize = 16;
+    /// Where the first version's params hold the list pointer.
+    pub const V1_LIST_AT: usize = 8;
+    /// Size of one `NV2080_CTRL_FB_INFO` entry (`{u32 index; u32 data}`).
+    pub const ENTRY_SIZE: usize = 8;
 }
 
 /// `nv_ioctl_nvos33_parameters_with_fd`: RM_MAP_MEMORY (NVOS33 and the fd of the file the

@@ -165,6 +165,25 @@ pub fn fb_total_free_kib(ctl: &OwnedFd, client: u32, subdevice: u32) -> RmResult
     }
 }
 
+/// FB_GET_INFO (the first version, whose list is pointed to) on a subdevice: (total KiB,
+/// free KiB).
+pub fn fb_total_free_kib_v1(ctl: &OwnedFd, client: u32, subdevice: u32) -> RmResult<(u32, u32)> {
+    let mut list = [fb_info::TOTAL_RAM_SIZE, 0, fb_info::HEAP_FREE, 0];
+    let mut params = [0u8; fb_info::V1_PARAMS_SIZE];
+    params[0..4].copy_from_slice(&2u32.to_le_bytes());
+    params[fb_info::V1_LIST_AT..].copy_from_slice(&(list.as_mut_ptr() as u64).to_le_bytes());
+    match control(
+        ctl,
+        client,
+        subdevice,
+        fakegpu_shared::nv_rm_abi::ctrl::NV2080_CTRL_CMD_FB_GET_INFO,
+        &mut params,
+    ) {
+        RmResult::Status(s, ()) => RmResult::Status(s, (list[1], list[3])),
+        RmResult::Errno(e) => RmResult::Errno(e),
+    }
+}
+
 /// nvsim's ground truth (/sys/kernel/debug/nvsim/state): the value of `key` on the line
 /// starting with `line`, e.g. `debugfs("gpu0", "fb_used")`.
 pub fn debugfs(line: &str, key: &str) -> Result<u64, String> {

@@ -193,7 +193,7 @@ pub fn run() -> Result<(), String> {
 }
 
 /// Allocates `n` 4 KiB video memory objects on each side (handles from 0x10000), in turn, so
-/// both sides' objects sit alike in nvsim's store (which it searches linearly).
+/// both sides' objects sit alike in nvsim's store.
 fn populate(sides: &[&Side], n: u32) -> Result<(), String> {
     (0..n).try_for_each(|i| {
         sides.iter().try_for_each(|s| {
@@ -205,15 +205,15 @@ fn populate(sides: &[&Side], n: u32) -> Result<(), String> {
     })
 }
 
-/// How the metered alloc+free scales: with 100 and 1000 live allocations in the same client
-/// (direct and through fakegpu alike; nvsim's store is linear and holds 4096 objects, so
-/// more would measure nvsim), and with 1000 cgroup entries.
+/// How the metered alloc+free scales: with 100, 10 000 and 100 000 live allocations in the
+/// same client (direct and through fakegpu alike; nvsim is loaded with room for them), and
+/// with 1000 cgroup entries.
 pub fn run_scale() -> Result<(), String> {
     use crate::cgroup_util::TestCgroup;
     let cg = TestCgroup::create("/fakegpu-bench")?;
     cg.set("memory.max", "gpu0 3G")?;
     cg.enter()?;
-    for live in [100, 1000] {
+    for live in [100, 10_000, 100_000] {
         let direct = [Side::new("/dev/nvidiactl", "/dev/nvidia0")?];
         let fake = [Side::new("/dev/fakegpuctl", "/dev/fakegpu0")?];
         populate(&[&direct[0], &fake[0]], live)?;

@@ -458,6 +458,10 @@ fn nvsim_rm_alloc_memory_and_free() -> Result<(), String> {
         format!("fb_used {used}, want {}", before + size)
     })?;
     let (_, free1) = nv_rm::fb_total_free_kib(&ctl, client, 0x5d0).ok()?;
+    let v1 = nv_rm::fb_total_free_kib_v1(&ctl, client, 0x5d0).ok()?;
+    ensure(v1 == (total, free1), || {
+        format!("FB_GET_INFO {v1:?}, V2 {:?}", (total, free1))
+    })?;
     println!("FB_GET_INFO_V2: total {total} KiB, free {free0} -> {free1} KiB");
     ensure(u64::from(total) == 4096 * 1024, || {
         format!("total {total} KiB, want 4 GiB")

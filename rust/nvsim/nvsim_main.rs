@@ -85,6 +85,9 @@ pub(crate) struct State {
     pub(crate) open_files: AtomicU64,
     /// Pages of the system-memory objects.
     pub(crate) sysmem: Pin<KBox<Mutex<KVec<rm::SysPages>>>>,
+    /// The store's `sys_releases` when `sysmem` was last pruned (read and written under the
+    /// `sysmem` lock).
+    pub(crate) sys_releases_seen: AtomicU64,
     /// Serialises calls that link files to each other (the RM's API lock), so two files'
     /// locks are never taken in opposite orders.
     pub(crate) api_lock: Pin<KBox<Mutex<()>>>,
@@ -280,6 +283,7 @@ fn state_from_params() -> Result<State> {
         memblock_size: AtomicU64::new(0),
         rm: KBox::pin_init(kernel::new_mutex!(store, "nvsim::State::rm"), GFP_KERNEL)?,
         open_files: AtomicU64::new(0),
+        sys_releases_seen: AtomicU64::new(0),
         sysmem: KBox::pin_init(
             kernel::new_mutex!(KVec::new(), "nvsim::State::sysmem"),
             GFP_KERNEL,

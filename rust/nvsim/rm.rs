@@ -650,6 +650,13 @@ fn alloc_pages(size: u64) -> Result<KVVec<Page>, NvStatus> {
 /// page references).
 pub(crate) fn drop_freed_pages(state: &State) {
     let mut table = state.sysmem.lock();
+    // Nothing to look for unless a system allocation was released since the last look
+    // (checked under the table's lock, so no release can be missed).
+    let releases = state.rm.lock().sys_releases();
+    if releases == state.sys_releases_seen.load(Ordering::Relaxed) {
+        return;
+    }
+    state.sys_releases_seen.store(releases, Ordering::Relaxed);
     let old = core::mem::take(&mut *table);
     let Ok(mut kept) = KVec::with_capacity(old.len(), GFP_KERNEL) else {
         // Without room to sort them, keep every entry: pages then live until unload.

@@ -179,6 +179,8 @@ pub struct RmStore<S: SlotStorage> {
     /// Live duplicate memory handles (uncharged): while there are none, freeing memory
     /// needs no search for an heir to its charge.
     uncharged_memory: usize,
+    /// System-pool allocations released so far (their pages may go).
+    sys_releases: u64,
 }
 
 impl<S: SlotStorage> RmStore<S> {
@@ -200,6 +202,7 @@ impl<S: SlotStorage> RmStore<S> {
             free_head: 0,
             high_water: 0,
             uncharged_memory: 0,
+            sys_releases: 0,
         }
     }
 
@@ -362,6 +365,12 @@ impl<S: SlotStorage> RmStore<S> {
     /// Use of GPU `gpu`.
     pub fn gpu(&self, gpu: usize) -> Option<&GpuUsage> {
         self.gpus.get(..self.gpu_count)?.get(gpu)
+    }
+
+    /// How many system-pool allocations have been released since the store was made: while
+    /// this does not change, no system memory's pages can have been freed.
+    pub fn sys_releases(&self) -> u64 {
+        self.sys_releases
     }
 
     /// System-pool bytes in use.
@@ -703,7 +712,10 @@ impl<S: SlotStorage> RmStore<S> {
                     return;
                 }
                 match pool {
-                    Pool::Sys => self.sys_used = self.sys_used.saturating_sub(size),
+                    Pool::Sys => {
+                        self.sys_used = self.sys_used.saturating_sub(size);
+                        self.sys_releases += 1;
+                    }
                     Pool::Fb(g) => {
                         if let Some(u) = self.gpus.get_mut(usize::from(g)) {
                             u.fb_used = u.fb_used.saturating_sub(size);

@@ -3,7 +3,8 @@
 #   make test      every test: cargo tests, the NVIDIA ABI conformance check against
 #                  NVIDIA's headers, then the VM suite (builds what it needs)
 #   make demo      boot the VM and show fakegpu in front of a real DRM driver
-#   make bench     pass-through overhead, on a kernel without debug options
+#   make bench     the OCI hook's cost natively, then pass-through overhead in the VM, on a
+#                  kernel without debug options
 #   make vm-shell  boot the VM interactively with the modules loaded
 #   make modules   just the modules (KDIR=/path/to/your/kernel/build to use your own)
 #   make deps      install build dependencies (run by every target above)
@@ -45,7 +46,8 @@ vm-test:
 demo:
 	@scripts/vm-job.sh demo
 
-bench:
+bench: deps
+	@scripts/bench-hook.sh
 	@scripts/vm-job.sh bench
 
 vm-shell:

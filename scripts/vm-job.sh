@@ -39,9 +39,9 @@ phase kernel kdir_for
 phase modules "$FAKEGPU_ROOT/scripts/build-modules.sh" "$kdir" "$FAKEGPU_BUILD/modules-$flavour"
 
 build_clients() {
-  say "building the test clients (static)"
+  say "building the test clients and the helper (static)"
   (cd "$FAKEGPU_ROOT" && RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --quiet --release --locked --target x86_64-unknown-linux-gnu -p fakegpu-vmtest -p nv-client)
+    cargo build --quiet --release --locked --target x86_64-unknown-linux-gnu -p fakegpu-vmtest -p nv-client -p fakegpu)
 }
 phase test-clients build_clients
 bins=$FAKEGPU_ROOT/target/x86_64-unknown-linux-gnu/release

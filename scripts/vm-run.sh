@@ -21,6 +21,9 @@ guest_watchdog=$((host_timeout - 60))
 qemu_base=(qemu-system-x86_64 -nodefaults -no-reboot -smp 2 -m 2G -kernel "$kernel" -initrd "$initrd"
   -device virtio-gpu-pci)
 append="console=ttyS0 panic=-1 fakegpu_watchdog=$guest_watchdog"
+# FAKEGPU_ONLY=REGEX: run only the suite's cases whose names match (for debugging; the
+# suite then reports how many it skipped).
+[ -n "${FAKEGPU_ONLY:-}" ] && append+=" fakegpu_only=$FAKEGPU_ONLY"
 
 pick_accel() {
   case ${FAKEGPU_ACCEL:-auto} in

@@ -1,28 +1,237 @@
-//! `fakegpu`: the userspace helper. For now it only lists the fake nodes a `devices=` value
-//! would create; the OCI hook, quota and status commands come with later work.
+//! `fakegpu`: the userspace helper of fakegpu.ko. It puts fake GPUs into containers as an
+//! OCI hook, sets and shows per-cgroup quotas, and writes a CDI spec.
 
-use fakegpu_shared::fronts::FrontTable;
+mod cdi;
+mod config;
+mod device_cgroup;
+mod hook;
+mod mounts;
+mod oci;
+mod quota;
+mod request;
+mod status;
+mod sysfs;
+mod units;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.as_slice() {
-        [cmd, spec] if cmd == "fronts" => match FrontTable::parse(spec) {
-            Ok(table) => {
-                for f in table.iter() {
-                    println!("{} -> real {}", f.dev_path().as_str(), f.real);
+/// fakegpu's helper: GPUs with limits for containers, through fakegpu.ko's fake nodes.
+///
+/// fakegpu.ko puts /dev/fakegpu0..N, /dev/fakegpuctl and /dev/fakegpu-uvm in front of
+/// NVIDIA's nodes and meters GPU memory per cgroup. This tool makes containers use them
+/// (as an OCI hook, or through CDI) and manages the limits.
+#[derive(Parser)]
+#[command(version, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run as an OCI hook (reads the container state on stdin): `prestart` or
+    /// `createRuntime` sets the container up, `poststop` cleans up.
+    ///
+    /// Which GPUs and limits: annotations fakegpu.io/devices, fakegpu.io/memory.max,
+    /// fakegpu.io/channels.max (and, if the host config allows, the env variables
+    /// FAKEGPU_VISIBLE_DEVICES, NVIDIA_VISIBLE_DEVICES, FAKEGPU_MEMORY_LIMIT,
+    /// CUDA_DEVICE_MEMORY_LIMIT), within the host config's caps. See container-hooks/.
+    Hook {
+        /// The stage the runtime runs this hook in.
+        stage: hook::Stage,
+        /// The operator's configuration.
+        #[arg(long, default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+        /// The runtime made the device nodes from fakegpu's CDI spec: only write limits.
+        #[arg(long)]
+        cdi: bool,
+        /// Print what would be done and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Set, show or lift a cgroup's limits by hand.
+    Quota {
+        #[command(subcommand)]
+        action: QuotaAction,
+    },
+    /// What each cgroup with an entry uses and may use.
+    Status {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Container Device Interface support.
+    Cdi {
+        #[command(subcommand)]
+        action: CdiAction,
+    },
+    /// Show the fake nodes fakegpu.ko would create for a `devices=` value.
+    Fronts {
+        /// MAJOR:MINOR[,MAJOR:MINOR...]
+        spec: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum QuotaAction {
+    /// Make the cgroup's entry if needed and set the given limits (others stay as they are).
+    Set {
+        /// The cgroup: /team-a or /sys/fs/cgroup/team-a.
+        #[arg(long)]
+        cgroup: String,
+        /// GPU memory per GPU: 8G, max, or gpu0=8G,gpu1=4G.
+        #[arg(long)]
+        memory: Option<String>,
+        /// GPFIFO channels per GPU: 16, max, or gpu0=16,gpu1=8.
+        #[arg(long)]
+        channels: Option<String>,
+        /// The GPUs the cgroup may see: all, none, or minors such as 0,2-3.
+        #[arg(long)]
+        gpus: Option<String>,
+        /// UVM managed memory: allow or deny.
+        #[arg(long)]
+        uvm: Option<String>,
+    },
+    /// Show the cgroup's limits.
+    Get {
+        /// The cgroup.
+        #[arg(long)]
+        cgroup: String,
+    },
+    /// Lift the cgroup's limits and remove its entry.
+    Clear {
+        /// The cgroup.
+        #[arg(long)]
+        cgroup: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CdiAction {
+    /// Print a CDI spec for the fake nodes fakegpu.ko made (save it as /etc/cdi/fakegpu.json).
+    Generate {
+        /// The helper's path, for the hooks the spec adds.
+        #[arg(long, default_value = "/usr/local/bin/fakegpu")]
+        helper: String,
+    },
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Hook {
+            stage,
+            config,
+            cdi,
+            dry_run,
+        } => hook::run(
+            stage,
+            &hook::Options {
+                config,
+                cdi,
+                dry_run,
+            },
+        ),
+        Command::Quota { action } => {
+            let fg = sysfs::Fakegpu::open()?;
+            match action {
+                QuotaAction::Set {
+                    cgroup,
+                    memory,
+                    channels,
+                    gpus,
+                    uvm,
+                } => {
+                    let limits = quota::Limits {
+                        memory,
+                        channels,
+                        gpus,
+                        uvm,
+                    };
+                    quota::set(&fg, &quota::cgroup_path(&cgroup)?, &limits)
                 }
-                ExitCode::SUCCESS
+                QuotaAction::Get { cgroup } => {
+                    print!("{}", quota::get(&fg, &quota::cgroup_path(&cgroup)?)?);
+                    Ok(())
+                }
+                QuotaAction::Clear { cgroup } => {
+                    println!("{}", quota::clear(&fg, &quota::cgroup_path(&cgroup)?)?);
+                    Ok(())
+                }
             }
-            Err(e) => {
-                eprintln!("fakegpu: devices={spec}: {e}");
-                ExitCode::from(2)
+        }
+        Command::Status { json } => {
+            let fg = sysfs::Fakegpu::open()?;
+            let entries = status::collect(&fg)?;
+            if json {
+                let text = serde_json::to_string_pretty(&entries).map_err(|e| e.to_string())?;
+                println!("{text}");
+            } else {
+                print!("{}", status::table(&entries));
             }
-        },
-        _ => {
-            eprintln!("usage: fakegpu fronts MAJOR:MINOR[,MAJOR:MINOR...]");
-            eprintln!("  show the fake nodes fakegpu.ko would create for that devices= value");
-            ExitCode::from(2)
+            Ok(())
+        }
+        Command::Cdi {
+            action: CdiAction::Generate { helper },
+        } => {
+            let fg = sysfs::Fakegpu::open()?;
+            println!("{}", cdi::generate(&cdi_inputs(&fg.devices()?, helper)));
+            Ok(())
+        }
+        Command::Fronts { spec } => {
+            let table = fakegpu_shared::fronts::FrontTable::parse(&spec)
+                .map_err(|e| format!("devices={spec}: {e}"))?;
+            for f in table.iter() {
+                println!("{} -> real {}", f.dev_path().as_str(), f.real);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The CDI spec's inputs from the fake nodes fakegpu.ko made.
+fn cdi_inputs(nodes: &[sysfs::FakeNode], helper: String) -> cdi::Inputs {
+    let cdi_node = |n: &sysfs::FakeNode, path: String| cdi::Node {
+        host_path: n.path.clone(),
+        container_path: path,
+        major: n.major,
+        minor: n.minor,
+    };
+    let mut inputs = cdi::Inputs {
+        gpus: Vec::new(),
+        common: Vec::new(),
+        helper,
+    };
+    for n in nodes {
+        match (n.nv_role(), n.nv_path()) {
+            (Some(sysfs::NvRole::Gpu(g)), Some(path)) => inputs.gpus.push((g, cdi_node(n, path))),
+            (Some(_), Some(path)) => inputs.common.push(cdi_node(n, path)),
+            _ => {}
+        }
+    }
+    inputs
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let what = match &cli.command {
+        Command::Hook { stage, .. } => format!("fakegpu hook {}", stage.name()),
+        _ => "fakegpu".into(),
+    };
+    let t0 = std::time::Instant::now();
+    let result = run(cli);
+    // FAKEGPU_HOOK_TIMING in a hook's env: how long the hook took (the benchmark's figure),
+    // also in the kernel log, since runtimes drop a successful hook's stderr.
+    if std::env::var_os("FAKEGPU_HOOK_TIMING").is_some() {
+        let ms = t0.elapsed().as_secs_f64() * 1000.0;
+        hook::log(&format!("{what}: done in {ms:.2} ms"));
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{what}: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -65,6 +65,25 @@ done
 kill $holder; wait $holder 2>/dev/null; sleep 1
 step "after it exits"
 sed 's/^/    /' $entry/memory.current
+step "two containers (runc, fakegpu's helper as their OCI hook): team-b asks for 512 MiB, team-c for 1 GiB, on GPU 0"
+. /fakegpu/container_lib.sh
+write_config
+echo "host config $CONFIG:"; sed 's/^/    /' $CONFIG
+work='stat -c \"/dev/nvidia0 in the container: device %t:%T (hex)\" /dev/nvidia0; nv-client startup; nv-client hold $HOLD > /dev/null & h=$!; sleep 5; nv-client alloc $MORE; kill $h'
+bundle team-b '"fakegpu.io/memory.max":"512M","fakegpu.io/devices":"0"' '"HOLD=268435456","MORE=402653184"' "$work"
+bundle team-c '"fakegpu.io/memory.max":"1G","fakegpu.io/devices":"0"' '"HOLD=536870912","MORE=402653184"' "$work"
+run_ctr team-b > /tmp/team-b.out 2>&1 &
+run_ctr team-c > /tmp/team-c.out 2>&1 &
+sleep 3
+step "fakegpu status on the host while both hold memory"
+fakegpu status
+wait
+for c in team-b team-c; do
+  step "$c's output: its view of the GPU, and 384 MiB more refused (0x51) or granted within its quota"
+  sed 's/^/    /' /tmp/$c.out
+done
+step "after both exited: poststop removed their entries"
+fakegpu status
 step "nvsim's ground truth after the clients exited"
 cat /sys/kernel/debug/nvsim/state
 rmmod fakegpu

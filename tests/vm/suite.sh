@@ -4,12 +4,15 @@
 . /fakegpu/lib.sh
 RESULTS=/dev/ttyS1
 CASE_TIMEOUT=${fakegpu_case_timeout:-180}
-passed=0; failed=0
+passed=0; failed=0; skipped=0
 
 report() { echo "$*"; echo "$*" > $RESULTS; }
 
 run_case() {
   name=$1; shift
+  if [ -n "${fakegpu_only:-}" ] && ! echo "$name" | grep -Eq "$fakegpu_only"; then
+    skipped=$((skipped + 1)); return 0
+  fi
   dmesg -c > /dev/null
   t0=$(date +%s)
   timeout "$CASE_TIMEOUT" "$@" > /tmp/case.out 2>&1
@@ -46,8 +49,13 @@ done
 run_case nv_client_scenarios sh /fakegpu/cases.sh nv_client_scenarios
 run_case nv_client_scenarios_through_fakegpu sh /fakegpu/cases.sh nv_client_scenarios_through_fakegpu
 run_case killed_client_frees_everything_through_fakegpu sh /fakegpu/cases.sh killed_client_frees_everything_through_fakegpu
+# Containers (runc) with the fakegpu helper as their OCI hook.
+for c in containers_with_quotas container_gpu_and_device_cgroup container_operator_caps container_bad_input_aborts; do
+  run_case "$c" sh /fakegpu/containers.sh "$c"
+done
 run_case bad_devices_param_refused sh /fakegpu/cases.sh bad_devices_param_refused
 run_case rmmod_refused_while_open sh /fakegpu/cases.sh rmmod_refused_while_open
 run_case absent_real_device_gives_enxio sh /fakegpu/cases.sh absent_real_device_gives_enxio
 run_case final_unload sh /fakegpu/cases.sh final_unload
+[ "$skipped" = 0 ] || report "SKIPPED $skipped cases (fakegpu_only=$fakegpu_only)"
 report "SUITE $passed passed, $failed failed"

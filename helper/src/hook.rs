@@ -1,0 +1,499 @@
+//! `fakegpu hook STAGE`: the OCI hook. At prestart (or createRuntime) it gives the
+//! container fakegpu's nodes at NVIDIA's paths, lets its device cgroup open them and not
+//! the real ones, and writes its GPUs and limits into fakegpu's entry for its cgroup. At
+//! poststop it removes the entry once nothing is charged to it. Any failure undoes what was
+//! done and is reported in one line; the runtime then aborts the container's creation.
+
+use crate::config::HostConfig;
+use crate::device_cgroup::{self, Kind, Rule};
+use crate::mounts::{self, Bind, Work};
+use crate::oci::{self, Bundle, State};
+use crate::request::{self, Devices, Plan, Request};
+use crate::sysfs::{FakeNode, Fakegpu, NvRole};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Where the hook remembers, per container, which entry it made (for poststop, when the
+/// container's process and its /proc/PID/cgroup are gone).
+const RECORDS: &str = "/run/fakegpu/containers";
+/// The driver parameters file given to containers (see [`params_file`]).
+const PARAMS: &str = "/run/fakegpu/params";
+/// fakegpu's sysfs directory, hidden inside containers.
+const HIDDEN: &str = "/sys/kernel/fakegpu";
+
+/// The hook stages fakegpu acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Stage {
+    /// Runtime namespace, before pivot_root (runc, crun, Docker's path).
+    Prestart,
+    /// The same work, for runtimes configured with the newer stage.
+    #[value(name = "createRuntime")]
+    CreateRuntime,
+    /// After the container is gone.
+    Poststop,
+}
+
+impl Stage {
+    /// The stage's name as OCI spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Prestart => "prestart",
+            Stage::CreateRuntime => "createRuntime",
+            Stage::Poststop => "poststop",
+        }
+    }
+}
+
+/// Options of `fakegpu hook`.
+pub struct Options {
+    /// The host configuration file.
+    pub config: PathBuf,
+    /// The runtime made the nodes and their cgroup rules from a CDI spec: only write the
+    /// limits (the GPUs are the ones config.json's devices name).
+    pub cdi: bool,
+    /// Decide everything, change nothing, print what would be done.
+    pub dry_run: bool,
+}
+
+/// What the hook made for a container, kept for poststop.
+#[derive(Debug, Serialize, Deserialize)]
+struct Record {
+    cgroup: String,
+    entry: u64,
+    /// Whether the hook made the entry (an operator's own entry is left alone).
+    created: bool,
+}
+
+/// Runs stage `stage` with the state on stdin.
+pub fn run(stage: Stage, opts: &Options) -> Result<(), String> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+        .map_err(|e| format!("reading the container state: {e}"))?;
+    let state = oci::parse_state(&text)?;
+    check_id(&state.id)?;
+    match stage {
+        Stage::Prestart | Stage::CreateRuntime => create(&state, opts),
+        Stage::Poststop => poststop(&state),
+    }
+}
+
+/// Says `line` on stderr and in the kernel log: runtimes show a hook's stderr only when it
+/// fails, and an operator should see what a successful hook changed (a capped request).
+pub fn log(line: &str) {
+    eprintln!("{line}");
+    if let Ok(mut kmsg) = std::fs::OpenOptions::new().write(true).open("/dev/kmsg") {
+        // Priority 5 (notice); one write is one record.
+        let _ = std::io::Write::write_all(&mut kmsg, format!("<5>{line}\n").as_bytes());
+    }
+}
+
+/// Container ids name record files: no separators, no dot files.
+fn check_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && !id.starts_with('.')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    ok.then_some(())
+        .ok_or_else(|| format!("container id {id:?} has characters fakegpu does not accept"))
+}
+
+/// The fake nodes a plan gives the container, with their container paths.
+fn chosen_nodes<'a>(plan: &Plan, nodes: &'a [FakeNode]) -> Result<Vec<&'a FakeNode>, String> {
+    let find = |role: NvRole| nodes.iter().find(|n| n.nv_role() == Some(role));
+    let mut chosen = vec![find(NvRole::Ctl).ok_or(
+        "fakegpu fronts no /dev/nvidiactl (is NVIDIA's driver loaded, and fakegpu.ko loaded after it?)",
+    )?];
+    for &gpu in &plan.gpus {
+        chosen.push(
+            find(NvRole::Gpu(gpu)).ok_or_else(|| format!("fakegpu has no /dev/fakegpu{gpu}"))?,
+        );
+    }
+    // UVM is optional: not every host loads nvidia-uvm.
+    chosen.extend(find(NvRole::Uvm));
+    Ok(chosen)
+}
+
+/// The device rules: the container's own, then ours, which come last and so decide: the
+/// chosen fake nodes may be read and written; NVIDIA's real nodes may not be touched, even
+/// by a root that makes its own device nodes.
+fn device_rules(
+    bundle: &Bundle,
+    chosen: &[&FakeNode],
+    nodes: &[FakeNode],
+) -> Result<Vec<Rule>, String> {
+    let mut rules = device_cgroup::rules_from_config(&bundle.config)?;
+    for n in chosen {
+        rules.push(Rule {
+            allow: true,
+            kind: Kind::Char,
+            major: Some(n.major),
+            minor: Some(n.minor),
+            access: "rw".into(),
+        });
+    }
+    let mut real_majors: Vec<u32> = nodes
+        .iter()
+        .filter(|n| n.nv_role().is_some())
+        .map(|n| n.real.0)
+        .collect();
+    real_majors.sort_unstable();
+    real_majors.dedup();
+    for major in real_majors {
+        rules.push(Rule {
+            allow: false,
+            kind: Kind::Char,
+            major: Some(major),
+            minor: None,
+            access: "rwm".into(),
+        });
+    }
+    Ok(rules)
+}
+
+/// The GPUs config.json's devices give the container when a CDI spec made them: fakegpu
+/// GPU nodes at `/dev/nvidiaN` paths.
+fn cdi_gpus(bundle: &Bundle, nodes: &[FakeNode]) -> Vec<u32> {
+    let mut gpus: Vec<u32> = bundle
+        .devices
+        .iter()
+        .filter_map(|(_, major, minor)| {
+            nodes
+                .iter()
+                .find(|n| n.major == *major && n.minor == *minor)
+                .and_then(FakeNode::nv_role)
+        })
+        .filter_map(|role| match role {
+            NvRole::Gpu(g) => Some(g),
+            _ => None,
+        })
+        .collect();
+    gpus.sort_unstable();
+    gpus.dedup();
+    gpus
+}
+
+/// A `gpuN VALUE` line for a per-GPU file, `max` for unlimited.
+fn per_gpu_line(values: &std::collections::BTreeMap<u32, Option<u64>>) -> String {
+    values
+        .iter()
+        .map(|(gpu, v)| format!("gpu{gpu} {}", v.map_or("max".into(), |b| b.to_string())))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The container's GPUs as the entry's `gpus` file takes them.
+fn gpus_line(gpus: &[u32]) -> String {
+    if gpus.is_empty() {
+        "none".into()
+    } else {
+        gpus.iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// What was done so far, undone in reverse on failure.
+#[derive(Default)]
+struct Undo {
+    entry: Option<u64>,
+    device_rules: Option<(PathBuf, Vec<Rule>, bool)>,
+}
+
+impl Undo {
+    fn run(self, fg: &Fakegpu) {
+        if let Some((dir, rules, v2)) = self.device_rules {
+            let _ = if v2 {
+                device_cgroup::apply_v2(&dir, &rules)
+            } else {
+                device_cgroup::apply_v1(&dir, &rules)
+            };
+        }
+        if let Some(id) = self.entry {
+            let _ = fg.remove(id);
+        }
+    }
+}
+
+fn create(state: &State, opts: &Options) -> Result<(), String> {
+    let bundle = oci::read_bundle(&state.bundle)?;
+    let config = HostConfig::load(&opts.config)?;
+    let mut annotations = bundle.annotations.clone();
+    annotations.extend(state.annotations.clone());
+    let mut req = Request::read(&annotations, &bundle.env, &config)?;
+    // A container that wants no GPU at all starts even where fakegpu.ko is not loaded.
+    let void = match &req.devices {
+        Some(d) => *d == Devices::Void,
+        None => config.default_devices == "void",
+    };
+    if void && !opts.cdi {
+        return Ok(());
+    }
+    let fg = Fakegpu::open()?;
+    let nodes = fg.devices()?;
+    let available: Vec<u32> = nodes
+        .iter()
+        .filter_map(|n| match n.nv_role() {
+            Some(NvRole::Gpu(g)) => Some(g),
+            _ => None,
+        })
+        .collect();
+    if opts.cdi {
+        req.devices = Some(Devices::List(cdi_gpus(&bundle, &nodes)));
+    }
+    let Some(plan) = request::plan(&req, &config, &available)? else {
+        return Ok(());
+    };
+    for note in &plan.notes {
+        log(&format!("fakegpu hook: container {}: {note}", state.id));
+    }
+    let chosen = chosen_nodes(&plan, &nodes)?;
+    let pid = state.pid.ok_or(
+        "the container state has no pid: is this hook in the prestart or createRuntime stage?",
+    )?;
+    let (cgroup, v1_devices) = oci::cgroup_of(pid)?;
+    let rules = device_rules(&bundle, &chosen, &nodes)?;
+    let mut work = Work::default();
+    if !opts.cdi {
+        for n in &chosen {
+            if let Some(path) = n.nv_path() {
+                work.binds.push(Bind {
+                    source: PathBuf::from(&n.path),
+                    target: path,
+                    create: true,
+                });
+            }
+        }
+    }
+    if let Some(params) = params_file(opts.dry_run)? {
+        work.binds.push(Bind {
+            source: params,
+            target: "/proc/driver/nvidia/params".into(),
+            create: false,
+        });
+    }
+    work.hide.push(HIDDEN.into());
+    if opts.dry_run {
+        print_plan(&plan, &cgroup, &rules, &work);
+        return Ok(());
+    }
+
+    let mut undo = Undo::default();
+    let result = (|| -> Result<Record, String> {
+        let existed = fg.find(&cgroup)?;
+        let created = existed.is_none();
+        let entry = match existed {
+            Some(e) => e,
+            None => fg.add(&cgroup)?,
+        };
+        if created {
+            undo.entry = Some(entry.id);
+        }
+        entry.write("gpus", &gpus_line(&plan.gpus))?;
+        if !plan.gpus.is_empty() {
+            entry.write("memory.max", &per_gpu_line(&plan.memory_max))?;
+            entry.write("channels.max", &per_gpu_line(&plan.channels_max))?;
+        }
+        entry.write("uvm.policy", &plan.uvm_policy)?;
+        if !opts.cdi {
+            let (dir, v2) = device_cgroup_dir(&cgroup, v1_devices.as_deref());
+            let own = device_cgroup::rules_from_config(&bundle.config)?;
+            undo.device_rules = Some((dir.clone(), own, v2));
+            if v2 {
+                device_cgroup::apply_v2(&dir, &rules)?;
+            } else {
+                device_cgroup::apply_v1(&dir, &rules)?;
+            }
+        }
+        mounts::apply(pid, &bundle.rootfs, &work)?;
+        Ok(Record {
+            cgroup: cgroup.clone(),
+            entry: entry.id,
+            created,
+        })
+    })();
+    match result {
+        Ok(record) => save_record(&state.id, &record),
+        Err(e) => {
+            undo.run(&fg);
+            Err(e)
+        }
+    }
+}
+
+/// The device cgroup directory of a container: its v2 directory on a unified host, else
+/// its v1 devices directory.
+fn device_cgroup_dir(v2: &str, v1_devices: Option<&str>) -> (PathBuf, bool) {
+    let unified = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    match (unified, v1_devices) {
+        (false, Some(v1)) => (
+            Path::new("/sys/fs/cgroup/devices").join(v1.trim_start_matches('/')),
+            false,
+        ),
+        _ => (
+            Path::new("/sys/fs/cgroup").join(v2.trim_start_matches('/')),
+            true,
+        ),
+    }
+}
+
+/// The driver's parameters with `ModifyDeviceFiles: 0`, so NVIDIA's userspace in the
+/// container never tries to re-create device nodes whose major is not 195: written once
+/// to [`PARAMS`] from the host's /proc/driver/nvidia/params. `None` if the host has none.
+fn params_file(dry_run: bool) -> Result<Option<PathBuf>, String> {
+    let Ok(host) = std::fs::read_to_string("/proc/driver/nvidia/params") else {
+        return Ok(None);
+    };
+    let mut text: String = host
+        .lines()
+        .filter(|l| !l.starts_with("ModifyDeviceFiles:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    text.push_str("ModifyDeviceFiles: 0\n");
+    if !dry_run {
+        std::fs::create_dir_all("/run/fakegpu").map_err(|e| format!("/run/fakegpu: {e}"))?;
+        let tmp = format!("{PARAMS}.{}", std::process::id());
+        std::fs::write(&tmp, text).map_err(|e| format!("{tmp}: {e}"))?;
+        std::fs::rename(&tmp, PARAMS).map_err(|e| format!("{PARAMS}: {e}"))?;
+    }
+    Ok(Some(PathBuf::from(PARAMS)))
+}
+
+fn print_plan(plan: &Plan, cgroup: &str, rules: &[Rule], work: &Work) {
+    println!("cgroup {cgroup}");
+    println!("gpus {}", gpus_line(&plan.gpus));
+    println!("memory.max {}", per_gpu_line(&plan.memory_max));
+    println!("channels.max {}", per_gpu_line(&plan.channels_max));
+    println!("uvm.policy {}", plan.uvm_policy);
+    for r in rules {
+        println!("device rule {}", device_cgroup::rule_line(r));
+    }
+    for b in &work.binds {
+        println!("bind {} -> {}", b.source.display(), b.target);
+    }
+    for h in &work.hide {
+        println!("hide {h}");
+    }
+}
+
+fn save_record(id: &str, record: &Record) -> Result<(), String> {
+    std::fs::create_dir_all(RECORDS).map_err(|e| format!("{RECORDS}: {e}"))?;
+    let path = Path::new(RECORDS).join(id);
+    let text = serde_json::to_string(record).map_err(|e| e.to_string())?;
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// poststop: the entry goes once the container's charges are gone (the module releases
+/// them when the last file closes, which may lag the process's exit slightly); an entry
+/// still in use is left to the module's reaper, which removes it once its cgroup is gone
+/// and nothing is charged.
+fn poststop(state: &State) -> Result<(), String> {
+    let path = Path::new(RECORDS).join(&state.id);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    let record: Record =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    if record.created {
+        if let Ok(fg) = Fakegpu::open() {
+            let t0 = Instant::now();
+            loop {
+                if fg.remove(record.entry)? {
+                    break;
+                }
+                if t0.elapsed() > Duration::from_secs(3) {
+                    eprintln!(
+                        "fakegpu hook: {} still has GPU memory charged; its entry goes once that is freed",
+                        record.cgroup
+                    );
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+    std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(path: &str, major: u32, minor: u32, real: (u32, u32)) -> FakeNode {
+        FakeNode {
+            path: path.into(),
+            major,
+            minor,
+            real,
+        }
+    }
+
+    #[test]
+    fn ids_and_lines() {
+        assert!(check_id("abc-1_2.x").is_ok());
+        assert!(check_id("../x").is_err());
+        assert!(check_id(".hidden").is_err());
+        assert!(check_id("").is_err());
+        assert_eq!(gpus_line(&[]), "none");
+        assert_eq!(gpus_line(&[0, 2]), "0,2");
+        let m = [(0, Some(64 << 20)), (1, None)].into_iter().collect();
+        assert_eq!(per_gpu_line(&m), "gpu0 67108864 gpu1 max");
+    }
+
+    #[test]
+    fn rules_allow_the_chosen_fake_nodes_and_deny_the_real_majors_last() {
+        let nodes = vec![
+            node("/dev/fakegpuctl", 240, 255, (195, 255)),
+            node("/dev/fakegpu0", 240, 0, (195, 0)),
+            node("/dev/fakegpu1", 240, 1, (195, 1)),
+            node("/dev/fakegpu-uvm", 239, 0, (238, 0)),
+            node("/dev/fakedri/card0", 241, 0, (226, 0)),
+        ];
+        let plan = Plan {
+            gpus: vec![1],
+            memory_max: Default::default(),
+            channels_max: Default::default(),
+            uvm_policy: "allow".into(),
+            notes: vec![],
+        };
+        let chosen = chosen_nodes(&plan, &nodes).unwrap();
+        let paths: Vec<_> = chosen.iter().filter_map(|n| n.nv_path()).collect();
+        assert_eq!(paths, ["/dev/nvidiactl", "/dev/nvidia1", "/dev/nvidia-uvm"]);
+        let bundle = oci::parse_bundle(
+            Path::new("/b"),
+            r#"{"root":{"path":"r"},"linux":{"resources":{"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":195,"minor":0,"access":"rw"}]}}}"#,
+        )
+        .unwrap();
+        let rules = device_rules(&bundle, &chosen, &nodes).unwrap();
+        assert_eq!(rules.len(), 2 + 3 + 2);
+        assert!(rules[2..5].iter().all(|r| r.allow && r.major != Some(195)));
+        assert_eq!(
+            rules[5..]
+                .iter()
+                .map(|r| (r.allow, r.major))
+                .collect::<Vec<_>>(),
+            [(false, Some(195)), (false, Some(238))]
+        );
+        let missing = Plan {
+            gpus: vec![3],
+            ..plan
+        };
+        assert!(chosen_nodes(&missing, &nodes).is_err());
+    }
+
+    #[test]
+    fn cdi_gpus_come_from_config_devices() {
+        let nodes = vec![
+            node("/dev/fakegpu0", 240, 0, (195, 0)),
+            node("/dev/fakegpu1", 240, 1, (195, 1)),
+        ];
+        let bundle = oci::parse_bundle(
+            Path::new("/b"),
+            r#"{"root":{"path":"r"},"linux":{"devices":[{"path":"/dev/nvidia1","type":"c","major":240,"minor":1},{"path":"/dev/nvidia0","type":"c","major":195,"minor":0}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(cdi_gpus(&bundle, &nodes), [1]);
+    }
+}

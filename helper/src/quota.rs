@@ -1,0 +1,124 @@
+//! `fakegpu quota set|get|clear`: an operator's hand on a cgroup's entry.
+
+use crate::sysfs::Fakegpu;
+use crate::units::{check_count, check_size, per_gpu_spec};
+use fakegpu_shared::gpu_set::Visibility;
+
+/// The cgroup path fakegpu's control file takes: from the root of the v2 hierarchy.
+/// `/sys/fs/cgroup/a/b` and `/a/b` name the same cgroup.
+pub fn cgroup_path(arg: &str) -> Result<String, String> {
+    let path = arg.strip_prefix("/sys/fs/cgroup").unwrap_or(arg);
+    let path = if path.is_empty() { "/" } else { path };
+    if !path.starts_with('/') {
+        return Err(format!(
+            "--cgroup {arg:?}: give the path from the root of the cgroup v2 hierarchy, such as /team-a"
+        ));
+    }
+    Ok(path.trim_end_matches('/').to_string()).map(|p| if p.is_empty() { "/".into() } else { p })
+}
+
+/// The limits `quota set` writes; `None` leaves a file as it is.
+#[derive(Debug, Default)]
+pub struct Limits {
+    /// `8G`, `max` or `gpu0=8G,gpu1=4G`.
+    pub memory: Option<String>,
+    /// `16`, `max` or `gpu0=16,gpu1=8`.
+    pub channels: Option<String>,
+    /// `all`, `none` or `0,2-3`.
+    pub gpus: Option<String>,
+    /// `allow` or `deny`.
+    pub uvm: Option<String>,
+}
+
+/// Checks every value first, so a bad one changes nothing; then makes the entry if needed
+/// and writes them.
+pub fn set(fg: &Fakegpu, cgroup: &str, limits: &Limits) -> Result<(), String> {
+    let memory = limits
+        .memory
+        .as_deref()
+        .map(|m| per_gpu_spec(m, check_size).map_err(|e| format!("--memory {e}")))
+        .transpose()?;
+    let channels = limits
+        .channels
+        .as_deref()
+        .map(|c| per_gpu_spec(c, check_count).map_err(|e| format!("--channels {e}")))
+        .transpose()?;
+    if let Some(g) = &limits.gpus {
+        Visibility::parse(g).map_err(|e| format!("--gpus {g:?}: {e}"))?;
+    }
+    if let Some(u) = &limits.uvm {
+        if u != "allow" && u != "deny" {
+            return Err(format!("--uvm {u:?}: expected allow or deny"));
+        }
+    }
+    let entry = fg.add(cgroup)?;
+    for (file, value) in [
+        ("gpus", limits.gpus.clone()),
+        ("memory.max", memory),
+        ("channels.max", channels),
+        ("uvm.policy", limits.uvm.clone()),
+    ] {
+        if let Some(v) = value {
+            entry.write(file, &v)?;
+        }
+    }
+    Ok(())
+}
+
+/// The entry's settings, as text.
+pub fn get(fg: &Fakegpu, cgroup: &str) -> Result<String, String> {
+    let entry = fg
+        .find(cgroup)?
+        .ok_or_else(|| format!("{cgroup} has no fakegpu entry (no limits)"))?;
+    let mut out = format!("cgroup {cgroup} (id {})\n", entry.id);
+    for file in [
+        "gpus",
+        "memory.max",
+        "channels.max",
+        "uvm.policy",
+        "drm.memory.max",
+        "submissions.max_rate",
+    ] {
+        let text = entry.read(file)?;
+        let value = text.trim().replace('\n', ", ");
+        out.push_str(&format!("{file}: {value}\n"));
+    }
+    Ok(out)
+}
+
+/// Lifts every limit and removes the entry; if something is still charged, the limits are
+/// lifted and the entry stays (it goes with its cgroup once the charges are freed).
+pub fn clear(fg: &Fakegpu, cgroup: &str) -> Result<String, String> {
+    let Some(entry) = fg.find(cgroup)? else {
+        return Ok(format!("{cgroup} had no fakegpu entry"));
+    };
+    if fg.remove(entry.id)? {
+        return Ok(format!("{cgroup}: entry removed"));
+    }
+    for (file, value) in [
+        ("gpus", "all"),
+        ("memory.max", "max"),
+        ("channels.max", "max"),
+        ("uvm.policy", "allow"),
+        ("drm.memory.max", "max"),
+        ("submissions.max_rate", "max"),
+    ] {
+        entry.write(file, value)?;
+    }
+    Ok(format!(
+        "{cgroup}: limits lifted; the entry stays while GPU memory is still charged to it"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgroup_paths() {
+        assert_eq!(cgroup_path("/team-a").unwrap(), "/team-a");
+        assert_eq!(cgroup_path("/sys/fs/cgroup/team-a/").unwrap(), "/team-a");
+        assert_eq!(cgroup_path("/sys/fs/cgroup").unwrap(), "/");
+        assert!(cgroup_path("team-a").is_err());
+    }
+}

@@ -1,0 +1,206 @@
+//! `fakegpu status`: what each cgroup with an entry uses and may use, as a table an operator
+//! reads at a glance, or as JSON for tools.
+
+use crate::sysfs::{parse_single, Fakegpu};
+use crate::units::{human, human_limit};
+use fakegpu_shared::gpu_set::Visibility;
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// One GPU of one entry.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct GpuUsage {
+    /// The GPU's minor (`/dev/nvidiaN`).
+    pub gpu: u32,
+    /// GPU memory charged, bytes.
+    pub memory_used: u64,
+    /// The limit, bytes (`null`: none).
+    pub memory_max: Option<u64>,
+    /// The most ever charged.
+    pub memory_peak: u64,
+    /// Allocations the limit refused.
+    pub refused: u64,
+    /// Channels held.
+    pub channels: u64,
+    /// The channel limit (`null`: none).
+    pub channels_max: Option<u64>,
+}
+
+/// One entry.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct EntryStatus {
+    /// The cgroup's id.
+    pub id: u64,
+    /// The cgroup's path.
+    pub cgroup: String,
+    /// The GPUs it may see (`all`, `none`, `0,2`).
+    pub gpus: String,
+    /// Per GPU.
+    pub usage: Vec<GpuUsage>,
+    /// Pinned host memory, bytes.
+    pub pinned: u64,
+    /// DRM buffer objects, bytes.
+    pub drm_memory: u64,
+    /// DRM submissions made.
+    pub submissions: u64,
+    /// `allow` or `deny`.
+    pub uvm_policy: String,
+}
+
+/// Every entry's status.
+pub fn collect(fg: &Fakegpu) -> Result<Vec<EntryStatus>, String> {
+    let mut all = Vec::new();
+    for (id, cgroup) in fg.entries()? {
+        let e = fg.entry(id);
+        // An entry can disappear between the listing and the read (the reaper).
+        let Ok(current) = e.per_gpu("memory.current") else {
+            continue;
+        };
+        let max = e.per_gpu("memory.max")?;
+        let peak = e.per_gpu("memory.peak")?;
+        let events = e.per_gpu("memory.events")?;
+        let channels = e.per_gpu("channels.current")?;
+        let channels_max = e.per_gpu("channels.max")?;
+        let usage = current
+            .iter()
+            .map(|(&gpu, &used)| GpuUsage {
+                gpu,
+                memory_used: used.unwrap_or(0),
+                memory_max: max.get(&gpu).copied().flatten(),
+                memory_peak: peak.get(&gpu).copied().flatten().unwrap_or(0),
+                refused: events.get(&gpu).copied().flatten().unwrap_or(0),
+                channels: channels.get(&gpu).copied().flatten().unwrap_or(0),
+                channels_max: channels_max.get(&gpu).copied().flatten(),
+            })
+            .collect();
+        all.push(EntryStatus {
+            id,
+            cgroup,
+            gpus: e.read("gpus")?.trim().to_string(),
+            usage,
+            pinned: parse_single(&e.read("pinned.current")?).unwrap_or(0),
+            drm_memory: parse_single(&e.read("drm.memory.current")?).unwrap_or(0),
+            submissions: parse_single(&e.read("submissions")?).unwrap_or(0),
+            uvm_policy: e.read("uvm.policy")?.trim().to_string(),
+        });
+    }
+    Ok(all)
+}
+
+/// The table: a row per entry and GPU it may see.
+pub fn table(entries: &[EntryStatus]) -> String {
+    let header = [
+        "CGROUP",
+        "GPU",
+        "MEMORY USED",
+        "LIMIT",
+        "PEAK",
+        "REFUSED",
+        "CHANNELS",
+    ];
+    let mut rows: Vec<[String; 7]> = Vec::new();
+    for e in entries {
+        let gpus = Visibility::parse(&e.gpus).unwrap_or(Visibility::All);
+        let visible = |gpu: u32| gpus.allows(gpu);
+        let shown: Vec<&GpuUsage> = e.usage.iter().filter(|u| visible(u.gpu)).collect();
+        if shown.is_empty() {
+            rows.push([
+                e.cgroup.clone(),
+                "-".into(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+        }
+        for u in shown {
+            rows.push([
+                e.cgroup.clone(),
+                u.gpu.to_string(),
+                human(u.memory_used),
+                human_limit(u.memory_max),
+                human(u.memory_peak),
+                u.refused.to_string(),
+                format!(
+                    "{} / {}",
+                    u.channels,
+                    u.channels_max.map_or("max".into(), |m| m.to_string())
+                ),
+            ]);
+        }
+    }
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &[&str]| {
+        let text: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        let _ = writeln!(out, "{}", text.join("  ").trim_end());
+    };
+    line(&header);
+    for row in &rows {
+        line(&row.each_ref().map(String::as_str));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_shows_visible_gpus_in_human_units() {
+        let e = EntryStatus {
+            id: 7,
+            cgroup: "/team-a".into(),
+            gpus: "0".into(),
+            usage: vec![
+                GpuUsage {
+                    gpu: 0,
+                    memory_used: 1 << 30,
+                    memory_max: Some(2 << 30),
+                    memory_peak: 1 << 30,
+                    refused: 1,
+                    channels: 2,
+                    channels_max: None,
+                },
+                GpuUsage {
+                    gpu: 1,
+                    memory_used: 0,
+                    memory_max: None,
+                    memory_peak: 0,
+                    refused: 0,
+                    channels: 0,
+                    channels_max: None,
+                },
+            ],
+            pinned: 0,
+            drm_memory: 0,
+            submissions: 0,
+            uvm_policy: "allow".into(),
+        };
+        let t = table(&[e]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 2, "{t}");
+        assert!(lines[0].starts_with("CGROUP"));
+        assert!(lines[1].contains("/team-a"), "{t}");
+        let cells: Vec<&str> = lines[1]
+            .split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        assert_eq!(
+            cells,
+            ["/team-a", "0", "1.0 GiB", "2.0 GiB", "1.0 GiB", "1", "2 / max"],
+            "{t}"
+        );
+    }
+}

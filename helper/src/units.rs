@@ -1,0 +1,89 @@
+//! Sizes and per-GPU values as operators write them and as `fakegpu status` shows them.
+
+use fakegpu_shared::ledger;
+
+/// Bytes in binary units with one decimal: `512 B`, `1.5 KiB`, `2.0 GiB`.
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// A limit for display: `max` when unlimited.
+pub fn human_limit(limit: Option<u64>) -> String {
+    limit.map_or_else(|| "max".into(), human)
+}
+
+/// Turns a per-GPU value as the command line takes it (`8G`, `max`, or `gpu0=8G,gpu1=4G`)
+/// into what fakegpu's per-GPU files take (`8G`, or `gpu0 8G gpu1 4G`), checking each value
+/// with `check` (a size or a count) so a bad one is reported here, by name.
+pub fn per_gpu_spec(
+    text: &str,
+    check: fn(&str) -> Result<u64, &'static str>,
+) -> Result<String, String> {
+    let text = text.trim();
+    if !text.contains('=') {
+        check(text).map_err(|e| format!("{text:?}: {e}"))?;
+        return Ok(text.to_string());
+    }
+    let mut out = Vec::new();
+    for pair in text.split(',') {
+        let (gpu, value) = pair
+            .trim()
+            .split_once('=')
+            .ok_or_else(|| format!("{pair:?}: expected gpuN=VALUE"))?;
+        let minor = gpu
+            .strip_prefix("gpu")
+            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| format!("{gpu:?}: expected gpuN, N the GPU's minor"))?;
+        check(value).map_err(|e| format!("{value:?}: {e}"))?;
+        out.push(format!("gpu{minor} {value}"));
+    }
+    Ok(out.join(" "))
+}
+
+/// A size as `memory.max` takes it (`64M`, `8G`, `max`).
+pub fn check_size(text: &str) -> Result<u64, &'static str> {
+    ledger::parse_size(text)
+}
+
+/// A count as `channels.max` takes it (`16`, `max`).
+pub fn check_count(text: &str) -> Result<u64, &'static str> {
+    ledger::parse_count(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_units() {
+        assert_eq!(human(0), "0 B");
+        assert_eq!(human(1023), "1023 B");
+        assert_eq!(human(1536), "1.5 KiB");
+        assert_eq!(human(2 << 30), "2.0 GiB");
+        assert_eq!(human_limit(None), "max");
+    }
+
+    #[test]
+    fn per_gpu_specs() {
+        assert_eq!(per_gpu_spec("8G", check_size).unwrap(), "8G");
+        assert_eq!(
+            per_gpu_spec("gpu0=8G, gpu1=max", check_size).unwrap(),
+            "gpu0 8G gpu1 max"
+        );
+        assert!(per_gpu_spec("8X", check_size).is_err());
+        assert!(per_gpu_spec("gpu=8G", check_size).is_err());
+        assert!(per_gpu_spec("gpu0=-1", check_count).is_err());
+        assert!(per_gpu_spec("0=1", check_count).is_err());
+    }
+}

@@ -1,0 +1,119 @@
+# Container cases: runc (Debian's, copied into the initramfs) runs containers whose
+# config.json calls the fakegpu helper as its prestart and poststop hooks, as an operator
+# would configure it (container_lib.sh). Run by suite.sh as `sh containers.sh NAME`; exit
+# status 0 is a pass.
+. /fakegpu/lib.sh
+export_test_env 2>/dev/null
+
+fail() { echo "FAIL: $*"; return 1; }
+. /fakegpu/container_lib.sh
+
+# The fake GPU nodes' major, in hex as stat prints it.
+fake_major_hex() { printf '%x' "$(awk '$1 == "/dev/fakegpu0" {split($2, d, ":"); print d[1]}' /sys/kernel/fakegpu/devices)"; }
+
+# No mount of a container, no fakegpu entry of a container cgroup, no runc state left.
+nothing_left() {
+  ! grep -q /containers/ /proc/mounts || fail "mounts left: $(grep /containers/ /proc/mounts)" || return 1
+  ! grep -q /fakegpu-ctr/ /sys/kernel/fakegpu/cgroups/control ||
+    fail "entries left: $(cat /sys/kernel/fakegpu/cgroups/control)" || return 1
+  [ -z "$(ls /run/runc 2>/dev/null)" ] || fail "runc state left: $(ls /run/runc)"
+}
+
+# Two containers at once, 64 MiB and 128 MiB on GPU 0: each sees fakegpu's node at
+# /dev/nvidia0, is refused with 0x51 past its own quota while holding memory, and
+# `fakegpu status` on the host attributes each one's usage to its cgroup.
+case_containers_with_quotas() {
+  write_config
+  script='stat -c \"node %t:%T\" /dev/nvidia0; nv-client startup; nv-client hold 41943040 > /tmp/held & h=$!; sleep 3; nv-client alloc $ASK; cat /tmp/held; sleep 4; kill $h'
+  bundle small '"fakegpu.io/memory.max":"64M","fakegpu.io/devices":"0"' '"ASK=33554432"' "$script"
+  bundle large '"fakegpu.io/memory.max":"128M","fakegpu.io/devices":"0"' '"ASK=100663296"' "$script"
+  run_ctr small > /tmp/small.out 2>&1 & a=$!
+  run_ctr large > /tmp/large.out 2>&1 & b=$!
+  i=0
+  while [ $i -lt 100 ]; do
+    $HELPER status > /tmp/status.out 2>&1
+    [ "$(grep -c '40.0 MiB' /tmp/status.out)" = 2 ] && break
+    sleep 0.1; i=$((i + 1))
+  done
+  cat /tmp/status.out
+  grep -E '^/fakegpu-ctr/small +0 +40.0 MiB +64.0 MiB' /tmp/status.out || fail "status lacks small's 40 MiB of 64" || return 1
+  grep -E '^/fakegpu-ctr/large +0 +40.0 MiB +128.0 MiB' /tmp/status.out || fail "status lacks large's 40 MiB of 128" || return 1
+  $HELPER status --json | grep -q '"memory_max": 67108864' || fail "status --json lacks the 64 MiB limit" || return 1
+  wait $a; ra=$?; wait $b; rb=$?
+  for c in small large; do echo "--- $c"; cat /tmp/$c.out; done
+  major=$(fake_major_hex)
+  grep -q "node $major:0" /tmp/small.out || fail "/dev/nvidia0 in the container is not fakegpu's $major:0" || return 1
+  grep -q '"fb_total_mib":64' /tmp/small.out || fail "small does not see 64 MiB" || return 1
+  grep -q '"fb_total_mib":128' /tmp/large.out || fail "large does not see 128 MiB" || return 1
+  for c in small large; do
+    grep -q '"alloc_status":"0x51"' /tmp/$c.out || fail "$c was not refused with 0x51 past its quota" || return 1
+  done
+  # The hook logs its time to the kernel log (FAKEGPU_HOOK_TIMING in config.json).
+  dmesg | grep 'fakegpu hook prestart: done in' |
+    sed 's/.*done in \([0-9.]*\) ms.*/FIGURE hook prestart in the VM (TCG, debug kernel): \1 ms/'
+  sleep 1
+  nothing_left
+}
+
+# A container given GPU 1 sees one GPU and no /dev/nvidia0; its root cannot make and open
+# the real 195:0, nor fakegpu's own GPU 0 node (the device cgroup).
+case_container_gpu_and_device_cgroup() {
+  write_config
+  script='ls /dev/nvidia*; nv-client --gpu /dev/nvidia1 startup; nv-client startup; echo open0=$?; mknod /tmp/real0 c 195 0; echo mknod=$?; mknod /tmp/fake0 c $FAKE_MAJOR 0; cat /tmp/fake0; echo open_fake0=$?'
+  bundle gpu1 '"fakegpu.io/devices":"1"' "\"FAKE_MAJOR=$(awk '$1 == "/dev/fakegpu0" {split($2, d, ":"); print d[1]}' /sys/kernel/fakegpu/devices)\"" "$script"
+  run_ctr gpu1 > /tmp/gpu1.out 2>&1
+  cat /tmp/gpu1.out
+  grep -q '"gpus":1' /tmp/gpu1.out || fail "the container does not see exactly one GPU" || return 1
+  grep -q '/dev/nvidia1' /tmp/gpu1.out && ! grep -q '^/dev/nvidia0$' /tmp/gpu1.out || fail "GPU 0's node is in the container" || return 1
+  grep -q 'open0=1' /tmp/gpu1.out || fail "GPU 0 was usable" || return 1
+  grep -q 'mknod=1' /tmp/gpu1.out || fail "root in the container made the real 195:0" || return 1
+  grep -q 'open_fake0=1' /tmp/gpu1.out || fail "root opened fakegpu's GPU 0 node it made" || return 1
+  nothing_left
+}
+
+# The operator's cap wins over a greedy annotation; a container that asks for nothing gets
+# the default. (env requests are honoured by this host config.)
+case_container_operator_caps() {
+  write_config
+  bundle greedy '"fakegpu.io/memory.max":"64G"' '' 'nv-client startup'
+  run_ctr greedy > /tmp/greedy.out 2>&1 || { cat /tmp/greedy.out; fail "greedy failed"; return 1; }
+  cat /tmp/greedy.out
+  grep -q '"fb_total_mib":1024' /tmp/greedy.out || fail "a 64G request was not capped at 1G" || return 1
+  dmesg | grep 'fakegpu hook: container greedy: gpu0: memory.max 64G asked, capped at 1G' ||
+    fail "the hook did not log that it capped the request" || return 1
+  bundle modest '' '"CUDA_DEVICE_MEMORY_LIMIT=512m"' 'nv-client startup'
+  run_ctr modest > /tmp/modest.out 2>&1
+  grep -q '"fb_total_mib":512' /tmp/modest.out || fail "HAMi's env limit was not applied" || return 1
+  bundle plain '' '' 'nv-client startup'
+  run_ctr plain > /tmp/plain.out 2>&1
+  grep -q '"fb_total_mib":256' /tmp/plain.out || fail "the default limit was not applied" || return 1
+  nothing_left
+}
+
+# Bad input aborts creation with one clear line, and leaves nothing behind.
+case_container_bad_input_aborts() {
+  write_config
+  check_abort() {
+    name=$1 want=$2
+    if run_ctr "$name" > /tmp/$name.out 2>&1; then fail "$name was created"; return 1; fi
+    cat /tmp/$name.out
+    grep -q "$want" /tmp/$name.out || fail "$name: no clear message ($want)" || return 1
+    $RUNC delete -f "$name" 2>/dev/null
+    nothing_left
+  }
+  bundle badsize '"fakegpu.io/memory.max":"8X"' '' 'true'
+  check_abort badsize 'fakegpu.io/memory.max' || return 1
+  bundle nogpu '"fakegpu.io/devices":"5"' '' 'true'
+  check_abort nogpu 'GPU 5' || return 1
+  echo 'max-memory = "lots"' > $CONFIG
+  bundle badconfig '' '' 'true'
+  check_abort badconfig "$CONFIG" || return 1
+  write_config
+  rmmod fakegpu || fail "fakegpu is in use" || return 1
+  bundle nomodule '' '' 'true'
+  check_abort nomodule 'fakegpu.ko is not loaded'; rc=$?
+  load_fakegpu || fail "reload failed" || return 1
+  return $rc
+}
+
+"case_$1"

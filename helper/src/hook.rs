@@ -370,6 +370,9 @@ fn print_plan(plan: &Plan, cgroup: &str, rules: &[Rule], work: &Work) {
     for r in rules {
         println!("device rule {}", device_cgroup::rule_line(r));
     }
+    // Built as apply_v2 would, so the dry run costs what the real decision costs.
+    let program = device_cgroup::build_program(rules);
+    println!("device program {} instructions", program.len());
     for b in &work.binds {
         println!("bind {} -> {}", b.source.display(), b.target);
     }

@@ -69,13 +69,19 @@ step "two containers (runc, fakegpu's helper as their OCI hook): team-b asks for
 . /fakegpu/container_lib.sh
 write_config
 echo "host config $CONFIG:"; sed 's/^/    /' $CONFIG
-work='stat -c \"/dev/nvidia0 in the container: device %t:%T (hex)\" /dev/nvidia0; nv-client startup; nv-client hold $HOLD > /dev/null & h=$!; sleep 5; nv-client alloc $MORE; kill $h'
+work='stat -c \"/dev/nvidia0 in the container: device %t:%T (hex)\" /dev/nvidia0; nv-client startup; nv-client hold $HOLD > /dev/null & h=$!; sleep 4; nv-client alloc $MORE; sleep 4; kill $h'
 bundle team-b '"fakegpu.io/memory.max":"512M","fakegpu.io/devices":"0"' '"HOLD=268435456","MORE=402653184"' "$work"
 bundle team-c '"fakegpu.io/memory.max":"1G","fakegpu.io/devices":"0"' '"HOLD=536870912","MORE=402653184"' "$work"
 run_ctr team-b > /tmp/team-b.out 2>&1 &
 run_ctr team-c > /tmp/team-c.out 2>&1 &
-sleep 3
-step "fakegpu status on the host while both hold memory"
+i=0
+while [ $i -lt 100 ] && [ "$(fakegpu status | grep -cE '^/fakegpu-ctr/team-. +0 +(256|512).0 MiB')" != 2 ]; do
+  sleep 0.1; i=$((i + 1))
+done
+step "fakegpu status on the host while team-b holds 256 MiB and team-c 512 MiB"
+fakegpu status
+sleep 4
+step "fakegpu status after each asked for 384 MiB more: team-b refused (REFUSED 1), team-c granted (PEAK 896 MiB)"
 fakegpu status
 wait
 for c in team-b team-c; do

@@ -115,15 +115,51 @@ fn chosen_nodes<'a>(plan: &Plan, nodes: &'a [FakeNode]) -> Result<Vec<&'a FakeNo
     Ok(chosen)
 }
 
-/// The device rules: the container's own, then ours, which come last and so decide: the
-/// chosen fake nodes may be read and written; NVIDIA's real nodes may not be touched, even
-/// by a root that makes its own device nodes.
+/// What runc, crun and youki allow in every container on top of config.json's rules
+/// (mknod of any node; null, zero, full, random, urandom, tty, ptmx and the pts): the
+/// program the hook replaces had them, so the new one must too.
+const RUNTIME_DEFAULTS: [(Kind, Option<u32>, Option<u32>, &str); 10] = [
+    (Kind::Char, None, None, "m"),
+    (Kind::Block, None, None, "m"),
+    (Kind::Char, Some(1), Some(3), "rwm"),
+    (Kind::Char, Some(1), Some(5), "rwm"),
+    (Kind::Char, Some(1), Some(7), "rwm"),
+    (Kind::Char, Some(1), Some(8), "rwm"),
+    (Kind::Char, Some(1), Some(9), "rwm"),
+    (Kind::Char, Some(5), Some(0), "rwm"),
+    (Kind::Char, Some(5), Some(2), "rwm"),
+    (Kind::Char, Some(136), None, "rwm"),
+];
+
+/// The device rules the runtime enforced: config.json's, then the runtime's defaults and
+/// the nodes config.json's `linux.devices` lists (runtimes allow both).
+fn runtime_rules(bundle: &Bundle) -> Result<Vec<Rule>, String> {
+    let mut rules = device_cgroup::rules_from_config(&bundle.config)?;
+    let allow = |kind, major, minor, access: &str| Rule {
+        allow: true,
+        kind,
+        major,
+        minor,
+        access: access.into(),
+    };
+    for (kind, major, minor, access) in RUNTIME_DEFAULTS {
+        rules.push(allow(kind, major, minor, access));
+    }
+    for (_, major, minor) in &bundle.devices {
+        rules.push(allow(Kind::Char, Some(*major), Some(*minor), "rwm"));
+    }
+    Ok(rules)
+}
+
+/// The device rules: the runtime's, then ours, which come last and so decide: the chosen
+/// fake nodes may be read and written; NVIDIA's real nodes may not be touched, even by a
+/// root that makes its own device nodes.
 fn device_rules(
     bundle: &Bundle,
     chosen: &[&FakeNode],
     nodes: &[FakeNode],
 ) -> Result<Vec<Rule>, String> {
-    let mut rules = device_cgroup::rules_from_config(&bundle.config)?;
+    let mut rules = runtime_rules(bundle)?;
     for n in chosen {
         rules.push(Rule {
             allow: true,
@@ -299,7 +335,7 @@ fn create(state: &State, opts: &Options) -> Result<(), String> {
         entry.write("uvm.policy", &plan.uvm_policy)?;
         if !opts.cdi {
             let (dir, v2) = device_cgroup_dir(&cgroup, v1_devices.as_deref());
-            let own = device_cgroup::rules_from_config(&bundle.config)?;
+            let own = runtime_rules(&bundle)?;
             undo.device_rules = Some((dir.clone(), own, v2));
             if v2 {
                 device_cgroup::apply_v2(&dir, &rules)?;
@@ -346,12 +382,7 @@ fn params_file(dry_run: bool) -> Result<Option<PathBuf>, String> {
     let Ok(host) = std::fs::read_to_string("/proc/driver/nvidia/params") else {
         return Ok(None);
     };
-    let mut text: String = host
-        .lines()
-        .filter(|l| !l.starts_with("ModifyDeviceFiles:"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    text.push_str("ModifyDeviceFiles: 0\n");
+    let text = params_text(&host);
     if !dry_run {
         std::fs::create_dir_all("/run/fakegpu").map_err(|e| format!("/run/fakegpu: {e}"))?;
         let tmp = format!("{PARAMS}.{}", std::process::id());
@@ -359,6 +390,17 @@ fn params_file(dry_run: bool) -> Result<Option<PathBuf>, String> {
         std::fs::rename(&tmp, PARAMS).map_err(|e| format!("{PARAMS}: {e}"))?;
     }
     Ok(Some(PathBuf::from(PARAMS)))
+}
+
+/// The host's driver parameters with `ModifyDeviceFiles` set to 0.
+fn params_text(host: &str) -> String {
+    let mut text: String = host
+        .lines()
+        .filter(|l| !l.starts_with("ModifyDeviceFiles:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    text.push_str("ModifyDeviceFiles: 0\n");
+    text
 }
 
 fn print_plan(plan: &Plan, cgroup: &str, rules: &[Rule], work: &Work) {
@@ -434,6 +476,16 @@ mod tests {
     }
 
     #[test]
+    fn params_keep_the_host_values_but_never_modify_device_files() {
+        let host = "ResmanDebugLevel: 4294967295\nModifyDeviceFiles: 1\nDeviceFileUID: 0\n";
+        assert_eq!(
+            params_text(host),
+            "ResmanDebugLevel: 4294967295\nDeviceFileUID: 0\nModifyDeviceFiles: 0\n"
+        );
+        assert_eq!(params_text(""), "ModifyDeviceFiles: 0\n");
+    }
+
+    #[test]
     fn ids_and_lines() {
         assert!(check_id("abc-1_2.x").is_ok());
         assert!(check_id("../x").is_err());
@@ -470,10 +522,14 @@ mod tests {
         )
         .unwrap();
         let rules = device_rules(&bundle, &chosen, &nodes).unwrap();
-        assert_eq!(rules.len(), 2 + 3 + 2);
-        assert!(rules[2..5].iter().all(|r| r.allow && r.major != Some(195)));
+        let base = 2 + RUNTIME_DEFAULTS.len();
+        assert_eq!(rules.len(), base + 3 + 2);
+        assert!(rules[2..base].iter().all(|r| r.allow));
+        assert!(rules[base..base + 3]
+            .iter()
+            .all(|r| r.allow && matches!(r.major, Some(240 | 239))));
         assert_eq!(
-            rules[5..]
+            rules[base + 3..]
                 .iter()
                 .map(|r| (r.allow, r.major))
                 .collect::<Vec<_>>(),

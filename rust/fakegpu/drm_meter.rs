@@ -204,7 +204,7 @@ pub(crate) fn create_buffer(
         // Let the driver refuse it.
         None => None,
     };
-    let ret = call.run();
+    let ret = call.run_drm();
     let made = call
         .outer()
         .get(creation.handle_at..)

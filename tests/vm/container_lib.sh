@@ -27,7 +27,9 @@ TOML
 }
 
 # bundle NAME ANNOTATIONS ENV SCRIPT: a bundle whose process runs SCRIPT with sh, on the
-# shared image.
+# shared image. HOOK_STAGE and HOOK_ARGS (extra hook arguments) change the set-up hook;
+# DEVICES and DEVICE_RULES add linux.devices entries and device rules (JSON, each entry
+# followed by a comma), as a CDI-aware runtime adds them.
 # ANNOTATIONS is a JSON object body ("k":"v",...), ENV extra env entries ("K=V",...).
 bundle() {
   name=$1 annotations=$2 env=$3 script=$4
@@ -58,13 +60,15 @@ bundle() {
     {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]}
   ],
   "hooks": {
-    "prestart": [{"path": "$HELPER", "args": ["fakegpu", "hook", "prestart", "--config", "$CONFIG"],
+    "${HOOK_STAGE:-prestart}": [{"path": "$HELPER", "args": ["fakegpu", "hook", "${HOOK_STAGE:-prestart}", "--config", "$CONFIG"${HOOK_ARGS:-}],
                   "env": ["FAKEGPU_HOOK_TIMING=1"]}],
     "poststop": [{"path": "$HELPER", "args": ["fakegpu", "hook", "poststop"]}]
   },
   "annotations": {$annotations},
   "linux": {
-    "resources": {"devices": [{"allow": false, "access": "rwm"},
+    "devices": [${DEVICES:-}
+                {"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 438}],
+    "resources": {"devices": [{"allow": false, "access": "rwm"}, ${DEVICE_RULES:-}
                               {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]},
     "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
     "cgroupsPath": "/fakegpu-ctr/$name"

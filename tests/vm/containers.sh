@@ -24,7 +24,7 @@ nothing_left() {
 # `fakegpu status` on the host attributes each one's usage to its cgroup.
 case_containers_with_quotas() {
   write_config
-  script='stat -c \"node %t:%T\" /dev/nvidia0; nv-client startup; nv-client hold 41943040 > /tmp/held & h=$!; sleep 3; nv-client alloc $ASK; cat /tmp/held; sleep 4; kill $h'
+  script='stat -c \"node %t:%T\" /dev/nvidia0; echo hidden=$(ls -A /sys/kernel/fakegpu | wc -l); head -c 8 /dev/urandom > /dev/null && head -c 8 /dev/zero > /dev/null && echo defaults=ok; nv-client startup; nv-client hold 41943040 > /tmp/held & h=$!; sleep 3; nv-client alloc $ASK; cat /tmp/held; sleep 4; kill $h'
   bundle small '"fakegpu.io/memory.max":"64M","fakegpu.io/devices":"0"' '"ASK=33554432"' "$script"
   bundle large '"fakegpu.io/memory.max":"128M","fakegpu.io/devices":"0"' '"ASK=100663296"' "$script"
   run_ctr small > /tmp/small.out 2>&1 & a=$!
@@ -44,6 +44,8 @@ case_containers_with_quotas() {
   major=$(fake_major_hex)
   grep -q "node $major:0" /tmp/small.out || fail "/dev/nvidia0 in the container is not fakegpu's $major:0" || return 1
   grep -q '"fb_total_mib":64' /tmp/small.out || fail "small does not see 64 MiB" || return 1
+  grep -q 'hidden=0' /tmp/small.out || fail "/sys/kernel/fakegpu is visible in the container" || return 1
+  grep -q 'defaults=ok' /tmp/small.out || fail "the runtime's default devices were lost" || return 1
   grep -q '"fb_total_mib":128' /tmp/large.out || fail "large does not see 128 MiB" || return 1
   for c in small large; do
     grep -q '"alloc_status":"0x51"' /tmp/$c.out || fail "$c was not refused with 0x51 past its quota" || return 1
@@ -60,10 +62,14 @@ case_containers_with_quotas() {
 case_container_gpu_and_device_cgroup() {
   write_config
   script='ls /dev/nvidia*; nv-client --gpu /dev/nvidia1 startup; nv-client startup; echo open0=$?; mknod /tmp/real0 c 195 0; echo mknod=$?; mknod /tmp/fake0 c $FAKE_MAJOR 0; cat /tmp/fake0; echo open_fake0=$?'
+  # The container's own rules allow NVIDIA's real major (as a careless config might): the
+  # hook's deny, last, must still win.
+  DEVICE_RULES='{"allow": true, "type": "c", "major": 195, "access": "rwm"},' \
   bundle gpu1 '"fakegpu.io/devices":"1"' "\"FAKE_MAJOR=$(awk '$1 == "/dev/fakegpu0" {split($2, d, ":"); print d[1]}' /sys/kernel/fakegpu/devices)\"" "$script"
   run_ctr gpu1 > /tmp/gpu1.out 2>&1
   cat /tmp/gpu1.out
-  grep -q '"gpus":1' /tmp/gpu1.out || fail "the container does not see exactly one GPU" || return 1
+  grep -q '"gpus":1.*"device_instance":1.*"ok":true' /tmp/gpu1.out ||
+    fail "the container cannot use GPU 1, or sees more than one GPU" || return 1
   grep -q '/dev/nvidia1' /tmp/gpu1.out && ! grep -q '^/dev/nvidia0$' /tmp/gpu1.out || fail "GPU 0's node is in the container" || return 1
   grep -q 'open0=1' /tmp/gpu1.out || fail "GPU 0 was usable" || return 1
   grep -q 'mknod=1' /tmp/gpu1.out || fail "root in the container made the real 195:0" || return 1
@@ -87,6 +93,32 @@ case_container_operator_caps() {
   bundle plain '' '' 'nv-client startup'
   run_ctr plain > /tmp/plain.out 2>&1
   grep -q '"fb_total_mib":256' /tmp/plain.out || fail "the default limit was not applied" || return 1
+  nothing_left
+}
+
+# Through CDI: the runtime makes the nodes and their device rules from `fakegpu cdi
+# generate`'s spec (here written into config.json as a CDI-aware runtime would), and the
+# spec's hook, `createRuntime --cdi`, only writes the limits, for the GPU the container got.
+case_container_cdi_limits_only() {
+  write_config
+  $HELPER cdi generate > /tmp/fakegpu-cdi.json || fail "cdi generate failed" || return 1
+  grep -q '"createRuntime"' /tmp/fakegpu-cdi.json && grep -q '"--cdi"' /tmp/fakegpu-cdi.json ||
+    fail "the spec lacks the createRuntime --cdi hook" || return 1
+  grep -q '"hostPath": "/dev/fakegpu1"' /tmp/fakegpu-cdi.json || fail "the spec lacks GPU 1" || return 1
+  fake=$(awk '$1 == "/dev/fakegpu1" {split($2, d, ":"); print d[1]}' /sys/kernel/fakegpu/devices)
+  uvm=$(awk '$1 == "/dev/fakegpu-uvm" {split($2, d, ":"); print d[1]}' /sys/kernel/fakegpu/devices)
+  node() { echo "{\"path\": \"$1\", \"type\": \"c\", \"major\": $2, \"minor\": $3, \"fileMode\": 438},"; }
+  rule() { echo "{\"allow\": true, \"type\": \"c\", \"major\": $1, \"minor\": $2, \"access\": \"rw\"},"; }
+  DEVICES="$(node /dev/nvidia1 $fake 1) $(node /dev/nvidiactl $fake 255) $(node /dev/nvidia-uvm $uvm 0)" \
+  DEVICE_RULES="$(rule $fake 1) $(rule $fake 255) $(rule $uvm 0)" \
+  HOOK_STAGE=createRuntime HOOK_ARGS=', "--cdi"' \
+    bundle viacdi '"fakegpu.io/memory.max":"96M"' '' \
+      'stat -c \"node %t:%T\" /dev/nvidia1; nv-client --gpu /dev/nvidia1 startup'
+  run_ctr viacdi > /tmp/viacdi.out 2>&1
+  cat /tmp/viacdi.out
+  grep -q "node $(printf '%x' "$fake"):1" /tmp/viacdi.out || fail "the runtime did not make fakegpu's node" || return 1
+  grep -q '"gpus":1.*"ok":true' /tmp/viacdi.out || fail "the container cannot use exactly its one GPU" || return 1
+  grep -q '"fb_total_mib":96' /tmp/viacdi.out || fail "the hook did not write the 96 MiB limit for GPU 1" || return 1
   nothing_left
 }
 

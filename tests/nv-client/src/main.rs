@@ -145,7 +145,9 @@ fn start(args: &Args, out: &mut Json) -> Result<Session, String> {
     let client = rm::alloc_client(&ctl)
         .ok()
         .map_err(|e| format!("client: {e}"))?;
-    rm::alloc_device(&ctl, client, DEVICE, 0)
+    let instance = device_instance(&args.gpu);
+    out.field("device_instance", instance);
+    rm::alloc_device(&ctl, client, DEVICE, instance)
         .ok()
         .map_err(|e| format!("device: {e}"))?;
     rm::alloc(&ctl, client, DEVICE, SUBDEVICE, 0x2080, None)
@@ -168,8 +170,15 @@ fn fb_info(s: &Session, out: &mut Json) -> Result<(), String> {
     Ok(())
 }
 
-/// UVM start-up: initialise a VA space and register GPU 0 (UUID from the simulated GPU
-/// naming: "nvsimgpu" and the minor).
+/// The device instance of the GPU at `path`: its minor (nvsim numbers them alike), the
+/// digits that end the node's path (`/dev/nvidia1`, `/dev/fakegpu1`); 0 if none.
+fn device_instance(path: &str) -> u32 {
+    let stem = path.trim_end_matches(|c: char| c.is_ascii_digit());
+    path[stem.len()..].parse().unwrap_or(0)
+}
+
+/// UVM start-up: initialise a VA space and register the GPU opened (UUID from the simulated
+/// GPU naming: "nvsimgpu" and the minor).
 fn uvm_start(args: &Args, out: &mut Json) -> Result<(), String> {
     let uvm = open(&args.uvm)?;
     let mut init = UvmInitializeParams::default();
@@ -178,7 +187,7 @@ fn uvm_start(args: &Args, out: &mut Json) -> Result<(), String> {
         return Err(format!("UVM_INITIALIZE: status {:#x}", init.rm_status));
     }
     let mut uuid = *b"nvsimgpu\0\0\0\0\0\0\0\0";
-    uuid[15] = 0;
+    uuid[15] = device_instance(&args.gpu) as u8;
     let mut reg = UvmRegisterGpuParams {
         gpu_uuid: NvProcessorUuid { uuid },
         rm_ctrl_fd: -1,

@@ -761,6 +761,72 @@ pub(crate) fn vid_heap(
     call.answer(ptr, ret?)
 }
 
+/// Where an allocation made in the caller's own context (see [`counted_forward`]) keeps
+/// its fields, and what it allocates.
+pub(crate) struct ForwardedAlloc {
+    /// Offsets of the client, parent and new handle (u32 each) and the status.
+    pub(crate) client_at: usize,
+    pub(crate) parent_at: usize,
+    pub(crate) handle_at: usize,
+    pub(crate) status_at: usize,
+    /// The class (RM_ALLOC_MEMORY of 0x40 makes video memory; the rest is pinned).
+    pub(crate) class_id: u32,
+    /// The bytes it asks for, as the caller's memory says it now (read again after the call).
+    pub(crate) size: fn(usize) -> Option<u64>,
+}
+
+/// An allocation fakegpu cannot make on a private copy (pinned user memory 0x71, and
+/// RM_ALLOC_MEMORY: the driver pins or maps the caller's own pages), made by `forward` (as
+/// routed, in the caller's context) for a cgroup with no GPU memory limit, and counted: at the larger of
+/// the sizes the caller's memory shows before and after the call, as a tenant racing it
+/// could show either. The record lets the object's frees uncharge it; an answer naming a
+/// handle fakegpu already tracks is not recorded, so a racing tenant cannot move another
+/// object's charge.
+pub(crate) fn counted_forward(
+    ptr: usize,
+    at: ForwardedAlloc,
+    state: &State,
+    forward: impl FnOnce() -> Result<c_long>,
+) -> Result<c_long> {
+    let word = |offset: usize| -> Option<u32> {
+        let mut b = [0u8; 4];
+        let addr = ptr.checked_add(offset)?;
+        UserSlice::new(addr, 4).reader().read_slice(&mut b).ok()?;
+        Some(u32::from_ne_bytes(b))
+    };
+    let before = (at.size)(ptr).map_or(0, nv_meter::at_least_charged);
+    let (client, parent) = (word(at.client_at), word(at.parent_at));
+    let cgroup = current_cgroup()?;
+    let pending = {
+        let mut acc = state.cgroups.lock();
+        let resource = match (at.class_id, client, parent) {
+            (class::NV01_MEMORY_LOCAL_USER, Some(c), Some(p)) => {
+                acc.gpu_of(c, p).map(Resource::Memory)
+            }
+            (class::NV01_MEMORY_LOCAL_USER, ..) => None,
+            _ => Some(Resource::Pinned),
+        };
+        let chain = acc.chain_of(&cgroup)?;
+        // No limit applies here (see `may_allocate_unmetered`): counted, never refused.
+        resource.and_then(|r| acc.charge(chain, r, before, true).ok())
+    };
+    let ret = forward();
+    if let Some(id) = pending {
+        let ok = matches!(ret, Ok(0)) && word(at.status_at) == Some(NV_OK);
+        let handle = word(at.handle_at);
+        let after = (at.size)(ptr).map_or(0, nv_meter::at_least_charged);
+        let mut acc = state.cgroups.lock();
+        if let (true, Some(client), Some(parent), Some(handle)) = (ok, client, parent, handle) {
+            let _ = acc.resize_charge(id, before.max(after), true);
+            if !acc.tracks(client, handle) {
+                let _ = acc.record(client, handle, parent, None, Some(id));
+            }
+        }
+        acc.release_charge_pending(id);
+    }
+    ret
+}
+
 /// Whether an RM_ALLOC of `class_id` is made on the private copy: all but pinned user
 /// memory (0x71), whose allocation pins pages of the caller's own address space.
 pub(crate) fn alloc_is_private(class_id: u32) -> bool {

@@ -10,6 +10,7 @@
 //! register, not in memory the caller could rewrite in between).
 
 use crate::forward::{FakeFile, IoctlFn};
+use crate::meter::ForwardedAlloc;
 use crate::shared::fronts::Family;
 use crate::shared::gpu_set::Visibility;
 use crate::shared::ioc::{self, IOC_READ, IOC_SIZE_MAX, IOC_WRITE};
@@ -168,12 +169,20 @@ fn metered(
                 .and_then(read_pod::<u32>)
                 .unwrap_or(0);
             if !crate::meter::alloc_is_private(class_id) {
-                let status = if size == size_of::<Nvos64>() {
+                let status_at = if size == size_of::<Nvos64>() {
                     offset_of!(Nvos64, status)
                 } else {
                     offset_of!(Nvos21, status)
                 };
-                return unmetered(fake, ptr, nr, status, state);
+                let count = ForwardedAlloc {
+                    client_at: offset_of!(Nvos21, h_root),
+                    parent_at: offset_of!(Nvos21, h_object_parent),
+                    handle_at: offset_of!(Nvos21, h_object_new),
+                    status_at,
+                    class_id,
+                    size: os_descriptor_size,
+                };
+                return unmetered(fake, ioctl, cmd, ptr, nr, (head, route), count, state);
             }
             let gpu_files = matches!(route, Route::Worker(w) if w.gpu_files);
             let visible = if gpu_files {
@@ -186,16 +195,20 @@ fn metered(
             ))
         }
         // Memory in a dma-buf outlives its RM_FREE, and so would escape its charge.
-        fe::EXPORT_TO_DMABUF_FD if size == size_of::<NvIoctlExportToDmaBufFd>() => unmetered(
-            fake,
-            ptr,
-            nr,
-            offset_of!(NvIoctlExportToDmaBufFd, status),
-            state,
-        ),
+        fe::EXPORT_TO_DMABUF_FD if size == size_of::<NvIoctlExportToDmaBufFd>() => {
+            let status_at = offset_of!(NvIoctlExportToDmaBufFd, status);
+            refuse_if_limited(fake, ptr, nr, status_at, state)
+        }
         rm::RM_ALLOC_MEMORY if size == size_of::<Nvos33WithFd>() => {
-            // NVOS02 and its fd: the status sits at 40.
-            unmetered(fake, ptr, nr, NVOS02_STATUS, state)
+            let count = ForwardedAlloc {
+                client_at: 0,
+                parent_at: 4,
+                handle_at: 8,
+                status_at: NVOS02_STATUS,
+                class_id: u32_in(head, 12),
+                size: nvos02_size,
+            };
+            unmetered(fake, ioctl, cmd, ptr, nr, (head, route), count, state)
         }
         rm::RM_FREE if size == size_of::<Nvos00>() => {
             Some(crate::meter::rm_free(fake, ioctl, cmd, ptr, state))
@@ -213,9 +226,57 @@ fn metered(
 /// Where NVOS02 (RM_ALLOC_MEMORY) has its status.
 const NVOS02_STATUS: usize = 40;
 
-/// An allocation fakegpu cannot make on a private copy: forwarded as routed (`None`) if the
-/// caller's cgroups limit no GPU memory, else refused with `NV_ERR_NOT_SUPPORTED`.
+/// The u32 at `at` of `bytes` (0 past the end).
+fn u32_in(bytes: &[u8], at: usize) -> u32 {
+    bytes.get(at..).and_then(read_pod::<u32>).unwrap_or(0)
+}
+
+/// A u64 of the caller's memory at `addr`.
+fn user_u64(addr: usize) -> Option<u64> {
+    let mut b = [0u8; 8];
+    UserSlice::new(addr, 8).reader().read_slice(&mut b).ok()?;
+    Some(u64::from_ne_bytes(b))
+}
+
+/// The bytes an RM_ALLOC_MEMORY at `ptr` asks for: NVOS02's `limit` (at 32) plus one.
+fn nvos02_size(ptr: usize) -> Option<u64> {
+    user_u64(ptr.checked_add(32)?)?.checked_add(1)
+}
+
+/// The bytes an RM_ALLOC of pinned user memory (0x71) at `ptr` asks for: its parameters'
+/// `limit` plus one.
+fn os_descriptor_size(ptr: usize) -> Option<u64> {
+    use crate::shared::nv_rm_abi::os_desc_alloc_params::LIMIT_OFFSET;
+    let params = user_u64(ptr.checked_add(offset_of!(Nvos21, p_alloc_parms))?)?;
+    let limit_at = usize::try_from(params).ok()?.checked_add(LIMIT_OFFSET)?;
+    user_u64(limit_at)?.checked_add(1)
+}
+
+/// An allocation fakegpu cannot make on a private copy: for a caller whose cgroups limit no
+/// GPU memory, made in its context and counted (see `meter::counted_forward`); refused with
+/// `NV_ERR_NOT_SUPPORTED` under a limit.
+#[allow(clippy::too_many_arguments)]
 fn unmetered(
+    fake: &FakeFile,
+    ioctl: IoctlFn,
+    cmd: c_uint,
+    ptr: usize,
+    nr: u8,
+    (head, route): (&[u8], Route),
+    count: ForwardedAlloc,
+    state: &State,
+) -> Option<Result<c_long>> {
+    if crate::meter::may_allocate_unmetered(state) {
+        let forward = || dispatch(fake, ioctl, cmd, ptr, head, route, u32::from(nr));
+        return Some(crate::meter::counted_forward(ptr, count, state, forward));
+    }
+    refuse_if_limited(fake, ptr, nr, count.status_at, state)
+}
+
+/// A call whose memory would escape the meter (dma-buf export): forwarded as routed
+/// (`None`) if the caller's cgroups limit no GPU memory, else refused with
+/// `NV_ERR_NOT_SUPPORTED`.
+fn refuse_if_limited(
     fake: &FakeFile,
     ptr: usize,
     nr: u8,

@@ -781,9 +781,54 @@ fn meter_unmeterable_allocations_need_no_limit() -> Result<(), String> {
     let mut osd = [0u8; 40];
     osd[16..24].copy_from_slice(&(user.as_ptr() as u64).to_le_bytes());
     osd[24..32].copy_from_slice(&65535u64.to_le_bytes());
+    let pinned = |cg: &TestCgroup| -> Result<u64, String> {
+        let text = cg.get("pinned.current")?;
+        text.trim()
+            .parse()
+            .map_err(|_| format!("pinned.current reads {text:?}"))
+    };
     let free = rm::alloc(&s.ctl, s.client, DEVICE, 0x400, 0x71, Some(&mut osd)).status();
     expect_status("0x71 without a limit", free, NV_OK)?;
+    // Made in the caller's context, and counted as pinned memory.
+    ensure(pinned(&cg)? == 65536, || {
+        format!(
+            "0x71 of 64 KiB: pinned.current {}",
+            pinned(&cg).unwrap_or(0)
+        )
+    })?;
     s.free(0x400)?;
+    ensure(pinned(&cg)? == 0, || "0x71 freed, still counted".into())?;
+    // RM_ALLOC_MEMORY (system memory, on the GPU file linked to the client's nvidiactl).
+    crate::nv_cases::register_fd(&s._gpu, std::os::fd::AsRawFd::as_raw_fd(&s.ctl))
+        .map_err(|e| format!("REGISTER_FD: errno {e}"))?;
+    let mut p = [0u8; 56];
+    p[0..4].copy_from_slice(&s.client.to_le_bytes());
+    p[4..8].copy_from_slice(&DEVICE.to_le_bytes());
+    p[8..12].copy_from_slice(&0x403u32.to_le_bytes());
+    p[12..16].copy_from_slice(&0x3eu32.to_le_bytes());
+    p[32..40].copy_from_slice(&8191u64.to_le_bytes());
+    p[48..52].copy_from_slice(&(-1i32).to_le_bytes());
+    crate::nv_cases::escape_bytes(
+        &s._gpu,
+        fakegpu_shared::nv_rm_abi::esc::RM_ALLOC_MEMORY,
+        &mut p,
+    )
+    .map_err(|e| format!("RM_ALLOC_MEMORY: errno {e}"))?;
+    expect_status(
+        "RM_ALLOC_MEMORY",
+        u32::from_le_bytes([p[40], p[41], p[42], p[43]]),
+        NV_OK,
+    )?;
+    ensure(pinned(&cg)? == 8192, || {
+        format!(
+            "RM_ALLOC_MEMORY of 8 KiB: pinned.current {}",
+            pinned(&cg).unwrap_or(0)
+        )
+    })?;
+    s.free(0x403)?;
+    ensure(pinned(&cg)? == 0, || {
+        "RM_ALLOC_MEMORY freed, still counted".into()
+    })?;
     cg.set("memory.max", "gpu0 1G")?;
     let limited = rm::alloc(&s.ctl, s.client, DEVICE, 0x401, 0x71, Some(&mut osd)).status();
     expect_status("0x71 under a limit", limited, NV_ERR_NOT_SUPPORTED)?;

@@ -131,7 +131,7 @@ fn nv_cmd(nr: u8, size: usize) -> u32 {
 }
 
 /// An escape on a byte buffer of any size: (ioctl result, buffer after the call).
-fn escape_bytes(fd: &OwnedFd, nr: u8, buf: &mut [u8]) -> Result<i32, i32> {
+pub(crate) fn escape_bytes(fd: &OwnedFd, nr: u8, buf: &mut [u8]) -> Result<i32, i32> {
     ioctl_raw(
         fd.as_raw_fd(),
         nv_cmd(nr, buf.len()),
@@ -690,7 +690,7 @@ fn nvsim_close_and_exit_free_everything() -> Result<(), String> {
     Ok(())
 }
 
-fn register_fd(on: &OwnedFd, ctl_fd: i32) -> Result<i32, i32> {
+pub(crate) fn register_fd(on: &OwnedFd, ctl_fd: i32) -> Result<i32, i32> {
     let mut p = NvIoctlRegisterFd { ctl_fd };
     escape(on, esc::REGISTER_FD, &mut p)
 }

@@ -122,6 +122,30 @@ case_container_cdi_limits_only() {
   nothing_left
 }
 
+# An operator's hand: `fakegpu quota set|get|clear` on a cgroup, with bad input refused
+# before anything changes.
+case_quota_commands() {
+  mkdir -p /sys/fs/cgroup/fakegpu-quota
+  entry=/sys/kernel/fakegpu/cgroups/$(stat -c %i /sys/fs/cgroup/fakegpu-quota)
+  $HELPER quota set --cgroup /sys/fs/cgroup/fakegpu-quota --memory gpu0=64M,gpu1=max --channels 8 --gpus 0 --uvm deny ||
+    fail "quota set failed" || return 1
+  $HELPER quota get --cgroup /fakegpu-quota | tee /tmp/quota.out
+  grep -qx 'memory.max: gpu0 67108864, gpu1 max' /tmp/quota.out &&
+    grep -qx 'channels.max: gpu0 8, gpu1 8' /tmp/quota.out && grep -qx 'gpus: 0' /tmp/quota.out &&
+    grep -qx 'uvm.policy: deny' /tmp/quota.out || fail "quota get does not show what was set" || return 1
+  [ "$(sed -n 1p $entry/memory.max)" = "gpu0 67108864" ] || fail "sysfs lacks the limit" || return 1
+  for bad in "--memory 8X" "--memory gpu=1G" "--channels -1" "--gpus 0-" "--uvm maybe"; do
+    # shellcheck disable=SC2086
+    if $HELPER quota set --cgroup /fakegpu-quota $bad 2>/tmp/err; then fail "quota set $bad succeeded"; return 1; fi
+    echo "quota set $bad: $(cat /tmp/err)"
+  done
+  [ "$(sed -n 1p $entry/memory.max)" = "gpu0 67108864" ] || fail "a refused set changed the limit" || return 1
+  $HELPER quota get --cgroup /fakegpu-none 2>&1 | grep -q 'no fakegpu entry' || fail "get of a cgroup without an entry" || return 1
+  $HELPER quota clear --cgroup /fakegpu-quota | grep -q 'entry removed' || fail "quota clear did not remove the entry" || return 1
+  [ ! -e "$entry" ] || fail "the entry is still there" || return 1
+  rmdir /sys/fs/cgroup/fakegpu-quota
+}
+
 # Bad input aborts creation with one clear line, and leaves nothing behind.
 case_container_bad_input_aborts() {
   write_config

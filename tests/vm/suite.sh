@@ -51,7 +51,7 @@ run_case nv_client_scenarios_through_fakegpu sh /fakegpu/cases.sh nv_client_scen
 run_case killed_client_frees_everything_through_fakegpu sh /fakegpu/cases.sh killed_client_frees_everything_through_fakegpu
 # Containers (runc) with the fakegpu helper as their OCI hook.
 for c in containers_with_quotas container_gpu_and_device_cgroup container_operator_caps \
-    container_cdi_limits_only container_bad_input_aborts; do
+    container_cdi_limits_only quota_commands container_bad_input_aborts; do
   run_case "$c" sh /fakegpu/containers.sh "$c"
 done
 run_case bad_devices_param_refused sh /fakegpu/cases.sh bad_devices_param_refused

@@ -5,6 +5,8 @@
 #   make demo      boot the VM and show fakegpu in front of a real DRM driver
 #   make bench     the OCI hook's cost natively, then pass-through overhead in the VM, on a
 #                  kernel without debug options
+#   make fuzz-long the ioctl fuzzer for FUZZ_SECONDS (default 600) on the test kernel;
+#                  FUZZ_SEED=... reproduces a run, FUZZ_CALLS=... caps the calls
 #   make vm-shell  boot the VM interactively with the modules loaded
 #   make modules   just the modules (KDIR=/path/to/your/kernel/build to use your own)
 #   make deps      install build dependencies (run by every target above)
@@ -15,7 +17,7 @@ SHELL := /bin/bash
 BUILD := $(CURDIR)/build
 export KDIR
 
-.PHONY: all deps kernel modules test cargo-test conformance vm-test demo bench vm-shell lint clean
+.PHONY: all deps kernel modules test cargo-test conformance vm-test demo bench fuzz-long vm-shell lint clean
 
 all: modules
 
@@ -49,6 +51,9 @@ demo:
 bench: deps
 	@scripts/bench-hook.sh
 	@scripts/vm-job.sh bench
+
+fuzz-long:
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-600} scripts/vm-job.sh fuzz
 
 vm-shell:
 	@scripts/vm-job.sh shell

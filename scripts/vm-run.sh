@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Boots the guest in QEMU and runs one job in it.
 #   vm-run.sh MODE BZIMAGE INITRD
-# MODE: test (the suite; exits non-zero on any failure or kernel splat), demo, bench, shell
+# MODE: test (the suite; exits non-zero on any failure or kernel splat), demo, bench, fuzz, shell
 # (interactive). Accelerator: FAKEGPU_ACCEL=tcg|kvm|auto (auto: KVM only if a probe boot
 # works; nested KVM often fails). Logs land in build/vm-MODE/.
 set -euo pipefail
@@ -15,6 +15,10 @@ logs=$FAKEGPU_BUILD/vm-$mode
 mkdir -p "$logs"
 # Whole-run limit on the host side; the guest has its own watchdog a little shorter.
 host_timeout=${FAKEGPU_VM_TIMEOUT:-1800}
+# A long fuzz run gets its budget plus the usual room.
+if [ "$mode" = fuzz ] && [ -z "${FAKEGPU_VM_TIMEOUT:-}" ]; then
+  host_timeout=$(( ${FUZZ_SECONDS:-600} + 900 ))
+fi
 guest_watchdog=$((host_timeout - 60))
 
 # A virtio-gpu device: a second DRM driver in front of which fakegpu meters submissions.
@@ -24,6 +28,11 @@ append="console=ttyS0 panic=-1 fakegpu_watchdog=$guest_watchdog"
 # FAKEGPU_ONLY=REGEX: run only the suite's cases whose names match (for debugging; the
 # suite then reports how many it skipped).
 [ -n "${FAKEGPU_ONLY:-}" ] && append+=" fakegpu_only=$FAKEGPU_ONLY"
+# The fuzzer's seed and budget (tests/vm-client/src/fuzz.rs), for the suite's short run and
+# the fuzz job alike.
+for v in FUZZ_SEED FUZZ_CALLS FUZZ_SECONDS FUZZ_TRACE; do
+  [ -n "${!v:-}" ] && append+=" $v=${!v}"
+done
 
 pick_accel() {
   case ${FAKEGPU_ACCEL:-auto} in

@@ -13,6 +13,7 @@ mod cases;
 mod cgroup_cases;
 mod cgroup_util;
 mod drm;
+mod fuzz;
 mod meter_cases;
 mod nv_bench;
 mod nv_cases;
@@ -28,7 +29,7 @@ pub type Case = (&'static str, fn() -> Result<(), String>);
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(name) = args.first() else {
-        eprintln!("usage: fakegpu-vmtest CASE | list | bench | bench-scale");
+        eprintln!("usage: fakegpu-vmtest CASE | list | bench | bench-scale | fuzz");
         return ExitCode::from(2);
     };
     match name.as_str() {
@@ -50,6 +51,20 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("bench-scale: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        "fuzz" => match fuzz::run_long() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("fuzz: FAILED: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        "fuzz-child" => match fuzz::child_main(&args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("fuzz-child: {e}");
                 ExitCode::FAILURE
             }
         },
@@ -86,6 +101,7 @@ fn all_cases() -> impl Iterator<Item = &'static Case> {
         .chain(cgroup_cases::ALL)
         .chain(visibility_cases::ALL)
         .chain(meter_cases::ALL)
+        .chain(fuzz::ALL)
 }
 
 /// The value of an environment variable the runner must set.

@@ -140,6 +140,36 @@ case_killed_client_frees_everything_through_fakegpu() {
   [ "$before" = "$after" ] || fail "the killed client's memory stayed charged"
 }
 
+# Unload and reload while clients come and go: neither module unloads under a client that
+# holds fakegpu's NVIDIA nodes, fakegpu unloads once it is gone (killed), reloads cleanly,
+# and nvsim ends with nothing held.
+case_unload_reload_cycles() {
+  before=$(grep '^gpu0 ' /sys/kernel/debug/nvsim/state)
+  i=0
+  while [ $i -lt 4 ]; do
+    : > /tmp/hold.out
+    nv-client --ctl /dev/fakegpuctl --gpu /dev/fakegpu0 --uvm /dev/fakegpu-uvm hold 16777216 > /tmp/hold.out &
+    pid=$!
+    j=0; while ! grep -q size /tmp/hold.out && [ $j -lt 100 ]; do sleep 0.1; j=$((j + 1)); done
+    grep -q '"alloc_status":"0x0"' /tmp/hold.out || fail "cycle $i: the client did not allocate" || return 1
+    if rmmod fakegpu 2>/dev/null; then fail "cycle $i: fakegpu unloaded under a client"; return 1; fi
+    if rmmod nvsim 2>/dev/null; then fail "cycle $i: nvsim unloaded under fakegpu's client"; return 1; fi
+    kill -9 $pid; wait $pid 2>/dev/null
+    # The process's worker and the meter let go of the files a moment after its death.
+    j=0
+    while ! rmmod fakegpu 2>/dev/null; do
+      [ $j -lt 100 ] || { fail "cycle $i: fakegpu still busy 10 s after its client died"; return 1; }
+      sleep 0.1; j=$((j + 1))
+    done
+    load_fakegpu || fail "cycle $i: reload failed" || return 1
+    i=$((i + 1))
+  done
+  echo "FIGURE $i unload/reload cycles with a client killed in each"
+  after=$(grep '^gpu0 ' /sys/kernel/debug/nvsim/state)
+  echo "nvsim before: $before; after: $after"
+  [ "$before" = "$after" ] || fail "nvsim still holds memory after the cycles"
+}
+
 case_final_unload() {
   rmmod fakegpu || return 1
   unload_nvsim || fail "rmmod nvsim failed" || return 1

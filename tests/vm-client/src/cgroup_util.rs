@@ -63,6 +63,17 @@ impl TestCgroup {
         read_file(&self.entry_file(name))
     }
 
+    /// A single-valued entry file (`pinned.current`, `drm.memory.current`, `submissions`):
+    /// its last word as a number.
+    pub fn single(&self, name: &str) -> Result<u64, String> {
+        let text = self.get(name)?;
+        text.trim()
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("{name} reads {text:?}"))
+    }
+
     /// Moves this process into the cgroup.
     pub fn enter(&self) -> Result<(), String> {
         move_to(&self.path)

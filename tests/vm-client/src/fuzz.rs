@@ -201,15 +201,6 @@ fn per_gpu(cg: &TestCgroup, file: &str, gpu: u32) -> Result<u64, String> {
         .ok_or_else(|| format!("no {key} value in {file}: {text:?}"))
 }
 
-fn single(cg: &TestCgroup, file: &str) -> Result<u64, String> {
-    let text = cg.get(file)?;
-    text.trim()
-        .rsplit(' ')
-        .next()
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| format!("{file} reads {text:?}"))
-}
-
 /// nvsim's ground truth: the values that must come back when the run's processes are gone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Truth {
@@ -248,7 +239,7 @@ fn charged(cgs: &[FuzzCgroup]) -> Result<Charged, String> {
             c.mem[g as usize] += per_gpu(&f.cg, "memory.current", g)?;
             c.channels[g as usize] += per_gpu(&f.cg, "channels.current", g)?;
         }
-        c.pinned += single(&f.cg, "pinned.current")?;
+        c.pinned += f.cg.single("pinned.current")?;
     }
     Ok(c)
 }
@@ -270,7 +261,7 @@ fn all_charges(cgs: &[FuzzCgroup]) -> Result<Vec<(String, u64)>, String> {
             }
         }
         for file in ["pinned.current", "drm.memory.current"] {
-            v.push((format!("{} {file}", f.cg.path), single(&f.cg, file)?));
+            v.push((format!("{} {file}", f.cg.path), f.cg.single(file)?));
         }
     }
     Ok(v)
@@ -293,7 +284,7 @@ fn check_limits(cgs: &[FuzzCgroup]) -> Result<(), String> {
                 })?;
             }
         }
-        let cur = single(&f.cg, "drm.memory.current")?;
+        let cur = f.cg.single("drm.memory.current")?;
         ensure(cur <= f.drm_max, || {
             format!(
                 "{} drm.memory.current {cur} > limit {}",

@@ -781,12 +781,7 @@ fn meter_unmeterable_allocations_need_no_limit() -> Result<(), String> {
     let mut osd = [0u8; 40];
     osd[16..24].copy_from_slice(&(user.as_ptr() as u64).to_le_bytes());
     osd[24..32].copy_from_slice(&65535u64.to_le_bytes());
-    let pinned = |cg: &TestCgroup| -> Result<u64, String> {
-        let text = cg.get("pinned.current")?;
-        text.trim()
-            .parse()
-            .map_err(|_| format!("pinned.current reads {text:?}"))
-    };
+    let pinned = |cg: &TestCgroup| cg.single("pinned.current");
     let free = rm::alloc(&s.ctl, s.client, DEVICE, 0x400, 0x71, Some(&mut osd)).status();
     expect_status("0x71 without a limit", free, NV_OK)?;
     // Made in the caller's context, and counted as pinned memory.
@@ -864,14 +859,7 @@ fn meter_unmeterable_allocations_need_no_limit() -> Result<(), String> {
 /// alive after its handle is gone, uncharged once the object is gone.
 fn meter_drm_dumb_buffers() -> Result<(), String> {
     use crate::drm;
-    let single = |cg: &TestCgroup, file: &str| -> Result<u64, String> {
-        let text = cg.get(file)?;
-        text.trim()
-            .rsplit(' ')
-            .next()
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| format!("{file} reads {text:?}"))
-    };
+    let single = |cg: &TestCgroup, file: &str| cg.single(file);
     let settles_drm = |cg: &TestCgroup, want: u64| -> Result<(), String> {
         let t0 = Instant::now();
         loop {
@@ -964,14 +952,7 @@ fn meter_drm_virtio_resources() -> Result<(), String> {
         );
         Ok(r.err())
     };
-    let drm_current = |cg: &TestCgroup| -> Result<u64, String> {
-        let text = cg.get("drm.memory.current")?;
-        text.trim()
-            .rsplit(' ')
-            .next()
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| format!("drm.memory.current reads {text:?}"))
-    };
+    let drm_current = |cg: &TestCgroup| cg.single("drm.memory.current");
     let fake = crate::env("FAKE_VIRTIO_CARD")?;
     let direct_blob = blob(&crate::env("REAL_VIRTIO_CARD")?)?;
     let cg = TestCgroup::create("/fakegpu-virtio")?;

@@ -22,13 +22,33 @@ cp "$FAKEGPU_ROOT/tests/vm/init" "$stage/init"
 cp "$FAKEGPU_ROOT"/tests/vm/*.sh "$stage/fakegpu/"
 cp "$modules"/*.ko "$stage/fakegpu/"
 cp "$bins/fakegpu-vmtest" "$bins/nv-client" "$bins/fakegpu" "$stage/fakegpu/bin/"
-# Debian's runc for the container cases, with the shared libraries it loads.
+# Copies the shared libraries the dynamic executables $@ load to the same paths in the guest.
+copy_libs() {
+  local lib
+  for lib in $(ldd "$@" | grep -v ':$' | grep -o '/[^ ]*' | sort -u); do
+    mkdir -p "$stage$(dirname "$lib")"
+    cp -L "$lib" "$stage$lib"
+  done
+}
+# Debian's runc for the container cases.
 runc=$(command -v runc || true)
 [ -n "$runc" ] || die "runc is needed: run 'make deps' (Debian package runc)"
 cp "$runc" "$stage/fakegpu/bin/runc"
-for lib in $(ldd "$runc" | grep -o '/[^ ]*'); do
-  mkdir -p "$stage$(dirname "$lib")"
-  cp -L "$lib" "$stage$lib"
+copy_libs "$runc"
+# NVIDIA's userspace (scripts/fetch-nvidia-userspace.sh) and the libcuda probe, for the
+# real-client cases: under /nvidia, laid out as a container image's /usr would hold them.
+if [ -n "${FAKEGPU_NVIDIA_USERSPACE:-}" ]; then
+  nv=$stage/nvidia
+  mkdir -p "$nv/usr/bin" "$nv/usr/lib/x86_64-linux-gnu"
+  cp "$FAKEGPU_NVIDIA_USERSPACE/bin/nvidia-smi" "$FAKEGPU_BUILD/cuda_probe" "$nv/usr/bin/"
+  cp -P "$FAKEGPU_NVIDIA_USERSPACE"/lib/* "$nv/usr/lib/x86_64-linux-gnu/"
+  LD_LIBRARY_PATH=$FAKEGPU_NVIDIA_USERSPACE/lib copy_libs "$nv"/usr/bin/* "$nv"/usr/lib/x86_64-linux-gnu/*.so.1
+fi
+# Debugging aids from the host (FAKEGPU_VM_EXTRA="strace gdb"), with their libraries.
+for tool in ${FAKEGPU_VM_EXTRA:-}; do
+  path=$(command -v "$tool") || die "FAKEGPU_VM_EXTRA: $tool not found"
+  cp "$path" "$stage/fakegpu/bin/"
+  copy_libs "$path"
 done
 chmod +x "$stage/init"
 (cd "$stage" && find . -print0 | cpio --quiet -o -0 -H newc -R 0:0) | gzip -1 > "$out"

@@ -5,10 +5,10 @@
 # state and source lists under the cache: no system file is touched.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/nvidia-apt.sh"
 FAKEGPU_STEP=conformance
 
 NV_VERSION=${NV_VERSION:-535.309.01}
-apt_dir=$FAKEGPU_CACHE/nvidia-apt
 headers=$FAKEGPU_CACHE/nvidia-headers-$NV_VERSION
 
 skip() {
@@ -17,28 +17,15 @@ skip() {
 }
 
 if [ ! -f "$headers/.complete" ]; then
-  mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/sources.d"
-  rm -f "$apt_dir"/sources.d/*
-  # The machine's Debian sources, with the components that hold NVIDIA's packages added.
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] && grep -q '^URIs:.*debian' "$f" || continue
-    sed -E 's/^Components:.*/Components: main contrib non-free non-free-firmware/' "$f" >"$apt_dir/sources.d/${f##*/}"
-  done
-  if [ -f /etc/apt/sources.list ]; then
-    grep -E '^deb .*debian' /etc/apt/sources.list |
-      sed -E 's/^(deb +(\[[^]]*\] +)?[^ ]+ +[^ ]+) .*/\1 main contrib non-free non-free-firmware/' \
-        >"$apt_dir/sources.d/debian.list" || true
-  fi
-  ls "$apt_dir"/sources.d/* >/dev/null 2>&1 || skip "no Debian apt sources on this machine"
-  apt=(-o "Dir::Etc::sourcelist=/dev/null" -o "Dir::Etc::sourceparts=$apt_dir/sources.d"
-       -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o "APT::Sandbox::User=root")
-  say "fetching nvidia-kernel-source $NV_VERSION (private apt state in $apt_dir)"
-  apt-get "${apt[@]}" update -qq >"$apt_dir/update.log" 2>&1 || skip "apt-get update failed (see $apt_dir/update.log)"
-  version=$(apt-cache "${apt[@]}" madison nvidia-kernel-source | awk -v v="$NV_VERSION" '$3 ~ "^"v {print $3; exit}')
+  nvidia_apt_sources || skip "no Debian apt sources on this machine"
+  say "fetching nvidia-kernel-source $NV_VERSION (private apt state in $NVIDIA_APT_DIR)"
+  nvidia_apt apt-get update -qq >"$NVIDIA_APT_DIR/update.log" 2>&1 ||
+    skip "apt-get update failed (see $NVIDIA_APT_DIR/update.log)"
+  version=$(nvidia_apt_version nvidia-kernel-source "$NV_VERSION")
   [ -n "$version" ] || skip "nvidia-kernel-source $NV_VERSION is not in this mirror"
   work=$(mktemp -d)
-  (cd "$work" && apt-get "${apt[@]}" download -qq "nvidia-kernel-source=$version") >"$apt_dir/download.log" 2>&1 ||
-    skip "download of nvidia-kernel-source=$version failed (see $apt_dir/download.log)"
+  (cd "$work" && nvidia_apt apt-get download -qq "nvidia-kernel-source=$version") >"$NVIDIA_APT_DIR/download.log" 2>&1 ||
+    skip "download of nvidia-kernel-source=$version failed (see $NVIDIA_APT_DIR/download.log)"
   dpkg-deb -x "$work"/nvidia-kernel-source_*.deb "$work/pkg"
   rm -rf "$headers" && mkdir -p "$headers"
   tar -xJf "$work/pkg/usr/src/nvidia-kernel.tar.xz" -C "$headers" --strip-components=2 \

@@ -46,6 +46,16 @@ build_clients() {
 phase test-clients build_clients
 bins=$FAKEGPU_ROOT/target/x86_64-unknown-linux-gnu/release
 
+# NVIDIA's userspace for the real-client cases (test and demo jobs; skipped loudly if the
+# packages cannot be fetched), and the libcuda probe built against it.
+nvidia_userspace() {
+  FAKEGPU_NVIDIA_USERSPACE=$("$FAKEGPU_ROOT/scripts/fetch-nvidia-userspace.sh")
+  export FAKEGPU_NVIDIA_USERSPACE
+  [ -n "$FAKEGPU_NVIDIA_USERSPACE" ] || return 0
+  gcc -Wall -Werror -O2 "$FAKEGPU_ROOT/tests/nvidia-userspace/cuda_probe.c" -ldl -o "$FAKEGPU_BUILD/cuda_probe"
+}
+[ "$mode" = bench ] || phase nvidia-userspace nvidia_userspace
+
 initrd=$FAKEGPU_BUILD/initramfs-$flavour.cpio.gz
 phase initramfs "$FAKEGPU_ROOT/scripts/make-initramfs.sh" "$FAKEGPU_BUILD/modules-$flavour" "$bins" "$initrd"
 

@@ -38,6 +38,7 @@ pub(crate) fn nvidia_ioctl(state: &State, file: &NvFile, cmd: u32, arg: usize) -
     let mut buf = KVec::from_elem(0u8, size, GFP_KERNEL)?;
     UserSlice::new(ptr, size).reader().read_slice(&mut buf)?;
     let result = dispatch(state, file, nr, &mut buf);
+    crate::trace::escape(file.node, nr, &buf, &result);
     UserSlice::new(ptr, size).writer().write_slice(&buf)?;
     result
 }
@@ -91,6 +92,15 @@ fn dispatch(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
                     status: NV_OK,
                 },
             );
+            Ok(())
+        }
+        FrontendCall::NumaInfo => {
+            // No NUMA node, status disabled, no offline pages; the block size SYS_PARAMS set.
+            buf.fill(0);
+            // nid -1 (NUMA_NO_NODE).
+            write_pod(&mut buf[numa_info::NID..], &u32::MAX);
+            let memblock = state.memblock_size.load(Ordering::Acquire);
+            write_pod(&mut buf[numa_info::MEMBLOCK_SIZE..], &memblock);
             Ok(())
         }
         FrontendCall::Rm => crate::rm::rm_escape(state, file, nr, buf),

@@ -23,6 +23,7 @@ mod published;
 mod file;
 mod ioctl;
 mod rm;
+mod trace;
 mod uvm;
 
 #[path = "../shared/src"]
@@ -34,7 +35,9 @@ pub mod shared {
     pub mod nv_frontend_abi;
     pub mod nv_rm_abi;
     pub mod nv_status;
+    pub mod nv_trace;
     pub mod nv_uvm_abi;
+    pub mod nvsim_ctrl;
     pub mod nvsim_frontend;
     pub mod nvsim_rm;
     pub mod pod;

@@ -12,6 +12,7 @@ use crate::shared::nv_rm_abi::{
 };
 use crate::shared::nv_status::*;
 use crate::shared::nvsim_frontend::Node;
+use crate::shared::nvsim_ctrl;
 use crate::shared::nvsim_rm::{self, Alloc, Handle, Request, RmStore, Slot, SlotStorage};
 use crate::shared::pod::{read_pod, write_pod};
 use crate::State;
@@ -86,23 +87,6 @@ extern "C" {
     fn nvsim_pid_from_caller_ns(vnr: u32) -> u32;
 }
 
-/// Where the status field of an RM call's parameters is, for the calls fault injection
-/// can fail.
-fn status_offset(nr: u8, size: usize) -> Option<usize> {
-    match (nr, size) {
-        (nv_rm_abi::esc::RM_ALLOC, 32) => Some(core::mem::offset_of!(Nvos21, status)),
-        (nv_rm_abi::esc::RM_ALLOC, 48) => Some(core::mem::offset_of!(Nvos64, status)),
-        (nv_rm_abi::esc::RM_FREE, 16) => Some(core::mem::offset_of!(Nvos00, status)),
-        (nv_rm_abi::esc::RM_CONTROL, 32) => Some(core::mem::offset_of!(Nvos54, status)),
-        (nv_rm_abi::esc::RM_MAP_MEMORY, 56) => Some(core::mem::offset_of!(Nvos33WithFd, status)),
-        (nv_rm_abi::esc::RM_VID_HEAP_CONTROL, vid_heap::SIZE) => Some(vid_heap::STATUS),
-        (nv_rm_abi::esc::RM_DUP_OBJECT, 28) => Some(core::mem::offset_of!(Nvos55, status)),
-        (nv_rm_abi::esc::RM_SHARE, 24) => Some(20),
-        (nv_rm_abi::esc::RM_ALLOC_MEMORY, 56) => Some(40),
-        _ => None,
-    }
-}
-
 /// Handles RM escape `nr` on the copied-in parameters `buf`.
 pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
     // The node rules (RM_ALLOC's hClass is at 12 in both forms) come before fault
@@ -111,7 +95,7 @@ pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) ->
     if !nv_rm_abi::node_allows(nr, file.node == Node::Ctl, class_id) {
         return Err(EINVAL);
     }
-    if let Some(at) = status_offset(nr, buf.len()) {
+    if let Some(at) = crate::shared::nv_trace::status_offset(nr, buf.len()) {
         // SAFETY: the shim only takes a spinlock and reads its parameters.
         let injected = unsafe { nvsim_fault_take() };
         // SAFETY: reads a module parameter.
@@ -764,7 +748,7 @@ pub(crate) fn map_pages(state: &State, file: &NvFile, vma: *mut kernel::ffi::c_v
 /// this file, the object exists and takes the command, the exact parameter size); the
 /// driver's not-supported status, logged, for any other command.
 fn control(state: &State, file: &NvFile, p: &Nvos54) -> NvStatus {
-    let Some(spec) = ctrl::spec(p.cmd) else {
+    let Some(spec) = ctrl::spec(p.cmd).or_else(|| nvsim_ctrl::spec(p.cmd)) else {
         log_unimplemented("control", p.cmd, p.params_size as usize);
         return NV_ERR_NOT_SUPPORTED;
     };
@@ -796,6 +780,7 @@ fn control_checked(
     };
     let takes = match spec.target {
         ctrl::Target::Client => object.kind == nvsim_rm::Kind::Client,
+        ctrl::Target::Device => object.class == class::NV01_DEVICE_0,
         ctrl::Target::Subdevice => object.class == class::NV20_SUBDEVICE_0,
         ctrl::Target::ChannelGroup => object.class == class::KEPLER_CHANNEL_GROUP_A,
         ctrl::Target::Channel => object.kind == nvsim_rm::Kind::Channel,
@@ -917,12 +902,31 @@ fn control_checked(
         }
         // Scheduling a channel group and setting its timeslice change nothing nvsim
         // simulates.
-        _ => {}
+        ctrl::NVA06C_CTRL_CMD_GPFIFO_SCHEDULE | ctrl::NVA06C_CTRL_CMD_SET_TIMESLICE => {}
+        cmd => {
+            let ctx = nvsim_ctrl::Context {
+                gpus: &state.gpus,
+                version: state.version,
+                clocks,
+            };
+            nvsim_ctrl::answer(cmd, &mut params, &ctx)?
+        }
     }
     UserSlice::new(ptr, spec.size)
         .writer()
         .write_slice(&params)
         .map_err(|_| NV_ERR_INVALID_POINTER)
+}
+
+extern "C" {
+    fn nvsim_clock_real_us() -> u64;
+    fn nvsim_clock_mono_ns() -> u64;
+}
+
+/// The clocks the time-correlation control samples (`shim.c`).
+fn clocks() -> (u64, u64) {
+    // SAFETY: both only read the kernel's clocks.
+    unsafe { (nvsim_clock_real_us(), nvsim_clock_mono_ns()) }
 }
 
 /// FB_GET_INFO (first version): the list is in the caller's memory at the params' pointer,

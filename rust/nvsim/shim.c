@@ -66,6 +66,22 @@ unsigned int nvsim_fault_take(void)
 	return status;
 }
 
+/*
+ * Trace mode: log every escape, RM class and control command with its sizes and the status
+ * returned, so what NVIDIA's userspace asks of the driver is visible (root sets it; the log
+ * is not rate-limited while it is on).
+ */
+static bool trace;
+module_param(trace, bool, 0644);
+MODULE_PARM_DESC(trace, "Log every call with its sizes and status (default off)");
+
+int nvsim_param_trace(void);
+
+int nvsim_param_trace(void)
+{
+	return READ_ONCE(trace);
+}
+
 static char version[64] = "535.309.01";
 module_param_string(version, version, sizeof(version), 0444);
 MODULE_PARM_DESC(version, "Driver version CHECK_VERSION_STR reports (default 535.309.01)");
@@ -299,4 +315,23 @@ int nvsim_caller_is_admin(void);
 int nvsim_caller_is_admin(void)
 {
 	return capable(CAP_SYS_ADMIN);
+}
+
+/* ---- Clocks for the GPU/CPU time correlation control ---- */
+
+#include <linux/timekeeping.h>
+
+u64 nvsim_clock_real_us(void);
+u64 nvsim_clock_mono_ns(void);
+
+/* Wall-clock time in microseconds since the epoch (the RM's "OS time"). */
+u64 nvsim_clock_real_us(void)
+{
+	return div_u64(ktime_get_real_ns(), NSEC_PER_USEC);
+}
+
+/* Monotonic nanoseconds: the simulated GPU's timer. */
+u64 nvsim_clock_mono_ns(void)
+{
+	return ktime_get_ns();
 }

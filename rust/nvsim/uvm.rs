@@ -164,7 +164,9 @@ unsafe extern "C" fn uvm_unlocked_ioctl(
     };
     // SAFETY: the VFS calls ioctl on an open UVM file.
     let uvm = unsafe { uvm_file(file) };
-    match uvm_ioctl(state, uvm.get_ref(), cmd, arg) {
+    let result = uvm_ioctl(state, uvm.get_ref(), cmd, arg);
+    crate::trace::uvm(cmd, uvm_command(cmd).map_or(0, |c| c.size), &result);
+    match result {
         Ok(()) => 0,
         Err(e) => e.to_errno() as c_long,
     }

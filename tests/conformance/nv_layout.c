@@ -9,6 +9,7 @@
 
 #include "nv-ioctl.h"
 #include "nv-ioctl-numbers.h"
+#include "nv-ioctl-numa.h"
 #include "nvstatus.h"
 #include "uvm_ioctl.h"
 #include "uvm_linux_ioctl.h"
@@ -69,6 +70,12 @@ int main(void)
 	CLAIM("NV_ESC_ATTACH_GPUS_TO_FD", NV_ESC_ATTACH_GPUS_TO_FD);
 	CLAIM("NV_ESC_QUERY_DEVICE_INTR", NV_ESC_QUERY_DEVICE_INTR);
 	CLAIM("NV_ESC_SYS_PARAMS", NV_ESC_SYS_PARAMS);
+	CLAIM("NV_ESC_NUMA_INFO", NV_ESC_NUMA_INFO);
+	CLAIM("sizeof(nv_ioctl_numa_info_t)", sizeof(nv_ioctl_numa_info_t));
+	CLAIM("offsetof(nv_ioctl_numa_info_t,status)", offsetof(nv_ioctl_numa_info_t, status));
+	CLAIM("offsetof(nv_ioctl_numa_info_t,memblock_size)", offsetof(nv_ioctl_numa_info_t, memblock_size));
+	CLAIM("offsetof(nv_ioctl_numa_info_t,offline_addresses.numEntries)",
+	      offsetof(nv_ioctl_numa_info_t, offline_addresses.numEntries));
 	CLAIM("NV_ESC_EXPORT_TO_DMABUF_FD", NV_ESC_EXPORT_TO_DMABUF_FD);
 	CLAIM("sizeof(NvProcessorUuid)", sizeof(NvProcessorUuid));
 	CLAIM("sizeof(UVM_INITIALIZE_PARAMS)", sizeof(UVM_INITIALIZE_PARAMS));

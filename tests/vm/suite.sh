@@ -54,6 +54,12 @@ for c in containers_with_quotas container_gpu_and_device_cgroup container_operat
     container_cdi_limits_only quota_commands container_bad_input_aborts; do
   run_case "$c" sh /fakegpu/containers.sh "$c"
 done
+# NVIDIA's own userspace (when it could be fetched).
+if [ -d /nvidia ]; then
+  for c in explore; do
+    run_case "$c" sh /fakegpu/nvidia_userspace.sh "$c"
+  done
+fi
 run_case bad_devices_param_refused sh /fakegpu/cases.sh bad_devices_param_refused
 run_case rmmod_refused_while_open sh /fakegpu/cases.sh rmmod_refused_while_open
 run_case absent_real_device_gives_enxio sh /fakegpu/cases.sh absent_real_device_gives_enxio

@@ -44,8 +44,25 @@ pub mod esc {
     pub const QUERY_DEVICE_INTR: u8 = NV_IOCTL_BASE + 13;
     /// `NV_ESC_SYS_PARAMS`: [`super::NvIoctlSysParams`].
     pub const SYS_PARAMS: u8 = NV_IOCTL_BASE + 14;
+    /// `NV_ESC_NUMA_INFO`: `nv_ioctl_numa_info_t` (see [`super::numa_info`]), GPU nodes only.
+    pub const NUMA_INFO: u8 = NV_IOCTL_BASE + 15;
     /// `NV_ESC_EXPORT_TO_DMABUF_FD`: [`super::NvIoctlExportToDmaBufFd`].
     pub const EXPORT_TO_DMABUF_FD: u8 = NV_IOCTL_BASE + 17;
+}
+
+/// `nv_ioctl_numa_info_t` (`nv-ioctl-numa.h`): a GPU's NUMA memory as the system assigned
+/// it. Only the fields nvsim answers are named; the rest is the offline-address list.
+pub mod numa_info {
+    /// Its size.
+    pub const SIZE: usize = 560;
+    /// `int32_t nid`: the NUMA node, -1 for none.
+    pub const NID: usize = 0;
+    /// `int32_t status` (`NV_IOCTL_NUMA_STATUS_*`, 0 = disabled).
+    pub const STATUS: usize = 4;
+    /// `uint64_t memblock_size`: what SYS_PARAMS recorded.
+    pub const MEMBLOCK_SIZE: usize = 8;
+    /// `offline_addresses.numEntries`.
+    pub const OFFLINE_ENTRIES: usize = 552;
 }
 
 /// `nv_pci_info_t`.
@@ -457,6 +474,17 @@ pub const LAYOUT_CLAIMS: &[(&str, usize)] = &[
     ("NV_ESC_ATTACH_GPUS_TO_FD", esc::ATTACH_GPUS_TO_FD as usize),
     ("NV_ESC_QUERY_DEVICE_INTR", esc::QUERY_DEVICE_INTR as usize),
     ("NV_ESC_SYS_PARAMS", esc::SYS_PARAMS as usize),
+    ("NV_ESC_NUMA_INFO", esc::NUMA_INFO as usize),
+    ("sizeof(nv_ioctl_numa_info_t)", numa_info::SIZE),
+    ("offsetof(nv_ioctl_numa_info_t,status)", numa_info::STATUS),
+    (
+        "offsetof(nv_ioctl_numa_info_t,memblock_size)",
+        numa_info::MEMBLOCK_SIZE,
+    ),
+    (
+        "offsetof(nv_ioctl_numa_info_t,offline_addresses.numEntries)",
+        numa_info::OFFLINE_ENTRIES,
+    ),
     (
         "NV_ESC_EXPORT_TO_DMABUF_FD",
         esc::EXPORT_TO_DMABUF_FD as usize,

@@ -300,6 +300,8 @@ pub mod ctrl {
     pub enum Target {
         /// The client itself (NV0000 commands).
         Client,
+        /// A device (NV0080).
+        Device,
         /// A subdevice (NV2080).
         Subdevice,
         /// A channel group (NVA06C).

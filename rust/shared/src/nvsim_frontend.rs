@@ -41,6 +41,8 @@ pub enum FrontendCall {
     QueryDeviceIntr,
     /// dma-buf export of RM memory.
     ExportToDmabuf,
+    /// The GPU's NUMA memory (none: nvsim's GPUs are not coherent with the CPU).
+    NumaInfo,
     /// Anything else goes to the RM (`rm_ioctl`): RM escapes, REGISTER_FD, OS events.
     Rm,
 }
@@ -74,6 +76,12 @@ pub fn classify(nr: u8, size: usize, node: Node) -> Result<FrontendCall, i32> {
                 return Err(EINVAL);
             }
             Ok(FrontendCall::SysParams)
+        }
+        esc::NUMA_INFO => {
+            if size != numa_info::SIZE {
+                return Err(EINVAL);
+            }
+            device_only(FrontendCall::NumaInfo)
         }
         esc::EXPORT_TO_DMABUF_FD => {
             if size != core::mem::size_of::<NvIoctlExportToDmaBufFd>() {

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Trace mode (`trace=1`): one log line per call, with the RM class or control command, the
+//! sizes and the status or errno returned. This is how the calls NVIDIA's own userspace
+//! makes, and which of them nvsim lacks, become visible.
+
+use crate::shared::nv_trace::{summarize, Subject};
+use crate::shared::nvsim_frontend::Node;
+use kernel::prelude::*;
+
+extern "C" {
+    /// The `trace` module parameter (`shim.c`).
+    fn nvsim_param_trace() -> kernel::ffi::c_int;
+}
+
+/// Whether trace mode is on.
+pub(crate) fn enabled() -> bool {
+    // SAFETY: reads a module parameter with READ_ONCE.
+    unsafe { nvsim_param_trace() != 0 }
+}
+
+/// Logs frontend escape `nr` on `node`, from its parameters after the call.
+pub(crate) fn escape(node: Node, nr: u8, buf: &[u8], result: &Result) {
+    if !enabled() {
+        return;
+    }
+    let errno = result.as_ref().err().map_or(0, |e| e.to_errno());
+    let summary = summarize(nr, buf);
+    let status = summary.status.unwrap_or(0);
+    let node = match node {
+        Node::Ctl => 255,
+        Node::Gpu(minor) => minor,
+    };
+    match summary.subject {
+        Subject::Control { cmd, params_size } => pr_info!(
+            "trace: node {} esc {:#x} control {:#010x} ({} bytes) -> errno {} status {:#x}\n",
+            node,
+            nr,
+            cmd,
+            params_size,
+            errno,
+            status
+        ),
+        Subject::Class(class) => pr_info!(
+            "trace: node {} esc {:#x} alloc class {:#x} ({} bytes) -> errno {} status {:#x}\n",
+            node,
+            nr,
+            class,
+            buf.len(),
+            errno,
+            status
+        ),
+        Subject::VidHeap(function) => pr_info!(
+            "trace: node {} esc {:#x} vid-heap function {} -> errno {} status {:#x}\n",
+            node,
+            nr,
+            function,
+            errno,
+            status
+        ),
+        Subject::None => pr_info!(
+            "trace: node {} esc {:#x} ({} bytes) -> errno {} status {:#x}\n",
+            node,
+            nr,
+            buf.len(),
+            errno,
+            status
+        ),
+    }
+}
+
+/// Logs UVM command `cmd` and its errno.
+pub(crate) fn uvm(cmd: u32, size: usize, result: &Result) {
+    if enabled() {
+        let errno = result.as_ref().err().map_or(0, |e| e.to_errno());
+        pr_info!(
+            "trace: uvm command {} ({} bytes) -> errno {}\n",
+            cmd,
+            size,
+            errno
+        );
+    }
+}

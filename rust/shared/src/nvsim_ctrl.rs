@@ -1,0 +1,393 @@
+//! The informational control commands nvsim answers for NVIDIA's own userspace (NVML,
+//! nvidia-smi, libcuda): GPU enumeration, ids, PCI location, UUIDs, the build version.
+//! Found by running those clients with nvsim's trace mode; each answer is consistent with
+//! the simulated GPUs' CARD_INFO records. Parameter layouts are the 535 headers'
+//! (`ctrl0000gpu.h`, `ctrl0000system.h`, `ctrl2080*.h`, `ctrl0080*.h`).
+
+use super::nv_rm_abi::ctrl::{Spec, Target};
+use super::nv_status::*;
+use super::nvsim_frontend::SimGpu;
+use super::pod::write_pod;
+
+/// An id slot with no GPU in an id list (`NV0000_CTRL_GPU_INVALID_ID`).
+pub const INVALID_ID: u32 = 0xffff_ffff;
+/// Ids in the probed and attach lists (`NV0000_CTRL_GPU_MAX_PROBED_GPUS`).
+const MAX_PROBED: usize = 32;
+/// `NV0000_GPU_MAX_GID_LENGTH`.
+const GID_LENGTH: usize = 256;
+/// `NV0000_CTRL_SYSTEM_GET_BUILD_VERSION_V2_MAX_STRING_SIZE`.
+const VERSION_STRING: usize = 256;
+
+/// `NV0000_CTRL_CMD_GPU_GET_ID_INFO_V2`.
+pub const GPU_GET_ID_INFO_V2: u32 = 0x205;
+/// `NV0000_CTRL_CMD_GPU_GET_ID_INFO` (the first version, with an unused name pointer).
+pub const GPU_GET_ID_INFO: u32 = 0x202;
+/// `NV0000_CTRL_CMD_GPU_GET_INIT_STATUS`.
+pub const GPU_GET_INIT_STATUS: u32 = 0x203;
+/// `NV0000_CTRL_CMD_GPU_GET_PROBED_IDS`.
+pub const GPU_GET_PROBED_IDS: u32 = 0x214;
+/// `NV0000_CTRL_CMD_GPU_ATTACH_IDS`.
+pub const GPU_ATTACH_IDS: u32 = 0x215;
+/// `NV0000_CTRL_CMD_GPU_GET_PCI_INFO`.
+pub const GPU_GET_PCI_INFO: u32 = 0x21b;
+/// `NV0000_CTRL_CMD_GPU_GET_UUID_FROM_GPU_ID`.
+pub const GPU_GET_UUID_FROM_GPU_ID: u32 = 0x275;
+/// `NV0000_CTRL_CMD_GPU_DETACH_IDS`.
+pub const GPU_DETACH_IDS: u32 = 0x216;
+/// `NV0000_CTRL_CMD_GPU_QUERY_DRAIN_STATE`.
+pub const GPU_QUERY_DRAIN_STATE: u32 = 0x279;
+/// `NV0000_CTRL_CMD_SYSTEM_GET_BUILD_VERSION_V2`.
+pub const SYSTEM_GET_BUILD_VERSION_V2: u32 = 0x13e;
+
+/// `NV0080_CTRL_CMD_GPU_GET_VIRTUALIZATION_MODE`.
+pub const DEVICE_GET_VIRTUALIZATION_MODE: u32 = 0x0080_0289;
+
+/// `NV2080_CTRL_CMD_TIMER_GET_GPU_CPU_TIME_CORRELATION_INFO`.
+pub const TIMER_GET_GPU_CPU_TIME_CORRELATION_INFO: u32 = 0x2080_0406;
+/// Most samples that control takes (`NV2080_CTRL_TIMER_GPU_CPU_TIME_MAX_SAMPLES`).
+const TIME_MAX_SAMPLES: usize = 16;
+/// Its CPU clock source "OS time" (microseconds since the epoch).
+const CPU_CLK_OSTIME: u8 = 1;
+
+/// `NV2080_CTRL_CMD_MC_GET_ARCH_INFO`.
+pub const MC_GET_ARCH_INFO: u32 = 0x2080_1701;
+/// Hopper (`NV2080_CTRL_MC_ARCH_INFO_ARCHITECTURE_GH100`), what an H100's RM reports, with
+/// implementation 0 (GH100) and revision A1.
+const ARCH_GH100: u32 = 0x180;
+const REVISION_A1: u32 = 0xa1;
+
+/// The commands answered here, with their exact sizes and targets.
+pub const SPECS: [Spec; 13] = [
+    Spec {
+        cmd: MC_GET_ARCH_INFO,
+        size: 16,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: TIMER_GET_GPU_CPU_TIME_CORRELATION_INFO,
+        size: 8 + 16 * TIME_MAX_SAMPLES,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: DEVICE_GET_VIRTUALIZATION_MODE,
+        size: 4,
+        target: Target::Device,
+    },
+    Spec {
+        cmd: GPU_GET_ID_INFO,
+        size: 40,
+        target: Target::Client,
+    },
+    Spec {
+        cmd: GPU_DETACH_IDS,
+        size: 4 * MAX_PROBED,
+        target: Target::Client,
+    },
+    Spec {
+        cmd: GPU_QUERY_DRAIN_STATE,
+        size: 12,
+        target: Target::Client,
+    },
+    Spec {
+        cmd: GPU_GET_PROBED_IDS,
+        size: 8 * MAX_PROBED,
+        target: Target::Client,
+    },
+    Spec {
+        cmd: GPU_GET_ID_INFO_V2,
+        size: 32,
+        target: Target::Client,
+    },
+    Spec {
+        cmd: GPU_GET_INIT_STATUS,
+        size: 8,
+        target: Target::Client,
+    },
+    Spec {
+        cmd: GPU_ATTACH_IDS,
+        size: 4 * MAX_PROBED + 4,
+        target: Target::Client,
+    },
+    Spec {
+        cmd: GPU_GET_PCI_INFO,
+        size: 12,
+        target: Target::Client,
+    },
+    Spec {
+        cmd: GPU_GET_UUID_FROM_GPU_ID,
+        size: 12 + GID_LENGTH,
+        target: Target::Client,
+    },
+    Spec {
+        cmd: SYSTEM_GET_BUILD_VERSION_V2,
+        size: 3 * VERSION_STRING + 8,
+        target: Target::Client,
+    },
+];
+
+/// The spec of `cmd`, if it is answered here.
+pub fn spec(cmd: u32) -> Option<Spec> {
+    SPECS.iter().copied().find(|s| s.cmd == cmd)
+}
+
+/// What an answer may depend on.
+pub struct Context<'a> {
+    /// Every simulated GPU, by minor.
+    pub gpus: &'a [SimGpu],
+    /// The driver version (`version=`).
+    pub version: &'a str,
+    /// Reads the clocks: (wall-clock µs since the epoch, the GPU timer in ns).
+    pub clocks: fn() -> (u64, u64),
+}
+
+impl Context<'_> {
+    fn gpu_by_id(&self, id: u32) -> Option<&SimGpu> {
+        self.gpus.iter().find(|g| g.gpu_id() == id)
+    }
+}
+
+fn word(params: &[u8], at: usize) -> u32 {
+    params
+        .get(at..)
+        .and_then(super::pod::read_pod::<u32>)
+        .unwrap_or(0)
+}
+
+fn put(params: &mut [u8], at: usize, value: u32) {
+    if let Some(slot) = params.get_mut(at..) {
+        write_pod(slot, &value);
+    }
+}
+
+/// Copies `text` NUL-terminated into `params[at..at + room]`, truncating.
+fn put_str(params: &mut [u8], at: usize, room: usize, text: &[u8]) {
+    if let Some(dst) = params.get_mut(at..at + room) {
+        dst.fill(0);
+        let n = text.len().min(room.saturating_sub(1));
+        if let (Some(d), Some(t)) = (dst.get_mut(..n), text.get(..n)) {
+            d.copy_from_slice(t);
+        }
+    }
+}
+
+/// GPU_GET_ID_INFO(_V2): `tail` is where sliStatus and what follows it start.
+fn id_info(params: &mut [u8], ctx: &Context<'_>, tail: usize) -> Result<(), NvStatus> {
+    let gpu = ctx
+        .gpu_by_id(word(params, 0))
+        .ok_or(NV_ERR_INVALID_ARGUMENT)?;
+    // gpuFlags: in use, nothing else (not SLI, mobile, boot primary, SoC or ATS). The device
+    // instance is the minor, as the driver numbers devices in probe order; no NUMA node.
+    put(params, 4, 1);
+    put(params, 8, gpu.minor);
+    put(params, 12, 0);
+    put(params, tail, 0);
+    put(params, tail + 4, gpu.gpu_id());
+    put(params, tail + 8, gpu.minor);
+    put(params, tail + 12, u32::MAX);
+    Ok(())
+}
+
+/// Answers `cmd` (one of [`SPECS`], parameters already checked for size) in place.
+pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvStatus> {
+    match cmd {
+        GPU_GET_PROBED_IDS => {
+            params.fill(0xff);
+            for (i, gpu) in ctx.gpus.iter().take(MAX_PROBED).enumerate() {
+                put(params, 4 * i, gpu.gpu_id());
+            }
+        }
+        // V2 is V1 without the name pointer at 16.
+        GPU_GET_ID_INFO_V2 => id_info(params, ctx, 16)?,
+        GPU_GET_ID_INFO => id_info(params, ctx, 24)?,
+        GPU_GET_INIT_STATUS => {
+            ctx.gpu_by_id(word(params, 0))
+                .ok_or(NV_ERR_INVALID_ARGUMENT)?;
+            put(params, 4, NV_OK);
+        }
+        GPU_ATTACH_IDS => {
+            // Attaching is the RM's bookkeeping only: every id must be known (or the
+            // "all probed GPUs" marker).
+            for i in 0..MAX_PROBED {
+                let id = word(params, 4 * i);
+                if id == INVALID_ID {
+                    break;
+                }
+                if id != 0x0000_ffff && ctx.gpu_by_id(id).is_none() {
+                    put(params, 4 * MAX_PROBED, id);
+                    return Err(NV_ERR_INVALID_ARGUMENT);
+                }
+            }
+        }
+        // Detaching is bookkeeping too; the GPUs stay usable through open files.
+        GPU_DETACH_IDS => {}
+        GPU_QUERY_DRAIN_STATE => {
+            ctx.gpu_by_id(word(params, 0))
+                .ok_or(NV_ERR_INVALID_ARGUMENT)?;
+            // Not draining, no flags.
+            put(params, 4, 0);
+            put(params, 8, 0);
+        }
+        GPU_GET_PCI_INFO => {
+            let gpu = ctx
+                .gpu_by_id(word(params, 0))
+                .ok_or(NV_ERR_INVALID_ARGUMENT)?;
+            let pci = gpu.card_info().pci_info;
+            put(params, 4, pci.domain);
+            put(params, 8, u32::from(pci.bus) | u32::from(pci.slot) << 16);
+        }
+        GPU_GET_UUID_FROM_GPU_ID => {
+            let gpu = ctx
+                .gpu_by_id(word(params, 0))
+                .ok_or(NV_ERR_OBJECT_NOT_FOUND)?;
+            let binary = word(params, 4) & 3 == 2;
+            if binary {
+                put_str(params, 8, GID_LENGTH, &[]);
+                if let Some(dst) = params.get_mut(8..24) {
+                    dst.copy_from_slice(&gpu.uuid());
+                }
+                put(params, 8 + GID_LENGTH, 16);
+            } else {
+                let text = gpu.uuid_text();
+                let bytes = text.as_bytes_with_nul();
+                put_str(params, 8, GID_LENGTH, bytes);
+                put(params, 8 + GID_LENGTH, bytes.len() as u32);
+            }
+        }
+        SYSTEM_GET_BUILD_VERSION_V2 => {
+            let v = ctx.version.as_bytes();
+            put_str(params, 0, VERSION_STRING, v);
+            put_str(params, VERSION_STRING, VERSION_STRING, v);
+            put_str(
+                params,
+                2 * VERSION_STRING,
+                VERSION_STRING,
+                b"rel/gpu_drv/r535/nvsim",
+            );
+            put(params, 3 * VERSION_STRING, 0);
+            put(params, 3 * VERSION_STRING + 4, 0);
+        }
+        // Bare metal: no vGPU, no passthrough.
+        DEVICE_GET_VIRTUALIZATION_MODE => put(params, 0, 0),
+        TIMER_GET_GPU_CPU_TIME_CORRELATION_INFO => {
+            let clock = params.first().copied().unwrap_or(0);
+            let samples = usize::from(params.get(1).copied().unwrap_or(0));
+            if samples > TIME_MAX_SAMPLES {
+                return Err(NV_ERR_INVALID_ARGUMENT);
+            }
+            // Only the OS clock, on the CPU (the TSC and GSP sources are not simulated).
+            if clock != CPU_CLK_OSTIME {
+                return Err(NV_ERR_NOT_SUPPORTED);
+            }
+            for i in 0..samples {
+                let (cpu, gpu) = (ctx.clocks)();
+                if let Some(slot) = params.get_mut(8 + 16 * i..) {
+                    write_pod(slot, &cpu);
+                }
+                if let Some(slot) = params.get_mut(16 + 16 * i..) {
+                    write_pod(slot, &gpu);
+                }
+            }
+        }
+        MC_GET_ARCH_INFO => {
+            params.fill(0);
+            put(params, 0, ARCH_GH100);
+            put(params, 8, REVISION_A1);
+        }
+        _ => return Err(NV_ERR_NOT_SUPPORTED),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pod::read_pod;
+
+    fn gpus() -> [SimGpu; 2] {
+        core::array::from_fn(|i| SimGpu {
+            minor: i as u32,
+            bus: i as u8 + 1,
+            device_id: 0x2331,
+            fb_size: 4 << 30,
+        })
+    }
+
+    fn ask<R>(cmd: u32, setup: impl FnOnce(&mut [u8]) -> R) -> (Result<(), NvStatus>, [u8; 1024]) {
+        let gpus = gpus();
+        let ctx = Context {
+            gpus: &gpus,
+            version: "535.309.01",
+            clocks: || (7, 9),
+        };
+        let mut buf = [0u8; 1024];
+        let size = spec(cmd).map(|s| s.size).unwrap_or(0);
+        setup(&mut buf[..size]);
+        let r = answer(cmd, &mut buf[..size], &ctx);
+        (r, buf)
+    }
+
+    fn at(buf: &[u8], i: usize) -> u32 {
+        read_pod(&buf[i..]).unwrap()
+    }
+
+    #[test]
+    fn probed_ids_are_the_card_info_ids() {
+        let (r, buf) = ask(GPU_GET_PROBED_IDS, |_| {});
+        assert_eq!(r, Ok(()));
+        assert_eq!(
+            (at(&buf, 0), at(&buf, 4), at(&buf, 8)),
+            (0x100, 0x200, INVALID_ID)
+        );
+        assert_eq!(at(&buf, 128), INVALID_ID, "no excluded GPUs");
+    }
+
+    #[test]
+    fn id_info_and_pci_info_follow_the_gpu() {
+        let (r, buf) = ask(GPU_GET_ID_INFO_V2, |p| write_pod(p, &0x200u32));
+        assert_eq!(r, Ok(()));
+        assert_eq!(at(&buf, 8), 1, "device instance is the minor");
+        let (r, _) = ask(GPU_GET_ID_INFO_V2, |p| write_pod(p, &0x300u32));
+        assert_eq!(r, Err(NV_ERR_INVALID_ARGUMENT));
+        let (r, buf) = ask(GPU_GET_PCI_INFO, |p| write_pod(p, &0x200u32));
+        assert_eq!(r, Ok(()));
+        assert_eq!(read_pod::<u16>(&buf[8..]), Some(2), "bus");
+    }
+
+    #[test]
+    fn uuid_from_gpu_id_in_both_formats() {
+        let (r, buf) = ask(GPU_GET_UUID_FROM_GPU_ID, |p| write_pod(p, &0x100u32));
+        assert_eq!(r, Ok(()));
+        let text = &buf[8..8 + 40];
+        assert!(text.starts_with(b"GPU-6e767369-6d67-7075-0000-000000000000"));
+        let (_, buf) = ask(GPU_GET_UUID_FROM_GPU_ID, |p| {
+            write_pod(p, &0x200u32);
+            write_pod(&mut p[4..], &2u32);
+        });
+        assert_eq!(&buf[8..16], b"nvsimgpu");
+        assert_eq!(buf[23], 1);
+        assert_eq!(at(&buf, 8 + GID_LENGTH), 16);
+    }
+
+    #[test]
+    fn attach_refuses_unknown_ids_and_names_them() {
+        let (r, _) = ask(GPU_ATTACH_IDS, |p| {
+            p.fill(0xff);
+            write_pod(p, &0x100u32);
+        });
+        assert_eq!(r, Ok(()));
+        let (r, buf) = ask(GPU_ATTACH_IDS, |p| {
+            p.fill(0xff);
+            write_pod(p, &0x900u32);
+        });
+        assert_eq!(r, Err(NV_ERR_INVALID_ARGUMENT));
+        assert_eq!(at(&buf, 128), 0x900);
+    }
+
+    #[test]
+    fn build_version_is_the_drivers() {
+        let (r, buf) = ask(SYSTEM_GET_BUILD_VERSION_V2, |p| p.fill(0xaa));
+        assert_eq!(r, Ok(()));
+        assert_eq!(&buf[..11], b"535.309.01\0");
+        assert_eq!(&buf[256..267], b"535.309.01\0");
+    }
+}

@@ -1,0 +1,37 @@
+# Private apt state for fetching NVIDIA's Debian packages (non-free component of the
+# machine's own Debian mirror) without touching any system file. Source it after common.sh;
+# then `nvidia_apt update`, `nvidia_apt_version PKG PREFIX` and `nvidia_apt_download PKG=VER`.
+# shellcheck shell=bash
+
+NVIDIA_APT_DIR=$FAKEGPU_CACHE/nvidia-apt
+
+# Writes the private sources (the machine's Debian sources with contrib and non-free added).
+# Fails if the machine has no Debian sources.
+nvidia_apt_sources() {
+  local d=$NVIDIA_APT_DIR f
+  mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/sources.d"
+  rm -f "$d"/sources.d/*
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] && grep -q '^URIs:.*debian' "$f" || continue
+    sed -E 's/^Components:.*/Components: main contrib non-free non-free-firmware/' "$f" >"$d/sources.d/${f##*/}"
+  done
+  if [ -f /etc/apt/sources.list ]; then
+    grep -E '^deb .*debian' /etc/apt/sources.list |
+      sed -E 's/^(deb +(\[[^]]*\] +)?[^ ]+ +[^ ]+) .*/\1 main contrib non-free non-free-firmware/' \
+        >"$d/sources.d/debian.list" || true
+  fi
+  ls "$d"/sources.d/* >/dev/null 2>&1
+}
+
+# apt-get or apt-cache (first argument) with the private state.
+nvidia_apt() {
+  local tool=$1; shift
+  "$tool" -o "Dir::Etc::sourcelist=/dev/null" -o "Dir::Etc::sourceparts=$NVIDIA_APT_DIR/sources.d" \
+    -o "Dir::State::Lists=$NVIDIA_APT_DIR/lists" -o "Dir::Cache=$NVIDIA_APT_DIR/cache" \
+    -o "APT::Sandbox::User=root" "$@"
+}
+
+# The newest version of package $1 starting with $2 in the private lists, or nothing.
+nvidia_apt_version() {
+  nvidia_apt apt-cache madison "$1" | awk -v v="$2" '$3 ~ "^"v {print $3; exit}'
+}

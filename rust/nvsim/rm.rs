@@ -903,14 +903,18 @@ fn control_checked(
         // Scheduling a channel group and setting its timeslice change nothing nvsim
         // simulates.
         ctrl::NVA06C_CTRL_CMD_GPFIFO_SCHEDULE | ctrl::NVA06C_CTRL_CMD_SET_TIMESLICE => {}
-        cmd => {
-            let ctx = nvsim_ctrl::Context {
-                gpus: &state.gpus,
-                version: state.version,
-                clocks,
-            };
-            nvsim_ctrl::answer(cmd, &mut params, &ctx)?
+        nvsim_ctrl::SYSTEM_GET_BUILD_VERSION => {
+            let copies = nvsim_ctrl::build_version(&mut params, &ctrl_context(state))?;
+            for (to, text) in copies.iter().flatten() {
+                let bytes = text.as_bytes_with_nul();
+                let to = usize::try_from(*to).map_err(|_| NV_ERR_INVALID_PARAM_STRUCT)?;
+                UserSlice::new(to, bytes.len())
+                    .writer()
+                    .write_slice(bytes)
+                    .map_err(|_| NV_ERR_INVALID_PARAM_STRUCT)?;
+            }
         }
+        cmd => nvsim_ctrl::answer(cmd, &mut params, &ctrl_context(state))?,
     }
     UserSlice::new(ptr, spec.size)
         .writer()
@@ -921,6 +925,15 @@ fn control_checked(
 extern "C" {
     fn nvsim_clock_real_us() -> u64;
     fn nvsim_clock_mono_ns() -> u64;
+}
+
+/// What nvsim's informational controls answer from.
+fn ctrl_context(state: &State) -> nvsim_ctrl::Context<'_> {
+    nvsim_ctrl::Context {
+        gpus: &state.gpus,
+        version: state.version,
+        clocks,
+    }
 }
 
 /// The clocks the time-correlation control samples (`shim.c`).

@@ -7,15 +7,22 @@ NV_LIBS=$NV_ROOT/usr/lib/x86_64-linux-gnu
 
 nv() { LD_LIBRARY_PATH=$NV_LIBS "$@"; }
 
+explore_one() {
+  dmesg -c >/dev/null
+  echo "=== $*"
+  nv "$@"
+  echo "rc=$?"
+  if [ -n "${FULL:-}" ]; then
+    dmesg | grep 'trace:' | sed 's/.*trace: //' | uniq -c | tail -${FULL}
+  else
+    dmesg | grep 'trace:' | sed 's/.*trace: //' | grep -v 'status 0x0$' | sort | uniq -c | head -40
+  fi
+}
+
 explore() {
   lsmod | grep -q nvsim || load_nvsim || return 1
   echo 1 > /sys/module/nvsim/parameters/trace
-  dmesg -c >/dev/null
-  nv strace -f -e trace=%file,ioctl -o /tmp/smi.strace $NV_ROOT/usr/bin/nvidia-smi ${EXPLORE_ARGS:--L}
-  echo "rc=$?"
-  grep -E '/proc|/dev|/sys|ioctl' /tmp/smi.strace | grep -v 'ioctl(.*0x46' | grep -v 'lib' | head -60
-  dmesg | grep -v 'trace:' | tail -20
-  dmesg | grep 'trace:' | sed 's/.*trace: //' | uniq -c | head -300
+  FULL=60 explore_one $NV_ROOT/usr/bin/cuda_probe
   return 1
 }
 

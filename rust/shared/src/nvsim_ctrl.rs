@@ -36,6 +36,8 @@ pub const GPU_GET_UUID_FROM_GPU_ID: u32 = 0x275;
 pub const GPU_DETACH_IDS: u32 = 0x216;
 /// `NV0000_CTRL_CMD_GPU_QUERY_DRAIN_STATE`.
 pub const GPU_QUERY_DRAIN_STATE: u32 = 0x279;
+/// `NV0000_CTRL_CMD_SYSTEM_GET_BUILD_VERSION`: the strings go to pointers in the params.
+pub const SYSTEM_GET_BUILD_VERSION: u32 = 0x101;
 /// `NV0000_CTRL_CMD_SYSTEM_GET_BUILD_VERSION_V2`.
 pub const SYSTEM_GET_BUILD_VERSION_V2: u32 = 0x13e;
 
@@ -56,8 +58,38 @@ pub const MC_GET_ARCH_INFO: u32 = 0x2080_1701;
 const ARCH_GH100: u32 = 0x180;
 const REVISION_A1: u32 = 0xa1;
 
+/// `NV0000_CTRL_CMD_CLIENT_SET_INHERITED_SHARE_POLICY`: share policies are not simulated
+/// (RM_SHARE and RM_DUP_OBJECT admit any client), so setting one succeeds and changes nothing.
+pub const CLIENT_SET_INHERITED_SHARE_POLICY: u32 = 0xd04;
+
+/// `NV0000_CTRL_CMD_SYNC_GPU_BOOST_GROUP_INFO`: no synchronized boost groups.
+pub const SYNC_GPU_BOOST_GROUP_INFO: u32 = 0xa04;
+
+/// `NV0080_CTRL_CMD_HOST_GET_CAPS_V2`: a 3-byte table of host workarounds; none apply.
+pub const DEVICE_HOST_GET_CAPS_V2: u32 = 0x0080_1402;
+
 /// The commands answered here, with their exact sizes and targets.
-pub const SPECS: [Spec; 13] = [
+pub const SPECS: [Spec; 17] = [
+    Spec {
+        cmd: DEVICE_HOST_GET_CAPS_V2,
+        size: 3,
+        target: Target::Device,
+    },
+    Spec {
+        cmd: SYNC_GPU_BOOST_GROUP_INFO,
+        size: 4 + 16 * 140,
+        target: Target::Client,
+    },
+    Spec {
+        cmd: CLIENT_SET_INHERITED_SHARE_POLICY,
+        size: 12,
+        target: Target::Client,
+    },
+    Spec {
+        cmd: SYSTEM_GET_BUILD_VERSION,
+        size: 40,
+        target: Target::Client,
+    },
     Spec {
         cmd: MC_GET_ARCH_INFO,
         size: 16,
@@ -170,6 +202,51 @@ fn put_str(params: &mut [u8], at: usize, room: usize, text: &[u8]) {
     }
 }
 
+/// The build's branch and title strings (`NV_BUILD_BRANCH_VERSION`, `NV_DISPLAY_DRIVER_TITLE`).
+const BRANCH: &str = "rel/gpu_drv/r535/nvsim";
+const TITLE: &str = "NVIDIA nvsim driver";
+
+/// A string to copy to the caller's memory: where, and the bytes with their NUL.
+pub type CopyOut = (u64, super::namebuf::NameBuf);
+
+/// SYSTEM_GET_BUILD_VERSION (the first version), as the RM's legacy path answers it: with any
+/// of the three string pointers null, only the size the strings need (the longest, with its
+/// NUL); otherwise, if the caller's size is enough, the three strings to copy out (the kernel
+/// copies them; a failed copy is NV_ERR_INVALID_PARAM_STRUCT) and the changelists.
+pub fn build_version(
+    params: &mut [u8],
+    ctx: &Context<'_>,
+) -> Result<Option<[CopyOut; 3]>, NvStatus> {
+    use core::fmt::Write;
+    let mut strings = [super::namebuf::NameBuf::new(); 3];
+    for (buf, text) in strings.iter_mut().zip([ctx.version, BRANCH, TITLE]) {
+        write!(buf, "{text}").map_err(|_| NV_ERR_INVALID_ARGUMENT)?;
+    }
+    let longest = strings
+        .iter()
+        .map(|b| b.as_bytes_with_nul().len())
+        .max()
+        .unwrap_or(1) as u32;
+    let ptr = |at: usize| {
+        params
+            .get(at..)
+            .and_then(super::pod::read_pod::<u64>)
+            .unwrap_or(0)
+    };
+    let ptrs = [ptr(8), ptr(16), ptr(24)];
+    if ptrs.contains(&0) {
+        put(params, 0, longest);
+        return Ok(None);
+    }
+    if word(params, 0) < longest {
+        return Err(NV_ERR_INVALID_PARAM_STRUCT);
+    }
+    put(params, 32, 0);
+    put(params, 36, 0);
+    let [a, b, c] = strings;
+    Ok(Some([(ptrs[0], a), (ptrs[1], b), (ptrs[2], c)]))
+}
+
 /// GPU_GET_ID_INFO(_V2): `tail` is where sliStatus and what follows it start.
 fn id_info(params: &mut [u8], ctx: &Context<'_>, tail: usize) -> Result<(), NvStatus> {
     let gpu = ctx
@@ -218,6 +295,8 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
                 }
             }
         }
+        CLIENT_SET_INHERITED_SHARE_POLICY => {}
+        SYNC_GPU_BOOST_GROUP_INFO | DEVICE_HOST_GET_CAPS_V2 => params.fill(0),
         // Detaching is bookkeeping too; the GPUs stay usable through open files.
         GPU_DETACH_IDS => {}
         GPU_QUERY_DRAIN_STATE => {
@@ -254,15 +333,9 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
             }
         }
         SYSTEM_GET_BUILD_VERSION_V2 => {
-            let v = ctx.version.as_bytes();
-            put_str(params, 0, VERSION_STRING, v);
-            put_str(params, VERSION_STRING, VERSION_STRING, v);
-            put_str(
-                params,
-                2 * VERSION_STRING,
-                VERSION_STRING,
-                b"rel/gpu_drv/r535/nvsim",
-            );
+            put_str(params, 0, VERSION_STRING, ctx.version.as_bytes());
+            put_str(params, VERSION_STRING, VERSION_STRING, BRANCH.as_bytes());
+            put_str(params, 2 * VERSION_STRING, VERSION_STRING, TITLE.as_bytes());
             put(params, 3 * VERSION_STRING, 0);
             put(params, 3 * VERSION_STRING + 4, 0);
         }
@@ -384,10 +457,37 @@ mod tests {
     }
 
     #[test]
+    fn build_version_v1_sizes_then_copies() {
+        let gpus = gpus();
+        let ctx = Context {
+            gpus: &gpus,
+            version: "535.309.01",
+            clocks: || (0, 0),
+        };
+        let mut p = [0u8; 40];
+        assert!(matches!(build_version(&mut p, &ctx), Ok(None)));
+        let need = at(&p, 0);
+        assert_eq!(need as usize, BRANCH.len() + 1);
+        for (i, ptr) in [0x1000u64, 0x2000, 0x3000].iter().enumerate() {
+            write_pod(&mut p[8 + 8 * i..], ptr);
+        }
+        write_pod(&mut p[..], &(need - 1));
+        assert_eq!(
+            build_version(&mut p, &ctx).err(),
+            Some(NV_ERR_INVALID_PARAM_STRUCT)
+        );
+        write_pod(&mut p[..], &need);
+        let copies = build_version(&mut p, &ctx).unwrap().unwrap();
+        assert_eq!(copies[0].0, 0x1000);
+        assert_eq!(copies[0].1.as_bytes_with_nul(), b"535.309.01\0");
+        assert_eq!(copies[2].0, 0x3000);
+    }
+
+    #[test]
     fn build_version_is_the_drivers() {
         let (r, buf) = ask(SYSTEM_GET_BUILD_VERSION_V2, |p| p.fill(0xaa));
         assert_eq!(r, Ok(()));
         assert_eq!(&buf[..11], b"535.309.01\0");
-        assert_eq!(&buf[256..267], b"535.309.01\0");
+        assert!(buf[256..].starts_with(b"rel/gpu_drv/r535/"));
     }
 }

@@ -392,14 +392,25 @@ fn params_file(dry_run: bool) -> Result<Option<PathBuf>, String> {
     Ok(Some(PathBuf::from(PARAMS)))
 }
 
-/// The host's driver parameters with `ModifyDeviceFiles` set to 0.
+/// The host's driver parameters with `ModifyDeviceFiles` set to 0 in its own place: NVIDIA's
+/// userspace stops reading the file at the first value that is not a number (the quoted
+/// strings at its end), so a line appended after them would never be seen.
 fn params_text(host: &str) -> String {
+    let mut seen = false;
     let mut text: String = host
         .lines()
-        .filter(|l| !l.starts_with("ModifyDeviceFiles:"))
-        .map(|l| format!("{l}\n"))
+        .map(|l| {
+            if l.starts_with("ModifyDeviceFiles:") {
+                seen = true;
+                "ModifyDeviceFiles: 0\n".to_string()
+            } else {
+                format!("{l}\n")
+            }
+        })
         .collect();
-    text.push_str("ModifyDeviceFiles: 0\n");
+    if !seen {
+        text.insert_str(0, "ModifyDeviceFiles: 0\n");
+    }
     text
 }
 
@@ -477,10 +488,15 @@ mod tests {
 
     #[test]
     fn params_keep_the_host_values_but_never_modify_device_files() {
-        let host = "ResmanDebugLevel: 4294967295\nModifyDeviceFiles: 1\nDeviceFileUID: 0\n";
+        let host = "ResmanDebugLevel: 4294967295\nModifyDeviceFiles: 1\nDeviceFileUID: 0\nRmMsg: \"\"\n";
         assert_eq!(
             params_text(host),
-            "ResmanDebugLevel: 4294967295\nDeviceFileUID: 0\nModifyDeviceFiles: 0\n"
+            "ResmanDebugLevel: 4294967295\nModifyDeviceFiles: 0\nDeviceFileUID: 0\nRmMsg: \"\"\n"
+        );
+        assert_eq!(
+            params_text("RmMsg: \"\"\n"),
+            "ModifyDeviceFiles: 0\nRmMsg: \"\"\n",
+            "first when the host has none, before any quoted value"
         );
         assert_eq!(params_text(""), "ModifyDeviceFiles: 0\n");
     }

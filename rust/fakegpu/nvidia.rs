@@ -101,7 +101,7 @@ fn escape_ioctl(
     if let (Route::Direct, Some(call)) = (route, visibility_call(nr, head)) {
         // CARD_INFO and ATTACH_GPUS_TO_FD are for the ctl node; the driver refuses them
         // elsewhere.
-        let ctl_only = !matches!(call, VisibilityCall::AttachedIds { .. });
+        let ctl_only = !matches!(call, VisibilityCall::IdLists { .. });
         if !ctl_only || fake.front.real.minor == NV_CTL_MINOR {
             let visible = state.cgroups.visibility_of_current();
             if visible != Visibility::All {

@@ -55,9 +55,9 @@ pub(crate) fn limited_call(
             // SAFETY: as the VFS would call it on the real file, in the caller's context.
             Ok(unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as _) })
         }
-        // The driver writes every attached GPU's id; the hidden ones are removed before the
+        // The driver writes every attached (or probed) GPU's id; the hidden ones are removed before the
         // ioctl returns (a sibling thread reading the array meanwhile can glimpse them).
-        VisibilityCall::AttachedIds { params } => {
+        VisibilityCall::IdLists { params, lists } => {
             // SAFETY: as above.
             let ret = unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as _) };
             if ret != 0 {
@@ -72,14 +72,14 @@ pub(crate) fn limited_call(
                 return Ok(ret);
             }
             let params = usize::try_from(params).map_err(|_| EFAULT)?;
-            let mut ids = [0u8; ATTACHED_IDS_SIZE];
-            UserSlice::new(params, ATTACHED_IDS_SIZE)
-                .reader()
-                .read_slice(&mut ids)?;
-            vis::filter_attached_ids(&mut ids, &state.cards, visible);
-            UserSlice::new(params, ATTACHED_IDS_SIZE)
-                .writer()
-                .write_slice(&ids)?;
+            let mut buf = [0u8; 2 * ATTACHED_IDS_SIZE];
+            let ids = buf.get_mut(..lists * ATTACHED_IDS_SIZE).ok_or(EINVAL)?;
+            UserSlice::new(params, ids.len()).reader().read_slice(ids)?;
+            // Each list (attached; or probed, then excluded) loses the hidden GPUs.
+            for list in ids.chunks_exact_mut(ATTACHED_IDS_SIZE) {
+                vis::filter_attached_ids(list, &state.cards, visible);
+            }
+            UserSlice::new(params, ids.len()).writer().write_slice(ids)?;
             Ok(ret)
         }
     }

@@ -39,6 +39,7 @@ pub mod shared {
     pub mod nv_uvm_abi;
     pub mod nvsim_ctrl;
     pub mod nvsim_frontend;
+    pub mod nvsim_procfs;
     pub mod nvsim_rm;
     pub mod pod;
 }
@@ -62,6 +63,12 @@ extern "C" {
     fn nvsim_param_fb_mib() -> kernel::ffi::c_int;
     fn nvsim_param_sysmem_mib() -> kernel::ffi::c_int;
     fn nvsim_param_max_objects() -> kernel::ffi::c_int;
+    fn nvsim_procfs_create() -> kernel::ffi::c_int;
+    fn nvsim_procfs_add_gpu(
+        index: kernel::ffi::c_uint,
+        bus_id: *const kernel::ffi::c_char,
+    ) -> kernel::ffi::c_int;
+    fn nvsim_procfs_remove();
     fn nvsim_debugfs_create();
     fn nvsim_debugfs_remove();
     fn nvsim_param_version() -> *const kernel::ffi::c_char;
@@ -105,9 +112,10 @@ impl State {
     }
 }
 
-/// The loaded module. Fields drop in order: debugfs first (it reads the state), then
+/// The loaded module. Fields drop in order: procfs and debugfs first (they read the state), then
 /// major 195, then the state.
 struct NvSim {
+    _procfs: Procfs,
     _debugfs: Debugfs,
     _uvm: uvm::UvmRegion,
     _frontend: FrontendRegion,
@@ -130,6 +138,61 @@ impl Drop for Debugfs {
         // SAFETY: removes what `create` made; debugfs waits for readers in progress.
         unsafe { nvsim_debugfs_remove() };
     }
+}
+
+/// /proc/driver/nvidia while it exists (`shared::nvsim_procfs` has its files' text).
+struct Procfs;
+
+impl Procfs {
+    fn create(gpus: &[SimGpu]) -> Result<Self> {
+        // SAFETY: creates the directory and its files; on failure nothing is left.
+        kernel::error::to_result(unsafe { nvsim_procfs_create() })?;
+        let procfs = Procfs;
+        for (i, gpu) in gpus.iter().enumerate() {
+            let mut name = shared::namebuf::NameBuf::new();
+            core::fmt::Write::write_fmt(
+                &mut name,
+                format_args!("{}", shared::nvsim_procfs::bus_id(gpu)),
+            )
+            .map_err(|_| EINVAL)?;
+            // SAFETY: `name` is NUL-terminated and outlives the call (procfs copies it); on
+            // failure `procfs` drops and removes what exists.
+            kernel::error::to_result(unsafe {
+                nvsim_procfs_add_gpu(
+                    i as kernel::ffi::c_uint,
+                    name.as_bytes_with_nul().as_ptr().cast(),
+                )
+            })?;
+        }
+        Ok(procfs)
+    }
+}
+
+impl Drop for Procfs {
+    fn drop(&mut self) {
+        // SAFETY: removes what `create` made; procfs waits for readers in progress.
+        unsafe { nvsim_procfs_remove() };
+    }
+}
+
+/// Called by `shim.c` to fill a /proc/driver/nvidia file (`file` as
+/// `nvsim_procfs::ProcFile::from_number` numbers them): formats into `buf` (`len` bytes) and
+/// returns the length written.
+///
+/// # Safety
+///
+/// `buf` must be valid for writes of `len` bytes.
+#[no_mangle]
+unsafe extern "C" fn nvsim_format_proc(file: u32, buf: *mut u8, len: usize) -> usize {
+    let Some(state) = State::get() else { return 0 };
+    let Some(file) = shared::nvsim_procfs::ProcFile::from_number(file) else {
+        return 0;
+    };
+    // SAFETY: per the contract, `buf` is writable for `len` bytes.
+    let out = unsafe { core::slice::from_raw_parts_mut(buf, len) };
+    let mut writer = SliceWriter { buf: out, len: 0 };
+    let _ = shared::nvsim_procfs::format(file, &state.gpus, state.version, &mut writer);
+    writer.len
 }
 
 /// Called by `shim.c` to fill /sys/kernel/debug/nvsim/state: formats into `buf` (`len`
@@ -302,6 +365,7 @@ impl kernel::Module for NvSim {
         let frontend = FrontendRegion::register()?;
         let uvm = uvm::UvmRegion::register()?;
         let debugfs = Debugfs::create();
+        let procfs = Procfs::create(&state.gpus)?;
         // Published last: until then opens fail with ENODEV, and once it is published init
         // can no longer fail (a failed init frees the module without waiting for open files).
         let state = STATE.publish(state)?;
@@ -315,6 +379,7 @@ impl kernel::Module for NvSim {
             uvm.major()
         );
         Ok(NvSim {
+            _procfs: procfs,
             _debugfs: debugfs,
             _uvm: uvm,
             _frontend: frontend,

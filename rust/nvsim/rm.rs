@@ -11,8 +11,8 @@ use crate::shared::nv_rm_abi::{
     Nvos54, Nvos55, Nvos64,
 };
 use crate::shared::nv_status::*;
-use crate::shared::nvsim_frontend::Node;
 use crate::shared::nvsim_ctrl;
+use crate::shared::nvsim_frontend::Node;
 use crate::shared::nvsim_rm::{self, Alloc, Handle, Request, RmStore, Slot, SlotStorage};
 use crate::shared::pod::{read_pod, write_pod};
 use crate::State;

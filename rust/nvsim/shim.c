@@ -335,3 +335,62 @@ u64 nvsim_clock_mono_ns(void)
 {
 	return ktime_get_ns();
 }
+
+/* ---- /proc/driver/nvidia: version, params, gpus/<bus id>/information ---- */
+
+#include <linux/proc_fs.h>
+
+/* Formats file @file (0 version, 1 params, 2+N GPU N) into @buf (Rust, nvsim_main.rs). */
+size_t nvsim_format_proc(unsigned int file, char *buf, size_t len);
+
+static int nvsim_proc_show(struct seq_file *m, void *unused)
+{
+	char *buf = kvmalloc(PAGE_SIZE, GFP_KERNEL);
+
+	if (!buf)
+		return -ENOMEM;
+	seq_write(m, buf, nvsim_format_proc((unsigned long)m->private, buf, PAGE_SIZE));
+	kvfree(buf);
+	return 0;
+}
+
+static struct proc_dir_entry *nvsim_proc_dir;
+static struct proc_dir_entry *nvsim_proc_gpus;
+
+int nvsim_procfs_create(void);
+int nvsim_procfs_add_gpu(unsigned int index, const char *bus_id);
+void nvsim_procfs_remove(void);
+
+/* /proc/driver/nvidia with version, params and an empty gpus/; 0 or -ENOMEM. */
+int nvsim_procfs_create(void)
+{
+	nvsim_proc_dir = proc_mkdir("driver/nvidia", NULL);
+	if (!nvsim_proc_dir)
+		return -ENOMEM;
+	if (!proc_create_single_data("version", 0444, nvsim_proc_dir, nvsim_proc_show, (void *)0UL) ||
+	    !proc_create_single_data("params", 0444, nvsim_proc_dir, nvsim_proc_show, (void *)1UL) ||
+	    !(nvsim_proc_gpus = proc_mkdir("gpus", nvsim_proc_dir))) {
+		proc_remove(nvsim_proc_dir);
+		nvsim_proc_dir = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* gpus/@bus_id/information for GPU @index; 0 or -ENOMEM (the caller removes everything). */
+int nvsim_procfs_add_gpu(unsigned int index, const char *bus_id)
+{
+	struct proc_dir_entry *dir = proc_mkdir(bus_id, nvsim_proc_gpus);
+
+	if (!dir || !proc_create_single_data("information", 0444, dir, nvsim_proc_show,
+					     (void *)(2UL + index)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Removes /proc/driver/nvidia and everything in it, waiting for readers. */
+void nvsim_procfs_remove(void)
+{
+	proc_remove(nvsim_proc_dir);
+	nvsim_proc_dir = NULL;
+}

@@ -29,7 +29,7 @@ TOML
 # bundle NAME ANNOTATIONS ENV SCRIPT: a bundle whose process runs SCRIPT with sh, on the
 # shared image. HOOK_STAGE and HOOK_ARGS (extra hook arguments) change the set-up hook;
 # DEVICES and DEVICE_RULES add linux.devices entries and device rules (JSON, each entry
-# followed by a comma), as a CDI-aware runtime adds them.
+# followed by a comma), as a CDI-aware runtime adds them; MOUNTS adds mounts the same way.
 # ANNOTATIONS is a JSON object body ("k":"v",...), ENV extra env entries ("K=V",...).
 bundle() {
   name=$1 annotations=$2 env=$3 script=$4
@@ -53,7 +53,7 @@ bundle() {
   },
   "root": {"path": "/containers/rootfs", "readonly": true},
   "hostname": "$name",
-  "mounts": [
+  "mounts": [${MOUNTS:-}
     {"destination": "/proc", "type": "proc", "source": "proc"},
     {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755", "size=1024k"]},
     {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},

@@ -56,7 +56,7 @@ for c in containers_with_quotas container_gpu_and_device_cgroup container_operat
 done
 # NVIDIA's own userspace (when it could be fetched).
 if [ -d /nvidia ]; then
-  for c in explore; do
+  for c in explore explore_container; do
     run_case "$c" sh /fakegpu/nvidia_userspace.sh "$c"
   done
 fi

@@ -26,6 +26,7 @@ pub mod nv_uvm_abi;
 pub mod nv_visibility;
 pub mod nvsim_ctrl;
 pub mod nvsim_frontend;
+pub mod nvsim_procfs;
 pub mod nvsim_rm;
 pub mod pod;
 pub mod proc_devices;

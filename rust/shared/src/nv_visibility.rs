@@ -5,7 +5,8 @@
 //!   the visible GPUs (in the driver's order, packed at the front as the driver packs them).
 //! - ATTACH_GPUS_TO_FD naming a GPU that is not visible fails with the driver's answer for an
 //!   unknown GPU id, EINVAL.
-//! - NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS answers have the other GPUs' ids removed.
+//! - NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS and GET_PROBED_IDS answers (the latter is how NVML
+//!   and libcuda enumerate GPUs) have the other GPUs' ids removed.
 //!
 //! Using a GPU needs more than its id: device allocation and UVM_REGISTER_GPU need an open
 //! file of that GPU, and fakegpu never gives the driver one of a GPU the caller's cgroup may
@@ -20,8 +21,11 @@ use core::mem::size_of;
 /// `EINVAL`: the driver's answer to CARD_INFO with too little room and to an unknown GPU id.
 pub const EINVAL: i32 = 22;
 
-/// Size of `NV0000_CTRL_GPU_GET_ATTACHED_IDS_PARAMS` (32 ids).
+/// Size of `NV0000_CTRL_GPU_GET_ATTACHED_IDS_PARAMS` (32 ids), and of each of the two id
+/// lists of `NV0000_CTRL_GPU_GET_PROBED_IDS_PARAMS` (probed, then excluded).
 pub const ATTACHED_IDS_SIZE: usize = 128;
+/// `NV0000_CTRL_CMD_GPU_GET_PROBED_IDS`.
+pub const GET_PROBED_IDS: u32 = 0x214;
 
 /// A call whose answer depends on which GPUs the caller's cgroup may see.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,10 +34,12 @@ pub enum VisibilityCall {
     CardInfo,
     /// ATTACH_GPUS_TO_FD.
     AttachGpus,
-    /// GET_ATTACHED_IDS through RM_CONTROL: its parameters' user address.
-    AttachedIds {
+    /// GET_ATTACHED_IDS or GET_PROBED_IDS through RM_CONTROL: lists of 32 GPU ids.
+    IdLists {
         /// Where the driver writes the ids.
         params: u64,
+        /// How many lists of [`ATTACHED_IDS_SIZE`] bytes follow each other there.
+        lists: usize,
     },
 }
 
@@ -45,9 +51,17 @@ pub fn visibility_call(nr: u8, head: &[u8]) -> Option<VisibilityCall> {
         fe::ATTACH_GPUS_TO_FD => Some(VisibilityCall::AttachGpus),
         rm::RM_CONTROL => {
             let p: Nvos54 = read_pod(head)?;
-            (p.cmd == ctrl::NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS
-                && p.params_size as usize == ATTACHED_IDS_SIZE)
-                .then_some(VisibilityCall::AttachedIds { params: p.params })
+            let lists = match p.cmd {
+                ctrl::NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS => 1,
+                GET_PROBED_IDS => 2,
+                _ => return None,
+            };
+            (p.params_size as usize == lists * ATTACHED_IDS_SIZE).then_some(
+                VisibilityCall::IdLists {
+                    params: p.params,
+                    lists,
+                },
+            )
         }
         _ => None,
     }
@@ -211,7 +225,23 @@ mod tests {
         write_pod(&mut head, &p);
         assert_eq!(
             visibility_call(rm::RM_CONTROL, &head),
-            Some(VisibilityCall::AttachedIds { params: 0x1000 })
+            Some(VisibilityCall::IdLists {
+                params: 0x1000,
+                lists: 1
+            })
+        );
+        let probed = Nvos54 {
+            cmd: GET_PROBED_IDS,
+            params_size: 256,
+            ..p
+        };
+        write_pod(&mut head, &probed);
+        assert_eq!(
+            visibility_call(rm::RM_CONTROL, &head),
+            Some(VisibilityCall::IdLists {
+                params: 0x1000,
+                lists: 2
+            })
         );
         write_pod(
             &mut head,

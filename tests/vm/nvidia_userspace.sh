@@ -7,23 +7,70 @@ NV_LIBS=$NV_ROOT/usr/lib/x86_64-linux-gnu
 
 nv() { LD_LIBRARY_PATH=$NV_LIBS "$@"; }
 
-explore_one() {
-  dmesg -c >/dev/null
-  echo "=== $*"
-  nv "$@"
-  echo "rc=$?"
-  if [ -n "${FULL:-}" ]; then
-    dmesg | grep 'trace:' | sed 's/.*trace: //' | uniq -c | tail -${FULL}
-  else
-    dmesg | grep 'trace:' | sed 's/.*trace: //' | grep -v 'status 0x0$' | sort | uniq -c | head -40
-  fi
-}
+fail() { echo "FAIL: $*"; return 1; }
 
-explore() {
+# nvsim with trace mode on and the kernel log cleared, so each case sees its own calls.
+setup() {
   lsmod | grep -q nvsim || load_nvsim || return 1
   echo 1 > /sys/module/nvsim/parameters/trace
-  FULL=60 explore_one $NV_ROOT/usr/bin/cuda_probe
-  return 1
+  dmesg -c > /dev/null
+}
+
+# The calls nvsim answered with an error, from its trace: "count call -> status".
+failed_calls() {
+  dmesg | grep 'trace:' | sed 's/.*trace: //' | grep -v 'errno 0 status 0x0$' | sort | uniq -c
+}
+
+# nvidia-smi -L lists both simulated GPUs by name and UUID.
+nvidia_smi_list() {
+  setup || return 1
+  nv $NV_ROOT/usr/bin/nvidia-smi -L > /tmp/out 2>&1; rc=$?
+  cat /tmp/out
+  [ $rc = 0 ] || fail "nvidia-smi -L exited $rc" || return 1
+  grep -qx 'GPU 0: NVIDIA nvsim GPU (UUID: GPU-6e767369-6d67-7075-0000-000000000000)' /tmp/out &&
+    grep -qx 'GPU 1: NVIDIA nvsim GPU (UUID: GPU-6e767369-6d67-7075-0000-000000000001)' /tmp/out ||
+    fail "the GPUs are not listed as nvsim simulates them"
+}
+
+# --query-gpu shows nvsim's 4096 MiB per GPU, and the memory a process holds on GPU 0 as used.
+nvidia_smi_query() {
+  setup || return 1
+  nv-client hold 67108864 > /tmp/held & h=$!
+  i=0; until grep -q alloc_status /tmp/held 2>/dev/null || [ $i -gt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  nv $NV_ROOT/usr/bin/nvidia-smi --query-gpu=name,uuid,memory.total,memory.used --format=csv > /tmp/out 2>&1; rc=$?
+  kill $h; wait $h 2>/dev/null
+  cat /tmp/out
+  [ $rc = 0 ] || fail "nvidia-smi --query-gpu exited $rc" || return 1
+  grep -qx 'name, uuid, memory.total \[MiB\], memory.used \[MiB\]' /tmp/out || fail "no CSV header" || return 1
+  grep -qx 'NVIDIA nvsim GPU, GPU-6e767369-6d67-7075-0000-000000000000, 4096 MiB, 64 MiB' /tmp/out ||
+    fail "GPU 0 should show 4096 MiB total and the 64 MiB held" || return 1
+  grep -qx 'NVIDIA nvsim GPU, GPU-6e767369-6d67-7075-0000-000000000001, 4096 MiB, 0 MiB' /tmp/out ||
+    fail "GPU 1 should show 4096 MiB total, none used"
+}
+
+# -q -d MEMORY: the driver version and the framebuffer of each GPU.
+nvidia_smi_memory_report() {
+  setup || return 1
+  nv $NV_ROOT/usr/bin/nvidia-smi -q -d MEMORY > /tmp/out 2>&1; rc=$?
+  cat /tmp/out
+  [ $rc = 0 ] || fail "nvidia-smi -q exited $rc" || return 1
+  grep -Eq '^Driver Version +: 535.309.01$' /tmp/out || fail "driver version" || return 1
+  grep -Eq '^Attached GPUs +: 2$' /tmp/out || fail "attached GPUs" || return 1
+  [ "$(grep -Ec '^ +Total +: 4096 MiB$' /tmp/out)" = 2 ] || fail "FB total of both GPUs" || return 1
+  [ "$(grep -Ec '^ +Free +: 4096 MiB$' /tmp/out)" = 2 ] || fail "FB free of both GPUs"
+}
+
+# libcuda's driver API: how far cuda_probe gets. cuInit runs to the class list (the classes
+# nvsim would have to name, and then simulate, to let libcuda pick a channel and compute
+# class); the probe must stop there with CUDA's own error, not hang or crash.
+cuda_driver_api() {
+  setup || return 1
+  nv $NV_ROOT/usr/bin/cuda_probe > /tmp/out 2>&1; rc=$?
+  cat /tmp/out; failed_calls
+  grep -q '^CALL cuInit = 100 (CUDA_ERROR_NO_DEVICE)$' /tmp/out || fail "cuInit did not end where it is known to" || return 1
+  failed_calls | grep -q 'control 0x00800292 (644 bytes) -> errno 0 status 0x56' ||
+    fail "the first unanswered call is no longer GET_CLASSLIST_V2: update this case" || return 1
+  [ $rc = 1 ] || fail "cuda_probe exited $rc"
 }
 
 # NVIDIA's userspace in a runc container, as the NVIDIA container toolkit would inject it:
@@ -33,30 +80,47 @@ NV_MOUNTS='{"destination": "/usr", "type": "bind", "source": "/nvidia/usr", "opt
     {"destination": "/lib64", "type": "bind", "source": "/lib64", "options": ["rbind", "ro"]},'
 NV_ENV='"LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu"'
 
-# nv_container NAME ANNOTATIONS SCRIPT: runs SCRIPT in a container with NVIDIA's userspace.
+# nv_container NAME ANNOTATIONS SCRIPT: runs SCRIPT in a container with NVIDIA's userspace,
+# under a host configuration that allows up to 4 GiB per GPU.
 nv_container() {
   . /fakegpu/container_lib.sh
-  write_config
+  printf 'requests-from = ["annotations"]\nmax-memory = "4G"\n' > $CONFIG
   MOUNTS=$NV_MOUNTS bundle "$1" "$2" "$NV_ENV" "$3"
-  if [ -n "${STRACE:-}" ]; then
-    strace -f -e trace=%file,ioctl -o /tmp/ctr.strace $RUNC run --no-pivot --bundle /containers/$1 $1
-  else
-    run_ctr "$1"
-  fi
+  run_ctr "$1"
 }
 
-explore_container() {
-  lsmod | grep -q nvsim || load_nvsim || return 1
+# nvidia-smi and libcuda in a container with a 2 GiB limit on GPU 0, through fakegpu's nodes:
+# nothing reaches nvsim's own nodes (every NVIDIA fd the processes hold is fakegpu's), and
+# NVIDIA's userspace stops at its device-number check: it requires /dev/nvidiactl to be
+# char 195:255, and fakegpu's nodes have fakegpu's major (see the README's table).
+nvidia_userspace_in_container() {
+  setup || return 1
   lsmod | grep -q fakegpu || load_fakegpu || return 1
-  echo 1 > /sys/module/nvsim/parameters/trace
-  dmesg -c > /dev/null
-  STRACE=1 nv_container explore '"fakegpu.io/memory.max":"2G","fakegpu.io/devices":"0"' \
-    'ls -l /dev/nvidia*; grep Modify /proc/driver/nvidia/params; grep -e nvidia -e proc /proc/self/mountinfo; /usr/bin/nvidia-smi -L; /usr/bin/nvidia-smi --query-gpu=name,uuid,memory.total,memory.used --format=csv; /usr/bin/nvidia-smi -q -d MEMORY; /usr/bin/cuda_probe'
-  echo "rc=$?"
-  grep -E 'nvidia|/proc/driver|/dev/char|mknod' /tmp/ctr.strace | grep -v '\.so' | head -60
-  dmesg | grep -v 'trace:' | tail -30
-  dmesg | grep 'trace:' | sed 's/.*trace: //' | grep -v 'status 0x0$' | sort | uniq -c | head -40
-  return 1
+  major=$(printf '%x' "$(awk '$1 == "/dev/fakegpu0" {split($2, d, ":"); print d[1]}' /sys/kernel/fakegpu/devices)")
+  nv_container nvsmi '"fakegpu.io/memory.max":"2G","fakegpu.io/devices":"0"' \
+    'stat -c \"node %n %t:%T\" /dev/nvidiactl /dev/nvidia0; grep ^ModifyDeviceFiles /proc/driver/nvidia/params; /usr/bin/nvidia-smi -L; echo smi=$?; sleep 2; /usr/bin/cuda_probe; echo cuda=$?' > /tmp/out 2>&1 & c=$!
+  # The hook gave the container's cgroup the 2 GiB it asked for on GPU 0.
+  . /fakegpu/container_lib.sh
+  i=0
+  until $HELPER status 2>&1 | grep -Eq '^/fakegpu-ctr/nvsmi +0 .* 2.0 GiB' || [ $i -gt 100 ]; do
+    sleep 0.1; i=$((i + 1))
+  done
+  $HELPER status > /tmp/status 2>&1
+  wait $c
+  cat /tmp/out /tmp/status; failed_calls
+  grep -Eq '^/fakegpu-ctr/nvsmi +0 .* 2.0 GiB' /tmp/status || fail "no 2 GiB limit on GPU 0 while it ran" || return 1
+  grep -q "node /dev/nvidiactl $major:ff" /tmp/out && grep -q "node /dev/nvidia0 $major:0" /tmp/out ||
+    fail "the container's NVIDIA nodes are not fakegpu's" || return 1
+  grep -qx 'ModifyDeviceFiles: 0' /tmp/out || fail "the container's params let NVML re-create nodes" || return 1
+  grep -q 'GPU access blocked by the operating system' /tmp/out && grep -q 'smi=17' /tmp/out ||
+    fail "nvidia-smi's answer changed: update this case and the README" || return 1
+  grep -q '^CALL cuInit = 304 (CUDA_ERROR_OPERATING_SYSTEM)$' /tmp/out ||
+    fail "cuInit's answer changed: update this case and the README" || return 1
+  # libcuda's calls reached fakegpu's control node (its unknown escape 0xca, refused there
+  # with the driver's EINVAL), not nvsim's: the device cgroup denies major 195 to the container.
+  dmesg | grep -q 'refused call 0xca on fakegpuctl from pid [0-9]* (cuda_probe)' ||
+    fail "libcuda's calls did not go through fakegpu" || return 1
+  sleep 1
 }
 
 case=$1; shift

@@ -56,9 +56,12 @@ for c in containers_with_quotas container_gpu_and_device_cgroup container_operat
 done
 # NVIDIA's own userspace (when it could be fetched).
 if [ -d /nvidia ]; then
-  for c in explore explore_container; do
+  for c in nvidia_smi_list nvidia_smi_query nvidia_smi_memory_report cuda_driver_api \
+      nvidia_userspace_in_container; do
     run_case "$c" sh /fakegpu/nvidia_userspace.sh "$c"
   done
+else
+  report "NOTICE: NVIDIA's userspace was not fetched (see the nvidia-userspace step): its cases did NOT run"
 fi
 run_case bad_devices_param_refused sh /fakegpu/cases.sh bad_devices_param_refused
 run_case rmmod_refused_while_open sh /fakegpu/cases.sh rmmod_refused_while_open

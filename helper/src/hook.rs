@@ -488,7 +488,8 @@ mod tests {
 
     #[test]
     fn params_keep_the_host_values_but_never_modify_device_files() {
-        let host = "ResmanDebugLevel: 4294967295\nModifyDeviceFiles: 1\nDeviceFileUID: 0\nRmMsg: \"\"\n";
+        let host =
+            "ResmanDebugLevel: 4294967295\nModifyDeviceFiles: 1\nDeviceFileUID: 0\nRmMsg: \"\"\n";
         assert_eq!(
             params_text(host),
             "ResmanDebugLevel: 4294967295\nModifyDeviceFiles: 0\nDeviceFileUID: 0\nRmMsg: \"\"\n"

@@ -79,7 +79,9 @@ pub(crate) fn limited_call(
             for list in ids.chunks_exact_mut(ATTACHED_IDS_SIZE) {
                 vis::filter_attached_ids(list, &state.cards, visible);
             }
-            UserSlice::new(params, ids.len()).writer().write_slice(ids)?;
+            UserSlice::new(params, ids.len())
+                .writer()
+                .write_slice(ids)?;
             Ok(ret)
         }
     }

@@ -14,10 +14,7 @@ NV_VERSION=${NV_VERSION:-535.309.01}
 PACKAGES=(nvidia-smi libnvidia-ml1 libcuda1)
 out=$FAKEGPU_CACHE/nvidia-userspace-$NV_VERSION
 
-skip() {
-  say "!!! SKIPPED: $* — NVIDIA's userspace will NOT be tested against nvsim and fakegpu !!!"
-  exit 0
-}
+skip() { nvidia_skip "NVIDIA's userspace will NOT be tested against nvsim and fakegpu" "$*"; }
 
 if [ ! -f "$out/.complete" ]; then
   nvidia_apt_sources || skip "no Debian apt sources on this machine"

@@ -1,6 +1,7 @@
 # Private apt state for fetching NVIDIA's Debian packages (non-free component of the
 # machine's own Debian mirror) without touching any system file. Source it after common.sh;
-# then `nvidia_apt update`, `nvidia_apt_version PKG PREFIX` and `nvidia_apt_download PKG=VER`.
+# then `nvidia_apt_sources`, `nvidia_apt apt-get|apt-cache ...`, `nvidia_apt_version PKG PREFIX`,
+# and `nvidia_skip WHAT-IS-NOT-TESTED REASON` to give up loudly.
 # shellcheck shell=bash
 
 NVIDIA_APT_DIR=$FAKEGPU_CACHE/nvidia-apt
@@ -34,4 +35,11 @@ nvidia_apt() {
 # The newest version of package $1 starting with $2 in the private lists, or nothing.
 nvidia_apt_version() {
   nvidia_apt apt-cache madison "$1" | awk -v v="$2" '$3 ~ "^"v {print $3; exit}'
+}
+
+# Ends the script with success and a loud notice that $1 (what will not be tested) is
+# skipped, because of $2.
+nvidia_skip() {
+  say "!!! SKIPPED: $2 — $1 !!!"
+  exit 0
 }

@@ -11,10 +11,7 @@ FAKEGPU_STEP=conformance
 NV_VERSION=${NV_VERSION:-535.309.01}
 headers=$FAKEGPU_CACHE/nvidia-headers-$NV_VERSION
 
-skip() {
-  say "!!! SKIPPED: $* — the NVIDIA ABI was NOT checked against NVIDIA's headers !!!"
-  exit 0
-}
+skip() { nvidia_skip "the NVIDIA ABI was NOT checked against NVIDIA's headers" "$*"; }
 
 if [ ! -f "$headers/.complete" ]; then
   nvidia_apt_sources || skip "no Debian apt sources on this machine"

@@ -377,12 +377,7 @@ mod tests {
     use crate::pod::read_pod;
 
     fn gpus() -> [SimGpu; 2] {
-        core::array::from_fn(|i| SimGpu {
-            minor: i as u32,
-            bus: i as u8 + 1,
-            device_id: 0x2331,
-            fb_size: 4 << 30,
-        })
+        SimGpu::test_pair()
     }
 
     fn ask<R>(cmd: u32, setup: impl FnOnce(&mut [u8]) -> R) -> (Result<(), NvStatus>, [u8; 1024]) {

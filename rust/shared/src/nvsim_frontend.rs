@@ -126,6 +126,18 @@ impl SimGpu {
         uuid
     }
 
+    /// Two GPUs as nvsim makes them with its defaults (minors 0 and 1 on buses 1 and 2, 4 GiB
+    /// each), for tests.
+    #[cfg(test)]
+    pub fn test_pair() -> [SimGpu; 2] {
+        core::array::from_fn(|i| SimGpu {
+            minor: i as u32,
+            bus: i as u8 + 1,
+            device_id: 0x2331,
+            fb_size: 4 << 30,
+        })
+    }
+
     /// The GPU's marketing name (GPU_GET_NAME_STRING).
     pub const NAME: &'static str = "NVIDIA nvsim GPU";
 

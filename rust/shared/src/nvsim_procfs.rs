@@ -113,12 +113,7 @@ mod tests {
     use super::*;
 
     fn gpus() -> [SimGpu; 2] {
-        core::array::from_fn(|i| SimGpu {
-            minor: i as u32,
-            bus: i as u8 + 1,
-            device_id: 0x2331,
-            fb_size: 4 << 30,
-        })
+        SimGpu::test_pair()
     }
 
     fn text(file: ProcFile) -> Result<String, fmt::Error> {

@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 /// Where the hook remembers, per container, which entry it made (for poststop, when the
 /// container's process and its /proc/PID/cgroup are gone).
 const RECORDS: &str = "/run/fakegpu/containers";
+/// Where the hook mounts fakegpu's "fakegpu-nodes" filesystem, in the container's mount
+/// namespace only and only while it binds the nodes (see `mounts.rs`).
+const NODES_FS: &str = "/run/fakegpu/nodes";
 /// The driver parameters file given to containers (see [`params_file`]).
 const PARAMS: &str = "/run/fakegpu/params";
 /// fakegpu's sysfs directory, hidden inside containers.
@@ -293,10 +296,16 @@ fn create(state: &State, opts: &Options) -> Result<(), String> {
     let rules = device_rules(&bundle, &chosen, &nodes)?;
     let mut work = Work::default();
     if !opts.cdi {
+        // From fakegpu's nodes filesystem: the same nodes, but `stat` shows NVIDIA's numbers,
+        // which NVML and libcuda require.
+        work.nodes_fs = Some(NODES_FS.into());
         for n in &chosen {
             if let Some(path) = n.nv_path() {
+                let name = Path::new(&n.path)
+                    .file_name()
+                    .ok_or_else(|| format!("fakegpu node {} has no file name", n.path))?;
                 work.binds.push(Bind {
-                    source: PathBuf::from(&n.path),
+                    source: Path::new(NODES_FS).join(name),
                     target: path,
                     create: true,
                 });

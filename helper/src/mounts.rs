@@ -34,6 +34,10 @@ pub struct Work {
     pub binds: Vec<Bind>,
     /// Directories to cover with an empty read-only tmpfs, if they exist.
     pub hide: Vec<String>,
+    /// Where to mount fakegpu's nodes filesystem ("fakegpu-nodes") while binding, if some
+    /// sources are in it: mounted in the container's namespace only, detached afterwards
+    /// (the binds keep its nodes).
+    pub nodes_fs: Option<String>,
 }
 
 /// `struct open_how` of openat2(2).
@@ -135,6 +139,33 @@ fn in_namespace(ns: &File, rootfs: &Path, work: &Work) -> Result<(), String> {
     // The sources are opened here, after setns: a bind mount's source must be a mount of
     // the caller's namespace. Before pivot_root the container's namespace is a copy of the
     // host's, so the host paths are there, and nothing in the container runs yet.
+    if let Some(dir) = &work.nodes_fs {
+        mount_nodes_fs(dir)?;
+    }
+    let result = open_and_mount(rootfs, work);
+    if let Some(dir) = &work.nodes_fs {
+        let _ = umount2(dir.as_str(), MntFlags::MNT_DETACH);
+    }
+    result
+}
+
+/// Mounts fakegpu's nodes filesystem on `dir` (made if missing) in the current namespace.
+fn mount_nodes_fs(dir: &str) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{dir}: {e}"))?;
+    mount(
+        Some("fakegpu"),
+        dir,
+        Some("fakegpu-nodes"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )
+    .map_err(|e| {
+        format!("mounting fakegpu's nodes filesystem on {dir}: {e} (is fakegpu.ko loaded?)")
+    })
+}
+
+/// Opens the sources and the rootfs, then mounts, undoing everything on failure.
+fn open_and_mount(rootfs: &Path, work: &Work) -> Result<(), String> {
     let mut sources = Vec::new();
     for b in &work.binds {
         let f = std::fs::OpenOptions::new()

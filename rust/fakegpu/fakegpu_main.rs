@@ -27,6 +27,7 @@ mod drm_meter;
 mod forward;
 mod meter;
 mod nodes;
+mod nodes_fs;
 mod nvidia;
 mod private_call;
 mod real_devices;
@@ -58,6 +59,7 @@ pub mod shared {
 }
 
 use nodes::{Nodes, Regions};
+use nodes_fs::NodesFs;
 use published::{PublishGuard, Published};
 use real_devices::RealDevices;
 use shared::devnum::DevNum;
@@ -184,10 +186,12 @@ impl Drop for Scratch {
     }
 }
 
-/// The loaded module. Fields drop in order: sysfs and nodes vanish first, then the
+/// The loaded module. Fields drop in order: sysfs, the nodes filesystem and the nodes vanish
+/// first, then the
 /// workers, the scratch space, then the state.
 struct FakeGpu {
     _sysfs: Sysfs,
+    _nodes_fs: NodesFs,
     _nodes: Nodes,
     _workers: Workers,
     _scratch: Scratch,
@@ -278,6 +282,7 @@ impl kernel::Module for FakeGpu {
         let real = RealDevices::new(&table)?;
         let regions = Regions::register(&table)?;
         let nodes = Nodes::create(&table, &regions)?;
+        let nodes_fs = NodesFs::register(&table, &regions)?;
         let sysfs = Sysfs::create()?;
         // Published last: until then opens fail with ENXIO, and once it is published init can
         // no longer fail (a failed init frees the module without waiting for open files).
@@ -304,6 +309,7 @@ impl kernel::Module for FakeGpu {
         }
         Ok(FakeGpu {
             _sysfs: sysfs,
+            _nodes_fs: nodes_fs,
             _nodes: nodes,
             _workers: Workers,
             _scratch: scratch,

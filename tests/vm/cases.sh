@@ -69,6 +69,30 @@ case_rmmod_refused_while_open() {
   load_fakegpu && [ -c "$FAKE_CARD" ]
 }
 
+# fakegpu's nodes filesystem: its nodes show the real devices' numbers to stat (NVIDIA's
+# userspace requires them) but open fakegpu's fronts, and a mount pins the module.
+case_nodes_fs_shows_nvidia_numbers() {
+  mkdir -p /tmp/nodes && mount -t fakegpu-nodes fakegpu /tmp/nodes || fail "mount failed" || return 1
+  ls -l /tmp/nodes
+  for n in fakegpuctl:c3:ff fakegpu0:c3:0 fakegpu1:c3:1; do
+    name=${n%%:*}
+    [ "$(stat -c '%t:%T' /tmp/nodes/$name)" = "${n#*:}" ] || fail "$name does not show ${n#*:}" || return 1
+  done
+  uvm=$(printf '%x' "$(awk '$2 == "nvidia-uvm" {print $1}' /proc/devices)")
+  [ "$(stat -c '%t:%T' /tmp/nodes/fakegpu-uvm)" = "$uvm:0" ] || fail "fakegpu-uvm does not show $uvm:0" || return 1
+  # Opening them opens fakegpu's fronts: the client works, and fakegpu counts its files.
+  nv-client --ctl /tmp/nodes/fakegpuctl --gpu /tmp/nodes/fakegpu0 --uvm /tmp/nodes/fakegpu-uvm startup > /tmp/out
+  cat /tmp/out
+  grep -q '"ok":true' /tmp/out || fail "the client failed on the nodes filesystem" || return 1
+  exec 3<>/tmp/nodes/fakegpuctl || return 1
+  if rmmod fakegpu 2>/dev/null; then fail "rmmod succeeded with the nodes filesystem mounted"; return 1; fi
+  exec 3>&-
+  if rmmod fakegpu 2>/dev/null; then fail "rmmod succeeded with the nodes filesystem mounted"; return 1; fi
+  umount /tmp/nodes || return 1
+  rmmod fakegpu || fail "rmmod after umount failed" || return 1
+  load_fakegpu
+}
+
 case_absent_real_device_gives_enxio() {
   rmmod fakegpu || return 1
   insmod /fakegpu/fakegpu.ko devices="$(fakegpu_devices),240:7" || fail "insmod failed" || return 1

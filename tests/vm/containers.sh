@@ -8,8 +8,6 @@ export_test_env 2>/dev/null
 fail() { echo "FAIL: $*"; return 1; }
 . /fakegpu/container_lib.sh
 
-# The fake GPU nodes' major, in hex as stat prints it.
-fake_major_hex() { printf '%x' "$(awk '$1 == "/dev/fakegpu0" {split($2, d, ":"); print d[1]}' /sys/kernel/fakegpu/devices)"; }
 
 # No mount of a container, no fakegpu entry of a container cgroup, no runc state left.
 nothing_left() {
@@ -20,11 +18,11 @@ nothing_left() {
 }
 
 # Two containers at once, 64 MiB and 128 MiB on GPU 0: each sees fakegpu's node at
-# /dev/nvidia0, is refused with 0x51 past its own quota while holding memory, and
+# /dev/nvidia0 (as 195:0, NVIDIA's number), is refused with 0x51 past its own quota while holding memory, and
 # `fakegpu status` on the host attributes each one's usage to its cgroup.
 case_containers_with_quotas() {
   write_config
-  script='stat -c \"node %t:%T\" /dev/nvidia0; echo hidden=$(ls -A /sys/kernel/fakegpu | wc -l); head -c 8 /dev/urandom > /dev/null && head -c 8 /dev/zero > /dev/null && echo defaults=ok; nv-client startup; nv-client hold 41943040 > /tmp/held & h=$!; sleep 3; nv-client alloc $ASK; cat /tmp/held; sleep 4; kill $h'
+  script='stat -c \"node %t:%T\" /dev/nvidia0; grep \" /dev/nvidia0 \" /proc/self/mountinfo; echo hidden=$(ls -A /sys/kernel/fakegpu | wc -l); head -c 8 /dev/urandom > /dev/null && head -c 8 /dev/zero > /dev/null && echo defaults=ok; nv-client startup; nv-client hold 41943040 > /tmp/held & h=$!; sleep 3; nv-client alloc $ASK; cat /tmp/held; sleep 4; kill $h'
   bundle small '"fakegpu.io/memory.max":"64M","fakegpu.io/devices":"0"' '"ASK=33554432"' "$script"
   bundle large '"fakegpu.io/memory.max":"128M","fakegpu.io/devices":"0"' '"ASK=100663296"' "$script"
   run_ctr small > /tmp/small.out 2>&1 & a=$!
@@ -41,8 +39,9 @@ case_containers_with_quotas() {
   $HELPER status --json | grep -q '"memory_max": 67108864' || fail "status --json lacks the 64 MiB limit" || return 1
   wait $a; ra=$?; wait $b; rb=$?
   for c in small large; do echo "--- $c"; cat /tmp/$c.out; done
-  major=$(fake_major_hex)
-  grep -q "node $major:0" /tmp/small.out || fail "/dev/nvidia0 in the container is not fakegpu's $major:0" || return 1
+  # fakegpu's GPU 0 node, from its nodes filesystem: stat shows NVIDIA's 195:0.
+  grep -q "node c3:0" /tmp/small.out && grep -q ' /dev/nvidia0 .* - fakegpu-nodes ' /tmp/small.out ||
+    fail "/dev/nvidia0 in the container is not fakegpu's node showing 195:0" || return 1
   grep -q '"fb_total_mib":64' /tmp/small.out || fail "small does not see 64 MiB" || return 1
   grep -q 'hidden=0' /tmp/small.out || fail "/sys/kernel/fakegpu is visible in the container" || return 1
   grep -q 'defaults=ok' /tmp/small.out || fail "the runtime's default devices were lost" || return 1

@@ -89,37 +89,42 @@ nv_container() {
   run_ctr "$1"
 }
 
-# nvidia-smi and libcuda in a container with a 2 GiB limit on GPU 0, through fakegpu's nodes:
-# nothing reaches nvsim's own nodes (every NVIDIA fd the processes hold is fakegpu's), and
-# NVIDIA's userspace stops at its device-number check: it requires /dev/nvidiactl to be
-# char 195:255, and fakegpu's nodes have fakegpu's major (see the README's table).
+# nvidia-smi and libcuda in a container given GPU 0 with a 2 GiB limit, through fakegpu's
+# nodes. The hook binds them from fakegpu's nodes filesystem, so `stat` shows NVIDIA's
+# numbers (195:255, 195:0), which NVML and libcuda require, while opens and the device
+# cgroup use fakegpu's. NVML sees one GPU of 2048 MiB with what the container holds as used;
+# the real node cannot be reached by making it.
 nvidia_userspace_in_container() {
   setup || return 1
   lsmod | grep -q fakegpu || load_fakegpu || return 1
-  major=$(printf '%x' "$(awk '$1 == "/dev/fakegpu0" {split($2, d, ":"); print d[1]}' /sys/kernel/fakegpu/devices)")
   nv_container nvsmi '"fakegpu.io/memory.max":"2G","fakegpu.io/devices":"0"' \
-    'stat -c \"node %n %t:%T\" /dev/nvidiactl /dev/nvidia0; grep ^ModifyDeviceFiles /proc/driver/nvidia/params; /usr/bin/nvidia-smi -L; echo smi=$?; sleep 2; /usr/bin/cuda_probe; echo cuda=$?' > /tmp/out 2>&1 & c=$!
-  # The hook gave the container's cgroup the 2 GiB it asked for on GPU 0.
+    'stat -c \"node %n %t:%T\" /dev/nvidiactl /dev/nvidia0; grep /dev/nvidia /proc/self/mountinfo; grep ^ModifyDeviceFiles /proc/driver/nvidia/params; mknod /tmp/real c 195 255 && cat /tmp/real; echo real=$?; /usr/bin/nvidia-smi -L; echo smi=$?; nv-client hold 268435456 > /tmp/held & h=$!; sleep 3; /usr/bin/nvidia-smi --query-gpu=name,uuid,memory.total,memory.used --format=csv; echo query=$?; /usr/bin/nvidia-smi -q -d MEMORY; echo report=$?; sleep 2; kill $h; /usr/bin/cuda_probe; echo cuda=$?' > /tmp/out 2>&1 & c=$!
+  # While it holds 256 MiB: the hook gave its cgroup the 2 GiB it asked for on GPU 0.
   . /fakegpu/container_lib.sh
   i=0
-  until $HELPER status 2>&1 | grep -Eq '^/fakegpu-ctr/nvsmi +0 .* 2.0 GiB' || [ $i -gt 100 ]; do
+  until $HELPER status 2>&1 | grep -Eq '^/fakegpu-ctr/nvsmi +0 +256.0 MiB +2.0 GiB' || [ $i -gt 100 ]; do
     sleep 0.1; i=$((i + 1))
   done
   $HELPER status > /tmp/status 2>&1
   wait $c
   cat /tmp/out /tmp/status; failed_calls
-  grep -Eq '^/fakegpu-ctr/nvsmi +0 .* 2.0 GiB' /tmp/status || fail "no 2 GiB limit on GPU 0 while it ran" || return 1
-  grep -q "node /dev/nvidiactl $major:ff" /tmp/out && grep -q "node /dev/nvidia0 $major:0" /tmp/out ||
-    fail "the container's NVIDIA nodes are not fakegpu's" || return 1
+  grep -Eq '^/fakegpu-ctr/nvsmi +0 +256.0 MiB +2.0 GiB' /tmp/status ||
+    fail "fakegpu status lacks the container's 256 MiB of 2 GiB" || return 1
+  grep -q 'node /dev/nvidiactl c3:ff' /tmp/out && grep -q 'node /dev/nvidia0 c3:0' /tmp/out ||
+    fail "stat in the container does not show NVIDIA's numbers" || return 1
+  [ "$(grep -c ' /dev/nvidia.* - fakegpu-nodes ' /tmp/out)" = 3 ] ||
+    fail "nvidiactl, nvidia0 and nvidia-uvm are not fakegpu's nodes" || return 1
   grep -qx 'ModifyDeviceFiles: 0' /tmp/out || fail "the container's params let NVML re-create nodes" || return 1
-  grep -q 'GPU access blocked by the operating system' /tmp/out && grep -q 'smi=17' /tmp/out ||
-    fail "nvidia-smi's answer changed: update this case and the README" || return 1
-  grep -q '^CALL cuInit = 304 (CUDA_ERROR_OPERATING_SYSTEM)$' /tmp/out ||
-    fail "cuInit's answer changed: update this case and the README" || return 1
-  # libcuda's calls reached fakegpu's control node (its unknown escape 0xca, refused there
-  # with the driver's EINVAL), not nvsim's: the device cgroup denies major 195 to the container.
-  dmesg | grep -q 'refused call 0xca on fakegpuctl from pid [0-9]* (cuda_probe)' ||
-    fail "libcuda's calls did not go through fakegpu" || return 1
+  grep -q 'real=1' /tmp/out || fail "the container reached the real nvidiactl by making it" || return 1
+  grep -qx 'GPU 0: NVIDIA nvsim GPU (UUID: GPU-6e767369-6d67-7075-0000-000000000000)' /tmp/out &&
+    ! grep -q '^GPU 1:' /tmp/out && grep -q 'smi=0' /tmp/out ||
+    fail "nvidia-smi -L should list GPU 0 only" || return 1
+  grep -qx 'NVIDIA nvsim GPU, GPU-6e767369-6d67-7075-0000-000000000000, 2048 MiB, 256 MiB' /tmp/out ||
+    fail "--query-gpu should show the 2048 MiB quota and the 256 MiB held" || return 1
+  grep -Eq '^ +Total +: 2048 MiB$' /tmp/out && grep -Eq '^ +Used +: 256 MiB$' /tmp/out &&
+    grep -q 'report=0' /tmp/out || fail "-q -d MEMORY should show the quota and the use" || return 1
+  grep -q '^CALL cuInit = 100 (CUDA_ERROR_NO_DEVICE)$' /tmp/out ||
+    fail "cuInit should end where it ends against nvsim directly" || return 1
   sleep 1
 }
 

@@ -65,6 +65,7 @@ else
 fi
 run_case bad_devices_param_refused sh /fakegpu/cases.sh bad_devices_param_refused
 run_case rmmod_refused_while_open sh /fakegpu/cases.sh rmmod_refused_while_open
+run_case nodes_fs_shows_nvidia_numbers sh /fakegpu/cases.sh nodes_fs_shows_nvidia_numbers
 run_case absent_real_device_gives_enxio sh /fakegpu/cases.sh absent_real_device_gives_enxio
 run_case unload_reload_cycles sh /fakegpu/cases.sh unload_reload_cycles
 run_case final_unload sh /fakegpu/cases.sh final_unload

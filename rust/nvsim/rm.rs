@@ -904,7 +904,7 @@ fn control_checked(
         // simulates.
         ctrl::NVA06C_CTRL_CMD_GPFIFO_SCHEDULE | ctrl::NVA06C_CTRL_CMD_SET_TIMESLICE => {}
         nvsim_ctrl::SYSTEM_GET_BUILD_VERSION => {
-            let copies = nvsim_ctrl::build_version(&mut params, &ctrl_context(state))?;
+            let copies = nvsim_ctrl::build_version(&mut params, &ctrl_context(state, object.gpu))?;
             for (to, text) in copies.iter().flatten() {
                 let bytes = text.as_bytes_with_nul();
                 let to = usize::try_from(*to).map_err(|_| NV_ERR_INVALID_PARAM_STRUCT)?;
@@ -914,7 +914,7 @@ fn control_checked(
                     .map_err(|_| NV_ERR_INVALID_PARAM_STRUCT)?;
             }
         }
-        cmd => nvsim_ctrl::answer(cmd, &mut params, &ctrl_context(state))?,
+        cmd => nvsim_ctrl::answer(cmd, &mut params, &ctrl_context(state, object.gpu))?,
     }
     UserSlice::new(ptr, spec.size)
         .writer()
@@ -928,10 +928,11 @@ extern "C" {
 }
 
 /// What nvsim's informational controls answer from.
-fn ctrl_context(state: &State) -> nvsim_ctrl::Context<'_> {
+fn ctrl_context(state: &State, gpu: Option<u8>) -> nvsim_ctrl::Context<'_> {
     nvsim_ctrl::Context {
         gpus: &state.gpus,
         version: state.version,
+        gpu: gpu.and_then(|g| state.gpus.get(usize::from(g))),
         clocks,
     }
 }

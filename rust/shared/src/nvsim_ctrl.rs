@@ -68,8 +68,120 @@ pub const SYNC_GPU_BOOST_GROUP_INFO: u32 = 0xa04;
 /// `NV0080_CTRL_CMD_HOST_GET_CAPS_V2`: a 3-byte table of host workarounds; none apply.
 pub const DEVICE_HOST_GET_CAPS_V2: u32 = 0x0080_1402;
 
+/// `NV0080_CTRL_CMD_GPU_GET_CLASSLIST_V2`: the classes the device can allocate.
+pub const DEVICE_GET_CLASSLIST_V2: u32 = 0x0080_0292;
+/// Room in its list (`NV0080_CTRL_GPU_CLASSLIST_MAX_SIZE`).
+const CLASSLIST_MAX: usize = 160;
+/// The classes nvsim's simulated Hopper lists: those it can allocate (the RM objects, the
+/// Hopper channel, compute and usermode classes) and Hopper's copy engine, which clients
+/// look for to pick an engine.
+const HOPPER_CLASSES: [u32; 18] = [
+    0x0000, 0x0041, 0x0080, 0x2080, 0x003e, 0x0040, 0x0070, 0x0071, 0x0079, 0x50a0, 0x90f1, 0xa06c,
+    0xc86f, 0xcbc0, 0xc8b5, 0xc661, 0x9067, 0xa140,
+];
+
+/// `NV0080_CTRL_CMD_GPU_GET_NUM_SUBDEVICES`: one (no SLI).
+pub const DEVICE_GET_NUM_SUBDEVICES: u32 = 0x0080_0280;
+
+/// `NV2080_CTRL_CMD_GPU_GET_INFO_V2`: a list of (index, value) the caller fills with indices.
+pub const GPU_GET_INFO_V2: u32 = 0x2080_0102;
+/// Entries its list holds (`NV2080_CTRL_GPU_INFO_MAX_LIST_SIZE`).
+const GPU_INFO_MAX: usize = 64;
+/// `NV2080_CTRL_GPU_INFO_INDEX_GPU_SM_VERSION`, and Hopper's: SM 9.0.
+const GPU_INFO_SM_VERSION: u32 = 0x2c;
+const SM_VERSION_9_0: u32 = 0x0900;
+/// The highest index of the 535 headers (`IS_RESETLESS_MIG_SUPPORTED`).
+const GPU_INFO_LAST_INDEX: u32 = 0x3f;
+
+/// `NV2080_CTRL_CMD_BUS_GET_INFO_V2`: (index, value) pairs about the GPU's bus.
+pub const BUS_GET_INFO_V2: u32 = 0x2080_1823;
+/// Entries its list holds (`NV2080_CTRL_BUS_INFO_MAX_LIST_SIZE`).
+const BUS_INFO_MAX: usize = 0x34;
+/// `NV2080_CTRL_BUS_INFO_INDEX_*` nvsim answers with more than 0, and the last index.
+const BUS_INFO_TYPE: u32 = 0x00;
+const BUS_INFO_COHERENT_DMA_FLAGS: u32 = 0x0b;
+const BUS_INFO_NONCOHERENT_DMA_FLAGS: u32 = 0x0c;
+const BUS_INFO_BUS_NUMBER: u32 = 0x0f;
+const BUS_INFO_INTERFACE_TYPE: u32 = 0x13;
+const BUS_INFO_GPU_INTERFACE_TYPE: u32 = 0x2e;
+const BUS_INFO_LAST_INDEX: u32 = 0x33;
+/// `NV2080_CTRL_BUS_INFO_TYPE_PCI_EXPRESS`.
+const BUS_TYPE_PCI_EXPRESS: u32 = 3;
+
+/// `NV2080_CTRL_CMD_BUS_GET_PCI_INFO`: the PCI ids, device and vendor packed as the RM
+/// packs them (`device << 16 | vendor`), with an H100 PCIe's subsystem and revision A1.
+pub const BUS_GET_PCI_INFO: u32 = 0x2080_1801;
+const PCI_SUBSYSTEM_ID: u32 = 0x1626_10de;
+
+/// `NV2080_CTRL_CMD_BUS_GET_PCI_BAR_INFO`: the GPU's BARs (flags, size in MiB and in bytes,
+/// base). nvsim's: registers (BAR0, as CARD_INFO gives them), the framebuffer aperture (BAR1,
+/// the whole framebuffer, as on a resizable-BAR board) and a 32 MiB BAR for the RM (BAR2/3).
+pub const BUS_GET_PCI_BAR_INFO: u32 = 0x2080_1803;
+/// Entries its list holds (`NV2080_CTRL_BUS_MAX_PCI_BARS`) and the size of one.
+const PCI_BARS_MAX: usize = 8;
+const PCI_BAR_ENTRY: usize = 24;
+
+/// `NV2080_CTRL_CMD_GPU_GET_ENGINES_V2`: the engine types (`NV2080_ENGINE_TYPE_*`) of the
+/// GPU: graphics/compute and three copy engines.
+pub const GPU_GET_ENGINES_V2: u32 = 0x2080_0170;
+const ENGINES_MAX: usize = 0x3e;
+const ENGINES: [u32; 4] = [0x01, 0x09, 0x0a, 0x0b];
+
+/// `NV2080_CTRL_CMD_GPU_GET_SIMULATION_INFO`: which of NVIDIA's chip simulators runs the GPU;
+/// none (`_TYPE_NONE`), since nvsim answers as the silicon's driver would.
+pub const GPU_GET_SIMULATION_INFO: u32 = 0x2080_0119;
+
+/// `NV0000_CTRL_CMD_GPU_GET_MEMOP_ENABLE`: stream memory operations off, as the driver's
+/// `EnableStreamMemOPs: 0` default has them.
+pub const GPU_GET_MEMOP_ENABLE: u32 = 0x27b;
+
 /// The commands answered here, with their exact sizes and targets.
-pub const SPECS: [Spec; 17] = [
+pub const SPECS: [Spec; 26] = [
+    Spec {
+        cmd: GPU_GET_MEMOP_ENABLE,
+        size: 4,
+        target: Target::Client,
+    },
+    Spec {
+        cmd: GPU_GET_SIMULATION_INFO,
+        size: 4,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: GPU_GET_ENGINES_V2,
+        size: 4 + 4 * ENGINES_MAX,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: BUS_GET_PCI_BAR_INFO,
+        size: 8 + PCI_BAR_ENTRY * PCI_BARS_MAX,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: BUS_GET_PCI_INFO,
+        size: 16,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: BUS_GET_INFO_V2,
+        size: 4 + 8 * BUS_INFO_MAX,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: GPU_GET_INFO_V2,
+        size: 4 + 8 * GPU_INFO_MAX,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: DEVICE_GET_NUM_SUBDEVICES,
+        size: 4,
+        target: Target::Device,
+    },
+    Spec {
+        cmd: DEVICE_GET_CLASSLIST_V2,
+        size: 4 + 4 * CLASSLIST_MAX,
+        target: Target::Device,
+    },
     Spec {
         cmd: DEVICE_HOST_GET_CAPS_V2,
         size: 3,
@@ -168,6 +280,8 @@ pub struct Context<'a> {
     pub gpus: &'a [SimGpu],
     /// The driver version (`version=`).
     pub version: &'a str,
+    /// The GPU of the object the command went to (subdevice and device commands).
+    pub gpu: Option<&'a SimGpu>,
     /// Reads the clocks: (wall-clock µs since the epoch, the GPU timer in ns).
     pub clocks: fn() -> (u64, u64),
 }
@@ -339,6 +453,92 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
             put(params, 3 * VERSION_STRING, 0);
             put(params, 3 * VERSION_STRING + 4, 0);
         }
+        DEVICE_GET_CLASSLIST_V2 => {
+            params.fill(0);
+            put(params, 0, HOPPER_CLASSES.len() as u32);
+            for (i, &class) in HOPPER_CLASSES.iter().enumerate() {
+                put(params, 4 + 4 * i, class);
+            }
+        }
+        DEVICE_GET_NUM_SUBDEVICES => put(params, 0, 1),
+        GPU_GET_MEMOP_ENABLE => put(params, 0, 0),
+        GPU_GET_SIMULATION_INFO => put(params, 0, 0),
+        GPU_GET_INFO_V2 => {
+            let count = word(params, 0) as usize;
+            if count > GPU_INFO_MAX {
+                return Err(NV_ERR_INVALID_ARGUMENT);
+            }
+            // Every capability off (no SLI, MIG, ATS, EGM, ...), except the SM version.
+            for i in 0..count {
+                let index = word(params, 4 + 8 * i);
+                if index > GPU_INFO_LAST_INDEX {
+                    return Err(NV_ERR_INVALID_ARGUMENT);
+                }
+                let value = if index == GPU_INFO_SM_VERSION {
+                    SM_VERSION_9_0
+                } else {
+                    0
+                };
+                put(params, 8 + 8 * i, value);
+            }
+        }
+        BUS_GET_INFO_V2 => {
+            let count = word(params, 0) as usize;
+            if count > BUS_INFO_MAX {
+                return Err(NV_ERR_INVALID_ARGUMENT);
+            }
+            let bus = ctx.gpu.map_or(0, |g| u32::from(g.bus));
+            for i in 0..count {
+                let index = word(params, 4 + 8 * i);
+                let value = match index {
+                    BUS_INFO_TYPE | BUS_INFO_INTERFACE_TYPE | BUS_INFO_GPU_INTERFACE_TYPE => {
+                        BUS_TYPE_PCI_EXPRESS
+                    }
+                    // DMA through context DMAs, coherent and not (CTXDMA_TRUE).
+                    BUS_INFO_COHERENT_DMA_FLAGS | BUS_INFO_NONCOHERENT_DMA_FLAGS => 1,
+                    BUS_INFO_BUS_NUMBER => bus,
+                    i if i <= BUS_INFO_LAST_INDEX => 0,
+                    _ => return Err(NV_ERR_INVALID_ARGUMENT),
+                };
+                put(params, 8 + 8 * i, value);
+            }
+        }
+        BUS_GET_PCI_INFO => {
+            let gpu = ctx.gpu.ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
+            let ids =
+                u32::from(gpu.device_id) << 16 | u32::from(super::nvsim_frontend::NV_PCI_VENDOR_ID);
+            put(params, 0, ids);
+            put(params, 4, PCI_SUBSYSTEM_ID);
+            put(params, 8, REVISION_A1);
+            put(params, 12, ids);
+        }
+        BUS_GET_PCI_BAR_INFO => {
+            let card = ctx.gpu.ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?.card_info();
+            let bars = [
+                (card.reg_size, card.reg_address),
+                (card.fb_size, card.fb_address),
+                (32 << 20, card.reg_address + card.reg_size),
+            ];
+            params.fill(0);
+            put(params, 0, bars.len() as u32);
+            for (i, (size, base)) in bars.into_iter().enumerate() {
+                let at = 8 + PCI_BAR_ENTRY * i;
+                put(params, at + 4, (size >> 20) as u32);
+                if let Some(slot) = params.get_mut(at + 8..) {
+                    write_pod(slot, &size);
+                }
+                if let Some(slot) = params.get_mut(at + 16..) {
+                    write_pod(slot, &base);
+                }
+            }
+        }
+        GPU_GET_ENGINES_V2 => {
+            params.fill(0);
+            put(params, 0, ENGINES.len() as u32);
+            for (i, &engine) in ENGINES.iter().enumerate() {
+                put(params, 4 + 4 * i, engine);
+            }
+        }
         // Bare metal: no vGPU, no passthrough.
         DEVICE_GET_VIRTUALIZATION_MODE => put(params, 0, 0),
         TIMER_GET_GPU_CPU_TIME_CORRELATION_INFO => {
@@ -385,6 +585,7 @@ mod tests {
         let ctx = Context {
             gpus: &gpus,
             version: "535.309.01",
+            gpu: gpus.first(),
             clocks: || (7, 9),
         };
         let mut buf = [0u8; 1024];
@@ -457,6 +658,7 @@ mod tests {
         let ctx = Context {
             gpus: &gpus,
             version: "535.309.01",
+            gpu: None,
             clocks: || (0, 0),
         };
         let mut p = [0u8; 40];

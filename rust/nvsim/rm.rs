@@ -914,6 +914,25 @@ fn control_checked(
                     .map_err(|_| NV_ERR_INVALID_PARAM_STRUCT)?;
             }
         }
+        nvsim_ctrl::GR_GET_INFO => {
+            // The list is in the caller's memory: grInfoListSize@0, grInfoList@8.
+            let count = read_pod::<u32>(&params).unwrap_or(0) as usize;
+            if count == 0 || count > nvsim_ctrl::GR_INFO_MAX {
+                return Err(NV_ERR_INVALID_ARGUMENT);
+            }
+            let at = params.get(8..).and_then(read_pod::<u64>).unwrap_or(0);
+            let at = usize::try_from(at).map_err(|_| NV_ERR_INVALID_POINTER)?;
+            let mut list = KVec::from_elem(0u8, 8 * count, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
+            UserSlice::new(at, list.len())
+                .reader()
+                .read_slice(&mut list)
+                .map_err(|_| NV_ERR_INVALID_POINTER)?;
+            nvsim_ctrl::gr_info(&mut list)?;
+            UserSlice::new(at, list.len())
+                .writer()
+                .write_slice(&list)
+                .map_err(|_| NV_ERR_INVALID_POINTER)?;
+        }
         cmd => nvsim_ctrl::answer(cmd, &mut params, &ctrl_context(state, object.gpu))?,
     }
     UserSlice::new(ptr, spec.size)

@@ -60,10 +60,11 @@ nvidia_smi_memory_report() {
   [ "$(grep -Ec '^ +Free +: 4096 MiB$' /tmp/out)" = 2 ] || fail "FB free of both GPUs"
 }
 
-# libcuda's driver API: how far cuda_probe gets. cuInit now runs through the device,
-# subdevice, bus, engine and class queries nvsim answers, and gives up after GR_GET_INFO
-# (the graphics engine's architecture numbers: SM counts, warps, ...), which nvsim does not
-# simulate yet; it must end there with CUDA's own error, not hang or crash.
+# libcuda's driver API: how far cuda_probe gets. cuInit runs through the device, subdevice,
+# bus, engine, class and graphics-engine queries nvsim answers (GR_GET_INFO, the GPC and TPC
+# masks), and gives up at the first one nvsim does not simulate yet, CUDA_LAST_REFUSED
+# (GR_GET_CAPS_V2); it must end there with CUDA's own error, not hang or crash.
+CUDA_LAST_REFUSED=0x20801227
 cuda_driver_api() {
   setup || return 1
   nv $NV_ROOT/usr/bin/cuda_probe > /tmp/out 2>&1; rc=$?
@@ -71,9 +72,10 @@ cuda_driver_api() {
   echo "--- the last calls, in order:"
   dmesg | grep 'trace:' | sed 's/.*trace: //' | uniq -c | tail -12
   grep -q '^CALL cuInit = 100 (CUDA_ERROR_NO_DEVICE)$' /tmp/out || fail "cuInit did not end where it is known to" || return 1
-  # The last control libcuda is refused before it frees its client is GR_GET_INFO.
-  dmesg | grep 'trace:' | grep 'esc 0x2a control' | grep -v 'status 0x0$' | tail -1 | grep -q 'control 0x20801201 (32 bytes) -> errno 0 status 0x56' ||
-    fail "the last control is no longer GR_GET_INFO: update this case and the README" || return 1
+  # The last control libcuda is refused before it frees its client.
+  dmesg | grep 'trace:' | grep 'esc 0x2a control' | grep -v 'status 0x0$' | tail -1 |
+    grep -q "control $CUDA_LAST_REFUSED (.*) -> errno 0 status 0x56" ||
+    fail "the last refused control is no longer $CUDA_LAST_REFUSED: update this case and the README" || return 1
   [ $rc = 1 ] || fail "cuda_probe exited $rc"
 }
 

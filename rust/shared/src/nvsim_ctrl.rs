@@ -135,8 +135,37 @@ pub const GPU_GET_SIMULATION_INFO: u32 = 0x2080_0119;
 /// `EnableStreamMemOPs: 0` default has them.
 pub const GPU_GET_MEMOP_ENABLE: u32 = 0x27b;
 
+/// `NV2080_CTRL_CMD_GR_GET_INFO`: (index, value) pairs about the graphics/compute engine, in
+/// a list the parameters point to (see [`gr_info`]).
+pub const GR_GET_INFO: u32 = 0x2080_1201;
+/// Entries that list may hold (`NV2080_CTRL_GR_INFO_MAX_SIZE`).
+pub const GR_INFO_MAX: usize = 0x35;
+
+/// `NV2080_CTRL_CMD_GR_GET_GPC_MASK` and `_TPC_MASK`: the enabled GPCs, and the enabled TPCs
+/// of one GPC, after a 16-byte route (MIG routing, unused). nvsim's H100 has all 8 GPCs, 8
+/// TPCs in GPC 0 and 7 in the others: the 57 TPCs (114 SMs) of GR_GET_INFO.
+pub const GR_GET_GPC_MASK: u32 = 0x2080_122a;
+/// `NV2080_CTRL_CMD_GR_GET_TPC_MASK` (see [`GR_GET_GPC_MASK`]).
+pub const GR_GET_TPC_MASK: u32 = 0x2080_122b;
+const GPC_MASK: u32 = 0xff;
+
 /// The commands answered here, with their exact sizes and targets.
-pub const SPECS: [Spec; 26] = [
+pub const SPECS: [Spec; 29] = [
+    Spec {
+        cmd: GR_GET_GPC_MASK,
+        size: 24,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: GR_GET_TPC_MASK,
+        size: 24,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: GR_GET_INFO,
+        size: 32,
+        target: Target::Subdevice,
+    },
     Spec {
         cmd: GPU_GET_MEMOP_ENABLE,
         size: 4,
@@ -361,6 +390,53 @@ pub fn build_version(
     Ok(Some([(ptrs[0], a), (ptrs[1], b), (ptrs[2], c)]))
 }
 
+/// The graphics engine of an H100 PCIe as `NV0080_CTRL_GR_INFO_INDEX_*` numbers it: SM 9.0,
+/// 8 GPCs of 9 TPCs of 2 SMs (114 SMs enabled), 128 cores and 4 tensor cores per SM, 64 warps
+/// of 32 threads per SM, 64 subcontexts, compute and copy but no 3D. Unlisted indices are 0.
+const GR_INFO: [(u32, u32); 24] = [
+    (0x03, 256),    // BUFFER_ALIGNMENT
+    (0x07, 57),     // SHADER_PIPE_COUNT (TPCs)
+    (0x09, 2),      // SHADER_PIPE_SUB_COUNT (SMs per TPC)
+    (0x0a, 4),      // SM_REG_BANK_COUNT
+    (0x0b, 16384),  // SM_REG_BANK_REG_COUNT
+    (0x0c, 0x0900), // SM_VERSION
+    (0x0d, 64),     // MAX_WARPS_PER_SM
+    (0x0e, 32),     // MAX_THREADS_PER_WARP
+    (0x11, 32),     // FB_MEMORY_REQUEST_GRANULARITY
+    (0x12, 32),     // HOST_MEMORY_REQUEST_GRANULARITY
+    (0x13, 128),    // MAX_SP_PER_SM
+    (0x14, 8),      // LITTER_NUM_GPCS
+    (0x15, 10),     // LITTER_NUM_FBPS
+    (0x17, 9),      // LITTER_NUM_TPC_PER_GPC
+    (0x1a, 1),      // TIMESLICE_ENABLED
+    (0x1c, 3),      // LITTER_NUM_PES_PER_GPC
+    (0x1d, 14592),  // GPU_CORE_COUNT
+    (0x1e, 3),      // LITTER_NUM_TPCS_PER_PES
+    (0x20, 2),      // LITTER_NUM_SM_PER_TPC
+    (0x23, 456),    // TENSOR_CORE_COUNT
+    (0x24, 1),      // LITTER_NUM_GRS
+    (0x2a, 9),      // FAMILY_MAX_TPC_PER_GPC
+    (0x2c, 64),     // MAX_SUBCONTEXT_COUNT
+    (0x34, 0xd),    // GFX_CAPABILITIES: 2D, compute, inline-to-memory
+];
+
+/// GR_GET_INFO's list (`count` entries of index then value, copied from the caller's
+/// pointer): fills in each value; NV_ERR_INVALID_ARGUMENT for an index past the last.
+pub fn gr_info(list: &mut [u8]) -> Result<(), NvStatus> {
+    for entry in list.chunks_exact_mut(8) {
+        let index = word(entry, 0);
+        if index as usize >= GR_INFO_MAX {
+            return Err(NV_ERR_INVALID_ARGUMENT);
+        }
+        let value = GR_INFO
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map_or(0, |(_, v)| *v);
+        put(entry, 4, value);
+    }
+    Ok(())
+}
+
 /// GPU_GET_ID_INFO(_V2): `tail` is where sliStatus and what follows it start.
 fn id_info(params: &mut [u8], ctx: &Context<'_>, tail: usize) -> Result<(), NvStatus> {
     let gpu = ctx
@@ -461,6 +537,12 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
             }
         }
         DEVICE_GET_NUM_SUBDEVICES => put(params, 0, 1),
+        GR_GET_GPC_MASK => put(params, 16, GPC_MASK),
+        GR_GET_TPC_MASK => match word(params, 16) {
+            0 => put(params, 20, 0xff),
+            1..=7 => put(params, 20, 0x7f),
+            _ => return Err(NV_ERR_INVALID_ARGUMENT),
+        },
         GPU_GET_MEMOP_ENABLE => put(params, 0, 0),
         GPU_GET_SIMULATION_INFO => put(params, 0, 0),
         GPU_GET_INFO_V2 => {
@@ -678,6 +760,18 @@ mod tests {
         assert_eq!(copies[0].0, 0x1000);
         assert_eq!(copies[0].1.as_bytes_with_nul(), b"535.309.01\0");
         assert_eq!(copies[2].0, 0x3000);
+    }
+
+    #[test]
+    fn gr_info_answers_hopper_numbers() {
+        let mut list = [0u8; 24];
+        for (i, index) in [0x0cu32, 0x0d, 0x33].iter().enumerate() {
+            write_pod(&mut list[8 * i..], index);
+        }
+        assert_eq!(gr_info(&mut list), Ok(()));
+        assert_eq!((at(&list, 4), at(&list, 12), at(&list, 20)), (0x900, 64, 0));
+        write_pod(&mut list[..], &0x35u32);
+        assert_eq!(gr_info(&mut list), Err(NV_ERR_INVALID_ARGUMENT));
     }
 
     #[test]

@@ -183,7 +183,7 @@ fn charged(cgs: &[StressCgroup]) -> Result<([u64; 2], u64), String> {
 }
 
 /// The charges equal nvsim's ground truth beyond `base`.
-fn check_truth(cgs: &[StressCgroup], base: &Truth) -> Result<(), String> {
+fn check_truth(cgs: &[StressCgroup], base: &Truth) -> Result<u64, String> {
     let t = truth()?;
     let want = (
         [
@@ -195,7 +195,8 @@ fn check_truth(cgs: &[StressCgroup], base: &Truth) -> Result<(), String> {
     let got = charged(cgs)?;
     ensure(got == want, || {
         format!("charged (memory per GPU, pinned) {got:?}, nvsim holds {want:?} beyond its start")
-    })
+    })?;
+    Ok(got.0[0] + got.0[1])
 }
 
 fn cgroup_file(cg: &TestCgroup, name: &str) -> String {
@@ -265,6 +266,8 @@ struct Figures {
     moves: u64,
     truth_checks: u64,
     limit_checks: u64,
+    /// The most GPU memory the frozen checks found charged (both GPUs).
+    peak: u64,
 }
 
 fn run(b: Budget) -> Result<(), String> {
@@ -319,7 +322,7 @@ fn run(b: Budget) -> Result<(), String> {
         .and_then(|fig| zero.map(|()| fig))
         .map_err(|e| format!("{e} (reproduce with STRESS_SEED={:#x})", b.seed))?;
     println!(
-        "FIGURE stress: {} ops by {}x{} threads in {} s, seed {:#x}: {} SIGKILLs, {} live limit changes, {} cgroup moves, {} limit checks, {} frozen ground-truth checks",
+        "FIGURE stress: {} ops by {}x{} threads in {} s, seed {:#x}: {} SIGKILLs, {} live limit changes, {} cgroup moves, {} limit checks, {} frozen ground-truth checks (up to {} MiB of GPU memory held)",
         fig.ops,
         b.procs,
         b.threads,
@@ -329,7 +332,8 @@ fn run(b: Budget) -> Result<(), String> {
         fig.limit_changes,
         fig.moves,
         fig.limit_checks,
-        fig.truth_checks
+        fig.truth_checks,
+        fig.peak / MIB
     );
     Ok(())
 }
@@ -407,14 +411,12 @@ fn run_with(b: &Budget, cgs: &mut [StressCgroup], base: &Truth) -> Result<Figure
                 _ => {}
             }
             if Instant::now() >= next_freeze {
-                frozen_check(cgs, base)?;
-                fig.truth_checks += 1;
+                frozen_check(cgs, base, &mut fig)?;
                 next_freeze = Instant::now() + Duration::from_millis(1500 + rng.below(2000));
             }
             std::thread::sleep(Duration::from_millis(20 + rng.below(40)));
         }
-        frozen_check(cgs, base)?;
-        fig.truth_checks += 1;
+        frozen_check(cgs, base, &mut fig)?;
         // Nobody ran in the wrong cgroup: each child's own view of where it is.
         for c in &children {
             let at = std::fs::read_to_string(format!("/proc/{}/cgroup", c.pid)).unwrap_or_default();
@@ -438,10 +440,17 @@ fn run_with(b: &Budget, cgs: &mut [StressCgroup], base: &Truth) -> Result<Figure
 
 /// With the cgroups frozen: within limits, and the charges equal nvsim's (after the calls in
 /// flight when the freeze came have settled).
-fn frozen_check(cgs: &mut [StressCgroup], base: &Truth) -> Result<(), String> {
+fn frozen_check(cgs: &mut [StressCgroup], base: &Truth, fig: &mut Figures) -> Result<(), String> {
     freeze(cgs, true)?;
-    let r = settle(5, || check_truth(cgs, base)).and_then(|()| check_limits(cgs));
+    let mut held = 0;
+    let r = settle(5, || {
+        held = check_truth(cgs, base)?;
+        Ok(())
+    })
+    .and_then(|()| check_limits(cgs));
     freeze(cgs, false)?;
+    fig.truth_checks += 1;
+    fig.peak = fig.peak.max(held);
     r
 }
 

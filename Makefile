@@ -7,6 +7,8 @@
 #                  kernel without debug options
 #   make fuzz-long the ioctl fuzzer for FUZZ_SECONDS (default 600) on the test kernel;
 #                  FUZZ_SEED=... reproduces a run, FUZZ_CALLS=... caps the calls
+#   make stress-long the stress run (tests/vm-client/src/stress.rs) for STRESS_SECONDS
+#                  (default 600); STRESS_SEED, STRESS_OPS, STRESS_PROCS, STRESS_THREADS
 #   make vm-shell  boot the VM interactively with the modules loaded
 #   make modules   just the modules (KDIR=/path/to/your/kernel/build to use your own)
 #   make deps      install build dependencies (run by every target above)
@@ -17,7 +19,7 @@ SHELL := /bin/bash
 BUILD := $(CURDIR)/build
 export KDIR
 
-.PHONY: all deps kernel modules test cargo-test conformance vm-test demo bench fuzz-long vm-shell lint clean
+.PHONY: all deps kernel modules test cargo-test conformance vm-test demo bench fuzz-long stress-long vm-shell lint clean
 
 all: modules
 
@@ -54,6 +56,9 @@ bench: deps
 
 fuzz-long:
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-600} scripts/vm-job.sh fuzz
+
+stress-long:
+	@STRESS_SECONDS=$${STRESS_SECONDS:-600} scripts/vm-job.sh stress
 
 vm-shell:
 	@scripts/vm-job.sh shell

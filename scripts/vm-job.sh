@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # One VM job from scratch, each step cached or quick when already done:
 # deps -> kernel -> modules -> test client -> initramfs -> boot.
-#   vm-job.sh test|demo|bench|fuzz|shell
+#   vm-job.sh test|demo|bench|fuzz|stress|shell
 # The bench job boots the kernel without KASAN/lockdep; the others boot the test kernel.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 FAKEGPU_STEP=job
 
-mode=${1:?usage: vm-job.sh test|demo|bench|fuzz|shell}
+mode=${1:?usage: vm-job.sh test|demo|bench|fuzz|stress|shell}
 flavour=test
 [ "$mode" = bench ] && flavour=bench
 

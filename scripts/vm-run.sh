@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Boots the guest in QEMU and runs one job in it.
 #   vm-run.sh MODE BZIMAGE INITRD
-# MODE: test (the suite; exits non-zero on any failure or kernel splat), demo, bench, fuzz, shell
+# MODE: test (the suite; exits non-zero on any failure or kernel splat), demo, bench, fuzz, stress, shell
 # (interactive). Accelerator: FAKEGPU_ACCEL=tcg|kvm|auto (auto: KVM only if a probe boot
 # works; nested KVM often fails). Logs land in build/vm-MODE/.
 set -euo pipefail
@@ -19,6 +19,9 @@ host_timeout=${FAKEGPU_VM_TIMEOUT:-1800}
 if [ "$mode" = fuzz ] && [ -z "${FAKEGPU_VM_TIMEOUT:-}" ]; then
   host_timeout=$(( ${FUZZ_SECONDS:-600} + 900 ))
 fi
+if [ "$mode" = stress ] && [ -z "${FAKEGPU_VM_TIMEOUT:-}" ]; then
+  host_timeout=$(( ${STRESS_SECONDS:-600} + 900 ))
+fi
 guest_watchdog=$((host_timeout - 60))
 
 # A virtio-gpu device: a second DRM driver in front of which fakegpu meters submissions.
@@ -30,7 +33,9 @@ append="console=ttyS0 panic=-1 fakegpu_watchdog=$guest_watchdog"
 [ -n "${FAKEGPU_ONLY:-}" ] && append+=" fakegpu_only=$FAKEGPU_ONLY"
 # The fuzzer's seed and budget (tests/vm-client/src/fuzz.rs), for the suite's short run and
 # the fuzz job alike.
-for v in FUZZ_SEED FUZZ_CALLS FUZZ_SECONDS FUZZ_TRACE; do
+# Likewise the stress run's (tests/vm-client/src/stress.rs).
+for v in FUZZ_SEED FUZZ_CALLS FUZZ_SECONDS FUZZ_TRACE STRESS_SEED STRESS_OPS STRESS_SECONDS \
+    STRESS_PROCS STRESS_THREADS; do
   [ -n "${!v:-}" ] && append+=" $v=${!v}"
 done
 

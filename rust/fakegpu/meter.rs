@@ -524,6 +524,9 @@ pub(crate) fn rm_alloc(
         Precharge::Charged(p) => p,
         Precharge::Refused(status) => return refuse(ptr, layout.status, status),
     };
+    // Whether the parent is known now: if it is gone once the call returns, it was freed
+    // (and the new object with it) while the call ran.
+    let parent_known = what != Allocation::Client && state.cgroups.lock().tracks(client, parent);
 
     let ret = call.run();
     let status = u32_at(call.outer(), layout.status);
@@ -540,6 +543,15 @@ pub(crate) fn rm_alloc(
         }
         drop(acc);
         return call.answer(ptr, ret?);
+    }
+    if parent_known && !acc.tracks(client, parent) {
+        // Freed with its parent already: recording it would keep its charge for good.
+        if let Some((id, _)) = pending {
+            acc.release_charge_pending(id);
+        }
+        drop(acc);
+        call.write_back(ptr)?;
+        return Ok(0);
     }
     // What the driver took, from its own answer in the private copy.
     let mut over_limit = false;
@@ -722,12 +734,19 @@ pub(crate) fn vid_heap(
         },
         _ => None,
     };
+    // As in rm_alloc: a parent gone after the call took the new memory with it.
+    let parent_known = match what {
+        VidHeapCall::Alloc { client, parent, .. } => state.cgroups.lock().tracks(client, parent),
+        _ => false,
+    };
     let ret = call.run();
     let status = u32_at(call.outer(), vid_heap::STATUS);
     let ok = matches!(ret, Ok(0)) && status == NV_OK;
     let mut acc = state.cgroups.lock();
     let mut undo = None;
     match what {
+        VidHeapCall::Alloc { client, parent, .. }
+            if ok && parent_known && !acc.tracks(client, parent) => {}
         VidHeapCall::Alloc { client, parent, .. } if ok => {
             let handle = u32_at(call.outer(), vid_heap::H_MEMORY);
             let took = call
@@ -797,8 +816,13 @@ pub(crate) fn counted_forward(
     let before = (at.size)(ptr).map_or(0, nv_meter::at_least_charged);
     let (client, parent) = (word(at.client_at), word(at.parent_at));
     let cgroup = current_cgroup()?;
+    let mut parent_known = false;
     let pending = {
         let mut acc = state.cgroups.lock();
+        // As in rm_alloc: a parent gone after the call took the new object with it.
+        if let (Some(c), Some(p)) = (client, parent) {
+            parent_known = acc.tracks(c, p);
+        }
         let resource = match (at.class_id, client, parent) {
             (class::NV01_MEMORY_LOCAL_USER, Some(c), Some(p)) => {
                 acc.gpu_of(c, p).map(Resource::Memory)
@@ -818,7 +842,8 @@ pub(crate) fn counted_forward(
         let mut acc = state.cgroups.lock();
         if let (true, Some(client), Some(parent), Some(handle)) = (ok, client, parent, handle) {
             let _ = acc.resize_charge(id, before.max(after), true);
-            if !acc.tracks(client, handle) {
+            let parent_gone = parent_known && !acc.tracks(client, parent);
+            if !parent_gone && !acc.tracks(client, handle) {
                 let _ = acc.record(client, handle, parent, None, Some(id));
             }
         }

@@ -164,34 +164,70 @@ case_killed_client_frees_everything_through_fakegpu() {
   [ "$before" = "$after" ] || fail "the killed client's memory stayed charged"
 }
 
-# Unload and reload while clients come and go: neither module unloads under a client that
-# holds fakegpu's NVIDIA nodes, fakegpu unloads once it is gone (killed), reloads cleanly,
-# and nvsim ends with nothing held.
+# Unload and reload while many clients come and go. Each cycle: a cgroup entry, four
+# clients holding memory on both GPUs through fakegpu, and short-lived clients started beside
+# them. Neither module unloads while any of them holds a fake file, down to the last one;
+# once all are killed the cgroup's charges are back to zero and fakegpu unloads and reloads.
+# nvsim ends holding nothing more than before.
 case_unload_reload_cycles() {
-  before=$(grep '^gpu0 ' /sys/kernel/debug/nvsim/state)
+  before=$(grep -E '^(gpu[01]|sys_used|objects) ' /sys/kernel/debug/nvsim/state)
+  cg=/sys/fs/cgroup/fakegpu-reload
   i=0
   while [ $i -lt 4 ]; do
-    : > /tmp/hold.out
-    nv-client --ctl /dev/fakegpuctl --gpu /dev/fakegpu0 --uvm /dev/fakegpu-uvm hold 16777216 > /tmp/hold.out &
-    pid=$!
-    j=0; while ! grep -q size /tmp/hold.out && [ $j -lt 100 ]; do sleep 0.1; j=$((j + 1)); done
-    grep -q '"alloc_status":"0x0"' /tmp/hold.out || fail "cycle $i: the client did not allocate" || return 1
-    if rmmod fakegpu 2>/dev/null; then fail "cycle $i: fakegpu unloaded under a client"; return 1; fi
-    if rmmod nvsim 2>/dev/null; then fail "cycle $i: nvsim unloaded under fakegpu's client"; return 1; fi
-    kill -9 $pid; wait $pid 2>/dev/null
-    # The process's worker and the meter let go of the files a moment after its death.
+    mkdir -p $cg || return 1
+    id=$(stat -c %i $cg)
+    echo "add /fakegpu-reload" > /sys/kernel/fakegpu/cgroups/control || fail "cycle $i: no entry" || return 1
+    pids=""; k=0
+    while [ $k -lt 4 ]; do
+      : > /tmp/hold.$k
+      sh -c "echo \$\$ > $cg/cgroup.procs && exec nv-client --ctl /dev/fakegpuctl --gpu /dev/fakegpu$((k % 2)) \
+        --uvm /dev/fakegpu-uvm hold 16777216" > /tmp/hold.$k 2>&1 &
+      pids="$pids $!"; k=$((k + 1))
+    done
+    # Short-lived clients beside them, ending by themselves while the cycle runs.
+    short=""
+    for s in alloc map vidheap leak; do
+      sh -c "echo \$\$ > $cg/cgroup.procs && exec nv-client --ctl /dev/fakegpuctl --gpu /dev/fakegpu1 \
+        --uvm /dev/fakegpu-uvm $s 1048576" > /tmp/short.$s 2>&1 &
+      short="$short $!"
+    done
+    k=0
+    while [ $k -lt 4 ]; do
+      j=0; while ! grep -q size /tmp/hold.$k && [ $j -lt 150 ]; do sleep 0.1; j=$((j + 1)); done
+      grep -q '"alloc_status":"0x0"' /tmp/hold.$k || fail "cycle $i: client $k did not allocate: $(cat /tmp/hold.$k)" || return 1
+      k=$((k + 1))
+    done
+    for p in $short; do wait $p || fail "cycle $i: a short-lived client failed" || return 1; done
+    mem=$(cat /sys/kernel/fakegpu/cgroups/$id/memory.current | tr '\n' ' ')
+    echo "cycle $i: 4 clients holding, charged: $mem"
+    echo "$mem" | grep -q 'gpu0 33554432 gpu1 33554432' || fail "cycle $i: want 32 MiB charged per GPU" || return 1
+    # Killed one by one: while any is left, both modules stay in.
+    n=4
+    for p in $pids; do
+      if rmmod fakegpu 2>/dev/null; then fail "cycle $i: fakegpu unloaded under $n clients"; return 1; fi
+      if rmmod nvsim 2>/dev/null; then fail "cycle $i: nvsim unloaded under fakegpu's clients"; return 1; fi
+      kill -9 $p; wait $p 2>/dev/null; n=$((n - 1))
+    done
+    # The processes' workers let go of the files a moment after their deaths.
     j=0
-    while ! rmmod fakegpu 2>/dev/null; do
-      [ $j -lt 100 ] || { fail "cycle $i: fakegpu still busy 10 s after its client died"; return 1; }
+    while [ "$(tr '\n' ' ' < /sys/kernel/fakegpu/cgroups/$id/memory.current)" != "gpu0 0 gpu1 0 " ] ||
+        [ "$(cat /sys/kernel/fakegpu/cgroups/$id/pinned.current)" != 0 ]; do
+      [ $j -lt 100 ] || { fail "cycle $i: charges left: $(cat /sys/kernel/fakegpu/cgroups/$id/*.current)"; return 1; }
       sleep 0.1; j=$((j + 1))
     done
+    j=0
+    while ! rmmod fakegpu 2>/dev/null; do
+      [ $j -lt 100 ] || { fail "cycle $i: fakegpu still busy 10 s after its clients died"; return 1; }
+      sleep 0.1; j=$((j + 1))
+    done
+    rmdir $cg || fail "cycle $i: rmdir $cg" || return 1
     load_fakegpu || fail "cycle $i: reload failed" || return 1
     i=$((i + 1))
   done
-  echo "FIGURE $i unload/reload cycles with a client killed in each"
-  after=$(grep '^gpu0 ' /sys/kernel/debug/nvsim/state)
-  echo "nvsim before: $before; after: $after"
-  [ "$before" = "$after" ] || fail "nvsim still holds memory after the cycles"
+  echo "FIGURE $i unload/reload cycles, 4 holding clients killed and 4 short-lived ones in each"
+  after=$(grep -E '^(gpu[01]|sys_used|objects) ' /sys/kernel/debug/nvsim/state)
+  echo "nvsim before: $before"; echo "nvsim after:  $after"
+  [ "$before" = "$after" ] || fail "nvsim still holds something after the cycles"
 }
 
 case_final_unload() {

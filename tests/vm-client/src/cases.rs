@@ -91,13 +91,13 @@ fn proc_devices_major(name: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("{name} not in /proc/devices"))
 }
 
-fn fill_pattern(buf: &mut [u8], seed: u8) {
+pub(crate) fn fill_pattern(buf: &mut [u8], seed: u8) {
     for (i, b) in buf.iter_mut().enumerate() {
         *b = (i as u8).wrapping_mul(31).wrapping_add(seed);
     }
 }
 
-fn check_pattern(buf: &[u8], seed: u8, what: &str) -> Result<(), String> {
+pub(crate) fn check_pattern(buf: &[u8], seed: u8, what: &str) -> Result<(), String> {
     let mut want = vec![0u8; buf.len()];
     fill_pattern(&mut want, seed);
     match buf.iter().zip(&want).position(|(a, b)| a != b) {
@@ -438,7 +438,7 @@ fn concurrent_open_ioctl_mmap_close() -> Result<(), String> {
     Ok(())
 }
 
-fn sh(cmd: &str) -> Result<(), String> {
+pub(crate) fn sh(cmd: &str) -> Result<(), String> {
     let status = Command::new("sh")
         .arg("-c")
         .arg(cmd)

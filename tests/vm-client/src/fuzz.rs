@@ -52,48 +52,55 @@ struct Budget {
 
 impl Budget {
     fn from_env(seconds: u64, calls: u64) -> Result<Self, String> {
-        let num = |name: &str, default: u64| -> Result<u64, String> {
-            match std::env::var(name) {
-                Ok(v) if !v.is_empty() => {
-                    let v = v.trim();
-                    let parsed = match v.strip_prefix("0x") {
-                        Some(hex) => u64::from_str_radix(hex, 16),
-                        None => v.parse(),
-                    };
-                    parsed.map_err(|_| format!("{name}={v:?} is not a number"))
-                }
-                _ => Ok(default),
-            }
-        };
-        let clock = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1);
         Ok(Budget {
-            seed: num("FUZZ_SEED", splitmix(clock ^ u64::from(std::process::id())))?,
-            calls: num("FUZZ_CALLS", calls)?.max(1),
-            seconds: num("FUZZ_SECONDS", seconds)?.max(1),
+            seed: env_num("FUZZ_SEED", clock_seed())?,
+            calls: env_num("FUZZ_CALLS", calls)?.max(1),
+            seconds: env_num("FUZZ_SECONDS", seconds)?.max(1),
         })
     }
+}
+
+/// The number in environment variable `name` (decimal or 0x hex), or `default` if unset.
+pub(crate) fn env_num(name: &str, default: u64) -> Result<u64, String> {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => {
+            let v = v.trim();
+            let parsed = match v.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16),
+                None => v.parse(),
+            };
+            parsed.map_err(|_| format!("{name}={v:?} is not a number"))
+        }
+        _ => Ok(default),
+    }
+}
+
+/// A seed from the clock and the pid, for runs not given one.
+pub(crate) fn clock_seed() -> u64 {
+    let clock = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1);
+    splitmix(clock ^ u64::from(std::process::id()))
 }
 
 // ---------------------------------------------------------------------------------------
 // The random numbers: splitmix64 to derive seeds, xorshift64* for the streams.
 
-fn splitmix(mut z: u64) -> u64 {
+pub(crate) fn splitmix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
 }
 
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Rng(splitmix(seed).max(1))
     }
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -102,13 +109,13 @@ impl Rng {
         x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
     /// Uniform in 0..n (n > 0).
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
-    fn chance(&mut self, percent: u64) -> bool {
+    pub(crate) fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+    pub(crate) fn pick<T: Copy>(&mut self, items: &[T]) -> T {
         items[self.below(items.len() as u64) as usize]
     }
     /// An index by weight.
@@ -192,7 +199,7 @@ fn make_cgroups() -> Result<Vec<FuzzCgroup>, String> {
     Ok(out)
 }
 
-fn per_gpu(cg: &TestCgroup, file: &str, gpu: u32) -> Result<u64, String> {
+pub(crate) fn per_gpu(cg: &TestCgroup, file: &str, gpu: u32) -> Result<u64, String> {
     let text = cg.get(file)?;
     let key = format!("gpu{gpu}");
     text.lines()
@@ -203,14 +210,14 @@ fn per_gpu(cg: &TestCgroup, file: &str, gpu: u32) -> Result<u64, String> {
 
 /// nvsim's ground truth: the values that must come back when the run's processes are gone.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Truth {
-    fb_used: [u64; 2],
-    channels: [u64; 2],
-    sys_used: u64,
-    objects: u64,
+pub(crate) struct Truth {
+    pub(crate) fb_used: [u64; 2],
+    pub(crate) channels: [u64; 2],
+    pub(crate) sys_used: u64,
+    pub(crate) objects: u64,
 }
 
-fn truth() -> Result<Truth, String> {
+pub(crate) fn truth() -> Result<Truth, String> {
     let d = nv_client::rm::debugfs;
     Ok(Truth {
         fb_used: [d("gpu0", "fb_used")?, d("gpu1", "fb_used")?],
@@ -296,7 +303,10 @@ fn check_limits(cgs: &[FuzzCgroup]) -> Result<(), String> {
 }
 
 /// Polls `check` for up to `secs` seconds until it returns Ok; the last error otherwise.
-fn settle(secs: u64, mut check: impl FnMut() -> Result<(), String>) -> Result<(), String> {
+pub(crate) fn settle(
+    secs: u64,
+    mut check: impl FnMut() -> Result<(), String>,
+) -> Result<(), String> {
     let t0 = Instant::now();
     loop {
         match check() {

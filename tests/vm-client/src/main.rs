@@ -18,6 +18,7 @@ mod meter_cases;
 mod nv_bench;
 mod nv_cases;
 mod proxy_cases;
+mod stress;
 mod sys;
 mod visibility_cases;
 
@@ -29,7 +30,7 @@ pub type Case = (&'static str, fn() -> Result<(), String>);
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(name) = args.first() else {
-        eprintln!("usage: fakegpu-vmtest CASE | list | bench | bench-scale | fuzz");
+        eprintln!("usage: fakegpu-vmtest CASE | list | bench | bench-scale | fuzz | stress");
         return ExitCode::from(2);
     };
     match name.as_str() {
@@ -68,6 +69,24 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        "stress" => match stress::run_long() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("stress: FAILED: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        "stress-child" => match stress::child_main(&args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("stress-child: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        "stress-exec" => {
+            stress::exec_main();
+            ExitCode::SUCCESS
+        }
         "bench" => match bench::run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -102,6 +121,7 @@ fn all_cases() -> impl Iterator<Item = &'static Case> {
         .chain(visibility_cases::ALL)
         .chain(meter_cases::ALL)
         .chain(fuzz::ALL)
+        .chain(stress::ALL)
 }
 
 /// The value of an environment variable the runner must set.

@@ -34,6 +34,10 @@ pub const ALL: &[Case] = &[
         meter_duplicates_never_charged_twice,
     ),
     ("meter_live_limit_change", meter_live_limit_change),
+    (
+        "alloc_racing_client_free_keeps_no_charge",
+        alloc_racing_client_free_keeps_no_charge,
+    ),
     ("meter_channel_limit", meter_channel_limit),
     (
         "meter_bad_limit_writes_refused",
@@ -1085,4 +1089,64 @@ fn meter_fd_passed_to_another_cgroup() -> Result<(), String> {
     drop(s);
     settles(&b, 0, 0)?;
     move_to("/")
+}
+
+/// Found by the stress run: an allocation whose client was freed by another thread while the
+/// call was in the driver was recorded after the free had been followed, under a client gone
+/// for good, so its charge stayed until fakegpu was unloaded. Rounds of three threads
+/// allocating while a fourth frees their client: after each, nothing stays charged.
+fn alloc_racing_client_free_keeps_no_charge() -> Result<(), String> {
+    let cg = TestCgroup::create("/fakegpu-race")?;
+    cg.enter()?;
+    let base = rm::debugfs("gpu0", "fb_used")?;
+    let t0 = Instant::now();
+    let mut rounds = 0u32;
+    let mut freed_under = 0u32;
+    let result = (|| {
+        while t0.elapsed() < Duration::from_secs(8) {
+            let ctl = open_rw("/dev/fakegpuctl").map_err(|e| e.to_string())?;
+            let _gpu = open_rw("/dev/fakegpu0").map_err(|e| e.to_string())?;
+            let client = rm::alloc_client(&ctl).ok()?;
+            rm::alloc_device(&ctl, client, 0xd0, 0).ok()?;
+            let made = std::sync::atomic::AtomicU32::new(0);
+            std::thread::scope(|s| {
+                for t in 0..3u32 {
+                    let (ctl, made) = (&ctl, &made);
+                    s.spawn(move || {
+                        for k in 0..64u32 {
+                            let h = 0x1000 + t * 0x100 + k;
+                            match rm::alloc_memory(ctl, client, 0xd0, h, 0x40, 1 << 20) {
+                                RmResult::Status(NV_OK, _) => {
+                                    made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                }
+                                // The client is gone: nothing more to race.
+                                _ => break,
+                            }
+                        }
+                    });
+                }
+                // Spin a varying while, so the free lands at different points of the allocations.
+                let spin = Instant::now();
+                while spin.elapsed() < Duration::from_micros(u64::from(rounds % 7) * 300) {}
+                let _ = rm::free(&ctl, client, client, client);
+            });
+            if made.load(std::sync::atomic::Ordering::Relaxed) < 192 {
+                freed_under += 1;
+            }
+            rounds += 1;
+            // With the client freed (its file still open), nothing is charged.
+            let text = cg.get("memory.current")?;
+            ensure(text.contains("gpu0 0\n"), || {
+                format!("round {rounds}: client freed, memory.current still {text:?}")
+            })?;
+        }
+        let fb = rm::debugfs("gpu0", "fb_used")?;
+        ensure(fb == base, || format!("nvsim fb_used {fb}, {base} before"))
+    })();
+    let _ = move_to("/");
+    result?;
+    println!("{rounds} rounds, {freed_under} with the client freed under its allocations");
+    ensure(freed_under > 0, || {
+        "the free never raced the allocations".into()
+    })
 }

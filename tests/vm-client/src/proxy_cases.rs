@@ -26,6 +26,7 @@ pub const ALL: &[Case] = &[
         "proxy_real_file_never_reachable",
         proxy_real_file_never_reachable,
     ),
+    ("nv_mapping_outlives_module", nv_mapping_outlives_module),
 ];
 
 const CTL: &str = "/dev/fakegpuctl";
@@ -509,4 +510,42 @@ fn send_and_receive(sv: [i32; 2], fd: i32) -> i32 {
         std::ptr::copy_nonoverlapping(libc::CMSG_DATA(c), &mut out as *mut i32 as *mut u8, 4);
         out
     }
+}
+
+/// An NVIDIA mapping (RM_MAP_MEMORY, then mmap of the fake control file) belongs to the real
+/// driver: with every fake file closed, the client freed with them and fakegpu unloaded, it
+/// still holds its bytes and takes writes, and unmapping it then leaves nvsim as before.
+fn nv_mapping_outlives_module() -> Result<(), String> {
+    use crate::cases::{check_pattern, fill_pattern, sh};
+    let before = nv_rm::debugfs("sys_used", "sys_used")?;
+    let ctl = open(CTL)?;
+    let gpu = open(GPU0)?;
+    let client = nv_rm::alloc_client(&ctl).ok()?;
+    nv_rm::alloc_device(&ctl, client, 0xd0, 0).ok()?;
+    let size = nv_rm::alloc_memory(&ctl, client, 0xd0, 0x1000, 0x3e, 65536).ok()?;
+    let map_fd = open(CTL)?;
+    nv_rm::map_memory(&ctl, client, 0xd0, 0x1000, 0, size, map_fd.as_raw_fd())
+        .ok()
+        .map_err(|e| format!("RM_MAP_MEMORY: {e}"))?;
+    let len = usize::try_from(size).map_err(|e| e.to_string())?;
+    let mut map = crate::sys::Mapping::shared(map_fd.as_raw_fd(), len, 0)
+        .map_err(|e| format!("mmap: {e}"))?;
+    fill_pattern(map.bytes_mut(), 42);
+    drop((map_fd, gpu, ctl));
+    sh("rmmod fakegpu")?;
+    let gone = !std::path::Path::new(CTL).exists();
+    check_pattern(map.bytes(), 42, "NVIDIA mapping after rmmod fakegpu")?;
+    fill_pattern(map.bytes_mut(), 43);
+    check_pattern(
+        map.bytes(),
+        43,
+        "NVIDIA mapping rewritten after rmmod fakegpu",
+    )?;
+    drop(map);
+    let after = nv_rm::debugfs("sys_used", "sys_used")?;
+    sh(&crate::env("FAKEGPU_INSMOD")?)?;
+    ensure(gone, || format!("{CTL} still present after rmmod"))?;
+    ensure(after == before, || {
+        format!("nvsim sys_used {after} after the unmap, {before} before")
+    })
 }

@@ -922,7 +922,8 @@ fn control_checked(
             }
             let at = params.get(8..).and_then(read_pod::<u64>).unwrap_or(0);
             let at = usize::try_from(at).map_err(|_| NV_ERR_INVALID_POINTER)?;
-            let mut list = KVec::from_elem(0u8, 8 * count, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
+            let mut list =
+                KVec::from_elem(0u8, 8 * count, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
             UserSlice::new(at, list.len())
                 .reader()
                 .read_slice(&mut list)

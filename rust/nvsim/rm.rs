@@ -914,6 +914,19 @@ fn control_checked(
                     .map_err(|_| NV_ERR_INVALID_PARAM_STRUCT)?;
             }
         }
+        nvsim_ctrl::CLIENT_GET_ADDR_SPACE_TYPE => {
+            let handle = read_pod::<u32>(&params).unwrap_or(0);
+            let class = state
+                .rm
+                .lock()
+                .get(p.h_client, handle)
+                .map(|o| o.class)
+                .ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
+            let kind = nvsim_ctrl::addr_space_type(class).ok_or(NV_ERR_INVALID_ARGUMENT)?;
+            if let Some(out) = params.get_mut(8..) {
+                write_pod(out, &kind);
+            }
+        }
         nvsim_ctrl::GR_GET_INFO => {
             // The list is in the caller's memory: grInfoListSize@0, grInfoList@8.
             let count = read_pod::<u32>(&params).unwrap_or(0) as usize;

@@ -61,10 +61,12 @@ nvidia_smi_memory_report() {
 }
 
 # libcuda's driver API: how far cuda_probe gets. cuInit runs through the device, subdevice,
-# bus, engine, class and graphics-engine queries nvsim answers (GR_GET_INFO, the GPC and TPC
-# masks), and gives up at the first one nvsim does not simulate yet, CUDA_LAST_REFUSED
-# (GR_GET_CAPS_V2); it must end there with CUDA's own error, not hang or crash.
-CUDA_LAST_REFUSED=0x20801227
+# bus, engine, class, graphics-engine, copy-engine and framebuffer queries nvsim answers,
+# allocates Hopper's usermode region (HOPPER_USERMODE_A, the channels' doorbell), and gives up
+# when mapping it: nvsim maps system memory only, and answers RM_MAP_MEMORY of the region
+# with NV_ERR_INVALID_OBJECT_HANDLE (0x33). It must end there with CUDA's own error, not hang
+# or crash. CUDA_LAST_REFUSED is that call as nvsim's trace shows it.
+CUDA_LAST_REFUSED='esc 0x4e (56 bytes) -> errno 0 status 0x33'
 cuda_driver_api() {
   setup || return 1
   nv $NV_ROOT/usr/bin/cuda_probe > /tmp/out 2>&1; rc=$?
@@ -72,10 +74,9 @@ cuda_driver_api() {
   echo "--- the last calls, in order:"
   dmesg | grep 'trace:' | sed 's/.*trace: //' | uniq -c | tail -12
   grep -q '^CALL cuInit = 100 (CUDA_ERROR_NO_DEVICE)$' /tmp/out || fail "cuInit did not end where it is known to" || return 1
-  # The last control libcuda is refused before it frees its client.
-  dmesg | grep 'trace:' | grep 'esc 0x2a control' | grep -v 'status 0x0$' | tail -1 |
-    grep -q "control $CUDA_LAST_REFUSED (.*) -> errno 0 status 0x56" ||
-    fail "the last refused control is no longer $CUDA_LAST_REFUSED: update this case and the README" || return 1
+  # The last call nvsim refuses before libcuda frees its client.
+  dmesg | grep 'trace:' | grep -v 'status 0x0$' | grep -v 'uvm command' | tail -1 | grep -qF "$CUDA_LAST_REFUSED" ||
+    fail "the last refused call is no longer '$CUDA_LAST_REFUSED': update this case and the README" || return 1
   [ $rc = 1 ] || fail "cuda_probe exited $rc"
 }
 

@@ -143,14 +143,95 @@ pub const GR_INFO_MAX: usize = 0x35;
 
 /// `NV2080_CTRL_CMD_GR_GET_GPC_MASK` and `_TPC_MASK`: the enabled GPCs, and the enabled TPCs
 /// of one GPC, after a 16-byte route (MIG routing, unused). nvsim's H100 has all 8 GPCs, 8
-/// TPCs in GPC 0 and 7 in the others: the 57 TPCs (114 SMs) of GR_GET_INFO.
+/// TPCs in GPC 0 and 7 in the others (`tpcs_in_gpc`): the 57 TPCs (114 SMs) of GR_GET_INFO.
 pub const GR_GET_GPC_MASK: u32 = 0x2080_122a;
 /// `NV2080_CTRL_CMD_GR_GET_TPC_MASK` (see [`GR_GET_GPC_MASK`]).
 pub const GR_GET_TPC_MASK: u32 = 0x2080_122b;
 const GPC_MASK: u32 = 0xff;
 
+/// `NV2080_CTRL_CMD_GR_GET_CAPS_V2`: the graphics engine's table of 23 capability bytes
+/// (workarounds and features, none set), then the route (unused), then "populated".
+pub const GR_GET_CAPS_V2: u32 = 0x2080_1227;
+
+/// `NV2080_CTRL_CMD_CE_GET_ALL_CAPS`: two capability bytes for each of 32 copy engines, then
+/// the mask of those present. nvsim's three (the COPY0..2 of GET_ENGINES_V2): CE0 is the
+/// graphics copy engine, all reach system memory, CE1 and CE2 also peer memory.
+pub const CE_GET_ALL_CAPS: u32 = 0x2080_2a0a;
+const CE_CAPS: [u8; 3] = [0x2d, 0x6c, 0x6c];
+
+/// `NV2080_CTRL_CMD_GR_GET_SM_ISSUE_RATE_MODIFIER`: every unit at full speed (all 0) after
+/// the 16-byte route.
+pub const GR_GET_SM_ISSUE_RATE_MODIFIER: u32 = 0x2080_1230;
+
+/// `NV2080_CTRL_CMD_GR_GET_GLOBAL_SM_ORDER`: each enabled SM's place (GPC, TPC in the GPC,
+/// SM in the TPC, global TPC, virtual GPC, migratable TPC; six u16), 512 slots, then the SM
+/// and TPC counts and the route. nvsim's 114 SMs follow the GPC and TPC masks.
+pub const GR_GET_GLOBAL_SM_ORDER: u32 = 0x2080_121b;
+const SM_ORDER_MAX: usize = 512;
+
+/// TPCs enabled in each GPC (the TPC masks: 8 in GPC 0, 7 in the others).
+fn tpcs_in_gpc(gpc: u32) -> u32 {
+    if gpc == 0 {
+        8
+    } else {
+        7
+    }
+}
+
+/// `NV0080_CTRL_CMD_FB_GET_CAPS_V2`: 3 bytes of framebuffer capabilities; Hopper's block-linear
+/// layout with 512-byte GOBs and generic page kinds.
+pub const DEVICE_FB_GET_CAPS_V2: u32 = 0x0080_1307;
+const FB_CAPS: [u8; 3] = [0x02, 0x81, 0x00];
+
+/// `NV0000_CTRL_CMD_CLIENT_GET_ADDR_SPACE_TYPE`: where an object of the client lives (hObject
+/// in, mapFlags in, addrSpaceType out). Answered by the kernel side, which looks the object
+/// up, with [`addr_space_type`].
+pub const CLIENT_GET_ADDR_SPACE_TYPE: u32 = 0xd01;
+
+/// The address space of an object of `class`: system memory 1, video memory 2, registers 3
+/// (the usermode doorbell region); `None` for objects that are not memory.
+pub fn addr_space_type(class: u32) -> Option<u32> {
+    use super::nv_rm_abi::class as c;
+    match class {
+        c::NV01_MEMORY_SYSTEM | c::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR => Some(1),
+        c::NV01_MEMORY_LOCAL_USER => Some(2),
+        c if c::USERMODE.contains(&c) => Some(3),
+        _ => None,
+    }
+}
+
 /// The commands answered here, with their exact sizes and targets.
-pub const SPECS: [Spec; 29] = [
+pub const SPECS: [Spec; 35] = [
+    Spec {
+        cmd: CLIENT_GET_ADDR_SPACE_TYPE,
+        size: 12,
+        target: Target::Client,
+    },
+    Spec {
+        cmd: DEVICE_FB_GET_CAPS_V2,
+        size: 3,
+        target: Target::Device,
+    },
+    Spec {
+        cmd: GR_GET_GLOBAL_SM_ORDER,
+        size: 12 * SM_ORDER_MAX + 24,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: GR_GET_SM_ISSUE_RATE_MODIFIER,
+        size: 32,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: CE_GET_ALL_CAPS,
+        size: 68,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: GR_GET_CAPS_V2,
+        size: 48,
+        target: Target::Subdevice,
+    },
     Spec {
         cmd: GR_GET_GPC_MASK,
         size: 24,
@@ -537,12 +618,64 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
             }
         }
         DEVICE_GET_NUM_SUBDEVICES => put(params, 0, 1),
+        DEVICE_FB_GET_CAPS_V2 => {
+            if let Some(caps) = params.get_mut(..3) {
+                caps.copy_from_slice(&FB_CAPS);
+            }
+        }
+        GR_GET_SM_ISSUE_RATE_MODIFIER => {
+            if let Some(rates) = params.get_mut(16..) {
+                rates.fill(0);
+            }
+        }
+        CE_GET_ALL_CAPS => {
+            params.fill(0);
+            for (i, &caps) in CE_CAPS.iter().enumerate() {
+                if let Some(byte) = params.get_mut(2 * i) {
+                    *byte = caps;
+                }
+            }
+            put(params, 64, (1 << CE_CAPS.len()) - 1);
+        }
+        GR_GET_CAPS_V2 => {
+            if let Some(caps) = params.get_mut(..23) {
+                caps.fill(0);
+            }
+            if let Some(populated) = params.get_mut(40) {
+                *populated = 1;
+            }
+        }
         GR_GET_GPC_MASK => put(params, 16, GPC_MASK),
         GR_GET_TPC_MASK => match word(params, 16) {
-            0 => put(params, 20, 0xff),
-            1..=7 => put(params, 20, 0x7f),
+            gpc @ 0..=7 => put(params, 20, (1 << tpcs_in_gpc(gpc)) - 1),
             _ => return Err(NV_ERR_INVALID_ARGUMENT),
         },
+        GR_GET_GLOBAL_SM_ORDER => {
+            if let Some(slots) = params.get_mut(..12 * SM_ORDER_MAX + 4) {
+                slots.fill(0);
+            }
+            let (mut sm, mut tpc) = (0usize, 0u16);
+            for gpc in 0..8u16 {
+                for local_tpc in 0..tpcs_in_gpc(u32::from(gpc)) as u16 {
+                    for local_sm in 0..2u16 {
+                        let entry = [gpc, local_tpc, local_sm, tpc, gpc, local_tpc];
+                        for (j, v) in entry.iter().enumerate() {
+                            if let Some(slot) = params.get_mut(12 * sm + 2 * j..) {
+                                write_pod(slot, v);
+                            }
+                        }
+                        sm += 1;
+                    }
+                    tpc += 1;
+                }
+            }
+            if let Some(slot) = params.get_mut(12 * SM_ORDER_MAX..) {
+                write_pod(slot, &(sm as u16));
+            }
+            if let Some(slot) = params.get_mut(12 * SM_ORDER_MAX + 2..) {
+                write_pod(slot, &tpc);
+            }
+        }
         GPU_GET_MEMOP_ENABLE => put(params, 0, 0),
         GPU_GET_SIMULATION_INFO => put(params, 0, 0),
         GPU_GET_INFO_V2 => {
@@ -772,6 +905,37 @@ mod tests {
         assert_eq!((at(&list, 4), at(&list, 12), at(&list, 20)), (0x900, 64, 0));
         write_pod(&mut list[..], &0x35u32);
         assert_eq!(gr_info(&mut list), Err(NV_ERR_INVALID_ARGUMENT));
+    }
+
+    #[test]
+    fn sm_order_matches_the_masks_and_counts() {
+        let mut p = vec![0u8; 12 * SM_ORDER_MAX + 24];
+        let gpus = gpus();
+        let ctx = Context {
+            gpus: &gpus,
+            version: "535.309.01",
+            gpu: None,
+            clocks: || (0, 0),
+        };
+        assert_eq!(answer(GR_GET_GLOBAL_SM_ORDER, &mut p, &ctx), Ok(()));
+        let u16_at = |i: usize| read_pod::<u16>(&p[i..]).unwrap();
+        assert_eq!(
+            (u16_at(12 * SM_ORDER_MAX), u16_at(12 * SM_ORDER_MAX + 2)),
+            (114, 57)
+        );
+        let total_tpcs: u32 = (0..8).map(tpcs_in_gpc).sum();
+        assert_eq!(total_tpcs, 57);
+        // The last SM: GPC 7, its TPC 6, SM 1, global TPC 56.
+        let last = 12 * 113;
+        assert_eq!(
+            [
+                u16_at(last),
+                u16_at(last + 2),
+                u16_at(last + 4),
+                u16_at(last + 6)
+            ],
+            [7, 6, 1, 56]
+        );
     }
 
     #[test]

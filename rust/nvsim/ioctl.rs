@@ -97,10 +97,14 @@ fn dispatch(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
         FrontendCall::NumaInfo => {
             // No NUMA node, status disabled, no offline pages; the block size SYS_PARAMS set.
             buf.fill(0);
-            // nid -1 (NUMA_NO_NODE).
-            write_pod(&mut buf[numa_info::NID..], &u32::MAX);
+            // nid -1 (NUMA_NO_NODE). `classify` checked the size, so both fields fit.
+            if let Some(nid) = buf.get_mut(numa_info::NID..) {
+                write_pod(nid, &u32::MAX);
+            }
             let memblock = state.memblock_size.load(Ordering::Acquire);
-            write_pod(&mut buf[numa_info::MEMBLOCK_SIZE..], &memblock);
+            if let Some(field) = buf.get_mut(numa_info::MEMBLOCK_SIZE..) {
+                write_pod(field, &memblock);
+            }
             Ok(())
         }
         FrontendCall::Rm => crate::rm::rm_escape(state, file, nr, buf),

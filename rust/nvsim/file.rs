@@ -45,11 +45,13 @@ pub(crate) struct FileInner {
 /// Most OS events one file holds (NV_ERR_INSUFFICIENT_RESOURCES beyond).
 pub(crate) const MAX_OS_EVENTS: usize = 64;
 
-/// An mmap context: pages of one system-memory allocation.
+/// An mmap context: pages of one system-memory allocation, or the usermode region.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct MmapContext {
-    /// The allocation (the same through every handle to it).
+    /// The allocation (the same through every handle to it); unused for the usermode region.
     pub(crate) memory: u32,
+    /// The usermode region (the channels' doorbells): nvsim's one doorbell page, repeated.
+    pub(crate) doorbell: bool,
     /// First page of the object to map.
     pub(crate) first_page: usize,
     /// Pages the mapping may cover.

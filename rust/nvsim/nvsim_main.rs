@@ -95,6 +95,8 @@ pub(crate) struct State {
     pub(crate) open_files: AtomicU64,
     /// Pages of the system-memory objects.
     pub(crate) sysmem: Pin<KBox<Mutex<KVec<rm::SysPages>>>>,
+    /// The page every usermode region maps (doorbells that ring nothing).
+    pub(crate) doorbell: kernel::page::Page,
     /// The store's `sys_releases` when `sysmem` was last pruned (read and written under the
     /// `sysmem` lock).
     pub(crate) sys_releases_seen: AtomicU64,
@@ -350,6 +352,7 @@ fn state_from_params() -> Result<State> {
         rm: KBox::pin_init(kernel::new_mutex!(store, "nvsim::State::rm"), GFP_KERNEL)?,
         open_files: AtomicU64::new(0),
         sys_releases_seen: AtomicU64::new(0),
+        doorbell: kernel::page::Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?,
         sysmem: KBox::pin_init(
             kernel::new_mutex!(KVec::new(), "nvsim::State::sysmem"),
             GFP_KERNEL,

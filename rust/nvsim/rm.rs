@@ -190,6 +190,33 @@ pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) ->
             write_pod(buf, &p);
             Ok(())
         }
+        nv_rm_abi::esc::RM_UNMAP_MEMORY => {
+            // NVOS34: hClient@0 hDevice@4 hMemory@8 pLinearAddress@16 status@24 flags@28. The
+            // mapping itself is the process's VMA (munmap ends it), so the RM only checks the
+            // handles: the client is this file's and the memory object exists.
+            if buf.len() != 32 {
+                return Err(EINVAL);
+            }
+            let word = |at: usize| buf.get(at..).and_then(read_pod::<u32>).unwrap_or(0);
+            let (client, memory) = (word(0), word(8));
+            let status = {
+                let rm = state.rm.lock();
+                match rm.get(client, client) {
+                    Some(owner) if owner.file == file.id => {
+                        if rm.get(client, memory).is_some() {
+                            NV_OK
+                        } else {
+                            NV_ERR_INVALID_OBJECT_HANDLE
+                        }
+                    }
+                    _ => NV_ERR_INVALID_CLIENT,
+                }
+            };
+            if let Some(at) = buf.get_mut(24..) {
+                write_pod(at, &status);
+            }
+            Ok(())
+        }
         crate::shared::nv_frontend_abi::esc::REGISTER_FD => register_fd(state, file, buf),
         crate::shared::nv_frontend_abi::esc::ALLOC_OS_EVENT
         | crate::shared::nv_frontend_abi::esc::FREE_OS_EVENT => {
@@ -302,6 +329,7 @@ fn alloc_memory(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
         }
         inner.mmap_context = Some(MmapContext {
             memory: id,
+            doorbell: false,
             first_page: 0,
             pages,
         });
@@ -664,7 +692,7 @@ pub(crate) fn drop_freed_pages(state: &State) {
 /// and must have no context yet: one per file, until it closes.
 fn map_memory(state: &State, file: &NvFile, p: &Nvos33WithFd) -> Result<(), NvStatus> {
     let page = PAGE_SIZE as u64;
-    let (first_page, pages, memory) = {
+    let (first_page, pages, memory, doorbell) = {
         let rm = state.rm.lock();
         let owner = rm
             .get(p.h_client, p.h_client)
@@ -679,39 +707,61 @@ fn map_memory(state: &State, file: &NvFile, p: &Nvos33WithFd) -> Result<(), NvSt
         let memory = rm
             .get(p.h_client, p.h_memory)
             .ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
-        let (size, id) = match memory.kind {
-            nvsim_rm::Kind::Memory {
-                pool: nvsim_rm::Pool::Sys,
-                size,
-                id,
-                ..
-            } => (size, id),
-            // Framebuffer memory would be mapped through BAR1, which nvsim does not have.
-            nvsim_rm::Kind::Memory { .. } => return Err(NV_ERR_NOT_SUPPORTED),
-            _ => return Err(NV_ERR_INVALID_OBJECT_HANDLE),
-        };
-        let end = p.offset.checked_add(p.length).ok_or(NV_ERR_INVALID_LIMIT)?;
-        if p.length == 0 || p.offset % page != 0 || p.length % page != 0 || end > size {
-            return Err(NV_ERR_INVALID_LIMIT);
+        // The usermode region: where a process rings its channels' doorbells. nvsim runs no
+        // channels, so its doorbell is one page, shared, that rings nothing.
+        if class::USERMODE.contains(&memory.class) {
+            if p.offset != 0 || p.length == 0 || p.length % page != 0 || p.length > USERMODE_SIZE {
+                return Err(NV_ERR_INVALID_LIMIT);
+            }
+            let count = usize::try_from(p.length / page).map_err(|_| NV_ERR_INVALID_LIMIT)?;
+            let gpu = memory.gpu.ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
+            (0, count, 0, Some(gpu))
+        } else {
+            let (size, id) = match memory.kind {
+                nvsim_rm::Kind::Memory {
+                    pool: nvsim_rm::Pool::Sys,
+                    size,
+                    id,
+                    ..
+                } => (size, id),
+                // Framebuffer memory would be mapped through BAR1, which nvsim does not have.
+                nvsim_rm::Kind::Memory { .. } => return Err(NV_ERR_NOT_SUPPORTED),
+                _ => return Err(NV_ERR_INVALID_OBJECT_HANDLE),
+            };
+            let end = p.offset.checked_add(p.length).ok_or(NV_ERR_INVALID_LIMIT)?;
+            if p.length == 0 || p.offset % page != 0 || p.length % page != 0 || end > size {
+                return Err(NV_ERR_INVALID_LIMIT);
+            }
+            let first = usize::try_from(p.offset / page).map_err(|_| NV_ERR_INVALID_LIMIT)?;
+            let count = usize::try_from(p.length / page).map_err(|_| NV_ERR_INVALID_LIMIT)?;
+            (first, count, id, None)
         }
-        let first = usize::try_from(p.offset / page).map_err(|_| NV_ERR_INVALID_LIMIT)?;
-        let count = usize::try_from(p.length / page).map_err(|_| NV_ERR_INVALID_LIMIT)?;
-        (first, count, id)
     };
-    let target = crate::file::NvFileRef::from_fd(p.fd, true, state.gpus.len())
+    // A BAR mapping (the usermode region is in BAR0) goes on a file of that GPU, system
+    // memory on an nvidiactl file, as the RM's nv_add_mapping_context_to_file has it.
+    let target = crate::file::NvFileRef::from_fd(p.fd, doorbell.is_none(), state.gpus.len())
         .ok_or(NV_ERR_INVALID_ARGUMENT)?;
     let target_file = target.nv_file();
+    if let Some(gpu) = doorbell {
+        if target_file.node != Node::Gpu(u32::from(gpu)) {
+            return Err(NV_ERR_INVALID_ARGUMENT);
+        }
+    }
     let mut inner = target_file.inner.lock();
     if inner.mmap_context.is_some() {
         return Err(NV_ERR_STATE_IN_USE);
     }
     inner.mmap_context = Some(MmapContext {
         memory,
+        doorbell: doorbell.is_some(),
         first_page,
         pages,
     });
     Ok(())
 }
+
+/// Size of Hopper's usermode region (`NVC661`): 64 KiB.
+const USERMODE_SIZE: u64 = 0x10000;
 
 extern "C" {
     /// Inserts `count` pages into the VMA being set up (`shim.c`); `struct vm_area_struct *`
@@ -727,6 +777,21 @@ extern "C" {
 /// once its object is freed.
 pub(crate) fn map_pages(state: &State, file: &NvFile, vma: *mut kernel::ffi::c_void) -> Result {
     let ctx = file.inner.lock().mmap_context.ok_or(EINVAL)?;
+    if ctx.doorbell {
+        let mut ptrs = KVVec::with_capacity(ctx.pages, GFP_KERNEL)?;
+        for _ in 0..ctx.pages {
+            ptrs.push(
+                state.doorbell.as_ptr().cast::<kernel::ffi::c_void>(),
+                GFP_KERNEL,
+            )?;
+        }
+        // SAFETY: `vma` is the VMA being set up under the mmap lock; the doorbell page lives
+        // as long as the state, and the shim takes its own reference for each mapping.
+        let ret = unsafe {
+            nvsim_vma_insert_pages(vma, ptrs.as_ptr(), ptrs.len() as kernel::ffi::c_ulong)
+        };
+        return kernel::error::to_result(ret);
+    }
     let table = state.sysmem.lock();
     let entry = table.iter().find(|e| e.id == ctx.memory).ok_or(EINVAL)?;
     let pages = entry

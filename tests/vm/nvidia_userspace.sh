@@ -60,13 +60,13 @@ nvidia_smi_memory_report() {
   [ "$(grep -Ec '^ +Free +: 4096 MiB$' /tmp/out)" = 2 ] || fail "FB free of both GPUs"
 }
 
-# libcuda's driver API: how far cuda_probe gets. cuInit runs through the device, subdevice,
-# bus, engine, class, graphics-engine, copy-engine and framebuffer queries nvsim answers,
-# allocates Hopper's usermode region (HOPPER_USERMODE_A, the channels' doorbell), and gives up
-# when mapping it: nvsim maps system memory only, and answers RM_MAP_MEMORY of the region
-# with NV_ERR_INVALID_OBJECT_HANDLE (0x33). It must end there with CUDA's own error, not hang
-# or crash. CUDA_LAST_REFUSED is that call as nvsim's trace shows it.
-CUDA_LAST_REFUSED='esc 0x4e (56 bytes) -> errno 0 status 0x33'
+# libcuda's driver API: how far cuda_probe gets. cuInit runs through about 70 queries nvsim
+# answers (device, subdevice, bus, engines, classes, graphics and copy engines, framebuffer,
+# GSP, compute mode), maps Hopper's usermode region (the doorbell page), makes a VA space,
+# and gives up after NV2080 control 0x20808159, which is not in NVIDIA's open headers and
+# which nvsim answers NOT_SUPPORTED. It must end there with CUDA's own error, not hang or
+# crash. CUDA_LAST_REFUSED is that call as nvsim's trace shows it.
+CUDA_LAST_REFUSED='control 0x20808159 (332 bytes) -> errno 0 status 0x56'
 cuda_driver_api() {
   setup || return 1
   nv $NV_ROOT/usr/bin/cuda_probe > /tmp/out 2>&1; rc=$?
@@ -74,6 +74,8 @@ cuda_driver_api() {
   echo "--- the last calls, in order:"
   dmesg | grep 'trace:' | sed 's/.*trace: //' | uniq -c | tail -12
   grep -q '^CALL cuInit = 100 (CUDA_ERROR_NO_DEVICE)$' /tmp/out || fail "cuInit did not end where it is known to" || return 1
+  dmesg | grep 'trace:' | grep -q 'esc 0x4e (56 bytes) -> errno 0 status 0x0' ||
+    fail "libcuda did not map its usermode region" || return 1
   # The last call nvsim refuses before libcuda frees its client.
   dmesg | grep 'trace:' | grep -v 'status 0x0$' | grep -v 'uvm command' | tail -1 | grep -qF "$CUDA_LAST_REFUSED" ||
     fail "the last refused call is no longer '$CUDA_LAST_REFUSED': update this case and the README" || return 1

@@ -200,8 +200,34 @@ pub fn addr_space_type(class: u32) -> Option<u32> {
     }
 }
 
+/// `NV2080_CTRL_CMD_GSP_GET_FEATURES`: the GPU runs GSP firmware, as every H100 does
+/// (gspFeatures 0, bValid, bDefaultGspRmGpu, then the firmware version string).
+pub const GSP_GET_FEATURES: u32 = 0x2080_3601;
+
+/// `NV2080_CTRL_CMD_GPU_GET_SHORT_NAME_STRING`: the chip's short name, "GH100".
+pub const GPU_GET_SHORT_NAME_STRING: u32 = 0x2080_0111;
+
+/// `NV2080_CTRL_CMD_GPU_QUERY_COMPUTE_MODE_RULES`: the default compute mode (`_RULES_NONE`:
+/// any number of contexts from any process).
+pub const GPU_QUERY_COMPUTE_MODE_RULES: u32 = 0x2080_0131;
+
 /// The commands answered here, with their exact sizes and targets.
-pub const SPECS: [Spec; 35] = [
+pub const SPECS: [Spec; 38] = [
+    Spec {
+        cmd: GPU_QUERY_COMPUTE_MODE_RULES,
+        size: 4,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: GPU_GET_SHORT_NAME_STRING,
+        size: 64,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: GSP_GET_FEATURES,
+        size: 72,
+        target: Target::Subdevice,
+    },
     Spec {
         cmd: CLIENT_GET_ADDR_SPACE_TYPE,
         size: 12,
@@ -618,6 +644,15 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
             }
         }
         DEVICE_GET_NUM_SUBDEVICES => put(params, 0, 1),
+        GPU_QUERY_COMPUTE_MODE_RULES => put(params, 0, 0),
+        GPU_GET_SHORT_NAME_STRING => put_str(params, 0, 64, b"GH100"),
+        GSP_GET_FEATURES => {
+            params.fill(0);
+            if let Some(flags) = params.get_mut(4..6) {
+                flags.copy_from_slice(&[1, 1]);
+            }
+            put_str(params, 6, 64, ctx.version.as_bytes());
+        }
         DEVICE_FB_GET_CAPS_V2 => {
             if let Some(caps) = params.get_mut(..3) {
                 caps.copy_from_slice(&FB_CAPS);

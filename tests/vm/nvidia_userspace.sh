@@ -60,24 +60,38 @@ nvidia_smi_memory_report() {
   [ "$(grep -Ec '^ +Free +: 4096 MiB$' /tmp/out)" = 2 ] || fail "FB free of both GPUs"
 }
 
-# libcuda's driver API: how far cuda_probe gets. cuInit runs through about 70 queries nvsim
-# answers (device, subdevice, bus, engines, classes, graphics and copy engines, framebuffer,
-# GSP, compute mode), maps Hopper's usermode region (the doorbell page), makes a VA space,
-# and gives up after NV2080 control 0x20808159, which is not in NVIDIA's open headers and
-# which nvsim answers NOT_SUPPORTED. It must end there with CUDA's own error, not hang or
-# crash. CUDA_LAST_REFUSED is that call as nvsim's trace shows it.
-CUDA_LAST_REFUSED='control 0x20808159 (332 bytes) -> errno 0 status 0x56'
+# libcuda's driver API against nvsim. cuInit, cuDeviceGetCount, cuDeviceGetName and
+# cuDeviceTotalMem work (about 70 queries answered with an H100 PCIe's numbers, the usermode
+# doorbell page mapped). cuCtxCreate then maps memory into the context's GPU address space
+# with RM_MAP_MEMORY_DMA, which nvsim does not implement (EINVAL), and libcuda answers
+# CUDA_ERROR_OUT_OF_MEMORY: it must end there with CUDA's own error, not hang or crash.
+# CUDA_LAST_REFUSED is that call as nvsim's trace shows it.
+CUDA_LAST_REFUSED='esc 0x57 (56 bytes) -> errno -22 status 0x0'
+
+# The last call nvsim refused (an errno or an RM status), UVM commands aside.
+last_refused() {
+  dmesg | grep 'trace:' | grep -v 'uvm command' | grep -v 'errno 0 status 0x0$' | tail -1
+}
+
 cuda_driver_api() {
   setup || return 1
-  nv $NV_ROOT/usr/bin/cuda_probe > /tmp/out 2>&1; rc=$?
+  CUDA_PROBE_TIMEOUT=60 nv $NV_ROOT/usr/bin/cuda_probe ctx > /tmp/out 2>&1; rc=$?
   cat /tmp/out; failed_calls
   echo "--- the last calls, in order:"
   dmesg | grep 'trace:' | sed 's/.*trace: //' | uniq -c | tail -12
-  grep -q '^CALL cuInit = 100 (CUDA_ERROR_NO_DEVICE)$' /tmp/out || fail "cuInit did not end where it is known to" || return 1
+  for call in cuInit cuDeviceGetCount; do
+    grep -qx "CALL $call = 0 (CUDA_SUCCESS)" /tmp/out || fail "$call failed" || return 1
+  done
+  grep -qx 'DEVICES 2' /tmp/out || fail "libcuda should count both GPUs" || return 1
+  for d in 0 1; do
+    grep -qx "DEVICE $d name=NVIDIA nvsim GPU total=4294967296" /tmp/out ||
+      fail "device $d: name or total memory (4 GiB) wrong" || return 1
+  done
   dmesg | grep 'trace:' | grep -q 'esc 0x4e (56 bytes) -> errno 0 status 0x0' ||
     fail "libcuda did not map its usermode region" || return 1
-  # The last call nvsim refuses before libcuda frees its client.
-  dmesg | grep 'trace:' | grep -v 'status 0x0$' | grep -v 'uvm command' | tail -1 | grep -qF "$CUDA_LAST_REFUSED" ||
+  grep -qx 'CALL cuCtxCreate = 2 (CUDA_ERROR_OUT_OF_MEMORY)' /tmp/out ||
+    fail "cuCtxCreate's answer changed: update this case and the README" || return 1
+  last_refused | grep -qF "$CUDA_LAST_REFUSED" ||
     fail "the last refused call is no longer '$CUDA_LAST_REFUSED': update this case and the README" || return 1
   [ $rc = 1 ] || fail "cuda_probe exited $rc"
 }
@@ -101,13 +115,14 @@ nv_container() {
 # nvidia-smi and libcuda in a container given GPU 0 with a 2 GiB limit, through fakegpu's
 # nodes. The hook binds them from fakegpu's nodes filesystem, so `stat` shows NVIDIA's
 # numbers (195:255, 195:0), which NVML and libcuda require, while opens and the device
-# cgroup use fakegpu's. NVML sees one GPU of 2048 MiB with what the container holds as used;
-# the real node cannot be reached by making it.
+# cgroup use fakegpu's. NVML sees one GPU of 2048 MiB with what the container holds as used,
+# libcuda one GPU whose total memory is the quota; the real node cannot be reached by making
+# it.
 nvidia_userspace_in_container() {
   setup || return 1
   lsmod | grep -q fakegpu || load_fakegpu || return 1
   nv_container nvsmi '"fakegpu.io/memory.max":"2G","fakegpu.io/devices":"0"' \
-    'stat -c \"node %n %t:%T\" /dev/nvidiactl /dev/nvidia0; grep /dev/nvidia /proc/self/mountinfo; grep ^ModifyDeviceFiles /proc/driver/nvidia/params; mknod /tmp/real c 195 255 && cat /tmp/real; echo real=$?; /usr/bin/nvidia-smi -L; echo smi=$?; nv-client hold 268435456 > /tmp/held & h=$!; sleep 3; /usr/bin/nvidia-smi --query-gpu=name,uuid,memory.total,memory.used --format=csv; echo query=$?; /usr/bin/nvidia-smi -q -d MEMORY; echo report=$?; sleep 2; kill $h; /usr/bin/cuda_probe; echo cuda=$?' > /tmp/out 2>&1 & c=$!
+    'stat -c \"node %n %t:%T\" /dev/nvidiactl /dev/nvidia0; grep /dev/nvidia /proc/self/mountinfo; grep ^ModifyDeviceFiles /proc/driver/nvidia/params; mknod /tmp/real c 195 255 && cat /tmp/real; echo real=$?; /usr/bin/nvidia-smi -L; echo smi=$?; nv-client hold 268435456 > /tmp/held & h=$!; sleep 3; /usr/bin/nvidia-smi --query-gpu=name,uuid,memory.total,memory.used --format=csv; echo query=$?; /usr/bin/nvidia-smi -q -d MEMORY; echo report=$?; sleep 2; kill $h; /usr/bin/cuda_probe ctx; echo cuda=$?' > /tmp/out 2>&1 & c=$!
   # While it holds 256 MiB: the hook gave its cgroup the 2 GiB it asked for on GPU 0.
   . /fakegpu/container_lib.sh
   i=0
@@ -132,8 +147,13 @@ nvidia_userspace_in_container() {
     fail "--query-gpu should show the 2048 MiB quota and the 256 MiB held" || return 1
   grep -Eq '^ +Total +: 2048 MiB$' /tmp/out && grep -Eq '^ +Used +: 256 MiB$' /tmp/out &&
     grep -q 'report=0' /tmp/out || fail "-q -d MEMORY should show the quota and the use" || return 1
-  grep -q '^CALL cuInit = 100 (CUDA_ERROR_NO_DEVICE)$' /tmp/out ||
-    fail "cuInit should end where it ends against nvsim directly" || return 1
+  # libcuda sees one GPU, with the quota as its memory, and stops where it stops directly.
+  grep -qx 'CALL cuInit = 0 (CUDA_SUCCESS)' /tmp/out && grep -qx 'DEVICES 1' /tmp/out ||
+    fail "libcuda should see exactly one GPU" || return 1
+  grep -qx 'DEVICE 0 name=NVIDIA nvsim GPU total=2147483648' /tmp/out ||
+    fail "cuDeviceTotalMem should be the 2 GiB quota" || return 1
+  grep -qx 'CALL cuCtxCreate = 2 (CUDA_ERROR_OUT_OF_MEMORY)' /tmp/out ||
+    fail "cuCtxCreate should end where it ends against nvsim directly" || return 1
   sleep 1
 }
 

@@ -211,8 +211,35 @@ pub const GPU_GET_SHORT_NAME_STRING: u32 = 0x2080_0111;
 /// any number of contexts from any process).
 pub const GPU_QUERY_COMPUTE_MODE_RULES: u32 = 0x2080_0131;
 
+/// NV2080 control 0x20808159 (332 bytes), which libcuda sends in cuInit and which is not in
+/// NVIDIA's open headers: answered with zeros (libcuda treats NOT_SUPPORTED as no device).
+pub const SUBDEVICE_UNDOCUMENTED_8159: u32 = 0x2080_8159;
+
+/// NV2080 control 0x20800145, without parameters, which libcuda sends in cuCtxCreate and which
+/// is not in NVIDIA's open headers: succeeds (NOT_SUPPORTED makes libcuda answer
+/// CUDA_ERROR_DEVICE_UNAVAILABLE).
+pub const SUBDEVICE_UNDOCUMENTED_0145: u32 = 0x2080_0145;
+/// NV2080 control 0x20800146, without parameters: libcuda's counterpart of 0x20800145 when
+/// it tears a context down; succeeds too.
+pub const SUBDEVICE_UNDOCUMENTED_0146: u32 = 0x2080_0146;
+
 /// The commands answered here, with their exact sizes and targets.
-pub const SPECS: [Spec; 38] = [
+pub const SPECS: [Spec; 41] = [
+    Spec {
+        cmd: SUBDEVICE_UNDOCUMENTED_0146,
+        size: 0,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: SUBDEVICE_UNDOCUMENTED_0145,
+        size: 0,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: SUBDEVICE_UNDOCUMENTED_8159,
+        size: 332,
+        target: Target::Subdevice,
+    },
     Spec {
         cmd: GPU_QUERY_COMPUTE_MODE_RULES,
         size: 4,
@@ -644,6 +671,8 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
             }
         }
         DEVICE_GET_NUM_SUBDEVICES => put(params, 0, 1),
+        SUBDEVICE_UNDOCUMENTED_8159 => params.fill(0),
+        SUBDEVICE_UNDOCUMENTED_0145 | SUBDEVICE_UNDOCUMENTED_0146 => {}
         GPU_QUERY_COMPUTE_MODE_RULES => put(params, 0, 0),
         GPU_GET_SHORT_NAME_STRING => put_str(params, 0, 64, b"GH100"),
         GSP_GET_FEATURES => {

@@ -269,29 +269,70 @@ impl Accounts {
         }
     }
 
-    /// The handles of `client`'s objects.
-    fn handles_of(&mut self, client: u32) -> Result<KVec<u32>> {
-        let mut out = KVec::new();
-        let mut cursor = self.objects.objs.cursor_lower_bound(&key(client, 0));
-        while let Some(c) = cursor {
-            let (&k, _) = c.current();
-            if (k >> 32) as u32 != client {
-                break;
+    /// Whether `h` of `client` is `handle` or below it, by the recorded chain of parents.
+    fn is_below(&self, client: u32, h: u32, handle: u32) -> bool {
+        let mut cur = h;
+        for _ in 0..64 {
+            if cur == handle {
+                return true;
             }
-            out.push(k as u32, GFP_KERNEL)?;
-            cursor = c.move_next();
+            match self.objects.objs.get(&key(client, cur)) {
+                Some(o) if o.parent != cur && o.parent != 0 => cur = o.parent,
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    /// The first recorded handle of `client` from `from` on, in handle order.
+    fn next_handle(&mut self, client: u32, from: u32) -> Option<u32> {
+        // The cursor borrows the tree mutably (6.12's only lookup by bound), so only the key
+        // leaves this block.
+        let k = *self
+            .objects
+            .objs
+            .cursor_lower_bound(&key(client, from))?
+            .current()
+            .0;
+        ((k >> 32) as u32 == client).then_some(k as u32)
+    }
+
+    /// The first recorded handle of `client` that `accept` takes, in handle order.
+    fn first_of(&mut self, client: u32, accept: impl Fn(&Self, u32) -> bool) -> Option<u32> {
+        let mut from = 0;
+        loop {
+            let h = self.next_handle(client, from)?;
+            if accept(self, h) {
+                return Some(h);
+            }
+            from = h.checked_add(1)?;
+        }
+    }
+
+    /// The handles of `client` at or below `handle`, listed before any is forgotten (a
+    /// forgotten record breaks the chains through it).
+    fn below(&mut self, client: u32, handle: u32) -> Result<KVec<u32>> {
+        let mut out = KVec::new();
+        let mut from = 0;
+        while let Some(h) = self.next_handle(client, from) {
+            if self.is_below(client, h, handle) {
+                out.push(h, GFP_KERNEL)?;
+            }
+            match h.checked_add(1) {
+                Some(next) => from = next,
+                None => break,
+            }
         }
         Ok(out)
     }
 
     /// Follows the driver's free of `handle` of `client`: the object and everything below it
-    /// (the whole client if `handle` is the client).
+    /// (the whole client if `handle` is the client). Never fails: the driver has freed them,
+    /// so their charges must go whatever memory is left.
     fn freed(&mut self, client: u32, handle: u32) {
         if handle == client {
-            if let Ok(handles) = self.handles_of(client) {
-                for h in handles.iter() {
-                    self.forget(client, *h);
-                }
+            while let Some(h) = self.next_handle(client, 0) {
+                self.forget(client, h);
             }
             self.objects.clients.remove(&client);
             return;
@@ -302,21 +343,24 @@ impl Accounts {
             .get(&key(client, handle))
             .is_some_and(|o| o.children == 0);
         if !leaf {
-            let Ok(handles) = self.handles_of(client) else {
-                self.forget(client, handle);
-                return;
-            };
-            // Those whose chain of parents reaches `handle`.
-            for &h in handles.iter() {
-                let mut cur = h;
-                for _ in 0..64 {
-                    if cur == handle {
+            match self.below(client, handle) {
+                Ok(handles) => {
+                    for &h in handles.iter() {
                         self.forget(client, h);
-                        break;
                     }
-                    match self.objects.objs.get(&key(client, cur)) {
-                        Some(o) if o.parent != cur && o.parent != 0 => cur = o.parent,
-                        _ => break,
+                }
+                // No memory for the list: leaves first, which keeps every chain whole.
+                Err(_) => {
+                    while let Some(h) = self.first_of(client, |acc, h| {
+                        h != handle
+                            && acc
+                                .objects
+                                .objs
+                                .get(&key(client, h))
+                                .is_some_and(|o| o.children == 0)
+                            && acc.is_below(client, h, handle)
+                    }) {
+                        self.forget(client, h);
                     }
                 }
             }

@@ -13,6 +13,7 @@ mod cases;
 mod cgroup_cases;
 mod cgroup_util;
 mod drm;
+mod failslab;
 mod fuzz;
 mod meter_cases;
 mod nv_bench;
@@ -122,6 +123,7 @@ fn all_cases() -> impl Iterator<Item = &'static Case> {
         .chain(meter_cases::ALL)
         .chain(fuzz::ALL)
         .chain(stress::ALL)
+        .chain(failslab::ALL)
 }
 
 /// The value of an environment variable the runner must set.

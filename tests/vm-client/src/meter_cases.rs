@@ -38,6 +38,10 @@ pub const ALL: &[Case] = &[
         "alloc_racing_client_free_keeps_no_charge",
         alloc_racing_client_free_keeps_no_charge,
     ),
+    (
+        "freeing_a_device_uncharges_memory_below_its_subdevice",
+        freeing_a_device_uncharges_memory_below_its_subdevice,
+    ),
     ("meter_channel_limit", meter_channel_limit),
     (
         "meter_bad_limit_writes_refused",
@@ -1149,4 +1153,37 @@ fn alloc_racing_client_free_keeps_no_charge() -> Result<(), String> {
     ensure(freed_under > 0, || {
         "the free never raced the allocations".into()
     })
+}
+
+/// Found by reading the free path while fixing what failslab found: freeing a device forgot
+/// the objects below it in handle order, so a subdevice forgotten before the memory under it
+/// broke that memory's chain to the device, and its charge stayed until the client went.
+/// Memory under a subdevice with a higher handle than the subdevice's, then the device freed.
+fn freeing_a_device_uncharges_memory_below_its_subdevice() -> Result<(), String> {
+    let cg = TestCgroup::create("/fakegpu-subtree")?;
+    cg.enter()?;
+    let result = (|| {
+        let s = Session::open(0)?;
+        let base = rm::debugfs("gpu0", "fb_used")?;
+        rm::alloc_memory(&s.ctl, s.client, SUBDEVICE, 0x6000, VIDMEM, 2 * MIB)
+            .ok()
+            .map_err(|e| format!("memory under the subdevice: {e}"))?;
+        ensure(s.alloc(0x10, MIB) == NV_OK, || {
+            "memory under the device".into()
+        })?;
+        ensure(current(&cg, 0)? == 3 * MIB, || "3 MiB not charged".into())?;
+        rm::free(&s.ctl, s.client, s.client, DEVICE)
+            .ok()
+            .map_err(|e| format!("free the device: {e}"))?;
+        let fb = rm::debugfs("gpu0", "fb_used")?;
+        ensure(fb == base, || {
+            format!("nvsim fb_used {fb} after the free, {base} before the allocations")
+        })?;
+        let now = current(&cg, 0)?;
+        ensure(now == 0, || {
+            format!("the device is freed, memory.current gpu0 still {now}")
+        })
+    })();
+    let _ = move_to("/");
+    result
 }

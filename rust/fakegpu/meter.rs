@@ -585,7 +585,11 @@ pub(crate) fn rm_alloc(
         if let Some((id, _)) = pending {
             acc.release_charge(id);
         }
+        let made = pending.is_some() && maybe_made(&acc, &ret, client, handle);
         drop(acc);
+        if made {
+            undo_alloc(fake, ioctl, client, parent, handle, state);
+        }
         return call.answer(ptr, ret?);
     }
     if parent_known && !acc.tracks(client, parent) {
@@ -663,6 +667,16 @@ impl Accounts {
             self.release_charge(id);
         }
     }
+}
+
+/// Whether a call that failed with `ret` may still have made object `handle` of `client`:
+/// the driver failed the ioctl itself (a status failure makes nothing), which it also does
+/// after the work is done when copying its answer back faults. An object the caller named
+/// and fakegpu does not track is then freed by the caller of this, so that nothing
+/// unmetered stays behind; one whose handle the RM was to pick cannot be named, and stays
+/// until its client goes.
+fn maybe_made(acc: &Accounts, ret: &Result<c_long>, client: u32, handle: u32) -> bool {
+    matches!(ret, Ok(r) if *r < 0) && handle != 0 && !acc.tracks(client, handle)
 }
 
 /// Frees an object fakegpu just allocated but must not keep, on a private copy.
@@ -751,6 +765,26 @@ pub(crate) fn rm_dup(
             );
             return refuse(ptr, offset_of!(Nvos55, status), NV_ERR_NO_MEMORY);
         }
+    } else {
+        // A duplicate made before the ioctl failed would keep its memory alive uncharged
+        // once the original is freed.
+        let tracked = state
+            .cgroups
+            .lock()
+            .objects
+            .objs
+            .get(&key(done.h_client, done.h_object))
+            .is_some();
+        if ret < 0 && done.h_object != 0 && !tracked {
+            undo_alloc(
+                fake,
+                ioctl,
+                done.h_client,
+                done.h_parent,
+                done.h_object,
+                state,
+            );
+        }
     }
     call.answer(ptr, ret)
 }
@@ -811,6 +845,12 @@ pub(crate) fn vid_heap(
             }
         }
         VidHeapCall::Free { client, h_memory } if ok => acc.freed(client, h_memory),
+        VidHeapCall::Alloc { client, parent, .. } => {
+            let handle = u32_at(call.outer(), vid_heap::H_MEMORY);
+            if pending.is_some() && maybe_made(&acc, &ret, client, handle) {
+                undo = Some((client, parent, handle));
+            }
+        }
         _ => {}
     }
     if let Some((id, _)) = pending {
@@ -819,6 +859,9 @@ pub(crate) fn vid_heap(
     drop(acc);
     if let Some((client, parent, handle)) = undo {
         undo_alloc(fake, ioctl, client, parent, handle, state);
+        if !ok {
+            return call.answer(ptr, ret?);
+        }
         return refuse(ptr, vid_heap::STATUS, NV_ERR_NO_MEMORY);
     }
     call.answer(ptr, ret?)

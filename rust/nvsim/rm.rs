@@ -77,6 +77,8 @@ extern "C" {
     fn nvsim_fault_take() -> u32;
     /// The errno injected failures use instead of a status (1..4095), or 0.
     fn nvsim_fault_errno() -> kernel::ffi::c_int;
+    /// Whether injected failures come after the call's work (`shim.c`): nonzero if so.
+    fn nvsim_fault_after() -> kernel::ffi::c_int;
     /// Whether the caller has CAP_SYS_ADMIN (the RM's admin level).
     fn nvsim_caller_is_admin() -> kernel::ffi::c_int;
     /// The calling process's global tgid (`shim.c`).
@@ -100,6 +102,17 @@ pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) ->
         let injected = unsafe { nvsim_fault_take() };
         // SAFETY: reads a module parameter.
         let errno = unsafe { nvsim_fault_errno() };
+        // SAFETY: reads a module parameter.
+        if injected != NV_OK && unsafe { nvsim_fault_after() } != 0 {
+            // The call does its work, then the ioctl fails as the driver's does when copying
+            // its answer back faults: the caller never sees the answer (or the new handle).
+            run_escape(state, file, nr, buf)?;
+            return Err(if errno != 0 {
+                Error::from_errno(-errno)
+            } else {
+                EFAULT
+            });
+        }
         if injected != NV_OK && errno != 0 {
             return Err(Error::from_errno(-errno));
         }
@@ -110,6 +123,11 @@ pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) ->
             return Ok(());
         }
     }
+    run_escape(state, file, nr, buf)
+}
+
+/// Runs RM escape `nr`, admitted for its node, on the copied-in parameters `buf`.
+fn run_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
     match nr {
         nv_rm_abi::esc::RM_ALLOC => rm_alloc(state, file, buf),
         nv_rm_abi::esc::RM_FREE => {

@@ -25,7 +25,8 @@ MODULE_PARM_DESC(max_objects, "RM objects nvsim holds at once, all clients toget
 
 /*
  * Fault injection for hardening tests: the next fault_count RM calls (RM_ALLOC, RM_FREE,
- * RM_CONTROL, RM_MAP_MEMORY) fail with RM status fault_status, doing nothing else.
+ * RM_CONTROL, RM_MAP_MEMORY) fail with RM status fault_status, doing nothing else; or, with
+ * fault_after, do their work and then fail the ioctl.
  */
 static int fault_count;
 module_param(fault_count, int, 0644);
@@ -39,10 +40,21 @@ static int fault_errno;
 module_param(fault_errno, int, 0644);
 MODULE_PARM_DESC(fault_errno, "If set (1..4095), injected failures fail the ioctl with -fault_errno instead");
 
+static bool fault_after;
+module_param(fault_after, bool, 0644);
+MODULE_PARM_DESC(fault_after, "Injected failures come after the call's work: it allocates, then the ioctl fails with -fault_errno (EFAULT if 0), as when the driver's copy-out faults");
+
 static DEFINE_SPINLOCK(fault_lock);
 
 unsigned int nvsim_fault_take(void);
 int nvsim_fault_errno(void);
+int nvsim_fault_after(void);
+
+/* Whether injected failures come after the call's work. */
+int nvsim_fault_after(void)
+{
+	return READ_ONCE(fault_after);
+}
 
 /* The errno injected failures use, or 0 for an RM status. */
 int nvsim_fault_errno(void)

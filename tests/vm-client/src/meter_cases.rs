@@ -42,6 +42,10 @@ pub const ALL: &[Case] = &[
         "freeing_a_device_uncharges_memory_below_its_subdevice",
         freeing_a_device_uncharges_memory_below_its_subdevice,
     ),
+    (
+        "driver_failing_after_allocating_leaves_nothing_unmetered",
+        driver_failing_after_allocating_leaves_nothing_unmetered,
+    ),
     ("meter_channel_limit", meter_channel_limit),
     (
         "meter_bad_limit_writes_refused",
@@ -1184,6 +1188,92 @@ fn freeing_a_device_uncharges_memory_below_its_subdevice() -> Result<(), String>
             format!("the device is freed, memory.current gpu0 still {now}")
         })
     })();
+    let _ = move_to("/");
+    result
+}
+
+/// Sets nvsim's fault injection: the next `count` RM calls, after their work if `after`.
+fn nvsim_faults(count: u32, after: bool) -> Result<(), String> {
+    let p = "/sys/module/nvsim/parameters";
+    write_file(&format!("{p}/fault_errno"), "0").map_err(|e| format!("fault_errno: {e}"))?;
+    write_file(&format!("{p}/fault_after"), if after { "Y" } else { "N" })
+        .map_err(|e| format!("fault_after: {e}"))?;
+    write_file(&format!("{p}/fault_count"), &count.to_string())
+        .map_err(|e| format!("fault_count: {e}"))
+}
+
+/// The driver fails an allocating ioctl after the allocation is made (as NVIDIA's does when
+/// copying its answer back faults; nvsim's `fault_after`). Directly, the memory then exists
+/// though the caller got EFAULT; through fakegpu, it is freed again, so no memory is left
+/// that no charge covers: RM_ALLOC, RM_VID_HEAP_CONTROL and RM_DUP_OBJECT.
+fn driver_failing_after_allocating_leaves_nothing_unmetered() -> Result<(), String> {
+    let cg = TestCgroup::create("/fakegpu-fault-after")?;
+    let result = (|| {
+        // Directly: the knob allocates, then fails.
+        let ctl = open_rw(&crate::env("NV_CTL")?).map_err(|e| format!("nvidiactl: {e}"))?;
+        let _gpu = open_rw(&crate::env("NV_GPU0")?).map_err(|e| format!("nvidia0: {e}"))?;
+        let client = rm::alloc_client(&ctl).ok()?;
+        rm::alloc_device(&ctl, client, DEVICE, 0).ok()?;
+        let base = rm::debugfs("gpu0", "fb_used")?;
+        nvsim_faults(1, true)?;
+        let r = rm::alloc_memory(&ctl, client, DEVICE, 0xa0, VIDMEM, MIB);
+        let fb = rm::debugfs("gpu0", "fb_used")?;
+        ensure(
+            r == RmResult::Errno(libc::EFAULT) && fb == base + MIB,
+            || format!("directly: {r:?}, nvsim fb_used {fb} ({base} before)"),
+        )?;
+        drop(ctl);
+
+        cg.enter()?;
+        let s = Session::open(0)?;
+        let base = rm::debugfs("gpu0", "fb_used")?;
+        let check = |what: &str, charged: u64| -> Result<(), String> {
+            let (now, fb) = (current(&cg, 0)?, rm::debugfs("gpu0", "fb_used")?);
+            ensure(now == charged && fb == base + charged, || {
+                format!(
+                    "{what}: memory.current gpu0 {now}, nvsim holds {}",
+                    fb - base
+                )
+            })
+        };
+        nvsim_faults(1, true)?;
+        let r = rm::alloc_memory(&s.ctl, s.client, DEVICE, 0xa0, VIDMEM, MIB);
+        ensure(r == RmResult::Errno(libc::EFAULT), || {
+            format!("RM_ALLOC through fakegpu: {r:?}")
+        })?;
+        check("after RM_ALLOC failed", 0)?;
+        ensure(s.alloc(0xa0, MIB) == NV_OK, || {
+            "the handle is free again".into()
+        })?;
+        check("after RM_ALLOC succeeded", MIB)?;
+
+        nvsim_faults(1, true)?;
+        let r = rm::vid_heap(
+            &s.ctl,
+            s.client,
+            DEVICE,
+            VidHeap {
+                function: 2,
+                memory: 0xb0,
+                size: 2 * MIB,
+                ..Default::default()
+            },
+        );
+        ensure(matches!(r, RmResult::Errno(libc::EFAULT)), || {
+            format!("RM_VID_HEAP_CONTROL through fakegpu: {r:?}")
+        })?;
+        check("after RM_VID_HEAP_CONTROL failed", MIB)?;
+
+        nvsim_faults(1, true)?;
+        let r = rm::dup(&s.ctl, s.client, DEVICE, 0xa1, s.client, 0xa0);
+        ensure(r == RmResult::Errno(libc::EFAULT), || {
+            format!("RM_DUP_OBJECT through fakegpu: {r:?}")
+        })?;
+        s.free(0xa0)?;
+        // A duplicate left in the driver would keep the memory alive with no charge.
+        check("after the duplicate failed and the original was freed", 0)
+    })();
+    let _ = nvsim_faults(0, false);
     let _ = move_to("/");
     result
 }

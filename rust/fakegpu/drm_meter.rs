@@ -14,7 +14,7 @@
 
 use crate::cgroups::Cgroup;
 use crate::forward::{FakeFile, IoctlFn};
-use crate::meter::Chain;
+use crate::meter::{Chain, ChargeRoom, GemRoom};
 use crate::private_call::PrivateCall;
 use crate::shared::drm_abi::{
     buffer_creation, is_submission, least_buffer_size, BufferCreation, DRM_IOCTL_GEM_CLOSE,
@@ -190,19 +190,23 @@ pub(crate) fn create_buffer(
         call.follow(pointer_at, len.unwrap_or(0) as usize)?;
     }
     let cgroup = Cgroup::current().ok_or(ENOMEM)?;
-    let pending = match least_buffer_size(cmd, call.outer()) {
+    // Everything recording the outcome needs is allocated before the driver makes the
+    // buffer: afterwards a failed allocation would leave a buffer no charge covers.
+    let chain = state.cgroups.lock().chain_of(&cgroup)?;
+    let gem_room = GemRoom::new(GFP_KERNEL)?;
+    let charge_room = ChargeRoom::new(GFP_KERNEL)?;
+    let (pending, charge_room, chain) = match least_buffer_size(cmd, call.outer()) {
         Some(amount) => {
             let mut acc = state.cgroups.lock();
-            let chain = acc.chain_of(&cgroup)?;
-            match acc.charge(chain, Resource::Drm, amount, false) {
-                Ok(id) => Some(id),
+            match acc.charge_in(charge_room, chain, Resource::Drm, amount, false) {
+                Ok(id) => (Some(id), None, None),
                 // The driver's own answer when it cannot allocate.
                 Err(e) if e == ENOSPC => return Err(ENOMEM),
                 Err(e) => return Err(e),
             }
         }
-        // Let the driver refuse it.
-        None => None,
+        // Let the driver refuse it; charged at its size once made.
+        None => (None, Some(charge_room), Some(chain)),
     };
     let ret = call.run_drm();
     let made = call
@@ -218,14 +222,24 @@ pub(crate) fn create_buffer(
         Some(obj) => {
             // Charged at the object's size. A driver that took more than the limit allows
             // is let through (the object exists) and counted at its true size.
-            let id = match pending {
-                Some(id) => acc.resize_charge(id, obj.size(), true).map(|()| id),
-                None => acc
-                    .chain_of(&cgroup)
-                    .and_then(|chain| acc.charge(chain, Resource::Drm, obj.size(), true)),
+            let id = match (pending, charge_room, chain) {
+                (Some(id), ..) => acc.resize_charge(id, obj.size(), true).map(|()| id),
+                (None, Some(room), Some(chain)) => {
+                    acc.charge_in(room, chain, Resource::Drm, obj.size(), true)
+                }
+                _ => Err(EINVAL),
             };
             match id {
-                Ok(id) => acc.hold_gem(obj, id).err(),
+                Ok(id) => match acc.hold_gem(gem_room, obj, id) {
+                    Ok(()) => None,
+                    Err(obj) => {
+                        // Held already (never for a new buffer): the charge made here goes.
+                        if pending.is_none() {
+                            acc.release_charge_pending(id);
+                        }
+                        Some(obj)
+                    }
+                },
                 Err(_) => Some(obj),
             }
         }

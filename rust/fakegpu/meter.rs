@@ -55,12 +55,18 @@ struct Obj {
 }
 
 /// A charge: what, how much, to which entries, and how many objects hold it.
-struct Charge {
+pub(crate) struct Charge {
     resource: Resource,
     amount: u64,
     entries: KVec<u64>,
     refs: u32,
 }
+
+/// Room for one charge, taken before a driver call so that recording its outcome cannot
+/// fail.
+pub(crate) type ChargeRoom = kernel::rbtree::RBTreeNodeReservation<u64, Charge>;
+/// Room for one DRM buffer object held, likewise.
+pub(crate) type GemRoom = kernel::rbtree::RBTreeNodeReservation<usize, (GemRef, u64)>;
 
 /// The mirror of the RM objects made through fakegpu, and their charges.
 pub(crate) struct Objects {
@@ -138,7 +144,19 @@ impl Accounts {
         force: bool,
     ) -> Result<u64> {
         // Allocated first, so that once the levels are charged nothing can fail.
-        let node = kernel::rbtree::RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let room = ChargeRoom::new(GFP_KERNEL)?;
+        self.charge_in(room, chain, r, amount, force)
+    }
+
+    /// [`Accounts::charge`] in room taken beforehand: fails only on a limit.
+    pub(crate) fn charge_in(
+        &mut self,
+        room: ChargeRoom,
+        chain: KVec<u64>,
+        r: Resource,
+        amount: u64,
+        force: bool,
+    ) -> Result<u64> {
         let mut levels = Chain {
             entries: &mut self.entries,
             chain: &chain,
@@ -152,7 +170,7 @@ impl Accounts {
             entries: chain,
             refs: 0,
         };
-        self.objects.charges.insert(node.into_node(id, charge));
+        self.objects.charges.insert(room.into_node(id, charge));
         Ok(id)
     }
 
@@ -374,20 +392,21 @@ impl Accounts {
     }
 
     /// Holds `obj`, a DRM buffer object, with charge `id` until only fakegpu keeps it; gives
-    /// it back if the mirror cannot take it.
-    pub(crate) fn hold_gem(&mut self, obj: GemRef, id: u64) -> core::result::Result<(), GemRef> {
+    /// it back if the mirror holds it already. `room` was taken before the driver call.
+    pub(crate) fn hold_gem(
+        &mut self,
+        room: GemRoom,
+        obj: GemRef,
+        id: u64,
+    ) -> core::result::Result<(), GemRef> {
         let key = obj.key();
         if self.objects.gem.get(&key).is_some() {
             return Err(obj);
         }
-        let node = match kernel::rbtree::RBTreeNodeReservation::new(GFP_KERNEL) {
-            Ok(node) => node,
-            Err(_) => return Err(obj),
-        };
         if let Some(c) = self.objects.charges.get_mut(&id) {
             c.refs += 1;
         }
-        self.objects.gem.insert(node.into_node(key, (obj, id)));
+        self.objects.gem.insert(room.into_node(key, (obj, id)));
         Ok(())
     }
 

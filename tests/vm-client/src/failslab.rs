@@ -1,24 +1,27 @@
 //! Kernel fault injection (failslab) on every slab allocation of a tenant's calls through
 //! fakegpu: its own (records, ledger entries, private copies, the worker) and the driver's.
 //!
-//! A scenario of steps (set a limit, open the nodes, make and free a first client, make a
-//! client, subdevice, video
-//! memory by RM_ALLOC and by RM_VID_HEAP_CONTROL, a duplicate, read the framebuffer info, free
-//! memory, free the client, close) runs in a fresh child process once per allocation: for
-//! step S and allocation N, the child makes the steps before S, arms the kernel's per-task
-//! `fail-nth` with N (in the calling thread, or in the process's fakegpu worker thread,
-//! where the driver calls run), makes step S, then the rest. The sweep of S ends at the first
-//! N the step never reaches. After the injected failure:
+//! Two scenarios of steps run in a fresh child process once per allocation: NVIDIA's (set a
+//! limit, open the nodes, make and free a first client, make a client, device, subdevice,
+//! video memory by RM_ALLOC and by RM_VID_HEAP_CONTROL, a duplicate, read the framebuffer
+//! info, free memory, free the client, close) and DRM's on vgem (set a limit, open the card,
+//! create, map and destroy a dumb buffer, close). For step S and allocation N, the child
+//! makes the steps before S, arms the kernel's per-task `fail-nth` with N (in the calling
+//! thread, or in the process's fakegpu worker thread, where the NVIDIA driver calls run),
+//! makes step S, then the rest. The sweep of S ends after three N in a row the step never
+//! reaches.
+//! After the injected failure:
 //! - the step gave an error (an errno, or an RM status in the driver's form), or succeeded
 //!   (some allocations have a fallback), and the kernel logged no splat (the suite's gate);
-//! - the cgroup's charge equals nvsim's ground truth (the framebuffer it has allocated);
-//! - once the child has exited, both are back to where they started, and nvsim holds no
-//!   object more than before.
+//! - the cgroup's charge equals the ground truth (the framebuffer nvsim has allocated; the
+//!   dumb buffer if its handle exists);
+//! - once the child has exited, nothing is charged, and nvsim holds what it held before.
 //!
-//! The same sweep straight to nvsim's nodes counts the driver's allocations alone: the
+//! The same sweep straight to the driver's nodes counts the driver's allocations alone: the
 //! difference is fakegpu's own, reported as a figure.
 
 use crate::cgroup_util::{move_to, TestCgroup};
+use crate::drm;
 use crate::sys::open_rw;
 use crate::{ensure, Case};
 use nv_client::rm::{self, RmResult, VidHeap};
@@ -29,11 +32,17 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
-/// The failslab case.
-pub const ALL: &[Case] = &[(
-    "failslab_every_allocation_fails_cleanly",
-    failslab_every_allocation_fails_cleanly,
-)];
+/// The failslab cases.
+pub const ALL: &[Case] = &[
+    (
+        "failslab_every_allocation_fails_cleanly",
+        failslab_every_allocation_fails_cleanly,
+    ),
+    (
+        "failslab_every_drm_allocation_fails_cleanly",
+        failslab_every_drm_allocation_fails_cleanly,
+    ),
+];
 
 const FAILSLAB: &str = "/sys/kernel/debug/failslab";
 const CGROUP: &str = "/fakegpu-failslab";
@@ -43,8 +52,15 @@ const SUBDEVICE: u32 = 0x5d0;
 const MEM: u32 = 0xa0;
 const MEM_DUP: u32 = 0xa1;
 const MEM_HEAP: u32 = 0xa2;
+/// The dumb buffer's size (256x256 at 32 bpp), and its handle (the first of a new file).
+const DUMB_SIZE: u64 = 256 * 256 * 4;
+const DUMB_HANDLE: u32 = 1;
 /// More allocations than any one step makes: a sweep that reaches it has gone wrong.
 const MAX_PER_STEP: u32 = 400;
+/// A sweep ends after this many allocation numbers in a row the step never reached: the
+/// kernel's allocations vary a little from run to run (per-CPU caches such as idr_preload's
+/// refill only when empty), so one unreached number may hide an allocation behind it.
+const UNREACHED_TO_END: u32 = 3;
 /// Child exit codes: the injected failure happened and every check passed; the step made
 /// fewer allocations than asked (the sweep of this step is over).
 const EXIT_INJECTED: i32 = 0;
@@ -85,43 +101,52 @@ impl Outcome {
 
 /// The tenant's state as the steps build it.
 struct Tenant {
-    /// The cgroup entry's memory.max, or None when the steps go to the driver directly.
+    /// The limit file of the cgroup's entry, or None when the steps go to the driver
+    /// directly.
     limit_file: Option<String>,
-    nodes: [&'static str; 2],
-    ctl: Option<OwnedFd>,
-    gpu: Option<OwnedFd>,
+    /// The nodes to open: nvidiactl's and nvidia0's, or the DRM card's.
+    nodes: [String; 2],
+    files: [Option<OwnedFd>; 2],
     client: u32,
 }
 
 impl Tenant {
-    fn ctl(&self) -> Result<&OwnedFd, Outcome> {
-        self.ctl.as_ref().ok_or(Outcome::Errno(libc::EBADF))
+    fn file(&self, i: usize) -> Result<&OwnedFd, Outcome> {
+        self.files[i].as_ref().ok_or(Outcome::Errno(libc::EBADF))
     }
-}
 
-/// Opens `path` into `slot`.
-fn open_into(slot: &mut Option<OwnedFd>, path: &str) -> Outcome {
-    let r = open_rw(path);
-    let o = Outcome::of_io(
-        r.as_ref()
-            .map(|_| ())
-            .map_err(|e| std::io::Error::from_raw_os_error(e.raw_os_error().unwrap_or(libc::EIO))),
-    );
-    *slot = r.ok();
-    o
+    fn ctl(&self) -> Result<&OwnedFd, Outcome> {
+        self.file(0)
+    }
+
+    /// Opens node `i`.
+    fn open(&mut self, i: usize) -> Outcome {
+        match open_rw(&self.nodes[i]) {
+            Ok(fd) => {
+                self.files[i] = Some(fd);
+                Outcome::Ok
+            }
+            Err(e) => Outcome::Errno(e.raw_os_error().unwrap_or(libc::EIO)),
+        }
+    }
+
+    /// Writes the cgroup's limit (nothing when the steps go to the driver directly).
+    fn set_limit(&self, value: &str) -> Outcome {
+        match &self.limit_file {
+            Some(f) => Outcome::of_io(std::fs::write(f, value)),
+            None => Outcome::Ok,
+        }
+    }
 }
 
 /// One step: its name and body.
 type Step = (&'static str, fn(&mut Tenant) -> Outcome);
 
-/// The scenario, in order.
-const STEPS: &[Step] = &[
-    ("set_limit", |t| match &t.limit_file {
-        Some(f) => Outcome::of_io(std::fs::write(f, "gpu0 64M\n")),
-        None => Outcome::Ok,
-    }),
-    ("open_ctl", |t| open_into(&mut t.ctl, t.nodes[0])),
-    ("open_gpu", |t| open_into(&mut t.gpu, t.nodes[1])),
+/// NVIDIA's steps, in order.
+const NV_STEPS: &[Step] = &[
+    ("set_limit", |t| t.set_limit("gpu0 64M\n")),
+    ("open_ctl", |t| t.open(0)),
+    ("open_gpu", |t| t.open(1)),
     // The process's first client: its worker starts here, and its file is recorded.
     ("first_client", |t| match t.ctl() {
         Ok(ctl) => match rm::alloc_client(ctl) {
@@ -183,8 +208,38 @@ const STEPS: &[Step] = &[
         Err(o) => o,
     }),
     ("close", |t| {
-        t.gpu = None;
-        t.ctl = None;
+        t.files = [None, None];
+        Outcome::Ok
+    }),
+];
+
+/// DRM's steps on vgem, in order.
+const DRM_STEPS: &[Step] = &[
+    ("set_limit", |t| t.set_limit("16M\n")),
+    ("open_card", |t| t.open(0)),
+    ("dumb_create", |t| match t.file(0) {
+        Ok(fd) => match drm::create_dumb(fd, 256, 256) {
+            Ok(_) => Outcome::Ok,
+            Err(e) => Outcome::Errno(e),
+        },
+        Err(o) => o,
+    }),
+    ("dumb_map", |t| match t.file(0) {
+        Ok(fd) => match drm::map_dumb(fd, DUMB_HANDLE) {
+            Ok(_) => Outcome::Ok,
+            Err(e) => Outcome::Errno(e),
+        },
+        Err(o) => o,
+    }),
+    ("dumb_destroy", |t| match t.file(0) {
+        Ok(fd) => match drm::destroy_dumb(fd, DUMB_HANDLE) {
+            Ok(()) => Outcome::Ok,
+            Err(e) => Outcome::Errno(e),
+        },
+        Err(o) => o,
+    }),
+    ("close", |t| {
+        t.files = [None, None];
         Outcome::Ok
     }),
 ];
@@ -196,17 +251,79 @@ enum Target {
     Worker,
 }
 
+/// The tenant's charge, and what the driver holds for it.
+type Ledger = (u64, u64);
+
+/// A scenario: its steps, the nodes and limit file it uses, and its ground truth.
+struct Scenario {
+    steps: &'static [Step],
+    /// The nodes through fakegpu and the driver's own (from the runner's environment).
+    fakegpu_nodes: [&'static str; 2],
+    direct_nodes: [&'static str; 2],
+    /// The entry's limit file.
+    limit: &'static str,
+    /// The tenant's charge and what the driver holds for it (the ground truth).
+    ledger: fn(&Sweep, &Tenant) -> Result<Ledger, String>,
+    /// Whether anything is left once the tenant is gone (a message saying what), or None.
+    leftover: fn(&Sweep) -> Result<Option<String>, String>,
+}
+
+const NVIDIA: Scenario = Scenario {
+    steps: NV_STEPS,
+    fakegpu_nodes: ["FAKE_NV_CTL", "FAKE_NV_GPU0"],
+    direct_nodes: ["NV_CTL", "NV_GPU0"],
+    limit: "memory.max",
+    ledger: |sw, _| {
+        let (fb, _) = nvsim_truth()?;
+        Ok((charged(sw.cg)?, fb.saturating_sub(sw.base_fb)))
+    },
+    leftover: |sw| {
+        let (fb, objects) = nvsim_truth()?;
+        let c = charged(sw.cg)?;
+        Ok(
+            (c != 0 || fb != sw.base_fb || objects != sw.base_objects).then(|| {
+                format!(
+                    "charged {c}, nvsim fb {fb} (was {}), objects {objects} (were {})",
+                    sw.base_fb, sw.base_objects
+                )
+            }),
+        )
+    },
+};
+
+const DRM: Scenario = Scenario {
+    steps: DRM_STEPS,
+    fakegpu_nodes: ["FAKE_CARD", ""],
+    direct_nodes: ["REAL_CARD", ""],
+    limit: "drm.memory.max",
+    ledger: |sw, t| {
+        // The buffer exists if its handle maps (the test's only buffer, the file's first).
+        let exists = t
+            .file(0)
+            .is_ok_and(|fd| drm::map_dumb(fd, DUMB_HANDLE).is_ok());
+        Ok((
+            sw.cg.single("drm.memory.current")?,
+            if exists { DUMB_SIZE } else { 0 },
+        ))
+    },
+    leftover: |sw| {
+        let c = sw.cg.single("drm.memory.current")?;
+        Ok((c != 0).then(|| format!("drm.memory.current {c}")))
+    },
+};
+
 /// Which nodes the steps use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Route {
     /// fakegpu's, metered in the test cgroup.
     Fakegpu,
-    /// nvsim's own, for the count of the driver's allocations alone.
+    /// The driver's own, for the count of the driver's allocations alone.
     Direct,
 }
 
 /// What every child of a sweep shares.
 struct Sweep<'a> {
+    scenario: &'a Scenario,
     cg: &'a TestCgroup,
     route: Route,
     base_fb: u64,
@@ -273,23 +390,25 @@ fn child(
     n: u32,
     report: &mut File,
 ) -> Result<i32, String> {
-    let mut t = match sw.route {
-        Route::Fakegpu => Tenant {
-            limit_file: Some(sw.cg.entry_file("memory.max")),
-            nodes: ["/dev/fakegpuctl", "/dev/fakegpu0"],
-            ctl: None,
-            gpu: None,
-            client: 0,
-        },
-        Route::Direct => Tenant {
-            limit_file: None,
-            nodes: ["/dev/nvidiactl", "/dev/nvidia0"],
-            ctl: None,
-            gpu: None,
-            client: 0,
-        },
+    let sc = sw.scenario;
+    let nodes = match sw.route {
+        Route::Fakegpu => sc.fakegpu_nodes,
+        Route::Direct => sc.direct_nodes,
     };
-    for (name, body) in STEPS.iter().take(step) {
+    let node = |var: &str| -> Result<String, String> {
+        if var.is_empty() {
+            Ok(String::new())
+        } else {
+            crate::env(var)
+        }
+    };
+    let mut t = Tenant {
+        limit_file: (sw.route == Route::Fakegpu).then(|| sw.cg.entry_file(sc.limit)),
+        nodes: [node(nodes[0])?, node(nodes[1])?],
+        files: [None, None],
+        client: 0,
+    };
+    for (name, body) in sc.steps.iter().take(step) {
         let o = body(&mut t);
         ensure(o == Outcome::Ok, || {
             format!("step {name} failed with no fault injected: {}", o.name())
@@ -307,7 +426,7 @@ fn child(
         // No worker yet: nothing of this step runs there.
         return Ok(EXIT_NOT_REACHED);
     };
-    let (name, body) = STEPS[step];
+    let (name, body) = sc.steps[step];
     // Armed just before the step; nothing between allocates.
     (&fail_nth)
         .write_all(n.to_string().as_bytes())
@@ -322,23 +441,20 @@ fn child(
         return Ok(EXIT_NOT_REACHED);
     }
     let _ = writeln!(report, "{}", outcome.name());
-    // The ledger against the ground truth, right after the failure.
-    settles(|| {
-        if sw.route == Route::Direct {
-            return Ok(None);
-        }
-        let (fb, _) = nvsim_truth()?;
-        let c = charged(sw.cg)?;
-        let held = fb.saturating_sub(sw.base_fb);
-        Ok((c != held).then(|| {
-            format!(
-                "after step {name} ({}) failed allocation {n} in the {target:?}: charged {c}, \
-                 nvsim holds {held}",
-                outcome.name(),
-            )
-        }))
-    })?;
-    for (_, body) in STEPS.iter().skip(step + 1) {
+    if sw.route == Route::Fakegpu {
+        // The ledger against the ground truth, right after the failure.
+        settles(|| {
+            let (charged, truth) = (sc.ledger)(sw, &t)?;
+            Ok((charged != truth).then(|| {
+                format!(
+                    "after step {name} ({}) failed allocation {n} in the {target:?}: charged \
+                     {charged}, the driver holds {truth}",
+                    outcome.name(),
+                )
+            }))
+        })?;
+    }
+    for (_, body) in sc.steps.iter().skip(step + 1) {
         let _ = body(&mut t);
     }
     Ok(EXIT_INJECTED)
@@ -388,8 +504,19 @@ fn failslab_set(name: &str, value: &str) -> Result<(), String> {
         .map_err(|e| format!("{FAILSLAB}/{name}: {e}"))
 }
 
-/// Every step, every allocation it makes in the caller and in the worker, failed in turn.
+/// NVIDIA's scenario, every allocation it makes in the caller and in the worker failed in
+/// turn.
 fn failslab_every_allocation_fails_cleanly() -> Result<(), String> {
+    with_failslab(|cg| sweeps(&NVIDIA, cg))
+}
+
+/// DRM's scenario on vgem, every allocation failed in turn.
+fn failslab_every_drm_allocation_fails_cleanly() -> Result<(), String> {
+    with_failslab(|cg| sweeps(&DRM, cg))
+}
+
+/// Runs `body` in a test cgroup with failslab set for `fail-nth`, and puts both back.
+fn with_failslab(body: impl FnOnce(&TestCgroup) -> Result<(), String>) -> Result<(), String> {
     ensure(std::path::Path::new(FAILSLAB).exists(), || {
         format!("{FAILSLAB} is missing: the test kernel must have CONFIG_FAILSLAB")
     })?;
@@ -398,7 +525,7 @@ fn failslab_every_allocation_fails_cleanly() -> Result<(), String> {
     failslab_set("verbose", "0")?;
     let cg = TestCgroup::create(CGROUP)?;
     cg.enter()?;
-    let result = sweeps(&cg);
+    let result = body(&cg);
     let _ = failslab_set("ignore-gfp-wait", "Y");
     let _ = failslab_set("verbose", "2");
     let _ = move_to("/");
@@ -414,10 +541,11 @@ struct Found {
     per_step: Vec<[u32; 2]>,
 }
 
-/// Every step of the scenario by `route`, each allocation failed in turn.
-fn sweep(cg: &TestCgroup, route: Route) -> Result<Found, String> {
+/// Every step of `scenario` by `route`, each allocation failed in turn.
+fn sweep(scenario: &Scenario, cg: &TestCgroup, route: Route) -> Result<Found, String> {
     let (base_fb, base_objects) = nvsim_truth()?;
     let sw = Sweep {
+        scenario,
         cg,
         route,
         base_fb,
@@ -428,11 +556,11 @@ fn sweep(cg: &TestCgroup, route: Route) -> Result<Found, String> {
         Route::Direct => &[Target::Caller],
     };
     let mut found = Found::default();
-    for (step, (name, _)) in STEPS.iter().enumerate() {
+    for (step, (name, _)) in scenario.steps.iter().enumerate() {
         let mut counts = [0u32; 2];
         for (slot, &target) in targets.iter().enumerate() {
-            let mut n = 1;
-            loop {
+            let (mut n, mut unreached, mut most) = (1, 0, 0);
+            while unreached < UNREACHED_TO_END {
                 ensure(n <= MAX_PER_STEP, || {
                     format!("step {name} still allocating at {MAX_PER_STEP} in the {target:?}")
                 })?;
@@ -440,9 +568,10 @@ fn sweep(cg: &TestCgroup, route: Route) -> Result<Found, String> {
                 match code {
                     EXIT_INJECTED => {
                         found.injected += 1;
-                        *found.outcomes.entry(said).or_default() += 1;
+                        *found.outcomes.entry(format!("{name} {said}")).or_default() += 1;
+                        (unreached, most) = (0, n);
                     }
-                    EXIT_NOT_REACHED => break,
+                    EXIT_NOT_REACHED => unreached += 1,
                     _ => {
                         return Err(format!(
                             "{route:?}: step {name}, allocation {n} failed in the {target:?}: \
@@ -450,42 +579,29 @@ fn sweep(cg: &TestCgroup, route: Route) -> Result<Found, String> {
                         ))
                     }
                 }
-                settled(&sw, || {
-                    format!("{route:?}: step {name}, allocation {n} failed in the {target:?}")
+                // Nothing stays behind once the child is gone.
+                settles(|| {
+                    Ok((scenario.leftover)(&sw)?.map(|left| {
+                        format!(
+                            "{route:?}: step {name}, allocation {n} failed in the {target:?}, \
+                             and the child exited: {left}"
+                        )
+                    }))
                 })?;
                 n += 1;
             }
-            counts[slot] = n - 1;
+            counts[slot] = most;
         }
         found.per_step.push(counts);
     }
     Ok(found)
 }
 
-/// Nothing stays behind once a child is gone: no charge, nvsim's framebuffer and objects as
-/// they were.
-fn settled(sw: &Sweep, what: impl Fn() -> String) -> Result<(), String> {
-    settles(|| {
-        let (fb, objects) = nvsim_truth()?;
-        let c = charged(sw.cg)?;
-        Ok(
-            (c != 0 || fb != sw.base_fb || objects != sw.base_objects).then(|| {
-                format!(
-                    "{} and the child exited: charged {c}, nvsim fb {fb} (was {}), objects \
-                     {objects} (were {})",
-                    what(),
-                    sw.base_fb,
-                    sw.base_objects
-                )
-            }),
-        )
-    })
-}
-
-/// Both sweeps, and their figures: how many allocations fakegpu's route adds to the driver's.
-fn sweeps(cg: &TestCgroup) -> Result<(), String> {
-    let through = sweep(cg, Route::Fakegpu)?;
-    let direct = sweep(cg, Route::Direct)?;
+/// Both sweeps of `scenario`, and their figures: how many allocations fakegpu's route adds
+/// to the driver's.
+fn sweeps(scenario: &Scenario, cg: &TestCgroup) -> Result<(), String> {
+    let through = sweep(scenario, cg, Route::Fakegpu)?;
+    let direct = sweep(scenario, cg, Route::Direct)?;
     let summary: Vec<String> = through
         .outcomes
         .iter()
@@ -495,10 +611,11 @@ fn sweeps(cg: &TestCgroup) -> Result<(), String> {
         "FIGURE failslab: {} injected allocation failures over {} steps through fakegpu; \
          outcomes: {}",
         through.injected,
-        STEPS.len(),
+        scenario.steps.len(),
         summary.join(", ")
     );
-    let per_step: Vec<String> = STEPS
+    let per_step: Vec<String> = scenario
+        .steps
         .iter()
         .zip(through.per_step.iter().zip(&direct.per_step))
         .map(|((name, _), (t, d))| format!("{name} {}/{}/{}", t[0], t[1], d[0]))

@@ -763,46 +763,34 @@ pub(crate) fn rm_dup(
     let mut call = PrivateCall::new(fake, ioctl, cmd, ptr, size_of::<Nvos55>())?;
     let ret = call.run()?;
     let done: Nvos55 = read_pod(call.outer()).ok_or(EINVAL)?;
-    if ret == 0 && done.status == NV_OK {
-        let mut acc = state.cgroups.lock();
+    let mut acc = state.cgroups.lock();
+    let undo = if ret == 0 && done.status == NV_OK {
         let src = acc
             .objects
             .objs
             .get(&key(done.h_client_src, done.h_object_src))
             .map(|o| (o.gpu, o.charge));
         let (gpu, charge) = src.unwrap_or((None, None));
-        let recorded = acc.record(done.h_client, done.h_object, done.h_parent, gpu, charge);
-        drop(acc);
-        if recorded.is_err() {
-            undo_alloc(
-                fake,
-                ioctl,
-                done.h_client,
-                done.h_parent,
-                done.h_object,
-                state,
-            );
-            return refuse(ptr, offset_of!(Nvos55, status), NV_ERR_NO_MEMORY);
-        }
+        acc.record(done.h_client, done.h_object, done.h_parent, gpu, charge)
+            .is_err()
     } else {
         // A duplicate made before the ioctl failed would keep its memory alive uncharged
         // once the original is freed.
-        let tracked = state
-            .cgroups
-            .lock()
-            .objects
-            .objs
-            .get(&key(done.h_client, done.h_object))
-            .is_some();
-        if ret < 0 && done.h_object != 0 && !tracked {
-            undo_alloc(
-                fake,
-                ioctl,
-                done.h_client,
-                done.h_parent,
-                done.h_object,
-                state,
-            );
+        ret < 0 && done.h_object != 0 && !acc.tracks(done.h_client, done.h_object)
+    };
+    drop(acc);
+    if undo {
+        undo_alloc(
+            fake,
+            ioctl,
+            done.h_client,
+            done.h_parent,
+            done.h_object,
+            state,
+        );
+        if ret == 0 {
+            // Made, but fakegpu cannot track it: answered as the driver does when it runs out.
+            return refuse(ptr, offset_of!(Nvos55, status), NV_ERR_NO_MEMORY);
         }
     }
     call.answer(ptr, ret)

@@ -9,6 +9,8 @@
 #                  FUZZ_SEED=... reproduces a run, FUZZ_CALLS=... caps the calls
 #   make stress-long the stress run (tests/vm-client/src/stress.rs) for STRESS_SECONDS
 #                  (default 600); STRESS_SEED, STRESS_OPS, STRESS_PROCS, STRESS_THREADS
+#   make fuzz-parsers cargo-fuzz on the parsers and ABI decoders (tests/fuzz), each target for
+#                  FUZZ_PARSER_SECONDS (default 60); needs nightly Rust, skips loudly without
 #   make vm-shell  boot the VM interactively with the modules loaded
 #   make modules   just the modules (KDIR=/path/to/your/kernel/build to use your own)
 #   make deps      install build dependencies (run by every target above)
@@ -19,7 +21,7 @@ SHELL := /bin/bash
 BUILD := $(CURDIR)/build
 export KDIR
 
-.PHONY: all deps kernel modules test cargo-test conformance vm-test demo bench fuzz-long stress-long vm-shell lint clean
+.PHONY: all deps kernel modules test cargo-test conformance vm-test demo bench fuzz-long fuzz-parsers stress-long vm-shell lint clean
 
 all: modules
 
@@ -56,6 +58,9 @@ bench: deps
 
 fuzz-long:
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-600} scripts/vm-job.sh fuzz
+
+fuzz-parsers:
+	@scripts/fuzz-parsers.sh
 
 stress-long:
 	@STRESS_SECONDS=$${STRESS_SECONDS:-600} scripts/vm-job.sh stress

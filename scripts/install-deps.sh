@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs, idempotently, what building the test kernel, the modules and the VM image needs.
+# Installs, idempotently, what building the test kernel, the modules and the VM image needs
+# (`install-deps.sh fuzz`: cargo-fuzz alone, for `make fuzz-parsers`).
 # Debian packages via apt-get and a pinned bindgen-cli via cargo. Safe to run again: it only
 # acts on what is missing. On a non-Debian or non-root machine it prints what to install.
 set -euo pipefail
@@ -12,6 +13,20 @@ PKGS=(
 )
 
 say() { printf '[deps] %s\n' "$*"; }
+
+# `install-deps.sh fuzz`: only cargo-fuzz, for `make fuzz-parsers` (nightly Rust runs it;
+# nothing else needs it, so the default run leaves it out).
+CARGO_FUZZ_VERSION=0.13.2
+if [ "${1:-}" = fuzz ]; then
+  if cargo fuzz --version 2>/dev/null | grep -q " $CARGO_FUZZ_VERSION\$"; then
+    say "cargo-fuzz $CARGO_FUZZ_VERSION present"
+  else
+    command -v cargo >/dev/null || { say "cargo not found: install Rust (rustup) to build cargo-fuzz"; exit 1; }
+    say "building cargo-fuzz $CARGO_FUZZ_VERSION with cargo (a minute or two)"
+    cargo install --quiet --locked --version "$CARGO_FUZZ_VERSION" cargo-fuzz
+  fi
+  exit 0
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # cargo-fuzz on the parsers and ABI decoders (tests/fuzz), each target for FUZZ_PARSER_SECONDS
-# (default 60). Needs a nightly toolchain (libFuzzer's sanitizers); without one it says so
-# loudly and skips. Corpora and crashes stay in tests/fuzz/{corpus,artifacts} (ignored).
+# (default 60). Needs a nightly toolchain (libFuzzer's sanitizers), which install-deps.sh
+# installs with rustup where rustup is; without either it says so loudly and skips. Corpora
+# and crashes stay in tests/fuzz/{corpus,artifacts} (ignored).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 FAKEGPU_STEP=fuzz-parsers
 
 seconds=${FUZZ_PARSER_SECONDS:-60}
+"$FAKEGPU_ROOT/scripts/install-deps.sh" fuzz
 if ! cargo +nightly --version >/dev/null 2>&1; then
   say "NOTICE: no nightly Rust toolchain (rustup toolchain install nightly): the parser fuzz targets did NOT run"
   exit 0
 fi
-"$FAKEGPU_ROOT/scripts/install-deps.sh" fuzz
 cd "$FAKEGPU_ROOT"
 fuzz=(cargo +nightly fuzz)
 dir=tests/fuzz

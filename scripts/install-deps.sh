@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs, idempotently, what building the test kernel, the modules and the VM image needs
-# (`install-deps.sh fuzz`: cargo-fuzz alone, for `make fuzz-parsers`).
+# (`install-deps.sh fuzz`: nightly Rust and cargo-fuzz alone, for `make fuzz-parsers`).
 # Debian packages via apt-get and a pinned bindgen-cli via cargo. Safe to run again: it only
 # acts on what is missing. On a non-Debian or non-root machine it prints what to install.
 set -euo pipefail
@@ -14,10 +14,14 @@ PKGS=(
 
 say() { printf '[deps] %s\n' "$*"; }
 
-# `install-deps.sh fuzz`: only cargo-fuzz, for `make fuzz-parsers` (nightly Rust runs it;
-# nothing else needs it, so the default run leaves it out).
+# `install-deps.sh fuzz`: only nightly Rust (with rustup) and cargo-fuzz, for
+# `make fuzz-parsers`; nothing else needs them, so the default run leaves them out.
 CARGO_FUZZ_VERSION=0.13.2
 if [ "${1:-}" = fuzz ]; then
+  if ! cargo +nightly --version >/dev/null 2>&1 && command -v rustup >/dev/null; then
+    say "installing a nightly Rust toolchain with rustup (minimal profile)"
+    rustup toolchain install nightly --profile minimal >/dev/null
+  fi
   if cargo fuzz --version 2>/dev/null | grep -q " $CARGO_FUZZ_VERSION\$"; then
     say "cargo-fuzz $CARGO_FUZZ_VERSION present"
   else

@@ -19,7 +19,7 @@ mkdir -p "$out/rust"
 rm -rf "$out/rust"/*
 cp "$FAKEGPU_ROOT/Kbuild" "$out/"
 cp -r "$FAKEGPU_ROOT/rust/fakegpu" "$FAKEGPU_ROOT/rust/nvsim" "$FAKEGPU_ROOT/rust/kernel-common" "$out/rust/"
-mkdir -p "$out/rust/shared" && cp -r "$FAKEGPU_ROOT/rust/shared/src" "$out/rust/shared/"
+for crate in abi policy nvsim-model; do mkdir -p "$out/rust/$crate" && cp -r "$FAKEGPU_ROOT/rust/$crate/src" "$out/rust/$crate/"; done
 
 # clippy runs on every module build when the kernel's rustc has one beside it (Debian's
 # rust-web-clippy); its warnings fail the build like compiler warnings.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks every size, offset and constant that rust/shared's NVIDIA ABI modules claim against
+# Checks every size, offset and constant that the ABI crate's NVIDIA modules (rust/abi) claim against
 # NVIDIA's own headers, from Debian's nvidia-kernel-source package at the version nvsim
 # reports (non-free component of the machine's own Debian mirror). apt runs with private
 # state and source lists under the cache: no system file is touched.
@@ -36,7 +36,7 @@ mkdir -p "$out"
 gcc -Wall -Werror -I "$headers/common/inc" -I "$headers/nvidia-uvm" \
   "$FAKEGPU_ROOT/tests/conformance/nv_layout.c" -o "$out/nv_layout"
 "$out/nv_layout" >"$out/nvidia-headers.txt"
-(cd "$FAKEGPU_ROOT" && cargo run --quiet --locked -p fakegpu-shared --example nv_layout_claims) >"$out/rust-claims.txt"
+(cd "$FAKEGPU_ROOT" && cargo run --quiet --locked -p fakegpu-abi --example nv_layout_claims) >"$out/rust-claims.txt"
 if ! diff -u "$out/nvidia-headers.txt" "$out/rust-claims.txt" >"$out/diff.txt"; then
   say "the ABI crate disagrees with NVIDIA's $(cat "$headers/.complete") headers (- headers, + Rust):"
   cat "$out/diff.txt"

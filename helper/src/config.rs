@@ -8,7 +8,7 @@
 //! an error, so a typo does not pass silently.
 
 use crate::request::Devices;
-use fakegpu_shared::ledger;
+use policy::ledger;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 

@@ -180,7 +180,7 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Fronts { spec } => {
-            let table = fakegpu_shared::fronts::FrontTable::parse(&spec)
+            let table = policy::fronts::FrontTable::parse(&spec)
                 .map_err(|e| format!("devices={spec}: {e}"))?;
             for f in table.iter() {
                 println!("{} -> real {}", f.dev_path().as_str(), f.real);

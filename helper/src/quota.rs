@@ -2,7 +2,7 @@
 
 use crate::sysfs::Fakegpu;
 use crate::units::{check_count, check_size, per_gpu_spec};
-use fakegpu_shared::gpu_set::Visibility;
+use policy::gpu_set::Visibility;
 
 /// The cgroup path fakegpu's control file takes: from the root of the v2 hierarchy.
 /// `/sys/fs/cgroup/a/b` and `/a/b` name the same cgroup.

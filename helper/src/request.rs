@@ -12,7 +12,7 @@
 //! in `NVIDIA_VISIBLE_DEVICES`) does no harm when a higher source is set.
 
 use crate::config::HostConfig;
-use fakegpu_shared::ledger::{self, UNLIMITED};
+use policy::ledger::{self, UNLIMITED};
 use std::collections::BTreeMap;
 use std::fmt;
 

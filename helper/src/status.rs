@@ -3,7 +3,7 @@
 
 use crate::sysfs::{parse_single, Fakegpu};
 use crate::units::{human, human_limit};
-use fakegpu_shared::gpu_set::Visibility;
+use policy::gpu_set::Visibility;
 use serde::Serialize;
 use std::fmt::Write as _;
 

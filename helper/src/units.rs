@@ -1,6 +1,6 @@
 //! Sizes and per-GPU values as operators write them and as `fakegpu status` shows them.
 
-use fakegpu_shared::ledger;
+use policy::ledger;
 
 /// Bytes in binary units with one decimal: `512 B`, `1.5 KiB`, `2.0 GiB`.
 pub fn human(bytes: u64) -> String {

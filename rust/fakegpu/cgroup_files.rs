@@ -23,10 +23,10 @@
 //! | `submissions.throttled` | submissions that waited for the rate limit | - |
 
 use crate::cgroups::Entry;
-use crate::shared::gpu_set::Visibility;
-use crate::shared::ledger::{self, Counter, Shown};
-use crate::shared::nv_frontend_abi::NvIoctlCardInfo;
-use crate::shared::rate::TokenBucket;
+use crate::policy::gpu_set::Visibility;
+use crate::policy::ledger::{self, Counter, Shown};
+use crate::abi::nv_frontend::NvIoctlCardInfo;
+use crate::policy::rate::TokenBucket;
 use core::fmt::{self, Write};
 use kernel::prelude::*;
 

@@ -11,10 +11,10 @@
 
 use crate::cgroup_files::{self, Page};
 use crate::meter::Objects;
-use crate::shared::cgroup_control::{self, Command, Target};
-use crate::shared::gpu_set::{GpuSet, Visibility};
-use crate::shared::ledger::Usage;
-use crate::shared::namebuf::NameBuf;
+use crate::policy::cgroup_control::{self, Command, Target};
+use crate::policy::gpu_set::{GpuSet, Visibility};
+use crate::policy::ledger::Usage;
+use crate::abi::namebuf::NameBuf;
 use core::ffi::c_void;
 use core::fmt::Write;
 use core::ptr::NonNull;

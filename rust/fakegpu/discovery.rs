@@ -7,16 +7,16 @@
 //! some GPUs are shown. No GPU is opened: opening a GPU can power it up.
 
 use crate::real_devices::RealDevices;
-use crate::shared::devnum::DevNum;
-use crate::shared::fronts::FrontTable;
-use crate::shared::ioc::{ioc, IOC_READ, IOC_WRITE};
-use crate::shared::nv_discovery::{card_info_minors, GpuSpec, CARD_INFO_SIZE, MAX_GPUS};
-use crate::shared::nv_frontend_abi::{
+use crate::abi::devnum::DevNum;
+use crate::policy::fronts::FrontTable;
+use crate::abi::ioc::{ioc, IOC_READ, IOC_WRITE};
+use crate::policy::nv_discovery::{card_info_minors, GpuSpec, CARD_INFO_SIZE, MAX_GPUS};
+use crate::abi::nv_frontend::{
     esc as fe, NvIoctlCardInfo, NV_CTL_MINOR, NV_IOCTL_MAGIC, NV_MAJOR,
 };
-use crate::shared::nv_uvm_abi::UVM_DEVICE_NAME;
-use crate::shared::pod::read_pod;
-use crate::shared::proc_devices::char_major;
+use crate::abi::nv_uvm::UVM_DEVICE_NAME;
+use crate::abi::pod::read_pod;
+use crate::abi::proc_devices::char_major;
 use core::mem::size_of;
 use kernel::bindings;
 use kernel::prelude::*;

@@ -16,13 +16,13 @@ use crate::cgroups::Cgroup;
 use crate::forward::{FakeFile, IoctlFn};
 use crate::meter::{Chain, ChargeRoom, GemRoom};
 use crate::private_call::PrivateCall;
-use crate::shared::drm_abi::{
+use crate::abi::drm::{
     buffer_creation, is_submission, least_buffer_size, BufferCreation, DRM_IOCTL_GEM_CLOSE,
     DRM_IOCTL_MODE_DESTROY_DUMB,
 };
-use crate::shared::ledger;
-use crate::shared::ledger::Resource;
-use crate::shared::pod::read_pod;
+use crate::policy::ledger;
+use crate::policy::ledger::Resource;
+use crate::abi::pod::read_pod;
 use crate::State;
 use core::ffi::c_void;
 use core::ptr::NonNull;
@@ -105,7 +105,7 @@ pub(crate) fn ioctl(fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, arg: usize) ->
     };
     // Driver-specific ioctls (DRM_COMMAND_BASE up to DRM_COMMAND_END) depend on the driver.
     let mut name = [0u8; 32];
-    let driver = if (0x40..0xa0).contains(&crate::shared::ioc::decode(cmd).nr) {
+    let driver = if (0x40..0xa0).contains(&crate::abi::ioc::decode(cmd).nr) {
         driver_name(fake, &mut name)
     } else {
         &[]

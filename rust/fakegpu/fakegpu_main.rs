@@ -34,27 +34,33 @@ mod real_devices;
 mod visibility;
 mod worker;
 
-#[path = "../shared/src"]
-pub mod shared {
-    //! The no_std code shared with userspace (`rust/shared`), compiled into the module.
-    pub mod cgroup_control;
+#[path = "../abi/src"]
+pub mod abi {
+    //! The ABI crate (`rust/abi`), compiled into the module.
     pub mod devnum;
-    pub mod drm_abi;
-    pub mod fronts;
-    pub mod gpu_set;
+    pub mod drm;
     pub mod ioc;
-    pub mod ledger;
     pub mod namebuf;
-    pub mod nv_discovery;
-    pub mod nv_frontend_abi;
-    pub mod nv_meter;
-    pub mod nv_proxy;
-    pub mod nv_rm_abi;
+    pub mod nv_frontend;
+    pub mod nv_rm;
     pub mod nv_status;
-    pub mod nv_uvm_abi;
-    pub mod nv_visibility;
+    pub mod nv_uvm;
     pub mod pod;
     pub mod proc_devices;
+}
+
+#[path = "../policy/src"]
+pub mod policy {
+    //! The policy crate (`rust/policy`), compiled into the module.
+    use super::abi;
+    pub mod cgroup_control;
+    pub mod fronts;
+    pub mod gpu_set;
+    pub mod ledger;
+    pub mod nv_discovery;
+    pub mod nv_meter;
+    pub mod nv_proxy;
+    pub mod nv_visibility;
     pub mod rate;
 }
 
@@ -62,10 +68,10 @@ use nodes::{Nodes, Regions};
 use nodes_fs::NodesFs;
 use published::{PublishGuard, Published};
 use real_devices::RealDevices;
-use shared::devnum::DevNum;
-use shared::fronts::{Family, FrontTable};
-use shared::nv_frontend_abi::NvIoctlCardInfo;
-use shared::nv_proxy::FilterMode;
+use abi::devnum::DevNum;
+use policy::fronts::{Family, FrontTable};
+use abi::nv_frontend::NvIoctlCardInfo;
+use policy::nv_proxy::FilterMode;
 
 module! {
     type: FakeGpu,
@@ -252,7 +258,7 @@ unsafe extern "C" fn fakegpu_format_devices(buf: *mut u8, len: usize) -> usize {
     };
     let mut written = 0;
     for front in state.table.iter() {
-        let mut out = shared::namebuf::NameBuf::new();
+        let mut out = abi::namebuf::NameBuf::new();
         let fake = DevNum::new(state.regions.major(front.family), front.fake_minor);
         let _ = match fake {
             Some(fake) => core::fmt::write(

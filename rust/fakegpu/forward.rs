@@ -12,9 +12,9 @@
 use crate::fops::{this_module, FileOps};
 use crate::layout::{DEFAULT_POLLMASK, FOP_UNSIGNED_OFFSET};
 use crate::real_devices::RealFile;
-use crate::shared::devnum::DevNum;
-use crate::shared::fronts::{Family, Front};
-use crate::shared::nv_frontend_abi::NV_CTL_MINOR;
+use crate::abi::devnum::DevNum;
+use crate::policy::fronts::{Family, Front};
+use crate::abi::nv_frontend::NV_CTL_MINOR;
 use crate::State;
 use kernel::bindings;
 use kernel::error::from_result;

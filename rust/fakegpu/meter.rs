@@ -19,12 +19,12 @@ use crate::drm_meter::GemRef;
 use crate::forward::{FakeFile, IoctlFn};
 use crate::private_call::PrivateCall;
 use crate::real_devices::RealFile;
-use crate::shared::gpu_set::Visibility;
-use crate::shared::ledger::{self, Resource, Usage};
-use crate::shared::nv_meter::{self, Allocation, VidHeapCall};
-use crate::shared::nv_rm_abi::{class, vid_heap, Nvos00, Nvos21, Nvos55, Nvos64};
-use crate::shared::nv_status::*;
-use crate::shared::pod::read_pod;
+use crate::policy::gpu_set::Visibility;
+use crate::policy::ledger::{self, Resource, Usage};
+use crate::policy::nv_meter::{self, Allocation, VidHeapCall};
+use crate::abi::nv_rm::{class, vid_heap, Nvos00, Nvos21, Nvos55, Nvos64};
+use crate::abi::nv_status::*;
+use crate::abi::pod::read_pod;
 use crate::State;
 use core::mem::{offset_of, size_of};
 use core::ptr::NonNull;
@@ -713,9 +713,9 @@ fn undo_alloc(
         h_object_old: handle,
         status: 0,
     };
-    let cmd = crate::shared::ioc::iowr::<Nvos00>(
-        crate::shared::nv_frontend_abi::NV_IOCTL_MAGIC,
-        crate::shared::nv_rm_abi::esc::RM_FREE,
+    let cmd = crate::abi::ioc::iowr::<Nvos00>(
+        crate::abi::nv_frontend::NV_IOCTL_MAGIC,
+        crate::abi::nv_rm::esc::RM_FREE,
     );
     if let Ok(mut call) = PrivateCall::from_value(fake, ioctl, cmd, &p) {
         let _ = call.run();
@@ -997,12 +997,12 @@ pub(crate) fn fb_info_limited(
     (version, params): (u8, u64),
     (limit, headroom): (u64, u64),
 ) -> Result<c_long> {
-    use crate::shared::nv_rm_abi::fb_info;
+    use crate::abi::nv_rm::fb_info;
     // SAFETY: as the VFS would call it on the real file, in the caller's context.
     let ret = unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as _) };
     let mut status = [0u8; 4];
     let status_at = ptr
-        .checked_add(offset_of!(crate::shared::nv_rm_abi::Nvos54, status))
+        .checked_add(offset_of!(crate::abi::nv_rm::Nvos54, status))
         .ok_or(EFAULT)?;
     UserSlice::new(status_at, 4)
         .reader()

@@ -5,8 +5,8 @@
 //! nodes.
 
 use crate::forward::FAKE_FOPS;
-use crate::shared::devnum::DevNum;
-use crate::shared::fronts::{Family, FAMILY_MINORS};
+use crate::abi::devnum::DevNum;
+use crate::policy::fronts::{Family, FAMILY_MINORS};
 use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::prelude::*;

@@ -5,8 +5,8 @@
 //! kept for opens and the device cgroup. This side lists the nodes.
 
 use crate::nodes::Regions;
-use crate::shared::devnum::DevNum;
-use crate::shared::fronts::Family;
+use crate::abi::devnum::DevNum;
+use crate::policy::fronts::Family;
 use crate::FrontTable;
 use kernel::prelude::*;
 

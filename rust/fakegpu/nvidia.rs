@@ -2,7 +2,7 @@
 
 //! The ioctl path of fakegpu's NVIDIA nodes (`/dev/fakegpuctl`, `/dev/fakegpuN`,
 //! `/dev/fakegpu-uvm`): every call is decoded, checked against the filter
-//! (`shared/nv_proxy.rs`), and forwarded in the caller's context, forwarded through the
+//! (`policy::nv_proxy`), and forwarded in the caller's context, forwarded through the
 //! caller's worker ([`crate::worker`]), or refused in the driver's own form.
 //!
 //! IOCTL_XFER_CMD is unwrapped here and the inner call forwarded as a plain ioctl, so the
@@ -11,19 +11,19 @@
 
 use crate::forward::{FakeFile, IoctlFn};
 use crate::meter::ForwardedAlloc;
-use crate::shared::fronts::Family;
-use crate::shared::gpu_set::Visibility;
-use crate::shared::ioc::{self, IOC_READ, IOC_SIZE_MAX, IOC_WRITE};
-use crate::shared::nv_frontend_abi::{
+use crate::policy::fronts::Family;
+use crate::policy::gpu_set::Visibility;
+use crate::abi::ioc::{self, IOC_READ, IOC_SIZE_MAX, IOC_WRITE};
+use crate::abi::nv_frontend::{
     esc as fe, unwrap_xfer, NvIoctlExportToDmaBufFd, NvIoctlXfer, NV_CTL_MINOR, NV_IOCTL_MAGIC,
 };
-use crate::shared::nv_proxy::{self, NvNode, Refusal, Route, HEAD_MAX};
-use crate::shared::nv_rm_abi::{
+use crate::policy::nv_proxy::{self, NvNode, Refusal, Route, HEAD_MAX};
+use crate::abi::nv_rm::{
     ctrl, esc as rm, fb_info, vid_heap, Nvos00, Nvos21, Nvos33WithFd, Nvos54, Nvos55, Nvos64,
 };
-use crate::shared::nv_status::NV_ERR_NOT_SUPPORTED;
-use crate::shared::nv_visibility::{visibility_call, VisibilityCall};
-use crate::shared::pod::read_pod;
+use crate::abi::nv_status::NV_ERR_NOT_SUPPORTED;
+use crate::policy::nv_visibility::{visibility_call, VisibilityCall};
+use crate::abi::pod::read_pod;
 use crate::State;
 use core::mem::{offset_of, size_of};
 use kernel::ffi::{c_long, c_uint};
@@ -246,7 +246,7 @@ fn nvos02_size(ptr: usize) -> Option<u64> {
 /// The bytes an RM_ALLOC of pinned user memory (0x71) at `ptr` asks for: its parameters'
 /// `limit` plus one.
 fn os_descriptor_size(ptr: usize) -> Option<u64> {
-    use crate::shared::nv_rm_abi::os_desc_alloc_params::LIMIT_OFFSET;
+    use crate::abi::nv_rm::os_desc_alloc_params::LIMIT_OFFSET;
     let params = user_u64(ptr.checked_add(offset_of!(Nvos21, p_alloc_parms))?)?;
     let limit_at = usize::try_from(params).ok()?.checked_add(LIMIT_OFFSET)?;
     user_u64(limit_at)?.checked_add(1)

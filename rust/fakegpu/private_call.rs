@@ -87,7 +87,7 @@ impl<'a> PrivateCall<'a> {
     }
 
     /// A call fakegpu makes itself, with the escape struct `value`.
-    pub(crate) fn from_value<T: crate::shared::pod::Pod>(
+    pub(crate) fn from_value<T: crate::abi::pod::Pod>(
         fake: &'a FakeFile,
         ioctl: IoctlFn,
         cmd: c_uint,
@@ -95,7 +95,7 @@ impl<'a> PrivateCall<'a> {
     ) -> Result<Self> {
         let mut outer = [0u8; OUTER_MAX];
         let len = core::mem::size_of::<T>();
-        if !crate::shared::pod::write_pod(outer.get_mut(..len).ok_or(EINVAL)?, value) {
+        if !crate::abi::pod::write_pod(outer.get_mut(..len).ok_or(EINVAL)?, value) {
             return Err(EINVAL);
         }
         Ok(Self::with_outer(fake, ioctl, cmd, outer, len))
@@ -131,7 +131,7 @@ impl<'a> PrivateCall<'a> {
         let original = self
             .outer()
             .get(at..at + 8)
-            .and_then(crate::shared::pod::read_pod::<u64>)
+            .and_then(crate::abi::pod::read_pod::<u64>)
             .ok_or(EINVAL)?;
         if original == 0 {
             return Ok(());

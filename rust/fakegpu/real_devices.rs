@@ -11,9 +11,9 @@
 //! The mount is of the kernel's own tmpfs type: if a mapping outlives fakegpu (its VMA holds
 //! the real file, hence the mount), releasing it later runs no fakegpu code.
 
-use crate::shared::devnum::DevNum;
-use crate::shared::fronts::FrontTable;
-use crate::shared::namebuf::NameBuf;
+use crate::abi::devnum::DevNum;
+use crate::policy::fronts::FrontTable;
+use crate::abi::namebuf::NameBuf;
 use core::fmt::Write;
 use core::ptr::NonNull;
 use kernel::bindings;

@@ -2,14 +2,14 @@
 
 //! The calls that enumerate or attach GPUs, for a caller whose cgroup may see only some
 //! GPUs (`gpus` in its entry, see `cgroups.rs`; the decisions are in
-//! `shared/nv_visibility.rs`). Callers that may see every GPU never come here.
+//! `policy::nv_visibility`). Callers that may see every GPU never come here.
 
 use crate::forward::{FakeFile, IoctlFn};
-use crate::shared::gpu_set::Visibility;
-use crate::shared::nv_frontend_abi::esc as fe;
-use crate::shared::nv_rm_abi::Nvos54;
-use crate::shared::nv_status::NV_OK;
-use crate::shared::nv_visibility::{self as vis, VisibilityCall, ATTACHED_IDS_SIZE};
+use crate::policy::gpu_set::Visibility;
+use crate::abi::nv_frontend::esc as fe;
+use crate::abi::nv_rm::Nvos54;
+use crate::abi::nv_status::NV_OK;
+use crate::policy::nv_visibility::{self as vis, VisibilityCall, ATTACHED_IDS_SIZE};
 use crate::State;
 use core::mem::offset_of;
 use kernel::ffi::{c_long, c_uint};

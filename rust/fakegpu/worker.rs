@@ -19,11 +19,11 @@
 
 use crate::forward::{fake_file_of, FakeFile, IoctlFn};
 use crate::real_devices::RealFile;
-use crate::shared::fronts::Family;
-use crate::shared::gpu_set::Visibility;
-use crate::shared::nv_frontend_abi::NV_CTL_MINOR;
-use crate::shared::nv_proxy::WorkerCall;
-use crate::shared::pod::read_pod;
+use crate::policy::fronts::Family;
+use crate::policy::gpu_set::Visibility;
+use crate::abi::nv_frontend::NV_CTL_MINOR;
+use crate::policy::nv_proxy::WorkerCall;
+use crate::abi::pod::read_pod;
 use core::ffi::c_void;
 use core::ptr::NonNull;
 use kernel::bindings;

@@ -5,11 +5,11 @@
 //! the parameters back unless the copy-in faulted, even when the call failed.
 
 use crate::file::NvFile;
-use crate::shared::ioc;
-use crate::shared::nv_frontend_abi::*;
-use crate::shared::nv_status::NV_OK;
-use crate::shared::nvsim_frontend::{self, classify, FrontendCall};
-use crate::shared::pod::{read_pod, write_pod};
+use crate::abi::ioc;
+use crate::abi::nv_frontend::*;
+use crate::abi::nv_status::NV_OK;
+use crate::nvsim_model::frontend::{self, classify, FrontendCall};
+use crate::abi::pod::{read_pod, write_pod};
 use crate::State;
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
@@ -29,7 +29,7 @@ pub(crate) fn nvidia_ioctl(state: &State, file: &NvFile, cmd: u32, arg: usize) -
         }
         let xfer: NvIoctlXfer = read_params(arg, parts.size as usize)?;
         let (nr, size, ptr) =
-            nvsim_frontend::unwrap_xfer(parts.size as usize, &xfer).map_err(errno)?;
+            frontend::unwrap_xfer(parts.size as usize, &xfer).map_err(errno)?;
         (nr, size, usize::try_from(ptr).map_err(|_| EFAULT)?)
     } else {
         (parts.nr, parts.size as usize, arg)
@@ -44,7 +44,7 @@ pub(crate) fn nvidia_ioctl(state: &State, file: &NvFile, cmd: u32, arg: usize) -
 }
 
 /// Reads a `T` of `size` bytes from user memory at `ptr`.
-fn read_params<T: crate::shared::pod::Pod>(ptr: usize, size: usize) -> Result<T> {
+fn read_params<T: crate::abi::pod::Pod>(ptr: usize, size: usize) -> Result<T> {
     let mut buf = KVec::from_elem(0u8, size, GFP_KERNEL)?;
     UserSlice::new(ptr, size).reader().read_slice(&mut buf)?;
     read_pod(&buf).ok_or(EINVAL)
@@ -54,7 +54,7 @@ fn dispatch(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
     let call = classify(nr, buf.len(), file.node).map_err(errno)?;
     match call {
         FrontendCall::CardInfo { .. } => {
-            nvsim_frontend::fill_card_info(buf, &state.gpus).map_err(errno)
+            frontend::fill_card_info(buf, &state.gpus).map_err(errno)
         }
         FrontendCall::AttachGpus { count } => attach_gpus(state, file, buf, count),
         FrontendCall::CheckVersion => {
@@ -62,7 +62,7 @@ fn dispatch(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
             if buf.len() != core::mem::size_of::<NvIoctlRmApiVersion>() {
                 return Err(EINVAL);
             }
-            let ok = nvsim_frontend::check_version(&mut params, state.version);
+            let ok = frontend::check_version(&mut params, state.version);
             write_pod(buf, &params);
             if ok {
                 Ok(())

@@ -8,7 +8,7 @@
 //! simulated GPUs) and, like the real driver, creates no /dev nodes (the test setup mknods
 //! them from /proc/devices, as nvidia-modprobe does). It answers the escapes it implements
 //! with the driver's own checks: exact sizes, ctl-only versus device-only, errno or RM
-//! status as the driver gives them. The decisions live in `rust/shared` (`nvsim_frontend`),
+//! status as the driver gives them. The decisions live in the nvsim-model crate (`rust/nvsim-model`),
 //! tested by cargo; this crate copies parameters in and out.
 
 use kernel::prelude::*;
@@ -26,29 +26,35 @@ mod rm;
 mod trace;
 mod uvm;
 
-#[path = "../shared/src"]
-pub mod shared {
-    //! The no_std code shared with userspace (`rust/shared`), compiled into the module.
+#[path = "../abi/src"]
+pub mod abi {
+    //! The ABI crate (`rust/abi`), compiled into the module.
     pub mod devnum;
     pub mod ioc;
     pub mod namebuf;
-    pub mod nv_frontend_abi;
-    pub mod nv_rm_abi;
+    pub mod nv_frontend;
+    pub mod nv_rm;
     pub mod nv_status;
     pub mod nv_trace;
-    pub mod nv_uvm_abi;
-    pub mod nvsim_ctrl;
-    pub mod nvsim_frontend;
-    pub mod nvsim_procfs;
-    pub mod nvsim_rm;
+    pub mod nv_uvm;
     pub mod pod;
+}
+
+#[path = "../nvsim-model/src"]
+pub mod nvsim_model {
+    //! The nvsim model crate (`rust/nvsim-model`), compiled into the module.
+    use super::abi;
+    pub mod ctrl;
+    pub mod frontend;
+    pub mod procfs;
+    pub mod rm;
 }
 
 use core::sync::atomic::AtomicU64;
 use kernel::sync::Mutex;
 use published::{PublishGuard, Published};
-use shared::nv_frontend_abi::{NV_CTL_MINOR, NV_MAJOR};
-use shared::nvsim_frontend::SimGpu;
+use abi::nv_frontend::{NV_CTL_MINOR, NV_MAJOR};
+use nvsim_model::frontend::SimGpu;
 
 module! {
     type: NvSim,
@@ -142,7 +148,7 @@ impl Drop for Debugfs {
     }
 }
 
-/// /proc/driver/nvidia while it exists (`shared::nvsim_procfs` has its files' text).
+/// /proc/driver/nvidia while it exists (`nvsim_model::procfs` has its files' text).
 struct Procfs;
 
 impl Procfs {
@@ -151,10 +157,10 @@ impl Procfs {
         kernel::error::to_result(unsafe { nvsim_procfs_create() })?;
         let procfs = Procfs;
         for (i, gpu) in gpus.iter().enumerate() {
-            let mut name = shared::namebuf::NameBuf::new();
+            let mut name = abi::namebuf::NameBuf::new();
             core::fmt::Write::write_fmt(
                 &mut name,
-                format_args!("{}", shared::nvsim_procfs::bus_id(gpu)),
+                format_args!("{}", nvsim_model::procfs::bus_id(gpu)),
             )
             .map_err(|_| EINVAL)?;
             // SAFETY: `name` is NUL-terminated and outlives the call (procfs copies it); on
@@ -178,7 +184,7 @@ impl Drop for Procfs {
 }
 
 /// Called by `shim.c` to fill a /proc/driver/nvidia file (`file` as
-/// `nvsim_procfs::ProcFile::from_number` numbers them): formats into `buf` (`len` bytes) and
+/// `procfs::ProcFile::from_number` numbers them): formats into `buf` (`len` bytes) and
 /// returns the length written.
 ///
 /// # Safety
@@ -187,13 +193,13 @@ impl Drop for Procfs {
 #[no_mangle]
 unsafe extern "C" fn nvsim_format_proc(file: u32, buf: *mut u8, len: usize) -> usize {
     let Some(state) = State::get() else { return 0 };
-    let Some(file) = shared::nvsim_procfs::ProcFile::from_number(file) else {
+    let Some(file) = nvsim_model::procfs::ProcFile::from_number(file) else {
         return 0;
     };
     // SAFETY: per the contract, `buf` is writable for `len` bytes.
     let out = unsafe { core::slice::from_raw_parts_mut(buf, len) };
     let mut writer = SliceWriter { buf: out, len: 0 };
-    let _ = shared::nvsim_procfs::format(file, &state.gpus, state.version, &mut writer);
+    let _ = nvsim_model::procfs::format(file, &state.gpus, state.version, &mut writer);
     writer.len
 }
 

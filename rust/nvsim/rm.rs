@@ -6,15 +6,15 @@
 
 use crate::file::MmapContext;
 use crate::file::{NvFile, NV_FOPS};
-use crate::shared::nv_rm_abi::{
+use crate::abi::nv_rm::{
     self, class, ctrl, fb_info, memory_alloc_params, vid_heap, Nvos00, Nvos21, Nvos33WithFd,
     Nvos54, Nvos55, Nvos64,
 };
-use crate::shared::nv_status::*;
-use crate::shared::nvsim_ctrl;
-use crate::shared::nvsim_frontend::Node;
-use crate::shared::nvsim_rm::{self, Alloc, Handle, Request, RmStore, Slot, SlotStorage};
-use crate::shared::pod::{read_pod, write_pod};
+use crate::abi::nv_status::*;
+use crate::nvsim_model::ctrl;
+use crate::nvsim_model::frontend::Node;
+use crate::nvsim_model::rm::{self, Alloc, Handle, Request, RmStore, Slot, SlotStorage};
+use crate::abi::pod::{read_pod, write_pod};
 use crate::State;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -94,10 +94,10 @@ pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) ->
     // The node rules (RM_ALLOC's hClass is at 12 in both forms) come before fault
     // injection: injected failures are RM statuses of calls the node admits.
     let class_id = buf.get(12..).and_then(read_pod::<u32>);
-    if !nv_rm_abi::node_allows(nr, file.node == Node::Ctl, class_id) {
+    if !nv_rm::node_allows(nr, file.node == Node::Ctl, class_id) {
         return Err(EINVAL);
     }
-    if let Some(at) = crate::shared::nv_trace::status_offset(nr, buf.len()) {
+    if let Some(at) = crate::abi::nv_trace::status_offset(nr, buf.len()) {
         // SAFETY: the shim only takes a spinlock and reads its parameters.
         let injected = unsafe { nvsim_fault_take() };
         // SAFETY: reads a module parameter.
@@ -129,8 +129,8 @@ pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) ->
 /// Runs RM escape `nr`, admitted for its node, on the copied-in parameters `buf`.
 fn run_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
     match nr {
-        nv_rm_abi::esc::RM_ALLOC => rm_alloc(state, file, buf),
-        nv_rm_abi::esc::RM_FREE => {
+        nv_rm::esc::RM_ALLOC => rm_alloc(state, file, buf),
+        nv_rm::esc::RM_FREE => {
             let mut p: Nvos00 = exact(buf)?;
             let freed = state.rm.lock().free(file.id, p.h_root, p.h_object_old);
             p.status = match freed {
@@ -149,9 +149,9 @@ fn run_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
             write_pod(buf, &p);
             Ok(())
         }
-        nv_rm_abi::esc::RM_VID_HEAP_CONTROL => vid_heap(state, file, buf),
-        nv_rm_abi::esc::RM_ALLOC_MEMORY => alloc_memory(state, file, buf),
-        nv_rm_abi::esc::RM_SHARE => {
+        nv_rm::esc::RM_VID_HEAP_CONTROL => vid_heap(state, file, buf),
+        nv_rm::esc::RM_ALLOC_MEMORY => alloc_memory(state, file, buf),
+        nv_rm::esc::RM_SHARE => {
             // NVOS57: hClient@0 hObject@4 sharePolicy@8 (12 bytes) status@20. Share policies
             // are not simulated (RM_DUP_OBJECT admits any client), so a valid call succeeds.
             if buf.len() != 24 {
@@ -177,7 +177,7 @@ fn run_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
             }
             Ok(())
         }
-        nv_rm_abi::esc::RM_DUP_OBJECT => {
+        nv_rm::esc::RM_DUP_OBJECT => {
             let mut p: Nvos55 = exact(buf)?;
             let r = state.rm.lock().dup(
                 file.id,
@@ -197,7 +197,7 @@ fn run_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
             write_pod(buf, &p);
             Ok(())
         }
-        nv_rm_abi::esc::RM_MAP_MEMORY => {
+        nv_rm::esc::RM_MAP_MEMORY => {
             let mut p: Nvos33WithFd = exact(buf)?;
             p.status = match map_memory(state, file, &p) {
                 Ok(()) => NV_OK,
@@ -208,7 +208,7 @@ fn run_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
             write_pod(buf, &p);
             Ok(())
         }
-        nv_rm_abi::esc::RM_UNMAP_MEMORY => {
+        nv_rm::esc::RM_UNMAP_MEMORY => {
             // NVOS34: hClient@0 hDevice@4 hMemory@8 pLinearAddress@16 status@24 flags@28. The
             // mapping itself is the process's VMA (munmap ends it), so the RM only checks the
             // handles: the client is this file's and the memory object exists.
@@ -235,20 +235,20 @@ fn run_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
             }
             Ok(())
         }
-        crate::shared::nv_frontend_abi::esc::REGISTER_FD => register_fd(state, file, buf),
-        crate::shared::nv_frontend_abi::esc::ALLOC_OS_EVENT
-        | crate::shared::nv_frontend_abi::esc::FREE_OS_EVENT => {
-            let mut p: crate::shared::nv_frontend_abi::NvIoctlOsEvent = exact(buf)?;
+        crate::abi::nv_frontend::esc::REGISTER_FD => register_fd(state, file, buf),
+        crate::abi::nv_frontend::esc::ALLOC_OS_EVENT
+        | crate::abi::nv_frontend::esc::FREE_OS_EVENT => {
+            let mut p: crate::abi::nv_frontend::NvIoctlOsEvent = exact(buf)?;
             p.status = os_event(
                 state,
                 file,
-                nr == crate::shared::nv_frontend_abi::esc::ALLOC_OS_EVENT,
+                nr == crate::abi::nv_frontend::esc::ALLOC_OS_EVENT,
                 &p,
             );
             write_pod(buf, &p);
             Ok(())
         }
-        nv_rm_abi::esc::RM_CONTROL => {
+        nv_rm::esc::RM_CONTROL => {
             let mut p: Nvos54 = exact(buf)?;
             p.status = control(state, file, &p);
             write_pod(buf, &p);
@@ -265,7 +265,7 @@ fn run_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
 /// nvidiactl file (major 195, minor 255: a pipe, /dev/null, a GPU node or any fakegpu node is
 /// refused), not this file, and not itself linked. Failures are RM errors: EINVAL.
 fn register_fd(state: &State, file: &NvFile, buf: &[u8]) -> Result {
-    let p: crate::shared::nv_frontend_abi::NvIoctlRegisterFd = exact(buf)?;
+    let p: crate::abi::nv_frontend::NvIoctlRegisterFd = exact(buf)?;
     let _api = state.api_lock.lock();
     let ctl = crate::file::NvFileRef::from_fd(p.ctl_fd, true, state.gpus.len()).ok_or(EINVAL)?;
     if ctl.nv_file().id == file.id || ctl.nv_file().inner.lock().ctl_link.is_some() {
@@ -319,7 +319,7 @@ fn alloc_memory(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
         let request = Alloc::Object(Request::Memory { system: true, size });
         let (_, handle, _) = alloc_object(state, rm_file, &call, request)?;
         let id = match state.rm.lock().get(client, handle).map(|o| o.kind) {
-            Some(nvsim_rm::Kind::Memory { id, .. }) => id,
+            Some(rm::Kind::Memory { id, .. }) => id,
             _ => return Err(NV_ERR_INVALID_STATE),
         };
         Ok((handle, id))
@@ -360,7 +360,7 @@ fn os_event(
     state: &State,
     file: &NvFile,
     alloc: bool,
-    p: &crate::shared::nv_frontend_abi::NvIoctlOsEvent,
+    p: &crate::abi::nv_frontend::NvIoctlOsEvent,
 ) -> NvStatus {
     if client_file(state, file, p.h_client).is_none() {
         return NV_ERR_INVALID_CLIENT;
@@ -388,7 +388,7 @@ fn os_event(
 
 /// The parameters as `T`, which must be exactly their size (EINVAL otherwise, as the RM's
 /// escape layer answers).
-fn exact<T: crate::shared::pod::Pod>(buf: &[u8]) -> Result<T> {
+fn exact<T: crate::abi::pod::Pod>(buf: &[u8]) -> Result<T> {
     if buf.len() != core::mem::size_of::<T>() {
         return Err(EINVAL);
     }
@@ -491,7 +491,7 @@ fn alloc_object(
         }
     };
     let size = match rm.get(client, handle).map(|o| o.kind) {
-        Some(nvsim_rm::Kind::Memory { size, id, .. }) => {
+        Some(rm::Kind::Memory { size, id, .. }) => {
             if let Some(pages) = pages.take() {
                 if table.push(SysPages { id, pages }, GFP_KERNEL).is_err() {
                     let _ = rm.free(file_id, client, handle);
@@ -507,7 +507,7 @@ fn alloc_object(
 
 /// Performs an allocation; returns (client, new handle) or the RM status.
 fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), NvStatus> {
-    let params_len = nvsim_rm::class_params_len(p.h_class);
+    let params_len = rm::class_params_len(p.h_class);
     let mut params = [0u8; memory_alloc_params::SIZE_535];
     let params = params
         .get_mut(..params_len)
@@ -522,7 +522,7 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
             .read_slice(params)
             .map_err(|_| NV_ERR_INVALID_POINTER)?;
     }
-    let request = nvsim_rm::decode_alloc(p.h_class, params)?;
+    let request = rm::decode_alloc(p.h_class, params)?;
     // Privileged classes need the admin level, checked on each call as the RM does.
     // SAFETY: `capable()` on the current task.
     if class::PRIVILEGED.contains(&p.h_class) && unsafe { nvsim_caller_is_admin() } == 0 {
@@ -617,7 +617,7 @@ fn vid_heap(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
             let freed = {
                 let mut rm = state.rm.lock();
                 match rm.get(client, h_memory).map(|o| o.kind) {
-                    Some(nvsim_rm::Kind::Memory { .. }) => rm.free(file.id, client, h_memory),
+                    Some(rm::Kind::Memory { .. }) => rm.free(file.id, client, h_memory),
                     Some(_) => Err(NV_ERR_INVALID_OBJECT_HANDLE),
                     None => rm.free(file.id, client, h_memory),
                 }
@@ -665,7 +665,7 @@ fn vid_heap(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
 /// or `NV_ERR_NO_MEMORY`. A kvmalloc'd vector: large objects need large page arrays.
 fn alloc_pages(size: u64) -> Result<KVVec<Page>, NvStatus> {
     let rounded = size
-        .checked_next_multiple_of(nvsim_rm::MEMORY_PAGE)
+        .checked_next_multiple_of(rm::MEMORY_PAGE)
         .ok_or(NV_ERR_NO_MEMORY)?;
     let count = usize::try_from(rounded / PAGE_SIZE as u64).map_err(|_| NV_ERR_NO_MEMORY)?;
     let mut pages = KVVec::with_capacity(count, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
@@ -736,14 +736,14 @@ fn map_memory(state: &State, file: &NvFile, p: &Nvos33WithFd) -> Result<(), NvSt
             (0, count, 0, Some(gpu))
         } else {
             let (size, id) = match memory.kind {
-                nvsim_rm::Kind::Memory {
-                    pool: nvsim_rm::Pool::Sys,
+                rm::Kind::Memory {
+                    pool: rm::Pool::Sys,
                     size,
                     id,
                     ..
                 } => (size, id),
                 // Framebuffer memory would be mapped through BAR1, which nvsim does not have.
-                nvsim_rm::Kind::Memory { .. } => return Err(NV_ERR_NOT_SUPPORTED),
+                rm::Kind::Memory { .. } => return Err(NV_ERR_NOT_SUPPORTED),
                 _ => return Err(NV_ERR_INVALID_OBJECT_HANDLE),
             };
             let end = p.offset.checked_add(p.length).ok_or(NV_ERR_INVALID_LIMIT)?;
@@ -831,7 +831,7 @@ pub(crate) fn map_pages(state: &State, file: &NvFile, vma: *mut kernel::ffi::c_v
 /// this file, the object exists and takes the command, the exact parameter size); the
 /// driver's not-supported status, logged, for any other command.
 fn control(state: &State, file: &NvFile, p: &Nvos54) -> NvStatus {
-    let Some(spec) = ctrl::spec(p.cmd).or_else(|| nvsim_ctrl::spec(p.cmd)) else {
+    let Some(spec) = ctrl::spec(p.cmd).or_else(|| ctrl::spec(p.cmd)) else {
         log_unimplemented("control", p.cmd, p.params_size as usize);
         return NV_ERR_NOT_SUPPORTED;
     };
@@ -862,11 +862,11 @@ fn control_checked(
         (object, usage)
     };
     let takes = match spec.target {
-        ctrl::Target::Client => object.kind == nvsim_rm::Kind::Client,
+        ctrl::Target::Client => object.kind == rm::Kind::Client,
         ctrl::Target::Device => object.class == class::NV01_DEVICE_0,
         ctrl::Target::Subdevice => object.class == class::NV20_SUBDEVICE_0,
         ctrl::Target::ChannelGroup => object.class == class::KEPLER_CHANNEL_GROUP_A,
-        ctrl::Target::Channel => object.kind == nvsim_rm::Kind::Channel,
+        ctrl::Target::Channel => object.kind == rm::Kind::Channel,
     };
     if !takes {
         return Err(NV_ERR_NOT_SUPPORTED);
@@ -951,7 +951,7 @@ fn control_checked(
         ctrl::NV2080_CTRL_CMD_GPU_GET_NAME_STRING => {
             let unicode = read_pod::<u32>(&params).unwrap_or(0) == 1;
             params[4..].fill(0);
-            let name = crate::shared::nvsim_frontend::SimGpu::NAME.as_bytes();
+            let name = crate::nvsim_model::frontend::SimGpu::NAME.as_bytes();
             for (i, &b) in name.iter().take(63).enumerate() {
                 if unicode {
                     write_pod(&mut params[4 + 2 * i..], &u16::from(b));
@@ -986,8 +986,8 @@ fn control_checked(
         // Scheduling a channel group and setting its timeslice change nothing nvsim
         // simulates.
         ctrl::NVA06C_CTRL_CMD_GPFIFO_SCHEDULE | ctrl::NVA06C_CTRL_CMD_SET_TIMESLICE => {}
-        nvsim_ctrl::SYSTEM_GET_BUILD_VERSION => {
-            let copies = nvsim_ctrl::build_version(&mut params, &ctrl_context(state, object.gpu))?;
+        ctrl::SYSTEM_GET_BUILD_VERSION => {
+            let copies = ctrl::build_version(&mut params, &ctrl_context(state, object.gpu))?;
             for (to, text) in copies.iter().flatten() {
                 let bytes = text.as_bytes_with_nul();
                 let to = usize::try_from(*to).map_err(|_| NV_ERR_INVALID_PARAM_STRUCT)?;
@@ -997,7 +997,7 @@ fn control_checked(
                     .map_err(|_| NV_ERR_INVALID_PARAM_STRUCT)?;
             }
         }
-        nvsim_ctrl::CLIENT_GET_ADDR_SPACE_TYPE => {
+        ctrl::CLIENT_GET_ADDR_SPACE_TYPE => {
             let handle = read_pod::<u32>(&params).unwrap_or(0);
             let class = state
                 .rm
@@ -1005,15 +1005,15 @@ fn control_checked(
                 .get(p.h_client, handle)
                 .map(|o| o.class)
                 .ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
-            let kind = nvsim_ctrl::addr_space_type(class).ok_or(NV_ERR_INVALID_ARGUMENT)?;
+            let kind = ctrl::addr_space_type(class).ok_or(NV_ERR_INVALID_ARGUMENT)?;
             if let Some(out) = params.get_mut(8..) {
                 write_pod(out, &kind);
             }
         }
-        nvsim_ctrl::GR_GET_INFO => {
+        ctrl::GR_GET_INFO => {
             // The list is in the caller's memory: grInfoListSize@0, grInfoList@8.
             let count = read_pod::<u32>(&params).unwrap_or(0) as usize;
-            if count == 0 || count > nvsim_ctrl::GR_INFO_MAX {
+            if count == 0 || count > ctrl::GR_INFO_MAX {
                 return Err(NV_ERR_INVALID_ARGUMENT);
             }
             let at = params.get(8..).and_then(read_pod::<u64>).unwrap_or(0);
@@ -1024,13 +1024,13 @@ fn control_checked(
                 .reader()
                 .read_slice(&mut list)
                 .map_err(|_| NV_ERR_INVALID_POINTER)?;
-            nvsim_ctrl::gr_info(&mut list)?;
+            ctrl::gr_info(&mut list)?;
             UserSlice::new(at, list.len())
                 .writer()
                 .write_slice(&list)
                 .map_err(|_| NV_ERR_INVALID_POINTER)?;
         }
-        cmd => nvsim_ctrl::answer(cmd, &mut params, &ctrl_context(state, object.gpu))?,
+        cmd => ctrl::answer(cmd, &mut params, &ctrl_context(state, object.gpu))?,
     }
     UserSlice::new(ptr, spec.size)
         .writer()
@@ -1044,8 +1044,8 @@ extern "C" {
 }
 
 /// What nvsim's informational controls answer from.
-fn ctrl_context(state: &State, gpu: Option<u8>) -> nvsim_ctrl::Context<'_> {
-    nvsim_ctrl::Context {
+fn ctrl_context(state: &State, gpu: Option<u8>) -> ctrl::Context<'_> {
+    ctrl::Context {
         gpus: &state.gpus,
         version: state.version,
         gpu: gpu.and_then(|g| state.gpus.get(usize::from(g))),
@@ -1061,7 +1061,7 @@ fn clocks() -> (u64, u64) {
 
 /// FB_GET_INFO (first version): the list is in the caller's memory at the params' pointer,
 /// copied in and out here as the RM does for its embedded-pointer controls.
-fn fb_get_info_v1(params: &[u8], gpu: nvsim_rm::GpuUsage) -> Result<(), NvStatus> {
+fn fb_get_info_v1(params: &[u8], gpu: rm::GpuUsage) -> Result<(), NvStatus> {
     let count = read_pod::<u32>(params).unwrap_or(0) as usize;
     if count == 0 || count > fb_info::MAX_LIST_SIZE {
         return Err(NV_ERR_INVALID_ARGUMENT);
@@ -1086,7 +1086,7 @@ fn fb_get_info_v1(params: &[u8], gpu: nvsim_rm::GpuUsage) -> Result<(), NvStatus
 
 /// Fills the first `count` entries of an FB_GET_INFO list (`{u32 index; u32 data}`, both
 /// versions): total and free framebuffer of the subdevice's GPU, in KiB.
-fn fb_get_info(list: &mut [u8], count: usize, gpu: nvsim_rm::GpuUsage) -> Result<(), NvStatus> {
+fn fb_get_info(list: &mut [u8], count: usize, gpu: rm::GpuUsage) -> Result<(), NvStatus> {
     if count == 0 || count > fb_info::MAX_LIST_SIZE {
         return Err(NV_ERR_INVALID_ARGUMENT);
     }
@@ -1126,11 +1126,11 @@ pub(crate) fn format_state(state: &State, out: &mut impl Write) -> core::fmt::Re
     writeln!(out, "objects {}", rm.objects().count())?;
     // Per file with clients: the memory charged to it (each file once, at its first client).
     for (i, client) in rm.objects().enumerate() {
-        if client.kind != nvsim_rm::Kind::Client
+        if client.kind != rm::Kind::Client
             || rm
                 .objects()
                 .take(i)
-                .any(|c| c.kind == nvsim_rm::Kind::Client && c.file == client.file)
+                .any(|c| c.kind == rm::Kind::Client && c.file == client.file)
         {
             continue;
         }

@@ -4,8 +4,8 @@
 //! sizes and the status or errno returned. This is how the calls NVIDIA's own userspace
 //! makes, and which of them nvsim lacks, become visible.
 
-use crate::shared::nv_trace::{summarize, Subject};
-use crate::shared::nvsim_frontend::Node;
+use crate::abi::nv_trace::{summarize, Subject};
+use crate::nvsim_model::frontend::Node;
 use kernel::prelude::*;
 
 extern "C" {

@@ -14,9 +14,9 @@
 
 use crate::fops::{this_module, FileOps};
 use crate::rm::caller_holds_gpu;
-use crate::shared::nv_status::*;
-use crate::shared::nv_uvm_abi::*;
-use crate::shared::pod::{read_pod, write_pod, Pod};
+use crate::abi::nv_status::*;
+use crate::abi::nv_uvm::*;
+use crate::abi::pod::{read_pod, write_pod, Pod};
 use crate::State;
 use kernel::bindings;
 use kernel::error::from_result;
@@ -117,7 +117,7 @@ unsafe extern "C" fn uvm_open(inode: *mut bindings::inode, file: *mut bindings::
     from_result(|| {
         // SAFETY: the VFS passes a live inode.
         let minor =
-            crate::shared::devnum::DevNum::from_kernel_dev_t(unsafe { (*inode).i_rdev }).minor;
+            crate::abi::devnum::DevNum::from_kernel_dev_t(unsafe { (*inode).i_rdev }).minor;
         let f = KBox::pin_init(
             pin_init!(UvmFile {
                 minor,

@@ -1,33 +1,26 @@
-//! Logic of fakegpu that needs no kernel: device numbers, the `devices=` parameter, node
-//! names, ioctl number decoding and the driver ABIs (DRM, NVIDIA frontend and UVM).
+//! The GPU drivers' userspace ABI as fakegpu and nvsim need it: ioctl numbers and layouts
+//! (DRM; NVIDIA's frontend, RM and UVM), status codes, device numbers and `/proc/devices`,
+//! plain-old-data reads and writes, and the names the trace decoder prints. Facts only: no
+//! policy and no simulation. The NVIDIA layouts are checked against NVIDIA's own headers by
+//! `make conformance` (`examples/nv_layout_claims.rs`).
 //!
-//! Every file here is compiled twice: into the kernel modules (each module includes the files
-//! it needs with `#[path]`, since an out-of-tree Rust module is a single crate) and into this
-//! userspace crate, where `cargo test` exercises it. So the files use `core` only, never
-//! `alloc` or `std`, and refer to each other through `super::`.
+//! Used by every other crate: the policy crate (and through it fakegpu.ko and the helper),
+//! the nvsim model (and nvsim.ko), the helper and the test clients.
+//!
+//! Every file here is compiled twice: into the kernel modules, which include it with
+//! `#[path]` as a module named `abi` (an out-of-tree Rust module is a single crate), and into
+//! this userspace crate, where `cargo test` exercises it. So the files use `core` only, never
+//! `alloc` or `std`, and name each other through `super::` only.
 #![cfg_attr(not(test), no_std)]
 
-pub mod cgroup_control;
 pub mod devnum;
-pub mod drm_abi;
-pub mod fronts;
-pub mod gpu_set;
+pub mod drm;
 pub mod ioc;
-pub mod ledger;
 pub mod namebuf;
-pub mod nv_discovery;
-pub mod nv_frontend_abi;
-pub mod nv_meter;
-pub mod nv_proxy;
-pub mod nv_rm_abi;
+pub mod nv_frontend;
+pub mod nv_rm;
 pub mod nv_status;
 pub mod nv_trace;
-pub mod nv_uvm_abi;
-pub mod nv_visibility;
-pub mod nvsim_ctrl;
-pub mod nvsim_frontend;
-pub mod nvsim_procfs;
-pub mod nvsim_rm;
+pub mod nv_uvm;
 pub mod pod;
 pub mod proc_devices;
-pub mod rate;

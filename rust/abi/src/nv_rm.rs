@@ -586,7 +586,7 @@ mod tests {
         assert_eq!(DriverFamily::R595.memory_alloc_params_size(), 128);
         assert_eq!(
             DriverFamily::R535.export_to_dmabuf_size(),
-            core::mem::size_of::<super::super::nv_frontend_abi::NvIoctlExportToDmaBufFd>()
+            core::mem::size_of::<super::super::nv_frontend::NvIoctlExportToDmaBufFd>()
         );
     }
 }

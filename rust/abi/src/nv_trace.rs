@@ -2,7 +2,7 @@
 //! carries and the RM status it returned, read from the parameters after the call. Used to
 //! find what NVIDIA's own userspace asks of the driver.
 
-use super::nv_rm_abi::{esc, vid_heap, Nvos00, Nvos21, Nvos33WithFd, Nvos54, Nvos55, Nvos64};
+use super::nv_rm::{esc, vid_heap, Nvos00, Nvos21, Nvos33WithFd, Nvos54, Nvos55, Nvos64};
 use super::pod::read_pod;
 use core::mem::offset_of;
 

@@ -49,7 +49,7 @@ pub fn write_pod<T: Pod>(bytes: &mut [u8], value: &T) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nv_frontend_abi::NvIoctlXfer;
+    use crate::nv_frontend::NvIoctlXfer;
 
     #[test]
     fn round_trips_unaligned() {

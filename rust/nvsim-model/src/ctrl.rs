@@ -4,10 +4,10 @@
 //! the simulated GPUs' CARD_INFO records. Parameter layouts are the 535 headers'
 //! (`ctrl0000gpu.h`, `ctrl0000system.h`, `ctrl2080*.h`, `ctrl0080*.h`).
 
-use super::nv_rm_abi::ctrl::{Spec, Target};
-use super::nv_status::*;
-use super::nvsim_frontend::SimGpu;
-use super::pod::write_pod;
+use super::abi::nv_rm::ctrl::{Spec, Target};
+use super::abi::nv_status::*;
+use super::abi::pod::write_pod;
+use super::frontend::SimGpu;
 
 /// An id slot with no GPU in an id list (`NV0000_CTRL_GPU_INVALID_ID`).
 pub const INVALID_ID: u32 = 0xffff_ffff;
@@ -191,7 +191,7 @@ pub const CLIENT_GET_ADDR_SPACE_TYPE: u32 = 0xd01;
 /// The address space of an object of `class`: system memory 1, video memory 2, registers 3
 /// (the usermode doorbell region); `None` for objects that are not memory.
 pub fn addr_space_type(class: u32) -> Option<u32> {
-    use super::nv_rm_abi::class as c;
+    use super::abi::nv_rm::class as c;
     match class {
         c::NV01_MEMORY_SYSTEM | c::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR => Some(1),
         c::NV01_MEMORY_LOCAL_USER => Some(2),
@@ -458,7 +458,7 @@ impl Context<'_> {
 fn word(params: &[u8], at: usize) -> u32 {
     params
         .get(at..)
-        .and_then(super::pod::read_pod::<u32>)
+        .and_then(super::abi::pod::read_pod::<u32>)
         .unwrap_or(0)
 }
 
@@ -484,7 +484,7 @@ const BRANCH: &str = "rel/gpu_drv/r535/nvsim";
 const TITLE: &str = "NVIDIA nvsim driver";
 
 /// A string to copy to the caller's memory: where, and the bytes with their NUL.
-pub type CopyOut = (u64, super::namebuf::NameBuf);
+pub type CopyOut = (u64, super::abi::namebuf::NameBuf);
 
 /// SYSTEM_GET_BUILD_VERSION (the first version), as the RM's legacy path answers it: with any
 /// of the three string pointers null, only the size the strings need (the longest, with its
@@ -495,7 +495,7 @@ pub fn build_version(
     ctx: &Context<'_>,
 ) -> Result<Option<[CopyOut; 3]>, NvStatus> {
     use core::fmt::Write;
-    let mut strings = [super::namebuf::NameBuf::new(); 3];
+    let mut strings = [super::abi::namebuf::NameBuf::new(); 3];
     for (buf, text) in strings.iter_mut().zip([ctx.version, BRANCH, TITLE]) {
         write!(buf, "{text}").map_err(|_| NV_ERR_INVALID_ARGUMENT)?;
     }
@@ -507,7 +507,7 @@ pub fn build_version(
     let ptr = |at: usize| {
         params
             .get(at..)
-            .and_then(super::pod::read_pod::<u64>)
+            .and_then(super::abi::pod::read_pod::<u64>)
             .unwrap_or(0)
     };
     let ptrs = [ptr(8), ptr(16), ptr(24)];
@@ -784,8 +784,7 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
         }
         BUS_GET_PCI_INFO => {
             let gpu = ctx.gpu.ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
-            let ids =
-                u32::from(gpu.device_id) << 16 | u32::from(super::nvsim_frontend::NV_PCI_VENDOR_ID);
+            let ids = u32::from(gpu.device_id) << 16 | u32::from(super::frontend::NV_PCI_VENDOR_ID);
             put(params, 0, ids);
             put(params, 4, PCI_SUBSYSTEM_ID);
             put(params, 8, REVISION_A1);
@@ -853,7 +852,7 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pod::read_pod;
+    use crate::abi::pod::read_pod;
 
     fn gpus() -> [SimGpu; 2] {
         SimGpu::test_pair()

@@ -3,8 +3,8 @@
 //! answers of CARD_INFO and CHECK_VERSION_STR. The kernel module does the copying; this
 //! decides. Behaviour follows the 535 driver's `kernel-open/nvidia/nv.c`.
 
-use super::nv_frontend_abi::*;
-use super::pod::write_pod;
+use super::abi::nv_frontend::*;
+use super::abi::pod::write_pod;
 
 /// `EINVAL`.
 pub const EINVAL: i32 = 22;
@@ -93,7 +93,7 @@ pub fn classify(nr: u8, size: usize, node: Node) -> Result<FrontendCall, i32> {
     }
 }
 
-pub use super::nv_frontend_abi::unwrap_xfer;
+pub use super::abi::nv_frontend::unwrap_xfer;
 
 /// A simulated GPU, as the frontend describes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,9 +142,9 @@ impl SimGpu {
     pub const NAME: &'static str = "NVIDIA nvsim GPU";
 
     /// The UUID as nvidia-smi prints it: `GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
-    pub fn uuid_text(&self) -> super::namebuf::NameBuf {
+    pub fn uuid_text(&self) -> super::abi::namebuf::NameBuf {
         use core::fmt::Write;
-        let mut out = super::namebuf::NameBuf::new();
+        let mut out = super::abi::namebuf::NameBuf::new();
         let u = self.uuid();
         let _ = write!(out, "GPU-");
         for (i, b) in u.iter().enumerate() {
@@ -247,7 +247,7 @@ pub fn check_version(params: &mut NvIoctlRmApiVersion, version: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pod::read_pod;
+    use crate::abi::pod::read_pod;
     use proptest::prelude::*;
 
     #[test]

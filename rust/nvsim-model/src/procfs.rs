@@ -3,7 +3,7 @@
 //! fakegpu hook gives containers a copy with it set to 0) and `gpus/<bus id>/information`.
 //! The formats follow the 535 driver's `nv-procfs.c`.
 
-use super::nvsim_frontend::SimGpu;
+use super::frontend::SimGpu;
 use core::fmt::{self, Write};
 
 /// Which file.

@@ -10,9 +10,9 @@
 //! and memory comes out of a per-GPU framebuffer or the system pool, or fails with
 //! `NV_ERR_NO_MEMORY`.
 
-use super::nv_rm_abi::{class, device_alloc_params, memory_alloc_params, os_desc_alloc_params};
-use super::nv_status::*;
-use super::pod::read_pod;
+use super::abi::nv_rm::{class, device_alloc_params, memory_alloc_params, os_desc_alloc_params};
+use super::abi::nv_status::*;
+use super::abi::pod::read_pod;
 
 /// An RM handle.
 pub type Handle = u32;

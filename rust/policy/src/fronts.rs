@@ -6,9 +6,9 @@
 //! and NVIDIA's nodes keep theirs (`/dev/fakegpu1` stands for `/dev/nvidia1`, minor 1;
 //! `/dev/fakegpuctl` for `/dev/nvidiactl`, minor 255; `/dev/fakegpu-uvm` for `/dev/nvidia-uvm`).
 
-use super::devnum::DevNum;
-use super::namebuf::NameBuf;
-use super::nv_frontend_abi::{NV_CTL_MINOR, NV_GPU_MINOR_MAX, NV_MAJOR};
+use super::abi::devnum::DevNum;
+use super::abi::namebuf::NameBuf;
+use super::abi::nv_frontend::{NV_CTL_MINOR, NV_GPU_MINOR_MAX, NV_MAJOR};
 use core::fmt::{self, Write};
 
 /// Most fronts one module load can create.

@@ -2,7 +2,7 @@
 //! file of its entry in `/sys/kernel/fakegpu/cgroups/`. Written as `all`, `none`, or a list
 //! of minors and ranges such as `0,2-3` (the cpuset format); read back in that canonical form.
 
-use super::nv_frontend_abi::NV_GPU_MINOR_MAX;
+use super::abi::nv_frontend::NV_GPU_MINOR_MAX;
 use core::fmt;
 
 /// Words of the bitmap: minors 0..=247 fit in 256 bits.

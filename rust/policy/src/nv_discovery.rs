@@ -1,8 +1,8 @@
 //! Which NVIDIA GPUs fakegpu stands in front of: the `nvidia_gpus=` parameter, and the
 //! minors the driver reports in CARD_INFO when the parameter says `auto`.
 
-use super::nv_frontend_abi::{NvIoctlCardInfo, NV_GPU_MINOR_MAX};
-use super::pod::read_pod;
+use super::abi::nv_frontend::{NvIoctlCardInfo, NV_GPU_MINOR_MAX};
+use super::abi::pod::read_pod;
 use core::mem::size_of;
 
 /// Most GPUs one load fronts (the driver's limit of attached GPUs).
@@ -83,7 +83,7 @@ pub fn card_info_minors(buf: &[u8], out: &mut [u32; MAX_GPUS]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pod::write_pod;
+    use crate::abi::pod::write_pod;
     use proptest::prelude::*;
 
     #[test]

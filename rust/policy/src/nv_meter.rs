@@ -4,10 +4,10 @@
 //!
 //! Everything here decodes fakegpu's own copy of the parameters, never the caller's memory.
 
-use super::nv_rm_abi::{
+use super::abi::nv_rm::{
     class, device_alloc_params, memory_alloc_params, os_desc_alloc_params, vid_heap, DriverFamily,
 };
-use super::pod::read_pod;
+use super::abi::pod::read_pod;
 
 /// What an RM_ALLOC (or a VID_HEAP_CONTROL allocation) creates, for the meter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,7 +185,7 @@ pub fn limit_fb_info(params: &mut [u8], limit: u64, headroom: u64) {
 /// Rewrites the first `count` entries of an FB_GET_INFO list (`{u32 index; u32 data}` each,
 /// as both versions of the call carry it) as [`limit_fb_info`] does.
 pub fn limit_fb_list(list: &mut [u8], count: usize, limit: u64, headroom: u64) {
-    use super::nv_rm_abi::fb_info;
+    use super::abi::nv_rm::fb_info;
     let kib = |bytes: u64| u32::try_from(bytes >> 10).unwrap_or(u32::MAX);
     let entries = list.chunks_exact_mut(fb_info::ENTRY_SIZE);
     for entry in entries.take(count.min(fb_info::MAX_LIST_SIZE)) {
@@ -209,7 +209,7 @@ pub fn limit_fb_list(list: &mut [u8], count: usize, limit: u64, headroom: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pod::write_pod;
+    use crate::abi::pod::write_pod;
     use proptest::prelude::*;
 
     #[test]
@@ -272,7 +272,7 @@ mod tests {
 
     #[test]
     fn fb_info_shows_the_quota() {
-        use crate::nv_rm_abi::fb_info;
+        use crate::abi::nv_rm::fb_info;
         let mut p = [0u8; fb_info::PARAMS_SIZE];
         let entries = [
             (fb_info::TOTAL_RAM_SIZE, 4 << 20),

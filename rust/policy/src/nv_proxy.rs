@@ -7,11 +7,11 @@
 //! process as an owner that a later worker call is checked against (new clients). Everything
 //! else runs in the caller's own context.
 
-use super::nv_frontend_abi::{esc as fe, NvIoctlRegisterFd};
-use super::nv_rm_abi::{class, ctrl, esc as rm, Nvos21, Nvos33WithFd, Nvos54, Nvos64};
-use super::nv_status::*;
-use super::nv_uvm_abi::uvm_command;
-use super::pod::read_pod;
+use super::abi::nv_frontend::{esc as fe, NvIoctlRegisterFd};
+use super::abi::nv_rm::{class, ctrl, esc as rm, Nvos21, Nvos33WithFd, Nvos54, Nvos64};
+use super::abi::nv_status::*;
+use super::abi::nv_uvm::uvm_command;
+use super::abi::pod::read_pod;
 use core::mem::{offset_of, size_of};
 
 /// `EINVAL`: the driver's answer to an escape it does not handle.
@@ -351,7 +351,7 @@ pub fn uvm_params_size(cmd: u32) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pod::write_pod;
+    use crate::abi::pod::write_pod;
     use proptest::prelude::*;
 
     fn alloc(class_id: u32, size: usize) -> Vec<u8> {

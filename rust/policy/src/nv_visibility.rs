@@ -12,10 +12,10 @@
 //! file of that GPU, and fakegpu never gives the driver one of a GPU the caller's cgroup may
 //! not see (`rust/fakegpu/worker.rs`), so the driver refuses those itself.
 
+use super::abi::nv_frontend::{esc as fe, NvIoctlCardInfo};
+use super::abi::nv_rm::{ctrl, esc as rm, Nvos54};
+use super::abi::pod::{read_pod, write_pod};
 use super::gpu_set::Visibility;
-use super::nv_frontend_abi::{esc as fe, NvIoctlCardInfo};
-use super::nv_rm_abi::{ctrl, esc as rm, Nvos54};
-use super::pod::{read_pod, write_pod};
 use core::mem::size_of;
 
 /// `EINVAL`: the driver's answer to CARD_INFO with too little room and to an unknown GPU id.

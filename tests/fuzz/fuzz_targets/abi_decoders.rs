@@ -5,20 +5,20 @@
 //! must lie inside the buffers they were given.
 #![no_main]
 
-use fakegpu_shared::drm_abi;
-use fakegpu_shared::gpu_set::Visibility;
-use fakegpu_shared::ioc;
-use fakegpu_shared::nv_discovery;
-use fakegpu_shared::nv_frontend_abi::{unwrap_xfer, NvIoctlXfer};
-use fakegpu_shared::nv_meter;
-use fakegpu_shared::nv_proxy::{self, FilterMode};
-use fakegpu_shared::nv_rm_abi;
-use fakegpu_shared::nv_trace;
-use fakegpu_shared::nv_uvm_abi;
-use fakegpu_shared::nv_visibility;
-use fakegpu_shared::nvsim_ctrl;
-use fakegpu_shared::nvsim_frontend::{self, Node, SimGpu};
-use fakegpu_shared::pod::read_pod;
+use abi::drm;
+use policy::gpu_set::Visibility;
+use abi::ioc;
+use policy::nv_discovery;
+use abi::nv_frontend::{unwrap_xfer, NvIoctlXfer};
+use policy::nv_meter;
+use policy::nv_proxy::{self, FilterMode};
+use abi::nv_rm;
+use abi::nv_trace;
+use abi::nv_uvm;
+use policy::nv_visibility;
+use nvsim_model::ctrl;
+use nvsim_model::frontend::{self, Node, SimGpu};
+use abi::pod::read_pod;
 use libfuzzer_sys::fuzz_target;
 
 fn u32_at(data: &[u8], at: usize) -> u32 {
@@ -41,8 +41,8 @@ fuzz_target!(|data: &[u8]| {
     let _ = nv_proxy::reads_params(nr);
     let _ = nv_proxy::alloc_kind(class_id);
     let _ = nv_proxy::uvm_params_size(cmd);
-    let _ = nv_uvm_abi::uvm_command(cmd);
-    let _ = nv_rm_abi::node_allows(nr, cmd & 1 == 0, Some(class_id));
+    let _ = nv_uvm::uvm_command(cmd);
+    let _ = nv_rm::node_allows(nr, cmd & 1 == 0, Some(class_id));
 
     // ioctl numbers: decoding what was encoded gives the parts back.
     let parts = ioc::decode(cmd);
@@ -50,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(ioc::decode(again).nr, parts.nr);
 
     for node in [Node::Ctl, Node::Gpu(0), Node::Gpu(cmd)] {
-        let _ = nvsim_frontend::classify(nr, body.len(), node);
+        let _ = frontend::classify(nr, body.len(), node);
     }
     if let Some(xfer) = read_pod::<NvIoctlXfer>(body) {
         if let Ok((_, size, _)) = unwrap_xfer(core::mem::size_of::<NvIoctlXfer>(), &xfer) {
@@ -64,7 +64,7 @@ fuzz_target!(|data: &[u8]| {
         device_id: 0x2331,
         fb_size: 4 << 30,
     });
-    let _ = nvsim_frontend::fill_card_info(&mut buf.clone(), &gpus);
+    let _ = frontend::fill_card_info(&mut buf.clone(), &gpus);
 
     // The meter: what it reads of an allocation's parameters, and the copy it makes.
     let _ = nv_meter::alloc_params_size(class_id);
@@ -90,11 +90,11 @@ fuzz_target!(|data: &[u8]| {
         2 => b"i915",
         _ => body.get(..body.len().min(16)).unwrap_or(&[]),
     };
-    let _ = drm_abi::is_submission(driver, cmd);
-    if let Some(creation) = drm_abi::buffer_creation(driver, cmd) {
+    let _ = drm::is_submission(driver, cmd);
+    if let Some(creation) = drm::buffer_creation(driver, cmd) {
         let _ = creation.arg_size;
     }
-    let _ = drm_abi::least_buffer_size(cmd, body);
+    let _ = drm::least_buffer_size(cmd, body);
 
     // GPU visibility.
     let cards = [gpus[0].card_info(), gpus[1].card_info()];
@@ -107,13 +107,13 @@ fuzz_target!(|data: &[u8]| {
     assert!(n <= nv_discovery::MAX_GPUS);
 
     // nvsim's answers to controls, on parameters of any size.
-    let ctx = nvsim_ctrl::Context {
+    let ctx = ctrl::Context {
         gpus: &gpus,
         version: "535.309.01",
         gpu: gpus.get(usize::from(nr & 1)),
         clocks: || (1, 2),
     };
-    let _ = nvsim_ctrl::answer(cmd, &mut buf, &ctx);
-    let _ = nvsim_ctrl::addr_space_type(class_id);
-    let _ = nvsim_ctrl::gr_info(&mut buf);
+    let _ = ctrl::answer(cmd, &mut buf, &ctx);
+    let _ = ctrl::addr_space_type(class_id);
+    let _ = ctrl::gr_info(&mut buf);
 });

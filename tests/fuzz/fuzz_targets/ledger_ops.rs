@@ -4,7 +4,7 @@
 //! forced, peaks never fall, and once everything charged is uncharged every level is idle.
 #![no_main]
 
-use fakegpu_shared::ledger::{self, Resource, Usage, MAX_GPUS, UNLIMITED};
+use policy::ledger::{self, Resource, Usage, MAX_GPUS, UNLIMITED};
 use libfuzzer_sys::fuzz_target;
 
 const LEVELS: usize = 3;

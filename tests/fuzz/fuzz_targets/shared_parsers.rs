@@ -4,13 +4,13 @@
 //! they accept must be well formed.
 #![no_main]
 
-use fakegpu_shared::cgroup_control::{self, Command, PATH_MAX};
-use fakegpu_shared::fronts::FrontTable;
-use fakegpu_shared::gpu_set::Visibility;
-use fakegpu_shared::ledger::{self, MAX_GPUS};
-use fakegpu_shared::nv_discovery::GpuSpec;
-use fakegpu_shared::nv_rm_abi::DriverFamily;
-use fakegpu_shared::proc_devices::char_major;
+use policy::cgroup_control::{self, Command, PATH_MAX};
+use policy::fronts::FrontTable;
+use policy::gpu_set::Visibility;
+use policy::ledger::{self, MAX_GPUS};
+use policy::nv_discovery::GpuSpec;
+use abi::nv_rm::DriverFamily;
+use abi::proc_devices::char_major;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

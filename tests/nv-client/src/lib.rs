@@ -3,7 +3,7 @@
 
 pub mod rm;
 
-use fakegpu_shared::pod::Pod;
+use abi::pod::Pod;
 use std::os::fd::AsRawFd;
 
 /// `ioctl(fd, cmd, &mut params)`: the errno on failure.

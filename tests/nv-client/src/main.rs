@@ -15,9 +15,9 @@
 //! ```
 //! Exit status 0 when every call returned NV_OK.
 
-use fakegpu_shared::ioc::{ioc, IOC_READ, IOC_WRITE};
-use fakegpu_shared::nv_frontend_abi::*;
-use fakegpu_shared::nv_uvm_abi::{NvProcessorUuid, UvmInitializeParams, UvmRegisterGpuParams};
+use abi::ioc::{ioc, IOC_READ, IOC_WRITE};
+use abi::nv_frontend::*;
+use abi::nv_uvm::{NvProcessorUuid, UvmInitializeParams, UvmRegisterGpuParams};
 use nv_client::ioctl;
 use nv_client::rm::{self, RmResult};
 use std::fmt::Write as _;
@@ -135,7 +135,7 @@ fn start(args: &Args, out: &mut Json) -> Result<Session, String> {
     }
     let gpus = cards
         .chunks_exact(72)
-        .filter_map(fakegpu_shared::pod::read_pod::<NvIoctlCardInfo>)
+        .filter_map(abi::pod::read_pod::<NvIoctlCardInfo>)
         .filter(|c| c.valid != 0)
         .count();
     out.field("gpus", gpus);
@@ -237,7 +237,7 @@ fn run(args: &Args, out: &mut Json) -> Result<(), String> {
             rm::free(&s.ctl, s.client, s.client, s.client).ok()
         }
         "vidheap" => {
-            use fakegpu_shared::nv_rm_abi::vid_heap as vh;
+            use abi::nv_rm::vid_heap as vh;
             let call = rm::VidHeap {
                 function: vh::FUNCTION_ALLOC_SIZE,
                 size: args.amount,

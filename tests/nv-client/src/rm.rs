@@ -1,10 +1,10 @@
 //! RM calls as libcuda makes them, on top of the shared ABI.
 
 use crate::ioctl;
-use fakegpu_shared::ioc::iowr;
-use fakegpu_shared::nv_frontend_abi::NV_IOCTL_MAGIC;
-use fakegpu_shared::nv_rm_abi::{esc, fb_info, memory_alloc_params, Nvos00, Nvos21, Nvos54};
-use fakegpu_shared::nv_status::NvStatus;
+use abi::ioc::iowr;
+use abi::nv_frontend::NV_IOCTL_MAGIC;
+use abi::nv_rm::{esc, fb_info, memory_alloc_params, Nvos00, Nvos21, Nvos54};
+use abi::nv_status::NvStatus;
 use std::os::fd::OwnedFd;
 
 /// An RM call's outcome: the ioctl's errno, or the RM status it wrote.
@@ -78,7 +78,7 @@ pub fn alloc_device(
     handle: u32,
     device_id: u32,
 ) -> RmResult<(u32, u32)> {
-    let mut params = [0u8; fakegpu_shared::nv_rm_abi::device_alloc_params::SIZE];
+    let mut params = [0u8; abi::nv_rm::device_alloc_params::SIZE];
     params[..4].copy_from_slice(&device_id.to_le_bytes());
     alloc(ctl, client, client, handle, 0x80, Some(&mut params))
 }
@@ -152,7 +152,7 @@ pub fn fb_total_free_kib(ctl: &OwnedFd, client: u32, subdevice: u32) -> RmResult
         ctl,
         client,
         subdevice,
-        fakegpu_shared::nv_rm_abi::ctrl::NV2080_CTRL_CMD_FB_GET_INFO_V2,
+        abi::nv_rm::ctrl::NV2080_CTRL_CMD_FB_GET_INFO_V2,
         &mut params,
     ) {
         RmResult::Status(s, ()) => {
@@ -176,7 +176,7 @@ pub fn fb_total_free_kib_v1(ctl: &OwnedFd, client: u32, subdevice: u32) -> RmRes
         ctl,
         client,
         subdevice,
-        fakegpu_shared::nv_rm_abi::ctrl::NV2080_CTRL_CMD_FB_GET_INFO,
+        abi::nv_rm::ctrl::NV2080_CTRL_CMD_FB_GET_INFO,
         &mut params,
     ) {
         RmResult::Status(s, ()) => RmResult::Status(s, (list[1], list[3])),
@@ -215,7 +215,7 @@ pub fn map_memory(
     length: u64,
     map_fd: i32,
 ) -> RmResult<()> {
-    use fakegpu_shared::nv_rm_abi::Nvos33WithFd;
+    use abi::nv_rm::Nvos33WithFd;
     let mut p = Nvos33WithFd {
         h_client: client,
         h_device: device,
@@ -264,7 +264,7 @@ pub fn vid_heap(
         attr,
         size,
     } = call;
-    use fakegpu_shared::nv_rm_abi::vid_heap as vh;
+    use abi::nv_rm::vid_heap as vh;
     let mut p = [0u8; vh::SIZE];
     let put32 =
         |p: &mut [u8; vh::SIZE], at: usize, v: u32| p[at..at + 4].copy_from_slice(&v.to_le_bytes());
@@ -275,8 +275,8 @@ pub fn vid_heap(
     put32(&mut p, vh::FLAGS, flags);
     put32(&mut p, vh::ATTR, attr);
     p[vh::ALLOC_SIZE..vh::ALLOC_SIZE + 8].copy_from_slice(&size.to_le_bytes());
-    let cmd = fakegpu_shared::ioc::ioc(
-        fakegpu_shared::ioc::IOC_READ | fakegpu_shared::ioc::IOC_WRITE,
+    let cmd = abi::ioc::ioc(
+        abi::ioc::IOC_READ | abi::ioc::IOC_WRITE,
         NV_IOCTL_MAGIC,
         esc::RM_VID_HEAP_CONTROL,
         vh::SIZE,
@@ -319,7 +319,7 @@ pub fn dup(
     src_client: u32,
     src: u32,
 ) -> RmResult<u32> {
-    use fakegpu_shared::nv_rm_abi::Nvos55;
+    use abi::nv_rm::Nvos55;
     let mut p = Nvos55 {
         h_client: client,
         h_parent: parent,

@@ -4,7 +4,7 @@
 
 use crate::drm;
 use crate::env;
-use fakegpu_shared::drm_abi::DRM_CAP_PRIME;
+use abi::drm::DRM_CAP_PRIME;
 use std::os::fd::OwnedFd;
 use std::time::Instant;
 

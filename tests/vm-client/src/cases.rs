@@ -3,9 +3,9 @@
 use crate::drm::{self, Errno};
 use crate::sys::{self, fd_rdev, ioctl_raw, open_rw, poll_one, Mapping};
 use crate::{ensure, env, Case};
-use fakegpu_shared::devnum::DevNum;
-use fakegpu_shared::drm_abi::*;
-use fakegpu_shared::ioc::{io, iowr};
+use abi::devnum::DevNum;
+use abi::drm::*;
+use abi::ioc::{io, iowr};
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;

@@ -1,7 +1,7 @@
 //! DRM calls the tests make, on top of the shared ABI definitions.
 
 use crate::sys::{ioctl, Mapping};
-use fakegpu_shared::drm_abi::*;
+use abi::drm::*;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// Result of a failed call: the errno.

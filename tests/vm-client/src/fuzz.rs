@@ -19,7 +19,7 @@
 
 use crate::cgroup_util::{move_to, TestCgroup, CGROUP_ROOT};
 use crate::{ensure, Case};
-use fakegpu_shared::ioc::{ioc, IOC_NONE, IOC_READ, IOC_WRITE};
+use abi::ioc::{ioc, IOC_NONE, IOC_READ, IOC_WRITE};
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -1827,7 +1827,7 @@ impl Fuzzer {
     }
 
     fn op_uvm(&mut self) {
-        use fakegpu_shared::nv_uvm_abi::UVM_COMMANDS;
+        use abi::nv_uvm::UVM_COMMANDS;
         let fd = if self.rng.chance(85) {
             self.fd_for(Kind::Uvm)
         } else {
@@ -2050,7 +2050,7 @@ impl Fuzzer {
     }
 
     fn op_drm(&mut self) {
-        use fakegpu_shared::drm_abi::*;
+        use abi::drm::*;
         let kind = if self.rng.chance(60) {
             Kind::Card
         } else {

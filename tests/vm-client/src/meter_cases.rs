@@ -8,7 +8,7 @@
 use crate::cgroup_util::{move_to, write_file, TestCgroup};
 use crate::sys::open_rw;
 use crate::{ensure, Case};
-use fakegpu_shared::nv_status::{NV_ERR_INSUFFICIENT_RESOURCES, NV_ERR_NO_MEMORY, NV_OK};
+use abi::nv_status::{NV_ERR_INSUFFICIENT_RESOURCES, NV_ERR_NO_MEMORY, NV_OK};
 use nv_client::rm::{self, RmResult, VidHeap};
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
@@ -556,9 +556,9 @@ fn meter_fb_info_shows_the_quota() -> Result<(), String> {
 /// allocation parameters it points to, an NVOS00 for frees.
 #[repr(C)]
 struct Shared {
-    alloc: fakegpu_shared::nv_rm_abi::Nvos21,
+    alloc: abi::nv_rm::Nvos21,
     params: [u8; 120],
-    free: fakegpu_shared::nv_rm_abi::Nvos00,
+    free: abi::nv_rm::Nvos00,
 }
 
 /// Writes `value` at `addr` while other threads make calls on the same memory.
@@ -573,9 +573,9 @@ fn poke<T>(addr: usize, value: T) {
 /// so the driver never holds more than the limit for the cgroup, and everything returns to
 /// zero at the end.
 fn meter_racing_tenant_cannot_pass_limit() -> Result<(), String> {
-    use fakegpu_shared::ioc::iowr;
-    use fakegpu_shared::nv_frontend_abi::NV_IOCTL_MAGIC;
-    use fakegpu_shared::nv_rm_abi::{esc, Nvos00, Nvos21};
+    use abi::ioc::iowr;
+    use abi::nv_frontend::NV_IOCTL_MAGIC;
+    use abi::nv_rm::{esc, Nvos00, Nvos21};
     use std::os::fd::AsRawFd;
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -732,7 +732,7 @@ fn meter_racing_tenant_cannot_pass_limit() -> Result<(), String> {
 /// mmap on the UVM node (how managed memory is mapped): forwarded under `allow` (nvsim has
 /// no UVM mmap, so ENODEV, as directly), refused with EPERM under `deny`.
 fn meter_uvm_policy() -> Result<(), String> {
-    use fakegpu_shared::nv_uvm_abi::UvmInitializeParams;
+    use abi::nv_uvm::UvmInitializeParams;
     use std::os::fd::AsRawFd;
     let cg = TestCgroup::create("/fakegpu-uvm")?;
     cg.enter()?;
@@ -785,7 +785,7 @@ fn meter_uvm_policy() -> Result<(), String> {
 /// on a private copy: allowed without a GPU memory limit, refused with NV_ERR_NOT_SUPPORTED
 /// under one.
 fn meter_unmeterable_allocations_need_no_limit() -> Result<(), String> {
-    use fakegpu_shared::nv_status::NV_ERR_NOT_SUPPORTED;
+    use abi::nv_status::NV_ERR_NOT_SUPPORTED;
     let cg = TestCgroup::create("/fakegpu-pin")?;
     cg.enter()?;
     let s = Session::open(0)?;
@@ -815,12 +815,8 @@ fn meter_unmeterable_allocations_need_no_limit() -> Result<(), String> {
     p[12..16].copy_from_slice(&0x3eu32.to_le_bytes());
     p[32..40].copy_from_slice(&8191u64.to_le_bytes());
     p[48..52].copy_from_slice(&(-1i32).to_le_bytes());
-    crate::nv_cases::escape_bytes(
-        &s._gpu,
-        fakegpu_shared::nv_rm_abi::esc::RM_ALLOC_MEMORY,
-        &mut p,
-    )
-    .map_err(|e| format!("RM_ALLOC_MEMORY: errno {e}"))?;
+    crate::nv_cases::escape_bytes(&s._gpu, abi::nv_rm::esc::RM_ALLOC_MEMORY, &mut p)
+        .map_err(|e| format!("RM_ALLOC_MEMORY: errno {e}"))?;
     expect_status(
         "RM_ALLOC_MEMORY",
         u32::from_le_bytes([p[40], p[41], p[42], p[43]]),
@@ -851,10 +847,10 @@ fn meter_unmeterable_allocations_need_no_limit() -> Result<(), String> {
     export[1568..1576].copy_from_slice(&MIB.to_ne_bytes());
     crate::sys::ioctl_raw(
         std::os::fd::AsRawFd::as_raw_fd(&s.ctl),
-        fakegpu_shared::ioc::ioc(
-            fakegpu_shared::ioc::IOC_READ | fakegpu_shared::ioc::IOC_WRITE,
-            fakegpu_shared::nv_frontend_abi::NV_IOCTL_MAGIC,
-            fakegpu_shared::nv_frontend_abi::esc::EXPORT_TO_DMABUF_FD,
+        abi::ioc::ioc(
+            abi::ioc::IOC_READ | abi::ioc::IOC_WRITE,
+            abi::nv_frontend::NV_IOCTL_MAGIC,
+            abi::nv_frontend::esc::EXPORT_TO_DMABUF_FD,
             2600,
         ),
         export.as_mut_ptr() as usize,
@@ -933,7 +929,7 @@ fn meter_drm_dumb_buffers() -> Result<(), String> {
 /// uncharges it; RESOURCE_CREATE_BLOB answers as it does directly (QEMU's device here has no
 /// blob support) and charges nothing.
 fn meter_drm_virtio_resources() -> Result<(), String> {
-    use fakegpu_shared::drm_abi::{
+    use abi::drm::{
         DrmGemClose, DRM_IOCTL_GEM_CLOSE, DRM_IOCTL_VIRTGPU_RESOURCE_CREATE,
         DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB,
     };
@@ -1016,7 +1012,7 @@ fn meter_drm_submissions_rate_limited() -> Result<(), String> {
         let mut args = [0u8; 64];
         let r = crate::sys::ioctl_raw(
             fd.as_raw_fd(),
-            fakegpu_shared::drm_abi::DRM_IOCTL_VIRTGPU_EXECBUFFER,
+            abi::drm::DRM_IOCTL_VIRTGPU_EXECBUFFER,
             args.as_mut_ptr() as usize,
         );
         Ok(r.err())

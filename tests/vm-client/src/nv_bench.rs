@@ -3,8 +3,8 @@
 //! interleaved in rounds. Prints figures; asserts nothing.
 
 use crate::sys::{ioctl, open_rw};
-use fakegpu_shared::ioc::iowr;
-use fakegpu_shared::nv_frontend_abi::*;
+use abi::ioc::iowr;
+use abi::nv_frontend::*;
 use nv_client::rm;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Instant;

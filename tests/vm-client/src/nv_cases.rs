@@ -5,9 +5,9 @@
 
 use crate::sys::{ioctl, ioctl_raw, open_rw};
 use crate::{ensure, env, Case};
-use fakegpu_shared::ioc::iowr;
-use fakegpu_shared::nv_frontend_abi::*;
-use fakegpu_shared::pod::{read_pod, Pod};
+use abi::ioc::iowr;
+use abi::nv_frontend::*;
+use abi::pod::{read_pod, Pod};
 use nv_client::rm::{self as nv_rm, debugfs};
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -122,8 +122,8 @@ fn open(var: &str) -> Result<OwnedFd, String> {
 
 /// `_IOWR('F', nr, size)` with an explicit size.
 fn nv_cmd(nr: u8, size: usize) -> u32 {
-    fakegpu_shared::ioc::ioc(
-        fakegpu_shared::ioc::IOC_READ | fakegpu_shared::ioc::IOC_WRITE,
+    abi::ioc::ioc(
+        abi::ioc::IOC_READ | abi::ioc::IOC_WRITE,
         NV_IOCTL_MAGIC,
         nr,
         size,
@@ -573,19 +573,19 @@ fn nvsim_rm_rules() -> Result<(), String> {
     let mut forty = [0u8; 40];
     let r = ioctl_raw(
         ctl.as_raw_fd(),
-        nv_cmd(fakegpu_shared::nv_rm_abi::esc::RM_ALLOC, 40),
+        nv_cmd(abi::nv_rm::esc::RM_ALLOC, 40),
         forty.as_mut_ptr() as usize,
     );
     ensure(r == Err(EINVAL), || format!("40-byte RM_ALLOC gave {r:?}"))?;
     let mut eight = [0u8; 8];
     let r = ioctl_raw(
         ctl.as_raw_fd(),
-        nv_cmd(fakegpu_shared::nv_rm_abi::esc::RM_FREE, 8),
+        nv_cmd(abi::nv_rm::esc::RM_FREE, 8),
         eight.as_mut_ptr() as usize,
     );
     ensure(r == Err(EINVAL), || format!("8-byte RM_FREE gave {r:?}"))?;
     // Memory parameters at an unmapped address: the RM's invalid-pointer status.
-    let mut p = fakegpu_shared::nv_rm_abi::Nvos21 {
+    let mut p = abi::nv_rm::Nvos21 {
         h_root: client,
         h_object_parent: 0xd0,
         h_object_new: 0x3,
@@ -595,10 +595,7 @@ fn nvsim_rm_rules() -> Result<(), String> {
     };
     ioctl(
         &ctl,
-        iowr::<fakegpu_shared::nv_rm_abi::Nvos21>(
-            NV_IOCTL_MAGIC,
-            fakegpu_shared::nv_rm_abi::esc::RM_ALLOC,
-        ),
+        iowr::<abi::nv_rm::Nvos21>(NV_IOCTL_MAGIC, abi::nv_rm::esc::RM_ALLOC),
         &mut p,
     )
     .map_err(|e| format!("RM_ALLOC with bad params pointer: errno {e}"))?;
@@ -774,15 +771,15 @@ fn uvm<T: Pod>(
     }
 }
 
-fn sim_uuid(minor: u8) -> fakegpu_shared::nv_uvm_abi::NvProcessorUuid {
+fn sim_uuid(minor: u8) -> abi::nv_uvm::NvProcessorUuid {
     let mut uuid = *b"nvsimgpu\0\0\0\0\0\0\0\0";
     uuid[15] = minor;
-    fakegpu_shared::nv_uvm_abi::NvProcessorUuid { uuid }
+    abi::nv_uvm::NvProcessorUuid { uuid }
 }
 
 /// The UVM start-up libcuda performs, and each UVM check biting.
 fn nvsim_uvm_startup_and_checks() -> Result<(), String> {
-    use fakegpu_shared::nv_uvm_abi::*;
+    use abi::nv_uvm::*;
     let va = open("NV_UVM")?;
     let mut pm = UvmPageableMemAccessParams::default();
     let r = uvm(&va, 39, &mut pm, |p| p.rm_status);
@@ -1107,7 +1104,7 @@ fn nvsim_fault_injection_fails_the_next_calls() -> Result<(), String> {
 }
 
 fn nvsim_controls_and_their_checks() -> Result<(), String> {
-    use fakegpu_shared::nv_rm_abi::ctrl;
+    use abi::nv_rm::ctrl;
     let ctl = open("NV_CTL")?;
     let _gpu = open("NV_GPU0")?;
     let client = client_with_device(&ctl)?;
@@ -1190,7 +1187,7 @@ fn nvsim_controls_and_their_checks() -> Result<(), String> {
         &mut short,
     );
     ensure(r.status() == 0x1f, || format!("wrong params size: {r:?}"))?;
-    let mut fb = vec![0u8; fakegpu_shared::nv_rm_abi::fb_info::PARAMS_SIZE];
+    let mut fb = vec![0u8; abi::nv_rm::fb_info::PARAMS_SIZE];
     let r = nv_rm::control(
         &ctl,
         client,
@@ -1259,7 +1256,7 @@ fn nvsim_controls_and_their_checks() -> Result<(), String> {
 /// RM_VID_HEAP_CONTROL: ALLOC_SIZE in video memory, system memory or virtual (no charge),
 /// FREE, INFO; over capacity is NV_ERR_NO_MEMORY.
 fn nvsim_vid_heap_alloc_free_info() -> Result<(), String> {
-    use fakegpu_shared::nv_rm_abi::vid_heap as vh;
+    use abi::nv_rm::vid_heap as vh;
     let ctl = open("NV_CTL")?;
     let _gpu = open("NV_GPU0")?;
     let client = client_with_device(&ctl)?;
@@ -1450,7 +1447,7 @@ fn nvsim_dup_object_never_charges_twice() -> Result<(), String> {
         let mut p = [0u8; 24];
         p[0..4].copy_from_slice(&client.to_le_bytes());
         p[4..8].copy_from_slice(&object.to_le_bytes());
-        escape_bytes(fd, fakegpu_shared::nv_rm_abi::esc::RM_SHARE, &mut p)
+        escape_bytes(fd, abi::nv_rm::esc::RM_SHARE, &mut p)
             .map(|_| u32::from_le_bytes([p[20], p[21], p[22], p[23]]))
     };
     ensure(share(&ctl_a, a, 0xd0) == Ok(0), || {
@@ -1544,7 +1541,7 @@ fn nvsim_os_events_and_poll() -> Result<(), String> {
 /// GET_PIDS lists the processes with an object of a class on the GPU; GET_PID_INFO reports a
 /// process's video memory (what nvidia-smi shows per process).
 fn nvsim_get_pids_and_pid_info() -> Result<(), String> {
-    use fakegpu_shared::nv_rm_abi::ctrl;
+    use abi::nv_rm::ctrl;
     let ctl = open("NV_CTL")?;
     let _gpu = open("NV_GPU0")?;
     let client = client_with_device(&ctl)?;
@@ -1627,7 +1624,7 @@ fn nvsim_alloc_memory_on_a_linked_device_file() -> Result<(), String> {
             p[12..16].copy_from_slice(&class.to_le_bytes());
             p[32..40].copy_from_slice(&limit.to_le_bytes());
             p[48..52].copy_from_slice(&fd.to_le_bytes());
-            let r = escape_bytes(on, fakegpu_shared::nv_rm_abi::esc::RM_ALLOC_MEMORY, &mut p);
+            let r = escape_bytes(on, abi::nv_rm::esc::RM_ALLOC_MEMORY, &mut p);
             let word = |at: usize| u32::from_le_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]]);
             r.map(|_| (word(40), word(8)))
         };

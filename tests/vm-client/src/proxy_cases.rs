@@ -5,10 +5,10 @@
 
 use crate::sys::{fd_rdev, ioctl, ioctl_raw, open_rw};
 use crate::{ensure, Case};
-use fakegpu_shared::ioc::{ioc, IOC_READ, IOC_WRITE};
-use fakegpu_shared::nv_frontend_abi::{esc, NvIoctlRegisterFd, NvIoctlXfer, NV_IOCTL_MAGIC};
-use fakegpu_shared::nv_rm_abi::{esc as rm_esc, Nvos21, Nvos33WithFd, Nvos54};
-use fakegpu_shared::nv_uvm_abi::{UvmInitializeParams, UvmMmInitializeParams};
+use abi::ioc::{ioc, IOC_READ, IOC_WRITE};
+use abi::nv_frontend::{esc, NvIoctlRegisterFd, NvIoctlXfer, NV_IOCTL_MAGIC};
+use abi::nv_rm::{esc as rm_esc, Nvos21, Nvos33WithFd, Nvos54};
+use abi::nv_uvm::{UvmInitializeParams, UvmMmInitializeParams};
 use nv_client::rm::{self as nv_rm};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -42,7 +42,7 @@ fn major(rdev: u64) -> u32 {
 }
 
 /// An RM escape with its exact parameter struct; Err names `what` and the errno.
-fn rm_escape<T: fakegpu_shared::pod::Pod>(
+fn rm_escape<T: abi::pod::Pod>(
     fd: &OwnedFd,
     nr: u8,
     params: &mut T,

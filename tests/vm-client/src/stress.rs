@@ -17,9 +17,9 @@
 use crate::cgroup_util::{write_file, TestCgroup, CGROUP_ROOT};
 use crate::fuzz::{clock_seed, env_num, per_gpu, settle, splitmix, truth, Rng, Truth};
 use crate::{ensure, Case};
-use fakegpu_shared::ioc::iowr;
-use fakegpu_shared::nv_frontend_abi::NV_IOCTL_MAGIC;
-use fakegpu_shared::nv_rm_abi::{esc, memory_alloc_params, Nvos21};
+use abi::ioc::iowr;
+use abi::nv_frontend::NV_IOCTL_MAGIC;
+use abi::nv_rm::{esc, memory_alloc_params, Nvos21};
 use nv_client::rm;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};

@@ -5,12 +5,12 @@
 use crate::cgroup_util::TestCgroup;
 use crate::sys::{ioctl_raw, open_rw};
 use crate::{ensure, Case};
-use fakegpu_shared::ioc::{ioc, IOC_READ, IOC_WRITE};
-use fakegpu_shared::nv_frontend_abi::{esc, NvIoctlCardInfo, NV_IOCTL_MAGIC};
-use fakegpu_shared::nv_rm_abi::ctrl;
-use fakegpu_shared::nv_status::{NV_ERR_INSUFFICIENT_PERMISSIONS, NV_OK};
-use fakegpu_shared::nv_uvm_abi::{NvProcessorUuid, UvmInitializeParams, UvmRegisterGpuParams};
-use fakegpu_shared::pod::read_pod;
+use abi::ioc::{ioc, IOC_READ, IOC_WRITE};
+use abi::nv_frontend::{esc, NvIoctlCardInfo, NV_IOCTL_MAGIC};
+use abi::nv_rm::ctrl;
+use abi::nv_status::{NV_ERR_INSUFFICIENT_PERMISSIONS, NV_OK};
+use abi::nv_uvm::{NvProcessorUuid, UvmInitializeParams, UvmRegisterGpuParams};
+use abi::pod::read_pod;
 use nv_client::rm;
 use std::os::fd::{AsRawFd, OwnedFd};
 

@@ -1,0 +1,16 @@
+//! nvsim's pure logic: the simulated NVIDIA driver's frontend rules, its RM object store,
+//! the informational controls and the `/proc/driver/nvidia` text, tested by cargo.
+//!
+//! Used by nvsim.ko (which includes these files with `#[path]` as a module named
+//! `nvsim_model`, beside `abi`) and by the test clients, never by fakegpu.ko. It depends on the
+//! ABI crate only, named `super::abi` in every file as in the policy crate.
+#![cfg_attr(not(test), no_std)]
+
+#[allow(clippy::single_component_path_imports)]
+// it makes `super::abi` resolve as in the kernel build
+use abi;
+
+pub mod ctrl;
+pub mod frontend;
+pub mod procfs;
+pub mod rm;

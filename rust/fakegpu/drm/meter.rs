@@ -7,27 +7,31 @@
 //! charged for as long as the object lives, however it is kept alive (handles in any file,
 //! a dma-buf, a mapping).
 //!
-//! The call is made on a private copy (`private_call.rs`), so the handle fakegpu looks up is
+//! The call is made on a private copy (`proxy/private_call.rs`), so the handle fakegpu looks up is
 //! the one the driver created. fakegpu then holds a reference on the object; when that
 //! reference is the last one, the object would have been freed, and the meter drops the
 //! charge and lets go (after a fake file's ioctl or release, and once a second).
 
-use crate::cgroups::Cgroup;
-use crate::forward::{FakeFile, IoctlFn};
-use crate::meter::{Chain, ChargeRoom, GemRoom};
-use crate::private_call::PrivateCall;
+use super::Drm;
 use crate::abi::drm::{
     buffer_creation, is_submission, least_buffer_size, BufferCreation, DRM_IOCTL_GEM_CLOSE,
     DRM_IOCTL_MODE_DESTROY_DUMB,
 };
+use crate::abi::pod::read_pod;
 use crate::policy::ledger;
 use crate::policy::ledger::Resource;
-use crate::abi::pod::read_pod;
-use crate::State;
+use crate::proxy::accounts::{Accounts, Chain, ChargeRoom};
+use crate::proxy::cgroup::Cgroup;
+use crate::proxy::personality::{FakeFile, IoctlFn};
+use crate::proxy::private_call::{PrivateCall, OUTER_MAX};
 use core::ffi::c_void;
+use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
+use kernel::bindings;
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;
+use kernel::rbtree::RBTree;
+use kernel::sync::lock::{mutex::MutexBackend, Guard};
 
 extern "C" {
     fn fakegpu_gem_lookup(file: *mut c_void, handle: u32) -> *mut c_void;
@@ -37,6 +41,13 @@ extern "C" {
     fn fakegpu_drm_driver_name(file: *mut c_void, buf: *mut u8, len: usize) -> kernel::ffi::c_int;
     fn fakegpu_now_ns() -> u64;
     fn fakegpu_sleep_interruptible(ms: kernel::ffi::c_uint) -> kernel::ffi::c_ulong;
+    /// A DRM ioctl in the calling task on a kernel copy of its arguments (`shim.c`).
+    fn fakegpu_drm_ioctl_copy(
+        file: *mut c_void,
+        cmd: c_uint,
+        kdata: *mut c_void,
+        len: usize,
+    ) -> c_long;
 }
 
 /// A reference on a GEM object, dropped on drop.
@@ -86,6 +97,103 @@ impl Drop for GemRef {
     }
 }
 
+/// Room for one buffer object held, taken before the driver call so that recording its
+/// outcome cannot fail.
+type GemRoom = kernel::rbtree::RBTreeNodeReservation<usize, (GemRef, u64)>;
+
+/// Each metered buffer object, with a reference, and its charge.
+pub(crate) struct GemTable {
+    gem: RBTree<usize, (GemRef, u64)>,
+}
+
+impl GemTable {
+    /// None held.
+    pub(crate) fn new() -> Self {
+        GemTable { gem: RBTree::new() }
+    }
+}
+
+/// The buffer table and the core's accounts, locked together (the table first). Derefs to
+/// the accounts, for charging.
+struct Locked<'a> {
+    table: Guard<'a, GemTable, MutexBackend>,
+    acc: Guard<'a, Accounts, MutexBackend>,
+}
+
+impl Deref for Locked<'_> {
+    type Target = Accounts;
+    fn deref(&self) -> &Accounts {
+        &self.acc
+    }
+}
+
+impl DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Accounts {
+        &mut self.acc
+    }
+}
+
+impl Drm {
+    /// The buffer table and the accounts, locked in that order. No call into the driver is
+    /// made while they are held.
+    fn lock(&self) -> Locked<'static> {
+        let table = self.gem.lock();
+        Locked {
+            table,
+            acc: self.cgroups.lock(),
+        }
+    }
+}
+
+impl Locked<'_> {
+    /// Holds `obj` with charge `id` until only fakegpu keeps it; gives it back if the table
+    /// holds it already. `room` was taken before the driver call.
+    fn hold_gem(
+        &mut self,
+        room: GemRoom,
+        obj: GemRef,
+        id: u64,
+    ) -> core::result::Result<(), GemRef> {
+        let key = obj.key();
+        if self.table.gem.get(&key).is_some() {
+            return Err(obj);
+        }
+        self.acc.hold_charge(id);
+        self.table.gem.insert(room.into_node(key, (obj, id)));
+        Ok(())
+    }
+
+    /// Drops the charges of buffer objects only fakegpu still keeps, returning those
+    /// references to drop unlocked.
+    fn sweep(&mut self) -> KVec<GemRef> {
+        let mut gem = KVec::new();
+        loop {
+            let last = self
+                .table
+                .gem
+                .iter()
+                .find(|(_, (obj, _))| obj.is_last())
+                .map(|(&k, _)| k);
+            let Some((obj, id)) = last.and_then(|k| self.table.gem.remove(&k)) else {
+                break;
+            };
+            self.acc.release_charge(id);
+            // On failure the reference drops here: the object is then freed under the lock,
+            // which takes no lock of fakegpu's.
+            let _ = gem.push(obj, GFP_KERNEL);
+        }
+        gem
+    }
+}
+
+/// Lets go of the buffer objects only fakegpu still keeps, and uncharges them (after a
+/// fake file's ioctl or release, and once a second).
+pub(crate) fn sweep(drm: &Drm) {
+    // The references drop after the locks are released.
+    let released = drm.lock().sweep();
+    drop(released);
+}
+
 /// The name of the DRM driver behind `fake`'s real file, into `buf` ("virtio_gpu", "vgem").
 fn driver_name<'a>(fake: &FakeFile, buf: &'a mut [u8; 32]) -> &'a [u8] {
     // SAFETY: the real file is an open DRM file; `buf` is writable for its length.
@@ -100,7 +208,7 @@ fn driver_name<'a>(fake: &FakeFile, buf: &'a mut [u8; 32]) -> &'a [u8] {
 /// An ioctl on a fake DRM node: buffer creation is metered; submissions are counted and
 /// rate-limited; buffer releases are followed by the meter; the rest is forwarded as it is.
 pub(crate) fn ioctl(fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, arg: usize) -> c_long {
-    let Some(state) = State::get() else {
+    let Some(drm) = Drm::get() else {
         return ENXIO.to_errno() as c_long;
     };
     // Driver-specific ioctls (DRM_COMMAND_BASE up to DRM_COMMAND_END) depend on the driver.
@@ -111,18 +219,18 @@ pub(crate) fn ioctl(fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, arg: usize) ->
         &[]
     };
     if let Some(creation) = buffer_creation(driver, cmd) {
-        return create_buffer(fake, ioctl, cmd, arg, creation, state)
+        return create_buffer(fake, ioctl, cmd, arg, creation, &drm)
             .unwrap_or_else(|e| e.to_errno() as c_long);
     }
     if is_submission(driver, cmd) {
-        if let Err(e) = submission(state) {
+        if let Err(e) = submission(&drm) {
             return e.to_errno() as c_long;
         }
     }
     // SAFETY: as the VFS would call it on the real file; the driver validates `arg`.
     let ret = unsafe { ioctl(fake.real.as_ptr(), cmd, arg as _) };
     if cmd == DRM_IOCTL_GEM_CLOSE || cmd == DRM_IOCTL_MODE_DESTROY_DUMB {
-        crate::meter::sweep(state);
+        sweep(&drm);
     }
     ret
 }
@@ -135,12 +243,12 @@ pub(crate) fn now_ns() -> u64 {
 
 /// Counts a submission against the caller's cgroups, first waiting (interruptibly) while
 /// any of them is over its submission rate.
-fn submission(state: &State) -> Result {
+fn submission(drm: &Drm) -> Result {
     let cgroup = Cgroup::current().ok_or(ENOMEM)?;
     let mut waited = false;
     loop {
         let wait_ns = {
-            let mut acc = state.cgroups.lock();
+            let mut acc = drm.cgroups.lock();
             let chain = acc.chain_of(&cgroup)?;
             let now = now_ns();
             let mut levels = Chain {
@@ -182,7 +290,7 @@ pub(crate) fn create_buffer(
     cmd: c_uint,
     arg: usize,
     creation: BufferCreation,
-    state: &State,
+    drm: &Drm,
 ) -> Result<c_long> {
     let mut call = PrivateCall::new(fake, ioctl, cmd, arg, creation.arg_size)?;
     if let Some((pointer_at, len_at)) = creation.block {
@@ -192,12 +300,12 @@ pub(crate) fn create_buffer(
     let cgroup = Cgroup::current().ok_or(ENOMEM)?;
     // Everything recording the outcome needs is allocated before the driver makes the
     // buffer: afterwards a failed allocation would leave a buffer no charge covers.
-    let chain = state.cgroups.lock().chain_of(&cgroup)?;
+    let chain = drm.cgroups.lock().chain_of(&cgroup)?;
     let gem_room = GemRoom::new(GFP_KERNEL)?;
     let charge_room = ChargeRoom::new(GFP_KERNEL)?;
     let (pending, charge_room, chain) = match least_buffer_size(cmd, call.outer()) {
         Some(amount) => {
-            let mut acc = state.cgroups.lock();
+            let mut acc = drm.cgroups.lock();
             match acc.charge_in(charge_room, chain, Resource::Drm, amount, false) {
                 Ok(id) => (Some(id), None, None),
                 // The driver's own answer when it cannot allocate.
@@ -208,7 +316,7 @@ pub(crate) fn create_buffer(
         // Let the driver refuse it; charged at its size once made.
         None => (None, Some(charge_room), Some(chain)),
     };
-    let ret = call.run_drm();
+    let ret = call.run_on_copy(ioctl_on_copy);
     let made = call
         .outer()
         .get(creation.handle_at..)
@@ -217,7 +325,7 @@ pub(crate) fn create_buffer(
         (Ok(0), Some(handle)) => GemRef::lookup(fake, handle),
         _ => None,
     };
-    let mut acc = state.cgroups.lock();
+    let mut acc = drm.lock();
     let leftover = match object {
         Some(obj) => {
             // Charged at the object's size. A driver that took more than the limit allows
@@ -252,4 +360,14 @@ pub(crate) fn create_buffer(
     // A reference the mirror could not take is dropped unlocked.
     drop(leftover);
     call.answer(arg, ret?)
+}
+
+/// A DRM ioctl in the calling task on fakegpu's kernel copy of its arguments: the DRM core
+/// takes them from kernel memory (`drm_ioctl_kernel`). (The DRM core records the calling
+/// process as the file's owner and waits for an RCU grace period whenever that changes: a
+/// worker call between the caller's own calls on the file cost two, ~35 ms under TCG.)
+fn ioctl_on_copy(real: *mut bindings::file, cmd: c_uint, copy: &mut [u8; OUTER_MAX]) -> c_long {
+    // SAFETY: `real` is the real file of a fake DRM file, an open DRM file; `copy` is
+    // writable for `OUTER_MAX` bytes, and the shim refuses an ioctl larger than that.
+    unsafe { fakegpu_drm_ioctl_copy(real.cast(), cmd, copy.as_mut_ptr().cast(), OUTER_MAX) }
 }

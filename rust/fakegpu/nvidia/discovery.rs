@@ -6,17 +6,15 @@
 //! nvidiactl. That CARD_INFO is made in any case: its records are what cgroups limited to
 //! some GPUs are shown. No GPU is opened: opening a GPU can power it up.
 
-use crate::real_devices::RealDevices;
 use crate::abi::devnum::DevNum;
-use crate::policy::fronts::FrontTable;
 use crate::abi::ioc::{ioc, IOC_READ, IOC_WRITE};
-use crate::policy::nv_discovery::{card_info_minors, GpuSpec, CARD_INFO_SIZE, MAX_GPUS};
-use crate::abi::nv_frontend::{
-    esc as fe, NvIoctlCardInfo, NV_CTL_MINOR, NV_IOCTL_MAGIC, NV_MAJOR,
-};
+use crate::abi::nv_frontend::{esc as fe, NvIoctlCardInfo, NV_CTL_MINOR, NV_IOCTL_MAGIC, NV_MAJOR};
 use crate::abi::nv_uvm::UVM_DEVICE_NAME;
 use crate::abi::pod::read_pod;
 use crate::abi::proc_devices::char_major;
+use crate::policy::fronts::FrontTable;
+use crate::policy::nv_discovery::{card_info_minors, GpuSpec, CARD_INFO_SIZE, MAX_GPUS};
+use crate::proxy::real_devices::RealDevices;
 use core::mem::size_of;
 use kernel::bindings;
 use kernel::prelude::*;
@@ -101,7 +99,7 @@ fn card_info() -> Result<KVec<u8>> {
     let file = ctl.open(0, bindings::O_RDWR)?;
     debug_assert_eq!(ctl_only.get(0).map(|f| f.real.minor), Some(NV_CTL_MINOR));
     // SAFETY: the file is open.
-    let Some(ioctl) = (unsafe { crate::forward::real_fops(&file) }).unlocked_ioctl else {
+    let Some(ioctl) = (unsafe { crate::proxy::forward::real_fops(&file) }).unlocked_ioctl else {
         return Err(ENODEV);
     };
     // The driver copies its parameters from user memory: borrow a page of the loading

@@ -3,28 +3,28 @@
 //! The ioctl path of fakegpu's NVIDIA nodes (`/dev/fakegpuctl`, `/dev/fakegpuN`,
 //! `/dev/fakegpu-uvm`): every call is decoded, checked against the filter
 //! (`policy::nv_proxy`), and forwarded in the caller's context, forwarded through the
-//! caller's worker ([`crate::worker`]), or refused in the driver's own form.
+//! caller's worker (`fd_translation.rs`), or refused in the driver's own form.
 //!
 //! IOCTL_XFER_CMD is unwrapped here and the inner call forwarded as a plain ioctl, so the
 //! escape number and size the driver acts on are the ones fakegpu checked (they sit in a
 //! register, not in memory the caller could rewrite in between).
 
-use crate::forward::{FakeFile, IoctlFn};
-use crate::meter::ForwardedAlloc;
-use crate::policy::fronts::Family;
-use crate::policy::gpu_set::Visibility;
+use super::meter::ForwardedAlloc;
+use super::Nv;
 use crate::abi::ioc::{self, IOC_READ, IOC_SIZE_MAX, IOC_WRITE};
 use crate::abi::nv_frontend::{
     esc as fe, unwrap_xfer, NvIoctlExportToDmaBufFd, NvIoctlXfer, NV_CTL_MINOR, NV_IOCTL_MAGIC,
 };
-use crate::policy::nv_proxy::{self, NvNode, Refusal, Route, HEAD_MAX};
 use crate::abi::nv_rm::{
     ctrl, esc as rm, fb_info, vid_heap, Nvos00, Nvos21, Nvos33WithFd, Nvos54, Nvos55, Nvos64,
 };
 use crate::abi::nv_status::NV_ERR_NOT_SUPPORTED;
-use crate::policy::nv_visibility::{visibility_call, VisibilityCall};
 use crate::abi::pod::read_pod;
-use crate::State;
+use crate::policy::fronts::Family;
+use crate::policy::gpu_set::Visibility;
+use crate::policy::nv_proxy::{self, NvNode, Refusal, Route, HEAD_MAX};
+use crate::policy::nv_visibility::{visibility_call, VisibilityCall};
+use crate::proxy::personality::{FakeFile, IoctlFn};
 use core::mem::{offset_of, size_of};
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;
@@ -43,7 +43,7 @@ extern "C" {
 
 /// Handles an ioctl on a fake NVIDIA file; `ioctl` is the real driver's handler.
 pub(crate) fn ioctl(fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, arg: usize) -> c_long {
-    let Some(state) = State::get() else {
+    let Some(nv) = Nv::get() else {
         return ENXIO.to_errno() as c_long;
     };
     let node = match fake.front.family {
@@ -52,8 +52,8 @@ pub(crate) fn ioctl(fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, arg: usize) ->
         _ => NvNode::Gpu,
     };
     let result = match node {
-        NvNode::Uvm => uvm_ioctl(fake, ioctl, cmd, arg, state),
-        NvNode::Ctl | NvNode::Gpu => escape_ioctl(fake, ioctl, cmd, arg, state),
+        NvNode::Uvm => uvm_ioctl(fake, ioctl, cmd, arg, &nv),
+        NvNode::Ctl | NvNode::Gpu => escape_ioctl(fake, ioctl, cmd, arg, &nv),
     };
     result.unwrap_or_else(|e| e.to_errno() as c_long)
 }
@@ -64,7 +64,7 @@ fn escape_ioctl(
     ioctl: IoctlFn,
     cmd: c_uint,
     arg: usize,
-    state: &State,
+    nv: &Nv,
 ) -> Result<c_long> {
     let parts = ioc::decode(cmd);
     let (nr, size, ptr, forward_cmd) = if parts.nr == fe::IOCTL_XFER_CMD {
@@ -97,15 +97,15 @@ fn escape_ioctl(
     };
     let head = head.get_mut(..head_len).ok_or(EINVAL)?;
     UserSlice::new(ptr, head_len).reader().read_slice(head)?;
-    let route = nv_proxy::route_escape(nr, size, head, state.filter);
+    let route = nv_proxy::route_escape(nr, size, head, nv.filter);
     if let (Route::Direct, Some(call)) = (route, visibility_call(nr, head)) {
         // CARD_INFO and ATTACH_GPUS_TO_FD are for the ctl node; the driver refuses them
         // elsewhere.
         let ctl_only = !matches!(call, VisibilityCall::IdLists { .. });
         if !ctl_only || fake.front.real.minor == NV_CTL_MINOR {
-            let visible = state.cgroups.visibility_of_current();
+            let visible = nv.cgroups.visibility_of_current();
             if visible != Visibility::All {
-                return crate::visibility::limited_call(
+                return super::visibility::limited_call(
                     fake,
                     ioctl,
                     forward_cmd,
@@ -113,7 +113,7 @@ fn escape_ioctl(
                     size,
                     call,
                     &visible,
-                    state,
+                    nv,
                 );
             }
         }
@@ -126,8 +126,8 @@ fn escape_ioctl(
                 _ => None,
             };
             if let Some(version) = version {
-                if let Some(limits) = crate::meter::fb_limits(state, p.h_client, p.h_object) {
-                    return crate::meter::fb_info_limited(
+                if let Some(limits) = super::meter::fb_limits(nv, p.h_client, p.h_object) {
+                    return super::meter::fb_info_limited(
                         fake,
                         ioctl,
                         forward_cmd,
@@ -139,7 +139,7 @@ fn escape_ioctl(
             }
         }
     }
-    if let Some(result) = metered(fake, ioctl, forward_cmd, ptr, nr, size, head, route, state) {
+    if let Some(result) = metered(fake, ioctl, forward_cmd, ptr, nr, size, head, route, nv) {
         return result;
     }
     dispatch(fake, ioctl, forward_cmd, ptr, head, route, u32::from(nr))
@@ -157,7 +157,7 @@ fn metered(
     size: usize,
     head: &[u8],
     route: Route,
-    state: &State,
+    nv: &Nv,
 ) -> Option<Result<c_long>> {
     if matches!(route, Route::Refuse { .. }) {
         return None;
@@ -168,7 +168,7 @@ fn metered(
                 .get(offset_of!(Nvos21, h_class)..)
                 .and_then(read_pod::<u32>)
                 .unwrap_or(0);
-            if !crate::meter::alloc_is_private(class_id) {
+            if !super::meter::alloc_is_private(class_id) {
                 let status_at = if size == size_of::<Nvos64>() {
                     offset_of!(Nvos64, status)
                 } else {
@@ -182,22 +182,22 @@ fn metered(
                     class_id,
                     size: os_descriptor_size,
                 };
-                return unmetered(fake, ioctl, cmd, ptr, nr, (head, route), count, state);
+                return unmetered(fake, ioctl, cmd, ptr, nr, (head, route), count, nv);
             }
             let gpu_files = matches!(route, Route::Worker(w) if w.gpu_files);
             let visible = if gpu_files {
-                state.cgroups.visibility_of_current()
+                nv.cgroups.visibility_of_current()
             } else {
                 Visibility::All
             };
-            Some(crate::meter::rm_alloc(
-                fake, ioctl, cmd, ptr, size, gpu_files, visible, state,
+            Some(super::meter::rm_alloc(
+                fake, ioctl, cmd, ptr, size, gpu_files, visible, nv,
             ))
         }
         // Memory in a dma-buf outlives its RM_FREE, and so would escape its charge.
         fe::EXPORT_TO_DMABUF_FD if size == size_of::<NvIoctlExportToDmaBufFd>() => {
             let status_at = offset_of!(NvIoctlExportToDmaBufFd, status);
-            refuse_if_limited(fake, ptr, nr, status_at, state)
+            refuse_if_limited(fake, ptr, nr, status_at, nv)
         }
         rm::RM_ALLOC_MEMORY if size == size_of::<Nvos33WithFd>() => {
             let count = ForwardedAlloc {
@@ -208,16 +208,16 @@ fn metered(
                 class_id: u32_in(head, 12),
                 size: nvos02_size,
             };
-            unmetered(fake, ioctl, cmd, ptr, nr, (head, route), count, state)
+            unmetered(fake, ioctl, cmd, ptr, nr, (head, route), count, nv)
         }
         rm::RM_FREE if size == size_of::<Nvos00>() => {
-            Some(crate::meter::rm_free(fake, ioctl, cmd, ptr, state))
+            Some(super::meter::rm_free(fake, ioctl, cmd, ptr, nv))
         }
         rm::RM_DUP_OBJECT if size == size_of::<Nvos55>() => {
-            Some(crate::meter::rm_dup(fake, ioctl, cmd, ptr, state))
+            Some(super::meter::rm_dup(fake, ioctl, cmd, ptr, nv))
         }
         rm::RM_VID_HEAP_CONTROL if size == vid_heap::SIZE => {
-            Some(crate::meter::vid_heap(fake, ioctl, cmd, ptr, state))
+            Some(super::meter::vid_heap(fake, ioctl, cmd, ptr, nv))
         }
         _ => None,
     }
@@ -264,13 +264,13 @@ fn unmetered(
     nr: u8,
     (head, route): (&[u8], Route),
     count: ForwardedAlloc,
-    state: &State,
+    nv: &Nv,
 ) -> Option<Result<c_long>> {
-    if crate::meter::may_allocate_unmetered(state) {
+    if super::meter::may_allocate_unmetered(nv) {
         let forward = || dispatch(fake, ioctl, cmd, ptr, head, route, u32::from(nr));
-        return Some(crate::meter::counted_forward(ptr, count, state, forward));
+        return Some(super::meter::counted_forward(ptr, count, nv, forward));
     }
-    refuse_if_limited(fake, ptr, nr, count.status_at, state)
+    refuse_if_limited(fake, ptr, nr, count.status_at, nv)
 }
 
 /// A call whose memory would escape the meter (dma-buf export): forwarded as routed
@@ -281,9 +281,9 @@ fn refuse_if_limited(
     ptr: usize,
     nr: u8,
     status_at: usize,
-    state: &State,
+    nv: &Nv,
 ) -> Option<Result<c_long>> {
-    if crate::meter::may_allocate_unmetered(state) {
+    if super::meter::may_allocate_unmetered(nv) {
         return None;
     }
     log_refusal(
@@ -315,14 +315,8 @@ fn refuse_with(ptr: usize, refusal: Refusal) -> Result<c_long> {
 }
 
 /// A raw-numbered UVM command on the uvm node.
-fn uvm_ioctl(
-    fake: &FakeFile,
-    ioctl: IoctlFn,
-    cmd: c_uint,
-    arg: usize,
-    state: &State,
-) -> Result<c_long> {
-    let route = nv_proxy::route_uvm(cmd, state.filter);
+fn uvm_ioctl(fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, arg: usize, nv: &Nv) -> Result<c_long> {
+    let route = nv_proxy::route_uvm(cmd, nv.filter);
     let mut head = [0u8; HEAD_MAX];
     let head_len = match route {
         Route::Worker(_) => nv_proxy::uvm_params_size(cmd).ok_or(EINVAL)?.min(HEAD_MAX),
@@ -363,7 +357,7 @@ fn dispatch(
         // SAFETY: as the VFS would call it on the real file, in the caller's context; the
         // driver validates the parameters.
         Route::Direct => Ok(unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as _) }),
-        Route::Worker(w) => Ok(crate::worker::run(fake, ioctl, cmd, ptr, params, w)),
+        Route::Worker(w) => Ok(super::fd_translation::run(fake, ioctl, cmd, ptr, params, w)),
         Route::Refuse { refusal, why } => {
             log_refusal(fake, call, why);
             refuse_with(ptr, refusal)

@@ -2,39 +2,45 @@
 
 //! Metering of NVIDIA allocations per cgroup: GPU memory per GPU, pinned host memory, and
 //! channels per GPU, charged to the allocating task's cgroup and its ancestors (those with
-//! an entry, see `cgroups.rs`) and held to their limits.
+//! an entry, see `proxy/accounts.rs`) and held to their limits.
 //!
 //! fakegpu keeps a mirror of the RM objects made through it (client, handle, parent, and the
 //! charge an object holds) so it can follow the driver's frees: RM_FREE of the object, of a
 //! parent or of the whole client, and the driver's own freeing of every client of an
 //! nvidiactl file when that file is released (on close, or at process death). The calls that
 //! create, free or duplicate objects are made on fakegpu's private copy of their parameters
-//! (`private_call.rs`), so the mirror records what the driver did, not what a racing tenant
-//! rewrote.
+//! (`proxy/private_call.rs`), so the mirror records what the driver did, not what a racing
+//! tenant rewrote.
+//!
+//! The mirror has a lock of its own, always taken before the core's accounts lock and held
+//! with it ([`Locked`]), so a charge and the record of the object holding it change together.
 //!
 //! A charge stays with the cgroup that allocated, whoever frees it, like memcg's.
 
-use crate::cgroups::{Accounts, Cgroup, Entry};
-use crate::drm_meter::GemRef;
-use crate::forward::{FakeFile, IoctlFn};
-use crate::private_call::PrivateCall;
-use crate::real_devices::RealFile;
-use crate::policy::gpu_set::Visibility;
-use crate::policy::ledger::{self, Resource, Usage};
-use crate::policy::nv_meter::{self, Allocation, VidHeapCall};
+use super::fd_translation::caller_gpu_files;
+use super::Nv;
 use crate::abi::nv_rm::{class, vid_heap, Nvos00, Nvos21, Nvos55, Nvos64};
 use crate::abi::nv_status::*;
 use crate::abi::pod::read_pod;
-use crate::State;
+use crate::policy::gpu_set::Visibility;
+use crate::policy::ledger::{self, Resource};
+use crate::policy::nv_meter::{self, Allocation, VidHeapCall};
+use crate::proxy::accounts::Accounts;
+use crate::proxy::cgroup::Cgroup;
+use crate::proxy::personality::{FakeFile, IoctlFn};
+use crate::proxy::private_call::PrivateCall;
+use crate::proxy::real_devices::RealFile;
 use core::mem::{offset_of, size_of};
+use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
+use kernel::sync::lock::{mutex::MutexBackend, Guard};
 use kernel::uaccess::UserSlice;
 
 extern "C" {
-    // `struct file *` passes as `void *` (see `fakegpu_main.rs` on rustc's FFI lint).
+    // `struct file *` passes as `void *` (see `proxy/task.rs` on rustc's FFI lint).
     fn fakegpu_file_count(file: *mut core::ffi::c_void) -> core::ffi::c_long;
 }
 
@@ -54,174 +60,64 @@ struct Obj {
     children: u32,
 }
 
-/// A charge: what, how much, to which entries, and how many objects hold it.
-pub(crate) struct Charge {
-    resource: Resource,
-    amount: u64,
-    entries: KVec<u64>,
-    refs: u32,
-}
-
-/// Room for one charge, taken before a driver call so that recording its outcome cannot
-/// fail.
-pub(crate) type ChargeRoom = kernel::rbtree::RBTreeNodeReservation<u64, Charge>;
-/// Room for one DRM buffer object held, likewise.
-pub(crate) type GemRoom = kernel::rbtree::RBTreeNodeReservation<usize, (GemRef, u64)>;
-
-/// The mirror of the RM objects made through fakegpu, and their charges.
-pub(crate) struct Objects {
+/// The mirror of the RM objects made through fakegpu.
+pub(crate) struct Mirror {
     objs: RBTree<u64, Obj>,
-    charges: RBTree<u64, Charge>,
-    next_charge: u64,
     /// Each client's nvidiactl file (its address, the key of `owners`).
     clients: RBTree<u32, usize>,
     /// A reference on each nvidiactl file that has clients: the driver frees them when the
     /// file is released, which fakegpu sees as its reference being the last one.
     owners: RBTree<usize, RealFile>,
-    /// Each metered DRM buffer object, with a reference, and its charge (`drm_meter.rs`).
-    gem: RBTree<usize, (GemRef, u64)>,
 }
 
-/// References the meter let go of, to drop with the accounts unlocked.
-pub(crate) struct Released {
-    _files: KVec<RealFile>,
-    _gem: KVec<GemRef>,
-}
-
-impl Objects {
+impl Mirror {
     /// An empty mirror.
     pub(crate) fn new() -> Self {
-        Objects {
+        Mirror {
             objs: RBTree::new(),
-            charges: RBTree::new(),
-            next_charge: 1,
             clients: RBTree::new(),
             owners: RBTree::new(),
-            gem: RBTree::new(),
         }
     }
 }
 
-/// The entries a charge goes to, as the ledger's levels: `chain` (entry ids) looked up in
-/// `entries`; an entry gone since is skipped.
-pub(crate) struct Chain<'a> {
-    /// Every entry.
-    pub(crate) entries: &'a mut RBTree<u64, Entry>,
-    /// The ids of the levels.
-    pub(crate) chain: &'a [u64],
+/// The mirror and the core's accounts, locked together (the mirror first). Derefs to the
+/// accounts, for charging.
+pub(crate) struct Locked<'a> {
+    m: Guard<'a, Mirror, MutexBackend>,
+    acc: Guard<'a, Accounts, MutexBackend>,
 }
 
-impl ledger::Levels for Chain<'_> {
-    fn count(&self) -> usize {
-        self.chain.len()
-    }
-    fn level(&mut self, i: usize) -> Option<&mut Usage> {
-        let id = self.chain.get(i)?;
-        self.entries.get_mut(id).map(|e| &mut e.usage)
+impl Deref for Locked<'_> {
+    type Target = Accounts;
+    fn deref(&self) -> &Accounts {
+        &self.acc
     }
 }
 
-impl Accounts {
-    /// The ids of the entries of `cgroup` and its ancestors, leaf first.
-    pub(crate) fn chain_of(&self, cgroup: &Cgroup) -> Result<KVec<u64>> {
-        let mut chain = KVec::new();
-        let mut err = Ok(());
-        self.for_each_entry_of(cgroup, |id, _| {
-            if err.is_ok() {
-                err = chain.push(id, GFP_KERNEL).map_err(Error::from);
-            }
-        });
-        err.map(|()| chain)
+impl DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Accounts {
+        &mut self.acc
     }
+}
 
-    /// Charges `amount` of `r` to every entry of `chain`, or refuses (counting the refusal at
-    /// the level whose limit it would pass). Returns the new charge's id.
-    pub(crate) fn charge(
-        &mut self,
-        chain: KVec<u64>,
-        r: Resource,
-        amount: u64,
-        force: bool,
-    ) -> Result<u64> {
-        // Allocated first, so that once the levels are charged nothing can fail.
-        let room = ChargeRoom::new(GFP_KERNEL)?;
-        self.charge_in(room, chain, r, amount, force)
-    }
-
-    /// [`Accounts::charge`] in room taken beforehand: fails only on a limit.
-    pub(crate) fn charge_in(
-        &mut self,
-        room: ChargeRoom,
-        chain: KVec<u64>,
-        r: Resource,
-        amount: u64,
-        force: bool,
-    ) -> Result<u64> {
-        let mut levels = Chain {
-            entries: &mut self.entries,
-            chain: &chain,
-        };
-        ledger::try_charge(&mut levels, r, amount, force).map_err(|_| ENOSPC)?;
-        let id = self.objects.next_charge;
-        self.objects.next_charge += 1;
-        let charge = Charge {
-            resource: r,
-            amount,
-            entries: chain,
-            refs: 0,
-        };
-        self.objects.charges.insert(room.into_node(id, charge));
-        Ok(id)
-    }
-
-    /// Changes charge `id` to `amount` (the driver took more or less than asked); more is
-    /// refused past a limit unless `force`.
-    pub(crate) fn resize_charge(&mut self, id: u64, amount: u64, force: bool) -> Result {
-        let Some(c) = self.objects.charges.get(&id) else {
-            return Ok(());
-        };
-        let (r, old) = (c.resource, c.amount);
-        let mut levels = Chain {
-            entries: &mut self.entries,
-            chain: &c.entries,
-        };
-        if amount > old {
-            ledger::try_charge(&mut levels, r, amount - old, force).map_err(|_| ENOSPC)?;
-        } else {
-            ledger::uncharge(&mut levels, r, old - amount);
-        }
-        if let Some(c) = self.objects.charges.get_mut(&id) {
-            c.amount = amount;
-        }
-        Ok(())
-    }
-
-    /// Drops one holder of charge `id`, uncharging it when it was the last (or when it never
-    /// had one: a charge whose allocation failed).
-    fn release_charge(&mut self, id: u64) {
-        let last = match self.objects.charges.get_mut(&id) {
-            Some(c) => {
-                c.refs = c.refs.saturating_sub(1);
-                c.refs == 0
-            }
-            None => false,
-        };
-        if !last {
-            return;
-        }
-        if let Some(c) = self.objects.charges.remove(&id) {
-            let mut levels = Chain {
-                entries: &mut self.entries,
-                chain: &c.entries,
-            };
-            ledger::uncharge(&mut levels, c.resource, c.amount);
+impl Nv {
+    /// The mirror and the accounts, locked in that order. No call into the driver is made
+    /// while they are held.
+    pub(crate) fn lock(&self) -> Locked<'static> {
+        let m = self.mirror.lock();
+        Locked {
+            m,
+            acc: self.cgroups.lock(),
         }
     }
+}
 
+impl Locked<'_> {
     /// The GPU slot of the device `handle` of `client` is, or is below.
     fn gpu_of(&self, client: u32, mut handle: u32) -> Option<usize> {
         for _ in 0..64 {
-            let obj = self.objects.objs.get(&key(client, handle))?;
+            let obj = self.m.objs.get(&key(client, handle))?;
             if let Some(gpu) = obj.gpu {
                 return Some(gpu);
             }
@@ -244,9 +140,7 @@ impl Accounts {
     ) -> Result {
         self.forget(client, handle);
         if let Some(id) = charge {
-            if let Some(c) = self.objects.charges.get_mut(&id) {
-                c.refs += 1;
-            }
+            self.acc.hold_charge(id);
         }
         let obj = Obj {
             parent,
@@ -254,10 +148,10 @@ impl Accounts {
             charge,
             children: 0,
         };
-        if let Err(e) =
-            self.objects
-                .objs
-                .try_create_and_insert(key(client, handle), obj, GFP_KERNEL)
+        if let Err(e) = self
+            .m
+            .objs
+            .try_create_and_insert(key(client, handle), obj, GFP_KERNEL)
         {
             if let Some(id) = charge {
                 self.release_charge(id);
@@ -265,7 +159,7 @@ impl Accounts {
             return Err(e);
         }
         if parent != handle {
-            if let Some(p) = self.objects.objs.get_mut(&key(client, parent)) {
+            if let Some(p) = self.m.objs.get_mut(&key(client, parent)) {
                 p.children += 1;
             }
         }
@@ -274,16 +168,16 @@ impl Accounts {
 
     /// Removes one object's record and releases its charge.
     fn forget(&mut self, client: u32, handle: u32) {
-        let Some(obj) = self.objects.objs.remove(&key(client, handle)) else {
+        let Some(obj) = self.m.objs.remove(&key(client, handle)) else {
             return;
         };
         if obj.parent != handle {
-            if let Some(p) = self.objects.objs.get_mut(&key(client, obj.parent)) {
+            if let Some(p) = self.m.objs.get_mut(&key(client, obj.parent)) {
                 p.children = p.children.saturating_sub(1);
             }
         }
         if let Some(id) = obj.charge {
-            self.release_charge(id);
+            self.acc.release_charge(id);
         }
     }
 
@@ -294,7 +188,7 @@ impl Accounts {
             if cur == handle {
                 return true;
             }
-            match self.objects.objs.get(&key(client, cur)) {
+            match self.m.objs.get(&key(client, cur)) {
                 Some(o) if o.parent != cur && o.parent != 0 => cur = o.parent,
                 _ => return false,
             }
@@ -307,7 +201,7 @@ impl Accounts {
         // The cursor borrows the tree mutably (6.12's only lookup by bound), so only the key
         // leaves this block.
         let k = *self
-            .objects
+            .m
             .objs
             .cursor_lower_bound(&key(client, from))?
             .current()
@@ -352,11 +246,11 @@ impl Accounts {
             while let Some(h) = self.next_handle(client, 0) {
                 self.forget(client, h);
             }
-            self.objects.clients.remove(&client);
+            self.m.clients.remove(&client);
             return;
         }
         let leaf = self
-            .objects
+            .m
             .objs
             .get(&key(client, handle))
             .is_some_and(|o| o.children == 0);
@@ -372,7 +266,7 @@ impl Accounts {
                     while let Some(h) = self.first_of(client, |acc, h| {
                         h != handle
                             && acc
-                                .objects
+                                .m
                                 .objs
                                 .get(&key(client, h))
                                 .is_some_and(|o| o.children == 0)
@@ -388,58 +282,22 @@ impl Accounts {
 
     /// Whether an RM_FREE of `handle` of `client` frees something fakegpu tracks.
     fn tracks(&self, client: u32, handle: u32) -> bool {
-        self.objects.objs.get(&key(client, handle)).is_some()
-    }
-
-    /// Holds `obj`, a DRM buffer object, with charge `id` until only fakegpu keeps it; gives
-    /// it back if the mirror holds it already. `room` was taken before the driver call.
-    pub(crate) fn hold_gem(
-        &mut self,
-        room: GemRoom,
-        obj: GemRef,
-        id: u64,
-    ) -> core::result::Result<(), GemRef> {
-        let key = obj.key();
-        if self.objects.gem.get(&key).is_some() {
-            return Err(obj);
-        }
-        if let Some(c) = self.objects.charges.get_mut(&id) {
-            c.refs += 1;
-        }
-        self.objects.gem.insert(room.into_node(key, (obj, id)));
-        Ok(())
+        self.m.objs.get(&key(client, handle)).is_some()
     }
 
     /// Drops the clients of every nvidiactl file that only fakegpu still holds (the driver
-    /// frees them when fakegpu lets go) and the charges of DRM buffer objects only fakegpu
-    /// still keeps, returning those references to drop unlocked.
-    pub(crate) fn sweep(&mut self) -> Released {
-        let mut gem = KVec::new();
-        loop {
-            let last = self
-                .objects
-                .gem
-                .iter()
-                .find(|(_, (obj, _))| obj.is_last())
-                .map(|(&k, _)| k);
-            let Some((obj, id)) = last.and_then(|k| self.objects.gem.remove(&k)) else {
-                break;
-            };
-            self.release_charge(id);
-            // On failure the reference drops here: the object is then freed under the lock,
-            // which takes no lock of fakegpu's.
-            let _ = gem.push(obj, GFP_KERNEL);
-        }
+    /// frees them when fakegpu lets go), returning those file references to drop unlocked.
+    fn sweep(&mut self) -> KVec<RealFile> {
         let mut released = KVec::new();
         loop {
-            let idle = self.objects.owners.iter().find_map(|(&k, f)| {
+            let idle = self.m.owners.iter().find_map(|(&k, f)| {
                 // SAFETY: `f` holds a reference on the file.
                 (unsafe { fakegpu_file_count(f.as_ptr().cast()) } <= 1).then_some(k)
             });
             let Some(owner) = idle else { break };
             loop {
                 let client = self
-                    .objects
+                    .m
                     .clients
                     .iter()
                     .find(|(_, &o)| o == owner)
@@ -449,16 +307,13 @@ impl Accounts {
                     None => break,
                 }
             }
-            if let Some(file) = self.objects.owners.remove(&owner) {
+            if let Some(file) = self.m.owners.remove(&owner) {
                 // On failure the reference drops here, under the lock: the driver's release
                 // then runs later (fput defers it), never inside this call.
                 let _ = released.push(file, GFP_KERNEL);
             }
         }
-        Released {
-            _files: released,
-            _gem: gem,
-        }
+        released
     }
 }
 
@@ -499,9 +354,9 @@ enum Precharge {
 
 /// Charges `what`, to be made under `parent` of `client`, to the caller's cgroups: at least
 /// what the driver will take (corrected once it answers).
-fn precharge(state: &State, client: u32, parent: u32, what: Allocation) -> Result<Precharge> {
+fn precharge(nv: &Nv, client: u32, parent: u32, what: Allocation) -> Result<Precharge> {
     let cgroup = current_cgroup()?;
-    let mut acc = state.cgroups.lock();
+    let mut acc = nv.lock();
     let gpu = || acc.gpu_of(client, parent);
     let resource = match what {
         Allocation::VideoMemory { size } => {
@@ -545,7 +400,7 @@ pub(crate) fn rm_alloc(
     size: usize,
     gpu_files: bool,
     visible: Visibility,
-    state: &State,
+    nv: &Nv,
 ) -> Result<c_long> {
     let layout = if size == size_of::<Nvos64>() {
         AllocLayout {
@@ -580,16 +435,16 @@ pub(crate) fn rm_alloc(
     }
     let what = nv_meter::classify_alloc(class_id, call.block(params_at).unwrap_or(&[]));
     if gpu_files {
-        call.with_gpu_files(crate::worker::caller_gpu_files(visible)?);
+        call.with_files(caller_gpu_files(visible)?);
     }
 
-    let pending = match precharge(state, client, parent, what)? {
+    let pending = match precharge(nv, client, parent, what)? {
         Precharge::Charged(p) => p,
         Precharge::Refused(status) => return refuse(ptr, layout.status, status),
     };
     // Whether the parent is known now: if it is gone once the call returns, it was freed
     // (and the new object with it) while the call ran.
-    let parent_known = what != Allocation::Client && state.cgroups.lock().tracks(client, parent);
+    let parent_known = what != Allocation::Client && nv.lock().tracks(client, parent);
 
     let ret = call.run();
     let status = u32_at(call.outer(), layout.status);
@@ -598,7 +453,7 @@ pub(crate) fn rm_alloc(
         // The RM may report a new client's handle in hRoot only.
         handle = u32_at(call.outer(), offset_of!(Nvos21, h_root));
     }
-    let mut acc = state.cgroups.lock();
+    let mut acc = nv.lock();
     let ok = matches!(ret, Ok(0)) && status == NV_OK;
     if !ok {
         if let Some((id, _)) = pending {
@@ -607,7 +462,7 @@ pub(crate) fn rm_alloc(
         let made = pending.is_some() && maybe_made(&acc, &ret, client, handle);
         drop(acc);
         if made {
-            undo_alloc(fake, ioctl, client, parent, handle, state);
+            undo_alloc(fake, ioctl, client, parent, handle, nv);
         }
         return call.answer(ptr, ret?);
     }
@@ -632,19 +487,19 @@ pub(crate) fn rm_alloc(
         Allocation::Client => {
             let owner = fake.real.as_ptr() as usize;
             let mut r = acc.record(handle, handle, handle, None, None);
-            if r.is_ok() && acc.objects.owners.get(&owner).is_none() {
+            if r.is_ok() && acc.m.owners.get(&owner).is_none() {
                 if let Some(real) = NonNull::new(fake.real.as_ptr()) {
                     // SAFETY: the fake file holds the real file open.
                     let file = unsafe { RealFile::new_ref(real) };
                     r = acc
-                        .objects
+                        .m
                         .owners
                         .try_create_and_insert(owner, file, GFP_KERNEL)
                         .map(drop);
                 }
             }
             r.and_then(|()| {
-                acc.objects
+                acc.m
                     .clients
                     .try_create_and_insert(handle, owner, GFP_KERNEL)
                     .map(drop)
@@ -653,7 +508,7 @@ pub(crate) fn rm_alloc(
         Allocation::Device { device_id } => {
             let gpu = usize::try_from(device_id)
                 .ok()
-                .filter(|&g| g < state.cards.len());
+                .filter(|&g| g < nv.cards.len());
             acc.record(client, handle, parent, gpu, None)
         }
         _ => acc.record(client, handle, parent, None, pending.map(|(id, _)| id)),
@@ -667,25 +522,11 @@ pub(crate) fn rm_alloc(
         // The driver took more than the limit allows, or fakegpu cannot track the object:
         // free it and answer as the driver does when it runs out.
         let r = pending.map_or(Resource::Pinned, |(_, r)| r);
-        undo_alloc(fake, ioctl, client, parent, handle, state);
+        undo_alloc(fake, ioctl, client, parent, handle, nv);
         return refuse(ptr, layout.status, refusal_status(r));
     }
     call.write_back(ptr)?;
     Ok(0)
-}
-
-impl Accounts {
-    /// Ends the pre-call hold of a charge made by [`Accounts::charge`] (refs 0): uncharged
-    /// if no object took it.
-    pub(crate) fn release_charge_pending(&mut self, id: u64) {
-        let unheld = self.objects.charges.get(&id).is_some_and(|c| c.refs == 0);
-        if unheld {
-            if let Some(c) = self.objects.charges.get_mut(&id) {
-                c.refs = 1;
-            }
-            self.release_charge(id);
-        }
-    }
 }
 
 /// Whether a call that failed with `ret` may still have made object `handle` of `client`:
@@ -694,19 +535,12 @@ impl Accounts {
 /// and fakegpu does not track is then freed by the caller of this, so that nothing
 /// unmetered stays behind; one whose handle the RM was to pick cannot be named, and stays
 /// until its client goes.
-fn maybe_made(acc: &Accounts, ret: &Result<c_long>, client: u32, handle: u32) -> bool {
+fn maybe_made(acc: &Locked<'_>, ret: &Result<c_long>, client: u32, handle: u32) -> bool {
     matches!(ret, Ok(r) if *r < 0) && handle != 0 && !acc.tracks(client, handle)
 }
 
 /// Frees an object fakegpu just allocated but must not keep, on a private copy.
-fn undo_alloc(
-    fake: &FakeFile,
-    ioctl: IoctlFn,
-    client: u32,
-    parent: u32,
-    handle: u32,
-    state: &State,
-) {
+fn undo_alloc(fake: &FakeFile, ioctl: IoctlFn, client: u32, parent: u32, handle: u32, nv: &Nv) {
     let p = Nvos00 {
         h_root: client,
         h_object_parent: parent,
@@ -720,7 +554,7 @@ fn undo_alloc(
     if let Ok(mut call) = PrivateCall::from_value(fake, ioctl, cmd, &p) {
         let _ = call.run();
     }
-    state.cgroups.lock().freed(client, handle);
+    nv.lock().freed(client, handle);
 }
 
 /// RM_FREE: made on a private copy when it frees something fakegpu tracks, then followed in
@@ -730,11 +564,11 @@ pub(crate) fn rm_free(
     ioctl: IoctlFn,
     cmd: c_uint,
     ptr: usize,
-    state: &State,
+    nv: &Nv,
 ) -> Result<c_long> {
     let mut call = PrivateCall::new(fake, ioctl, cmd, ptr, size_of::<Nvos00>())?;
     let p: Nvos00 = read_pod(call.outer()).ok_or(EINVAL)?;
-    if !state.cgroups.lock().tracks(p.h_root, p.h_object_old) {
+    if !nv.lock().tracks(p.h_root, p.h_object_old) {
         // Nothing metered is freed: forwarded as it is. A tenant that rewrites the handle to
         // a metered object's meanwhile frees it with its charge kept until its client goes.
         // SAFETY: as the VFS would call it on the real file, in the caller's context.
@@ -743,7 +577,7 @@ pub(crate) fn rm_free(
     let ret = call.run()?;
     let done: Nvos00 = read_pod(call.outer()).ok_or(EINVAL)?;
     if ret == 0 && done.status == NV_OK {
-        let mut acc = state.cgroups.lock();
+        let mut acc = nv.lock();
         if acc.tracks(p.h_root, p.h_object_old) || p.h_object_old == p.h_root {
             acc.freed(p.h_root, p.h_object_old);
         }
@@ -758,15 +592,15 @@ pub(crate) fn rm_dup(
     ioctl: IoctlFn,
     cmd: c_uint,
     ptr: usize,
-    state: &State,
+    nv: &Nv,
 ) -> Result<c_long> {
     let mut call = PrivateCall::new(fake, ioctl, cmd, ptr, size_of::<Nvos55>())?;
     let ret = call.run()?;
     let done: Nvos55 = read_pod(call.outer()).ok_or(EINVAL)?;
-    let mut acc = state.cgroups.lock();
+    let mut acc = nv.lock();
     let undo = if ret == 0 && done.status == NV_OK {
         let src = acc
-            .objects
+            .m
             .objs
             .get(&key(done.h_client_src, done.h_object_src))
             .map(|o| (o.gpu, o.charge));
@@ -780,14 +614,7 @@ pub(crate) fn rm_dup(
     };
     drop(acc);
     if undo {
-        undo_alloc(
-            fake,
-            ioctl,
-            done.h_client,
-            done.h_parent,
-            done.h_object,
-            state,
-        );
+        undo_alloc(fake, ioctl, done.h_client, done.h_parent, done.h_object, nv);
         if ret == 0 {
             // Made, but fakegpu cannot track it: answered as the driver does when it runs out.
             return refuse(ptr, offset_of!(Nvos55, status), NV_ERR_NO_MEMORY);
@@ -803,7 +630,7 @@ pub(crate) fn vid_heap(
     ioctl: IoctlFn,
     cmd: c_uint,
     ptr: usize,
-    state: &State,
+    nv: &Nv,
 ) -> Result<c_long> {
     let mut call = PrivateCall::new(fake, ioctl, cmd, ptr, vid_heap::SIZE)?;
     let what = nv_meter::classify_vid_heap(call.outer());
@@ -813,7 +640,7 @@ pub(crate) fn vid_heap(
             parent,
             what,
             ..
-        } => match precharge(state, client, parent, what)? {
+        } => match precharge(nv, client, parent, what)? {
             Precharge::Charged(p) => p,
             Precharge::Refused(status) => return refuse(ptr, vid_heap::STATUS, status),
         },
@@ -821,13 +648,13 @@ pub(crate) fn vid_heap(
     };
     // As in rm_alloc: a parent gone after the call took the new memory with it.
     let parent_known = match what {
-        VidHeapCall::Alloc { client, parent, .. } => state.cgroups.lock().tracks(client, parent),
+        VidHeapCall::Alloc { client, parent, .. } => nv.lock().tracks(client, parent),
         _ => false,
     };
     let ret = call.run();
     let status = u32_at(call.outer(), vid_heap::STATUS);
     let ok = matches!(ret, Ok(0)) && status == NV_OK;
-    let mut acc = state.cgroups.lock();
+    let mut acc = nv.lock();
     let mut undo = None;
     match what {
         VidHeapCall::Alloc { client, parent, .. }
@@ -865,7 +692,7 @@ pub(crate) fn vid_heap(
     }
     drop(acc);
     if let Some((client, parent, handle)) = undo {
-        undo_alloc(fake, ioctl, client, parent, handle, state);
+        undo_alloc(fake, ioctl, client, parent, handle, nv);
         if !ok {
             return call.answer(ptr, ret?);
         }
@@ -898,7 +725,7 @@ pub(crate) struct ForwardedAlloc {
 pub(crate) fn counted_forward(
     ptr: usize,
     at: ForwardedAlloc,
-    state: &State,
+    nv: &Nv,
     forward: impl FnOnce() -> Result<c_long>,
 ) -> Result<c_long> {
     let word = |offset: usize| -> Option<u32> {
@@ -912,7 +739,7 @@ pub(crate) fn counted_forward(
     let cgroup = current_cgroup()?;
     let mut parent_known = false;
     let pending = {
-        let mut acc = state.cgroups.lock();
+        let mut acc = nv.lock();
         // As in rm_alloc: a parent gone after the call took the new object with it.
         if let (Some(c), Some(p)) = (client, parent) {
             parent_known = acc.tracks(c, p);
@@ -933,7 +760,7 @@ pub(crate) fn counted_forward(
         let ok = matches!(ret, Ok(0)) && word(at.status_at) == Some(NV_OK);
         let handle = word(at.handle_at);
         let after = (at.size)(ptr).map_or(0, nv_meter::at_least_charged);
-        let mut acc = state.cgroups.lock();
+        let mut acc = nv.lock();
         if let (true, Some(client), Some(parent), Some(handle)) = (ok, client, parent, handle) {
             let _ = acc.resize_charge(id, before.max(after), true);
             let parent_gone = parent_known && !acc.tracks(client, parent);
@@ -956,27 +783,32 @@ pub(crate) fn alloc_is_private(class_id: u32) -> bool {
 /// (pinned user memory, class 0x71, and RM_ALLOC_MEMORY: both need the caller's own address
 /// space): only if no entry above it limits GPU memory, since a tenant racing such a call
 /// could turn it into an unmetered allocation of video memory.
-pub(crate) fn may_allocate_unmetered(state: &State) -> bool {
+pub(crate) fn may_allocate_unmetered(nv: &Nv) -> bool {
     let Some(cgroup) = Cgroup::current() else {
         return false;
     };
-    let acc = state.cgroups.lock();
+    let acc = nv.cgroups.lock();
     let mut limited = false;
     acc.for_each_entry_of(&cgroup, |_, e| {
-        limited |= e.usage.memory.iter().any(|c| c.max != ledger::UNLIMITED);
+        limited |= e
+            .state
+            .usage
+            .memory
+            .iter()
+            .any(|c| c.max != ledger::UNLIMITED);
     });
     !limited
 }
 
 /// The GPU memory limit the caller's cgroup and its ancestors set on the GPU of object
 /// `object` of `client` (a subdevice), and the headroom left under it; `None` if none.
-pub(crate) fn fb_limits(state: &State, client: u32, object: u32) -> Option<(u64, u64)> {
+pub(crate) fn fb_limits(nv: &Nv, client: u32, object: u32) -> Option<(u64, u64)> {
     let cgroup = Cgroup::current()?;
-    let acc = state.cgroups.lock();
+    let acc = nv.lock();
     let gpu = acc.gpu_of(client, object)?;
     let (mut limit, mut headroom) = (ledger::UNLIMITED, ledger::UNLIMITED);
     acc.for_each_entry_of(&cgroup, |_, e| {
-        if let Some(c) = e.usage.memory.get(gpu) {
+        if let Some(c) = e.state.usage.memory.get(gpu) {
             limit = limit.min(c.max);
             headroom = headroom.min(c.max.saturating_sub(c.current));
         }
@@ -1039,7 +871,8 @@ pub(crate) fn fb_info_limited(
 
 /// Drops the clients of nvidiactl files that are no longer open anywhere (after a fake file
 /// closes, and periodically).
-pub(crate) fn sweep(state: &State) {
-    let released = state.cgroups.lock().sweep();
+pub(crate) fn sweep(nv: &Nv) {
+    // The file references drop after the locks are released.
+    let released = nv.lock().sweep();
     drop(released);
 }

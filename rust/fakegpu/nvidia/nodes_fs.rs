@@ -4,10 +4,9 @@
 //! device numbers shown to `stat`, which NVML and libcuda insist on, and fakegpu's numbers
 //! kept for opens and the device cgroup. This side lists the nodes.
 
-use crate::nodes::Regions;
 use crate::abi::devnum::DevNum;
-use crate::policy::fronts::Family;
-use crate::FrontTable;
+use crate::policy::fronts::{Family, FrontTable};
+use crate::proxy::nodes::Regions;
 use kernel::prelude::*;
 
 /// One node of the filesystem (the C side's `struct fakegpu_node_entry`).

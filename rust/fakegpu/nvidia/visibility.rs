@@ -4,13 +4,13 @@
 //! GPUs (`gpus` in its entry, see `cgroups.rs`; the decisions are in
 //! `policy::nv_visibility`). Callers that may see every GPU never come here.
 
-use crate::forward::{FakeFile, IoctlFn};
-use crate::policy::gpu_set::Visibility;
+use super::Nv;
 use crate::abi::nv_frontend::esc as fe;
 use crate::abi::nv_rm::Nvos54;
 use crate::abi::nv_status::NV_OK;
+use crate::policy::gpu_set::Visibility;
 use crate::policy::nv_visibility::{self as vis, VisibilityCall, ATTACHED_IDS_SIZE};
-use crate::State;
+use crate::proxy::personality::{FakeFile, IoctlFn};
 use core::mem::offset_of;
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;
@@ -27,14 +27,14 @@ pub(crate) fn limited_call(
     size: usize,
     call: VisibilityCall,
     visible: &Visibility,
-    state: &State,
+    nv: &Nv,
 ) -> Result<c_long> {
     match call {
         // Answered from the driver's records at load: the caller's memory never holds the
         // other GPUs' records, not even while the call runs.
         VisibilityCall::CardInfo => {
             let mut buf = KVec::from_elem(0u8, size, GFP_KERNEL)?;
-            let filled = vis::fill_card_info(&mut buf, &state.cards, visible);
+            let filled = vis::fill_card_info(&mut buf, nv.cards, visible);
             UserSlice::new(ptr, size).writer().write_slice(&buf)?;
             filled.map(|()| 0).map_err(|e| Error::from_errno(-e))
         }
@@ -44,8 +44,8 @@ pub(crate) fn limited_call(
         VisibilityCall::AttachGpus => {
             let mut ids = KVec::from_elem(0u8, size, GFP_KERNEL)?;
             UserSlice::new(ptr, size).reader().read_slice(&mut ids)?;
-            if !vis::attach_allowed(&ids, &state.cards, visible) {
-                crate::nvidia::log_refusal(
+            if !vis::attach_allowed(&ids, nv.cards, visible) {
+                super::ioctl::log_refusal(
                     fake,
                     u32::from(fe::ATTACH_GPUS_TO_FD),
                     "attaches a GPU the cgroup may not see",
@@ -77,7 +77,7 @@ pub(crate) fn limited_call(
             UserSlice::new(params, ids.len()).reader().read_slice(ids)?;
             // Each list (attached; or probed, then excluded) loses the hidden GPUs.
             for list in ids.chunks_exact_mut(ATTACHED_IDS_SIZE) {
-                vis::filter_attached_ids(list, &state.cards, visible);
+                vis::filter_attached_ids(list, nv.cards, visible);
             }
             UserSlice::new(params, ids.len())
                 .writer()

@@ -9,25 +9,16 @@
 //! enters any fd table; mmap hands the VMA over to it (`vma_set_file`), so a mapping belongs
 //! to the real driver and outlives neither more nor less than it would without fakegpu.
 
+use super::personality::{FakeFile, IoctlFn};
+use super::real_devices::RealFile;
+use super::state::State;
+use crate::abi::devnum::DevNum;
 use crate::fops::{this_module, FileOps};
 use crate::layout::{DEFAULT_POLLMASK, FOP_UNSIGNED_OFFSET};
-use crate::real_devices::RealFile;
-use crate::abi::devnum::DevNum;
-use crate::policy::fronts::{Family, Front};
-use crate::abi::nv_frontend::NV_CTL_MINOR;
-use crate::State;
 use kernel::bindings;
 use kernel::error::from_result;
 use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
 use kernel::prelude::*;
-
-/// Per-open state of a fake file.
-pub(crate) struct FakeFile {
-    /// The real driver's file behind this fake file.
-    pub(crate) real: RealFile,
-    /// The front the file was opened on.
-    pub(crate) front: Front,
-}
 
 /// The fake file state of `file` if it is a fakegpu file, whatever its node.
 ///
@@ -107,23 +98,23 @@ unsafe extern "C" fn fake_open(inode: *mut bindings::inode, file: *mut bindings:
         let dev = DevNum::from_kernel_dev_t(unsafe { (*inode).i_rdev });
         let index = state.front_of(dev).ok_or(ENXIO)?;
         let front = *state.table.get(index).ok_or(ENXIO)?;
-        // A GPU the caller's cgroup may not see cannot be opened, as if the device cgroup
-        // denied it.
-        if front.family == Family::Nvidia
-            && front.real.minor != NV_CTL_MINOR
-            && !state
-                .cgroups
-                .visibility_of_current()
-                .allows(front.real.minor)
-        {
-            return Err(EPERM);
+        let personality = state.personality_of(&front);
+        if let Some(p) = personality {
+            p.may_open(&state.cgroups, &front)?;
         }
         // SAFETY: `file` is being opened and is ours until we return.
         let flags = unsafe { (*file).f_flags };
         let real = state.real.open(index, flags)?;
         // SAFETY: `real` is open.
         let unsigned = unsafe { real_fops(&real) }.fop_flags & FOP_UNSIGNED_OFFSET != 0;
-        let fake = KBox::new(FakeFile { real, front }, GFP_KERNEL)?;
+        let fake = KBox::new(
+            FakeFile {
+                real,
+                front,
+                personality,
+            },
+            GFP_KERNEL,
+        )?;
         // SAFETY: `file` is ours until we return. Both tables have the same owner, so the
         // module reference the VFS took for `f_op` stays right (as `replace_fops` does).
         unsafe {
@@ -148,12 +139,11 @@ unsafe extern "C" fn fake_release(
     // SAFETY: release is the last operation on a file `fake_open` succeeded on, so
     // `private_data` is the `FakeFile` it leaked. Dropping it closes the real file.
     let fake = unsafe { KBox::from_raw((*file).private_data.cast::<FakeFile>()) };
-    let metered = matches!(fake.front.family, Family::Nvidia | Family::Drm);
+    let (front, personality) = (fake.front, fake.personality);
     drop(fake);
-    // The driver frees an nvidiactl file's clients, and a DRM file's buffer objects, when the
-    // file is released: the meter follows as soon as fakegpu holds the last reference.
-    if let (true, Some(state)) = (metered, State::get()) {
-        crate::meter::sweep(state);
+    // The driver frees what a file made when the file is released: the personality follows.
+    if let (Some(p), Some(state)) = (personality, State::get()) {
+        p.released(&state.cgroups, &front);
     }
     0
 }
@@ -224,12 +214,9 @@ unsafe extern "C" fn fake_poll(
     }
 }
 
-/// The type of `unlocked_ioctl` and `compat_ioctl`.
-pub(crate) type IoctlFn = unsafe extern "C" fn(*mut bindings::file, c_uint, c_ulong) -> c_long;
-
 /// Forwards an ioctl to the real driver's handler that `pick` selects, or returns
-/// `missing` if the driver has none. NVIDIA's nodes go through fakegpu's NVIDIA filter
-/// ([`crate::nvidia`]); the others are forwarded unchanged.
+/// `missing` if the driver has none. A file with a personality goes through its ioctl
+/// callback; the others are forwarded unchanged.
 ///
 /// # Safety
 ///
@@ -250,11 +237,10 @@ unsafe fn forward_ioctl(
     let Some(ioctl) = pick(unsafe { real_fops(&fake.real) }) else {
         return missing;
     };
-    match fake.front.family {
-        Family::Nvidia | Family::NvidiaUvm => crate::nvidia::ioctl(fake, ioctl, cmd, arg),
-        Family::Drm => crate::drm_meter::ioctl(fake, ioctl, cmd, arg),
+    match fake.personality {
+        Some(p) => p.ioctl(fake, ioctl, cmd, arg),
         // SAFETY: as the VFS would call it on the real file; the driver validates `arg`.
-        Family::Generic => unsafe { ioctl(fake.real.as_ptr(), cmd, arg) },
+        None => unsafe { ioctl(fake.real.as_ptr(), cmd, arg) },
     }
 }
 
@@ -315,14 +301,9 @@ unsafe extern "C" fn fake_mmap(
     // SAFETY: the VFS calls mmap between a successful `fake_open` and `fake_release`, so
     // `private_data` is the `FakeFile` that open leaked.
     let fake = unsafe { &*(*file).private_data.cast::<FakeFile>() };
-    // Managed memory is mapped on the UVM node and faulted in with no call fakegpu could
-    // meter: a cgroup whose policy denies it cannot map it.
-    if fake.front.family == Family::NvidiaUvm {
-        if let Some(state) = State::get() {
-            if state.cgroups.uvm_denied_for_current() {
-                crate::nvidia::log_refusal(fake, 0, "maps managed memory, denied by uvm.policy");
-                return EPERM.to_errno();
-            }
+    if let (Some(p), Some(state)) = (fake.personality, State::get()) {
+        if let Err(e) = p.may_mmap(&state.cgroups, fake) {
+            return e.to_errno();
         }
     }
     let real = &fake.real;
@@ -363,7 +344,7 @@ unsafe extern "C" fn fake_get_unmapped_area(
         // (`current->mm` is live while the task runs mmap).
         None => unsafe {
             bindings::mm_get_unmapped_area(
-                crate::fakegpu_current_mm().cast(),
+                super::task::fakegpu_current_mm().cast(),
                 real.as_ptr(),
                 addr,
                 len,

@@ -4,22 +4,12 @@
 //! ones where that is meaningful) and a device per front, which devtmpfs turns into `/dev`
 //! nodes.
 
-use crate::forward::FAKE_FOPS;
 use crate::abi::devnum::DevNum;
-use crate::policy::fronts::{Family, FAMILY_MINORS};
+use crate::fops::FileOps;
+use crate::policy::fronts::{Family, FrontTable, FAMILY_MINORS};
 use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::prelude::*;
-
-/// The region name of `family` as a NUL-terminated C string.
-fn region_name(family: Family) -> &'static CStr {
-    match family {
-        Family::Drm => kernel::c_str!("fakedri"),
-        Family::Generic => kernel::c_str!("fakechr"),
-        Family::Nvidia => kernel::c_str!("fakegpu"),
-        Family::NvidiaUvm => kernel::c_str!("fakegpu-uvm"),
-    }
-}
 
 /// The registered char regions, one per family that has fronts.
 pub(crate) struct Regions {
@@ -28,8 +18,9 @@ pub(crate) struct Regions {
 }
 
 impl Regions {
-    /// Registers a region for each family the table uses.
-    pub(crate) fn register(table: &crate::FrontTable) -> Result<Self> {
+    /// Registers a region for each family the table uses, with the file operations `fops`
+    /// (the core's forwarding ones).
+    pub(crate) fn register(table: &FrontTable, fops: &'static FileOps) -> Result<Self> {
         let mut regions = Regions {
             majors: [0; Family::ALL.len()],
         };
@@ -37,18 +28,11 @@ impl Regions {
             if !table.uses(family) {
                 continue;
             }
-            let name = region_name(family);
-            debug_assert_eq!(name.to_str().ok(), Some(family.region_name()));
-            // SAFETY: `name` is a static NUL-terminated string and `FAKE_FOPS` a static
+            let name = family.region_c_name();
+            // SAFETY: `name` is a static NUL-terminated string and `fops` a static
             // file_operations, both outliving the registration (undone in `drop`).
             let major = unsafe {
-                bindings::__register_chrdev(
-                    0,
-                    0,
-                    FAMILY_MINORS,
-                    name.as_char_ptr(),
-                    FAKE_FOPS.get(),
-                )
+                bindings::__register_chrdev(0, 0, FAMILY_MINORS, name.as_ptr().cast(), fops.get())
             };
             if major < 0 {
                 pr_err!(
@@ -90,7 +74,7 @@ impl Drop for Regions {
                         major,
                         0,
                         FAMILY_MINORS,
-                        region_name(family).as_char_ptr(),
+                        family.region_c_name().as_ptr().cast(),
                     )
                 };
             }
@@ -113,7 +97,7 @@ unsafe impl Sync for Nodes {}
 
 impl Nodes {
     /// Creates the class and a device (hence a `/dev` node) for every front of `table`.
-    pub(crate) fn create(table: &crate::FrontTable, regions: &Regions) -> Result<Self> {
+    pub(crate) fn create(table: &FrontTable, regions: &Regions) -> Result<Self> {
         // SAFETY: the name is a static NUL-terminated string.
         let class = unsafe { bindings::class_create(kernel::c_str!("fakegpu").as_char_ptr()) };
         let class = NonNull::new(kernel::error::from_err_ptr(class)?).ok_or(ENOMEM)?;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! NVIDIA calls made on fakegpu's private copy of their parameters, so that what the driver
-//! acts on is exactly what fakegpu decided on and metered.
+//! Calls made on fakegpu's private copy of their parameters, so that what the driver acts
+//! on is exactly what fakegpu decided on and metered.
 //!
 //! A tenant controls its parameters' memory at every instant: it can rewrite a field (the
 //! class, the size, the handle to free) between fakegpu's read and the driver's, or rewrite
@@ -11,9 +11,10 @@
 //! there, where no user process can reach, and fakegpu reads the answer from there before
 //! writing it back to the caller.
 
-use crate::forward::{FakeFile, IoctlFn};
-use crate::worker::{run_in_worker, GpuFiles, Installed};
+use super::personality::{FakeFile, IoctlFn};
+use super::worker::{run_in_worker, FileSet, Installed};
 use core::ffi::c_void;
+use kernel::bindings;
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
@@ -21,16 +22,9 @@ use kernel::uaccess::UserSlice;
 extern "C" {
     /// Where the scratch range starts in fakegpu's scratch mm (`worker_shim.c`).
     fn fakegpu_scratch_addr() -> usize;
-    /// A DRM ioctl in the calling task on a kernel copy of its arguments (`drm_shim.c`).
-    fn fakegpu_drm_ioctl_copy(
-        file: *mut c_void,
-        cmd: c_uint,
-        kdata: *mut c_void,
-        len: usize,
-    ) -> c_long;
 }
 
-/// Largest escape struct copied (NVOS32, RM_VID_HEAP_CONTROL, is 184 bytes).
+/// Largest parameter struct copied (NVIDIA's NVOS32, RM_VID_HEAP_CONTROL, is 184 bytes).
 pub(crate) const OUTER_MAX: usize = 256;
 /// Largest block a pointer in it may lead to.
 pub(crate) const INDIRECT_MAX: usize = 1024;
@@ -60,7 +54,7 @@ pub(crate) struct PrivateCall<'a> {
     outer: [u8; OUTER_MAX],
     outer_len: usize,
     indirect: [Option<Indirect>; MAX_INDIRECT],
-    gpu_files: Option<KBox<GpuFiles>>,
+    files: Option<KBox<FileSet>>,
     ret: c_long,
 }
 
@@ -115,7 +109,7 @@ impl<'a> PrivateCall<'a> {
             outer,
             outer_len,
             indirect: [const { None }; MAX_INDIRECT],
-            gpu_files: None,
+            files: None,
             ret: 0,
         }
     }
@@ -166,10 +160,10 @@ impl<'a> PrivateCall<'a> {
             .map(|i| &i.data[..])
     }
 
-    /// The driver will also find the real files of these GPUs in the worker's table (device
-    /// allocation's fd-table walk).
-    pub(crate) fn with_gpu_files(&mut self, gpus: KBox<GpuFiles>) {
-        self.gpu_files = Some(gpus);
+    /// The driver will also find these real files in the worker's table (for a driver that
+    /// walks the fd table during the call).
+    pub(crate) fn with_files(&mut self, files: KBox<FileSet>) {
+        self.files = Some(files);
     }
 
     /// Makes the call in the caller's worker, on the copy; returns the driver's ioctl result.
@@ -185,28 +179,24 @@ impl<'a> PrivateCall<'a> {
         Ok(self.ret)
     }
 
-    /// Makes a DRM buffer-creating call on the copy, in the calling task: the DRM core takes
-    /// its arguments from kernel memory (`drm_ioctl_kernel`), so no scratch address space is
-    /// needed, and the call stays in the caller's process. (The DRM core records the calling
-    /// process as the file's owner and waits for an RCU grace period whenever that changes:
-    /// a worker call between the caller's own calls on the file cost two, ~35 ms under TCG.)
-    /// A call with a block its pointer leads to (the driver reads that block from user
-    /// memory) still goes through the worker, in the scratch address space.
-    pub(crate) fn run_drm(&mut self) -> Result<c_long> {
+    /// Makes the call on the copy in the calling task, through `call_on_copy` (the real
+    /// file, the command and the copy in kernel memory), for a driver core that can take its
+    /// arguments from kernel memory: no scratch address space is needed, and the call stays
+    /// in the caller's process. A call with a block its pointer leads to (the driver reads
+    /// that block from user memory) still goes through the worker, in the scratch address
+    /// space.
+    pub(crate) fn run_on_copy(
+        &mut self,
+        call_on_copy: impl FnOnce(*mut bindings::file, c_uint, &mut [u8; OUTER_MAX]) -> c_long,
+    ) -> Result<c_long> {
         if self.indirect.iter().any(Option::is_some) {
             return self.run();
         }
-        // SAFETY: `fake` is a fake DRM file, whose real file is an open DRM file; `outer` is
-        // writable for `OUTER_MAX` bytes, and the shim refuses an ioctl larger than that.
-        let ret = unsafe {
-            fakegpu_drm_ioctl_copy(
-                self.fake.real.as_ptr().cast(),
-                self.cmd,
-                self.outer.as_mut_ptr().cast(),
-                OUTER_MAX,
-            )
-        };
-        Ok(ret)
+        Ok(call_on_copy(
+            self.fake.real.as_ptr(),
+            self.cmd,
+            &mut self.outer,
+        ))
     }
 
     /// The ioctl's result for the caller of a call at `ptr` that returned `ret`: on success
@@ -245,8 +235,8 @@ unsafe extern "C" fn private_job(ctx: *mut c_void) {
     let base = unsafe { fakegpu_scratch_addr() };
     let mut installed = Installed::new();
     let result = (|| -> Result<c_long> {
-        if let Some(gpus) = &call.gpu_files {
-            installed.install_gpus(gpus)?;
+        if let Some(files) = &call.files {
+            installed.install_set(files)?;
         }
         let mut outer = call.outer;
         for (i, ind) in call.indirect.iter().enumerate() {

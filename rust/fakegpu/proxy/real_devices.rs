@@ -12,8 +12,8 @@
 //! the real file, hence the mount), releasing it later runs no fakegpu code.
 
 use crate::abi::devnum::DevNum;
-use crate::policy::fronts::FrontTable;
 use crate::abi::namebuf::NameBuf;
+use crate::policy::fronts::FrontTable;
 use core::fmt::Write;
 use core::ptr::NonNull;
 use kernel::bindings;
@@ -173,7 +173,7 @@ impl RealDevices {
             dentry: dentry.as_ptr(),
         };
         // SAFETY: the running task's credentials stay valid while it runs this call.
-        let cred = unsafe { crate::fakegpu_current_cred() }.cast::<bindings::cred>();
+        let cred = unsafe { super::task::fakegpu_current_cred() }.cast::<bindings::cred>();
         // SAFETY: `path` refers to a live mount and dentry (type invariant); `dentry_open`
         // takes its own references.
         let file = unsafe { bindings::dentry_open(&path, flags as kernel::ffi::c_int, cred) };

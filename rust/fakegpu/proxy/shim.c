@@ -182,4 +182,4 @@ void fakegpu_sysfs_remove(void)
 	}
 }
 
-#include "../kernel-common/layout_table.h"
+#include "../../kernel-common/layout_table.h"

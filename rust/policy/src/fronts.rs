@@ -50,6 +50,16 @@ impl Family {
         }
     }
 
+    /// [`Family::region_name`] as a C string, for registering the region.
+    pub const fn region_c_name(self) -> &'static core::ffi::CStr {
+        match self {
+            Family::Drm => c"fakedri",
+            Family::Generic => c"fakechr",
+            Family::Nvidia => c"fakegpu",
+            Family::NvidiaUvm => c"fakegpu-uvm",
+        }
+    }
+
     /// Index into per-family arrays.
     pub const fn index(self) -> usize {
         match self {
@@ -365,6 +375,13 @@ impl FrontTable {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn region_c_names_match_region_names() {
+        for family in Family::ALL {
+            assert_eq!(family.region_c_name().to_str(), Ok(family.region_name()));
+        }
+    }
 
     #[test]
     fn parses_drm_and_generic() {

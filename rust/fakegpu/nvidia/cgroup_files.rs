@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The NVIDIA personality's files in an entry (`/sys/kernel/fakegpu/cgroups/<id>/`), in
+//! cgroup v2's formats: one `gpuN VALUE` line per GPU (N the minor of `/dev/nvidiaN`), `max`
+//! for no limit, bytes on read, K/M/G/T suffixes on write.
+//!
+//! | file | read | write |
+//! |---|---|---|
+//! | `memory.max` | per GPU: the limit of GPU memory | `gpuN SIZE ...` or `SIZE` for all |
+//! | `memory.current`, `memory.peak` | per GPU: charged now, most ever | - |
+//! | `memory.events` | per GPU: `gpuN max=N`, allocations the limit refused | - |
+//! | `pinned.current` | pinned host memory charged | - |
+//! | `channels.max` | per GPU: the limit of channels | `gpuN COUNT ...` or `COUNT` |
+//! | `channels.current` | per GPU: channels held | - |
+//! | `channel_groups.current` | per GPU: channel groups (TSGs) held, counted only | - |
+//! | `uvm.policy` | `allow` or `deny` managed (UVM) memory | the same |
+
+use crate::abi::nv_frontend::NvIoctlCardInfo;
+use crate::policy::cgroup_entry::EntryState;
+use crate::policy::ledger::{self, Counter, Shown};
+use crate::proxy::page::Page;
+use core::fmt::{self, Write};
+use kernel::prelude::*;
+
+/// Writes one `gpuN VALUE` line per GPU slot.
+fn per_gpu(
+    out: &mut Page<'_>,
+    cards: &[NvIoctlCardInfo],
+    counters: &[Counter],
+    value: impl Fn(&Counter) -> u64,
+) -> fmt::Result {
+    for (card, c) in cards.iter().zip(counters) {
+        writeln!(out, "gpu{} {}", card.minor_number, Shown(value(c)))?;
+    }
+    Ok(())
+}
+
+/// Shows file `attr` of `entry` (GPU slots are the order of `cards`); `None` if the file is
+/// not the personality's.
+pub(super) fn show(
+    entry: &EntryState,
+    attr: &[u8],
+    cards: &[NvIoctlCardInfo],
+    out: &mut Page<'_>,
+) -> Option<Result> {
+    let u = &entry.usage;
+    let shown = match attr {
+        b"memory.max" => per_gpu(out, cards, &u.memory, |c| c.max),
+        b"memory.current" => per_gpu(out, cards, &u.memory, |c| c.current),
+        b"memory.peak" => per_gpu(out, cards, &u.memory, |c| c.peak),
+        b"memory.events" => cards
+            .iter()
+            .zip(u.memory.iter())
+            .try_for_each(|(card, c)| writeln!(out, "gpu{} max={}", card.minor_number, c.events)),
+        b"pinned.current" => writeln!(out, "{}", u.pinned.current),
+        b"channels.max" => per_gpu(out, cards, &u.channels, |c| c.max),
+        b"channels.current" => per_gpu(out, cards, &u.channels, |c| c.current),
+        b"channel_groups.current" => per_gpu(out, cards, &u.channel_groups, |c| c.current),
+        b"uvm.policy" => writeln!(out, "{}", if entry.uvm_deny { "deny" } else { "allow" }),
+        _ => return None,
+    };
+    Some(shown.map_err(|_| EINVAL))
+}
+
+/// Stores a write to file `attr` of `entry`; a bad write changes nothing (EINVAL); `None`
+/// if the file is not the personality's.
+pub(super) fn store(
+    entry: &mut EntryState,
+    attr: &[u8],
+    text: &str,
+    cards: &[NvIoctlCardInfo],
+) -> Option<Result> {
+    let slot_of = |minor: u32| cards.iter().position(|c| c.minor_number == minor);
+    let (counters, parse) = match attr {
+        b"uvm.policy" => {
+            return Some(match text.strip_suffix('\n').unwrap_or(text) {
+                "allow" => {
+                    entry.uvm_deny = false;
+                    Ok(())
+                }
+                "deny" => {
+                    entry.uvm_deny = true;
+                    Ok(())
+                }
+                _ => Err(EINVAL),
+            });
+        }
+        b"memory.max" => (&mut entry.usage.memory, ledger::parse_size as fn(&str) -> _),
+        b"channels.max" => (
+            &mut entry.usage.channels,
+            ledger::parse_count as fn(&str) -> _,
+        ),
+        _ => return None,
+    };
+    // Limits change live; lowering one below what is charged only refuses new charges.
+    let stored = ledger::parse_per_gpu(text, cards.len(), slot_of, parse, |slot, max| {
+        if let Some(c) = counters.get_mut(slot) {
+            c.max = max;
+        }
+    });
+    Some(stored.map_err(|_| EINVAL))
+}

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The NVIDIA personality: fakegpu's nodes in front of NVIDIA's driver (`/dev/fakegpuctl`,
+//! `/dev/fakegpuN`, `/dev/fakegpu-uvm`). Every call passes the filter (`policy::nv_proxy`);
+//! allocations are metered per cgroup; a cgroup limited to some GPUs is shown only those.
+//!
+//! Layers, lowest first: `discovery` (the driver's majors and GPUs at load), `nodes_fs` (the
+//! `fakegpu-nodes` filesystem), `fd_translation` (calls made in the caller's worker, fds
+//! rewritten), `meter` (the mirror of RM objects and their charges), `visibility` (the
+//! GPU-enumerating calls for a limited cgroup), `ioctl` (decoding, filter, routing),
+//! `cgroup_files` (the personality's per-cgroup files); this file holds its state and the
+//! [`Personality`] implementation.
+
+mod cgroup_files;
+pub(crate) mod discovery;
+mod fd_translation;
+mod ioctl;
+mod meter;
+pub(crate) mod nodes_fs;
+mod visibility;
+
+use crate::abi::nv_frontend::{NvIoctlCardInfo, NV_CTL_MINOR};
+use crate::policy::cgroup_entry::EntryState;
+use crate::policy::fronts::{Family, Front};
+use crate::policy::nv_proxy::FilterMode;
+use crate::proxy::cgroup::Cgroup;
+use crate::proxy::cgroups::Registry;
+use crate::proxy::page::Page;
+use crate::proxy::params::param;
+use crate::proxy::personality::{FakeFile, IoctlFn, Personality};
+use crate::proxy::state::State;
+use crate::published::{PublishGuard, Published};
+use kernel::ffi::{c_long, c_uint};
+use kernel::prelude::*;
+use kernel::sync::Mutex;
+use meter::Mirror;
+
+extern "C" {
+    /// The `filter=` module parameter (`proxy/shim.c`).
+    fn fakegpu_filter_param() -> *const kernel::ffi::c_char;
+}
+
+/// What the NVIDIA personality holds while the module is loaded.
+pub(crate) struct NvState {
+    /// How unknown NVIDIA calls are treated.
+    filter: FilterMode,
+    /// The NVIDIA driver's CARD_INFO records at load, all its GPUs in its order (empty
+    /// without NVIDIA fronts): what a cgroup limited to some GPUs is shown of them, and the
+    /// meter's GPU slots (the RM's device instance N is the Nth).
+    cards: KVec<NvIoctlCardInfo>,
+    /// The mirror of the RM objects made through fakegpu.
+    mirror: Pin<KBox<Mutex<Mirror>>>,
+}
+
+/// The personality's state, published at load before the core's.
+static NVIDIA: Published<NvState> = Published::new();
+
+/// Publishes the personality's state, with the `filter=` mode and the GPUs `cards` that
+/// discovery found; unpublished when the guard drops.
+pub(crate) fn load(
+    filter: FilterMode,
+    cards: KVec<NvIoctlCardInfo>,
+) -> Result<PublishGuard<NvState>> {
+    let mirror = KBox::pin_init(
+        kernel::new_mutex!(Mirror::new(), "fakegpu_nv_mirror"),
+        GFP_KERNEL,
+    )?;
+    NVIDIA.publish(NvState {
+        filter,
+        cards,
+        mirror,
+    })
+}
+
+/// The `filter=` module parameter.
+pub(crate) fn filter_param() -> Result<FilterMode> {
+    match param(fakegpu_filter_param)? {
+        "strict" => Ok(FilterMode::Strict),
+        "permissive" => {
+            pr_warn!("filter=permissive: unknown NVIDIA escapes and UVM commands are forwarded unchecked\n");
+            Ok(FilterMode::Permissive)
+        }
+        other => {
+            pr_err!("filter=\"{}\": expected strict or permissive\n", other);
+            Err(EINVAL)
+        }
+    }
+}
+
+/// What the NVIDIA path needs for one call: the core's registry and the personality's
+/// state, both alive while the module is loaded.
+#[derive(Clone, Copy)]
+pub(crate) struct Nv {
+    /// The core's per-cgroup entries and charges.
+    pub(crate) cgroups: &'static Registry,
+    /// How unknown calls are treated.
+    pub(crate) filter: FilterMode,
+    /// The driver's GPUs (see [`NvState`]).
+    pub(crate) cards: &'static [NvIoctlCardInfo],
+    /// The mirror of RM objects; locked before the registry (see `meter.rs`).
+    mirror: &'static Mutex<Mirror>,
+}
+
+impl Nv {
+    /// Both states, if the module is fully loaded.
+    pub(crate) fn get() -> Option<Self> {
+        let core = State::get()?;
+        let nv = NVIDIA.get()?;
+        Some(Nv {
+            cgroups: core.cgroups.as_ref().get_ref(),
+            filter: nv.filter,
+            cards: &nv.cards,
+            mirror: nv.mirror.as_ref().get_ref(),
+        })
+    }
+}
+
+/// Whether the calling task's cgroup, or an ancestor, refuses managed memory.
+fn uvm_denied_for_current(cgroups: &Registry) -> bool {
+    let acc = cgroups.lock();
+    if acc.entries.iter().next().is_none() {
+        return false;
+    }
+    let Some(cgroup) = Cgroup::current() else {
+        return true;
+    };
+    let mut deny = false;
+    acc.for_each_entry_of(&cgroup, |_, e| deny |= e.state.uvm_deny);
+    deny
+}
+
+/// The NVIDIA personality, registered by the crate root.
+pub(crate) struct Nvidia;
+
+/// Its one instance.
+pub(crate) static PERSONALITY: Nvidia = Nvidia;
+
+impl Personality for Nvidia {
+    fn claims(&self, front: &Front) -> bool {
+        matches!(front.family, Family::Nvidia | Family::NvidiaUvm)
+    }
+
+    /// A GPU the caller's cgroup may not see cannot be opened, as if the device cgroup
+    /// denied it.
+    fn may_open(&self, cgroups: &Registry, front: &Front) -> Result {
+        if front.family == Family::Nvidia
+            && front.real.minor != NV_CTL_MINOR
+            && !cgroups.visibility_of_current().allows(front.real.minor)
+        {
+            return Err(EPERM);
+        }
+        Ok(())
+    }
+
+    fn ioctl(&self, fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, arg: usize) -> c_long {
+        ioctl::ioctl(fake, ioctl, cmd, arg)
+    }
+
+    /// Managed memory is mapped on the UVM node and faulted in with no call fakegpu could
+    /// meter: a cgroup whose policy denies it cannot map it.
+    fn may_mmap(&self, cgroups: &Registry, fake: &FakeFile) -> Result {
+        if fake.front.family == Family::NvidiaUvm && uvm_denied_for_current(cgroups) {
+            ioctl::log_refusal(fake, 0, "maps managed memory, denied by uvm.policy");
+            return Err(EPERM);
+        }
+        Ok(())
+    }
+
+    /// The driver frees an nvidiactl file's clients when the file is released: the meter
+    /// follows as soon as fakegpu holds the last reference.
+    fn released(&self, _cgroups: &Registry, front: &Front) {
+        if front.family == Family::Nvidia {
+            if let Some(nv) = Nv::get() {
+                meter::sweep(&nv);
+            }
+        }
+    }
+
+    fn reap(&self, _cgroups: &Registry) {
+        if let Some(nv) = Nv::get() {
+            meter::sweep(&nv);
+        }
+    }
+
+    fn show_file(&self, entry: &EntryState, attr: &[u8], out: &mut Page<'_>) -> Option<Result> {
+        let nv = NVIDIA.get()?;
+        cgroup_files::show(entry, attr, &nv.cards, out)
+    }
+
+    fn store_file(&self, entry: &mut EntryState, attr: &[u8], text: &str) -> Option<Result> {
+        let nv = NVIDIA.get()?;
+        cgroup_files::store(entry, attr, text, &nv.cards)
+    }
+}

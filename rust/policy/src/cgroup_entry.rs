@@ -1,0 +1,42 @@
+//! What fakegpu decides and counts for one cgroup: the GPUs it may see, its counters and
+//! limits (the ledger), and its policies. The kernel module's cgroup entry holds one of these
+//! beside the kernel objects (the cgroup reference, the sysfs directory); the driver
+//! personalities read and write the parts that are theirs, so the module's core never names
+//! them.
+
+use super::gpu_set::Visibility;
+use super::ledger::Usage;
+
+/// One cgroup's share of fakegpu's state.
+pub struct EntryState {
+    /// Which GPUs the cgroup may see.
+    pub gpus: Visibility,
+    /// Its counters and limits.
+    pub usage: Usage,
+    /// Whether managed (UVM) memory is refused: it is faulted in with no call to meter.
+    pub uvm_deny: bool,
+}
+
+impl Default for EntryState {
+    /// A new entry: every GPU visible, nothing charged, no limit, managed memory allowed.
+    fn default() -> Self {
+        EntryState {
+            gpus: Visibility::All,
+            usage: Usage::default(),
+            uvm_deny: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_entry_sees_everything_and_holds_nothing() {
+        let e = EntryState::default();
+        assert_eq!(e.gpus, Visibility::All);
+        assert!(e.usage.is_idle());
+        assert!(!e.uvm_deny);
+    }
+}

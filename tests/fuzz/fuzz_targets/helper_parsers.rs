@@ -7,7 +7,7 @@
 
 #[path = "../../../helper/src/config.rs"]
 mod config;
-#[path = "../../../helper/src/request.rs"]
+#[path = "../../../helper/src/request/mod.rs"]
 mod request;
 #[path = "../../../helper/src/units.rs"]
 mod units;

@@ -10,7 +10,9 @@ use crate::device_cgroup::rules::{rule_line, rules_from_config, Kind, Rule};
 use crate::device_cgroup::{v1::apply_v1, v2::apply_v2};
 use crate::mounts::{self, Bind, Work};
 use crate::oci::{self, Bundle, State};
-use crate::request::{self, Devices, Plan, Request};
+use crate::request::devices::Devices;
+use crate::request::plan::{self, Plan};
+use crate::request::sources::Request;
 use crate::sysfs::{FakeNode, Fakegpu, NvRole};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -284,7 +286,7 @@ fn create(state: &State, opts: &Options) -> Result<(), String> {
     if opts.cdi {
         req.devices = Some(Devices::List(cdi_gpus(&bundle, &nodes)));
     }
-    let Some(plan) = request::plan(&req, &config, &available)? else {
+    let Some(plan) = plan::plan(&req, &config, &available)? else {
         return Ok(());
     };
     for note in &plan.notes {

@@ -7,7 +7,7 @@
 //! take them), or a TOML integer of bytes; counts are integers or `"max"`. An unknown key is
 //! an error, so a typo does not pass silently.
 
-use crate::request::Devices;
+use crate::request::devices::Devices;
 use policy::ledger;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};

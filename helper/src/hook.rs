@@ -5,10 +5,14 @@
 //! done and is reported in one line; the runtime then aborts the container's creation.
 
 use crate::config::HostConfig;
-use crate::device_cgroup::{self, Kind, Rule};
+use crate::device_cgroup::program::build_program;
+use crate::device_cgroup::rules::{rule_line, rules_from_config, Kind, Rule};
+use crate::device_cgroup::{v1::apply_v1, v2::apply_v2};
 use crate::mounts::{self, Bind, Work};
 use crate::oci::{self, Bundle, State};
-use crate::request::{self, Devices, Plan, Request};
+use crate::request::devices::Devices;
+use crate::request::plan::{self, Plan};
+use crate::request::sources::Request;
 use crate::sysfs::{FakeNode, Fakegpu, NvRole};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -137,7 +141,7 @@ const RUNTIME_DEFAULTS: [(Kind, Option<u32>, Option<u32>, &str); 10] = [
 /// The device rules the runtime enforced: config.json's, then the runtime's defaults and
 /// the nodes config.json's `linux.devices` lists (runtimes allow both).
 fn runtime_rules(bundle: &Bundle) -> Result<Vec<Rule>, String> {
-    let mut rules = device_cgroup::rules_from_config(&bundle.config)?;
+    let mut rules = rules_from_config(&bundle.config)?;
     let allow = |kind, major, minor, access: &str| Rule {
         allow: true,
         kind,
@@ -245,9 +249,9 @@ impl Undo {
     fn run(self, fg: &Fakegpu) {
         if let Some((dir, rules, v2)) = self.device_rules {
             let _ = if v2 {
-                device_cgroup::apply_v2(&dir, &rules)
+                apply_v2(&dir, &rules)
             } else {
-                device_cgroup::apply_v1(&dir, &rules)
+                apply_v1(&dir, &rules)
             };
         }
         if let Some(id) = self.entry {
@@ -282,7 +286,7 @@ fn create(state: &State, opts: &Options) -> Result<(), String> {
     if opts.cdi {
         req.devices = Some(Devices::List(cdi_gpus(&bundle, &nodes)));
     }
-    let Some(plan) = request::plan(&req, &config, &available)? else {
+    let Some(plan) = plan::plan(&req, &config, &available)? else {
         return Ok(());
     };
     for note in &plan.notes {
@@ -347,9 +351,9 @@ fn create(state: &State, opts: &Options) -> Result<(), String> {
             let own = runtime_rules(&bundle)?;
             undo.device_rules = Some((dir.clone(), own, v2));
             if v2 {
-                device_cgroup::apply_v2(&dir, &rules)?;
+                apply_v2(&dir, &rules)?;
             } else {
-                device_cgroup::apply_v1(&dir, &rules)?;
+                apply_v1(&dir, &rules)?;
             }
         }
         mounts::apply(pid, &bundle.rootfs, &work)?;
@@ -430,10 +434,10 @@ fn print_plan(plan: &Plan, cgroup: &str, rules: &[Rule], work: &Work) {
     println!("channels.max {}", per_gpu_line(&plan.channels_max));
     println!("uvm.policy {}", plan.uvm_policy);
     for r in rules {
-        println!("device rule {}", device_cgroup::rule_line(r));
+        println!("device rule {}", rule_line(r));
     }
     // Built as apply_v2 would, so the dry run costs what the real decision costs.
-    let program = device_cgroup::build_program(rules);
+    let program = build_program(rules);
     println!("device program {} instructions", program.len());
     for b in &work.binds {
         println!("bind {} -> {}", b.source.display(), b.target);

@@ -7,14 +7,15 @@
 
 #[path = "../../../helper/src/config.rs"]
 mod config;
-#[path = "../../../helper/src/request.rs"]
+#[path = "../../../helper/src/request/mod.rs"]
 mod request;
 #[path = "../../../helper/src/units.rs"]
 mod units;
 
 use config::HostConfig;
 use libfuzzer_sys::fuzz_target;
-use request::{Devices, Request};
+use request::devices::Devices;
+use request::sources::{self, Request};
 use std::collections::BTreeMap;
 
 fuzz_target!(|data: &[u8]| {
@@ -33,17 +34,17 @@ fuzz_target!(|data: &[u8]| {
     let _ = HostConfig::parse(value);
     let mut annotations = BTreeMap::new();
     for key in [
-        request::ANNOTATION_DEVICES,
-        request::ANNOTATION_MEMORY,
-        request::ANNOTATION_CHANNELS,
+        sources::ANNOTATION_DEVICES,
+        sources::ANNOTATION_MEMORY,
+        sources::ANNOTATION_CHANNELS,
     ] {
         annotations.insert(key.to_string(), value.to_string());
     }
     let env: Vec<String> = [
-        request::ENV_DEVICES,
-        request::ENV_NVIDIA_DEVICES,
-        request::ENV_MEMORY,
-        request::ENV_HAMI_MEMORY,
+        sources::ENV_DEVICES,
+        sources::ENV_NVIDIA_DEVICES,
+        sources::ENV_MEMORY,
+        sources::ENV_HAMI_MEMORY,
     ]
     .iter()
     .map(|k| format!("{k}={value}"))
@@ -51,8 +52,8 @@ fuzz_target!(|data: &[u8]| {
     .collect();
     for (a, e) in [(&annotations, &env[..]), (&BTreeMap::new(), &env[..])] {
         if let Ok(req) = Request::read(a, e, &config) {
-            let _ = request::plan(&req, &config, &[0, 1]);
-            let _ = request::plan(&req, &config, &[]);
+            let _ = request::plan::plan(&req, &config, &[0, 1]);
+            let _ = request::plan::plan(&req, &config, &[]);
         }
     }
     for check in [units::check_size, units::check_count] {

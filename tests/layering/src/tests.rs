@@ -263,3 +263,62 @@ fn a_missing_module_file_is_an_error() {
         "main.rs:1: no file for `mod gone;` (looked for gone.rs and gone/mod.rs)"
     );
 }
+
+#[test]
+fn dollar_crate_paths_in_macro_rules_count() {
+    let dir = crate_of(&[
+        ("lib.rs", "mod a;\nmod b;\n"),
+        (
+            "a.rs",
+            "pub struct X;\nmacro_rules! call {\n    () => {\n        $crate::b::f()\n    };\n}\n",
+        ),
+        ("b.rs", "use crate::a::X;\npub fn f() {}\n"),
+    ]);
+    let text = cycle_text(&check(&dir, "lib.rs", &[]));
+    assert!(text.contains("    a.rs:4: $crate::b::f"), "{text}");
+}
+
+#[test]
+fn a_core_with_personalities_on_top_passes() {
+    let dir = crate_of(&[
+        (
+            "main.rs",
+            "mod drm;\nmod nvidia;\nmod proxy;\nuse proxy::forward::Registry;\npub struct State(Registry);\nfn init() {\n    nvidia::register();\n    drm::register();\n}\n",
+        ),
+        ("proxy/mod.rs", "pub mod forward;\npub mod meter;\n"),
+        (
+            "proxy/forward.rs",
+            "use super::meter::Meter;\npub trait Personality {\n    fn ioctl(&self, meter: &Meter);\n}\npub struct Registry;\npub fn state() -> &'static crate::State {\n    todo!()\n}\n",
+        ),
+        (
+            "proxy/meter.rs",
+            "pub struct Meter;\nimpl Meter {\n    pub fn charge(&self) {}\n}\n",
+        ),
+        (
+            "nvidia/mod.rs",
+            "use crate::proxy::forward::Personality;\nuse crate::proxy::meter::Meter;\nstruct Nvidia;\nimpl Personality for Nvidia {\n    fn ioctl(&self, meter: &Meter) { meter.charge() }\n}\npub fn register() {}\n",
+        ),
+        (
+            "drm/mod.rs",
+            "use crate::proxy::{forward::Personality, meter::Meter};\nstruct Drm;\nimpl Personality for Drm {\n    fn ioctl(&self, _: &Meter) {}\n}\npub fn register() {}\n",
+        ),
+    ]);
+    let report = check(&dir, "main.rs", &["proxy"]);
+    assert!(
+        report.passed(),
+        "{}\n{}",
+        cycle_text(&report),
+        report.core.join("\n")
+    );
+    assert_eq!(
+        report.table,
+        [
+            "drm/mod.rs -> proxy/forward.rs, proxy/meter.rs",
+            "main.rs -> drm/mod.rs, nvidia/mod.rs, proxy/forward.rs",
+            "nvidia/mod.rs -> proxy/forward.rs, proxy/meter.rs",
+            "proxy/forward.rs -> main.rs, proxy/meter.rs",
+            "proxy/meter.rs ->",
+            "proxy/mod.rs ->",
+        ]
+    );
+}

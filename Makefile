@@ -72,6 +72,8 @@ lint: deps
 	cargo fmt --check
 	cargo clippy --quiet --locked --workspace --all-targets -- -D warnings
 	rustfmt --check --edition 2021 rust/fakegpu/fakegpu_main.rs rust/nvsim/nvsim_main.rs
+	cargo run --quiet --locked -p fakegpu-layering -- rust/nvsim/nvsim_main.rs
+	cargo run --quiet --locked -p fakegpu-layering -- rust/fakegpu/fakegpu_main.rs --core rust/fakegpu/proxy
 
 clean:
 	rm -rf $(BUILD) target

@@ -10,6 +10,7 @@
 //! register, not in memory the caller could rewrite in between).
 
 use super::meter::ForwardedAlloc;
+use super::refusal::log_refusal;
 use super::Nv;
 use crate::abi::ioc::{self, IOC_READ, IOC_SIZE_MAX, IOC_WRITE};
 use crate::abi::nv_frontend::{
@@ -29,17 +30,6 @@ use core::mem::{offset_of, size_of};
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
-
-extern "C" {
-    /// Logs a refused call, rate-limited, with the calling process (`shim.c`).
-    fn fakegpu_log_refusal(
-        node: *const u8,
-        node_len: usize,
-        call: u32,
-        why: *const u8,
-        why_len: usize,
-    );
-}
 
 /// Handles an ioctl on a fake NVIDIA file; `ioctl` is the real driver's handler.
 pub(crate) fn ioctl(fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, arg: usize) -> c_long {
@@ -325,21 +315,6 @@ fn uvm_ioctl(fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, arg: usize, nv: &Nv) 
     let head = head.get_mut(..head_len).ok_or(EINVAL)?;
     UserSlice::new(arg, head_len).reader().read_slice(head)?;
     dispatch(fake, ioctl, cmd, arg, head, route, cmd)
-}
-
-/// Logs (rate-limited) that `call` on `fake` was refused, and why.
-pub(crate) fn log_refusal(fake: &FakeFile, call: u32, why: &str) {
-    let node = fake.front.node_name();
-    // SAFETY: both strings are valid for their lengths during the call.
-    unsafe {
-        fakegpu_log_refusal(
-            node.as_str().as_ptr(),
-            node.as_str().len(),
-            call,
-            why.as_ptr(),
-            why.len(),
-        )
-    };
 }
 
 /// Carries out `route` for the call `cmd` with parameters at `ptr` (their head read as

@@ -5,7 +5,7 @@
 //! allocations are metered per cgroup; a cgroup limited to some GPUs is shown only those.
 //!
 //! Layers, lowest first: `discovery` (the driver's majors and GPUs at load), `nodes_fs` (the
-//! `fakegpu-nodes` filesystem), `fd_translation` (calls made in the caller's worker, fds
+//! `fakegpu-nodes` filesystem), `refusal` (the log line of a refused call), `fd_translation` (calls made in the caller's worker, fds
 //! rewritten), `meter` (the mirror of RM objects and their charges), `visibility` (the
 //! GPU-enumerating calls for a limited cgroup), `ioctl` (decoding, filter, routing),
 //! `cgroup_files` (the personality's per-cgroup files); this file holds its state and the
@@ -17,6 +17,7 @@ mod fd_translation;
 mod ioctl;
 mod meter;
 pub(crate) mod nodes_fs;
+mod refusal;
 mod visibility;
 
 use crate::abi::nv_frontend::{NvIoctlCardInfo, NV_CTL_MINOR};
@@ -160,7 +161,7 @@ impl Personality for Nvidia {
     /// meter: a cgroup whose policy denies it cannot map it.
     fn may_mmap(&self, cgroups: &Registry, fake: &FakeFile) -> Result {
         if fake.front.family == Family::NvidiaUvm && uvm_denied_for_current(cgroups) {
-            ioctl::log_refusal(fake, 0, "maps managed memory, denied by uvm.policy");
+            refusal::log_refusal(fake, 0, "maps managed memory, denied by uvm.policy");
             return Err(EPERM);
         }
         Ok(())

@@ -1,4 +1,4 @@
-//! The text parsers of rust/shared that take what users write: cgroups/control commands,
+//! The text parsers of rust/policy that take what users write: cgroups/control commands,
 //! limit files (sizes, counts, per-GPU lists), visibility lists, the module parameters
 //! (devices=, nvidia_gpus=), /proc/devices and the driver version. None may panic; what
 //! they accept must be well formed.

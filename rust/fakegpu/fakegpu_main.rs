@@ -128,7 +128,7 @@ impl kernel::Module for FakeGpu {
         let regions = Regions::register(&table, &FAKE_FOPS)?;
         let nodes = Nodes::create(&table, &regions)?;
         let nodes_fs = nvidia::nodes_fs::NodesFs::register(&table, &regions)?;
-        let sysfs = Sysfs::create()?;
+        let sysfs = Sysfs::create(&PERSONALITIES)?;
         // Published last: until then opens fail with ENXIO, and once it is published init can
         // no longer fail (a failed init frees the module without waiting for open files).
         let state = State::publish(State {

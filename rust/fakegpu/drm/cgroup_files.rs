@@ -17,8 +17,41 @@ use crate::policy::cgroup_entry::EntryState;
 use crate::policy::ledger::{self, Shown};
 use crate::policy::rate::TokenBucket;
 use crate::proxy::page::Page;
+use crate::proxy::personality::CgroupFile;
 use core::fmt::Write;
 use kernel::prelude::*;
+
+/// The personality's files, in every entry's directory.
+pub(super) static FILES: [CgroupFile; 7] = [
+    CgroupFile {
+        name: c"drm.memory.max",
+        writable: true,
+    },
+    CgroupFile {
+        name: c"drm.memory.current",
+        writable: false,
+    },
+    CgroupFile {
+        name: c"drm.memory.peak",
+        writable: false,
+    },
+    CgroupFile {
+        name: c"drm.memory.events",
+        writable: false,
+    },
+    CgroupFile {
+        name: c"submissions",
+        writable: false,
+    },
+    CgroupFile {
+        name: c"submissions.max_rate",
+        writable: true,
+    },
+    CgroupFile {
+        name: c"submissions.throttled",
+        writable: false,
+    },
+];
 
 /// Shows file `attr` of `entry`; `None` if the file is not the personality's.
 pub(super) fn show(entry: &EntryState, attr: &[u8], out: &mut Page<'_>) -> Option<Result> {

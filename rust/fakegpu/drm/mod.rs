@@ -15,7 +15,7 @@ use crate::policy::cgroup_entry::EntryState;
 use crate::policy::fronts::{Family, Front};
 use crate::proxy::cgroups::Registry;
 use crate::proxy::page::Page;
-use crate::proxy::personality::{FakeFile, IoctlFn, Personality};
+use crate::proxy::personality::{CgroupFile, FakeFile, IoctlFn, Personality};
 use crate::proxy::state::State;
 use crate::published::{PublishGuard, Published};
 use kernel::ffi::{c_long, c_uint};
@@ -90,6 +90,10 @@ impl Personality for DrmPersonality {
         if let Some(drm) = Drm::get() {
             meter::sweep(&drm);
         }
+    }
+
+    fn cgroup_files(&self) -> &'static [CgroupFile] {
+        &cgroup_files::FILES
     }
 
     fn show_file(&self, entry: &EntryState, attr: &[u8], out: &mut Page<'_>) -> Option<Result> {

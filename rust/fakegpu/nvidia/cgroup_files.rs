@@ -19,6 +19,7 @@ use crate::abi::nv_frontend::NvIoctlCardInfo;
 use crate::policy::cgroup_entry::EntryState;
 use crate::policy::ledger::{self, Counter, Shown};
 use crate::proxy::page::Page;
+use crate::proxy::personality::CgroupFile;
 use core::fmt::{self, Write};
 use kernel::prelude::*;
 
@@ -34,6 +35,46 @@ fn per_gpu(
     }
     Ok(())
 }
+
+/// The personality's files, in every entry's directory.
+pub(super) static FILES: [CgroupFile; 9] = [
+    CgroupFile {
+        name: c"memory.max",
+        writable: true,
+    },
+    CgroupFile {
+        name: c"memory.current",
+        writable: false,
+    },
+    CgroupFile {
+        name: c"memory.peak",
+        writable: false,
+    },
+    CgroupFile {
+        name: c"memory.events",
+        writable: false,
+    },
+    CgroupFile {
+        name: c"pinned.current",
+        writable: false,
+    },
+    CgroupFile {
+        name: c"channels.max",
+        writable: true,
+    },
+    CgroupFile {
+        name: c"channels.current",
+        writable: false,
+    },
+    CgroupFile {
+        name: c"channel_groups.current",
+        writable: false,
+    },
+    CgroupFile {
+        name: c"uvm.policy",
+        writable: true,
+    },
+];
 
 /// Shows file `attr` of `entry` (GPU slots are the order of `cards`); `None` if the file is
 /// not the personality's.

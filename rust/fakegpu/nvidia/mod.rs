@@ -28,7 +28,7 @@ use crate::proxy::cgroup::Cgroup;
 use crate::proxy::cgroups::Registry;
 use crate::proxy::page::Page;
 use crate::proxy::params::param;
-use crate::proxy::personality::{FakeFile, IoctlFn, Personality};
+use crate::proxy::personality::{CgroupFile, FakeFile, IoctlFn, Personality};
 use crate::proxy::state::State;
 use crate::published::{PublishGuard, Published};
 use kernel::ffi::{c_long, c_uint};
@@ -181,6 +181,10 @@ impl Personality for Nvidia {
         if let Some(nv) = Nv::get() {
             meter::sweep(&nv);
         }
+    }
+
+    fn cgroup_files(&self) -> &'static [CgroupFile] {
+        &cgroup_files::FILES
     }
 
     fn show_file(&self, entry: &EntryState, attr: &[u8], out: &mut Page<'_>) -> Option<Result> {

@@ -1,17 +1,50 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The files of an entry in `/sys/kernel/fakegpu/cgroups/<id>/` (other than `path`, which
-//! `cgroups.rs` shows): the core's own `gpus` (the GPUs the cgroup may see: `all`, `none`,
-//! `0,2-3`), then each personality's, asked in registration order (`nvidia/cgroup_files.rs`,
-//! `drm/cgroup_files.rs`). Formats are cgroup v2's: `max` for no limit, bytes on read,
+//! The files of an entry in `/sys/kernel/fakegpu/cgroups/<id>/`: the core's own `path` (shown
+//! by `cgroup_sysfs.rs`) and `gpus` (the GPUs the cgroup may see: `all`, `none`, `0,2-3`),
+//! then each personality's, registered at load and asked in registration order
+//! (`nvidia/cgroup_files.rs`, `drm/cgroup_files.rs`). Formats are cgroup v2's: `max` for no limit, bytes on read,
 //! K/M/G/T suffixes on write.
 
 use super::entry::Entry;
 use super::page::Page;
-use super::personality::Personality;
+use super::personality::{CgroupFile, Personality};
 use crate::policy::gpu_set::Visibility;
 use core::fmt::Write;
 use kernel::prelude::*;
+
+extern "C" {
+    /// Adds a file to every entry's directory (`cgroup_shim.c`); before the first entry.
+    fn fakegpu_cgroup_file_add(
+        name: *const kernel::ffi::c_char,
+        writable: bool,
+    ) -> kernel::ffi::c_int;
+}
+
+/// The core's own files.
+const CORE_FILES: [CgroupFile; 2] = [
+    CgroupFile {
+        name: c"path",
+        writable: false,
+    },
+    CgroupFile {
+        name: c"gpus",
+        writable: true,
+    },
+];
+
+/// Registers the core's files and each personality's, before `/sys/kernel/fakegpu` exists.
+pub(crate) fn register(personalities: &[&dyn Personality]) -> Result {
+    let theirs = personalities.iter().flat_map(|p| p.cgroup_files());
+    for file in Iterator::chain(CORE_FILES.iter(), theirs) {
+        // SAFETY: `file.name` is a static NUL-terminated string; called at init only, before
+        // the entries' directories can be created.
+        kernel::error::to_result(unsafe {
+            fakegpu_cgroup_file_add(file.name.as_ptr().cast(), file.writable)
+        })?;
+    }
+    Ok(())
+}
 
 /// Shows file `attr` of `entry`.
 pub(crate) fn show(

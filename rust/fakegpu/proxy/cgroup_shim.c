@@ -139,33 +139,32 @@ static ssize_t entry_store(struct kobject *kobj, struct kobj_attribute *attr, co
 	return fakegpu_cgroup_store(id, attr->attr.name, buf, len);
 }
 
-#define ENTRY_RO(file) { .attr = { .name = file, .mode = 0444 }, .show = entry_show }
-#define ENTRY_RW(file) \
-	{ .attr = { .name = file, .mode = 0644 }, .show = entry_show, .store = entry_store }
+/*
+ * The files of an entry, registered at load by the core and by each personality
+ * (cgroup_files.rs, fakegpu_cgroup_file_add); cgroup_sysfs.rs answers each by name.
+ */
+#define FAKEGPU_MAX_ENTRY_FILES 48
+static struct kobj_attribute entry_attrs[FAKEGPU_MAX_ENTRY_FILES];
+static size_t entry_nattrs;
+static struct attribute *entry_attr_list[FAKEGPU_MAX_ENTRY_FILES + 1];
 
-/* The files of an entry; cgroups.rs answers each by name. */
-static struct kobj_attribute entry_attrs[] = {
-	ENTRY_RO("path"),
-	ENTRY_RW("gpus"),
-	ENTRY_RW("memory.max"),
-	ENTRY_RO("memory.current"),
-	ENTRY_RO("memory.peak"),
-	ENTRY_RO("memory.events"),
-	ENTRY_RO("pinned.current"),
-	ENTRY_RW("channels.max"),
-	ENTRY_RO("channels.current"),
-	ENTRY_RO("channel_groups.current"),
-	ENTRY_RW("uvm.policy"),
-	ENTRY_RW("drm.memory.max"),
-	ENTRY_RO("drm.memory.current"),
-	ENTRY_RO("drm.memory.peak"),
-	ENTRY_RO("drm.memory.events"),
-	ENTRY_RO("submissions"),
-	ENTRY_RW("submissions.max_rate"),
-	ENTRY_RO("submissions.throttled"),
-};
+/* Only before fakegpu_sysfs_create; `name` must outlive the module (a static string). */
+int fakegpu_cgroup_file_add(const char *name, bool writable)
+{
+	struct kobj_attribute *a;
 
-static struct attribute *entry_attr_list[ARRAY_SIZE(entry_attrs) + 1];
+	if (entry_nattrs >= FAKEGPU_MAX_ENTRY_FILES)
+		return -ENOSPC;
+	a = &entry_attrs[entry_nattrs];
+	sysfs_attr_init(&a->attr);
+	a->attr.name = name;
+	a->attr.mode = writable ? 0644 : 0444;
+	a->show = entry_show;
+	a->store = writable ? entry_store : NULL;
+	entry_attr_list[entry_nattrs++] = &a->attr;
+	return 0;
+}
+
 static const struct attribute_group entry_group = { .attrs = entry_attr_list };
 
 struct kobject *fakegpu_cgroup_dir_create(u64 id)
@@ -223,10 +222,8 @@ static void reap_fn(struct work_struct *work)
 
 int fakegpu_cgroups_sysfs_create(struct kobject *parent)
 {
-	int i, ret;
+	int ret;
 
-	for (i = 0; i < ARRAY_SIZE(entry_attrs); i++)
-		entry_attr_list[i] = &entry_attrs[i].attr;
 	cgroups_kobj = kobject_create_and_add("cgroups", parent);
 	if (!cgroups_kobj)
 		return -ENOMEM;

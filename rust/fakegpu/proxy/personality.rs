@@ -28,6 +28,14 @@ pub(crate) struct FakeFile {
     pub(crate) personality: Option<&'static dyn Personality>,
 }
 
+/// A file of every cgroup entry that a personality answers (`show_file`, `store_file`).
+pub(crate) struct CgroupFile {
+    /// Its name in the entry's directory.
+    pub(crate) name: &'static core::ffi::CStr,
+    /// Whether it takes writes (mode 0644, else 0444).
+    pub(crate) writable: bool,
+}
+
 /// A driver family's part of fakegpu: its filter, its metering and its per-cgroup files.
 ///
 /// The callbacks run in the calling task, with no lock of the core's held.
@@ -58,6 +66,11 @@ pub(crate) trait Personality: Sync {
     /// Upkeep once a second, before the entries of removed cgroups are reaped: let go of
     /// what the driver has freed meanwhile, and uncharge it.
     fn reap(&self, _cgroups: &Registry) {}
+
+    /// The per-cgroup files it answers, created in every entry's directory.
+    fn cgroup_files(&self) -> &'static [CgroupFile] {
+        &[]
+    }
 
     /// Shows its per-cgroup file `attr` of an entry; `None` if the file is not its.
     fn show_file(&self, _entry: &EntryState, _attr: &[u8], _out: &mut Page<'_>) -> Option<Result> {

@@ -3,6 +3,8 @@
 //! What module init sets up beside the nodes and exit tears down, each undone on drop:
 //! `/sys/kernel/fakegpu` (with its `devices` file), the workers and the scratch address space.
 
+use super::cgroup_files;
+use super::personality::Personality;
 use super::state::State;
 use super::worker::fakegpu_workers_destroy;
 use crate::abi::devnum::DevNum;
@@ -26,8 +28,9 @@ extern "C" {
 pub(crate) struct Sysfs;
 
 impl Sysfs {
-    /// Creates it.
-    pub(crate) fn create() -> Result<Self> {
+    /// Creates it, with the per-cgroup files of the core and of `personalities`.
+    pub(crate) fn create(personalities: &[&dyn Personality]) -> Result<Self> {
+        cgroup_files::register(personalities)?;
         // SAFETY: creates the directory and its files once; `drop` removes them.
         kernel::error::to_result(unsafe { fakegpu_sysfs_create() })?;
         Ok(Sysfs)

@@ -1,7 +1,8 @@
 # fakegpu: fake GPU device nodes, metered per cgroup. See README.md.
 #
-#   make test      every test: cargo tests, the NVIDIA ABI conformance check against
-#                  NVIDIA's headers, then the VM suite (builds what it needs)
+#   make test      every test: lint (rustfmt, clippy, the modules' import graphs), cargo
+#                  tests, the NVIDIA ABI conformance check against NVIDIA's headers, then
+#                  the VM suite (builds what it needs)
 #   make demo      boot the VM and show fakegpu in front of a real DRM driver
 #   make bench     the OCI hook's cost natively, then pass-through overhead in the VM, on a
 #                  kernel without debug options
@@ -37,10 +38,10 @@ modules: deps
 	scripts/build-modules.sh "$$kdir" $(BUILD)/modules-custom; \
 	echo "modules: $$(ls $(BUILD)/modules-custom/*.ko)"
 
-test: cargo-test conformance vm-test
+test: lint cargo-test conformance vm-test
 
 cargo-test: deps
-	@echo "[cargo] unit and property tests of the userspace crates and shared no_std code"
+	@echo "[cargo] unit and property tests of the userspace crates and the no_std crates"
 	@cargo test --quiet --locked --workspace
 
 conformance: deps
@@ -69,6 +70,7 @@ vm-shell:
 	@scripts/vm-job.sh shell
 
 lint: deps
+	@echo "[lint] rustfmt, clippy, and the modules' import graphs (tests/layering)"
 	cargo fmt --check
 	cargo clippy --quiet --locked --workspace --all-targets -- -D warnings
 	rustfmt --check --edition 2021 rust/fakegpu/fakegpu_main.rs rust/nvsim/nvsim_main.rs

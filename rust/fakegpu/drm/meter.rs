@@ -20,18 +20,17 @@ use crate::abi::drm::{
 use crate::abi::pod::read_pod;
 use crate::policy::ledger;
 use crate::policy::ledger::Resource;
-use crate::proxy::accounts::{Accounts, Chain, ChargeRoom};
+use crate::proxy::accounts::{Chain, ChargeRoom};
+use crate::proxy::cgroups::WithAccounts;
 use crate::proxy::cgroup::Cgroup;
 use crate::proxy::personality::{FakeFile, IoctlFn};
 use crate::proxy::private_call::{PrivateCall, OUTER_MAX};
 use core::ffi::c_void;
-use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
-use kernel::sync::lock::{mutex::MutexBackend, Guard};
 
 extern "C" {
     fn fakegpu_gem_lookup(file: *mut c_void, handle: u32) -> *mut c_void;
@@ -113,35 +112,14 @@ impl GemTable {
     }
 }
 
-/// The buffer table and the core's accounts, locked together (the table first). Derefs to
-/// the accounts, for charging.
-struct Locked<'a> {
-    table: Guard<'a, GemTable, MutexBackend>,
-    acc: Guard<'a, Accounts, MutexBackend>,
-}
-
-impl Deref for Locked<'_> {
-    type Target = Accounts;
-    fn deref(&self) -> &Accounts {
-        &self.acc
-    }
-}
-
-impl DerefMut for Locked<'_> {
-    fn deref_mut(&mut self) -> &mut Accounts {
-        &mut self.acc
-    }
-}
+/// The buffer table and the core's accounts, locked together (the table first).
+type Locked<'a> = WithAccounts<'a, GemTable>;
 
 impl Drm {
     /// The buffer table and the accounts, locked in that order. No call into the driver is
     /// made while they are held.
     fn lock(&self) -> Locked<'static> {
-        let table = self.gem.lock();
-        Locked {
-            table,
-            acc: self.cgroups.lock(),
-        }
+        self.cgroups.lock_with(self.gem)
     }
 }
 
@@ -155,11 +133,11 @@ impl Locked<'_> {
         id: u64,
     ) -> core::result::Result<(), GemRef> {
         let key = obj.key();
-        if self.table.gem.get(&key).is_some() {
+        if self.records.gem.get(&key).is_some() {
             return Err(obj);
         }
-        self.acc.hold_charge(id);
-        self.table.gem.insert(room.into_node(key, (obj, id)));
+        self.hold_charge(id);
+        self.records.gem.insert(room.into_node(key, (obj, id)));
         Ok(())
     }
 
@@ -169,15 +147,15 @@ impl Locked<'_> {
         let mut gem = KVec::new();
         loop {
             let last = self
-                .table
+                .records
                 .gem
                 .iter()
                 .find(|(_, (obj, _))| obj.is_last())
                 .map(|(&k, _)| k);
-            let Some((obj, id)) = last.and_then(|k| self.table.gem.remove(&k)) else {
+            let Some((obj, id)) = last.and_then(|k| self.records.gem.remove(&k)) else {
                 break;
             };
-            self.acc.release_charge(id);
+            self.release_charge(id);
             // On failure the reference drops here: the object is then freed under the lock,
             // which takes no lock of fakegpu's.
             let _ = gem.push(obj, GFP_KERNEL);

@@ -25,18 +25,16 @@ use crate::abi::pod::read_pod;
 use crate::policy::gpu_set::Visibility;
 use crate::policy::ledger::{self, Resource};
 use crate::policy::nv_meter::{self, Allocation, VidHeapCall};
-use crate::proxy::accounts::Accounts;
 use crate::proxy::cgroup::Cgroup;
+use crate::proxy::cgroups::WithAccounts;
 use crate::proxy::personality::{FakeFile, IoctlFn};
 use crate::proxy::private_call::PrivateCall;
 use crate::proxy::real_devices::RealFile;
 use core::mem::{offset_of, size_of};
-use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
-use kernel::sync::lock::{mutex::MutexBackend, Guard};
 use kernel::uaccess::UserSlice;
 
 extern "C" {
@@ -81,35 +79,14 @@ impl Mirror {
     }
 }
 
-/// The mirror and the core's accounts, locked together (the mirror first). Derefs to the
-/// accounts, for charging.
-pub(crate) struct Locked<'a> {
-    m: Guard<'a, Mirror, MutexBackend>,
-    acc: Guard<'a, Accounts, MutexBackend>,
-}
-
-impl Deref for Locked<'_> {
-    type Target = Accounts;
-    fn deref(&self) -> &Accounts {
-        &self.acc
-    }
-}
-
-impl DerefMut for Locked<'_> {
-    fn deref_mut(&mut self) -> &mut Accounts {
-        &mut self.acc
-    }
-}
+/// The mirror and the core's accounts, locked together (the mirror first).
+pub(crate) type Locked<'a> = WithAccounts<'a, Mirror>;
 
 impl Nv {
     /// The mirror and the accounts, locked in that order. No call into the driver is made
     /// while they are held.
     pub(crate) fn lock(&self) -> Locked<'static> {
-        let m = self.mirror.lock();
-        Locked {
-            m,
-            acc: self.cgroups.lock(),
-        }
+        self.cgroups.lock_with(self.mirror)
     }
 }
 
@@ -117,7 +94,7 @@ impl Locked<'_> {
     /// The GPU slot of the device `handle` of `client` is, or is below.
     fn gpu_of(&self, client: u32, mut handle: u32) -> Option<usize> {
         for _ in 0..64 {
-            let obj = self.m.objs.get(&key(client, handle))?;
+            let obj = self.records.objs.get(&key(client, handle))?;
             if let Some(gpu) = obj.gpu {
                 return Some(gpu);
             }
@@ -140,7 +117,7 @@ impl Locked<'_> {
     ) -> Result {
         self.forget(client, handle);
         if let Some(id) = charge {
-            self.acc.hold_charge(id);
+            self.hold_charge(id);
         }
         let obj = Obj {
             parent,
@@ -149,7 +126,7 @@ impl Locked<'_> {
             children: 0,
         };
         if let Err(e) = self
-            .m
+            .records
             .objs
             .try_create_and_insert(key(client, handle), obj, GFP_KERNEL)
         {
@@ -159,7 +136,7 @@ impl Locked<'_> {
             return Err(e);
         }
         if parent != handle {
-            if let Some(p) = self.m.objs.get_mut(&key(client, parent)) {
+            if let Some(p) = self.records.objs.get_mut(&key(client, parent)) {
                 p.children += 1;
             }
         }
@@ -168,16 +145,16 @@ impl Locked<'_> {
 
     /// Removes one object's record and releases its charge.
     fn forget(&mut self, client: u32, handle: u32) {
-        let Some(obj) = self.m.objs.remove(&key(client, handle)) else {
+        let Some(obj) = self.records.objs.remove(&key(client, handle)) else {
             return;
         };
         if obj.parent != handle {
-            if let Some(p) = self.m.objs.get_mut(&key(client, obj.parent)) {
+            if let Some(p) = self.records.objs.get_mut(&key(client, obj.parent)) {
                 p.children = p.children.saturating_sub(1);
             }
         }
         if let Some(id) = obj.charge {
-            self.acc.release_charge(id);
+            self.release_charge(id);
         }
     }
 
@@ -188,7 +165,7 @@ impl Locked<'_> {
             if cur == handle {
                 return true;
             }
-            match self.m.objs.get(&key(client, cur)) {
+            match self.records.objs.get(&key(client, cur)) {
                 Some(o) if o.parent != cur && o.parent != 0 => cur = o.parent,
                 _ => return false,
             }
@@ -201,7 +178,7 @@ impl Locked<'_> {
         // The cursor borrows the tree mutably (6.12's only lookup by bound), so only the key
         // leaves this block.
         let k = *self
-            .m
+            .records
             .objs
             .cursor_lower_bound(&key(client, from))?
             .current()
@@ -246,11 +223,11 @@ impl Locked<'_> {
             while let Some(h) = self.next_handle(client, 0) {
                 self.forget(client, h);
             }
-            self.m.clients.remove(&client);
+            self.records.clients.remove(&client);
             return;
         }
         let leaf = self
-            .m
+            .records
             .objs
             .get(&key(client, handle))
             .is_some_and(|o| o.children == 0);
@@ -266,7 +243,7 @@ impl Locked<'_> {
                     while let Some(h) = self.first_of(client, |acc, h| {
                         h != handle
                             && acc
-                                .m
+                                .records
                                 .objs
                                 .get(&key(client, h))
                                 .is_some_and(|o| o.children == 0)
@@ -282,7 +259,7 @@ impl Locked<'_> {
 
     /// Whether an RM_FREE of `handle` of `client` frees something fakegpu tracks.
     fn tracks(&self, client: u32, handle: u32) -> bool {
-        self.m.objs.get(&key(client, handle)).is_some()
+        self.records.objs.get(&key(client, handle)).is_some()
     }
 
     /// Drops the clients of every nvidiactl file that only fakegpu still holds (the driver
@@ -290,14 +267,14 @@ impl Locked<'_> {
     fn sweep(&mut self) -> KVec<RealFile> {
         let mut released = KVec::new();
         loop {
-            let idle = self.m.owners.iter().find_map(|(&k, f)| {
+            let idle = self.records.owners.iter().find_map(|(&k, f)| {
                 // SAFETY: `f` holds a reference on the file.
                 (unsafe { fakegpu_file_count(f.as_ptr().cast()) } <= 1).then_some(k)
             });
             let Some(owner) = idle else { break };
             loop {
                 let client = self
-                    .m
+                    .records
                     .clients
                     .iter()
                     .find(|(_, &o)| o == owner)
@@ -307,7 +284,7 @@ impl Locked<'_> {
                     None => break,
                 }
             }
-            if let Some(file) = self.m.owners.remove(&owner) {
+            if let Some(file) = self.records.owners.remove(&owner) {
                 // On failure the reference drops here, under the lock: the driver's release
                 // then runs later (fput defers it), never inside this call.
                 let _ = released.push(file, GFP_KERNEL);
@@ -487,19 +464,19 @@ pub(crate) fn rm_alloc(
         Allocation::Client => {
             let owner = fake.real.as_ptr() as usize;
             let mut r = acc.record(handle, handle, handle, None, None);
-            if r.is_ok() && acc.m.owners.get(&owner).is_none() {
+            if r.is_ok() && acc.records.owners.get(&owner).is_none() {
                 if let Some(real) = NonNull::new(fake.real.as_ptr()) {
                     // SAFETY: the fake file holds the real file open.
                     let file = unsafe { RealFile::new_ref(real) };
                     r = acc
-                        .m
+                        .records
                         .owners
                         .try_create_and_insert(owner, file, GFP_KERNEL)
                         .map(drop);
                 }
             }
             r.and_then(|()| {
-                acc.m
+                acc.records
                     .clients
                     .try_create_and_insert(handle, owner, GFP_KERNEL)
                     .map(drop)
@@ -600,7 +577,7 @@ pub(crate) fn rm_dup(
     let mut acc = nv.lock();
     let undo = if ret == 0 && done.status == NV_OK {
         let src = acc
-            .m
+            .records
             .objs
             .get(&key(done.h_client_src, done.h_object_src))
             .map(|o| (o.gpu, o.charge));

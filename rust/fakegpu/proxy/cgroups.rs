@@ -16,6 +16,8 @@ use crate::policy::cgroup_control::{Command, Target};
 use crate::policy::gpu_set::{GpuSet, Visibility};
 use kernel::prelude::*;
 use kernel::rbtree::RBTreeNodeReservation;
+use core::ops::{Deref, DerefMut};
+use kernel::sync::lock::{mutex::MutexBackend, Guard};
 use kernel::sync::Mutex;
 
 /// The entries and their charges.
@@ -125,6 +127,40 @@ impl Registry {
                 Some(entry) => drop(entry),
                 None => break,
             }
+        }
+    }
+}
+
+/// A personality's records (its mirror of the driver's objects) and the accounts, locked
+/// together, the records first: the one order every personality keeps, so that a charge and
+/// the record of what holds it change together. Derefs to the accounts, for charging.
+pub(crate) struct WithAccounts<'a, T> {
+    /// The personality's records.
+    pub(crate) records: Guard<'a, T, MutexBackend>,
+    acc: Guard<'a, Accounts, MutexBackend>,
+}
+
+impl<T> Deref for WithAccounts<'_, T> {
+    type Target = Accounts;
+    fn deref(&self) -> &Accounts {
+        &self.acc
+    }
+}
+
+impl<T> DerefMut for WithAccounts<'_, T> {
+    fn deref_mut(&mut self) -> &mut Accounts {
+        &mut self.acc
+    }
+}
+
+impl Registry {
+    /// `records`, then the accounts, locked. No call into the driver is made while they are
+    /// held.
+    pub(crate) fn lock_with<'a, T>(&'a self, records: &'a Mutex<T>) -> WithAccounts<'a, T> {
+        let records = records.lock();
+        WithAccounts {
+            records,
+            acc: self.accounts.lock(),
         }
     }
 }

@@ -86,3 +86,67 @@ pub fn path(attrs: &[Attribute]) -> Option<String> {
         _ => None,
     })
 }
+
+/// The `Visit` methods both of the checker's visitors share: code under `#[cfg(test)]` is
+/// skipped, and tokens syn does not interpret (`Verbatim`) go to the visitor's own
+/// `verbatim(&mut self, &TokenStream)`. Expanded inside an `impl Visit for ...` block.
+#[macro_export]
+macro_rules! skip_tests_read_verbatim {
+    () => {
+        fn visit_impl_item(&mut self, item: &'ast syn::ImplItem) {
+            match item {
+                _ if $crate::attrs::is_cfg_test($crate::attrs::of_impl_item(item)) => {}
+                syn::ImplItem::Verbatim(tokens) => self.verbatim(tokens),
+                _ => syn::visit::visit_impl_item(self, item),
+            }
+        }
+
+        fn visit_trait_item(&mut self, item: &'ast syn::TraitItem) {
+            match item {
+                _ if $crate::attrs::is_cfg_test($crate::attrs::of_trait_item(item)) => {}
+                syn::TraitItem::Verbatim(tokens) => self.verbatim(tokens),
+                _ => syn::visit::visit_trait_item(self, item),
+            }
+        }
+
+        fn visit_foreign_item(&mut self, item: &'ast syn::ForeignItem) {
+            match item {
+                syn::ForeignItem::Verbatim(tokens) => self.verbatim(tokens),
+                _ => syn::visit::visit_foreign_item(self, item),
+            }
+        }
+
+        fn visit_field(&mut self, field: &'ast syn::Field) {
+            if !$crate::attrs::is_cfg_test(&field.attrs) {
+                syn::visit::visit_field(self, field);
+            }
+        }
+
+        fn visit_variant(&mut self, variant: &'ast syn::Variant) {
+            if !$crate::attrs::is_cfg_test(&variant.attrs) {
+                syn::visit::visit_variant(self, variant);
+            }
+        }
+
+        fn visit_expr(&mut self, expr: &'ast syn::Expr) {
+            match expr {
+                syn::Expr::Verbatim(tokens) => self.verbatim(tokens),
+                _ => syn::visit::visit_expr(self, expr),
+            }
+        }
+
+        fn visit_type(&mut self, ty: &'ast syn::Type) {
+            match ty {
+                syn::Type::Verbatim(tokens) => self.verbatim(tokens),
+                _ => syn::visit::visit_type(self, ty),
+            }
+        }
+
+        fn visit_pat(&mut self, pat: &'ast syn::Pat) {
+            match pat {
+                syn::Pat::Verbatim(tokens) => self.verbatim(tokens),
+                _ => syn::visit::visit_pat(self, pat),
+            }
+        }
+    };
+}

@@ -3,10 +3,7 @@
 
 use proc_macro2::TokenStream;
 use syn::visit::{self, Visit};
-use syn::{
-    Attribute, Block, Expr, ForeignItem, ImplItem, Item, ItemUse, Macro, Meta, Pat, Path,
-    TraitItem, Type, UseTree, VisRestricted,
-};
+use syn::{Attribute, Block, Item, ItemUse, Macro, Meta, Path, UseTree, VisRestricted};
 
 use crate::attrs;
 use crate::tokens::{self, line, name};
@@ -156,65 +153,7 @@ impl<'ast> Visit<'ast> for Collector {
         }
     }
 
-    fn visit_impl_item(&mut self, item: &'ast ImplItem) {
-        if attrs::is_cfg_test(attrs::of_impl_item(item)) {
-            return;
-        }
-        match item {
-            ImplItem::Verbatim(tokens) => self.verbatim(tokens),
-            _ => visit::visit_impl_item(self, item),
-        }
-    }
-
-    fn visit_trait_item(&mut self, item: &'ast TraitItem) {
-        if attrs::is_cfg_test(attrs::of_trait_item(item)) {
-            return;
-        }
-        match item {
-            TraitItem::Verbatim(tokens) => self.verbatim(tokens),
-            _ => visit::visit_trait_item(self, item),
-        }
-    }
-
-    fn visit_foreign_item(&mut self, item: &'ast ForeignItem) {
-        match item {
-            ForeignItem::Verbatim(tokens) => self.verbatim(tokens),
-            _ => visit::visit_foreign_item(self, item),
-        }
-    }
-
-    fn visit_field(&mut self, field: &'ast syn::Field) {
-        if !attrs::is_cfg_test(&field.attrs) {
-            visit::visit_field(self, field);
-        }
-    }
-
-    fn visit_variant(&mut self, variant: &'ast syn::Variant) {
-        if !attrs::is_cfg_test(&variant.attrs) {
-            visit::visit_variant(self, variant);
-        }
-    }
-
-    fn visit_expr(&mut self, expr: &'ast Expr) {
-        match expr {
-            Expr::Verbatim(tokens) => self.verbatim(tokens),
-            _ => visit::visit_expr(self, expr),
-        }
-    }
-
-    fn visit_type(&mut self, ty: &'ast Type) {
-        match ty {
-            Type::Verbatim(tokens) => self.verbatim(tokens),
-            _ => visit::visit_type(self, ty),
-        }
-    }
-
-    fn visit_pat(&mut self, pat: &'ast Pat) {
-        match pat {
-            Pat::Verbatim(tokens) => self.verbatim(tokens),
-            _ => visit::visit_pat(self, pat),
-        }
-    }
+    crate::skip_tests_read_verbatim!();
 
     fn visit_block(&mut self, block: &'ast Block) {
         self.depth += 1;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * GEM objects of the DRM drivers fakegpu fronts, for the meter (drm_meter.rs): the object
+ * GEM objects of the DRM drivers fakegpu fronts, for the meter (drm/meter.rs): the object
  * behind a handle of a real DRM file, its size, and its reference count. drm_gem_object_put
  * is a static inline. fakegpu links against the DRM core for this (drm.ko where DRM is a
  * module).

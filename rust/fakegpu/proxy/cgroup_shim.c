@@ -3,7 +3,7 @@
  * fakegpu's per-cgroup entries, the C side: cgroup references and lookups (task_dfl_cgroup,
  * cgroup_get/put, cgroup_id and cgroup_parent are static inlines Rust cannot call), and
  * the sysfs directories /sys/kernel/fakegpu/cgroups/<id>/ whose files are shown and stored
- * by Rust (cgroups.rs). Only the cgroup v2 (default) hierarchy is used.
+ * by Rust (cgroup_sysfs.rs). Only the cgroup v2 (default) hierarchy is used.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -30,7 +30,7 @@ int fakegpu_cgroups_sysfs_create(struct kobject *parent);
 void fakegpu_cgroups_sysfs_stop(void);
 void fakegpu_cgroups_sysfs_remove(void);
 
-/* Implemented in Rust (cgroups.rs). */
+/* Implemented in Rust (cgroup_sysfs.rs). */
 ssize_t fakegpu_cgroup_show(u64 id, const char *attr, char *buf, size_t len);
 ssize_t fakegpu_cgroup_store(u64 id, const char *attr, const char *buf, size_t len);
 ssize_t fakegpu_cgroups_control(const char *buf, size_t len);

@@ -129,7 +129,7 @@ void fakegpu_log_refusal(const char *node, size_t node_len, unsigned int call, c
 
 /* ---- /sys/kernel/fakegpu ---- */
 
-/* Formats the fronts into @buf (Rust, fakegpu_main.rs); returns the length written. */
+/* Formats the fronts into @buf (Rust, setup.rs); returns the length written. */
 size_t fakegpu_format_devices(char *buf, size_t len);
 int fakegpu_worker_count(void);
 /* The cgroups directory (cgroup_shim.c). */

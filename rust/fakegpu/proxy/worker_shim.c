@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Per-process workers: kernel threads that make the NVIDIA driver calls which look at the
- * calling task's fd table or record the calling process (see worker.rs for why).
+ * calling task's fd table or record the calling process (see worker.rs and nvidia/fd_translation.rs for why).
  *
  * In C because Rust-for-Linux 6.12 has no kthread_worker, fd-table or pid abstractions, and
  * because Rust must not read struct task_struct on this kernel (see shim.c).

@@ -2,9 +2,9 @@
 
 //! nvsim's file operations on major 195 and the per-open state.
 
-use crate::fops::{this_module, FileOps};
 use crate::abi::devnum::DevNum;
 use crate::abi::nv_frontend::NV_CTL_MINOR;
+use crate::fops::{this_module, FileOps};
 use crate::nvsim_model::frontend::Node;
 use crate::State;
 use core::sync::atomic::{AtomicU64, Ordering};

@@ -4,12 +4,12 @@
 //! IOCTL_XFER_CMD, copy the parameters in (EFAULT first), decide (`nvsim_frontend`), and copy
 //! the parameters back unless the copy-in faulted, even when the call failed.
 
-use crate::file::NvFile;
 use crate::abi::ioc;
 use crate::abi::nv_frontend::*;
 use crate::abi::nv_status::NV_OK;
-use crate::nvsim_model::frontend::{self, classify, FrontendCall};
 use crate::abi::pod::{read_pod, write_pod};
+use crate::file::NvFile;
+use crate::nvsim_model::frontend::{self, classify, FrontendCall};
 use crate::State;
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
@@ -28,8 +28,7 @@ pub(crate) fn nvidia_ioctl(state: &State, file: &NvFile, cmd: u32, arg: usize) -
             return Err(EINVAL);
         }
         let xfer: NvIoctlXfer = read_params(arg, parts.size as usize)?;
-        let (nr, size, ptr) =
-            frontend::unwrap_xfer(parts.size as usize, &xfer).map_err(errno)?;
+        let (nr, size, ptr) = frontend::unwrap_xfer(parts.size as usize, &xfer).map_err(errno)?;
         (nr, size, usize::try_from(ptr).map_err(|_| EFAULT)?)
     } else {
         (parts.nr, parts.size as usize, arg)
@@ -53,9 +52,7 @@ fn read_params<T: crate::abi::pod::Pod>(ptr: usize, size: usize) -> Result<T> {
 fn dispatch(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
     let call = classify(nr, buf.len(), file.node).map_err(errno)?;
     match call {
-        FrontendCall::CardInfo { .. } => {
-            frontend::fill_card_info(buf, &state.gpus).map_err(errno)
-        }
+        FrontendCall::CardInfo { .. } => frontend::fill_card_info(buf, &state.gpus).map_err(errno),
         FrontendCall::AttachGpus { count } => attach_gpus(state, file, buf, count),
         FrontendCall::CheckVersion => {
             let mut params: NvIoctlRmApiVersion = read_pod(buf).ok_or(EINVAL)?;

@@ -50,11 +50,11 @@ pub mod nvsim_model {
     pub mod rm;
 }
 
+use abi::nv_frontend::{NV_CTL_MINOR, NV_MAJOR};
 use core::sync::atomic::AtomicU64;
 use kernel::sync::Mutex;
-use published::{PublishGuard, Published};
-use abi::nv_frontend::{NV_CTL_MINOR, NV_MAJOR};
 use nvsim_model::frontend::SimGpu;
+use published::{PublishGuard, Published};
 
 module! {
     type: NvSim,

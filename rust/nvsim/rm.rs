@@ -4,17 +4,17 @@
 //! driver's conventions: a wrong parameter size fails the ioctl (EINVAL), otherwise the
 //! ioctl succeeds and the outcome is the RM status written into the parameters.
 
-use crate::file::MmapContext;
-use crate::file::{NvFile, NV_FOPS};
 use crate::abi::nv_rm::{
     self, class, ctrl, fb_info, memory_alloc_params, vid_heap, Nvos00, Nvos21, Nvos33WithFd,
     Nvos54, Nvos55, Nvos64,
 };
 use crate::abi::nv_status::*;
+use crate::abi::pod::{read_pod, write_pod};
+use crate::file::MmapContext;
+use crate::file::{NvFile, NV_FOPS};
 use crate::nvsim_model::ctrl;
 use crate::nvsim_model::frontend::Node;
 use crate::nvsim_model::rm::{self, Alloc, Handle, Request, RmStore, Slot, SlotStorage};
-use crate::abi::pod::{read_pod, write_pod};
 use crate::State;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU32, Ordering};

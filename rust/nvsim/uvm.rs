@@ -12,11 +12,11 @@
 //! - UVM_REGISTER_GPU succeeds only for a caller that holds the GPU's node open (535 does
 //!   not validate `rmCtrlFd`).
 
-use crate::fops::{this_module, FileOps};
-use crate::rm::caller_holds_gpu;
 use crate::abi::nv_status::*;
 use crate::abi::nv_uvm::*;
 use crate::abi::pod::{read_pod, write_pod, Pod};
+use crate::fops::{this_module, FileOps};
+use crate::rm::caller_holds_gpu;
 use crate::State;
 use kernel::bindings;
 use kernel::error::from_result;
@@ -116,8 +116,7 @@ unsafe fn uvm_file<'a>(file: *mut bindings::file) -> Pin<&'a UvmFile> {
 unsafe extern "C" fn uvm_open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
     from_result(|| {
         // SAFETY: the VFS passes a live inode.
-        let minor =
-            crate::abi::devnum::DevNum::from_kernel_dev_t(unsafe { (*inode).i_rdev }).minor;
+        let minor = crate::abi::devnum::DevNum::from_kernel_dev_t(unsafe { (*inode).i_rdev }).minor;
         let f = KBox::pin_init(
             pin_init!(UvmFile {
                 minor,

@@ -12,7 +12,7 @@ use crate::abi::nv_status::*;
 use crate::abi::pod::{read_pod, write_pod};
 use crate::file::MmapContext;
 use crate::file::{NvFile, NV_FOPS};
-use crate::nvsim_model::ctrl;
+use crate::nvsim_model::ctrl as nvsim_ctrl;
 use crate::nvsim_model::frontend::Node;
 use crate::nvsim_model::rm::{self, Alloc, Handle, Request, RmStore, Slot, SlotStorage};
 use crate::State;
@@ -831,7 +831,7 @@ pub(crate) fn map_pages(state: &State, file: &NvFile, vma: *mut kernel::ffi::c_v
 /// this file, the object exists and takes the command, the exact parameter size); the
 /// driver's not-supported status, logged, for any other command.
 fn control(state: &State, file: &NvFile, p: &Nvos54) -> NvStatus {
-    let Some(spec) = ctrl::spec(p.cmd).or_else(|| ctrl::spec(p.cmd)) else {
+    let Some(spec) = ctrl::spec(p.cmd).or_else(|| nvsim_ctrl::spec(p.cmd)) else {
         log_unimplemented("control", p.cmd, p.params_size as usize);
         return NV_ERR_NOT_SUPPORTED;
     };
@@ -986,8 +986,8 @@ fn control_checked(
         // Scheduling a channel group and setting its timeslice change nothing nvsim
         // simulates.
         ctrl::NVA06C_CTRL_CMD_GPFIFO_SCHEDULE | ctrl::NVA06C_CTRL_CMD_SET_TIMESLICE => {}
-        ctrl::SYSTEM_GET_BUILD_VERSION => {
-            let copies = ctrl::build_version(&mut params, &ctrl_context(state, object.gpu))?;
+        nvsim_ctrl::SYSTEM_GET_BUILD_VERSION => {
+            let copies = nvsim_ctrl::build_version(&mut params, &ctrl_context(state, object.gpu))?;
             for (to, text) in copies.iter().flatten() {
                 let bytes = text.as_bytes_with_nul();
                 let to = usize::try_from(*to).map_err(|_| NV_ERR_INVALID_PARAM_STRUCT)?;
@@ -997,7 +997,7 @@ fn control_checked(
                     .map_err(|_| NV_ERR_INVALID_PARAM_STRUCT)?;
             }
         }
-        ctrl::CLIENT_GET_ADDR_SPACE_TYPE => {
+        nvsim_ctrl::CLIENT_GET_ADDR_SPACE_TYPE => {
             let handle = read_pod::<u32>(&params).unwrap_or(0);
             let class = state
                 .rm
@@ -1005,15 +1005,15 @@ fn control_checked(
                 .get(p.h_client, handle)
                 .map(|o| o.class)
                 .ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
-            let kind = ctrl::addr_space_type(class).ok_or(NV_ERR_INVALID_ARGUMENT)?;
+            let kind = nvsim_ctrl::addr_space_type(class).ok_or(NV_ERR_INVALID_ARGUMENT)?;
             if let Some(out) = params.get_mut(8..) {
                 write_pod(out, &kind);
             }
         }
-        ctrl::GR_GET_INFO => {
+        nvsim_ctrl::GR_GET_INFO => {
             // The list is in the caller's memory: grInfoListSize@0, grInfoList@8.
             let count = read_pod::<u32>(&params).unwrap_or(0) as usize;
-            if count == 0 || count > ctrl::GR_INFO_MAX {
+            if count == 0 || count > nvsim_ctrl::GR_INFO_MAX {
                 return Err(NV_ERR_INVALID_ARGUMENT);
             }
             let at = params.get(8..).and_then(read_pod::<u64>).unwrap_or(0);
@@ -1024,13 +1024,13 @@ fn control_checked(
                 .reader()
                 .read_slice(&mut list)
                 .map_err(|_| NV_ERR_INVALID_POINTER)?;
-            ctrl::gr_info(&mut list)?;
+            nvsim_ctrl::gr_info(&mut list)?;
             UserSlice::new(at, list.len())
                 .writer()
                 .write_slice(&list)
                 .map_err(|_| NV_ERR_INVALID_POINTER)?;
         }
-        cmd => ctrl::answer(cmd, &mut params, &ctrl_context(state, object.gpu))?,
+        cmd => nvsim_ctrl::answer(cmd, &mut params, &ctrl_context(state, object.gpu))?,
     }
     UserSlice::new(ptr, spec.size)
         .writer()
@@ -1044,8 +1044,8 @@ extern "C" {
 }
 
 /// What nvsim's informational controls answer from.
-fn ctrl_context(state: &State, gpu: Option<u8>) -> ctrl::Context<'_> {
-    ctrl::Context {
+fn ctrl_context(state: &State, gpu: Option<u8>) -> nvsim_ctrl::Context<'_> {
+    nvsim_ctrl::Context {
         gpus: &state.gpus,
         version: state.version,
         gpu: gpu.and_then(|g| state.gpus.get(usize::from(g))),

@@ -106,7 +106,7 @@ fn dispatch(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
         }
         FrontendCall::Rm => crate::rm::rm_escape(state, file, nr, buf),
         FrontendCall::ExportToDmabuf => {
-            crate::rm::log_unimplemented("escape", nr.into(), buf.len());
+            crate::trace::log_unimplemented("escape", nr.into(), buf.len());
             Err(EINVAL)
         }
     }

@@ -15,9 +15,10 @@ use crate::file::{NvFile, NV_FOPS};
 use crate::nvsim_model::ctrl as nvsim_ctrl;
 use crate::nvsim_model::frontend::Node;
 use crate::nvsim_model::rm::{self, Alloc, Handle, Request, RmStore, Slot, SlotStorage};
+use crate::trace::log_unimplemented;
 use crate::State;
 use core::fmt::Write;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::Ordering;
 use kernel::page::{Page, PAGE_SIZE};
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
@@ -59,17 +60,6 @@ extern "C" {
 pub(crate) fn caller_holds_gpu(minor: u32) -> bool {
     // SAFETY: `NV_FOPS` is a static; the shim only compares fops pointers and minors.
     unsafe { nvsim_caller_holds(NV_FOPS.get().cast(), minor) != 0 }
-}
-
-/// Unknown escapes and controls, logged this many times at most (userspace triggers them).
-const LOG_LIMIT: u32 = 32;
-static LOGGED: AtomicU32 = AtomicU32::new(0);
-
-/// Logs a call nvsim does not implement, so missing pieces are easy to find.
-pub(crate) fn log_unimplemented(what: &str, number: u32, size: usize) {
-    if LOGGED.fetch_add(1, Ordering::Relaxed) < LOG_LIMIT {
-        pr_info!("{} {:#x} ({} bytes) not implemented\n", what, number, size);
-    }
 }
 
 extern "C" {

@@ -174,11 +174,11 @@ unsafe extern "C" fn uvm_unlocked_ioctl(
 fn uvm_ioctl(state: &State, uvm: &UvmFile, cmd: u32, arg: usize) -> Result {
     if uvm.minor != 0 {
         // nvidia-uvm-tools has its own command set, none of which nvsim implements.
-        crate::rm::log_unimplemented("uvm-tools command", cmd, 0);
+        crate::trace::log_unimplemented("uvm-tools command", cmd, 0);
         return Err(EINVAL);
     }
     let Some(command) = uvm_command(cmd) else {
-        crate::rm::log_unimplemented("uvm command", cmd, 0);
+        crate::trace::log_unimplemented("uvm command", cmd, 0);
         return Err(EINVAL);
     };
     if command.size == 0 {

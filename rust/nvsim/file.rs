@@ -6,7 +6,7 @@ use crate::abi::devnum::DevNum;
 use crate::abi::nv_frontend::NV_CTL_MINOR;
 use crate::fops::{this_module, FileOps};
 use crate::nvsim_model::frontend::Node;
-use crate::State;
+use crate::state::State;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::bindings;
 use kernel::error::from_result;

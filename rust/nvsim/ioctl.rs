@@ -10,7 +10,7 @@ use crate::abi::nv_status::NV_OK;
 use crate::abi::pod::{read_pod, write_pod};
 use crate::file::NvFile;
 use crate::nvsim_model::frontend::{self, classify, FrontendCall};
-use crate::State;
+use crate::state::State;
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;

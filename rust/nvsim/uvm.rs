@@ -17,7 +17,7 @@ use crate::abi::nv_uvm::*;
 use crate::abi::pod::{read_pod, write_pod, Pod};
 use crate::fops::{this_module, FileOps};
 use crate::rm::caller_holds_gpu;
-use crate::State;
+use crate::state::State;
 use kernel::bindings;
 use kernel::error::from_result;
 use kernel::ffi::{c_int, c_long, c_uint, c_ulong};

@@ -24,6 +24,7 @@ mod file;
 mod ioctl;
 mod rm;
 mod state;
+mod store;
 mod trace;
 mod uvm;
 

@@ -14,7 +14,7 @@ use crate::file::MmapContext;
 use crate::file::{NvFile, NV_FOPS};
 use crate::nvsim_model::ctrl as nvsim_ctrl;
 use crate::nvsim_model::frontend::Node;
-use crate::nvsim_model::rm::{self, Alloc, Handle, Request, RmStore, Slot, SlotStorage};
+use crate::nvsim_model::rm::{self, Alloc, Handle, Request};
 use crate::state::State;
 use crate::trace::log_unimplemented;
 use core::fmt::Write;
@@ -28,25 +28,6 @@ pub(crate) struct SysPages {
     /// The allocation's id in the RM store.
     id: u32,
     pages: KVVec<Page>,
-}
-
-/// The RM store as the kernel keeps it: slots in one kvmalloc'd vector.
-pub(crate) type KernelRm = RmStore<KVVec<Slot>>;
-
-impl SlotStorage for KVVec<Slot> {
-    fn slots(&self) -> &[Slot] {
-        self
-    }
-    fn slots_mut(&mut self) -> &mut [Slot] {
-        self
-    }
-}
-
-/// A new, empty store for the GPUs of `fb_sizes`, a system pool of `sys_size` bytes, and at
-/// most `max_objects` RM objects (all clients together, the `max_objects=` parameter).
-pub(crate) fn new_store(fb_sizes: &[u64], sys_size: u64, max_objects: usize) -> Result<KernelRm> {
-    let slots = KVVec::from_elem(Slot::default(), max_objects, GFP_KERNEL)?;
-    Ok(RmStore::new(slots, fb_sizes, sys_size))
 }
 
 extern "C" {

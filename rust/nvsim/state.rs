@@ -6,6 +6,7 @@
 use crate::nvsim_model::frontend::SimGpu;
 use crate::published::{PublishGuard, Published};
 use crate::rm;
+use crate::store::{self, KernelRm};
 use core::sync::atomic::AtomicU64;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
@@ -32,7 +33,7 @@ pub(crate) struct State {
     /// SYS_PARAMS' memory block size: set once, 0 until then.
     pub(crate) memblock_size: AtomicU64,
     /// The RM's objects and the memory they hold.
-    pub(crate) rm: Pin<KBox<Mutex<rm::KernelRm>>>,
+    pub(crate) rm: Pin<KBox<Mutex<KernelRm>>>,
     /// Open nvidia files (ground truth for tests).
     pub(crate) open_files: AtomicU64,
     /// Pages of the system-memory objects.
@@ -127,7 +128,7 @@ pub(crate) fn from_params() -> Result<State> {
     for gpu in list.iter() {
         fb_sizes.push(gpu.fb_size, GFP_KERNEL)?;
     }
-    let store = rm::new_store(&fb_sizes, sysmem_mib << 20, max_objects)?;
+    let store = store::new_store(&fb_sizes, sysmem_mib << 20, max_objects)?;
     Ok(State {
         gpus: list,
         version,

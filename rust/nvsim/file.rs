@@ -6,6 +6,7 @@ use crate::abi::devnum::DevNum;
 use crate::abi::nv_frontend::NV_CTL_MINOR;
 use crate::fops::{this_module, FileOps};
 use crate::nvsim_model::frontend::Node;
+use crate::pages::MmapContext;
 use crate::state::State;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::bindings;
@@ -44,19 +45,6 @@ pub(crate) struct FileInner {
 
 /// Most OS events one file holds (NV_ERR_INSUFFICIENT_RESOURCES beyond).
 pub(crate) const MAX_OS_EVENTS: usize = 64;
-
-/// An mmap context: pages of one system-memory allocation, or the usermode region.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct MmapContext {
-    /// The allocation (the same through every handle to it); unused for the usermode region.
-    pub(crate) memory: u32,
-    /// The usermode region (the channels' doorbells): nvsim's one doorbell page, repeated.
-    pub(crate) doorbell: bool,
-    /// First page of the object to map.
-    pub(crate) first_page: usize,
-    /// Pages the mapping may cover.
-    pub(crate) pages: usize,
-}
 
 /// A reference on another open nvsim file, released on drop.
 ///
@@ -182,7 +170,7 @@ unsafe extern "C" fn nv_release(_inode: *mut bindings::inode, file: *mut binding
     // Closing a file frees every client made on it, as the driver does.
     if let Some(state) = State::get() {
         state.rm.lock().free_file(nv_file.id);
-        crate::rm::drop_freed_pages(state);
+        crate::pages::drop_freed_pages(state);
         state.open_files.fetch_sub(1, Ordering::Relaxed);
     }
     0
@@ -209,7 +197,7 @@ unsafe extern "C" fn nv_unlocked_ioctl(
     }
 }
 
-/// `mmap`: maps the pages the file's mmap context names (see `rm::map_pages`).
+/// `mmap`: maps the pages the file's mmap context names (see `pages::map_pages`).
 ///
 /// # Safety
 ///
@@ -223,7 +211,7 @@ unsafe extern "C" fn nv_mmap(
     };
     // SAFETY: the mm calls mmap on an open nvsim file.
     let nv_file = unsafe { nv_file(file) };
-    match crate::rm::map_pages(state, nv_file.get_ref(), vma.cast()) {
+    match crate::pages::map_pages(state, nv_file.get_ref(), vma.cast()) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }

@@ -22,6 +22,7 @@ mod published;
 
 mod file;
 mod ioctl;
+mod pages;
 mod rm;
 mod state;
 mod store;

@@ -10,25 +10,18 @@ use crate::abi::nv_rm::{
 };
 use crate::abi::nv_status::*;
 use crate::abi::pod::{read_pod, write_pod};
-use crate::file::MmapContext;
 use crate::file::{NvFile, NV_FOPS};
 use crate::nvsim_model::ctrl as nvsim_ctrl;
 use crate::nvsim_model::frontend::Node;
 use crate::nvsim_model::rm::{self, Alloc, Handle, Request};
+use crate::pages::{alloc_pages, drop_freed_pages, MmapContext, SysPages};
 use crate::state::State;
 use crate::trace::log_unimplemented;
 use core::fmt::Write;
 use core::sync::atomic::Ordering;
-use kernel::page::{Page, PAGE_SIZE};
+use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
-
-/// The pages behind one system-memory allocation (what an mmap of any handle to it shows).
-pub(crate) struct SysPages {
-    /// The allocation's id in the RM store.
-    id: u32,
-    pages: KVVec<Page>,
-}
 
 extern "C" {
     /// Whether the caller's fd table holds a file with `fops` on `minor` (`shim.c`); the
@@ -632,50 +625,6 @@ fn vid_heap(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
     Ok(())
 }
 
-/// Zeroed pages for `size` bytes of system memory (rounded up as the RM store rounds),
-/// or `NV_ERR_NO_MEMORY`. A kvmalloc'd vector: large objects need large page arrays.
-fn alloc_pages(size: u64) -> Result<KVVec<Page>, NvStatus> {
-    let rounded = size
-        .checked_next_multiple_of(rm::MEMORY_PAGE)
-        .ok_or(NV_ERR_NO_MEMORY)?;
-    let count = usize::try_from(rounded / PAGE_SIZE as u64).map_err(|_| NV_ERR_NO_MEMORY)?;
-    let mut pages = KVVec::with_capacity(count, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
-    for _ in 0..count {
-        let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO).map_err(|_| NV_ERR_NO_MEMORY)?;
-        pages.push(page, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
-    }
-    Ok(pages)
-}
-
-/// Drops the pages of system-memory objects the RM no longer has (mappings keep their own
-/// page references).
-pub(crate) fn drop_freed_pages(state: &State) {
-    let mut table = state.sysmem.lock();
-    // Nothing to look for unless a system allocation was released since the last look
-    // (checked under the table's lock, so no release can be missed).
-    let releases = state.rm.lock().sys_releases();
-    if releases == state.sys_releases_seen.load(Ordering::Relaxed) {
-        return;
-    }
-    state.sys_releases_seen.store(releases, Ordering::Relaxed);
-    let old = core::mem::take(&mut *table);
-    let Ok(mut kept) = KVec::with_capacity(old.len(), GFP_KERNEL) else {
-        // Without room to sort them, keep every entry: pages then live until unload.
-        *table = old;
-        return;
-    };
-    {
-        let rm = state.rm.lock();
-        for entry in old {
-            if rm.memory_alive(entry.id) {
-                // Within the capacity reserved above: cannot fail.
-                let _ = kept.push(entry, GFP_KERNEL);
-            }
-        }
-    }
-    *table = kept;
-}
-
 /// RM_MAP_MEMORY: validates the mapping and sets the mmap context on the file `p.fd` names,
 /// which for system memory must be an nvidiactl file (libcuda opens a new one per mapping)
 /// and must have no context yet: one per file, until it closes.
@@ -751,52 +700,6 @@ fn map_memory(state: &State, file: &NvFile, p: &Nvos33WithFd) -> Result<(), NvSt
 
 /// Size of Hopper's usermode region (`NVC661`): 64 KiB.
 const USERMODE_SIZE: u64 = 0x10000;
-
-extern "C" {
-    /// Inserts `count` pages into the VMA being set up (`shim.c`); `struct vm_area_struct *`
-    /// and `struct page *` as `void *` (they reach structs rustc's FFI lint flags).
-    fn nvsim_vma_insert_pages(
-        vma: *mut kernel::ffi::c_void,
-        pages: *const *mut kernel::ffi::c_void,
-        count: kernel::ffi::c_ulong,
-    ) -> kernel::ffi::c_int;
-}
-
-/// mmap of an nvidia file: the pages its mmap context names; EINVAL without a context or
-/// once its object is freed.
-pub(crate) fn map_pages(state: &State, file: &NvFile, vma: *mut kernel::ffi::c_void) -> Result {
-    let ctx = file.inner.lock().mmap_context.ok_or(EINVAL)?;
-    if ctx.doorbell {
-        let mut ptrs = KVVec::with_capacity(ctx.pages, GFP_KERNEL)?;
-        for _ in 0..ctx.pages {
-            ptrs.push(
-                state.doorbell.as_ptr().cast::<kernel::ffi::c_void>(),
-                GFP_KERNEL,
-            )?;
-        }
-        // SAFETY: `vma` is the VMA being set up under the mmap lock; the doorbell page lives
-        // as long as the state, and the shim takes its own reference for each mapping.
-        let ret = unsafe {
-            nvsim_vma_insert_pages(vma, ptrs.as_ptr(), ptrs.len() as kernel::ffi::c_ulong)
-        };
-        return kernel::error::to_result(ret);
-    }
-    let table = state.sysmem.lock();
-    let entry = table.iter().find(|e| e.id == ctx.memory).ok_or(EINVAL)?;
-    let pages = entry
-        .pages
-        .get(ctx.first_page..ctx.first_page + ctx.pages)
-        .ok_or(ERANGE)?;
-    let mut ptrs = KVVec::with_capacity(pages.len(), GFP_KERNEL)?;
-    for page in pages {
-        ptrs.push(page.as_ptr().cast::<kernel::ffi::c_void>(), GFP_KERNEL)?;
-    }
-    // SAFETY: `vma` is the VMA being set up under the mmap lock; `ptrs` holds `len` live
-    // pages, kept alive by `table`'s lock until the shim has taken its own references.
-    let ret =
-        unsafe { nvsim_vma_insert_pages(vma, ptrs.as_ptr(), ptrs.len() as kernel::ffi::c_ulong) };
-    kernel::error::to_result(ret)
-}
 
 /// RM_CONTROL: the commands of `ctrl::SPECS`, with the RM's checks (the client belongs to
 /// this file, the object exists and takes the command, the exact parameter size); the

@@ -4,8 +4,8 @@
 //! has registered everything, and built from the module parameters.
 
 use crate::nvsim_model::frontend::SimGpu;
+use crate::pages;
 use crate::published::{PublishGuard, Published};
-use crate::rm;
 use crate::store::{self, KernelRm};
 use core::sync::atomic::AtomicU64;
 use kernel::prelude::*;
@@ -37,7 +37,7 @@ pub(crate) struct State {
     /// Open nvidia files (ground truth for tests).
     pub(crate) open_files: AtomicU64,
     /// Pages of the system-memory objects.
-    pub(crate) sysmem: Pin<KBox<Mutex<KVec<rm::SysPages>>>>,
+    pub(crate) sysmem: Pin<KBox<Mutex<KVec<pages::SysPages>>>>,
     /// The page every usermode region maps (doorbells that ring nothing).
     pub(crate) doorbell: kernel::page::Page,
     /// The store's `sys_releases` when `sysmem` was last pruned (read and written under the

@@ -170,7 +170,7 @@ unsafe extern "C" fn nv_release(_inode: *mut bindings::inode, file: *mut binding
     // Closing a file frees every client made on it, as the driver does.
     if let Some(state) = State::get() {
         state.rm.lock().free_file(nv_file.id);
-        crate::pages::drop_freed_pages(state);
+        state.drop_freed_pages();
         state.open_files.fetch_sub(1, Ordering::Relaxed);
     }
     0
@@ -197,7 +197,8 @@ unsafe extern "C" fn nv_unlocked_ioctl(
     }
 }
 
-/// `mmap`: maps the pages the file's mmap context names (see `pages::map_pages`).
+/// `mmap`: maps the pages the file's mmap context names (see `Pages::map`); EINVAL without a
+/// context.
 ///
 /// # Safety
 ///
@@ -211,7 +212,8 @@ unsafe extern "C" fn nv_mmap(
     };
     // SAFETY: the mm calls mmap on an open nvsim file.
     let nv_file = unsafe { nv_file(file) };
-    match crate::pages::map_pages(state, nv_file.get_ref(), vma.cast()) {
+    let ctx = nv_file.inner.lock().mmap_context.ok_or(EINVAL);
+    match ctx.and_then(|ctx| state.pages.map(ctx, vma.cast())) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }

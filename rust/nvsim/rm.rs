@@ -14,7 +14,7 @@ use crate::file::{NvFile, NV_FOPS};
 use crate::nvsim_model::ctrl as nvsim_ctrl;
 use crate::nvsim_model::frontend::Node;
 use crate::nvsim_model::rm::{self, Alloc, Handle, Request};
-use crate::pages::{alloc_pages, drop_freed_pages, MmapContext, SysPages};
+use crate::pages::{alloc_pages, MmapContext};
 use crate::state::State;
 use crate::trace::log_unimplemented;
 use core::fmt::Write;
@@ -109,7 +109,7 @@ fn run_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
                     }
                 }
             }
-            drop_freed_pages(state);
+            state.drop_freed_pages();
             write_pod(buf, &p);
             Ok(())
         }
@@ -418,8 +418,8 @@ fn alloc_object(
         }
     }
     // System memory gets real pages, which an mmap of it shows. They are allocated before
-    // anything is charged, and charged and recorded under the sysmem and rm locks together
-    // (in that order, as `drop_freed_pages`), so no free can slip in between.
+    // anything is charged, and charged and recorded under the page table's and rm locks
+    // together (in that order, as `Pages::drop_freed`), so no free can slip in between.
     // (Pinned user memory, 0x71, is the caller's own pages: charged, but nvsim maps none.)
     let mut pages = match request {
         Alloc::Object(Request::Memory { system: true, size })
@@ -433,7 +433,7 @@ fn alloc_object(
         }
         _ => None,
     };
-    let mut table = state.sysmem.lock();
+    let mut table = state.pages.lock();
     let mut rm = state.rm.lock();
     let (client, handle) = match request {
         Alloc::Client => {
@@ -457,7 +457,7 @@ fn alloc_object(
     let size = match rm.get(client, handle).map(|o| o.kind) {
         Some(rm::Kind::Memory { size, id, .. }) => {
             if let Some(pages) = pages.take() {
-                if table.push(SysPages { id, pages }, GFP_KERNEL).is_err() {
+                if table.insert(id, pages).is_err() {
                     let _ = rm.free(file_id, client, handle);
                     return Err(NV_ERR_NO_MEMORY);
                 }
@@ -511,7 +511,7 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
         {
             // The RM frees what it cannot report.
             let _ = state.rm.lock().free(file.id, client, handle);
-            drop_freed_pages(state);
+            state.drop_freed_pages();
             return Err(NV_ERR_INVALID_POINTER);
         }
     }
@@ -586,7 +586,7 @@ fn vid_heap(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
                     None => rm.free(file.id, client, h_memory),
                 }
             };
-            drop_freed_pages(state);
+            state.drop_freed_pages();
             freed.err().unwrap_or(NV_OK)
         }
         vid_heap::FUNCTION_INFO => {
@@ -994,7 +994,7 @@ pub(crate) fn format_state(state: &State, out: &mut impl Write) -> core::fmt::Re
     }
     writeln!(out, "sys_used {}", rm.sys_used())?;
     drop(rm);
-    let backed: usize = state.sysmem.lock().iter().map(|e| e.pages.len()).sum();
+    let backed = state.pages.backed();
     writeln!(out, "sys_pages {}", backed)?;
     let rm = state.rm.lock();
     writeln!(out, "objects {}", rm.objects().count())?;

@@ -4,7 +4,7 @@
 //! has registered everything, and built from the module parameters.
 
 use crate::nvsim_model::frontend::SimGpu;
-use crate::pages;
+use crate::pages::Pages;
 use crate::published::{PublishGuard, Published};
 use crate::store::{self, KernelRm};
 use core::sync::atomic::AtomicU64;
@@ -36,13 +36,8 @@ pub(crate) struct State {
     pub(crate) rm: Pin<KBox<Mutex<KernelRm>>>,
     /// Open nvidia files (ground truth for tests).
     pub(crate) open_files: AtomicU64,
-    /// Pages of the system-memory objects.
-    pub(crate) sysmem: Pin<KBox<Mutex<KVec<pages::SysPages>>>>,
-    /// The page every usermode region maps (doorbells that ring nothing).
-    pub(crate) doorbell: kernel::page::Page,
-    /// The store's `sys_releases` when `sysmem` was last pruned (read and written under the
-    /// `sysmem` lock).
-    pub(crate) sys_releases_seen: AtomicU64,
+    /// The simulated memory's pages.
+    pub(crate) pages: Pages,
     /// Serialises calls that link files to each other (the RM's API lock), so two files'
     /// locks are never taken in opposite orders.
     pub(crate) api_lock: Pin<KBox<Mutex<()>>>,
@@ -54,6 +49,11 @@ impl State {
     /// The published state, if the module is loaded.
     pub(crate) fn get() -> Option<&'static State> {
         STATE.get()
+    }
+
+    /// Drops the pages of system-memory objects the RM no longer has.
+    pub(crate) fn drop_freed_pages(&self) {
+        self.pages.drop_freed(&self.rm);
     }
 
     /// Publishes the state to the file operations until the guard drops (in module exit).
@@ -135,12 +135,7 @@ pub(crate) fn from_params() -> Result<State> {
         memblock_size: AtomicU64::new(0),
         rm: KBox::pin_init(kernel::new_mutex!(store, "nvsim::State::rm"), GFP_KERNEL)?,
         open_files: AtomicU64::new(0),
-        sys_releases_seen: AtomicU64::new(0),
-        doorbell: kernel::page::Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?,
-        sysmem: KBox::pin_init(
-            kernel::new_mutex!(KVec::new(), "nvsim::State::sysmem"),
-            GFP_KERNEL,
-        )?,
+        pages: Pages::new()?,
         api_lock: KBox::pin_init(kernel::new_mutex!((), "nvsim::State::api_lock"), GFP_KERNEL)?,
     })
 }

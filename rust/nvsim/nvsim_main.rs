@@ -20,6 +20,7 @@ mod layout;
 #[path = "../kernel-common/published.rs"]
 mod published;
 
+mod caller;
 mod file;
 mod ioctl;
 mod pages;

@@ -10,7 +10,8 @@ use crate::abi::nv_rm::{
 };
 use crate::abi::nv_status::*;
 use crate::abi::pod::{read_pod, write_pod};
-use crate::file::{NvFile, NV_FOPS};
+use crate::caller::caller_holds_gpu;
+use crate::file::NvFile;
 use crate::nvsim_model::ctrl as nvsim_ctrl;
 use crate::nvsim_model::frontend::Node;
 use crate::nvsim_model::rm::{self, Alloc, Handle, Request};
@@ -22,19 +23,6 @@ use core::sync::atomic::Ordering;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
-
-extern "C" {
-    /// Whether the caller's fd table holds a file with `fops` on `minor` (`shim.c`); the
-    /// fops pointer as `void *` (`struct file_operations` reaches structs rustc's FFI lint
-    /// flags on some configs).
-    fn nvsim_caller_holds(fops: *const kernel::ffi::c_void, minor: u32) -> kernel::ffi::c_int;
-}
-
-/// Whether the calling task holds GPU `minor`'s node open: the driver's fd-table walk.
-pub(crate) fn caller_holds_gpu(minor: u32) -> bool {
-    // SAFETY: `NV_FOPS` is a static; the shim only compares fops pointers and minors.
-    unsafe { nvsim_caller_holds(NV_FOPS.get().cast(), minor) != 0 }
-}
 
 extern "C" {
     /// The RM status to fail this call with (fault injection, `shim.c`), or NV_OK.

@@ -15,8 +15,8 @@
 use crate::abi::nv_status::*;
 use crate::abi::nv_uvm::*;
 use crate::abi::pod::{read_pod, write_pod, Pod};
+use crate::caller::caller_holds_gpu;
 use crate::fops::{this_module, FileOps};
-use crate::rm::caller_holds_gpu;
 use crate::state::State;
 use kernel::bindings;
 use kernel::error::from_result;

@@ -10,7 +10,7 @@ use crate::abi::nv_rm::{
 };
 use crate::abi::nv_status::*;
 use crate::abi::pod::{read_pod, write_pod};
-use crate::caller::caller_holds_gpu;
+use crate::caller::{self, caller_holds_gpu};
 use crate::file::NvFile;
 use crate::nvsim_model::ctrl as nvsim_ctrl;
 use crate::nvsim_model::frontend::Node;
@@ -31,14 +31,6 @@ extern "C" {
     fn nvsim_fault_errno() -> kernel::ffi::c_int;
     /// Whether injected failures come after the call's work (`shim.c`): nonzero if so.
     fn nvsim_fault_after() -> kernel::ffi::c_int;
-    /// Whether the caller has CAP_SYS_ADMIN (the RM's admin level).
-    fn nvsim_caller_is_admin() -> kernel::ffi::c_int;
-    /// The calling process's global tgid (`shim.c`).
-    fn nvsim_current_tgid() -> u32;
-    /// A global pid as the caller's namespace sees it, or 0.
-    fn nvsim_pid_to_caller_ns(nr: u32) -> u32;
-    /// A pid of the caller's namespace as a global one, or 0.
-    fn nvsim_pid_from_caller_ns(vnr: u32) -> u32;
 }
 
 /// Handles RM escape `nr` on the copied-in parameters `buf`.
@@ -425,8 +417,7 @@ fn alloc_object(
     let mut rm = state.rm.lock();
     let (client, handle) = match request {
         Alloc::Client => {
-            // SAFETY: reads the current task's tgid.
-            let pid = unsafe { nvsim_current_tgid() };
+            let pid = caller::tgid();
             let h = rm.alloc_client(file_id, pid, p.h_root, p.h_class)?;
             (h, h)
         }
@@ -476,8 +467,7 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
     }
     let request = rm::decode_alloc(p.h_class, params)?;
     // Privileged classes need the admin level, checked on each call as the RM does.
-    // SAFETY: `capable()` on the current task.
-    if class::PRIVILEGED.contains(&p.h_class) && unsafe { nvsim_caller_is_admin() } == 0 {
+    if class::PRIVILEGED.contains(&p.h_class) && !caller::is_admin() {
         return Err(NV_ERR_INSUFFICIENT_PERMISSIONS);
     }
     let (client, handle, size) = alloc_object(state, file.id, p, request)?;
@@ -623,8 +613,7 @@ fn map_memory(state: &State, file: &NvFile, p: &Nvos33WithFd) -> Result<(), NvSt
         let owner = rm
             .get(p.h_client, p.h_client)
             .ok_or(NV_ERR_INVALID_CLIENT)?;
-        // SAFETY: reads the current task's tgid.
-        let caller = unsafe { nvsim_current_tgid() };
+        let caller = caller::tgid();
         // The file check admits a file shared by fork or SCM_RIGHTS; creating an mmap
         // context also needs the process that created the client.
         if owner.file != file.id || owner.pid != caller {
@@ -769,8 +758,7 @@ fn control_checked(
             let n = state.rm.lock().pids_with_class(gpu, class_id, &mut pids);
             let mut count = 0u32;
             for &pid in pids.iter().take(n) {
-                // SAFETY: a pid-namespace lookup under RCU in the shim.
-                let vnr = unsafe { nvsim_pid_to_caller_ns(pid) };
+                let vnr = caller::pid_to_ns(pid);
                 if vnr != 0 {
                     if let Some(slot) = params.get_mut(12 + 4 * count as usize..) {
                         write_pod(slot, &vnr);
@@ -798,8 +786,7 @@ fn control_checked(
                 write_pod(&mut entry[64..], &u32::MAX);
                 write_pod(&mut entry[68..], &u32::MAX);
                 let result = if index == ctrl::PID_INFO_INDEX_VIDEO_MEMORY_USAGE {
-                    // SAFETY: a pid-namespace lookup under RCU in the shim.
-                    let pid = unsafe { nvsim_pid_from_caller_ns(vnr) };
+                    let pid = caller::pid_from_ns(vnr);
                     let (own, duped) = state.rm.lock().pid_video_memory(gpu, pid);
                     write_pod(&mut entry[16..], &own);
                     write_pod(&mut entry[32..], &duped);

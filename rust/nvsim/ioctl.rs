@@ -8,7 +8,7 @@ use crate::abi::ioc;
 use crate::abi::nv_frontend::*;
 use crate::abi::nv_status::NV_OK;
 use crate::abi::pod::{read_pod, write_pod};
-use crate::file::NvFile;
+use crate::nvfile::NvFile;
 use crate::nvsim_model::frontend::{self, classify, FrontendCall};
 use crate::state::State;
 use core::sync::atomic::Ordering;

@@ -23,6 +23,7 @@ mod published;
 mod caller;
 mod file;
 mod ioctl;
+mod nvfile;
 mod pages;
 mod rm;
 mod state;

@@ -4,7 +4,7 @@
 //! fd-table walk), its process, its admin capability, its pid namespace (`shim.c` asks the
 //! kernel).
 
-use crate::file::NV_FOPS;
+use crate::state::State;
 
 extern "C" {
     /// Whether the caller's fd table holds a file with `fops` on `minor` (`shim.c`); the
@@ -14,9 +14,9 @@ extern "C" {
 }
 
 /// Whether the calling task holds GPU `minor`'s node open: the driver's fd-table walk.
-pub(crate) fn caller_holds_gpu(minor: u32) -> bool {
-    // SAFETY: `NV_FOPS` is a static; the shim only compares fops pointers and minors.
-    unsafe { nvsim_caller_holds(NV_FOPS.get().cast(), minor) != 0 }
+pub(crate) fn caller_holds_gpu(state: &State, minor: u32) -> bool {
+    // SAFETY: `nv_fops` is a static; the shim only compares fops pointers and minors.
+    unsafe { nvsim_caller_holds(state.nv_fops.get().cast(), minor) != 0 }
 }
 
 extern "C" {

@@ -3,9 +3,9 @@
 //! The per-open state of an nvidia file (major 195), and references to other open nvidia
 //! files.
 
-use crate::file::NV_FOPS;
 use crate::nvsim_model::frontend::Node;
 use crate::pages::MmapContext;
+use crate::state::State;
 use kernel::bindings;
 use kernel::ffi::{c_int, c_uint};
 use kernel::prelude::*;
@@ -41,8 +41,8 @@ pub(crate) const MAX_OS_EVENTS: usize = 64;
 
 /// A reference on another open nvsim file, released on drop.
 ///
-/// INVARIANT: `0` is an open nvsim file (its `f_op` is [`NV_FOPS`]) on which this value holds
-/// one reference.
+/// INVARIANT: `0` is an open nvsim file (its `f_op` is [`State::nv_fops`]) on which this value
+/// holds one reference.
 pub(crate) struct NvFileRef(core::ptr::NonNull<bindings::file>);
 
 // SAFETY: a file reference may be used and dropped from any thread.
@@ -60,12 +60,13 @@ extern "C" {
 }
 
 impl NvFileRef {
-    /// The caller's `fd` if it is an nvsim ctl file (`want_ctl`) or GPU file, as the driver's
-    /// `nv_get_file_private` accepts it.
-    pub(crate) fn from_fd(fd: i32, want_ctl: bool, gpus: usize) -> Option<Self> {
-        let gpus = u32::try_from(gpus).unwrap_or(u32::MAX);
+    /// The caller's `fd` if it is an nvsim ctl file (`want_ctl`) or GPU file (one of the
+    /// state's GPUs), as the driver's `nv_get_file_private` accepts it.
+    pub(crate) fn from_fd(state: &State, fd: i32, want_ctl: bool) -> Option<Self> {
+        let gpus = u32::try_from(state.gpus.len()).unwrap_or(u32::MAX);
+        let fops = state.nv_fops.get().cast();
         // SAFETY: the shim only looks up `fd` in the caller's table and checks the file.
-        let file = unsafe { nvsim_fget_nv(fd, NV_FOPS.get().cast(), c_int::from(want_ctl), gpus) };
+        let file = unsafe { nvsim_fget_nv(fd, fops, c_int::from(want_ctl), gpus) };
         // INVARIANT: the shim returns an nvsim file with a reference held, or null.
         core::ptr::NonNull::new(file.cast::<bindings::file>()).map(NvFileRef)
     }
@@ -89,7 +90,8 @@ impl Drop for NvFileRef {
 ///
 /// # Safety
 ///
-/// `file` must be an nvsim file between a successful [`nv_open`] and [`nv_release`].
+/// `file` must be an nvsim file between a successful `open` and `release` (`file.rs`'s
+/// `nv_open` and `nv_release`).
 pub(crate) unsafe fn nv_file<'a>(file: *mut bindings::file) -> Pin<&'a NvFile> {
     // SAFETY: per the contract, `private_data` came from `into_foreign` in `nv_open` and is
     // reclaimed only in `nv_release`, after every other operation.

@@ -250,7 +250,7 @@ impl Drop for FrontendRegion {
 impl kernel::Module for NvSim {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         layout::check()?;
-        let state = state::from_params()?;
+        let state = state::from_params(&file::NV_FOPS)?;
         let frontend = FrontendRegion::register()?;
         let uvm = uvm::UvmRegion::register()?;
         let debugfs = Debugfs::create();

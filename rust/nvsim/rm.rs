@@ -11,7 +11,7 @@ use crate::abi::nv_rm::{
 use crate::abi::nv_status::*;
 use crate::abi::pod::{read_pod, write_pod};
 use crate::caller::{self, caller_holds_gpu};
-use crate::nvfile::NvFile;
+use crate::nvfile::{NvFile, NvFileRef};
 use crate::nvsim_model::ctrl as nvsim_ctrl;
 use crate::nvsim_model::frontend::Node;
 use crate::nvsim_model::rm::{self, Alloc, Handle, Request};
@@ -211,7 +211,7 @@ fn run_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
 fn register_fd(state: &State, file: &NvFile, buf: &[u8]) -> Result {
     let p: crate::abi::nv_frontend::NvIoctlRegisterFd = exact(buf)?;
     let _api = state.api_lock.lock();
-    let ctl = crate::nvfile::NvFileRef::from_fd(p.ctl_fd, true, state.gpus.len()).ok_or(EINVAL)?;
+    let ctl = NvFileRef::from_fd(state, p.ctl_fd, true).ok_or(EINVAL)?;
     if ctl.nv_file().id == file.id || ctl.nv_file().inner.lock().ctl_link.is_some() {
         return Err(EINVAL);
     }
@@ -283,7 +283,7 @@ fn alloc_memory(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
     // The mapping context, on the nvidiactl file the fd names.
     if let (Some(id), true) = (context, fd >= 0) {
         let pages = usize::try_from(limit / PAGE_SIZE as u64 + 1).map_err(|_| EINVAL)?;
-        let target = crate::nvfile::NvFileRef::from_fd(fd, true, state.gpus.len()).ok_or(EINVAL)?;
+        let target = NvFileRef::from_fd(state, fd, true).ok_or(EINVAL)?;
         let target_file = target.nv_file();
         let mut inner = target_file.inner.lock();
         if inner.mmap_context.is_some() {
@@ -393,7 +393,7 @@ fn alloc_object(
         if usize::try_from(device_id).map_or(true, |i| i >= state.gpus.len()) {
             return Err(NV_ERR_INVALID_ARGUMENT);
         }
-        if !caller_holds_gpu(device_id) {
+        if !caller_holds_gpu(state, device_id) {
             return Err(NV_ERR_INSUFFICIENT_PERMISSIONS);
         }
     }
@@ -654,8 +654,8 @@ fn map_memory(state: &State, file: &NvFile, p: &Nvos33WithFd) -> Result<(), NvSt
     };
     // A BAR mapping (the usermode region is in BAR0) goes on a file of that GPU, system
     // memory on an nvidiactl file, as the RM's nv_add_mapping_context_to_file has it.
-    let target = crate::nvfile::NvFileRef::from_fd(p.fd, doorbell.is_none(), state.gpus.len())
-        .ok_or(NV_ERR_INVALID_ARGUMENT)?;
+    let target =
+        NvFileRef::from_fd(state, p.fd, doorbell.is_none()).ok_or(NV_ERR_INVALID_ARGUMENT)?;
     let target_file = target.nv_file();
     if let Some(gpu) = doorbell {
         if target_file.node != Node::Gpu(u32::from(gpu)) {

@@ -3,6 +3,7 @@
 //! nvsim's state: what the file operations of every layer need, published once the module
 //! has registered everything, and built from the module parameters.
 
+use crate::fops::FileOps;
 use crate::nvsim_model::frontend::SimGpu;
 use crate::pages::Pages;
 use crate::published::{PublishGuard, Published};
@@ -41,6 +42,10 @@ pub(crate) struct State {
     /// Serialises calls that link files to each other (the RM's API lock), so two files'
     /// locks are never taken in opposite orders.
     pub(crate) api_lock: Pin<KBox<Mutex<()>>>,
+    /// The file operations of major 195 (`file.rs`'s `NV_FOPS`): a file with these is an
+    /// nvidia file. The module root gives them, so the layers below `file.rs` can find nvidia
+    /// files by fd (`NvFileRef`) and in the caller's fd table (`caller_holds_gpu`).
+    pub(crate) nv_fops: &'static FileOps,
 }
 
 static STATE: Published<State> = Published::new();
@@ -62,8 +67,9 @@ impl State {
     }
 }
 
-/// The state the module parameters describe (`shim.c` holds them).
-pub(crate) fn from_params() -> Result<State> {
+/// The state the module parameters describe (`shim.c` holds them), for nvidia files with
+/// operations `nv_fops`.
+pub(crate) fn from_params(nv_fops: &'static FileOps) -> Result<State> {
     // SAFETY: the shim returns its parameters, written only at load time (read-only in sysfs).
     let (gpus, fb_mib, sysmem_mib, version) = unsafe {
         (
@@ -137,5 +143,6 @@ pub(crate) fn from_params() -> Result<State> {
         open_files: AtomicU64::new(0),
         pages: Pages::new()?,
         api_lock: KBox::pin_init(kernel::new_mutex!((), "nvsim::State::api_lock"), GFP_KERNEL)?,
+        nv_fops,
     })
 }

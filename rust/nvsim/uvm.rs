@@ -310,7 +310,7 @@ fn register_gpu(state: &State, uvm: &UvmFile, p: &UvmRegisterGpuParams) -> NvSta
     let Some(gpu) = state.gpus.iter().find(|g| g.uuid() == p.gpu_uuid.uuid) else {
         return NV_ERR_GPU_UUID_NOT_FOUND;
     };
-    if !caller_holds_gpu(gpu.minor) {
+    if !caller_holds_gpu(state, gpu.minor) {
         return NV_ERR_INSUFFICIENT_PERMISSIONS;
     }
     let mut kind = uvm.kind.lock();

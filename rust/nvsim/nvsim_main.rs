@@ -21,6 +21,7 @@ mod layout;
 mod published;
 
 mod caller;
+mod control;
 mod file;
 mod ioctl;
 mod nvfile;

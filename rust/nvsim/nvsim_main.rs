@@ -22,11 +22,14 @@ mod published;
 
 mod caller;
 mod control;
+mod debugfs;
 mod file;
 mod ioctl;
 mod nvfile;
 mod pages;
+mod procfs;
 mod rm;
+mod slice_writer;
 mod state;
 mod store;
 mod trace;
@@ -57,7 +60,8 @@ pub mod nvsim_model {
 }
 
 use abi::nv_frontend::{NV_CTL_MINOR, NV_MAJOR};
-use nvsim_model::frontend::SimGpu;
+use debugfs::Debugfs;
+use procfs::Procfs;
 use published::PublishGuard;
 use state::State;
 
@@ -67,17 +71,6 @@ module! {
     author: "fakegpu developers",
     description: "Simulated NVIDIA driver userspace ABI, for tests",
     license: "GPL",
-}
-
-extern "C" {
-    fn nvsim_procfs_create() -> kernel::ffi::c_int;
-    fn nvsim_procfs_add_gpu(
-        index: kernel::ffi::c_uint,
-        bus_id: *const kernel::ffi::c_char,
-    ) -> kernel::ffi::c_int;
-    fn nvsim_procfs_remove();
-    fn nvsim_debugfs_create();
-    fn nvsim_debugfs_remove();
 }
 
 /// Name of major 195 in /proc/devices, as the 535 driver registers it.
@@ -91,120 +84,6 @@ struct NvSim {
     _uvm: uvm::UvmRegion,
     _frontend: FrontendRegion,
     _state: PublishGuard<State>,
-}
-
-/// /sys/kernel/debug/nvsim/state while it exists.
-struct Debugfs;
-
-impl Debugfs {
-    fn create() -> Self {
-        // SAFETY: creates the directory and file; failures only leave them absent.
-        unsafe { nvsim_debugfs_create() };
-        Debugfs
-    }
-}
-
-impl Drop for Debugfs {
-    fn drop(&mut self) {
-        // SAFETY: removes what `create` made; debugfs waits for readers in progress.
-        unsafe { nvsim_debugfs_remove() };
-    }
-}
-
-/// /proc/driver/nvidia while it exists (`nvsim_model::procfs` has its files' text).
-struct Procfs;
-
-impl Procfs {
-    fn create(gpus: &[SimGpu]) -> Result<Self> {
-        // SAFETY: creates the directory and its files; on failure nothing is left.
-        kernel::error::to_result(unsafe { nvsim_procfs_create() })?;
-        let procfs = Procfs;
-        for (i, gpu) in gpus.iter().enumerate() {
-            let mut name = abi::namebuf::NameBuf::new();
-            core::fmt::Write::write_fmt(
-                &mut name,
-                format_args!("{}", nvsim_model::procfs::bus_id(gpu)),
-            )
-            .map_err(|_| EINVAL)?;
-            // SAFETY: `name` is NUL-terminated and outlives the call (procfs copies it); on
-            // failure `procfs` drops and removes what exists.
-            kernel::error::to_result(unsafe {
-                nvsim_procfs_add_gpu(
-                    i as kernel::ffi::c_uint,
-                    name.as_bytes_with_nul().as_ptr().cast(),
-                )
-            })?;
-        }
-        Ok(procfs)
-    }
-}
-
-impl Drop for Procfs {
-    fn drop(&mut self) {
-        // SAFETY: removes what `create` made; procfs waits for readers in progress.
-        unsafe { nvsim_procfs_remove() };
-    }
-}
-
-/// Called by `shim.c` to fill a /proc/driver/nvidia file (`file` as
-/// `procfs::ProcFile::from_number` numbers them): formats into `buf` (`len` bytes) and
-/// returns the length written.
-///
-/// # Safety
-///
-/// `buf` must be valid for writes of `len` bytes.
-#[no_mangle]
-unsafe extern "C" fn nvsim_format_proc(file: u32, buf: *mut u8, len: usize) -> usize {
-    let Some(state) = State::get() else { return 0 };
-    let Some(file) = nvsim_model::procfs::ProcFile::from_number(file) else {
-        return 0;
-    };
-    // SAFETY: per the contract, `buf` is writable for `len` bytes.
-    let out = unsafe { core::slice::from_raw_parts_mut(buf, len) };
-    let mut writer = SliceWriter { buf: out, len: 0 };
-    let _ = nvsim_model::procfs::format(file, &state.gpus, state.version, &mut writer);
-    writer.len
-}
-
-/// Called by `shim.c` to fill /sys/kernel/debug/nvsim/state: formats into `buf` (`len`
-/// bytes) and returns the length written.
-///
-/// # Safety
-///
-/// `buf` must be valid for writes of `len` bytes.
-#[no_mangle]
-unsafe extern "C" fn nvsim_format_state(buf: *mut u8, len: usize) -> usize {
-    let Some(state) = State::get() else { return 0 };
-    // SAFETY: per the contract, `buf` is writable for `len` bytes.
-    let out = unsafe { core::slice::from_raw_parts_mut(buf, len) };
-    let mut writer = SliceWriter { buf: out, len: 0 };
-    let _ = rm::format_state(state, &mut writer);
-    writer.len
-}
-
-/// Formats into a byte slice, dropping what does not fit.
-struct SliceWriter<'a> {
-    buf: &'a mut [u8],
-    len: usize,
-}
-
-impl core::fmt::Write for SliceWriter<'_> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let room = self.buf.len() - self.len;
-        let n = s.len().min(room);
-        if let (Some(dst), Some(src)) = (
-            self.buf.get_mut(self.len..self.len + n),
-            s.as_bytes().get(..n),
-        ) {
-            dst.copy_from_slice(src);
-            self.len += n;
-        }
-        if n < s.len() {
-            Err(core::fmt::Error)
-        } else {
-            Ok(())
-        }
-    }
 }
 
 /// Major 195, minors 0..=255, registered as "nvidia-frontend".

@@ -18,8 +18,6 @@ use crate::nvsim_model::rm::{self, Alloc, Handle, Request};
 use crate::pages::{alloc_pages, MmapContext};
 use crate::state::State;
 use crate::trace::log_unimplemented;
-use core::fmt::Write;
-use core::sync::atomic::Ordering;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
@@ -677,41 +675,3 @@ fn map_memory(state: &State, file: &NvFile, p: &Nvos33WithFd) -> Result<(), NvSt
 
 /// Size of Hopper's usermode region (`NVC661`): 64 KiB.
 const USERMODE_SIZE: u64 = 0x10000;
-
-/// Formats the ground truth for /sys/kernel/debug/nvsim/state into `out`.
-pub(crate) fn format_state(state: &State, out: &mut impl Write) -> core::fmt::Result {
-    let rm = state.rm.lock();
-    for g in 0..state.gpus.len() {
-        if let Some(u) = rm.gpu(g) {
-            writeln!(
-                out,
-                "gpu{} fb_size {} fb_used {} channels {}",
-                g, u.fb_size, u.fb_used, u.channels
-            )?;
-        }
-    }
-    writeln!(out, "sys_used {}", rm.sys_used())?;
-    drop(rm);
-    let backed = state.pages.backed();
-    writeln!(out, "sys_pages {}", backed)?;
-    let rm = state.rm.lock();
-    writeln!(out, "objects {}", rm.objects().count())?;
-    // Per file with clients: the memory charged to it (each file once, at its first client).
-    for (i, client) in rm.objects().enumerate() {
-        if client.kind != rm::Kind::Client
-            || rm
-                .objects()
-                .take(i)
-                .any(|c| c.kind == rm::Kind::Client && c.file == client.file)
-        {
-            continue;
-        }
-        let (fb, sys) = rm.file_usage(client.file);
-        writeln!(out, "file{} fb {} sys {}", client.file, fb, sys)?;
-    }
-    writeln!(
-        out,
-        "open_files {}",
-        state.open_files.load(Ordering::Relaxed)
-    )
-}

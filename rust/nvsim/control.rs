@@ -27,6 +27,8 @@ pub(crate) fn control(state: &State, file: &NvFile, p: &Nvos54) -> NvStatus {
     control_checked(state, file, p, spec).err().unwrap_or(NV_OK)
 }
 
+/// [`control`] once the command is known: the RM's checks, then the answer, copied back to
+/// the caller's parameters; the status of the first check that fails otherwise.
 fn control_checked(
     state: &State,
     file: &NvFile,
@@ -226,7 +228,9 @@ fn control_checked(
 }
 
 extern "C" {
+    /// Wall-clock time in microseconds since the epoch (the RM's "OS time").
     fn nvsim_clock_real_us() -> u64;
+    /// Monotonic nanoseconds: the simulated GPU's timer.
     fn nvsim_clock_mono_ns() -> u64;
 }
 

@@ -10,7 +10,9 @@ use core::fmt::Write;
 use core::sync::atomic::Ordering;
 
 extern "C" {
+    /// Creates /sys/kernel/debug/nvsim/state (`shim.c`).
     fn nvsim_debugfs_create();
+    /// Removes what `nvsim_debugfs_create` made.
     fn nvsim_debugfs_remove();
 }
 
@@ -18,6 +20,7 @@ extern "C" {
 pub(crate) struct Debugfs;
 
 impl Debugfs {
+    /// Creates the directory and the file (left absent if debugfs fails: it is for tests).
     pub(crate) fn create() -> Self {
         // SAFETY: creates the directory and file; failures only leave them absent.
         unsafe { nvsim_debugfs_create() };
@@ -49,7 +52,7 @@ unsafe extern "C" fn nvsim_format_state(buf: *mut u8, len: usize) -> usize {
 }
 
 /// Formats the ground truth for /sys/kernel/debug/nvsim/state into `out`.
-pub(crate) fn format_state(state: &State, out: &mut impl Write) -> core::fmt::Result {
+fn format_state(state: &State, out: &mut impl Write) -> core::fmt::Result {
     let rm = state.rm.lock();
     for g in 0..state.gpus.len() {
         if let Some(u) = rm.gpu(g) {

@@ -49,6 +49,7 @@ fn read_params<T: crate::abi::pod::Pod>(ptr: usize, size: usize) -> Result<T> {
     read_pod(&buf).ok_or(EINVAL)
 }
 
+/// Runs escape `nr` on the copied-in parameters `buf`, once `classify` admits it for the node.
 fn dispatch(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
     let call = classify(nr, buf.len(), file.node).map_err(errno)?;
     match call {

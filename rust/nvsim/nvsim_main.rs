@@ -8,8 +8,47 @@
 //! simulated GPUs) and, like the real driver, creates no /dev nodes (the test setup mknods
 //! them from /proc/devices, as nvidia-modprobe does). It answers the escapes it implements
 //! with the driver's own checks: exact sizes, ctl-only versus device-only, errno or RM
-//! status as the driver gives them. The decisions live in the nvsim-model crate (`rust/nvsim-model`),
-//! tested by cargo; this crate copies parameters in and out.
+//! status as the driver gives them. The decisions live in the nvsim-model crate
+//! (`rust/nvsim-model`), tested by cargo; this crate copies parameters in and out.
+//!
+//! # Layers
+//!
+//! Each file has one concern, and the files form layers that import downward only: every
+//! `crate::` path in a file names a file of a lower layer, the included crates (`abi`,
+//! `nvsim_model`) or `rust/kernel-common`. From the bottom:
+//!
+//! 1. `trace.rs` (trace mode, and the log of calls nvsim does not implement), `store.rs`
+//!    (the model's RM store as the kernel keeps it), `slice_writer.rs` (text into the
+//!    shim's buffers): no nvsim file below them.
+//! 2. `pages.rs`: the simulated memory's pages (those behind system-memory objects and the
+//!    doorbell page), recording them, dropping freed ones, mapping an mmap context into a
+//!    VMA. It knows the store, not the state or the files: the fops layer hands it the
+//!    mmap context, the state its store lock.
+//! 3. `state.rs`: the [`state::State`] every file operation reads (GPUs, the store, the
+//!    pages, the API lock), published once init can no longer fail, and its construction
+//!    from the module parameters. It owns `Pages` and the store, so it sits above them.
+//! 4. `nvfile.rs` (an open nvidia file's state, `NvFileRef`, mmap contexts set on files)
+//!    and `caller.rs` (the calling task: the fd-table walk, tgid, admin level, pid
+//!    namespace). Both recognise nvidia files by the major-195 fops table, whose address
+//!    is all they need of `file.rs`: the state carries it (`State::nv_fops`, given by this
+//!    file), so they take it from the state instead of importing the table above them.
+//! 5. `control.rs` (RM_CONTROL) and `uvm.rs` (`/dev/nvidia-uvm`: its own major, fops and
+//!    per-open state, which need only the state, the caller checks and the log).
+//! 6. `rm.rs`: the other RM escapes (alloc, free, vid heap, system memory, map, share,
+//!    dup, REGISTER_FD, OS events, fault injection), calling down into controls, pages,
+//!    files and the caller checks.
+//! 7. `ioctl.rs`: the frontend's dispatch (XFER unwrapping, copy in and out, the frontend
+//!    escapes, RM escapes handed to `rm.rs`).
+//! 8. `file.rs` (the major-195 fops table: open, release, ioctl, mmap, poll), `procfs.rs`
+//!    (/proc/driver/nvidia) and `debugfs.rs` (the ground-truth state file): what the kernel
+//!    calls, on top of everything they use.
+//! 9. This file: the `mod` lines, the included crates, and the module's registration and
+//!    lifetime (major 195, the UVM major, procfs, debugfs, the published state).
+//!
+//! New simulated hardware goes in files of its own between `state.rs` and `rm.rs`: a GPU
+//! execution engine's address spaces and channels, say, keep their state in a `State`
+//! field as `Pages` does, use `pages.rs` and `store.rs` below them, and are driven by the
+//! escapes and controls above them; nothing below them changes.
 
 use kernel::prelude::*;
 
@@ -20,20 +59,28 @@ mod layout;
 #[path = "../kernel-common/published.rs"]
 mod published;
 
-mod caller;
-mod control;
-mod debugfs;
-mod file;
-mod ioctl;
-mod nvfile;
-mod pages;
-mod procfs;
-mod rm;
+// Layers, from the bottom (see the crate documentation).
 mod slice_writer;
-mod state;
 mod store;
 mod trace;
+
+mod pages;
+
+mod state;
+
+mod caller;
+mod nvfile;
+
+mod control;
 mod uvm;
+
+mod rm;
+
+mod ioctl;
+
+mod debugfs;
+mod file;
+mod procfs;
 
 #[path = "../abi/src"]
 pub mod abi {
@@ -90,6 +137,7 @@ struct NvSim {
 struct FrontendRegion;
 
 impl FrontendRegion {
+    /// Registers major 195 with [`file::NV_FOPS`]; fails if the NVIDIA driver holds it.
     fn register() -> Result<Self> {
         // SAFETY: the name and the fops are statics that outlive the registration.
         let ret = unsafe {

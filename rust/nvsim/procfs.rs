@@ -9,11 +9,14 @@ use crate::state::State;
 use kernel::prelude::*;
 
 extern "C" {
+    /// Creates /proc/driver/nvidia with `version`, `params` and an empty `gpus/` (`shim.c`).
     fn nvsim_procfs_create() -> kernel::ffi::c_int;
+    /// Adds `gpus/<bus_id>/information` for GPU `index`.
     fn nvsim_procfs_add_gpu(
         index: kernel::ffi::c_uint,
         bus_id: *const kernel::ffi::c_char,
     ) -> kernel::ffi::c_int;
+    /// Removes what the two calls above made.
     fn nvsim_procfs_remove();
 }
 
@@ -21,6 +24,7 @@ extern "C" {
 pub(crate) struct Procfs;
 
 impl Procfs {
+    /// Creates the directory and its files, with a directory per GPU of `gpus` (by bus id).
     pub(crate) fn create(gpus: &[SimGpu]) -> Result<Self> {
         // SAFETY: creates the directory and its files; on failure nothing is left.
         kernel::error::to_result(unsafe { nvsim_procfs_create() })?;

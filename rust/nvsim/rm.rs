@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! nvsim's RM escapes: RM_ALLOC, RM_FREE and RM_CONTROL on the shared [`RmStore`], with the
-//! driver's conventions: a wrong parameter size fails the ioctl (EINVAL), otherwise the
-//! ioctl succeeds and the outcome is the RM status written into the parameters.
+//! nvsim's RM escapes: RM_ALLOC, RM_FREE and the others on the shared RM store (`State::rm`),
+//! RM_CONTROL handed to `control.rs`, with the driver's conventions: a wrong parameter size
+//! fails the ioctl (EINVAL), otherwise the ioctl succeeds and the outcome is the RM status
+//! written into the parameters.
 
 use crate::abi::nv_rm::{
     self, class, memory_alloc_params, vid_heap, Nvos00, Nvos21, Nvos33WithFd, Nvos54, Nvos55,
@@ -230,10 +231,10 @@ fn client_file(state: &State, file: &NvFile, client: Handle) -> Option<u64> {
     (owner == file.id || Some(owner) == linked).then_some(owner)
 }
 
-/// RM_ALLOC_MEMORY (NVOS02 + fd; `rm_escape` admits it on device files only): system memory (0x3E) of `limit + 1`
-/// bytes, for a client of the linked nvidiactl file. With an fd (>= 0) it also sets the mmap
-/// context on that nvidiactl file; if that fails the ioctl fails with EINVAL while the
-/// status still reports the allocation, which stays (as the 535 driver does).
+/// RM_ALLOC_MEMORY (NVOS02 + fd; `rm_escape` admits it on device files only): system memory
+/// (0x3E) of `limit + 1` bytes, for a client of the linked nvidiactl file. With an fd (>= 0)
+/// it also sets the mmap context on that nvidiactl file; if that fails the ioctl fails with
+/// EINVAL while the status still reports the allocation, which stays (as the 535 driver does).
 fn alloc_memory(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
     if buf.len() != 56 {
         return Err(EINVAL);

@@ -13,10 +13,15 @@ use kernel::prelude::*;
 use kernel::sync::Mutex;
 
 extern "C" {
+    /// The `gpus` parameter (`shim.c`).
     fn nvsim_param_gpus() -> kernel::ffi::c_int;
+    /// The `fb_mib` parameter.
     fn nvsim_param_fb_mib() -> kernel::ffi::c_int;
+    /// The `sysmem_mib` parameter.
     fn nvsim_param_sysmem_mib() -> kernel::ffi::c_int;
+    /// The `max_objects` parameter.
     fn nvsim_param_max_objects() -> kernel::ffi::c_int;
+    /// The `version` parameter, NUL-terminated.
     fn nvsim_param_version() -> *const kernel::ffi::c_char;
 }
 
@@ -48,6 +53,7 @@ pub(crate) struct State {
     pub(crate) nv_fops: &'static FileOps,
 }
 
+/// The state while the module is loaded (see [`State::publish`]).
 static STATE: Published<State> = Published::new();
 
 impl State {

@@ -86,6 +86,7 @@ pub(crate) fn uvm(cmd: u32, size: usize, result: &Result) {
 
 /// Unknown escapes and controls, logged this many times at most (userspace triggers them).
 const LOG_LIMIT: u32 = 32;
+/// Unimplemented calls logged so far.
 static LOGGED: AtomicU32 = AtomicU32::new(0);
 
 /// Logs a call nvsim does not implement, so missing pieces are easy to find.

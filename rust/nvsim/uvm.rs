@@ -171,6 +171,7 @@ unsafe extern "C" fn uvm_unlocked_ioctl(
     }
 }
 
+/// Handles UVM command `cmd`: copies its parameters in, runs it, and copies them back.
 fn uvm_ioctl(state: &State, uvm: &UvmFile, cmd: u32, arg: usize) -> Result {
     if uvm.minor != 0 {
         // nvidia-uvm-tools has its own command set, none of which nvsim implements.
@@ -201,6 +202,7 @@ fn with_params<T: Pod>(buf: &mut [u8], f: impl FnOnce(&mut T)) {
     }
 }
 
+/// Runs UVM command `cmd` on its copied-in parameters `buf`, its status in `rmStatus`.
 fn dispatch(state: &State, uvm: &UvmFile, cmd: u32, buf: &mut [u8]) {
     if uvm.minor != 0 {
         // nvidia-uvm-tools answers none of these (refused in `uvm_ioctl`).

@@ -8,9 +8,9 @@ use crate::abi::ioc;
 use crate::abi::nv_frontend::*;
 use crate::abi::nv_status::NV_OK;
 use crate::abi::pod::{read_pod, write_pod};
-use crate::file::NvFile;
+use crate::nvfile::NvFile;
 use crate::nvsim_model::frontend::{self, classify, FrontendCall};
-use crate::State;
+use crate::state::State;
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
@@ -49,6 +49,7 @@ fn read_params<T: crate::abi::pod::Pod>(ptr: usize, size: usize) -> Result<T> {
     read_pod(&buf).ok_or(EINVAL)
 }
 
+/// Runs escape `nr` on the copied-in parameters `buf`, once `classify` admits it for the node.
 fn dispatch(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
     let call = classify(nr, buf.len(), file.node).map_err(errno)?;
     match call {
@@ -106,7 +107,7 @@ fn dispatch(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
         }
         FrontendCall::Rm => crate::rm::rm_escape(state, file, nr, buf),
         FrontendCall::ExportToDmabuf => {
-            crate::rm::log_unimplemented("escape", nr.into(), buf.len());
+            crate::trace::log_unimplemented("escape", nr.into(), buf.len());
             Err(EINVAL)
         }
     }

@@ -8,8 +8,47 @@
 //! simulated GPUs) and, like the real driver, creates no /dev nodes (the test setup mknods
 //! them from /proc/devices, as nvidia-modprobe does). It answers the escapes it implements
 //! with the driver's own checks: exact sizes, ctl-only versus device-only, errno or RM
-//! status as the driver gives them. The decisions live in the nvsim-model crate (`rust/nvsim-model`),
-//! tested by cargo; this crate copies parameters in and out.
+//! status as the driver gives them. The decisions live in the nvsim-model crate
+//! (`rust/nvsim-model`), tested by cargo; this crate copies parameters in and out.
+//!
+//! # Layers
+//!
+//! Each file has one concern, and the files form layers that import downward only: every
+//! `crate::` path in a file names a file of a lower layer, the included crates (`abi`,
+//! `nvsim_model`) or `rust/kernel-common`. From the bottom:
+//!
+//! 1. `trace.rs` (trace mode, and the log of calls nvsim does not implement), `store.rs`
+//!    (the model's RM store as the kernel keeps it), `slice_writer.rs` (text into the
+//!    shim's buffers): no nvsim file below them.
+//! 2. `pages.rs`: the simulated memory's pages (those behind system-memory objects and the
+//!    doorbell page), recording them, dropping freed ones, mapping an mmap context into a
+//!    VMA. It knows the store, not the state or the files: the fops layer hands it the
+//!    mmap context, the state its store lock.
+//! 3. `state.rs`: the [`state::State`] every file operation reads (GPUs, the store, the
+//!    pages, the API lock), published once init can no longer fail, and its construction
+//!    from the module parameters. It owns `Pages` and the store, so it sits above them.
+//! 4. `nvfile.rs` (an open nvidia file's state, `NvFileRef`, mmap contexts set on files)
+//!    and `caller.rs` (the calling task: the fd-table walk, tgid, admin level, pid
+//!    namespace). Both recognise nvidia files by the major-195 fops table, whose address
+//!    is all they need of `file.rs`: the state carries it (`State::nv_fops`, given by this
+//!    file), so they take it from the state instead of importing the table above them.
+//! 5. `control.rs` (RM_CONTROL) and `uvm.rs` (`/dev/nvidia-uvm`: its own major, fops and
+//!    per-open state, which need only the state, the caller checks and the log).
+//! 6. `rm.rs`: the other RM escapes (alloc, free, vid heap, system memory, map, share,
+//!    dup, REGISTER_FD, OS events, fault injection), calling down into controls, pages,
+//!    files and the caller checks.
+//! 7. `ioctl.rs`: the frontend's dispatch (XFER unwrapping, copy in and out, the frontend
+//!    escapes, RM escapes handed to `rm.rs`).
+//! 8. `file.rs` (the major-195 fops table: open, release, ioctl, mmap, poll), `procfs.rs`
+//!    (/proc/driver/nvidia) and `debugfs.rs` (the ground-truth state file): what the kernel
+//!    calls, on top of everything they use.
+//! 9. This file: the `mod` lines, the included crates, and the module's registration and
+//!    lifetime (major 195, the UVM major, procfs, debugfs, the published state).
+//!
+//! New simulated hardware goes in files of its own between `state.rs` and `rm.rs`: a GPU
+//! execution engine's address spaces and channels, say, keep their state in a `State`
+//! field as `Pages` does, use `pages.rs` and `store.rs` below them, and are driven by the
+//! escapes and controls above them; nothing below them changes.
 
 use kernel::prelude::*;
 
@@ -20,11 +59,28 @@ mod layout;
 #[path = "../kernel-common/published.rs"]
 mod published;
 
-mod file;
-mod ioctl;
-mod rm;
+// Layers, from the bottom (see the crate documentation).
+mod slice_writer;
+mod store;
 mod trace;
+
+mod pages;
+
+mod state;
+
+mod caller;
+mod nvfile;
+
+mod control;
 mod uvm;
+
+mod rm;
+
+mod ioctl;
+
+mod debugfs;
+mod file;
+mod procfs;
 
 #[path = "../abi/src"]
 pub mod abi {
@@ -51,10 +107,10 @@ pub mod nvsim_model {
 }
 
 use abi::nv_frontend::{NV_CTL_MINOR, NV_MAJOR};
-use core::sync::atomic::AtomicU64;
-use kernel::sync::Mutex;
-use nvsim_model::frontend::SimGpu;
-use published::{PublishGuard, Published};
+use debugfs::Debugfs;
+use procfs::Procfs;
+use published::PublishGuard;
+use state::State;
 
 module! {
     type: NvSim,
@@ -64,61 +120,8 @@ module! {
     license: "GPL",
 }
 
-extern "C" {
-    fn nvsim_param_gpus() -> kernel::ffi::c_int;
-    fn nvsim_param_fb_mib() -> kernel::ffi::c_int;
-    fn nvsim_param_sysmem_mib() -> kernel::ffi::c_int;
-    fn nvsim_param_max_objects() -> kernel::ffi::c_int;
-    fn nvsim_procfs_create() -> kernel::ffi::c_int;
-    fn nvsim_procfs_add_gpu(
-        index: kernel::ffi::c_uint,
-        bus_id: *const kernel::ffi::c_char,
-    ) -> kernel::ffi::c_int;
-    fn nvsim_procfs_remove();
-    fn nvsim_debugfs_create();
-    fn nvsim_debugfs_remove();
-    fn nvsim_param_version() -> *const kernel::ffi::c_char;
-}
-
-/// Most simulated GPUs.
-const MAX_GPUS: usize = 16;
-/// PCI device id of the simulated GPUs (an H100 PCIe's).
-const SIM_DEVICE_ID: u16 = 0x2331;
 /// Name of major 195 in /proc/devices, as the 535 driver registers it.
 const FRONTEND_NAME: &CStr = kernel::c_str!("nvidia-frontend");
-
-/// What the file operations need.
-pub(crate) struct State {
-    /// The simulated GPUs, by minor.
-    pub(crate) gpus: KVec<SimGpu>,
-    /// The version CHECK_VERSION_STR reports (the `version` parameter).
-    pub(crate) version: &'static str,
-    /// SYS_PARAMS' memory block size: set once, 0 until then.
-    pub(crate) memblock_size: AtomicU64,
-    /// The RM's objects and the memory they hold.
-    pub(crate) rm: Pin<KBox<Mutex<rm::KernelRm>>>,
-    /// Open nvidia files (ground truth for tests).
-    pub(crate) open_files: AtomicU64,
-    /// Pages of the system-memory objects.
-    pub(crate) sysmem: Pin<KBox<Mutex<KVec<rm::SysPages>>>>,
-    /// The page every usermode region maps (doorbells that ring nothing).
-    pub(crate) doorbell: kernel::page::Page,
-    /// The store's `sys_releases` when `sysmem` was last pruned (read and written under the
-    /// `sysmem` lock).
-    pub(crate) sys_releases_seen: AtomicU64,
-    /// Serialises calls that link files to each other (the RM's API lock), so two files'
-    /// locks are never taken in opposite orders.
-    pub(crate) api_lock: Pin<KBox<Mutex<()>>>,
-}
-
-static STATE: Published<State> = Published::new();
-
-impl State {
-    /// The published state, if the module is loaded.
-    pub(crate) fn get() -> Option<&'static State> {
-        STATE.get()
-    }
-}
 
 /// The loaded module. Fields drop in order: procfs and debugfs first (they read the state), then
 /// major 195, then the state.
@@ -130,124 +133,11 @@ struct NvSim {
     _state: PublishGuard<State>,
 }
 
-/// /sys/kernel/debug/nvsim/state while it exists.
-struct Debugfs;
-
-impl Debugfs {
-    fn create() -> Self {
-        // SAFETY: creates the directory and file; failures only leave them absent.
-        unsafe { nvsim_debugfs_create() };
-        Debugfs
-    }
-}
-
-impl Drop for Debugfs {
-    fn drop(&mut self) {
-        // SAFETY: removes what `create` made; debugfs waits for readers in progress.
-        unsafe { nvsim_debugfs_remove() };
-    }
-}
-
-/// /proc/driver/nvidia while it exists (`nvsim_model::procfs` has its files' text).
-struct Procfs;
-
-impl Procfs {
-    fn create(gpus: &[SimGpu]) -> Result<Self> {
-        // SAFETY: creates the directory and its files; on failure nothing is left.
-        kernel::error::to_result(unsafe { nvsim_procfs_create() })?;
-        let procfs = Procfs;
-        for (i, gpu) in gpus.iter().enumerate() {
-            let mut name = abi::namebuf::NameBuf::new();
-            core::fmt::Write::write_fmt(
-                &mut name,
-                format_args!("{}", nvsim_model::procfs::bus_id(gpu)),
-            )
-            .map_err(|_| EINVAL)?;
-            // SAFETY: `name` is NUL-terminated and outlives the call (procfs copies it); on
-            // failure `procfs` drops and removes what exists.
-            kernel::error::to_result(unsafe {
-                nvsim_procfs_add_gpu(
-                    i as kernel::ffi::c_uint,
-                    name.as_bytes_with_nul().as_ptr().cast(),
-                )
-            })?;
-        }
-        Ok(procfs)
-    }
-}
-
-impl Drop for Procfs {
-    fn drop(&mut self) {
-        // SAFETY: removes what `create` made; procfs waits for readers in progress.
-        unsafe { nvsim_procfs_remove() };
-    }
-}
-
-/// Called by `shim.c` to fill a /proc/driver/nvidia file (`file` as
-/// `procfs::ProcFile::from_number` numbers them): formats into `buf` (`len` bytes) and
-/// returns the length written.
-///
-/// # Safety
-///
-/// `buf` must be valid for writes of `len` bytes.
-#[no_mangle]
-unsafe extern "C" fn nvsim_format_proc(file: u32, buf: *mut u8, len: usize) -> usize {
-    let Some(state) = State::get() else { return 0 };
-    let Some(file) = nvsim_model::procfs::ProcFile::from_number(file) else {
-        return 0;
-    };
-    // SAFETY: per the contract, `buf` is writable for `len` bytes.
-    let out = unsafe { core::slice::from_raw_parts_mut(buf, len) };
-    let mut writer = SliceWriter { buf: out, len: 0 };
-    let _ = nvsim_model::procfs::format(file, &state.gpus, state.version, &mut writer);
-    writer.len
-}
-
-/// Called by `shim.c` to fill /sys/kernel/debug/nvsim/state: formats into `buf` (`len`
-/// bytes) and returns the length written.
-///
-/// # Safety
-///
-/// `buf` must be valid for writes of `len` bytes.
-#[no_mangle]
-unsafe extern "C" fn nvsim_format_state(buf: *mut u8, len: usize) -> usize {
-    let Some(state) = State::get() else { return 0 };
-    // SAFETY: per the contract, `buf` is writable for `len` bytes.
-    let out = unsafe { core::slice::from_raw_parts_mut(buf, len) };
-    let mut writer = SliceWriter { buf: out, len: 0 };
-    let _ = rm::format_state(state, &mut writer);
-    writer.len
-}
-
-/// Formats into a byte slice, dropping what does not fit.
-struct SliceWriter<'a> {
-    buf: &'a mut [u8],
-    len: usize,
-}
-
-impl core::fmt::Write for SliceWriter<'_> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let room = self.buf.len() - self.len;
-        let n = s.len().min(room);
-        if let (Some(dst), Some(src)) = (
-            self.buf.get_mut(self.len..self.len + n),
-            s.as_bytes().get(..n),
-        ) {
-            dst.copy_from_slice(src);
-            self.len += n;
-        }
-        if n < s.len() {
-            Err(core::fmt::Error)
-        } else {
-            Ok(())
-        }
-    }
-}
-
 /// Major 195, minors 0..=255, registered as "nvidia-frontend".
 struct FrontendRegion;
 
 impl FrontendRegion {
+    /// Registers major 195 with [`file::NV_FOPS`]; fails if the NVIDIA driver holds it.
     fn register() -> Result<Self> {
         // SAFETY: the name and the fops are statics that outlive the registration.
         let ret = unsafe {
@@ -285,99 +175,17 @@ impl Drop for FrontendRegion {
     }
 }
 
-fn state_from_params() -> Result<State> {
-    // SAFETY: the shim returns its parameters, written only at load time (read-only in sysfs).
-    let (gpus, fb_mib, sysmem_mib, version) = unsafe {
-        (
-            nvsim_param_gpus(),
-            nvsim_param_fb_mib(),
-            nvsim_param_sysmem_mib(),
-            CStr::from_char_ptr(nvsim_param_version()),
-        )
-    };
-    let count = usize::try_from(gpus)
-        .ok()
-        .filter(|n| (1..=MAX_GPUS).contains(n))
-        .ok_or_else(|| {
-            pr_err!("gpus={}: must be 1..{}\n", gpus, MAX_GPUS);
-            EINVAL
-        })?;
-    let fb_mib = u64::try_from(fb_mib)
-        .ok()
-        .filter(|&m| m > 0)
-        .ok_or_else(|| {
-            pr_err!("fb_mib={}: must be positive\n", fb_mib);
-            EINVAL
-        })?;
-    let sysmem_mib = u64::try_from(sysmem_mib)
-        .ok()
-        .filter(|&m| m > 0)
-        .ok_or_else(|| {
-            pr_err!("sysmem_mib={}: must be positive\n", sysmem_mib);
-            EINVAL
-        })?;
-    // SAFETY: as above.
-    let max_objects = unsafe { nvsim_param_max_objects() };
-    let max_objects = usize::try_from(max_objects)
-        .ok()
-        .filter(|n| (64..=1 << 20).contains(n))
-        .ok_or_else(|| {
-            pr_err!("max_objects={}: must be 64..1048576\n", max_objects);
-            EINVAL
-        })?;
-    let version = version
-        .to_str()
-        .ok()
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| {
-            pr_err!("version= must be non-empty text\n");
-            EINVAL
-        })?;
-    let mut list = KVec::with_capacity(count, GFP_KERNEL)?;
-    for i in 0..count {
-        // `count` <= MAX_GPUS, so minors and buses fit.
-        list.push(
-            SimGpu {
-                minor: i as u32,
-                bus: (i + 1) as u8,
-                device_id: SIM_DEVICE_ID,
-                fb_size: fb_mib << 20,
-            },
-            GFP_KERNEL,
-        )?;
-    }
-    let mut fb_sizes = KVec::with_capacity(count, GFP_KERNEL)?;
-    for gpu in list.iter() {
-        fb_sizes.push(gpu.fb_size, GFP_KERNEL)?;
-    }
-    let store = rm::new_store(&fb_sizes, sysmem_mib << 20, max_objects)?;
-    Ok(State {
-        gpus: list,
-        version,
-        memblock_size: AtomicU64::new(0),
-        rm: KBox::pin_init(kernel::new_mutex!(store, "nvsim::State::rm"), GFP_KERNEL)?,
-        open_files: AtomicU64::new(0),
-        sys_releases_seen: AtomicU64::new(0),
-        doorbell: kernel::page::Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?,
-        sysmem: KBox::pin_init(
-            kernel::new_mutex!(KVec::new(), "nvsim::State::sysmem"),
-            GFP_KERNEL,
-        )?,
-        api_lock: KBox::pin_init(kernel::new_mutex!((), "nvsim::State::api_lock"), GFP_KERNEL)?,
-    })
-}
-
 impl kernel::Module for NvSim {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         layout::check()?;
-        let state = state_from_params()?;
+        let state = state::from_params(&file::NV_FOPS)?;
         let frontend = FrontendRegion::register()?;
         let uvm = uvm::UvmRegion::register()?;
         let debugfs = Debugfs::create();
         let procfs = Procfs::create(&state.gpus)?;
         // Published last: until then opens fail with ENODEV, and once it is published init
         // can no longer fail (a failed init frees the module without waiting for open files).
-        let state = STATE.publish(state)?;
+        let state = state.publish()?;
         let s = state.get();
         pr_info!(
             "{} simulated GPU(s), {} MiB each, driver version {}; major {} (nvidia-frontend), {} (nvidia-uvm)\n",

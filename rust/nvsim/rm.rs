@@ -1,76 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! nvsim's RM escapes: RM_ALLOC, RM_FREE and RM_CONTROL on the shared [`RmStore`], with the
-//! driver's conventions: a wrong parameter size fails the ioctl (EINVAL), otherwise the
-//! ioctl succeeds and the outcome is the RM status written into the parameters.
+//! nvsim's RM escapes: RM_ALLOC, RM_FREE and the others on the shared RM store (`State::rm`),
+//! RM_CONTROL handed to `control.rs`, with the driver's conventions: a wrong parameter size
+//! fails the ioctl (EINVAL), otherwise the ioctl succeeds and the outcome is the RM status
+//! written into the parameters.
 
 use crate::abi::nv_rm::{
-    self, class, ctrl, fb_info, memory_alloc_params, vid_heap, Nvos00, Nvos21, Nvos33WithFd,
-    Nvos54, Nvos55, Nvos64,
+    self, class, memory_alloc_params, vid_heap, Nvos00, Nvos21, Nvos33WithFd, Nvos54, Nvos55,
+    Nvos64,
 };
 use crate::abi::nv_status::*;
 use crate::abi::pod::{read_pod, write_pod};
-use crate::file::MmapContext;
-use crate::file::{NvFile, NV_FOPS};
-use crate::nvsim_model::ctrl as nvsim_ctrl;
+use crate::caller::{self, caller_holds_gpu};
+use crate::control::control;
+use crate::nvfile::{NvFile, NvFileRef};
 use crate::nvsim_model::frontend::Node;
-use crate::nvsim_model::rm::{self, Alloc, Handle, Request, RmStore, Slot, SlotStorage};
-use crate::State;
-use core::fmt::Write;
-use core::sync::atomic::{AtomicU32, Ordering};
-use kernel::page::{Page, PAGE_SIZE};
+use crate::nvsim_model::rm::{self, Alloc, Handle, Request};
+use crate::pages::{alloc_pages, MmapContext};
+use crate::state::State;
+use crate::trace::log_unimplemented;
+use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
-
-/// The pages behind one system-memory allocation (what an mmap of any handle to it shows).
-pub(crate) struct SysPages {
-    /// The allocation's id in the RM store.
-    id: u32,
-    pages: KVVec<Page>,
-}
-
-/// The RM store as the kernel keeps it: slots in one kvmalloc'd vector.
-pub(crate) type KernelRm = RmStore<KVVec<Slot>>;
-
-impl SlotStorage for KVVec<Slot> {
-    fn slots(&self) -> &[Slot] {
-        self
-    }
-    fn slots_mut(&mut self) -> &mut [Slot] {
-        self
-    }
-}
-
-/// A new, empty store for the GPUs of `fb_sizes`, a system pool of `sys_size` bytes, and at
-/// most `max_objects` RM objects (all clients together, the `max_objects=` parameter).
-pub(crate) fn new_store(fb_sizes: &[u64], sys_size: u64, max_objects: usize) -> Result<KernelRm> {
-    let slots = KVVec::from_elem(Slot::default(), max_objects, GFP_KERNEL)?;
-    Ok(RmStore::new(slots, fb_sizes, sys_size))
-}
-
-extern "C" {
-    /// Whether the caller's fd table holds a file with `fops` on `minor` (`shim.c`); the
-    /// fops pointer as `void *` (`struct file_operations` reaches structs rustc's FFI lint
-    /// flags on some configs).
-    fn nvsim_caller_holds(fops: *const kernel::ffi::c_void, minor: u32) -> kernel::ffi::c_int;
-}
-
-/// Whether the calling task holds GPU `minor`'s node open: the driver's fd-table walk.
-pub(crate) fn caller_holds_gpu(minor: u32) -> bool {
-    // SAFETY: `NV_FOPS` is a static; the shim only compares fops pointers and minors.
-    unsafe { nvsim_caller_holds(NV_FOPS.get().cast(), minor) != 0 }
-}
-
-/// Unknown escapes and controls, logged this many times at most (userspace triggers them).
-const LOG_LIMIT: u32 = 32;
-static LOGGED: AtomicU32 = AtomicU32::new(0);
-
-/// Logs a call nvsim does not implement, so missing pieces are easy to find.
-pub(crate) fn log_unimplemented(what: &str, number: u32, size: usize) {
-    if LOGGED.fetch_add(1, Ordering::Relaxed) < LOG_LIMIT {
-        pr_info!("{} {:#x} ({} bytes) not implemented\n", what, number, size);
-    }
-}
 
 extern "C" {
     /// The RM status to fail this call with (fault injection, `shim.c`), or NV_OK.
@@ -79,14 +30,6 @@ extern "C" {
     fn nvsim_fault_errno() -> kernel::ffi::c_int;
     /// Whether injected failures come after the call's work (`shim.c`): nonzero if so.
     fn nvsim_fault_after() -> kernel::ffi::c_int;
-    /// Whether the caller has CAP_SYS_ADMIN (the RM's admin level).
-    fn nvsim_caller_is_admin() -> kernel::ffi::c_int;
-    /// The calling process's global tgid (`shim.c`).
-    fn nvsim_current_tgid() -> u32;
-    /// A global pid as the caller's namespace sees it, or 0.
-    fn nvsim_pid_to_caller_ns(nr: u32) -> u32;
-    /// A pid of the caller's namespace as a global one, or 0.
-    fn nvsim_pid_from_caller_ns(vnr: u32) -> u32;
 }
 
 /// Handles RM escape `nr` on the copied-in parameters `buf`.
@@ -145,7 +88,7 @@ fn run_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
                     }
                 }
             }
-            drop_freed_pages(state);
+            state.drop_freed_pages();
             write_pod(buf, &p);
             Ok(())
         }
@@ -267,7 +210,7 @@ fn run_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
 fn register_fd(state: &State, file: &NvFile, buf: &[u8]) -> Result {
     let p: crate::abi::nv_frontend::NvIoctlRegisterFd = exact(buf)?;
     let _api = state.api_lock.lock();
-    let ctl = crate::file::NvFileRef::from_fd(p.ctl_fd, true, state.gpus.len()).ok_or(EINVAL)?;
+    let ctl = NvFileRef::from_fd(state, p.ctl_fd, true).ok_or(EINVAL)?;
     if ctl.nv_file().id == file.id || ctl.nv_file().inner.lock().ctl_link.is_some() {
         return Err(EINVAL);
     }
@@ -288,10 +231,10 @@ fn client_file(state: &State, file: &NvFile, client: Handle) -> Option<u64> {
     (owner == file.id || Some(owner) == linked).then_some(owner)
 }
 
-/// RM_ALLOC_MEMORY (NVOS02 + fd; `rm_escape` admits it on device files only): system memory (0x3E) of `limit + 1`
-/// bytes, for a client of the linked nvidiactl file. With an fd (>= 0) it also sets the mmap
-/// context on that nvidiactl file; if that fails the ioctl fails with EINVAL while the
-/// status still reports the allocation, which stays (as the 535 driver does).
+/// RM_ALLOC_MEMORY (NVOS02 + fd; `rm_escape` admits it on device files only): system memory
+/// (0x3E) of `limit + 1` bytes, for a client of the linked nvidiactl file. With an fd (>= 0)
+/// it also sets the mmap context on that nvidiactl file; if that fails the ioctl fails with
+/// EINVAL while the status still reports the allocation, which stays (as the 535 driver does).
 fn alloc_memory(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
     if buf.len() != 56 {
         return Err(EINVAL);
@@ -339,7 +282,7 @@ fn alloc_memory(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
     // The mapping context, on the nvidiactl file the fd names.
     if let (Some(id), true) = (context, fd >= 0) {
         let pages = usize::try_from(limit / PAGE_SIZE as u64 + 1).map_err(|_| EINVAL)?;
-        let target = crate::file::NvFileRef::from_fd(fd, true, state.gpus.len()).ok_or(EINVAL)?;
+        let target = NvFileRef::from_fd(state, fd, true).ok_or(EINVAL)?;
         let target_file = target.nv_file();
         let mut inner = target_file.inner.lock();
         if inner.mmap_context.is_some() {
@@ -449,13 +392,13 @@ fn alloc_object(
         if usize::try_from(device_id).map_or(true, |i| i >= state.gpus.len()) {
             return Err(NV_ERR_INVALID_ARGUMENT);
         }
-        if !caller_holds_gpu(device_id) {
+        if !caller_holds_gpu(state, device_id) {
             return Err(NV_ERR_INSUFFICIENT_PERMISSIONS);
         }
     }
     // System memory gets real pages, which an mmap of it shows. They are allocated before
-    // anything is charged, and charged and recorded under the sysmem and rm locks together
-    // (in that order, as `drop_freed_pages`), so no free can slip in between.
+    // anything is charged, and charged and recorded under the page table's and rm locks
+    // together (in that order, as `Pages::drop_freed`), so no free can slip in between.
     // (Pinned user memory, 0x71, is the caller's own pages: charged, but nvsim maps none.)
     let mut pages = match request {
         Alloc::Object(Request::Memory { system: true, size })
@@ -469,12 +412,11 @@ fn alloc_object(
         }
         _ => None,
     };
-    let mut table = state.sysmem.lock();
+    let mut table = state.pages.lock();
     let mut rm = state.rm.lock();
     let (client, handle) = match request {
         Alloc::Client => {
-            // SAFETY: reads the current task's tgid.
-            let pid = unsafe { nvsim_current_tgid() };
+            let pid = caller::tgid();
             let h = rm.alloc_client(file_id, pid, p.h_root, p.h_class)?;
             (h, h)
         }
@@ -493,7 +435,7 @@ fn alloc_object(
     let size = match rm.get(client, handle).map(|o| o.kind) {
         Some(rm::Kind::Memory { size, id, .. }) => {
             if let Some(pages) = pages.take() {
-                if table.push(SysPages { id, pages }, GFP_KERNEL).is_err() {
+                if table.insert(id, pages).is_err() {
                     let _ = rm.free(file_id, client, handle);
                     return Err(NV_ERR_NO_MEMORY);
                 }
@@ -524,8 +466,7 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
     }
     let request = rm::decode_alloc(p.h_class, params)?;
     // Privileged classes need the admin level, checked on each call as the RM does.
-    // SAFETY: `capable()` on the current task.
-    if class::PRIVILEGED.contains(&p.h_class) && unsafe { nvsim_caller_is_admin() } == 0 {
+    if class::PRIVILEGED.contains(&p.h_class) && !caller::is_admin() {
         return Err(NV_ERR_INSUFFICIENT_PERMISSIONS);
     }
     let (client, handle, size) = alloc_object(state, file.id, p, request)?;
@@ -547,7 +488,7 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
         {
             // The RM frees what it cannot report.
             let _ = state.rm.lock().free(file.id, client, handle);
-            drop_freed_pages(state);
+            state.drop_freed_pages();
             return Err(NV_ERR_INVALID_POINTER);
         }
     }
@@ -622,7 +563,7 @@ fn vid_heap(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
                     None => rm.free(file.id, client, h_memory),
                 }
             };
-            drop_freed_pages(state);
+            state.drop_freed_pages();
             freed.err().unwrap_or(NV_OK)
         }
         vid_heap::FUNCTION_INFO => {
@@ -661,50 +602,6 @@ fn vid_heap(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
     Ok(())
 }
 
-/// Zeroed pages for `size` bytes of system memory (rounded up as the RM store rounds),
-/// or `NV_ERR_NO_MEMORY`. A kvmalloc'd vector: large objects need large page arrays.
-fn alloc_pages(size: u64) -> Result<KVVec<Page>, NvStatus> {
-    let rounded = size
-        .checked_next_multiple_of(rm::MEMORY_PAGE)
-        .ok_or(NV_ERR_NO_MEMORY)?;
-    let count = usize::try_from(rounded / PAGE_SIZE as u64).map_err(|_| NV_ERR_NO_MEMORY)?;
-    let mut pages = KVVec::with_capacity(count, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
-    for _ in 0..count {
-        let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO).map_err(|_| NV_ERR_NO_MEMORY)?;
-        pages.push(page, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
-    }
-    Ok(pages)
-}
-
-/// Drops the pages of system-memory objects the RM no longer has (mappings keep their own
-/// page references).
-pub(crate) fn drop_freed_pages(state: &State) {
-    let mut table = state.sysmem.lock();
-    // Nothing to look for unless a system allocation was released since the last look
-    // (checked under the table's lock, so no release can be missed).
-    let releases = state.rm.lock().sys_releases();
-    if releases == state.sys_releases_seen.load(Ordering::Relaxed) {
-        return;
-    }
-    state.sys_releases_seen.store(releases, Ordering::Relaxed);
-    let old = core::mem::take(&mut *table);
-    let Ok(mut kept) = KVec::with_capacity(old.len(), GFP_KERNEL) else {
-        // Without room to sort them, keep every entry: pages then live until unload.
-        *table = old;
-        return;
-    };
-    {
-        let rm = state.rm.lock();
-        for entry in old {
-            if rm.memory_alive(entry.id) {
-                // Within the capacity reserved above: cannot fail.
-                let _ = kept.push(entry, GFP_KERNEL);
-            }
-        }
-    }
-    *table = kept;
-}
-
 /// RM_MAP_MEMORY: validates the mapping and sets the mmap context on the file `p.fd` names,
 /// which for system memory must be an nvidiactl file (libcuda opens a new one per mapping)
 /// and must have no context yet: one per file, until it closes.
@@ -715,8 +612,7 @@ fn map_memory(state: &State, file: &NvFile, p: &Nvos33WithFd) -> Result<(), NvSt
         let owner = rm
             .get(p.h_client, p.h_client)
             .ok_or(NV_ERR_INVALID_CLIENT)?;
-        // SAFETY: reads the current task's tgid.
-        let caller = unsafe { nvsim_current_tgid() };
+        let caller = caller::tgid();
         // The file check admits a file shared by fork or SCM_RIGHTS; creating an mmap
         // context also needs the process that created the client.
         if owner.file != file.id || owner.pid != caller {
@@ -757,8 +653,8 @@ fn map_memory(state: &State, file: &NvFile, p: &Nvos33WithFd) -> Result<(), NvSt
     };
     // A BAR mapping (the usermode region is in BAR0) goes on a file of that GPU, system
     // memory on an nvidiactl file, as the RM's nv_add_mapping_context_to_file has it.
-    let target = crate::file::NvFileRef::from_fd(p.fd, doorbell.is_none(), state.gpus.len())
-        .ok_or(NV_ERR_INVALID_ARGUMENT)?;
+    let target =
+        NvFileRef::from_fd(state, p.fd, doorbell.is_none()).ok_or(NV_ERR_INVALID_ARGUMENT)?;
     let target_file = target.nv_file();
     if let Some(gpu) = doorbell {
         if target_file.node != Node::Gpu(u32::from(gpu)) {
@@ -780,366 +676,3 @@ fn map_memory(state: &State, file: &NvFile, p: &Nvos33WithFd) -> Result<(), NvSt
 
 /// Size of Hopper's usermode region (`NVC661`): 64 KiB.
 const USERMODE_SIZE: u64 = 0x10000;
-
-extern "C" {
-    /// Inserts `count` pages into the VMA being set up (`shim.c`); `struct vm_area_struct *`
-    /// and `struct page *` as `void *` (they reach structs rustc's FFI lint flags).
-    fn nvsim_vma_insert_pages(
-        vma: *mut kernel::ffi::c_void,
-        pages: *const *mut kernel::ffi::c_void,
-        count: kernel::ffi::c_ulong,
-    ) -> kernel::ffi::c_int;
-}
-
-/// mmap of an nvidia file: the pages its mmap context names; EINVAL without a context or
-/// once its object is freed.
-pub(crate) fn map_pages(state: &State, file: &NvFile, vma: *mut kernel::ffi::c_void) -> Result {
-    let ctx = file.inner.lock().mmap_context.ok_or(EINVAL)?;
-    if ctx.doorbell {
-        let mut ptrs = KVVec::with_capacity(ctx.pages, GFP_KERNEL)?;
-        for _ in 0..ctx.pages {
-            ptrs.push(
-                state.doorbell.as_ptr().cast::<kernel::ffi::c_void>(),
-                GFP_KERNEL,
-            )?;
-        }
-        // SAFETY: `vma` is the VMA being set up under the mmap lock; the doorbell page lives
-        // as long as the state, and the shim takes its own reference for each mapping.
-        let ret = unsafe {
-            nvsim_vma_insert_pages(vma, ptrs.as_ptr(), ptrs.len() as kernel::ffi::c_ulong)
-        };
-        return kernel::error::to_result(ret);
-    }
-    let table = state.sysmem.lock();
-    let entry = table.iter().find(|e| e.id == ctx.memory).ok_or(EINVAL)?;
-    let pages = entry
-        .pages
-        .get(ctx.first_page..ctx.first_page + ctx.pages)
-        .ok_or(ERANGE)?;
-    let mut ptrs = KVVec::with_capacity(pages.len(), GFP_KERNEL)?;
-    for page in pages {
-        ptrs.push(page.as_ptr().cast::<kernel::ffi::c_void>(), GFP_KERNEL)?;
-    }
-    // SAFETY: `vma` is the VMA being set up under the mmap lock; `ptrs` holds `len` live
-    // pages, kept alive by `table`'s lock until the shim has taken its own references.
-    let ret =
-        unsafe { nvsim_vma_insert_pages(vma, ptrs.as_ptr(), ptrs.len() as kernel::ffi::c_ulong) };
-    kernel::error::to_result(ret)
-}
-
-/// RM_CONTROL: the commands of `ctrl::SPECS`, with the RM's checks (the client belongs to
-/// this file, the object exists and takes the command, the exact parameter size); the
-/// driver's not-supported status, logged, for any other command.
-fn control(state: &State, file: &NvFile, p: &Nvos54) -> NvStatus {
-    let Some(spec) = ctrl::spec(p.cmd).or_else(|| nvsim_ctrl::spec(p.cmd)) else {
-        log_unimplemented("control", p.cmd, p.params_size as usize);
-        return NV_ERR_NOT_SUPPORTED;
-    };
-    control_checked(state, file, p, spec).err().unwrap_or(NV_OK)
-}
-
-fn control_checked(
-    state: &State,
-    file: &NvFile,
-    p: &Nvos54,
-    spec: ctrl::Spec,
-) -> Result<(), NvStatus> {
-    if p.params_size as usize != spec.size {
-        return Err(NV_ERR_INVALID_ARGUMENT);
-    }
-    let (object, usage) = {
-        let rm = state.rm.lock();
-        let owner = rm
-            .get(p.h_client, p.h_client)
-            .ok_or(NV_ERR_INVALID_CLIENT)?;
-        if owner.file != file.id {
-            return Err(NV_ERR_INVALID_CLIENT);
-        }
-        let object = *rm
-            .get(p.h_client, p.h_object)
-            .ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
-        let usage = object.gpu.and_then(|g| rm.gpu(usize::from(g)).copied());
-        (object, usage)
-    };
-    let takes = match spec.target {
-        ctrl::Target::Client => object.kind == rm::Kind::Client,
-        ctrl::Target::Device => object.class == class::NV01_DEVICE_0,
-        ctrl::Target::Subdevice => object.class == class::NV20_SUBDEVICE_0,
-        ctrl::Target::ChannelGroup => object.class == class::KEPLER_CHANNEL_GROUP_A,
-        ctrl::Target::Channel => object.kind == rm::Kind::Channel,
-    };
-    if !takes {
-        return Err(NV_ERR_NOT_SUPPORTED);
-    }
-    let ptr = usize::try_from(p.params).map_err(|_| NV_ERR_INVALID_POINTER)?;
-    let mut params = KVec::from_elem(0u8, spec.size, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
-    UserSlice::new(ptr, spec.size)
-        .reader()
-        .read_slice(&mut params)
-        .map_err(|_| NV_ERR_INVALID_POINTER)?;
-    match spec.cmd {
-        ctrl::NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS => {
-            for (i, chunk) in params.chunks_exact_mut(4).enumerate() {
-                let id = state
-                    .gpus
-                    .get(i)
-                    .map_or(ctrl::NV0000_CTRL_GPU_INVALID_ID, |g| g.gpu_id());
-                write_pod(chunk, &id);
-            }
-        }
-        ctrl::NV2080_CTRL_CMD_FB_GET_INFO_V2 => {
-            let count = read_pod::<u32>(&params).unwrap_or(0) as usize;
-            let gpu = usage.ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
-            fb_get_info(params.get_mut(4..).unwrap_or_default(), count, gpu)?
-        }
-        ctrl::NV2080_CTRL_CMD_FB_GET_INFO => {
-            fb_get_info_v1(&params, usage.ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?)?
-        }
-        ctrl::NV2080_CTRL_CMD_GPU_GET_PIDS => {
-            let gpu = object.gpu.ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
-            let id_type = read_pod::<u32>(&params).unwrap_or(u32::MAX);
-            if id_type != 0 {
-                return Err(NV_ERR_NOT_SUPPORTED);
-            }
-            let class_id = params.get(4..).and_then(read_pod::<u32>).unwrap_or(0);
-            let mut pids = KVec::from_elem(0u32, ctrl::GET_PIDS_MAX, GFP_KERNEL)
-                .map_err(|_| NV_ERR_NO_MEMORY)?;
-            let n = state.rm.lock().pids_with_class(gpu, class_id, &mut pids);
-            let mut count = 0u32;
-            for &pid in pids.iter().take(n) {
-                // SAFETY: a pid-namespace lookup under RCU in the shim.
-                let vnr = unsafe { nvsim_pid_to_caller_ns(pid) };
-                if vnr != 0 {
-                    if let Some(slot) = params.get_mut(12 + 4 * count as usize..) {
-                        write_pod(slot, &vnr);
-                        count += 1;
-                    }
-                }
-            }
-            write_pod(&mut params[8..], &count);
-        }
-        ctrl::NV2080_CTRL_CMD_GPU_GET_PID_INFO => {
-            let gpu = object.gpu.ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
-            let count = read_pod::<u32>(&params).unwrap_or(0) as usize;
-            if count > ctrl::GET_PID_INFO_MAX {
-                return Err(NV_ERR_INVALID_ARGUMENT);
-            }
-            for i in 0..count {
-                let at = 8 + ctrl::PID_INFO_ENTRY * i;
-                let Some(entry) = params.get_mut(at..at + ctrl::PID_INFO_ENTRY) else {
-                    break;
-                };
-                let vnr = read_pod::<u32>(entry).unwrap_or(0);
-                let index = entry.get(4..).and_then(read_pod::<u32>).unwrap_or(u32::MAX);
-                entry[16..].fill(0);
-                // smcSubscription: no MIG partition (PARTITIONID_INVALID).
-                write_pod(&mut entry[64..], &u32::MAX);
-                write_pod(&mut entry[68..], &u32::MAX);
-                let result = if index == ctrl::PID_INFO_INDEX_VIDEO_MEMORY_USAGE {
-                    // SAFETY: a pid-namespace lookup under RCU in the shim.
-                    let pid = unsafe { nvsim_pid_from_caller_ns(vnr) };
-                    let (own, duped) = state.rm.lock().pid_video_memory(gpu, pid);
-                    write_pod(&mut entry[16..], &own);
-                    write_pod(&mut entry[32..], &duped);
-                    NV_OK
-                } else {
-                    NV_ERR_INVALID_ARGUMENT
-                };
-                write_pod(&mut entry[8..], &result);
-            }
-        }
-        ctrl::NV2080_CTRL_CMD_GPU_GET_NAME_STRING => {
-            let unicode = read_pod::<u32>(&params).unwrap_or(0) == 1;
-            params[4..].fill(0);
-            let name = crate::nvsim_model::frontend::SimGpu::NAME.as_bytes();
-            for (i, &b) in name.iter().take(63).enumerate() {
-                if unicode {
-                    write_pod(&mut params[4 + 2 * i..], &u16::from(b));
-                } else {
-                    params[4 + i] = b;
-                }
-            }
-        }
-        ctrl::NV2080_CTRL_CMD_GPU_GET_GID_INFO => {
-            let gpu = object
-                .gpu
-                .and_then(|g| state.gpus.get(usize::from(g)))
-                .ok_or(NV_ERR_INVALID_STATE)?;
-            let binary = params.get(4..).and_then(read_pod::<u32>).unwrap_or(0) & 3 == 2;
-            params[12..].fill(0);
-            let len = if binary {
-                let uuid = gpu.uuid();
-                params[12..28].copy_from_slice(&uuid);
-                uuid.len()
-            } else {
-                let text = gpu.uuid_text();
-                let bytes = text.as_bytes_with_nul();
-                params[12..12 + bytes.len()].copy_from_slice(bytes);
-                bytes.len()
-            };
-            write_pod(&mut params[8..], &(len as u32));
-        }
-        ctrl::NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN => {
-            // A token unique per channel: its handle's low bits.
-            write_pod(&mut params, &(object.handle & 0xffff));
-        }
-        // Scheduling a channel group and setting its timeslice change nothing nvsim
-        // simulates.
-        ctrl::NVA06C_CTRL_CMD_GPFIFO_SCHEDULE | ctrl::NVA06C_CTRL_CMD_SET_TIMESLICE => {}
-        nvsim_ctrl::SYSTEM_GET_BUILD_VERSION => {
-            let copies = nvsim_ctrl::build_version(&mut params, &ctrl_context(state, object.gpu))?;
-            for (to, text) in copies.iter().flatten() {
-                let bytes = text.as_bytes_with_nul();
-                let to = usize::try_from(*to).map_err(|_| NV_ERR_INVALID_PARAM_STRUCT)?;
-                UserSlice::new(to, bytes.len())
-                    .writer()
-                    .write_slice(bytes)
-                    .map_err(|_| NV_ERR_INVALID_PARAM_STRUCT)?;
-            }
-        }
-        nvsim_ctrl::CLIENT_GET_ADDR_SPACE_TYPE => {
-            let handle = read_pod::<u32>(&params).unwrap_or(0);
-            let class = state
-                .rm
-                .lock()
-                .get(p.h_client, handle)
-                .map(|o| o.class)
-                .ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
-            let kind = nvsim_ctrl::addr_space_type(class).ok_or(NV_ERR_INVALID_ARGUMENT)?;
-            if let Some(out) = params.get_mut(8..) {
-                write_pod(out, &kind);
-            }
-        }
-        nvsim_ctrl::GR_GET_INFO => {
-            // The list is in the caller's memory: grInfoListSize@0, grInfoList@8.
-            let count = read_pod::<u32>(&params).unwrap_or(0) as usize;
-            if count == 0 || count > nvsim_ctrl::GR_INFO_MAX {
-                return Err(NV_ERR_INVALID_ARGUMENT);
-            }
-            let at = params.get(8..).and_then(read_pod::<u64>).unwrap_or(0);
-            let at = usize::try_from(at).map_err(|_| NV_ERR_INVALID_POINTER)?;
-            let mut list =
-                KVec::from_elem(0u8, 8 * count, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
-            UserSlice::new(at, list.len())
-                .reader()
-                .read_slice(&mut list)
-                .map_err(|_| NV_ERR_INVALID_POINTER)?;
-            nvsim_ctrl::gr_info(&mut list)?;
-            UserSlice::new(at, list.len())
-                .writer()
-                .write_slice(&list)
-                .map_err(|_| NV_ERR_INVALID_POINTER)?;
-        }
-        cmd => nvsim_ctrl::answer(cmd, &mut params, &ctrl_context(state, object.gpu))?,
-    }
-    UserSlice::new(ptr, spec.size)
-        .writer()
-        .write_slice(&params)
-        .map_err(|_| NV_ERR_INVALID_POINTER)
-}
-
-extern "C" {
-    fn nvsim_clock_real_us() -> u64;
-    fn nvsim_clock_mono_ns() -> u64;
-}
-
-/// What nvsim's informational controls answer from.
-fn ctrl_context(state: &State, gpu: Option<u8>) -> nvsim_ctrl::Context<'_> {
-    nvsim_ctrl::Context {
-        gpus: &state.gpus,
-        version: state.version,
-        gpu: gpu.and_then(|g| state.gpus.get(usize::from(g))),
-        clocks,
-    }
-}
-
-/// The clocks the time-correlation control samples (`shim.c`).
-fn clocks() -> (u64, u64) {
-    // SAFETY: both only read the kernel's clocks.
-    unsafe { (nvsim_clock_real_us(), nvsim_clock_mono_ns()) }
-}
-
-/// FB_GET_INFO (first version): the list is in the caller's memory at the params' pointer,
-/// copied in and out here as the RM does for its embedded-pointer controls.
-fn fb_get_info_v1(params: &[u8], gpu: rm::GpuUsage) -> Result<(), NvStatus> {
-    let count = read_pod::<u32>(params).unwrap_or(0) as usize;
-    if count == 0 || count > fb_info::MAX_LIST_SIZE {
-        return Err(NV_ERR_INVALID_ARGUMENT);
-    }
-    let at = params
-        .get(fb_info::V1_LIST_AT..)
-        .and_then(read_pod::<u64>)
-        .and_then(|p| usize::try_from(p).ok())
-        .ok_or(NV_ERR_INVALID_POINTER)?;
-    let len = count * fb_info::ENTRY_SIZE;
-    let mut list = KVec::from_elem(0u8, len, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
-    UserSlice::new(at, len)
-        .reader()
-        .read_slice(&mut list)
-        .map_err(|_| NV_ERR_INVALID_POINTER)?;
-    fb_get_info(&mut list, count, gpu)?;
-    UserSlice::new(at, len)
-        .writer()
-        .write_slice(&list)
-        .map_err(|_| NV_ERR_INVALID_POINTER)
-}
-
-/// Fills the first `count` entries of an FB_GET_INFO list (`{u32 index; u32 data}`, both
-/// versions): total and free framebuffer of the subdevice's GPU, in KiB.
-fn fb_get_info(list: &mut [u8], count: usize, gpu: rm::GpuUsage) -> Result<(), NvStatus> {
-    if count == 0 || count > fb_info::MAX_LIST_SIZE {
-        return Err(NV_ERR_INVALID_ARGUMENT);
-    }
-    let (total_kib, free_kib) = (gpu.fb_size >> 10, (gpu.fb_size - gpu.fb_used) >> 10);
-    for entry in list.chunks_exact_mut(fb_info::ENTRY_SIZE).take(count) {
-        let index = read_pod::<u32>(entry).ok_or(NV_ERR_INVALID_ARGUMENT)?;
-        let data = match index {
-            fb_info::TOTAL_RAM_SIZE
-            | fb_info::RAM_SIZE
-            | fb_info::HEAP_SIZE
-            | fb_info::USABLE_RAM_SIZE => total_kib,
-            fb_info::HEAP_FREE => free_kib,
-            _ => 0,
-        };
-        write_pod(&mut entry[4..], &u32::try_from(data).unwrap_or(u32::MAX));
-    }
-    Ok(())
-}
-
-/// Formats the ground truth for /sys/kernel/debug/nvsim/state into `out`.
-pub(crate) fn format_state(state: &State, out: &mut impl Write) -> core::fmt::Result {
-    let rm = state.rm.lock();
-    for g in 0..state.gpus.len() {
-        if let Some(u) = rm.gpu(g) {
-            writeln!(
-                out,
-                "gpu{} fb_size {} fb_used {} channels {}",
-                g, u.fb_size, u.fb_used, u.channels
-            )?;
-        }
-    }
-    writeln!(out, "sys_used {}", rm.sys_used())?;
-    drop(rm);
-    let backed: usize = state.sysmem.lock().iter().map(|e| e.pages.len()).sum();
-    writeln!(out, "sys_pages {}", backed)?;
-    let rm = state.rm.lock();
-    writeln!(out, "objects {}", rm.objects().count())?;
-    // Per file with clients: the memory charged to it (each file once, at its first client).
-    for (i, client) in rm.objects().enumerate() {
-        if client.kind != rm::Kind::Client
-            || rm
-                .objects()
-                .take(i)
-                .any(|c| c.kind == rm::Kind::Client && c.file == client.file)
-        {
-            continue;
-        }
-        let (fb, sys) = rm.file_usage(client.file);
-        writeln!(out, "file{} fb {} sys {}", client.file, fb, sys)?;
-    }
-    writeln!(
-        out,
-        "open_files {}",
-        state.open_files.load(Ordering::Relaxed)
-    )
-}

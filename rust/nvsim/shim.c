@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * nvsim's module parameters (6.12's Rust module! macro has none), read by nvsim_main.rs,
+ * nvsim's module parameters (6.12's Rust module! macro has none), read by state.rs
+ * (trace by trace.rs, fault injection by rm.rs),
  * and the C side of the load-time layout check.
  */
 #include <linux/module.h>
@@ -165,7 +166,7 @@ int nvsim_caller_holds(const struct file_operations *fops, unsigned int minor)
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
 
-/* Formats the state into @buf (Rust, rm.rs); returns the length written. */
+/* Formats the state into @buf (Rust, debugfs.rs); returns the length written. */
 size_t nvsim_format_state(char *buf, size_t len);
 
 static int nvsim_state_show(struct seq_file *m, void *unused)
@@ -352,7 +353,7 @@ u64 nvsim_clock_mono_ns(void)
 
 #include <linux/proc_fs.h>
 
-/* Formats file @file (0 version, 1 params, 2+N GPU N) into @buf (Rust, nvsim_main.rs). */
+/* Formats file @file (0 version, 1 params, 2+N GPU N) into @buf (Rust, procfs.rs). */
 size_t nvsim_format_proc(unsigned int file, char *buf, size_t len);
 
 static int nvsim_proc_show(struct seq_file *m, void *unused)

@@ -2,10 +2,12 @@
 
 //! Trace mode (`trace=1`): one log line per call, with the RM class or control command, the
 //! sizes and the status or errno returned. This is how the calls NVIDIA's own userspace
-//! makes, and which of them nvsim lacks, become visible.
+//! makes, and which of them nvsim lacks, become visible. Calls nvsim does not implement are
+//! logged whether trace mode is on or not ([`log_unimplemented`], a bounded number of times).
 
 use crate::abi::nv_trace::{summarize, Subject};
 use crate::nvsim_model::frontend::Node;
+use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::prelude::*;
 
 extern "C" {
@@ -79,5 +81,17 @@ pub(crate) fn uvm(cmd: u32, size: usize, result: &Result) {
             size,
             errno
         );
+    }
+}
+
+/// Unknown escapes and controls, logged this many times at most (userspace triggers them).
+const LOG_LIMIT: u32 = 32;
+/// Unimplemented calls logged so far.
+static LOGGED: AtomicU32 = AtomicU32::new(0);
+
+/// Logs a call nvsim does not implement, so missing pieces are easy to find.
+pub(crate) fn log_unimplemented(what: &str, number: u32, size: usize) {
+    if LOGGED.fetch_add(1, Ordering::Relaxed) < LOG_LIMIT {
+        pr_info!("{} {:#x} ({} bytes) not implemented\n", what, number, size);
     }
 }

@@ -15,9 +15,9 @@
 use crate::abi::nv_status::*;
 use crate::abi::nv_uvm::*;
 use crate::abi::pod::{read_pod, write_pod, Pod};
+use crate::caller::caller_holds_gpu;
 use crate::fops::{this_module, FileOps};
-use crate::rm::caller_holds_gpu;
-use crate::State;
+use crate::state::State;
 use kernel::bindings;
 use kernel::error::from_result;
 use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
@@ -171,14 +171,15 @@ unsafe extern "C" fn uvm_unlocked_ioctl(
     }
 }
 
+/// Handles UVM command `cmd`: copies its parameters in, runs it, and copies them back.
 fn uvm_ioctl(state: &State, uvm: &UvmFile, cmd: u32, arg: usize) -> Result {
     if uvm.minor != 0 {
         // nvidia-uvm-tools has its own command set, none of which nvsim implements.
-        crate::rm::log_unimplemented("uvm-tools command", cmd, 0);
+        crate::trace::log_unimplemented("uvm-tools command", cmd, 0);
         return Err(EINVAL);
     }
     let Some(command) = uvm_command(cmd) else {
-        crate::rm::log_unimplemented("uvm command", cmd, 0);
+        crate::trace::log_unimplemented("uvm command", cmd, 0);
         return Err(EINVAL);
     };
     if command.size == 0 {
@@ -201,6 +202,7 @@ fn with_params<T: Pod>(buf: &mut [u8], f: impl FnOnce(&mut T)) {
     }
 }
 
+/// Runs UVM command `cmd` on its copied-in parameters `buf`, its status in `rmStatus`.
 fn dispatch(state: &State, uvm: &UvmFile, cmd: u32, buf: &mut [u8]) {
     if uvm.minor != 0 {
         // nvidia-uvm-tools answers none of these (refused in `uvm_ioctl`).
@@ -310,7 +312,7 @@ fn register_gpu(state: &State, uvm: &UvmFile, p: &UvmRegisterGpuParams) -> NvSta
     let Some(gpu) = state.gpus.iter().find(|g| g.uuid() == p.gpu_uuid.uuid) else {
         return NV_ERR_GPU_UUID_NOT_FOUND;
     };
-    if !caller_holds_gpu(gpu.minor) {
+    if !caller_holds_gpu(state, gpu.minor) {
         return NV_ERR_INSUFFICIENT_PERMISSIONS;
     }
     let mut kind = uvm.kind.lock();

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! /sys/kernel/debug/nvsim/state: the ground truth tests compare against (per-GPU framebuffer
+//! use and channels, system memory and its pages, objects, per-file charges, open files).
+
+use crate::nvsim_model::rm;
+use crate::slice_writer::SliceWriter;
+use crate::state::State;
+use core::fmt::Write;
+use core::sync::atomic::Ordering;
+
+extern "C" {
+    /// Creates /sys/kernel/debug/nvsim/state (`shim.c`).
+    fn nvsim_debugfs_create();
+    /// Removes what `nvsim_debugfs_create` made.
+    fn nvsim_debugfs_remove();
+}
+
+/// /sys/kernel/debug/nvsim/state while it exists.
+pub(crate) struct Debugfs;
+
+impl Debugfs {
+    /// Creates the directory and the file (left absent if debugfs fails: it is for tests).
+    pub(crate) fn create() -> Self {
+        // SAFETY: creates the directory and file; failures only leave them absent.
+        unsafe { nvsim_debugfs_create() };
+        Debugfs
+    }
+}
+
+impl Drop for Debugfs {
+    fn drop(&mut self) {
+        // SAFETY: removes what `create` made; debugfs waits for readers in progress.
+        unsafe { nvsim_debugfs_remove() };
+    }
+}
+
+/// Called by `shim.c` to fill /sys/kernel/debug/nvsim/state: formats into `buf` (`len`
+/// bytes) and returns the length written.
+///
+/// # Safety
+///
+/// `buf` must be valid for writes of `len` bytes.
+#[no_mangle]
+unsafe extern "C" fn nvsim_format_state(buf: *mut u8, len: usize) -> usize {
+    let Some(state) = State::get() else { return 0 };
+    // SAFETY: per the contract, `buf` is writable for `len` bytes.
+    let out = unsafe { core::slice::from_raw_parts_mut(buf, len) };
+    let mut writer = SliceWriter { buf: out, len: 0 };
+    let _ = format_state(state, &mut writer);
+    writer.len
+}
+
+/// Formats the ground truth for /sys/kernel/debug/nvsim/state into `out`.
+fn format_state(state: &State, out: &mut impl Write) -> core::fmt::Result {
+    let rm = state.rm.lock();
+    for g in 0..state.gpus.len() {
+        if let Some(u) = rm.gpu(g) {
+            writeln!(
+                out,
+                "gpu{} fb_size {} fb_used {} channels {}",
+                g, u.fb_size, u.fb_used, u.channels
+            )?;
+        }
+    }
+    writeln!(out, "sys_used {}", rm.sys_used())?;
+    drop(rm);
+    let backed = state.pages.backed();
+    writeln!(out, "sys_pages {}", backed)?;
+    let rm = state.rm.lock();
+    writeln!(out, "objects {}", rm.objects().count())?;
+    // Per file with clients: the memory charged to it (each file once, at its first client).
+    for (i, client) in rm.objects().enumerate() {
+        if client.kind != rm::Kind::Client
+            || rm
+                .objects()
+                .take(i)
+                .any(|c| c.kind == rm::Kind::Client && c.file == client.file)
+        {
+            continue;
+        }
+        let (fb, sys) = rm.file_usage(client.file);
+        writeln!(out, "file{} fb {} sys {}", client.file, fb, sys)?;
+    }
+    writeln!(
+        out,
+        "open_files {}",
+        state.open_files.load(Ordering::Relaxed)
+    )
+}

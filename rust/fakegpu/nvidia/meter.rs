@@ -125,10 +125,10 @@ impl Locked<'_> {
             charge,
             children: 0,
         };
-        if let Err(e) = self
-            .records
-            .objs
-            .try_create_and_insert(key(client, handle), obj, GFP_KERNEL)
+        if let Err(e) =
+            self.records
+                .objs
+                .try_create_and_insert(key(client, handle), obj, GFP_KERNEL)
         {
             if let Some(id) = charge {
                 self.release_charge(id);

@@ -14,9 +14,9 @@ use super::cgroup::Cgroup;
 use super::entry::Entry;
 use crate::policy::cgroup_control::{Command, Target};
 use crate::policy::gpu_set::{GpuSet, Visibility};
+use core::ops::{Deref, DerefMut};
 use kernel::prelude::*;
 use kernel::rbtree::RBTreeNodeReservation;
-use core::ops::{Deref, DerefMut};
 use kernel::sync::lock::{mutex::MutexBackend, Guard};
 use kernel::sync::Mutex;
 

@@ -30,6 +30,8 @@ extern "C" {
     fn nvsim_fault_errno() -> kernel::ffi::c_int;
     /// Whether injected failures come after the call's work (`shim.c`): nonzero if so.
     fn nvsim_fault_after() -> kernel::ffi::c_int;
+    /// Waits while the debugfs gate holds escape `nr` (`shim.c`): 0, or -EINTR if killed.
+    fn nvsim_gate_wait(nr: kernel::ffi::c_uint) -> kernel::ffi::c_int;
 }
 
 /// Handles RM escape `nr` on the copied-in parameters `buf`.
@@ -39,6 +41,11 @@ pub(crate) fn rm_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) ->
     let class_id = buf.get(12..).and_then(read_pod::<u32>);
     if !nv_rm::node_allows(nr, file.node == Node::Ctl, class_id) {
         return Err(EINVAL);
+    }
+    // SAFETY: waits on the shim's wait queue, holding no lock of nvsim's.
+    let gated = unsafe { nvsim_gate_wait(kernel::ffi::c_uint::from(nr)) };
+    if gated != 0 {
+        return Err(Error::from_errno(gated));
     }
     if let Some(at) = crate::abi::nv_trace::status_offset(nr, buf.len()) {
         // SAFETY: the shim only takes a spinlock and reads its parameters.

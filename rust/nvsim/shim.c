@@ -7,6 +7,9 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/spinlock.h>
+#include <linux/string.h>
+#include <linux/sysfs.h>
+#include <linux/wait.h>
 
 static int gpus = 2;
 module_param(gpus, int, 0444);
@@ -78,6 +81,61 @@ unsigned int nvsim_fault_take(void)
 	spin_unlock(&fault_lock);
 	return status;
 }
+
+/*
+ * The gate: holds every RM call of one escape in the driver until it is opened, for the
+ * noisy-neighbour test and bench (/sys/module/nvsim/parameters/gate, so it is there on the
+ * bench kernel too, which has no debugfs). Writing an escape number ("0x4a") arms it,
+ * "open" opens it and lets the held calls go on; reading says which escape it holds and how
+ * many calls wait there. A call waits before it takes any lock of nvsim's (rm.rs): it models
+ * an RM call held on one GPU that calls of other kinds or on other GPUs do not wait for.
+ */
+static int gate_escape = -1;
+static atomic_t gate_held = ATOMIC_INIT(0);
+static DECLARE_WAIT_QUEUE_HEAD(gate_wq);
+
+int nvsim_gate_wait(unsigned int nr);
+
+/* Waits (killable) while the gate holds escape @nr; 0, or -EINTR if the caller was killed. */
+int nvsim_gate_wait(unsigned int nr)
+{
+	int ret;
+
+	if (READ_ONCE(gate_escape) != (int)nr)
+		return 0;
+	atomic_inc(&gate_held);
+	ret = wait_event_killable(gate_wq, READ_ONCE(gate_escape) != (int)nr);
+	atomic_dec(&gate_held);
+	return ret ? -EINTR : 0;
+}
+
+static int gate_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int nr;
+
+	if (sysfs_streq(val, "open")) {
+		WRITE_ONCE(gate_escape, -1);
+		wake_up_all(&gate_wq);
+		return 0;
+	}
+	if (kstrtouint(val, 0, &nr) || nr > 0xff)
+		return -EINVAL;
+	WRITE_ONCE(gate_escape, nr);
+	return 0;
+}
+
+static int gate_get(char *buffer, const struct kernel_param *kp)
+{
+	int escape = READ_ONCE(gate_escape);
+
+	if (escape < 0)
+		return sysfs_emit(buffer, "open held %d\n", atomic_read(&gate_held));
+	return sysfs_emit(buffer, "escape %#x held %d\n", escape, atomic_read(&gate_held));
+}
+
+static const struct kernel_param_ops gate_ops = { .set = gate_set, .get = gate_get };
+module_param_cb(gate, &gate_ops, NULL, 0644);
+MODULE_PARM_DESC(gate, "Hold RM calls of this escape in the driver until \"open\" is written (tests)");
 
 /*
  * Trace mode: log every escape, RM class and control command with its sizes and the status

@@ -37,7 +37,7 @@ step "the same client through fakegpu's nodes: start-up, 1 GiB, a mapped system-
 nv-client $NV startup
 nv-client $NV alloc 1073741824
 nv-client $NV map 65536
-step "workers: kernel threads, one per process that made fd-carrying calls (an exited process's goes at the next worker call)"
+step "workers: kernel threads, one per process that made fd-carrying calls (an exited process's goes within a second)"
 echo "workers: $(cat /sys/kernel/fakegpu/workers)"
 step "what the filter refuses, in the driver's own form, logged"
 fakegpu-vmtest proxy_filter_refusals | tail -4

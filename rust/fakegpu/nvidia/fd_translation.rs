@@ -20,10 +20,11 @@
 use crate::abi::nv_frontend::NV_CTL_MINOR;
 use crate::abi::pod::read_pod;
 use crate::policy::fronts::Family;
-use crate::policy::gpu_set::Visibility;
+use crate::policy::gpu_set::{GpuSet, Visibility};
 use crate::policy::nv_proxy::WorkerCall;
 use crate::proxy::forward::fake_file_of;
 use crate::proxy::personality::{FakeFile, IoctlFn};
+use crate::proxy::private_call::PrivateCall;
 use crate::proxy::real_devices::RealFile;
 use crate::proxy::state::State;
 use crate::proxy::worker::{
@@ -67,8 +68,9 @@ fn real_behind_fd(fd: i32, visible: &Visibility) -> Option<RealFile> {
 }
 
 /// The real files behind the fake GPU files the caller has open, one per GPU its cgroup
-/// may see (`visible`), for a call whose driver walks the fd table for them.
-pub(crate) fn caller_gpu_files(visible: Visibility) -> Result<KBox<FileSet>> {
+/// may see (`visible`), for a call whose driver walks the fd table for them; and the minors
+/// of those GPUs.
+pub(crate) fn caller_gpu_files(visible: Visibility) -> Result<(KBox<FileSet>, GpuSet)> {
     let mut set = FileSet::new()?;
     let mut minors = [0u32; MAX_SET_FILES];
     for_each_caller_fake_file(|fake| {
@@ -87,7 +89,11 @@ pub(crate) fn caller_gpu_files(visible: Visibility) -> Result<KBox<FileSet>> {
         }
         0
     });
-    Ok(set)
+    let mut held = GpuSet::EMPTY;
+    for &minor in minors.get(..set.len()).unwrap_or(&[]) {
+        held.insert(minor);
+    }
+    Ok((set, held))
 }
 
 /// One call, as the worker makes it.
@@ -186,11 +192,44 @@ pub(crate) fn run(
             job.nfds += 1;
         }
         if call.gpu_files {
-            job.gpu_files = Some(caller_gpu_files(visible)?);
+            job.gpu_files = Some(caller_gpu_files(visible)?.0);
         }
         // SAFETY: `job_in_worker` takes the `Job` it is given; `job` outlives the run.
         unsafe { run_in_worker(job_in_worker, (&raw mut job).cast(), false) }?;
         Ok(job.ret)
+    })();
+    result.unwrap_or_else(|e| e.to_errno() as c_long)
+}
+
+/// Makes the ioctl `cmd` with the `size`-byte parameters at the caller's `ptr` on fakegpu's
+/// private copy of them, in the caller's worker, with the fds of `call` translated in that
+/// copy: for the calls that do not work on the caller's address space
+/// ([`WorkerCall::caller_memory`] is false). The driver then resolves the files fakegpu
+/// chose, whatever the caller's memory says meanwhile, so the call needs the workers' fd
+/// table only shared.
+pub(crate) fn run_private(
+    fake: &FakeFile,
+    ioctl: IoctlFn,
+    cmd: c_uint,
+    ptr: usize,
+    size: usize,
+    call: WorkerCall,
+) -> c_long {
+    let result = (|| -> Result<c_long> {
+        let visible = match State::get() {
+            Some(state) => state.cgroups.visibility_of_current(),
+            None => return Err(ENXIO),
+        };
+        let mut private = PrivateCall::new(fake, ioctl, cmd, ptr, size)?;
+        for &offset in call.fd_offsets {
+            let original = private.fd_at(offset).ok_or(EINVAL)?;
+            private.with_fd(offset, real_behind_fd(original, &visible))?;
+        }
+        if call.gpu_files {
+            private.with_files(caller_gpu_files(visible)?.0);
+        }
+        let ret = private.run()?;
+        private.answer(ptr, ret)
     })();
     result.unwrap_or_else(|e| e.to_errno() as c_long)
 }

@@ -132,7 +132,15 @@ fn escape_ioctl(
     if let Some(result) = metered(fake, ioctl, forward_cmd, ptr, nr, size, head, route, nv) {
         return result;
     }
-    dispatch(fake, ioctl, forward_cmd, ptr, head, route, u32::from(nr))
+    dispatch(
+        fake,
+        ioctl,
+        forward_cmd,
+        ptr,
+        (head, size),
+        route,
+        u32::from(nr),
+    )
 }
 
 /// The calls that create, free or duplicate RM objects, which the meter makes (on fakegpu's
@@ -172,7 +180,7 @@ fn metered(
                     class_id,
                     size: os_descriptor_size,
                 };
-                return unmetered(fake, ioctl, cmd, ptr, nr, (head, route), count, nv);
+                return unmetered(fake, ioctl, cmd, ptr, nr, (head, size, route), count, nv);
             }
             let gpu_files = matches!(route, Route::Worker(w) if w.gpu_files);
             let visible = if gpu_files {
@@ -198,7 +206,7 @@ fn metered(
                 class_id: u32_in(head, 12),
                 size: nvos02_size,
             };
-            unmetered(fake, ioctl, cmd, ptr, nr, (head, route), count, nv)
+            unmetered(fake, ioctl, cmd, ptr, nr, (head, size, route), count, nv)
         }
         rm::RM_FREE if size == size_of::<Nvos00>() => {
             Some(super::meter::rm_free(fake, ioctl, cmd, ptr, nv))
@@ -252,12 +260,12 @@ fn unmetered(
     cmd: c_uint,
     ptr: usize,
     nr: u8,
-    (head, route): (&[u8], Route),
+    (head, size, route): (&[u8], usize, Route),
     count: ForwardedAlloc,
     nv: &Nv,
 ) -> Option<Result<c_long>> {
     if super::meter::may_allocate_unmetered(nv) {
-        let forward = || dispatch(fake, ioctl, cmd, ptr, head, route, u32::from(nr));
+        let forward = || dispatch(fake, ioctl, cmd, ptr, (head, size), route, u32::from(nr));
         return Some(super::meter::counted_forward(ptr, count, nv, forward));
     }
     refuse_if_limited(fake, ptr, nr, count.status_at, nv)
@@ -314,17 +322,17 @@ fn uvm_ioctl(fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, arg: usize, nv: &Nv) 
     };
     let head = head.get_mut(..head_len).ok_or(EINVAL)?;
     UserSlice::new(arg, head_len).reader().read_slice(head)?;
-    dispatch(fake, ioctl, cmd, arg, head, route, cmd)
+    dispatch(fake, ioctl, cmd, arg, (head, head_len), route, cmd)
 }
 
-/// Carries out `route` for the call `cmd` with parameters at `ptr` (their head read as
-/// `params`).
+/// Carries out `route` for the call `cmd` with `size`-byte parameters at `ptr` (their head
+/// read as `params`).
 fn dispatch(
     fake: &FakeFile,
     ioctl: IoctlFn,
     cmd: c_uint,
     ptr: usize,
-    params: &[u8],
+    (params, size): (&[u8], usize),
     route: Route,
     call: u32,
 ) -> Result<c_long> {
@@ -332,6 +340,9 @@ fn dispatch(
         // SAFETY: as the VFS would call it on the real file, in the caller's context; the
         // driver validates the parameters.
         Route::Direct => Ok(unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as _) }),
+        Route::Worker(w) if !w.caller_memory => Ok(super::fd_translation::run_private(
+            fake, ioctl, cmd, ptr, size, w,
+        )),
         Route::Worker(w) => Ok(super::fd_translation::run(fake, ioctl, cmd, ptr, params, w)),
         Route::Refuse { refusal, why } => {
             log_refusal(fake, call, why);

@@ -25,6 +25,7 @@ use crate::abi::pod::read_pod;
 use crate::policy::gpu_set::Visibility;
 use crate::policy::ledger::{self, Resource};
 use crate::policy::nv_meter::{self, Allocation, VidHeapCall};
+use crate::policy::nv_visibility::device_alloc_allowed;
 use crate::proxy::cgroup::Cgroup;
 use crate::proxy::cgroups::WithAccounts;
 use crate::proxy::personality::{FakeFile, IoctlFn};
@@ -412,7 +413,16 @@ pub(crate) fn rm_alloc(
     }
     let what = nv_meter::classify_alloc(class_id, call.block(params_at).unwrap_or(&[]));
     if gpu_files {
-        call.with_files(caller_gpu_files(visible)?);
+        // The driver walks the workers' shared fd table for a file of the GPU, and other
+        // calls' files may be there: the GPU is checked here, on the copy, first.
+        let (files, held) = caller_gpu_files(visible)?;
+        if let Allocation::Device { device_id } = what {
+            if !device_alloc_allowed(device_id, nv.cards, &visible, &held) {
+                // What the driver answers when its walk finds no file of that GPU.
+                return refuse(ptr, layout.status, NV_ERR_INSUFFICIENT_PERMISSIONS);
+            }
+        }
+        call.with_files(files);
     }
 
     let pending = match precharge(nv, client, parent, what)? {

@@ -7,6 +7,7 @@ use super::cgroup_files;
 use super::cgroups::Registry;
 use super::page::Page;
 use super::state::State;
+use super::worker;
 use crate::abi::namebuf::NameBuf;
 use crate::policy::cgroup_control;
 use core::fmt::Write;
@@ -167,7 +168,7 @@ unsafe extern "C" fn fakegpu_cgroups_list(buf: *mut u8, len: usize) -> isize {
 
 /// Once a second (`cgroup_shim.c`): each personality's upkeep (it lets go of what the
 /// driver freed meanwhile, and uncharges it), then the entries of removed cgroups with
-/// nothing charged.
+/// nothing charged, then the workers of exited processes.
 #[no_mangle]
 extern "C" fn fakegpu_cgroups_reap() {
     if let Some(state) = State::get() {
@@ -175,5 +176,6 @@ extern "C" fn fakegpu_cgroups_reap() {
             personality.reap(&state.cgroups);
         }
         state.cgroups.reap();
+        worker::reap_exited();
     }
 }

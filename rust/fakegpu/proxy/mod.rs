@@ -12,10 +12,11 @@
 //!   (an entry's files: the core's own, then each personality's), `nodes` (char regions and
 //!   /dev nodes);
 //! - `state` (what the file operations need while the module is loaded), `forward` (the file
-//!   operations of every fake node), `cgroup_sysfs` (the sysfs callbacks of the entries and
-//!   the control file), `worker` (per-process kernel threads and their fd table),
-//!   `private_call` (calls on fakegpu's private copy of their parameters), `setup` (what
-//!   init sets up beside the nodes: sysfs, workers, scratch mm).
+//!   operations of every fake node), `worker` (per-process kernel threads and their fd
+//!   table), `private_call` (calls on fakegpu's private copy of their parameters, each in a
+//!   scratch slot of its own), `cgroup_sysfs` (the sysfs callbacks of the entries and the
+//!   control file, and the reaper's tick), `setup` (what init sets up beside the nodes:
+//!   sysfs, workers, scratch mm).
 
 pub(crate) mod accounts;
 pub(crate) mod cgroup;

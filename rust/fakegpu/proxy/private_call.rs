@@ -7,11 +7,14 @@
 //! class, the size, the handle to free) between fakegpu's read and the driver's, or rewrite
 //! what the driver wrote back before fakegpu reads it. So the metered calls are copied once
 //! from the caller, decided on that copy, and made by the caller's worker with fakegpu's
-//! scratch address space (`worker_shim.c`): the driver reads the copy and writes its answer
-//! there, where no user process can reach, and fakegpu reads the answer from there before
-//! writing it back to the caller.
+//! scratch address space (`worker_shim.c`), in a slot of that space the call has to itself:
+//! the driver reads the copy and writes its answer there, where no user process can reach,
+//! and fakegpu reads the answer from there before writing it back to the caller. The fds in
+//! the parameters are fakegpu's too ([`PrivateCall::with_fd`]), so the driver resolves
+//! exactly the files fakegpu chose, whatever else the workers' shared fd table holds.
 
 use super::personality::{FakeFile, IoctlFn};
+use super::real_devices::RealFile;
 use super::worker::{run_in_worker, FileSet, Installed};
 use core::ffi::c_void;
 use kernel::bindings;
@@ -20,8 +23,13 @@ use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
 
 extern "C" {
-    /// Where the scratch range starts in fakegpu's scratch mm (`worker_shim.c`).
-    fn fakegpu_scratch_addr() -> usize;
+    /// In a worker: a free slot of fakegpu's scratch range, its address (`worker_shim.c`);
+    /// waits while every slot is in use.
+    fn fakegpu_scratch_slot_get() -> usize;
+    /// Gives the slot at `addr` back.
+    fn fakegpu_scratch_slot_put(addr: usize);
+    /// Bytes one call may use from its slot's address.
+    fn fakegpu_scratch_slot_size() -> usize;
 }
 
 /// Largest parameter struct copied (NVIDIA's NVOS32, RM_VID_HEAP_CONTROL, is 184 bytes).
@@ -30,6 +38,25 @@ pub(crate) const OUTER_MAX: usize = 256;
 pub(crate) const INDIRECT_MAX: usize = 1024;
 /// Most pointers followed (RM_ALLOC's NVOS64: parameters and requested rights).
 const MAX_INDIRECT: usize = 2;
+/// Bytes a call uses in its scratch slot: the struct, then each block.
+const SLOT_NEEDED: usize = OUTER_MAX + MAX_INDIRECT * INDIRECT_MAX;
+/// Most fd parameters one call carries.
+const MAX_FDS: usize = 2;
+
+/// Whether the scratch slots hold what a call lays out there (checked at load).
+pub(crate) fn slots_fit() -> bool {
+    // SAFETY: returns a constant of the shim.
+    let size = unsafe { fakegpu_scratch_slot_size() };
+    size >= SLOT_NEEDED
+}
+
+/// An fd parameter: where it sits in the struct, the caller's value, and the real file the
+/// driver is to find under it (none: the driver gets -1, and answers as for any bad fd).
+struct FdParam {
+    at: usize,
+    original: i32,
+    file: Option<RealFile>,
+}
 
 /// A block the escape struct points to: where the pointer sits, the caller's address, and
 /// fakegpu's copy of the block.
@@ -55,6 +82,7 @@ pub(crate) struct PrivateCall<'a> {
     outer_len: usize,
     indirect: [Option<Indirect>; MAX_INDIRECT],
     files: Option<KBox<FileSet>>,
+    fds: [Option<FdParam>; MAX_FDS],
     ret: c_long,
 }
 
@@ -110,6 +138,7 @@ impl<'a> PrivateCall<'a> {
             outer_len,
             indirect: [const { None }; MAX_INDIRECT],
             files: None,
+            fds: [const { None }; MAX_FDS],
             ret: 0,
         }
     }
@@ -166,14 +195,37 @@ impl<'a> PrivateCall<'a> {
         self.files = Some(files);
     }
 
+    /// The driver is to find `file` under the fd at offset `at` of the struct: the worker
+    /// installs it and writes its number into the copy (the caller's value, read from the
+    /// copy, goes back into the answer). `None` gives the driver -1.
+    pub(crate) fn with_fd(&mut self, at: usize, file: Option<RealFile>) -> Result {
+        let original = self.fd_at(at).ok_or(EINVAL)?;
+        let slot = self.fds.iter_mut().find(|f| f.is_none()).ok_or(EINVAL)?;
+        *slot = Some(FdParam { at, original, file });
+        Ok(())
+    }
+
+    /// The caller's value of the fd parameter at offset `at`, if the struct holds one.
+    pub(crate) fn fd_at(&self, at: usize) -> Option<i32> {
+        self.outer()
+            .get(at..)
+            .and_then(crate::abi::pod::read_pod::<u32>)
+            .map(|fd| fd as i32)
+    }
+
     /// Makes the call in the caller's worker, on the copy; returns the driver's ioctl result.
     pub(crate) fn run(&mut self) -> Result<c_long> {
         // SAFETY: `private_job` takes the `PrivateCall` it is given, which outlives the run.
         unsafe { run_in_worker(private_job, (&raw mut *self).cast(), true) }?;
-        // The caller's pointers go back where the driver saw scratch addresses.
+        // The caller's pointers and fds go back where the driver saw fakegpu's.
         for ind in self.indirect.iter().flatten() {
             if let Some(field) = self.outer.get_mut(ind.at..ind.at + 8) {
                 field.copy_from_slice(&ind.original.to_ne_bytes());
+            }
+        }
+        for fd in self.fds.iter().flatten() {
+            if let Some(field) = self.outer.get_mut(fd.at..fd.at + 4) {
+                field.copy_from_slice(&fd.original.to_ne_bytes());
             }
         }
         Ok(self.ret)
@@ -231,14 +283,23 @@ impl<'a> PrivateCall<'a> {
 unsafe extern "C" fn private_job(ctx: *mut c_void) {
     // SAFETY: per the contract, `ctx` is the caller's `PrivateCall`, lent until we return.
     let call = unsafe { &mut *ctx.cast::<PrivateCall<'_>>() };
-    // SAFETY: a plain read of a value set at load.
-    let base = unsafe { fakegpu_scratch_addr() };
+    // SAFETY: called in a worker, which may wait; the slot is given back below.
+    let base = unsafe { fakegpu_scratch_slot_get() };
     let mut installed = Installed::new();
     let result = (|| -> Result<c_long> {
         if let Some(files) = &call.files {
             installed.install_set(files)?;
         }
         let mut outer = call.outer;
+        for fd in call.fds.iter().flatten() {
+            let number = match &fd.file {
+                Some(file) => installed.install(file)?,
+                None => -1,
+            };
+            if let Some(field) = outer.get_mut(fd.at..fd.at + 4) {
+                field.copy_from_slice(&number.to_ne_bytes());
+            }
+        }
         for (i, ind) in call.indirect.iter().enumerate() {
             let Some(ind) = ind else { continue };
             let addr = if ind.data.is_empty() {
@@ -265,5 +326,9 @@ unsafe extern "C" fn private_job(ctx: *mut c_void) {
         }
         Ok(ret)
     })();
+    // The worker's fds close as `installed` drops, before the slot is reused.
+    drop(installed);
+    // SAFETY: the slot `fakegpu_scratch_slot_get` gave, no longer used.
+    unsafe { fakegpu_scratch_slot_put(base) };
     call.ret = result.unwrap_or_else(|e| e.to_errno() as c_long);
 }

@@ -5,6 +5,7 @@
 
 use super::cgroup_files;
 use super::personality::Personality;
+use super::private_call;
 use super::state::State;
 use super::worker::fakegpu_workers_destroy;
 use crate::abi::devnum::DevNum;
@@ -66,6 +67,10 @@ pub(crate) struct Scratch;
 impl Scratch {
     /// Keeps the loading process's mm.
     pub(crate) fn new() -> Result<Self> {
+        if !private_call::slots_fit() {
+            pr_err!("the scratch slots are smaller than a private call's copy\n");
+            return Err(EINVAL);
+        }
         // SAFETY: module init runs in the loading process, which has an mm.
         kernel::error::to_result(unsafe { fakegpu_scratch_init() })?;
         Ok(Scratch)

@@ -36,6 +36,8 @@ extern "C" {
     ) -> c_int;
     /// Destroys every worker; only when no fake file is open (module exit).
     pub(crate) fn fakegpu_workers_destroy();
+    /// Destroys the workers of processes that have exited.
+    fn fakegpu_workers_reap_exited();
 }
 
 /// Most files one call installs besides its fd parameters (the NVIDIA driver's limit of
@@ -184,4 +186,11 @@ pub(crate) unsafe fn run_in_worker(
         return Err(Error::from_errno(ret));
     }
     Ok(())
+}
+
+/// Lets the worker threads of exited processes go (once a second, from the reaper).
+pub(crate) fn reap_exited() {
+    // SAFETY: takes the workers' lock; a worker is destroyed only once its process has no
+    // task left, so no call of that process is under way.
+    unsafe { fakegpu_workers_reap_exited() };
 }

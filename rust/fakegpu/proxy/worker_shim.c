@@ -10,9 +10,19 @@
  * file from it (pidfd_getfd, /proc/<pid>/fd) needs the kthread's pid, hence the host's pid
  * namespace, and ptrace rights over a root-owned thread, hence CAP_SYS_PTRACE in the initial
  * user namespace: host root, who can open the real nodes anyway. No user process inherits the
- * table. fakegpu installs real driver files there only around one driver call, under
- * fakegpu_fd_table_lock, so the driver's fd lookups and fd-table walks in a worker see the
- * files of that one call and nothing else.
+ * table. fakegpu installs real driver files there only around one driver call.
+ *
+ * Calls run concurrently (one at a time per process, any number of processes at once) under
+ * fakegpu_fd_table_rwsem, held shared by calls made on fakegpu's private copy of their
+ * parameters and exclusively by the few calls whose parameters stay in the caller's memory
+ * (docs/architecture.md says why this keeps every call to its own files):
+ * - a private call's fds are written by fakegpu into its copy, in its own scratch slot, which
+ *   no user process can reach, so the driver resolves exactly the files of that call;
+ * - a call whose driver walks the table (device allocation) is checked by fakegpu on its copy
+ *   first: the GPU must be one the caller may see and has open itself, so another call's file
+ *   that the walk may find is a file of a GPU the caller could have used anyway;
+ * - a call in the caller's memory (a tenant could rewrite an fd number there after fakegpu
+ *   wrote it) runs alone, with only its own files in the table.
  */
 #include <linux/cred.h>
 #include <linux/fdtable.h>
@@ -26,13 +36,15 @@
 #include <linux/ratelimit.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
+#include <linux/semaphore.h>
 #include <linux/slab.h>
+#include <linux/xarray.h>
 
 struct fakegpu_worker {
-	struct list_head node;
 	/* The thread group served; a reference is held. */
 	struct pid *tgid;
 	struct kthread_worker *kw;
+	struct rcu_head rcu;
 };
 
 /* A call handed to a worker; lives on the caller's stack until `done`. */
@@ -43,17 +55,24 @@ struct fakegpu_job {
 	const struct cred *cred;
 	void (*fn)(void *ctx);
 	void *ctx;
+	/* Whether the parameters are fakegpu's private copy (the rwsem is then held shared). */
+	bool private;
 };
 
-static LIST_HEAD(fakegpu_workers);
+/*
+ * The workers, by the global number of the thread group they serve. Looked up under RCU with
+ * no lock; fakegpu_workers_lock serialises creation and removal only.
+ */
+static DEFINE_XARRAY(fakegpu_workers);
 static DEFINE_MUTEX(fakegpu_workers_lock);
-/* Held by a worker while real files are in the kthreads' fd table. */
-static DEFINE_MUTEX(fakegpu_fd_table_lock);
+/* Held by a worker while real files are in the kthreads' fd table (see the top comment). */
+static DECLARE_RWSEM(fakegpu_fd_table_rwsem);
 
 /* Called from Rust. */
 struct fakegpu_worker *fakegpu_worker_for_current(void);
 int fakegpu_worker_run(struct fakegpu_worker *w, void (*fn)(void *), void *ctx);
 void fakegpu_workers_destroy(void);
+void fakegpu_workers_reap_exited(void);
 int fakegpu_worker_count(void);
 int fakegpu_install_file(struct file *file);
 void fakegpu_close_fd(int fd);
@@ -63,64 +82,112 @@ int fakegpu_current_tgid(void);
 void fakegpu_current_comm(char *buf, size_t len);
 int fakegpu_scratch_init(void);
 void fakegpu_scratch_exit(void);
-unsigned long fakegpu_scratch_addr(void);
+unsigned long fakegpu_scratch_slot_get(void);
+void fakegpu_scratch_slot_put(unsigned long addr);
+unsigned long fakegpu_scratch_slot_size(void);
 int fakegpu_worker_run_private(struct fakegpu_worker *w, void (*fn)(void *), void *ctx);
 long fakegpu_file_count(struct file *file);
 
+/* Stops the worker's thread; the struct goes after an RCU grace period (lookups may read it). */
 static void fakegpu_worker_free(struct fakegpu_worker *w)
 {
 	kthread_destroy_worker(w->kw);
 	put_pid(w->tgid);
-	kfree(w);
+	kfree_rcu(w, rcu);
 }
 
-/*
- * The worker of the calling process, created on first use. Workers of processes that have
- * exited are destroyed here: the driver checks a client's owner by process id, and a worker
- * stands for its process for as long as the process lives (pid reuse then behaves as it
- * does without fakegpu). The returned worker stays valid while the caller's process lives,
- * hence during the caller's system call.
- */
-struct fakegpu_worker *fakegpu_worker_for_current(void)
+/* Under fakegpu_workers_lock: removes the workers of thread groups that have exited. */
+static void fakegpu_workers_reap(void)
 {
-	struct fakegpu_worker *w, *tmp, *found = NULL;
-	struct pid *tgid = task_tgid(current);
+	struct fakegpu_worker *w;
+	unsigned long nr;
 
-	mutex_lock(&fakegpu_workers_lock);
-	list_for_each_entry_safe(w, tmp, &fakegpu_workers, node) {
-		if (w->tgid == tgid) {
-			found = w;
-		} else if (!pid_has_task(w->tgid, PIDTYPE_TGID)) {
-			list_del(&w->node);
+	xa_for_each(&fakegpu_workers, nr, w) {
+		if (!pid_has_task(w->tgid, PIDTYPE_TGID)) {
+			xa_erase(&fakegpu_workers, nr);
 			fakegpu_worker_free(w);
 		}
 	}
-	if (!found) {
-		found = kzalloc(sizeof(*found), GFP_KERNEL);
-		if (!found)
-			goto out;
-		found->kw = kthread_create_worker(0, "fakegpu/%d", task_tgid_nr(current));
-		if (IS_ERR(found->kw)) {
-			kfree(found);
-			found = NULL;
-			goto out;
-		}
-		found->tgid = get_pid(tgid);
-		list_add(&found->node, &fakegpu_workers);
+}
+
+/* Once a second, from the entries' reaper: lets the threads of exited processes go. */
+void fakegpu_workers_reap_exited(void)
+{
+	mutex_lock(&fakegpu_workers_lock);
+	fakegpu_workers_reap();
+	mutex_unlock(&fakegpu_workers_lock);
+}
+
+/* The slow path of fakegpu_worker_for_current: the first call of a process. */
+static struct fakegpu_worker *fakegpu_worker_create(struct pid *tgid, unsigned long nr)
+{
+	struct fakegpu_worker *w, *old;
+
+	mutex_lock(&fakegpu_workers_lock);
+	/*
+	 * Workers of processes that have exited go here: the driver checks a client's owner by
+	 * process id, and a worker stands for its process for as long as the process lives (pid
+	 * reuse then behaves as it does without fakegpu). One under this number is either ours
+	 * (created meanwhile) or of an exited process, which the reaping just removed.
+	 */
+	fakegpu_workers_reap();
+	w = xa_load(&fakegpu_workers, nr);
+	if (w && w->tgid == tgid)
+		goto out;
+	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	if (!w)
+		goto out;
+	w->kw = kthread_create_worker(0, "fakegpu/%d", task_tgid_nr(current));
+	if (IS_ERR(w->kw)) {
+		kfree(w);
+		w = NULL;
+		goto out;
+	}
+	w->tgid = get_pid(tgid);
+	old = xa_store(&fakegpu_workers, nr, w, GFP_KERNEL);
+	if (xa_is_err(old)) {
+		kthread_destroy_worker(w->kw);
+		put_pid(w->tgid);
+		kfree(w);
+		w = NULL;
+	} else if (old) {
+		/* Unreachable: an exited process's worker was reaped above. */
+		fakegpu_worker_free(old);
 	}
 out:
 	mutex_unlock(&fakegpu_workers_lock);
-	return found;
+	return w;
+}
+
+/*
+ * The worker of the calling process, created on first use. The returned worker stays valid
+ * while the caller's process lives, hence during the caller's system call: only workers of
+ * exited processes are removed.
+ */
+struct fakegpu_worker *fakegpu_worker_for_current(void)
+{
+	struct pid *tgid = task_tgid(current);
+	unsigned long nr = pid_nr(tgid);
+	struct fakegpu_worker *w;
+
+	rcu_read_lock();
+	w = xa_load(&fakegpu_workers, nr);
+	/* A pid number can be reused while an exited process's worker still holds its struct pid. */
+	if (w && w->tgid != tgid)
+		w = NULL;
+	rcu_read_unlock();
+	return w ? w : fakegpu_worker_create(tgid, nr);
 }
 
 /* At unload, when no fake file is open, so no call is under way. */
 void fakegpu_workers_destroy(void)
 {
-	struct fakegpu_worker *w, *tmp;
+	struct fakegpu_worker *w;
+	unsigned long nr;
 
 	mutex_lock(&fakegpu_workers_lock);
-	list_for_each_entry_safe(w, tmp, &fakegpu_workers, node) {
-		list_del(&w->node);
+	xa_for_each(&fakegpu_workers, nr, w) {
+		xa_erase(&fakegpu_workers, nr);
 		fakegpu_worker_free(w);
 	}
 	mutex_unlock(&fakegpu_workers_lock);
@@ -130,10 +197,11 @@ void fakegpu_workers_destroy(void)
 int fakegpu_worker_count(void)
 {
 	struct fakegpu_worker *w;
+	unsigned long nr;
 	int n = 0;
 
 	mutex_lock(&fakegpu_workers_lock);
-	list_for_each_entry(w, &fakegpu_workers, node)
+	xa_for_each(&fakegpu_workers, nr, w)
 		n++;
 	mutex_unlock(&fakegpu_workers_lock);
 	return n;
@@ -146,9 +214,15 @@ static void fakegpu_job_fn(struct kthread_work *work)
 
 	kthread_use_mm(job->mm);
 	old = override_creds(job->cred);
-	mutex_lock(&fakegpu_fd_table_lock);
-	job->fn(job->ctx);
-	mutex_unlock(&fakegpu_fd_table_lock);
+	if (job->private) {
+		down_read(&fakegpu_fd_table_rwsem);
+		job->fn(job->ctx);
+		up_read(&fakegpu_fd_table_rwsem);
+	} else {
+		down_write(&fakegpu_fd_table_rwsem);
+		job->fn(job->ctx);
+		up_write(&fakegpu_fd_table_rwsem);
+	}
 	revert_creds(old);
 	kthread_unuse_mm(job->mm);
 	complete(&job->done);
@@ -159,12 +233,17 @@ static void fakegpu_job_fn(struct kthread_work *work)
  * parameters (private_call.rs) put that copy, so that the driver reads and writes memory no
  * user process can touch. A module cannot create an mm (mm_alloc is not exported), so it
  * keeps the loading process's (insmod's) with a reference, and a page range mapped in it at
- * load. Once insmod has exited no task runs in it: only fakegpu's workers, one call at a
- * time under fakegpu_fd_table_lock, so one range serves every call.
+ * load. Once insmod has exited no task runs in it: only fakegpu's workers, each call in a
+ * slot of its own (a page), so calls of different processes run at once.
  */
-#define FAKEGPU_SCRATCH_SIZE (4 * PAGE_SIZE)
+#define FAKEGPU_SCRATCH_SLOTS 32
+#define FAKEGPU_SCRATCH_SLOT_SIZE PAGE_SIZE
 static struct mm_struct *scratch_mm;
 static unsigned long scratch_addr;
+static DECLARE_BITMAP(scratch_busy, FAKEGPU_SCRATCH_SLOTS);
+static DEFINE_SPINLOCK(scratch_lock);
+static struct semaphore scratch_free =
+	__SEMAPHORE_INITIALIZER(scratch_free, FAKEGPU_SCRATCH_SLOTS);
 
 int fakegpu_scratch_init(void)
 {
@@ -172,8 +251,8 @@ int fakegpu_scratch_init(void)
 
 	if (!current->mm)
 		return -EINVAL;
-	addr = vm_mmap(NULL, 0, FAKEGPU_SCRATCH_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_ANONYMOUS | MAP_PRIVATE, 0);
+	addr = vm_mmap(NULL, 0, FAKEGPU_SCRATCH_SLOTS * FAKEGPU_SCRATCH_SLOT_SIZE,
+		       PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, 0);
 	if (IS_ERR_VALUE(addr))
 		return (int)addr;
 	mmget(current->mm);
@@ -191,13 +270,41 @@ void fakegpu_scratch_exit(void)
 	}
 }
 
-unsigned long fakegpu_scratch_addr(void)
+/* In a worker: a free slot of the scratch range, its address; waits while all are in use. */
+unsigned long fakegpu_scratch_slot_get(void)
 {
-	return scratch_addr;
+	unsigned long slot;
+
+	down(&scratch_free);
+	spin_lock(&scratch_lock);
+	slot = find_first_zero_bit(scratch_busy, FAKEGPU_SCRATCH_SLOTS);
+	/* The semaphore counts free slots, so one is. */
+	__set_bit(slot, scratch_busy);
+	spin_unlock(&scratch_lock);
+	return scratch_addr + slot * FAKEGPU_SCRATCH_SLOT_SIZE;
+}
+
+/* Gives back the slot at @addr, from fakegpu_scratch_slot_get. */
+void fakegpu_scratch_slot_put(unsigned long addr)
+{
+	unsigned long slot = (addr - scratch_addr) / FAKEGPU_SCRATCH_SLOT_SIZE;
+
+	if (WARN_ON_ONCE(slot >= FAKEGPU_SCRATCH_SLOTS))
+		return;
+	spin_lock(&scratch_lock);
+	__clear_bit(slot, scratch_busy);
+	spin_unlock(&scratch_lock);
+	up(&scratch_free);
+}
+
+/* Bytes one call may use at its slot's address. */
+unsigned long fakegpu_scratch_slot_size(void)
+{
+	return FAKEGPU_SCRATCH_SLOT_SIZE;
 }
 
 static int worker_run_in(struct fakegpu_worker *w, void (*fn)(void *), void *ctx,
-			 struct mm_struct *mm);
+			 struct mm_struct *mm, bool private);
 
 /*
  * Runs fn(ctx) in worker @w with the caller's mm (user pointers in the parameters are the
@@ -206,19 +313,19 @@ static int worker_run_in(struct fakegpu_worker *w, void (*fn)(void *), void *ctx
  */
 int fakegpu_worker_run(struct fakegpu_worker *w, void (*fn)(void *), void *ctx)
 {
-	return worker_run_in(w, fn, ctx, current->mm);
+	return worker_run_in(w, fn, ctx, current->mm, false);
 }
 
 /* The same with fakegpu's scratch mm instead of the caller's. */
 int fakegpu_worker_run_private(struct fakegpu_worker *w, void (*fn)(void *), void *ctx)
 {
-	return worker_run_in(w, fn, ctx, scratch_mm);
+	return worker_run_in(w, fn, ctx, scratch_mm, true);
 }
 
 static int worker_run_in(struct fakegpu_worker *w, void (*fn)(void *), void *ctx,
-			 struct mm_struct *mm)
+			 struct mm_struct *mm, bool private)
 {
-	struct fakegpu_job job = { .fn = fn, .ctx = ctx };
+	struct fakegpu_job job = { .fn = fn, .ctx = ctx, .private = private };
 
 	if (!mm || !mmget_not_zero(mm))
 		return -EINVAL;

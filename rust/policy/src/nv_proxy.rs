@@ -49,6 +49,10 @@ pub struct WorkerCall {
     /// (NV01_DEVICE_0 allocation, UVM_REGISTER_GPU): the worker's table then holds the real
     /// file behind each fake GPU node the caller has open.
     pub gpu_files: bool,
+    /// Whether the driver works on the caller's address space (pins its pages, records its
+    /// mm), so the call must run with the caller's mm and its parameters stay in the
+    /// caller's memory. The others are made on fakegpu's private copy of the parameters.
+    pub caller_memory: bool,
 }
 
 /// Why and how a call is refused before it reaches the driver.
@@ -216,6 +220,7 @@ pub fn route_escape(nr: u8, size: usize, head: &[u8], mode: FilterMode) -> Route
         fe::REGISTER_FD if size == size_of::<NvIoctlRegisterFd>() => Route::Worker(WorkerCall {
             fd_offsets: FD_AT_0,
             gpu_files: false,
+            caller_memory: false,
         }),
         // Other sizes: the driver refuses them (EINVAL) before resolving the fd.
         fe::REGISTER_FD => Route::Direct,
@@ -224,6 +229,7 @@ pub fn route_escape(nr: u8, size: usize, head: &[u8], mode: FilterMode) -> Route
         rm::RM_UNMAP_MEMORY => Route::Worker(WorkerCall {
             fd_offsets: NO_FDS,
             gpu_files: false,
+            caller_memory: false,
         }),
         fe::SYS_PARAMS => refuse(Refusal::Errno(EACCES), "sets a driver-wide parameter"),
         0xd8 => refuse(Refusal::Errno(EACCES), "SET_NUMA_STATUS is for the host"),
@@ -240,10 +246,12 @@ pub fn route_escape(nr: u8, size: usize, head: &[u8], mode: FilterMode) -> Route
                 Some(AllocKind::Client) => Route::Worker(WorkerCall {
                     fd_offsets: NO_FDS,
                     gpu_files: false,
+                    caller_memory: false,
                 }),
                 Some(AllocKind::Device) => Route::Worker(WorkerCall {
                     fd_offsets: NO_FDS,
                     gpu_files: true,
+                    caller_memory: false,
                 }),
                 Some(AllocKind::Other) => Route::Direct,
                 None => refuse(
@@ -255,10 +263,13 @@ pub fn route_escape(nr: u8, size: usize, head: &[u8], mode: FilterMode) -> Route
                 ),
             }
         }
+        // RM_ALLOC_MEMORY pins or maps the caller's own pages; RM_MAP_MEMORY only records
+        // the mapping on the file named by the fd (the mmap that follows is the caller's).
         rm::RM_ALLOC_MEMORY | rm::RM_MAP_MEMORY if size == WITH_FD_SIZE => {
             Route::Worker(WorkerCall {
                 fd_offsets: FD_AT_48,
                 gpu_files: false,
+                caller_memory: nr == rm::RM_ALLOC_MEMORY,
             })
         }
         // Other sizes: the driver refuses them (EINVAL) before resolving the fd.
@@ -324,13 +335,16 @@ pub fn reads_params(nr: u8) -> bool {
 pub fn route_uvm(cmd: u32, mode: FilterMode) -> Route {
     const REGISTER_GPU: u32 = 37;
     match uvm_command(cmd) {
+        // UVM works on the caller's address space (its va_space and mm).
         Some(c) if c.cmd == REGISTER_GPU => Route::Worker(WorkerCall {
             fd_offsets: c.fd_offsets,
             gpu_files: true,
+            caller_memory: true,
         }),
         Some(c) if !c.fd_offsets.is_empty() => Route::Worker(WorkerCall {
             fd_offsets: c.fd_offsets,
             gpu_files: false,
+            caller_memory: true,
         }),
         Some(_) => Route::Direct,
         None => match mode {
@@ -393,6 +407,28 @@ mod tests {
         assert_eq!((unmap.fd_offsets, unmap.gpu_files), (NO_FDS, false));
         let uvm_gpu = worker(route_uvm(37, STRICT));
         assert_eq!((uvm_gpu.fd_offsets, uvm_gpu.gpu_files), (&[24][..], true));
+        // Only the calls that work on the caller's address space keep their parameters there.
+        assert!(uvm_gpu.caller_memory && !unmap.caller_memory);
+        let with_fd = [0u8; WITH_FD_SIZE];
+        assert!(
+            worker(route_escape(
+                rm::RM_ALLOC_MEMORY,
+                WITH_FD_SIZE,
+                &with_fd,
+                STRICT
+            ))
+            .caller_memory
+        );
+        assert!(
+            !worker(route_escape(
+                rm::RM_MAP_MEMORY,
+                WITH_FD_SIZE,
+                &with_fd,
+                STRICT
+            ))
+            .caller_memory
+        );
+        assert!(!worker(route_escape(fe::REGISTER_FD, 4, &[0; 4], STRICT)).caller_memory);
         assert_eq!(worker(route_uvm(75, STRICT)).fd_offsets, [0]);
         assert_eq!(route_uvm(0x3000_0001, STRICT), Route::Direct);
     }
@@ -405,7 +441,8 @@ mod tests {
                     route_escape(rm::RM_ALLOC, alloc(c, size).len(), &alloc(c, size), STRICT),
                     Route::Worker(WorkerCall {
                         fd_offsets: &[],
-                        gpu_files: false
+                        gpu_files: false,
+                        caller_memory: false
                     })
                 );
             }
@@ -418,7 +455,8 @@ mod tests {
                 ),
                 Route::Worker(WorkerCall {
                     fd_offsets: &[],
-                    gpu_files: true
+                    gpu_files: true,
+                    caller_memory: false
                 })
             );
             assert_eq!(

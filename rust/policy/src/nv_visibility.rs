@@ -129,6 +129,24 @@ pub fn filter_attached_ids(ids: &mut [u8], cards: &[NvIoctlCardInfo], vis: &Visi
     }
 }
 
+/// Whether a device allocation (NV01_DEVICE_0) of device instance `device_id` may reach the
+/// driver, whose check is a walk of the worker's fd table for an open file of that GPU: the
+/// GPU must be one the caller may see (`vis`) and has open itself (`held`, the minors of its
+/// fake GPU files). Other calls' files may sit in that table at the same moment, so this is
+/// checked here, on fakegpu's copy of the parameters. An instance that is no GPU is left to
+/// the driver, which refuses it on its own.
+pub fn device_alloc_allowed(
+    device_id: u32,
+    cards: &[NvIoctlCardInfo],
+    vis: &Visibility,
+    held: &super::gpu_set::GpuSet,
+) -> bool {
+    match usize::try_from(device_id).ok().and_then(|i| cards.get(i)) {
+        Some(card) => vis.allows(card.minor_number) && held.contains(card.minor_number),
+        None => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +172,50 @@ mod tests {
 
     fn cards() -> [NvIoctlCardInfo; 3] {
         [card(0, 0x100), card(1, 0x200), card(2, 0x300)]
+    }
+
+    fn held(minors: &[u32]) -> GpuSet {
+        let mut set = GpuSet::EMPTY;
+        for &m in minors {
+            set.insert(m);
+        }
+        set
+    }
+
+    #[test]
+    fn a_device_needs_a_visible_gpu_the_caller_has_open() {
+        let cards = cards();
+        // Device instance N is the Nth card: instance 1 is minor 1.
+        assert!(device_alloc_allowed(1, &cards, &only(&[1]), &held(&[1])));
+        assert!(device_alloc_allowed(
+            1,
+            &cards,
+            &Visibility::All,
+            &held(&[1, 2])
+        ));
+        // Hidden from the caller, even if another tenant's file of it is in the table.
+        assert!(!device_alloc_allowed(0, &cards, &only(&[1]), &held(&[1])));
+        assert!(!device_alloc_allowed(
+            0,
+            &cards,
+            &only(&[1]),
+            &held(&[0, 1])
+        ));
+        // Visible but not opened by the caller: the driver's own check fails too.
+        assert!(!device_alloc_allowed(
+            2,
+            &cards,
+            &Visibility::All,
+            &held(&[1])
+        ));
+        // No such GPU: the driver answers.
+        assert!(device_alloc_allowed(3, &cards, &only(&[1]), &held(&[])));
+        assert!(device_alloc_allowed(
+            u32::MAX,
+            &cards,
+            &only(&[]),
+            &held(&[])
+        ));
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod nv_cases;
 mod proxy_cases;
 mod stress;
 mod sys;
+mod tenant_cases;
 mod visibility_cases;
 
 use std::process::ExitCode;
@@ -112,7 +113,7 @@ fn main() -> ExitCode {
 }
 
 /// Every case: the pass-through cases, the nvsim cases, fakegpu's NVIDIA proxy cases, then
-/// the per-cgroup entries, GPU visibility and metering.
+/// the per-cgroup entries, GPU visibility, metering and many tenants at once.
 fn all_cases() -> impl Iterator<Item = &'static Case> {
     cases::ALL
         .iter()
@@ -121,6 +122,7 @@ fn all_cases() -> impl Iterator<Item = &'static Case> {
         .chain(cgroup_cases::ALL)
         .chain(visibility_cases::ALL)
         .chain(meter_cases::ALL)
+        .chain(tenant_cases::ALL)
         .chain(fuzz::ALL)
         .chain(stress::ALL)
         .chain(failslab::ALL)

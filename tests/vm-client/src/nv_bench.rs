@@ -189,6 +189,63 @@ pub fn run() -> Result<(), String> {
             map_cycle,
         )?;
     }
+    noisy_neighbour()
+}
+
+/// The `q` quantile (0..=1) of `v`, sorted in place.
+fn quantile(v: &mut [f64], q: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let i = ((v.len() as f64 - 1.0) * q).round() as usize;
+    v.get(i).copied().unwrap_or(0.0)
+}
+
+/// Per-call latency (us) of `n` metered alloc+free pairs of `s` through fakegpu.
+fn latencies(s: &Side, n: usize) -> Result<Vec<f64>, String> {
+    (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            alloc_free(s).map(|()| t.elapsed().as_secs_f64() * 1e6)
+        })
+        .collect()
+}
+
+/// Tenant B's metered alloc+free through fakegpu alone, then while another process's
+/// RM_VID_HEAP_CONTROL is held in nvsim (its gate): p50 and p99 of each call.
+fn noisy_neighbour() -> Result<(), String> {
+    use crate::tenant_cases::{held, spawn, wait_for, Gate, VID_HEAP};
+    use std::time::Duration;
+    const N: usize = 400;
+    let b = Side::new("/dev/fakegpuctl", "/dev/fakegpu0")?;
+    let mut alone = latencies(&b, N)?;
+    let gate = Gate::arm(VID_HEAP)?;
+    let a = spawn(|| {
+        let s = Side::new("/dev/fakegpuctl", "/dev/fakegpu0")?;
+        let call = rm::VidHeap {
+            function: 2,
+            memory: 0x104,
+            size: 2 << 20,
+            ..Default::default()
+        };
+        rm::vid_heap(&s.ctl, s.client, DEVICE, call)
+            .ok()
+            .map(drop)
+            .map_err(|e| format!("VID_HEAP: {e}"))
+    })?;
+    let start = Instant::now();
+    while held()? == 0 && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let beside = latencies(&b, N);
+    let still_held = held()?;
+    drop(gate);
+    let _ = wait_for(a, Duration::from_secs(60));
+    let mut beside = beside?;
+    let (p50a, p99a) = (quantile(&mut alone, 0.5), quantile(&mut alone, 0.99));
+    let (p50b, p99b) = (quantile(&mut beside, 0.5), quantile(&mut beside, 0.99));
+    println!(
+        "BENCH noisy neighbour, tenant B's metered alloc+free through fakegpu: alone p50 {p50a:.0} us p99 {p99a:.0} us; beside a call of another process held in the driver ({still_held} held) p50 {p50b:.0} us p99 {p99b:.0} us; p99 ratio {:.2} ({N} calls each)",
+        p99b / p99a
+    );
     Ok(())
 }
 

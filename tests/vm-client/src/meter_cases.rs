@@ -82,14 +82,14 @@ const SUBDEVICE: u32 = 0x5d0;
 const VIDMEM: u32 = 0x40;
 
 /// A client with a device and subdevice on GPU `gpu`, through fakegpu's nodes.
-struct Session {
-    ctl: OwnedFd,
+pub struct Session {
+    pub ctl: OwnedFd,
     _gpu: OwnedFd,
-    client: u32,
+    pub client: u32,
 }
 
 impl Session {
-    fn open(gpu: u32) -> Result<Self, String> {
+    pub fn open(gpu: u32) -> Result<Self, String> {
         let ctl = open_rw("/dev/fakegpuctl").map_err(|e| format!("open ctl: {e}"))?;
         let gpu_file =
             open_rw(&format!("/dev/fakegpu{gpu}")).map_err(|e| format!("open gpu{gpu}: {e}"))?;

@@ -4,11 +4,12 @@
 //! other tenants' calls have their files in it.
 
 use crate::cgroup_util::{move_to, read_file, write_file, TestCgroup};
+use crate::meter_cases::Session;
 use crate::sys::open_rw;
 use crate::{ensure, Case};
 use abi::nv_status::{NV_ERR_INSUFFICIENT_PERMISSIONS, NV_OK};
 use nv_client::rm::{self, VidHeap};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 /// Every case of this file.
@@ -28,37 +29,7 @@ const GATE: &str = "/sys/module/nvsim/parameters/gate";
 /// RM_VID_HEAP_CONTROL's escape number, the call the gate holds.
 pub const VID_HEAP: u8 = 0x4a;
 const DEVICE: u32 = 0xd0;
-const SUBDEVICE: u32 = 0x5d0;
 const MIB: u64 = 1 << 20;
-
-/// A client with a device and subdevice on GPU `gpu`, through fakegpu's nodes.
-struct Tenant {
-    ctl: OwnedFd,
-    _gpu: OwnedFd,
-    client: u32,
-}
-
-impl Tenant {
-    fn open(gpu: u32) -> Result<Self, String> {
-        let ctl = open_rw("/dev/fakegpuctl").map_err(|e| format!("open ctl: {e}"))?;
-        let gpu_file =
-            open_rw(&format!("/dev/fakegpu{gpu}")).map_err(|e| format!("open gpu{gpu}: {e}"))?;
-        let client = rm::alloc_client(&ctl)
-            .ok()
-            .map_err(|e| format!("client: {e}"))?;
-        rm::alloc_device(&ctl, client, DEVICE, gpu)
-            .ok()
-            .map_err(|e| format!("device: {e}"))?;
-        rm::alloc(&ctl, client, DEVICE, SUBDEVICE, 0x2080, None)
-            .ok()
-            .map_err(|e| format!("subdevice: {e}"))?;
-        Ok(Tenant {
-            ctl,
-            _gpu: gpu_file,
-            client,
-        })
-    }
-}
 
 /// Runs `f` in a child process; its pid.
 pub fn spawn(f: impl FnOnce() -> Result<(), String>) -> Result<i32, String> {
@@ -127,7 +98,7 @@ impl Drop for Gate {
 /// Tenant B's worker-routed calls on GPU 1: metered allocation and free, RM_MAP_MEMORY of
 /// system memory, a device allocation and its free, `rounds` times.
 fn other_tenant_calls(rounds: u32) -> Result<(), String> {
-    let t = Tenant::open(1)?;
+    let t = Session::open(1)?;
     rm::alloc_memory(&t.ctl, t.client, DEVICE, 0x3e00, 0x3e, 4096)
         .ok()
         .map_err(|e| format!("system memory: {e}"))?;
@@ -170,7 +141,7 @@ fn tenant_held_in_driver_does_not_stall_another() -> Result<(), String> {
     let gate = Gate::arm(VID_HEAP)?;
     let a = spawn(|| {
         cg_a.enter()?;
-        let t = Tenant::open(0)?;
+        let t = Session::open(0)?;
         let call = VidHeap {
             function: 2,
             memory: 0x104,
@@ -227,7 +198,7 @@ fn tenant_limited_to_gpu1_never_allocates_gpu0_beside_another() -> Result<(), St
     let other = TestCgroup::create("/fakegpu-tenant-gpu0")?;
     let busy = spawn(|| {
         other.enter()?;
-        let t = Tenant::open(0)?;
+        let t = Session::open(0)?;
         for i in 0..400 {
             rm::alloc_device(&t.ctl, t.client, 0xe00 + i, 0)
                 .ok()
@@ -239,7 +210,7 @@ fn tenant_limited_to_gpu1_never_allocates_gpu0_beside_another() -> Result<(), St
         Ok(())
     })?;
     limited.enter()?;
-    let t = Tenant::open(1)?;
+    let t = Session::open(1)?;
     let (mut refused, mut made, mut other_status) = (0u32, 0u32, None);
     for i in 0..400 {
         match rm::alloc_device(&t.ctl, t.client, 0xf00 + i, 0) {

@@ -9,6 +9,7 @@
 //! escape number and size the driver acts on are the ones fakegpu checked (they sit in a
 //! register, not in memory the caller could rewrite in between).
 
+use super::calls;
 use super::meter::ForwardedAlloc;
 use super::refusal::log_refusal;
 use super::Nv;
@@ -95,6 +96,7 @@ fn escape_ioctl(
         if !ctl_only || fake.front.real.minor == NV_CTL_MINOR {
             let visible = nv.cgroups.visibility_of_current();
             if visible != Visibility::All {
+                calls::count(calls::Route::Forwarded);
                 return super::visibility::limited_call(
                     fake,
                     ioctl,
@@ -117,6 +119,7 @@ fn escape_ioctl(
             };
             if let Some(version) = version {
                 if let Some(limits) = super::meter::fb_limits(nv, p.h_client, p.h_object) {
+                    calls::count(calls::Route::Forwarded);
                     return super::meter::fb_info_limited(
                         fake,
                         ioctl,
@@ -188,6 +191,7 @@ fn metered(
             } else {
                 Visibility::All
             };
+            calls::count(calls::Route::Private);
             Some(super::meter::rm_alloc(
                 fake, ioctl, cmd, ptr, size, gpu_files, visible, nv,
             ))
@@ -209,12 +213,15 @@ fn metered(
             unmetered(fake, ioctl, cmd, ptr, nr, (head, size, route), count, nv)
         }
         rm::RM_FREE if size == size_of::<Nvos00>() => {
+            calls::count(calls::Route::Private);
             Some(super::meter::rm_free(fake, ioctl, cmd, ptr, nv))
         }
         rm::RM_DUP_OBJECT if size == size_of::<Nvos55>() => {
+            calls::count(calls::Route::Private);
             Some(super::meter::rm_dup(fake, ioctl, cmd, ptr, nv))
         }
         rm::RM_VID_HEAP_CONTROL if size == vid_heap::SIZE => {
+            calls::count(calls::Route::Private);
             Some(super::meter::vid_heap(fake, ioctl, cmd, ptr, nv))
         }
         _ => None,
@@ -289,6 +296,7 @@ fn refuse_if_limited(
         u32::from(nr),
         "allocates memory fakegpu cannot meter yet",
     );
+    calls::count(calls::Route::Refused);
     Some(refuse_with(
         ptr,
         Refusal::Status {
@@ -336,6 +344,12 @@ fn dispatch(
     route: Route,
     call: u32,
 ) -> Result<c_long> {
+    calls::count(match route {
+        Route::Direct => calls::Route::Forwarded,
+        Route::Worker(w) if !w.caller_memory => calls::Route::Private,
+        Route::Worker(_) => calls::Route::Worker,
+        Route::Refuse { .. } => calls::Route::Refused,
+    });
     match route {
         // SAFETY: as the VFS would call it on the real file, in the caller's context; the
         // driver validates the parameters.

@@ -4,13 +4,14 @@
 //! `/dev/fakegpuN`, `/dev/fakegpu-uvm`). Every call passes the filter (`policy::nv_proxy`);
 //! allocations are metered per cgroup; a cgroup limited to some GPUs is shown only those.
 //!
-//! Layers, lowest first: `discovery` (the driver's majors and GPUs at load), `nodes_fs` (the
+//! Layers, lowest first: `calls` (how many calls took each route), `discovery` (the driver's majors and GPUs at load), `nodes_fs` (the
 //! `fakegpu-nodes` filesystem), `refusal` (the log line of a refused call), `fd_translation` (calls made in the caller's worker, fds
 //! rewritten), `meter` (the mirror of RM objects and their charges), `visibility` (the
 //! GPU-enumerating calls for a limited cgroup), `ioctl` (decoding, filter, routing),
 //! `cgroup_files` (the personality's per-cgroup files); this file holds its state and the
 //! [`Personality`] implementation.
 
+mod calls;
 mod cgroup_files;
 pub(crate) mod discovery;
 mod fd_translation;
@@ -181,6 +182,10 @@ impl Personality for Nvidia {
         if let Some(nv) = Nv::get() {
             meter::sweep(&nv);
         }
+    }
+
+    fn write_calls(&self, out: &mut Page<'_>) -> core::fmt::Result {
+        calls::write(out)
     }
 
     fn cgroup_files(&self) -> &'static [CgroupFile] {

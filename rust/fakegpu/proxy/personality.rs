@@ -67,6 +67,11 @@ pub(crate) trait Personality: Sync {
     /// what the driver has freed meanwhile, and uncharge it.
     fn reap(&self, _cgroups: &Registry) {}
 
+    /// Its lines of `/sys/kernel/fakegpu/calls`: how many calls took each of its routes.
+    fn write_calls(&self, _out: &mut Page<'_>) -> core::fmt::Result {
+        Ok(())
+    }
+
     /// The per-cgroup files it answers, created in every entry's directory.
     fn cgroup_files(&self) -> &'static [CgroupFile] {
         &[]

@@ -4,6 +4,7 @@
 //! `/sys/kernel/fakegpu` (with its `devices` file), the workers and the scratch address space.
 
 use super::cgroup_files;
+use super::page::Page;
 use super::personality::Personality;
 use super::private_call;
 use super::state::State;
@@ -82,6 +83,27 @@ impl Drop for Scratch {
         // SAFETY: dropped after the workers, so no call uses it any more.
         unsafe { fakegpu_scratch_exit() };
     }
+}
+
+/// `/sys/kernel/fakegpu/calls`: each personality's lines, `PERSONALITY ROUTE COUNT`.
+///
+/// # Safety
+///
+/// Called by sysfs only, with a page-sized buffer.
+#[no_mangle]
+unsafe extern "C" fn fakegpu_format_calls(buf: *mut u8, len: usize) -> usize {
+    let Some(state) = State::get() else {
+        return 0;
+    };
+    // SAFETY: sysfs passes a writable page of `len` bytes, ours until we return.
+    let page = unsafe { core::slice::from_raw_parts_mut(buf, len) };
+    let mut out = Page::new(page);
+    for personality in state.personalities {
+        if personality.write_calls(&mut out).is_err() {
+            break;
+        }
+    }
+    out.len()
 }
 
 /// `/sys/kernel/fakegpu/devices`: one line per front, `FAKE_PATH FAKE_MAJ:MIN REAL_MAJ:MIN`.

@@ -131,6 +131,8 @@ void fakegpu_log_refusal(const char *node, size_t node_len, unsigned int call, c
 
 /* Formats the fronts into @buf (Rust, setup.rs); returns the length written. */
 size_t fakegpu_format_devices(char *buf, size_t len);
+/* Formats each personality's call counts into @buf (Rust, setup.rs). */
+size_t fakegpu_format_calls(char *buf, size_t len);
 int fakegpu_worker_count(void);
 /* The cgroups directory (cgroup_shim.c). */
 int fakegpu_cgroups_sysfs_create(struct kobject *parent);
@@ -149,9 +151,16 @@ static ssize_t workers_show(struct kobject *kobj, struct kobj_attribute *attr, c
 	return sysfs_emit(buf, "%d\n", fakegpu_worker_count());
 }
 
+static ssize_t calls_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return fakegpu_format_calls(buf, PAGE_SIZE);
+}
+
 static struct kobj_attribute devices_attr = __ATTR_RO(devices);
 static struct kobj_attribute workers_attr = __ATTR_RO(workers);
-static struct attribute *fakegpu_attrs[] = { &devices_attr.attr, &workers_attr.attr, NULL };
+static struct kobj_attribute calls_attr = __ATTR_RO(calls);
+static struct attribute *fakegpu_attrs[] = { &devices_attr.attr, &workers_attr.attr,
+					     &calls_attr.attr, NULL };
 static const struct attribute_group fakegpu_group = { .attrs = fakegpu_attrs };
 
 int fakegpu_sysfs_create(void)

@@ -28,8 +28,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// The suite's short run.
 pub const ALL: &[Case] = &[("fuzz_ioctls_short", fuzz_ioctls_short)];
 
-/// Wall time of the short run's call loops, and its call cap.
-const SHORT_SECONDS: u64 = 20;
+/// Wall time of the short run's call loops, and its call cap: about 1e5 calls under TCG.
+const SHORT_SECONDS: u64 = 130;
 const SHORT_CALLS: u64 = 200_000;
 /// The long run's defaults (`fakegpu-vmtest fuzz`, `make fuzz-long`).
 const LONG_SECONDS: u64 = 600;
@@ -352,19 +352,41 @@ fn run(budget: Budget) -> Result<(), String> {
     println!("FUZZ seed={seed:#x} calls={calls} seconds={seconds}");
     let _ = std::io::stdout().flush();
     let t0 = Instant::now();
+    let before = route_counts();
     let result = run_inner(seed, calls, seconds);
+    let routes = route_counts()
+        .iter()
+        .zip(before.iter())
+        .map(|((name, after), (_, before))| format!("{name} {}", after.saturating_sub(*before)))
+        .collect::<Vec<_>>()
+        .join(", ");
     set_fault(0, 0x51, 0);
     let _ = move_to("/");
     match result {
         Ok(made) => {
             println!(
-                "FIGURE fuzz: {made} calls in {} s, seed {seed:#x}",
+                "FIGURE fuzz: {made} calls in {} s, seed {seed:#x}; NVIDIA calls by fakegpu's route: {routes}",
                 t0.elapsed().as_secs()
             );
             Ok(())
         }
         Err(e) => Err(format!("{e} (reproduce with FUZZ_SEED={seed:#x})")),
     }
+}
+
+/// The NVIDIA lines of `/sys/kernel/fakegpu/calls`: (route, calls so far).
+fn route_counts() -> Vec<(String, u64)> {
+    std::fs::read_to_string("/sys/kernel/fakegpu/calls")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            match (w.next(), w.next(), w.next().and_then(|n| n.parse().ok())) {
+                (Some("nvidia"), Some(route), Some(n)) => Some((route.to_owned(), n)),
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 fn run_inner(seed: u64, calls: u64, seconds: u64) -> Result<u64, String> {

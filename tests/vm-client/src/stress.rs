@@ -60,7 +60,7 @@ impl Budget {
 }
 
 fn stress_short() -> Result<(), String> {
-    run(Budget::from_env(15, 2_000_000, 4, 3)?)
+    run(Budget::from_env(15, 2_000_000, 8, 2)?)
 }
 
 /// `fakegpu-vmtest stress`: the long run (`make stress-long`).
@@ -91,6 +91,8 @@ fn make_cgroups() -> Result<Vec<StressCgroup>, String> {
     let b = TestCgroup::create("/fakegpu-stress-b")?;
     let c = TestCgroup::create("/fakegpu-stress-b/c")?;
     c.set("memory.max", "gpu1 32M")?;
+    let d = TestCgroup::create("/fakegpu-stress-d")?;
+    d.set("memory.max", "gpu0 40M")?;
     let cg = |cg, limited, max, top| StressCgroup {
         cg,
         limited,
@@ -102,6 +104,7 @@ fn make_cgroups() -> Result<Vec<StressCgroup>, String> {
         cg(a, true, [Some(48 * MIB), Some(48 * MIB)], true),
         cg(b, false, [None, None], true),
         cg(c, true, [None, Some(32 * MIB)], false),
+        cg(d, true, [Some(40 * MIB), None], true),
     ])
 }
 
@@ -353,7 +356,12 @@ fn run_with(b: &Budget, cgs: &mut [StressCgroup], base: &Truth) -> Result<Figure
     let mut fig = Figures::default();
     let mut spawned = 0u64;
     let mut spawn_one = |rng: &mut Rng, children: &mut Vec<Child>, cgs: &[StressCgroup]| {
-        let cgroup = rng.below(cgs.len() as u64) as usize;
+        // The first processes go one to each cgroup, so every cgroup has tenants; the
+        // respawned ones anywhere.
+        let cgroup = match usize::try_from(spawned) {
+            Ok(i) if i < cgs.len() => i,
+            _ => rng.below(cgs.len() as u64) as usize,
+        };
         let seed = splitmix(b.seed ^ (0x5700 + spawned));
         spawned += 1;
         let pid = spawn(&exe, seed, &cgs[cgroup].cg.path, ops_wr, b.threads)?;

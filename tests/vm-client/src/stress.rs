@@ -408,13 +408,21 @@ fn run_with(b: &Budget, cgs: &mut [StressCgroup], base: &Truth) -> Result<Figure
                 18..=22 => {
                     let i = rng.below(children.len() as u64) as usize;
                     let to = rng.below(cgs.len() as u64) as usize;
-                    // The process may have just exited a fork or exec child: only ours matter.
-                    let procs = cgroup_file(&cgs[to].cg, "cgroup.procs");
-                    write_file(&procs, &children[i].pid.to_string()).map_err(|e| {
-                        format!("move {} to {}: errno {e}", children[i].pid, cgs[to].cg.path)
-                    })?;
-                    children[i].cgroup = to;
-                    fig.moves += 1;
+                    // A child that has not yet moved itself into its first cgroup is left
+                    // alone: its own move, coming later, would undo ours.
+                    let at = std::fs::read_to_string(format!("/proc/{}/cgroup", children[i].pid))
+                        .unwrap_or_default();
+                    let home = format!("::{}", cgs[children[i].cgroup].cg.path);
+                    if at.trim_end().ends_with(&home) {
+                        // The process may have just exited a fork or exec child: only ours
+                        // matter.
+                        let procs = cgroup_file(&cgs[to].cg, "cgroup.procs");
+                        write_file(&procs, &children[i].pid.to_string()).map_err(|e| {
+                            format!("move {} to {}: errno {e}", children[i].pid, cgs[to].cg.path)
+                        })?;
+                        children[i].cgroup = to;
+                        fig.moves += 1;
+                    }
                 }
                 _ => {}
             }

@@ -27,8 +27,10 @@ case_containers_with_quotas() {
   bundle large '"fakegpu.io/memory.max":"128M","fakegpu.io/devices":"0"' '"ASK=100663296"' "$script"
   run_ctr small > /tmp/small.out 2>&1 & a=$!
   run_ctr large > /tmp/large.out 2>&1 & b=$!
+  # Up to 30 s for both containers to start and hold their 40 MiB (their start slowed to
+  # 20 s once in a full suite under TCG).
   i=0
-  while [ $i -lt 100 ]; do
+  while [ $i -lt 300 ]; do
     $HELPER status > /tmp/status.out 2>&1
     [ "$(grep -c '40.0 MiB' /tmp/status.out)" = 2 ] && break
     sleep 0.1; i=$((i + 1))

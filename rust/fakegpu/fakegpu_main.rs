@@ -44,6 +44,7 @@ pub mod policy {
     use super::abi;
     pub mod cgroup_control;
     pub mod cgroup_entry;
+    pub mod drm_filter;
     pub mod fronts;
     pub mod gpu_set;
     pub mod ledger;

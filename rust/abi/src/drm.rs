@@ -233,6 +233,31 @@ pub fn least_buffer_size(cmd: u32, arg: &[u8]) -> Option<u64> {
     }
 }
 
+/// The DRM core's syncobj ioctls that take an array of handles, by ioctl number: where the
+/// handle count (u32) sits in their argument (`drm_syncobj_wait`, `drm_syncobj_array`,
+/// `drm_syncobj_timeline_wait`, `drm_syncobj_timeline_array`). The core matches its own
+/// ioctls by number alone and zero-fills a shorter argument, so the number is what counts.
+pub const SYNCOBJ_ARRAY_COUNT_AT: [(u8, usize); 6] = [
+    (0xc3, 16), // SYNCOBJ_WAIT
+    (0xc4, 8),  // SYNCOBJ_RESET
+    (0xc5, 8),  // SYNCOBJ_SIGNAL
+    (0xca, 24), // SYNCOBJ_TIMELINE_WAIT
+    (0xcb, 16), // SYNCOBJ_QUERY
+    (0xcd, 16), // SYNCOBJ_TIMELINE_SIGNAL
+];
+
+/// Where ioctl `cmd`'s handle count sits, if it is a syncobj array ioctl.
+pub fn syncobj_count_at(cmd: u32) -> Option<usize> {
+    let parts = super::ioc::decode(cmd);
+    if parts.ty != DRM_IOCTL_BASE {
+        return None;
+    }
+    SYNCOBJ_ARRAY_COUNT_AT
+        .iter()
+        .find(|(nr, _)| *nr == parts.nr)
+        .map(|&(_, at)| at)
+}
+
 /// `DRM_IOCTL_MODE_CREATE_DUMB`.
 pub const DRM_IOCTL_MODE_CREATE_DUMB: u32 = iowr::<DrmModeCreateDumb>(DRM_IOCTL_BASE, 0xb2);
 /// `DRM_IOCTL_MODE_MAP_DUMB`.

@@ -18,6 +18,7 @@ use crate::abi::drm::{
     DRM_IOCTL_MODE_DESTROY_DUMB,
 };
 use crate::abi::pod::read_pod;
+use crate::policy::drm_filter;
 use crate::policy::ledger;
 use crate::policy::ledger::Resource;
 use crate::proxy::accounts::{Chain, ChargeRoom};
@@ -25,12 +26,14 @@ use crate::proxy::cgroup::Cgroup;
 use crate::proxy::cgroups::WithAccounts;
 use crate::proxy::personality::{FakeFile, IoctlFn};
 use crate::proxy::private_call::{PrivateCall, OUTER_MAX};
+use crate::proxy::refusal::log_refusal;
 use core::ffi::c_void;
 use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
+use kernel::uaccess::UserSlice;
 
 extern "C" {
     fn fakegpu_gem_lookup(file: *mut c_void, handle: u32) -> *mut c_void;
@@ -196,6 +199,9 @@ pub(crate) fn ioctl(fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, arg: usize) ->
     } else {
         &[]
     };
+    if let Err(e) = filter(fake, cmd, arg) {
+        return e.to_errno() as c_long;
+    }
     if let Some(creation) = buffer_creation(driver, cmd) {
         return create_buffer(fake, ioctl, cmd, arg, creation, &drm)
             .unwrap_or_else(|e| e.to_errno() as c_long);
@@ -211,6 +217,26 @@ pub(crate) fn ioctl(fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, arg: usize) ->
         sweep(&drm);
     }
     ret
+}
+
+/// Refuses what `policy::drm_filter` refuses (EINVAL, and a rate-limited log line).
+///
+/// The check reads the caller's memory, which the DRM core then reads again: a sibling
+/// thread that raises the count in between gets past it and meets the core's own limits
+/// (its allocation warns once per boot and fails). A kernel copy would close that, but the
+/// core's ioctl table is not reachable from a module.
+fn filter(fake: &FakeFile, cmd: c_uint, arg: usize) -> Result {
+    let mut head = [0u8; 32];
+    let head = head.get_mut(..drm_filter::head_needed(cmd)).ok_or(EINVAL)?;
+    if head.is_empty() {
+        return Ok(());
+    }
+    UserSlice::new(arg, head.len()).reader().read_slice(head)?;
+    if drm_filter::refused(cmd, head) {
+        log_refusal(fake, cmd, "a syncobj array larger than fakegpu passes");
+        return Err(EINVAL);
+    }
+    Ok(())
 }
 
 /// The monotonic clock, in ns.

@@ -11,7 +11,6 @@
 
 use super::calls;
 use super::meter::ForwardedAlloc;
-use super::refusal::log_refusal;
 use super::Nv;
 use crate::abi::ioc::{self, IOC_READ, IOC_SIZE_MAX, IOC_WRITE};
 use crate::abi::nv_frontend::{
@@ -27,6 +26,7 @@ use crate::policy::gpu_set::Visibility;
 use crate::policy::nv_proxy::{self, NvNode, Refusal, Route, HEAD_MAX};
 use crate::policy::nv_visibility::{visibility_call, VisibilityCall};
 use crate::proxy::personality::{FakeFile, IoctlFn};
+use crate::proxy::refusal::log_refusal;
 use core::mem::{offset_of, size_of};
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;

@@ -4,9 +4,9 @@
 //! `/dev/fakegpuN`, `/dev/fakegpu-uvm`). Every call passes the filter (`policy::nv_proxy`);
 //! allocations are metered per cgroup; a cgroup limited to some GPUs is shown only those.
 //!
-//! Layers, lowest first: `calls` (how many calls took each route), `discovery` (the driver's majors and GPUs at load), `nodes_fs` (the
-//! `fakegpu-nodes` filesystem), `refusal` (the log line of a refused call), `fd_translation` (calls made in the caller's worker, fds
-//! rewritten), `meter` (the mirror of RM objects and their charges), `visibility` (the
+//! Layers, lowest first: `calls` (how many calls took each route), `discovery` (the driver's
+//! majors and GPUs at load), `nodes_fs` (the `fakegpu-nodes` filesystem), `fd_translation`
+//! (calls made in the caller's worker, fds rewritten), `meter` (the mirror of RM objects and their charges), `visibility` (the
 //! GPU-enumerating calls for a limited cgroup), `ioctl` (decoding, filter, routing),
 //! `cgroup_files` (the personality's per-cgroup files); this file holds its state and the
 //! [`Personality`] implementation.
@@ -18,7 +18,6 @@ mod fd_translation;
 mod ioctl;
 mod meter;
 pub(crate) mod nodes_fs;
-mod refusal;
 mod visibility;
 
 use crate::abi::nv_frontend::{NvIoctlCardInfo, NV_CTL_MINOR};
@@ -30,6 +29,7 @@ use crate::proxy::cgroups::Registry;
 use crate::proxy::page::Page;
 use crate::proxy::params::param;
 use crate::proxy::personality::{CgroupFile, FakeFile, IoctlFn, Personality};
+use crate::proxy::refusal::log_refusal;
 use crate::proxy::state::State;
 use crate::published::{PublishGuard, Published};
 use kernel::ffi::{c_long, c_uint};
@@ -162,7 +162,7 @@ impl Personality for Nvidia {
     /// meter: a cgroup whose policy denies it cannot map it.
     fn may_mmap(&self, cgroups: &Registry, fake: &FakeFile) -> Result {
         if fake.front.family == Family::NvidiaUvm && uvm_denied_for_current(cgroups) {
-            refusal::log_refusal(fake, 0, "maps managed memory, denied by uvm.policy");
+            log_refusal(fake, 0, "maps managed memory, denied by uvm.policy");
             return Err(EPERM);
         }
         Ok(())

@@ -45,7 +45,7 @@ pub(crate) fn limited_call(
             let mut ids = KVec::from_elem(0u8, size, GFP_KERNEL)?;
             UserSlice::new(ptr, size).reader().read_slice(&mut ids)?;
             if !vis::attach_allowed(&ids, nv.cards, visible) {
-                super::refusal::log_refusal(
+                crate::proxy::refusal::log_refusal(
                     fake,
                     u32::from(fe::ATTACH_GPUS_TO_FD),
                     "attaches a GPU the cgroup may not see",

@@ -8,7 +8,8 @@
 //!   `entry` (what fakegpu holds for one cgroup), `accounts` (entries and charge records),
 //!   `cgroups` (the registry: the accounts under one lock, control commands, reaping);
 //! - `page` (a sysfs page), `params` (string module parameters), `real_devices` (fakegpu's private mount and real opens),
-//!   `personality` (the trait and the fake file as personalities see it), `cgroup_files`
+//!   `personality` (the trait and the fake file as personalities see it), `refusal` (the
+//!   rate-limited log line of a refused call), `cgroup_files`
 //!   (an entry's files: the core's own, then each personality's), `nodes` (char regions and
 //!   /dev nodes);
 //! - `state` (what the file operations need while the module is loaded), `forward` (the file
@@ -31,6 +32,7 @@ pub(crate) mod params;
 pub(crate) mod personality;
 pub(crate) mod private_call;
 pub(crate) mod real_devices;
+pub(crate) mod refusal;
 pub(crate) mod setup;
 pub(crate) mod state;
 pub(crate) mod task;

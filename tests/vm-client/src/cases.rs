@@ -22,6 +22,7 @@ pub const ALL: &[Case] = &[
     ("prime_export_yields_dmabuf", prime_export_yields_dmabuf),
     ("poll_matches_real_node", poll_matches_real_node),
     ("bad_input_gets_driver_errno", bad_input_gets_driver_errno),
+    ("syncobj_arrays_capped", syncobj_arrays_capped),
     ("unconfigured_minor_is_enxio", unconfigured_minor_is_enxio),
     ("real_file_never_in_fd_table", real_file_never_in_fd_table),
     ("map_files_reopen_refused", map_files_reopen_refused),
@@ -216,6 +217,65 @@ fn poll_matches_real_node() -> Result<(), String> {
 }
 
 /// Calls the real driver treats as errors get the same errno through the fake node.
+/// A syncobj array call naming more handles than `policy::drm_filter` passes gets EINVAL
+/// through fakegpu (the DRM core would try to allocate it, and past 4 MiB warn), while one
+/// at the cap reaches virtio-gpu's core and succeeds, as does the larger one directly.
+fn syncobj_arrays_capped() -> Result<(), String> {
+    use policy::drm_filter::SYNCOBJ_HANDLES_MAX;
+    const CREATE: u32 = iowr::<[u32; 2]>(DRM_IOCTL_BASE, 0xbf);
+    const SIGNAL: u32 = iowr::<[u64; 2]>(DRM_IOCTL_BASE, 0xc5);
+    const WAIT: u32 = iowr::<[u64; 5]>(DRM_IOCTL_BASE, 0xc3);
+    let open = |var: &str| -> Result<OwnedFd, String> {
+        let path = env(var)?;
+        open_rw(&path).map_err(|e| format!("open {path}: {e}"))
+    };
+    let (fake, real) = (open("FAKE_VIRTIO_CARD")?, open("REAL_VIRTIO_CARD")?);
+    let signal = |fd: &OwnedFd, handles: &[u32], count: u32| {
+        let mut create = [0u32; 2];
+        sys::ioctl(fd, CREATE, &mut create)?;
+        let handles: Vec<u32> = handles.iter().map(|_| create[0]).collect();
+        let mut arg = [handles.as_ptr() as u64, u64::from(count)];
+        sys::ioctl(fd, SIGNAL, &mut arg)
+    };
+    let many = vec![0u32; SYNCOBJ_HANDLES_MAX as usize + 1];
+    let over = SYNCOBJ_HANDLES_MAX + 1;
+    let results = [
+        (
+            "at the cap, fake",
+            signal(&fake, &many, SYNCOBJ_HANDLES_MAX),
+            Ok(0),
+        ),
+        (
+            "one over, fake",
+            signal(&fake, &many, over),
+            Err(libc::EINVAL),
+        ),
+        ("one over, real", signal(&real, &many, over), Ok(0)),
+        (
+            "u32::MAX, fake",
+            signal(&fake, &many, u32::MAX),
+            Err(libc::EINVAL),
+        ),
+    ];
+    for (what, got, want) in &results {
+        println!("SIGNAL {what}: {got:?}");
+        ensure(got == want, || {
+            format!("SIGNAL {what}: {got:?}, want {want:?}")
+        })?;
+    }
+    // WAIT carries its count further in: 2^31 handles would be an 8 GiB allocation.
+    let mut wait = [many.as_ptr() as u64, 0, 1 << 31, 0, 0];
+    let got = sys::ioctl(&fake, WAIT, &mut wait);
+    ensure(got == Err(libc::EINVAL), || {
+        format!("WAIT of 2^31 handles: {got:?}")
+    })?;
+    let log = Command::new("dmesg").output().map_err(|e| e.to_string())?;
+    ensure(
+        String::from_utf8_lossy(&log.stdout).contains("a syncobj array larger than fakegpu passes"),
+        || "no refusal line in dmesg".into(),
+    )
+}
+
 fn bad_input_gets_driver_errno() -> Result<(), String> {
     let fake = open_fake()?;
     let real = open_real()?;

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The log line of a refused NVIDIA call: rate-limited, naming the call, the node and the
-//! calling process (`proxy/shim.c` prints it).
+//! The log line of a call a personality refused: rate-limited, naming the call, the node
+//! and the calling process (`shim.c` prints it).
 
-use crate::proxy::personality::FakeFile;
+use super::personality::FakeFile;
 
 extern "C" {
     /// Logs a refused call, rate-limited, with the calling process (`shim.c`).

@@ -195,7 +195,7 @@ pub(crate) fn run(
             job.gpu_files = Some(caller_gpu_files(visible)?.0);
         }
         // SAFETY: `job_in_worker` takes the `Job` it is given; `job` outlives the run.
-        unsafe { run_in_worker(job_in_worker, (&raw mut job).cast(), false) }?;
+        unsafe { run_in_worker(job_in_worker, (&raw mut job).cast()) }?;
         Ok(job.ret)
     })();
     result.unwrap_or_else(|e| e.to_errno() as c_long)

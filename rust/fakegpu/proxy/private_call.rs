@@ -7,7 +7,7 @@
 //! class, the size, the handle to free) between fakegpu's read and the driver's, or rewrite
 //! what the driver wrote back before fakegpu reads it. So the metered calls are copied once
 //! from the caller, decided on that copy, and made by the caller's worker with fakegpu's
-//! scratch address space (`worker_shim.c`), in a slot of that space the call has to itself:
+//! scratch address space (`worker_shim.c`), in the worker's own slot of that space:
 //! the driver reads the copy and writes its answer there, where no user process can reach,
 //! and fakegpu reads the answer from there before writing it back to the caller. The fds in
 //! the parameters are fakegpu's too ([`PrivateCall::with_fd`]), so the driver resolves
@@ -15,22 +15,12 @@
 
 use super::personality::{FakeFile, IoctlFn};
 use super::real_devices::RealFile;
-use super::worker::{run_in_worker, FileSet, Installed};
+use super::worker::{run_private, scratch_slot_size, FileSet, Installed};
 use core::ffi::c_void;
 use kernel::bindings;
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
-
-extern "C" {
-    /// In a worker: a free slot of fakegpu's scratch range, its address (`worker_shim.c`);
-    /// waits while every slot is in use.
-    fn fakegpu_scratch_slot_get() -> usize;
-    /// Gives the slot at `addr` back.
-    fn fakegpu_scratch_slot_put(addr: usize);
-    /// Bytes one call may use from its slot's address.
-    fn fakegpu_scratch_slot_size() -> usize;
-}
 
 /// Largest parameter struct copied (NVIDIA's NVOS32, RM_VID_HEAP_CONTROL, is 184 bytes).
 pub(crate) const OUTER_MAX: usize = 256;
@@ -45,9 +35,7 @@ const MAX_FDS: usize = 2;
 
 /// Whether the scratch slots hold what a call lays out there (checked at load).
 pub(crate) fn slots_fit() -> bool {
-    // SAFETY: returns a constant of the shim.
-    let size = unsafe { fakegpu_scratch_slot_size() };
-    size >= SLOT_NEEDED
+    scratch_slot_size() >= SLOT_NEEDED
 }
 
 /// An fd parameter: where it sits in the struct, the caller's value, and the real file the
@@ -216,7 +204,7 @@ impl<'a> PrivateCall<'a> {
     /// Makes the call in the caller's worker, on the copy; returns the driver's ioctl result.
     pub(crate) fn run(&mut self) -> Result<c_long> {
         // SAFETY: `private_job` takes the `PrivateCall` it is given, which outlives the run.
-        unsafe { run_in_worker(private_job, (&raw mut *self).cast(), true) }?;
+        unsafe { run_private(private_job, (&raw mut *self).cast()) }?;
         // The caller's pointers and fds go back where the driver saw fakegpu's.
         for ind in self.indirect.iter().flatten() {
             if let Some(field) = self.outer.get_mut(ind.at..ind.at + 8) {
@@ -279,12 +267,11 @@ impl<'a> PrivateCall<'a> {
 ///
 /// # Safety
 ///
-/// `ctx` is the `PrivateCall` of `run`, which waits for this to return.
-unsafe extern "C" fn private_job(ctx: *mut c_void) {
+/// `ctx` is the `PrivateCall` of `run`, which waits for this to return; `base` is the
+/// worker's scratch slot, mapped in the mm this runs with and used by no other call.
+unsafe extern "C" fn private_job(ctx: *mut c_void, base: usize) {
     // SAFETY: per the contract, `ctx` is the caller's `PrivateCall`, lent until we return.
     let call = unsafe { &mut *ctx.cast::<PrivateCall<'_>>() };
-    // SAFETY: called in a worker, which may wait; the slot is given back below.
-    let base = unsafe { fakegpu_scratch_slot_get() };
     let mut installed = Installed::new();
     let result = (|| -> Result<c_long> {
         if let Some(files) = &call.files {
@@ -326,9 +313,7 @@ unsafe extern "C" fn private_job(ctx: *mut c_void) {
         }
         Ok(ret)
     })();
-    // The worker's fds close as `installed` drops, before the slot is reused.
+    // The worker's fds close as `installed` drops, before the rwsem is let go.
     drop(installed);
-    // SAFETY: the slot `fakegpu_scratch_slot_get` gave, no longer used.
-    unsafe { fakegpu_scratch_slot_put(base) };
     call.ret = result.unwrap_or_else(|e| e.to_errno() as c_long);
 }

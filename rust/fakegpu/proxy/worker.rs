@@ -17,7 +17,7 @@ use kernel::prelude::*;
 
 extern "C" {
     // `struct file *` passes as `void *` (see `task.rs` on rustc's FFI lint).
-    fn fakegpu_worker_for_current() -> *mut c_void;
+    fn fakegpu_worker_for_current(err: *mut c_int) -> *mut c_void;
     fn fakegpu_worker_run(
         worker: *mut c_void,
         f: unsafe extern "C" fn(*mut c_void),
@@ -25,9 +25,10 @@ extern "C" {
     ) -> c_int;
     fn fakegpu_worker_run_private(
         worker: *mut c_void,
-        f: unsafe extern "C" fn(*mut c_void),
+        f: unsafe extern "C" fn(*mut c_void, usize),
         ctx: *mut c_void,
     ) -> c_int;
+    fn fakegpu_scratch_slot_size() -> usize;
     fn fakegpu_install_file(file: *mut c_void) -> c_int;
     fn fakegpu_close_fd(fd: c_int);
     fn fakegpu_iterate_caller_fds(
@@ -157,8 +158,20 @@ impl Drop for Installed {
     }
 }
 
-/// Runs `f(ctx)` in the calling process's worker, with fakegpu's scratch mm when `private`,
-/// else the caller's, and the caller's credentials; waits for it.
+/// The calling process's worker, made on its first call.
+fn worker_for_current() -> Result<*mut c_void> {
+    let mut err: c_int = 0;
+    // SAFETY: reads `current`'s thread group; `err` is writable.
+    let worker = unsafe { fakegpu_worker_for_current(&mut err) };
+    if worker.is_null() {
+        // EAGAIN when the cgroup has `max_workers_per_cgroup` workers already.
+        return Err(Error::from_errno(if err < 0 { err } else { -12 }));
+    }
+    Ok(worker)
+}
+
+/// Runs `f(ctx)` in the calling process's worker, with the caller's mm and credentials;
+/// waits for it.
 ///
 /// # Safety
 ///
@@ -166,26 +179,35 @@ impl Drop for Installed {
 pub(crate) unsafe fn run_in_worker(
     f: unsafe extern "C" fn(*mut c_void),
     ctx: *mut c_void,
-    private: bool,
 ) -> Result {
-    // SAFETY: reads `current`'s thread group.
-    let worker = unsafe { fakegpu_worker_for_current() };
-    if worker.is_null() {
-        return Err(ENOMEM);
-    }
+    let worker = worker_for_current()?;
     // SAFETY: `worker` stays valid while the calling process lives; the caller keeps `ctx`
     // alive until the run returns, which waits for `f` to return.
-    let ret = unsafe {
-        if private {
-            fakegpu_worker_run_private(worker, f, ctx)
-        } else {
-            fakegpu_worker_run(worker, f, ctx)
-        }
-    };
-    if ret < 0 {
-        return Err(Error::from_errno(ret));
-    }
-    Ok(())
+    let ret = unsafe { fakegpu_worker_run(worker, f, ctx) };
+    kernel::error::to_result(ret)
+}
+
+/// Runs `f(ctx, slot)` in the calling process's worker, with fakegpu's scratch mm and the
+/// caller's credentials; `slot` is the address of the worker's own slot of the scratch
+/// range ([`scratch_slot_size`] bytes). Waits for it.
+///
+/// # Safety
+///
+/// `f` must be safe to call with `ctx`, in a worker, while the caller waits.
+pub(crate) unsafe fn run_private(
+    f: unsafe extern "C" fn(*mut c_void, usize),
+    ctx: *mut c_void,
+) -> Result {
+    let worker = worker_for_current()?;
+    // SAFETY: as in `run_in_worker`.
+    let ret = unsafe { fakegpu_worker_run_private(worker, f, ctx) };
+    kernel::error::to_result(ret)
+}
+
+/// Bytes a private call may use from its slot's address.
+pub(crate) fn scratch_slot_size() -> usize {
+    // SAFETY: returns a constant of the shim.
+    unsafe { fakegpu_scratch_slot_size() }
 }
 
 /// Lets the worker threads of exited processes go (once a second, from the reaper).

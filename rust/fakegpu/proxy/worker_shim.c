@@ -24,13 +24,16 @@
  * - a call in the caller's memory (a tenant could rewrite an fd number there after fakegpu
  *   wrote it) runs alone, with only its own files in the table.
  */
+#include <linux/cgroup.h>
 #include <linux/cred.h>
+#include <linux/idr.h>
 #include <linux/fdtable.h>
 #include <linux/file.h>
 #include <linux/kthread.h>
 #include <linux/mman.h>
 #include <linux/mm.h>
 #include <linux/list.h>
+#include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/pid.h>
 #include <linux/ratelimit.h>
@@ -44,6 +47,10 @@ struct fakegpu_worker {
 	/* The thread group served; a reference is held. */
 	struct pid *tgid;
 	struct kthread_worker *kw;
+	/* The process's cgroup when the worker was made (a reference): what max_workers counts. */
+	struct cgroup *cgrp;
+	/* This worker's slot of the scratch range, by index (see fakegpu_scratch_init). */
+	int slot;
 	struct rcu_head rcu;
 };
 
@@ -53,10 +60,13 @@ struct fakegpu_job {
 	struct completion done;
 	struct mm_struct *mm;
 	const struct cred *cred;
+	/* A call in the caller's mm, or (private) one on fakegpu's copy in the worker's slot. */
 	void (*fn)(void *ctx);
+	void (*private_fn)(void *ctx, unsigned long slot);
 	void *ctx;
-	/* Whether the parameters are fakegpu's private copy (the rwsem is then held shared). */
-	bool private;
+	unsigned long slot;
+	/* When each part of the hop ended (ktime ns), for /sys/kernel/fakegpu/hop. */
+	u64 queued, started, entered, called, left;
 };
 
 /*
@@ -68,9 +78,27 @@ static DEFINE_MUTEX(fakegpu_workers_lock);
 /* Held by a worker while real files are in the kthreads' fd table (see the top comment). */
 static DECLARE_RWSEM(fakegpu_fd_table_rwsem);
 
+/*
+ * Kernel threads are not counted by pids.max, so workers have a limit of their own: a cgroup
+ * (with everything below it) has at most this many, one per process that has called
+ * fakegpu. The process's call past it fails with EAGAIN, as fork() does at pids.max.
+ */
+static unsigned int max_workers_per_cgroup = 1024;
+module_param(max_workers_per_cgroup, uint, 0644);
+MODULE_PARM_DESC(max_workers_per_cgroup,
+		 "Most fakegpu worker threads (one per calling process) a cgroup and its "
+		 "descendants may have; the root cgroup is not limited (default 1024)");
+
+/* Where worker calls spend their time, summed over every call (fakegpu_format_hop). */
+static atomic64_t hop_calls, hop_wake_ns, hop_enter_ns, hop_call_ns, hop_leave_ns,
+	hop_return_ns;
+
 /* Called from Rust. */
-struct fakegpu_worker *fakegpu_worker_for_current(void);
+struct fakegpu_worker *fakegpu_worker_for_current(int *err);
 int fakegpu_worker_run(struct fakegpu_worker *w, void (*fn)(void *), void *ctx);
+int fakegpu_worker_run_private(struct fakegpu_worker *w, void (*fn)(void *, unsigned long),
+			       void *ctx);
+size_t fakegpu_format_hop(char *buf, size_t len);
 void fakegpu_workers_destroy(void);
 void fakegpu_workers_reap_exited(void);
 int fakegpu_worker_count(void);
@@ -82,16 +110,25 @@ int fakegpu_current_tgid(void);
 void fakegpu_current_comm(char *buf, size_t len);
 int fakegpu_scratch_init(void);
 void fakegpu_scratch_exit(void);
-unsigned long fakegpu_scratch_slot_get(void);
-void fakegpu_scratch_slot_put(unsigned long addr);
 unsigned long fakegpu_scratch_slot_size(void);
-int fakegpu_worker_run_private(struct fakegpu_worker *w, void (*fn)(void *), void *ctx);
 long fakegpu_file_count(struct file *file);
+/* cgroup_shim.c */
+struct cgroup *fakegpu_cgroup_current(void);
+void fakegpu_cgroup_put(struct cgroup *cgrp);
+
+/* fakegpu's scratch range (see fakegpu_scratch_init) and which of its slots workers own. */
+#define FAKEGPU_SCRATCH_SLOTS 8192
+#define FAKEGPU_SCRATCH_SLOT_SIZE PAGE_SIZE
+static struct mm_struct *scratch_mm;
+static unsigned long scratch_addr;
+static DEFINE_IDA(scratch_slots);
 
 /* Stops the worker's thread; the struct goes after an RCU grace period (lookups may read it). */
 static void fakegpu_worker_free(struct fakegpu_worker *w)
 {
 	kthread_destroy_worker(w->kw);
+	ida_free(&scratch_slots, w->slot);
+	fakegpu_cgroup_put(w->cgrp);
 	put_pid(w->tgid);
 	kfree_rcu(w, rcu);
 }
@@ -118,53 +155,99 @@ void fakegpu_workers_reap_exited(void)
 	mutex_unlock(&fakegpu_workers_lock);
 }
 
+/*
+ * Under fakegpu_workers_lock: whether a worker for a process in @cgrp would take one of its
+ * ancestors (or @cgrp itself) past max_workers_per_cgroup. The root is not limited (host
+ * processes). Linear in the workers: it runs once per process.
+ */
+static bool fakegpu_workers_at_limit(struct cgroup *cgrp)
+{
+	unsigned int limit = READ_ONCE(max_workers_per_cgroup);
+	struct cgroup *a;
+
+	for (a = cgrp; a && cgroup_parent(a); a = cgroup_parent(a)) {
+		struct fakegpu_worker *w;
+		unsigned long nr;
+		unsigned int n = 0;
+
+		xa_for_each(&fakegpu_workers, nr, w)
+			if (cgroup_is_descendant(w->cgrp, a))
+				n++;
+		if (n >= limit)
+			return true;
+	}
+	return false;
+}
+
 /* The slow path of fakegpu_worker_for_current: the first call of a process. */
-static struct fakegpu_worker *fakegpu_worker_create(struct pid *tgid, unsigned long nr)
+static struct fakegpu_worker *fakegpu_worker_create(struct pid *tgid, unsigned long nr, int *err)
 {
 	struct fakegpu_worker *w, *old;
+	struct cgroup *cgrp = fakegpu_cgroup_current();
 
+	*err = -ENOMEM;
 	mutex_lock(&fakegpu_workers_lock);
 	/*
 	 * Workers of processes that have exited go here: the driver checks a client's owner by
 	 * process id, and a worker stands for its process for as long as the process lives (pid
 	 * reuse then behaves as it does without fakegpu). One under this number is either ours
-	 * (created meanwhile) or of an exited process, which the reaping just removed.
+	 * (created meanwhile) or of an exited process, which the reaping just removed. So the
+	 * workers never outnumber the live processes (zombies included) that called fakegpu.
 	 */
 	fakegpu_workers_reap();
 	w = xa_load(&fakegpu_workers, nr);
 	if (w && w->tgid == tgid)
 		goto out;
+	w = NULL;
+	if (fakegpu_workers_at_limit(cgrp)) {
+		pr_warn_ratelimited("fakegpu: pid %d (%s) gets EAGAIN: its cgroup has max_workers_per_cgroup (%u) worker threads\n",
+				    task_tgid_vnr(current), current->comm,
+				    READ_ONCE(max_workers_per_cgroup));
+		*err = -EAGAIN;
+		goto out;
+	}
 	w = kzalloc(sizeof(*w), GFP_KERNEL);
 	if (!w)
 		goto out;
-	w->kw = kthread_create_worker(0, "fakegpu/%d", task_tgid_nr(current));
-	if (IS_ERR(w->kw)) {
-		kfree(w);
-		w = NULL;
-		goto out;
+	w->slot = ida_alloc_max(&scratch_slots, FAKEGPU_SCRATCH_SLOTS - 1, GFP_KERNEL);
+	if (w->slot < 0) {
+		/* Every slot is some live process's: as many workers as slots. */
+		*err = w->slot == -ENOSPC ? -EAGAIN : w->slot;
+		goto free;
 	}
+	w->kw = kthread_create_worker(0, "fakegpu/%d", task_tgid_nr(current));
+	if (IS_ERR(w->kw))
+		goto free_slot;
 	w->tgid = get_pid(tgid);
+	w->cgrp = cgrp;
+	cgrp = NULL;
 	old = xa_store(&fakegpu_workers, nr, w, GFP_KERNEL);
 	if (xa_is_err(old)) {
-		kthread_destroy_worker(w->kw);
-		put_pid(w->tgid);
-		kfree(w);
+		fakegpu_worker_free(w);
 		w = NULL;
 	} else if (old) {
 		/* Unreachable: an exited process's worker was reaped above. */
 		fakegpu_worker_free(old);
 	}
+	goto out;
+free_slot:
+	ida_free(&scratch_slots, w->slot);
+free:
+	kfree(w);
+	w = NULL;
 out:
 	mutex_unlock(&fakegpu_workers_lock);
+	if (cgrp)
+		fakegpu_cgroup_put(cgrp);
 	return w;
 }
 
 /*
- * The worker of the calling process, created on first use. The returned worker stays valid
- * while the caller's process lives, hence during the caller's system call: only workers of
- * exited processes are removed.
+ * The worker of the calling process, created on first use (NULL and *@err if it cannot be).
+ * The returned worker stays valid while the caller's process lives, hence during the
+ * caller's system call: only workers of exited processes are removed.
  */
-struct fakegpu_worker *fakegpu_worker_for_current(void)
+struct fakegpu_worker *fakegpu_worker_for_current(int *err)
 {
 	struct pid *tgid = task_tgid(current);
 	unsigned long nr = pid_nr(tgid);
@@ -176,7 +259,7 @@ struct fakegpu_worker *fakegpu_worker_for_current(void)
 	if (w && w->tgid != tgid)
 		w = NULL;
 	rcu_read_unlock();
-	return w ? w : fakegpu_worker_create(tgid, nr);
+	return w ? w : fakegpu_worker_create(tgid, nr, err);
 }
 
 /* At unload, when no fake file is open, so no call is under way. */
@@ -212,38 +295,47 @@ static void fakegpu_job_fn(struct kthread_work *work)
 	struct fakegpu_job *job = container_of(work, struct fakegpu_job, work);
 	const struct cred *old;
 
+	job->started = ktime_get_ns();
 	kthread_use_mm(job->mm);
 	old = override_creds(job->cred);
-	if (job->private) {
+	job->entered = ktime_get_ns();
+	if (job->private_fn) {
 		down_read(&fakegpu_fd_table_rwsem);
-		job->fn(job->ctx);
+		job->private_fn(job->ctx, job->slot);
 		up_read(&fakegpu_fd_table_rwsem);
 	} else {
 		down_write(&fakegpu_fd_table_rwsem);
 		job->fn(job->ctx);
 		up_write(&fakegpu_fd_table_rwsem);
 	}
+	job->called = ktime_get_ns();
 	revert_creds(old);
 	kthread_unuse_mm(job->mm);
+	job->left = ktime_get_ns();
 	complete(&job->done);
+}
+
+/* /sys/kernel/fakegpu/hop: worker calls so far and the ns they spent in each part. */
+size_t fakegpu_format_hop(char *buf, size_t len)
+{
+	return scnprintf(buf, len,
+			 "calls %lld\nwake_ns %lld\nenter_ns %lld\ncall_ns %lld\nleave_ns %lld\nreturn_ns %lld\n",
+			 atomic64_read(&hop_calls), atomic64_read(&hop_wake_ns),
+			 atomic64_read(&hop_enter_ns), atomic64_read(&hop_call_ns),
+			 atomic64_read(&hop_leave_ns), atomic64_read(&hop_return_ns));
 }
 
 /*
  * fakegpu's scratch address space: where calls made on fakegpu's private copy of their
  * parameters (private_call.rs) put that copy, so that the driver reads and writes memory no
  * user process can touch. A module cannot create an mm (mm_alloc is not exported), so it
- * keeps the loading process's (insmod's) with a reference, and a page range mapped in it at
- * load. Once insmod has exited no task runs in it: only fakegpu's workers, each call in a
- * slot of its own (a page), so calls of different processes run at once.
+ * keeps the loading process's (insmod's) with a reference, and a range mapped in it at load.
+ * Once insmod has exited no task runs in it: only fakegpu's workers. Each worker has a slot
+ * (a page) of its own for as long as it lives, and makes one call at a time, so calls of
+ * different processes never wait for each other's slots. The range is reserved, not
+ * populated: a slot's page is allocated when first used, and a slot is only reused by a
+ * later worker (which overwrites what it passes to the driver).
  */
-#define FAKEGPU_SCRATCH_SLOTS 32
-#define FAKEGPU_SCRATCH_SLOT_SIZE PAGE_SIZE
-static struct mm_struct *scratch_mm;
-static unsigned long scratch_addr;
-static DECLARE_BITMAP(scratch_busy, FAKEGPU_SCRATCH_SLOTS);
-static DEFINE_SPINLOCK(scratch_lock);
-static struct semaphore scratch_free =
-	__SEMAPHORE_INITIALIZER(scratch_free, FAKEGPU_SCRATCH_SLOTS);
 
 int fakegpu_scratch_init(void)
 {
@@ -252,7 +344,7 @@ int fakegpu_scratch_init(void)
 	if (!current->mm)
 		return -EINVAL;
 	addr = vm_mmap(NULL, 0, FAKEGPU_SCRATCH_SLOTS * FAKEGPU_SCRATCH_SLOT_SIZE,
-		       PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, 0);
+		       PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE | MAP_NORESERVE, 0);
 	if (IS_ERR_VALUE(addr))
 		return (int)addr;
 	mmget(current->mm);
@@ -270,41 +362,13 @@ void fakegpu_scratch_exit(void)
 	}
 }
 
-/* In a worker: a free slot of the scratch range, its address; waits while all are in use. */
-unsigned long fakegpu_scratch_slot_get(void)
-{
-	unsigned long slot;
-
-	down(&scratch_free);
-	spin_lock(&scratch_lock);
-	slot = find_first_zero_bit(scratch_busy, FAKEGPU_SCRATCH_SLOTS);
-	/* The semaphore counts free slots, so one is. */
-	__set_bit(slot, scratch_busy);
-	spin_unlock(&scratch_lock);
-	return scratch_addr + slot * FAKEGPU_SCRATCH_SLOT_SIZE;
-}
-
-/* Gives back the slot at @addr, from fakegpu_scratch_slot_get. */
-void fakegpu_scratch_slot_put(unsigned long addr)
-{
-	unsigned long slot = (addr - scratch_addr) / FAKEGPU_SCRATCH_SLOT_SIZE;
-
-	if (WARN_ON_ONCE(slot >= FAKEGPU_SCRATCH_SLOTS))
-		return;
-	spin_lock(&scratch_lock);
-	__clear_bit(slot, scratch_busy);
-	spin_unlock(&scratch_lock);
-	up(&scratch_free);
-}
-
 /* Bytes one call may use at its slot's address. */
 unsigned long fakegpu_scratch_slot_size(void)
 {
 	return FAKEGPU_SCRATCH_SLOT_SIZE;
 }
 
-static int worker_run_in(struct fakegpu_worker *w, void (*fn)(void *), void *ctx,
-			 struct mm_struct *mm, bool private);
+static int worker_run_in(struct fakegpu_worker *w, struct fakegpu_job *job, struct mm_struct *mm);
 
 /*
  * Runs fn(ctx) in worker @w with the caller's mm (user pointers in the parameters are the
@@ -313,30 +377,46 @@ static int worker_run_in(struct fakegpu_worker *w, void (*fn)(void *), void *ctx
  */
 int fakegpu_worker_run(struct fakegpu_worker *w, void (*fn)(void *), void *ctx)
 {
-	return worker_run_in(w, fn, ctx, current->mm, false);
+	struct fakegpu_job job = { .fn = fn, .ctx = ctx };
+
+	return worker_run_in(w, &job, current->mm);
 }
 
-/* The same with fakegpu's scratch mm instead of the caller's. */
-int fakegpu_worker_run_private(struct fakegpu_worker *w, void (*fn)(void *), void *ctx)
+/* The same with fakegpu's scratch mm instead of the caller's: fn(ctx, the worker's slot). */
+int fakegpu_worker_run_private(struct fakegpu_worker *w, void (*fn)(void *, unsigned long),
+			       void *ctx)
 {
-	return worker_run_in(w, fn, ctx, scratch_mm, true);
+	struct fakegpu_job job = {
+		.private_fn = fn,
+		.ctx = ctx,
+		.slot = scratch_addr + w->slot * FAKEGPU_SCRATCH_SLOT_SIZE,
+	};
+
+	return worker_run_in(w, &job, scratch_mm);
 }
 
-static int worker_run_in(struct fakegpu_worker *w, void (*fn)(void *), void *ctx,
-			 struct mm_struct *mm, bool private)
+static int worker_run_in(struct fakegpu_worker *w, struct fakegpu_job *job, struct mm_struct *mm)
 {
-	struct fakegpu_job job = { .fn = fn, .ctx = ctx, .private = private };
+	u64 back;
 
 	if (!mm || !mmget_not_zero(mm))
 		return -EINVAL;
-	job.mm = mm;
-	job.cred = get_current_cred();
-	init_completion(&job.done);
-	kthread_init_work(&job.work, fakegpu_job_fn);
-	kthread_queue_work(w->kw, &job.work);
-	wait_for_completion(&job.done);
-	put_cred(job.cred);
-	mmput(job.mm);
+	job->mm = mm;
+	job->cred = get_current_cred();
+	init_completion(&job->done);
+	kthread_init_work(&job->work, fakegpu_job_fn);
+	job->queued = ktime_get_ns();
+	kthread_queue_work(w->kw, &job->work);
+	wait_for_completion(&job->done);
+	back = ktime_get_ns();
+	put_cred(job->cred);
+	mmput(job->mm);
+	atomic64_inc(&hop_calls);
+	atomic64_add(job->started - job->queued, &hop_wake_ns);
+	atomic64_add(job->entered - job->started, &hop_enter_ns);
+	atomic64_add(job->called - job->entered, &hop_call_ns);
+	atomic64_add(job->left - job->called, &hop_leave_ns);
+	atomic64_add(back - job->left, &hop_return_ns);
 	return 0;
 }
 

@@ -1,13 +1,16 @@
 //! Many tenants at once through fakegpu's workers: one tenant's call held in the driver does
 //! not hold back another tenant's worker calls (nvsim's gate holds it there), and a tenant
 //! limited to one GPU never reaches another through the workers' shared fd table while
-//! other tenants' calls have their files in it.
+//! other tenants' calls have their files in it, and a cgroup's worker threads are bounded.
 
 use crate::cgroup_util::{move_to, read_file, write_file, TestCgroup};
 use crate::meter_cases::Session;
-use crate::sys::open_rw;
+use crate::sys::{ioctl_raw, open_rw};
 use crate::{ensure, Case};
 use abi::nv_status::{NV_ERR_INSUFFICIENT_PERMISSIONS, NV_OK};
+use abi::nv_uvm::{
+    NvProcessorUuid, UvmInitializeParams, UvmRegisterGpuParams, UvmUnregisterGpuParams,
+};
 use nv_client::rm::{self, VidHeap};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
@@ -19,8 +22,12 @@ pub const ALL: &[Case] = &[
         tenant_held_in_driver_does_not_stall_another,
     ),
     (
-        "tenant_limited_to_gpu1_never_allocates_gpu0_beside_another",
-        tenant_limited_to_gpu1_never_allocates_gpu0_beside_another,
+        "tenant_limited_to_gpu1_never_reaches_gpu0_beside_another",
+        tenant_limited_to_gpu1_never_reaches_gpu0_beside_another,
+    ),
+    (
+        "tenant_worker_threads_bounded",
+        tenant_worker_threads_bounded,
     ),
 ];
 
@@ -189,45 +196,230 @@ fn tenant_held_in_driver_does_not_stall_another() -> Result<(), String> {
     move_to("/")
 }
 
-/// A tenant whose cgroup sees only GPU 1 asks, over and over, for a device on GPU 0 while
-/// another tenant's worker calls have GPU 0's files in the workers' shared fd table: it gets
-/// the driver's NV_ERR_INSUFFICIENT_PERMISSIONS every time, never a device.
-fn tenant_limited_to_gpu1_never_allocates_gpu0_beside_another() -> Result<(), String> {
+/// A VA space of `/dev/fakegpu-uvm`, initialised.
+fn uvm_va_space() -> Result<std::os::fd::OwnedFd, String> {
+    let uvm = open_rw("/dev/fakegpu-uvm").map_err(|e| format!("open uvm: {e}"))?;
+    let mut init = UvmInitializeParams::default();
+    ioctl_raw(uvm.as_raw_fd(), 0x3000_0001, (&raw mut init) as usize)
+        .map_err(|e| format!("UVM_INITIALIZE: errno {e}"))?;
+    Ok(uvm)
+}
+
+/// UVM_REGISTER_GPU of GPU `minor` (nvsim's UUIDs end in the minor) for `t`'s client: the
+/// RM status.
+fn uvm_register(uvm: &impl AsRawFd, t: &Session, minor: u8) -> Result<u32, String> {
+    let mut uuid = *b"nvsimgpu\0\0\0\0\0\0\0\0";
+    uuid[15] = minor;
+    let mut reg = UvmRegisterGpuParams {
+        gpu_uuid: NvProcessorUuid { uuid },
+        rm_ctrl_fd: t.ctl.as_raw_fd(),
+        h_client: t.client,
+        ..Default::default()
+    };
+    ioctl_raw(uvm.as_raw_fd(), 37, (&raw mut reg) as usize)
+        .map_err(|e| format!("UVM_REGISTER_GPU: errno {e}"))?;
+    Ok(reg.rm_status)
+}
+
+/// UVM_UNREGISTER_GPU of GPU `minor`: the RM status.
+fn uvm_unregister(uvm: &impl AsRawFd, minor: u8) -> Result<u32, String> {
+    let mut uuid = *b"nvsimgpu\0\0\0\0\0\0\0\0";
+    uuid[15] = minor;
+    let mut p = UvmUnregisterGpuParams {
+        gpu_uuid: NvProcessorUuid { uuid },
+        rm_status: 0,
+    };
+    ioctl_raw(uvm.as_raw_fd(), 38, (&raw mut p) as usize)
+        .map_err(|e| format!("UVM_UNREGISTER_GPU: errno {e}"))?;
+    Ok(p.rm_status)
+}
+
+/// A tenant whose cgroup sees only GPU 1 asks, over and over, for a device on GPU 0 and for
+/// UVM_REGISTER_GPU of GPU 0 (with its own client and ctl fd, so only the GPU 0 node the
+/// driver looks for in the fd table is missing) while another tenant's worker calls (device
+/// allocations and UVM registrations of GPU 0) have GPU 0's files in the workers' shared fd
+/// table: it gets the driver's NV_ERR_INSUFFICIENT_PERMISSIONS every time, never a device or
+/// a registration.
+fn tenant_limited_to_gpu1_never_reaches_gpu0_beside_another() -> Result<(), String> {
+    const ROUNDS: u32 = 300;
     let limited = TestCgroup::create("/fakegpu-tenant-gpu1")?;
     limited.set("gpus", "1\n")?;
     let other = TestCgroup::create("/fakegpu-tenant-gpu0")?;
     let busy = spawn(|| {
         other.enter()?;
         let t = Session::open(0)?;
-        for i in 0..400 {
+        let uvm = uvm_va_space()?;
+        for i in 0..ROUNDS {
             rm::alloc_device(&t.ctl, t.client, 0xe00 + i, 0)
                 .ok()
                 .map_err(|e| format!("device {i}: {e}"))?;
             rm::free(&t.ctl, t.client, t.client, 0xe00 + i)
                 .ok()
                 .map_err(|e| format!("free device {i}: {e}"))?;
+            let s = uvm_register(&uvm, &t, 0)?;
+            ensure(s == NV_OK, || {
+                format!("UVM_REGISTER_GPU {i}: status {s:#x}")
+            })?;
+            let s = uvm_unregister(&uvm, 0)?;
+            ensure(s == NV_OK, || {
+                format!("UVM_UNREGISTER_GPU {i}: status {s:#x}")
+            })?;
         }
         Ok(())
     })?;
     limited.enter()?;
     let t = Session::open(1)?;
+    let uvm = uvm_va_space()?;
     let (mut refused, mut made, mut other_status) = (0u32, 0u32, None);
-    for i in 0..400 {
-        match rm::alloc_device(&t.ctl, t.client, 0xf00 + i, 0) {
-            rm::RmResult::Status(NV_ERR_INSUFFICIENT_PERMISSIONS, _) => refused += 1,
-            rm::RmResult::Status(NV_OK, _) => made += 1,
-            other => other_status = Some(format!("{other:?}")),
+    for i in 0..ROUNDS {
+        let device = rm::alloc_device(&t.ctl, t.client, 0xf00 + i, 0);
+        let register = uvm_register(&uvm, &t, 0)?;
+        for status in [device.status(), register] {
+            match status {
+                NV_ERR_INSUFFICIENT_PERMISSIONS => refused += 1,
+                NV_OK => made += 1,
+                other => other_status = Some(format!("{device:?}, UVM status {other:#x}")),
+            }
         }
     }
     drop(t);
     move_to("/")?;
     let busy_done = wait_for(busy, Duration::from_secs(120));
-    println!("FIGURE limited tenant: {refused} refused, {made} devices on its hidden GPU");
-    ensure(made == 0, || format!("{made} devices made on a hidden GPU"))?;
+    println!(
+        "FIGURE limited tenant: {refused} refused, {made} devices or UVM registrations of its hidden GPU"
+    );
+    ensure(made == 0, || {
+        format!("{made} devices or registrations on a hidden GPU")
+    })?;
     ensure(other_status.is_none(), || {
         format!("unexpected answer: {other_status:?}")
     })?;
     ensure(busy_done == Some(0), || {
         format!("the other tenant's calls failed (exit {busy_done:?})")
     })
+}
+
+/// fakegpu's limit on worker threads per cgroup.
+const MAX_WORKERS: &str = "/sys/module/fakegpu/parameters/max_workers_per_cgroup";
+
+/// Puts `max_workers_per_cgroup` back on drop.
+struct RestoreMaxWorkers(String);
+
+impl Drop for RestoreMaxWorkers {
+    fn drop(&mut self) {
+        let _ = write_file(MAX_WORKERS, &self.0);
+    }
+}
+
+/// A process in `cg` that makes a worker call (RM_ALLOC of a client) and then holds on
+/// until killed: its pid.
+fn worker_holder(cg: &TestCgroup) -> Result<i32, String> {
+    spawn(|| {
+        cg.enter()?;
+        let ctl = open_rw("/dev/fakegpuctl").map_err(|e| format!("open: {e}"))?;
+        rm::alloc_client(&ctl)
+            .ok()
+            .map_err(|e| format!("client: {e}"))?;
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    })
+}
+
+/// The answer to a process in `cg` whose first call needs a worker (RM_ALLOC of a client):
+/// Ok(()) if it got one, Err(errno) if the ioctl failed, a message for anything else.
+fn first_worker_call(cg: &TestCgroup) -> Result<Result<(), i32>, String> {
+    let pid = spawn(|| {
+        cg.enter()?;
+        let ctl = open_rw("/dev/fakegpuctl").map_err(|e| format!("open: {e}"))?;
+        match rm::alloc_client(&ctl) {
+            rm::RmResult::Status(NV_OK, _) => Ok(()),
+            // The errno as the exit code (spawn's own failures exit with 1).
+            // SAFETY: leaves the child at once.
+            rm::RmResult::Errno(e) => unsafe { libc::_exit(100 + e) },
+            other => Err(format!("unexpected {other:?}")),
+        }
+    })?;
+    match wait_for(pid, Duration::from_secs(30)) {
+        Some(0) => Ok(Ok(())),
+        Some(code) if code > 100 => Ok(Err(code - 100)),
+        Some(code) => Err(format!("the child failed (exit {code})")),
+        None => Err("the call hung".into()),
+    }
+}
+
+/// With `max_workers_per_cgroup` at 3, a cgroup whose three processes (one of them in a
+/// child cgroup) hold workers cannot give a fourth process one: its call gets EAGAIN, with
+/// a log line, while a process in a sibling cgroup is served. Once a holder exits, the
+/// fourth is served. Kernel threads are not counted by pids.max, so this is what bounds them.
+fn tenant_worker_threads_bounded() -> Result<(), String> {
+    let old = read_file(MAX_WORKERS)?;
+    let _restore = RestoreMaxWorkers(old);
+    write_file(MAX_WORKERS, "3\n").map_err(|e| format!("write {MAX_WORKERS}: errno {e}"))?;
+    let tenant = TestCgroup::create("/fakegpu-tenant-workers")?;
+    let child = TestCgroup::create("/fakegpu-tenant-workers/inner")?;
+    let sibling = TestCgroup::create("/fakegpu-tenant-sibling")?;
+    let workers_before: u32 = read_file("/sys/kernel/fakegpu/workers")?
+        .trim()
+        .parse()
+        .map_err(|e| format!("workers: {e}"))?;
+    let holders = [
+        worker_holder(&tenant)?,
+        worker_holder(&tenant)?,
+        worker_holder(&child)?,
+    ];
+    let kill_all = || {
+        for &pid in &holders {
+            // SAFETY: our own children.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = wait_for(pid, Duration::from_secs(10));
+        }
+    };
+    // The holders have their workers once the count has grown by three.
+    let start = Instant::now();
+    loop {
+        let now: u32 = read_file("/sys/kernel/fakegpu/workers")?
+            .trim()
+            .parse()
+            .map_err(|e| format!("workers: {e}"))?;
+        if now >= workers_before + 3 {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            kill_all();
+            return Err(format!(
+                "workers went from {workers_before} to {now}, not +3"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let fourth = first_worker_call(&tenant);
+    let in_child = first_worker_call(&child);
+    let beside = first_worker_call(&sibling);
+    // SAFETY: our own child.
+    unsafe { libc::kill(holders[0], libc::SIGKILL) };
+    let _ = wait_for(holders[0], Duration::from_secs(10));
+    let after_exit = first_worker_call(&tenant);
+    kill_all();
+    move_to("/")?;
+    println!("fourth {fourth:?}, in the child {in_child:?}, sibling {beside:?}, after an exit {after_exit:?}");
+    ensure(fourth == Ok(Err(libc::EAGAIN)), || {
+        format!("a fourth process in a cgroup at its limit: {fourth:?}, want EAGAIN")
+    })?;
+    ensure(in_child == Ok(Err(libc::EAGAIN)), || {
+        format!("a process in the child of a cgroup at its limit: {in_child:?}, want EAGAIN")
+    })?;
+    ensure(beside == Ok(Ok(())), || {
+        format!("a process in a sibling cgroup: {beside:?}, want served")
+    })?;
+    ensure(after_exit == Ok(Ok(())), || {
+        format!("a process once a holder exited: {after_exit:?}, want served")
+    })?;
+    let log = std::process::Command::new("dmesg")
+        .output()
+        .map_err(|e| e.to_string())?;
+    ensure(
+        String::from_utf8_lossy(&log.stdout).contains("max_workers_per_cgroup (3)"),
+        || "no log line for the refused worker".into(),
+    )
 }

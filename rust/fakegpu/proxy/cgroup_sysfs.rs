@@ -99,9 +99,9 @@ unsafe extern "C" fn fakegpu_cgroup_store(
         // SAFETY: per the contract.
         let text = unsafe { written(buf, len) }?;
         let state = State::get().ok_or(ENODEV)?;
-        let mut acc = state.cgroups.lock();
-        let entry = acc.entries.get_mut(&id).ok_or(ENOENT)?;
-        cgroup_files::store(state.personalities, entry, attr, text)?;
+        state.cgroups.change_entry(id, |entry| {
+            cgroup_files::store(state.personalities, entry, attr, text)
+        })?;
         Ok(len as isize)
     })();
     result.unwrap_or_else(|e| e.to_errno() as isize)

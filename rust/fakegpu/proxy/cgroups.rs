@@ -15,6 +15,7 @@ use super::entry::Entry;
 use crate::policy::cgroup_control::{Command, Target};
 use crate::policy::gpu_set::{GpuSet, Visibility};
 use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::prelude::*;
 use kernel::rbtree::RBTreeNodeReservation;
 use kernel::sync::lock::{mutex::MutexBackend, Guard};
@@ -25,6 +26,11 @@ use kernel::sync::Mutex;
 pub(crate) struct Registry {
     #[pin]
     accounts: Mutex<Accounts>,
+    /// How many entries hide some GPU (`gpus` other than `all`), recounted under the lock
+    /// whenever an entry changes or goes. While there are none, every task may see every GPU
+    /// and [`Self::visibility_of_current`] answers without the lock: the GPU-enumerating
+    /// calls are among the most frequent a CUDA process makes.
+    restricting: AtomicUsize,
 }
 
 impl Registry {
@@ -32,6 +38,7 @@ impl Registry {
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Registry {
             accounts <- kernel::new_mutex!(Accounts::new(), "fakegpu_accounts"),
+            restricting: AtomicUsize::new(0),
         })
     }
 
@@ -42,8 +49,31 @@ impl Registry {
         self.accounts.lock()
     }
 
+    /// Recounts the entries that hide some GPU; with the accounts locked.
+    fn recount_restricting(&self, acc: &Accounts) {
+        let n = acc
+            .entries
+            .values()
+            .filter(|e| e.state.gpus != Visibility::All)
+            .count();
+        // A call that reads the old count is ordered before the change that made the new one.
+        self.restricting.store(n, Ordering::Relaxed);
+    }
+
+    /// Changes entry `id` with `f`, under the lock.
+    pub(crate) fn change_entry(&self, id: u64, f: impl FnOnce(&mut Entry) -> Result) -> Result {
+        let mut acc = self.accounts.lock();
+        let entry = acc.entries.get_mut(&id).ok_or(ENOENT)?;
+        let result = f(entry);
+        self.recount_restricting(&acc);
+        result
+    }
+
     /// Which GPUs the calling task may see.
     pub(crate) fn visibility_of_current(&self) -> Visibility {
+        if self.restricting.load(Ordering::Relaxed) == 0 {
+            return Visibility::All;
+        }
         let acc = self.accounts.lock();
         if acc.entries.iter().next().is_none() {
             return Visibility::All;
@@ -72,6 +102,7 @@ impl Registry {
                 }
                 let entry = Entry::new(cgroup)?;
                 entries.insert(node.into_node(id, entry));
+                self.recount_restricting(&acc);
                 Ok(())
             }
             Command::Remove(target) => {
@@ -86,7 +117,11 @@ impl Registry {
                         None => return Err(ENOENT),
                         // Its charges would have nowhere to go back to.
                         Some(e) if !e.state.usage.is_idle() => return Err(EBUSY),
-                        Some(_) => acc.entries.remove(&id),
+                        Some(_) => {
+                            let removed = acc.entries.remove(&id);
+                            self.recount_restricting(&acc);
+                            removed
+                        }
                     }
                 };
                 // Dropped here, with the lock released (see `EntryDir`).
@@ -106,7 +141,9 @@ impl Registry {
                     .iter()
                     .find(|(_, e)| !e.cgroup().online() && e.state.usage.is_idle())
                     .map(|(&id, _)| id);
-                dead.and_then(|id| acc.entries.remove(&id))
+                let removed = dead.and_then(|id| acc.entries.remove(&id));
+                self.recount_restricting(&acc);
+                removed
             };
             match victim {
                 Some(entry) => drop(entry),
@@ -121,7 +158,9 @@ impl Registry {
             let victim = {
                 let mut acc = self.accounts.lock();
                 let first = acc.entries.keys().next().copied();
-                first.and_then(|id| acc.entries.remove(&id))
+                let removed = first.and_then(|id| acc.entries.remove(&id));
+                self.recount_restricting(&acc);
+                removed
             };
             match victim {
                 Some(entry) => drop(entry),

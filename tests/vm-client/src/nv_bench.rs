@@ -189,7 +189,77 @@ pub fn run() -> Result<(), String> {
             map_cycle,
         )?;
     }
+    hop_in_parts()?;
     noisy_neighbour()
+}
+
+/// `/sys/kernel/fakegpu/hop`: worker calls so far and the ns spent in each part of them.
+fn hop_counters() -> Result<Vec<(String, u64)>, String> {
+    let text = std::fs::read_to_string("/sys/kernel/fakegpu/hop")
+        .map_err(|e| format!("read /sys/kernel/fakegpu/hop: {e}"))?;
+    text.lines()
+        .map(|l| {
+            let (name, n) = l.split_once(' ').ok_or_else(|| format!("hop line {l:?}"))?;
+            let n = n.parse().map_err(|_| format!("hop line {l:?}"))?;
+            Ok((name.to_owned(), n))
+        })
+        .collect()
+}
+
+/// Context switches the calling thread has made (voluntary, involuntary).
+fn thread_switches() -> (i64, i64) {
+    // SAFETY: a zeroed rusage is valid; getrusage fills it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    (ru.ru_nvcsw, ru.ru_nivcsw)
+}
+
+/// Where a metered RM_ALLOC+RM_FREE through fakegpu spends its time: worker calls per op,
+/// then per worker call the wake-up of the worker, its entry (mm switch and credentials), the
+/// driver call with fakegpu's work around it in the worker, its exit (mm and credentials
+/// back), and the caller's wake-up; and the caller's context switches per op. The rest of
+/// the op is fakegpu's work in the caller's own context.
+fn hop_in_parts() -> Result<(), String> {
+    const N: u32 = 1000;
+    let s = Side::new("/dev/fakegpuctl", "/dev/fakegpu0")?;
+    (0..N / 10).try_for_each(|_| alloc_free(&s))?;
+    let before = hop_counters()?;
+    let switches = thread_switches();
+    let t = Instant::now();
+    (0..N).try_for_each(|_| alloc_free(&s))?;
+    let op_us = t.elapsed().as_secs_f64() * 1e6 / f64::from(N);
+    let after = thread_switches();
+    let delta: Vec<(String, u64)> = hop_counters()?
+        .into_iter()
+        .zip(before)
+        .map(|((name, a), (_, b))| (name, a.saturating_sub(b)))
+        .collect();
+    let get = |name: &str| {
+        delta
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0.0, |(_, v)| *v as f64)
+    };
+    let calls = get("calls").max(1.0);
+    let per_call = |name: &str| get(name) / calls / 1000.0;
+    let in_hops =
+        (get("wake_ns") + get("enter_ns") + get("call_ns") + get("leave_ns") + get("return_ns"))
+            / f64::from(N)
+            / 1000.0;
+    println!(
+        "BENCH hop of a metered RM_ALLOC+RM_FREE through fakegpu: {op_us:.1} us per op, {:.2} worker calls per op; per worker call: wake-up of the worker {:.1} us, entry (mm switch, credentials) {:.1} us, in the worker (driver call and fakegpu's work there) {:.1} us, exit (mm and credentials back) {:.1} us, wake-up of the caller {:.1} us; the caller's context switches per op: {:.2} voluntary, {:.2} involuntary; outside the hops (fakegpu in the caller, the system calls) {:.1} us per op ({N} ops)",
+        calls / f64::from(N),
+        per_call("wake_ns"),
+        per_call("enter_ns"),
+        per_call("call_ns"),
+        per_call("leave_ns"),
+        per_call("return_ns"),
+        (after.0 - switches.0) as f64 / f64::from(N),
+        (after.1 - switches.1) as f64 / f64::from(N),
+        op_us - in_hops,
+    );
+    Ok(())
 }
 
 /// The `q` quantile (0..=1) of `v`, sorted in place.

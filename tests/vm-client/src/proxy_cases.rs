@@ -3,7 +3,9 @@
 //! the racing attacker that tries to reach a real driver file while fd-carrying calls run.
 //! (The nvsim cases also run through these nodes: see `nv_cases::DIRECT_ONLY`.)
 
+use crate::cgroup_util::TestCgroup;
 use crate::sys::{fd_rdev, ioctl, ioctl_raw, open_rw};
+use crate::tenant_cases::{spawn, wait_for};
 use crate::{ensure, Case};
 use abi::ioc::{ioc, IOC_READ, IOC_WRITE};
 use abi::nv_frontend::{esc, NvIoctlRegisterFd, NvIoctlXfer, NV_IOCTL_MAGIC};
@@ -13,6 +15,7 @@ use nv_client::rm::{self as nv_rm};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Every proxy case, in the order the suite runs them.
 pub const ALL: &[Case] = &[
@@ -312,8 +315,37 @@ fn is_real_nvidia(fd: RawFd, uvm_major: u32) -> bool {
 /// worker's fd table, attacker threads of the same process (no longer root) look at every fd
 /// number with fstat, dup it, send it to themselves with SCM_RIGHTS, pidfd_getfd it from their
 /// own process and from every fakegpu worker thread. None may ever yield a real driver file.
+/// Two tenants do this at once, in two cgroups, one on each GPU, so that each one's
+/// attackers also probe the other's worker while its calls have real files in the table.
 fn proxy_real_file_never_reachable() -> Result<(), String> {
-    const CALLS: u64 = 3000;
+    let cg_a = TestCgroup::create("/fakegpu-probe-a")?;
+    let cg_b = TestCgroup::create("/fakegpu-probe-b")?;
+    let a = spawn(|| {
+        cg_a.enter()?;
+        real_file_probe(0)
+    })?;
+    let b = spawn(|| {
+        cg_b.enter()?;
+        real_file_probe(1)
+    })?;
+    let done_a = wait_for(a, Duration::from_secs(150));
+    let done_b = wait_for(b, Duration::from_secs(30));
+    for (pid, done) in [(a, done_a), (b, done_b)] {
+        if done.is_none() {
+            // SAFETY: our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = wait_for(pid, Duration::from_secs(10));
+        }
+    }
+    ensure(done_a == Some(0) && done_b == Some(0), || {
+        format!("the tenants' probes ended with {done_a:?} and {done_b:?} (output above)")
+    })
+}
+
+/// One tenant's part of [`proxy_real_file_never_reachable`], on GPU `gpu`.
+fn real_file_probe(gpu: u32) -> Result<(), String> {
+    const CALLS: u64 = 2000;
+    let gpu_node = format!("/dev/fakegpu{gpu}");
     let uvm_major: u32 = std::fs::read_to_string("/proc/devices")
         .map_err(|e| e.to_string())?
         .lines()
@@ -329,14 +361,14 @@ fn proxy_real_file_never_reachable() -> Result<(), String> {
     })?;
     drop(real);
     let ctl = open(CTL)?;
-    let _gpu = open(GPU0)?;
+    let _gpu = open(&gpu_node)?;
     let va = open(UVM)?;
     let mut init = UvmInitializeParams::default();
     ioctl(&va, 0x3000_0001, &mut init).map_err(|e| format!("UVM_INITIALIZE: errno {e}"))?;
     let client = nv_rm::alloc_client(&ctl)
         .ok()
         .map_err(|e| format!("client: {e}"))?;
-    nv_rm::alloc_device(&ctl, client, 0xd0, 0)
+    nv_rm::alloc_device(&ctl, client, 0xd0, gpu)
         .ok()
         .map_err(|e| format!("device: {e}"))?;
     nv_rm::alloc_memory(&ctl, client, 0xd0, 0x3e0, 0x3e, 4096)
@@ -411,7 +443,7 @@ fn proxy_real_file_never_reachable() -> Result<(), String> {
     for i in 0..CALLS {
         let r = match i % 4 {
             0 => {
-                let g = open(GPU0)?;
+                let g = open(&gpu_node)?;
                 let mut p = NvIoctlRegisterFd {
                     ctl_fd: ctl.as_raw_fd(),
                 };
@@ -421,7 +453,7 @@ fn proxy_real_file_never_reachable() -> Result<(), String> {
             }
             1 => {
                 let h = 0x100 + (i as u32 % 1000);
-                let r = nv_rm::alloc_device(&ctl, client, h, 0)
+                let r = nv_rm::alloc_device(&ctl, client, h, gpu)
                     .ok()
                     .map_err(|e| format!("device: {e}"));
                 let _ = nv_rm::free(&ctl, client, client, h);
@@ -462,7 +494,7 @@ fn proxy_real_file_never_reachable() -> Result<(), String> {
         breaches.load(Ordering::Relaxed),
         probes.load(Ordering::Relaxed),
     );
-    println!("FIGURE racing attacker: {done} fd-carrying calls, {probes} fd numbers probed (fstat, dup, SCM_RIGHTS, pidfd_getfd of self and of {} worker thread(s)): {breaches} real files seen", workers.len());
+    println!("FIGURE racing attacker on GPU {gpu}: {done} fd-carrying calls, {probes} fd numbers probed (fstat, dup, SCM_RIGHTS, pidfd_getfd of self and of {} worker thread(s)): {breaches} real files seen", workers.len());
     ensure(errors.is_empty(), || format!("calls failed: {errors:?}"))?;
     ensure(breaches == 0, || {
         format!("{breaches} real driver files reached the process")

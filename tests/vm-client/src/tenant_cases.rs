@@ -311,15 +311,17 @@ impl Drop for RestoreMaxWorkers {
     }
 }
 
-/// A process in `cg` that makes a worker call (RM_ALLOC of a client) and then holds on
-/// until killed: its pid.
-fn worker_holder(cg: &TestCgroup) -> Result<i32, String> {
+/// A process in `cg` that makes a worker call (RM_ALLOC of a client), writes a byte to
+/// `ready`, and then holds on until killed: its pid.
+fn worker_holder(cg: &TestCgroup, ready: i32) -> Result<i32, String> {
     spawn(|| {
         cg.enter()?;
         let ctl = open_rw("/dev/fakegpuctl").map_err(|e| format!("open: {e}"))?;
         rm::alloc_client(&ctl)
             .ok()
             .map_err(|e| format!("client: {e}"))?;
+        // SAFETY: writes one byte from a live buffer to the pipe.
+        unsafe { libc::write(ready, [1u8].as_ptr().cast(), 1) };
         loop {
             std::thread::sleep(Duration::from_secs(1));
         }
@@ -359,14 +361,15 @@ fn tenant_worker_threads_bounded() -> Result<(), String> {
     let tenant = TestCgroup::create("/fakegpu-tenant-workers")?;
     let child = TestCgroup::create("/fakegpu-tenant-workers/inner")?;
     let sibling = TestCgroup::create("/fakegpu-tenant-sibling")?;
-    let workers_before: u32 = read_file("/sys/kernel/fakegpu/workers")?
-        .trim()
-        .parse()
-        .map_err(|e| format!("workers: {e}"))?;
+    let mut ready = [0i32; 2];
+    // SAFETY: room for two fds.
+    ensure(unsafe { libc::pipe(ready.as_mut_ptr()) } == 0, || {
+        "pipe".into()
+    })?;
     let holders = [
-        worker_holder(&tenant)?,
-        worker_holder(&tenant)?,
-        worker_holder(&child)?,
+        worker_holder(&tenant, ready[1])?,
+        worker_holder(&tenant, ready[1])?,
+        worker_holder(&child, ready[1])?,
     ];
     let kill_all = || {
         for &pid in &holders {
@@ -375,23 +378,29 @@ fn tenant_worker_threads_bounded() -> Result<(), String> {
             let _ = wait_for(pid, Duration::from_secs(10));
         }
     };
-    // The holders have their workers once the count has grown by three.
-    let start = Instant::now();
-    loop {
-        let now: u32 = read_file("/sys/kernel/fakegpu/workers")?
-            .trim()
-            .parse()
-            .map_err(|e| format!("workers: {e}"))?;
-        if now >= workers_before + 3 {
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(30) {
+    // Each holder has its worker once it has written its byte.
+    let mut got = 0;
+    while got < 3 {
+        let mut pfd = libc::pollfd {
+            fd: ready[0],
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one pollfd; then a read into a live buffer.
+        let n = unsafe {
+            if libc::poll(&mut pfd, 1, 30_000) == 1 {
+                libc::read(ready[0], [0u8; 3].as_mut_ptr().cast(), 3 - got)
+            } else {
+                -1
+            }
+        };
+        if n <= 0 {
             kill_all();
             return Err(format!(
-                "workers went from {workers_before} to {now}, not +3"
+                "{got} of 3 holders made their worker call (output above)"
             ));
         }
-        std::thread::sleep(Duration::from_millis(50));
+        got += n as usize;
     }
     let fourth = first_worker_call(&tenant);
     let in_child = first_worker_call(&child);
@@ -401,6 +410,11 @@ fn tenant_worker_threads_bounded() -> Result<(), String> {
     let _ = wait_for(holders[0], Duration::from_secs(10));
     let after_exit = first_worker_call(&tenant);
     kill_all();
+    // SAFETY: the pipe's fds, no longer used.
+    unsafe {
+        libc::close(ready[0]);
+        libc::close(ready[1]);
+    }
     move_to("/")?;
     println!("fourth {fourth:?}, in the child {in_child:?}, sibling {beside:?}, after an exit {after_exit:?}");
     ensure(fourth == Ok(Err(libc::EAGAIN)), || {

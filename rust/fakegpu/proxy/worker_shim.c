@@ -89,9 +89,22 @@ MODULE_PARM_DESC(max_workers_per_cgroup,
 		 "Most fakegpu worker threads (one per calling process) a cgroup and its "
 		 "descendants may have; the root cgroup is not limited (default 1024)");
 
+/*
+ * How long a caller may spin, in µs, while its worker runs its call, before it sleeps: waking
+ * a caller that slept costs a wake-up of its CPU (an IPI, and the CPU's way out of idle),
+ * which under TCG is about 40 µs, as much as the rest of the hop. The spin is the caller's
+ * own CPU time, and it stops as soon as the worker sleeps (its call waits in the driver),
+ * another task wants the CPU, or the time is up. 0 turns it off.
+ */
+static unsigned int hop_spin_us = 100;
+module_param(hop_spin_us, uint, 0644);
+MODULE_PARM_DESC(hop_spin_us,
+		 "Most µs a caller spins while its worker runs its call, before sleeping "
+		 "(default 100; 0: never)");
+
 /* Where worker calls spend their time, summed over every call (fakegpu_format_hop). */
 static atomic64_t hop_calls, hop_wake_ns, hop_enter_ns, hop_call_ns, hop_leave_ns,
-	hop_return_ns;
+	hop_return_ns, hop_spun, hop_same_cpu;
 
 /* Called from Rust. */
 struct fakegpu_worker *fakegpu_worker_for_current(int *err);
@@ -319,10 +332,11 @@ static void fakegpu_job_fn(struct kthread_work *work)
 size_t fakegpu_format_hop(char *buf, size_t len)
 {
 	return scnprintf(buf, len,
-			 "calls %lld\nwake_ns %lld\nenter_ns %lld\ncall_ns %lld\nleave_ns %lld\nreturn_ns %lld\n",
+			 "calls %lld\nwake_ns %lld\nenter_ns %lld\ncall_ns %lld\nleave_ns %lld\nreturn_ns %lld\nspun %lld\nsame_cpu %lld\n",
 			 atomic64_read(&hop_calls), atomic64_read(&hop_wake_ns),
 			 atomic64_read(&hop_enter_ns), atomic64_read(&hop_call_ns),
-			 atomic64_read(&hop_leave_ns), atomic64_read(&hop_return_ns));
+			 atomic64_read(&hop_leave_ns), atomic64_read(&hop_return_ns),
+			 atomic64_read(&hop_spun), atomic64_read(&hop_same_cpu));
 }
 
 /*
@@ -395,6 +409,33 @@ int fakegpu_worker_run_private(struct fakegpu_worker *w, void (*fn)(void *, unsi
 	return worker_run_in(w, &job, scratch_mm);
 }
 
+/*
+ * Waits for @job, queued on @w: spinning first while the worker is runnable on another CPU
+ * (see hop_spin_us), then sleeping.
+ */
+static void worker_wait(struct fakegpu_worker *w, struct fakegpu_job *job)
+{
+	u64 until = ktime_get_ns() + (u64)READ_ONCE(hop_spin_us) * NSEC_PER_USEC;
+	struct task_struct *t = w->kw->task;
+
+	if (task_cpu(t) == raw_smp_processor_id())
+		atomic64_inc(&hop_same_cpu);
+	while (!completion_done(&job->done)) {
+		/*
+		 * A worker that sleeps once it has started the call waits in the driver (before,
+		 * it may not have seen its wake-up yet); one on this CPU cannot run while we spin.
+		 */
+		if ((READ_ONCE(job->started) && READ_ONCE(t->__state) != TASK_RUNNING) ||
+		    task_cpu(t) == raw_smp_processor_id() || need_resched() ||
+		    ktime_get_ns() > until)
+			break;
+		cpu_relax();
+	}
+	if (completion_done(&job->done))
+		atomic64_inc(&hop_spun);
+	wait_for_completion(&job->done);
+}
+
 static int worker_run_in(struct fakegpu_worker *w, struct fakegpu_job *job, struct mm_struct *mm)
 {
 	u64 back;
@@ -407,7 +448,7 @@ static int worker_run_in(struct fakegpu_worker *w, struct fakegpu_job *job, stru
 	kthread_init_work(&job->work, fakegpu_job_fn);
 	job->queued = ktime_get_ns();
 	kthread_queue_work(w->kw, &job->work);
-	wait_for_completion(&job->done);
+	worker_wait(w, job);
 	back = ktime_get_ns();
 	put_cred(job->cred);
 	mmput(job->mm);

@@ -248,13 +248,15 @@ fn hop_in_parts() -> Result<(), String> {
             / f64::from(N)
             / 1000.0;
     println!(
-        "BENCH hop of a metered RM_ALLOC+RM_FREE through fakegpu: {op_us:.1} us per op, {:.2} worker calls per op; per worker call: wake-up of the worker {:.1} us, entry (mm switch, credentials) {:.1} us, in the worker (driver call and fakegpu's work there) {:.1} us, exit (mm and credentials back) {:.1} us, wake-up of the caller {:.1} us; the caller's context switches per op: {:.2} voluntary, {:.2} involuntary; outside the hops (fakegpu in the caller, the system calls) {:.1} us per op ({N} ops)",
+        "BENCH hop of a metered RM_ALLOC+RM_FREE through fakegpu: {op_us:.1} us per op, {:.2} worker calls per op; per worker call: wake-up of the worker {:.1} us, entry (mm switch, credentials) {:.1} us, in the worker (driver call and fakegpu's work there) {:.1} us, exit (mm and credentials back) {:.1} us, wake-up of the caller {:.1} us; {:.0}% answered while the caller spun, {:.0}% with the worker on the caller's CPU; the caller's context switches per op: {:.2} voluntary, {:.2} involuntary; outside the hops (fakegpu in the caller, the system calls) {:.1} us per op ({N} ops)",
         calls / f64::from(N),
         per_call("wake_ns"),
         per_call("enter_ns"),
         per_call("call_ns"),
         per_call("leave_ns"),
         per_call("return_ns"),
+        100.0 * get("spun") / calls,
+        100.0 * get("same_cpu") / calls,
         (after.0 - switches.0) as f64 / f64::from(N),
         (after.1 - switches.1) as f64 / f64::from(N),
         op_us - in_hops,

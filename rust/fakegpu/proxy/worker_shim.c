@@ -39,6 +39,7 @@
 #include <linux/ratelimit.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/stat.h>
 #include <linux/semaphore.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
@@ -411,7 +412,8 @@ int fakegpu_worker_run_private(struct fakegpu_worker *w, void (*fn)(void *, unsi
 
 /*
  * Waits for @job, queued on @w: spinning first while the worker is runnable on another CPU
- * (see hop_spin_us), then sleeping.
+ * and no other task wants this one (see hop_spin_us; KVM's halt polling spins on the same
+ * terms), then sleeping.
  */
 static void worker_wait(struct fakegpu_worker *w, struct fakegpu_job *job)
 {
@@ -427,7 +429,7 @@ static void worker_wait(struct fakegpu_worker *w, struct fakegpu_job *job)
 		 */
 		if ((READ_ONCE(job->started) && READ_ONCE(t->__state) != TASK_RUNNING) ||
 		    task_cpu(t) == raw_smp_processor_id() || need_resched() ||
-		    ktime_get_ns() > until)
+		    !single_task_running() || ktime_get_ns() > until)
 			break;
 		cpu_relax();
 	}

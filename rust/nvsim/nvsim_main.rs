@@ -73,6 +73,7 @@ mod nvfile;
 
 mod control;
 mod uvm;
+mod uvm_va;
 
 mod rm;
 
@@ -104,6 +105,7 @@ pub mod nvsim_model {
     pub mod frontend;
     pub mod procfs;
     pub mod rm;
+    pub mod uvm_va;
 }
 
 use abi::nv_frontend::{NV_CTL_MINOR, NV_MAJOR};

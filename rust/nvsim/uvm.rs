@@ -10,7 +10,8 @@
 //! - UVM_MM_INITIALIZE, issued on a second uvm file, resolves `uvmFd` in the caller's table and
 //!   accepts only a UVM file (by its fops) that is a VA space;
 //! - UVM_REGISTER_GPU succeeds only for a caller that holds the GPU's node open (535 does
-//!   not validate `rmCtrlFd`).
+//!   not validate `rmCtrlFd`);
+//! - the commands that lay out the VA space (ranges, external mappings) are in `uvm_va.rs`.
 
 use crate::abi::nv_status::*;
 use crate::abi::nv_uvm::*;
@@ -18,6 +19,7 @@ use crate::abi::pod::{read_pod, write_pod, Pod};
 use crate::caller::caller_holds_gpu;
 use crate::fops::{this_module, FileOps};
 use crate::state::State;
+use crate::uvm_va::{self, KernelVaSpace, VaFile};
 use kernel::bindings;
 use kernel::error::from_result;
 use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
@@ -44,6 +46,8 @@ enum UvmKind {
         mm_bound: bool,
         /// GPUs registered (bit per minor).
         gpus: u32,
+        /// GPUs with a GPU VA space registered (bit per minor).
+        gpu_vaspaces: u32,
     },
     /// The MM file of a VA space (UVM_MM_INITIALIZE).
     Mm,
@@ -56,6 +60,10 @@ struct UvmFile {
     minor: u32,
     #[pin]
     kind: Mutex<UvmKind>,
+    /// The VA space's ranges and mappings, made at UVM_INITIALIZE. Locked after `kind`
+    /// when both are held.
+    #[pin]
+    va: Mutex<Option<KernelVaSpace>>,
 }
 
 /// Major of the UVM region while registered.
@@ -121,6 +129,7 @@ unsafe extern "C" fn uvm_open(inode: *mut bindings::inode, file: *mut bindings::
             pin_init!(UvmFile {
                 minor,
                 kind <- kernel::new_mutex!(UvmKind::Uninitialized, "nvsim::UvmFile::kind"),
+                va <- kernel::new_mutex!(None, "nvsim::UvmFile::va"),
             }),
             GFP_KERNEL,
         )?;
@@ -208,9 +217,24 @@ fn dispatch(state: &State, uvm: &UvmFile, cmd: u32, buf: &mut [u8]) {
         // nvidia-uvm-tools answers none of these (refused in `uvm_ioctl`).
         return;
     }
-    let initialised = matches!(*uvm.kind.lock(), UvmKind::VaSpace { .. });
+    let kind = *uvm.kind.lock();
+    let initialised = matches!(kind, UvmKind::VaSpace { .. });
     let needs_init = !matches!(cmd, 0x3000_0001 | 75);
     let refuse = needs_init && !initialised;
+    let gpu_vaspaces = match kind {
+        UvmKind::VaSpace { gpu_vaspaces, .. } => gpu_vaspaces,
+        _ => 0,
+    };
+    {
+        let mut va = uvm.va.lock();
+        let file = VaFile {
+            va: va.as_mut().filter(|_| initialised),
+            gpu_vaspaces,
+        };
+        if uvm_va::dispatch(state, file, cmd, buf) {
+            return;
+        }
+    }
     match cmd {
         0x3000_0001 => with_params(buf, |p: &mut UvmInitializeParams| {
             p.rm_status = initialize(state, uvm, p.flags)
@@ -237,13 +261,21 @@ fn dispatch(state: &State, uvm: &UvmFile, cmd: u32, buf: &mut [u8]) {
             p.rm_status = if refuse { NV_ERR_ILLEGAL_ACTION } else { NV_OK };
         }),
         25 => with_params(buf, |p: &mut UvmRegisterGpuVaspaceParams| {
-            p.rm_status = if refuse { NV_ERR_ILLEGAL_ACTION } else { NV_OK };
+            p.rm_status = if refuse {
+                NV_ERR_ILLEGAL_ACTION
+            } else {
+                set_gpu_vaspace(state, uvm, &p.gpu_uuid, true)
+            };
         }),
         27 => with_params(buf, |p: &mut UvmRegisterChannelParams| {
             p.rm_status = if refuse { NV_ERR_ILLEGAL_ACTION } else { NV_OK };
         }),
         26 => with_params(buf, |p: &mut UvmUnregisterGpuVaspaceParams| {
-            p.rm_status = if refuse { NV_ERR_ILLEGAL_ACTION } else { NV_OK };
+            p.rm_status = if refuse {
+                NV_ERR_ILLEGAL_ACTION
+            } else {
+                set_gpu_vaspace(state, uvm, &p.gpu_uuid, false)
+            };
         }),
         28 => with_params(buf, |p: &mut UvmUnregisterChannelParams| {
             p.rm_status = if refuse { NV_ERR_ILLEGAL_ACTION } else { NV_OK };
@@ -254,6 +286,14 @@ fn dispatch(state: &State, uvm: &UvmFile, cmd: u32, buf: &mut [u8]) {
 
 /// UVM_INITIALIZE: the file becomes a VA space; again with the same flags is fine.
 fn initialize(state: &State, uvm: &UvmFile, flags: u64) -> NvStatus {
+    // Made before any lock: the bookkeeping is two vectors.
+    let fresh = match uvm.va.lock().is_none() {
+        true => match uvm_va::new_va_space() {
+            Ok(va) => Some(va),
+            Err(_) => return NV_ERR_NO_MEMORY,
+        },
+        false => None,
+    };
     // State changes of UVM files happen under the API lock, one file lock at a time.
     let _api = state.api_lock.lock();
     let mut kind = uvm.kind.lock();
@@ -263,7 +303,12 @@ fn initialize(state: &State, uvm: &UvmFile, flags: u64) -> NvStatus {
                 flags,
                 mm_bound: false,
                 gpus: 0,
+                gpu_vaspaces: 0,
             };
+            let mut va = uvm.va.lock();
+            if va.is_none() {
+                *va = fresh;
+            }
             NV_OK
         }
         UvmKind::VaSpace { flags: f, .. } if f == flags => NV_OK,
@@ -329,15 +374,47 @@ fn register_gpu(state: &State, uvm: &UvmFile, p: &UvmRegisterGpuParams) -> NvSta
     }
 }
 
-/// UVM_UNREGISTER_GPU.
+/// UVM_UNREGISTER_GPU: the GPU's VA space and mappings go with it.
 fn unregister_gpu(state: &State, uvm: &UvmFile, uuid: &NvProcessorUuid) -> NvStatus {
     let Some(gpu) = state.gpus.iter().find(|g| g.uuid() == uuid.uuid) else {
         return NV_ERR_GPU_UUID_NOT_FOUND;
     };
     let mut kind = uvm.kind.lock();
     match &mut *kind {
-        UvmKind::VaSpace { gpus, .. } if *gpus & (1 << gpu.minor) != 0 => {
+        UvmKind::VaSpace {
+            gpus, gpu_vaspaces, ..
+        } if *gpus & (1 << gpu.minor) != 0 => {
             *gpus &= !(1u32 << gpu.minor);
+            *gpu_vaspaces &= !(1u32 << gpu.minor);
+            if let Some(va) = uvm.va.lock().as_mut() {
+                va.forget_gpu(gpu.minor);
+            }
+            NV_OK
+        }
+        _ => NV_ERR_INVALID_DEVICE,
+    }
+}
+
+/// UVM_REGISTER_GPU_VASPACE (`on`) and UVM_UNREGISTER_GPU_VASPACE of the GPU `uuid`, which
+/// must be registered.
+fn set_gpu_vaspace(state: &State, uvm: &UvmFile, uuid: &NvProcessorUuid, on: bool) -> NvStatus {
+    let Some(gpu) = state.gpus.iter().find(|g| g.uuid() == uuid.uuid) else {
+        return NV_ERR_GPU_UUID_NOT_FOUND;
+    };
+    let bit = 1u32 << gpu.minor;
+    let mut kind = uvm.kind.lock();
+    match &mut *kind {
+        UvmKind::VaSpace {
+            gpus, gpu_vaspaces, ..
+        } if *gpus & bit != 0 => {
+            if on {
+                *gpu_vaspaces |= bit;
+            } else {
+                *gpu_vaspaces &= !bit;
+                if let Some(va) = uvm.va.lock().as_mut() {
+                    va.forget_gpu(gpu.minor);
+                }
+            }
             NV_OK
         }
         _ => NV_ERR_INVALID_DEVICE,

@@ -55,6 +55,10 @@ pub const NV_ERR_INVALID_ADDRESS: NvStatus = 0x1e;
 pub const NV_ERR_INVALID_CLIENT: NvStatus = 0x23;
 /// `NV_ERR_INVALID_DEVICE`: Invalid device.
 pub const NV_ERR_INVALID_DEVICE: NvStatus = 0x26;
+/// `NV_ERR_INVALID_OFFSET`: The offset passed is not valid.
+pub const NV_ERR_INVALID_OFFSET: NvStatus = 0x37;
+/// `NV_ERR_UVM_ADDRESS_IN_USE`: UVM's requested address already in use.
+pub const NV_ERR_UVM_ADDRESS_IN_USE: NvStatus = 0x68;
 /// `NV_WARN_NOTHING_TO_DO`: Warning: nothing to do.
 pub const NV_WARN_NOTHING_TO_DO: NvStatus = 0x10006;
 
@@ -113,6 +117,11 @@ pub const LAYOUT_CLAIMS: &[(&str, usize)] = &[
     ("NV_ERR_INVALID_ADDRESS", NV_ERR_INVALID_ADDRESS as usize),
     ("NV_ERR_INVALID_CLIENT", NV_ERR_INVALID_CLIENT as usize),
     ("NV_ERR_INVALID_DEVICE", NV_ERR_INVALID_DEVICE as usize),
+    ("NV_ERR_INVALID_OFFSET", NV_ERR_INVALID_OFFSET as usize),
+    (
+        "NV_ERR_UVM_ADDRESS_IN_USE",
+        NV_ERR_UVM_ADDRESS_IN_USE as usize,
+    ),
     ("NV_WARN_NOTHING_TO_DO", NV_WARN_NOTHING_TO_DO as usize),
     ("NV_ERR_BUSY_RETRY", NV_ERR_BUSY_RETRY as usize),
     (

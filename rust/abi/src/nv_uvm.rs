@@ -143,6 +143,114 @@ pub struct UvmPageableMemAccessParams {
     pub rm_status: u32,
 }
 
+/// `UVM_MAX_GPUS` in 535 (`NV_MAX_DEVICES`): the length of the per-GPU attribute arrays.
+pub const UVM_MAX_GPUS: usize = 32;
+
+/// `UvmGpuMappingAttributes`: how one GPU maps an external allocation.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UvmGpuMappingAttributes {
+    /// The GPU.
+    pub gpu_uuid: NvProcessorUuid,
+    /// `UvmGpuMappingType` (0 default, 1 read-write-atomic, 2 read-write, 3 read-only).
+    pub gpu_mapping_type: u32,
+    /// `UvmGpuCachingType`.
+    pub gpu_caching_type: u32,
+    /// `UvmGpuFormatType`.
+    pub gpu_format_type: u32,
+    /// `UvmGpuFormatElementBits`.
+    pub gpu_element_bits: u32,
+    /// `UvmGpuCompressionType`.
+    pub gpu_compression_type: u32,
+}
+
+/// `UVM_CREATE_RANGE_GROUP_PARAMS` and `UVM_DESTROY_RANGE_GROUP_PARAMS`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UvmRangeGroupParams {
+    /// The group (out when created, in when destroyed).
+    pub range_group_id: u64,
+    /// RM status out.
+    pub rm_status: u32,
+    /// Padding.
+    pub pad: u32,
+}
+
+/// `UVM_CREATE_EXTERNAL_RANGE_PARAMS`, `UVM_VALIDATE_VA_RANGE_PARAMS` and `UVM_FREE_PARAMS`:
+/// a range of the VA space.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UvmVaRangeParams {
+    /// First byte.
+    pub base: u64,
+    /// Length in bytes.
+    pub length: u64,
+    /// RM status out.
+    pub rm_status: u32,
+    /// Padding.
+    pub pad: u32,
+}
+
+/// `UVM_MAP_EXTERNAL_ALLOCATION_PARAMS`: maps RM memory `h_memory` of `h_client` (found
+/// through `rm_ctrl_fd`) at `base` for the GPUs listed.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UvmMapExternalAllocationParams {
+    /// First byte of the mapping (inside an external range).
+    pub base: u64,
+    /// Length in bytes.
+    pub length: u64,
+    /// Offset into the memory.
+    pub offset: u64,
+    /// Per-GPU mapping attributes; the first `gpu_attributes_count` count.
+    pub per_gpu_attributes: [UvmGpuMappingAttributes; UVM_MAX_GPUS],
+    /// How many attributes are given.
+    pub gpu_attributes_count: u64,
+    /// An fd of the caller's that must be an nvidiactl file holding `h_client`.
+    pub rm_ctrl_fd: i32,
+    /// RM client.
+    pub h_client: u32,
+    /// RM memory object.
+    pub h_memory: u32,
+    /// RM status out.
+    pub rm_status: u32,
+}
+
+/// `UVM_UNMAP_EXTERNAL_PARAMS` and `UVM_MAP_DYNAMIC_PARALLELISM_REGION_PARAMS`: a range and
+/// one GPU.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UvmGpuRangeParams {
+    /// First byte.
+    pub base: u64,
+    /// Length in bytes.
+    pub length: u64,
+    /// The GPU.
+    pub gpu_uuid: NvProcessorUuid,
+    /// RM status out.
+    pub rm_status: u32,
+    /// Padding.
+    pub pad: u32,
+}
+
+/// `UVM_ALLOC_SEMAPHORE_POOL_PARAMS`: UVM's own memory, mapped at `base` for the GPUs listed.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UvmAllocSemaphorePoolParams {
+    /// First byte.
+    pub base: u64,
+    /// Length in bytes.
+    pub length: u64,
+    /// Per-GPU mapping attributes; the first `gpu_attributes_count` count.
+    pub per_gpu_attributes: [UvmGpuMappingAttributes; UVM_MAX_GPUS],
+    /// How many attributes are given.
+    pub gpu_attributes_count: u64,
+    /// RM status out.
+    pub rm_status: u32,
+    /// Padding.
+    pub pad: u32,
+}
+
 /// A UVM command: its number, its parameter size and the offsets of the fds it carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UvmCommand {
@@ -171,6 +279,18 @@ pub const UVM_COMMANDS: &[UvmCommand] = &[
         fd_offsets: &[],
     },
     UvmCommand {
+        cmd: 23,
+        name: "UVM_CREATE_RANGE_GROUP",
+        size: size_of::<UvmRangeGroupParams>(),
+        fd_offsets: &[],
+    },
+    UvmCommand {
+        cmd: 24,
+        name: "UVM_DESTROY_RANGE_GROUP",
+        size: size_of::<UvmRangeGroupParams>(),
+        fd_offsets: &[],
+    },
+    UvmCommand {
         cmd: 25,
         name: "UVM_REGISTER_GPU_VASPACE",
         size: size_of::<UvmRegisterGpuVaspaceParams>(),
@@ -195,6 +315,18 @@ pub const UVM_COMMANDS: &[UvmCommand] = &[
         fd_offsets: &[],
     },
     UvmCommand {
+        cmd: 33,
+        name: "UVM_MAP_EXTERNAL_ALLOCATION",
+        size: size_of::<UvmMapExternalAllocationParams>(),
+        fd_offsets: &[offset_of!(UvmMapExternalAllocationParams, rm_ctrl_fd)],
+    },
+    UvmCommand {
+        cmd: 34,
+        name: "UVM_FREE",
+        size: size_of::<UvmVaRangeParams>(),
+        fd_offsets: &[],
+    },
+    UvmCommand {
         cmd: 37,
         name: "UVM_REGISTER_GPU",
         size: size_of::<UvmRegisterGpuParams>(),
@@ -210,6 +342,36 @@ pub const UVM_COMMANDS: &[UvmCommand] = &[
         cmd: 39,
         name: "UVM_PAGEABLE_MEM_ACCESS",
         size: size_of::<UvmPageableMemAccessParams>(),
+        fd_offsets: &[],
+    },
+    UvmCommand {
+        cmd: 65,
+        name: "UVM_MAP_DYNAMIC_PARALLELISM_REGION",
+        size: size_of::<UvmGpuRangeParams>(),
+        fd_offsets: &[],
+    },
+    UvmCommand {
+        cmd: 66,
+        name: "UVM_UNMAP_EXTERNAL",
+        size: size_of::<UvmGpuRangeParams>(),
+        fd_offsets: &[],
+    },
+    UvmCommand {
+        cmd: 68,
+        name: "UVM_ALLOC_SEMAPHORE_POOL",
+        size: size_of::<UvmAllocSemaphorePoolParams>(),
+        fd_offsets: &[],
+    },
+    UvmCommand {
+        cmd: 72,
+        name: "UVM_VALIDATE_VA_RANGE",
+        size: size_of::<UvmVaRangeParams>(),
+        fd_offsets: &[],
+    },
+    UvmCommand {
+        cmd: 73,
+        name: "UVM_CREATE_EXTERNAL_RANGE",
+        size: size_of::<UvmVaRangeParams>(),
         fd_offsets: &[],
     },
     UvmCommand {
@@ -236,6 +398,13 @@ const _: () = {
     assert!(size_of::<UvmRegisterChannelParams>() == 56);
     assert!(size_of::<UvmUnregisterChannelParams>() == 28);
     assert!(size_of::<UvmPageableMemAccessParams>() == 8);
+    assert!(size_of::<UvmGpuMappingAttributes>() == 36);
+    assert!(size_of::<UvmRangeGroupParams>() == 16);
+    assert!(size_of::<UvmVaRangeParams>() == 24);
+    assert!(size_of::<UvmMapExternalAllocationParams>() == 1200);
+    assert!(offset_of!(UvmMapExternalAllocationParams, rm_ctrl_fd) == 1184);
+    assert!(size_of::<UvmGpuRangeParams>() == 40);
+    assert!(size_of::<UvmAllocSemaphorePoolParams>() == 1184);
 };
 
 // SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
@@ -256,6 +425,20 @@ unsafe impl Pod for UvmRegisterChannelParams {}
 unsafe impl Pod for UvmUnregisterChannelParams {}
 // SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
 unsafe impl Pod for UvmPageableMemAccessParams {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
+unsafe impl Pod for UvmGpuMappingAttributes {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
+unsafe impl Pod for UvmRangeGroupParams {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
+unsafe impl Pod for UvmVaRangeParams {}
+// SAFETY: `#[repr(C)]`, integers and arrays of a Pod struct only, every gap a named field
+// (size asserted above).
+unsafe impl Pod for UvmMapExternalAllocationParams {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
+unsafe impl Pod for UvmGpuRangeParams {}
+// SAFETY: `#[repr(C)]`, integers and arrays of a Pod struct only, every gap a named field
+// (size asserted above).
+unsafe impl Pod for UvmAllocSemaphorePoolParams {}
 
 /// The layout claims of this file, as `(C name, value)`, for `tests/conformance`.
 pub const LAYOUT_CLAIMS: &[(&str, usize)] = &[
@@ -373,6 +556,104 @@ pub const LAYOUT_CLAIMS: &[(&str, usize)] = &[
     ("UVM_REGISTER_GPU", 37),
     ("UVM_UNREGISTER_GPU", 38),
     ("UVM_PAGEABLE_MEM_ACCESS", 39),
+    (
+        "sizeof(UvmGpuMappingAttributes)",
+        size_of::<UvmGpuMappingAttributes>(),
+    ),
+    (
+        "sizeof(UVM_CREATE_RANGE_GROUP_PARAMS)",
+        size_of::<UvmRangeGroupParams>(),
+    ),
+    (
+        "offsetof(UVM_CREATE_RANGE_GROUP_PARAMS,rmStatus)",
+        offset_of!(UvmRangeGroupParams, rm_status),
+    ),
+    (
+        "sizeof(UVM_DESTROY_RANGE_GROUP_PARAMS)",
+        size_of::<UvmRangeGroupParams>(),
+    ),
+    (
+        "sizeof(UVM_CREATE_EXTERNAL_RANGE_PARAMS)",
+        size_of::<UvmVaRangeParams>(),
+    ),
+    (
+        "offsetof(UVM_CREATE_EXTERNAL_RANGE_PARAMS,rmStatus)",
+        offset_of!(UvmVaRangeParams, rm_status),
+    ),
+    (
+        "sizeof(UVM_VALIDATE_VA_RANGE_PARAMS)",
+        size_of::<UvmVaRangeParams>(),
+    ),
+    ("sizeof(UVM_FREE_PARAMS)", size_of::<UvmVaRangeParams>()),
+    (
+        "sizeof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS)",
+        size_of::<UvmMapExternalAllocationParams>(),
+    ),
+    (
+        "offsetof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS,offset)",
+        offset_of!(UvmMapExternalAllocationParams, offset),
+    ),
+    (
+        "offsetof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS,perGpuAttributes)",
+        offset_of!(UvmMapExternalAllocationParams, per_gpu_attributes),
+    ),
+    (
+        "offsetof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS,gpuAttributesCount)",
+        offset_of!(UvmMapExternalAllocationParams, gpu_attributes_count),
+    ),
+    (
+        "offsetof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS,rmCtrlFd)",
+        offset_of!(UvmMapExternalAllocationParams, rm_ctrl_fd),
+    ),
+    (
+        "offsetof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS,hClient)",
+        offset_of!(UvmMapExternalAllocationParams, h_client),
+    ),
+    (
+        "offsetof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS,hMemory)",
+        offset_of!(UvmMapExternalAllocationParams, h_memory),
+    ),
+    (
+        "offsetof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS,rmStatus)",
+        offset_of!(UvmMapExternalAllocationParams, rm_status),
+    ),
+    (
+        "sizeof(UVM_UNMAP_EXTERNAL_PARAMS)",
+        size_of::<UvmGpuRangeParams>(),
+    ),
+    (
+        "offsetof(UVM_UNMAP_EXTERNAL_PARAMS,gpuUuid)",
+        offset_of!(UvmGpuRangeParams, gpu_uuid),
+    ),
+    (
+        "offsetof(UVM_UNMAP_EXTERNAL_PARAMS,rmStatus)",
+        offset_of!(UvmGpuRangeParams, rm_status),
+    ),
+    (
+        "sizeof(UVM_MAP_DYNAMIC_PARALLELISM_REGION_PARAMS)",
+        size_of::<UvmGpuRangeParams>(),
+    ),
+    (
+        "sizeof(UVM_ALLOC_SEMAPHORE_POOL_PARAMS)",
+        size_of::<UvmAllocSemaphorePoolParams>(),
+    ),
+    (
+        "offsetof(UVM_ALLOC_SEMAPHORE_POOL_PARAMS,gpuAttributesCount)",
+        offset_of!(UvmAllocSemaphorePoolParams, gpu_attributes_count),
+    ),
+    (
+        "offsetof(UVM_ALLOC_SEMAPHORE_POOL_PARAMS,rmStatus)",
+        offset_of!(UvmAllocSemaphorePoolParams, rm_status),
+    ),
+    ("UVM_CREATE_RANGE_GROUP", 23),
+    ("UVM_DESTROY_RANGE_GROUP", 24),
+    ("UVM_MAP_EXTERNAL_ALLOCATION", 33),
+    ("UVM_FREE", 34),
+    ("UVM_MAP_DYNAMIC_PARALLELISM_REGION", 65),
+    ("UVM_UNMAP_EXTERNAL", 66),
+    ("UVM_ALLOC_SEMAPHORE_POOL", 68),
+    ("UVM_VALIDATE_VA_RANGE", 72),
+    ("UVM_CREATE_EXTERNAL_RANGE", 73),
     ("UVM_MM_INITIALIZE", 75),
 ];
 

@@ -223,8 +223,95 @@ pub const SUBDEVICE_UNDOCUMENTED_0145: u32 = 0x2080_0145;
 /// it tears a context down; succeeds too.
 pub const SUBDEVICE_UNDOCUMENTED_0146: u32 = 0x2080_0146;
 
+/// `NV2080_CTRL_CMD_GPU_QUERY_ECC_STATUS`: 24 units of 40 bytes (enabled, scrubComplete,
+/// supported, then four error counts), the poison and uncorrectable flags, flags and a GR
+/// route. An H100 with ECC on: every unit supported, enabled and scrubbed, no errors (UVM
+/// reads this when a GPU is registered).
+pub const GPU_QUERY_ECC_STATUS: u32 = 0x2080_012f;
+const ECC_UNITS: usize = 24;
+const ECC_UNIT_SIZE: usize = 40;
+
+/// `NV2080_CTRL_CMD_BUS_GET_C2C_INFO`: no chip-to-chip link on a PCIe board (bIsLinkUp 0).
+pub const BUS_GET_C2C_INFO: u32 = 0x2080_182b;
+
+/// `NV2080_CTRL_CMD_BUS_GET_PCIE_SUPPORTED_GPU_ATOMICS`: 13 operations of {bSupported,
+/// attributes}; none over PCIe here.
+pub const BUS_GET_PCIE_SUPPORTED_GPU_ATOMICS: u32 = 0x2080_182a;
+
+/// `NV2080_CTRL_CMD_NVLINK_GET_NVLINK_STATUS`: enabledLinkMask 0 and 32 empty link records
+/// of 184 bytes: no NVLink bridge.
+pub const NVLINK_GET_NVLINK_STATUS: u32 = 0x2080_3002;
+const NVLINK_STATUS_SIZE: usize = 8 + 32 * 184;
+
+/// `NV2080_CTRL_CMD_GET_GPU_FABRIC_PROBE_INFO`: state 0, unsupported (no NVSwitch fabric).
+pub const GET_GPU_FABRIC_PROBE_INFO: u32 = 0x2080_01a3;
+
+/// `NV2080_CTRL_CMD_PERF_BOOST`: accepted, nothing to answer.
+pub const PERF_BOOST: u32 = 0x2080_200a;
+
+/// `NV2080_CTRL_CMD_RC_RELEASE_WATCHDOG_REQUESTS` and `_RC_SOFT_DISABLE_WATCHDOG`, without
+/// parameters: accepted (the RM refuses them only with MIG on).
+pub const RC_RELEASE_WATCHDOG_REQUESTS: u32 = 0x2080_220c;
+/// See [`RC_RELEASE_WATCHDOG_REQUESTS`].
+pub const RC_SOFT_DISABLE_WATCHDOG: u32 = 0x2080_2210;
+
+/// `NV0000_CTRL_CMD_SYSTEM_GET_P2P_CAPS_MATRIX`: group A's and group B's GPU ids (up to 8
+/// each; no B means A against itself), then 8x8 matrices of caps and of the copy engines
+/// best for each direction. Two GPUs without NVLink here have no peer-to-peer path (caps
+/// 0); a GPU with itself has reads, writes, properties, PCI and loopback (0x67), as the RM
+/// reports for one GPU on PCIe.
+pub const SYSTEM_GET_P2P_CAPS_MATRIX: u32 = 0x13a;
+const P2P_GROUP_MAX: usize = 8;
+const P2P_CAPS_AT: usize = 72;
+const P2P_CAPS_SELF: u32 = 0x67;
+
 /// The commands answered here, with their exact sizes and targets.
-pub const SPECS: [Spec; 41] = [
+pub const SPECS: [Spec; 50] = [
+    Spec {
+        cmd: GPU_QUERY_ECC_STATUS,
+        size: ECC_UNITS * ECC_UNIT_SIZE + 24,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: BUS_GET_C2C_INFO,
+        size: 28,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: BUS_GET_PCIE_SUPPORTED_GPU_ATOMICS,
+        size: 13 * 8,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: NVLINK_GET_NVLINK_STATUS,
+        size: NVLINK_STATUS_SIZE,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: GET_GPU_FABRIC_PROBE_INFO,
+        size: 40,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: PERF_BOOST,
+        size: 8,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: RC_RELEASE_WATCHDOG_REQUESTS,
+        size: 0,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: RC_SOFT_DISABLE_WATCHDOG,
+        size: 0,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: SYSTEM_GET_P2P_CAPS_MATRIX,
+        size: P2P_CAPS_AT + 5 * 4 * P2P_GROUP_MAX * P2P_GROUP_MAX,
+        target: Target::Client,
+    },
     Spec {
         cmd: SUBDEVICE_UNDOCUMENTED_0146,
         size: 0,
@@ -588,6 +675,39 @@ fn id_info(params: &mut [u8], ctx: &Context<'_>, tail: usize) -> Result<(), NvSt
     Ok(())
 }
 
+/// SYSTEM_GET_P2P_CAPS_MATRIX (see [`SYSTEM_GET_P2P_CAPS_MATRIX`]).
+fn p2p_caps_matrix(params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvStatus> {
+    let a_count = word(params, 0) as usize;
+    let b_count = word(params, 4) as usize;
+    if a_count == 0 || a_count > P2P_GROUP_MAX || b_count > P2P_GROUP_MAX {
+        return Err(NV_ERR_INVALID_ARGUMENT);
+    }
+    let ids = |at: usize, n: usize| -> Result<[u32; P2P_GROUP_MAX], NvStatus> {
+        let mut out = [0u32; P2P_GROUP_MAX];
+        for (i, id) in out.iter_mut().enumerate().take(n) {
+            *id = word(params, at + 4 * i);
+            ctx.gpu_by_id(*id).ok_or(NV_ERR_INVALID_ARGUMENT)?;
+        }
+        Ok(out)
+    };
+    let a = ids(8, a_count)?;
+    let (b, b_count) = if b_count == 0 {
+        (a, a_count)
+    } else {
+        (ids(40, b_count)?, b_count)
+    };
+    if let Some(tail) = params.get_mut(P2P_CAPS_AT..) {
+        tail.fill(0);
+    }
+    for (i, ga) in a.iter().enumerate().take(a_count) {
+        for (j, gb) in b.iter().enumerate().take(b_count) {
+            let caps = if ga == gb { P2P_CAPS_SELF } else { 0 };
+            put(params, P2P_CAPS_AT + 4 * (P2P_GROUP_MAX * i + j), caps);
+        }
+    }
+    Ok(())
+}
+
 /// Answers `cmd` (one of [`SPECS`], parameters already checked for size) in place.
 pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvStatus> {
     match cmd {
@@ -839,6 +959,23 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
                 }
             }
         }
+        GPU_QUERY_ECC_STATUS => {
+            params.fill(0);
+            for unit in params.chunks_exact_mut(ECC_UNIT_SIZE).take(ECC_UNITS) {
+                // enabled, scrubComplete, supported
+                unit[..3].fill(1);
+            }
+        }
+        BUS_GET_C2C_INFO | BUS_GET_PCIE_SUPPORTED_GPU_ATOMICS | NVLINK_GET_NVLINK_STATUS => {
+            params.fill(0)
+        }
+        GET_GPU_FABRIC_PROBE_INFO => {
+            if let Some(state) = params.first_mut() {
+                *state = 0;
+            }
+        }
+        PERF_BOOST | RC_RELEASE_WATCHDOG_REQUESTS | RC_SOFT_DISABLE_WATCHDOG => {}
+        SYSTEM_GET_P2P_CAPS_MATRIX => p2p_caps_matrix(params, ctx)?,
         MC_GET_ARCH_INFO => {
             params.fill(0);
             put(params, 0, ARCH_GH100);
@@ -875,6 +1012,58 @@ mod tests {
 
     fn at(buf: &[u8], i: usize) -> u32 {
         read_pod(&buf[i..]).unwrap()
+    }
+
+    fn ask_big(cmd: u32, setup: impl FnOnce(&mut [u8])) -> (Result<(), NvStatus>, Vec<u8>) {
+        let gpus = gpus();
+        let ctx = Context {
+            gpus: &gpus,
+            version: "535.309.01",
+            gpu: gpus.first(),
+            clocks: || (7, 9),
+        };
+        let mut buf = vec![0xaau8; spec(cmd).map(|s| s.size).unwrap_or(0)];
+        setup(&mut buf);
+        let r = answer(cmd, &mut buf, &ctx);
+        (r, buf)
+    }
+
+    #[test]
+    fn p2p_matrix_has_loopback_only() {
+        let (r, buf) = ask_big(SYSTEM_GET_P2P_CAPS_MATRIX, |p| {
+            p.fill(0);
+            put(p, 0, 2);
+            put(p, 8, 0x100);
+            put(p, 12, 0x200);
+        });
+        assert_eq!(buf.len(), 1352);
+        assert_eq!(r, Ok(()));
+        let caps = |i: usize, j: usize| at(&buf, P2P_CAPS_AT + 4 * (8 * i + j));
+        assert_eq!((caps(0, 0), caps(1, 1)), (P2P_CAPS_SELF, P2P_CAPS_SELF));
+        assert_eq!((caps(0, 1), caps(1, 0)), (0, 0));
+        let (r, _) = ask_big(SYSTEM_GET_P2P_CAPS_MATRIX, |p| {
+            p.fill(0);
+            put(p, 0, 1);
+            put(p, 8, 0x300);
+        });
+        assert_eq!(r, Err(NV_ERR_INVALID_ARGUMENT), "an unknown GPU id");
+        let (r, _) = ask_big(SYSTEM_GET_P2P_CAPS_MATRIX, |p| p.fill(0));
+        assert_eq!(r, Err(NV_ERR_INVALID_ARGUMENT), "no GPUs");
+    }
+
+    #[test]
+    fn ecc_is_on_without_errors_and_links_are_absent() {
+        let (r, buf) = ask_big(GPU_QUERY_ECC_STATUS, |_| {});
+        assert_eq!((r, buf.len()), (Ok(()), 984));
+        assert_eq!(&buf[..3], &[1, 1, 1]);
+        assert!(buf[8..40].iter().all(|&b| b == 0), "no error counts");
+        assert!(buf[960..].iter().all(|&b| b == 0));
+        for cmd in [BUS_GET_C2C_INFO, NVLINK_GET_NVLINK_STATUS] {
+            let (r, buf) = ask_big(cmd, |_| {});
+            assert_eq!(r, Ok(()));
+            assert!(buf.iter().all(|&b| b == 0), "{cmd:#x}");
+        }
+        assert_eq!(spec(NVLINK_GET_NVLINK_STATUS).map(|s| s.size), Some(5896));
     }
 
     #[test]

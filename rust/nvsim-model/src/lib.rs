@@ -1,5 +1,6 @@
 //! nvsim's pure logic: the simulated NVIDIA driver's frontend rules, its RM object store,
-//! the informational controls and the `/proc/driver/nvidia` text, tested by cargo.
+//! the informational controls, the `/proc/driver/nvidia` text and a UVM VA space's
+//! bookkeeping, tested by cargo.
 //!
 //! Used by nvsim.ko (which includes these files with `#[path]` as a module named
 //! `nvsim_model`, beside `abi`) and by the test clients, never by fakegpu.ko. It depends on the
@@ -14,3 +15,4 @@ pub mod ctrl;
 pub mod frontend;
 pub mod procfs;
 pub mod rm;
+pub mod uvm_va;

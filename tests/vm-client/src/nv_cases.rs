@@ -72,6 +72,7 @@ pub const ALL: &[Case] = &[
         nvsim_register_fd_accepts_only_nvidiactl,
     ),
     ("nvsim_uvm_startup_and_checks", nvsim_uvm_startup_and_checks),
+    ("nvsim_uvm_external_mappings", nvsim_uvm_external_mappings),
     (
         "nvsim_map_system_memory_once_per_file",
         nvsim_map_system_memory_once_per_file,
@@ -889,6 +890,137 @@ fn nvsim_uvm_startup_and_checks() -> Result<(), String> {
     ensure(r == Err(EINVAL), || format!("unknown UVM command: {r:?}"))?;
     let r = ioctl_raw(va.as_raw_fd(), 0x3000_0002, 0);
     ensure(r == Ok(0), || format!("DEINITIALIZE: {r:?}"))
+}
+
+/// How a CUDA context maps its buffers: RM memory mapped into UVM external ranges for a GPU
+/// with a registered GPU VA space, and each UVM check on the way biting (statuses from the
+/// 535 UVM driver).
+fn nvsim_uvm_external_mappings() -> Result<(), String> {
+    use abi::nv_status::*;
+    use abi::nv_uvm::*;
+    const MIB: u64 = 1 << 20;
+    const BASE: u64 = 0x2_0000_0000;
+    let va = open("NV_UVM")?;
+    let mut group = UvmRangeGroupParams::default();
+    let r = uvm(&va, 23, &mut group, |p| p.rm_status);
+    ensure(r == Ok(NV_ERR_ILLEGAL_ACTION), || {
+        format!("CREATE_RANGE_GROUP before INITIALIZE: {r:?}")
+    })?;
+    let mut init = UvmInitializeParams::default();
+    let r = uvm(&va, 0x3000_0001, &mut init, |p| p.rm_status);
+    ensure(r == Ok(NV_OK), || format!("INITIALIZE: {r:?}"))?;
+    let r = uvm(&va, 23, &mut group, |p| p.rm_status);
+    ensure(r == Ok(NV_OK) && group.range_group_id != 0, || {
+        format!("CREATE_RANGE_GROUP: {r:?}, id {}", group.range_group_id)
+    })?;
+
+    let ctl = open("NV_CTL")?;
+    let _gpu = open("NV_GPU0")?;
+    let client = client_with_device(&ctl)?;
+    nv_rm::alloc_memory(&ctl, client, 0xd0, 0x400, 0x40, 2 * MIB).ok()?;
+    let mut reg = UvmRegisterGpuParams {
+        gpu_uuid: sim_uuid(0),
+        rm_ctrl_fd: ctl.as_raw_fd(),
+        h_client: client,
+        ..Default::default()
+    };
+    let r = uvm(&va, 37, &mut reg, |p| p.rm_status);
+    ensure(r == Ok(NV_OK), || format!("REGISTER_GPU: {r:?}"))?;
+
+    let range = |base: u64, length: u64| UvmVaRangeParams {
+        base,
+        length,
+        ..Default::default()
+    };
+    let r = uvm(&va, 73, &mut range(BASE, 4 * MIB), |p| p.rm_status);
+    ensure(r == Ok(NV_OK), || format!("CREATE_EXTERNAL_RANGE: {r:?}"))?;
+    let r = uvm(&va, 73, &mut range(BASE + 2 * MIB, 4 * MIB), |p| {
+        p.rm_status
+    });
+    ensure(r == Ok(NV_ERR_UVM_ADDRESS_IN_USE), || {
+        format!("an overlapping external range: {r:?}")
+    })?;
+    let r = uvm(&va, 73, &mut range(BASE + 8 * MIB + 512, 4096), |p| {
+        p.rm_status
+    });
+    ensure(r == Ok(NV_ERR_INVALID_ADDRESS), || {
+        format!("a misaligned external range: {r:?}")
+    })?;
+
+    let map = |base: u64, length: u64, memory: u32| {
+        let mut p = UvmMapExternalAllocationParams {
+            base,
+            length,
+            gpu_attributes_count: 1,
+            rm_ctrl_fd: ctl.as_raw_fd(),
+            h_client: client,
+            h_memory: memory,
+            ..Default::default()
+        };
+        p.per_gpu_attributes[0].gpu_uuid = sim_uuid(0);
+        uvm(&va, 33, &mut p, |p| p.rm_status)
+    };
+    let r = map(BASE, 2 * MIB, 0x400);
+    ensure(r == Ok(NV_ERR_INVALID_DEVICE), || {
+        format!("MAP_EXTERNAL_ALLOCATION before REGISTER_GPU_VASPACE: {r:?}")
+    })?;
+    let mut gva = UvmRegisterGpuVaspaceParams {
+        gpu_uuid: sim_uuid(0),
+        rm_ctrl_fd: ctl.as_raw_fd(),
+        h_client: client,
+        ..Default::default()
+    };
+    let r = uvm(&va, 25, &mut gva, |p| p.rm_status);
+    ensure(r == Ok(NV_OK), || format!("REGISTER_GPU_VASPACE: {r:?}"))?;
+    for (what, base, length, memory, want) in [
+        ("2 MiB of 2 MiB", BASE, 2 * MIB, 0x400, NV_OK),
+        (
+            "past the memory's end",
+            BASE,
+            4 * MIB,
+            0x400,
+            NV_ERR_INVALID_LIMIT,
+        ),
+        (
+            "outside the range",
+            BASE + 8 * MIB,
+            MIB,
+            0x400,
+            NV_ERR_INVALID_ADDRESS,
+        ),
+        ("of no memory", BASE, MIB, 0x999, NV_ERR_OBJECT_NOT_FOUND),
+    ] {
+        let r = map(base, length, memory);
+        ensure(r == Ok(want), || {
+            format!("MAP_EXTERNAL_ALLOCATION {what}: {r:?}, want {want:#x}")
+        })?;
+    }
+    let r = uvm(&va, 72, &mut range(BASE, 4 * MIB), |p| p.rm_status);
+    ensure(r == Ok(NV_OK), || format!("VALIDATE_VA_RANGE: {r:?}"))?;
+    let r = uvm(&va, 72, &mut range(BASE, MIB), |p| p.rm_status);
+    ensure(r == Ok(NV_ERR_INVALID_ADDRESS), || {
+        format!("VALIDATE_VA_RANGE of part of a range: {r:?}")
+    })?;
+    let mut unmap = UvmGpuRangeParams {
+        base: BASE,
+        length: 2 * MIB,
+        gpu_uuid: sim_uuid(0),
+        ..Default::default()
+    };
+    let r = uvm(&va, 66, &mut unmap, |p| p.rm_status);
+    ensure(r == Ok(NV_OK), || format!("UNMAP_EXTERNAL: {r:?}"))?;
+    let r = uvm(&va, 34, &mut range(BASE, 0), |p| p.rm_status);
+    ensure(r == Ok(NV_OK), || format!("FREE: {r:?}"))?;
+    let r = uvm(&va, 34, &mut range(BASE, 0), |p| p.rm_status);
+    ensure(r == Ok(NV_ERR_INVALID_ADDRESS), || {
+        format!("FREE again: {r:?}")
+    })?;
+    let r = uvm(&va, 24, &mut group, |p| p.rm_status);
+    ensure(r == Ok(NV_OK), || format!("DESTROY_RANGE_GROUP: {r:?}"))?;
+    let r = uvm(&va, 24, &mut group, |p| p.rm_status);
+    ensure(r == Ok(NV_ERR_OBJECT_NOT_FOUND), || {
+        format!("DESTROY_RANGE_GROUP again: {r:?}")
+    })
 }
 
 /// RM_MAP_MEMORY sets a one-shot mmap context on the GPU file its fd names; mmap of that

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The UVM commands that lay out a VA space, on `nvsim_model::uvm_va`'s bookkeeping: range
+//! groups, external ranges and the RM memory mapped into them, semaphore pools. A CUDA
+//! context maps every buffer it makes this way (RM_VID_HEAP_CONTROL, then
+//! UVM_CREATE_EXTERNAL_RANGE and UVM_MAP_EXTERNAL_ALLOCATION). No GPU reads these mappings
+//! yet: they are kept so the calls answer as the driver does.
+
+use crate::abi::nv_status::*;
+use crate::abi::nv_uvm::*;
+use crate::abi::pod::{read_pod, write_pod, Pod};
+use crate::nvsim_model::rm::Kind;
+use crate::nvsim_model::uvm_va::{Mapping, Range, VaSpace, VaStorage};
+use crate::state::State;
+use kernel::prelude::*;
+
+/// Ranges one VA space holds here (CUDA makes about 70 per context).
+const RANGES: usize = 256;
+/// Mappings one VA space holds here.
+const MAPPINGS: usize = 512;
+
+/// A VA space's slots, in two kvmalloc'd vectors.
+pub(crate) struct KernelVa {
+    ranges: KVVec<Option<Range>>,
+    mappings: KVVec<Option<Mapping>>,
+}
+
+impl VaStorage for KernelVa {
+    fn ranges(&self) -> &[Option<Range>] {
+        &self.ranges
+    }
+    fn ranges_mut(&mut self) -> &mut [Option<Range>] {
+        &mut self.ranges
+    }
+    fn mappings(&self) -> &[Option<Mapping>] {
+        &self.mappings
+    }
+    fn mappings_mut(&mut self) -> &mut [Option<Mapping>] {
+        &mut self.mappings
+    }
+}
+
+/// A VA space as a UVM file keeps it.
+pub(crate) type KernelVaSpace = VaSpace<KernelVa>;
+
+/// A new, empty VA space.
+pub(crate) fn new_va_space() -> Result<KernelVaSpace> {
+    Ok(VaSpace::new(KernelVa {
+        ranges: KVVec::from_elem(None, RANGES, GFP_KERNEL)?,
+        mappings: KVVec::from_elem(None, MAPPINGS, GFP_KERNEL)?,
+    }))
+}
+
+/// What a VA command may use of its file: the VA space (None before UVM_INITIALIZE) and the
+/// GPUs with a GPU VA space registered (bit per minor).
+pub(crate) struct VaFile<'a> {
+    /// The bookkeeping, if the file is a VA space.
+    pub(crate) va: Option<&'a mut KernelVaSpace>,
+    /// GPUs with a registered GPU VA space.
+    pub(crate) gpu_vaspaces: u32,
+}
+
+/// Runs `f` on the parameters as `T` and writes them back.
+fn with_params<T: Pod>(buf: &mut [u8], f: impl FnOnce(&mut T)) {
+    if let Some(mut p) = read_pod::<T>(buf) {
+        f(&mut p);
+        write_pod(buf, &p);
+    }
+}
+
+/// The status of `r`.
+fn status(r: core::result::Result<(), NvStatus>) -> NvStatus {
+    r.err().unwrap_or(NV_OK)
+}
+
+/// The minor of the GPU `uuid` names.
+fn gpu_minor(state: &State, uuid: &NvProcessorUuid) -> Option<u32> {
+    state
+        .gpus
+        .iter()
+        .find(|g| g.uuid() == uuid.uuid)
+        .map(|g| g.minor)
+}
+
+/// The GPUs the first `count` attributes name (bit per minor).
+fn attributes_gpus(
+    state: &State,
+    attrs: &[UvmGpuMappingAttributes],
+    count: u64,
+) -> core::result::Result<u32, NvStatus> {
+    let count = usize::try_from(count).map_err(|_| NV_ERR_INVALID_ARGUMENT)?;
+    let attrs = attrs
+        .get(..count)
+        .filter(|a| !a.is_empty())
+        .ok_or(NV_ERR_INVALID_ARGUMENT)?;
+    attrs.iter().try_fold(0u32, |gpus, a| {
+        let minor = gpu_minor(state, &a.gpu_uuid).ok_or(NV_ERR_INVALID_DEVICE)?;
+        Ok(gpus | 1u32.checked_shl(minor).unwrap_or(0))
+    })
+}
+
+/// The size of RM memory `memory` of `client`.
+fn memory_size(state: &State, client: u32, memory: u32) -> core::result::Result<u64, NvStatus> {
+    match state.rm.lock().get(client, memory).map(|o| o.kind) {
+        Some(Kind::Memory { size, .. }) => Ok(size),
+        Some(_) => Err(NV_ERR_INVALID_ARGUMENT),
+        None => Err(NV_ERR_OBJECT_NOT_FOUND),
+    }
+}
+
+/// UVM_MAP_EXTERNAL_ALLOCATION: on every GPU named, or none.
+fn map_external(
+    state: &State,
+    va: &mut KernelVaSpace,
+    gpu_vaspaces: u32,
+    p: &UvmMapExternalAllocationParams,
+) -> core::result::Result<(), NvStatus> {
+    let gpus = attributes_gpus(state, &p.per_gpu_attributes, p.gpu_attributes_count)?;
+    let size = memory_size(state, p.h_client, p.h_memory)?;
+    let memory = (p.h_client, p.h_memory, size);
+    // Checked for every GPU first, so a refusal maps nothing.
+    for gpu in (0..32).filter(|g| gpus & (1 << g) != 0) {
+        if gpu_vaspaces & (1 << gpu) == 0 {
+            return Err(NV_ERR_INVALID_DEVICE);
+        }
+    }
+    for gpu in (0..32).filter(|g| gpus & (1 << g) != 0) {
+        va.map_external(p.base, p.length, p.offset, memory, gpu, gpu_vaspaces)?;
+    }
+    Ok(())
+}
+
+/// Runs VA command `cmd` on its parameters `buf`; false if `cmd` is not one.
+pub(crate) fn dispatch(state: &State, file: VaFile<'_>, cmd: u32, buf: &mut [u8]) -> bool {
+    let VaFile { va, gpu_vaspaces } = file;
+    // Before UVM_INITIALIZE every command answers NV_ERR_ILLEGAL_ACTION.
+    let Some(va) = va else {
+        let Some(at) = status_offset(cmd) else {
+            return false;
+        };
+        if let Some(field) = buf.get_mut(at..at + 4) {
+            field.copy_from_slice(&NV_ERR_ILLEGAL_ACTION.to_ne_bytes());
+        }
+        return true;
+    };
+    match cmd {
+        23 => with_params(buf, |p: &mut UvmRangeGroupParams| {
+            match va.create_range_group() {
+                Ok(id) => {
+                    p.range_group_id = id;
+                    p.rm_status = NV_OK;
+                }
+                Err(e) => p.rm_status = e,
+            }
+        }),
+        24 => with_params(buf, |p: &mut UvmRangeGroupParams| {
+            p.rm_status = status(va.destroy_range_group(p.range_group_id))
+        }),
+        73 => with_params(buf, |p: &mut UvmVaRangeParams| {
+            p.rm_status = status(va.create_external_range(p.base, p.length))
+        }),
+        72 => with_params(buf, |p: &mut UvmVaRangeParams| {
+            p.rm_status = status(va.validate(p.base, p.length))
+        }),
+        34 => with_params(buf, |p: &mut UvmVaRangeParams| {
+            p.rm_status = status(va.free(p.base))
+        }),
+        33 => with_params(buf, |p: &mut UvmMapExternalAllocationParams| {
+            p.rm_status = status(map_external(state, va, gpu_vaspaces, p))
+        }),
+        66 => with_params(buf, |p: &mut UvmGpuRangeParams| {
+            p.rm_status = status(match gpu_minor(state, &p.gpu_uuid) {
+                Some(gpu) => va.unmap_external(p.base, p.length, gpu),
+                None => Err(NV_ERR_INVALID_DEVICE),
+            })
+        }),
+        68 => with_params(buf, |p: &mut UvmAllocSemaphorePoolParams| {
+            p.rm_status = status(
+                attributes_gpus(state, &p.per_gpu_attributes, p.gpu_attributes_count)
+                    .and_then(|gpus| va.alloc_semaphore_pool(p.base, p.length, gpus, gpu_vaspaces)),
+            )
+        }),
+        // The region CUDA reserves for device-side launches: checked, nothing to keep, as no
+        // kernel runs.
+        65 => with_params(buf, |p: &mut UvmGpuRangeParams| {
+            p.rm_status = match gpu_minor(state, &p.gpu_uuid) {
+                Some(gpu) if gpu_vaspaces & (1 << gpu) != 0 => NV_OK,
+                _ => NV_ERR_INVALID_DEVICE,
+            }
+        }),
+        _ => return false,
+    }
+    true
+}
+
+/// Where `cmd`'s rmStatus sits, if it is handled here.
+fn status_offset(cmd: u32) -> Option<usize> {
+    Some(match cmd {
+        23 | 24 => core::mem::offset_of!(UvmRangeGroupParams, rm_status),
+        34 | 72 | 73 => core::mem::offset_of!(UvmVaRangeParams, rm_status),
+        33 => core::mem::offset_of!(UvmMapExternalAllocationParams, rm_status),
+        65 | 66 => core::mem::offset_of!(UvmGpuRangeParams, rm_status),
+        68 => core::mem::offset_of!(UvmAllocSemaphorePoolParams, rm_status),
+        _ => return None,
+    })
+}

@@ -61,12 +61,14 @@ nvidia_smi_memory_report() {
 }
 
 # libcuda's driver API against nvsim. cuInit, cuDeviceGetCount, cuDeviceGetName and
-# cuDeviceTotalMem work (about 70 queries answered with an H100 PCIe's numbers, the usermode
-# doorbell page mapped). cuCtxCreate then maps memory into the context's GPU address space
-# with RM_MAP_MEMORY_DMA, which nvsim does not implement (EINVAL), and libcuda answers
-# CUDA_ERROR_OUT_OF_MEMORY: it must end there with CUDA's own error, not hang or crash.
-# CUDA_LAST_REFUSED is that call as nvsim's trace shows it.
-CUDA_LAST_REFUSED='esc 0x57 (56 bytes) -> errno -22 status 0x0'
+# cuDeviceTotalMem work (about 80 queries answered with an H100 PCIe's numbers, the usermode
+# doorbell page mapped). cuCtxCreate registers both GPUs with UVM, makes a range group,
+# registers a GPU VA space, maps its first buffers through UVM external ranges, allocates a
+# channel group, then asks for FERMI_CONTEXT_SHARE_A (0x9067), which nvsim does not
+# implement (NV_ERR_INVALID_CLASS), and libcuda answers CUDA_ERROR_UNKNOWN: it must end there
+# with CUDA's own error, not hang or crash. CUDA_LAST_REFUSED is that call as nvsim's trace
+# shows it.
+CUDA_LAST_REFUSED='alloc class 0x9067 (48 bytes) -> errno 0 status 0x22'
 
 # The last call nvsim refused (an errno or an RM status), UVM commands aside.
 last_refused() {
@@ -89,7 +91,13 @@ cuda_driver_api() {
   done
   dmesg | grep 'trace:' | grep -q 'esc 0x4e (56 bytes) -> errno 0 status 0x0' ||
     fail "libcuda did not map its usermode region" || return 1
-  grep -qx 'CALL cuCtxCreate = 2 (CUDA_ERROR_OUT_OF_MEMORY)' /tmp/out ||
+  # The UVM path a real H100 takes: no RM_MAP_MEMORY_DMA (0x57), every mapping through UVM.
+  for cmd in 'uvm command 37 (40 bytes)' 'uvm command 25 (32 bytes)' 'uvm command 73 (24 bytes)' \
+      'uvm command 33 (1200 bytes)'; do
+    dmesg | grep 'trace:' | grep -q "$cmd -> errno 0" || fail "libcuda made no $cmd" || return 1
+  done
+  ! dmesg | grep 'trace:' | grep -q 'esc 0x57 ' || fail "libcuda mapped with RM_MAP_MEMORY_DMA" || return 1
+  grep -qx 'CALL cuCtxCreate = 999 (CUDA_ERROR_UNKNOWN)' /tmp/out ||
     fail "cuCtxCreate's answer changed: update this case and the README" || return 1
   last_refused | grep -qF "$CUDA_LAST_REFUSED" ||
     fail "the last refused call is no longer '$CUDA_LAST_REFUSED': update this case and the README" || return 1
@@ -152,7 +160,7 @@ nvidia_userspace_in_container() {
     fail "libcuda should see exactly one GPU" || return 1
   grep -qx 'DEVICE 0 name=NVIDIA nvsim GPU total=2147483648' /tmp/out ||
     fail "cuDeviceTotalMem should be the 2 GiB quota" || return 1
-  grep -qx 'CALL cuCtxCreate = 2 (CUDA_ERROR_OUT_OF_MEMORY)' /tmp/out ||
+  grep -qx 'CALL cuCtxCreate = 999 (CUDA_ERROR_UNKNOWN)' /tmp/out ||
     fail "cuCtxCreate should end where it ends against nvsim directly" || return 1
   sleep 1
 }

@@ -183,10 +183,17 @@ pub(crate) fn run(
             None => return Err(ENXIO),
         };
         for &offset in call.fd_offsets {
-            let original = params
-                .get(offset..)
-                .and_then(read_pod::<u32>)
-                .ok_or(EINVAL)? as i32;
+            // `params` is the head fakegpu read (`HEAD_MAX` bytes); an fd past it (UVM's
+            // MAP_EXTERNAL_ALLOCATION carries one at 1184) is read on its own.
+            let original = match params.get(offset..).and_then(read_pod::<u32>) {
+                Some(fd) => fd as i32,
+                None => {
+                    let at = ptr.checked_add(offset).ok_or(EFAULT)?;
+                    let mut fd = [0u8; 4];
+                    UserSlice::new(at, 4).reader().read_slice(&mut fd)?;
+                    i32::from_ne_bytes(fd)
+                }
+            };
             let slot = job.fds.get_mut(job.nfds).ok_or(EINVAL)?;
             *slot = (offset, original, real_behind_fd(original, &visible));
             job.nfds += 1;

@@ -201,8 +201,13 @@ pub fn addr_space_type(class: u32) -> Option<u32> {
 }
 
 /// `NV2080_CTRL_CMD_GSP_GET_FEATURES`: the GPU runs GSP firmware, as every H100 does
-/// (gspFeatures 0, bValid, bDefaultGspRmGpu, then the firmware version string).
+/// (gspFeatures with `_UVM_ENABLED` set, bValid, bDefaultGspRmGpu, then the firmware version
+/// string). libcuda reads `_UVM_ENABLED` (bit 0) with bValid: valid without it, it makes its
+/// VA spaces RM-managed and maps with RM_MAP_MEMORY_DMA instead of UVM, which a real H100
+/// does not (its cuCtxCreate registers the GPU with UVM).
 pub const GSP_GET_FEATURES: u32 = 0x2080_3601;
+/// `NV2080_CTRL_GSP_GET_FEATURES_UVM_ENABLED` (bit 0 of gspFeatures).
+const GSP_FEATURES_UVM_ENABLED: u32 = 1;
 
 /// `NV2080_CTRL_CMD_GPU_GET_SHORT_NAME_STRING`: the chip's short name, "GH100".
 pub const GPU_GET_SHORT_NAME_STRING: u32 = 0x2080_0111;
@@ -797,6 +802,7 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
         GPU_GET_SHORT_NAME_STRING => put_str(params, 0, 64, b"GH100"),
         GSP_GET_FEATURES => {
             params.fill(0);
+            put(params, 0, GSP_FEATURES_UVM_ENABLED);
             if let Some(flags) = params.get_mut(4..6) {
                 flags.copy_from_slice(&[1, 1]);
             }

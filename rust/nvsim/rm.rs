@@ -6,8 +6,8 @@
 //! written into the parameters.
 
 use crate::abi::nv_rm::{
-    self, class, memory_alloc_params, vid_heap, Nvos00, Nvos21, Nvos33WithFd, Nvos54, Nvos55,
-    Nvos64,
+    self, class, ctxshare_alloc_params, memory_alloc_params, vid_heap, Nvos00, Nvos21,
+    Nvos33WithFd, Nvos54, Nvos55, Nvos64,
 };
 use crate::abi::nv_status::*;
 use crate::abi::pod::{read_pod, write_pod};
@@ -477,6 +477,24 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
         return Err(NV_ERR_INSUFFICIENT_PERMISSIONS);
     }
     let (client, handle, size) = alloc_object(state, file.id, p, request)?;
+    // A context share reports the VEID it got.
+    if p.h_class == class::FERMI_CONTEXT_SHARE_A {
+        let kind = state.rm.lock().get(client, handle).map(|o| o.kind);
+        if let Some(rm::Kind::ContextShare { subctx_id }) = kind {
+            if let Some(at) = params.get_mut(ctxshare_alloc_params::SUBCTX_ID_OFFSET..) {
+                write_pod(at, &subctx_id);
+            }
+            let ptr = usize::try_from(p.p_alloc_parms).unwrap_or(0);
+            if UserSlice::new(ptr, params.len())
+                .writer()
+                .write_slice(params)
+                .is_err()
+            {
+                let _ = state.rm.lock().free(file.id, client, handle);
+                return Err(NV_ERR_INVALID_POINTER);
+            }
+        }
+    }
     // Memory classes with NV_MEMORY_ALLOCATION_PARAMS report the size they allocated
     // (rounded up) in their parameters.
     let reports_size = matches!(

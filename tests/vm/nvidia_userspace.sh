@@ -64,11 +64,11 @@ nvidia_smi_memory_report() {
 # cuDeviceTotalMem work (about 80 queries answered with an H100 PCIe's numbers, the usermode
 # doorbell page mapped). cuCtxCreate registers both GPUs with UVM, makes a range group,
 # registers a GPU VA space, maps its first buffers through UVM external ranges, allocates a
-# channel group, then asks for FERMI_CONTEXT_SHARE_A (0x9067), which nvsim does not
-# implement (NV_ERR_INVALID_CLASS), and libcuda answers CUDA_ERROR_UNKNOWN: it must end there
-# with CUDA's own error, not hang or crash. CUDA_LAST_REFUSED is that call as nvsim's trace
-# shows it.
-CUDA_LAST_REFUSED='alloc class 0x9067 (48 bytes) -> errno 0 status 0x22'
+# channel group and a context share (VEID 0), then asks RM_MAP_MEMORY to map video memory
+# into the process, which nvsim does not do (NV_ERR_NOT_SUPPORTED), and libcuda answers
+# CUDA_ERROR_NOT_SUPPORTED: it must end there with CUDA's own error, not hang or crash.
+# CUDA_LAST_REFUSED is that call as nvsim's trace shows it.
+CUDA_LAST_REFUSED='esc 0x4e (56 bytes) -> errno 0 status 0x56'
 
 # The last call nvsim refused (an errno or an RM status), UVM commands aside.
 last_refused() {
@@ -97,7 +97,9 @@ cuda_driver_api() {
     dmesg | grep 'trace:' | grep -q "$cmd -> errno 0" || fail "libcuda made no $cmd" || return 1
   done
   ! dmesg | grep 'trace:' | grep -q 'esc 0x57 ' || fail "libcuda mapped with RM_MAP_MEMORY_DMA" || return 1
-  grep -qx 'CALL cuCtxCreate = 999 (CUDA_ERROR_UNKNOWN)' /tmp/out ||
+  dmesg | grep 'trace:' | grep -q 'alloc class 0x9067 (48 bytes) -> errno 0 status 0x0$' ||
+    fail "libcuda made no context share" || return 1
+  grep -qx 'CALL cuCtxCreate = 801 (CUDA_ERROR_NOT_SUPPORTED)' /tmp/out ||
     fail "cuCtxCreate's answer changed: update this case and the README" || return 1
   last_refused | grep -qF "$CUDA_LAST_REFUSED" ||
     fail "the last refused call is no longer '$CUDA_LAST_REFUSED': update this case and the README" || return 1
@@ -160,7 +162,7 @@ nvidia_userspace_in_container() {
     fail "libcuda should see exactly one GPU" || return 1
   grep -qx 'DEVICE 0 name=NVIDIA nvsim GPU total=2147483648' /tmp/out ||
     fail "cuDeviceTotalMem should be the 2 GiB quota" || return 1
-  grep -qx 'CALL cuCtxCreate = 999 (CUDA_ERROR_UNKNOWN)' /tmp/out ||
+  grep -qx 'CALL cuCtxCreate = 801 (CUDA_ERROR_NOT_SUPPORTED)' /tmp/out ||
     fail "cuCtxCreate should end where it ends against nvsim directly" || return 1
   sleep 1
 }

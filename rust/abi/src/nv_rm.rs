@@ -182,6 +182,26 @@ pub mod device_alloc_params {
     pub const SIZE: usize = 56;
 }
 
+/// `NV_CTXSHARE_ALLOCATION_PARAMETERS` (FERMI_CONTEXT_SHARE_A, `nvos.h`): hVASpace, flags,
+/// subctxId (in with `_SPECIFIED`, out always).
+pub mod ctxshare_alloc_params {
+    /// Offset of `flags` (u32); `_SUBCONTEXT` is bits 1:0.
+    pub const FLAGS_OFFSET: usize = 4;
+    /// Offset of `subctxId` (u32).
+    pub const SUBCTX_ID_OFFSET: usize = 8;
+    /// Size of the struct.
+    pub const SIZE: usize = 12;
+    /// `_SUBCONTEXT_SYNC`: VEID 0.
+    pub const SUBCONTEXT_SYNC: u32 = 0;
+    /// `_SUBCONTEXT_ASYNC`: the highest free VEID above 0.
+    pub const SUBCONTEXT_ASYNC: u32 = 1;
+    /// `_SUBCONTEXT_SPECIFIED`: the VEID in `subctxId`.
+    pub const SUBCONTEXT_SPECIFIED: u32 = 2;
+}
+
+/// `NV_VASPACE_ALLOCATION_PARAMETERS` (FERMI_VASPACE_A): 48 bytes in 535.
+pub const VASPACE_ALLOC_PARAMS_SIZE: usize = 48;
+
 /// Whether RM escape `nr` may be issued on the node (`on_ctl`: nvidiactl, else
 /// `/dev/nvidiaN`); `class` is RM_ALLOC's hClass. The RM answers EINVAL otherwise.
 pub fn node_allows(nr: u8, on_ctl: bool, class: Option<u32>) -> bool {
@@ -245,6 +265,8 @@ pub mod class {
     pub const NV50_MEMORY_VIRTUAL: u32 = 0x50a0;
     /// `FERMI_VASPACE_A`.
     pub const FERMI_VASPACE_A: u32 = 0x90f1;
+    /// `FERMI_CONTEXT_SHARE_A`: a subcontext (VEID) of a channel group.
+    pub const FERMI_CONTEXT_SHARE_A: u32 = 0x9067;
     /// `KEPLER_CHANNEL_GROUP_A` (TSG).
     pub const KEPLER_CHANNEL_GROUP_A: u32 = 0xa06c;
     /// GPFIFO channel classes, Volta to Blackwell.

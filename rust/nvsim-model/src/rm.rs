@@ -10,7 +10,9 @@
 //! and memory comes out of a per-GPU framebuffer or the system pool, or fails with
 //! `NV_ERR_NO_MEMORY`.
 
-use super::abi::nv_rm::{class, device_alloc_params, memory_alloc_params, os_desc_alloc_params};
+use super::abi::nv_rm::{
+    class, ctxshare_alloc_params, device_alloc_params, memory_alloc_params, os_desc_alloc_params,
+};
 use super::abi::nv_status::*;
 use super::abi::pod::read_pod;
 
@@ -61,7 +63,19 @@ pub enum Request {
     ChannelGroup,
     /// A GPFIFO channel.
     Channel,
+    /// A subcontext of a channel group (FERMI_CONTEXT_SHARE_A): `subcontext` is its
+    /// `NV_CTXSHARE_ALLOCATION_FLAGS_SUBCONTEXT` field, `subctx_id` the VEID asked for with
+    /// `_SPECIFIED`.
+    ContextShare {
+        /// SYNC (VEID 0), ASYNC (the highest free) or SPECIFIED.
+        subcontext: u32,
+        /// The VEID asked for.
+        subctx_id: u32,
+    },
 }
+
+/// Subcontexts (VEIDs) of a Hopper channel group.
+pub const SUBCONTEXTS: u32 = 64;
 
 /// What an object is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +105,11 @@ pub enum Kind {
     ChannelGroup,
     /// A channel.
     Channel,
+    /// A subcontext of its parent channel group, with its VEID.
+    ContextShare {
+        /// The VEID (0..[`SUBCONTEXTS`]).
+        subctx_id: u32,
+    },
 }
 
 /// One RM object.
@@ -640,6 +659,36 @@ impl<S: SlotStorage> RmStore<S> {
                 }
                 (Kind::Channel, gpu)
             }
+            Request::ContextShare {
+                subcontext,
+                subctx_id,
+            } => {
+                // The RM looks its parent up as a channel group.
+                if parent_obj.kind != Kind::ChannelGroup {
+                    return Err(NV_ERR_INVALID_OBJECT_HANDLE);
+                }
+                let used = self
+                    .objects()
+                    .filter(|o| o.client == client && o.parent == parent)
+                    .fold(0u64, |mask, o| match o.kind {
+                        Kind::ContextShare { subctx_id } => mask | 1u64 << (subctx_id % 64),
+                        _ => mask,
+                    });
+                let free = |id: u32| id < SUBCONTEXTS && used & (1u64 << id) == 0;
+                let id = match subcontext {
+                    ctxshare_alloc_params::SUBCONTEXT_SYNC => Some(0).filter(|&i| free(i)),
+                    // The RM's VEID heap grows down for async subcontexts.
+                    ctxshare_alloc_params::SUBCONTEXT_ASYNC => {
+                        (1..SUBCONTEXTS).rev().find(|&i| free(i))
+                    }
+                    ctxshare_alloc_params::SUBCONTEXT_SPECIFIED => {
+                        Some(subctx_id).filter(|&i| free(i))
+                    }
+                    _ => return Err(NV_ERR_INVALID_ARGUMENT),
+                };
+                let subctx_id = id.ok_or(NV_ERR_NO_MEMORY)?;
+                (Kind::ContextShare { subctx_id }, gpu)
+            }
         };
         self.put(
             slot,
@@ -868,6 +917,7 @@ pub fn class_params_len(class_id: u32) -> usize {
         class::NV01_DEVICE_0 => device_alloc_params::SIZE,
         class::NV01_MEMORY_LOCAL_USER | class::NV01_MEMORY_SYSTEM => memory_alloc_params::SIZE_535,
         class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR => os_desc_alloc_params::SIZE,
+        class::FERMI_CONTEXT_SHARE_A => ctxshare_alloc_params::SIZE,
         _ => 0,
     }
 }
@@ -904,6 +954,15 @@ pub fn decode_alloc(class_id: u32, params: &[u8]) -> Result<Alloc, NvStatus> {
             }
         }
         class::KEPLER_CHANNEL_GROUP_A => Request::ChannelGroup,
+        class::FERMI_CONTEXT_SHARE_A => {
+            let word = |at: usize| -> Result<u32, NvStatus> {
+                read_pod::<u32>(field(at)?).ok_or(NV_ERR_INVALID_ARGUMENT)
+            };
+            Request::ContextShare {
+                subcontext: word(ctxshare_alloc_params::FLAGS_OFFSET)? & 3,
+                subctx_id: word(ctxshare_alloc_params::SUBCTX_ID_OFFSET)?,
+            }
+        }
         c if class::GPFIFO_CHANNELS.contains(&c) => Request::Channel,
         class::NV01_MEMORY_VIRTUAL
         | class::NV50_MEMORY_VIRTUAL
@@ -945,6 +1004,64 @@ mod tests {
             .alloc(file, client, device, 0x5d0, 0x2080, Request::Subdevice)
             .unwrap();
         (client, device, sub)
+    }
+
+    #[test]
+    fn context_shares_take_veids_of_their_channel_group() {
+        let mut s: Store = store(&[GIB], GIB);
+        let (client, device, _) = setup(&mut s, 1);
+        let tsg = s
+            .alloc(1, client, device, 0x10, 0xa06c, Request::ChannelGroup)
+            .unwrap();
+        let share = |s: &mut Store, handle: u32, subcontext: u32, subctx_id: u32| {
+            s.alloc(
+                1,
+                client,
+                tsg,
+                handle,
+                class::FERMI_CONTEXT_SHARE_A,
+                Request::ContextShare {
+                    subcontext,
+                    subctx_id,
+                },
+            )
+            .map(|h| s.get(client, h).map(|o| o.kind))
+        };
+        let veid = |id| Ok(Some(Kind::ContextShare { subctx_id: id }));
+        assert_eq!(share(&mut s, 0x20, 0, 0), veid(0), "SYNC is VEID 0");
+        assert_eq!(
+            share(&mut s, 0x21, 0, 0),
+            Err(NV_ERR_NO_MEMORY),
+            "VEID 0 is taken"
+        );
+        assert_eq!(share(&mut s, 0x22, 1, 0), veid(63), "ASYNC grows down");
+        assert_eq!(share(&mut s, 0x23, 1, 0), veid(62));
+        assert_eq!(share(&mut s, 0x24, 2, 5), veid(5), "SPECIFIED");
+        assert_eq!(share(&mut s, 0x25, 2, 64), Err(NV_ERR_NO_MEMORY));
+        assert_eq!(share(&mut s, 0x26, 3, 0), Err(NV_ERR_INVALID_ARGUMENT));
+        // Only under a channel group.
+        let bad = s.alloc(
+            1,
+            client,
+            device,
+            0x27,
+            class::FERMI_CONTEXT_SHARE_A,
+            Request::ContextShare {
+                subcontext: 0,
+                subctx_id: 0,
+            },
+        );
+        assert_eq!(bad, Err(NV_ERR_INVALID_OBJECT_HANDLE));
+        assert_eq!(
+            decode_alloc(
+                class::FERMI_CONTEXT_SHARE_A,
+                &[0, 0, 0, 0, 1, 0, 0, 0, 9, 0, 0, 0]
+            ),
+            Ok(Alloc::Object(Request::ContextShare {
+                subcontext: 1,
+                subctx_id: 9
+            }))
+        );
     }
 
     #[test]

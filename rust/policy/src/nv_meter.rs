@@ -52,9 +52,13 @@ pub fn alloc_params_size(class_id: u32) -> Option<usize> {
         class::NV01_NULL_OBJECT | class::NV01_ROOT_NON_PRIV | class::NV01_ROOT_CLIENT => 108,
         class::NV01_DEVICE_0 => device_alloc_params::SIZE,
         class::NV20_SUBDEVICE_0 => 4,
-        class::NV01_MEMORY_LOCAL_USER | class::NV01_MEMORY_SYSTEM | class::NV01_MEMORY_VIRTUAL => {
-            family.memory_alloc_params_size()
-        }
+        class::NV01_MEMORY_LOCAL_USER
+        | class::NV01_MEMORY_SYSTEM
+        | class::NV01_MEMORY_VIRTUAL
+        | class::NV50_MEMORY_VIRTUAL => family.memory_alloc_params_size(),
+        // libcuda allocates these with `paramsSize` 0: the RM sizes them by class.
+        class::FERMI_VASPACE_A => super::abi::nv_rm::VASPACE_ALLOC_PARAMS_SIZE,
+        class::FERMI_CONTEXT_SHARE_A => super::abi::nv_rm::ctxshare_alloc_params::SIZE,
         class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR => os_desc_alloc_params::SIZE,
         class::NV01_EVENT_OS_EVENT => 24,
         class::KEPLER_CHANNEL_GROUP_A => 20,

@@ -185,6 +185,7 @@ pub fn alloc_kind(class_id: u32) -> Option<AllocKind> {
         | class::NV01_MEMORY_VIRTUAL
         | class::NV50_MEMORY_VIRTUAL
         | class::FERMI_VASPACE_A
+        | class::FERMI_CONTEXT_SHARE_A
         | class::NV01_EVENT_OS_EVENT
         | class::KEPLER_CHANNEL_GROUP_A => AllocKind::Other,
         c if class::GPFIFO_CHANNELS.contains(&c)

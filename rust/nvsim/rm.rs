@@ -477,33 +477,31 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
         return Err(NV_ERR_INSUFFICIENT_PERMISSIONS);
     }
     let (client, handle, size) = alloc_object(state, file.id, p, request)?;
-    // A context share reports the VEID it got.
-    if p.h_class == class::FERMI_CONTEXT_SHARE_A {
-        let kind = state.rm.lock().get(client, handle).map(|o| o.kind);
-        if let Some(rm::Kind::ContextShare { subctx_id }) = kind {
-            if let Some(at) = params.get_mut(ctxshare_alloc_params::SUBCTX_ID_OFFSET..) {
-                write_pod(at, &subctx_id);
-            }
-            let ptr = usize::try_from(p.p_alloc_parms).unwrap_or(0);
-            if UserSlice::new(ptr, params.len())
-                .writer()
-                .write_slice(params)
-                .is_err()
-            {
-                let _ = state.rm.lock().free(file.id, client, handle);
-                return Err(NV_ERR_INVALID_POINTER);
+    // What some classes report in their parameters: a context share its VEID; memory
+    // classes with NV_MEMORY_ALLOCATION_PARAMS the size they allocated (rounded up).
+    let report = match (p.h_class, size) {
+        (class::FERMI_CONTEXT_SHARE_A, _) => {
+            match state.rm.lock().get(client, handle).map(|o| o.kind) {
+                Some(rm::Kind::ContextShare { subctx_id }) => Some((
+                    ctxshare_alloc_params::SUBCTX_ID_OFFSET,
+                    u64::from(subctx_id),
+                    4,
+                )),
+                _ => None,
             }
         }
-    }
-    // Memory classes with NV_MEMORY_ALLOCATION_PARAMS report the size they allocated
-    // (rounded up) in their parameters.
-    let reports_size = matches!(
-        p.h_class,
-        class::NV01_MEMORY_LOCAL_USER | class::NV01_MEMORY_SYSTEM
-    );
-    if let (Some(size), true) = (size, reports_size) {
-        if let Some(at) = params.get_mut(memory_alloc_params::SIZE_OFFSET..) {
-            write_pod(at, &size);
+        (class::NV01_MEMORY_LOCAL_USER | class::NV01_MEMORY_SYSTEM, Some(size)) => {
+            Some((memory_alloc_params::SIZE_OFFSET, size, 8))
+        }
+        _ => None,
+    };
+    if let Some((at, value, width)) = report {
+        // A u32 field holds a value that came from a u32.
+        let bytes = value.to_ne_bytes();
+        let narrow = (value as u32).to_ne_bytes();
+        let value: &[u8] = if width == 4 { &narrow } else { &bytes };
+        if let Some(field) = params.get_mut(at..at + value.len()) {
+            field.copy_from_slice(value);
         }
         let ptr = usize::try_from(p.p_alloc_parms).unwrap_or(0);
         if UserSlice::new(ptr, params.len())

@@ -15,11 +15,10 @@
 
 use crate::abi::nv_status::*;
 use crate::abi::nv_uvm::*;
-use crate::abi::pod::{read_pod, write_pod, Pod};
 use crate::caller::caller_holds_gpu;
 use crate::fops::{this_module, FileOps};
 use crate::state::State;
-use crate::uvm_va::{self, KernelVaSpace, VaFile};
+use crate::uvm_va::{self, with_params, KernelVaSpace, VaFile};
 use kernel::bindings;
 use kernel::error::from_result;
 use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
@@ -201,14 +200,6 @@ fn uvm_ioctl(state: &State, uvm: &UvmFile, cmd: u32, arg: usize) -> Result {
         .read_slice(&mut buf)?;
     dispatch(state, uvm, cmd, &mut buf);
     UserSlice::new(arg, command.size).writer().write_slice(&buf)
-}
-
-/// Runs `f` on the parameters as `T` and writes them back.
-fn with_params<T: Pod>(buf: &mut [u8], f: impl FnOnce(&mut T)) {
-    if let Some(mut p) = read_pod::<T>(buf) {
-        f(&mut p);
-        write_pod(buf, &p);
-    }
 }
 
 /// Runs UVM command `cmd` on its copied-in parameters `buf`, its status in `rmStatus`.

@@ -60,8 +60,9 @@ pub(crate) struct VaFile<'a> {
     pub(crate) gpu_vaspaces: u32,
 }
 
-/// Runs `f` on the parameters as `T` and writes them back.
-fn with_params<T: Pod>(buf: &mut [u8], f: impl FnOnce(&mut T)) {
+/// Runs `f` on a UVM command's parameters as `T` and writes them back (every command's
+/// handler, here and in `uvm.rs`).
+pub(crate) fn with_params<T: Pod>(buf: &mut [u8], f: impl FnOnce(&mut T)) {
     if let Some(mut p) = read_pod::<T>(buf) {
         f(&mut p);
         write_pod(buf, &p);

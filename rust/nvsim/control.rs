@@ -4,7 +4,7 @@
 //! informational controls are the model's (`nvsim_model::ctrl`); this file copies parameters
 //! in and out, including the lists some controls point to in the caller's memory.
 
-use crate::abi::nv_rm::{class, ctrl, fb_info, Nvos54};
+use crate::abi::nv_rm::{class, ctrl, engine_type, fb_info, Nvos54};
 use crate::abi::nv_status::*;
 use crate::abi::pod::{read_pod, write_pod};
 use crate::caller;
@@ -57,7 +57,7 @@ fn control_checked(
         ctrl::Target::Device => object.class == class::NV01_DEVICE_0,
         ctrl::Target::Subdevice => object.class == class::NV20_SUBDEVICE_0,
         ctrl::Target::ChannelGroup => object.class == class::KEPLER_CHANNEL_GROUP_A,
-        ctrl::Target::Channel => object.kind == rm::Kind::Channel,
+        ctrl::Target::Channel => matches!(object.kind, rm::Kind::Channel { .. }),
     };
     if !takes {
         return Err(NV_ERR_NOT_SUPPORTED);
@@ -169,8 +169,48 @@ fn control_checked(
             write_pod(&mut params[8..], &(len as u32));
         }
         ctrl::NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN => {
-            // A token unique per channel: its handle's low bits.
-            write_pod(&mut params, &(object.handle & 0xffff));
+            // Runlist 0 (bits 22:16), the channel id (11:0).
+            if let rm::Kind::Channel { chid, .. } = object.kind {
+                write_pod(&mut params, &u32::from(chid));
+            }
+        }
+        ctrl::NVC36F_CTRL_GET_CLASS_ENGINEID => {
+            let handle = read_pod::<u32>(&params).unwrap_or(0);
+            if handle == 0 {
+                return Err(NV_ERR_OBJECT_NOT_FOUND);
+            }
+            let rm::Kind::Channel { engine_type, .. } = object.kind else {
+                return Err(NV_ERR_INVALID_OBJECT_HANDLE);
+            };
+            let child = state
+                .rm
+                .lock()
+                .get(p.h_client, handle)
+                .filter(|o| o.parent == object.handle && o.kind == rm::Kind::EngineObject)
+                .map(|o| o.class)
+                .ok_or(NV_ERR_OBJECT_NOT_FOUND)?;
+            let engine = if class::COMPUTE.contains(&child) {
+                engine_type::GR0
+            } else {
+                u32::from(engine_type)
+            };
+            // classEngineID is SET_OBJECT's NVCLASS field (15:0): the class.
+            write_pod(&mut params[4..], &(child & 0xffff));
+            write_pod(&mut params[8..], &child);
+            write_pod(&mut params[12..], &engine);
+        }
+        ctrl::NV0080_CTRL_CMD_FIFO_GET_CHANNELLIST => channel_list(state, &object, &params)?,
+        ctrl::NV2080_CTRL_CMD_GR_GET_CTX_BUFFER_SIZE => {
+            let handle = read_pod::<u32>(&params).unwrap_or(0);
+            let is_channel = state
+                .rm
+                .lock()
+                .get(p.h_client, handle)
+                .is_some_and(|o| matches!(o.kind, rm::Kind::Channel { .. }));
+            if !is_channel {
+                return Err(NV_ERR_INVALID_CHANNEL);
+            }
+            write_pod(&mut params[8..], &GR_CTX_BUFFER_SIZE);
         }
         // Scheduling a channel group and setting its timeslice change nothing nvsim
         // simulates.
@@ -248,6 +288,50 @@ fn ctrl_context(state: &State, gpu: Option<u8>) -> nvsim_ctrl::Context<'_> {
 fn clocks() -> (u64, u64) {
     // SAFETY: both only read the kernel's clocks.
     unsafe { (nvsim_clock_real_us(), nvsim_clock_mono_ns()) }
+}
+
+/// What GR_GET_CTX_BUFFER_SIZE reports for a channel: nvsim's own figure (the RM sums the
+/// context buffers its GR engine needs).
+const GR_CTX_BUFFER_SIZE: u64 = 2 << 20;
+
+/// Most channels one GET_CHANNELLIST names (the RM's parameter copy takes 1 MiB at most).
+const CHANNELLIST_MAX: usize = (1 << 20) / 4;
+
+/// FIFO_GET_CHANNELLIST: the channel id of each handle in the caller's list (of the calling
+/// client), `0xffffffff` for one that is no channel; both lists are in the caller's memory.
+fn channel_list(state: &State, device: &rm::Object, params: &[u8]) -> Result<(), NvStatus> {
+    let count = read_pod::<u32>(params).unwrap_or(0) as usize;
+    if count == 0 || count > CHANNELLIST_MAX {
+        return Err(NV_ERR_INVALID_ARGUMENT);
+    }
+    let pointer = |at: usize| {
+        params
+            .get(at..)
+            .and_then(read_pod::<u64>)
+            .and_then(|p| usize::try_from(p).ok())
+            .ok_or(NV_ERR_INVALID_POINTER)
+    };
+    let (handles_at, ids_at) = (pointer(8)?, pointer(16)?);
+    let mut list = KVVec::from_elem(0u8, 4 * count, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
+    UserSlice::new(handles_at, list.len())
+        .reader()
+        .read_slice(&mut list)
+        .map_err(|_| NV_ERR_INVALID_POINTER)?;
+    {
+        let rm = state.rm.lock();
+        for entry in list.chunks_exact_mut(4) {
+            let handle = read_pod::<u32>(entry).unwrap_or(0);
+            let id = match rm.get(device.client, handle).map(|o| (o.kind, o.gpu)) {
+                Some((rm::Kind::Channel { chid, .. }, gpu)) if gpu == device.gpu => u32::from(chid),
+                _ => ctrl::CHANNELLIST_INVALID_CHANNEL,
+            };
+            write_pod(entry, &id);
+        }
+    }
+    UserSlice::new(ids_at, list.len())
+        .writer()
+        .write_slice(&list)
+        .map_err(|_| NV_ERR_INVALID_POINTER)
 }
 
 /// FB_GET_INFO (first version): the list is in the caller's memory at the params' pointer,

@@ -65,8 +65,9 @@ fn format_state(state: &State, out: &mut impl Write) -> core::fmt::Result {
     }
     writeln!(out, "sys_used {}", rm.sys_used())?;
     drop(rm);
-    let backed = state.pages.backed();
-    writeln!(out, "sys_pages {}", backed)?;
+    let (sys_pages, fb_pages) = state.pages.backed();
+    writeln!(out, "sys_pages {}", sys_pages)?;
+    writeln!(out, "fb_pages {}", fb_pages)?;
     let rm = state.rm.lock();
     writeln!(out, "objects {}", rm.objects().count())?;
     // Per file with clients: the memory charged to it (each file once, at its first client).

@@ -1,7 +1,7 @@
-// SPDX-License-Identifier: GPL-2.0
-
-//! The simulated memory's pages: real, zeroed pages behind every system-memory object, the
-//! one doorbell page, and how an mmap of an nvidia file maps them.
+//! The simulated memory's pages: real, zeroed pages behind every system-memory object, video
+//! memory backed page by page on first use (as the RM scrubs it, it reads as zeroes until
+//! written; memory never touched costs nothing), the one doorbell page, and how an mmap of an
+//! nvidia file maps them.
 
 use crate::abi::nv_status::*;
 use crate::nvsim_model::rm;
@@ -11,6 +11,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::alloc::AllocError;
 use kernel::page::{Page, PAGE_SIZE};
 use kernel::prelude::*;
+use kernel::rbtree::RBTree;
 use kernel::sync::Mutex;
 
 /// An mmap context: pages of one system-memory allocation, or the usermode region.
@@ -24,23 +25,61 @@ pub(crate) struct MmapContext {
     pub(crate) first_page: usize,
     /// Pages the mapping may cover.
     pub(crate) pages: usize,
+    /// For video memory, the allocation's size in pages (its backing is made on first use);
+    /// 0 for system memory, whose pages exist from its allocation on.
+    pub(crate) fb_pages: usize,
 }
 
-/// The pages behind one system-memory allocation (what an mmap of any handle to it shows).
-struct SysPages {
-    /// The allocation's id in the RM store.
-    id: u32,
-    /// Its pages, in order.
-    pages: KVVec<Page>,
+/// The pages behind one allocation, in order (what an mmap of any handle to it shows): all
+/// present for system memory, `None` where video memory was never touched.
+pub(crate) struct Backing {
+    /// The pages.
+    pages: KVVec<Option<Page>>,
+    /// Whether the allocation is video memory.
+    fb: bool,
 }
 
-/// The pages of the system-memory objects, one entry per allocation.
-pub(crate) struct PageTable(KVec<SysPages>);
+/// The pages of the memory objects, by the RM store's allocation id.
+pub(crate) struct PageTable(RBTree<u32, Backing>);
 
 impl PageTable {
     /// Records `pages` as the pages of allocation `id` (the RM store's id).
-    pub(crate) fn insert(&mut self, id: u32, pages: KVVec<Page>) -> Result<(), AllocError> {
-        self.0.push(SysPages { id, pages }, GFP_KERNEL)
+    pub(crate) fn insert(&mut self, id: u32, pages: Backing) -> Result<(), AllocError> {
+        self.0
+            .try_create_and_insert(id, pages, GFP_KERNEL)
+            .map(|_| ())
+            .map_err(|_| AllocError)
+    }
+
+    /// Page `index` of video-memory allocation `id` of `pages` pages, made (zeroed) on first
+    /// use. The caller has checked, under the RM lock taken after this table's, that `id` is
+    /// alive; the backing goes when it is freed ([`Pages::drop_freed`]).
+    pub(crate) fn fb_page(&mut self, id: u32, pages: usize, index: usize) -> Result<&Page> {
+        if index >= pages {
+            return Err(ERANGE);
+        }
+        if self.0.get(&id).is_none() {
+            let mut backing = KVVec::with_capacity(pages, GFP_KERNEL)?;
+            for _ in 0..pages {
+                backing.push(None, GFP_KERNEL)?;
+            }
+            self.insert(
+                id,
+                Backing {
+                    pages: backing,
+                    fb: true,
+                },
+            )?;
+        }
+        let slot = self
+            .0
+            .get_mut(&id)
+            .and_then(|b| b.pages.get_mut(index))
+            .ok_or(ERANGE)?;
+        if slot.is_none() {
+            *slot = Some(Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?);
+        }
+        slot.as_ref().ok_or(ENOMEM)
     }
 }
 
@@ -58,7 +97,7 @@ pub(crate) struct Pages {
 
 /// Zeroed pages for `size` bytes of system memory (rounded up as the RM store rounds),
 /// or `NV_ERR_NO_MEMORY`. A kvmalloc'd vector: large objects need large page arrays.
-pub(crate) fn alloc_pages(size: u64) -> Result<KVVec<Page>, NvStatus> {
+pub(crate) fn alloc_pages(size: u64) -> Result<Backing, NvStatus> {
     let rounded = size
         .checked_next_multiple_of(rm::MEMORY_PAGE)
         .ok_or(NV_ERR_NO_MEMORY)?;
@@ -66,9 +105,11 @@ pub(crate) fn alloc_pages(size: u64) -> Result<KVVec<Page>, NvStatus> {
     let mut pages = KVVec::with_capacity(count, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
     for _ in 0..count {
         let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO).map_err(|_| NV_ERR_NO_MEMORY)?;
-        pages.push(page, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
+        pages
+            .push(Some(page), GFP_KERNEL)
+            .map_err(|_| NV_ERR_NO_MEMORY)?;
     }
-    Ok(pages)
+    Ok(Backing { pages, fb: false })
 }
 
 extern "C" {
@@ -88,7 +129,7 @@ impl Pages {
             releases_seen: AtomicU64::new(0),
             doorbell: Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?,
             table: KBox::pin_init(
-                kernel::new_mutex!(PageTable(KVec::new()), "nvsim::State::sysmem"),
+                kernel::new_mutex!(PageTable(RBTree::new()), "nvsim::State::pages"),
                 GFP_KERNEL,
             )?,
         })
@@ -100,43 +141,52 @@ impl Pages {
         self.table.lock()
     }
 
-    /// How many pages back system-memory objects.
-    pub(crate) fn backed(&self) -> usize {
-        self.table.lock().0.iter().map(|e| e.pages.len()).sum()
+    /// How many pages back system-memory objects, and video memory touched so far.
+    pub(crate) fn backed(&self) -> (usize, usize) {
+        let table = self.table.lock();
+        let count = |fb: bool| -> usize {
+            table
+                .0
+                .values()
+                .filter(|b| b.fb == fb)
+                .map(|b| b.pages.iter().filter(|p| p.is_some()).count())
+                .sum()
+        };
+        (count(false), count(true))
     }
 
-    /// Drops the pages of system-memory objects the RM no longer has (mappings keep their own
-    /// page references).
+    /// Drops the pages of memory objects the RM no longer has (mappings keep their own page
+    /// references).
     pub(crate) fn drop_freed(&self, rm: &Mutex<KernelRm>) {
         let mut table = self.table.lock();
-        // Nothing to look for unless a system allocation was released since the last look
-        // (checked under the table's lock, so no release can be missed).
-        let releases = rm.lock().sys_releases();
+        // Nothing to look for unless an allocation was released since the last look (checked
+        // under the table's lock, so no release can be missed).
+        let releases = rm.lock().memory_releases();
         if releases == self.releases_seen.load(Ordering::Relaxed) {
             return;
         }
         self.releases_seen.store(releases, Ordering::Relaxed);
-        let old = core::mem::take(&mut table.0);
-        let Ok(mut kept) = KVec::with_capacity(old.len(), GFP_KERNEL) else {
-            // Without room to sort them, keep every entry: pages then live until unload.
-            table.0 = old;
-            return;
-        };
-        {
-            let rm = rm.lock();
-            for entry in old {
-                if rm.memory_alive(entry.id) {
-                    // Within the capacity reserved above: cannot fail.
-                    let _ = kept.push(entry, GFP_KERNEL);
-                }
-            }
+        let rm = rm.lock();
+        let mut cursor = table.0.cursor_front();
+        while let Some(c) = cursor {
+            let (id, _) = c.current();
+            cursor = if rm.memory_alive(*id) {
+                c.move_next()
+            } else {
+                // The node and its pages drop here.
+                c.remove_current().0
+            };
         }
-        table.0 = kept;
     }
 
     /// mmap of an nvidia file with mmap context `ctx`: the pages it names into `vma`; EINVAL
     /// once its object is freed.
-    pub(crate) fn map(&self, ctx: MmapContext, vma: *mut kernel::ffi::c_void) -> Result {
+    pub(crate) fn map(
+        &self,
+        ctx: MmapContext,
+        rm: &Mutex<KernelRm>,
+        vma: *mut kernel::ffi::c_void,
+    ) -> Result {
         if ctx.doorbell {
             let mut ptrs = KVVec::with_capacity(ctx.pages, GFP_KERNEL)?;
             for _ in 0..ctx.pages {
@@ -152,15 +202,27 @@ impl Pages {
             };
             return kernel::error::to_result(ret);
         }
-        let table = self.table.lock();
-        let entry = table.0.iter().find(|e| e.id == ctx.memory).ok_or(EINVAL)?;
-        let pages = entry
-            .pages
-            .get(ctx.first_page..ctx.first_page + ctx.pages)
-            .ok_or(ERANGE)?;
-        let mut ptrs = KVVec::with_capacity(pages.len(), GFP_KERNEL)?;
-        for page in pages {
-            ptrs.push(page.as_ptr().cast::<kernel::ffi::c_void>(), GFP_KERNEL)?;
+        let mut table = self.table.lock();
+        let mut ptrs = KVVec::with_capacity(ctx.pages, GFP_KERNEL)?;
+        if ctx.fb_pages > 0 {
+            // Video memory: back the mapped pages now (a CPU mapping touches them anyway).
+            if !rm.lock().memory_alive(ctx.memory) {
+                return Err(EINVAL);
+            }
+            for index in ctx.first_page..ctx.first_page + ctx.pages {
+                let page = table.fb_page(ctx.memory, ctx.fb_pages, index)?;
+                ptrs.push(page.as_ptr().cast::<kernel::ffi::c_void>(), GFP_KERNEL)?;
+            }
+        } else {
+            let entry = table.0.get(&ctx.memory).ok_or(EINVAL)?;
+            let pages = entry
+                .pages
+                .get(ctx.first_page..ctx.first_page + ctx.pages)
+                .ok_or(ERANGE)?;
+            for page in pages {
+                let page = page.as_ref().ok_or(EINVAL)?;
+                ptrs.push(page.as_ptr().cast::<kernel::ffi::c_void>(), GFP_KERNEL)?;
+            }
         }
         // SAFETY: `vma` is the VMA being set up under the mmap lock; `ptrs` holds `len` live
         // pages, kept alive by `table`'s lock until the shim has taken its own references.

@@ -158,6 +158,30 @@ fn run_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
             write_pod(buf, &p);
             Ok(())
         }
+        nv_rm::esc::RM_UPDATE_DEVICE_MAPPING_INFO => {
+            // NVOS56: where the caller's mapping of a memory object now is. The mapping is
+            // the process's VMA, so the RM only checks the client is this file's and the
+            // memory exists.
+            if buf.len() != 40 {
+                return Err(EINVAL);
+            }
+            let word = |at: usize| buf.get(at..).and_then(read_pod::<u32>).unwrap_or(0);
+            let (client, memory) = (word(0), word(8));
+            let status = {
+                let rm = state.rm.lock();
+                match rm.get(client, client) {
+                    Some(owner) if owner.file == file.id => match rm.get(client, memory) {
+                        Some(o) if matches!(o.kind, rm::Kind::Memory { .. }) => NV_OK,
+                        _ => NV_ERR_INVALID_OBJECT_HANDLE,
+                    },
+                    _ => NV_ERR_INVALID_CLIENT,
+                }
+            };
+            if let Some(at) = buf.get_mut(32..) {
+                write_pod(at, &status);
+            }
+            Ok(())
+        }
         nv_rm::esc::RM_UNMAP_MEMORY => {
             // NVOS34: hClient@0 hDevice@4 hMemory@8 pLinearAddress@16 status@24 flags@28. The
             // mapping itself is the process's VMA (munmap ends it), so the RM only checks the
@@ -300,6 +324,7 @@ fn alloc_memory(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
             doorbell: false,
             first_page: 0,
             pages,
+            fb_pages: 0,
         });
     }
     Ok(())
@@ -457,7 +482,8 @@ fn alloc_object(
 /// Performs an allocation; returns (client, new handle) or the RM status.
 fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), NvStatus> {
     let params_len = rm::class_params_len(p.h_class);
-    let mut params = [0u8; memory_alloc_params::SIZE_535];
+    // The largest class parameters nvsim reads: a channel's.
+    let mut params = [0u8; nv_rm::channel_alloc_params::SIZE];
     let params = params
         .get_mut(..params_len)
         .ok_or(NV_ERR_INVALID_ARGUMENT)?;
@@ -476,7 +502,13 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
     if class::PRIVILEGED.contains(&p.h_class) && !caller::is_admin() {
         return Err(NV_ERR_INSUFFICIENT_PERMISSIONS);
     }
-    let (client, handle, size) = alloc_object(state, file.id, p, request)?;
+    // On a GPU file (OS events only) the client is that of the nvidiactl file it is linked
+    // to, as the RM's REGISTER_FD makes it.
+    let owner = match file.node {
+        Node::Ctl => file.id,
+        Node::Gpu(_) => client_file(state, file, p.h_root).unwrap_or(file.id),
+    };
+    let (client, handle, size) = alloc_object(state, owner, p, request)?;
     // What some classes report in their parameters: a context share its VEID; memory
     // classes with NV_MEMORY_ALLOCATION_PARAMS the size they allocated (rounded up).
     let report = match (p.h_class, size) {
@@ -627,10 +659,12 @@ fn vid_heap(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
 
 /// RM_MAP_MEMORY: validates the mapping and sets the mmap context on the file `p.fd` names,
 /// which for system memory must be an nvidiactl file (libcuda opens a new one per mapping)
-/// and must have no context yet: one per file, until it closes.
+/// and for what the driver maps through a BAR (video memory, the usermode region) a file of
+/// that GPU; it must have no context yet: one per file, until it closes.
 fn map_memory(state: &State, file: &NvFile, p: &Nvos33WithFd) -> Result<(), NvStatus> {
     let page = PAGE_SIZE as u64;
-    let (first_page, pages, memory, doorbell) = {
+    // (first page, pages, allocation id, the GPU a BAR mapping needs, fb pages, doorbell)
+    let (first_page, pages, memory, bar_gpu, fb_pages, doorbell) = {
         let rm = state.rm.lock();
         let owner = rm
             .get(p.h_client, p.h_client)
@@ -644,25 +678,18 @@ fn map_memory(state: &State, file: &NvFile, p: &Nvos33WithFd) -> Result<(), NvSt
         let memory = rm
             .get(p.h_client, p.h_memory)
             .ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
-        // The usermode region: where a process rings its channels' doorbells. nvsim runs no
-        // channels, so its doorbell is one page, shared, that rings nothing.
+        // The usermode region: where a process rings its channels' doorbells, one page shared
+        // by every process (the engine watches the channels' GPPut, not the doorbell).
         if class::USERMODE.contains(&memory.class) {
             if p.offset != 0 || p.length == 0 || p.length % page != 0 || p.length > USERMODE_SIZE {
                 return Err(NV_ERR_INVALID_LIMIT);
             }
             let count = usize::try_from(p.length / page).map_err(|_| NV_ERR_INVALID_LIMIT)?;
             let gpu = memory.gpu.ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
-            (0, count, 0, Some(gpu))
+            (0, count, 0, Some(gpu), 0, true)
         } else {
-            let (size, id) = match memory.kind {
-                rm::Kind::Memory {
-                    pool: rm::Pool::Sys,
-                    size,
-                    id,
-                    ..
-                } => (size, id),
-                // Framebuffer memory would be mapped through BAR1, which nvsim does not have.
-                rm::Kind::Memory { .. } => return Err(NV_ERR_NOT_SUPPORTED),
+            let (pool, size, id) = match memory.kind {
+                rm::Kind::Memory { pool, size, id, .. } => (pool, size, id),
                 _ => return Err(NV_ERR_INVALID_OBJECT_HANDLE),
             };
             let end = p.offset.checked_add(p.length).ok_or(NV_ERR_INVALID_LIMIT)?;
@@ -671,15 +698,22 @@ fn map_memory(state: &State, file: &NvFile, p: &Nvos33WithFd) -> Result<(), NvSt
             }
             let first = usize::try_from(p.offset / page).map_err(|_| NV_ERR_INVALID_LIMIT)?;
             let count = usize::try_from(p.length / page).map_err(|_| NV_ERR_INVALID_LIMIT)?;
-            (first, count, id, None)
+            match pool {
+                rm::Pool::Sys => (first, count, id, None, 0, false),
+                // Video memory, which the driver maps through BAR1 of its GPU.
+                rm::Pool::Fb(gpu) => {
+                    let total = usize::try_from(size / page).map_err(|_| NV_ERR_NO_MEMORY)?;
+                    (first, count, id, Some(gpu), total, false)
+                }
+            }
         }
     };
-    // A BAR mapping (the usermode region is in BAR0) goes on a file of that GPU, system
-    // memory on an nvidiactl file, as the RM's nv_add_mapping_context_to_file has it.
+    // A BAR mapping goes on a file of that GPU, system memory on an nvidiactl file, as the
+    // RM's nv_add_mapping_context_to_file has it.
     let target =
-        NvFileRef::from_fd(state, p.fd, doorbell.is_none()).ok_or(NV_ERR_INVALID_ARGUMENT)?;
+        NvFileRef::from_fd(state, p.fd, bar_gpu.is_none()).ok_or(NV_ERR_INVALID_ARGUMENT)?;
     let target_file = target.nv_file();
-    if let Some(gpu) = doorbell {
+    if let Some(gpu) = bar_gpu {
         if target_file.node != Node::Gpu(u32::from(gpu)) {
             return Err(NV_ERR_INVALID_ARGUMENT);
         }
@@ -690,9 +724,10 @@ fn map_memory(state: &State, file: &NvFile, p: &Nvos33WithFd) -> Result<(), NvSt
     }
     inner.mmap_context = Some(MmapContext {
         memory,
-        doorbell: doorbell.is_some(),
+        doorbell,
         first_page,
         pages,
+        fb_pages,
     });
     Ok(())
 }

@@ -52,11 +52,19 @@ pub(crate) fn escape(node: Node, nr: u8, buf: &[u8], result: &Result) {
             errno,
             status
         ),
-        Subject::VidHeap(function) => pr_info!(
-            "trace: node {} esc {:#x} vid-heap function {} -> errno {} status {:#x}\n",
+        Subject::VidHeap {
+            function,
+            flags,
+            attr,
+            size,
+        } => pr_info!(
+            "trace: node {} esc {:#x} vid-heap function {} flags {:#x} attr {:#x} size {:#x} -> errno {} status {:#x}\n",
             node,
             nr,
             function,
+            flags,
+            attr,
+            size,
             errno,
             status
         ),

@@ -63,12 +63,15 @@ nvidia_smi_memory_report() {
 # libcuda's driver API against nvsim. cuInit, cuDeviceGetCount, cuDeviceGetName and
 # cuDeviceTotalMem work (about 80 queries answered with an H100 PCIe's numbers, the usermode
 # doorbell page mapped). cuCtxCreate registers both GPUs with UVM, makes a range group,
-# registers a GPU VA space, maps its first buffers through UVM external ranges, allocates a
-# channel group and a context share (VEID 0), then asks RM_MAP_MEMORY to map video memory
-# into the process, which nvsim does not do (NV_ERR_NOT_SUPPORTED), and libcuda answers
-# CUDA_ERROR_NOT_SUPPORTED: it must end there with CUDA's own error, not hang or crash.
+# registers a GPU VA space, maps its buffers through UVM external ranges, maps video memory
+# into the process through a GPU file (RM_MAP_MEMORY), builds three channel groups of 8, 4
+# and 4 channels, each with a compute and a copy object, registers the channels with UVM,
+# schedules the groups, allocates OS events on a GPU file, then submits its first work and
+# waits for it. nvsim runs no channels yet: libcuda asks the RM to service interrupts
+# (MC_SERVICE_INTERRUPTS, which nvsim refuses until its engine exists) and answers
+# CUDA_ERROR_UNKNOWN: it must end there with CUDA's own error, not hang or crash.
 # CUDA_LAST_REFUSED is that call as nvsim's trace shows it.
-CUDA_LAST_REFUSED='esc 0x4e (56 bytes) -> errno 0 status 0x56'
+CUDA_LAST_REFUSED='control 0x20801702 (4 bytes) -> errno 0 status 0x56'
 
 # The last call nvsim refused (an errno or an RM status), UVM commands aside.
 last_refused() {
@@ -99,7 +102,21 @@ cuda_driver_api() {
   ! dmesg | grep 'trace:' | grep -q 'esc 0x57 ' || fail "libcuda mapped with RM_MAP_MEMORY_DMA" || return 1
   dmesg | grep 'trace:' | grep -q 'alloc class 0x9067 (48 bytes) -> errno 0 status 0x0$' ||
     fail "libcuda made no context share" || return 1
-  grep -qx 'CALL cuCtxCreate = 801 (CUDA_ERROR_NOT_SUPPORTED)' /tmp/out ||
+  # The channels: 16 GPFIFO channels with their ids, compute and copy objects and engine
+  # ids, registered with UVM; video memory mapped into the process; events on a GPU file.
+  for call in 'alloc class 0xc86f (48 bytes)' 'alloc class 0xcbc0 (48 bytes)' \
+      'alloc class 0xc8b5 (48 bytes)' 'control 0x0080170d (24 bytes)' \
+      'control 0xc36f0101 (16 bytes)' 'control 0xc36f0108 (4 bytes)' \
+      'control 0xa06c0101 (2 bytes)'; do
+    dmesg | grep 'trace:' | grep -q "$call -> errno 0 status 0x0$" || fail "libcuda made no $call" || return 1
+  done
+  n=$(dmesg | grep 'trace:' | grep -c 'alloc class 0xc86f (48 bytes) -> errno 0 status 0x0$')
+  [ "$n" = 16 ] || fail "libcuda made $n channels, want 16" || return 1
+  dmesg | grep 'trace:' | grep -q 'uvm command 27 (56 bytes) -> errno 0' ||
+    fail "libcuda registered no channel with UVM" || return 1
+  dmesg | grep 'trace:' | grep -q 'node 0 esc 0x2b alloc class 0x79 (48 bytes) -> errno 0 status 0x0$' ||
+    fail "libcuda allocated no OS event on a GPU file" || return 1
+  grep -qx 'CALL cuCtxCreate = 999 (CUDA_ERROR_UNKNOWN)' /tmp/out ||
     fail "cuCtxCreate's answer changed: update this case and the README" || return 1
   last_refused | grep -qF "$CUDA_LAST_REFUSED" ||
     fail "the last refused call is no longer '$CUDA_LAST_REFUSED': update this case and the README" || return 1
@@ -162,7 +179,7 @@ nvidia_userspace_in_container() {
     fail "libcuda should see exactly one GPU" || return 1
   grep -qx 'DEVICE 0 name=NVIDIA nvsim GPU total=2147483648' /tmp/out ||
     fail "cuDeviceTotalMem should be the 2 GiB quota" || return 1
-  grep -qx 'CALL cuCtxCreate = 801 (CUDA_ERROR_NOT_SUPPORTED)' /tmp/out ||
+  grep -qx 'CALL cuCtxCreate = 999 (CUDA_ERROR_UNKNOWN)' /tmp/out ||
     fail "cuCtxCreate should end where it ends against nvsim directly" || return 1
   sleep 1
 }

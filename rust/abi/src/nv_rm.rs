@@ -33,6 +33,10 @@ pub mod esc {
     pub const RM_MAP_MEMORY_DMA: u8 = 0x57;
     /// `NV_ESC_RM_UNMAP_MEMORY_DMA`: NVOS47.
     pub const RM_UNMAP_MEMORY_DMA: u8 = 0x58;
+    /// `NV_ESC_RM_UPDATE_DEVICE_MAPPING_INFO`: NVOS56, 40 bytes (hClient, hDevice, hMemory,
+    /// old and new CPU address at 16 and 24, status at 32): tells the RM where a mapping
+    /// ended up.
+    pub const RM_UPDATE_DEVICE_MAPPING_INFO: u8 = 0x5e;
 }
 
 /// `NVOS00_PARAMETERS`: RM_FREE.
@@ -199,6 +203,41 @@ pub mod ctxshare_alloc_params {
     pub const SUBCONTEXT_SPECIFIED: u32 = 2;
 }
 
+/// `NV_CHANNEL_ALLOC_PARAMS` (the GPFIFO channel classes, `alloc_channel.h`): the fields
+/// nvsim reads.
+pub mod channel_alloc_params {
+    /// `hObjectError` (u32): the error notifier's memory.
+    pub const H_OBJECT_ERROR: usize = 0;
+    /// `gpFifoOffset` (u64): GPU VA of the GPFIFO ring.
+    pub const GPFIFO_OFFSET: usize = 8;
+    /// `gpFifoEntries` (u32): entries of the ring (8 bytes each).
+    pub const GPFIFO_ENTRIES: usize = 16;
+    /// `flags` (u32).
+    pub const FLAGS: usize = 20;
+    /// `hContextShare` (u32).
+    pub const H_CONTEXT_SHARE: usize = 24;
+    /// `hVASpace` (u32).
+    pub const H_VASPACE: usize = 28;
+    /// `hUserdMemory[0]` (u32): the USERD's memory (8 subdevices; nvsim has one).
+    pub const H_USERD: usize = 32;
+    /// `userdOffset[0]` (u64): where USERD starts in it.
+    pub const USERD_OFFSET: usize = 64;
+    /// `engineType` (u32): `NV2080_ENGINE_TYPE_*`.
+    pub const ENGINE_TYPE: usize = 128;
+    /// Size of the struct in 535.
+    pub const SIZE: usize = 360;
+}
+
+/// `NV2080_ENGINE_TYPE_*` (`cl2080_notification.h`).
+pub mod engine_type {
+    /// `NV2080_ENGINE_TYPE_GR0` (graphics and compute).
+    pub const GR0: u32 = 0x1;
+    /// `NV2080_ENGINE_TYPE_COPY0`; COPYn is COPY0 + n.
+    pub const COPY0: u32 = 0x9;
+    /// `NV2080_ENGINE_TYPE_COPY9`, the last copy engine.
+    pub const COPY9: u32 = 0x12;
+}
+
 /// `NV_VASPACE_ALLOCATION_PARAMETERS` (FERMI_VASPACE_A): 48 bytes in 535.
 pub const VASPACE_ALLOC_PARAMS_SIZE: usize = 48;
 
@@ -214,7 +253,8 @@ pub fn node_allows(nr: u8, on_ctl: bool, class: Option<u32>) -> bool {
 
 /// Escapes the RM accepts only on nvidiactl (EINVAL on `/dev/nvidiaN`); RM_ALLOC is ctl-only
 /// too except for OS-event classes, and RM_ALLOC_MEMORY is device-only (see [`node_allows`]).
-pub const CTL_ONLY_ESCAPES: [u8; 9] = [
+pub const CTL_ONLY_ESCAPES: [u8; 10] = [
+    esc::RM_UPDATE_DEVICE_MAPPING_INFO,
     esc::RM_FREE,
     esc::RM_CONTROL,
     esc::RM_VID_HEAP_CONTROL,
@@ -271,6 +311,8 @@ pub mod class {
     pub const KEPLER_CHANNEL_GROUP_A: u32 = 0xa06c;
     /// GPFIFO channel classes, Volta to Blackwell.
     pub const GPFIFO_CHANNELS: [u32; 6] = [0xc36f, 0xc46f, 0xc56f, 0xc86f, 0xc96f, 0xca6f];
+    /// Copy engine classes, Volta to Blackwell (`*_DMA_COPY_A/B`).
+    pub const DMA_COPY: [u32; 7] = [0xc3b5, 0xc5b5, 0xc6b5, 0xc7b5, 0xc8b5, 0xc9b5, 0xcab5];
     /// Compute engine classes, Ampere to Blackwell.
     pub const COMPUTE: [u32; 6] = [0xc6c0, 0xc7c0, 0xc9c0, 0xcbc0, 0xcdc0, 0xcec0];
     /// Usermode doorbell classes, Turing to Blackwell.
@@ -291,6 +333,17 @@ pub mod ctrl {
     pub const NVA06C_CTRL_CMD_GPFIFO_SCHEDULE: u32 = 0xa06c_0101;
     /// `NVA06C_CTRL_CMD_SET_TIMESLICE`: `{u64 timesliceUs}`.
     pub const NVA06C_CTRL_CMD_SET_TIMESLICE: u32 = 0xa06c_0103;
+    /// `NVC36F_CTRL_GET_CLASS_ENGINEID`: `{hObject; classEngineID; classID; engineID}` of an
+    /// engine object (compute, copy) allocated on the channel.
+    pub const NVC36F_CTRL_GET_CLASS_ENGINEID: u32 = 0xc36f_0101;
+    /// `NV0080_CTRL_CMD_FIFO_GET_CHANNELLIST`: numChannels@0, then two pointers to lists of
+    /// numChannels u32 in the caller's memory: channel handles in (at 8), channel ids out (at
+    /// 16), `0xffffffff` for a handle that is no channel.
+    pub const NV0080_CTRL_CMD_FIFO_GET_CHANNELLIST: u32 = 0x0080_170d;
+    /// GET_CHANNELLIST's id for a handle that is no channel.
+    pub const CHANNELLIST_INVALID_CHANNEL: u32 = 0xffff_ffff;
+    /// `NV2080_CTRL_CMD_GR_GET_CTX_BUFFER_SIZE`: hChannel@0, totalBufferSize@8 (u64, out).
+    pub const NV2080_CTRL_CMD_GR_GET_CTX_BUFFER_SIZE: u32 = 0x2080_1218;
     /// `NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN`: `{u32 workSubmitToken}`.
     pub const NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN: u32 = 0xc36f_0108;
     /// `NV2080_CTRL_CMD_GPU_GET_PIDS`: idType@0 (0 = class), id@4 (a class id),
@@ -344,7 +397,22 @@ pub mod ctrl {
     }
 
     /// The controls nvsim answers.
-    pub const SPECS: [Spec; 10] = [
+    pub const SPECS: [Spec; 13] = [
+        Spec {
+            cmd: NVC36F_CTRL_GET_CLASS_ENGINEID,
+            size: 16,
+            target: Target::Channel,
+        },
+        Spec {
+            cmd: NV0080_CTRL_CMD_FIFO_GET_CHANNELLIST,
+            size: 24,
+            target: Target::Device,
+        },
+        Spec {
+            cmd: NV2080_CTRL_CMD_GR_GET_CTX_BUFFER_SIZE,
+            size: 16,
+            target: Target::Subdevice,
+        },
         Spec {
             cmd: NV2080_CTRL_CMD_GPU_GET_NAME_STRING,
             size: 132,

@@ -40,6 +40,8 @@ pub const NV_ERR_INVALID_STATE: NvStatus = 0x40;
 pub const NV_ERR_NO_MEMORY: NvStatus = 0x51;
 /// `NV_ERR_NOT_SUPPORTED`: Call not supported.
 pub const NV_ERR_NOT_SUPPORTED: NvStatus = 0x56;
+/// `NV_ERR_INVALID_CHANNEL`: Given channel-id not valid.
+pub const NV_ERR_INVALID_CHANNEL: NvStatus = 0x21;
 /// `NV_ERR_OBJECT_NOT_FOUND`: Object not found.
 pub const NV_ERR_OBJECT_NOT_FOUND: NvStatus = 0x57;
 /// `NV_ERR_OPERATING_SYSTEM`: Operating system error.
@@ -116,6 +118,7 @@ pub const LAYOUT_CLAIMS: &[(&str, usize)] = &[
     ("NV_ERR_BUFFER_TOO_SMALL", NV_ERR_BUFFER_TOO_SMALL as usize),
     ("NV_ERR_INVALID_ADDRESS", NV_ERR_INVALID_ADDRESS as usize),
     ("NV_ERR_INVALID_CLIENT", NV_ERR_INVALID_CLIENT as usize),
+    ("NV_ERR_INVALID_CHANNEL", NV_ERR_INVALID_CHANNEL as usize),
     ("NV_ERR_INVALID_DEVICE", NV_ERR_INVALID_DEVICE as usize),
     ("NV_ERR_INVALID_OFFSET", NV_ERR_INVALID_OFFSET as usize),
     (

@@ -18,8 +18,18 @@ pub enum Subject {
         /// Its parameter size as the caller gave it.
         params_size: u32,
     },
-    /// RM_VID_HEAP_CONTROL of this function.
-    VidHeap(u32),
+    /// RM_VID_HEAP_CONTROL of this function, with the allocation fields (zero for other
+    /// functions than ALLOC_SIZE).
+    VidHeap {
+        /// `function`.
+        function: u32,
+        /// `data.AllocSize.flags`.
+        flags: u32,
+        /// `data.AllocSize.attr` (location in bits 26:25).
+        attr: u32,
+        /// `data.AllocSize.size`.
+        size: u64,
+    },
     /// Nothing beyond the escape number.
     None,
 }
@@ -43,6 +53,7 @@ pub fn status_offset(nr: u8, size: usize) -> Option<usize> {
         (esc::RM_MAP_MEMORY, 56) => offset_of!(Nvos33WithFd, status),
         (esc::RM_VID_HEAP_CONTROL, vid_heap::SIZE) => vid_heap::STATUS,
         (esc::RM_DUP_OBJECT, 28) => offset_of!(Nvos55, status),
+        (esc::RM_UPDATE_DEVICE_MAPPING_INFO, 40) => 32,
         // NVOS57: hClient, hObject, a 12-byte share policy, status.
         (esc::RM_SHARE, 24) => 20,
         // NVOS02 with the fd: status after the 8-aligned pMemory and limit.
@@ -61,9 +72,23 @@ pub fn summarize(nr: u8, buf: &[u8]) -> Summary {
             (Some(cmd), Some(params_size)) => Subject::Control { cmd, params_size },
             _ => Subject::None,
         },
-        (esc::RM_VID_HEAP_CONTROL, vid_heap::SIZE) => {
-            word(vid_heap::FUNCTION).map_or(Subject::None, Subject::VidHeap)
-        }
+        (esc::RM_VID_HEAP_CONTROL, vid_heap::SIZE) => match word(vid_heap::FUNCTION) {
+            Some(function) => {
+                let alloc = function == vid_heap::FUNCTION_ALLOC_SIZE;
+                let field = |at: usize| if alloc { word(at).unwrap_or(0) } else { 0 };
+                Subject::VidHeap {
+                    function,
+                    flags: field(vid_heap::FLAGS),
+                    attr: field(vid_heap::ATTR),
+                    size: match alloc {
+                        true => buf.get(vid_heap::ALLOC_SIZE..).and_then(read_pod::<u64>),
+                        false => None,
+                    }
+                    .unwrap_or(0),
+                }
+            }
+            None => Subject::None,
+        },
         _ => Subject::None,
     };
     Summary {

@@ -1,9 +1,10 @@
 //! nvsim's pure logic: the simulated NVIDIA driver's frontend rules, its RM object store,
-//! the informational controls, the `/proc/driver/nvidia` text and a UVM VA space's
-//! bookkeeping, tested by cargo.
+//! the informational controls, the `/proc/driver/nvidia` text, a UVM VA space's
+//! bookkeeping and the decoding of GPFIFO entries and method streams, tested by cargo.
 //!
 //! Used by nvsim.ko (which includes these files with `#[path]` as a module named
-//! `nvsim_model`, beside `abi`) and by the test clients, never by fakegpu.ko. It depends on the
+//! `nvsim_model`, beside `abi`; all but `pushbuf`, which waits for the engine that will
+//! execute channels) and by the test clients, never by fakegpu.ko. It depends on the
 //! ABI crate only, named `super::abi` in every file as in the policy crate.
 #![cfg_attr(not(test), no_std)]
 
@@ -13,6 +14,8 @@ use abi;
 
 pub mod ctrl;
 pub mod frontend;
+pub mod methods;
 pub mod procfs;
+pub mod pushbuf;
 pub mod rm;
 pub mod uvm_va;

@@ -11,7 +11,8 @@
 //! `NV_ERR_NO_MEMORY`.
 
 use super::abi::nv_rm::{
-    class, ctxshare_alloc_params, device_alloc_params, memory_alloc_params, os_desc_alloc_params,
+    channel_alloc_params, class, ctxshare_alloc_params, device_alloc_params, engine_type,
+    memory_alloc_params, os_desc_alloc_params,
 };
 use super::abi::nv_status::*;
 use super::abi::pod::read_pod;
@@ -61,8 +62,13 @@ pub enum Request {
     Plain,
     /// A channel group (TSG).
     ChannelGroup,
-    /// A GPFIFO channel.
-    Channel,
+    /// A GPFIFO channel on engine `engine_type` (`NV2080_ENGINE_TYPE_*`).
+    Channel {
+        /// The engine the channel runs on.
+        engine_type: u32,
+    },
+    /// An engine object (compute, copy) on its parent channel.
+    EngineObject,
     /// A subcontext of a channel group (FERMI_CONTEXT_SHARE_A): `subcontext` is its
     /// `NV_CTXSHARE_ALLOCATION_FLAGS_SUBCONTEXT` field, `subctx_id` the VEID asked for with
     /// `_SPECIFIED`.
@@ -73,6 +79,9 @@ pub enum Request {
         subctx_id: u32,
     },
 }
+
+/// Channel ids of one GPU (Hopper's runlists hold 2048 channels).
+pub const CHANNELS_PER_GPU: usize = 2048;
 
 /// Subcontexts (VEIDs) of a Hopper channel group.
 pub const SUBCONTEXTS: u32 = 64;
@@ -103,8 +112,15 @@ pub enum Kind {
     Plain,
     /// A channel group.
     ChannelGroup,
-    /// A channel.
-    Channel,
+    /// A channel, with its id on its GPU and the engine it runs on.
+    Channel {
+        /// The channel id (`ChID`): unique among the GPU's live channels.
+        chid: u16,
+        /// `NV2080_ENGINE_TYPE_*` of its engine.
+        engine_type: u8,
+    },
+    /// An engine object (compute, copy) on its parent channel.
+    EngineObject,
     /// A subcontext of its parent channel group, with its VEID.
     ContextShare {
         /// The VEID (0..[`SUBCONTEXTS`]).
@@ -198,8 +214,8 @@ pub struct RmStore<S: SlotStorage> {
     /// Live duplicate memory handles (uncharged): while there are none, freeing memory
     /// needs no search for an heir to its charge.
     uncharged_memory: usize,
-    /// System-pool allocations released so far (their pages may go).
-    sys_releases: u64,
+    /// Allocations of either pool released so far (their pages may go).
+    memory_releases: u64,
 }
 
 impl<S: SlotStorage> RmStore<S> {
@@ -221,7 +237,7 @@ impl<S: SlotStorage> RmStore<S> {
             free_head: 0,
             high_water: 0,
             uncharged_memory: 0,
-            sys_releases: 0,
+            memory_releases: 0,
         }
     }
 
@@ -386,10 +402,10 @@ impl<S: SlotStorage> RmStore<S> {
         self.gpus.get(..self.gpu_count)?.get(gpu)
     }
 
-    /// How many system-pool allocations have been released since the store was made: while
-    /// this does not change, no system memory's pages can have been freed.
-    pub fn sys_releases(&self) -> u64 {
-        self.sys_releases
+    /// How many allocations (of either pool) have been released since the store was made:
+    /// while this does not change, no memory's pages can have been freed.
+    pub fn memory_releases(&self) -> u64 {
+        self.memory_releases
     }
 
     /// System-pool bytes in use.
@@ -522,6 +538,22 @@ impl<S: SlotStorage> RmStore<S> {
 
     /// Client `client`, which must have been made on `file` (a client is used through the
     /// file it was created on).
+    /// The lowest channel id no live channel of GPU `gpu` has, if one is left.
+    fn free_chid(&self, gpu: u8) -> Option<u16> {
+        let mut used = [0u64; CHANNELS_PER_GPU / 64];
+        for o in self.objects() {
+            if let (Kind::Channel { chid, .. }, Some(g)) = (o.kind, o.gpu) {
+                if g == gpu {
+                    if let Some(word) = used.get_mut(usize::from(chid) / 64) {
+                        *word |= 1 << (chid % 64);
+                    }
+                }
+            }
+        }
+        let (word, bits) = used.iter().enumerate().find(|(_, w)| **w != u64::MAX)?;
+        u16::try_from(word * 64 + bits.trailing_ones() as usize).ok()
+    }
+
     fn owned_client(&self, file: FileId, client: Handle) -> Result<Object, NvStatus> {
         match self.get(client, client) {
             Some(owner) if owner.file == file => Ok(*owner),
@@ -652,12 +684,26 @@ impl<S: SlotStorage> RmStore<S> {
                 gpu.ok_or(NV_ERR_INVALID_OBJECT_PARENT)?;
                 (Kind::ChannelGroup, gpu)
             }
-            Request::Channel => {
+            Request::Channel { engine_type } => {
                 let g = gpu.ok_or(NV_ERR_INVALID_OBJECT_PARENT)?;
+                let engine_type = match engine_type {
+                    // The RM's default: graphics (compute).
+                    0 => engine_type::GR0,
+                    engine_type::GR0 | engine_type::COPY0..=engine_type::COPY9 => engine_type,
+                    _ => return Err(NV_ERR_INVALID_ARGUMENT),
+                };
+                let chid = self.free_chid(g).ok_or(NV_ERR_INSUFFICIENT_RESOURCES)?;
                 if let Some(usage) = self.gpus.get_mut(usize::from(g)) {
                     usage.channels += 1;
                 }
-                (Kind::Channel, gpu)
+                let engine_type = engine_type as u8;
+                (Kind::Channel { chid, engine_type }, gpu)
+            }
+            Request::EngineObject => {
+                if !matches!(parent_obj.kind, Kind::Channel { .. }) {
+                    return Err(NV_ERR_INVALID_OBJECT_PARENT);
+                }
+                (Kind::EngineObject, gpu)
             }
             Request::ContextShare {
                 subcontext,
@@ -763,16 +809,17 @@ impl<S: SlotStorage> RmStore<S> {
                 match pool {
                     Pool::Sys => {
                         self.sys_used = self.sys_used.saturating_sub(size);
-                        self.sys_releases += 1;
+                        self.memory_releases += 1;
                     }
                     Pool::Fb(g) => {
                         if let Some(u) = self.gpus.get_mut(usize::from(g)) {
                             u.fb_used = u.fb_used.saturating_sub(size);
                         }
+                        self.memory_releases += 1;
                     }
                 }
             }
-            Kind::Channel => {
+            Kind::Channel { .. } => {
                 if let Some(u) = object.gpu.and_then(|g| self.gpus.get_mut(usize::from(g))) {
                     u.channels = u.channels.saturating_sub(1);
                 }
@@ -918,6 +965,7 @@ pub fn class_params_len(class_id: u32) -> usize {
         class::NV01_MEMORY_LOCAL_USER | class::NV01_MEMORY_SYSTEM => memory_alloc_params::SIZE_535,
         class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR => os_desc_alloc_params::SIZE,
         class::FERMI_CONTEXT_SHARE_A => ctxshare_alloc_params::SIZE,
+        c if class::GPFIFO_CHANNELS.contains(&c) => channel_alloc_params::SIZE,
         _ => 0,
     }
 }
@@ -963,12 +1011,16 @@ pub fn decode_alloc(class_id: u32, params: &[u8]) -> Result<Alloc, NvStatus> {
                 subctx_id: word(ctxshare_alloc_params::SUBCTX_ID_OFFSET)?,
             }
         }
-        c if class::GPFIFO_CHANNELS.contains(&c) => Request::Channel,
+        c if class::GPFIFO_CHANNELS.contains(&c) => Request::Channel {
+            engine_type: read_pod::<u32>(field(channel_alloc_params::ENGINE_TYPE)?)
+                .ok_or(NV_ERR_INVALID_ARGUMENT)?,
+        },
+        c if class::COMPUTE.contains(&c) || class::DMA_COPY.contains(&c) => Request::EngineObject,
         class::NV01_MEMORY_VIRTUAL
         | class::NV50_MEMORY_VIRTUAL
         | class::FERMI_VASPACE_A
         | class::NV01_EVENT_OS_EVENT => Request::Plain,
-        c if class::COMPUTE.contains(&c) || class::USERMODE.contains(&c) => Request::Plain,
+        c if class::USERMODE.contains(&c) => Request::Plain,
         // Memory lists describe existing pages: no new memory.
         c if class::PRIVILEGED.contains(&c) => Request::Plain,
         _ => return Err(NV_ERR_INVALID_CLASS),
@@ -1295,13 +1347,58 @@ mod tests {
         let tsg = s
             .alloc(1, client, device, 0x10, 0xa06c, Request::ChannelGroup)
             .unwrap();
-        s.alloc(1, client, tsg, 0x11, 0xc86f, Request::Channel)
-            .unwrap();
-        s.alloc(1, client, tsg, 0x12, 0xc86f, Request::Channel)
-            .unwrap();
+        s.alloc(
+            1,
+            client,
+            tsg,
+            0x11,
+            0xc86f,
+            Request::Channel { engine_type: 0 },
+        )
+        .unwrap();
+        s.alloc(
+            1,
+            client,
+            tsg,
+            0x12,
+            0xc86f,
+            Request::Channel { engine_type: 0 },
+        )
+        .unwrap();
         assert_eq!(s.gpu(0).unwrap().channels, 2);
         s.free(1, client, tsg).unwrap();
         assert_eq!(s.gpu(0).unwrap().channels, 0);
+    }
+
+    #[test]
+    fn channel_ids_are_the_lowest_free_and_engine_objects_need_a_channel() {
+        let mut s = store::<64>(&[GIB], GIB);
+        let (client, device, _) = setup(&mut s, 1);
+        let tsg = s
+            .alloc(1, client, device, 0x10, 0xa06c, Request::ChannelGroup)
+            .unwrap();
+        let chan = |engine_type| Request::Channel { engine_type };
+        let chid = |s: &Store, h| match s.get(client, h).unwrap().kind {
+            Kind::Channel { chid, engine_type } => (chid, engine_type),
+            k => panic!("{k:?}"),
+        };
+        for h in 0x11..0x14 {
+            s.alloc(1, client, tsg, h, 0xc86f, chan(0)).unwrap();
+        }
+        assert_eq!(chid(&s, 0x12), (1, 1));
+        s.free(1, client, 0x12).unwrap();
+        s.alloc(1, client, tsg, 0x15, 0xc86f, chan(0x9)).unwrap();
+        assert_eq!(chid(&s, 0x15), (1, 0x9));
+        assert_eq!(
+            s.alloc(1, client, tsg, 0x16, 0xc86f, chan(0x40)),
+            Err(NV_ERR_INVALID_ARGUMENT)
+        );
+        s.alloc(1, client, 0x15, 0x20, 0xc8b5, Request::EngineObject)
+            .unwrap();
+        assert_eq!(
+            s.alloc(1, client, tsg, 0x21, 0xcbc0, Request::EngineObject),
+            Err(NV_ERR_INVALID_OBJECT_PARENT)
+        );
     }
 
     #[test]
@@ -1380,9 +1477,12 @@ mod tests {
             }))
         );
         assert_eq!(decode_alloc(0x40, &mem[..10]), Err(NV_ERR_INVALID_ARGUMENT));
+        assert_eq!(decode_alloc(0xc86f, &[]), Err(NV_ERR_INVALID_ARGUMENT));
+        let mut chan = [0u8; 360];
+        chan[128] = 0x9;
         assert_eq!(
-            decode_alloc(0xc86f, &[]),
-            Ok(Alloc::Object(Request::Channel))
+            decode_alloc(0xc86f, &chan),
+            Ok(Alloc::Object(Request::Channel { engine_type: 0x9 }))
         );
         assert_eq!(decode_alloc(0x1234, &[]), Err(NV_ERR_INVALID_CLASS));
         let mut osd = [0u8; 40];

@@ -64,6 +64,8 @@ pub fn alloc_params_size(class_id: u32) -> Option<usize> {
         class::KEPLER_CHANNEL_GROUP_A => 20,
         c if class::GPFIFO_CHANNELS.contains(&c) => family.channel_alloc_params_size(),
         c if class::COMPUTE.contains(&c) => 16,
+        // NVB0B5_ALLOCATION_PARAMETERS: version, engineType.
+        c if class::DMA_COPY.contains(&c) => 8,
         _ => return None,
     })
 }

@@ -190,6 +190,7 @@ pub fn alloc_kind(class_id: u32) -> Option<AllocKind> {
         | class::KEPLER_CHANNEL_GROUP_A => AllocKind::Other,
         c if class::GPFIFO_CHANNELS.contains(&c)
             || class::COMPUTE.contains(&c)
+            || class::DMA_COPY.contains(&c)
             || class::USERMODE.contains(&c)
             || class::PRIVILEGED.contains(&c) =>
         {

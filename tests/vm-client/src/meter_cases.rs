@@ -443,7 +443,18 @@ fn meter_channel_limit() -> Result<(), String> {
         .ok()
         .map_err(|e| format!("channel group: {e}"))?;
     let statuses: Vec<u32> = (0..3)
-        .map(|i| rm::alloc(&s.ctl, s.client, 0x300, 0x301 + i, 0xc86f, None).status())
+        .map(|i| {
+            let mut channel = [0u8; abi::nv_rm::channel_alloc_params::SIZE];
+            rm::alloc(
+                &s.ctl,
+                s.client,
+                0x300,
+                0x301 + i,
+                0xc86f,
+                Some(&mut channel),
+            )
+            .status()
+        })
         .collect();
     ensure(
         statuses == [NV_OK, NV_OK, NV_ERR_INSUFFICIENT_RESOURCES],

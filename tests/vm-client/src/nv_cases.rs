@@ -78,6 +78,14 @@ pub const ALL: &[Case] = &[
         nvsim_map_system_memory_once_per_file,
     ),
     (
+        "nvsim_map_video_memory_backed_on_first_use",
+        nvsim_map_video_memory_backed_on_first_use,
+    ),
+    (
+        "nvsim_channel_ids_and_engines",
+        nvsim_channel_ids_and_engines,
+    ),
+    (
         "nvsim_rm_escapes_are_ctl_only",
         nvsim_rm_escapes_are_ctl_only,
     ),
@@ -1058,8 +1066,10 @@ fn nvsim_map_system_memory_once_per_file() -> Result<(), String> {
         len,
         map_a.as_raw_fd(),
     ));
-    ensure(r == 0x56, || {
-        format!("mapping framebuffer memory: {r:#x}, want NV_ERR_NOT_SUPPORTED")
+    ensure(r == 0x1f, || {
+        format!(
+            "mapping framebuffer memory through nvidiactl: {r:#x}, want NV_ERR_INVALID_ARGUMENT"
+        )
     })?;
     let r = st(nv_rm::map_memory(
         &ctl,
@@ -1153,6 +1163,170 @@ fn nvsim_map_system_memory_once_per_file() -> Result<(), String> {
     })?;
     nv_rm::map_memory(&ctl, client, 0xd0, 0x301, 0, len, map_c.as_raw_fd()).ok()?;
     println!("64 KiB of system memory mapped twice; contexts one-shot; freed object's pages outlive it in mappings");
+    Ok(())
+}
+
+/// Video memory is mapped through a file of its GPU (the driver's BAR1 path), backed by host
+/// pages only where it is touched: a 4 MiB allocation costs nothing until a 64 KiB window of
+/// it is mapped, reads as zeroes, is shared by every mapping, and its pages go with it.
+fn nvsim_map_video_memory_backed_on_first_use() -> Result<(), String> {
+    use crate::sys::Mapping;
+    let ctl = open("NV_CTL")?;
+    let _gpu = open("NV_GPU0")?;
+    let client = client_with_device(&ctl)?;
+    let (size, len, offset) = (4u64 << 20, 64 * 1024u64, 1u64 << 20);
+    let before = debugfs("fb_pages", "fb_pages")?;
+    nv_rm::alloc_memory(&ctl, client, 0xd0, 0x400, 0x40, size).ok()?;
+    ensure(debugfs("fb_pages", "fb_pages")? == before, || {
+        "allocating video memory backed pages before any use".into()
+    })?;
+    let st = |r: nv_rm::RmResult<()>| r.status();
+    let (map_a, map_b, other_ctl) = (open("NV_GPU0")?, open("NV_GPU0")?, open("NV_CTL")?);
+    for (what, fd, off, length, want) in [
+        ("nvidiactl", other_ctl.as_raw_fd(), offset, len, 0x1f),
+        (
+            "a GPU node, past the end",
+            map_a.as_raw_fd(),
+            size - 4096,
+            len,
+            0x2e,
+        ),
+        ("a GPU node, unaligned", map_a.as_raw_fd(), 512, len, 0x2e),
+    ] {
+        let r = st(nv_rm::map_memory(
+            &ctl, client, 0xd0, 0x400, off, length, fd,
+        ));
+        ensure(r == want, || {
+            format!("video memory mapped through {what}: status {r:#x}, want {want:#x}")
+        })?;
+    }
+    nv_rm::map_memory(&ctl, client, 0xd0, 0x400, offset, len, map_a.as_raw_fd()).ok()?;
+    let mut a = Mapping::shared(map_a.as_raw_fd(), len as usize, 0)
+        .map_err(|e| format!("mmap of video memory: {e}"))?;
+    ensure(
+        debugfs("fb_pages", "fb_pages")? == before + len / 4096,
+        || "mapping 64 KiB of video memory should back exactly its 16 pages".into(),
+    )?;
+    ensure(a.bytes().iter().all(|&b| b == 0), || {
+        "fresh video memory is not zeroed".into()
+    })?;
+    for (i, b) in a.bytes_mut().iter_mut().enumerate() {
+        *b = (i % 253) as u8;
+    }
+    nv_rm::map_memory(&ctl, client, 0xd0, 0x400, offset, len, map_b.as_raw_fd()).ok()?;
+    let b = Mapping::shared(map_b.as_raw_fd(), len as usize, 0)
+        .map_err(|e| format!("second mmap: {e}"))?;
+    ensure(a.bytes() == b.bytes(), || {
+        "two mappings of one video memory object differ".into()
+    })?;
+    ensure(
+        debugfs("fb_pages", "fb_pages")? == before + len / 4096,
+        || "a second mapping of the same window backed new pages".into(),
+    )?;
+    nv_rm::free(&ctl, client, 0xd0, 0x400).ok()?;
+    ensure(debugfs("fb_pages", "fb_pages")? == before, || {
+        "freed video memory kept its pages".into()
+    })?;
+    ensure(
+        b.bytes()
+            .iter()
+            .enumerate()
+            .all(|(i, &v)| v == (i % 253) as u8),
+        || "a mapping lost its pages when the object was freed".into(),
+    )?;
+    println!("4 MiB of video memory: 16 pages backed by a 64 KiB mapping, shared by two, dropped at free");
+    Ok(())
+}
+
+/// Channels get the lowest free channel id of their GPU, which GET_CHANNELLIST and the work
+/// submit token report; engine objects live on channels and GET_CLASS_ENGINEID names them.
+fn nvsim_channel_ids_and_engines() -> Result<(), String> {
+    use abi::nv_rm::{channel_alloc_params as chan, ctrl};
+    let ctl = open("NV_CTL")?;
+    let _gpu = open("NV_GPU0")?;
+    let client = client_with_device(&ctl)?;
+    nv_rm::alloc(&ctl, client, 0xd0, 0x10, 0xa06c, None).ok()?;
+    let channel = |engine: u32| {
+        let mut p = [0u8; chan::SIZE];
+        p[chan::ENGINE_TYPE..chan::ENGINE_TYPE + 4].copy_from_slice(&engine.to_ne_bytes());
+        p
+    };
+    for (h, engine) in [(0x11, 1u32), (0x12, 9), (0x13, 1)] {
+        nv_rm::alloc(&ctl, client, 0x10, h, 0xc86f, Some(&mut channel(engine))).ok()?;
+    }
+    let r = nv_rm::alloc(&ctl, client, 0x10, 0x14, 0xc86f, Some(&mut channel(0x40))).status();
+    ensure(r == 0x1f, || format!("a channel on engine 0x40: {r:#x}"))?;
+    let r = nv_rm::alloc(&ctl, client, 0x10, 0x14, 0xc86f, None).status();
+    ensure(r == 0x1f, || {
+        format!("a channel without parameters: {r:#x}")
+    })?;
+    nv_rm::free(&ctl, client, 0xd0, 0x12).ok()?;
+    nv_rm::alloc(&ctl, client, 0x10, 0x12, 0xc86f, Some(&mut channel(9))).ok()?;
+    // The ids: handles in, ids out, through the caller's memory.
+    let handles = [0x11u32, 0x12, 0x13, 0xd0];
+    let mut ids = [0u32; 4];
+    let mut p = [0u8; 24];
+    p[..4].copy_from_slice(&4u32.to_ne_bytes());
+    p[8..16].copy_from_slice(&(handles.as_ptr() as u64).to_ne_bytes());
+    p[16..24].copy_from_slice(&(ids.as_mut_ptr() as u64).to_ne_bytes());
+    nv_rm::control(
+        &ctl,
+        client,
+        0xd0,
+        ctrl::NV0080_CTRL_CMD_FIFO_GET_CHANNELLIST,
+        &mut p,
+    )
+    .ok()?;
+    ensure(ids == [0, 1, 2, 0xffff_ffff], || {
+        format!("channel ids {ids:x?}, want 0 1 2 and none for the device")
+    })?;
+    let mut token = [0u8; 4];
+    nv_rm::control(
+        &ctl,
+        client,
+        0x13,
+        ctrl::NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN,
+        &mut token,
+    )
+    .ok()?;
+    ensure(u32::from_ne_bytes(token) == 2, || {
+        format!("work submit token {token:?}, want channel id 2")
+    })?;
+    // Engine objects: compute on 0x11, copy on 0x12; none on a channel group.
+    nv_rm::alloc(&ctl, client, 0x11, 0x21, 0xcbc0, None).ok()?;
+    nv_rm::alloc(&ctl, client, 0x12, 0x22, 0xc8b5, None).ok()?;
+    let r = nv_rm::alloc(&ctl, client, 0x10, 0x23, 0xcbc0, None).status();
+    ensure(r == 0x36, || format!("compute on a channel group: {r:#x}"))?;
+    for (channel, object, want) in [(0x11, 0x21, (0xcbc0u32, 1u32)), (0x12, 0x22, (0xc8b5, 9))] {
+        let mut p = [0u8; 16];
+        p[..4].copy_from_slice(&(object as u32).to_ne_bytes());
+        nv_rm::control(
+            &ctl,
+            client,
+            channel,
+            ctrl::NVC36F_CTRL_GET_CLASS_ENGINEID,
+            &mut p,
+        )
+        .ok()?;
+        let word = |i: usize| u32::from_ne_bytes(p[i..i + 4].try_into().unwrap_or_default());
+        ensure((word(8), word(12)) == want && word(4) == want.0, || {
+            format!("class and engine of {object:#x}: {p:x?}")
+        })?;
+    }
+    let mut p = [0u8; 16];
+    p[..4].copy_from_slice(&0x22u32.to_ne_bytes());
+    let r = nv_rm::control(
+        &ctl,
+        client,
+        0x11,
+        ctrl::NVC36F_CTRL_GET_CLASS_ENGINEID,
+        &mut p,
+    )
+    .status();
+    ensure(r == 0x57, || {
+        format!("another channel's object: {r:#x}, want NV_ERR_OBJECT_NOT_FOUND")
+    })?;
+    println!("channel ids 0 1 2 (1 reused), token = id, compute on GR0 and copy on COPY0");
     Ok(())
 }
 
@@ -1331,7 +1505,8 @@ fn nvsim_controls_and_their_checks() -> Result<(), String> {
         format!("FB info with an empty list: {r:?}")
     })?;
     nv_rm::alloc(&ctl, client, 0xd0, 0x10, 0xa06c, None).ok()?;
-    nv_rm::alloc(&ctl, client, 0x10, 0x11, 0xc86f, None).ok()?;
+    let mut channel = [0u8; abi::nv_rm::channel_alloc_params::SIZE];
+    nv_rm::alloc(&ctl, client, 0x10, 0x11, 0xc86f, Some(&mut channel)).ok()?;
     let mut sched = [1u8, 0];
     nv_rm::control(
         &ctl,

@@ -1,0 +1,636 @@
+//! What the methods of a channel do: the host's (semaphores, interrupts, SET_OBJECT), the copy
+//! engine's (LAUNCH_DMA: copies, memsets, semaphore releases) and the compute engine's
+//! launches, turned into [`Action`]s the kernel side carries out on GPU memory. Method
+//! numbers are `clc86f.h` (host), `clc8b5.h` (copy) and `clcbc0.h` (compute); Volta to
+//! Hopper agree on the ones used here. Pure logic: no memory is touched here.
+
+/// The host's methods (any subchannel, below 0x100).
+pub mod host {
+    /// `SET_OBJECT`: binds a class to the subchannel (NVCLASS 15:0).
+    pub const SET_OBJECT: u32 = 0x00;
+    /// `NOP`.
+    pub const NOP: u32 = 0x08;
+    /// `NON_STALL_INTERRUPT`: raise the channel's non-stall interrupt.
+    pub const NON_STALL_INTERRUPT: u32 = 0x20;
+    /// `FB_FLUSH` (deprecated), `MEM_OP_A..D` (TLB invalidates, membars): ordering only.
+    pub const FB_FLUSH: u32 = 0x24;
+    /// `MEM_OP_A`.
+    pub const MEM_OP_A: u32 = 0x28;
+    /// `MEM_OP_D`.
+    pub const MEM_OP_D: u32 = 0x34;
+    /// `SET_REFERENCE`.
+    pub const SET_REFERENCE: u32 = 0x50;
+    /// `SEM_ADDR_LO` (31:2).
+    pub const SEM_ADDR_LO: u32 = 0x5c;
+    /// `SEM_ADDR_HI` (24:0).
+    pub const SEM_ADDR_HI: u32 = 0x60;
+    /// `SEM_PAYLOAD_LO`.
+    pub const SEM_PAYLOAD_LO: u32 = 0x64;
+    /// `SEM_PAYLOAD_HI`.
+    pub const SEM_PAYLOAD_HI: u32 = 0x68;
+    /// `SEM_EXECUTE`: OPERATION 2:0, RELEASE_WFI 20, PAYLOAD_SIZE 24 (64-bit),
+    /// RELEASE_TIMESTAMP 25.
+    pub const SEM_EXECUTE: u32 = 0x6c;
+    /// `WFI`.
+    pub const WFI: u32 = 0x78;
+    /// `YIELD`.
+    pub const YIELD: u32 = 0x80;
+    /// Methods below this are the host's, whatever the subchannel.
+    pub const END: u32 = 0x100;
+}
+
+/// The copy engine's methods (`*_DMA_COPY_A`).
+pub mod copy {
+    /// `SET_SEMAPHORE_A` (address 56:32), `_B` (31:0), `_PAYLOAD`, `_PAYLOAD_UPPER`.
+    pub const SET_SEMAPHORE_A: u32 = 0x240;
+    /// `SET_SEMAPHORE_B`.
+    pub const SET_SEMAPHORE_B: u32 = 0x244;
+    /// `SET_SEMAPHORE_PAYLOAD`.
+    pub const SET_SEMAPHORE_PAYLOAD: u32 = 0x248;
+    /// `SET_SEMAPHORE_PAYLOAD_UPPER`.
+    pub const SET_SEMAPHORE_PAYLOAD_UPPER: u32 = 0x24c;
+    /// `LAUNCH_DMA`.
+    pub const LAUNCH_DMA: u32 = 0x300;
+    /// `OFFSET_IN_UPPER` / `_LOWER`, `OFFSET_OUT_UPPER` / `_LOWER`.
+    pub const OFFSET_IN_UPPER: u32 = 0x400;
+    /// `OFFSET_IN_LOWER`.
+    pub const OFFSET_IN_LOWER: u32 = 0x404;
+    /// `OFFSET_OUT_UPPER`.
+    pub const OFFSET_OUT_UPPER: u32 = 0x408;
+    /// `OFFSET_OUT_LOWER`.
+    pub const OFFSET_OUT_LOWER: u32 = 0x40c;
+    /// `PITCH_IN`.
+    pub const PITCH_IN: u32 = 0x410;
+    /// `PITCH_OUT`.
+    pub const PITCH_OUT: u32 = 0x414;
+    /// `LINE_LENGTH_IN` (bytes, or components when remapping).
+    pub const LINE_LENGTH_IN: u32 = 0x418;
+    /// `LINE_COUNT`.
+    pub const LINE_COUNT: u32 = 0x41c;
+    /// `SET_REMAP_CONST_A`.
+    pub const SET_REMAP_CONST_A: u32 = 0x700;
+    /// `SET_REMAP_CONST_B`.
+    pub const SET_REMAP_CONST_B: u32 = 0x704;
+    /// `SET_REMAP_COMPONENTS`: DST_X 2:0 (4 CONST_A, 5 CONST_B), COMPONENT_SIZE 17:16
+    /// (size - 1 bytes), NUM_DST_COMPONENTS 25:24 (count - 1).
+    pub const SET_REMAP_COMPONENTS: u32 = 0x708;
+}
+
+/// The compute engine's methods used here (`clcbc0.h`).
+pub mod compute {
+    /// `SEND_PCAS_A`: the QMD's GPU VA >> 8.
+    pub const SEND_PCAS_A: u32 = 0x2b4;
+    /// `SEND_SIGNALING_PCAS2_B`: PCAS_ACTION 3:0 (INVALIDATE_COPY_SCHEDULE 3 launches).
+    pub const SEND_SIGNALING_PCAS2_B: u32 = 0x2c0;
+}
+
+/// How an acquire compares the semaphore with the payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AcquireOp {
+    /// Equal.
+    Equal,
+    /// Greater or equal, unsigned.
+    StrictGeq,
+    /// Greater or equal in wrapping (circular) order.
+    CircularGeq,
+    /// Any bit in common.
+    And,
+    /// No bit in common.
+    Nor,
+}
+
+impl AcquireOp {
+    /// Whether `value` read from the semaphore satisfies the acquire of `payload`.
+    pub fn satisfied(self, value: u64, payload: u64, size: u8) -> bool {
+        let mask = if size == 8 { u64::MAX } else { 0xffff_ffff };
+        let (v, p) = (value & mask, payload & mask);
+        match self {
+            AcquireOp::Equal => v == p,
+            AcquireOp::StrictGeq => v >= p,
+            AcquireOp::CircularGeq => {
+                let diff = v.wrapping_sub(p) & mask;
+                diff <= mask >> 1
+            }
+            AcquireOp::And => v & p != 0,
+            AcquireOp::Nor => v & p == 0,
+        }
+    }
+}
+
+/// What a method asks the GPU to do to memory or the outside world.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Write `payload` (`size` 4 or 8 bytes) at `va`; with `timestamp`, the GPU's time in
+    /// nanoseconds (8 bytes) at `va + 8`.
+    Release {
+        /// GPU VA.
+        va: u64,
+        /// Value.
+        payload: u64,
+        /// 4 or 8.
+        size: u8,
+        /// Write the timestamp too.
+        timestamp: bool,
+    },
+    /// Stall the channel until the semaphore at `va` satisfies `op` against `payload`.
+    Acquire {
+        /// GPU VA.
+        va: u64,
+        /// Value compared with.
+        payload: u64,
+        /// 4 or 8.
+        size: u8,
+        /// The comparison.
+        op: AcquireOp,
+    },
+    /// Copy `lines` lines of `line_length` bytes from `src` to `dst`, lines `pitch_in` and
+    /// `pitch_out` bytes apart.
+    Copy {
+        /// Source GPU VA.
+        src: u64,
+        /// Destination GPU VA.
+        dst: u64,
+        /// Bytes per line.
+        line_length: u64,
+        /// Lines (1 for a flat copy).
+        lines: u32,
+        /// Source pitch.
+        pitch_in: u64,
+        /// Destination pitch.
+        pitch_out: u64,
+    },
+    /// Fill `lines` lines of `count` components of `size` bytes at `dst` with `value`.
+    Fill {
+        /// Destination GPU VA.
+        dst: u64,
+        /// The component value (its low `size` bytes).
+        value: u32,
+        /// Bytes per component, 1 to 4.
+        size: u8,
+        /// Components per line.
+        count: u64,
+        /// Lines.
+        lines: u32,
+        /// Destination pitch.
+        pitch_out: u64,
+    },
+    /// A compute launch of the QMD at `qmd`.
+    Launch {
+        /// GPU VA of the QMD.
+        qmd: u64,
+    },
+    /// Raise the channel's non-stall interrupt (wakes events armed for it).
+    NonStallInterrupt,
+}
+
+/// A method the channel cannot take: the channel goes into error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MethodError {
+    /// A method on a subchannel no SET_OBJECT bound.
+    NoObject {
+        /// The subchannel.
+        subchannel: u8,
+        /// The method.
+        method: u32,
+    },
+    /// SET_OBJECT of a class the channel has no object of.
+    BadClass(u32),
+    /// A launch whose parameters nvsim does not take (block-linear layouts, physical
+    /// addresses, reductions, a memset with remap components it does not know).
+    BadLaunch(u32),
+    /// A semaphore operation nvsim does not take.
+    BadSemaphore(u32),
+}
+
+/// Which engine a class is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// A copy class.
+    Copy,
+    /// A compute class.
+    Compute,
+}
+
+/// A channel's method state: what each subchannel is bound to and the registers the
+/// engines read when they launch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MethodState {
+    subchannels: [Option<Engine>; 8],
+    sem_addr: u64,
+    sem_payload: u64,
+    copy_sem_addr: u64,
+    copy_sem_payload: u64,
+    offset_in: u64,
+    offset_out: u64,
+    pitch_in: u32,
+    pitch_out: u32,
+    line_length: u32,
+    line_count: u32,
+    remap_a: u32,
+    remap_b: u32,
+    remap_components: u32,
+    pcas_a: u32,
+}
+
+/// Up to three actions of one method, in order (a LAUNCH_DMA: the copy, its semaphore, its
+/// interrupt).
+pub type Actions = [Option<Action>; 3];
+
+const NONE: Actions = [None, None, None];
+
+fn one(a: Action) -> Actions {
+    [Some(a), None, None]
+}
+
+impl MethodState {
+    /// A channel with nothing bound.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Executes one method write. `engine_of` says which engine a class the channel has an
+    /// object of is (None: the channel has no such object).
+    pub fn method(
+        &mut self,
+        subchannel: u8,
+        method: u32,
+        data: u32,
+        engine_of: impl Fn(u32) -> Option<Engine>,
+    ) -> Result<Actions, MethodError> {
+        if method < host::END {
+            return self.host(subchannel, method, data, engine_of);
+        }
+        let engine = self
+            .subchannels
+            .get(usize::from(subchannel))
+            .copied()
+            .flatten()
+            .ok_or(MethodError::NoObject { subchannel, method })?;
+        match engine {
+            Engine::Copy => self.copy(method, data),
+            Engine::Compute => Ok(self.compute(method, data)),
+        }
+    }
+
+    fn host(
+        &mut self,
+        subchannel: u8,
+        method: u32,
+        data: u32,
+        engine_of: impl Fn(u32) -> Option<Engine>,
+    ) -> Result<Actions, MethodError> {
+        let set_hi = |v: u64, hi: u32| (v & 0xffff_ffff) | u64::from(hi) << 32;
+        let set_lo = |v: u64, lo: u32| (v & !0xffff_ffff) | u64::from(lo);
+        match method {
+            host::SET_OBJECT => {
+                let class = data & 0xffff;
+                let engine = engine_of(class).ok_or(MethodError::BadClass(class))?;
+                if let Some(slot) = self.subchannels.get_mut(usize::from(subchannel)) {
+                    *slot = Some(engine);
+                }
+            }
+            host::SEM_ADDR_LO => self.sem_addr = set_lo(self.sem_addr, data & !3),
+            host::SEM_ADDR_HI => self.sem_addr = set_hi(self.sem_addr, data & 0x1ff_ffff),
+            host::SEM_PAYLOAD_LO => self.sem_payload = set_lo(self.sem_payload, data),
+            host::SEM_PAYLOAD_HI => self.sem_payload = set_hi(self.sem_payload, data),
+            host::SEM_EXECUTE => {
+                let size = if data >> 24 & 1 != 0 { 8 } else { 4 };
+                let (va, payload) = (self.sem_addr, self.sem_payload);
+                let acquire = |op| {
+                    Ok(one(Action::Acquire {
+                        va,
+                        payload,
+                        size,
+                        op,
+                    }))
+                };
+                return match data & 7 {
+                    0 => acquire(AcquireOp::Equal),
+                    1 => Ok(one(Action::Release {
+                        va,
+                        payload,
+                        size,
+                        timestamp: data >> 25 & 1 != 0,
+                    })),
+                    2 => acquire(AcquireOp::StrictGeq),
+                    3 => acquire(AcquireOp::CircularGeq),
+                    4 => acquire(AcquireOp::And),
+                    5 => acquire(AcquireOp::Nor),
+                    _ => Err(MethodError::BadSemaphore(data)),
+                };
+            }
+            host::NON_STALL_INTERRUPT => return Ok(one(Action::NonStallInterrupt)),
+            // Ordering and bookkeeping only: nvsim runs each channel's work in order.
+            _ => {}
+        }
+        Ok(NONE)
+    }
+
+    fn copy(&mut self, method: u32, data: u32) -> Result<Actions, MethodError> {
+        let hi = |d: u32| u64::from(d & 0x1ff_ffff) << 32;
+        match method {
+            copy::SET_SEMAPHORE_A => {
+                self.copy_sem_addr = (self.copy_sem_addr & 0xffff_ffff) | hi(data)
+            }
+            copy::SET_SEMAPHORE_B => {
+                self.copy_sem_addr = (self.copy_sem_addr & !0xffff_ffff) | u64::from(data)
+            }
+            copy::SET_SEMAPHORE_PAYLOAD => {
+                self.copy_sem_payload = (self.copy_sem_payload & !0xffff_ffff) | u64::from(data)
+            }
+            copy::SET_SEMAPHORE_PAYLOAD_UPPER => {
+                self.copy_sem_payload =
+                    (self.copy_sem_payload & 0xffff_ffff) | u64::from(data) << 32
+            }
+            copy::OFFSET_IN_UPPER => self.offset_in = (self.offset_in & 0xffff_ffff) | hi(data),
+            copy::OFFSET_IN_LOWER => {
+                self.offset_in = (self.offset_in & !0xffff_ffff) | u64::from(data)
+            }
+            copy::OFFSET_OUT_UPPER => self.offset_out = (self.offset_out & 0xffff_ffff) | hi(data),
+            copy::OFFSET_OUT_LOWER => {
+                self.offset_out = (self.offset_out & !0xffff_ffff) | u64::from(data)
+            }
+            copy::PITCH_IN => self.pitch_in = data,
+            copy::PITCH_OUT => self.pitch_out = data,
+            copy::LINE_LENGTH_IN => self.line_length = data,
+            copy::LINE_COUNT => self.line_count = data,
+            copy::SET_REMAP_CONST_A => self.remap_a = data,
+            copy::SET_REMAP_CONST_B => self.remap_b = data,
+            copy::SET_REMAP_COMPONENTS => self.remap_components = data,
+            copy::LAUNCH_DMA => return self.launch_dma(data),
+            // Other state (layouts of block-linear surfaces, ...): kept by the engine, not
+            // needed by the pitch copies nvsim runs.
+            _ => {}
+        }
+        Ok(NONE)
+    }
+
+    fn launch_dma(&mut self, data: u32) -> Result<Actions, MethodError> {
+        let bit = |n: u32| data >> n & 1 != 0;
+        let transfer = data & 3;
+        let semaphore = data >> 3 & 3;
+        let interrupt = data >> 5 & 3;
+        // Pitch layouts and virtual addresses only; no semaphore reductions.
+        let pitch = bit(7) && bit(8);
+        let physical = bit(12) || bit(13);
+        // SEMAPHORE_REDUCTION_ENABLE.
+        let reduction = bit(19);
+        if transfer != 0 && (!pitch || physical) || reduction {
+            return Err(MethodError::BadLaunch(data));
+        }
+        let lines = if bit(9) { self.line_count } else { 1 };
+        let mut out = NONE;
+        let mut n = 0;
+        let mut push = |a: Action| {
+            if let Some(slot) = out.get_mut(n) {
+                *slot = Some(a);
+                n += 1;
+            }
+        };
+        if transfer != 0 && self.line_length > 0 && lines > 0 {
+            if bit(23) {
+                // MEMORY_SCRUB_ENABLE: zeroes, line_length bytes per line.
+                push(Action::Fill {
+                    dst: self.offset_out,
+                    value: 0,
+                    size: 1,
+                    count: u64::from(self.line_length),
+                    lines,
+                    pitch_out: u64::from(self.pitch_out),
+                });
+            } else if bit(10) {
+                let c = self.remap_components;
+                let size = (c >> 16 & 3) as u8 + 1;
+                let value = match c & 7 {
+                    4 => self.remap_a,
+                    5 => self.remap_b,
+                    _ => return Err(MethodError::BadLaunch(data)),
+                };
+                // One destination component per source "component": a memset.
+                if c >> 24 & 3 != 0 {
+                    return Err(MethodError::BadLaunch(data));
+                }
+                push(Action::Fill {
+                    dst: self.offset_out,
+                    value,
+                    size,
+                    count: u64::from(self.line_length),
+                    lines,
+                    pitch_out: u64::from(self.pitch_out),
+                });
+            } else {
+                push(Action::Copy {
+                    src: self.offset_in,
+                    dst: self.offset_out,
+                    line_length: u64::from(self.line_length),
+                    lines,
+                    pitch_in: u64::from(self.pitch_in),
+                    pitch_out: u64::from(self.pitch_out),
+                });
+            }
+        }
+        // SEMAPHORE_PAYLOAD_SIZE (27): a 64-bit payload.
+        let wide = bit(27);
+        let payload = if wide {
+            self.copy_sem_payload
+        } else {
+            self.copy_sem_payload & 0xffff_ffff
+        };
+        match semaphore {
+            0 => {}
+            // One word: the payload.
+            1 => push(Action::Release {
+                va: self.copy_sem_addr,
+                payload,
+                size: if wide { 8 } else { 4 },
+                timestamp: false,
+            }),
+            // Four words: the payload (zero-extended), then the timestamp.
+            2 => push(Action::Release {
+                va: self.copy_sem_addr,
+                payload,
+                size: 8,
+                timestamp: true,
+            }),
+            _ => return Err(MethodError::BadLaunch(data)),
+        }
+        if interrupt == 2 {
+            push(Action::NonStallInterrupt);
+        }
+        Ok(out)
+    }
+
+    fn compute(&mut self, method: u32, data: u32) -> Actions {
+        match method {
+            compute::SEND_PCAS_A => self.pcas_a = data,
+            compute::SEND_SIGNALING_PCAS2_B if data & 0xf != 0 => {
+                return one(Action::Launch {
+                    qmd: u64::from(self.pcas_a) << 8,
+                })
+            }
+            // The rest of the compute class's state (shader memory windows, constant
+            // buffers ...) is kept by the GPU; nvsim runs no shaders.
+            _ => {}
+        }
+        NONE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engines(class: u32) -> Option<Engine> {
+        match class {
+            0xc8b5 => Some(Engine::Copy),
+            0xcbc0 => Some(Engine::Compute),
+            _ => None,
+        }
+    }
+
+    fn run(s: &mut MethodState, sub: u8, writes: &[(u32, u32)]) -> Vec<Action> {
+        let mut out = Vec::new();
+        for &(m, d) in writes {
+            out.extend(s.method(sub, m, d, engines).unwrap().into_iter().flatten());
+        }
+        out
+    }
+
+    #[test]
+    fn host_semaphores_release_and_acquire() {
+        let mut s = MethodState::new();
+        let a = run(
+            &mut s,
+            0,
+            &[
+                (host::SEM_ADDR_LO, 0x1000),
+                (host::SEM_ADDR_HI, 0x2),
+                (host::SEM_PAYLOAD_LO, 7),
+                (host::SEM_PAYLOAD_HI, 1),
+                (host::SEM_EXECUTE, 1 | 1 << 24 | 1 << 25),
+                (host::SEM_EXECUTE, 2 | 1 << 24),
+            ],
+        );
+        assert_eq!(
+            a,
+            vec![
+                Action::Release {
+                    va: 0x2_0000_1000,
+                    payload: 0x1_0000_0007,
+                    size: 8,
+                    timestamp: true
+                },
+                Action::Acquire {
+                    va: 0x2_0000_1000,
+                    payload: 0x1_0000_0007,
+                    size: 8,
+                    op: AcquireOp::StrictGeq
+                }
+            ]
+        );
+        assert_eq!(
+            s.method(0, host::SEM_EXECUTE, 7, engines),
+            Err(MethodError::BadSemaphore(7))
+        );
+        assert!(AcquireOp::CircularGeq.satisfied(1, 0xffff_fff0, 4));
+        assert!(!AcquireOp::CircularGeq.satisfied(0xffff_fff0, 1, 4));
+        assert!(AcquireOp::StrictGeq.satisfied(5, 5, 4));
+        assert!(!AcquireOp::Equal.satisfied(5, 6, 8));
+    }
+
+    #[test]
+    fn copies_memsets_and_their_semaphores() {
+        let mut s = MethodState::new();
+        assert_eq!(
+            s.method(4, copy::LAUNCH_DMA, 0, engines),
+            Err(MethodError::NoObject {
+                subchannel: 4,
+                method: 0x300
+            })
+        );
+        assert_eq!(
+            s.method(4, host::SET_OBJECT, 0xc7b5, engines),
+            Err(MethodError::BadClass(0xc7b5))
+        );
+        let pitch_flat = 2 | 1 << 7 | 1 << 8;
+        let a = run(
+            &mut s,
+            4,
+            &[
+                (host::SET_OBJECT, 0xc8b5),
+                (copy::OFFSET_IN_UPPER, 0x1),
+                (copy::OFFSET_IN_LOWER, 0x2000),
+                (copy::OFFSET_OUT_UPPER, 0x0),
+                (copy::OFFSET_OUT_LOWER, 0x8000),
+                (copy::LINE_LENGTH_IN, 4096),
+                (copy::SET_SEMAPHORE_A, 0),
+                (copy::SET_SEMAPHORE_B, 0x40),
+                (copy::SET_SEMAPHORE_PAYLOAD, 9),
+                (copy::LAUNCH_DMA, pitch_flat | 1 << 3 | 2 << 5),
+            ],
+        );
+        assert_eq!(
+            a,
+            vec![
+                Action::Copy {
+                    src: 0x1_0000_2000,
+                    dst: 0x8000,
+                    line_length: 4096,
+                    lines: 1,
+                    pitch_in: 0,
+                    pitch_out: 0
+                },
+                Action::Release {
+                    va: 0x40,
+                    payload: 9,
+                    size: 4,
+                    timestamp: false
+                },
+                Action::NonStallInterrupt
+            ]
+        );
+        // A 32-bit memset of 16 components.
+        let a = run(
+            &mut s,
+            4,
+            &[
+                (copy::SET_REMAP_CONST_A, 0xdead_beef),
+                (copy::SET_REMAP_COMPONENTS, 4 | 3 << 16),
+                (copy::LINE_LENGTH_IN, 16),
+                (copy::LAUNCH_DMA, pitch_flat | 1 << 10),
+            ],
+        );
+        assert_eq!(
+            a,
+            vec![Action::Fill {
+                dst: 0x8000,
+                value: 0xdead_beef,
+                size: 4,
+                count: 16,
+                lines: 1,
+                pitch_out: 0
+            }]
+        );
+        // Block-linear and physical copies are refused.
+        assert!(s.method(4, copy::LAUNCH_DMA, 2, engines).is_err());
+        assert!(s
+            .method(4, copy::LAUNCH_DMA, pitch_flat | 1 << 12, engines)
+            .is_err());
+    }
+
+    #[test]
+    fn compute_launches_name_their_qmd() {
+        let mut s = MethodState::new();
+        let a = run(
+            &mut s,
+            1,
+            &[
+                (host::SET_OBJECT, 0xcbc0),
+                (0x1234, 5),
+                (compute::SEND_PCAS_A, 0x12_3456),
+                (compute::SEND_SIGNALING_PCAS2_B, 3),
+            ],
+        );
+        assert_eq!(a, vec![Action::Launch { qmd: 0x1234_5600 }]);
+    }
+}

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs, idempotently, what building the test kernel, the modules and the VM image needs
 # (`install-deps.sh fuzz`: nightly Rust and cargo-fuzz alone, for `make fuzz-parsers`).
-# Debian packages via apt-get and a pinned bindgen-cli via cargo. Safe to run again: it only
-# acts on what is missing. On a non-Debian or non-root machine it prints what to install.
+# Debian packages via apt-get (python3-pip: pip fetches the CUDA runtime's wheel) and a
+# pinned bindgen-cli via cargo. Safe to run again: it only acts on what is missing. On a
+# non-Debian or non-root machine it prints what to install.
 set -euo pipefail
 
 BINDGEN_VERSION=0.73.2
 PKGS=(
   linux-source-6.12 rustc-web rust-web-src rust-web-clippy libclang-dev clang lld llvm
   flex bison bc libelf-dev libssl-dev cpio xz-utils make gcc
-  qemu-system-x86 busybox-static runc kmod
+  qemu-system-x86 busybox-static runc kmod python3-pip
 )
 
 say() { printf '[deps] %s\n' "$*"; }

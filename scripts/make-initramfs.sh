@@ -36,13 +36,20 @@ runc=$(command -v runc || true)
 cp "$runc" "$stage/fakegpu/bin/runc"
 copy_libs "$runc"
 # NVIDIA's userspace (scripts/fetch-nvidia-userspace.sh) and the libcuda probe, for the
-# real-client cases: under /nvidia, laid out as a container image's /usr would hold them.
+# real-client cases: under /nvidia, laid out as a container image's /usr would hold them;
+# with the CUDA runtime (scripts/fetch-cuda-runtime.sh) and its probe when it was fetched.
 if [ -n "${FAKEGPU_NVIDIA_USERSPACE:-}" ]; then
   nv=$stage/nvidia
   mkdir -p "$nv/usr/bin" "$nv/usr/lib/x86_64-linux-gnu"
   cp "$FAKEGPU_NVIDIA_USERSPACE/bin/nvidia-smi" "$FAKEGPU_BUILD/cuda_probe" "$nv/usr/bin/"
   cp -P "$FAKEGPU_NVIDIA_USERSPACE"/lib/* "$nv/usr/lib/x86_64-linux-gnu/"
-  LD_LIBRARY_PATH=$FAKEGPU_NVIDIA_USERSPACE/lib copy_libs "$nv"/usr/bin/* "$nv"/usr/lib/x86_64-linux-gnu/*.so.1
+  nv_libs=("$nv"/usr/lib/x86_64-linux-gnu/*.so.1)
+  if [ -n "${FAKEGPU_CUDA_RUNTIME:-}" ]; then
+    cp "$FAKEGPU_CUDA_RUNTIME/lib/libcudart.so.12" "$nv/usr/lib/x86_64-linux-gnu/"
+    cp "$FAKEGPU_BUILD/cudart_probe" "$nv/usr/bin/"
+    nv_libs+=("$nv/usr/lib/x86_64-linux-gnu/libcudart.so.12")
+  fi
+  LD_LIBRARY_PATH=$FAKEGPU_NVIDIA_USERSPACE/lib copy_libs "$nv"/usr/bin/* "${nv_libs[@]}"
 fi
 # Debugging aids from the host (FAKEGPU_VM_EXTRA="strace gdb"), with their libraries.
 for tool in ${FAKEGPU_VM_EXTRA:-}; do

@@ -1,7 +1,8 @@
 # Private apt state for fetching NVIDIA's Debian packages (non-free component of the
 # machine's own Debian mirror) without touching any system file. Source it after common.sh;
 # then `nvidia_apt_sources`, `nvidia_apt apt-get|apt-cache ...`, `nvidia_apt_version PKG PREFIX`,
-# and `nvidia_skip WHAT-IS-NOT-TESTED REASON` to give up loudly.
+# and `nvidia_skip WHAT-IS-NOT-TESTED REASON` to give up loudly (fatal with
+# FAKEGPU_REQUIRE_NVIDIA=1). fetch-cuda-runtime.sh sources it for nvidia_skip alone.
 # shellcheck shell=bash
 
 NVIDIA_APT_DIR=$FAKEGPU_CACHE/nvidia-apt
@@ -38,8 +39,13 @@ nvidia_apt_version() {
 }
 
 # Ends the script with success and a loud notice that $1 (what will not be tested) is
-# skipped, because of $2.
+# skipped, because of $2; with FAKEGPU_REQUIRE_NVIDIA=1 (CI: .ci/run) it ends it with a
+# failure instead, so NVIDIA's cases cannot silently go unrun.
 nvidia_skip() {
+  if [ "${FAKEGPU_REQUIRE_NVIDIA:-}" = 1 ]; then
+    say "!!! FAILED: $2 — $1, and FAKEGPU_REQUIRE_NVIDIA=1 forbids skipping it !!!"
+    exit 1
+  fi
   say "!!! SKIPPED: $2 — $1 !!!"
   exit 0
 }

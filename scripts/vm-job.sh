@@ -47,12 +47,19 @@ phase test-clients build_clients
 bins=$FAKEGPU_ROOT/target/x86_64-unknown-linux-gnu/release
 
 # NVIDIA's userspace for the real-client cases (test and demo jobs; skipped loudly if the
-# packages cannot be fetched), and the libcuda probe built against it.
+# packages cannot be fetched, a failure with FAKEGPU_REQUIRE_NVIDIA=1), and the libcuda
+# probe built against it; then the CUDA runtime on top of it and its probe. (phase runs this
+# with errexit off: each failure returns explicitly.)
 nvidia_userspace() {
-  FAKEGPU_NVIDIA_USERSPACE=$("$FAKEGPU_ROOT/scripts/fetch-nvidia-userspace.sh")
-  export FAKEGPU_NVIDIA_USERSPACE
+  FAKEGPU_NVIDIA_USERSPACE=$("$FAKEGPU_ROOT/scripts/fetch-nvidia-userspace.sh") || return 1
+  FAKEGPU_CUDA_RUNTIME=
+  export FAKEGPU_NVIDIA_USERSPACE FAKEGPU_CUDA_RUNTIME
   [ -n "$FAKEGPU_NVIDIA_USERSPACE" ] || return 0
-  gcc -Wall -Werror -O2 "$FAKEGPU_ROOT/tests/nvidia-userspace/cuda_probe.c" -ldl -o "$FAKEGPU_BUILD/cuda_probe"
+  gcc -Wall -Werror -O2 "$FAKEGPU_ROOT/tests/nvidia-userspace/cuda_probe.c" -ldl -o "$FAKEGPU_BUILD/cuda_probe" ||
+    return 1
+  FAKEGPU_CUDA_RUNTIME=$("$FAKEGPU_ROOT/scripts/fetch-cuda-runtime.sh") || return 1
+  [ -n "$FAKEGPU_CUDA_RUNTIME" ] || return 0
+  gcc -Wall -Werror -O2 "$FAKEGPU_ROOT/tests/nvidia-userspace/cudart_probe.c" -ldl -o "$FAKEGPU_BUILD/cudart_probe"
 }
 [ "$mode" = bench ] || phase nvidia-userspace nvidia_userspace
 

@@ -212,6 +212,15 @@ fn control_checked(
             }
             write_pod(&mut params[8..], &GR_CTX_BUFFER_SIZE);
         }
+        // Preempting a channel group: nvsim's engine runs work in whole passes and holds
+        // nothing on the GPU between them, so the group is off the engine already.
+        ctrl::NVA06C_CTRL_CMD_PREEMPT => {
+            let manual = params.get(1).is_some_and(|&b| b != 0);
+            let timeout = params.get(4..).and_then(read_pod::<u32>).unwrap_or(0);
+            if manual && timeout > ctrl::PREEMPT_MAX_MANUAL_TIMEOUT_US {
+                return Err(NV_ERR_INVALID_ARGUMENT);
+            }
+        }
         // Scheduling a channel group and setting its timeslice change nothing nvsim
         // simulates.
         ctrl::NVA06C_CTRL_CMD_GPFIFO_SCHEDULE | ctrl::NVA06C_CTRL_CMD_SET_TIMESLICE => {}

@@ -83,6 +83,20 @@ fn format_state(state: &State, out: &mut impl Write) -> core::fmt::Result {
         let (fb, sys) = rm.file_usage(client.file);
         writeln!(out, "file{} fb {} sys {}", client.file, fb, sys)?;
     }
+    drop(rm);
+    // The engine's channels: how far each has run, and why it stopped if it is in error.
+    for c in state.channels.lock().iter().flatten() {
+        write!(
+            out,
+            "channel gpu {} chid {} gp_get {} methods {} error ",
+            c.gpu, c.chid, c.gp_get, c.methods_run
+        )?;
+        // One word: the reason with underscores.
+        for ch in c.error.unwrap_or("none").chars() {
+            out.write_char(if ch == ' ' { '_' } else { ch })?;
+        }
+        writeln!(out)?;
+    }
     writeln!(
         out,
         "open_files {}",

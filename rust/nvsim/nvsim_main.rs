@@ -20,10 +20,13 @@
 //! 1. `trace.rs` (trace mode, and the log of calls nvsim does not implement), `store.rs`
 //!    (the model's RM store as the kernel keeps it), `slice_writer.rs` (text into the
 //!    shim's buffers): no nvsim file below them.
-//! 2. `pages.rs`: the simulated memory's pages (those behind system-memory objects and the
-//!    doorbell page), recording them, dropping freed ones, mapping an mmap context into a
-//!    VMA. It knows the store, not the state or the files: the fops layer hands it the
-//!    mmap context, the state its store lock.
+//! 2. `pages.rs`: the simulated memory's pages (those behind system-memory objects, video
+//!    memory backed on first use, and the doorbell page), recording them, dropping freed
+//!    ones, mapping an mmap context into a VMA. It knows the store, not the state or the
+//!    files: the fops layer hands it the mmap context, the state its store lock. Beside it,
+//!    `gpu_va.rs` (the GPU's MMU: UVM VA spaces shared with the engine, registered per RM
+//!    VA space, and their semaphore pools' pages) and `channels.rs` (the channels the engine
+//!    runs: ring, USERD, progress, method state).
 //! 3. `state.rs`: the [`state::State`] every file operation reads (GPUs, the store, the
 //!    pages, the API lock), published once init can no longer fail, and its construction
 //!    from the module parameters. It owns `Pages` and the store, so it sits above them.
@@ -32,8 +35,11 @@
 //!    namespace). Both recognise nvidia files by the major-195 fops table, whose address
 //!    is all they need of `file.rs`: the state carries it (`State::nv_fops`, given by this
 //!    file), so they take it from the state instead of importing the table above them.
-//! 5. `control.rs` (RM_CONTROL) and `uvm.rs` (`/dev/nvidia-uvm`: its own major, fops and
-//!    per-open state, which need only the state, the caller checks and the log).
+//! 5. `control.rs` (RM_CONTROL), `uvm.rs` (`/dev/nvidia-uvm`: its own major, fops, mmap and
+//!    per-open state, which need only the state, the caller checks and the log) with
+//!    `uvm_va.rs`, and the engine: `gpu_mem.rs` (reading and writing a channel's GPU VAs)
+//!    and `engine.rs` (the kernel thread's pass over every channel: GPFIFO, pushbuffers,
+//!    methods, faults).
 //! 6. `rm.rs`: the other RM escapes (alloc, free, vid heap, system memory, map, share,
 //!    dup, REGISTER_FD, OS events, fault injection), calling down into controls, pages,
 //!    files and the caller checks.
@@ -45,10 +51,10 @@
 //! 9. This file: the `mod` lines, the included crates, and the module's registration and
 //!    lifetime (major 195, the UVM major, procfs, debugfs, the published state).
 //!
-//! New simulated hardware goes in files of its own between `state.rs` and `rm.rs`: a GPU
-//! execution engine's address spaces and channels, say, keep their state in a `State`
-//! field as `Pages` does, use `pages.rs` and `store.rs` below them, and are driven by the
-//! escapes and controls above them; nothing below them changes.
+//! New simulated hardware goes in files of its own between `state.rs` and `rm.rs`, as the
+//! engine did: its address spaces and channels keep their state in `State` fields as
+//! `Pages` does, use `pages.rs` and `store.rs` below them, and are driven by the escapes and
+//! controls above them.
 
 use kernel::prelude::*;
 
@@ -64,6 +70,8 @@ mod slice_writer;
 mod store;
 mod trace;
 
+mod channels;
+mod gpu_va;
 mod pages;
 
 mod state;
@@ -72,6 +80,8 @@ mod caller;
 mod nvfile;
 
 mod control;
+mod engine;
+mod gpu_mem;
 mod uvm;
 mod uvm_va;
 
@@ -103,7 +113,9 @@ pub mod nvsim_model {
     use super::abi;
     pub mod ctrl;
     pub mod frontend;
+    pub mod methods;
     pub mod procfs;
+    pub mod pushbuf;
     pub mod rm;
     pub mod uvm_va;
 }
@@ -128,11 +140,38 @@ const FRONTEND_NAME: &CStr = kernel::c_str!("nvidia-frontend");
 /// The loaded module. Fields drop in order: procfs and debugfs first (they read the state), then
 /// major 195, then the state.
 struct NvSim {
+    _engine: EngineThread,
     _procfs: Procfs,
     _debugfs: Debugfs,
     _uvm: uvm::UvmRegion,
     _frontend: FrontendRegion,
     _state: PublishGuard<State>,
+}
+
+extern "C" {
+    /// Starts the engine thread (`shim.c`), which calls `engine::nvsim_engine_poll`.
+    fn nvsim_engine_start() -> kernel::ffi::c_int;
+    /// Stops it and waits for it to exit.
+    fn nvsim_engine_stop();
+}
+
+/// The engine thread while it runs: it stops (and has stopped) before the state goes.
+struct EngineThread;
+
+impl EngineThread {
+    /// Starts the thread; the state must be published.
+    fn start() -> Result<Self> {
+        // SAFETY: the shim starts one kthread; `nvsim_engine_stop` in drop stops it.
+        kernel::error::to_result(unsafe { nvsim_engine_start() })?;
+        Ok(EngineThread)
+    }
+}
+
+impl Drop for EngineThread {
+    fn drop(&mut self) {
+        // SAFETY: started in `start`; kthread_stop waits for the thread to return.
+        unsafe { nvsim_engine_stop() };
+    }
 }
 
 /// Major 195, minors 0..=255, registered as "nvidia-frontend".
@@ -188,6 +227,7 @@ impl kernel::Module for NvSim {
         // Published last: until then opens fail with ENODEV, and once it is published init
         // can no longer fail (a failed init frees the module without waiting for open files).
         let state = state.publish()?;
+        let engine = EngineThread::start()?;
         let s = state.get();
         pr_info!(
             "{} simulated GPU(s), {} MiB each, driver version {}; major {} (nvidia-frontend), {} (nvidia-uvm)\n",
@@ -198,6 +238,7 @@ impl kernel::Module for NvSim {
             uvm.major()
         );
         Ok(NvSim {
+            _engine: engine,
             _procfs: procfs,
             _debugfs: debugfs,
             _uvm: uvm,

@@ -51,6 +51,11 @@ impl PageTable {
             .map_err(|_| AllocError)
     }
 
+    /// Page `index` of system-memory allocation `id`, if both exist.
+    pub(crate) fn sys_page(&self, id: u32, index: usize) -> Option<&Page> {
+        self.0.get(&id)?.pages.get(index)?.as_ref()
+    }
+
     /// Page `index` of video-memory allocation `id` of `pages` pages, made (zeroed) on first
     /// use. The caller has checked, under the RM lock taken after this table's, that `id` is
     /// alive; the backing goes when it is freed ([`Pages::drop_freed`]).

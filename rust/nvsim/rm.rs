@@ -263,9 +263,11 @@ fn client_file(state: &State, file: &NvFile, client: Handle) -> Option<u64> {
 }
 
 /// RM_ALLOC_MEMORY (NVOS02 + fd; `rm_escape` admits it on device files only): system memory
-/// (0x3E) of `limit + 1` bytes, for a client of the linked nvidiactl file. With an fd (>= 0)
-/// it also sets the mmap context on that nvidiactl file; if that fails the ioctl fails with
-/// EINVAL while the status still reports the allocation, which stays (as the 535 driver does).
+/// (0x3E) of `limit + 1` bytes, or the caller's own pages at `pMemory` (0x71, an OS
+/// descriptor: charged as pinned memory; nvsim neither pins nor maps them), for a client of
+/// the linked nvidiactl file. With an fd (>= 0) and system memory it also sets the mmap
+/// context on that nvidiactl file; if that fails the ioctl fails with EINVAL while the status
+/// still reports the allocation, which stays (as the 535 driver does).
 fn alloc_memory(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
     if buf.len() != 56 {
         return Err(EINVAL);
@@ -279,7 +281,13 @@ fn alloc_memory(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
         let rm_file = client_file(state, file, client).ok_or(NV_ERR_INVALID_CLIENT)?;
         match class_id {
             class::NV01_MEMORY_SYSTEM => {}
-            class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR => return Err(NV_ERR_NOT_SUPPORTED),
+            // The descriptor must name the caller's memory.
+            class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR => {
+                let at = buf.get(24..).and_then(read_pod::<u64>).unwrap_or(0);
+                if at == 0 || at % PAGE_SIZE as u64 != 0 {
+                    return Err(NV_ERR_INVALID_ADDRESS);
+                }
+            }
             _ => return Err(NV_ERR_INVALID_CLASS),
         }
         let size = limit.checked_add(1).ok_or(NV_ERR_INVALID_LIMIT)?;
@@ -310,8 +318,9 @@ fn alloc_memory(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
     if let Some(at) = buf.get_mut(40..) {
         write_pod(at, &status);
     }
-    // The mapping context, on the nvidiactl file the fd names.
-    if let (Some(id), true) = (context, fd >= 0) {
+    // The mapping context, on the nvidiactl file the fd names (system memory: an OS
+    // descriptor is the caller's memory already).
+    if let (Some(id), true) = (context, fd >= 0 && class_id == class::NV01_MEMORY_SYSTEM) {
         let pages = usize::try_from(limit / PAGE_SIZE as u64 + 1).map_err(|_| EINVAL)?;
         let target = NvFileRef::from_fd(state, fd, true).ok_or(EINVAL)?;
         let target_file = target.nv_file();
@@ -509,6 +518,12 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
         Node::Gpu(_) => client_file(state, file, p.h_root).unwrap_or(file.id),
     };
     let (client, handle, size) = alloc_object(state, owner, p, request)?;
+    if class::GPFIFO_CHANNELS.contains(&p.h_class) {
+        if let Err(status) = add_channel(state, client, handle, params) {
+            let _ = state.rm.lock().free(owner, client, handle);
+            return Err(status);
+        }
+    }
     // What some classes report in their parameters: a context share its VEID; memory
     // classes with NV_MEMORY_ALLOCATION_PARAMS the size they allocated (rounded up).
     let report = match (p.h_class, size) {
@@ -568,10 +583,11 @@ fn vid_heap(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
         vid_heap::FUNCTION_ALLOC_SIZE => {
             let flags = word(buf, vid_heap::FLAGS);
             let attr = word(buf, vid_heap::ATTR);
-            let size = buf
+            let asked = buf
                 .get(vid_heap::ALLOC_SIZE..)
                 .and_then(read_pod::<u64>)
                 .unwrap_or(0);
+            let size = rm::vid_heap_size(asked).unwrap_or(asked);
             let (class_id, request) = if flags & vid_heap::FLAGS_VIRTUAL != 0 {
                 (class::NV50_MEMORY_VIRTUAL, Request::Plain)
             } else if vid_heap::location(attr) == 0 {
@@ -692,12 +708,15 @@ fn map_memory(state: &State, file: &NvFile, p: &Nvos33WithFd) -> Result<(), NvSt
                 rm::Kind::Memory { pool, size, id, .. } => (pool, size, id),
                 _ => return Err(NV_ERR_INVALID_OBJECT_HANDLE),
             };
+            // The RM maps whole pages: those the range touches (libcuda asks for unaligned
+            // lengths and maps the rounded-up size).
             let end = p.offset.checked_add(p.length).ok_or(NV_ERR_INVALID_LIMIT)?;
-            if p.length == 0 || p.offset % page != 0 || p.length % page != 0 || end > size {
+            if p.length == 0 || end > size {
                 return Err(NV_ERR_INVALID_LIMIT);
             }
             let first = usize::try_from(p.offset / page).map_err(|_| NV_ERR_INVALID_LIMIT)?;
-            let count = usize::try_from(p.length / page).map_err(|_| NV_ERR_INVALID_LIMIT)?;
+            let last = usize::try_from(end.div_ceil(page)).map_err(|_| NV_ERR_INVALID_LIMIT)?;
+            let count = last - first;
             match pool {
                 rm::Pool::Sys => (first, count, id, None, 0, false),
                 // Video memory, which the driver maps through BAR1 of its GPU.
@@ -731,6 +750,80 @@ fn map_memory(state: &State, file: &NvFile, p: &Nvos33WithFd) -> Result<(), NvSt
     });
     Ok(())
 }
+
+/// Records channel `handle` of `client` for the engine: its GPFIFO ring and USERD from its
+/// allocation parameters `params`. A USERD handle must name memory of the client with room
+/// for USERD (512 bytes) at its offset.
+fn add_channel(
+    state: &State,
+    client: Handle,
+    handle: Handle,
+    params: &[u8],
+) -> Result<(), NvStatus> {
+    use crate::abi::nv_rm::channel_alloc_params as chan;
+    use crate::channels::{Channel, Userd};
+    let word = |at: usize| params.get(at..).and_then(read_pod::<u32>).unwrap_or(0);
+    let wide = |at: usize| params.get(at..).and_then(read_pod::<u64>).unwrap_or(0);
+    let (gpu, chid, userd) = {
+        let rm = state.rm.lock();
+        let channel = rm.get(client, handle).ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
+        let (rm::Kind::Channel { chid, .. }, Some(gpu)) = (channel.kind, channel.gpu) else {
+            return Err(NV_ERR_INVALID_OBJECT_HANDLE);
+        };
+        let h_userd = word(chan::H_USERD);
+        let userd = if h_userd == 0 {
+            None
+        } else {
+            let offset = wide(chan::USERD_OFFSET);
+            match rm.get(client, h_userd).map(|o| o.kind) {
+                Some(rm::Kind::Memory { pool, size, id, .. })
+                    if offset
+                        .checked_add(USERD_SIZE)
+                        .is_some_and(|end| end <= size) =>
+                {
+                    let fb_pages = match pool {
+                        rm::Pool::Fb(_) => usize::try_from(size / PAGE_SIZE as u64)
+                            .map_err(|_| NV_ERR_INVALID_ARGUMENT)?,
+                        rm::Pool::Sys => 0,
+                    };
+                    Some(Userd {
+                        client,
+                        handle: h_userd,
+                        memory: id,
+                        fb_pages,
+                        offset,
+                    })
+                }
+                _ => return Err(NV_ERR_INVALID_ARGUMENT),
+            }
+        };
+        (gpu, chid, userd)
+    };
+    state
+        .channels
+        .add(Channel {
+            gpu,
+            chid,
+            client,
+            handle,
+            vaspace: word(chan::H_VASPACE),
+            gpfifo: wide(chan::GPFIFO_OFFSET),
+            entries: word(chan::GPFIFO_ENTRIES),
+            userd,
+            gp_get: 0,
+            extended_base: 0,
+            stream: Default::default(),
+            methods: Default::default(),
+            stall: None,
+            error: None,
+            methods_run: 0,
+            noted: None,
+        })
+        .map_err(|_| NV_ERR_NO_MEMORY)
+}
+
+/// Bytes of a channel's USERD (`Nvc86fControl`).
+const USERD_SIZE: u64 = 0x200;
 
 /// Size of Hopper's usermode region (`NVC661`): 64 KiB.
 const USERMODE_SIZE: u64 = 0x10000;

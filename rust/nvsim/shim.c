@@ -465,3 +465,87 @@ void nvsim_procfs_remove(void)
 	proc_remove(nvsim_proc_dir);
 	nvsim_proc_dir = NULL;
 }
+
+/*
+ * The engine thread: runs channels' work (engine.rs). Right after work it polls again at
+ * once; then every 50-100 us for about 5 ms (a process that just submitted usually submits
+ * again soon), then every 2 ms while idle, so an idle module costs little.
+ */
+#include <linux/delay.h>
+#include <linux/kthread.h>
+
+int nvsim_engine_poll(void);
+int nvsim_engine_start(void);
+void nvsim_engine_stop(void);
+
+static struct task_struct *nvsim_engine_task;
+
+static int nvsim_engine_main(void *unused)
+{
+	unsigned int idle = 0;
+
+	while (!kthread_should_stop()) {
+		if (nvsim_engine_poll()) {
+			idle = 0;
+			cond_resched();
+		} else if (idle < 64) {
+			idle++;
+			usleep_range(50, 100);
+		} else {
+			usleep_range(2000, 2500);
+		}
+	}
+	return 0;
+}
+
+int nvsim_engine_start(void)
+{
+	struct task_struct *task = kthread_run(nvsim_engine_main, NULL, "nvsim-engine");
+
+	if (IS_ERR(task))
+		return PTR_ERR(task);
+	nvsim_engine_task = task;
+	return 0;
+}
+
+void nvsim_engine_stop(void)
+{
+	if (nvsim_engine_task)
+		kthread_stop(nvsim_engine_task);
+	nvsim_engine_task = NULL;
+}
+
+/*
+ * UVM VMAs (uvm.rs): pages come from nvsim_uvm_fault_page, which takes the reference the
+ * mapping keeps. Not inherited by fork, never grown by mremap.
+ */
+#include <linux/mm.h>
+
+void *nvsim_uvm_fault_page(void *uvm_private, unsigned long addr);
+void nvsim_uvm_vma_setup(struct vm_area_struct *vma);
+void nvsim_page_get(struct page *page);
+
+void nvsim_page_get(struct page *page)
+{
+	get_page(page);
+}
+
+static vm_fault_t nvsim_uvm_fault(struct vm_fault *vmf)
+{
+	struct page *page = nvsim_uvm_fault_page(vmf->vma->vm_file->private_data, vmf->address);
+
+	if (!page)
+		return VM_FAULT_SIGBUS;
+	vmf->page = page;
+	return 0;
+}
+
+static const struct vm_operations_struct nvsim_uvm_vm_ops = {
+	.fault = nvsim_uvm_fault,
+};
+
+void nvsim_uvm_vma_setup(struct vm_area_struct *vma)
+{
+	vma->vm_ops = &nvsim_uvm_vm_ops;
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTCOPY | VM_DONTDUMP);
+}

@@ -3,7 +3,9 @@
 //! nvsim's state: what the file operations of every layer need, published once the module
 //! has registered everything, and built from the module parameters.
 
+use crate::channels::Channels;
 use crate::fops::FileOps;
+use crate::gpu_va::GpuVaSpaces;
 use crate::nvsim_model::frontend::SimGpu;
 use crate::pages::Pages;
 use crate::published::{PublishGuard, Published};
@@ -44,6 +46,10 @@ pub(crate) struct State {
     pub(crate) open_files: AtomicU64,
     /// The simulated memory's pages.
     pub(crate) pages: Pages,
+    /// The GPU VA spaces UVM translates (the engine's MMU).
+    pub(crate) gpu_vas: GpuVaSpaces,
+    /// The channels the engine runs.
+    pub(crate) channels: Channels,
     /// Serialises calls that link files to each other (the RM's API lock), so two files'
     /// locks are never taken in opposite orders.
     pub(crate) api_lock: Pin<KBox<Mutex<()>>>,
@@ -148,6 +154,8 @@ pub(crate) fn from_params(nv_fops: &'static FileOps) -> Result<State> {
         rm: KBox::pin_init(kernel::new_mutex!(store, "nvsim::State::rm"), GFP_KERNEL)?,
         open_files: AtomicU64::new(0),
         pages: Pages::new()?,
+        gpu_vas: GpuVaSpaces::new()?,
+        channels: Channels::new()?,
         api_lock: KBox::pin_init(kernel::new_mutex!((), "nvsim::State::api_lock"), GFP_KERNEL)?,
         nv_fops,
     })

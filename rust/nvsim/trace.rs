@@ -68,6 +68,20 @@ pub(crate) fn escape(node: Node, nr: u8, buf: &[u8], result: &Result) {
             errno,
             status
         ),
+        Subject::Map {
+            offset,
+            length,
+            flags,
+        } => pr_info!(
+            "trace: node {} esc {:#x} map offset {:#x} length {:#x} flags {:#x} -> errno {} status {:#x}\n",
+            node,
+            nr,
+            offset,
+            length,
+            flags,
+            errno,
+            status
+        ),
         Subject::None => pr_info!(
             "trace: node {} esc {:#x} ({} bytes) -> errno {} status {:#x}\n",
             node,
@@ -101,5 +115,13 @@ static LOGGED: AtomicU32 = AtomicU32::new(0);
 pub(crate) fn log_unimplemented(what: &str, number: u32, size: usize) {
     if LOGGED.fetch_add(1, Ordering::Relaxed) < LOG_LIMIT {
         pr_info!("{} {:#x} ({} bytes) not implemented\n", what, number, size);
+    }
+}
+
+/// Logs that channel `chid` of GPU `gpu` went into error (a process can cause it, so it
+/// shares the bound of [`log_unimplemented`]).
+pub(crate) fn log_channel_error(gpu: u8, chid: u16, why: &str) {
+    if LOGGED.fetch_add(1, Ordering::Relaxed) < LOG_LIMIT {
+        pr_info!("gpu {} channel {} in error: {}\n", gpu, chid, why);
     }
 }

@@ -17,8 +17,9 @@ use crate::abi::nv_status::*;
 use crate::abi::nv_uvm::*;
 use crate::caller::caller_holds_gpu;
 use crate::fops::{this_module, FileOps};
+use crate::gpu_va::{new_shared_va, new_va_space, SharedVa};
 use crate::state::State;
-use crate::uvm_va::{self, with_params, KernelVaSpace, VaFile};
+use crate::uvm_va::{self, with_params, VaFile};
 use kernel::bindings;
 use kernel::error::from_result;
 use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
@@ -60,9 +61,8 @@ struct UvmFile {
     #[pin]
     kind: Mutex<UvmKind>,
     /// The VA space's ranges and mappings, made at UVM_INITIALIZE. Locked after `kind`
-    /// when both are held.
-    #[pin]
-    va: Mutex<Option<KernelVaSpace>>,
+    /// when both are held; shared with the engine through `State::gpu_vas`.
+    va: SharedVa,
 }
 
 /// Major of the UVM region while registered.
@@ -100,6 +100,7 @@ pub(crate) static UVM_FOPS: FileOps = FileOps(bindings::file_operations {
     open: Some(uvm_open),
     release: Some(uvm_release),
     unlocked_ioctl: Some(uvm_unlocked_ioctl),
+    mmap: Some(uvm_mmap),
     llseek: Some(bindings::noop_llseek),
     // SAFETY: all-zero is a valid `file_operations`.
     ..unsafe { core::mem::zeroed() }
@@ -124,11 +125,12 @@ unsafe extern "C" fn uvm_open(inode: *mut bindings::inode, file: *mut bindings::
     from_result(|| {
         // SAFETY: the VFS passes a live inode.
         let minor = crate::abi::devnum::DevNum::from_kernel_dev_t(unsafe { (*inode).i_rdev }).minor;
+        let va = new_shared_va()?;
         let f = KBox::pin_init(
             pin_init!(UvmFile {
                 minor,
                 kind <- kernel::new_mutex!(UvmKind::Uninitialized, "nvsim::UvmFile::kind"),
-                va <- kernel::new_mutex!(None, "nvsim::UvmFile::va"),
+                va,
             }),
             GFP_KERNEL,
         )?;
@@ -145,8 +147,79 @@ unsafe extern "C" fn uvm_open(inode: *mut bindings::inode, file: *mut bindings::
 /// Called by the VFS only, once, after every other operation on a file `uvm_open` succeeded on.
 unsafe extern "C" fn uvm_release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
     // SAFETY: `private_data` came from `into_foreign` in `uvm_open`; release is the last use.
-    drop(unsafe { <Pin<KBox<UvmFile>> as ForeignOwnable>::from_foreign((*file).private_data) });
+    let uvm = unsafe { <Pin<KBox<UvmFile>> as ForeignOwnable>::from_foreign((*file).private_data) };
+    // The engine no longer translates through this VA space.
+    if let Some(state) = State::get() {
+        state.gpu_vas.unregister(&uvm.va, None);
+    }
+    drop(uvm);
     0
+}
+
+extern "C" {
+    /// Gives a UVM VMA nvsim's fault handler (`shim.c`), which calls `nvsim_uvm_fault_page`.
+    fn nvsim_uvm_vma_setup(vma: *mut kernel::ffi::c_void);
+    /// `get_page`.
+    fn nvsim_page_get(page: *mut kernel::ffi::c_void);
+}
+
+/// `mmap` of a UVM VA space file: as the driver, only at an offset equal to the address (the
+/// file's offsets are the process's VAs). Pages come on fault from the VA space's semaphore
+/// pools; any other address is SIGBUS (nvsim has no managed memory).
+///
+/// # Safety
+///
+/// Called by the mm only, on an open UVM file, with the VMA being set up.
+unsafe extern "C" fn uvm_mmap(
+    file: *mut bindings::file,
+    vma: *mut bindings::vm_area_struct,
+) -> c_int {
+    // SAFETY: the mm calls mmap on an open UVM file.
+    let uvm = unsafe { uvm_file(file) };
+    // The VA lock, as the fault handler takes it under the mmap lock (`kind` is taken with
+    // user copies pending in ioctls, so never here).
+    if uvm.minor != 0 || uvm.va.lock().is_none() {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: the VMA is being set up under the mmap lock; these fields are plain reads.
+    let (start, pgoff) = unsafe {
+        (
+            (*vma).__bindgen_anon_1.__bindgen_anon_1.vm_start,
+            (*vma).vm_pgoff,
+        )
+    };
+    if pgoff.checked_mul(kernel::page::PAGE_SIZE as c_ulong) != Some(start) {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: as above; the shim sets the VMA's operations and flags.
+    unsafe { nvsim_uvm_vma_setup(vma.cast()) };
+    0
+}
+
+/// The fault handler's look-up (`shim.c`): the semaphore-pool page behind `addr` in the VA
+/// space of the UVM file whose `private_data` is `private`, with a reference taken for the
+/// new mapping; null if no pool covers `addr`.
+///
+/// # Safety
+///
+/// `private` is the `private_data` of an open UVM file (the faulting VMA holds the file).
+#[no_mangle]
+unsafe extern "C" fn nvsim_uvm_fault_page(
+    private: *mut kernel::ffi::c_void,
+    addr: c_ulong,
+) -> *mut kernel::ffi::c_void {
+    // SAFETY: per the contract, `private` came from `into_foreign` in `uvm_open` and the file
+    // stays open while its VMA exists.
+    let uvm = unsafe { <Pin<KBox<UvmFile>> as ForeignOwnable>::borrow(private) };
+    let va = uvm.va.lock();
+    let Some((page, _)) = va.as_ref().and_then(|v| v.storage().pool_page(addr as u64)) else {
+        return core::ptr::null_mut();
+    };
+    let page = page.as_ptr().cast::<kernel::ffi::c_void>();
+    // SAFETY: the page is alive while the VA lock is held; the reference taken here is the
+    // new mapping's.
+    unsafe { nvsim_page_get(page) };
+    page
 }
 
 extern "C" {
@@ -255,7 +328,7 @@ fn dispatch(state: &State, uvm: &UvmFile, cmd: u32, buf: &mut [u8]) {
             p.rm_status = if refuse {
                 NV_ERR_ILLEGAL_ACTION
             } else {
-                set_gpu_vaspace(state, uvm, &p.gpu_uuid, true)
+                set_gpu_vaspace(state, uvm, &p.gpu_uuid, Some((p.h_client, p.h_va_space)))
             };
         }),
         27 => with_params(buf, |p: &mut UvmRegisterChannelParams| {
@@ -265,7 +338,7 @@ fn dispatch(state: &State, uvm: &UvmFile, cmd: u32, buf: &mut [u8]) {
             p.rm_status = if refuse {
                 NV_ERR_ILLEGAL_ACTION
             } else {
-                set_gpu_vaspace(state, uvm, &p.gpu_uuid, false)
+                set_gpu_vaspace(state, uvm, &p.gpu_uuid, None)
             };
         }),
         28 => with_params(buf, |p: &mut UvmUnregisterChannelParams| {
@@ -279,7 +352,7 @@ fn dispatch(state: &State, uvm: &UvmFile, cmd: u32, buf: &mut [u8]) {
 fn initialize(state: &State, uvm: &UvmFile, flags: u64) -> NvStatus {
     // Made before any lock: the bookkeeping is two vectors.
     let fresh = match uvm.va.lock().is_none() {
-        true => match uvm_va::new_va_space() {
+        true => match new_va_space() {
             Ok(va) => Some(va),
             Err(_) => return NV_ERR_NO_MEMORY,
         },
@@ -377,6 +450,7 @@ fn unregister_gpu(state: &State, uvm: &UvmFile, uuid: &NvProcessorUuid) -> NvSta
         } if *gpus & (1 << gpu.minor) != 0 => {
             *gpus &= !(1u32 << gpu.minor);
             *gpu_vaspaces &= !(1u32 << gpu.minor);
+            state.gpu_vas.unregister(&uvm.va, Some(gpu.minor));
             if let Some(va) = uvm.va.lock().as_mut() {
                 va.forget_gpu(gpu.minor);
             }
@@ -386,9 +460,14 @@ fn unregister_gpu(state: &State, uvm: &UvmFile, uuid: &NvProcessorUuid) -> NvSta
     }
 }
 
-/// UVM_REGISTER_GPU_VASPACE (`on`) and UVM_UNREGISTER_GPU_VASPACE of the GPU `uuid`, which
-/// must be registered.
-fn set_gpu_vaspace(state: &State, uvm: &UvmFile, uuid: &NvProcessorUuid, on: bool) -> NvStatus {
+/// UVM_REGISTER_GPU_VASPACE (`register`: the RM client and VA space handed over) and
+/// UVM_UNREGISTER_GPU_VASPACE (`None`) of the GPU `uuid`, which must be registered.
+fn set_gpu_vaspace(
+    state: &State,
+    uvm: &UvmFile,
+    uuid: &NvProcessorUuid,
+    register: Option<(u32, u32)>,
+) -> NvStatus {
     let Some(gpu) = state.gpus.iter().find(|g| g.uuid() == uuid.uuid) else {
         return NV_ERR_GPU_UUID_NOT_FOUND;
     };
@@ -398,10 +477,18 @@ fn set_gpu_vaspace(state: &State, uvm: &UvmFile, uuid: &NvProcessorUuid, on: boo
         UvmKind::VaSpace {
             gpus, gpu_vaspaces, ..
         } if *gpus & bit != 0 => {
-            if on {
+            if let Some((client, vaspace)) = register {
+                if state
+                    .gpu_vas
+                    .register(client, vaspace, gpu.minor, &uvm.va)
+                    .is_err()
+                {
+                    return NV_ERR_NO_MEMORY;
+                }
                 *gpu_vaspaces |= bit;
             } else {
                 *gpu_vaspaces &= !bit;
+                state.gpu_vas.unregister(&uvm.va, Some(gpu.minor));
                 if let Some(va) = uvm.va.lock().as_mut() {
                     va.forget_gpu(gpu.minor);
                 }

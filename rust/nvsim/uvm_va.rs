@@ -9,47 +9,11 @@
 use crate::abi::nv_status::*;
 use crate::abi::nv_uvm::*;
 use crate::abi::pod::{read_pod, write_pod, Pod};
+use crate::gpu_va::KernelVaSpace;
 use crate::nvsim_model::rm::Kind;
-use crate::nvsim_model::uvm_va::{Mapping, Range, VaSpace, VaStorage};
 use crate::state::State;
+use kernel::page::{Page, PAGE_SIZE};
 use kernel::prelude::*;
-
-/// Ranges one VA space holds here (CUDA makes about 70 per context).
-const RANGES: usize = 256;
-/// Mappings one VA space holds here.
-const MAPPINGS: usize = 512;
-
-/// A VA space's slots, in two kvmalloc'd vectors.
-pub(crate) struct KernelVa {
-    ranges: KVVec<Option<Range>>,
-    mappings: KVVec<Option<Mapping>>,
-}
-
-impl VaStorage for KernelVa {
-    fn ranges(&self) -> &[Option<Range>] {
-        &self.ranges
-    }
-    fn ranges_mut(&mut self) -> &mut [Option<Range>] {
-        &mut self.ranges
-    }
-    fn mappings(&self) -> &[Option<Mapping>] {
-        &self.mappings
-    }
-    fn mappings_mut(&mut self) -> &mut [Option<Mapping>] {
-        &mut self.mappings
-    }
-}
-
-/// A VA space as a UVM file keeps it.
-pub(crate) type KernelVaSpace = VaSpace<KernelVa>;
-
-/// A new, empty VA space.
-pub(crate) fn new_va_space() -> Result<KernelVaSpace> {
-    Ok(VaSpace::new(KernelVa {
-        ranges: KVVec::from_elem(None, RANGES, GFP_KERNEL)?,
-        mappings: KVVec::from_elem(None, MAPPINGS, GFP_KERNEL)?,
-    }))
-}
 
 /// What a VA command may use of its file: the VA space (None before UVM_INITIALIZE) and the
 /// GPUs with a GPU VA space registered (bit per minor).
@@ -164,7 +128,8 @@ pub(crate) fn dispatch(state: &State, file: VaFile<'_>, cmd: u32, buf: &mut [u8]
             p.rm_status = status(va.validate(p.base, p.length))
         }),
         34 => with_params(buf, |p: &mut UvmVaRangeParams| {
-            p.rm_status = status(va.free(p.base))
+            p.rm_status = status(va.free(p.base));
+            va.storage_mut().drop_freed_pools();
         }),
         33 => with_params(buf, |p: &mut UvmMapExternalAllocationParams| {
             p.rm_status = status(map_external(state, va, gpu_vaspaces, p))
@@ -178,7 +143,18 @@ pub(crate) fn dispatch(state: &State, file: VaFile<'_>, cmd: u32, buf: &mut [u8]
         68 => with_params(buf, |p: &mut UvmAllocSemaphorePoolParams| {
             p.rm_status = status(
                 attributes_gpus(state, &p.per_gpu_attributes, p.gpu_attributes_count)
-                    .and_then(|gpus| va.alloc_semaphore_pool(p.base, p.length, gpus, gpu_vaspaces)),
+                    .and_then(|gpus| va.alloc_semaphore_pool(p.base, p.length, gpus, gpu_vaspaces))
+                    .and_then(|()| {
+                        // The pool's memory: zeroed pages, mapped by the process through an
+                        // mmap of its UVM file at `base` and read by GPUs at the same VA.
+                        let added = pool_pages(p.length)
+                            .and_then(|pages| va.storage_mut().add_pool(p.base, pages).ok());
+                        if added.is_none() {
+                            let _ = va.free(p.base);
+                            return Err(NV_ERR_NO_MEMORY);
+                        }
+                        Ok(())
+                    }),
             )
         }),
         // The region CUDA reserves for device-side launches: checked, nothing to keep, as no
@@ -192,6 +168,19 @@ pub(crate) fn dispatch(state: &State, file: VaFile<'_>, cmd: u32, buf: &mut [u8]
         _ => return false,
     }
     true
+}
+
+/// Zeroed pages for a semaphore pool of `length` bytes (page-aligned, as the bookkeeping has
+/// checked).
+fn pool_pages(length: u64) -> Option<KVVec<Page>> {
+    let count = usize::try_from(length / PAGE_SIZE as u64).ok()?;
+    let mut pages = KVVec::with_capacity(count, GFP_KERNEL).ok()?;
+    for _ in 0..count {
+        pages
+            .push(Page::alloc_page(GFP_KERNEL | __GFP_ZERO).ok()?, GFP_KERNEL)
+            .ok()?;
+    }
+    Some(pages)
 }
 
 /// Where `cmd`'s rmStatus sits, if it is handled here.

@@ -18,35 +18,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "probe.h"
+
 typedef int CUresult;
 typedef int CUdevice;
 typedef void *CUcontext;
 typedef unsigned long long CUdeviceptr;
 
-static const char *current = "dlopen";
 static CUresult (*get_error_name)(CUresult, const char **);
-
-static void on_alarm(int sig)
-{
-	char line[128];
-	int n = snprintf(line, sizeof(line), "HANG %s\n", current);
-
-	(void)sig;
-	if (n > 0)
-		write(1, line, (size_t)n);
-	_exit(3);
-}
-
-static void *sym(void *lib, const char *name)
-{
-	void *f = dlsym(lib, name);
-
-	if (!f) {
-		printf("MISSING %s\n", name);
-		exit(2);
-	}
-	return f;
-}
 
 /* Reports one call; exits 1 on failure. */
 static void check(const char *name, CUresult r)
@@ -61,24 +40,12 @@ static void check(const char *name, CUresult r)
 		exit(1);
 }
 
-#define RUN(name, call)                      \
-	do {                                 \
-		current = name;              \
-		alarm(timeout);              \
-		CUresult r_ = (call);        \
-		alarm(0);                    \
-		check(name, r_);             \
-	} while (0)
-
 int main(int argc, char **argv)
 {
-	const char *env = getenv("CUDA_PROBE_TIMEOUT");
-	unsigned timeout = env ? (unsigned)atoi(env) : 60;
 	int with_ctx = argc > 1 && strcmp(argv[1], "ctx") == 0;
 	int count = 0;
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	signal(SIGALRM, on_alarm);
+	probe_start();
 	void *lib = dlopen("libcuda.so.1", RTLD_NOW);
 	if (!lib) {
 		printf("DLOPEN-FAILED %s\n", dlerror());

@@ -63,6 +63,12 @@ if [ -d /nvidia ]; then
       nvidia_userspace_in_container; do
     run_case "$c" sh /fakegpu/nvidia_userspace.sh "$c"
   done
+  # NVIDIA's CUDA runtime on top of libcuda (when it could be fetched).
+  if [ -x /nvidia/usr/bin/cudart_probe ]; then
+    run_case cuda_runtime_api sh /fakegpu/cuda_runtime.sh cuda_runtime_api
+  else
+    report "NOTICE: NVIDIA's CUDA runtime was not fetched (see the cuda-runtime step): cuda_runtime_api did NOT run"
+  fi
 else
   report "NOTICE: NVIDIA's userspace was not fetched (see the nvidia-userspace step): its cases did NOT run"
 fi

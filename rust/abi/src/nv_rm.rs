@@ -228,6 +228,17 @@ pub mod channel_alloc_params {
     pub const SIZE: usize = 360;
 }
 
+/// `NV83DE_ALLOC_PARAMETERS` (GT200_DEBUGGER): hDebuggerClient_Obsolete, hAppClient (0: the
+/// calling client), hClass3dObject (a graphics or compute object of that client).
+pub mod debugger_alloc_params {
+    /// Offset of `hAppClient`.
+    pub const H_APP_CLIENT: usize = 4;
+    /// Offset of `hClass3dObject`.
+    pub const H_OBJECT: usize = 8;
+    /// Size of the struct.
+    pub const SIZE: usize = 12;
+}
+
 /// `NV2080_ENGINE_TYPE_*` (`cl2080_notification.h`).
 pub mod engine_type {
     /// `NV2080_ENGINE_TYPE_GR0` (graphics and compute).
@@ -311,6 +322,8 @@ pub mod class {
     pub const KEPLER_CHANNEL_GROUP_A: u32 = 0xa06c;
     /// GPFIFO channel classes, Volta to Blackwell.
     pub const GPFIFO_CHANNELS: [u32; 6] = [0xc36f, 0xc46f, 0xc56f, 0xc86f, 0xc96f, 0xca6f];
+    /// `GT200_DEBUGGER`: an SM debugger session on a compute object (under a device).
+    pub const GT200_DEBUGGER: u32 = 0x83de;
     /// Copy engine classes, Volta to Blackwell (`*_DMA_COPY_A/B`).
     pub const DMA_COPY: [u32; 7] = [0xc3b5, 0xc5b5, 0xc6b5, 0xc7b5, 0xc8b5, 0xc9b5, 0xcab5];
     /// Compute engine classes, Ampere to Blackwell.
@@ -331,6 +344,11 @@ pub mod ctrl {
     pub const NV2080_CTRL_CMD_FB_GET_INFO_V2: u32 = 0x2080_1303;
     /// `NVA06C_CTRL_CMD_GPFIFO_SCHEDULE`: `{u8 bEnable; u8 bSkipSubmit}`.
     pub const NVA06C_CTRL_CMD_GPFIFO_SCHEDULE: u32 = 0xa06c_0101;
+    /// `NVA06C_CTRL_CMD_PREEMPT`: `{u8 bWait; u8 bManualTimeout; u32 timeoutUs}` (at most
+    /// [`PREEMPT_MAX_MANUAL_TIMEOUT_US`] with a manual timeout).
+    pub const NVA06C_CTRL_CMD_PREEMPT: u32 = 0xa06c_0105;
+    /// `NVA06C_CTRL_CMD_PREEMPT_MAX_MANUAL_TIMEOUT_US`.
+    pub const PREEMPT_MAX_MANUAL_TIMEOUT_US: u32 = 1_000_000;
     /// `NVA06C_CTRL_CMD_SET_TIMESLICE`: `{u64 timesliceUs}`.
     pub const NVA06C_CTRL_CMD_SET_TIMESLICE: u32 = 0xa06c_0103;
     /// `NVC36F_CTRL_GET_CLASS_ENGINEID`: `{hObject; classEngineID; classID; engineID}` of an
@@ -397,7 +415,12 @@ pub mod ctrl {
     }
 
     /// The controls nvsim answers.
-    pub const SPECS: [Spec; 13] = [
+    pub const SPECS: [Spec; 14] = [
+        Spec {
+            cmd: NVA06C_CTRL_CMD_PREEMPT,
+            size: 8,
+            target: Target::ChannelGroup,
+        },
         Spec {
             cmd: NVC36F_CTRL_GET_CLASS_ENGINEID,
             size: 16,

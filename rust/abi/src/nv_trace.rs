@@ -30,6 +30,15 @@ pub enum Subject {
         /// `data.AllocSize.size`.
         size: u64,
     },
+    /// RM_MAP_MEMORY of this range of a memory object, with these flags.
+    Map {
+        /// `offset`.
+        offset: u64,
+        /// `length`.
+        length: u64,
+        /// `flags`.
+        flags: u32,
+    },
     /// Nothing beyond the escape number.
     None,
 }
@@ -87,6 +96,14 @@ pub fn summarize(nr: u8, buf: &[u8]) -> Summary {
                     .unwrap_or(0),
                 }
             }
+            None => Subject::None,
+        },
+        (esc::RM_MAP_MEMORY, 56) => match read_pod::<Nvos33WithFd>(buf) {
+            Some(p) => Subject::Map {
+                offset: p.offset,
+                length: p.length,
+                flags: p.flags,
+            },
             None => Subject::None,
         },
         _ => Subject::None,

@@ -227,6 +227,10 @@ pub const SUBDEVICE_UNDOCUMENTED_0145: u32 = 0x2080_0145;
 /// NV2080 control 0x20800146, without parameters: libcuda's counterpart of 0x20800145 when
 /// it tears a context down; succeeds too.
 pub const SUBDEVICE_UNDOCUMENTED_0146: u32 = 0x2080_0146;
+/// NV0080 control 0x00809909, one byte, which libcuda sends at the end of cuCtxCreate and
+/// which is not in NVIDIA's open headers: answered with success and zero (NOT_SUPPORTED makes
+/// cuCtxCreate fail with CUDA_ERROR_NOT_SUPPORTED).
+pub const DEVICE_UNDOCUMENTED_9909: u32 = 0x0080_9909;
 
 /// `NV2080_CTRL_CMD_GPU_QUERY_ECC_STATUS`: 24 units of 40 bytes (enabled, scrubComplete,
 /// supported, then four error counts), the poison and uncorrectable flags, flags and a GR
@@ -271,7 +275,7 @@ const P2P_CAPS_AT: usize = 72;
 const P2P_CAPS_SELF: u32 = 0x67;
 
 /// The commands answered here, with their exact sizes and targets.
-pub const SPECS: [Spec; 50] = [
+pub const SPECS: [Spec; 51] = [
     Spec {
         cmd: GPU_QUERY_ECC_STATUS,
         size: ECC_UNITS * ECC_UNIT_SIZE + 24,
@@ -316,6 +320,11 @@ pub const SPECS: [Spec; 50] = [
         cmd: SYSTEM_GET_P2P_CAPS_MATRIX,
         size: P2P_CAPS_AT + 5 * 4 * P2P_GROUP_MAX * P2P_GROUP_MAX,
         target: Target::Client,
+    },
+    Spec {
+        cmd: DEVICE_UNDOCUMENTED_9909,
+        size: 1,
+        target: Target::Device,
     },
     Spec {
         cmd: SUBDEVICE_UNDOCUMENTED_0146,
@@ -796,7 +805,7 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
             }
         }
         DEVICE_GET_NUM_SUBDEVICES => put(params, 0, 1),
-        SUBDEVICE_UNDOCUMENTED_8159 => params.fill(0),
+        SUBDEVICE_UNDOCUMENTED_8159 | DEVICE_UNDOCUMENTED_9909 => params.fill(0),
         SUBDEVICE_UNDOCUMENTED_0145 | SUBDEVICE_UNDOCUMENTED_0146 => {}
         GPU_QUERY_COMPUTE_MODE_RULES => put(params, 0, 0),
         GPU_GET_SHORT_NAME_STRING => put_str(params, 0, 64, b"GH100"),

@@ -76,8 +76,31 @@ pub mod copy {
     pub const SET_REMAP_COMPONENTS: u32 = 0x708;
 }
 
-/// The compute engine's methods used here (`clcbc0.h`).
+/// The compute engine's methods used here (`clcbc0.h`; the same as `clc6c0.h`'s).
 pub mod compute {
+    /// `LINE_LENGTH_IN`, `LINE_COUNT`, `OFFSET_OUT_UPPER` (16:0), `OFFSET_OUT`: an inline
+    /// upload's size and destination.
+    pub const LINE_LENGTH_IN: u32 = 0x180;
+    /// `LINE_COUNT`.
+    pub const LINE_COUNT: u32 = 0x184;
+    /// `OFFSET_OUT_UPPER`.
+    pub const OFFSET_OUT_UPPER: u32 = 0x188;
+    /// `OFFSET_OUT`.
+    pub const OFFSET_OUT: u32 = 0x18c;
+    /// `LAUNCH_DMA`: starts an inline upload (DST_MEMORY_LAYOUT 0: block-linear, 1 pitch).
+    pub const LAUNCH_DMA: u32 = 0x1b0;
+    /// `LOAD_INLINE_DATA`: the upload's next word.
+    pub const LOAD_INLINE_DATA: u32 = 0x1b4;
+    /// `SET_REPORT_SEMAPHORE_A` (address 7:0 of bits 39:32), `_B` (31:0), `_C` (payload),
+    /// `_D` (OPERATION 1:0: RELEASE 0; REDUCTION_ENABLE 3; STRUCTURE_SIZE 28: one word 1,
+    /// four words 0).
+    pub const SET_REPORT_SEMAPHORE_A: u32 = 0x1b00;
+    /// `SET_REPORT_SEMAPHORE_B`.
+    pub const SET_REPORT_SEMAPHORE_B: u32 = 0x1b04;
+    /// `SET_REPORT_SEMAPHORE_C`.
+    pub const SET_REPORT_SEMAPHORE_C: u32 = 0x1b08;
+    /// `SET_REPORT_SEMAPHORE_D`.
+    pub const SET_REPORT_SEMAPHORE_D: u32 = 0x1b0c;
     /// `SEND_PCAS_A`: the QMD's GPU VA >> 8.
     pub const SEND_PCAS_A: u32 = 0x2b4;
     /// `SEND_SIGNALING_PCAS2_B`: PCAS_ACTION 3:0 (INVALIDATE_COPY_SCHEDULE 3 launches).
@@ -174,6 +197,15 @@ pub enum Action {
         /// Destination pitch.
         pitch_out: u64,
     },
+    /// Write the low `size` bytes (1 to 4) of `value` at `va` (an inline upload's word).
+    Store {
+        /// GPU VA.
+        va: u64,
+        /// The word.
+        value: u32,
+        /// Bytes of it to write.
+        size: u8,
+    },
     /// A compute launch of the QMD at `qmd`.
     Launch {
         /// GPU VA of the QMD.
@@ -230,6 +262,14 @@ pub struct MethodState {
     remap_b: u32,
     remap_components: u32,
     pcas_a: u32,
+    report_addr: u64,
+    report_payload: u32,
+    i2m_line_length: u32,
+    i2m_line_count: u32,
+    i2m_dst: u64,
+    /// Bytes of the current inline upload still to come, and where the next goes.
+    i2m_left: u64,
+    i2m_next: u64,
 }
 
 /// Up to three actions of one method, in order (a LAUNCH_DMA: the copy, its semaphore, its
@@ -268,7 +308,7 @@ impl MethodState {
             .ok_or(MethodError::NoObject { subchannel, method })?;
         match engine {
             Engine::Copy => self.copy(method, data),
-            Engine::Compute => Ok(self.compute(method, data)),
+            Engine::Compute => self.compute(method, data),
         }
     }
 
@@ -460,20 +500,114 @@ impl MethodState {
         Ok(out)
     }
 
-    fn compute(&mut self, method: u32, data: u32) -> Actions {
+    fn compute(&mut self, method: u32, data: u32) -> Result<Actions, MethodError> {
         match method {
             compute::SEND_PCAS_A => self.pcas_a = data,
             compute::SEND_SIGNALING_PCAS2_B if data & 0xf != 0 => {
-                return one(Action::Launch {
+                return Ok(one(Action::Launch {
                     qmd: u64::from(self.pcas_a) << 8,
-                })
+                }))
+            }
+            compute::LINE_LENGTH_IN => self.i2m_line_length = data,
+            compute::LINE_COUNT => self.i2m_line_count = data,
+            compute::OFFSET_OUT_UPPER => {
+                self.i2m_dst = (self.i2m_dst & 0xffff_ffff) | u64::from(data & 0x1_ffff) << 32
+            }
+            compute::OFFSET_OUT => self.i2m_dst = (self.i2m_dst & !0xffff_ffff) | u64::from(data),
+            compute::LAUNCH_DMA => {
+                // Pitch destinations only (DST_MEMORY_LAYOUT 1), no reductions.
+                if data & 1 == 0 || data >> 1 & 1 != 0 {
+                    return Err(MethodError::BadLaunch(data));
+                }
+                self.i2m_left =
+                    u64::from(self.i2m_line_length) * u64::from(self.i2m_line_count.max(1));
+                self.i2m_next = self.i2m_dst;
+            }
+            compute::LOAD_INLINE_DATA if self.i2m_left > 0 => {
+                let size = self.i2m_left.min(4) as u8;
+                let va = self.i2m_next;
+                self.i2m_left -= u64::from(size);
+                self.i2m_next = self.i2m_next.wrapping_add(4);
+                return Ok(one(Action::Store {
+                    va,
+                    value: data,
+                    size,
+                }));
+            }
+            compute::SET_REPORT_SEMAPHORE_A => {
+                self.report_addr = (self.report_addr & 0xffff_ffff) | u64::from(data & 0xff) << 32
+            }
+            compute::SET_REPORT_SEMAPHORE_B => {
+                self.report_addr = (self.report_addr & !0xffff_ffff) | u64::from(data)
+            }
+            compute::SET_REPORT_SEMAPHORE_C => self.report_payload = data,
+            compute::SET_REPORT_SEMAPHORE_D => {
+                // RELEASE without reduction; one word, or four (payload, 0, timestamp).
+                if data & 3 != 0 || data >> 3 & 1 != 0 {
+                    return Err(MethodError::BadSemaphore(data));
+                }
+                let one_word = data >> 28 & 1 != 0;
+                return Ok(one(Action::Release {
+                    va: self.report_addr,
+                    payload: u64::from(self.report_payload),
+                    size: if one_word { 4 } else { 8 },
+                    timestamp: !one_word,
+                }));
             }
             // The rest of the compute class's state (shader memory windows, constant
             // buffers ...) is kept by the GPU; nvsim runs no shaders.
             _ => {}
         }
-        NONE
+        Ok(NONE)
     }
+}
+
+/// Bytes of a QMD (compute launch descriptor) that [`qmd_releases`] reads.
+pub const QMD_BYTES: usize = 256;
+
+/// The release semaphores of a QMD (layout V03_00, `clc6c0qmd.h`, which Hopper's compute
+/// class reads too): RELEASE0 at dwords 24..27, RELEASE1 at 28..31 (address lower, upper
+/// 7:0 with ENABLE 23, PAYLOAD64B 29, STRUCTURE_SIZE 31:30, then the payload). A four-word
+/// structure carries a timestamp after the payload. Reductions are refused (`Err`).
+pub fn qmd_releases(qmd: &[u32]) -> Result<[Option<Action>; 2], u32> {
+    let mut out = [None, None];
+    for (i, slot) in out.iter_mut().enumerate() {
+        let at = 24 + 4 * i;
+        let (Some(&lo), Some(&ctl), Some(&p_lo), Some(&p_hi)) = (
+            qmd.get(at),
+            qmd.get(at + 1),
+            qmd.get(at + 2),
+            qmd.get(at + 3),
+        ) else {
+            return Err(0);
+        };
+        if ctl >> 23 & 1 == 0 {
+            continue;
+        }
+        // RELEASEn_REDUCTION_ENABLE (bit 26).
+        if ctl >> 26 & 1 != 0 {
+            return Err(ctl);
+        }
+        let wide = ctl >> 29 & 1 != 0;
+        let structure = ctl >> 30;
+        let payload = if wide {
+            u64::from(p_hi) << 32 | u64::from(p_lo)
+        } else {
+            u64::from(p_lo)
+        };
+        *slot = Some(Action::Release {
+            va: u64::from(ctl & 0xff) << 32 | u64::from(lo),
+            payload,
+            size: if wide || structure != 1 { 8 } else { 4 },
+            timestamp: structure == 0,
+        });
+    }
+    Ok(out)
+}
+
+/// The QMD's major version (bits 583:580).
+pub fn qmd_major_version(qmd: &[u32]) -> u32 {
+    qmd.get(18).map_or(0, |w| w >> 4 & 0xf)
 }
 
 #[cfg(test)]
@@ -615,6 +749,90 @@ mod tests {
         assert!(s.method(4, copy::LAUNCH_DMA, 2, engines).is_err());
         assert!(s
             .method(4, copy::LAUNCH_DMA, pitch_flat | 1 << 12, engines)
+            .is_err());
+    }
+
+    #[test]
+    fn qmd_releases_are_read_from_v03_layout() {
+        let mut qmd = [0u32; 64];
+        qmd[18] = 3 << 4;
+        // RELEASE0: one word, 32-bit payload 5 at 0x12_0000_1000.
+        qmd[24] = 0x1000;
+        qmd[25] = 0x12 | 1 << 23 | 1 << 30;
+        qmd[26] = 5;
+        // RELEASE1: four words, 64-bit payload.
+        qmd[28] = 0x2000;
+        qmd[29] = 1 << 23 | 1 << 29;
+        qmd[30] = 1;
+        qmd[31] = 2;
+        assert_eq!(qmd_major_version(&qmd), 3);
+        assert_eq!(
+            qmd_releases(&qmd),
+            Ok([
+                Some(Action::Release {
+                    va: 0x12_0000_1000,
+                    payload: 5,
+                    size: 4,
+                    timestamp: false
+                }),
+                Some(Action::Release {
+                    va: 0x2000,
+                    payload: 0x2_0000_0001,
+                    size: 8,
+                    timestamp: true
+                })
+            ])
+        );
+        qmd[25] |= 1 << 26;
+        assert!(qmd_releases(&qmd).is_err());
+        assert!(qmd_releases(&qmd[..20]).is_err());
+    }
+
+    #[test]
+    fn compute_reports_and_inline_uploads() {
+        let mut s = MethodState::new();
+        let a = run(
+            &mut s,
+            1,
+            &[
+                (host::SET_OBJECT, 0xcbc0),
+                (compute::SET_REPORT_SEMAPHORE_A, 0x2),
+                (compute::SET_REPORT_SEMAPHORE_B, 0x360_fff0),
+                (compute::SET_REPORT_SEMAPHORE_C, 1),
+                (compute::SET_REPORT_SEMAPHORE_D, 0),
+                (compute::LINE_LENGTH_IN, 6),
+                (compute::LINE_COUNT, 1),
+                (compute::OFFSET_OUT_UPPER, 0x1),
+                (compute::OFFSET_OUT, 0x100),
+                (compute::LAUNCH_DMA, 1),
+                (compute::LOAD_INLINE_DATA, 0xaabb_ccdd),
+                (compute::LOAD_INLINE_DATA, 0x1122),
+                (compute::LOAD_INLINE_DATA, 0x3344),
+            ],
+        );
+        assert_eq!(
+            a,
+            vec![
+                Action::Release {
+                    va: 0x2_0360_fff0,
+                    payload: 1,
+                    size: 8,
+                    timestamp: true
+                },
+                Action::Store {
+                    va: 0x1_0000_0100,
+                    value: 0xaabb_ccdd,
+                    size: 4
+                },
+                Action::Store {
+                    va: 0x1_0000_0104,
+                    value: 0x1122,
+                    size: 2
+                },
+            ]
+        );
+        assert!(s
+            .method(1, compute::SET_REPORT_SEMAPHORE_D, 1 << 3, engines)
             .is_err());
     }
 

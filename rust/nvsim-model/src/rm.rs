@@ -11,8 +11,8 @@
 //! `NV_ERR_NO_MEMORY`.
 
 use super::abi::nv_rm::{
-    channel_alloc_params, class, ctxshare_alloc_params, device_alloc_params, engine_type,
-    memory_alloc_params, os_desc_alloc_params,
+    channel_alloc_params, class, ctxshare_alloc_params, debugger_alloc_params, device_alloc_params,
+    engine_type, memory_alloc_params, os_desc_alloc_params,
 };
 use super::abi::nv_status::*;
 use super::abi::pod::read_pod;
@@ -21,6 +21,21 @@ use super::abi::pod::read_pod;
 pub type Handle = u32;
 /// Identifies the open file a client was created on.
 pub type FileId = u64;
+
+/// The page size the RM picks by default for vid-heap allocations of at least that size
+/// (Hopper's "huge" page): such sizes are rounded up to it, and the rounded size is what the
+/// RM reports back and charges. libcuda maps and frees its buffers in these units.
+pub const HUGE_PAGE: u64 = 2 << 20;
+
+/// The size a vid-heap allocation of `size` bytes gets: whole huge pages from [`HUGE_PAGE`]
+/// on, else as asked (the store rounds it to [`MEMORY_PAGE`]); `None` on overflow.
+pub fn vid_heap_size(size: u64) -> Option<u64> {
+    if size >= HUGE_PAGE {
+        size.checked_next_multiple_of(HUGE_PAGE)
+    } else {
+        Some(size)
+    }
+}
 
 /// Most GPUs the store tracks.
 pub const MAX_GPUS: usize = 16;
@@ -69,6 +84,14 @@ pub enum Request {
     },
     /// An engine object (compute, copy) on its parent channel.
     EngineObject,
+    /// An SM debugger session (GT200_DEBUGGER, under a device) on compute object `object` of client
+    /// `app_client` (0: the calling client).
+    Debugger {
+        /// The client of the object.
+        app_client: Handle,
+        /// The compute object.
+        object: Handle,
+    },
     /// A subcontext of a channel group (FERMI_CONTEXT_SHARE_A): `subcontext` is its
     /// `NV_CTXSHARE_ALLOCATION_FLAGS_SUBCONTEXT` field, `subctx_id` the VEID asked for with
     /// `_SPECIFIED`.
@@ -705,6 +728,21 @@ impl<S: SlotStorage> RmStore<S> {
                 }
                 (Kind::EngineObject, gpu)
             }
+            Request::Debugger { app_client, object } => {
+                if parent_obj.kind != Kind::Device {
+                    return Err(NV_ERR_INVALID_OBJECT_PARENT);
+                }
+                let app = if app_client == 0 { client } else { app_client };
+                self.get(app, app)
+                    .filter(|c| c.kind == Kind::Client)
+                    .ok_or(NV_ERR_INVALID_CLIENT)?;
+                // The RM looks the object up as a graphics (compute) object of that client.
+                let target = self.get(app, object).ok_or(NV_ERR_INVALID_OBJECT_PARENT)?;
+                if target.kind != Kind::EngineObject || !class::COMPUTE.contains(&target.class) {
+                    return Err(NV_ERR_INVALID_OBJECT_PARENT);
+                }
+                (Kind::Plain, gpu)
+            }
             Request::ContextShare {
                 subcontext,
                 subctx_id,
@@ -966,6 +1004,7 @@ pub fn class_params_len(class_id: u32) -> usize {
         class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR => os_desc_alloc_params::SIZE,
         class::FERMI_CONTEXT_SHARE_A => ctxshare_alloc_params::SIZE,
         c if class::GPFIFO_CHANNELS.contains(&c) => channel_alloc_params::SIZE,
+        class::GT200_DEBUGGER => debugger_alloc_params::SIZE,
         _ => 0,
     }
 }
@@ -1016,6 +1055,12 @@ pub fn decode_alloc(class_id: u32, params: &[u8]) -> Result<Alloc, NvStatus> {
                 .ok_or(NV_ERR_INVALID_ARGUMENT)?,
         },
         c if class::COMPUTE.contains(&c) || class::DMA_COPY.contains(&c) => Request::EngineObject,
+        class::GT200_DEBUGGER => Request::Debugger {
+            app_client: read_pod::<u32>(field(debugger_alloc_params::H_APP_CLIENT)?)
+                .ok_or(NV_ERR_INVALID_ARGUMENT)?,
+            object: read_pod::<u32>(field(debugger_alloc_params::H_OBJECT)?)
+                .ok_or(NV_ERR_INVALID_ARGUMENT)?,
+        },
         class::NV01_MEMORY_VIRTUAL
         | class::NV50_MEMORY_VIRTUAL
         | class::FERMI_VASPACE_A
@@ -1341,6 +1386,15 @@ mod tests {
     }
 
     #[test]
+    fn vid_heap_sizes_round_to_huge_pages_from_2_mib() {
+        assert_eq!(vid_heap_size(0x1000), Some(0x1000));
+        assert_eq!(vid_heap_size(0x1f_ffff), Some(0x1f_ffff));
+        assert_eq!(vid_heap_size(0x20_0000), Some(0x20_0000));
+        assert_eq!(vid_heap_size(0x3a_b000), Some(0x40_0000));
+        assert_eq!(vid_heap_size(u64::MAX), None);
+    }
+
+    #[test]
     fn channels_are_counted_per_gpu() {
         let mut s = store::<64>(&[GIB, GIB], GIB);
         let (client, device, _) = setup(&mut s, 1);
@@ -1399,6 +1453,23 @@ mod tests {
             s.alloc(1, client, tsg, 0x21, 0xcbc0, Request::EngineObject),
             Err(NV_ERR_INVALID_OBJECT_PARENT)
         );
+        // A debugger session names a compute object, from under a device.
+        s.alloc(1, client, 0x11, 0x22, 0xcbc0, Request::EngineObject)
+            .unwrap();
+        let debugger = |object| Request::Debugger {
+            app_client: 0,
+            object,
+        };
+        assert_eq!(
+            s.alloc(1, client, device, 0x30, 0x83de, debugger(0x20)),
+            Err(NV_ERR_INVALID_OBJECT_PARENT)
+        );
+        assert_eq!(
+            s.alloc(1, client, tsg, 0x30, 0x83de, debugger(0x22)),
+            Err(NV_ERR_INVALID_OBJECT_PARENT)
+        );
+        s.alloc(1, client, device, 0x30, 0x83de, debugger(0x22))
+            .unwrap();
     }
 
     #[test]

@@ -181,6 +181,16 @@ impl<S: VaStorage> VaSpace<S> {
         })
     }
 
+    /// The storage, for what the kernel side keeps beside the bookkeeping.
+    pub fn storage(&self) -> &S {
+        &self.store
+    }
+
+    /// The storage, mutable.
+    pub fn storage_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
     /// The ranges, in no particular order.
     pub fn ranges(&self) -> impl Iterator<Item = &Range> {
         self.store.ranges().iter().flatten()

@@ -66,6 +66,7 @@ pub fn alloc_params_size(class_id: u32) -> Option<usize> {
         c if class::COMPUTE.contains(&c) => 16,
         // NVB0B5_ALLOCATION_PARAMETERS: version, engineType.
         c if class::DMA_COPY.contains(&c) => 8,
+        class::GT200_DEBUGGER => super::abi::nv_rm::debugger_alloc_params::SIZE,
         _ => return None,
     })
 }

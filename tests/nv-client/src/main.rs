@@ -305,7 +305,9 @@ fn run(args: &Args, out: &mut Json) -> Result<(), String> {
             let mut made = 0;
             for i in 0..args.amount {
                 let h = FIRST_OBJECT + 1 + i as u32;
-                if rm::alloc(&s.ctl, s.client, FIRST_OBJECT, h, 0xc86f, None)
+                // NV_CHANNEL_ALLOC_PARAMS, zeroed: no GPFIFO or USERD, engine GR0.
+                let mut params = [0u8; abi::nv_rm::channel_alloc_params::SIZE];
+                if rm::alloc(&s.ctl, s.client, FIRST_OBJECT, h, 0xc86f, Some(&mut params))
                     .ok()
                     .is_ok()
                 {

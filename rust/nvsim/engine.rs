@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The simulated GPU's engine: a kernel thread (`shim.c`) calls [`poll`], which runs every
+//! channel's new GPFIFO entries. A process submits by writing GPPut into its channel's USERD
+//! and ringing the doorbell; nvsim's doorbell page is ordinary memory that traps nothing, so
+//! the engine watches GPPut instead (a write to it is all a submission needs; the doorbell
+//! only saves real hardware from polling). Methods are decoded and executed by
+//! `nvsim_model::{pushbuf, methods}`; the actions touch GPU memory through `gpu_mem.rs`. A
+//! fault (an unmapped VA, a malformed pushbuffer, a method the channel cannot take) puts that
+//! channel in error and stops it; no other channel, process or the host is affected.
+
+use crate::abi::nv_rm::class;
+use crate::channels::{Channel, Stall, Userd};
+use crate::gpu_mem::{Fault, GpuMem};
+use crate::nvsim_model::methods::{qmd_major_version, qmd_releases, Action, Engine, QMD_BYTES};
+use crate::nvsim_model::pushbuf::{
+    extended_base, Dword, GpEntry, OPCODE_SET_PB_SEGMENT_EXTENDED_BASE,
+};
+use crate::nvsim_model::rm::Kind;
+use crate::state::State;
+use crate::trace;
+use kernel::page::PAGE_SIZE;
+use kernel::prelude::*;
+
+extern "C" {
+    /// Monotonic nanoseconds: the simulated GPU's timer.
+    fn nvsim_clock_mono_ns() -> u64;
+}
+
+/// USERD's GP_GET and GP_PUT (`clc86f.h` Nvc86fControl).
+const USERD_GP_GET: u64 = 0x88;
+const USERD_GP_PUT: u64 = 0x8c;
+/// GPFIFO entries one channel runs per pass (then the others get their turn).
+const ENTRIES_PER_PASS: u32 = 64;
+/// Dwords of a segment read at a time.
+const CHUNK: usize = 256;
+
+/// Why a channel stopped running in this pass.
+enum Stop {
+    /// Its GPFIFO is drained.
+    Idle,
+    /// An acquire does not hold yet.
+    Stalled,
+    /// The channel is now in error.
+    Error(&'static str),
+}
+
+/// One pass over every channel; whether any ran work.
+pub(crate) fn poll(state: &State) -> bool {
+    let mut channels = state.channels.lock();
+    let mut busy = false;
+    for slot in channels.iter_mut() {
+        let alive = slot.as_ref().is_some_and(|c| {
+            let rm = state.rm.lock();
+            matches!(rm.get(c.client, c.handle).map(|o| o.kind),
+                Some(Kind::Channel { chid, .. }) if chid == c.chid)
+        });
+        if !alive {
+            *slot = None;
+            continue;
+        }
+        if let Some(channel) = slot.as_mut().filter(|c| c.error.is_none()) {
+            busy |= run(state, channel);
+        }
+    }
+    busy
+}
+
+/// Runs `ch`'s new work; whether it ran any.
+fn run(state: &State, ch: &mut Channel) -> bool {
+    let (Some(userd), true) = (ch.userd, ch.entries > 0) else {
+        note(ch, "no USERD or an empty GPFIFO: it runs nothing");
+        return false;
+    };
+    let Some(shared) = state
+        .gpu_vas
+        .lookup(ch.client, ch.vaspace, u32::from(ch.gpu))
+    else {
+        note(ch, "no UVM VA space translates its addresses yet");
+        return false;
+    };
+    let guard = shared.lock();
+    let Some(va) = guard.as_ref() else {
+        return false;
+    };
+    let mem = GpuMem::new(state, va, u32::from(ch.gpu));
+    let Some(gp_put) = userd_word(state, &userd, USERD_GP_PUT) else {
+        return fail(ch, "its USERD is gone");
+    };
+    if gp_put >= ch.entries {
+        return fail(ch, "GPPut past the end of its GPFIFO");
+    }
+    if ch.gp_get != gp_put && trace::enabled() {
+        pr_info!(
+            "trace: engine gpu {} chid {}: GPFIFO {} to {} of {}\n",
+            ch.gpu,
+            ch.chid,
+            ch.gp_get,
+            gp_put,
+            ch.entries
+        );
+    }
+    let mut ran = false;
+    let mut budget = ENTRIES_PER_PASS;
+    while ch.gp_get != gp_put && budget > 0 {
+        budget -= 1;
+        let at = ch.gpfifo.wrapping_add(u64::from(ch.gp_get) * 8);
+        let entry = match (mem.read_u32(at), mem.read_u32(at.wrapping_add(4))) {
+            (Ok(e0), Ok(e1)) => GpEntry::decode(e0, e1, ch.extended_base),
+            _ => return fail(ch, "its GPFIFO is not mapped"),
+        };
+        match entry {
+            GpEntry::Control { opcode, operand } => {
+                if opcode == OPCODE_SET_PB_SEGMENT_EXTENDED_BASE {
+                    ch.extended_base = extended_base(operand);
+                }
+            }
+            GpEntry::Segment { va, dwords, .. } => {
+                let from = ch.stall.map_or(0, |s| s.next_dword);
+                match run_segment(state, &mem, ch, va, dwords, from) {
+                    Stop::Idle => {}
+                    Stop::Stalled => return ran,
+                    Stop::Error(why) => return fail(ch, why),
+                }
+            }
+        }
+        ran = true;
+        ch.gp_get = (ch.gp_get + 1) % ch.entries;
+        if !set_userd_word(state, &userd, USERD_GP_GET, ch.gp_get) {
+            return fail(ch, "its USERD is gone");
+        }
+    }
+    ran
+}
+
+/// Runs dwords `from..dwords` of the segment at `va`.
+fn run_segment(
+    state: &State,
+    mem: &GpuMem<'_>,
+    ch: &mut Channel,
+    va: u64,
+    dwords: u32,
+    from: u32,
+) -> Stop {
+    // A stalled acquire is checked again before anything after it runs.
+    if let Some(stall) = ch.stall {
+        if !acquired(mem, &stall.acquire) {
+            return Stop::Stalled;
+        }
+        ch.stall = None;
+    }
+    let mut buf = [0u32; CHUNK];
+    let mut index = from;
+    while index < dwords {
+        let n = (dwords - index).min(CHUNK as u32) as usize;
+        let mut bytes = [0u8; CHUNK * 4];
+        let at = va.wrapping_add(u64::from(index) * 4);
+        if mem.read(at, &mut bytes[..n * 4]).is_err() {
+            return Stop::Error("its pushbuffer is not mapped");
+        }
+        for (word, chunk) in buf.iter_mut().zip(bytes.chunks_exact(4)).take(n) {
+            *word = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        }
+        for (i, &word) in buf.iter().enumerate().take(n) {
+            let dword = index + i as u32;
+            let write = match ch.stream.push(dword as usize, word) {
+                Ok(Dword::Write(w)) => w,
+                Ok(Dword::Nothing) => continue,
+                Ok(Dword::EndSegment) => return Stop::Idle,
+                Err(_) => return Stop::Error("a malformed pushbuffer"),
+            };
+            ch.methods_run += 1;
+            let actions = match ch
+                .methods
+                .method(write.subchannel, write.method, write.data, |c| {
+                    engine_of(state, ch.client, ch.handle, c)
+                }) {
+                Ok(actions) => actions,
+                Err(_) => return Stop::Error("a method it cannot take"),
+            };
+            for action in actions.into_iter().flatten() {
+                // Inline uploads are word by word: too many to log.
+                if trace::enabled() && !matches!(action, Action::Store { .. }) {
+                    pr_info!(
+                        "trace: engine gpu {} chid {}: {:?}\n",
+                        ch.gpu,
+                        ch.chid,
+                        action
+                    );
+                }
+                match execute(mem, &action) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        ch.stall = Some(Stall {
+                            next_dword: dword + 1,
+                            acquire: action,
+                        });
+                        return Stop::Stalled;
+                    }
+                    Err(Fault(_)) => return Stop::Error("a fault on a GPU virtual address"),
+                }
+            }
+        }
+        index += n as u32;
+    }
+    Stop::Idle
+}
+
+/// Which engine an object of `class` on channel `handle` of `client` is, if the channel has
+/// one.
+fn engine_of(state: &State, client: u32, handle: u32, class_id: u32) -> Option<Engine> {
+    let rm = state.rm.lock();
+    let known = rm.objects().any(|o| {
+        o.client == client
+            && o.parent == handle
+            && o.kind == Kind::EngineObject
+            && o.class & 0xffff == class_id
+    });
+    if !known {
+        return None;
+    }
+    if class::DMA_COPY.contains(&class_id) {
+        Some(Engine::Copy)
+    } else if class::COMPUTE.contains(&class_id) {
+        Some(Engine::Compute)
+    } else {
+        None
+    }
+}
+
+/// Carries out one action; `Ok(false)` for an acquire that does not hold yet.
+fn execute(mem: &GpuMem<'_>, action: &Action) -> Result<bool, Fault> {
+    match *action {
+        Action::Release {
+            va,
+            payload,
+            size,
+            timestamp,
+        } => {
+            let bytes = payload.to_le_bytes();
+            mem.write(va, &bytes[..usize::from(size.min(8))])?;
+            if timestamp {
+                // SAFETY: reads the kernel's monotonic clock.
+                let now = unsafe { nvsim_clock_mono_ns() };
+                mem.write(va.wrapping_add(8), &now.to_le_bytes())?;
+            }
+            Ok(true)
+        }
+        Action::Acquire { .. } => Ok(acquired(mem, action)),
+        Action::Copy {
+            src,
+            dst,
+            line_length,
+            lines,
+            pitch_in,
+            pitch_out,
+        } => {
+            let mut buf = [0u8; 512];
+            for line in 0..u64::from(lines) {
+                let (from, to) = (
+                    src.wrapping_add(line.wrapping_mul(pitch_in)),
+                    dst.wrapping_add(line.wrapping_mul(pitch_out)),
+                );
+                let mut done = 0u64;
+                while done < line_length {
+                    let n = (line_length - done).min(buf.len() as u64) as usize;
+                    mem.read(from.wrapping_add(done), &mut buf[..n])?;
+                    mem.write(to.wrapping_add(done), &buf[..n])?;
+                    done += n as u64;
+                }
+            }
+            Ok(true)
+        }
+        Action::Fill {
+            dst,
+            value,
+            size,
+            count,
+            lines,
+            pitch_out,
+        } => {
+            let size = usize::from(size.clamp(1, 4));
+            let mut pattern = [0u8; 512];
+            for (i, b) in pattern.iter_mut().enumerate() {
+                *b = value.to_le_bytes()[i % size];
+            }
+            let line_bytes = count.saturating_mul(size as u64);
+            for line in 0..u64::from(lines) {
+                let to = dst.wrapping_add(line.wrapping_mul(pitch_out));
+                let mut done = 0u64;
+                while done < line_bytes {
+                    let n = (line_bytes - done).min(pattern.len() as u64) as usize;
+                    mem.write(to.wrapping_add(done), &pattern[..n])?;
+                    done += n as u64;
+                }
+            }
+            Ok(true)
+        }
+        Action::Store { va, value, size } => {
+            let bytes = value.to_le_bytes();
+            mem.write(va, &bytes[..usize::from(size.clamp(1, 4))])?;
+            Ok(true)
+        }
+        // A compute launch runs no shader: it completes at once, with its QMD's releases.
+        Action::Launch { qmd } => {
+            let mut bytes = [0u8; QMD_BYTES];
+            mem.read(qmd, &mut bytes)?;
+            let mut words = [0u32; QMD_BYTES / 4];
+            for (w, c) in words.iter_mut().zip(bytes.chunks_exact(4)) {
+                *w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            }
+            if trace::enabled() {
+                pr_info!(
+                    "trace: engine: QMD at {:#x}, major version {}\n",
+                    qmd,
+                    qmd_major_version(&words)
+                );
+            }
+            let releases = qmd_releases(&words).map_err(|_| Fault(qmd))?;
+            for release in releases.iter().flatten() {
+                execute(mem, release)?;
+            }
+            Ok(true)
+        }
+        // Events are not delivered yet.
+        Action::NonStallInterrupt => Ok(true),
+    }
+}
+
+/// Whether an acquire holds now (a fault on its address never does).
+fn acquired(mem: &GpuMem<'_>, action: &Action) -> bool {
+    match *action {
+        Action::Acquire {
+            va,
+            payload,
+            size,
+            op,
+        } => {
+            let value = if size == 8 {
+                mem.read_u64(va)
+            } else {
+                mem.read_u32(va).map(u64::from)
+            };
+            value.is_ok_and(|v| op.satisfied(v, payload, size))
+        }
+        _ => true,
+    }
+}
+
+/// Says once per channel, in trace mode, why it cannot run yet.
+fn note(ch: &mut Channel, why: &'static str) {
+    if trace::enabled() && ch.noted != Some(why) {
+        pr_info!("trace: engine gpu {} chid {}: {}\n", ch.gpu, ch.chid, why);
+    }
+    ch.noted = Some(why);
+}
+
+/// Puts `ch` in error for `why` (logged once per channel, rate-limited overall).
+fn fail(ch: &mut Channel, why: &'static str) -> bool {
+    ch.error = Some(why);
+    trace::log_channel_error(ch.gpu, ch.chid, why);
+    true
+}
+
+/// Reads the word at `at` of a channel's USERD.
+fn userd_word(state: &State, u: &Userd, at: u64) -> Option<u32> {
+    let mut b = [0u8; 4];
+    with_userd_page(state, u, at, |page, offset| {
+        // SAFETY: `b` is valid for 4 bytes; the page is shared with the process's mapping
+        // of its USERD, which writes GPPut at any time: the bytes are copied (see gpu_mem).
+        unsafe { page.read_raw(b.as_mut_ptr(), offset, 4) }.is_ok()
+    })
+    .filter(|ok| *ok)?;
+    Some(u32::from_le_bytes(b))
+}
+
+/// Writes the word at `at` of a channel's USERD; whether it could.
+fn set_userd_word(state: &State, u: &Userd, at: u64, value: u32) -> bool {
+    let b = value.to_le_bytes();
+    with_userd_page(state, u, at, |page, offset| {
+        // SAFETY: `b` is valid for 4 bytes; the page may be read by the process at any time.
+        unsafe { page.write_raw(b.as_ptr(), offset, 4) }.is_ok()
+    })
+    .unwrap_or(false)
+}
+
+/// Runs `f` on the page holding byte `at` of USERD `u`, if its memory still exists.
+fn with_userd_page<R>(
+    state: &State,
+    u: &Userd,
+    at: u64,
+    f: impl FnOnce(&kernel::page::Page, usize) -> R,
+) -> Option<R> {
+    let byte = u.offset.checked_add(at)?;
+    let index = usize::try_from(byte / PAGE_SIZE as u64).ok()?;
+    let offset = (byte % PAGE_SIZE as u64) as usize;
+    let mut table = state.pages.lock();
+    {
+        let rm = state.rm.lock();
+        match rm.get(u.client, u.handle).map(|o| o.kind) {
+            Some(Kind::Memory { id, .. }) if id == u.memory => {}
+            _ => return None,
+        }
+    }
+    let page = if u.fb_pages > 0 {
+        table.fb_page(u.memory, u.fb_pages, index).ok()?
+    } else {
+        table.sys_page(u.memory, index)?
+    };
+    Some(f(page, offset))
+}
+
+/// Called by the engine thread (`shim.c`): one pass; nonzero if it ran work.
+#[no_mangle]
+extern "C" fn nvsim_engine_poll() -> kernel::ffi::c_int {
+    State::get().map_or(0, |state| kernel::ffi::c_int::from(poll(state)))
+}

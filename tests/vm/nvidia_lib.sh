@@ -1,0 +1,21 @@
+# What the cases of NVIDIA's own userspace share (nvidia_userspace.sh, cuda_runtime.sh): its
+# root, running its binaries, and nvsim's trace around each case.
+. /fakegpu/lib.sh
+NV_ROOT=/nvidia
+NV_LIBS=$NV_ROOT/usr/lib/x86_64-linux-gnu
+
+nv() { LD_LIBRARY_PATH=$NV_LIBS "$@"; }
+
+fail() { echo "FAIL: $*"; return 1; }
+
+# nvsim with trace mode on and the kernel log cleared, so each case sees its own calls.
+setup() {
+  lsmod | grep -q nvsim || load_nvsim || return 1
+  echo 1 > /sys/module/nvsim/parameters/trace
+  dmesg -c > /dev/null
+}
+
+# The calls nvsim answered with an error, from its trace: "count call -> status".
+failed_calls() {
+  dmesg | grep 'trace:' | sed 's/.*trace: //' | grep -v 'errno 0 status 0x0$' | sort | uniq -c
+}

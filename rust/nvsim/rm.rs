@@ -160,23 +160,12 @@ fn run_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
         }
         nv_rm::esc::RM_UPDATE_DEVICE_MAPPING_INFO => {
             // NVOS56: where the caller's mapping of a memory object now is. The mapping is
-            // the process's VMA, so the RM only checks the client is this file's and the
-            // memory exists.
+            // the process's VMA, so the RM only checks the handles.
             if buf.len() != 40 {
                 return Err(EINVAL);
             }
             let word = |at: usize| buf.get(at..).and_then(read_pod::<u32>).unwrap_or(0);
-            let (client, memory) = (word(0), word(8));
-            let status = {
-                let rm = state.rm.lock();
-                match rm.get(client, client) {
-                    Some(owner) if owner.file == file.id => match rm.get(client, memory) {
-                        Some(o) if matches!(o.kind, rm::Kind::Memory { .. }) => NV_OK,
-                        _ => NV_ERR_INVALID_OBJECT_HANDLE,
-                    },
-                    _ => NV_ERR_INVALID_CLIENT,
-                }
-            };
+            let status = check_memory_handle(state, file, word(0), word(8));
             if let Some(at) = buf.get_mut(32..) {
                 write_pod(at, &status);
             }
@@ -185,25 +174,12 @@ fn run_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
         nv_rm::esc::RM_UNMAP_MEMORY => {
             // NVOS34: hClient@0 hDevice@4 hMemory@8 pLinearAddress@16 status@24 flags@28. The
             // mapping itself is the process's VMA (munmap ends it), so the RM only checks the
-            // handles: the client is this file's and the memory object exists.
+            // handles.
             if buf.len() != 32 {
                 return Err(EINVAL);
             }
             let word = |at: usize| buf.get(at..).and_then(read_pod::<u32>).unwrap_or(0);
-            let (client, memory) = (word(0), word(8));
-            let status = {
-                let rm = state.rm.lock();
-                match rm.get(client, client) {
-                    Some(owner) if owner.file == file.id => {
-                        if rm.get(client, memory).is_some() {
-                            NV_OK
-                        } else {
-                            NV_ERR_INVALID_OBJECT_HANDLE
-                        }
-                    }
-                    _ => NV_ERR_INVALID_CLIENT,
-                }
-            };
+            let status = check_memory_handle(state, file, word(0), word(8));
             if let Some(at) = buf.get_mut(24..) {
                 write_pod(at, &status);
             }
@@ -232,6 +208,20 @@ fn run_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
             log_unimplemented("escape", nr.into(), buf.len());
             Err(EINVAL)
         }
+    }
+}
+
+/// The check of calls about a mapping the process made (RM_UNMAP_MEMORY,
+/// UPDATE_DEVICE_MAPPING_INFO): the client is this file's and `memory` is an object of it
+/// (memory, or the usermode region).
+fn check_memory_handle(state: &State, file: &NvFile, client: Handle, memory: Handle) -> NvStatus {
+    let rm = state.rm.lock();
+    match rm.get(client, client) {
+        Some(owner) if owner.file == file.id => match rm.get(client, memory) {
+            Some(_) => NV_OK,
+            None => NV_ERR_INVALID_OBJECT_HANDLE,
+        },
+        _ => NV_ERR_INVALID_CLIENT,
     }
 }
 

@@ -71,38 +71,46 @@ impl<'a> GpuMem<'a> {
         Ok(f(page, offset))
     }
 
-    /// Reads `buf.len()` bytes at `va`.
-    pub(crate) fn read(&self, va: u64, buf: &mut [u8]) -> Result<(), Fault> {
+    /// Walks `len` bytes at `va` page by page: `f(page, offset in page, done, n)` for each
+    /// piece of `n` bytes, `done` bytes into the range.
+    fn walk(
+        &self,
+        va: u64,
+        len: usize,
+        mut f: impl FnMut(&Page, usize, usize, usize) -> Result,
+    ) -> Result<(), Fault> {
         let mut done = 0;
-        while done < buf.len() {
+        while done < len {
             let at = va.checked_add(done as u64).ok_or(Fault(va))?;
-            let n = (PAGE_SIZE - (at % PAGE_SIZE as u64) as usize).min(buf.len() - done);
-            let dst = buf[done..].as_mut_ptr();
-            // SAFETY: `dst` is valid for `n` bytes of `buf`. The page is shared with the CPU
-            // mappings of its memory, which may write it at any time, as a process may write
-            // memory a real GPU is reading: the bytes are copied, never referenced, so a torn
-            // value is the worst outcome, as on the hardware.
-            self.with_page(at, |page, offset| unsafe { page.read_raw(dst, offset, n) })?
+            let n = (PAGE_SIZE - (at % PAGE_SIZE as u64) as usize).min(len - done);
+            self.with_page(at, |page, offset| f(page, offset, done, n))?
                 .map_err(|_| Fault(at))?;
             done += n;
         }
         Ok(())
     }
 
+    /// Reads `buf.len()` bytes at `va`.
+    pub(crate) fn read(&self, va: u64, buf: &mut [u8]) -> Result<(), Fault> {
+        let base = buf.as_mut_ptr();
+        self.walk(va, buf.len(), |page, offset, done, n| {
+            // SAFETY: `base + done` is valid for `n` bytes of `buf` (`walk` keeps
+            // `done + n <= buf.len()`). The page is shared with the CPU mappings of its
+            // memory, which may write it at any time, as a process may write memory a real GPU
+            // is reading: the bytes are copied, never referenced, so a torn value is the worst
+            // outcome, as on the hardware.
+            unsafe { page.read_raw(base.add(done), offset, n) }
+        })
+    }
+
     /// Writes `buf` at `va`.
     pub(crate) fn write(&self, va: u64, buf: &[u8]) -> Result<(), Fault> {
-        let mut done = 0;
-        while done < buf.len() {
-            let at = va.checked_add(done as u64).ok_or(Fault(va))?;
-            let n = (PAGE_SIZE - (at % PAGE_SIZE as u64) as usize).min(buf.len() - done);
-            let src = buf[done..].as_ptr();
-            // SAFETY: `src` is valid for `n` bytes of `buf`; the page may be read or written
-            // by CPU mappings at the same time, as device memory is (see `read`).
-            self.with_page(at, |page, offset| unsafe { page.write_raw(src, offset, n) })?
-                .map_err(|_| Fault(at))?;
-            done += n;
-        }
-        Ok(())
+        let base = buf.as_ptr();
+        self.walk(va, buf.len(), |page, offset, done, n| {
+            // SAFETY: `base + done` is valid for `n` bytes of `buf` (as in `read`); the page
+            // may be read or written by CPU mappings at the same time, as device memory is.
+            unsafe { page.write_raw(base.add(done), offset, n) }
+        })
     }
 
     /// Reads a little-endian u32 at `va`.

@@ -128,7 +128,7 @@ unsafe extern "C" fn nv_mmap(
     // SAFETY: the mm calls mmap on an open nvsim file.
     let nv_file = unsafe { nv_file(file) };
     let ctx = nv_file.inner.lock().mmap_context.ok_or(EINVAL);
-    match ctx.and_then(|ctx| state.pages.map(ctx, &state.rm, vma.cast())) {
+    match ctx.and_then(|ctx| state.pages.map(ctx, &state.rm, vma)) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }

@@ -40,12 +40,28 @@ pub(crate) struct Backing {
 }
 
 /// The pages of the memory objects, by the RM store's allocation id.
-pub(crate) struct PageTable(RBTree<u32, Backing>);
+pub(crate) struct PageTable {
+    /// The backings.
+    by_id: RBTree<u32, Backing>,
+    /// Video-memory pages backed now, all allocations together.
+    fb_backed: usize,
+}
+
+/// The most video-memory pages backed at once (`fb_backing_mib`, read at each use so a test
+/// can lower it): the simulated framebuffers are larger than the host's memory, so touching
+/// them has a bound.
+fn fb_backing_max() -> usize {
+    // SAFETY: the shim returns its parameter (an int read with READ_ONCE).
+    let mib = unsafe { nvsim_param_fb_backing_mib() };
+    usize::try_from(mib)
+        .unwrap_or(0)
+        .saturating_mul((1 << 20) / PAGE_SIZE)
+}
 
 impl PageTable {
     /// Records `pages` as the pages of allocation `id` (the RM store's id).
     pub(crate) fn insert(&mut self, id: u32, pages: Backing) -> Result<(), AllocError> {
-        self.0
+        self.by_id
             .try_create_and_insert(id, pages, GFP_KERNEL)
             .map(|_| ())
             .map_err(|_| AllocError)
@@ -53,17 +69,18 @@ impl PageTable {
 
     /// Page `index` of system-memory allocation `id`, if both exist.
     pub(crate) fn sys_page(&self, id: u32, index: usize) -> Option<&Page> {
-        self.0.get(&id)?.pages.get(index)?.as_ref()
+        self.by_id.get(&id)?.pages.get(index)?.as_ref()
     }
 
     /// Page `index` of video-memory allocation `id` of `pages` pages, made (zeroed) on first
-    /// use. The caller has checked, under the RM lock taken after this table's, that `id` is
-    /// alive; the backing goes when it is freed ([`Pages::drop_freed`]).
+    /// use; ENOMEM once [`fb_backing_max`] pages are backed. The caller has checked, under the
+    /// RM lock taken after this table's, that `id` is alive; the backing goes when it is freed
+    /// ([`Pages::drop_freed`]).
     pub(crate) fn fb_page(&mut self, id: u32, pages: usize, index: usize) -> Result<&Page> {
         if index >= pages {
             return Err(ERANGE);
         }
-        if self.0.get(&id).is_none() {
+        if self.by_id.get(&id).is_none() {
             let mut backing = KVVec::with_capacity(pages, GFP_KERNEL)?;
             for _ in 0..pages {
                 backing.push(None, GFP_KERNEL)?;
@@ -76,15 +93,38 @@ impl PageTable {
                 },
             )?;
         }
+        let full = self.fb_backed >= fb_backing_max();
         let slot = self
-            .0
+            .by_id
             .get_mut(&id)
             .and_then(|b| b.pages.get_mut(index))
             .ok_or(ERANGE)?;
         if slot.is_none() {
+            if full {
+                return Err(ENOMEM);
+            }
             *slot = Some(Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?);
+            self.fb_backed += 1;
         }
         slot.as_ref().ok_or(ENOMEM)
+    }
+
+    /// Removes the backings of allocations `alive` says are gone.
+    fn remove_dead(&mut self, alive: impl Fn(u32) -> bool) {
+        let mut cursor = self.by_id.cursor_front();
+        while let Some(c) = cursor {
+            let (id, backing) = c.current();
+            cursor = if alive(*id) {
+                c.move_next()
+            } else {
+                if backing.fb {
+                    let present = backing.pages.iter().filter(|p| p.is_some()).count();
+                    self.fb_backed = self.fb_backed.saturating_sub(present);
+                }
+                // The node and its pages drop here.
+                c.remove_current().0
+            };
+        }
     }
 }
 
@@ -118,8 +158,11 @@ pub(crate) fn alloc_pages(size: u64) -> Result<Backing, NvStatus> {
 }
 
 extern "C" {
-    /// Inserts `count` pages into the VMA being set up (`shim.c`); `struct vm_area_struct *`
-    /// and `struct page *` as `void *` (they reach structs rustc's FFI lint flags).
+    /// The `fb_backing_mib` parameter.
+    fn nvsim_param_fb_backing_mib() -> kernel::ffi::c_int;
+    /// Inserts `count` pages, one per page of the VMA being set up (`shim.c`);
+    /// `struct vm_area_struct *` and `struct page *` as `void *` (they reach structs rustc's
+    /// FFI lint flags).
     fn nvsim_vma_insert_pages(
         vma: *mut kernel::ffi::c_void,
         pages: *const *mut kernel::ffi::c_void,
@@ -130,13 +173,14 @@ extern "C" {
 impl Pages {
     /// No system-memory pages yet, and a zeroed doorbell page.
     pub(crate) fn new() -> Result<Self> {
+        let table = PageTable {
+            by_id: RBTree::new(),
+            fb_backed: 0,
+        };
         Ok(Pages {
             releases_seen: AtomicU64::new(0),
             doorbell: Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?,
-            table: KBox::pin_init(
-                kernel::new_mutex!(PageTable(RBTree::new()), "nvsim::State::pages"),
-                GFP_KERNEL,
-            )?,
+            table: KBox::pin_init(kernel::new_mutex!(table, "nvsim::State::pages"), GFP_KERNEL)?,
         })
     }
 
@@ -151,7 +195,7 @@ impl Pages {
         let table = self.table.lock();
         let count = |fb: bool| -> usize {
             table
-                .0
+                .by_id
                 .values()
                 .filter(|b| b.fb == fb)
                 .map(|b| b.pages.iter().filter(|p| p.is_some()).count())
@@ -172,68 +216,78 @@ impl Pages {
         }
         self.releases_seen.store(releases, Ordering::Relaxed);
         let rm = rm.lock();
-        let mut cursor = table.0.cursor_front();
-        while let Some(c) = cursor {
-            let (id, _) = c.current();
-            cursor = if rm.memory_alive(*id) {
-                c.move_next()
-            } else {
-                // The node and its pages drop here.
-                c.remove_current().0
-            };
-        }
+        table.remove_dead(|id| rm.memory_alive(id));
     }
 
     /// mmap of an nvidia file with mmap context `ctx`: the pages it names into `vma`; EINVAL
-    /// once its object is freed.
+    /// once its object is freed, ENOMEM past the video-memory backing budget.
     pub(crate) fn map(
         &self,
         ctx: MmapContext,
         rm: &Mutex<KernelRm>,
-        vma: *mut kernel::ffi::c_void,
+        vma: *mut kernel::bindings::vm_area_struct,
     ) -> Result {
-        if ctx.doorbell {
-            let mut ptrs = KVVec::with_capacity(ctx.pages, GFP_KERNEL)?;
-            for _ in 0..ctx.pages {
-                ptrs.push(
-                    self.doorbell.as_ptr().cast::<kernel::ffi::c_void>(),
-                    GFP_KERNEL,
-                )?;
-            }
-            // SAFETY: `vma` is the VMA being set up under the mmap lock; the doorbell page lives
-            // as long as the state, and the shim takes its own reference for each mapping.
-            let ret = unsafe {
-                nvsim_vma_insert_pages(vma, ptrs.as_ptr(), ptrs.len() as kernel::ffi::c_ulong)
-            };
-            return kernel::error::to_result(ret);
-        }
+        // SAFETY: the caller passes the VMA being set up under the mmap lock.
+        let count = unsafe { vma_pages_within(vma, ctx.pages) }?;
+        let mut ptrs = KVVec::with_capacity(count, GFP_KERNEL)?;
         let mut table = self.table.lock();
-        let mut ptrs = KVVec::with_capacity(ctx.pages, GFP_KERNEL)?;
-        if ctx.fb_pages > 0 {
-            // Video memory: back the mapped pages now (a CPU mapping touches them anyway).
+        if ctx.doorbell {
+            for _ in 0..count {
+                ptrs.push(self.doorbell.as_ptr().cast(), GFP_KERNEL)?;
+            }
+        } else if ctx.fb_pages > 0 {
+            // Video memory: back the pages this VMA maps, not the whole context (a mapping
+            // of a huge allocation touches what it uses).
             if !rm.lock().memory_alive(ctx.memory) {
                 return Err(EINVAL);
             }
-            for index in ctx.first_page..ctx.first_page + ctx.pages {
+            for index in ctx.first_page..ctx.first_page + count {
                 let page = table.fb_page(ctx.memory, ctx.fb_pages, index)?;
-                ptrs.push(page.as_ptr().cast::<kernel::ffi::c_void>(), GFP_KERNEL)?;
+                ptrs.push(page.as_ptr().cast(), GFP_KERNEL)?;
             }
         } else {
-            let entry = table.0.get(&ctx.memory).ok_or(EINVAL)?;
+            let entry = table.by_id.get(&ctx.memory).ok_or(EINVAL)?;
             let pages = entry
                 .pages
-                .get(ctx.first_page..ctx.first_page + ctx.pages)
+                .get(ctx.first_page..ctx.first_page + count)
                 .ok_or(ERANGE)?;
             for page in pages {
                 let page = page.as_ref().ok_or(EINVAL)?;
-                ptrs.push(page.as_ptr().cast::<kernel::ffi::c_void>(), GFP_KERNEL)?;
+                ptrs.push(page.as_ptr().cast(), GFP_KERNEL)?;
             }
         }
-        // SAFETY: `vma` is the VMA being set up under the mmap lock; `ptrs` holds `len` live
-        // pages, kept alive by `table`'s lock until the shim has taken its own references.
-        let ret = unsafe {
-            nvsim_vma_insert_pages(vma, ptrs.as_ptr(), ptrs.len() as kernel::ffi::c_ulong)
-        };
+        // SAFETY: `vma` is the VMA being set up under the mmap lock, of `count` pages; `ptrs`
+        // holds `count` live pages (the doorbell lives as long as the state; the others are
+        // kept by `table`'s lock) until the shim has taken its own references.
+        let ret = unsafe { nvsim_vma_insert_pages(vma.cast(), ptrs.as_ptr(), count as _) };
+        drop(table);
         kernel::error::to_result(ret)
     }
+}
+
+/// The pages `vma` spans, checked as the driver's `nvidia_mmap_helper` checks them: the mmap
+/// context, not the offset, says what is mapped, so the offset must be 0 (EINVAL) and the VMA
+/// no larger than the context's `pages` (ERANGE).
+///
+/// # Safety
+///
+/// `vma` is a VMA being set up under the mmap lock.
+unsafe fn vma_pages_within(
+    vma: *mut kernel::bindings::vm_area_struct,
+    pages: usize,
+) -> Result<usize> {
+    // SAFETY: per the contract; these fields are plain reads while the VMA is set up.
+    let (start, end, pgoff) = unsafe {
+        let range = &(*vma).__bindgen_anon_1.__bindgen_anon_1;
+        (range.vm_start, range.vm_end, (*vma).vm_pgoff)
+    };
+    if pgoff != 0 {
+        return Err(EINVAL);
+    }
+    // `c_ulong` is `usize` in the kernel's FFI types.
+    let count = end.saturating_sub(start) / PAGE_SIZE;
+    if count > pages {
+        return Err(ERANGE);
+    }
+    Ok(count)
 }

@@ -23,6 +23,10 @@ static int sysmem_mib = 1024;
 module_param(sysmem_mib, int, 0444);
 MODULE_PARM_DESC(sysmem_mib, "System-memory pool for pinned host memory in MiB (default 1024)");
 
+static int fb_backing_mib = 512;
+module_param(fb_backing_mib, int, 0644);
+MODULE_PARM_DESC(fb_backing_mib, "Host memory backing touched video memory, all GPUs together, in MiB (default 512; writable); past it a CPU mapping fails with ENOMEM and a GPU write faults");
+
 static int max_objects = 4096;
 module_param(max_objects, int, 0444);
 MODULE_PARM_DESC(max_objects, "RM objects nvsim holds at once, all clients together (64..1048576, default 4096)");
@@ -162,6 +166,7 @@ int nvsim_param_gpus(void);
 int nvsim_param_fb_mib(void);
 int nvsim_param_max_objects(void);
 int nvsim_param_sysmem_mib(void);
+int nvsim_param_fb_backing_mib(void);
 const char *nvsim_param_version(void);
 
 int nvsim_param_gpus(void)
@@ -182,6 +187,11 @@ int nvsim_param_max_objects(void)
 int nvsim_param_sysmem_mib(void)
 {
 	return sysmem_mib;
+}
+
+int nvsim_param_fb_backing_mib(void)
+{
+	return READ_ONCE(fb_backing_mib);
 }
 
 const char *nvsim_param_version(void)
@@ -310,20 +320,17 @@ void nvsim_fput(struct file *file)
 int nvsim_vma_insert_pages(struct vm_area_struct *vma, struct page **pages, unsigned long count);
 
 /*
- * As the driver's nvidia_mmap_helper: the mmap context, not the offset, says what is
- * mapped, so vm_pgoff must be 0 (EINVAL) and the VMA no larger than the context (ERANGE).
- * vm_insert_page takes a reference per page: freeing the memory object leaves the pages to
- * the mapping until it goes.
+ * Inserts @count pages over the VMA (pages.rs has checked its size and offset as the
+ * driver's nvidia_mmap_helper does). vm_insert_page takes a reference per page: freeing the
+ * memory object leaves the pages to the mapping until it goes.
  */
 int nvsim_vma_insert_pages(struct vm_area_struct *vma, struct page **pages, unsigned long count)
 {
 	unsigned long addr, i = 0;
 	int ret;
 
-	if (vma->vm_pgoff != 0)
+	if ((vma->vm_end - vma->vm_start) >> PAGE_SHIFT != count)
 		return -EINVAL;
-	if ((vma->vm_end - vma->vm_start) >> PAGE_SHIFT > count)
-		return -ERANGE;
 	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE, i++) {
 		ret = vm_insert_page(vma, addr, pages[i]);
 		if (ret)

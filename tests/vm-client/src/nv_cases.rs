@@ -1172,7 +1172,9 @@ fn nvsim_map_system_memory_once_per_file() -> Result<(), String> {
 
 /// Video memory is mapped through a file of its GPU (the driver's BAR1 path), backed by host
 /// pages only where it is touched: a 4 MiB allocation costs nothing until a 64 KiB window of
-/// it is mapped, reads as zeroes, is shared by every mapping, and its pages go with it.
+/// it is mapped, reads as zeroes, is shared by every mapping, and its pages go with it. An
+/// mmap backs the pages it spans, not the whole RM mapping (a 1 GiB window once backed all of
+/// it and ran the guest out of memory under the fuzzer), within the `fb_backing_mib` budget.
 fn nvsim_map_video_memory_backed_on_first_use() -> Result<(), String> {
     use crate::sys::Mapping;
     let ctl = open("NV_CTL")?;
@@ -1237,7 +1239,34 @@ fn nvsim_map_video_memory_backed_on_first_use() -> Result<(), String> {
             .all(|(i, &v)| v == (i % 253) as u8),
         || "a mapping lost its pages when the object was freed".into(),
     )?;
-    println!("4 MiB of video memory: 16 pages backed by a 64 KiB mapping, shared by two, dropped at free");
+    // A window of a huge allocation backs the pages the mmap spans, not the window's.
+    let huge = 1u64 << 30;
+    let map_c = open("NV_GPU0")?;
+    nv_rm::alloc_memory(&ctl, client, 0xd0, 0x401, 0x40, huge).ok()?;
+    nv_rm::map_memory(&ctl, client, 0xd0, 0x401, 0, huge, map_c.as_raw_fd()).ok()?;
+    let c = Mapping::shared(map_c.as_raw_fd(), len as usize, 0)
+        .map_err(|e| format!("mmap of 64 KiB of a 1 GiB window: {e}"))?;
+    let backed = debugfs("fb_pages", "fb_pages")?;
+    ensure(backed == before + len / 4096, || {
+        format!("mapping 64 KiB of a 1 GiB window backed {} pages, want 16", backed - before)
+    })?;
+    // Past the backing budget (`fb_backing_mib`), a mapping fails with ENOMEM.
+    set_param("fb_backing_mib", "1")?;
+    let over = Mapping::shared(map_c.as_raw_fd(), 2 << 20, 0).map(drop);
+    set_param("fb_backing_mib", "512")?;
+    ensure(
+        matches!(&over, Err(e) if e.raw_os_error() == Some(libc::ENOMEM)),
+        || format!("mapping 2 MiB past a 1 MiB backing budget: {over:?}, want ENOMEM"),
+    )?;
+    drop(c);
+    nv_rm::free(&ctl, client, 0xd0, 0x401).ok()?;
+    ensure(debugfs("fb_pages", "fb_pages")? == before, || {
+        "freed video memory kept its pages (after a failed mapping)".into()
+    })?;
+    println!(
+        "4 MiB of video memory: 16 pages backed by a 64 KiB mapping, shared by two, dropped at \
+         free; 64 KiB of a 1 GiB window backs 16 pages; past the budget mmap is ENOMEM"
+    );
     Ok(())
 }
 

@@ -27,7 +27,7 @@ guest_watchdog=$((host_timeout - 60))
 # A virtio-gpu device: a second DRM driver in front of which fakegpu meters submissions.
 qemu_base=(qemu-system-x86_64 -nodefaults -no-reboot -smp 2 -m 2G -kernel "$kernel" -initrd "$initrd"
   -device virtio-gpu-pci)
-append="console=ttyS0 panic=-1 fakegpu_watchdog=$guest_watchdog"
+append="console=ttyS0 panic=-1 log_buf_len=4M fakegpu_watchdog=$guest_watchdog"
 # FAKEGPU_ONLY=REGEX: run only the suite's cases whose names match (for debugging; the
 # suite then reports how many it skipped).
 [ -n "${FAKEGPU_ONLY:-}" ] && append+=" fakegpu_only=$FAKEGPU_ONLY"

@@ -90,7 +90,8 @@ fn run(state: &State, ch: &mut Channel) -> bool {
     if gp_put >= ch.entries {
         return fail(ch, "GPPut past the end of its GPFIFO");
     }
-    if ch.gp_get != gp_put && trace::enabled() {
+    // A stalled channel is polled again and again: its entries were logged once.
+    if ch.gp_get != gp_put && ch.stall.is_none() && trace::enabled() {
         pr_info!(
             "trace: engine gpu {} chid {}: GPFIFO {} to {} of {}\n",
             ch.gpu,
@@ -197,7 +198,17 @@ fn run_segment(
                         });
                         return Stop::Stalled;
                     }
-                    Err(Fault(_)) => return Stop::Error("a fault on a GPU virtual address"),
+                    Err(Fault(at)) => {
+                        if trace::enabled() {
+                            pr_info!(
+                                "trace: engine gpu {} chid {}: fault at {:#x}\n",
+                                ch.gpu,
+                                ch.chid,
+                                at
+                            );
+                        }
+                        return Stop::Error("a fault on a GPU virtual address");
+                    }
                 }
             }
         }
@@ -389,7 +400,7 @@ fn with_userd_page<R>(
     state: &State,
     u: &Userd,
     at: u64,
-    f: impl FnOnce(&kernel::page::Page, usize) -> R,
+    f: impl FnOnce(&crate::host_page::HostPage, usize) -> R,
 ) -> Option<R> {
     let byte = u.offset.checked_add(at)?;
     let index = usize::try_from(byte / PAGE_SIZE as u64).ok()?;

@@ -7,9 +7,10 @@
 //! mapping, is a fault: the channel goes into error.
 
 use crate::gpu_va::KernelVaSpace;
+use crate::host_page::HostPage;
 use crate::nvsim_model::rm::{Kind, Pool};
 use crate::state::State;
-use kernel::page::{Page, PAGE_SIZE};
+use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 
 /// A GPU VA the channel may not touch.
@@ -30,7 +31,7 @@ impl<'a> GpuMem<'a> {
     }
 
     /// Runs `f` on the page behind `va` and the offset of `va` in it.
-    fn with_page<R>(&self, va: u64, f: impl FnOnce(&Page, usize) -> R) -> Result<R, Fault> {
+    fn with_page<R>(&self, va: u64, f: impl FnOnce(&HostPage, usize) -> R) -> Result<R, Fault> {
         let Some(mapping) = self
             .va
             .mappings()
@@ -77,7 +78,7 @@ impl<'a> GpuMem<'a> {
         &self,
         va: u64,
         len: usize,
-        mut f: impl FnMut(&Page, usize, usize, usize) -> Result,
+        mut f: impl FnMut(&HostPage, usize, usize, usize) -> Result,
     ) -> Result<(), Fault> {
         let mut done = 0;
         while done < len {

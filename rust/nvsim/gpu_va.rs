@@ -5,8 +5,9 @@
 //! a process's UVM file, whose external mappings then say where each GPU VA lives; the engine
 //! finds them here for the channels of that client and GPU.
 
+use crate::host_page::HostPage;
 use crate::nvsim_model::uvm_va::{Mapping, Range, VaSpace, VaStorage};
-use kernel::page::{Page, PAGE_SIZE};
+use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
 
@@ -21,7 +22,7 @@ pub(crate) struct PoolPages {
     /// The pool's first byte (CPU and GPU VA).
     pub(crate) base: u64,
     /// Its zeroed pages, in order.
-    pub(crate) pages: KVVec<Page>,
+    pub(crate) pages: KVVec<HostPage>,
 }
 
 /// A VA space's slots, in two kvmalloc'd vectors, and its semaphore pools' pages.
@@ -33,7 +34,7 @@ pub(crate) struct KernelVa {
 
 impl KernelVa {
     /// The page of a semaphore pool behind `va`, and its offset in it.
-    pub(crate) fn pool_page(&self, va: u64) -> Option<(&Page, usize)> {
+    pub(crate) fn pool_page(&self, va: u64) -> Option<(&HostPage, usize)> {
         let pool = self
             .pools
             .iter()
@@ -47,7 +48,7 @@ impl KernelVa {
     }
 
     /// Records `pages` as the pool at `base`.
-    pub(crate) fn add_pool(&mut self, base: u64, pages: KVVec<Page>) -> Result {
+    pub(crate) fn add_pool(&mut self, base: u64, pages: KVVec<HostPage>) -> Result {
         let pool = Some(PoolPages { base, pages });
         match self.pools.iter_mut().find(|slot| slot.is_none()) {
             Some(slot) => *slot = pool,

@@ -19,7 +19,8 @@
 //!
 //! 1. `trace.rs` (trace mode, and the log of calls nvsim does not implement), `store.rs`
 //!    (the model's RM store as the kernel keeps it), `slice_writer.rs` (text into the
-//!    shim's buffers): no nvsim file below them.
+//!    shim's buffers), `host_page.rs` (a page behind simulated memory: nvsim's own, or a
+//!    caller's pinned for an OS descriptor): no nvsim file below them.
 //! 2. `pages.rs`: the simulated memory's pages (those behind system-memory objects, video
 //!    memory backed on first use, and the doorbell page), recording them, dropping freed
 //!    ones, mapping an mmap context into a VMA. It knows the store, not the state or the
@@ -66,6 +67,7 @@ mod layout;
 mod published;
 
 // Layers, from the bottom (see the crate documentation).
+mod host_page;
 mod slice_writer;
 mod store;
 mod trace;

@@ -4,6 +4,7 @@
 //! nvidia file maps them.
 
 use crate::abi::nv_status::*;
+use crate::host_page::{pin_user_pages, HostPage};
 use crate::nvsim_model::rm;
 use crate::store::KernelRm;
 use core::ops::DerefMut;
@@ -31,10 +32,11 @@ pub(crate) struct MmapContext {
 }
 
 /// The pages behind one allocation, in order (what an mmap of any handle to it shows): all
-/// present for system memory, `None` where video memory was never touched.
+/// present for system memory (nvsim's, or the caller's pinned for an OS descriptor), `None`
+/// where video memory was never touched.
 pub(crate) struct Backing {
     /// The pages.
-    pages: KVVec<Option<Page>>,
+    pages: KVVec<Option<HostPage>>,
     /// Whether the allocation is video memory.
     fb: bool,
 }
@@ -68,7 +70,7 @@ impl PageTable {
     }
 
     /// Page `index` of system-memory allocation `id`, if both exist.
-    pub(crate) fn sys_page(&self, id: u32, index: usize) -> Option<&Page> {
+    pub(crate) fn sys_page(&self, id: u32, index: usize) -> Option<&HostPage> {
         self.by_id.get(&id)?.pages.get(index)?.as_ref()
     }
 
@@ -76,7 +78,7 @@ impl PageTable {
     /// use; ENOMEM once [`fb_backing_max`] pages are backed. The caller has checked, under the
     /// RM lock taken after this table's, that `id` is alive; the backing goes when it is freed
     /// ([`Pages::drop_freed`]).
-    pub(crate) fn fb_page(&mut self, id: u32, pages: usize, index: usize) -> Result<&Page> {
+    pub(crate) fn fb_page(&mut self, id: u32, pages: usize, index: usize) -> Result<&HostPage> {
         if index >= pages {
             return Err(ERANGE);
         }
@@ -103,7 +105,7 @@ impl PageTable {
             if full {
                 return Err(ENOMEM);
             }
-            *slot = Some(Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?);
+            *slot = Some(HostPage::Owned(Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?));
             self.fb_backed += 1;
         }
         slot.as_ref().ok_or(ENOMEM)
@@ -134,7 +136,7 @@ pub(crate) struct Pages {
     /// Pages of the system-memory objects.
     table: Pin<KBox<Mutex<PageTable>>>,
     /// The page every usermode region maps (doorbells that ring nothing).
-    doorbell: Page,
+    doorbell: HostPage,
     /// The store's `sys_releases` when `table` was last pruned (read and written under the
     /// `table` lock).
     releases_seen: AtomicU64,
@@ -151,7 +153,23 @@ pub(crate) fn alloc_pages(size: u64) -> Result<Backing, NvStatus> {
     for _ in 0..count {
         let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO).map_err(|_| NV_ERR_NO_MEMORY)?;
         pages
-            .push(Some(page), GFP_KERNEL)
+            .push(Some(HostPage::Owned(page)), GFP_KERNEL)
+            .map_err(|_| NV_ERR_NO_MEMORY)?;
+    }
+    Ok(Backing { pages, fb: false })
+}
+
+/// The caller's own `size` bytes at page-aligned `addr`, pinned: an OS descriptor's pages,
+/// which the engine reads and writes as the GPU would. NV_ERR_INVALID_ADDRESS if any of them
+/// cannot be pinned.
+pub(crate) fn pin_pages(addr: u64, size: u64) -> Result<Backing, NvStatus> {
+    let count = size.div_ceil(PAGE_SIZE as u64);
+    let count = usize::try_from(count).map_err(|_| NV_ERR_NO_MEMORY)?;
+    let pinned = pin_user_pages(addr, count)?;
+    let mut pages = KVVec::with_capacity(count, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
+    for page in pinned {
+        pages
+            .push(Some(HostPage::Pinned(page)), GFP_KERNEL)
             .map_err(|_| NV_ERR_NO_MEMORY)?;
     }
     Ok(Backing { pages, fb: false })
@@ -179,7 +197,7 @@ impl Pages {
         };
         Ok(Pages {
             releases_seen: AtomicU64::new(0),
-            doorbell: Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?,
+            doorbell: HostPage::Owned(Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?),
             table: KBox::pin_init(kernel::new_mutex!(table, "nvsim::State::pages"), GFP_KERNEL)?,
         })
     }
@@ -233,7 +251,7 @@ impl Pages {
         let mut table = self.table.lock();
         if ctx.doorbell {
             for _ in 0..count {
-                ptrs.push(self.doorbell.as_ptr().cast(), GFP_KERNEL)?;
+                ptrs.push(self.doorbell.as_ptr(), GFP_KERNEL)?;
             }
         } else if ctx.fb_pages > 0 {
             // Video memory: back the pages this VMA maps, not the whole context (a mapping
@@ -243,7 +261,7 @@ impl Pages {
             }
             for index in ctx.first_page..ctx.first_page + count {
                 let page = table.fb_page(ctx.memory, ctx.fb_pages, index)?;
-                ptrs.push(page.as_ptr().cast(), GFP_KERNEL)?;
+                ptrs.push(page.as_ptr(), GFP_KERNEL)?;
             }
         } else {
             let entry = table.by_id.get(&ctx.memory).ok_or(EINVAL)?;
@@ -253,7 +271,7 @@ impl Pages {
                 .ok_or(ERANGE)?;
             for page in pages {
                 let page = page.as_ref().ok_or(EINVAL)?;
-                ptrs.push(page.as_ptr().cast(), GFP_KERNEL)?;
+                ptrs.push(page.as_ptr(), GFP_KERNEL)?;
             }
         }
         // SAFETY: `vma` is the VMA being set up under the mmap lock, of `count` pages; `ptrs`

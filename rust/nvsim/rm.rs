@@ -16,7 +16,7 @@ use crate::control::control;
 use crate::nvfile::{NvFile, NvFileRef};
 use crate::nvsim_model::frontend::Node;
 use crate::nvsim_model::rm::{self, Alloc, Handle, Request};
-use crate::pages::{alloc_pages, MmapContext};
+use crate::pages::{alloc_pages, pin_pages, MmapContext};
 use crate::state::State;
 use crate::trace::log_unimplemented;
 use kernel::page::PAGE_SIZE;
@@ -254,7 +254,7 @@ fn client_file(state: &State, file: &NvFile, client: Handle) -> Option<u64> {
 
 /// RM_ALLOC_MEMORY (NVOS02 + fd; `rm_escape` admits it on device files only): system memory
 /// (0x3E) of `limit + 1` bytes, or the caller's own pages at `pMemory` (0x71, an OS
-/// descriptor: charged as pinned memory; nvsim neither pins nor maps them), for a client of
+/// descriptor: pinned, as the driver pins them, and charged to the system pool), for a client of
 /// the linked nvidiactl file. With an fd (>= 0) and system memory it also sets the mmap
 /// context on that nvidiactl file; if that fails the ioctl fails with EINVAL while the status
 /// still reports the allocation, which stays (as the 535 driver does).
@@ -289,7 +289,8 @@ fn alloc_memory(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
             ..Default::default()
         };
         let request = Alloc::Object(Request::Memory { system: true, size });
-        let (_, handle, _) = alloc_object(state, rm_file, &call, request)?;
+        let descriptor = buf.get(24..).and_then(read_pod::<u64>);
+        let (_, handle, _) = alloc_object(state, rm_file, &call, request, descriptor)?;
         let id = match state.rm.lock().get(client, handle).map(|o| o.kind) {
             Some(rm::Kind::Memory { id, .. }) => id,
             _ => return Err(NV_ERR_INVALID_STATE),
@@ -409,13 +410,15 @@ fn rm_alloc(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
 }
 
 /// Allocates what `request` decodes to, with the RM's checks, for the call `p` (client,
-/// parent, handle, class): the device's fd-table walk, and real pages behind system memory.
+/// parent, handle, class): the device's fd-table walk, and real pages behind system memory
+/// (for an OS descriptor, the caller's pages at `descriptor`, pinned).
 /// Returns (client, new handle, memory size if it is memory).
 fn alloc_object(
     state: &State,
     file_id: u64,
     p: &Nvos21,
     request: Alloc,
+    descriptor: Option<u64>,
 ) -> Result<(Handle, Handle, Option<u64>), NvStatus> {
     if let Alloc::Object(Request::Device { device_id }) = request {
         // The driver allocates a device only for a caller that holds the GPU's node open
@@ -427,19 +430,27 @@ fn alloc_object(
             return Err(NV_ERR_INSUFFICIENT_PERMISSIONS);
         }
     }
-    // System memory gets real pages, which an mmap of it shows. They are allocated before
-    // anything is charged, and charged and recorded under the page table's and rm locks
-    // together (in that order, as `Pages::drop_freed`), so no free can slip in between.
-    // (Pinned user memory, 0x71, is the caller's own pages: charged, but nvsim maps none.)
+    // System memory gets real pages, which an mmap of it shows; an OS descriptor (0x71) at a
+    // page-aligned address gets the caller's own pages, pinned, so the engine's copies reach
+    // them (at another address it is charged but has no pages: engine access faults). They
+    // are allocated before anything is charged, and charged and recorded under the page
+    // table's and rm locks together (in that order, as `Pages::drop_freed`), so no free can
+    // slip in between.
     let mut pages = match request {
-        Alloc::Object(Request::Memory { system: true, size })
-            if p.h_class != class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR =>
-        {
-            // Never allocate pages for more than the pool has room for.
+        Alloc::Object(Request::Memory { system: true, size }) => {
+            // Never allocate or pin pages for more than the pool has room for.
             if size > state.rm.lock().sys_room() {
                 return Err(NV_ERR_NO_MEMORY);
             }
-            Some(alloc_pages(size)?)
+            match (p.h_class, descriptor) {
+                (class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR, Some(at))
+                    if at % PAGE_SIZE as u64 == 0 =>
+                {
+                    Some(pin_pages(at, size)?)
+                }
+                (class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR, _) => None,
+                _ => Some(alloc_pages(size)?),
+            }
         }
         _ => None,
     };
@@ -507,7 +518,11 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
         Node::Ctl => file.id,
         Node::Gpu(_) => client_file(state, file, p.h_root).unwrap_or(file.id),
     };
-    let (client, handle, size) = alloc_object(state, owner, p, request)?;
+    let descriptor = (p.h_class == class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR)
+        .then(|| params.get(nv_rm::os_desc_alloc_params::DESCRIPTOR_OFFSET..))
+        .flatten()
+        .and_then(read_pod::<u64>);
+    let (client, handle, size) = alloc_object(state, owner, p, request, descriptor)?;
     if class::GPFIFO_CHANNELS.contains(&p.h_class) {
         if let Err(status) = add_channel(state, client, handle, params) {
             let _ = state.rm.lock().free(owner, client, handle);
@@ -601,7 +616,7 @@ fn vid_heap(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
                 h_class: class_id,
                 ..Default::default()
             };
-            match alloc_object(state, file.id, &call, Alloc::Object(request)) {
+            match alloc_object(state, file.id, &call, Alloc::Object(request), None) {
                 Ok((_, handle, size)) => {
                     if let Some(at) = buf.get_mut(vid_heap::H_MEMORY..) {
                         write_pod(at, &handle);

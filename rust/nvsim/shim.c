@@ -339,6 +339,46 @@ int nvsim_vma_insert_pages(struct vm_area_struct *vma, struct page **pages, unsi
 	return 0;
 }
 
+/*
+ * OS descriptors (host_page.rs): the caller's pages, pinned as the driver pins them, and
+ * copies to and from any page through a temporary kernel mapping.
+ */
+#include <linux/highmem.h>
+
+int nvsim_pin_user_pages(unsigned long addr, unsigned long count, struct page **pages);
+void nvsim_unpin_user_page(struct page *page);
+void nvsim_page_copy(struct page *page, size_t offset, void *buf, size_t len, bool to_page);
+
+int nvsim_pin_user_pages(unsigned long addr, unsigned long count, struct page **pages)
+{
+	long pinned;
+
+	if (count > INT_MAX)
+		return -EINVAL;
+	pinned = pin_user_pages_fast(addr, count, FOLL_WRITE | FOLL_LONGTERM, pages);
+	if (pinned == count)
+		return 0;
+	if (pinned > 0)
+		unpin_user_pages(pages, pinned);
+	return pinned < 0 ? pinned : -EFAULT;
+}
+
+void nvsim_unpin_user_page(struct page *page)
+{
+	unpin_user_page(page);
+}
+
+void nvsim_page_copy(struct page *page, size_t offset, void *buf, size_t len, bool to_page)
+{
+	char *at = kmap_local_page(page);
+
+	if (to_page)
+		memcpy(at + offset, buf, len);
+	else
+		memcpy(buf, at + offset, len);
+	kunmap_local(at);
+}
+
 /* ---- Processes: clients remember their creator's tgid; GET_PIDS answers in the caller's
  * pid namespace, as the driver does. ---- */
 

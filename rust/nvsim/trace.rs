@@ -118,10 +118,14 @@ pub(crate) fn log_unimplemented(what: &str, number: u32, size: usize) {
     }
 }
 
-/// Logs that channel `chid` of GPU `gpu` went into error (a process can cause it, so it
-/// shares the bound of [`log_unimplemented`]).
+/// Channel errors logged so far (a bound of their own: a run of unimplemented calls must not
+/// hide them).
+static CHANNEL_ERRORS_LOGGED: AtomicU32 = AtomicU32::new(0);
+
+/// Logs that channel `chid` of GPU `gpu` went into error: always in trace mode, else at most
+/// [`LOG_LIMIT`] times (a process can cause it).
 pub(crate) fn log_channel_error(gpu: u8, chid: u16, why: &str) {
-    if LOGGED.fetch_add(1, Ordering::Relaxed) < LOG_LIMIT {
+    if enabled() || CHANNEL_ERRORS_LOGGED.fetch_add(1, Ordering::Relaxed) < LOG_LIMIT {
         pr_info!("gpu {} channel {} in error: {}\n", gpu, chid, why);
     }
 }

@@ -215,7 +215,7 @@ unsafe extern "C" fn nvsim_uvm_fault_page(
     let Some((page, _)) = va.as_ref().and_then(|v| v.storage().pool_page(addr as u64)) else {
         return core::ptr::null_mut();
     };
-    let page = page.as_ptr().cast::<kernel::ffi::c_void>();
+    let page = page.as_ptr();
     // SAFETY: the page is alive while the VA lock is held; the reference taken here is the
     // new mapping's.
     unsafe { nvsim_page_get(page) };

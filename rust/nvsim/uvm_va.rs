@@ -10,6 +10,7 @@ use crate::abi::nv_status::*;
 use crate::abi::nv_uvm::*;
 use crate::abi::pod::{read_pod, write_pod, Pod};
 use crate::gpu_va::KernelVaSpace;
+use crate::host_page::HostPage;
 use crate::nvsim_model::rm::Kind;
 use crate::state::State;
 use kernel::page::{Page, PAGE_SIZE};
@@ -132,7 +133,17 @@ pub(crate) fn dispatch(state: &State, file: VaFile<'_>, cmd: u32, buf: &mut [u8]
             va.storage_mut().drop_freed_pools();
         }),
         33 => with_params(buf, |p: &mut UvmMapExternalAllocationParams| {
-            p.rm_status = status(map_external(state, va, gpu_vaspaces, p))
+            p.rm_status = status(map_external(state, va, gpu_vaspaces, p));
+            if crate::trace::enabled() {
+                pr_info!(
+                    "trace: uvm map va {:#x} length {:#x} memory {:#x} offset {:#x} -> status {:#x}\n",
+                    p.base,
+                    p.length,
+                    p.h_memory,
+                    p.offset,
+                    p.rm_status
+                );
+            }
         }),
         66 => with_params(buf, |p: &mut UvmGpuRangeParams| {
             p.rm_status = status(match gpu_minor(state, &p.gpu_uuid) {
@@ -172,12 +183,15 @@ pub(crate) fn dispatch(state: &State, file: VaFile<'_>, cmd: u32, buf: &mut [u8]
 
 /// Zeroed pages for a semaphore pool of `length` bytes (page-aligned, as the bookkeeping has
 /// checked).
-fn pool_pages(length: u64) -> Option<KVVec<Page>> {
+fn pool_pages(length: u64) -> Option<KVVec<HostPage>> {
     let count = usize::try_from(length / PAGE_SIZE as u64).ok()?;
     let mut pages = KVVec::with_capacity(count, GFP_KERNEL).ok()?;
     for _ in 0..count {
         pages
-            .push(Page::alloc_page(GFP_KERNEL | __GFP_ZERO).ok()?, GFP_KERNEL)
+            .push(
+                HostPage::Owned(Page::alloc_page(GFP_KERNEL | __GFP_ZERO).ok()?),
+                GFP_KERNEL,
+            )
             .ok()?;
     }
     Some(pages)

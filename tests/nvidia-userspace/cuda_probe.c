@@ -4,11 +4,15 @@
  * or fakegpu's nodes in a container. Loads libcuda.so.1 with dlopen (no CUDA headers needed:
  * the few prototypes are declared here) and runs, in order: cuInit, cuDeviceGetCount, then
  * per device cuDeviceGet, cuDeviceGetName, cuDeviceTotalMem; then on device 0
- * cuCtxCreate, cuMemGetInfo, cuMemAlloc, cuMemFree, cuCtxDestroy. Prints one line per call,
- * "CALL name = code (NAME)" plus what it returned, and stops at the first failure. A call
+ * cuCtxCreate, cuMemGetInfo, cuMemAlloc, cuMemFree, cuCtxDestroy. With "work", between
+ * cuMemAlloc and cuMemFree it also moves data: cuMemcpyHtoD then DtoH of a pattern, compared;
+ * cuMemsetD8 and cuMemsetD32, read back and checked (reported, not fatal: libcuda sets memory
+ * with a kernel, which a simulated GPU may not run); a stream with async copies, events around
+ * them and cuStreamSynchronize. Prints one line per call, "CALL name = code (NAME)" plus what
+ * it returned ("DATA what ok" or "DATA what bad at N"), and stops at the first failure. A call
  * that does not return within CUDA_PROBE_TIMEOUT seconds (default 60) is reported as
  * "HANG name" (e.g. waiting for a GPU semaphore nothing will ever release).
- *   cuda_probe [ctx]   (without "ctx": stop after the device queries)
+ *   cuda_probe [ctx|work]   (neither: stop after the device queries)
  */
 #include <dlfcn.h>
 #include <signal.h>
@@ -24,6 +28,8 @@ typedef int CUresult;
 typedef int CUdevice;
 typedef void *CUcontext;
 typedef unsigned long long CUdeviceptr;
+typedef void *CUstream;
+typedef void *CUevent;
 
 static CUresult (*get_error_name)(CUresult, const char **);
 
@@ -40,9 +46,93 @@ static void check(const char *name, CUresult r)
 		exit(1);
 }
 
+/* Reports whether `n` bytes at `got` are `want`'s; if not, exits 1 when `fatal`. */
+static void compare(const char *what, const unsigned char *got, const unsigned char *want, size_t n,
+		    int fatal)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (got[i] != want[i]) {
+			printf("DATA %s bad at %zu: %#x, want %#x\n", what, i, got[i], want[i]);
+			if (fatal)
+				exit(1);
+			return;
+		}
+	}
+	printf("DATA %s ok\n", what);
+}
+
+/* Copies, sets and streams on the `size` bytes at `dev`; checks every byte that comes back. */
+static void move_data(void *lib, CUdeviceptr dev, size_t size)
+{
+	CUresult (*htod)(CUdeviceptr, const void *, size_t) = sym(lib, "cuMemcpyHtoD_v2");
+	CUresult (*dtoh)(void *, CUdeviceptr, size_t) = sym(lib, "cuMemcpyDtoH_v2");
+	CUresult (*set8)(CUdeviceptr, unsigned char, size_t) = sym(lib, "cuMemsetD8_v2");
+	CUresult (*set32)(CUdeviceptr, unsigned, size_t) = sym(lib, "cuMemsetD32_v2");
+	CUresult (*stream_create)(CUstream *, unsigned) = sym(lib, "cuStreamCreate");
+	CUresult (*htod_async)(CUdeviceptr, const void *, size_t, CUstream) =
+		sym(lib, "cuMemcpyHtoDAsync_v2");
+	CUresult (*dtoh_async)(void *, CUdeviceptr, size_t, CUstream) =
+		sym(lib, "cuMemcpyDtoHAsync_v2");
+	CUresult (*stream_sync)(CUstream) = sym(lib, "cuStreamSynchronize");
+	CUresult (*stream_destroy)(CUstream) = sym(lib, "cuStreamDestroy_v2");
+	CUresult (*event_create)(CUevent *, unsigned) = sym(lib, "cuEventCreate");
+	CUresult (*event_record)(CUevent, CUstream) = sym(lib, "cuEventRecord");
+	CUresult (*event_sync)(CUevent) = sym(lib, "cuEventSynchronize");
+	CUresult (*elapsed)(float *, CUevent, CUevent) = sym(lib, "cuEventElapsedTime");
+	CUresult (*event_destroy)(CUevent) = sym(lib, "cuEventDestroy_v2");
+	unsigned char *pattern = malloc(size), *back = malloc(size), *want = malloc(size);
+	CUstream stream = NULL;
+	CUevent start = NULL, stop = NULL;
+	float ms = -1;
+
+	if (!pattern || !back || !want) {
+		printf("NOMEM host buffers\n");
+		exit(2);
+	}
+	for (size_t i = 0; i < size; i++)
+		pattern[i] = (unsigned char)(i * 7 + (i >> 12));
+
+	RUN("cuMemcpyHtoD", htod(dev, pattern, size));
+	memset(back, 0, size);
+	RUN("cuMemcpyDtoH", dtoh(back, dev, size));
+	compare("copy", back, pattern, size, 1);
+
+	RUN("cuMemsetD8", set8(dev, 0xa5, size));
+	RUN("cuMemcpyDtoH", dtoh(back, dev, size));
+	memset(want, 0xa5, size);
+	compare("memset8", back, want, size, 0);
+
+	RUN("cuMemsetD32", set32(dev + 4096, 0x12345678, (size - 8192) / 4));
+	RUN("cuMemcpyDtoH", dtoh(back, dev, size));
+	for (size_t i = 4096; i < size - 4096; i += 4)
+		memcpy(want + i, &(unsigned){ 0x12345678 }, 4);
+	compare("memset32", back, want, size, 0);
+
+	RUN("cuStreamCreate", stream_create(&stream, 0));
+	RUN("cuEventCreate", event_create(&start, 0));
+	RUN("cuEventCreate", event_create(&stop, 0));
+	RUN("cuEventRecord", event_record(start, stream));
+	RUN("cuMemcpyHtoDAsync", htod_async(dev, pattern, size, stream));
+	memset(back, 0, size);
+	RUN("cuMemcpyDtoHAsync", dtoh_async(back, dev, size, stream));
+	RUN("cuEventRecord", event_record(stop, stream));
+	RUN("cuStreamSynchronize", stream_sync(stream));
+	compare("stream", back, pattern, size, 1);
+	RUN("cuEventSynchronize", event_sync(stop));
+	RUN("cuEventElapsedTime", elapsed(&ms, start, stop));
+	printf("ELAPSED %s\n", ms >= 0 ? "ok" : "negative");
+	RUN("cuEventDestroy", event_destroy(start));
+	RUN("cuEventDestroy", event_destroy(stop));
+	RUN("cuStreamDestroy", stream_destroy(stream));
+	free(pattern);
+	free(back);
+	free(want);
+}
+
 int main(int argc, char **argv)
 {
-	int with_ctx = argc > 1 && strcmp(argv[1], "ctx") == 0;
+	int with_work = argc > 1 && strcmp(argv[1], "work") == 0;
+	int with_ctx = with_work || (argc > 1 && strcmp(argv[1], "ctx") == 0);
 	int count = 0;
 
 	probe_start();
@@ -88,6 +178,8 @@ int main(int argc, char **argv)
 	RUN("cuMemAlloc", mem_alloc(&ptr, 64 << 20));
 	RUN("cuMemGetInfo", mem_info(&free_b, &total_b));
 	printf("MEMINFO free=%zu total=%zu\n", free_b, total_b);
+	if (with_work)
+		move_data(lib, ptr, 64 << 20);
 	RUN("cuMemFree", mem_free(ptr));
 	RUN("cuCtxDestroy", ctx_destroy(ctx));
 	return 0;

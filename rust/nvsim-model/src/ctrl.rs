@@ -263,6 +263,11 @@ pub const PERF_BOOST: u32 = 0x2080_200a;
 pub const RC_RELEASE_WATCHDOG_REQUESTS: u32 = 0x2080_220c;
 /// See [`RC_RELEASE_WATCHDOG_REQUESTS`].
 pub const RC_SOFT_DISABLE_WATCHDOG: u32 = 0x2080_2210;
+/// `NV2080_CTRL_CMD_RC_GET_WATCHDOG_INFO`: `{u32 watchdogStatusFlags}`, answered
+/// `_FLAGS_DISABLED` (1): a compute GPU without display runs no RC watchdog, so kernels
+/// have no time limit (the CUDA runtime asks at initialisation).
+pub const RC_GET_WATCHDOG_INFO: u32 = 0x2080_2209;
+const RC_WATCHDOG_DISABLED: u32 = 0x1;
 
 /// `NV0000_CTRL_CMD_SYSTEM_GET_P2P_CAPS_MATRIX`: group A's and group B's GPU ids (up to 8
 /// each; no B means A against itself), then 8x8 matrices of caps and of the copy engines
@@ -275,7 +280,7 @@ const P2P_CAPS_AT: usize = 72;
 const P2P_CAPS_SELF: u32 = 0x67;
 
 /// The commands answered here, with their exact sizes and targets.
-pub const SPECS: [Spec; 51] = [
+pub const SPECS: [Spec; 52] = [
     Spec {
         cmd: GPU_QUERY_ECC_STATUS,
         size: ECC_UNITS * ECC_UNIT_SIZE + 24,
@@ -314,6 +319,11 @@ pub const SPECS: [Spec; 51] = [
     Spec {
         cmd: RC_SOFT_DISABLE_WATCHDOG,
         size: 0,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: RC_GET_WATCHDOG_INFO,
+        size: 4,
         target: Target::Subdevice,
     },
     Spec {
@@ -990,6 +1000,7 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
             }
         }
         PERF_BOOST | RC_RELEASE_WATCHDOG_REQUESTS | RC_SOFT_DISABLE_WATCHDOG => {}
+        RC_GET_WATCHDOG_INFO => put(params, 0, RC_WATCHDOG_DISABLED),
         SYSTEM_GET_P2P_CAPS_MATRIX => p2p_caps_matrix(params, ctx)?,
         MC_GET_ARCH_INFO => {
             params.fill(0);

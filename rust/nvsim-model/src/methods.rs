@@ -565,42 +565,80 @@ impl MethodState {
 /// Bytes of a QMD (compute launch descriptor) that [`qmd_releases`] reads.
 pub const QMD_BYTES: usize = 256;
 
-/// The release semaphores of a QMD (layout V03_00, `clc6c0qmd.h`, which Hopper's compute
-/// class reads too): RELEASE0 at dwords 24..27, RELEASE1 at 28..31 (address lower, upper
-/// 7:0 with ENABLE 23, PAYLOAD64B 29, STRUCTURE_SIZE 31:30, then the payload). A four-word
-/// structure carries a timestamp after the payload. Reductions are refused (`Err`).
-pub fn qmd_releases(qmd: &[u32]) -> Result<[Option<Action>; 2], u32> {
-    let mut out = [None, None];
-    for (i, slot) in out.iter_mut().enumerate() {
-        let at = 24 + 4 * i;
-        let (Some(&lo), Some(&ctl), Some(&p_lo), Some(&p_hi)) = (
-            qmd.get(at),
-            qmd.get(at + 1),
-            qmd.get(at + 2),
-            qmd.get(at + 3),
-        ) else {
-            return Err(0);
-        };
-        if ctl >> 23 & 1 == 0 {
-            continue;
+/// A QMD's release semaphore, from its fields: the address, its control bits as
+/// `(enable, reduction, 64-bit payload, structure size)`, and the payload's two words.
+fn qmd_release(
+    va: u64,
+    (enable, reduction, wide, structure): (bool, bool, bool, u32),
+    (p_lo, p_hi): (u32, u32),
+) -> Result<Option<Action>, ()> {
+    if !enable {
+        return Ok(None);
+    }
+    // Reductions (add, min, ...) are refused: the channel goes into error.
+    if reduction {
+        return Err(());
+    }
+    let payload = if wide {
+        u64::from(p_hi) << 32 | u64::from(p_lo)
+    } else {
+        u64::from(p_lo)
+    };
+    // STRUCTURE_SIZE: 0 four words (payload, then a timestamp), 1 one word, 2 two words.
+    Ok(Some(Action::Release {
+        va,
+        payload,
+        size: if wide || structure != 1 { 8 } else { 4 },
+        timestamp: structure == 0,
+    }))
+}
+
+/// The release semaphores of a QMD, by its major version (`clcbc0qmd.h`, Hopper's compute
+/// class; libcuda 535 writes V04_00 on Hopper):
+/// - V03_00: RELEASE0 at dwords 24..27, RELEASE1 at 28..31 (address lower, then a word of
+///   address upper 7:0 with ENABLE 23, REDUCTION_ENABLE 26, PAYLOAD64B 29, STRUCTURE_SIZE
+///   31:30, then the payload).
+/// - V04_00: three releases; their control bits are 16-bit fields from bit 320 (dword 10)
+///   (ENABLE 0, STRUCTURE_SIZE 2:1, REDUCTION_ENABLE 4, PAYLOAD64B 12), their addresses and
+///   payloads four dwords each from dword 20 (address lower, upper 24:0, payload lower,
+///   upper).
+///
+/// A four-word structure carries a timestamp after the payload. Reductions and other
+/// versions are refused (`Err` with the version word).
+pub fn qmd_releases(qmd: &[u32]) -> Result<[Option<Action>; 3], u32> {
+    let word = |at: usize| qmd.get(at).copied().ok_or(0u32);
+    let version = qmd_major_version(qmd);
+    let mut out = [None, None, None];
+    match version {
+        3 => {
+            for (i, slot) in out.iter_mut().take(2).enumerate() {
+                let at = 24 + 4 * i;
+                let (lo, ctl) = (word(at)?, word(at + 1)?);
+                let bits = (
+                    ctl >> 23 & 1 != 0,
+                    ctl >> 26 & 1 != 0,
+                    ctl >> 29 & 1 != 0,
+                    ctl >> 30,
+                );
+                let va = u64::from(ctl & 0xff) << 32 | u64::from(lo);
+                *slot = qmd_release(va, bits, (word(at + 2)?, word(at + 3)?)).map_err(|()| ctl)?;
+            }
         }
-        // RELEASEn_REDUCTION_ENABLE (bit 26).
-        if ctl >> 26 & 1 != 0 {
-            return Err(ctl);
+        4 => {
+            for (i, slot) in out.iter_mut().enumerate() {
+                let ctl = word(10 + i / 2)? >> (16 * (i % 2)) & 0xffff;
+                let bits = (
+                    ctl & 1 != 0,
+                    ctl >> 4 & 1 != 0,
+                    ctl >> 12 & 1 != 0,
+                    ctl >> 1 & 3,
+                );
+                let at = 20 + 4 * i;
+                let va = u64::from(word(at + 1)? & 0x1ff_ffff) << 32 | u64::from(word(at)?);
+                *slot = qmd_release(va, bits, (word(at + 2)?, word(at + 3)?)).map_err(|()| ctl)?;
+            }
         }
-        let wide = ctl >> 29 & 1 != 0;
-        let structure = ctl >> 30;
-        let payload = if wide {
-            u64::from(p_hi) << 32 | u64::from(p_lo)
-        } else {
-            u64::from(p_lo)
-        };
-        *slot = Some(Action::Release {
-            va: u64::from(ctl & 0xff) << 32 | u64::from(lo),
-            payload,
-            size: if wide || structure != 1 { 8 } else { 4 },
-            timestamp: structure == 0,
-        });
+        _ => return Err(version),
     }
     Ok(out)
 }
@@ -780,12 +818,54 @@ mod tests {
                     payload: 0x2_0000_0001,
                     size: 8,
                     timestamp: true
-                })
+                }),
+                None
             ])
         );
         qmd[25] |= 1 << 26;
         assert!(qmd_releases(&qmd).is_err());
         assert!(qmd_releases(&qmd[..20]).is_err());
+    }
+
+    #[test]
+    fn qmd_releases_are_read_from_v04_layout() {
+        let mut qmd = [0u32; 64];
+        qmd[18] = 4 << 4;
+        // RELEASE0 disabled; RELEASE1: one word, payload 6 at 0x2_0420_0f3c; RELEASE2: four
+        // words, 64-bit payload, at 0x1_0000_2000.
+        qmd[10] = (1 | 1 << 1) << 16;
+        qmd[11] = 1 | 1 << 12;
+        qmd[24] = 0x0420_0f3c;
+        qmd[25] = 0x2;
+        qmd[26] = 6;
+        qmd[28] = 0x2000;
+        qmd[29] = 0x1;
+        qmd[30] = 7;
+        qmd[31] = 1;
+        assert_eq!(
+            qmd_releases(&qmd),
+            Ok([
+                None,
+                Some(Action::Release {
+                    va: 0x2_0420_0f3c,
+                    payload: 6,
+                    size: 4,
+                    timestamp: false
+                }),
+                Some(Action::Release {
+                    va: 0x1_0000_2000,
+                    payload: 0x1_0000_0007,
+                    size: 8,
+                    timestamp: true
+                })
+            ])
+        );
+        // A reduction, or a version nvsim does not know, is refused.
+        qmd[11] |= 1 << 4;
+        assert!(qmd_releases(&qmd).is_err());
+        qmd[11] &= !(1 << 4);
+        qmd[18] = 5 << 4;
+        assert_eq!(qmd_releases(&qmd), Err(5));
     }
 
     #[test]

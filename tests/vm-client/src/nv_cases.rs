@@ -2258,6 +2258,36 @@ fn nvsim_alloc_memory_on_a_linked_device_file() -> Result<(), String> {
     ensure(r == Ok((0x22, 0x502)), || {
         format!("a framebuffer class: {r:?}")
     })?;
+    // An OS descriptor (0x71): the caller's own pages, pinned as the driver pins them (what
+    // the engine's copies read and write); an address with nothing mapped is refused.
+    let user = Mapping::anonymous(65536).map_err(|e| format!("anonymous mmap: {e}"))?;
+    let os_descriptor = |handle: u32, at: usize| -> Result<(u32, u32), i32> {
+        let mut p = [0u8; 56];
+        p[0..4].copy_from_slice(&client.to_le_bytes());
+        p[4..8].copy_from_slice(&0xd0u32.to_le_bytes());
+        p[8..12].copy_from_slice(&handle.to_le_bytes());
+        p[12..16].copy_from_slice(&0x71u32.to_le_bytes());
+        p[24..32].copy_from_slice(&(at as u64).to_le_bytes());
+        p[32..40].copy_from_slice(&65535u64.to_le_bytes());
+        p[48..52].copy_from_slice(&(-1i32).to_le_bytes());
+        let r = escape_bytes(&gpu, abi::nv_rm::esc::RM_ALLOC_MEMORY, &mut p);
+        let word = |at: usize| u32::from_le_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]]);
+        r.map(|_| (word(40), word(8)))
+    };
+    let pages0 = debugfs("sys_pages", "sys_pages")?;
+    let r = os_descriptor(0x503, user.addr());
+    ensure(r == Ok((0, 0x503)), || format!("0x71 on mapped memory: {r:?}"))?;
+    ensure(debugfs("sys_pages", "sys_pages")? == pages0 + 16, || {
+        "0x71 of 64 KiB should pin its 16 pages".into()
+    })?;
+    let r = os_descriptor(0x504, 0x1000);
+    ensure(r == Ok((0x1e, 0x504)), || {
+        format!("0x71 where nothing is mapped: {r:?}, want NV_ERR_INVALID_ADDRESS")
+    })?;
+    nv_rm::free(&ctl, client, 0xd0, 0x503).ok()?;
+    ensure(debugfs("sys_pages", "sys_pages")? == pages0, || {
+        "freed 0x71 kept its pinned pages".into()
+    })?;
     nv_rm::free(&ctl, client, client, client).ok()?;
     ensure(debugfs("sys_used", "sys_used")? == sys0, || {
         "freeing the client left system memory".into()

@@ -72,6 +72,28 @@ impl Mapping {
         })
     }
 
+    /// Maps `len` bytes of fresh anonymous memory, private and read-write (page-aligned).
+    pub fn anonymous(len: usize) -> io::Result<Mapping> {
+        // SAFETY: a fresh mapping chosen by the kernel; no existing memory is affected.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Mapping {
+            ptr: ptr.cast(),
+            len,
+        })
+    }
+
     /// The mapped bytes.
     pub fn bytes(&self) -> &[u8] {
         // SAFETY: `ptr..ptr+len` is mapped readable for as long as `self` lives.

@@ -8,7 +8,10 @@
  * cuMemAlloc and cuMemFree it also moves data: cuMemcpyHtoD then DtoH of a pattern, compared;
  * cuMemsetD8 and cuMemsetD32, read back and checked (reported, not fatal: libcuda sets memory
  * with a kernel, which a simulated GPU may not run); a stream with async copies, events around
- * them and cuStreamSynchronize. Prints one line per call, "CALL name = code (NAME)" plus what
+ * them and cuStreamSynchronize; then cuModuleLoadData of an empty PTX kernel (compiled by
+ * libnvidia-ptxjitcompiler), cuModuleGetFunction, cuLaunchKernel, cuCtxSynchronize and
+ * cuModuleUnload; and cuMemAlloc/cuMemFree of 1 MiB, 256 MiB and 1 GiB ("ALLOC size took
+ * bytes", from cuMemGetInfo). Prints one line per call, "CALL name = code (NAME)" plus what
  * it returned ("DATA what ok" or "DATA what bad at N"), and stops at the first failure. A call
  * that does not return within CUDA_PROBE_TIMEOUT seconds (default 60) is reported as
  * "HANG name" (e.g. waiting for a GPU semaphore nothing will ever release).
@@ -30,6 +33,18 @@ typedef void *CUcontext;
 typedef unsigned long long CUdeviceptr;
 typedef void *CUstream;
 typedef void *CUevent;
+typedef void *CUmodule;
+typedef void *CUfunction;
+
+/* An empty kernel, for Hopper (sm_90), in a PTX version driver 535 compiles. */
+static const char empty_ptx[] =
+	".version 7.8\n"
+	".target sm_90\n"
+	".address_size 64\n"
+	".visible .entry empty()\n"
+	"{\n"
+	"\tret;\n"
+	"}\n";
 
 static CUresult (*get_error_name)(CUresult, const char **);
 
@@ -129,6 +144,45 @@ static void move_data(void *lib, CUdeviceptr dev, size_t size)
 	free(want);
 }
 
+/* Loads the empty kernel, launches it once and waits for it. */
+static void run_kernel(void *lib)
+{
+	CUresult (*load)(CUmodule *, const void *) = sym(lib, "cuModuleLoadData");
+	CUresult (*get_function)(CUfunction *, CUmodule, const char *) =
+		sym(lib, "cuModuleGetFunction");
+	CUresult (*launch)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
+			   unsigned, CUstream, void **, void **) = sym(lib, "cuLaunchKernel");
+	CUresult (*ctx_sync)(void) = sym(lib, "cuCtxSynchronize");
+	CUresult (*unload)(CUmodule) = sym(lib, "cuModuleUnload");
+	CUmodule module = NULL;
+	CUfunction function = NULL;
+
+	RUN("cuModuleLoadData", load(&module, empty_ptx));
+	RUN("cuModuleGetFunction", get_function(&function, module, "empty"));
+	RUN("cuLaunchKernel", launch(function, 1, 1, 1, 32, 1, 1, 0, NULL, NULL, NULL));
+	RUN("cuCtxSynchronize", ctx_sync());
+	RUN("cuModuleUnload", unload(module));
+}
+
+/* Allocates and frees 1 MiB, 256 MiB and 1 GiB, printing how much free memory each took. */
+static void alloc_sizes(void *lib, CUresult (*mem_alloc)(CUdeviceptr *, size_t),
+			CUresult (*mem_free)(CUdeviceptr), CUresult (*mem_info)(size_t *, size_t *))
+{
+	static const size_t sizes[] = { 1 << 20, 256 << 20, 1 << 30 };
+
+	(void)lib;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t before = 0, after = 0, total = 0;
+		CUdeviceptr p = 0;
+
+		RUN("cuMemGetInfo", mem_info(&before, &total));
+		RUN("cuMemAlloc", mem_alloc(&p, sizes[i]));
+		RUN("cuMemGetInfo", mem_info(&after, &total));
+		printf("ALLOC %zu took %zu\n", sizes[i], before - after);
+		RUN("cuMemFree", mem_free(p));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	int with_work = argc > 1 && strcmp(argv[1], "work") == 0;
@@ -178,8 +232,11 @@ int main(int argc, char **argv)
 	RUN("cuMemAlloc", mem_alloc(&ptr, 64 << 20));
 	RUN("cuMemGetInfo", mem_info(&free_b, &total_b));
 	printf("MEMINFO free=%zu total=%zu\n", free_b, total_b);
-	if (with_work)
+	if (with_work) {
 		move_data(lib, ptr, 64 << 20);
+		run_kernel(lib);
+		alloc_sizes(lib, mem_alloc, mem_free, mem_info);
+	}
 	RUN("cuMemFree", mem_free(ptr));
 	RUN("cuCtxDestroy", ctx_destroy(ctx));
 	return 0;

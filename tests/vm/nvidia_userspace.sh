@@ -53,14 +53,17 @@ nvidia_smi_memory_report() {
 
 cuda_driver_api() {
   setup || return 1
+  before=$(grep -E '^(gpu0|sys_used|sys_pages|fb_pages|objects)' /sys/kernel/debug/nvsim/state)
   CUDA_PROBE_TIMEOUT=60 nv $NV_ROOT/usr/bin/cuda_probe work > /tmp/out 2>&1; rc=$?
+  after=$(grep -E '^(gpu0|sys_used|sys_pages|fb_pages|objects)' /sys/kernel/debug/nvsim/state)
   cat /tmp/out; failed_calls
   echo "--- the last calls, in order:"
   dmesg | grep 'trace:' | sed 's/.*trace: //' | uniq -c | tail -12
   for call in cuInit cuDeviceGetCount cuCtxCreate cuMemGetInfo cuMemAlloc cuMemcpyHtoD \
       cuMemcpyDtoH cuMemsetD8 cuMemsetD32 cuStreamCreate cuEventCreate cuEventRecord \
       cuMemcpyHtoDAsync cuMemcpyDtoHAsync cuStreamSynchronize cuEventSynchronize \
-      cuEventElapsedTime cuEventDestroy cuStreamDestroy cuMemFree cuCtxDestroy; do
+      cuEventElapsedTime cuEventDestroy cuStreamDestroy cuModuleLoadData cuModuleGetFunction \
+      cuLaunchKernel cuCtxSynchronize cuModuleUnload cuMemFree cuCtxDestroy; do
     grep -qx "CALL $call = 0 (CUDA_SUCCESS)" /tmp/out || fail "$call failed" || return 1
   done
   # 64 MiB through the copy engine and back, byte for byte, synchronously and on a stream
@@ -69,6 +72,14 @@ cuda_driver_api() {
     grep -qx "DATA $data ok" /tmp/out || fail "the $data data came back wrong" || return 1
   done
   grep -qx 'ELAPSED ok' /tmp/out || fail "cuEventElapsedTime gave a negative time" || return 1
+  # Allocations of several sizes: the large ones take exactly their size from cuMemGetInfo.
+  for size in 268435456 1073741824; do
+    grep -qx "ALLOC $size took $size" /tmp/out || fail "cuMemAlloc($size) took $(grep "^ALLOC $size " /tmp/out)" || return 1
+  done
+  grep -q '^ALLOC 1048576 took ' /tmp/out || fail "no cuMemAlloc of 1 MiB" || return 1
+  # Once the process is gone, nvsim's ground truth is back where it was (memory, pinned and
+  # backed pages, objects).
+  [ "$before" = "$after" ] || fail "nvsim's state changed: before: $before; after: $after" || return 1
   # libcuda sets memory with a compute kernel (QMD V04, whose releases nvsim honours), and
   # nvsim runs no kernel code: the memsets complete, the memory keeps the copied pattern.
   grep -qx 'DATA memset8 bad at 0: 0, want 0xa5' /tmp/out ||

@@ -1248,7 +1248,10 @@ fn nvsim_map_video_memory_backed_on_first_use() -> Result<(), String> {
         .map_err(|e| format!("mmap of 64 KiB of a 1 GiB window: {e}"))?;
     let backed = debugfs("fb_pages", "fb_pages")?;
     ensure(backed == before + len / 4096, || {
-        format!("mapping 64 KiB of a 1 GiB window backed {} pages, want 16", backed - before)
+        format!(
+            "mapping 64 KiB of a 1 GiB window backed {} pages, want 16",
+            backed - before
+        )
     })?;
     // Past the backing budget (`fb_backing_mib`), a mapping fails with ENOMEM.
     set_param("fb_backing_mib", "1")?;
@@ -2276,7 +2279,9 @@ fn nvsim_alloc_memory_on_a_linked_device_file() -> Result<(), String> {
     };
     let pages0 = debugfs("sys_pages", "sys_pages")?;
     let r = os_descriptor(0x503, user.addr());
-    ensure(r == Ok((0, 0x503)), || format!("0x71 on mapped memory: {r:?}"))?;
+    ensure(r == Ok((0, 0x503)), || {
+        format!("0x71 on mapped memory: {r:?}")
+    })?;
     ensure(debugfs("sys_pages", "sys_pages")? == pages0 + 16, || {
         "0x71 of 64 KiB should pin its 16 pages".into()
     })?;

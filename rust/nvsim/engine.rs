@@ -25,6 +25,20 @@ use kernel::prelude::*;
 extern "C" {
     /// Monotonic nanoseconds: the simulated GPU's timer.
     fn nvsim_clock_mono_ns() -> u64;
+    /// `cond_resched`.
+    fn nvsim_cond_resched();
+}
+
+/// Bytes a copy or fill moves between chances for other tasks to run.
+const RESCHED_BYTES: u64 = 1 << 20;
+
+/// Gives other tasks a chance to run after each [`RESCHED_BYTES`] of a long launch (up to
+/// `MAX_LAUNCH_BYTES`), `moved` bytes into it, as it moves `n` more.
+fn maybe_resched(moved: u64, n: u64) {
+    if (moved + n) / RESCHED_BYTES != moved / RESCHED_BYTES {
+        // SAFETY: the engine thread holds only sleeping locks here.
+        unsafe { nvsim_cond_resched() };
+    }
 }
 
 /// USERD's GP_GET and GP_PUT (`clc86f.h` Nvc86fControl).
@@ -267,6 +281,7 @@ fn execute(mem: &GpuMem<'_>, action: &Action) -> Result<bool, Fault> {
             pitch_out,
         } => {
             let mut buf = [0u8; 512];
+            let mut moved = 0u64;
             for line in 0..u64::from(lines) {
                 let (from, to) = (
                     src.wrapping_add(line.wrapping_mul(pitch_in)),
@@ -277,6 +292,8 @@ fn execute(mem: &GpuMem<'_>, action: &Action) -> Result<bool, Fault> {
                     let n = (line_length - done).min(buf.len() as u64) as usize;
                     mem.read(from.wrapping_add(done), &mut buf[..n])?;
                     mem.write(to.wrapping_add(done), &buf[..n])?;
+                    maybe_resched(moved, n as u64);
+                    moved += n as u64;
                     done += n as u64;
                 }
             }
@@ -296,12 +313,15 @@ fn execute(mem: &GpuMem<'_>, action: &Action) -> Result<bool, Fault> {
                 *b = value.to_le_bytes()[i % size];
             }
             let line_bytes = count.saturating_mul(size as u64);
+            let mut moved = 0u64;
             for line in 0..u64::from(lines) {
                 let to = dst.wrapping_add(line.wrapping_mul(pitch_out));
                 let mut done = 0u64;
                 while done < line_bytes {
                     let n = (line_bytes - done).min(pattern.len() as u64) as usize;
                     mem.write(to.wrapping_add(done), &pattern[..n])?;
+                    maybe_resched(moved, n as u64);
+                    moved += n as u64;
                     done += n as u64;
                 }
             }

@@ -454,6 +454,14 @@ u64 nvsim_clock_mono_ns(void)
 	return ktime_get_ns();
 }
 
+void nvsim_cond_resched(void);
+
+/* Lets other tasks run during a long copy on the engine thread. */
+void nvsim_cond_resched(void)
+{
+	cond_resched();
+}
+
 /* ---- /proc/driver/nvidia: version, params, gpus/<bus id>/information ---- */
 
 #include <linux/proc_fs.h>

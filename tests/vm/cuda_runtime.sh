@@ -4,8 +4,9 @@
 
 # The first call cudart_probe sees fail, and how: the runtime's initialisation, in
 # cudaGetDeviceCount. Seen in the VM: beyond what cuInit asks, it allocates class 0xcb33
-# (NV_CONFIDENTIAL_COMPUTE), which nvsim does not know (NV_ERR_INVALID_CLASS), and sends NV2080
-# 0x20802209, which nvsim does not answer; one of them makes it give up.
+# (NV_CONFIDENTIAL_COMPUTE), which nvsim does not know (NV_ERR_INVALID_CLASS); NV2080
+# 0x20802209 (RC_GET_WATCHDOG_INFO), which it also sends, is answered now and did not change
+# the outcome.
 CUDART_FIRST_FAILURE='CALL cudaGetDeviceCount = 3 (cudaErrorInitializationError)'
 
 . /fakegpu/nvidia_lib.sh

@@ -419,6 +419,17 @@ impl MethodState {
             return Err(MethodError::BadLaunch(data));
         }
         let lines = if bit(9) { self.line_count } else { 1 };
+        // nvsim's bound on one launch, as every channel shares one engine thread: at most
+        // MAX_LAUNCH_BYTES written (a remapped memset writes components of 1 to 4 bytes).
+        let unit = if bit(10) && !bit(23) {
+            u64::from(self.remap_components >> 16 & 3) + 1
+        } else {
+            1
+        };
+        let written = u64::from(self.line_length) * u64::from(lines) * unit;
+        if transfer != 0 && written > MAX_LAUNCH_BYTES {
+            return Err(MethodError::BadLaunch(data));
+        }
         let mut out = NONE;
         let mut n = 0;
         let mut push = |a: Action| {
@@ -561,6 +572,11 @@ impl MethodState {
         Ok(NONE)
     }
 }
+
+/// The most bytes one copy-engine launch may write in nvsim (64 MiB, what libcuda's largest
+/// pieces are far below): every channel shares one engine thread, so a larger launch puts
+/// its channel in error instead of holding the others up.
+pub const MAX_LAUNCH_BYTES: u64 = 64 << 20;
 
 /// Bytes of a QMD (compute launch descriptor) that [`qmd_releases`] reads.
 pub const QMD_BYTES: usize = 256;
@@ -825,6 +841,43 @@ mod tests {
         qmd[25] |= 1 << 26;
         assert!(qmd_releases(&qmd).is_err());
         assert!(qmd_releases(&qmd[..20]).is_err());
+    }
+
+    #[test]
+    fn launches_past_the_bound_are_refused() {
+        let mut s = MethodState::new();
+        let pitch_flat = 2 | 1 << 7 | 1 << 8;
+        // 64 MiB in one line is the bound; 64 lines of 1 MiB + 1 byte are past it.
+        run(&mut s, 4, &[(0, 0xc8b5), (copy::LINE_LENGTH_IN, 64 << 20)]);
+        assert!(s.method(4, copy::LAUNCH_DMA, pitch_flat, engines).is_ok());
+        run(
+            &mut s,
+            4,
+            &[
+                (copy::LINE_LENGTH_IN, (1 << 20) + 1),
+                (copy::LINE_COUNT, 64),
+            ],
+        );
+        assert!(s
+            .method(4, copy::LAUNCH_DMA, pitch_flat | 1 << 9, engines)
+            .is_err());
+        // A memset of 16M four-byte components is 64 MiB; one more line is past it.
+        run(
+            &mut s,
+            4,
+            &[
+                (copy::LINE_LENGTH_IN, 16 << 20),
+                (copy::SET_REMAP_COMPONENTS, 4 | 3 << 16),
+                (copy::LINE_COUNT, 1),
+            ],
+        );
+        assert!(s
+            .method(4, copy::LAUNCH_DMA, pitch_flat | 1 << 9 | 1 << 10, engines)
+            .is_ok());
+        run(&mut s, 4, &[(copy::LINE_COUNT, 2)]);
+        assert!(s
+            .method(4, copy::LAUNCH_DMA, pitch_flat | 1 << 9 | 1 << 10, engines)
+            .is_err());
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod cases;
 mod cgroup_cases;
 mod cgroup_util;
 mod drm;
+mod engine_cases;
 mod failslab;
 mod fuzz;
 mod meter_cases;
@@ -118,6 +119,7 @@ fn all_cases() -> impl Iterator<Item = &'static Case> {
     cases::ALL
         .iter()
         .chain(nv_cases::ALL)
+        .chain(engine_cases::ALL)
         .chain(proxy_cases::ALL)
         .chain(cgroup_cases::ALL)
         .chain(visibility_cases::ALL)

@@ -1,0 +1,476 @@
+//! nvsim's engine under bad work (issue 18, item 8): channels fed launches past nvsim's
+//! bound, malformed and random pushbuffers, GPPut raced by another thread, channels freed
+//! with work queued, and a process killed mid-copy. Each bad channel goes into error alone;
+//! a healthy channel keeps running beside them, the engine thread never stalls, and once
+//! the processes are gone nvsim's ground truth is back where it was. (The suite fails the
+//! case on any kernel splat, a soft lockup included.)
+
+use crate::fuzz::Rng;
+use crate::sys::Mapping;
+use crate::{ensure, env, Case};
+use abi::nv_rm::channel_alloc_params as chan;
+use abi::nv_status::NV_OK;
+use abi::nv_uvm::*;
+use abi::pod::Pod;
+use nv_client::rm as nv_rm;
+use nvsim_model::pushbuf::header::{immd, inc};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+pub const ALL: &[Case] = &[(
+    "nvsim_engine_contains_bad_work",
+    nvsim_engine_contains_bad_work,
+)];
+
+const MIB: u64 = 1 << 20;
+/// Where the workspace's video memory sits in the GPU VA space.
+const BASE: u64 = 0x3_0000_0000;
+/// The workspace: 4 MiB of video memory, mapped at BASE for the GPU and into the process.
+const SIZE: u64 = 4 * MIB;
+/// Per channel i: its ring at RING + i * 0x1000 (64 entries), its USERD at USERD + i * 0x200,
+/// its pushbuffers at PUSH + i * 0x10000, its semaphores at SEM + i * 0x100.
+const RING: u64 = 0;
+const USERD: u64 = 0x10_0000;
+const PUSH: u64 = 0x20_0000;
+const SEM: u64 = 0x1f_0000;
+const ENTRIES: u32 = 64;
+/// USERD's GPGet and GPPut.
+const GP_GET: u64 = 0x88;
+const GP_PUT: u64 = 0x8c;
+
+fn open(var: &str) -> Result<OwnedFd, String> {
+    let path = env(var)?;
+    crate::sys::open_rw(&path).map_err(|e| format!("open {path}: {e}"))
+}
+
+fn uvm<T: Pod + HasStatus>(
+    fd: &OwnedFd,
+    cmd: u32,
+    params: &mut T,
+    what: &str,
+) -> Result<(), String> {
+    // SAFETY: `params` is a live, writable `T` of the size the command expects.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), cmd as libc::c_ulong, params as *mut T) };
+    ensure(r == 0 && params.status() == NV_OK, || {
+        format!("{what}: ioctl {r}, status {:#x}", params.status())
+    })
+}
+
+/// The RM status of a UVM command's parameters.
+trait HasStatus {
+    fn status(&self) -> u32;
+}
+macro_rules! has_status {
+    ($($t:ty),*) => { $(impl HasStatus for $t { fn status(&self) -> u32 { self.rm_status } })* };
+}
+has_status!(
+    UvmInitializeParams,
+    UvmRegisterGpuParams,
+    UvmRegisterGpuVaspaceParams,
+    UvmVaRangeParams,
+    UvmMapExternalAllocationParams
+);
+
+fn sim_uuid() -> NvProcessorUuid {
+    let mut uuid = *b"nvsimgpu\0\0\0\0\0\0\0\0";
+    uuid[15] = 0;
+    NvProcessorUuid { uuid }
+}
+
+/// A process's GPU workspace: a UVM VA space translating BASE.. to its video memory, which
+/// the process also maps, and a channel group for its channels.
+struct Workspace {
+    _uvm: OwnedFd,
+    ctl: OwnedFd,
+    _gpu: OwnedFd,
+    client: u32,
+    cpu: Mapping,
+}
+
+impl Workspace {
+    fn new() -> Result<Self, String> {
+        let va = open("NV_UVM")?;
+        uvm(
+            &va,
+            0x3000_0001,
+            &mut UvmInitializeParams::default(),
+            "INITIALIZE",
+        )?;
+        let ctl = open("NV_CTL")?;
+        let gpu = open("NV_GPU0")?;
+        let client = nv_rm::alloc_client(&ctl)
+            .ok()
+            .map_err(|e| format!("client: {e}"))?;
+        nv_rm::alloc_device(&ctl, client, 0xd0, 0)
+            .ok()
+            .map_err(|e| format!("device: {e}"))?;
+        nv_rm::alloc(&ctl, client, 0xd0, 0x5d0, 0x2080, None)
+            .ok()
+            .map_err(|e| format!("subdevice: {e}"))?;
+        nv_rm::alloc_memory(&ctl, client, 0xd0, 0x400, 0x40, SIZE)
+            .ok()
+            .map_err(|e| format!("video memory: {e}"))?;
+        let fd = ctl.as_raw_fd();
+        let mut reg = UvmRegisterGpuParams {
+            gpu_uuid: sim_uuid(),
+            rm_ctrl_fd: fd,
+            h_client: client,
+            ..Default::default()
+        };
+        uvm(&va, 37, &mut reg, "REGISTER_GPU")?;
+        let mut gva = UvmRegisterGpuVaspaceParams {
+            gpu_uuid: sim_uuid(),
+            rm_ctrl_fd: fd,
+            h_client: client,
+            ..Default::default()
+        };
+        uvm(&va, 25, &mut gva, "REGISTER_GPU_VASPACE")?;
+        let mut range = UvmVaRangeParams {
+            base: BASE,
+            length: SIZE,
+            ..Default::default()
+        };
+        uvm(&va, 73, &mut range, "CREATE_EXTERNAL_RANGE")?;
+        let mut map = UvmMapExternalAllocationParams {
+            base: BASE,
+            length: SIZE,
+            gpu_attributes_count: 1,
+            rm_ctrl_fd: fd,
+            h_client: client,
+            h_memory: 0x400,
+            ..Default::default()
+        };
+        map.per_gpu_attributes[0].gpu_uuid = sim_uuid();
+        uvm(&va, 33, &mut map, "MAP_EXTERNAL_ALLOCATION")?;
+        let map_fd = open("NV_GPU0")?;
+        nv_rm::map_memory(&ctl, client, 0xd0, 0x400, 0, SIZE, map_fd.as_raw_fd())
+            .ok()
+            .map_err(|e| format!("RM_MAP_MEMORY: {e}"))?;
+        let cpu = Mapping::shared(map_fd.as_raw_fd(), SIZE as usize, 0)
+            .map_err(|e| format!("mmap: {e}"))?;
+        nv_rm::alloc(&ctl, client, 0xd0, 0x10, 0xa06c, None)
+            .ok()
+            .map_err(|e| format!("channel group: {e}"))?;
+        Ok(Workspace {
+            _uvm: va,
+            ctl,
+            _gpu: gpu,
+            client,
+            cpu,
+        })
+    }
+
+    fn put32(&self, off: u64, v: u32) {
+        if off + 4 <= SIZE {
+            // SAFETY: `off` is inside the mapping; the engine may read it concurrently, as a
+            // GPU would, so the store is volatile.
+            unsafe {
+                std::ptr::write_volatile(self.cpu.addr().wrapping_add(off as usize) as *mut u32, v)
+            }
+        }
+    }
+
+    fn get32(&self, off: u64) -> u32 {
+        // SAFETY: as in `put32`; the engine writes these words, so the load is volatile.
+        unsafe { std::ptr::read_volatile(self.cpu.addr().wrapping_add(off as usize) as *const u32) }
+    }
+
+    /// Allocates channel `i` (handle 0x11 + i): copy (engine COPY0) with its copy object.
+    fn channel(&self, i: u64) -> Result<(), String> {
+        let mut p = [0u8; chan::SIZE];
+        let mut put = |at: usize, bytes: &[u8]| p[at..at + bytes.len()].copy_from_slice(bytes);
+        put(
+            chan::GPFIFO_OFFSET,
+            &(BASE + RING + i * 0x1000).to_ne_bytes(),
+        );
+        put(chan::GPFIFO_ENTRIES, &ENTRIES.to_ne_bytes());
+        put(chan::H_USERD, &0x400u32.to_ne_bytes());
+        put(chan::USERD_OFFSET, &(USERD + i * 0x200).to_ne_bytes());
+        put(chan::ENGINE_TYPE, &9u32.to_ne_bytes());
+        let handle = 0x11 + i as u32;
+        // A channel freed earlier left its USERD: GPGet and GPPut start again from 0.
+        self.put32(USERD + i * 0x200 + GP_GET, 0);
+        self.put32(USERD + i * 0x200 + GP_PUT, 0);
+        nv_rm::alloc(&self.ctl, self.client, 0x10, handle, 0xc86f, Some(&mut p))
+            .ok()
+            .map_err(|e| format!("channel {i}: {e}"))?;
+        nv_rm::alloc(&self.ctl, self.client, handle, 0x100 + handle, 0xc8b5, None)
+            .ok()
+            .map(drop)
+            .map_err(|e| format!("copy object {i}: {e}"))
+    }
+
+    fn free_channel(&self, i: u64) {
+        let _ = nv_rm::free(&self.ctl, self.client, 0x10, 0x11 + i as u32);
+    }
+
+    /// Queues `words` as channel `i`'s next GPFIFO entry (its segment at `slot` of its
+    /// pushbuffer area) and moves GPPut past it; returns the new GPPut.
+    fn submit(&self, i: u64, slot: u64, words: &[u32]) -> u32 {
+        let at = PUSH + i * 0x10000 + (slot % 16) * 0x1000;
+        for (k, w) in words.iter().take(1024).enumerate() {
+            self.put32(at + 4 * k as u64, *w);
+        }
+        let userd = USERD + i * 0x200;
+        let put = self.get32(userd + GP_PUT) % ENTRIES;
+        let va = BASE + at;
+        let ring = RING + i * 0x1000 + 8 * u64::from(put);
+        self.put32(ring, va as u32);
+        self.put32(
+            ring + 4,
+            (va >> 32) as u32 & 0xff | (words.len() as u32) << 10,
+        );
+        let next = (put + 1) % ENTRIES;
+        self.put32(userd + GP_PUT, next);
+        next
+    }
+}
+
+/// A host release of `payload` at channel `i`'s semaphore word `k`.
+fn release(i: u64, k: u64, payload: u32) -> Vec<u32> {
+    let va = BASE + SEM + i * 0x100 + 4 * k;
+    vec![
+        inc(0, 0x5c, 4),
+        va as u32,
+        (va >> 32) as u32,
+        payload,
+        0,
+        immd(0, 0x6c, 1),
+    ]
+}
+
+/// nvsim's state lines for channel `i` of this GPU (chid = i here: the first channels).
+fn state() -> String {
+    std::fs::read_to_string("/sys/kernel/debug/nvsim/state").unwrap_or_default()
+}
+
+fn wait(what: &str, done: impl Fn() -> bool) -> Result<(), String> {
+    let start = Instant::now();
+    while !done() {
+        if start.elapsed() > Duration::from_secs(20) {
+            return Err(format!("timed out waiting for {what}"));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+/// The ground-truth lines a process's work must leave as it found them.
+fn ground_truth() -> String {
+    state()
+        .lines()
+        .filter(|l| {
+            ["gpu0 ", "sys_used ", "sys_pages ", "fb_pages ", "objects "]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Random work for channel `i`: method headers of every kind with random methods and data,
+/// copy launches with random sizes and addresses, or plain random words.
+fn random_segment(rng: &mut Rng) -> Vec<u32> {
+    let mut words = Vec::new();
+    let n = 1 + rng.below(48) as usize;
+    while words.len() < n {
+        match rng.below(6) {
+            0 => words.push(rng.next() as u32),
+            1 => {
+                let count = rng.below(5) as u32;
+                let method = rng.pick(&[
+                    0x5c, 0x60, 0x64, 0x68, 0x6c, 0x400, 0x408, 0x418, 0x41c, 0x300, 0x700, 0x708,
+                    0x240, 0x244, 0x248,
+                ]);
+                words.push(inc(rng.below(8) as u32, method, count));
+                for _ in 0..count {
+                    words.push(rng.next() as u32);
+                }
+            }
+            2 => words.push(immd(
+                rng.below(8) as u32,
+                rng.below(0x800) as u32 & !3,
+                rng.below(0x1000) as u32,
+            )),
+            3 => {
+                // A pitch copy inside the workspace, or anywhere.
+                let src = BASE + rng.below(SIZE);
+                let dst = if rng.chance(70) {
+                    BASE + rng.below(SIZE)
+                } else {
+                    rng.next()
+                };
+                let len = rng.pick(&[1u32, 4096, 65536, 1 << 20, u32::MAX]);
+                let lines = rng.pick(&[1u32, 2, 64, u32::MAX]);
+                words.extend([inc(4, 0, 1), 0xc8b5]);
+                words.extend([
+                    inc(4, 0x400, 4),
+                    (src >> 32) as u32,
+                    src as u32,
+                    (dst >> 32) as u32,
+                    dst as u32,
+                ]);
+                words.extend([inc(4, 0x418, 2), len, lines]);
+                words.extend([
+                    inc(4, 0x300, 1),
+                    2 | 1 << 7 | 1 << 8 | (rng.below(2) as u32) << 9,
+                ]);
+            }
+            4 => {
+                // An acquire of a word that may never hold.
+                let va = BASE + SEM + rng.below(0x400) * 4;
+                words.extend([
+                    inc(0, 0x5c, 4),
+                    va as u32,
+                    (va >> 32) as u32,
+                    rng.below(4) as u32,
+                    0,
+                ]);
+                words.extend([inc(0, 0x6c, 1), rng.pick(&[1u32, 2, 3, 4, 5, 6, 0x12])]);
+            }
+            _ => words.extend(release(0, rng.below(64), rng.next() as u32)),
+        }
+    }
+    words
+}
+
+fn nvsim_engine_contains_bad_work() -> Result<(), String> {
+    let seed = crate::fuzz::env_num("ENGINE_FUZZ_SEED", crate::fuzz::clock_seed())?;
+    println!("seed {seed:#x} (ENGINE_FUZZ_SEED)");
+    let baseline = ground_truth();
+    let ws = Workspace::new()?;
+    // Channel 0 stays healthy throughout; it proves the engine keeps running.
+    ws.channel(0)?;
+    let mut healthy = 0u32;
+    let mut check_healthy = |ws: &Workspace, what: &str| -> Result<(), String> {
+        healthy += 1;
+        ws.submit(0, u64::from(healthy), &release(0, 0, healthy));
+        let want = healthy;
+        wait(
+            &format!("the healthy channel's release after {what}"),
+            || ws.get32(SEM) == want,
+        )
+    };
+    check_healthy(&ws, "setup")?;
+
+    // A copy past nvsim's bound (64 MiB per launch): its channel goes into error.
+    ws.channel(1)?;
+    let mut big = vec![inc(4, 0, 1), 0xc8b5];
+    big.extend([inc(4, 0x400, 4), 0x3, 0, 0x3, 0x10_0000]);
+    big.extend([inc(4, 0x418, 2), 1 << 20, u32::MAX]);
+    big.extend([inc(4, 0x300, 1), 2 | 1 << 7 | 1 << 8 | 1 << 9]);
+    ws.submit(1, 0, &big);
+    wait("the oversized launch's error", || {
+        state()
+            .lines()
+            .any(|l| l.starts_with("channel gpu 0 chid 1 ") && l.contains("error a_method"))
+    })?;
+    check_healthy(&ws, "an oversized launch")?;
+
+    // A malformed pushbuffer, and GPPut past the ring: errors of their own.
+    ws.channel(2)?;
+    // Opcode 6 is reserved: no header of the format.
+    ws.submit(2, 0, &[0xc000_0001; 8]);
+    ws.channel(3)?;
+    ws.put32(USERD + 3 * 0x200 + GP_PUT, ENTRIES + 5);
+    wait("the malformed channels' errors", || {
+        let s = state();
+        ["2", "3"].iter().all(|c| {
+            s.lines().any(|l| {
+                l.starts_with(&format!("channel gpu 0 chid {c} ")) && !l.ends_with("error none")
+            })
+        })
+    })?;
+    check_healthy(&ws, "malformed work")?;
+
+    // Random work on three channels for a while, GPPut raced by a second thread, channels
+    // freed and made again with work queued.
+    let mut rng = Rng::new(seed);
+    for i in 1..4 {
+        ws.free_channel(i);
+        ws.channel(i)?;
+    }
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let submitted = std::thread::scope(|s| -> Result<u64, String> {
+        let racer_seed = rng.next();
+        // The mapping's address, not the workspace: the racer only stores to it, as another
+        // thread of a process would.
+        let base = ws.cpu.addr();
+        let stop_ref = &stop;
+        s.spawn(move || {
+            let mut r = Rng::new(racer_seed);
+            while !stop_ref.load(std::sync::atomic::Ordering::Relaxed) {
+                let at = USERD + (1 + r.below(3)) * 0x200 + GP_PUT;
+                let value = r.below(u64::from(ENTRIES) + 2) as u32;
+                // SAFETY: `at` is inside the mapping, which outlives this scoped thread.
+                unsafe { std::ptr::write_volatile((base + at as usize) as *mut u32, value) };
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        });
+        let start = Instant::now();
+        let mut n = 0u64;
+        while start.elapsed() < Duration::from_secs(8) {
+            let i = 1 + rng.below(3);
+            if rng.chance(3) {
+                ws.free_channel(i);
+                ws.channel(i)?;
+            }
+            ws.submit(i, n, &random_segment(&mut rng));
+            n += 1;
+            std::thread::sleep(Duration::from_micros(300));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    })?;
+    // Freed with work still queued: the engine drops it (a launch under way completes).
+    for i in 1..4 {
+        ws.free_channel(i);
+    }
+    check_healthy(&ws, "random work")?;
+
+    // A process killed while its channel copies: everything it had goes with it.
+    // SAFETY: the child only makes syscalls, then exits or is killed.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let code = (|| -> Result<(), String> {
+            let child = Workspace::new()?;
+            child.channel(0)?;
+            let mut copy = vec![inc(4, 0, 1), 0xc8b5];
+            let (src, dst) = (BASE, BASE + 2 * MIB);
+            copy.extend([
+                inc(4, 0x400, 4),
+                (src >> 32) as u32,
+                src as u32,
+                (dst >> 32) as u32,
+                dst as u32,
+            ]);
+            copy.extend([inc(4, 0x418, 2), 1 << 20, 64]);
+            copy.extend([inc(4, 0x300, 1), 2 | 1 << 7 | 1 << 8 | 1 << 9]);
+            for k in 0..60 {
+                child.submit(0, k, &copy);
+            }
+            println!("child: copies queued");
+            std::thread::sleep(Duration::from_secs(60));
+            Ok(())
+        })();
+        // SAFETY: ends the forked child without running the parent's destructors.
+        unsafe { libc::_exit(i32::from(code.is_err())) };
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: our own child.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+    check_healthy(&ws, "a process killed mid-copy")?;
+
+    drop(ws);
+    wait("nvsim's ground truth to come back", || {
+        ground_truth() == baseline
+    })?;
+    ensure(!state().contains("channel gpu"), || {
+        format!("channels left:\n{}", state())
+    })?;
+    println!("FIGURE engine: {submitted} random segments on 3 channels (seed {seed:#x}); bad channels isolated, the healthy one ran {healthy} releases, a killed process left nothing");
+    Ok(())
+}

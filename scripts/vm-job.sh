@@ -46,7 +46,7 @@ build_clients() {
 phase test-clients build_clients
 bins=$FAKEGPU_ROOT/target/x86_64-unknown-linux-gnu/release
 
-# NVIDIA's userspace for the real-client cases (test and demo jobs; skipped loudly if the
+# NVIDIA's userspace for the real-client cases and libcuda's benchmark (skipped loudly if the
 # packages cannot be fetched, a failure with FAKEGPU_REQUIRE_NVIDIA=1), and the libcuda
 # probe built against it; then the CUDA runtime on top of it and its probe. (phase runs this
 # with errexit off: each failure returns explicitly.)
@@ -61,7 +61,7 @@ nvidia_userspace() {
   [ -n "$FAKEGPU_CUDA_RUNTIME" ] || return 0
   gcc -Wall -Werror -O2 "$FAKEGPU_ROOT/tests/nvidia-userspace/cudart_probe.c" -ldl -o "$FAKEGPU_BUILD/cudart_probe"
 }
-[ "$mode" = bench ] || phase nvidia-userspace nvidia_userspace
+phase nvidia-userspace nvidia_userspace
 
 initrd=$FAKEGPU_BUILD/initramfs-$flavour.cpio.gz
 phase initramfs "$FAKEGPU_ROOT/scripts/make-initramfs.sh" "$FAKEGPU_BUILD/modules-$flavour" "$bins" "$initrd"

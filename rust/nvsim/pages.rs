@@ -111,6 +111,16 @@ impl PageTable {
         slot.as_ref().ok_or(ENOMEM)
     }
 
+    /// Removes the backing of allocation `id`, if it has one.
+    fn remove(&mut self, id: u32) {
+        if let Some(backing) = self.by_id.remove(&id) {
+            if backing.fb {
+                let present = backing.pages.iter().filter(|p| p.is_some()).count();
+                self.fb_backed = self.fb_backed.saturating_sub(present);
+            }
+        }
+    }
+
     /// Removes the backings of allocations `alive` says are gone.
     fn remove_dead(&mut self, alive: impl Fn(u32) -> bool) {
         let mut cursor = self.by_id.cursor_front();
@@ -228,13 +238,23 @@ impl Pages {
         let mut table = self.table.lock();
         // Nothing to look for unless an allocation was released since the last look (checked
         // under the table's lock, so no release can be missed).
-        let releases = rm.lock().memory_releases();
-        if releases == self.releases_seen.load(Ordering::Relaxed) {
+        let rm = rm.lock();
+        let seen = self.releases_seen.load(Ordering::Relaxed);
+        if rm.memory_releases() == seen {
             return;
         }
-        self.releases_seen.store(releases, Ordering::Relaxed);
-        let rm = rm.lock();
-        table.remove_dead(|id| rm.memory_alive(id));
+        self.releases_seen
+            .store(rm.memory_releases(), Ordering::Relaxed);
+        match rm.released_since(seen) {
+            // The store names the released allocations: their backings go, found by id.
+            Some(ids) => {
+                for id in ids {
+                    table.remove(id);
+                }
+            }
+            // More than it remembers (a client's teardown): every backing is checked.
+            None => table.remove_dead(|id| rm.memory_alive(id)),
+        };
     }
 
     /// mmap of an nvidia file with mmap context `ctx`: the pages it names into `vma`; EINVAL

@@ -15,7 +15,9 @@
  * it returned ("DATA what ok" or "DATA what bad at N"), and stops at the first failure. A call
  * that does not return within CUDA_PROBE_TIMEOUT seconds (default 60) is reported as
  * "HANG name" (e.g. waiting for a GPU semaphore nothing will ever release).
- *   cuda_probe [ctx|work]   (neither: stop after the device queries)
+ * With "bench N", it times N rounds of cuCtxCreate, 100 cuMemAlloc of 2 MiB and
+ * cuCtxDestroy ("ROUND ns" lines; only failures print CALL lines).
+ *   cuda_probe [ctx|work|bench N]   (none: stop after the device queries)
  */
 #include <dlfcn.h>
 #include <signal.h>
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "probe.h"
@@ -183,6 +186,38 @@ static void alloc_sizes(void *lib, CUresult (*mem_alloc)(CUdeviceptr *, size_t),
 	}
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Times `rounds` rounds of cuCtxCreate, 100 cuMemAlloc(2 MiB), cuCtxDestroy on device 0. */
+static void bench(int rounds, CUresult (*ctx_create)(CUcontext *, unsigned, CUdevice),
+		  CUresult (*mem_alloc)(CUdeviceptr *, size_t), CUresult (*ctx_destroy)(CUcontext))
+{
+	for (int r = 0; r < rounds; r++) {
+		CUcontext ctx = NULL;
+		CUdeviceptr p;
+		uint64_t t0 = now_ns();
+		CUresult e = ctx_create(&ctx, 0, 0);
+
+		if (e != 0)
+			check("cuCtxCreate", e);
+		for (int i = 0; i < 100; i++) {
+			e = mem_alloc(&p, 2 << 20);
+			if (e != 0)
+				check("cuMemAlloc", e);
+		}
+		e = ctx_destroy(ctx);
+		if (e != 0)
+			check("cuCtxDestroy", e);
+		printf("ROUND %llu\n", (unsigned long long)(now_ns() - t0));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	int with_work = argc > 1 && strcmp(argv[1], "work") == 0;
@@ -208,6 +243,10 @@ int main(int argc, char **argv)
 	get_error_name = sym(lib, "cuGetErrorName");
 
 	RUN("cuInit", cu_init(0));
+	if (argc > 2 && strcmp(argv[1], "bench") == 0) {
+		bench(atoi(argv[2]), ctx_create, mem_alloc, ctx_destroy);
+		return 0;
+	}
 	RUN("cuDeviceGetCount", get_count(&count));
 	printf("DEVICES %d\n", count);
 	for (int i = 0; i < count; i++) {

@@ -239,7 +239,13 @@ pub struct RmStore<S: SlotStorage> {
     uncharged_memory: usize,
     /// Allocations of either pool released so far (their pages may go).
     memory_releases: u64,
+    /// The ids of the last [`RELEASE_LOG`] released allocations, release `n` at
+    /// `n % RELEASE_LOG`: what lets the pages of freed memory go without a search.
+    released_ids: [u32; RELEASE_LOG],
 }
+
+/// How many released allocation ids the store remembers ([`RmStore::released_since`]).
+pub const RELEASE_LOG: usize = 64;
 
 impl<S: SlotStorage> RmStore<S> {
     /// A store in `storage` (whose slots must be empty) for `fb_sizes.len()` GPUs (at most
@@ -261,6 +267,7 @@ impl<S: SlotStorage> RmStore<S> {
             high_water: 0,
             uncharged_memory: 0,
             memory_releases: 0,
+            released_ids: [0; RELEASE_LOG],
         }
     }
 
@@ -429,6 +436,26 @@ impl<S: SlotStorage> RmStore<S> {
     /// while this does not change, no memory's pages can have been freed.
     pub fn memory_releases(&self) -> u64 {
         self.memory_releases
+    }
+
+    /// The ids of the allocations released since the count was `seen` (an earlier
+    /// [`Self::memory_releases`]), or `None` if more were released than the store remembers
+    /// (the caller then checks every allocation it holds pages for).
+    pub fn released_since(&self, seen: u64) -> Option<impl Iterator<Item = u32> + '_> {
+        let missed = self.memory_releases.checked_sub(seen)?;
+        if missed > RELEASE_LOG as u64 {
+            return None;
+        }
+        Some(
+            (seen..self.memory_releases)
+                .map(|n| self.released_ids[(n % RELEASE_LOG as u64) as usize]),
+        )
+    }
+
+    /// Records the release of allocation `id`.
+    fn log_release(&mut self, id: u32) {
+        self.released_ids[(self.memory_releases % RELEASE_LOG as u64) as usize] = id;
+        self.memory_releases += 1;
     }
 
     /// System-pool bytes in use.
@@ -847,13 +874,13 @@ impl<S: SlotStorage> RmStore<S> {
                 match pool {
                     Pool::Sys => {
                         self.sys_used = self.sys_used.saturating_sub(size);
-                        self.memory_releases += 1;
+                        self.log_release(id);
                     }
                     Pool::Fb(g) => {
                         if let Some(u) = self.gpus.get_mut(usize::from(g)) {
                             u.fb_used = u.fb_used.saturating_sub(size);
                         }
-                        self.memory_releases += 1;
+                        self.log_release(id);
                     }
                 }
             }
@@ -1192,6 +1219,37 @@ mod tests {
         assert_eq!(s.gpu(0).unwrap().fb_used, 0);
         assert_eq!(s.sys_used(), 0);
         assert_eq!(s.objects().count(), 1);
+    }
+
+    #[test]
+    fn released_allocations_are_remembered_by_id() {
+        let mut s: Store = store(&[4 * GIB], GIB);
+        let (client, device, _) = setup(&mut s, 1);
+        let mem = Request::Memory {
+            system: false,
+            size: 4096,
+        };
+        let id_of = |s: &Store, h| match s.get(client, h).map(|o| o.kind) {
+            Some(Kind::Memory { id, .. }) => id,
+            _ => panic!("no memory {h:#x}"),
+        };
+        s.alloc(1, client, device, 0x100, 0x40, mem).unwrap();
+        s.alloc(1, client, device, 0x101, 0x40, mem).unwrap();
+        let (a, b) = (id_of(&s, 0x100), id_of(&s, 0x101));
+        let seen = s.memory_releases();
+        s.free(1, client, 0x101).unwrap();
+        let ids: Vec<u32> = s.released_since(seen).unwrap().collect();
+        assert_eq!(ids, vec![b]);
+        s.free(1, client, 0x100).unwrap();
+        let ids: Vec<u32> = s.released_since(seen).unwrap().collect();
+        assert_eq!(ids, vec![b, a]);
+        // More releases than the log holds: the caller must look at everything.
+        for h in 0..RELEASE_LOG as u32 {
+            s.alloc(1, client, device, 0x200 + h, 0x40, mem).unwrap();
+            s.free(1, client, 0x200 + h).unwrap();
+        }
+        assert!(s.released_since(seen).is_none());
+        assert_eq!(s.released_since(s.memory_releases()).unwrap().count(), 0);
     }
 
     #[test]

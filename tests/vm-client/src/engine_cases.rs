@@ -6,8 +6,9 @@
 //! case on any kernel splat, a soft lockup included.)
 
 use crate::fuzz::Rng;
+use crate::nv_cases::{client_with_device, open, sim_uuid};
 use crate::sys::Mapping;
-use crate::{ensure, env, Case};
+use crate::{ensure, Case};
 use abi::nv_rm::channel_alloc_params as chan;
 use abi::nv_status::NV_OK;
 use abi::nv_uvm::*;
@@ -38,11 +39,6 @@ const ENTRIES: u32 = 64;
 const GP_GET: u64 = 0x88;
 const GP_PUT: u64 = 0x8c;
 
-fn open(var: &str) -> Result<OwnedFd, String> {
-    let path = env(var)?;
-    crate::sys::open_rw(&path).map_err(|e| format!("open {path}: {e}"))
-}
-
 fn uvm<T: Pod + HasStatus>(
     fd: &OwnedFd,
     cmd: u32,
@@ -71,12 +67,6 @@ has_status!(
     UvmMapExternalAllocationParams
 );
 
-fn sim_uuid() -> NvProcessorUuid {
-    let mut uuid = *b"nvsimgpu\0\0\0\0\0\0\0\0";
-    uuid[15] = 0;
-    NvProcessorUuid { uuid }
-}
-
 /// A process's GPU workspace: a UVM VA space translating BASE.. to its video memory, which
 /// the process also maps, and a channel group for its channels.
 struct Workspace {
@@ -98,28 +88,20 @@ impl Workspace {
         )?;
         let ctl = open("NV_CTL")?;
         let gpu = open("NV_GPU0")?;
-        let client = nv_rm::alloc_client(&ctl)
-            .ok()
-            .map_err(|e| format!("client: {e}"))?;
-        nv_rm::alloc_device(&ctl, client, 0xd0, 0)
-            .ok()
-            .map_err(|e| format!("device: {e}"))?;
-        nv_rm::alloc(&ctl, client, 0xd0, 0x5d0, 0x2080, None)
-            .ok()
-            .map_err(|e| format!("subdevice: {e}"))?;
+        let client = client_with_device(&ctl)?;
         nv_rm::alloc_memory(&ctl, client, 0xd0, 0x400, 0x40, SIZE)
             .ok()
             .map_err(|e| format!("video memory: {e}"))?;
         let fd = ctl.as_raw_fd();
         let mut reg = UvmRegisterGpuParams {
-            gpu_uuid: sim_uuid(),
+            gpu_uuid: sim_uuid(0),
             rm_ctrl_fd: fd,
             h_client: client,
             ..Default::default()
         };
         uvm(&va, 37, &mut reg, "REGISTER_GPU")?;
         let mut gva = UvmRegisterGpuVaspaceParams {
-            gpu_uuid: sim_uuid(),
+            gpu_uuid: sim_uuid(0),
             rm_ctrl_fd: fd,
             h_client: client,
             ..Default::default()
@@ -140,7 +122,7 @@ impl Workspace {
             h_memory: 0x400,
             ..Default::default()
         };
-        map.per_gpu_attributes[0].gpu_uuid = sim_uuid();
+        map.per_gpu_attributes[0].gpu_uuid = sim_uuid(0);
         uvm(&va, 33, &mut map, "MAP_EXTERNAL_ALLOCATION")?;
         let map_fd = open("NV_GPU0")?;
         nv_rm::map_memory(&ctl, client, 0xd0, 0x400, 0, SIZE, map_fd.as_raw_fd())

@@ -128,7 +128,7 @@ fn through_fakegpu() -> bool {
     std::env::var("NV_THROUGH_FAKEGPU").is_ok_and(|v| v == "1")
 }
 
-fn open(var: &str) -> Result<OwnedFd, String> {
+pub(crate) fn open(var: &str) -> Result<OwnedFd, String> {
     let path = env(var)?;
     open_rw(&path).map_err(|e| format!("open {path}: {e}"))
 }
@@ -440,7 +440,7 @@ const MIB: u64 = 1 << 20;
 
 /// A client with device 0 (handle 0xd0) and its subdevice (0x5d0); `gpu0` must stay open
 /// for the device allocation, as with the real driver.
-fn client_with_device(ctl: &OwnedFd) -> Result<u32, String> {
+pub(crate) fn client_with_device(ctl: &OwnedFd) -> Result<u32, String> {
     let client = nv_rm::alloc_client(ctl)
         .ok()
         .map_err(|e| format!("client: {e}"))?;
@@ -784,7 +784,7 @@ fn uvm<T: Pod>(
     }
 }
 
-fn sim_uuid(minor: u8) -> abi::nv_uvm::NvProcessorUuid {
+pub(crate) fn sim_uuid(minor: u8) -> abi::nv_uvm::NvProcessorUuid {
     let mut uuid = *b"nvsimgpu\0\0\0\0\0\0\0\0";
     uuid[15] = minor;
     abi::nv_uvm::NvProcessorUuid { uuid }

@@ -252,9 +252,16 @@ fn client_file(state: &State, file: &NvFile, client: Handle) -> Option<u64> {
     (owner == file.id || Some(owner) == linked).then_some(owner)
 }
 
+/// NVOS02 `flags` fields an OS descriptor must carry (`nvos.h`): LOCATION (11:8) PCI,
+/// MAPPING (31:30) NO_MAP, COHERENCY (15:12) uncached, cached or write-back.
+const OS02_LOCATION_PCI: u32 = 0;
+const OS02_MAPPING_NO_MAP: u32 = 1;
+const OS02_OS_DESCRIPTOR_COHERENCIES: [u32; 3] = [0, 1, 5];
+
 /// RM_ALLOC_MEMORY (NVOS02 + fd; `rm_escape` admits it on device files only): system memory
 /// (0x3E) of `limit + 1` bytes, or the caller's own pages at `pMemory` (0x71, an OS
-/// descriptor: pinned, as the driver pins them, and charged to the system pool), for a client of
+/// descriptor, with the flags and alignment the RM requires: pinned, as the driver pins
+/// them, and charged to the system pool), for a client of
 /// the linked nvidiactl file. With an fd (>= 0) and system memory it also sets the mmap
 /// context on that nvidiactl file; if that fails the ioctl fails with EINVAL while the status
 /// still reports the allocation, which stays (as the 535 driver does).
@@ -271,10 +278,24 @@ fn alloc_memory(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
         let rm_file = client_file(state, file, client).ok_or(NV_ERR_INVALID_CLIENT)?;
         match class_id {
             class::NV01_MEMORY_SYSTEM => {}
-            // The descriptor must name the caller's memory.
+            // As RmAllocOsDescriptor: the memory is PCI memory the RM does not map (flags
+            // LOCATION_PCI, MAPPING_NO_MAP, a cached or uncached coherency), and the
+            // descriptor names page-aligned memory of the caller.
             class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR => {
+                let flags = word(buf, 16);
+                let (location, coherency, mapping) =
+                    (flags >> 8 & 0xf, flags >> 12 & 0xf, flags >> 30);
+                if location != OS02_LOCATION_PCI
+                    || mapping != OS02_MAPPING_NO_MAP
+                    || !OS02_OS_DESCRIPTOR_COHERENCIES.contains(&coherency)
+                {
+                    return Err(NV_ERR_INVALID_FLAGS);
+                }
                 let at = buf.get(24..).and_then(read_pod::<u64>).unwrap_or(0);
-                if at == 0 || at % PAGE_SIZE as u64 != 0 {
+                if at % PAGE_SIZE as u64 != 0 {
+                    return Err(NV_ERR_NOT_SUPPORTED);
+                }
+                if at == 0 {
                     return Err(NV_ERR_INVALID_ADDRESS);
                 }
             }

@@ -2264,12 +2264,15 @@ fn nvsim_alloc_memory_on_a_linked_device_file() -> Result<(), String> {
     // An OS descriptor (0x71): the caller's own pages, pinned as the driver pins them (what
     // the engine's copies read and write); an address with nothing mapped is refused.
     let user = Mapping::anonymous(65536).map_err(|e| format!("anonymous mmap: {e}"))?;
-    let os_descriptor = |handle: u32, at: usize| -> Result<(u32, u32), i32> {
+    // Flags: MAPPING_NO_MAP (31:30 = 1), COHERENCY_CACHED (15:12 = 1), LOCATION_PCI.
+    const OS_DESCRIPTOR_FLAGS: u32 = 1 << 30 | 1 << 12;
+    let os_descriptor_with = |handle: u32, at: usize, flags: u32| -> Result<(u32, u32), i32> {
         let mut p = [0u8; 56];
         p[0..4].copy_from_slice(&client.to_le_bytes());
         p[4..8].copy_from_slice(&0xd0u32.to_le_bytes());
         p[8..12].copy_from_slice(&handle.to_le_bytes());
         p[12..16].copy_from_slice(&0x71u32.to_le_bytes());
+        p[16..20].copy_from_slice(&flags.to_le_bytes());
         p[24..32].copy_from_slice(&(at as u64).to_le_bytes());
         p[32..40].copy_from_slice(&65535u64.to_le_bytes());
         p[48..52].copy_from_slice(&(-1i32).to_le_bytes());
@@ -2277,6 +2280,23 @@ fn nvsim_alloc_memory_on_a_linked_device_file() -> Result<(), String> {
         let word = |at: usize| u32::from_le_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]]);
         r.map(|_| (word(40), word(8)))
     };
+    let os_descriptor = |handle, at| os_descriptor_with(handle, at, OS_DESCRIPTOR_FLAGS);
+    // The RM's checks: PCI memory it does not map, at a page-aligned address.
+    for (flags, at, want, what) in [
+        (0, user.addr(), 0x29, "without MAPPING_NO_MAP"),
+        (
+            OS_DESCRIPTOR_FLAGS | 2 << 8,
+            user.addr(),
+            0x29,
+            "in video memory",
+        ),
+        (OS_DESCRIPTOR_FLAGS, user.addr() + 16, 0x56, "unaligned"),
+    ] {
+        let r = os_descriptor_with(0x505, at, flags);
+        ensure(r == Ok((want, 0x505)), || {
+            format!("0x71 {what}: {r:?}, want status {want:#x}")
+        })?;
+    }
     let pages0 = debugfs("sys_pages", "sys_pages")?;
     let r = os_descriptor(0x503, user.addr());
     ensure(r == Ok((0, 0x503)), || {

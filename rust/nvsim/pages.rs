@@ -41,6 +41,17 @@ pub(crate) struct Backing {
     fb: bool,
 }
 
+impl Backing {
+    /// Video-memory pages it has backed (what [`PageTable::fb_backed`] counts of it).
+    fn fb_present(&self) -> usize {
+        if self.fb {
+            self.pages.iter().filter(|p| p.is_some()).count()
+        } else {
+            0
+        }
+    }
+}
+
 /// The pages of the memory objects, by the RM store's allocation id.
 pub(crate) struct PageTable {
     /// The backings.
@@ -114,10 +125,7 @@ impl PageTable {
     /// Removes the backing of allocation `id`, if it has one.
     fn remove(&mut self, id: u32) {
         if let Some(backing) = self.by_id.remove(&id) {
-            if backing.fb {
-                let present = backing.pages.iter().filter(|p| p.is_some()).count();
-                self.fb_backed = self.fb_backed.saturating_sub(present);
-            }
+            self.fb_backed = self.fb_backed.saturating_sub(backing.fb_present());
         }
     }
 
@@ -129,10 +137,7 @@ impl PageTable {
             cursor = if alive(*id) {
                 c.move_next()
             } else {
-                if backing.fb {
-                    let present = backing.pages.iter().filter(|p| p.is_some()).count();
-                    self.fb_backed = self.fb_backed.saturating_sub(present);
-                }
+                self.fb_backed = self.fb_backed.saturating_sub(backing.fb_present());
                 // The node and its pages drop here.
                 c.remove_current().0
             };

@@ -6,16 +6,11 @@
 //! case on any kernel splat, a soft lockup included.)
 
 use crate::fuzz::Rng;
-use crate::nv_cases::{client_with_device, open, sim_uuid};
-use crate::sys::Mapping;
+use crate::gpu_workspace::Workspace;
 use crate::{ensure, Case};
 use abi::nv_rm::channel_alloc_params as chan;
-use abi::nv_status::NV_OK;
-use abi::nv_uvm::*;
-use abi::pod::Pod;
 use nv_client::rm as nv_rm;
 use nvsim_model::pushbuf::header::{immd, inc};
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 pub const ALL: &[Case] = &[(
@@ -39,124 +34,15 @@ const ENTRIES: u32 = 64;
 const GP_GET: u64 = 0x88;
 const GP_PUT: u64 = 0x8c;
 
-fn uvm<T: Pod + HasStatus>(
-    fd: &OwnedFd,
-    cmd: u32,
-    params: &mut T,
-    what: &str,
-) -> Result<(), String> {
-    // SAFETY: `params` is a live, writable `T` of the size the command expects.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), cmd as libc::c_ulong, params as *mut T) };
-    ensure(r == 0 && params.status() == NV_OK, || {
-        format!("{what}: ioctl {r}, status {:#x}", params.status())
-    })
+/// The channels of this case in a workspace: channel `i`'s ring, USERD and pushbuffers at
+/// the offsets above.
+trait Channels {
+    fn channel(&self, i: u64) -> Result<(), String>;
+    fn free_channel(&self, i: u64);
+    fn submit(&self, i: u64, slot: u64, words: &[u32]) -> u32;
 }
 
-/// The RM status of a UVM command's parameters.
-trait HasStatus {
-    fn status(&self) -> u32;
-}
-macro_rules! has_status {
-    ($($t:ty),*) => { $(impl HasStatus for $t { fn status(&self) -> u32 { self.rm_status } })* };
-}
-has_status!(
-    UvmInitializeParams,
-    UvmRegisterGpuParams,
-    UvmRegisterGpuVaspaceParams,
-    UvmVaRangeParams,
-    UvmMapExternalAllocationParams
-);
-
-/// A process's GPU workspace: a UVM VA space translating BASE.. to its video memory, which
-/// the process also maps, and a channel group for its channels.
-struct Workspace {
-    _uvm: OwnedFd,
-    ctl: OwnedFd,
-    _gpu: OwnedFd,
-    client: u32,
-    cpu: Mapping,
-}
-
-impl Workspace {
-    fn new() -> Result<Self, String> {
-        let va = open("NV_UVM")?;
-        uvm(
-            &va,
-            0x3000_0001,
-            &mut UvmInitializeParams::default(),
-            "INITIALIZE",
-        )?;
-        let ctl = open("NV_CTL")?;
-        let gpu = open("NV_GPU0")?;
-        let client = client_with_device(&ctl)?;
-        nv_rm::alloc_memory(&ctl, client, 0xd0, 0x400, 0x40, SIZE)
-            .ok()
-            .map_err(|e| format!("video memory: {e}"))?;
-        let fd = ctl.as_raw_fd();
-        let mut reg = UvmRegisterGpuParams {
-            gpu_uuid: sim_uuid(0),
-            rm_ctrl_fd: fd,
-            h_client: client,
-            ..Default::default()
-        };
-        uvm(&va, 37, &mut reg, "REGISTER_GPU")?;
-        let mut gva = UvmRegisterGpuVaspaceParams {
-            gpu_uuid: sim_uuid(0),
-            rm_ctrl_fd: fd,
-            h_client: client,
-            ..Default::default()
-        };
-        uvm(&va, 25, &mut gva, "REGISTER_GPU_VASPACE")?;
-        let mut range = UvmVaRangeParams {
-            base: BASE,
-            length: SIZE,
-            ..Default::default()
-        };
-        uvm(&va, 73, &mut range, "CREATE_EXTERNAL_RANGE")?;
-        let mut map = UvmMapExternalAllocationParams {
-            base: BASE,
-            length: SIZE,
-            gpu_attributes_count: 1,
-            rm_ctrl_fd: fd,
-            h_client: client,
-            h_memory: 0x400,
-            ..Default::default()
-        };
-        map.per_gpu_attributes[0].gpu_uuid = sim_uuid(0);
-        uvm(&va, 33, &mut map, "MAP_EXTERNAL_ALLOCATION")?;
-        let map_fd = open("NV_GPU0")?;
-        nv_rm::map_memory(&ctl, client, 0xd0, 0x400, 0, SIZE, map_fd.as_raw_fd())
-            .ok()
-            .map_err(|e| format!("RM_MAP_MEMORY: {e}"))?;
-        let cpu = Mapping::shared(map_fd.as_raw_fd(), SIZE as usize, 0)
-            .map_err(|e| format!("mmap: {e}"))?;
-        nv_rm::alloc(&ctl, client, 0xd0, 0x10, 0xa06c, None)
-            .ok()
-            .map_err(|e| format!("channel group: {e}"))?;
-        Ok(Workspace {
-            _uvm: va,
-            ctl,
-            _gpu: gpu,
-            client,
-            cpu,
-        })
-    }
-
-    fn put32(&self, off: u64, v: u32) {
-        if off + 4 <= SIZE {
-            // SAFETY: `off` is inside the mapping; the engine may read it concurrently, as a
-            // GPU would, so the store is volatile.
-            unsafe {
-                std::ptr::write_volatile(self.cpu.addr().wrapping_add(off as usize) as *mut u32, v)
-            }
-        }
-    }
-
-    fn get32(&self, off: u64) -> u32 {
-        // SAFETY: as in `put32`; the engine writes these words, so the load is volatile.
-        unsafe { std::ptr::read_volatile(self.cpu.addr().wrapping_add(off as usize) as *const u32) }
-    }
-
+impl Channels for Workspace {
     /// Allocates channel `i` (handle 0x11 + i): copy (engine COPY0) with its copy object.
     fn channel(&self, i: u64) -> Result<(), String> {
         let mut p = [0u8; chan::SIZE];
@@ -320,7 +206,7 @@ fn nvsim_engine_contains_bad_work() -> Result<(), String> {
     let seed = crate::fuzz::env_num("ENGINE_FUZZ_SEED", crate::fuzz::clock_seed())?;
     println!("seed {seed:#x} (ENGINE_FUZZ_SEED)");
     let baseline = ground_truth();
-    let ws = Workspace::new()?;
+    let ws = Workspace::new(BASE, SIZE)?;
     // Channel 0 stays healthy throughout; it proves the engine keeps running.
     ws.channel(0)?;
     let mut healthy = 0u32;
@@ -377,7 +263,7 @@ fn nvsim_engine_contains_bad_work() -> Result<(), String> {
         let racer_seed = rng.next();
         // The mapping's address, not the workspace: the racer only stores to it, as another
         // thread of a process would.
-        let base = ws.cpu.addr();
+        let base = ws.addr();
         let stop_ref = &stop;
         s.spawn(move || {
             let mut r = Rng::new(racer_seed);
@@ -415,7 +301,7 @@ fn nvsim_engine_contains_bad_work() -> Result<(), String> {
     let pid = unsafe { libc::fork() };
     if pid == 0 {
         let code = (|| -> Result<(), String> {
-            let child = Workspace::new()?;
+            let child = Workspace::new(BASE, SIZE)?;
             child.channel(0)?;
             let mut copy = vec![inc(4, 0, 1), 0xc8b5];
             let (src, dst) = (BASE, BASE + 2 * MIB);

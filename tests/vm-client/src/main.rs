@@ -16,6 +16,7 @@ mod drm;
 mod engine_cases;
 mod failslab;
 mod fuzz;
+mod gpu_workspace;
 mod meter_cases;
 mod nv_bench;
 mod nv_cases;

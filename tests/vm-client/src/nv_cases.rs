@@ -1372,8 +1372,6 @@ fn nvsim_channel_ids_and_engines() -> Result<(), String> {
 /// stopping the other.
 fn nvsim_channels_run_their_work() -> Result<(), String> {
     use abi::nv_rm::channel_alloc_params as chan;
-    use abi::nv_status::NV_OK;
-    use abi::nv_uvm::*;
     use nvsim_model::pushbuf::header::{immd, inc};
     use std::time::{Duration, Instant};
     const MIB: u64 = 1 << 20;
@@ -1388,78 +1386,16 @@ fn nvsim_channels_run_their_work() -> Result<(), String> {
     const FILL: u64 = 0x5_0000;
     const COPY_LEN: u64 = 0x1_8000;
 
-    let va = open("NV_UVM")?;
-    let mut init = UvmInitializeParams::default();
-    ensure(
-        uvm(&va, 0x3000_0001, &mut init, |p| p.rm_status) == Ok(NV_OK),
-        || "UVM INITIALIZE".into(),
-    )?;
-    let ctl = open("NV_CTL")?;
-    let gpu = open("NV_GPU0")?;
-    let client = client_with_device(&ctl)?;
-    nv_rm::alloc_memory(&ctl, client, 0xd0, 0x400, 0x40, 2 * MIB).ok()?;
-    let mut reg = UvmRegisterGpuParams {
-        gpu_uuid: sim_uuid(0),
-        rm_ctrl_fd: ctl.as_raw_fd(),
-        h_client: client,
-        ..Default::default()
-    };
-    ensure(uvm(&va, 37, &mut reg, |p| p.rm_status) == Ok(NV_OK), || {
-        "REGISTER_GPU".into()
-    })?;
-    let mut gva = UvmRegisterGpuVaspaceParams {
-        gpu_uuid: sim_uuid(0),
-        rm_ctrl_fd: ctl.as_raw_fd(),
-        h_client: client,
-        ..Default::default()
-    };
-    ensure(uvm(&va, 25, &mut gva, |p| p.rm_status) == Ok(NV_OK), || {
-        "REGISTER_GPU_VASPACE".into()
-    })?;
-    let mut range = UvmVaRangeParams {
-        base: BASE,
-        length: 2 * MIB,
-        ..Default::default()
-    };
-    ensure(
-        uvm(&va, 73, &mut range, |p| p.rm_status) == Ok(NV_OK),
-        || "CREATE_EXTERNAL_RANGE".into(),
-    )?;
-    let mut map = UvmMapExternalAllocationParams {
-        base: BASE,
-        length: 2 * MIB,
-        gpu_attributes_count: 1,
-        rm_ctrl_fd: ctl.as_raw_fd(),
-        h_client: client,
-        h_memory: 0x400,
-        ..Default::default()
-    };
-    map.per_gpu_attributes[0].gpu_uuid = sim_uuid(0);
-    ensure(uvm(&va, 33, &mut map, |p| p.rm_status) == Ok(NV_OK), || {
-        "MAP_EXTERNAL_ALLOCATION".into()
-    })?;
-    // The CPU's view of the same memory.
-    let map_fd = open("NV_GPU0")?;
-    nv_rm::map_memory(&ctl, client, 0xd0, 0x400, 0, 2 * MIB, map_fd.as_raw_fd()).ok()?;
-    let mut cpu = crate::sys::Mapping::shared(map_fd.as_raw_fd(), (2 * MIB) as usize, 0)
-        .map_err(|e| format!("mmap: {e}"))?;
-    let base_ptr = cpu.bytes_mut().as_mut_ptr();
-    let put32 = |off: u64, v: u32| {
-        // SAFETY: `off` is inside the 2 MiB mapping; the engine may read it concurrently,
-        // as a GPU would, so the store is volatile.
-        unsafe { std::ptr::write_volatile(base_ptr.add(off as usize).cast::<u32>(), v) }
-    };
-    let get32 = |off: u64| {
-        // SAFETY: as above; the engine writes these words, so the load is volatile.
-        unsafe { std::ptr::read_volatile(base_ptr.add(off as usize).cast::<u32>()) }
-    };
+    let ws = crate::gpu_workspace::Workspace::new(BASE, 2 * MIB)?;
+    let (ctl, client) = (&ws.ctl, ws.client);
+    let put32 = |off: u64, v: u32| ws.put32(off, v);
+    let get32 = |off: u64| ws.get32(off);
     let get64 = |off: u64| u64::from(get32(off)) | u64::from(get32(off + 4)) << 32;
     for i in 0..COPY_LEN / 4 {
         put32(SRC + 4 * i, (i as u32).wrapping_mul(2_654_435_761));
     }
 
     // A copy channel (COPY0) and its copy object; its ring, USERD and pushbuffers in there.
-    nv_rm::alloc(&ctl, client, 0xd0, 0x10, 0xa06c, None).ok()?;
     let channel = |entries: u32| {
         let mut p = [0u8; chan::SIZE];
         let mut put = |at: usize, bytes: &[u8]| p[at..at + bytes.len()].copy_from_slice(bytes);
@@ -1470,8 +1406,8 @@ fn nvsim_channels_run_their_work() -> Result<(), String> {
         put(chan::ENGINE_TYPE, &9u32.to_ne_bytes());
         p
     };
-    nv_rm::alloc(&ctl, client, 0x10, 0x11, 0xc86f, Some(&mut channel(64))).ok()?;
-    nv_rm::alloc(&ctl, client, 0x11, 0x21, 0xc8b5, None).ok()?;
+    nv_rm::alloc(ctl, client, 0x10, 0x11, 0xc86f, Some(&mut channel(64))).ok()?;
+    nv_rm::alloc(ctl, client, 0x11, 0x21, 0xc8b5, None).ok()?;
 
     // Segment 1: bind the copy object, copy, release its semaphore, fill 4 KiB with a
     // 32-bit pattern, then a 64-bit host release with a timestamp.
@@ -1579,7 +1515,7 @@ fn nvsim_channels_run_their_work() -> Result<(), String> {
     let mut p2 = channel(64);
     p2[chan::GPFIFO_OFFSET..chan::GPFIFO_OFFSET + 8].copy_from_slice(&(BASE + 0x800).to_ne_bytes());
     p2[chan::USERD_OFFSET..chan::USERD_OFFSET + 8].copy_from_slice(&(USERD + 0x200).to_ne_bytes());
-    nv_rm::alloc(&ctl, client, 0x10, 0x12, 0xc86f, Some(&mut p2)).ok()?;
+    nv_rm::alloc(ctl, client, 0x10, 0x12, 0xc86f, Some(&mut p2)).ok()?;
     let bad = [inc(0, 0x5c, 4), 0, 0x7f, 1, 0, immd(0, 0x6c, 1)];
     write_segment(PUSH + 0x3000, &bad);
     let v = addr(PUSH + 0x3000);
@@ -1613,9 +1549,9 @@ fn nvsim_channels_run_their_work() -> Result<(), String> {
         || format!("channel 0's record:\n{}", state()),
     )?;
     // Freeing the channels drops their records.
-    nv_rm::free(&ctl, client, 0xd0, 0x10).ok()?;
+    nv_rm::free(ctl, client, 0xd0, 0x10).ok()?;
     wait("the records to go", &|| !state().contains("channel gpu"))?;
-    drop((cpu, gpu, va));
+    drop(ws);
     println!("copy of 96 KiB, 4 KiB fill, releases with timestamps, an acquire held 200 ms, a faulting channel isolated");
     Ok(())
 }

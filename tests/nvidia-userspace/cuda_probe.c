@@ -15,9 +15,14 @@
  * it returned ("DATA what ok" or "DATA what bad at N"), and stops at the first failure. A call
  * that does not return within CUDA_PROBE_TIMEOUT seconds (default 60) is reported as
  * "HANG name" (e.g. waiting for a GPU semaphore nothing will ever release).
+ * With "quota" (under a memory quota, through fakegpu), after cuCtxCreate and cuMemGetInfo it
+ * prints "PAUSE" and waits 3 s (for the caller to compare the cgroup's use with the driver's),
+ * then allocates more than half the free memory twice: the second is past the quota ("OVER
+ * size = code (NAME)"); the context stays usable (cuMemGetInfo), and once the first is freed
+ * the second allocation succeeds ("AGAIN size ok").
  * With "bench N", it times N rounds of cuCtxCreate, 100 cuMemAlloc of 2 MiB and
  * cuCtxDestroy ("ROUND ns" lines; only failures print CALL lines).
- *   cuda_probe [ctx|work|bench N]   (none: stop after the device queries)
+ *   cuda_probe [ctx|work|quota|bench N]   (none: stop after the device queries)
  */
 #include <dlfcn.h>
 #include <signal.h>
@@ -186,6 +191,35 @@ static void alloc_sizes(void *lib, CUresult (*mem_alloc)(CUdeviceptr *, size_t),
 	}
 }
 
+/* The allocations past the quota and back under it (see "quota" above). */
+static void over_quota(CUresult (*mem_alloc)(CUdeviceptr *, size_t),
+		       CUresult (*mem_free)(CUdeviceptr), CUresult (*mem_info)(size_t *, size_t *))
+{
+	const size_t align = 2 << 20;
+	size_t free_b = 0, total_b = 0, size;
+	CUdeviceptr first = 0, second = 0;
+	const char *text = "?";
+	CUresult e;
+
+	RUN("cuMemGetInfo", mem_info(&free_b, &total_b));
+	size = (free_b / 2 + align) & ~(align - 1);
+	RUN("cuMemAlloc", mem_alloc(&first, size));
+	current = "cuMemAlloc";
+	alarm(timeout);
+	e = mem_alloc(&second, size);
+	alarm(0);
+	get_error_name(e, &text);
+	printf("OVER %zu = %d (%s)\n", size, e, text ? text : "?");
+	if (e == 0)
+		exit(1);
+	RUN("cuMemGetInfo", mem_info(&free_b, &total_b));
+	printf("MEMINFO free=%zu total=%zu\n", free_b, total_b);
+	RUN("cuMemFree", mem_free(first));
+	RUN("cuMemAlloc", mem_alloc(&second, size));
+	printf("AGAIN %zu ok\n", size);
+	RUN("cuMemFree", mem_free(second));
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec t;
@@ -221,7 +255,8 @@ static void bench(int rounds, CUresult (*ctx_create)(CUcontext *, unsigned, CUde
 int main(int argc, char **argv)
 {
 	int with_work = argc > 1 && strcmp(argv[1], "work") == 0;
-	int with_ctx = with_work || (argc > 1 && strcmp(argv[1], "ctx") == 0);
+	int with_quota = argc > 1 && strcmp(argv[1], "quota") == 0;
+	int with_ctx = with_work || with_quota || (argc > 1 && strcmp(argv[1], "ctx") == 0);
 	int count = 0;
 
 	probe_start();
@@ -268,6 +303,13 @@ int main(int argc, char **argv)
 	RUN("cuCtxCreate", ctx_create(&ctx, 0, 0));
 	RUN("cuMemGetInfo", mem_info(&free_b, &total_b));
 	printf("MEMINFO free=%zu total=%zu\n", free_b, total_b);
+	if (with_quota) {
+		printf("PAUSE\n");
+		sleep(3);
+		over_quota(mem_alloc, mem_free, mem_info);
+		RUN("cuCtxDestroy", ctx_destroy(ctx));
+		return 0;
+	}
 	RUN("cuMemAlloc", mem_alloc(&ptr, 64 << 20));
 	RUN("cuMemGetInfo", mem_info(&free_b, &total_b));
 	printf("MEMINFO free=%zu total=%zu\n", free_b, total_b);

@@ -548,6 +548,37 @@ pub struct Nvos33WithFd {
     pub pad2: u32,
 }
 
+/// `nv_ioctl_nvos02_parameters_with_fd`: RM_ALLOC_MEMORY (NVOS02, memory of `limit + 1`
+/// bytes, and the fd of the nvidiactl file that gets the mapping context of system memory).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Nvos02WithFd {
+    /// The client.
+    pub h_root: u32,
+    /// The parent (a device).
+    pub h_object_parent: u32,
+    /// In: the new handle (0: the RM picks); out: the handle.
+    pub h_object_new: u32,
+    /// The class: system memory (0x3E), an OS descriptor of the caller's pages (0x71), ...
+    pub h_class: u32,
+    /// `NVOS02_FLAGS_*`.
+    pub flags: u32,
+    /// Padding.
+    pub pad: u32,
+    /// An OS descriptor's memory: an address of the caller's.
+    pub p_memory: u64,
+    /// The last byte's offset.
+    pub limit: u64,
+    /// RM status out.
+    pub status: u32,
+    /// Padding.
+    pub pad2: u32,
+    /// An fd of the caller's (-1: none).
+    pub fd: i32,
+    /// Padding.
+    pub pad3: u32,
+}
+
 /// `NVOS55_PARAMETERS`: RM_DUP_OBJECT, a new handle to another client's object.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -573,6 +604,8 @@ unsafe impl Pod for Nvos55 {}
 // SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted below).
 unsafe impl Pod for Nvos33WithFd {}
 // SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted below).
+unsafe impl Pod for Nvos02WithFd {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted below).
 unsafe impl Pod for Nvos00 {}
 // SAFETY: as above.
 unsafe impl Pod for Nvos21 {}
@@ -592,6 +625,11 @@ const _: () = {
     assert!(offset_of!(Nvos64, status) == 40);
     assert!(size_of::<Nvos54>() == 32);
     assert!(size_of::<Nvos33WithFd>() == 56);
+    assert!(size_of::<Nvos02WithFd>() == 56);
+    assert!(offset_of!(Nvos02WithFd, p_memory) == 24);
+    assert!(offset_of!(Nvos02WithFd, limit) == 32);
+    assert!(offset_of!(Nvos02WithFd, status) == 40);
+    assert!(offset_of!(Nvos02WithFd, fd) == 48);
     assert!(size_of::<Nvos55>() == 28);
     assert!(offset_of!(Nvos55, status) == 24);
     assert!(offset_of!(Nvos33WithFd, offset) == 16);

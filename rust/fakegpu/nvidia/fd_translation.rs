@@ -51,7 +51,7 @@ fn usable(fake: &FakeFile, visible: &Visibility) -> bool {
 /// The real file behind the caller's fd `fd` if that is a fakegpu NVIDIA file (ctl, GPU or
 /// UVM; the driver judges the kind on the real file, as it would have without fakegpu) that
 /// the caller may use.
-fn real_behind_fd(fd: i32, visible: &Visibility) -> Option<RealFile> {
+pub(crate) fn real_behind_fd(fd: i32, visible: &Visibility) -> Option<RealFile> {
     let fd = c_uint::try_from(fd).ok()?;
     // SAFETY: `fget` looks the fd up in the caller's table and returns a referenced file.
     let file = NonNull::new(unsafe { bindings::fget(fd) })?;

@@ -10,14 +10,13 @@
 //! register, not in memory the caller could rewrite in between).
 
 use super::calls;
-use super::meter::ForwardedAlloc;
 use super::Nv;
 use crate::abi::ioc::{self, IOC_READ, IOC_SIZE_MAX, IOC_WRITE};
 use crate::abi::nv_frontend::{
     esc as fe, unwrap_xfer, NvIoctlExportToDmaBufFd, NvIoctlXfer, NV_CTL_MINOR, NV_IOCTL_MAGIC,
 };
 use crate::abi::nv_rm::{
-    ctrl, esc as rm, fb_info, vid_heap, Nvos00, Nvos21, Nvos33WithFd, Nvos54, Nvos55, Nvos64,
+    ctrl, esc as rm, fb_info, vid_heap, Nvos00, Nvos02WithFd, Nvos21, Nvos54, Nvos55, Nvos64,
 };
 use crate::abi::nv_status::NV_ERR_NOT_SUPPORTED;
 use crate::abi::pod::read_pod;
@@ -132,7 +131,7 @@ fn escape_ioctl(
             }
         }
     }
-    if let Some(result) = metered(fake, ioctl, forward_cmd, ptr, nr, size, head, route, nv) {
+    if let Some(result) = metered(fake, ioctl, forward_cmd, ptr, nr, size, route, nv) {
         return result;
     }
     dispatch(
@@ -156,7 +155,6 @@ fn metered(
     ptr: usize,
     nr: u8,
     size: usize,
-    head: &[u8],
     route: Route,
     nv: &Nv,
 ) -> Option<Result<c_long>> {
@@ -165,26 +163,6 @@ fn metered(
     }
     match nr {
         rm::RM_ALLOC if size == size_of::<Nvos21>() || size == size_of::<Nvos64>() => {
-            let class_id = head
-                .get(offset_of!(Nvos21, h_class)..)
-                .and_then(read_pod::<u32>)
-                .unwrap_or(0);
-            if !super::meter::alloc_is_private(class_id) {
-                let status_at = if size == size_of::<Nvos64>() {
-                    offset_of!(Nvos64, status)
-                } else {
-                    offset_of!(Nvos21, status)
-                };
-                let count = ForwardedAlloc {
-                    client_at: offset_of!(Nvos21, h_root),
-                    parent_at: offset_of!(Nvos21, h_object_parent),
-                    handle_at: offset_of!(Nvos21, h_object_new),
-                    status_at,
-                    class_id,
-                    size: os_descriptor_size,
-                };
-                return unmetered(fake, ioctl, cmd, ptr, nr, (head, size, route), count, nv);
-            }
             let gpu_files = matches!(route, Route::Worker(w) if w.gpu_files);
             let visible = if gpu_files {
                 nv.cgroups.visibility_of_current()
@@ -201,16 +179,13 @@ fn metered(
             let status_at = offset_of!(NvIoctlExportToDmaBufFd, status);
             refuse_if_limited(fake, ptr, nr, status_at, nv)
         }
-        rm::RM_ALLOC_MEMORY if size == size_of::<Nvos33WithFd>() => {
-            let count = ForwardedAlloc {
-                client_at: 0,
-                parent_at: 4,
-                handle_at: 8,
-                status_at: NVOS02_STATUS,
-                class_id: u32_in(head, 12),
-                size: nvos02_size,
-            };
-            unmetered(fake, ioctl, cmd, ptr, nr, (head, size, route), count, nv)
+        rm::RM_ALLOC_MEMORY if size == size_of::<Nvos02WithFd>() => {
+            calls::count(calls::Route::Private);
+            let visible = nv.cgroups.visibility_of_current();
+            let fd_file = |fd| super::fd_translation::real_behind_fd(fd, &visible);
+            Some(super::meter::rm_alloc_memory(
+                fake, ioctl, cmd, ptr, fd_file, nv,
+            ))
         }
         rm::RM_FREE if size == size_of::<Nvos00>() => {
             calls::count(calls::Route::Private);
@@ -226,56 +201,6 @@ fn metered(
         }
         _ => None,
     }
-}
-
-/// Where NVOS02 (RM_ALLOC_MEMORY) has its status.
-const NVOS02_STATUS: usize = 40;
-
-/// The u32 at `at` of `bytes` (0 past the end).
-fn u32_in(bytes: &[u8], at: usize) -> u32 {
-    bytes.get(at..).and_then(read_pod::<u32>).unwrap_or(0)
-}
-
-/// A u64 of the caller's memory at `addr`.
-fn user_u64(addr: usize) -> Option<u64> {
-    let mut b = [0u8; 8];
-    UserSlice::new(addr, 8).reader().read_slice(&mut b).ok()?;
-    Some(u64::from_ne_bytes(b))
-}
-
-/// The bytes an RM_ALLOC_MEMORY at `ptr` asks for: NVOS02's `limit` (at 32) plus one.
-fn nvos02_size(ptr: usize) -> Option<u64> {
-    user_u64(ptr.checked_add(32)?)?.checked_add(1)
-}
-
-/// The bytes an RM_ALLOC of pinned user memory (0x71) at `ptr` asks for: its parameters'
-/// `limit` plus one.
-fn os_descriptor_size(ptr: usize) -> Option<u64> {
-    use crate::abi::nv_rm::os_desc_alloc_params::LIMIT_OFFSET;
-    let params = user_u64(ptr.checked_add(offset_of!(Nvos21, p_alloc_parms))?)?;
-    let limit_at = usize::try_from(params).ok()?.checked_add(LIMIT_OFFSET)?;
-    user_u64(limit_at)?.checked_add(1)
-}
-
-/// An allocation fakegpu cannot make on a private copy: for a caller whose cgroups limit no
-/// GPU memory, made in its context and counted (see `meter::counted_forward`); refused with
-/// `NV_ERR_NOT_SUPPORTED` under a limit.
-#[allow(clippy::too_many_arguments)]
-fn unmetered(
-    fake: &FakeFile,
-    ioctl: IoctlFn,
-    cmd: c_uint,
-    ptr: usize,
-    nr: u8,
-    (head, size, route): (&[u8], usize, Route),
-    count: ForwardedAlloc,
-    nv: &Nv,
-) -> Option<Result<c_long>> {
-    if super::meter::may_allocate_unmetered(nv) {
-        let forward = || dispatch(fake, ioctl, cmd, ptr, (head, size), route, u32::from(nr));
-        return Some(super::meter::counted_forward(ptr, count, nv, forward));
-    }
-    refuse_if_limited(fake, ptr, nr, count.status_at, nv)
 }
 
 /// A call whose memory would escape the meter (dma-buf export): forwarded as routed

@@ -19,7 +19,7 @@
 
 use super::fd_translation::caller_gpu_files;
 use super::Nv;
-use crate::abi::nv_rm::{class, vid_heap, Nvos00, Nvos21, Nvos55, Nvos64};
+use crate::abi::nv_rm::{vid_heap, Nvos00, Nvos02WithFd, Nvos21, Nvos55, Nvos64};
 use crate::abi::nv_status::*;
 use crate::abi::pod::read_pod;
 use crate::policy::gpu_set::Visibility;
@@ -368,7 +368,8 @@ struct AllocLayout {
     rights: Option<usize>,
 }
 
-/// RM_ALLOC (NVOS21 or NVOS64, by `size`), made on the private copy and metered.
+/// RM_ALLOC (NVOS21 or NVOS64, by `size`), made on the private copy and metered (an OS
+/// descriptor's in the caller's address space, see [`rm_alloc_memory`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn rm_alloc(
     fake: &FakeFile,
@@ -407,6 +408,9 @@ pub(crate) fn rm_alloc(
     );
     let params_at = offset_of!(Nvos21, p_alloc_parms);
     call.follow(params_at, nv_meter::alloc_copy_size(class_id, params_size))?;
+    if nv_meter::alloc_pins_caller_pages(class_id) {
+        call.in_caller_mm();
+    }
     if let Some(at) = layout.rights {
         // RS_ACCESS_MASK: one 32-bit limb in 535.
         call.follow(at, 4)?;
@@ -434,43 +438,23 @@ pub(crate) fn rm_alloc(
     let parent_known = what != Allocation::Client && nv.lock().tracks(client, parent);
 
     let ret = call.run();
-    let status = u32_at(call.outer(), layout.status);
     let mut handle = u32_at(call.outer(), offset_of!(Nvos21, h_object_new));
     if what == Allocation::Client && handle == 0 {
         // The RM may report a new client's handle in hRoot only.
         handle = u32_at(call.outer(), offset_of!(Nvos21, h_root));
     }
-    let mut acc = nv.lock();
-    let ok = matches!(ret, Ok(0)) && status == NV_OK;
-    if !ok {
-        if let Some((id, _)) = pending {
-            acc.release_charge(id);
-        }
-        let made = pending.is_some() && maybe_made(&acc, &ret, client, handle);
-        drop(acc);
-        if made {
-            undo_alloc(fake, ioctl, client, parent, handle, nv);
-        }
-        return call.answer(ptr, ret?);
-    }
-    if parent_known && !acc.tracks(client, parent) {
-        // Freed with its parent already: recording it would keep its charge for good.
-        if let Some((id, _)) = pending {
-            acc.release_charge_pending(id);
-        }
-        drop(acc);
-        call.write_back(ptr)?;
-        return Ok(0);
-    }
     // What the driver took, from its own answer in the private copy.
-    let mut over_limit = false;
-    if let (Some((id, _)), Some(took)) = (
+    let took = nv_meter::allocated_size(class_id, call.block(params_at).unwrap_or(&[]));
+    let made = Made {
+        client,
+        parent,
+        handle,
+        status_at: layout.status,
         pending,
-        nv_meter::allocated_size(class_id, call.block(params_at).unwrap_or(&[])),
-    ) {
-        over_limit = acc.resize_charge(id, took, false).is_err();
-    }
-    let recorded = match what {
+        parent_known,
+        took,
+    };
+    settle(fake, ioctl, ptr, &call, ret, made, nv, |acc| match what {
         Allocation::Client => {
             let owner = fake.real.as_ptr() as usize;
             let mut r = acc.record(handle, handle, handle, None, None);
@@ -499,7 +483,78 @@ pub(crate) fn rm_alloc(
             acc.record(client, handle, parent, gpu, None)
         }
         _ => acc.record(client, handle, parent, None, pending.map(|(id, _)| id)),
-    };
+    })
+}
+
+/// An allocation the driver has just been asked to make, as [`settle`] needs it.
+struct Made {
+    client: u32,
+    parent: u32,
+    /// The new object's handle, from the driver's answer.
+    handle: u32,
+    /// Where the answer has its status.
+    status_at: usize,
+    /// The charge made before the call, and what it is of.
+    pending: Option<(u64, Resource)>,
+    /// Whether fakegpu tracked the parent before the call.
+    parent_known: bool,
+    /// The bytes the driver says it took, for memory.
+    took: Option<u64>,
+}
+
+/// Settles an allocation made on the private copy `call` with result `ret`: a failed one
+/// gives its charge back (and an object it may still have made is freed); a successful one
+/// is recorded by `record` with the charge resized to what the driver took, or freed and
+/// refused as the driver refuses when it runs out if that is past a limit or fakegpu cannot
+/// track it. The driver's answer then goes back to the caller at `ptr`.
+#[allow(clippy::too_many_arguments)]
+fn settle(
+    fake: &FakeFile,
+    ioctl: IoctlFn,
+    ptr: usize,
+    call: &PrivateCall<'_>,
+    ret: Result<c_long>,
+    made: Made,
+    nv: &Nv,
+    record: impl FnOnce(&mut Locked<'_>) -> Result,
+) -> Result<c_long> {
+    let Made {
+        client,
+        parent,
+        handle,
+        status_at,
+        pending,
+        parent_known,
+        took,
+    } = made;
+    let status = u32_at(call.outer(), status_at);
+    let mut acc = nv.lock();
+    let ok = matches!(ret, Ok(0)) && status == NV_OK;
+    if !ok {
+        if let Some((id, _)) = pending {
+            acc.release_charge(id);
+        }
+        let made = pending.is_some() && maybe_made(&acc, &ret, client, handle);
+        drop(acc);
+        if made {
+            undo_alloc(fake, ioctl, client, parent, handle, nv);
+        }
+        return call.answer(ptr, ret?);
+    }
+    if parent_known && !acc.tracks(client, parent) {
+        // Freed with its parent already: recording it would keep its charge for good.
+        if let Some((id, _)) = pending {
+            acc.release_charge_pending(id);
+        }
+        drop(acc);
+        call.write_back(ptr)?;
+        return Ok(0);
+    }
+    let mut over_limit = false;
+    if let (Some((id, _)), Some(took)) = (pending, took) {
+        over_limit = acc.resize_charge(id, took, false).is_err();
+    }
+    let recorded = record(&mut acc);
     if let Some((id, _)) = pending {
         // The pending hold: the object's record holds the charge from here on.
         acc.release_charge_pending(id);
@@ -510,10 +565,56 @@ pub(crate) fn rm_alloc(
         // free it and answer as the driver does when it runs out.
         let r = pending.map_or(Resource::Pinned, |(_, r)| r);
         undo_alloc(fake, ioctl, client, parent, handle, nv);
-        return refuse(ptr, layout.status, refusal_status(r));
+        return refuse(ptr, status_at, refusal_status(r));
     }
     call.write_back(ptr)?;
     Ok(0)
+}
+
+/// RM_ALLOC_MEMORY (NVOS02 and an fd), made on the private copy and metered as RM_ALLOC is:
+/// system memory and an OS descriptor (the caller's own pages, made in the caller's address
+/// space on the worker's sealed page there, since the driver pins them at an address of
+/// the calling process) are pinned memory, video memory is the GPU's; `limit + 1` bytes.
+/// A class fakegpu does not meter here is refused with `NV_ERR_INVALID_CLASS`. `fd_file`
+/// is the real file the driver is to find under the fd.
+pub(crate) fn rm_alloc_memory(
+    fake: &FakeFile,
+    ioctl: IoctlFn,
+    cmd: c_uint,
+    ptr: usize,
+    fd_file: impl FnOnce(i32) -> Option<RealFile>,
+    nv: &Nv,
+) -> Result<c_long> {
+    let status_at = offset_of!(Nvos02WithFd, status);
+    let mut call = PrivateCall::new(fake, ioctl, cmd, ptr, size_of::<Nvos02WithFd>())?;
+    let p: Nvos02WithFd = read_pod(call.outer()).ok_or(EINVAL)?;
+    let Some(what) = nv_meter::classify_alloc_memory(p.h_class, p.limit) else {
+        return refuse(ptr, status_at, NV_ERR_INVALID_CLASS);
+    };
+    if nv_meter::alloc_pins_caller_pages(p.h_class) {
+        call.in_caller_mm();
+    }
+    call.with_fd(offset_of!(Nvos02WithFd, fd), fd_file(p.fd))?;
+    let pending = match precharge(nv, p.h_root, p.h_object_parent, what)? {
+        Precharge::Charged(pending) => pending,
+        Precharge::Refused(status) => return refuse(ptr, status_at, status),
+    };
+    let parent_known = nv.lock().tracks(p.h_root, p.h_object_parent);
+    let ret = call.run();
+    let answer: Nvos02WithFd = read_pod(call.outer()).ok_or(EINVAL)?;
+    let made = Made {
+        client: p.h_root,
+        parent: p.h_object_parent,
+        handle: answer.h_object_new,
+        status_at,
+        pending,
+        parent_known,
+        took: answer.limit.checked_add(1),
+    };
+    let id = pending.map(|(id, _)| id);
+    settle(fake, ioctl, ptr, &call, ret, made, nv, |acc| {
+        acc.record(p.h_root, answer.h_object_new, p.h_object_parent, None, id)
+    })
 }
 
 /// Whether a call that failed with `ret` may still have made object `handle` of `client`:
@@ -688,88 +789,8 @@ pub(crate) fn vid_heap(
     call.answer(ptr, ret?)
 }
 
-/// Where an allocation made in the caller's own context (see [`counted_forward`]) keeps
-/// its fields, and what it allocates.
-pub(crate) struct ForwardedAlloc {
-    /// Offsets of the client, parent and new handle (u32 each) and the status.
-    pub(crate) client_at: usize,
-    pub(crate) parent_at: usize,
-    pub(crate) handle_at: usize,
-    pub(crate) status_at: usize,
-    /// The class (RM_ALLOC_MEMORY of 0x40 makes video memory; the rest is pinned).
-    pub(crate) class_id: u32,
-    /// The bytes it asks for, as the caller's memory says it now (read again after the call).
-    pub(crate) size: fn(usize) -> Option<u64>,
-}
-
-/// An allocation fakegpu cannot make on a private copy (pinned user memory 0x71, and
-/// RM_ALLOC_MEMORY: the driver pins or maps the caller's own pages), made by `forward` (as
-/// routed, in the caller's context) for a cgroup with no GPU memory limit, and counted: at the larger of
-/// the sizes the caller's memory shows before and after the call, as a tenant racing it
-/// could show either. The record lets the object's frees uncharge it; an answer naming a
-/// handle fakegpu already tracks is not recorded, so a racing tenant cannot move another
-/// object's charge.
-pub(crate) fn counted_forward(
-    ptr: usize,
-    at: ForwardedAlloc,
-    nv: &Nv,
-    forward: impl FnOnce() -> Result<c_long>,
-) -> Result<c_long> {
-    let word = |offset: usize| -> Option<u32> {
-        let mut b = [0u8; 4];
-        let addr = ptr.checked_add(offset)?;
-        UserSlice::new(addr, 4).reader().read_slice(&mut b).ok()?;
-        Some(u32::from_ne_bytes(b))
-    };
-    let before = (at.size)(ptr).map_or(0, nv_meter::at_least_charged);
-    let (client, parent) = (word(at.client_at), word(at.parent_at));
-    let cgroup = current_cgroup()?;
-    let mut parent_known = false;
-    let pending = {
-        let mut acc = nv.lock();
-        // As in rm_alloc: a parent gone after the call took the new object with it.
-        if let (Some(c), Some(p)) = (client, parent) {
-            parent_known = acc.tracks(c, p);
-        }
-        let resource = match (at.class_id, client, parent) {
-            (class::NV01_MEMORY_LOCAL_USER, Some(c), Some(p)) => {
-                acc.gpu_of(c, p).map(Resource::Memory)
-            }
-            (class::NV01_MEMORY_LOCAL_USER, ..) => None,
-            _ => Some(Resource::Pinned),
-        };
-        let chain = acc.chain_of(&cgroup)?;
-        // No limit applies here (see `may_allocate_unmetered`): counted, never refused.
-        resource.and_then(|r| acc.charge(chain, r, before, true).ok())
-    };
-    let ret = forward();
-    if let Some(id) = pending {
-        let ok = matches!(ret, Ok(0)) && word(at.status_at) == Some(NV_OK);
-        let handle = word(at.handle_at);
-        let after = (at.size)(ptr).map_or(0, nv_meter::at_least_charged);
-        let mut acc = nv.lock();
-        if let (true, Some(client), Some(parent), Some(handle)) = (ok, client, parent, handle) {
-            let _ = acc.resize_charge(id, before.max(after), true);
-            let parent_gone = parent_known && !acc.tracks(client, parent);
-            if !parent_gone && !acc.tracks(client, handle) {
-                let _ = acc.record(client, handle, parent, None, Some(id));
-            }
-        }
-        acc.release_charge_pending(id);
-    }
-    ret
-}
-
-/// Whether an RM_ALLOC of `class_id` is made on the private copy: all but pinned user
-/// memory (0x71), whose allocation pins pages of the caller's own address space.
-pub(crate) fn alloc_is_private(class_id: u32) -> bool {
-    class_id != class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR
-}
-
-/// Whether the caller may make the memory allocations fakegpu cannot make on a private copy
-/// (pinned user memory, class 0x71, and RM_ALLOC_MEMORY: both need the caller's own address
-/// space): only if no entry above it limits GPU memory, since a tenant racing such a call
-/// could turn it into an unmetered allocation of video memory.
+/// Whether the caller may make a call whose memory would escape the meter (a dma-buf
+/// export): only if no entry above it limits GPU memory.
 pub(crate) fn may_allocate_unmetered(nv: &Nv) -> bool {
     let Some(cgroup) = Cgroup::current() else {
         return false;

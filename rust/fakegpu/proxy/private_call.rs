@@ -12,10 +12,14 @@
 //! and fakegpu reads the answer from there before writing it back to the caller. The fds in
 //! the parameters are fakegpu's too ([`PrivateCall::with_fd`]), so the driver resolves
 //! exactly the files fakegpu chose, whatever else the workers' shared fd table holds.
+//!
+//! A call the driver must make in the caller's own address space (an OS descriptor pins the
+//! caller's pages) is made there instead, on the worker's sealed page
+//! ([`PrivateCall::in_caller_mm`], `sealed_page.c`), which the tenant cannot change either.
 
 use super::personality::{FakeFile, IoctlFn};
 use super::real_devices::RealFile;
-use super::worker::{run_private, scratch_slot_size, FileSet, Installed};
+use super::worker::{run_private, scratch_slot_size, FileSet, Installed, PrivateSpace};
 use core::ffi::c_void;
 use kernel::bindings;
 use kernel::ffi::{c_long, c_uint};
@@ -32,6 +36,8 @@ const MAX_INDIRECT: usize = 2;
 const SLOT_NEEDED: usize = OUTER_MAX + MAX_INDIRECT * INDIRECT_MAX;
 /// Most fd parameters one call carries.
 const MAX_FDS: usize = 2;
+// The sealed page in the caller's mm (`sealed_page.c`) is one page, as is a scratch slot.
+const _: () = assert!(SLOT_NEEDED <= 4096);
 
 /// Whether the scratch slots hold what a call lays out there (checked at load).
 pub(crate) fn slots_fit() -> bool {
@@ -71,6 +77,7 @@ pub(crate) struct PrivateCall<'a> {
     indirect: [Option<Indirect>; MAX_INDIRECT],
     files: Option<KBox<FileSet>>,
     fds: [Option<FdParam>; MAX_FDS],
+    space: PrivateSpace,
     ret: c_long,
 }
 
@@ -127,6 +134,7 @@ impl<'a> PrivateCall<'a> {
             indirect: [const { None }; MAX_INDIRECT],
             files: None,
             fds: [const { None }; MAX_FDS],
+            space: PrivateSpace::Scratch,
             ret: 0,
         }
     }
@@ -201,10 +209,16 @@ impl<'a> PrivateCall<'a> {
             .map(|fd| fd as i32)
     }
 
+    /// The call is made in the caller's own address space, on the worker's sealed page
+    /// there, for a driver that acts on the calling process's memory.
+    pub(crate) fn in_caller_mm(&mut self) {
+        self.space = PrivateSpace::CallerSealed;
+    }
+
     /// Makes the call in the caller's worker, on the copy; returns the driver's ioctl result.
     pub(crate) fn run(&mut self) -> Result<c_long> {
         // SAFETY: `private_job` takes the `PrivateCall` it is given, which outlives the run.
-        unsafe { run_private(private_job, (&raw mut *self).cast()) }?;
+        unsafe { run_private(private_job, (&raw mut *self).cast(), self.space) }?;
         // The caller's pointers and fds go back where the driver saw fakegpu's.
         for ind in self.indirect.iter().flatten() {
             if let Some(field) = self.outer.get_mut(ind.at..ind.at + 8) {
@@ -262,18 +276,69 @@ impl<'a> PrivateCall<'a> {
     }
 }
 
-/// The worker side of [`PrivateCall::run`], in fakegpu's scratch mm: lays the copies out in
-/// the scratch range, calls the driver on them, and reads its answer back.
+/// Where the worker lays out a call's copy: `base` is the user address the driver gets;
+/// the copy is written and read there, or through `kernel` if set (the sealed page).
+struct Slot {
+    base: usize,
+    kernel: *mut u8,
+}
+
+impl Slot {
+    /// The `len` bytes at `offset` through the kernel address, if they fit in the page.
+    fn kernel_range(&self, offset: usize, len: usize) -> Result<*mut u8> {
+        if offset.checked_add(len).ok_or(EINVAL)? > SLOT_NEEDED {
+            return Err(EINVAL);
+        }
+        // SAFETY: `kernel` is the sealed page's kernel address (a whole page, at least
+        // `SLOT_NEEDED` bytes, checked at load by `slots_fit`), and `offset + len` is within it.
+        Ok(unsafe { self.kernel.add(offset) })
+    }
+
+    fn write(&self, offset: usize, data: &[u8]) -> Result {
+        if self.kernel.is_null() {
+            return user_write(self.base + offset, data);
+        }
+        let to = self.kernel_range(offset, data.len())?;
+        // SAFETY: `to` has `data.len()` bytes of the worker's own page (`kernel_range`),
+        // which only this call uses while it runs; `data` is ours and does not overlap it.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), to, data.len()) };
+        Ok(())
+    }
+
+    fn read(&self, offset: usize, out: &mut [u8]) -> Result {
+        if self.kernel.is_null() {
+            return user_read(self.base + offset, out);
+        }
+        let from = self.kernel_range(offset, out.len())?;
+        // SAFETY: as in `write`; the driver has returned, so nothing writes the page now
+        // (only the worker may, see `sealed_page.c`).
+        unsafe { core::ptr::copy_nonoverlapping(from, out.as_mut_ptr(), out.len()) };
+        Ok(())
+    }
+}
+
+/// The worker side of [`PrivateCall::run`]: lays the copies out in the worker's slot (of
+/// fakegpu's scratch mm, or its sealed page in the caller's mm), calls the driver on them,
+/// and reads its answer back.
 ///
 /// # Safety
 ///
 /// `ctx` is the `PrivateCall` of `run`, which waits for this to return; `base` is the
-/// worker's scratch slot, mapped in the mm this runs with and used by no other call.
-unsafe extern "C" fn private_job(ctx: *mut c_void, base: usize) {
+/// worker's slot, mapped in the mm this runs with and used by no other call, and `kbase`
+/// null or the kernel address of that slot's page.
+unsafe extern "C" fn private_job(ctx: *mut c_void, base: usize, kbase: *mut c_void) {
     // SAFETY: per the contract, `ctx` is the caller's `PrivateCall`, lent until we return.
     let call = unsafe { &mut *ctx.cast::<PrivateCall<'_>>() };
     let mut installed = Installed::new();
+    let slot = Slot {
+        base,
+        kernel: kbase.cast(),
+    };
     let result = (|| -> Result<c_long> {
+        if base == 0 {
+            // No sealed page could be made in the caller's mm.
+            return Err(ENOMEM);
+        }
         if let Some(files) = &call.files {
             installed.install_set(files)?;
         }
@@ -292,23 +357,23 @@ unsafe extern "C" fn private_job(ctx: *mut c_void, base: usize) {
             let addr = if ind.data.is_empty() {
                 FAULTING_ADDRESS
             } else {
-                let addr = base + OUTER_MAX + i * INDIRECT_MAX;
-                user_write(addr, &ind.data)?;
-                addr as u64
+                let offset = OUTER_MAX + i * INDIRECT_MAX;
+                slot.write(offset, &ind.data)?;
+                (base + offset) as u64
             };
             if let Some(field) = outer.get_mut(ind.at..ind.at + 8) {
                 field.copy_from_slice(&addr.to_ne_bytes());
             }
         }
-        user_write(base, outer.get(..call.outer_len).ok_or(EINVAL)?)?;
+        slot.write(0, outer.get(..call.outer_len).ok_or(EINVAL)?)?;
         // SAFETY: as the VFS would call it on the real file; the parameters are in the
-        // scratch mm this worker runs with.
+        // mm this worker runs with.
         let ret = unsafe { (call.ioctl)(call.fake.real.as_ptr(), call.cmd, base as _) };
-        user_read(base, call.outer.get_mut(..call.outer_len).ok_or(EINVAL)?)?;
+        slot.read(0, call.outer.get_mut(..call.outer_len).ok_or(EINVAL)?)?;
         for (i, ind) in call.indirect.iter_mut().enumerate() {
             let Some(ind) = ind else { continue };
             if !ind.data.is_empty() {
-                user_read(base + OUTER_MAX + i * INDIRECT_MAX, &mut ind.data)?;
+                slot.read(OUTER_MAX + i * INDIRECT_MAX, &mut ind.data)?;
             }
         }
         Ok(ret)

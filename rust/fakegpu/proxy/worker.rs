@@ -25,9 +25,10 @@ extern "C" {
     ) -> c_int;
     fn fakegpu_worker_run_private(
         worker: *mut c_void,
-        f: unsafe extern "C" fn(*mut c_void, usize),
+        f: PrivateFn,
         ctx: *mut c_void,
     ) -> c_int;
+    fn fakegpu_worker_run_sealed(worker: *mut c_void, f: PrivateFn, ctx: *mut c_void) -> c_int;
     fn fakegpu_scratch_slot_size() -> usize;
     fn fakegpu_install_file(file: *mut c_void) -> c_int;
     fn fakegpu_close_fd(fd: c_int);
@@ -187,20 +188,40 @@ pub(crate) unsafe fn run_in_worker(
     kernel::error::to_result(ret)
 }
 
-/// Runs `f(ctx, slot)` in the calling process's worker, with fakegpu's scratch mm and the
-/// caller's credentials; `slot` is the address of the worker's own slot of the scratch
-/// range ([`scratch_slot_size`] bytes). Waits for it.
+/// A call on a private copy, as the worker makes it: `f(ctx, slot, kslot)`, where `slot` is
+/// the user address the driver is given and `kslot`, if not null, the kernel address
+/// through which the copy must be written and read (see [`PrivateSpace::CallerSealed`]).
+pub(crate) type PrivateFn = unsafe extern "C" fn(*mut c_void, usize, *mut c_void);
+
+/// Where a private call's copy lies.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PrivateSpace {
+    /// The worker's own slot of fakegpu's scratch mm ([`scratch_slot_size`] bytes), with
+    /// that mm: no user process can reach it. `kslot` is null.
+    Scratch,
+    /// The worker's sealed page in the caller's own mm (`sealed_page.c`), with that mm, for
+    /// a call the driver must make there: the tenant can neither write nor replace that
+    /// page, but a write through its user address would let the tenant write it too, so the
+    /// worker writes and reads it through `kslot` only. A page that cannot be made gives a
+    /// null `slot` and `kslot`.
+    CallerSealed,
+}
+
+/// Runs `f` in the calling process's worker, with the mm of `space` and the caller's
+/// credentials. Waits for it.
 ///
 /// # Safety
 ///
 /// `f` must be safe to call with `ctx`, in a worker, while the caller waits.
-pub(crate) unsafe fn run_private(
-    f: unsafe extern "C" fn(*mut c_void, usize),
-    ctx: *mut c_void,
-) -> Result {
+pub(crate) unsafe fn run_private(f: PrivateFn, ctx: *mut c_void, space: PrivateSpace) -> Result {
     let worker = worker_for_current()?;
     // SAFETY: as in `run_in_worker`.
-    let ret = unsafe { fakegpu_worker_run_private(worker, f, ctx) };
+    let ret = unsafe {
+        match space {
+            PrivateSpace::Scratch => fakegpu_worker_run_private(worker, f, ctx),
+            PrivateSpace::CallerSealed => fakegpu_worker_run_sealed(worker, f, ctx),
+        }
+    };
     kernel::error::to_result(ret)
 }
 

@@ -44,6 +44,8 @@
 #include <linux/slab.h>
 #include <linux/xarray.h>
 
+#include "sealed_page.h"
+
 struct fakegpu_worker {
 	/* The thread group served; a reference is held. */
 	struct pid *tgid;
@@ -52,6 +54,8 @@ struct fakegpu_worker {
 	struct cgroup *cgrp;
 	/* This worker's slot of the scratch range, by index (see fakegpu_scratch_init). */
 	int slot;
+	/* Its sealed call page (sealed_page.c); used by its thread only, and at free. */
+	struct fakegpu_sealed_slot sealed;
 	struct rcu_head rcu;
 };
 
@@ -61,11 +65,17 @@ struct fakegpu_job {
 	struct completion done;
 	struct mm_struct *mm;
 	const struct cred *cred;
-	/* A call in the caller's mm, or (private) one on fakegpu's copy in the worker's slot. */
+	/*
+	 * A call in the caller's mm, or (private) one on fakegpu's copy at @slot: the worker's
+	 * slot of the scratch mm, or (sealed) its sealed page in the caller's mm, which the
+	 * worker fills through its kernel address @kslot.
+	 */
 	void (*fn)(void *ctx);
-	void (*private_fn)(void *ctx, unsigned long slot);
+	void (*private_fn)(void *ctx, unsigned long slot, void *kslot);
 	void *ctx;
 	unsigned long slot;
+	void *kslot;
+	struct fakegpu_worker *sealed;
 	/* When each part of the hop ended (ktime ns), for /sys/kernel/fakegpu/hop. */
 	u64 queued, started, entered, called, left;
 };
@@ -110,8 +120,10 @@ static atomic64_t hop_calls, hop_wake_ns, hop_enter_ns, hop_call_ns, hop_leave_n
 /* Called from Rust. */
 struct fakegpu_worker *fakegpu_worker_for_current(int *err);
 int fakegpu_worker_run(struct fakegpu_worker *w, void (*fn)(void *), void *ctx);
-int fakegpu_worker_run_private(struct fakegpu_worker *w, void (*fn)(void *, unsigned long),
-			       void *ctx);
+int fakegpu_worker_run_private(struct fakegpu_worker *w,
+			       void (*fn)(void *, unsigned long, void *), void *ctx);
+int fakegpu_worker_run_sealed(struct fakegpu_worker *w,
+			      void (*fn)(void *, unsigned long, void *), void *ctx);
 size_t fakegpu_format_hop(char *buf, size_t len);
 void fakegpu_workers_destroy(void);
 void fakegpu_workers_reap_exited(void);
@@ -141,6 +153,7 @@ static DEFINE_IDA(scratch_slots);
 static void fakegpu_worker_free(struct fakegpu_worker *w)
 {
 	kthread_destroy_worker(w->kw);
+	fakegpu_sealed_release(&w->sealed);
 	ida_free(&scratch_slots, w->slot);
 	fakegpu_cgroup_put(w->cgrp);
 	put_pid(w->tgid);
@@ -314,9 +327,16 @@ static void fakegpu_job_fn(struct kthread_work *work)
 	old = override_creds(job->cred);
 	job->entered = ktime_get_ns();
 	if (job->private_fn) {
+		/* 0 (and NULL) if the page cannot be made: the call then fails with ENOMEM. */
+		if (job->sealed)
+			job->slot = fakegpu_sealed_prepare(&job->sealed->sealed, current,
+							   &job->kslot);
 		down_read(&fakegpu_fd_table_rwsem);
-		job->private_fn(job->ctx, job->slot);
+		job->private_fn(job->ctx, job->slot, job->kslot);
 		up_read(&fakegpu_fd_table_rwsem);
+		/* The driver's answer left the page writable: it takes no tenant write. */
+		if (job->sealed && job->slot)
+			fakegpu_sealed_protect(&job->sealed->sealed);
 	} else {
 		down_write(&fakegpu_fd_table_rwsem);
 		job->fn(job->ctx);
@@ -397,9 +417,11 @@ int fakegpu_worker_run(struct fakegpu_worker *w, void (*fn)(void *), void *ctx)
 	return worker_run_in(w, &job, current->mm);
 }
 
-/* The same with fakegpu's scratch mm instead of the caller's: fn(ctx, the worker's slot). */
-int fakegpu_worker_run_private(struct fakegpu_worker *w, void (*fn)(void *, unsigned long),
-			       void *ctx)
+/*
+ * The same with fakegpu's scratch mm instead of the caller's: fn(ctx, the worker's slot, NULL).
+ */
+int fakegpu_worker_run_private(struct fakegpu_worker *w,
+			       void (*fn)(void *, unsigned long, void *), void *ctx)
 {
 	struct fakegpu_job job = {
 		.private_fn = fn,
@@ -408,6 +430,20 @@ int fakegpu_worker_run_private(struct fakegpu_worker *w, void (*fn)(void *, unsi
 	};
 
 	return worker_run_in(w, &job, scratch_mm);
+}
+
+/*
+ * The same in the caller's mm, for a call the driver must make there (it pins the caller's
+ * pages): fn(ctx, the worker's sealed page there, its kernel address). The tenant can neither
+ * write nor replace that page, so it is as private as a scratch slot (sealed_page.c); the fd
+ * table is then shared too, as for any private call.
+ */
+int fakegpu_worker_run_sealed(struct fakegpu_worker *w,
+			      void (*fn)(void *, unsigned long, void *), void *ctx)
+{
+	struct fakegpu_job job = { .private_fn = fn, .ctx = ctx, .sealed = w };
+
+	return worker_run_in(w, &job, current->mm);
 }
 
 /*

@@ -105,6 +105,26 @@ pub fn classify_alloc(class_id: u32, params: &[u8]) -> Allocation {
     }
 }
 
+/// What an RM_ALLOC_MEMORY (NVOS02) of `class_id` and `limit` creates: `None` for a class
+/// fakegpu does not meter there (refused with `NV_ERR_INVALID_CLASS`).
+pub fn classify_alloc_memory(class_id: u32, limit: u64) -> Option<Allocation> {
+    let size = limit.saturating_add(1);
+    match class_id {
+        class::NV01_MEMORY_SYSTEM | class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR => {
+            Some(Allocation::PinnedMemory { size })
+        }
+        class::NV01_MEMORY_LOCAL_USER => Some(Allocation::VideoMemory { size }),
+        _ => None,
+    }
+}
+
+/// Whether the driver makes an allocation of `class_id` on the caller's own pages (an OS
+/// descriptor: it pins them at an address of the calling process), so that the call must be
+/// made in the caller's address space.
+pub fn alloc_pins_caller_pages(class_id: u32) -> bool {
+    class_id == class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR
+}
+
 /// The size the driver reports back for a memory allocation, from its answer `params`
 /// (fakegpu's copy, which the driver wrote).
 pub fn allocated_size(class_id: u32, params: &[u8]) -> Option<u64> {
@@ -215,6 +235,28 @@ pub fn limit_fb_list(list: &mut [u8], count: usize, limit: u64, headroom: u64) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn alloc_memory_classes() {
+        let pinned = |size| Some(Allocation::PinnedMemory { size });
+        assert_eq!(
+            classify_alloc_memory(class::NV01_MEMORY_SYSTEM, 8191),
+            pinned(8192)
+        );
+        assert_eq!(
+            classify_alloc_memory(class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR, 65535),
+            pinned(65536)
+        );
+        assert_eq!(
+            classify_alloc_memory(class::NV01_MEMORY_LOCAL_USER, u64::MAX),
+            Some(Allocation::VideoMemory { size: u64::MAX })
+        );
+        assert_eq!(classify_alloc_memory(0x3f, 0), None);
+        assert!(alloc_pins_caller_pages(
+            class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR
+        ));
+        assert!(!alloc_pins_caller_pages(class::NV01_MEMORY_SYSTEM));
+    }
+
     use super::*;
     use crate::abi::pod::write_pod;
     use proptest::prelude::*;

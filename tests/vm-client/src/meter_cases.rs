@@ -61,8 +61,8 @@ pub const ALL: &[Case] = &[
     ),
     ("meter_uvm_policy", meter_uvm_policy),
     (
-        "meter_unmeterable_allocations_need_no_limit",
-        meter_unmeterable_allocations_need_no_limit,
+        "meter_os_descriptors_on_a_sealed_page",
+        meter_os_descriptors_on_a_sealed_page,
     ),
     ("meter_drm_dumb_buffers", meter_drm_dumb_buffers),
     (
@@ -794,22 +794,26 @@ fn meter_uvm_policy() -> Result<(), String> {
     move_to("/")
 }
 
-/// Pinned user memory (0x71) needs the caller's own address space, so fakegpu cannot make it
-/// on a private copy: allowed without a GPU memory limit, refused with NV_ERR_NOT_SUPPORTED
-/// under one.
-fn meter_unmeterable_allocations_need_no_limit() -> Result<(), String> {
-    use abi::nv_status::NV_ERR_NOT_SUPPORTED;
+/// Pinned user memory (an OS descriptor, 0x71), by RM_ALLOC and by RM_ALLOC_MEMORY as libcuda
+/// makes it, under a GPU memory limit: the driver pins the caller's own pages, so fakegpu
+/// makes these calls in the caller's address space, on its sealed page there, and counts
+/// them as pinned memory. The tenant can read that page (the copy the driver saw) but
+/// neither write, unmap, remap nor reprotect it. RM_ALLOC_MEMORY of system memory is
+/// counted too, one of a class fakegpu does not meter there is refused, and a dma-buf export
+/// (memory that would outlive its free) is still refused under a limit.
+fn meter_os_descriptors_on_a_sealed_page() -> Result<(), String> {
+    use abi::nv_status::{NV_ERR_INVALID_CLASS, NV_ERR_NOT_SUPPORTED};
     let cg = TestCgroup::create("/fakegpu-pin")?;
+    cg.set("memory.max", "gpu0 1G")?;
     cg.enter()?;
     let s = Session::open(0)?;
-    let user = vec![0u8; 65536];
+    let user = crate::sys::Mapping::anonymous(65536).map_err(|e| format!("mmap: {e}"))?;
     let mut osd = [0u8; 40];
-    osd[16..24].copy_from_slice(&(user.as_ptr() as u64).to_le_bytes());
+    osd[16..24].copy_from_slice(&(user.addr() as u64).to_le_bytes());
     osd[24..32].copy_from_slice(&65535u64.to_le_bytes());
     let pinned = |cg: &TestCgroup| cg.single("pinned.current");
-    let free = rm::alloc(&s.ctl, s.client, DEVICE, 0x400, 0x71, Some(&mut osd)).status();
-    expect_status("0x71 without a limit", free, NV_OK)?;
-    // Made in the caller's context, and counted as pinned memory.
+    let r = rm::alloc(&s.ctl, s.client, DEVICE, 0x400, 0x71, Some(&mut osd)).status();
+    expect_status("RM_ALLOC of 0x71 under a limit", r, NV_OK)?;
     ensure(pinned(&cg)? == 65536, || {
         format!(
             "0x71 of 64 KiB: pinned.current {}",
@@ -818,36 +822,45 @@ fn meter_unmeterable_allocations_need_no_limit() -> Result<(), String> {
     })?;
     s.free(0x400)?;
     ensure(pinned(&cg)? == 0, || "0x71 freed, still counted".into())?;
-    // RM_ALLOC_MEMORY (system memory, on the GPU file linked to the client's nvidiactl).
+
+    // RM_ALLOC_MEMORY, on the GPU file linked to the client's nvidiactl.
     crate::nv_cases::register_fd(&s._gpu, std::os::fd::AsRawFd::as_raw_fd(&s.ctl))
         .map_err(|e| format!("REGISTER_FD: errno {e}"))?;
-    let mut p = [0u8; 56];
-    p[0..4].copy_from_slice(&s.client.to_le_bytes());
-    p[4..8].copy_from_slice(&DEVICE.to_le_bytes());
-    p[8..12].copy_from_slice(&0x403u32.to_le_bytes());
-    p[12..16].copy_from_slice(&0x3eu32.to_le_bytes());
-    p[32..40].copy_from_slice(&8191u64.to_le_bytes());
-    p[48..52].copy_from_slice(&(-1i32).to_le_bytes());
-    crate::nv_cases::escape_bytes(&s._gpu, abi::nv_rm::esc::RM_ALLOC_MEMORY, &mut p)
-        .map_err(|e| format!("RM_ALLOC_MEMORY: errno {e}"))?;
-    expect_status(
-        "RM_ALLOC_MEMORY",
-        u32::from_le_bytes([p[40], p[41], p[42], p[43]]),
-        NV_OK,
-    )?;
-    ensure(pinned(&cg)? == 8192, || {
+    let alloc_memory = |handle: u32, class: u32, flags: u32, at: u64, limit: u64| {
+        let mut p = [0u8; 56];
+        p[0..4].copy_from_slice(&s.client.to_le_bytes());
+        p[4..8].copy_from_slice(&DEVICE.to_le_bytes());
+        p[8..12].copy_from_slice(&handle.to_le_bytes());
+        p[12..16].copy_from_slice(&class.to_le_bytes());
+        p[16..20].copy_from_slice(&flags.to_le_bytes());
+        p[24..32].copy_from_slice(&at.to_le_bytes());
+        p[32..40].copy_from_slice(&limit.to_le_bytes());
+        p[48..52].copy_from_slice(&(-1i32).to_le_bytes());
+        crate::nv_cases::escape_bytes(&s._gpu, abi::nv_rm::esc::RM_ALLOC_MEMORY, &mut p)
+            .map_err(|e| format!("RM_ALLOC_MEMORY of class {class:#x}: errno {e}"))?;
+        Ok::<u32, String>(u32::from_le_bytes([p[40], p[41], p[42], p[43]]))
+    };
+    // As libcuda: PCI memory the RM does not map, cached.
+    let os_descriptor_flags = 1 << 30 | 1 << 12;
+    let r = alloc_memory(0x401, 0x71, os_descriptor_flags, user.addr() as u64, 65535)?;
+    expect_status("RM_ALLOC_MEMORY of 0x71 under a limit", r, NV_OK)?;
+    let r = alloc_memory(0x402, 0x3e, 0, 0, 8191)?;
+    expect_status("RM_ALLOC_MEMORY of system memory", r, NV_OK)?;
+    ensure(pinned(&cg)? == 65536 + 8192, || {
         format!(
-            "RM_ALLOC_MEMORY of 8 KiB: pinned.current {}",
+            "RM_ALLOC_MEMORY of 64 + 8 KiB: pinned.current {}",
             pinned(&cg).unwrap_or(0)
         )
     })?;
-    s.free(0x403)?;
+    let r = alloc_memory(0x403, 0x3f, 0, 0, 8191)?;
+    expect_status("RM_ALLOC_MEMORY of class 0x3f", r, NV_ERR_INVALID_CLASS)?;
+    sealed_page_resists_the_tenant(0x71)?;
+    s.free(0x401)?;
+    s.free(0x402)?;
     ensure(pinned(&cg)? == 0, || {
         "RM_ALLOC_MEMORY freed, still counted".into()
     })?;
-    cg.set("memory.max", "gpu0 1G")?;
-    let limited = rm::alloc(&s.ctl, s.client, DEVICE, 0x401, 0x71, Some(&mut osd)).status();
-    expect_status("0x71 under a limit", limited, NV_ERR_NOT_SUPPORTED)?;
+
     // A dma-buf keeps memory alive past its free, out of the meter's sight.
     expect_status("video memory", s.alloc(0x402, MIB), NV_OK)?;
     let mut export = vec![0u8; 2600];
@@ -873,6 +886,105 @@ fn meter_unmeterable_allocations_need_no_limit() -> Result<(), String> {
     expect_status("dma-buf export under a limit", status, NV_ERR_NOT_SUPPORTED)?;
     drop(s);
     move_to("/")
+}
+
+/// The calling process's sealed call page (`[fakegpu-call]` in its maps) holds the last OS
+/// descriptor call fakegpu made for it (class `class` at offset 12), and refuses the
+/// process: munmap, mprotect and MAP_FIXED over it fail with EPERM, and a kernel write for
+/// the process (read() into it, process_vm_writev) with EFAULT.
+fn sealed_page_resists_the_tenant(class: u32) -> Result<(), String> {
+    let maps = std::fs::read_to_string("/proc/self/maps").map_err(|e| e.to_string())?;
+    let line = maps
+        .lines()
+        .find(|l| l.ends_with("[fakegpu-call]"))
+        .ok_or_else(|| format!("no [fakegpu-call] mapping in:\n{maps}"))?;
+    let addr = line
+        .split('-')
+        .next()
+        .and_then(|a| usize::from_str_radix(a, 16).ok())
+        .ok_or_else(|| format!("maps line {line}"))?;
+    ensure(line.contains(" r") && line.contains("s "), || {
+        format!("sealed page mapped as {line}")
+    })?;
+    // SAFETY: the page is mapped readable (the maps line above) and stays mapped: it is sealed.
+    let seen = unsafe { std::ptr::read_volatile((addr + 12) as *const u32) };
+    ensure(seen == class, || {
+        format!("the sealed page holds class {seen:#x}, want {class:#x}")
+    })?;
+    let errno = || std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+    // SAFETY: each call fails (the point of the test); none touches memory of ours.
+    let unmapped = unsafe { libc::munmap(addr as *mut libc::c_void, 4096) };
+    ensure(unmapped == -1 && errno() == libc::EPERM, || {
+        format!("munmap of the sealed page: {unmapped}, errno {}", errno())
+    })?;
+    // SAFETY: as above.
+    let reprotected = unsafe { libc::mprotect(addr as *mut libc::c_void, 4096, libc::PROT_READ) };
+    ensure(reprotected == -1 && errno() == libc::EPERM, || {
+        format!(
+            "mprotect of the sealed page: {reprotected}, errno {}",
+            errno()
+        )
+    })?;
+    // SAFETY: as above.
+    let replaced = unsafe {
+        libc::mmap(
+            addr as *mut libc::c_void,
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_FIXED | libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    ensure(
+        replaced == libc::MAP_FAILED && errno() == libc::EPERM,
+        || {
+            format!(
+                "MAP_FIXED over the sealed page: {replaced:?}, errno {}",
+                errno()
+            )
+        },
+    )?;
+    let mut fds = [0i32; 2];
+    // SAFETY: `fds` has room for the two fds.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        return Err(format!("pipe: errno {}", errno()));
+    }
+    // SAFETY: `fds` are the pipe's; a 4-byte write from a local, a read into the sealed page
+    // (which the kernel must refuse).
+    let read = unsafe {
+        libc::write(fds[1], [0xffu8; 4].as_ptr().cast(), 4);
+        let n = libc::read(fds[0], addr as *mut libc::c_void, 4);
+        let e = errno();
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+        (n, e)
+    };
+    ensure(read == (-1, libc::EFAULT), || {
+        format!("read() into the sealed page: {read:?}")
+    })?;
+    let data = [0xffu8; 4];
+    let local = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: 4,
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut libc::c_void,
+        iov_len: 4,
+    };
+    // SAFETY: one iovec each side, as built above.
+    let written = unsafe { libc::process_vm_writev(libc::getpid(), &local, 1, &remote, 1, 0) };
+    ensure(written == -1 && errno() == libc::EFAULT, || {
+        format!(
+            "process_vm_writev into the sealed page: {written}, errno {}",
+            errno()
+        )
+    })?;
+    // SAFETY: as for the first read.
+    let still = unsafe { std::ptr::read_volatile((addr + 12) as *const u32) };
+    ensure(still == class, || {
+        format!("the sealed page changed to {still:#x}")
+    })
 }
 
 /// DRM buffer objects through the fake vgem node: charged at the driver's object size,

@@ -147,8 +147,9 @@ nv_container() {
 nvidia_userspace_in_container() {
   setup || return 1
   lsmod | grep -q fakegpu || load_fakegpu || return 1
+  base_held=$(sed -n 's/^gpu0 fb_size [0-9]* fb_used \([0-9]*\) .*/\1/p' /sys/kernel/debug/nvsim/state)
   nv_container nvsmi '"fakegpu.io/memory.max":"2G","fakegpu.io/devices":"0"' \
-    'stat -c \"node %n %t:%T\" /dev/nvidiactl /dev/nvidia0; grep /dev/nvidia /proc/self/mountinfo; grep ^ModifyDeviceFiles /proc/driver/nvidia/params; mknod /tmp/real c 195 255 && cat /tmp/real; echo real=$?; /usr/bin/nvidia-smi -L; echo smi=$?; nv-client hold 268435456 > /tmp/held & h=$!; sleep 3; /usr/bin/nvidia-smi --query-gpu=name,uuid,memory.total,memory.used --format=csv; echo query=$?; /usr/bin/nvidia-smi -q -d MEMORY; echo report=$?; sleep 2; kill $h; /usr/bin/cuda_probe ctx; echo cuda=$?' > /tmp/out 2>&1 & c=$!
+    'stat -c \"node %n %t:%T\" /dev/nvidiactl /dev/nvidia0; grep /dev/nvidia /proc/self/mountinfo; grep ^ModifyDeviceFiles /proc/driver/nvidia/params; mknod /tmp/real c 195 255 && cat /tmp/real; echo real=$?; /usr/bin/nvidia-smi -L; echo smi=$?; nv-client hold 268435456 > /tmp/held & h=$!; sleep 3; /usr/bin/nvidia-smi --query-gpu=name,uuid,memory.total,memory.used --format=csv; echo query=$?; /usr/bin/nvidia-smi -q -d MEMORY; echo report=$?; sleep 2; kill $h; /usr/bin/cuda_probe work; echo cuda=$?; /usr/bin/cuda_probe quota; echo quota=$?' > /tmp/out 2>&1 & c=$!
   # While it holds 256 MiB: the hook gave its cgroup the 2 GiB it asked for on GPU 0.
   . /fakegpu/container_lib.sh
   i=0
@@ -156,6 +157,12 @@ nvidia_userspace_in_container() {
     sleep 0.1; i=$((i + 1))
   done
   $HELPER status > /tmp/status 2>&1
+  # While `cuda_probe quota` pauses after cuCtxCreate: what the container's cgroup is charged
+  # on GPU 0, and what nvsim holds beyond its baseline (nothing else uses it meanwhile).
+  i=0
+  until grep -qx PAUSE /tmp/out || [ $i -gt 1200 ]; do sleep 0.1; i=$((i + 1)); done
+  charged=$(sed -n 's/^gpu0 //p' /sys/kernel/fakegpu/cgroups/$(stat -c %i /sys/fs/cgroup/fakegpu-ctr/nvsmi)/memory.current)
+  held=$(sed -n 's/^gpu0 fb_size [0-9]* fb_used \([0-9]*\) .*/\1/p' /sys/kernel/debug/nvsim/state)
   wait $c
   cat /tmp/out /tmp/status; failed_calls
   grep -Eq '^/fakegpu-ctr/nvsmi +0 +256.0 MiB +2.0 GiB' /tmp/status ||
@@ -178,14 +185,37 @@ nvidia_userspace_in_container() {
     fail "libcuda should see exactly one GPU" || return 1
   grep -qx 'DEVICE 0 name=NVIDIA nvsim GPU total=2147483648' /tmp/out ||
     fail "cuDeviceTotalMem should be the 2 GiB quota" || return 1
-  # Under a memory quota fakegpu refuses RM_ALLOC_MEMORY (it pins the caller's own pages and
-  # cannot be made on a private copy, so a racing tenant could turn it into unmetered video
-  # memory), and cuCtxCreate stops at libcuda's pinned staging memory with the driver's
-  # NOT_SUPPORTED. Directly against nvsim it succeeds (cuda_driver_api).
-  grep -qx 'CALL cuCtxCreate = 801 (CUDA_ERROR_NOT_SUPPORTED)' /tmp/out ||
-    fail "cuCtxCreate's answer in the container changed: update this case and the README" || return 1
-  dmesg | grep -q 'fakegpu: refused call 0x27 on fakegpu0 from pid [0-9]* (cuda_probe): allocates memory fakegpu cannot meter yet' ||
-    fail "fakegpu did not refuse libcuda's RM_ALLOC_MEMORY" || return 1
+  # Under the quota, through fakegpu, libcuda does all it does directly (cuda_driver_api):
+  # its pinned staging memory (OS descriptors) is made in its own address space on fakegpu's
+  # sealed page, and metered.
+  for call in cuCtxCreate cuMemGetInfo cuMemAlloc cuMemcpyHtoD cuMemcpyDtoH cuMemsetD8 \
+      cuMemsetD32 cuStreamCreate cuEventCreate cuEventRecord cuMemcpyHtoDAsync \
+      cuMemcpyDtoHAsync cuStreamSynchronize cuEventSynchronize cuEventElapsedTime \
+      cuEventDestroy cuStreamDestroy cuModuleLoadData cuModuleGetFunction cuLaunchKernel \
+      cuCtxSynchronize cuModuleUnload cuMemFree cuCtxDestroy; do
+    grep -qx "CALL $call = 0 (CUDA_SUCCESS)" /tmp/out || fail "$call failed in the container" || return 1
+  done
+  for data in copy stream; do
+    grep -qx "DATA $data ok" /tmp/out || fail "the $data data came back wrong in the container" || return 1
+  done
+  for size in 268435456 1073741824; do
+    grep -qx "ALLOC $size took $size" /tmp/out || fail "cuMemAlloc($size) in the container took $(grep "^ALLOC $size " /tmp/out)" || return 1
+  done
+  grep -q 'cuda=0' /tmp/out || fail "cuda_probe work failed in the container" || return 1
+  # After cuCtxCreate the cgroup is charged what nvsim holds for the process, and libcuda sees
+  # the quota as total and the quota less that as free.
+  echo "FIGURE after cuCtxCreate in the container: charged $charged bytes on GPU 0, nvsim holds $((held - base_held)) for it"
+  [ -n "$charged" ] && [ "$charged" = "$((held - base_held))" ] ||
+    fail "charged $charged, nvsim holds $((held - base_held)) for the container" || return 1
+  meminfo=$(sed -n '/^PAUSE$/{x;p;};h' /tmp/out)
+  [ "$meminfo" = "MEMINFO free=$((2147483648 - charged)) total=2147483648" ] ||
+    fail "cuMemGetInfo after cuCtxCreate: $meminfo, want the 2 GiB quota less $charged free" || return 1
+  # Past the quota: the driver's out-of-memory, the context usable, and after a free the
+  # same allocation made.
+  grep -Eqx 'OVER [0-9]+ = 2 \(CUDA_ERROR_OUT_OF_MEMORY\)' /tmp/out ||
+    fail "an allocation past the quota: $(grep ^OVER /tmp/out)" || return 1
+  grep -Eqx 'AGAIN [0-9]+ ok' /tmp/out && grep -q 'quota=0' /tmp/out ||
+    fail "after a free the allocation past the quota should succeed" || return 1
   sleep 1
 }
 

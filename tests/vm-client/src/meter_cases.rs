@@ -890,8 +890,8 @@ fn meter_os_descriptors_on_a_sealed_page() -> Result<(), String> {
 
 /// The calling process's sealed call page (`[fakegpu-call]` in its maps) holds the last OS
 /// descriptor call fakegpu made for it (class `class` at offset 12), and refuses the
-/// process: munmap, mprotect and MAP_FIXED over it fail with EPERM, and a kernel write for
-/// the process (read() into it, process_vm_writev) with EFAULT.
+/// process: munmap, mprotect and MAP_FIXED over it fail with EPERM, a kernel write for the
+/// process (read() into it) with EFAULT, and a write through /proc/self/mem with EIO.
 fn sealed_page_resists_the_tenant(class: u32) -> Result<(), String> {
     let maps = std::fs::read_to_string("/proc/self/maps").map_err(|e| e.to_string())?;
     let line = maps
@@ -963,22 +963,15 @@ fn sealed_page_resists_the_tenant(class: u32) -> Result<(), String> {
     ensure(read == (-1, libc::EFAULT), || {
         format!("read() into the sealed page: {read:?}")
     })?;
-    let data = [0xffu8; 4];
-    let local = libc::iovec {
-        iov_base: data.as_ptr() as *mut libc::c_void,
-        iov_len: 4,
-    };
-    let remote = libc::iovec {
-        iov_base: addr as *mut libc::c_void,
-        iov_len: 4,
-    };
-    // SAFETY: one iovec each side, as built above.
-    let written = unsafe { libc::process_vm_writev(libc::getpid(), &local, 1, &remote, 1, 0) };
-    ensure(written == -1 && errno() == libc::EFAULT, || {
-        format!(
-            "process_vm_writev into the sealed page: {written}, errno {}",
-            errno()
-        )
+    // Through /proc/self/mem (get_user_pages, which a pfn mapping refuses): EIO.
+    let mem = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/proc/self/mem")
+        .map_err(|e| format!("open /proc/self/mem: {e}"))?;
+    let poked = std::os::unix::fs::FileExt::write_at(&mem, &[0xff; 4], addr as u64)
+        .map_err(|e| e.raw_os_error().unwrap_or(0));
+    ensure(poked == Err(libc::EIO), || {
+        format!("a /proc/self/mem write into the sealed page: {poked:?}")
     })?;
     // SAFETY: as for the first read.
     let still = unsafe { std::ptr::read_volatile((addr + 12) as *const u32) };

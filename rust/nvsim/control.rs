@@ -58,6 +58,7 @@ fn control_checked(
         ctrl::Target::Subdevice => object.class == class::NV20_SUBDEVICE_0,
         ctrl::Target::ChannelGroup => object.class == class::KEPLER_CHANNEL_GROUP_A,
         ctrl::Target::Channel => matches!(object.kind, rm::Kind::Channel { .. }),
+        ctrl::Target::ConfCompute => object.class == class::NV_CONFIDENTIAL_COMPUTE,
     };
     if !takes {
         return Err(NV_ERR_NOT_SUPPORTED);

@@ -308,6 +308,9 @@ pub mod class {
     pub const NV01_MEMORY_SYSTEM_OS_DESCRIPTOR: u32 = 0x71;
     /// `NV01_EVENT_OS_EVENT`.
     pub const NV01_EVENT_OS_EVENT: u32 = 0x79;
+    /// `NV_CONFIDENTIAL_COMPUTE`: the system's confidential-computing state, under a client
+    /// (parameters: the client's handle). The CUDA runtime allocates it at initialisation.
+    pub const NV_CONFIDENTIAL_COMPUTE: u32 = 0xcb33;
     /// `NV01_DEVICE_0`.
     pub const NV01_DEVICE_0: u32 = 0x80;
     /// `NV20_SUBDEVICE_0`.
@@ -401,6 +404,8 @@ pub mod ctrl {
         ChannelGroup,
         /// A GPFIFO channel (NVC36F and its successors).
         Channel,
+        /// An `NV_CONFIDENTIAL_COMPUTE` object (NVCB33).
+        ConfCompute,
     }
 
     /// A control command nvsim answers.

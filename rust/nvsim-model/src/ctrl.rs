@@ -269,6 +269,11 @@ pub const RC_SOFT_DISABLE_WATCHDOG: u32 = 0x2080_2210;
 pub const RC_GET_WATCHDOG_INFO: u32 = 0x2080_2209;
 const RC_WATCHDOG_DISABLED: u32 = 0x1;
 
+/// `NV_CONF_COMPUTE_CTRL_CMD_SYSTEM_GET_CAPABILITIES`: five bytes (CPU capability, GPUs'
+/// capability, environment, the feature, devtools mode), all 0 for a system without
+/// confidential computing: no CPU TEE, no capable GPU, unavailable, disabled, disabled.
+pub const CONF_COMPUTE_GET_CAPABILITIES: u32 = 0xcb33_0101;
+
 /// `NV0000_CTRL_CMD_SYSTEM_GET_P2P_CAPS_MATRIX`: group A's and group B's GPU ids (up to 8
 /// each; no B means A against itself), then 8x8 matrices of caps and of the copy engines
 /// best for each direction. Two GPUs without NVLink here have no peer-to-peer path (caps
@@ -280,7 +285,7 @@ const P2P_CAPS_AT: usize = 72;
 const P2P_CAPS_SELF: u32 = 0x67;
 
 /// The commands answered here, with their exact sizes and targets.
-pub const SPECS: [Spec; 52] = [
+pub const SPECS: [Spec; 53] = [
     Spec {
         cmd: GPU_QUERY_ECC_STATUS,
         size: ECC_UNITS * ECC_UNIT_SIZE + 24,
@@ -325,6 +330,11 @@ pub const SPECS: [Spec; 52] = [
         cmd: RC_GET_WATCHDOG_INFO,
         size: 4,
         target: Target::Subdevice,
+    },
+    Spec {
+        cmd: CONF_COMPUTE_GET_CAPABILITIES,
+        size: 5,
+        target: Target::ConfCompute,
     },
     Spec {
         cmd: SYSTEM_GET_P2P_CAPS_MATRIX,
@@ -1001,6 +1011,7 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
         }
         PERF_BOOST | RC_RELEASE_WATCHDOG_REQUESTS | RC_SOFT_DISABLE_WATCHDOG => {}
         RC_GET_WATCHDOG_INFO => put(params, 0, RC_WATCHDOG_DISABLED),
+        CONF_COMPUTE_GET_CAPABILITIES => params.fill(0),
         SYSTEM_GET_P2P_CAPS_MATRIX => p2p_caps_matrix(params, ctx)?,
         MC_GET_ARCH_INFO => {
             params.fill(0);

@@ -75,6 +75,8 @@ pub enum Request {
     },
     /// An object that holds no memory and no channel (virtual memory, VA spaces, events ...).
     Plain,
+    /// Likewise, but allowed under a client only (the confidential-computing object).
+    UnderClient,
     /// A channel group (TSG).
     ChannelGroup,
     /// A GPFIFO channel on engine `engine_type` (`NV2080_ENGINE_TYPE_*`).
@@ -730,6 +732,12 @@ impl<S: SlotStorage> RmStore<S> {
                 )
             }
             Request::Plain => (Kind::Plain, gpu),
+            Request::UnderClient => {
+                if parent_obj.kind != Kind::Client {
+                    return Err(NV_ERR_INVALID_OBJECT_PARENT);
+                }
+                (Kind::Plain, None)
+            }
             Request::ChannelGroup => {
                 gpu.ok_or(NV_ERR_INVALID_OBJECT_PARENT)?;
                 (Kind::ChannelGroup, gpu)
@@ -1032,6 +1040,8 @@ pub fn class_params_len(class_id: u32) -> usize {
         class::FERMI_CONTEXT_SHARE_A => ctxshare_alloc_params::SIZE,
         c if class::GPFIFO_CHANNELS.contains(&c) => channel_alloc_params::SIZE,
         class::GT200_DEBUGGER => debugger_alloc_params::SIZE,
+        // NV_CONFIDENTIAL_COMPUTE_ALLOC_PARAMS: hClient.
+        class::NV_CONFIDENTIAL_COMPUTE => 4,
         _ => 0,
     }
 }
@@ -1093,6 +1103,7 @@ pub fn decode_alloc(class_id: u32, params: &[u8]) -> Result<Alloc, NvStatus> {
         | class::FERMI_VASPACE_A
         | class::NV01_EVENT_OS_EVENT => Request::Plain,
         c if class::USERMODE.contains(&c) => Request::Plain,
+        class::NV_CONFIDENTIAL_COMPUTE => Request::UnderClient,
         // Memory lists describe existing pages: no new memory.
         c if class::PRIVILEGED.contains(&c) => Request::Plain,
         _ => return Err(NV_ERR_INVALID_CLASS),
@@ -1293,6 +1304,22 @@ mod tests {
         );
         assert_eq!(r, Err(NV_ERR_NO_MEMORY));
         assert_eq!(s.gpu(0).unwrap().fb_used, 3 * GIB);
+    }
+
+    #[test]
+    fn confidential_compute_lives_under_a_client_only() {
+        let mut s = store::<64>(&[GIB], GIB);
+        let (client, device, _) = setup(&mut s, 1);
+        let cc = class::NV_CONFIDENTIAL_COMPUTE;
+        assert_eq!(
+            decode_alloc(cc, &[0; 4]),
+            Ok(Alloc::Object(Request::UnderClient))
+        );
+        let r = s.alloc(1, client, device, 0x300, cc, Request::UnderClient);
+        assert_eq!(r, Err(NV_ERR_INVALID_OBJECT_PARENT));
+        assert!(s
+            .alloc(1, client, client, 0x301, cc, Request::UnderClient)
+            .is_ok());
     }
 
     #[test]

@@ -61,6 +61,7 @@ pub fn alloc_params_size(class_id: u32) -> Option<usize> {
         class::FERMI_CONTEXT_SHARE_A => super::abi::nv_rm::ctxshare_alloc_params::SIZE,
         class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR => os_desc_alloc_params::SIZE,
         class::NV01_EVENT_OS_EVENT => 24,
+        class::NV_CONFIDENTIAL_COMPUTE => 4,
         class::KEPLER_CHANNEL_GROUP_A => 20,
         c if class::GPFIFO_CHANNELS.contains(&c) => family.channel_alloc_params_size(),
         c if class::COMPUTE.contains(&c) => 16,

@@ -187,6 +187,7 @@ pub fn alloc_kind(class_id: u32) -> Option<AllocKind> {
         | class::FERMI_VASPACE_A
         | class::FERMI_CONTEXT_SHARE_A
         | class::NV01_EVENT_OS_EVENT
+        | class::NV_CONFIDENTIAL_COMPUTE
         | class::GT200_DEBUGGER
         | class::KEPLER_CHANNEL_GROUP_A => AllocKind::Other,
         c if class::GPFIFO_CHANNELS.contains(&c)

@@ -30,6 +30,26 @@ nvidia_smi_query() {
     fail "GPU 1 should show 4096 MiB total, none used"
 }
 
+# --query-compute-apps lists the process that holds a CUDA context on GPU 0, by pid and
+# name, with the video memory nvsim counts for it (GET_PIDS and GET_PID_INFO).
+nvidia_smi_compute_apps() {
+  setup || return 1
+  CUDA_PROBE_TIMEOUT=60 nv $NV_ROOT/usr/bin/cuda_probe quota > /tmp/ctx 2>&1 & c=$!
+  i=0; until grep -qx PAUSE /tmp/ctx 2>/dev/null || [ $i -gt 600 ]; do sleep 0.1; i=$((i + 1)); done
+  p=$(pidof cuda_probe)
+  dmesg -c > /dev/null
+  nv $NV_ROOT/usr/bin/nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > /tmp/out 2>&1; rc=$?
+  dmesg | grep 'trace:' | sed 's/.*trace: //' | grep -v "engine gpu" > /tmp/smitrace
+  wait $c
+  cat /tmp/out
+  echo "--- nvidia-smi's calls nvsim refused:"; grep -v "status 0x0$" /tmp/smitrace | sort | uniq -c
+  [ $rc = 0 ] || fail "nvidia-smi exited $rc" || return 1
+  grep -qx 'pid, process_name, used_gpu_memory \[MiB\]' /tmp/out || fail "no CSV header" || return 1
+  grep -Eqx "$p, [^,]*cuda_probe, [1-9][0-9]* MiB" /tmp/out ||
+    fail "cuda_probe (pid $p) is not listed with its memory" || return 1
+  [ "$(grep -c MiB /tmp/out)" = 2 ] || fail "one process, once, is listed"
+}
+
 # -q -d MEMORY: the driver version and the framebuffer of each GPU.
 nvidia_smi_memory_report() {
   setup || return 1
@@ -149,7 +169,7 @@ nvidia_userspace_in_container() {
   lsmod | grep -q fakegpu || load_fakegpu || return 1
   base_held=$(sed -n 's/^gpu0 fb_size [0-9]* fb_used \([0-9]*\) .*/\1/p' /sys/kernel/debug/nvsim/state)
   nv_container nvsmi '"fakegpu.io/memory.max":"2G","fakegpu.io/devices":"0"' \
-    'stat -c \"node %n %t:%T\" /dev/nvidiactl /dev/nvidia0; grep /dev/nvidia /proc/self/mountinfo; grep ^ModifyDeviceFiles /proc/driver/nvidia/params; mknod /tmp/real c 195 255 && cat /tmp/real; echo real=$?; /usr/bin/nvidia-smi -L; echo smi=$?; nv-client hold 268435456 > /tmp/held & h=$!; sleep 3; /usr/bin/nvidia-smi --query-gpu=name,uuid,memory.total,memory.used --format=csv; echo query=$?; /usr/bin/nvidia-smi -q -d MEMORY; echo report=$?; sleep 2; kill $h; /usr/bin/cuda_probe work; echo cuda=$?; /usr/bin/cuda_probe quota; echo quota=$?' > /tmp/out 2>&1 & c=$!
+    'stat -c \"node %n %t:%T\" /dev/nvidiactl /dev/nvidia0; grep /dev/nvidia /proc/self/mountinfo; grep ^ModifyDeviceFiles /proc/driver/nvidia/params; mknod /tmp/real c 195 255 && cat /tmp/real; echo real=$?; /usr/bin/nvidia-smi -L; echo smi=$?; nv-client hold 268435456 > /tmp/held & h=$!; sleep 3; /usr/bin/nvidia-smi --query-gpu=name,uuid,memory.total,memory.used --format=csv; echo query=$?; /usr/bin/nvidia-smi -q -d MEMORY; echo report=$?; sleep 2; kill $h; /usr/bin/cuda_probe work; echo cuda=$?; /usr/bin/cuda_probe quota > /tmp/q 2>&1 & q=$!; until grep -qx PAUSE /tmp/q; do sleep 0.1; done; echo PAUSE; /usr/bin/nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv; echo apps=$? probe=$q; wait $q; echo quota=$?; cat /tmp/q; if [ -x /usr/bin/cudart_probe ]; then /usr/bin/cudart_probe; echo cudart=$?; fi' > /tmp/out 2>&1 & c=$!
   # While it holds 256 MiB: the hook gave its cgroup the 2 GiB it asked for on GPU 0.
   . /fakegpu/container_lib.sh
   i=0
@@ -207,7 +227,7 @@ nvidia_userspace_in_container() {
   echo "FIGURE after cuCtxCreate in the container: charged $charged bytes on GPU 0, nvsim holds $((held - base_held)) for it"
   [ -n "$charged" ] && [ "$charged" = "$((held - base_held))" ] ||
     fail "charged $charged, nvsim holds $((held - base_held)) for the container" || return 1
-  meminfo=$(sed -n '/^PAUSE$/{x;p;};h' /tmp/out)
+  meminfo=$(sed -n '/^PAUSE$/{x;p;};h' /tmp/out | tail -1)
   [ "$meminfo" = "MEMINFO free=$((2147483648 - charged)) total=2147483648" ] ||
     fail "cuMemGetInfo after cuCtxCreate: $meminfo, want the 2 GiB quota less $charged free" || return 1
   # Past the quota: the driver's out-of-memory, the context usable, and after a free the
@@ -216,6 +236,22 @@ nvidia_userspace_in_container() {
     fail "an allocation past the quota: $(grep ^OVER /tmp/out)" || return 1
   grep -Eqx 'AGAIN [0-9]+ ok' /tmp/out && grep -q 'quota=0' /tmp/out ||
     fail "after a free the allocation past the quota should succeed" || return 1
+  # nvidia-smi in the container lists the container's CUDA process, by its pid there, with
+  # its memory (fakegpu translates the driver's process list: not the worker, not the host pid).
+  q=$(sed -n 's/^apps=0 probe=//p' /tmp/out)
+  [ -n "$q" ] && grep -Eqx "$q, [^,]*cuda_probe, [1-9][0-9]* MiB" /tmp/out ||
+    fail "nvidia-smi in the container does not list cuda_probe (pid $q there) with its memory" || return 1
+  # The CUDA runtime (when it was fetched) under the quota: one GPU of 2 GiB, a copy there
+  # and back.
+  if [ -x $NV_ROOT/usr/bin/cudart_probe ]; then
+    for call in cudaGetDeviceCount cudaMemGetInfo cudaMalloc cudaMemcpyHtoD cudaMemcpyDtoH \
+        cudaDeviceSynchronize cudaFree; do
+      grep -qx "CALL $call = 0 (cudaSuccess)" /tmp/out || fail "$call failed in the container" || return 1
+    done
+    grep -qx 'DEVICES 1' /tmp/out && grep -Eqx 'MEMINFO free=[0-9]+ total=2147483648' /tmp/out &&
+      grep -qx 'COPY ok' /tmp/out && grep -q 'cudart=0' /tmp/out ||
+      fail "the runtime in the container: one GPU, the 2 GiB quota as total, the copy intact" || return 1
+  fi
   sleep 1
 }
 

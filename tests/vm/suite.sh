@@ -59,7 +59,8 @@ for c in containers_with_quotas container_gpu_and_device_cgroup container_operat
 done
 # NVIDIA's own userspace (when it could be fetched).
 if [ -d /nvidia ]; then
-  for c in nvidia_smi_list nvidia_smi_query nvidia_smi_memory_report cuda_driver_api \
+  for c in nvidia_smi_list nvidia_smi_query nvidia_smi_memory_report nvidia_smi_compute_apps \
+      cuda_driver_api \
       nvidia_userspace_in_container; do
     run_case "$c" sh /fakegpu/nvidia_userspace.sh "$c"
   done

@@ -111,6 +111,19 @@ fn escape_ioctl(
     }
     if nr == rm::RM_CONTROL && route == Route::Direct {
         if let Some(p) = read_pod::<Nvos54>(head) {
+            let size = p.params_size as usize;
+            // Other sizes go to the driver, which refuses them before reading anything.
+            match (p.cmd, size) {
+                (ctrl::NV2080_CTRL_CMD_GPU_GET_PIDS, super::processes::GET_PIDS_SIZE) => {
+                    calls::count(calls::Route::Private);
+                    return super::processes::get_pids(fake, ioctl, forward_cmd, ptr);
+                }
+                (ctrl::NV2080_CTRL_CMD_GPU_GET_PID_INFO, super::processes::GET_PID_INFO_SIZE) => {
+                    calls::count(calls::Route::Private);
+                    return super::processes::get_pid_info(fake, ioctl, forward_cmd, ptr);
+                }
+                _ => {}
+            }
             let version = match (p.cmd, p.params_size as usize) {
                 (ctrl::NV2080_CTRL_CMD_FB_GET_INFO_V2, fb_info::PARAMS_SIZE) => Some(2),
                 (ctrl::NV2080_CTRL_CMD_FB_GET_INFO, fb_info::V1_PARAMS_SIZE) => Some(1),

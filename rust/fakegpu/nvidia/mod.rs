@@ -7,7 +7,8 @@
 //! Layers, lowest first: `calls` (how many calls took each route), `discovery` (the driver's
 //! majors and GPUs at load), `nodes_fs` (the `fakegpu-nodes` filesystem), `fd_translation`
 //! (calls made in the caller's worker, fds rewritten), `meter` (the mirror of RM objects and their charges), `visibility` (the
-//! GPU-enumerating calls for a limited cgroup), `ioctl` (decoding, filter, routing),
+//! GPU-enumerating calls for a limited cgroup), `processes` (the driver's process lists,
+//! translated to the caller's cgroup and pid namespace), `ioctl` (decoding, filter, routing),
 //! `cgroup_files` (the personality's per-cgroup files); this file holds its state and the
 //! [`Personality`] implementation.
 
@@ -18,6 +19,7 @@ mod fd_translation;
 mod ioctl;
 mod meter;
 pub(crate) mod nodes_fs;
+mod processes;
 mod visibility;
 
 use crate::abi::nv_frontend::{NvIoctlCardInfo, NV_CTL_MINOR};

@@ -28,20 +28,36 @@ use kernel::uaccess::UserSlice;
 
 /// Largest parameter struct copied (NVIDIA's NVOS32, RM_VID_HEAP_CONTROL, is 184 bytes).
 pub(crate) const OUTER_MAX: usize = 256;
-/// Largest block a pointer in it may lead to.
-pub(crate) const INDIRECT_MAX: usize = 1024;
+/// Largest block a pointer in it may lead to (GPU_GET_PID_INFO's list is 14408 bytes).
+const INDIRECT_MAX: usize = 16 * 1024 - OUTER_MAX;
 /// Most pointers followed (RM_ALLOC's NVOS64: parameters and requested rights).
 const MAX_INDIRECT: usize = 2;
-/// Bytes a call uses in its scratch slot: the struct, then each block.
-const SLOT_NEEDED: usize = OUTER_MAX + MAX_INDIRECT * INDIRECT_MAX;
 /// Most fd parameters one call carries.
 const MAX_FDS: usize = 2;
-// The sealed page in the caller's mm (`sealed_page.c`) is one page, as is a scratch slot.
-const _: () = assert!(SLOT_NEEDED <= 4096);
+/// Bytes of the sealed page in the caller's mm (`sealed_page.c`).
+const SEALED_SLOT_SIZE: usize = 4096;
 
-/// Whether the scratch slots hold what a call lays out there (checked at load).
+/// Whether the scratch slots hold the largest call (checked at load). A call is laid out in
+/// its slot as the struct, then each block (8-byte aligned); one that does not fit its slot
+/// (a scratch slot, or the smaller sealed page) fails with EINVAL.
 pub(crate) fn slots_fit() -> bool {
-    scratch_slot_size() >= SLOT_NEEDED
+    scratch_slot_size() >= OUTER_MAX + INDIRECT_MAX
+}
+
+/// Where each block of a call goes in its slot, after the struct; `None` if they do not fit
+/// in `slot_len` bytes.
+fn layout(
+    blocks: &[Option<Indirect>; MAX_INDIRECT],
+    slot_len: usize,
+) -> Option<[usize; MAX_INDIRECT]> {
+    let mut at = [0usize; MAX_INDIRECT];
+    let mut next = OUTER_MAX;
+    for (slot, block) in at.iter_mut().zip(blocks) {
+        *slot = next;
+        let len = block.as_ref().map_or(0, |b| b.data.len());
+        next = next.checked_add(len)?.checked_next_multiple_of(8)?;
+    }
+    (next <= slot_len).then_some(at)
 }
 
 /// An fd parameter: where it sits in the struct, the caller's value, and the real file the
@@ -185,6 +201,16 @@ impl<'a> PrivateCall<'a> {
             .map(|i| &i.data[..])
     }
 
+    /// The same, to change before the call (what the driver gets) or after it (what the
+    /// caller gets back).
+    pub(crate) fn block_mut(&mut self, at: usize) -> Option<&mut [u8]> {
+        self.indirect
+            .iter_mut()
+            .flatten()
+            .find(|i| i.at == at && !i.data.is_empty())
+            .map(|i| &mut i.data[..])
+    }
+
     /// The driver will also find these real files in the worker's table (for a driver that
     /// walks the fd table during the call).
     pub(crate) fn with_files(&mut self, files: KBox<FileSet>) {
@@ -276,21 +302,23 @@ impl<'a> PrivateCall<'a> {
     }
 }
 
-/// Where the worker lays out a call's copy: `base` is the user address the driver gets;
-/// the copy is written and read there, or through `kernel` if set (the sealed page).
+/// Where the worker lays out a call's copy: `base` is the user address the driver gets,
+/// `len` the bytes there; the copy is written and read there, or through `kernel` if set
+/// (the sealed page).
 struct Slot {
     base: usize,
+    len: usize,
     kernel: *mut u8,
 }
 
 impl Slot {
     /// The `len` bytes at `offset` through the kernel address, if they fit in the page.
     fn kernel_range(&self, offset: usize, len: usize) -> Result<*mut u8> {
-        if offset.checked_add(len).ok_or(EINVAL)? > SLOT_NEEDED {
+        if offset.checked_add(len).ok_or(EINVAL)? > self.len {
             return Err(EINVAL);
         }
-        // SAFETY: `kernel` is the sealed page's kernel address (a whole page, at least
-        // `SLOT_NEEDED` bytes, checked at load by `slots_fit`), and `offset + len` is within it.
+        // SAFETY: `kernel` is the sealed page's kernel address, `self.len` bytes long
+        // (`SEALED_SLOT_SIZE`, one page), and `offset + len` is within it.
         Ok(unsafe { self.kernel.add(offset) })
     }
 
@@ -332,6 +360,11 @@ unsafe extern "C" fn private_job(ctx: *mut c_void, base: usize, kbase: *mut c_vo
     let mut installed = Installed::new();
     let slot = Slot {
         base,
+        len: if kbase.is_null() {
+            scratch_slot_size()
+        } else {
+            SEALED_SLOT_SIZE
+        },
         kernel: kbase.cast(),
     };
     let result = (|| -> Result<c_long> {
@@ -352,12 +385,12 @@ unsafe extern "C" fn private_job(ctx: *mut c_void, base: usize, kbase: *mut c_vo
                 field.copy_from_slice(&number.to_ne_bytes());
             }
         }
-        for (i, ind) in call.indirect.iter().enumerate() {
+        let at = layout(&call.indirect, slot.len).ok_or(EINVAL)?;
+        for (ind, &offset) in call.indirect.iter().zip(&at) {
             let Some(ind) = ind else { continue };
             let addr = if ind.data.is_empty() {
                 FAULTING_ADDRESS
             } else {
-                let offset = OUTER_MAX + i * INDIRECT_MAX;
                 slot.write(offset, &ind.data)?;
                 (base + offset) as u64
             };
@@ -370,10 +403,10 @@ unsafe extern "C" fn private_job(ctx: *mut c_void, base: usize, kbase: *mut c_vo
         // mm this worker runs with.
         let ret = unsafe { (call.ioctl)(call.fake.real.as_ptr(), call.cmd, base as _) };
         slot.read(0, call.outer.get_mut(..call.outer_len).ok_or(EINVAL)?)?;
-        for (i, ind) in call.indirect.iter_mut().enumerate() {
+        for (ind, &offset) in call.indirect.iter_mut().zip(&at) {
             let Some(ind) = ind else { continue };
             if !ind.data.is_empty() {
-                slot.read(OUTER_MAX + i * INDIRECT_MAX, &mut ind.data)?;
+                slot.read(offset, &mut ind.data)?;
             }
         }
         Ok(ret)

@@ -23,11 +23,7 @@ extern "C" {
         f: unsafe extern "C" fn(*mut c_void),
         ctx: *mut c_void,
     ) -> c_int;
-    fn fakegpu_worker_run_private(
-        worker: *mut c_void,
-        f: PrivateFn,
-        ctx: *mut c_void,
-    ) -> c_int;
+    fn fakegpu_worker_run_private(worker: *mut c_void, f: PrivateFn, ctx: *mut c_void) -> c_int;
     fn fakegpu_worker_run_sealed(worker: *mut c_void, f: PrivateFn, ctx: *mut c_void) -> c_int;
     fn fakegpu_scratch_slot_size() -> usize;
     fn fakegpu_install_file(file: *mut c_void) -> c_int;

@@ -144,7 +144,8 @@ void fakegpu_cgroup_put(struct cgroup *cgrp);
 
 /* fakegpu's scratch range (see fakegpu_scratch_init) and which of its slots workers own. */
 #define FAKEGPU_SCRATCH_SLOTS 8192
-#define FAKEGPU_SCRATCH_SLOT_SIZE PAGE_SIZE
+/* 16 KiB: the largest call fakegpu copies (GPU_GET_PID_INFO, 14408 bytes, and its struct). */
+#define FAKEGPU_SCRATCH_SLOT_SIZE (4 * PAGE_SIZE)
 static struct mm_struct *scratch_mm;
 static unsigned long scratch_addr;
 static DEFINE_IDA(scratch_slots);
@@ -366,7 +367,7 @@ size_t fakegpu_format_hop(char *buf, size_t len)
  * user process can touch. A module cannot create an mm (mm_alloc is not exported), so it
  * keeps the loading process's (insmod's) with a reference, and a range mapped in it at load.
  * Once insmod has exited no task runs in it: only fakegpu's workers. Each worker has a slot
- * (a page) of its own for as long as it lives, and makes one call at a time, so calls of
+ * (16 KiB) of its own for as long as it lives, and makes one call at a time, so calls of
  * different processes never wait for each other's slots. The range is reserved, not
  * populated: a slot's page is allocated when first used, and a slot is only reused by a
  * later worker (which overwrites what it passes to the driver).
@@ -535,6 +536,81 @@ void fakegpu_current_comm(char *buf, size_t len)
 long fakegpu_file_count(struct file *file)
 {
 	return file_count(file);
+}
+
+/*
+ * GPU_GET_PIDS and GPU_GET_PID_INFO through fakegpu (nvidia/processes.rs). The driver
+ * records the process that made a client, which for a client made through fakegpu is the
+ * process's worker, and fakegpu asks it from the worker, so in the initial pid namespace.
+ * These translate between the driver's global pids and the caller's view, limited to the
+ * processes of the caller's cgroup and below (all of them for the root cgroup). Each takes
+ * the workers' lock: a worker's thread is only stopped under it.
+ */
+int fakegpu_pid_for_caller(int nr);
+int fakegpu_driver_pid_for(int vnr);
+
+/* Under RCU: whether @task is in the caller's cgroup or below it. */
+static bool fakegpu_callers_process(struct task_struct *task)
+{
+	return cgroup_is_descendant(task_dfl_cgroup(task), task_dfl_cgroup(current));
+}
+
+/*
+ * The pid the caller sees of the process global pid @nr stands for: a worker stands for its
+ * process, any other task for itself. 0 if there is none, or it is outside the caller's
+ * cgroup, or it has no pid in the caller's namespace.
+ */
+int fakegpu_pid_for_caller(int nr)
+{
+	struct fakegpu_worker *w;
+	struct task_struct *task;
+	struct pid *pid, *shown;
+	unsigned long i;
+	int vnr = 0;
+
+	mutex_lock(&fakegpu_workers_lock);
+	rcu_read_lock();
+	pid = find_pid_ns(nr, &init_pid_ns);
+	shown = pid;
+	if (pid) {
+		xa_for_each(&fakegpu_workers, i, w) {
+			if (task_pid(w->kw->task) == pid) {
+				shown = w->tgid;
+				break;
+			}
+		}
+		task = pid_task(shown, PIDTYPE_TGID);
+		if (task && fakegpu_callers_process(task))
+			vnr = pid_vnr(shown);
+	}
+	rcu_read_unlock();
+	mutex_unlock(&fakegpu_workers_lock);
+	return vnr;
+}
+
+/*
+ * The global pid the driver knows the caller's process @vnr by: its worker's, if it has one,
+ * else its own. 0 if there is no such process in the caller's namespace, or it is outside
+ * the caller's cgroup.
+ */
+int fakegpu_driver_pid_for(int vnr)
+{
+	struct fakegpu_worker *w;
+	struct task_struct *task;
+	struct pid *pid;
+	int nr = 0;
+
+	mutex_lock(&fakegpu_workers_lock);
+	rcu_read_lock();
+	pid = vnr > 0 ? find_vpid(vnr) : NULL;
+	task = pid ? pid_task(pid, PIDTYPE_TGID) : NULL;
+	if (task && fakegpu_callers_process(task)) {
+		w = xa_load(&fakegpu_workers, pid_nr(pid));
+		nr = w && w->tgid == pid ? task_pid_nr(w->kw->task) : pid_nr(pid);
+	}
+	rcu_read_unlock();
+	mutex_unlock(&fakegpu_workers_lock);
+	return nr;
 }
 
 /* get_file() is a static inline. */

@@ -6,7 +6,7 @@
 
 use super::abi::nv_rm::ctrl::{Spec, Target};
 use super::abi::nv_status::*;
-use super::abi::pod::write_pod;
+use super::abi::pod::{read_pod, write_pod};
 use super::frontend::SimGpu;
 
 /// An id slot with no GPU in an id list (`NV0000_CTRL_GPU_INVALID_ID`).
@@ -232,6 +232,49 @@ pub const SUBDEVICE_UNDOCUMENTED_0146: u32 = 0x2080_0146;
 /// cuCtxCreate fail with CUDA_ERROR_NOT_SUPPORTED).
 pub const DEVICE_UNDOCUMENTED_9909: u32 = 0x0080_9909;
 
+/// NV2080 controls of the legacy clock category (0x90), which the CUDA runtime sends when it
+/// initialises (cudaGetDeviceCount) and the driver API never does; not in NVIDIA's open
+/// headers (closed RM). Refusing any of them makes the runtime fail with
+/// cudaErrorInitializationError, on nvsim and, as measured by another project with an
+/// interposer, on a real GA106 (driver 580). nvsim answers what that hardware answered:
+/// 0x20809009 (8 bytes) `{0, 0xd}`, 0x20809001 (8 bytes) `{0x03fc007f, 0}`, 0x20809064 (520
+/// bytes) ten leading words and zeros. The words' meaning is not documented anywhere.
+pub const CLK_UNDOCUMENTED_9009: u32 = 0x2080_9009;
+/// See [`CLK_UNDOCUMENTED_9009`].
+pub const CLK_UNDOCUMENTED_9001: u32 = 0x2080_9001;
+/// See [`CLK_UNDOCUMENTED_9009`].
+pub const CLK_UNDOCUMENTED_9064: u32 = 0x2080_9064;
+const CLK_9009_WORDS: [u32; 2] = [0, 0xd];
+const CLK_9001_WORDS: [u32; 2] = [0x03fc_007f, 0];
+const CLK_9064_WORDS: [u32; 10] = [0, 2, 1, 1, 1, 0x64, 4, 0x10, 1, 0x64];
+
+/// NV2080 controls of the legacy perf category (0xa0) the CUDA runtime sends next (closed
+/// RM, not in the open headers): 0x2080a084 (4 bytes) succeeds and writes nothing, and
+/// 0x2080a026 (532 bytes) answers the maximum clocks of the domains listed in the request
+/// (`0x400` at 0, the count at 0x10, entries of 16 bytes from 0x14: domain, 0, kHz out, 0),
+/// which become cudaDevAttrClockRate and MemoryClockRate; the RM also writes 2 (a byte) at 4,
+/// 4 at 8 and 1 at 0x0c. Layout and fixed words as another project measured them on a real
+/// GA102 (driver 580); the clocks are an H100 PCIe's: 1755 MHz graphics, 1593 MHz memory.
+/// Refusing both sends the runtime to a fallback (0x2080a001) and slower clocks.
+pub const PERF_UNDOCUMENTED_A084: u32 = 0x2080_a084;
+
+/// `NV0080_CTRL_CMD_GPU_GET_VGX_CAPS`: `{NvBool isVgx}`, false on bare metal (the RM answers
+/// nothing else). NVML asks it before it lists a GPU's processes.
+pub const DEVICE_GET_VGX_CAPS: u32 = 0x0080_028e;
+/// `NV0080_CTRL_CMD_GPU_GET_BRAND_CAPS`: `{NvU32 brands}`, a mask of Quadro, NVS and Titan
+/// branding: none for a data-centre GPU.
+pub const DEVICE_GET_BRAND_CAPS: u32 = 0x0080_0294;
+/// See [`PERF_UNDOCUMENTED_A084`].
+pub const PERF_UNDOCUMENTED_A026: u32 = 0x2080_a026;
+const PERF_A026_MAGIC: u32 = 0x400;
+const PERF_A026_COUNT_AT: usize = 0x10;
+const PERF_A026_ENTRIES_AT: usize = 0x14;
+const PERF_A026_ENTRY: usize = 16;
+const CLK_DOMAIN_GPC: u32 = 0x1;
+const CLK_DOMAIN_MCLK: u32 = 0x10;
+const H100_PCIE_MAX_GPC_KHZ: u32 = 1_755_000;
+const H100_PCIE_MAX_MCLK_KHZ: u32 = 1_593_000;
+
 /// `NV2080_CTRL_CMD_GPU_QUERY_ECC_STATUS`: 24 units of 40 bytes (enabled, scrubComplete,
 /// supported, then four error counts), the poison and uncorrectable flags, flags and a GR
 /// route. An H100 with ECC on: every unit supported, enabled and scrubbed, no errors (UVM
@@ -285,7 +328,7 @@ const P2P_CAPS_AT: usize = 72;
 const P2P_CAPS_SELF: u32 = 0x67;
 
 /// The commands answered here, with their exact sizes and targets.
-pub const SPECS: [Spec; 53] = [
+pub const SPECS: [Spec; 60] = [
     Spec {
         cmd: GPU_QUERY_ECC_STATUS,
         size: ECC_UNITS * ECC_UNIT_SIZE + 24,
@@ -329,6 +372,41 @@ pub const SPECS: [Spec; 53] = [
     Spec {
         cmd: RC_GET_WATCHDOG_INFO,
         size: 4,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: CLK_UNDOCUMENTED_9009,
+        size: 8,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: CLK_UNDOCUMENTED_9001,
+        size: 8,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: CLK_UNDOCUMENTED_9064,
+        size: 520,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: DEVICE_GET_BRAND_CAPS,
+        size: 4,
+        target: Target::Device,
+    },
+    Spec {
+        cmd: DEVICE_GET_VGX_CAPS,
+        size: 1,
+        target: Target::Device,
+    },
+    Spec {
+        cmd: PERF_UNDOCUMENTED_A084,
+        size: 4,
+        target: Target::Subdevice,
+    },
+    Spec {
+        cmd: PERF_UNDOCUMENTED_A026,
+        size: 532,
         target: Target::Subdevice,
     },
     Spec {
@@ -581,6 +659,31 @@ fn word(params: &[u8], at: usize) -> u32 {
         .get(at..)
         .and_then(super::abi::pod::read_pod::<u32>)
         .unwrap_or(0)
+}
+
+/// 0x2080a026 (see [`PERF_UNDOCUMENTED_A026`]): the maximum clock of each listed domain.
+fn perf_max_clocks(params: &mut [u8]) -> Result<(), NvStatus> {
+    let word = |p: &[u8], at: usize| p.get(at..).and_then(read_pod::<u32>).unwrap_or(0);
+    let count = word(params, PERF_A026_COUNT_AT) as usize;
+    let room = (params.len() - PERF_A026_ENTRIES_AT) / PERF_A026_ENTRY;
+    if word(params, 0) != PERF_A026_MAGIC || count > room {
+        return Err(NV_ERR_INVALID_ARGUMENT);
+    }
+    for i in 0..count {
+        let at = PERF_A026_ENTRIES_AT + i * PERF_A026_ENTRY;
+        let khz = match word(params, at) {
+            CLK_DOMAIN_GPC => H100_PCIE_MAX_GPC_KHZ,
+            CLK_DOMAIN_MCLK => H100_PCIE_MAX_MCLK_KHZ,
+            _ => return Err(NV_ERR_INVALID_ARGUMENT),
+        };
+        put(params, at + 8, khz);
+    }
+    if let Some(b) = params.get_mut(4) {
+        *b = 2;
+    }
+    put(params, 8, 4);
+    put(params, 0x0c, 1);
+    Ok(())
 }
 
 fn put(params: &mut [u8], at: usize, value: u32) {
@@ -1012,6 +1115,20 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
         PERF_BOOST | RC_RELEASE_WATCHDOG_REQUESTS | RC_SOFT_DISABLE_WATCHDOG => {}
         RC_GET_WATCHDOG_INFO => put(params, 0, RC_WATCHDOG_DISABLED),
         CONF_COMPUTE_GET_CAPABILITIES => params.fill(0),
+        PERF_UNDOCUMENTED_A084 => {}
+        DEVICE_GET_VGX_CAPS | DEVICE_GET_BRAND_CAPS => params.fill(0),
+        PERF_UNDOCUMENTED_A026 => perf_max_clocks(params)?,
+        CLK_UNDOCUMENTED_9009 | CLK_UNDOCUMENTED_9001 | CLK_UNDOCUMENTED_9064 => {
+            let words: &[u32] = match cmd {
+                CLK_UNDOCUMENTED_9009 => &CLK_9009_WORDS,
+                CLK_UNDOCUMENTED_9001 => &CLK_9001_WORDS,
+                _ => &CLK_9064_WORDS,
+            };
+            params.fill(0);
+            for (i, &w) in words.iter().enumerate() {
+                put(params, 4 * i, w);
+            }
+        }
         SYSTEM_GET_P2P_CAPS_MATRIX => p2p_caps_matrix(params, ctx)?,
         MC_GET_ARCH_INFO => {
             params.fill(0);
@@ -1025,6 +1142,26 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn perf_max_clocks_answers_the_listed_domains() {
+        let mut p = [0u8; 532];
+        put(&mut p, 0, PERF_A026_MAGIC);
+        put(&mut p, 0x10, 2);
+        put(&mut p, 0x14, CLK_DOMAIN_GPC);
+        put(&mut p, 0x24, CLK_DOMAIN_MCLK);
+        assert_eq!(perf_max_clocks(&mut p), Ok(()));
+        let word = |p: &[u8], at: usize| read_pod::<u32>(&p[at..]).unwrap();
+        assert_eq!(word(&p, 0x1c), H100_PCIE_MAX_GPC_KHZ);
+        assert_eq!(word(&p, 0x2c), H100_PCIE_MAX_MCLK_KHZ);
+        assert_eq!((p[4], word(&p, 8), word(&p, 0x0c)), (2, 4, 1));
+        put(&mut p, 0x24, 0x7);
+        assert_eq!(perf_max_clocks(&mut p), Err(NV_ERR_INVALID_ARGUMENT));
+        put(&mut p, 0x10, 33);
+        assert_eq!(perf_max_clocks(&mut p), Err(NV_ERR_INVALID_ARGUMENT));
+        put(&mut p, 0, 0);
+        assert_eq!(perf_max_clocks(&mut p), Err(NV_ERR_INVALID_ARGUMENT));
+    }
+
     use super::*;
     use crate::abi::pod::read_pod;
 

@@ -21,10 +21,6 @@ pub const DIRECT_ONLY: &[(&str, &str)] = &[
         "nvsim_sys_params_set_once",
         "fakegpu refuses SYS_PARAMS (proxy_filter_refusals)",
     ),
-    (
-        "nvsim_get_pids_and_pid_info",
-        "fakegpu refuses GET_PIDS and GET_PID_INFO: they list every tenant's processes",
-    ),
 ];
 
 /// Every nvsim case, in the order the suite runs them.

@@ -25,13 +25,16 @@ pub(crate) struct Userd {
     pub(crate) offset: u64,
 }
 
-/// Where a channel stopped inside a pushbuffer segment: an acquire that does not hold yet.
+/// Where a channel stopped inside a pushbuffer segment: an acquire that does not hold yet,
+/// or a compute launch still running.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Stall {
-    /// The dword after the acquire, in the segment of GPFIFO entry `gp_get`.
+    /// The dword after the acquire or launch, in the segment of GPFIFO entry `gp_get`.
     pub(crate) next_dword: u32,
-    /// The semaphore: GPU VA, payload, size, comparison.
+    /// The semaphore (GPU VA, payload, size, comparison), or the launch.
     pub(crate) acquire: crate::nvsim_model::methods::Action,
+    /// For a launch: the monotonic ns at which it completes (then its releases are made).
+    pub(crate) until_ns: u64,
 }
 
 /// One channel.

@@ -27,6 +27,20 @@ extern "C" {
     fn nvsim_clock_mono_ns() -> u64;
     /// `cond_resched`.
     fn nvsim_cond_resched();
+    /// The `launch_us` parameter.
+    fn nvsim_param_launch_us() -> kernel::ffi::c_uint;
+}
+
+/// Monotonic nanoseconds.
+fn now_ns() -> u64 {
+    // SAFETY: reads the kernel's monotonic clock.
+    unsafe { nvsim_clock_mono_ns() }
+}
+
+/// How long a compute launch runs, in ns (the `launch_us` parameter).
+fn launch_ns() -> u64 {
+    // SAFETY: the shim returns its parameter (read with READ_ONCE).
+    u64::from(unsafe { nvsim_param_launch_us() }) * 1000
 }
 
 /// Bytes a copy or fill moves between chances for other tasks to run.
@@ -157,9 +171,17 @@ fn run_segment(
     dwords: u32,
     from: u32,
 ) -> Stop {
-    // A stalled acquire is checked again before anything after it runs.
+    // A stalled acquire is checked again before anything after it runs; a running launch
+    // completes (its releases) once its time is up.
     if let Some(stall) = ch.stall {
-        if !acquired(mem, &stall.acquire) {
+        if let Action::Launch { .. } = stall.acquire {
+            if now_ns() < stall.until_ns {
+                return Stop::Stalled;
+            }
+            if execute(mem, &stall.acquire).is_err() {
+                return Stop::Error("a fault on a GPU virtual address");
+            }
+        } else if !acquired(mem, &stall.acquire) {
             return Stop::Stalled;
         }
         ch.stall = None;
@@ -203,12 +225,22 @@ fn run_segment(
                         action
                     );
                 }
+                let duration = launch_ns();
+                if matches!(action, Action::Launch { .. }) && duration > 0 {
+                    ch.stall = Some(Stall {
+                        next_dword: dword + 1,
+                        acquire: action,
+                        until_ns: now_ns().saturating_add(duration),
+                    });
+                    return Stop::Stalled;
+                }
                 match execute(mem, &action) {
                     Ok(true) => {}
                     Ok(false) => {
                         ch.stall = Some(Stall {
                             next_dword: dword + 1,
                             acquire: action,
+                            until_ns: 0,
                         });
                         return Stop::Stalled;
                     }
@@ -265,9 +297,7 @@ fn execute(mem: &GpuMem<'_>, action: &Action) -> Result<bool, Fault> {
             let bytes = payload.to_le_bytes();
             mem.write(va, &bytes[..usize::from(size.min(8))])?;
             if timestamp {
-                // SAFETY: reads the kernel's monotonic clock.
-                let now = unsafe { nvsim_clock_mono_ns() };
-                mem.write(va.wrapping_add(8), &now.to_le_bytes())?;
+                mem.write(va.wrapping_add(8), &now_ns().to_le_bytes())?;
             }
             Ok(true)
         }
@@ -332,7 +362,8 @@ fn execute(mem: &GpuMem<'_>, action: &Action) -> Result<bool, Fault> {
             mem.write(va, &bytes[..usize::from(size.clamp(1, 4))])?;
             Ok(true)
         }
-        // A compute launch runs no shader: it completes at once, with its QMD's releases.
+        // A compute launch runs no shader: it completes with its QMD's releases (after
+        // `launch_us`, see `run_segment`).
         Action::Launch { qmd } => {
             let mut bytes = [0u8; QMD_BYTES];
             mem.read(qmd, &mut bytes)?;

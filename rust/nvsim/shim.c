@@ -194,6 +194,22 @@ int nvsim_param_fb_backing_mib(void)
 	return READ_ONCE(fb_backing_mib);
 }
 
+/*
+ * How long a compute launch runs: its channel waits this long before the launch's releases
+ * (nvsim runs no kernel code). Other channels run meanwhile. The engine looks at the clock
+ * when it polls, every 2 ms at most while idle.
+ */
+static unsigned int launch_us;
+module_param(launch_us, uint, 0644);
+MODULE_PARM_DESC(launch_us, "How long each compute launch takes, in µs (default 0: at once; writable)");
+
+unsigned int nvsim_param_launch_us(void);
+
+unsigned int nvsim_param_launch_us(void)
+{
+	return READ_ONCE(launch_us);
+}
+
 const char *nvsim_param_version(void)
 {
 	return version;

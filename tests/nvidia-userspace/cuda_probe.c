@@ -16,7 +16,7 @@
  * that does not return within CUDA_PROBE_TIMEOUT seconds (default 60) is reported as
  * "HANG name" (e.g. waiting for a GPU semaphore nothing will ever release).
  * With "quota" (under a memory quota, through fakegpu), after cuCtxCreate and cuMemGetInfo it
- * prints "PAUSE" and waits 5 s (for the caller to compare the cgroup's use with the driver's),
+ * prints "PAUSE" and waits CUDA_PROBE_PAUSE seconds (default 5; for the caller to compare the cgroup's use with the driver's),
  * then allocates more than half the free memory twice: the second is past the quota ("OVER
  * size = code (NAME)"); the context stays usable (cuMemGetInfo), and once the first is freed
  * the second allocation succeeds ("AGAIN size ok").
@@ -304,8 +304,10 @@ int main(int argc, char **argv)
 	RUN("cuMemGetInfo", mem_info(&free_b, &total_b));
 	printf("MEMINFO free=%zu total=%zu\n", free_b, total_b);
 	if (with_quota) {
+		const char *pause = getenv("CUDA_PROBE_PAUSE");
+
 		printf("PAUSE\n");
-		sleep(5);
+		sleep(pause ? (unsigned)atoi(pause) : 5);
 		over_quota(mem_alloc, mem_free, mem_info);
 		RUN("cuCtxDestroy", ctx_destroy(ctx));
 		return 0;

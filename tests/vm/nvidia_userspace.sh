@@ -167,6 +167,10 @@ nv_container() {
 nvidia_userspace_in_container() {
   setup || return 1
   lsmod | grep -q fakegpu || load_fakegpu || return 1
+  # A neighbour: a host process holding a CUDA context directly on nvsim all along.
+  CUDA_PROBE_PAUSE=600 nv $NV_ROOT/usr/bin/cuda_probe quota > /tmp/neighbour 2>&1 & n=$!
+  i=0; until grep -qx PAUSE /tmp/neighbour || [ $i -gt 600 ]; do sleep 0.1; i=$((i + 1)); done
+  nb=$(pidof cuda_probe)
   base_held=$(sed -n 's/^gpu0 fb_size [0-9]* fb_used \([0-9]*\) .*/\1/p' /sys/kernel/debug/nvsim/state)
   nv_container nvsmi '"fakegpu.io/memory.max":"2G","fakegpu.io/devices":"0"' \
     'stat -c \"node %n %t:%T\" /dev/nvidiactl /dev/nvidia0; grep /dev/nvidia /proc/self/mountinfo; grep ^ModifyDeviceFiles /proc/driver/nvidia/params; mknod /tmp/real c 195 255 && cat /tmp/real; echo real=$?; /usr/bin/nvidia-smi -L; echo smi=$?; nv-client hold 268435456 > /tmp/held & h=$!; sleep 3; /usr/bin/nvidia-smi --query-gpu=name,uuid,memory.total,memory.used --format=csv; echo query=$?; /usr/bin/nvidia-smi -q -d MEMORY; echo report=$?; sleep 2; kill $h; /usr/bin/cuda_probe work; echo cuda=$?; /usr/bin/cuda_probe quota > /tmp/q 2>&1 & q=$!; until grep -qx PAUSE /tmp/q; do sleep 0.1; done; echo PAUSE; /usr/bin/nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv; echo apps=$? probe=$q; wait $q; echo quota=$?; cat /tmp/q; if [ -x /usr/bin/cudart_probe ]; then /usr/bin/cudart_probe; echo cudart=$?; fi' > /tmp/out 2>&1 & c=$!
@@ -183,7 +187,15 @@ nvidia_userspace_in_container() {
   until grep -qx PAUSE /tmp/out || [ $i -gt 1200 ]; do sleep 0.1; i=$((i + 1)); done
   charged=$(sed -n 's/^gpu0 //p' /sys/kernel/fakegpu/cgroups/$(stat -c %i /sys/fs/cgroup/fakegpu-ctr/nvsmi)/memory.current)
   held=$(sed -n 's/^gpu0 fb_size [0-9]* fb_used \([0-9]*\) .*/\1/p' /sys/kernel/debug/nvsim/state)
+  # Meanwhile the host's nvidia-smi through fakegpu's nodes (root cgroup: every tenant).
+  tenant=$(pidof cuda_probe | tr ' ' '\n' | grep -vx "$nb")
+  mkdir -p /tmp/nodes && mount -t fakegpu-nodes fakegpu /tmp/nodes &&
+    unshare -m sh -c 'for n in ctl:nvidiactl 0:nvidia0 1:nvidia1 -uvm:nvidia-uvm; do
+        mount --bind /tmp/nodes/fakegpu${n%%:*} /dev/${n#*:} || exit 1
+      done; LD_LIBRARY_PATH='$NV_LIBS' '$NV_ROOT'/usr/bin/nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv' > /tmp/hostview 2>&1
+  umount /tmp/nodes
   wait $c
+  kill $n; wait $n 2>/dev/null
   cat /tmp/out /tmp/status; failed_calls
   grep -Eq '^/fakegpu-ctr/nvsmi +0 +256.0 MiB +2.0 GiB' /tmp/status ||
     fail "fakegpu status lacks the container's 256 MiB of 2 GiB" || return 1
@@ -241,6 +253,15 @@ nvidia_userspace_in_container() {
   q=$(sed -n 's/^apps=0 probe=//p' /tmp/out)
   [ -n "$q" ] && grep -Eqx "$q, [^,]*cuda_probe, [1-9][0-9]* MiB" /tmp/out ||
     fail "nvidia-smi in the container does not list cuda_probe (pid $q there) with its memory" || return 1
+  [ "$(grep -Ec '^[0-9]+, [^,]*, [0-9]+ MiB$' /tmp/out)" = 1 ] ||
+    fail "the container's nvidia-smi lists more than its own process (the host's neighbour $nb?)" || return 1
+  # The host, through fakegpu, sees both CUDA processes by their host pids, and no worker.
+  echo "--- the host's nvidia-smi through fakegpu (neighbour $nb, tenant $tenant):"; cat /tmp/hostview
+  grep -Eqx "$nb, [^,]*cuda_probe, [1-9][0-9]* MiB" /tmp/hostview &&
+    grep -Eqx "$tenant, [^,]*cuda_probe, [1-9][0-9]* MiB" /tmp/hostview &&
+    [ "$(grep -Ec '^[0-9]+, ' /tmp/hostview)" = 2 ] ||
+    fail "the host should see the neighbour and the tenant by host pid, and nothing else" || return 1
+  echo "FIGURE nvidia-smi --query-compute-apps: the container lists its own process (pid $q there); the host through fakegpu lists the tenant $tenant and the neighbour $nb, no worker"
   # The CUDA runtime (when it was fetched) under the quota: one GPU of 2 GiB, a copy there
   # and back.
   if [ -x $NV_ROOT/usr/bin/cudart_probe ]; then

@@ -13,10 +13,13 @@ use nv_client::rm as nv_rm;
 use nvsim_model::pushbuf::header::{immd, inc};
 use std::time::{Duration, Instant};
 
-pub const ALL: &[Case] = &[(
-    "nvsim_engine_contains_bad_work",
-    nvsim_engine_contains_bad_work,
-)];
+pub const ALL: &[Case] = &[
+    (
+        "nvsim_engine_contains_bad_work",
+        nvsim_engine_contains_bad_work,
+    ),
+    ("nvsim_launch_takes_launch_us", nvsim_launch_takes_launch_us),
+];
 
 const MIB: u64 = 1 << 20;
 /// Where the workspace's video memory sits in the GPU VA space.
@@ -30,6 +33,9 @@ const USERD: u64 = 0x10_0000;
 const PUSH: u64 = 0x20_0000;
 const SEM: u64 = 0x1f_0000;
 const ENTRIES: u32 = 64;
+/// Engine types (`NV2080_ENGINE_TYPE_*`): graphics/compute and the first copy engine.
+const GR0: u32 = 1;
+const COPY0: u32 = 9;
 /// USERD's GPGet and GPPut.
 const GP_GET: u64 = 0x88;
 const GP_PUT: u64 = 0x8c;
@@ -38,6 +44,7 @@ const GP_PUT: u64 = 0x8c;
 /// the offsets above.
 trait Channels {
     fn channel(&self, i: u64) -> Result<(), String>;
+    fn channel_on(&self, i: u64, engine_type: u32, class_id: u32) -> Result<(), String>;
     fn free_channel(&self, i: u64);
     fn submit(&self, i: u64, slot: u64, words: &[u32]) -> u32;
 }
@@ -45,6 +52,11 @@ trait Channels {
 impl Channels for Workspace {
     /// Allocates channel `i` (handle 0x11 + i): copy (engine COPY0) with its copy object.
     fn channel(&self, i: u64) -> Result<(), String> {
+        self.channel_on(i, COPY0, 0xc8b5)
+    }
+
+    /// Allocates channel `i` on engine `engine_type` with an object of `class_id` on it.
+    fn channel_on(&self, i: u64, engine_type: u32, class_id: u32) -> Result<(), String> {
         let mut p = [0u8; chan::SIZE];
         let mut put = |at: usize, bytes: &[u8]| p[at..at + bytes.len()].copy_from_slice(bytes);
         put(
@@ -54,7 +66,7 @@ impl Channels for Workspace {
         put(chan::GPFIFO_ENTRIES, &ENTRIES.to_ne_bytes());
         put(chan::H_USERD, &0x400u32.to_ne_bytes());
         put(chan::USERD_OFFSET, &(USERD + i * 0x200).to_ne_bytes());
-        put(chan::ENGINE_TYPE, &9u32.to_ne_bytes());
+        put(chan::ENGINE_TYPE, &engine_type.to_ne_bytes());
         let handle = 0x11 + i as u32;
         // A channel freed earlier left its USERD: GPGet and GPPut start again from 0.
         self.put32(USERD + i * 0x200 + GP_GET, 0);
@@ -62,10 +74,17 @@ impl Channels for Workspace {
         nv_rm::alloc(&self.ctl, self.client, 0x10, handle, 0xc86f, Some(&mut p))
             .ok()
             .map_err(|e| format!("channel {i}: {e}"))?;
-        nv_rm::alloc(&self.ctl, self.client, handle, 0x100 + handle, 0xc8b5, None)
-            .ok()
-            .map(drop)
-            .map_err(|e| format!("copy object {i}: {e}"))
+        nv_rm::alloc(
+            &self.ctl,
+            self.client,
+            handle,
+            0x100 + handle,
+            class_id,
+            None,
+        )
+        .ok()
+        .map(drop)
+        .map_err(|e| format!("engine object {i}: {e}"))
     }
 
     fn free_channel(&self, i: u64) {
@@ -340,5 +359,65 @@ fn nvsim_engine_contains_bad_work() -> Result<(), String> {
         format!("channels left:\n{}", state())
     })?;
     println!("FIGURE engine: {submitted} random segments on 3 channels (seed {seed:#x}); bad channels isolated, the healthy one ran {healthy} releases, a killed process left nothing");
+    Ok(())
+}
+
+/// With `launch_us` set, a compute launch's release comes no sooner than that after the
+/// submission, while a copy channel's work beside it completes at once: only the launching
+/// channel waits.
+fn nvsim_launch_takes_launch_us() -> Result<(), String> {
+    use nvsim_model::methods::compute;
+    const LAUNCH_US: u64 = 300_000;
+    const PARAM: &str = "/sys/module/nvsim/parameters/launch_us";
+    /// Where the QMD sits, and the launch's release word.
+    const QMD: u64 = 0x30_0000;
+    const LAUNCHED: u64 = SEM + 0x80;
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            let _ = std::fs::write(PARAM, "0");
+        }
+    }
+    let ws = Workspace::new(BASE, SIZE)?;
+    ws.channel_on(0, GR0, 0xcbc0)?;
+    ws.channel(1)?;
+    // A V04 QMD whose RELEASE0 writes one word, 7, at LAUNCHED.
+    let mut qmd = [0u32; 64];
+    qmd[18] = 4 << 4;
+    qmd[10] = 1 | 1 << 1;
+    let at = BASE + LAUNCHED;
+    qmd[20] = at as u32;
+    qmd[21] = (at >> 32) as u32;
+    qmd[22] = 7;
+    for (k, w) in qmd.iter().enumerate() {
+        ws.put32(QMD + 4 * k as u64, *w);
+    }
+    std::fs::write(PARAM, LAUNCH_US.to_string()).map_err(|e| format!("{PARAM}: {e}"))?;
+    let _reset = Reset;
+    let qmd_va = BASE + QMD;
+    let launch = [
+        inc(1, 0, 1),
+        0xcbc0,
+        inc(1, compute::SEND_PCAS_A, 1),
+        (qmd_va >> 8) as u32,
+        inc(1, compute::SEND_SIGNALING_PCAS2_B, 1),
+        3,
+    ];
+    let start = Instant::now();
+    ws.submit(0, 0, &launch);
+    ws.submit(1, 0, &release(1, 0, 5));
+    wait("the copy channel's release", || ws.get32(SEM + 0x100) == 5)?;
+    ensure(ws.get32(LAUNCHED) == 0, || {
+        format!(
+            "the launch released after {:?}, before the copy channel's work",
+            start.elapsed()
+        )
+    })?;
+    wait("the launch's release", || ws.get32(LAUNCHED) == 7)?;
+    let took = start.elapsed();
+    ensure(took >= Duration::from_micros(LAUNCH_US), || {
+        format!("the launch completed after {took:?}, under launch_us {LAUNCH_US} us")
+    })?;
+    println!("FIGURE a launch with launch_us {LAUNCH_US} completed after {took:?}");
     Ok(())
 }

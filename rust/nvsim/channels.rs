@@ -10,9 +10,10 @@ use crate::nvsim_model::pushbuf::MethodStream;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
 
-/// Where a channel's USERD is: an offset into a memory allocation.
+/// A window of a memory allocation the engine reads or writes: a channel's USERD, or its
+/// error notifier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Userd {
+pub(crate) struct MemoryWindow {
     /// The memory object's client and handle (the channel's client).
     pub(crate) client: u32,
     /// Its handle.
@@ -21,7 +22,7 @@ pub(crate) struct Userd {
     pub(crate) memory: u32,
     /// Its size in pages, for video memory; 0 for system memory.
     pub(crate) fb_pages: usize,
-    /// Byte offset of USERD in it.
+    /// Byte offset of the window in it.
     pub(crate) offset: u64,
 }
 
@@ -54,7 +55,11 @@ pub(crate) struct Channel {
     /// Entries of the ring.
     pub(crate) entries: u32,
     /// Its USERD, if the client gave one.
-    pub(crate) userd: Option<Userd>,
+    pub(crate) userd: Option<MemoryWindow>,
+    /// Its error notifier (`hObjectError`): where an error is reported, as the RM does.
+    pub(crate) error_notifier: Option<MemoryWindow>,
+    /// Its engine (`NV2080_ENGINE_TYPE_*`), reported with an error.
+    pub(crate) engine_type: u32,
     /// The next GPFIFO entry to run.
     pub(crate) gp_get: u32,
     /// VA bits 63:40 of pushbuffer segments (SET_PB_SEGMENT_EXTENDED_BASE).

@@ -10,7 +10,7 @@
 //! channel in error and stops it; no other channel, process or the host is affected.
 
 use crate::abi::nv_rm::class;
-use crate::channels::{Channel, Stall, Userd};
+use crate::channels::{Channel, MemoryWindow, Stall};
 use crate::gpu_mem::{Fault, GpuMem};
 use crate::nvsim_model::methods::{qmd_major_version, qmd_releases, Action, Engine, QMD_BYTES};
 use crate::nvsim_model::pushbuf::{
@@ -113,10 +113,10 @@ fn run(state: &State, ch: &mut Channel) -> bool {
     };
     let mem = GpuMem::new(state, va, u32::from(ch.gpu));
     let Some(gp_put) = userd_word(state, &userd, USERD_GP_PUT) else {
-        return fail(ch, "its USERD is gone");
+        return fail(state, ch, "its USERD is gone");
     };
     if gp_put >= ch.entries {
-        return fail(ch, "GPPut past the end of its GPFIFO");
+        return fail(state, ch, "GPPut past the end of its GPFIFO");
     }
     // A stalled channel is polled again and again: its entries were logged once.
     if ch.gp_get != gp_put && ch.stall.is_none() && trace::enabled() {
@@ -136,7 +136,7 @@ fn run(state: &State, ch: &mut Channel) -> bool {
         let at = ch.gpfifo.wrapping_add(u64::from(ch.gp_get) * 8);
         let entry = match (mem.read_u32(at), mem.read_u32(at.wrapping_add(4))) {
             (Ok(e0), Ok(e1)) => GpEntry::decode(e0, e1, ch.extended_base),
-            _ => return fail(ch, "its GPFIFO is not mapped"),
+            _ => return fail(state, ch, "its GPFIFO is not mapped"),
         };
         match entry {
             GpEntry::Control { opcode, operand } => {
@@ -149,14 +149,14 @@ fn run(state: &State, ch: &mut Channel) -> bool {
                 match run_segment(state, &mem, ch, va, dwords, from) {
                     Stop::Idle => {}
                     Stop::Stalled => return ran,
-                    Stop::Error(why) => return fail(ch, why),
+                    Stop::Error(why) => return fail(state, ch, why),
                 }
             }
         }
         ran = true;
         ch.gp_get = (ch.gp_get + 1) % ch.entries;
         if !set_userd_word(state, &userd, USERD_GP_GET, ch.gp_get) {
-            return fail(ch, "its USERD is gone");
+            return fail(state, ch, "its USERD is gone");
         }
     }
     ran
@@ -417,17 +417,57 @@ fn note(ch: &mut Channel, why: &'static str) {
     ch.noted = Some(why);
 }
 
-/// Puts `ch` in error for `why` (logged once per channel, rate-limited overall).
-fn fail(ch: &mut Channel, why: &'static str) -> bool {
+/// The RM's exception (`nverror.h`) for each reason a channel goes into error: faults and
+/// unmapped rings or pushbuffers are MMU faults, bad GPFIFO and pushbuffer contents PBDMA
+/// errors, a method the engine cannot take a class error.
+const CHANNEL_ERRORS: [(&str, u32); 7] = [
+    ("a fault on a GPU virtual address", RC_MMU_FAULT),
+    ("its pushbuffer is not mapped", RC_MMU_FAULT),
+    ("its GPFIFO is not mapped", RC_MMU_FAULT),
+    ("a malformed pushbuffer", RC_PBDMA_ERROR),
+    ("GPPut past the end of its GPFIFO", RC_PBDMA_ERROR),
+    ("its USERD is gone", RC_PBDMA_ERROR),
+    ("a method it cannot take", RC_GR_CLASS_ERROR),
+];
+/// `ROBUST_CHANNEL_FIFO_ERROR_MMU_ERR_FLT`, `_PBDMA_ERROR`, `_GR_CLASS_ERROR`.
+const RC_MMU_FAULT: u32 = 31;
+const RC_PBDMA_ERROR: u32 = 32;
+const RC_GR_CLASS_ERROR: u32 = 69;
+/// The status the RM writes into an error notification (`0xffff`, "an error").
+const NOTIFIER_STATUS_ERROR: u16 = 0xffff;
+
+/// Puts `ch` in error for `why` (logged once per channel, rate-limited overall) and reports
+/// it in the channel's error notifier, if it has one, as the RM does
+/// (`krcErrorWriteNotifier`: an `NvNotification` with the time, the exception in `info32`,
+/// the engine in `info16` and status `0xffff`; the RM writes the time's high word first).
+fn fail(state: &State, ch: &mut Channel, why: &'static str) -> bool {
     ch.error = Some(why);
     trace::log_channel_error(ch.gpu, ch.chid, why);
+    if let Some(notifier) = ch.error_notifier {
+        let code = CHANNEL_ERRORS
+            .iter()
+            .find(|(w, _)| *w == why)
+            .map_or(RC_PBDMA_ERROR, |(_, c)| *c);
+        let now = now_ns();
+        let mut n = [0u8; 16];
+        n[0..4].copy_from_slice(&((now >> 32) as u32).to_le_bytes());
+        n[4..8].copy_from_slice(&(now as u32).to_le_bytes());
+        n[8..12].copy_from_slice(&code.to_le_bytes());
+        n[12..14].copy_from_slice(&(ch.engine_type as u16).to_le_bytes());
+        n[14..16].copy_from_slice(&NOTIFIER_STATUS_ERROR.to_le_bytes());
+        with_window_page(state, &notifier, 0, |page, offset| {
+            // SAFETY: `n` is valid for 16 bytes; the window is page-aligned (offset 0 of its
+            // memory), so they lie in this page, which the process may read at any time.
+            unsafe { page.write_raw(n.as_ptr(), offset, n.len()) }.is_ok()
+        });
+    }
     true
 }
 
 /// Reads the word at `at` of a channel's USERD.
-fn userd_word(state: &State, u: &Userd, at: u64) -> Option<u32> {
+fn userd_word(state: &State, u: &MemoryWindow, at: u64) -> Option<u32> {
     let mut b = [0u8; 4];
-    with_userd_page(state, u, at, |page, offset| {
+    with_window_page(state, u, at, |page, offset| {
         // SAFETY: `b` is valid for 4 bytes; the page is shared with the process's mapping
         // of its USERD, which writes GPPut at any time: the bytes are copied (see gpu_mem).
         unsafe { page.read_raw(b.as_mut_ptr(), offset, 4) }.is_ok()
@@ -437,9 +477,9 @@ fn userd_word(state: &State, u: &Userd, at: u64) -> Option<u32> {
 }
 
 /// Writes the word at `at` of a channel's USERD; whether it could.
-fn set_userd_word(state: &State, u: &Userd, at: u64, value: u32) -> bool {
+fn set_userd_word(state: &State, u: &MemoryWindow, at: u64, value: u32) -> bool {
     let b = value.to_le_bytes();
-    with_userd_page(state, u, at, |page, offset| {
+    with_window_page(state, u, at, |page, offset| {
         // SAFETY: `b` is valid for 4 bytes; the page may be read by the process at any time.
         unsafe { page.write_raw(b.as_ptr(), offset, 4) }.is_ok()
     })
@@ -447,9 +487,9 @@ fn set_userd_word(state: &State, u: &Userd, at: u64, value: u32) -> bool {
 }
 
 /// Runs `f` on the page holding byte `at` of USERD `u`, if its memory still exists.
-fn with_userd_page<R>(
+fn with_window_page<R>(
     state: &State,
-    u: &Userd,
+    u: &MemoryWindow,
     at: u64,
     f: impl FnOnce(&crate::host_page::HostPage, usize) -> R,
 ) -> Option<R> {

@@ -787,43 +787,46 @@ fn add_channel(
     params: &[u8],
 ) -> Result<(), NvStatus> {
     use crate::abi::nv_rm::channel_alloc_params as chan;
-    use crate::channels::{Channel, Userd};
+    use crate::channels::{Channel, MemoryWindow};
     let word = |at: usize| params.get(at..).and_then(read_pod::<u32>).unwrap_or(0);
     let wide = |at: usize| params.get(at..).and_then(read_pod::<u64>).unwrap_or(0);
-    let (gpu, chid, userd) = {
+    let (gpu, chid, userd, error_notifier) = {
         let rm = state.rm.lock();
         let channel = rm.get(client, handle).ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
         let (rm::Kind::Channel { chid, .. }, Some(gpu)) = (channel.kind, channel.gpu) else {
             return Err(NV_ERR_INVALID_OBJECT_HANDLE);
         };
-        let h_userd = word(chan::H_USERD);
-        let userd = if h_userd == 0 {
-            None
-        } else {
-            let offset = wide(chan::USERD_OFFSET);
-            match rm.get(client, h_userd).map(|o| o.kind) {
+        // `len` bytes at `offset` of memory `h` of the client.
+        let window = |h: u32, offset: u64, len: u64| -> Option<MemoryWindow> {
+            match rm.get(client, h).map(|o| o.kind) {
                 Some(rm::Kind::Memory { pool, size, id, .. })
-                    if offset
-                        .checked_add(USERD_SIZE)
-                        .is_some_and(|end| end <= size) =>
+                    if offset.checked_add(len).is_some_and(|end| end <= size) =>
                 {
                     let fb_pages = match pool {
-                        rm::Pool::Fb(_) => usize::try_from(size / PAGE_SIZE as u64)
-                            .map_err(|_| NV_ERR_INVALID_ARGUMENT)?,
+                        rm::Pool::Fb(_) => usize::try_from(size / PAGE_SIZE as u64).ok()?,
                         rm::Pool::Sys => 0,
                     };
-                    Some(Userd {
+                    Some(MemoryWindow {
                         client,
-                        handle: h_userd,
+                        handle: h,
                         memory: id,
                         fb_pages,
                         offset,
                     })
                 }
-                _ => return Err(NV_ERR_INVALID_ARGUMENT),
+                _ => None,
             }
         };
-        (gpu, chid, userd)
+        let h_userd = word(chan::H_USERD);
+        let userd = if h_userd == 0 {
+            None
+        } else {
+            let at = wide(chan::USERD_OFFSET);
+            Some(window(h_userd, at, USERD_SIZE).ok_or(NV_ERR_INVALID_ARGUMENT)?)
+        };
+        // The RM only asserts on a bad error notifier; the channel then has none.
+        let error_notifier = window(word(chan::H_OBJECT_ERROR), 0, ERROR_NOTIFIER_SIZE);
+        (gpu, chid, userd, error_notifier)
     };
     state
         .channels
@@ -836,6 +839,8 @@ fn add_channel(
             gpfifo: wide(chan::GPFIFO_OFFSET),
             entries: word(chan::GPFIFO_ENTRIES),
             userd,
+            error_notifier,
+            engine_type: word(chan::ENGINE_TYPE),
             gp_get: 0,
             extended_base: 0,
             stream: Default::default(),
@@ -850,6 +855,8 @@ fn add_channel(
 
 /// Bytes of a channel's USERD (`Nvc86fControl`).
 const USERD_SIZE: u64 = 0x200;
+/// Bytes of an error notifier (one `NvNotification`).
+const ERROR_NOTIFIER_SIZE: u64 = 16;
 
 /// Size of Hopper's usermode region (`NVC661`): 64 KiB.
 const USERMODE_SIZE: u64 = 0x10000;

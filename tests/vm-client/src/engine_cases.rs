@@ -23,28 +23,34 @@ pub const ALL: &[Case] = &[
 
 const MIB: u64 = 1 << 20;
 /// Where the workspace's video memory sits in the GPU VA space.
-const BASE: u64 = 0x3_0000_0000;
+pub(crate) const BASE: u64 = 0x3_0000_0000;
 /// The workspace: 4 MiB of video memory, mapped at BASE for the GPU and into the process.
-const SIZE: u64 = 4 * MIB;
+pub(crate) const SIZE: u64 = 4 * MIB;
 /// Per channel i: its ring at RING + i * 0x1000 (64 entries), its USERD at USERD + i * 0x200,
 /// its pushbuffers at PUSH + i * 0x10000, its semaphores at SEM + i * 0x100.
 const RING: u64 = 0;
-const USERD: u64 = 0x10_0000;
+pub(crate) const USERD: u64 = 0x10_0000;
 const PUSH: u64 = 0x20_0000;
 const SEM: u64 = 0x1f_0000;
-const ENTRIES: u32 = 64;
+pub(crate) const ENTRIES: u32 = 64;
 /// Engine types (`NV2080_ENGINE_TYPE_*`): graphics/compute and the first copy engine.
 const GR0: u32 = 1;
 const COPY0: u32 = 9;
 /// USERD's GPGet and GPPut.
 const GP_GET: u64 = 0x88;
-const GP_PUT: u64 = 0x8c;
+pub(crate) const GP_PUT: u64 = 0x8c;
 
 /// The channels of this case in a workspace: channel `i`'s ring, USERD and pushbuffers at
 /// the offsets above.
-trait Channels {
+pub(crate) trait Channels {
     fn channel(&self, i: u64) -> Result<(), String>;
-    fn channel_on(&self, i: u64, engine_type: u32, class_id: u32) -> Result<(), String>;
+    fn channel_on(
+        &self,
+        i: u64,
+        engine_type: u32,
+        class_id: u32,
+        notifier: u32,
+    ) -> Result<(), String>;
     fn free_channel(&self, i: u64);
     fn submit(&self, i: u64, slot: u64, words: &[u32]) -> u32;
 }
@@ -52,11 +58,18 @@ trait Channels {
 impl Channels for Workspace {
     /// Allocates channel `i` (handle 0x11 + i): copy (engine COPY0) with its copy object.
     fn channel(&self, i: u64) -> Result<(), String> {
-        self.channel_on(i, COPY0, 0xc8b5)
+        self.channel_on(i, COPY0, 0xc8b5, 0)
     }
 
-    /// Allocates channel `i` on engine `engine_type` with an object of `class_id` on it.
-    fn channel_on(&self, i: u64, engine_type: u32, class_id: u32) -> Result<(), String> {
+    /// Allocates channel `i` on engine `engine_type` with an object of `class_id` on it, and
+    /// memory `notifier` (0: none) as its error notifier.
+    fn channel_on(
+        &self,
+        i: u64,
+        engine_type: u32,
+        class_id: u32,
+        notifier: u32,
+    ) -> Result<(), String> {
         let mut p = [0u8; chan::SIZE];
         let mut put = |at: usize, bytes: &[u8]| p[at..at + bytes.len()].copy_from_slice(bytes);
         put(
@@ -67,6 +80,7 @@ impl Channels for Workspace {
         put(chan::H_USERD, &0x400u32.to_ne_bytes());
         put(chan::USERD_OFFSET, &(USERD + i * 0x200).to_ne_bytes());
         put(chan::ENGINE_TYPE, &engine_type.to_ne_bytes());
+        put(chan::H_OBJECT_ERROR, &notifier.to_ne_bytes());
         let handle = 0x11 + i as u32;
         // A channel freed earlier left its USERD: GPGet and GPPut start again from 0.
         self.put32(USERD + i * 0x200 + GP_GET, 0);
@@ -157,7 +171,7 @@ fn ground_truth() -> String {
 
 /// Random work for channel `i`: method headers of every kind with random methods and data,
 /// copy launches with random sizes and addresses, or plain random words.
-fn random_segment(rng: &mut Rng) -> Vec<u32> {
+pub(crate) fn random_segment(rng: &mut Rng) -> Vec<u32> {
     let mut words = Vec::new();
     let n = 1 + rng.below(48) as usize;
     while words.len() < n {
@@ -240,8 +254,10 @@ fn nvsim_engine_contains_bad_work() -> Result<(), String> {
     };
     check_healthy(&ws, "setup")?;
 
-    // A copy past nvsim's bound (64 MiB per launch): its channel goes into error.
-    ws.channel(1)?;
+    // A copy past nvsim's bound (64 MiB per launch): its channel goes into error, reported
+    // in its error notifier as the RM reports it.
+    let (_notifier_fd, notifier) = ws.cpu_page(0x501)?;
+    ws.channel_on(1, COPY0, 0xc8b5, 0x501)?;
     let mut big = vec![inc(4, 0, 1), 0xc8b5];
     big.extend([inc(4, 0x400, 4), 0x3, 0, 0x3, 0x10_0000]);
     big.extend([inc(4, 0x418, 2), 1 << 20, u32::MAX]);
@@ -253,6 +269,24 @@ fn nvsim_engine_contains_bad_work() -> Result<(), String> {
             .any(|l| l.starts_with("channel gpu 0 chid 1 ") && l.contains("error a_method"))
     })?;
     check_healthy(&ws, "an oversized launch")?;
+    let note = |at: usize| {
+        // SAFETY: `at` + 4 is within the mapped page.
+        unsafe { std::ptr::read_volatile((notifier.addr() + at) as *const u32) }
+    };
+    // NvNotification: the time (high word first), info32 the exception
+    // (ROBUST_CHANNEL_GR_CLASS_ERROR, 69), info16 the engine (COPY0), status 0xffff.
+    ensure(
+        note(8) == 69 && note(12) == (0xffff << 16 | COPY0) && (note(0), note(4)) != (0, 0),
+        || {
+            format!(
+                "error notifier: time {:#x}:{:#x}, info32 {}, info16+status {:#x}",
+                note(0),
+                note(4),
+                note(8),
+                note(12)
+            )
+        },
+    )?;
 
     // A malformed pushbuffer, and GPPut past the ring: errors of their own.
     ws.channel(2)?;
@@ -379,7 +413,7 @@ fn nvsim_launch_takes_launch_us() -> Result<(), String> {
         }
     }
     let ws = Workspace::new(BASE, SIZE)?;
-    ws.channel_on(0, GR0, 0xcbc0)?;
+    ws.channel_on(0, GR0, 0xcbc0, 0)?;
     ws.channel(1)?;
     // A V04 QMD whose RELEASE0 writes one word, 7, at LAUNCHED.
     let mut qmd = [0u32; 64];

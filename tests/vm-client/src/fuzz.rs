@@ -852,6 +852,8 @@ struct Fuzzer {
     dumb_offsets: Vec<u64>,
     maps: Vec<Mapping>,
     closed_fds: Vec<i32>,
+    /// A GPU workspace with channels, fed random work (`op_engine`).
+    gpu: Option<crate::gpu_workspace::Workspace>,
     trace: bool,
 }
 
@@ -941,6 +943,7 @@ impl Fuzzer {
             dumb_offsets: Vec::new(),
             maps: Vec::new(),
             closed_fds: Vec::new(),
+            gpu: None,
             trace: std::env::var("FUZZ_TRACE").is_ok_and(|v| v == "1"),
         };
         for i in 0..f.shared.slots.len() {
@@ -986,6 +989,7 @@ impl Fuzzer {
                 3,  // close / reopen
                 1,  // start-up again
                 3,  // random ioctl number on a random fd
+                2,  // GPU work: random pushbuffers, GPPut races, channels freed mid-work
             ]);
             match op {
                 0 => self.op_escape(),
@@ -1005,12 +1009,53 @@ impl Fuzzer {
                 11 => self.op_drm(),
                 12 => self.op_close_reopen(),
                 13 => self.startup(),
-                _ => self.op_random_ioctl(),
+                14 => self.op_random_ioctl(),
+                _ => self.op_engine(),
             }
         }
         self.shared.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.closer.take() {
             let _ = t.join();
+        }
+    }
+
+    /// Work for nvsim's engine through fakegpu's nodes: a workspace with three copy channels
+    /// (made on first use, and now and then made again, dropping the old one with its work
+    /// queued), fed random pushbuffer segments (`engine_cases::random_segment`), GPPut set to
+    /// any value, and channels freed and made again mid-work.
+    fn op_engine(&mut self) {
+        use crate::engine_cases::{random_segment, Channels, BASE, ENTRIES, GP_PUT, SIZE, USERD};
+        if self.gpu.is_none() || self.rng.chance(2) {
+            if let Some(old) = self.gpu.take() {
+                self.keep.retain(|fd| !old.fds().contains(fd));
+            }
+            self.calls += 1;
+            let Ok(ws) = crate::gpu_workspace::Workspace::on("FAKE_", BASE, SIZE) else {
+                self.failed += 1;
+                return;
+            };
+            self.keep.extend(ws.fds());
+            for i in 0..3 {
+                let _ = ws.channel(i);
+            }
+            self.gpu = Some(ws);
+        }
+        let Some(ws) = &self.gpu else { return };
+        let i = self.rng.below(3);
+        self.calls += 1;
+        match self.rng.below(10) {
+            0 => {
+                ws.free_channel(i);
+                let _ = ws.channel(i);
+            }
+            1 => {
+                let put = self.rng.below(u64::from(ENTRIES) + 2) as u32;
+                ws.put32(USERD + i * 0x200 + GP_PUT, put);
+            }
+            _ => {
+                let slot = self.rng.below(16);
+                ws.submit(i, slot, &random_segment(&mut self.rng));
+            }
         }
     }
 

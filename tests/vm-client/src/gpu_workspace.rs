@@ -52,13 +52,42 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// A page of video memory `handle` of this client (for an error notifier), mapped into
+    /// the process.
+    pub fn cpu_page(&self, handle: u32) -> Result<(OwnedFd, Mapping), String> {
+        nv_rm::alloc_memory(&self.ctl, self.client, 0xd0, handle, 0x40, 4096)
+            .ok()
+            .map_err(|e| format!("memory {handle:#x}: {e}"))?;
+        let map_fd = open("NV_GPU0")?;
+        nv_rm::map_memory(
+            &self.ctl,
+            self.client,
+            0xd0,
+            handle,
+            0,
+            4096,
+            map_fd.as_raw_fd(),
+        )
+        .ok()
+        .map_err(|e| format!("RM_MAP_MEMORY of {handle:#x}: {e}"))?;
+        let cpu = Mapping::shared(map_fd.as_raw_fd(), 4096, 0).map_err(|e| format!("mmap: {e}"))?;
+        Ok((map_fd, cpu))
+    }
+
     /// `size` bytes of video memory at GPU VA `base`.
     pub fn new(base: u64, size: u64) -> Result<Self, String> {
-        let va = open("NV_UVM")?;
+        Self::on("", base, size)
+    }
+
+    /// The same on the nodes named by the environment variables `{prefix}NV_UVM`,
+    /// `{prefix}NV_CTL` and `{prefix}NV_GPU0` (`FAKE_`: fakegpu's).
+    pub fn on(prefix: &str, base: u64, size: u64) -> Result<Self, String> {
+        let node = |name: &str| open(&format!("{prefix}{name}"));
+        let va = node("NV_UVM")?;
         let mut init = UvmInitializeParams::default();
         uvm(&va, 0x3000_0001, &mut init, "INITIALIZE")?;
-        let ctl = open("NV_CTL")?;
-        let gpu = open("NV_GPU0")?;
+        let ctl = node("NV_CTL")?;
+        let gpu = node("NV_GPU0")?;
         let client = client_with_device(&ctl)?;
         nv_rm::alloc_memory(&ctl, client, 0xd0, 0x400, 0x40, size)
             .ok()
@@ -96,7 +125,7 @@ impl Workspace {
         map.per_gpu_attributes[0].gpu_uuid = sim_uuid(0);
         uvm(&va, 33, &mut map, "MAP_EXTERNAL_ALLOCATION")?;
         // The CPU's view of the same memory.
-        let map_fd = open("NV_GPU0")?;
+        let map_fd = node("NV_GPU0")?;
         nv_rm::map_memory(&ctl, client, 0xd0, 0x400, 0, size, map_fd.as_raw_fd())
             .ok()
             .map_err(|e| format!("RM_MAP_MEMORY: {e}"))?;
@@ -116,6 +145,15 @@ impl Workspace {
     }
 
     /// The CPU address of the memory's first byte.
+    /// The fds it holds (a test that closes stray fds keeps these).
+    pub fn fds(&self) -> [i32; 3] {
+        [
+            self._uvm.as_raw_fd(),
+            self.ctl.as_raw_fd(),
+            self._gpu.as_raw_fd(),
+        ]
+    }
+
     pub fn addr(&self) -> usize {
         self.cpu.addr()
     }

@@ -248,10 +248,12 @@ fn proxy_filter_refusals() -> Result<(), String> {
     ensure(a.status == 0x22, || {
         format!("RM_ALLOC 0xbeef: status {:#x}", a.status)
     })?;
-    // Controls that list other tenants' processes, or carry fds fakegpu does not translate.
+    // Controls that carry fds fakegpu does not translate: refused. GET_PIDS and GET_PID_INFO
+    // of a size fakegpu does not answer (`nvidia/processes.rs`) reach the driver, which
+    // refuses the size, so no process list leaves it unfiltered.
     for (cmd, want) in [
-        (0x2080_018du32, 0x1bu32),
-        (0x2080_018e, 0x1b),
+        (0x2080_018du32, 0x1fu32),
+        (0x2080_018e, 0x1f),
         (0x3d05, 0x56),
         (0x00fd_0104, 0x56),
     ] {

@@ -195,7 +195,7 @@ nvidia_userspace_in_container() {
       done; LD_LIBRARY_PATH='$NV_LIBS' '$NV_ROOT'/usr/bin/nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv' > /tmp/hostview 2>&1
   umount /tmp/nodes
   wait $c
-  kill $n; wait $n 2>/dev/null
+  kill $nb; wait $n 2>/dev/null
   cat /tmp/out /tmp/status; failed_calls
   grep -Eq '^/fakegpu-ctr/nvsmi +0 +256.0 MiB +2.0 GiB' /tmp/status ||
     fail "fakegpu status lacks the container's 256 MiB of 2 GiB" || return 1

@@ -1,7 +1,9 @@
 //! Stress (issue 7, item 2): P processes of T threads each, spread over cgroups, allocate,
 //! map, free and close on fakegpu's NVIDIA nodes, fork (the child allocates on the inherited
 //! file) and exec (the new image holds an inherited file a while), while the parent SIGKILLs
-//! and respawns processes, moves them between cgroups and changes the limits live.
+//! and respawns processes, moves them between cgroups and changes the limits live. A thread
+//! of each process feeds nvsim's engine random pushbuffers on three channels (made and freed
+//! as it goes, and dropped with work queued), so processes are also killed mid-launch.
 //!
 //! Checked all along: no limited cgroup above its limit (unless that limit was just lowered
 //! below what it held: then not above the old limit, until it is back under), and no charge
@@ -493,6 +495,7 @@ pub fn child_main(args: &[String]) -> Result<(), String> {
     )
     .map_err(|e| format!("enter {cgroup}: errno {e}"))?;
     let nodes = Nodes::from_env();
+    std::thread::spawn(move || feed_engine(splitmix(seed ^ 0xe6)));
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             let nodes = nodes.clone();
@@ -509,6 +512,33 @@ pub fn child_main(args: &[String]) -> Result<(), String> {
         let _ = h.join();
     }
     Err("threads ended".into())
+}
+
+/// Random work for nvsim's engine through fakegpu's nodes until the process dies: a
+/// workspace with three copy channels, random segments (`engine_cases::random_segment`),
+/// channels freed and made again, the workspace dropped with its work queued, again.
+fn feed_engine(seed: u64) {
+    use crate::engine_cases::{random_segment, Channels, BASE, SIZE};
+    let mut rng = Rng::new(seed);
+    loop {
+        // Refused (a limit, a channel limit): tried again a little later.
+        let Ok(ws) = crate::gpu_workspace::Workspace::on("FAKE_", BASE, SIZE) else {
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        };
+        for i in 0..3 {
+            let _ = ws.channel(i);
+        }
+        for n in 0..rng.below(200) {
+            let i = rng.below(3);
+            if rng.chance(5) {
+                ws.free_channel(i);
+                let _ = ws.channel(i);
+            }
+            ws.submit(i, n, &random_segment(&mut rng));
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
 }
 
 /// `fakegpu-vmtest stress-exec`: what a thread execs, holding the fake file it inherited

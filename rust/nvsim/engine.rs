@@ -213,7 +213,19 @@ fn run_segment(
                     engine_of(state, ch.client, ch.handle, c)
                 }) {
                 Ok(actions) => actions,
-                Err(_) => return Stop::Error("a method it cannot take"),
+                Err(_) => {
+                    if trace::enabled() {
+                        pr_info!(
+                            "trace: engine gpu {} chid {}: method {:#x} data {:#x} on subchannel {} refused\n",
+                            ch.gpu,
+                            ch.chid,
+                            write.method,
+                            write.data,
+                            write.subchannel
+                        );
+                    }
+                    return Stop::Error("a method it cannot take");
+                }
             };
             for action in actions.into_iter().flatten() {
                 // Inline uploads are word by word: too many to log.

@@ -15,6 +15,7 @@
  * it returned ("DATA what ok" or "DATA what bad at N"), and stops at the first failure. A call
  * that does not return within CUDA_PROBE_TIMEOUT seconds (default 60) is reported as
  * "HANG name" (e.g. waiting for a GPU semaphore nothing will ever release).
+ * CUDA_PROBE_CTX_FLAGS sets cuCtxCreate's flags (default 0; 4: blocking sync).
  * With "quota" (under a memory quota, through fakegpu), after cuCtxCreate and cuMemGetInfo it
  * prints "PAUSE" and waits CUDA_PROBE_PAUSE seconds (default 5; for the caller to compare the cgroup's use with the driver's),
  * then allocates more than half the free memory twice: the second is past the quota ("OVER
@@ -300,7 +301,9 @@ int main(int argc, char **argv)
 	CUcontext ctx = NULL;
 	CUdeviceptr ptr = 0;
 	size_t free_b = 0, total_b = 0;
-	RUN("cuCtxCreate", ctx_create(&ctx, 0, 0));
+	const char *flags = getenv("CUDA_PROBE_CTX_FLAGS");
+
+	RUN("cuCtxCreate", ctx_create(&ctx, flags ? (unsigned)strtoul(flags, NULL, 0) : 0, 0));
 	RUN("cuMemGetInfo", mem_info(&free_b, &total_b));
 	printf("MEMINFO free=%zu total=%zu\n", free_b, total_b);
 	if (with_quota) {

@@ -142,6 +142,22 @@ cuda_driver_api() {
   [ $rc = 0 ] || fail "cuda_probe exited $rc"
 }
 
+# The same work with a blocking-sync context (CU_CTX_SCHED_BLOCKING_SYNC): libcuda then ends
+# its compute work with a report-semaphore TRAP (a notify interrupt), which nvsim took for a
+# bad method (the channel went into error, cuModuleLoadData failed with 719); every call now
+# succeeds.
+cuda_driver_api_blocking_sync() {
+  setup || return 1
+  CUDA_PROBE_CTX_FLAGS=4 CUDA_PROBE_TIMEOUT=60 nv $NV_ROOT/usr/bin/cuda_probe work > /tmp/out 2>&1; rc=$?
+  cat /tmp/out; failed_calls
+  ! grep -q '^CALL .* = [1-9]' /tmp/out && ! grep -q '^HANG ' /tmp/out ||
+    fail "a call failed or hung with blocking sync" || return 1
+  grep -qx 'CALL cuCtxDestroy = 0 (CUDA_SUCCESS)' /tmp/out && grep -qx 'DATA stream ok' /tmp/out ||
+    fail "the blocking-sync run did not finish its work" || return 1
+  ! dmesg | grep -q 'in error' || fail "a channel went into error: $(dmesg | grep 'in error' | head -1)" || return 1
+  [ $rc = 0 ] || fail "cuda_probe exited $rc"
+}
+
 # NVIDIA's userspace in a runc container, as the NVIDIA container toolkit would inject it:
 # its /usr bind-mounted from /nvidia/usr, glibc from the host.
 NV_MOUNTS='{"destination": "/usr", "type": "bind", "source": "/nvidia/usr", "options": ["rbind", "ro"]},

@@ -60,7 +60,7 @@ done
 # NVIDIA's own userspace (when it could be fetched).
 if [ -d /nvidia ]; then
   for c in nvidia_smi_list nvidia_smi_query nvidia_smi_memory_report nvidia_smi_compute_apps \
-      cuda_driver_api \
+      cuda_driver_api cuda_driver_api_blocking_sync \
       nvidia_userspace_in_container; do
     run_case "$c" sh /fakegpu/nvidia_userspace.sh "$c"
   done

@@ -553,6 +553,11 @@ impl MethodState {
             }
             compute::SET_REPORT_SEMAPHORE_C => self.report_payload = data,
             compute::SET_REPORT_SEMAPHORE_D => {
+                // TRAP (3): a notify interrupt and no write (libcuda's blocking sync waits
+                // on it).
+                if data & 3 == 3 {
+                    return Ok(one(Action::NonStallInterrupt));
+                }
                 // RELEASE without reduction; one word, or four (payload, 0, timestamp).
                 if data & 3 != 0 || data >> 3 & 1 != 0 {
                     return Err(MethodError::BadSemaphore(data));
@@ -967,6 +972,10 @@ mod tests {
         assert!(s
             .method(1, compute::SET_REPORT_SEMAPHORE_D, 1 << 3, engines)
             .is_err());
+        assert_eq!(
+            s.method(1, compute::SET_REPORT_SEMAPHORE_D, 3, engines),
+            Ok(one(Action::NonStallInterrupt))
+        );
     }
 
     #[test]

@@ -408,7 +408,14 @@ pub(crate) fn rm_alloc(
     );
     let params_at = offset_of!(Nvos21, p_alloc_parms);
     call.follow(params_at, nv_meter::alloc_copy_size(class_id, params_size))?;
-    if nv_meter::alloc_pins_caller_pages(class_id) {
+    let sealed = nv_meter::alloc_pins_caller_pages(class_id);
+    let asked_handle = u32_at(call.outer(), offset_of!(Nvos21, h_object_new));
+    if sealed {
+        // Its answer is not trusted (see `Made::answer_trusted`): the handle must be the
+        // caller's own.
+        if asked_handle == 0 {
+            return refuse(ptr, layout.status, NV_ERR_INVALID_OBJECT_HANDLE);
+        }
         call.in_caller_mm();
     }
     if let Some(at) = layout.rights {
@@ -444,7 +451,11 @@ pub(crate) fn rm_alloc(
         handle = u32_at(call.outer(), offset_of!(Nvos21, h_root));
     }
     // What the driver took, from its own answer in the private copy.
-    let took = nv_meter::allocated_size(class_id, call.block(params_at).unwrap_or(&[]));
+    let mut took = nv_meter::allocated_size(class_id, call.block(params_at).unwrap_or(&[]));
+    if sealed {
+        handle = asked_handle;
+        took = None;
+    }
     let made = Made {
         client,
         parent,
@@ -453,6 +464,7 @@ pub(crate) fn rm_alloc(
         pending,
         parent_known,
         took,
+        answer_trusted: !sealed,
     };
     settle(fake, ioctl, ptr, &call, ret, made, nv, |acc| match what {
         Allocation::Client => {
@@ -498,8 +510,15 @@ struct Made {
     pending: Option<(u64, Resource)>,
     /// Whether fakegpu tracked the parent before the call.
     parent_known: bool,
-    /// The bytes the driver says it took, for memory.
+    /// The bytes the driver says it took, for memory (`None`: the charge made before).
     took: Option<u64>,
+    /// Whether the driver's answer is beyond the tenant's reach until fakegpu has read it.
+    /// A call on the sealed page is not: the driver's own write-back makes the page
+    /// writable until the worker protects it again, so a racing tenant can rewrite the
+    /// answer. Its handle and size are then fakegpu's copy's, and an answer that reads as a
+    /// failure still frees the handle (unless fakegpu tracks it): a rewritten status cannot
+    /// leave an object behind uncharged.
+    answer_trusted: bool,
 }
 
 /// Settles an allocation made on the private copy `call` with result `ret`: a failed one
@@ -526,6 +545,7 @@ fn settle(
         pending,
         parent_known,
         took,
+        answer_trusted,
     } = made;
     let status = u32_at(call.outer(), status_at);
     let mut acc = nv.lock();
@@ -534,7 +554,8 @@ fn settle(
         if let Some((id, _)) = pending {
             acc.release_charge(id);
         }
-        let made = pending.is_some() && maybe_made(&acc, &ret, client, handle);
+        let rewritten = !answer_trusted && matches!(ret, Ok(0)) && !acc.tracks(client, handle);
+        let made = pending.is_some() && (maybe_made(&acc, &ret, client, handle) || rewritten);
         drop(acc);
         if made {
             undo_alloc(fake, ioctl, client, parent, handle, nv);
@@ -591,7 +612,12 @@ pub(crate) fn rm_alloc_memory(
     let Some(what) = nv_meter::classify_alloc_memory(p.h_class, p.limit) else {
         return refuse(ptr, status_at, NV_ERR_INVALID_CLASS);
     };
-    if nv_meter::alloc_pins_caller_pages(p.h_class) {
+    let sealed = nv_meter::alloc_pins_caller_pages(p.h_class);
+    if sealed {
+        // As in `rm_alloc`: the handle must be the caller's own.
+        if p.h_object_new == 0 {
+            return refuse(ptr, status_at, NV_ERR_INVALID_OBJECT_HANDLE);
+        }
         call.in_caller_mm();
     }
     call.with_fd(offset_of!(Nvos02WithFd, fd), fd_file(p.fd))?;
@@ -602,18 +628,25 @@ pub(crate) fn rm_alloc_memory(
     let parent_known = nv.lock().tracks(p.h_root, p.h_object_parent);
     let ret = call.run();
     let answer: Nvos02WithFd = read_pod(call.outer()).ok_or(EINVAL)?;
+    // A sealed call's answer is not trusted (see `Made::answer_trusted`).
+    let (handle, took) = if sealed {
+        (p.h_object_new, None)
+    } else {
+        (answer.h_object_new, answer.limit.checked_add(1))
+    };
     let made = Made {
         client: p.h_root,
         parent: p.h_object_parent,
-        handle: answer.h_object_new,
+        handle,
         status_at,
         pending,
         parent_known,
-        took: answer.limit.checked_add(1),
+        took,
+        answer_trusted: !sealed,
     };
     let id = pending.map(|(id, _)| id);
     settle(fake, ioctl, ptr, &call, ret, made, nv, |acc| {
-        acc.record(p.h_root, answer.h_object_new, p.h_object_parent, None, id)
+        acc.record(p.h_root, handle, p.h_object_parent, None, id)
     })
 }
 

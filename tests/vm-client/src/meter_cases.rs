@@ -844,6 +844,9 @@ fn meter_os_descriptors_on_a_sealed_page() -> Result<(), String> {
     let os_descriptor_flags = 1 << 30 | 1 << 12;
     let r = alloc_memory(0x401, 0x71, os_descriptor_flags, user.addr() as u64, 65535)?;
     expect_status("RM_ALLOC_MEMORY of 0x71 under a limit", r, NV_OK)?;
+    // The handle must be the caller's own: the answer on the sealed page is not trusted.
+    let r = alloc_memory(0, 0x71, os_descriptor_flags, user.addr() as u64, 65535)?;
+    expect_status("RM_ALLOC_MEMORY of 0x71 without a handle", r, 0x33)?;
     let r = alloc_memory(0x402, 0x3e, 0, 0, 8191)?;
     expect_status("RM_ALLOC_MEMORY of system memory", r, NV_OK)?;
     ensure(pinned(&cg)? == 65536 + 8192, || {

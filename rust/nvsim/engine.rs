@@ -237,14 +237,16 @@ fn run_segment(
                         action
                     );
                 }
-                let duration = launch_ns();
-                if matches!(action, Action::Launch { .. }) && duration > 0 {
-                    ch.stall = Some(Stall {
-                        next_dword: dword + 1,
-                        acquire: action,
-                        until_ns: now_ns().saturating_add(duration),
-                    });
-                    return Stop::Stalled;
+                if let Action::Launch { .. } = action {
+                    let duration = launch_ns();
+                    if duration > 0 {
+                        ch.stall = Some(Stall {
+                            next_dword: dword + 1,
+                            acquire: action,
+                            until_ns: now_ns().saturating_add(duration),
+                        });
+                        return Stop::Stalled;
+                    }
                 }
                 match execute(mem, &action) {
                     Ok(true) => {}

@@ -256,7 +256,7 @@ fn nvsim_engine_contains_bad_work() -> Result<(), String> {
 
     // A copy past nvsim's bound (64 MiB per launch): its channel goes into error, reported
     // in its error notifier as the RM reports it.
-    let (_notifier_fd, notifier) = ws.cpu_page(0x501)?;
+    let notifier = ws.cpu_page(0x501)?;
     ws.channel_on(1, COPY0, 0xc8b5, 0x501)?;
     let mut big = vec![inc(4, 0, 1), 0xc8b5];
     big.extend([inc(4, 0x400, 4), 0x3, 0, 0x3, 0x10_0000]);

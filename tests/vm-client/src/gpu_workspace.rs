@@ -42,6 +42,21 @@ has_status!(
 );
 
 /// See the module documentation.
+/// `size` bytes of video memory `handle` (under device 0xd0) mapped into the process through
+/// the GPU file `gpu` (the mapping outlives the file).
+fn map_for_cpu(
+    ctl: &OwnedFd,
+    client: u32,
+    handle: u32,
+    size: u64,
+    gpu: &OwnedFd,
+) -> Result<Mapping, String> {
+    nv_rm::map_memory(ctl, client, 0xd0, handle, 0, size, gpu.as_raw_fd())
+        .ok()
+        .map_err(|e| format!("RM_MAP_MEMORY of {handle:#x}: {e}"))?;
+    Mapping::shared(gpu.as_raw_fd(), size as usize, 0).map_err(|e| format!("mmap: {e}"))
+}
+
 pub struct Workspace {
     _uvm: OwnedFd,
     pub ctl: OwnedFd,
@@ -54,24 +69,11 @@ pub struct Workspace {
 impl Workspace {
     /// A page of video memory `handle` of this client (for an error notifier), mapped into
     /// the process.
-    pub fn cpu_page(&self, handle: u32) -> Result<(OwnedFd, Mapping), String> {
+    pub fn cpu_page(&self, handle: u32) -> Result<Mapping, String> {
         nv_rm::alloc_memory(&self.ctl, self.client, 0xd0, handle, 0x40, 4096)
             .ok()
             .map_err(|e| format!("memory {handle:#x}: {e}"))?;
-        let map_fd = open("NV_GPU0")?;
-        nv_rm::map_memory(
-            &self.ctl,
-            self.client,
-            0xd0,
-            handle,
-            0,
-            4096,
-            map_fd.as_raw_fd(),
-        )
-        .ok()
-        .map_err(|e| format!("RM_MAP_MEMORY of {handle:#x}: {e}"))?;
-        let cpu = Mapping::shared(map_fd.as_raw_fd(), 4096, 0).map_err(|e| format!("mmap: {e}"))?;
-        Ok((map_fd, cpu))
+        map_for_cpu(&self.ctl, self.client, handle, 4096, &open("NV_GPU0")?)
     }
 
     /// `size` bytes of video memory at GPU VA `base`.
@@ -125,12 +127,7 @@ impl Workspace {
         map.per_gpu_attributes[0].gpu_uuid = sim_uuid(0);
         uvm(&va, 33, &mut map, "MAP_EXTERNAL_ALLOCATION")?;
         // The CPU's view of the same memory.
-        let map_fd = node("NV_GPU0")?;
-        nv_rm::map_memory(&ctl, client, 0xd0, 0x400, 0, size, map_fd.as_raw_fd())
-            .ok()
-            .map_err(|e| format!("RM_MAP_MEMORY: {e}"))?;
-        let cpu = Mapping::shared(map_fd.as_raw_fd(), size as usize, 0)
-            .map_err(|e| format!("mmap: {e}"))?;
+        let cpu = map_for_cpu(&ctl, client, 0x400, size, &node("NV_GPU0")?)?;
         nv_rm::alloc(&ctl, client, 0xd0, 0x10, 0xa06c, None)
             .ok()
             .map_err(|e| format!("channel group: {e}"))?;
@@ -144,7 +141,6 @@ impl Workspace {
         })
     }
 
-    /// The CPU address of the memory's first byte.
     /// The fds it holds (a test that closes stray fds keeps these).
     pub fn fds(&self) -> [i32; 3] {
         [
@@ -154,6 +150,7 @@ impl Workspace {
         ]
     }
 
+    /// The CPU address of the memory's first byte.
     pub fn addr(&self) -> usize {
         self.cpu.addr()
     }

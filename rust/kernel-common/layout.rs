@@ -17,9 +17,12 @@ use kernel::prelude::*;
 pub(crate) const FOP_UNSIGNED_OFFSET: kernel::bindings::fop_flags_t = 1 << 5;
 /// `DEFAULT_POLLMASK` of `linux/poll.h`: what `vfs_poll` reports for a file without `poll`.
 pub(crate) const DEFAULT_POLLMASK: kernel::bindings::__poll_t = 0x0001 | 0x0004 | 0x0040 | 0x0100;
+/// `EPOLLIN | EPOLLPRI` (`uapi/linux/eventpoll.h`, macros bindgen cannot evaluate): what a
+/// file with events waiting reports, as the NVIDIA driver's poll does.
+pub(crate) const POLLIN_PRI: kernel::bindings::__poll_t = 0x0001 | 0x0002;
 
 /// The Rust side of the comparison, in the order of `kc_layout` in `layout_table.h`.
-const RUST_LAYOUT: [(&str, usize); 26] = [
+const RUST_LAYOUT: [(&str, usize); 27] = [
     ("file.f_op", offset_of!(file, f_op)),
     ("file.private_data", offset_of!(file, private_data)),
     ("file.f_flags", offset_of!(file, f_flags)),
@@ -67,6 +70,7 @@ const RUST_LAYOUT: [(&str, usize); 26] = [
     ("sizeof(file_operations)", size_of::<file_operations>()),
     ("FOP_UNSIGNED_OFFSET", FOP_UNSIGNED_OFFSET as usize),
     ("DEFAULT_POLLMASK", DEFAULT_POLLMASK as usize),
+    ("POLLIN_PRI", POLLIN_PRI as usize),
 ];
 
 extern "C" {

@@ -41,5 +41,6 @@ const size_t kc_layout[] = {
 	sizeof(struct file_operations),
 	(__force size_t)FOP_UNSIGNED_OFFSET,
 	(__force size_t)DEFAULT_POLLMASK,
+	(__force size_t)(EPOLLIN | EPOLLPRI),
 };
 const size_t kc_layout_len = ARRAY_SIZE(kc_layout);

@@ -74,6 +74,8 @@ pub(crate) struct Channel {
     pub(crate) error: Option<&'static str>,
     /// Methods executed (ground truth for tests).
     pub(crate) methods_run: u64,
+    /// Non-stall interrupts raised (ground truth; each one posts the events armed for it).
+    pub(crate) interrupts: u64,
     /// The last reason it could not run, said once in trace mode.
     pub(crate) noted: Option<&'static str>,
 }

@@ -88,8 +88,8 @@ fn format_state(state: &State, out: &mut impl Write) -> core::fmt::Result {
     for c in state.channels.lock().iter().flatten() {
         write!(
             out,
-            "channel gpu {} chid {} gp_get {} methods {} error ",
-            c.gpu, c.chid, c.gp_get, c.methods_run
+            "channel gpu {} chid {} gp_get {} methods {} interrupts {} error ",
+            c.gpu, c.chid, c.gp_get, c.methods_run, c.interrupts
         )?;
         // One word: the reason with underscores.
         for ch in c.error.unwrap_or("none").chars() {
@@ -97,6 +97,8 @@ fn format_state(state: &State, out: &mut impl Write) -> core::fmt::Result {
         }
         writeln!(out)?;
     }
+    let (registered, posted) = state.os_events.counts();
+    writeln!(out, "os_events registered {} posted {}", registered, posted)?;
     writeln!(
         out,
         "open_files {}",

@@ -88,7 +88,17 @@ pub(crate) fn poll(state: &State) -> bool {
             continue;
         }
         if let Some(channel) = slot.as_mut().filter(|c| c.error.is_none()) {
+            let raised = channel.interrupts;
             busy |= run(state, channel);
+            let times = channel.interrupts - raised;
+            if times > 0 {
+                state.os_events.nonstall_interrupt(
+                    &state.rm,
+                    channel.gpu,
+                    channel.engine_type as u8,
+                    times,
+                );
+            }
         }
     }
     busy
@@ -236,6 +246,9 @@ fn run_segment(
                         ch.chid,
                         action
                     );
+                }
+                if let Action::NonStallInterrupt = action {
+                    ch.interrupts += 1;
                 }
                 if let Action::Launch { .. } = action {
                     let duration = launch_ns();
@@ -398,7 +411,7 @@ fn execute(mem: &GpuMem<'_>, action: &Action) -> Result<bool, Fault> {
             }
             Ok(true)
         }
-        // Events are not delivered yet.
+        // Counted by the caller, which posts the channel's events after its pass.
         Action::NonStallInterrupt => Ok(true),
     }
 }

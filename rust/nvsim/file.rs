@@ -4,8 +4,9 @@
 
 use crate::abi::devnum::DevNum;
 use crate::abi::nv_frontend::NV_CTL_MINOR;
+use crate::events::EventQueue;
 use crate::fops::{this_module, FileOps};
-use crate::nvfile::{nv_file, FileInner, NvFile, MAX_OS_EVENTS};
+use crate::nvfile::{nv_file, FileInner, NvFile};
 use crate::nvsim_model::frontend::Node;
 use crate::state::State;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -50,6 +51,7 @@ unsafe extern "C" fn nv_open(inode: *mut bindings::inode, file: *mut bindings::f
             return Err(ENODEV);
         };
         let id = NEXT_FILE_ID.fetch_add(1, Ordering::Relaxed);
+        let events = EventQueue::new()?;
         let nv_file = KBox::pin_init(
             pin_init!(NvFile {
                 node,
@@ -59,10 +61,10 @@ unsafe extern "C" fn nv_open(inode: *mut bindings::inode, file: *mut bindings::f
                         attached: None,
                         ctl_link: None,
                         mmap_context: None,
-                        os_events: [None; MAX_OS_EVENTS],
                     },
                     "nvsim::NvFile::inner"
                 ),
+                events,
             }),
             GFP_KERNEL,
         )?;
@@ -85,6 +87,7 @@ unsafe extern "C" fn nv_release(_inode: *mut bindings::inode, file: *mut binding
     // Closing a file frees every client made on it, as the driver does.
     if let Some(state) = State::get() {
         state.rm.lock().free_file(nv_file.id);
+        state.os_events.forget(None, Some(nv_file.id));
         state.drop_freed_pages();
         state.open_files.fetch_sub(1, Ordering::Relaxed);
     }
@@ -134,15 +137,17 @@ unsafe extern "C" fn nv_mmap(
     }
 }
 
-/// `poll`: nvsim raises no GPU events, so an nvidia file is never ready (no wait queue is
-/// registered, so poll and select wait out their timeout).
+/// `poll`: ready (POLLIN | POLLPRI) while events posted to the file wait (see `events.rs`).
 ///
 /// # Safety
 ///
 /// Called by the VFS only, on an open nvsim file.
 unsafe extern "C" fn nv_poll(
-    _file: *mut bindings::file,
-    _wait: *mut bindings::poll_table_struct,
+    file: *mut bindings::file,
+    wait: *mut bindings::poll_table_struct,
 ) -> bindings::__poll_t {
-    0
+    // SAFETY: the VFS calls poll on an open nvsim file.
+    let nv_file = unsafe { nv_file(file) };
+    // SAFETY: `file` and `wait` are this poll call's, on the file owning the queue.
+    unsafe { nv_file.events.poll(file, wait) }
 }

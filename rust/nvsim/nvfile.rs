@@ -3,13 +3,14 @@
 //! The per-open state of an nvidia file (major 195), and references to other open nvidia
 //! files.
 
+use crate::events::EventQueue;
 use crate::nvsim_model::frontend::Node;
 use crate::pages::MmapContext;
 use crate::state::State;
 use kernel::bindings;
 use kernel::ffi::{c_int, c_uint};
 use kernel::prelude::*;
-use kernel::sync::Mutex;
+use kernel::sync::{Arc, Mutex};
 use kernel::types::ForeignOwnable;
 
 /// State of one open nvidia file.
@@ -22,6 +23,8 @@ pub(crate) struct NvFile {
     /// What the file's escapes have set up.
     #[pin]
     pub(crate) inner: Mutex<FileInner>,
+    /// The events posted to the file (through the OS events registered on it).
+    pub(crate) events: Arc<EventQueue>,
 }
 
 /// The mutable part of an [`NvFile`].
@@ -32,12 +35,7 @@ pub(crate) struct FileInner {
     pub(crate) ctl_link: Option<NvFileRef>,
     /// What an mmap of this file maps, set once by RM_MAP_MEMORY naming this file.
     pub(crate) mmap_context: Option<MmapContext>,
-    /// OS events registered on this file: (client, fd key). The fd is never resolved.
-    pub(crate) os_events: [Option<(u32, u32)>; MAX_OS_EVENTS],
 }
-
-/// Most OS events one file holds (NV_ERR_INSUFFICIENT_RESOURCES beyond).
-pub(crate) const MAX_OS_EVENTS: usize = 64;
 
 /// A reference on another open nvsim file, released on drop.
 ///

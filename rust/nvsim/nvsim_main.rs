@@ -27,7 +27,8 @@
 //!    files: the fops layer hands it the mmap context, the state its store lock. Beside it,
 //!    `gpu_va.rs` (the GPU's MMU: UVM VA spaces shared with the engine, registered per RM
 //!    VA space, and their semaphore pools' pages) and `channels.rs` (the channels the engine
-//!    runs: ring, USERD, progress, method state).
+//!    runs: ring, USERD, progress, method state) and `events.rs` (OS events: their registrations,
+//!    each file's event queue, and posting a non-stall interrupt to the events armed for it).
 //! 3. `state.rs`: the [`state::State`] every file operation reads (GPUs, the store, the
 //!    pages, the API lock), published once init can no longer fail, and its construction
 //!    from the module parameters. It owns `Pages` and the store, so it sits above them.
@@ -73,6 +74,7 @@ mod store;
 mod trace;
 
 mod channels;
+mod events;
 mod gpu_va;
 mod pages;
 

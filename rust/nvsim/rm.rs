@@ -6,8 +6,8 @@
 //! written into the parameters.
 
 use crate::abi::nv_rm::{
-    self, class, ctxshare_alloc_params, memory_alloc_params, vid_heap, Nvos00, Nvos21,
-    Nvos33WithFd, Nvos54, Nvos55, Nvos64,
+    self, class, ctxshare_alloc_params, memory_alloc_params, vid_heap, NvUnixEvent, Nvos00, Nvos21,
+    Nvos33WithFd, Nvos41, Nvos54, Nvos55, Nvos64,
 };
 use crate::abi::nv_status::*;
 use crate::abi::pod::{read_pod, write_pod};
@@ -88,12 +88,8 @@ fn run_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
                 Err(status) => status,
             };
             if freed.is_ok() && p.h_object_old == p.h_root {
-                // Freeing a client frees its OS events (those registered on this file).
-                for slot in file.inner.lock().os_events.iter_mut() {
-                    if slot.is_some_and(|(client, _)| client == p.h_root) {
-                        *slot = None;
-                    }
-                }
+                // Freeing a client frees its OS events.
+                state.os_events.forget(Some(p.h_root), None);
             }
             state.drop_freed_pages();
             write_pod(buf, &p);
@@ -186,6 +182,7 @@ fn run_escape(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
             Ok(())
         }
         crate::abi::nv_frontend::esc::REGISTER_FD => register_fd(state, file, buf),
+        nv_rm::esc::RM_GET_EVENT_DATA => get_event_data(file, buf),
         crate::abi::nv_frontend::esc::ALLOC_OS_EVENT
         | crate::abi::nv_frontend::esc::FREE_OS_EVENT => {
             let mut p: crate::abi::nv_frontend::NvIoctlOsEvent = exact(buf)?;
@@ -351,35 +348,50 @@ fn alloc_memory(state: &State, file: &NvFile, buf: &mut [u8]) -> Result {
     Ok(())
 }
 
-/// ALLOC_OS_EVENT / FREE_OS_EVENT on this file: the client must exist; the fd is only a key.
+/// ALLOC_OS_EVENT / FREE_OS_EVENT: (client, fd) registered to this file, or unregistered
+/// whichever file registered it. As in the driver, neither the client nor the fd is looked
+/// up: the pair is only a key that event objects name.
 fn os_event(
     state: &State,
     file: &NvFile,
     alloc: bool,
     p: &crate::abi::nv_frontend::NvIoctlOsEvent,
 ) -> NvStatus {
-    if client_file(state, file, p.h_client).is_none() {
-        return NV_ERR_INVALID_CLIENT;
-    }
-    let mut inner = file.inner.lock();
-    let key = (p.h_client, p.fd);
     if alloc {
-        match inner.os_events.iter_mut().find(|e| e.is_none()) {
-            Some(slot) => {
-                *slot = Some(key);
-                NV_OK
-            }
-            None => NV_ERR_INSUFFICIENT_RESOURCES,
-        }
+        state
+            .os_events
+            .register(p.h_client, p.fd, file.id, &file.events)
     } else {
-        match inner.os_events.iter_mut().find(|e| **e == Some(key)) {
-            Some(slot) => {
-                *slot = None;
-                NV_OK
-            }
-            None => NV_ERR_INVALID_EVENT,
-        }
+        state.os_events.unregister(p.h_client, p.fd)
     }
+}
+
+/// GET_EVENT_DATA (NVOS41): the oldest event posted to this file, written to `pEvent`;
+/// NV_ERR_OPERATING_SYSTEM if none waits or the address is bad (the event is taken either
+/// way, as the driver takes it before copying out).
+fn get_event_data(file: &NvFile, buf: &mut [u8]) -> Result {
+    let mut p: Nvos41 = exact(buf)?;
+    p.status = match file.events.take() {
+        None => NV_ERR_OPERATING_SYSTEM,
+        Some((event, more)) => {
+            p.more_events = u32::from(more);
+            let mut bytes = [0u8; core::mem::size_of::<NvUnixEvent>()];
+            write_pod(&mut bytes, &event);
+            let written = usize::try_from(p.p_event).ok().is_some_and(|at| {
+                UserSlice::new(at, bytes.len())
+                    .writer()
+                    .write_slice(&bytes)
+                    .is_ok()
+            });
+            if written {
+                NV_OK
+            } else {
+                NV_ERR_OPERATING_SYSTEM
+            }
+        }
+    };
+    write_pod(buf, &p);
+    Ok(())
 }
 
 /// The parameters as `T`, which must be exactly their size (EINVAL otherwise, as the RM's
@@ -529,6 +541,21 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
             .map_err(|_| NV_ERR_INVALID_POINTER)?;
     }
     let request = rm::decode_alloc(p.h_class, params)?;
+    // An OS event object names an OS event its client registered (`osUserHandleToKernelPtr`).
+    if let Alloc::Object(Request::Event { notify, fd }) = request {
+        if crate::trace::enabled() {
+            pr_info!(
+                "trace: event {:#x} on {:#x} notify {:#010x} key {}\n",
+                p.h_object_new,
+                p.h_object_parent,
+                notify,
+                fd
+            );
+        }
+        if !state.os_events.registered(p.h_root, fd) {
+            return Err(NV_ERR_OBJECT_NOT_FOUND);
+        }
+    }
     // Privileged classes need the admin level, checked on each call as the RM does.
     if class::PRIVILEGED.contains(&p.h_class) && !caller::is_admin() {
         return Err(NV_ERR_INSUFFICIENT_PERMISSIONS);
@@ -790,10 +817,12 @@ fn add_channel(
     use crate::channels::{Channel, MemoryWindow};
     let word = |at: usize| params.get(at..).and_then(read_pod::<u32>).unwrap_or(0);
     let wide = |at: usize| params.get(at..).and_then(read_pod::<u64>).unwrap_or(0);
-    let (gpu, chid, userd, error_notifier) = {
+    let (gpu, chid, engine_type, userd, error_notifier) = {
         let rm = state.rm.lock();
         let channel = rm.get(client, handle).ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
-        let (rm::Kind::Channel { chid, .. }, Some(gpu)) = (channel.kind, channel.gpu) else {
+        // The engine as the RM settled it (0 in the parameters is GR0).
+        let (rm::Kind::Channel { chid, engine_type }, Some(gpu)) = (channel.kind, channel.gpu)
+        else {
             return Err(NV_ERR_INVALID_OBJECT_HANDLE);
         };
         // `len` bytes at `offset` of memory `h` of the client.
@@ -826,7 +855,7 @@ fn add_channel(
         };
         // The RM only asserts on a bad error notifier; the channel then has none.
         let error_notifier = window(word(chan::H_OBJECT_ERROR), 0, ERROR_NOTIFIER_SIZE);
-        (gpu, chid, userd, error_notifier)
+        (gpu, chid, u32::from(engine_type), userd, error_notifier)
     };
     state
         .channels
@@ -840,7 +869,7 @@ fn add_channel(
             entries: word(chan::GPFIFO_ENTRIES),
             userd,
             error_notifier,
-            engine_type: word(chan::ENGINE_TYPE),
+            engine_type,
             gp_get: 0,
             extended_base: 0,
             stream: Default::default(),
@@ -848,6 +877,7 @@ fn add_channel(
             stall: None,
             error: None,
             methods_run: 0,
+            interrupts: 0,
             noted: None,
         })
         .map_err(|_| NV_ERR_NO_MEMORY)

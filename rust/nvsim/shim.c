@@ -620,3 +620,28 @@ void nvsim_uvm_vma_setup(struct vm_area_struct *vma)
 	vma->vm_ops = &nvsim_uvm_vm_ops;
 	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTCOPY | VM_DONTDUMP);
 }
+
+#include <linux/poll.h>
+
+void nvsim_waitqueue_init(struct wait_queue_head *wq);
+void nvsim_poll_wait(struct file *file, struct wait_queue_head *wq, struct poll_table_struct *wait);
+void nvsim_wake_up(struct wait_queue_head *wq);
+
+/* An nvidia file's event queue (events.rs): where poll waits for posted OS events. */
+void nvsim_waitqueue_init(struct wait_queue_head *wq)
+{
+	init_waitqueue_head(wq);
+}
+
+/* nvidia_poll waits on the file's queue only if the file is blocking; so does nvsim. */
+void nvsim_poll_wait(struct file *file, struct wait_queue_head *wq, struct poll_table_struct *wait)
+{
+	if (!(file->f_flags & O_NONBLOCK))
+		poll_wait(file, wq, wait);
+}
+
+/* nv_post_event's wake-up. */
+void nvsim_wake_up(struct wait_queue_head *wq)
+{
+	wake_up_interruptible(wq);
+}

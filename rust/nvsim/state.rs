@@ -4,6 +4,7 @@
 //! has registered everything, and built from the module parameters.
 
 use crate::channels::Channels;
+use crate::events::OsEvents;
 use crate::fops::FileOps;
 use crate::gpu_va::GpuVaSpaces;
 use crate::nvsim_model::frontend::SimGpu;
@@ -50,6 +51,8 @@ pub(crate) struct State {
     pub(crate) gpu_vas: GpuVaSpaces,
     /// The channels the engine runs.
     pub(crate) channels: Channels,
+    /// The OS events ALLOC_OS_EVENT registered, on every file.
+    pub(crate) os_events: OsEvents,
     /// Serialises calls that link files to each other (the RM's API lock), so two files'
     /// locks are never taken in opposite orders.
     pub(crate) api_lock: Pin<KBox<Mutex<()>>>,
@@ -156,6 +159,7 @@ pub(crate) fn from_params(nv_fops: &'static FileOps) -> Result<State> {
         pages: Pages::new()?,
         gpu_vas: GpuVaSpaces::new()?,
         channels: Channels::new()?,
+        os_events: OsEvents::new()?,
         api_lock: KBox::pin_init(kernel::new_mutex!((), "nvsim::State::api_lock"), GFP_KERNEL)?,
         nv_fops,
     })

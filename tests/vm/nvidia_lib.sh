@@ -17,5 +17,9 @@ setup() {
 
 # The calls nvsim answered with an error, from its trace: "count call -> status".
 failed_calls() {
-  dmesg | grep 'trace:' | sed 's/.*trace: //' | grep -v 'errno 0 status 0x0$' | sort | uniq -c
+  dmesg | grep 'trace:' | sed 's/.*trace: //' | grep -v 'errno 0 status 0x0$' | grep -v '^event ' |
+    sort | uniq -c
 }
+
+# How many events nvsim has posted to OS events so far.
+events_posted() { awk '$1 == "os_events" { print $5 }' /sys/kernel/debug/nvsim/state; }

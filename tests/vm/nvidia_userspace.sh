@@ -148,8 +148,15 @@ cuda_driver_api() {
 # succeeds.
 cuda_driver_api_blocking_sync() {
   setup || return 1
+  posted=$(events_posted)
   CUDA_PROBE_CTX_FLAGS=4 CUDA_PROBE_TIMEOUT=60 nv $NV_ROOT/usr/bin/cuda_probe work > /tmp/out 2>&1; rc=$?
   cat /tmp/out; failed_calls
+  # libcuda arms a dataless non-stall event on GR0 and waits in poll; each TRAP posts it.
+  dmesg | grep -q 'trace: event .* notify 0x3800000c ' ||
+    fail "libcuda armed no GR0 non-stall event" || return 1
+  woken=$(( $(events_posted) - posted ))
+  echo "FIGURE events posted to libcuda's blocking sync: $woken"
+  [ "$woken" -gt 0 ] || fail "no event was posted to libcuda" || return 1
   ! grep -q '^CALL .* = [1-9]' /tmp/out && ! grep -q '^HANG ' /tmp/out ||
     fail "a call failed or hung with blocking sync" || return 1
   grep -qx 'CALL cuCtxDestroy = 0 (CUDA_SUCCESS)' /tmp/out && grep -qx 'DATA stream ok' /tmp/out ||

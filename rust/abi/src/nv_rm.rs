@@ -25,6 +25,9 @@ pub mod esc {
     pub const RM_SHARE: u8 = 0x35;
     /// `NV_ESC_RM_VID_HEAP_CONTROL`: NVOS32.
     pub const RM_VID_HEAP_CONTROL: u8 = 0x4a;
+    /// `NV_ESC_RM_GET_EVENT_DATA`: [`super::Nvos41`], on the file the events were
+    /// registered on.
+    pub const RM_GET_EVENT_DATA: u8 = 0x52;
     /// `NV_ESC_RM_MAP_MEMORY`: NVOS33 + fd.
     pub const RM_MAP_MEMORY: u8 = 0x4e;
     /// `NV_ESC_RM_UNMAP_MEMORY`: NVOS34.
@@ -247,6 +250,69 @@ pub mod engine_type {
     pub const COPY0: u32 = 0x9;
     /// `NV2080_ENGINE_TYPE_COPY9`, the last copy engine.
     pub const COPY9: u32 = 0x12;
+}
+
+/// `NV0005_ALLOC_PARAMETERS` (the event classes, `cl0005.h`): hParentClient, hSrcResource
+/// (which the RM overwrites with the allocation's parent, whose notifier the event joins),
+/// hClass, notifyIndex, data (u64: for NV01_EVENT_OS_EVENT the fd key an ALLOC_OS_EVENT
+/// registered).
+pub mod event_alloc_params {
+    /// Offset of `hSrcResource`.
+    pub const H_SRC_RESOURCE: usize = 4;
+    /// Offset of `notifyIndex`: the notifier in bits 15:0, flags in 31:24.
+    pub const NOTIFY_INDEX: usize = 12;
+    /// Offset of `data` (u64).
+    pub const DATA: usize = 16;
+    /// Size of the struct.
+    pub const SIZE: usize = 24;
+    /// `NV0005_NOTIFY_INDEX_INDEX` (15:0): the notifier itself.
+    pub const INDEX_MASK: u32 = 0xffff;
+    /// `NV01_EVENT_WITHOUT_EVENT_DATA` (`nvos.h`): a dataless event (poll only).
+    pub const WITHOUT_EVENT_DATA: u32 = 0x1000_0000;
+    /// `NV01_EVENT_NONSTALL_INTR`: fires on its engine's non-stall interrupts; its source
+    /// must be a subdevice.
+    pub const NONSTALL_INTR: u32 = 0x0800_0000;
+}
+
+/// `NV2080_NOTIFIERS_*` (`cl2080_notification.h`) that non-stall interrupts notify.
+pub mod notifiers {
+    /// `NV2080_NOTIFIERS_GR0` (`_GRAPHICS`).
+    pub const GR0: u32 = 12;
+    /// `NV2080_NOTIFIERS_CE0`; CEn is CE0 + n up to CE9.
+    pub const CE0: u32 = 23;
+    /// `NV2080_NOTIFIERS_CE9`.
+    pub const CE9: u32 = 32;
+    /// `NV2080_NOTIFIERS_FIFO_EVENT_MTHD`: the host engine's.
+    pub const FIFO_EVENT_MTHD: u32 = 35;
+}
+
+/// `NVOS41_PARAMETERS` (GET_EVENT_DATA, escape 0x52): where to write the next event, and
+/// whether more are queued.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Nvos41 {
+    /// User address of an [`NvUnixEvent`].
+    pub p_event: u64,
+    /// Out: non-zero if more events are queued.
+    pub more_events: u32,
+    /// RM status out.
+    pub status: u32,
+}
+
+/// `NvUnixEvent` (`nvos.h`): one event GET_EVENT_DATA hands out.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NvUnixEvent {
+    /// The event object's handle.
+    pub h_object: u32,
+    /// The notifier (flags stripped).
+    pub notify_index: u32,
+    /// As NvNotification's `info32`.
+    pub info32: u32,
+    /// As NvNotification's `info16`.
+    pub info16: u16,
+    /// Tail padding of the C struct.
+    pub pad: u16,
 }
 
 /// `NV_VASPACE_ALLOCATION_PARAMETERS` (FERMI_VASPACE_A): 48 bytes in 535.
@@ -607,6 +673,10 @@ pub struct Nvos55 {
 // SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted below).
 unsafe impl Pod for Nvos55 {}
 // SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted below).
+unsafe impl Pod for Nvos41 {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted below).
+unsafe impl Pod for NvUnixEvent {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted below).
 unsafe impl Pod for Nvos33WithFd {}
 // SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted below).
 unsafe impl Pod for Nvos02WithFd {}
@@ -620,6 +690,10 @@ unsafe impl Pod for Nvos64 {}
 unsafe impl Pod for Nvos54 {}
 
 const _: () = {
+    assert!(size_of::<Nvos41>() == 16);
+    assert!(offset_of!(Nvos41, status) == 12);
+    assert!(size_of::<NvUnixEvent>() == 16);
+    assert!(offset_of!(NvUnixEvent, info16) == 12);
     assert!(size_of::<Nvos00>() == 16);
     assert!(size_of::<Nvos21>() == 32);
     assert!(offset_of!(Nvos21, p_alloc_parms) == 16);

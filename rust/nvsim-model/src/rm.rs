@@ -12,7 +12,7 @@
 
 use super::abi::nv_rm::{
     channel_alloc_params, class, ctxshare_alloc_params, debugger_alloc_params, device_alloc_params,
-    engine_type, memory_alloc_params, os_desc_alloc_params,
+    engine_type, event_alloc_params, memory_alloc_params, notifiers, os_desc_alloc_params,
 };
 use super::abi::nv_status::*;
 use super::abi::pod::read_pod;
@@ -94,6 +94,15 @@ pub enum Request {
         /// The compute object.
         object: Handle,
     },
+    /// An OS event (NV01_EVENT_OS_EVENT) on its parent's notifier (the RM overwrites the
+    /// parameters' `hSrcResource` with the parent): `notify` is its `notifyIndex` with
+    /// flags, `fd` the key an ALLOC_OS_EVENT registered.
+    Event {
+        /// Notifier and flags.
+        notify: u32,
+        /// The OS event's key.
+        fd: u32,
+    },
     /// A subcontext of a channel group (FERMI_CONTEXT_SHARE_A): `subcontext` is its
     /// `NV_CTXSHARE_ALLOCATION_FLAGS_SUBCONTEXT` field, `subctx_id` the VEID asked for with
     /// `_SPECIFIED`.
@@ -146,6 +155,13 @@ pub enum Kind {
     },
     /// An engine object (compute, copy) on its parent channel.
     EngineObject,
+    /// An OS event: `notify` is its `notifyIndex` with flags, `fd` its OS event's key.
+    Event {
+        /// Notifier and flags.
+        notify: u32,
+        /// The key of the OS event it posts to.
+        fd: u32,
+    },
     /// A subcontext of its parent channel group, with its VEID.
     ContextShare {
         /// The VEID (0..[`SUBCONTEXTS`]).
@@ -532,6 +548,32 @@ impl<S: SlotStorage> RmStore<S> {
             })
     }
 
+    /// The events a non-stall interrupt of a channel on engine `engine_type` of GPU `gpu`
+    /// notifies: those allocated with `NONSTALL_INTR` on that engine's notifier.
+    pub fn nonstall_events(
+        &self,
+        gpu: u8,
+        engine_type: u8,
+    ) -> impl Iterator<Item = EventTarget> + '_ {
+        let notifier = nonstall_notifier(engine_type);
+        self.objects().filter_map(move |o| match o.kind {
+            Kind::Event { notify, fd }
+                if o.gpu == Some(gpu)
+                    && notify & event_alloc_params::NONSTALL_INTR != 0
+                    && Some(notify & event_alloc_params::INDEX_MASK) == notifier =>
+            {
+                Some(EventTarget {
+                    client: o.client,
+                    handle: o.handle,
+                    index: notify & event_alloc_params::INDEX_MASK,
+                    fd,
+                    with_data: notify & event_alloc_params::WITHOUT_EVENT_DATA == 0,
+                })
+            }
+            _ => None,
+        })
+    }
+
     /// Whether any handle still refers to memory allocation `id`.
     pub fn memory_alive(&self, id: u32) -> bool {
         self.objects()
@@ -777,6 +819,17 @@ impl<S: SlotStorage> RmStore<S> {
                     return Err(NV_ERR_INVALID_OBJECT_PARENT);
                 }
                 (Kind::Plain, gpu)
+            }
+            Request::Event { notify, fd } => {
+                // The RM attaches a non-stall event to its subdevice's per-engine list.
+                let nonstall = notify & event_alloc_params::NONSTALL_INTR != 0;
+                if nonstall
+                    && (parent_obj.kind != Kind::Subdevice
+                        || !nonstall_notifier_known(notify & event_alloc_params::INDEX_MASK))
+                {
+                    return Err(NV_ERR_INVALID_ARGUMENT);
+                }
+                (Kind::Event { notify, fd }, gpu)
             }
             Request::ContextShare {
                 subcontext,
@@ -1031,6 +1084,41 @@ pub enum Alloc {
     Object(Request),
 }
 
+/// One event a non-stall interrupt notifies ([`RmStore::nonstall_events`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventTarget {
+    /// The event's client.
+    pub client: Handle,
+    /// The event object.
+    pub handle: Handle,
+    /// Its notifier, flags stripped (what GET_EVENT_DATA reports).
+    pub index: u32,
+    /// The key of the OS event it posts to.
+    pub fd: u32,
+    /// Whether it queues data for GET_EVENT_DATA (else it only makes poll ready).
+    pub with_data: bool,
+}
+
+/// The notifier a channel on engine `engine_type` (`NV2080_ENGINE_TYPE_*`) raises its
+/// non-stall interrupts on: GR0 for graphics and compute, CEn for copy engine n.
+pub fn nonstall_notifier(engine_type: u8) -> Option<u32> {
+    match u32::from(engine_type) {
+        engine_type::GR0 => Some(notifiers::GR0),
+        e @ engine_type::COPY0..=engine_type::COPY9 => {
+            Some(notifiers::CE0 + (e - engine_type::COPY0))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a non-stall event may be allocated for notifier `index`: the engines the RM maps
+/// notifiers to (`eventGetEngineTypeFromSubNotifyIndex`) that nvsim has, and the host's.
+fn nonstall_notifier_known(index: u32) -> bool {
+    index == notifiers::GR0
+        || (notifiers::CE0..=notifiers::CE9).contains(&index)
+        || index == notifiers::FIFO_EVENT_MTHD
+}
+
 /// Bytes of class parameters nvsim reads for `class` (0: it needs none).
 pub fn class_params_len(class_id: u32) -> usize {
     match class_id {
@@ -1040,6 +1128,7 @@ pub fn class_params_len(class_id: u32) -> usize {
         class::FERMI_CONTEXT_SHARE_A => ctxshare_alloc_params::SIZE,
         c if class::GPFIFO_CHANNELS.contains(&c) => channel_alloc_params::SIZE,
         class::GT200_DEBUGGER => debugger_alloc_params::SIZE,
+        class::NV01_EVENT_OS_EVENT => event_alloc_params::SIZE,
         // NV_CONFIDENTIAL_COMPUTE_ALLOC_PARAMS: hClient.
         class::NV_CONFIDENTIAL_COMPUTE => 4,
         _ => 0,
@@ -1098,10 +1187,19 @@ pub fn decode_alloc(class_id: u32, params: &[u8]) -> Result<Alloc, NvStatus> {
             object: read_pod::<u32>(field(debugger_alloc_params::H_OBJECT)?)
                 .ok_or(NV_ERR_INVALID_ARGUMENT)?,
         },
-        class::NV01_MEMORY_VIRTUAL
-        | class::NV50_MEMORY_VIRTUAL
-        | class::FERMI_VASPACE_A
-        | class::NV01_EVENT_OS_EVENT => Request::Plain,
+        class::NV01_EVENT_OS_EVENT => {
+            let word = |at: usize| -> Result<u32, NvStatus> {
+                read_pod::<u32>(field(at)?).ok_or(NV_ERR_INVALID_ARGUMENT)
+            };
+            Request::Event {
+                notify: word(event_alloc_params::NOTIFY_INDEX)?,
+                // The key is an fd: the low word of `data`.
+                fd: word(event_alloc_params::DATA)?,
+            }
+        }
+        class::NV01_MEMORY_VIRTUAL | class::NV50_MEMORY_VIRTUAL | class::FERMI_VASPACE_A => {
+            Request::Plain
+        }
         c if class::USERMODE.contains(&c) => Request::Plain,
         class::NV_CONFIDENTIAL_COMPUTE => Request::UnderClient,
         // Memory lists describe existing pages: no new memory.
@@ -1139,6 +1237,84 @@ mod tests {
             .alloc(file, client, device, 0x5d0, 0x2080, Request::Subdevice)
             .unwrap();
         (client, device, sub)
+    }
+
+    #[test]
+    fn nonstall_events_are_found_by_engine_and_gpu() {
+        use event_alloc_params::{NONSTALL_INTR, WITHOUT_EVENT_DATA};
+        let mut s: Store = store(&[GIB, GIB], GIB);
+        let (client, device, sub) = setup(&mut s, 1);
+        let event = |s: &mut Store, handle: u32, src: u32, notify: u32| {
+            s.alloc(
+                1,
+                client,
+                src,
+                handle,
+                class::NV01_EVENT_OS_EVENT,
+                Request::Event { notify, fd: 7 },
+            )
+        };
+        assert_eq!(
+            event(&mut s, 0x70, sub, NONSTALL_INTR | notifiers::GR0),
+            Ok(0x70)
+        );
+        assert_eq!(
+            event(
+                &mut s,
+                0x71,
+                sub,
+                NONSTALL_INTR | WITHOUT_EVENT_DATA | (notifiers::CE0 + 2)
+            ),
+            Ok(0x71)
+        );
+        // A plain notifier event fires on nothing here; a non-stall one needs a subdevice
+        // and an engine's notifier.
+        assert_eq!(event(&mut s, 0x72, sub, notifiers::GR0), Ok(0x72));
+        assert_eq!(
+            event(&mut s, 0x73, device, NONSTALL_INTR | notifiers::GR0),
+            Err(NV_ERR_INVALID_ARGUMENT)
+        );
+        assert_eq!(
+            event(&mut s, 0x74, sub, NONSTALL_INTR | 99),
+            Err(NV_ERR_INVALID_ARGUMENT)
+        );
+        let targets = |s: &Store, gpu: u8, engine: u32| -> Vec<(u32, u32, bool)> {
+            s.nonstall_events(gpu, engine as u8)
+                .map(|t| (t.handle, t.index, t.with_data))
+                .collect()
+        };
+        assert_eq!(
+            targets(&s, 0, engine_type::GR0),
+            [(0x70, notifiers::GR0, true)]
+        );
+        assert_eq!(
+            targets(&s, 0, engine_type::COPY0 + 2),
+            [(0x71, notifiers::CE0 + 2, false)]
+        );
+        assert!(targets(&s, 0, engine_type::COPY0).is_empty());
+        assert!(targets(&s, 1, engine_type::GR0).is_empty(), "another GPU");
+        assert_eq!(
+            nonstall_notifier(engine_type::COPY9 as u8),
+            Some(notifiers::CE9)
+        );
+        assert_eq!(nonstall_notifier(0), None);
+        s.free(1, client, 0x70).unwrap();
+        assert!(targets(&s, 0, engine_type::GR0).is_empty(), "freed");
+        let mut params = [0u8; event_alloc_params::SIZE];
+        params[4..8].copy_from_slice(&0x5d0u32.to_ne_bytes());
+        params[12..16].copy_from_slice(&(NONSTALL_INTR | 12).to_ne_bytes());
+        params[16..20].copy_from_slice(&9u32.to_ne_bytes());
+        assert_eq!(
+            decode_alloc(class::NV01_EVENT_OS_EVENT, &params),
+            Ok(Alloc::Object(Request::Event {
+                notify: NONSTALL_INTR | 12,
+                fd: 9
+            }))
+        );
+        assert_eq!(
+            decode_alloc(class::NV01_EVENT_OS_EVENT, &params[..12]),
+            Err(NV_ERR_INVALID_ARGUMENT)
+        );
     }
 
     #[test]

@@ -2016,57 +2016,177 @@ fn os_event(fd: &OwnedFd, nr: u8, client: u32, key: u32) -> Result<u32, i32> {
     escape(fd, nr, &mut p).map(|_| p.status)
 }
 
-/// ALLOC/FREE_OS_EVENT work on either node with the fd as a mere key; freeing the client
-/// frees its events; an nvidia file is never ready for poll in nvsim (no GPU events).
+/// The next event GET_EVENT_DATA gives on `fd`: (status, event, more).
+fn event_data(fd: &OwnedFd) -> Result<(u32, abi::nv_rm::NvUnixEvent, u32), String> {
+    let mut event = abi::nv_rm::NvUnixEvent::default();
+    let mut p = abi::nv_rm::Nvos41 {
+        p_event: &mut event as *mut _ as u64,
+        ..Default::default()
+    };
+    escape(fd, abi::nv_rm::esc::RM_GET_EVENT_DATA, &mut p)
+        .map_err(|e| format!("GET_EVENT_DATA: errno {e}"))?;
+    Ok((p.status, event, p.more_events))
+}
+
+/// OS events as the driver has them. ALLOC/FREE_OS_EVENT take (client, fd) as a mere key,
+/// once per pair; an event object (NV01_EVENT_OS_EVENT) must name a registered key, and a
+/// non-stall one must sit on a subdevice. A channel's non-stall interrupt (the host's
+/// NON_STALL_INTERRUPT method) posts the events armed for its engine to the file that
+/// registered their key: a waiting poll wakes with POLLIN|POLLPRI, GET_EVENT_DATA hands out
+/// the event object and notifier, a dataless event only makes poll ready (once), and a freed
+/// event or OS event posts nothing.
 fn nvsim_os_events_and_poll() -> Result<(), String> {
-    let ctl = open("NV_CTL")?;
-    let gpu = open("NV_GPU0")?;
-    let client = nv_rm::alloc_client(&ctl).ok()?;
-    // A client of nvidiactl is usable on nvidia0 once nvidia0 is linked to it.
-    let r = os_event(&gpu, esc::ALLOC_OS_EVENT, client, 1);
-    ensure(r == Ok(0x23), || {
-        format!("event on an unlinked device file: {r:?}")
-    })?;
-    register_fd(&gpu, ctl.as_raw_fd()).map_err(|e| format!("REGISTER_FD: errno {e}"))?;
+    use crate::engine_cases::{Channels, USERD};
+    use abi::nv_rm::{event_alloc_params as ev, notifiers};
+    const BASE: u64 = crate::engine_cases::BASE;
+    let ws = crate::gpu_workspace::Workspace::new(BASE, crate::engine_cases::SIZE)?;
+    let (ctl, client) = (&ws.ctl, ws.client);
+    // libcuda keeps separate nvidiactl fds for its events; so does this case.
+    let events = open("NV_CTL")?;
+    let key = events.as_raw_fd() as u32;
+    let register = |fd: &OwnedFd, nr: u8, client: u32, key: u32| os_event(fd, nr, client, key);
     ensure(
-        os_event(&gpu, esc::ALLOC_OS_EVENT, client, 12345) == Ok(0),
-        || "ALLOC_OS_EVENT on nvidia0".into(),
+        register(&events, esc::ALLOC_OS_EVENT, client, key) == Ok(0),
+        || "ALLOC_OS_EVENT".into(),
+    )?;
+    let r = register(&events, esc::ALLOC_OS_EVENT, client, key);
+    ensure(r == Ok(0x1a), || {
+        format!("the same pair again: {r:?}, want NV_ERR_INSUFFICIENT_RESOURCES")
+    })?;
+    // Neither the client nor the fd is looked up.
+    ensure(
+        register(&events, esc::ALLOC_OS_EVENT, 0x4242, 1) == Ok(0),
+        || "a key with an unknown client".into(),
     )?;
     ensure(
-        os_event(&gpu, esc::FREE_OS_EVENT, client, 12345) == Ok(0),
+        register(&events, esc::FREE_OS_EVENT, 0x4242, 1) == Ok(0),
         || "FREE_OS_EVENT".into(),
     )?;
-    let r = os_event(&gpu, esc::FREE_OS_EVENT, client, 12345);
+    let r = register(&events, esc::FREE_OS_EVENT, 0x4242, 1);
     ensure(r == Ok(0x28), || {
         format!("freeing it again: {r:?}, want NV_ERR_INVALID_EVENT")
     })?;
-    let r = os_event(&gpu, esc::ALLOC_OS_EVENT, 0x4242, 1);
-    ensure(r == Ok(0x23), || format!("an unknown client: {r:?}"))?;
     let mut short = [0u8; 8];
-    let r = escape_bytes(&gpu, esc::ALLOC_OS_EVENT, &mut short);
+    let r = escape_bytes(&events, esc::ALLOC_OS_EVENT, &mut short);
     ensure(r == Err(EINVAL), || format!("8-byte ALLOC_OS_EVENT: {r:?}"))?;
-    // Fill the file's 64 event slots, free the client, and the slots are free again.
+
+    // Event objects: on the subdevice (0x5d0), GR0's non-stall notifier with data, and
+    // copy engine 0's without.
+    let event = |handle: u32, src: u32, notify: u32, data: u32| {
+        let mut p = [0u8; ev::SIZE];
+        p[..4].copy_from_slice(&client.to_ne_bytes());
+        p[ev::H_SRC_RESOURCE..][..4].copy_from_slice(&src.to_ne_bytes());
+        p[8..12].copy_from_slice(&0x79u32.to_ne_bytes());
+        p[ev::NOTIFY_INDEX..][..4].copy_from_slice(&notify.to_ne_bytes());
+        p[ev::DATA..][..4].copy_from_slice(&data.to_ne_bytes());
+        nv_rm::alloc(ctl, client, src, handle, 0x79, Some(&mut p)).status()
+    };
+    let gr = ev::NONSTALL_INTR | notifiers::GR0;
+    let r = event(0x7a0, 0x5d0, gr, key + 1000);
+    ensure(r == 0x57, || {
+        format!("an event naming no OS event: {r:#x}, want NV_ERR_OBJECT_NOT_FOUND")
+    })?;
+    let r = event(0x7a0, 0xd0, gr, key);
+    ensure(r == 0x1f, || {
+        format!("a non-stall event on the device: {r:#x}, want NV_ERR_INVALID_ARGUMENT")
+    })?;
+    ensure(event(0x7a0, 0x5d0, gr, key) == 0, || "the GR0 event".into())?;
+    let ce0 = ev::NONSTALL_INTR | ev::WITHOUT_EVENT_DATA | notifiers::CE0;
+    ensure(event(0x7a1, 0x5d0, ce0, key) == 0, || {
+        "the CE0 event".into()
+    })?;
+
+    let ready = |timeout_ms: i32| {
+        crate::sys::poll_one(events.as_raw_fd(), libc::POLLIN | libc::POLLPRI, timeout_ms)
+            .map_err(|e| e.to_string())
+    };
+    ensure(ready(50)? == 0, || "ready before any interrupt".into())?;
+    let posted = debugfs("os_events", "posted")?;
+    let r = event_data(&events)?.0;
+    ensure(r == 0x59, || {
+        format!("GET_EVENT_DATA with none queued: {r:#x}, want NV_ERR_OPERATING_SYSTEM")
+    })?;
+
+    // A compute channel raises a non-stall interrupt: the poll below sleeps until it does.
+    ws.channel_on(0, 1, 0xcbc0, 0)?;
+    ws.channel_on(1, 9, 0xc8b5, 0)?;
+    let interrupt = [nvsim_model::pushbuf::header::inc(0, 0x20, 1), 0];
+    ws.submit(0, 0, &interrupt);
+    let revents = ready(10_000)?;
+    ensure(
+        revents & (libc::POLLIN | libc::POLLPRI) == libc::POLLIN | libc::POLLPRI,
+        || format!("poll after GR0's interrupt gave {revents:#x}"),
+    )?;
+    let (status, got, more) = event_data(&events)?;
+    ensure(
+        status == 0 && got.h_object == 0x7a0 && got.notify_index == notifiers::GR0 && more == 0,
+        || format!("GET_EVENT_DATA: status {status:#x}, {got:?}, more {more}"),
+    )?;
+    ensure(ready(0)? == 0, || "still ready once drained".into())?;
+
+    // The copy channel's interrupt: its event carries no data, so poll is ready once.
+    ws.submit(1, 0, &interrupt);
+    let revents = ready(10_000)?;
+    ensure(revents != 0, || "no wake-up for CE0's interrupt".into())?;
+    ensure(ready(0)? == 0, || "a dataless event seen twice".into())?;
+    let r = event_data(&events)?.0;
+    ensure(r == 0x59, || format!("data for a dataless event: {r:#x}"))?;
+    let now = debugfs("os_events", "posted")?;
+    ensure(now == posted + 2, || {
+        format!("nvsim counts {} events posted, want 2", now - posted)
+    })?;
+
+    // A freed event object, and a freed OS event, post nothing.
+    nv_rm::free(ctl, client, 0x5d0, 0x7a0).ok()?;
+    ensure(
+        register(&events, esc::FREE_OS_EVENT, client, key) == Ok(0),
+        || "FREE_OS_EVENT of the key".into(),
+    )?;
+    ws.submit(0, 1, &interrupt);
+    ws.submit(1, 1, &interrupt);
+    let start = std::time::Instant::now();
+    while (ws.get32(USERD + 0x88), ws.get32(USERD + 0x200 + 0x88)) != (2, 2) {
+        if start.elapsed() > std::time::Duration::from_secs(10) {
+            return Err("the channels did not run their second entries".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    ensure(ready(100)? == 0, || {
+        "posted after the events were freed".into()
+    })?;
+    ensure(debugfs("os_events", "posted")? == now, || {
+        "nvsim posted to freed events".into()
+    })?;
+    let state = std::fs::read_to_string("/sys/kernel/debug/nvsim/state")
+        .map_err(|e| format!("nvsim state: {e}"))?;
+    let counted = state
+        .lines()
+        .filter(|l| l.starts_with("channel gpu 0 ") && l.contains(" interrupts 2 "))
+        .count();
+    ensure(counted == 2, || {
+        format!("the state file does not count two interrupts per channel:\n{state}")
+    })?;
+
+    // At most 64 keys per file, and freeing the client frees its keys.
+    let other = open("NV_CTL")?;
+    let other_client = nv_rm::alloc_client(&other).ok()?;
     for key in 0..64 {
         ensure(
-            os_event(&ctl, esc::ALLOC_OS_EVENT, client, key) == Ok(0),
-            || format!("event {key}"),
+            register(&other, esc::ALLOC_OS_EVENT, other_client, key) == Ok(0),
+            || format!("key {key}"),
         )?;
     }
-    let r = os_event(&ctl, esc::ALLOC_OS_EVENT, client, 64);
+    let r = register(&other, esc::ALLOC_OS_EVENT, other_client, 64);
     ensure(r == Ok(0x1a), || {
-        format!("a 65th event: {r:?}, want NV_ERR_INSUFFICIENT_RESOURCES")
+        format!("a 65th key: {r:?}, want NV_ERR_INSUFFICIENT_RESOURCES")
     })?;
-    nv_rm::free(&ctl, client, client, client).ok()?;
-    let other = nv_rm::alloc_client(&ctl).ok()?;
+    nv_rm::free(&other, other_client, other_client, other_client).ok()?;
     ensure(
-        os_event(&ctl, esc::ALLOC_OS_EVENT, other, 1) == Ok(0),
-        || "slots not freed with the client".into(),
+        register(&other, esc::ALLOC_OS_EVENT, client, 1) == Ok(0),
+        || "keys not freed with their client".into(),
     )?;
-    let revents = crate::sys::poll_one(gpu.as_raw_fd(), libc::POLLIN | libc::POLLPRI, 50)
-        .map_err(|e| e.to_string())?;
-    ensure(revents == 0, || {
-        format!("poll on nvidia0 gave {revents:#x}")
-    })
+    println!("GR0's interrupt woke poll with its event; CE0's dataless one woke it once");
+    Ok(())
 }
 
 /// GET_PIDS lists the processes with an object of a class on the GPU; GET_PID_INFO reports a

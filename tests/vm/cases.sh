@@ -42,7 +42,7 @@ case_bad_devices_param_refused() {
   dmesg | grep 'fakegpu: nothing to front: no NVIDIA driver is loaded and devices= is empty' || fail "no message for nothing to front" || return 1
   dmesg | grep 'fakegpu: cannot front NVIDIA.s devices: NVIDIA devices are also listed in devices=' || fail "no message for 195:0 in devices=" || return 1
   dmesg | grep 'fakegpu: nvidia_gpus="0,0": a GPU minor is listed twice' || fail "no message for nvidia_gpus=0,0" || return 1
-  dmesg | grep 'fakegpu: filter="loose": expected strict or permissive' || fail "no message for filter=loose" || return 1
+  dmesg | grep 'fakegpu: filter="loose": expected strict, audit or permissive' || fail "no message for filter=loose" || return 1
   [ ! -e /dev/fakedri ] || fail "/dev/fakedri left behind" || return 1
   load_fakegpu
 }

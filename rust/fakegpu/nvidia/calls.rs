@@ -34,10 +34,49 @@ pub(crate) fn count(route: Route) {
     }
 }
 
-/// One line per route: `nvidia ROUTE COUNT`.
+/// Distinct unknown controls counted one by one; later ones share the `other` count.
+const UNKNOWN_SLOTS: usize = 32;
+/// Slot `i`: a control fakegpu does not know (bit 32 set once taken) and how often it came.
+static UNKNOWN: [(AtomicU64, AtomicU64); UNKNOWN_SLOTS] =
+    [const { (AtomicU64::new(0), AtomicU64::new(0)) }; UNKNOWN_SLOTS];
+/// Unknown controls that found no slot.
+static UNKNOWN_OTHER: AtomicU64 = AtomicU64::new(0);
+/// Marks a taken slot (command 0 is a real control).
+const TAKEN: u64 = 1 << 32;
+
+/// Counts one call of RM control `cmd`, which fakegpu does not know (refused in strict
+/// mode, forwarded in audit mode).
+pub(crate) fn unknown_control(cmd: u32) {
+    let key = TAKEN | u64::from(cmd);
+    for (slot, count) in UNKNOWN.iter() {
+        let found = match slot.compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => true,
+            Err(current) => current == key,
+        };
+        if found {
+            count.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    }
+    UNKNOWN_OTHER.fetch_add(1, Ordering::Relaxed);
+}
+
+/// One line per route, `nvidia ROUTE COUNT`, then one per unknown control seen,
+/// `nvidia unknown_control 0xCMD COUNT`, and `nvidia unknown_control other COUNT`.
 pub(crate) fn write(out: &mut impl Write) -> core::fmt::Result {
     for (name, c) in NAMES.iter().zip(COUNTS.iter()) {
         writeln!(out, "nvidia {} {}", name, c.load(Ordering::Relaxed))?;
     }
-    Ok(())
+    for (slot, count) in UNKNOWN.iter() {
+        let key = slot.load(Ordering::Acquire);
+        if key & TAKEN != 0 {
+            let n = count.load(Ordering::Relaxed);
+            writeln!(out, "nvidia unknown_control {:#010x} {}", key as u32, n)?;
+        }
+    }
+    writeln!(
+        out,
+        "nvidia unknown_control other {}",
+        UNKNOWN_OTHER.load(Ordering::Relaxed)
+    )
 }

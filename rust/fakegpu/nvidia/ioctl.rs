@@ -25,7 +25,7 @@ use crate::policy::gpu_set::Visibility;
 use crate::policy::nv_proxy::{self, NvNode, Refusal, Route, HEAD_MAX};
 use crate::policy::nv_visibility::{visibility_call, VisibilityCall};
 use crate::proxy::personality::{FakeFile, IoctlFn};
-use crate::proxy::refusal::log_refusal;
+use crate::proxy::refusal::{log_audit, log_refusal};
 use core::mem::{offset_of, size_of};
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;
@@ -88,6 +88,16 @@ fn escape_ioctl(
     let head = head.get_mut(..head_len).ok_or(EINVAL)?;
     UserSlice::new(ptr, head_len).reader().read_slice(head)?;
     let route = nv_proxy::route_escape(nr, size, head, nv.filter);
+    // A control is logged and counted by its command, not by the escape that carries it.
+    let mut call = u32::from(nr);
+    if nr == rm::RM_CONTROL {
+        if let Some(p) = read_pod::<Nvos54>(head) {
+            call = p.cmd;
+            if !nv_proxy::control_known(p.cmd) {
+                calls::unknown_control(p.cmd);
+            }
+        }
+    }
     if let (Route::Direct, Some(call)) = (route, visibility_call(nr, head)) {
         // CARD_INFO and ATTACH_GPUS_TO_FD are for the ctl node; the driver refuses them
         // elsewhere.
@@ -147,15 +157,7 @@ fn escape_ioctl(
     if let Some(result) = metered(fake, ioctl, forward_cmd, ptr, nr, size, route, nv) {
         return result;
     }
-    dispatch(
-        fake,
-        ioctl,
-        forward_cmd,
-        ptr,
-        (head, size),
-        route,
-        u32::from(nr),
-    )
+    dispatch(fake, ioctl, forward_cmd, ptr, (head, size), route, call)
 }
 
 /// The calls that create, free or duplicate RM objects, which the meter makes (on fakegpu's
@@ -264,7 +266,7 @@ fn uvm_ioctl(fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, arg: usize, nv: &Nv) 
     let mut head = [0u8; HEAD_MAX];
     let head_len = match route {
         Route::Worker(_) => nv_proxy::uvm_params_size(cmd).ok_or(EINVAL)?.min(HEAD_MAX),
-        Route::Direct | Route::Refuse { .. } => 0,
+        Route::Direct | Route::Audited { .. } | Route::Refuse { .. } => 0,
     };
     let head = head.get_mut(..head_len).ok_or(EINVAL)?;
     UserSlice::new(arg, head_len).reader().read_slice(head)?;
@@ -283,7 +285,7 @@ fn dispatch(
     call: u32,
 ) -> Result<c_long> {
     calls::count(match route {
-        Route::Direct => calls::Route::Forwarded,
+        Route::Direct | Route::Audited { .. } => calls::Route::Forwarded,
         Route::Worker(w) if !w.caller_memory => calls::Route::Private,
         Route::Worker(_) => calls::Route::Worker,
         Route::Refuse { .. } => calls::Route::Refused,
@@ -292,6 +294,11 @@ fn dispatch(
         // SAFETY: as the VFS would call it on the real file, in the caller's context; the
         // driver validates the parameters.
         Route::Direct => Ok(unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as _) }),
+        Route::Audited { why } => {
+            log_audit(fake, call, why);
+            // SAFETY: as for `Route::Direct`.
+            Ok(unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as _) })
+        }
         Route::Worker(w) if !w.caller_memory => Ok(super::fd_translation::run_private(
             fake, ioctl, cmd, ptr, size, w,
         )),

@@ -80,12 +80,19 @@ pub(crate) fn load(
 pub(crate) fn filter_param() -> Result<FilterMode> {
     match param(fakegpu_filter_param)? {
         "strict" => Ok(FilterMode::Strict),
+        "audit" => {
+            pr_warn!("filter=audit: RM controls fakegpu does not know are forwarded and logged\n");
+            Ok(FilterMode::Audit)
+        }
         "permissive" => {
             pr_warn!("filter=permissive: unknown NVIDIA escapes and UVM commands are forwarded unchecked\n");
             Ok(FilterMode::Permissive)
         }
         other => {
-            pr_err!("filter=\"{}\": expected strict or permissive\n", other);
+            pr_err!(
+                "filter=\"{}\": expected strict, audit or permissive\n",
+                other
+            );
             Err(EINVAL)
         }
     }

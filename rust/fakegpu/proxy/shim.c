@@ -48,7 +48,7 @@ const char *fakegpu_filter_param(void);
 ssize_t fakegpu_read_proc_devices(char *buf, size_t len);
 unsigned long fakegpu_map_scratch(size_t len);
 void fakegpu_log_refusal(const char *node, size_t node_len, unsigned int call, const char *why,
-			 size_t why_len);
+			 size_t why_len, int audited);
 int fakegpu_sysfs_create(void);
 void fakegpu_sysfs_remove(void);
 const char *fakegpu_devices_param(void);
@@ -117,14 +117,16 @@ unsigned long fakegpu_map_scratch(size_t len)
 }
 
 /* A call refused by the filter: user-triggered, hence rate-limited. */
+/* @audited: the call was forwarded all the same (filter=audit). */
 void fakegpu_log_refusal(const char *node, size_t node_len, unsigned int call, const char *why,
-			 size_t why_len)
+			 size_t why_len, int audited)
 {
 	char comm[TASK_COMM_LEN];
 
 	get_task_comm(comm, current);
-	pr_warn_ratelimited("refused call 0x%x on %.*s from pid %d (%s): %.*s\n", call,
-			    (int)node_len, node, task_tgid_vnr(current), comm, (int)why_len, why);
+	pr_warn_ratelimited("%s call 0x%x on %.*s from pid %d (%s): %.*s\n",
+			    audited ? "audit: forwarded" : "refused", call, (int)node_len, node,
+			    task_tgid_vnr(current), comm, (int)why_len, why);
 }
 
 /* ---- /sys/kernel/fakegpu ---- */

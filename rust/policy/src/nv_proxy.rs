@@ -33,10 +33,14 @@ pub enum NvNode {
 /// How strictly unknown calls are treated (the `filter=` module parameter).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FilterMode {
-    /// Unknown escapes, controls' deny list and unknown UVM commands are refused.
+    /// Unknown escapes, controls and UVM commands are refused (controls fakegpu does not
+    /// know with `NV_ERR_NOT_SUPPORTED`, see `nv_controls`).
     Strict,
-    /// Unknown escapes and UVM commands are forwarded (for newer drivers); allocations of
-    /// unknown classes are still refused.
+    /// As strict, except that controls fakegpu does not know are forwarded and logged, so
+    /// an operator can find what a real driver's workloads need.
+    Audit,
+    /// Unknown escapes and UVM commands are forwarded (for newer drivers), unknown controls
+    /// forwarded and logged; allocations of unknown classes are still refused.
     Permissive,
 }
 
@@ -76,6 +80,12 @@ pub enum Route {
     Direct,
     /// Forwarded through the caller's worker.
     Worker(WorkerCall),
+    /// Forwarded unchanged like [`Route::Direct`], and logged: a call strict mode refuses
+    /// (a control fakegpu does not know, in audit or permissive mode).
+    Audited {
+        /// A short reason, for the log.
+        why: &'static str,
+    },
     /// Refused; `why` is for the log line.
     Refuse {
         /// How.
@@ -291,7 +301,19 @@ pub fn route_escape(nr: u8, size: usize, head: &[u8], mode: FilterMode) -> Route
                     },
                     why,
                 ),
-                _ => Route::Direct,
+                None if control_known(cmd) => Route::Direct,
+                None => match mode {
+                    FilterMode::Strict => refuse(
+                        Refusal::Status {
+                            offset: status_offset,
+                            status: NV_ERR_NOT_SUPPORTED,
+                        },
+                        UNKNOWN_CONTROL,
+                    ),
+                    FilterMode::Audit | FilterMode::Permissive => Route::Audited {
+                        why: UNKNOWN_CONTROL,
+                    },
+                },
             }
         }
         0x4d if size == NVOS38_SIZE => refuse(
@@ -308,9 +330,19 @@ pub fn route_escape(nr: u8, size: usize, head: &[u8], mode: FilterMode) -> Route
         0x5f => refuse(Refusal::Errno(EINVAL), "NVLOG_CTRL is for the host"),
         _ => match mode {
             FilterMode::Permissive => Route::Direct,
-            FilterMode::Strict => refuse(Refusal::Errno(EINVAL), "unknown escape"),
+            FilterMode::Strict | FilterMode::Audit => {
+                refuse(Refusal::Errno(EINVAL), "unknown escape")
+            }
         },
     }
+}
+
+/// Why a control is refused (strict) or logged (audit): fakegpu does not know it.
+pub const UNKNOWN_CONTROL: &str = "an RM control fakegpu does not know";
+
+/// Whether RM control `cmd` is one fakegpu knows (the 535 family's table).
+pub fn control_known(cmd: u32) -> bool {
+    super::nv_controls::known_535(cmd).is_some()
 }
 
 /// How many leading bytes of the parameters [`route_escape`] and the worker may read: enough
@@ -344,7 +376,7 @@ pub fn route_uvm(cmd: u32, mode: FilterMode) -> Route {
         Some(_) => Route::Direct,
         None => match mode {
             FilterMode::Permissive => Route::Direct,
-            FilterMode::Strict => Route::Refuse {
+            FilterMode::Strict | FilterMode::Audit => Route::Refuse {
                 refusal: Refusal::Errno(EINVAL),
                 why: "unknown UVM command",
             },
@@ -514,6 +546,42 @@ mod tests {
             ),
             Route::Direct
         );
+    }
+
+    #[test]
+    fn controls_fakegpu_does_not_know_are_refused_unless_audited() {
+        let route = |cmd: u32, mode| route_escape(rm::RM_CONTROL, 32, &control(cmd), mode);
+        // SET_COMPUTE_MODE_RULES: a GPU-wide setter nobody listed.
+        assert_eq!(
+            route(0x2080_0130, STRICT),
+            Route::Refuse {
+                refusal: Refusal::Status {
+                    offset: 28,
+                    status: NV_ERR_NOT_SUPPORTED
+                },
+                why: UNKNOWN_CONTROL
+            }
+        );
+        for mode in [FilterMode::Audit, FilterMode::Permissive] {
+            assert_eq!(
+                route(0x2080_0130, mode),
+                Route::Audited {
+                    why: UNKNOWN_CONTROL
+                }
+            );
+            // The deny list holds in every mode.
+            assert!(matches!(route(0x3d05, mode), Route::Refuse { .. }));
+        }
+        for known in super::super::nv_controls::R535 {
+            if DENIED_CONTROLS.iter().all(|(c, _, _)| *c != known.cmd) {
+                assert_eq!(route(known.cmd, STRICT), Route::Direct, "{}", known.name);
+            }
+        }
+        // Unknown escapes stay refused in audit mode.
+        assert!(matches!(
+            route_escape(0x32, 8, &[0; 8], FilterMode::Audit),
+            Route::Refuse { .. }
+        ));
     }
 
     #[test]

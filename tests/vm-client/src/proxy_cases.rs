@@ -271,6 +271,46 @@ fn proxy_filter_refusals() -> Result<(), String> {
             format!("control {cmd:#x}: status {:#x}, want {want:#x}", c.status)
         })?;
     }
+    // A control fakegpu does not know (SET_COMPUTE_MODE_RULES, a GPU-wide setter): refused
+    // with NV_ERR_NOT_SUPPORTED before the driver. nvsim's fault injection, armed for one
+    // call, shows it was not reached; a known control after it takes the fault.
+    let param = "/sys/module/nvsim/parameters";
+    let set = |name: &str, value: &str| {
+        std::fs::write(format!("{param}/{name}"), value).map_err(|e| format!("{name}: {e}"))
+    };
+    set("fault_errno", "0")?;
+    set("fault_after", "N")?;
+    set("fault_status", "0x1234")?;
+    set("fault_count", "1")?;
+    let control = |cmd: u32| -> Result<u32, String> {
+        let mut params = [0u8; 132];
+        let mut c = Nvos54 {
+            h_client: client,
+            h_object: 0x5d0,
+            cmd,
+            params: params.as_mut_ptr() as u64,
+            params_size: if cmd == 0x2080_0110 { 132 } else { 8 },
+            ..Default::default()
+        };
+        rm_escape(&ctl, rm_esc::RM_CONTROL, &mut c, "control")?;
+        Ok(c.status)
+    };
+    let unknown = control(0x2080_0130);
+    let known = control(0x2080_0110);
+    set("fault_count", "0")?;
+    ensure(unknown == Ok(0x56) && known == Ok(0x1234), || {
+        format!(
+            "SET_COMPUTE_MODE_RULES: {unknown:x?} (want NV_ERR_NOT_SUPPORTED from fakegpu), \
+             then GET_NAME_STRING: {known:x?} (want nvsim's injected 0x1234)"
+        )
+    })?;
+    let calls = std::fs::read_to_string("/sys/kernel/fakegpu/calls").map_err(|e| e.to_string())?;
+    ensure(
+        calls
+            .lines()
+            .any(|l| l.starts_with("nvidia unknown_control 0x20800130 ")),
+        || format!("the calls file does not count it:\n{calls}"),
+    )?;
     nv_rm::free(&ctl, client, client, client)
         .ok()
         .map_err(|e| format!("free: {e}"))?;
@@ -290,6 +330,11 @@ fn proxy_filter_refusals() -> Result<(), String> {
         log.contains("refused call 0xd6 on fakegpuctl")
             && log.contains("sets a driver-wide parameter"),
         || "SYS_PARAMS refusal not logged with the node and reason".into(),
+    )?;
+    ensure(
+        log.contains("refused call 0x20800130 on fakegpuctl")
+            && log.contains("an RM control fakegpu does not know"),
+        || "the unknown control's refusal is not logged by its command".into(),
     )
 }
 

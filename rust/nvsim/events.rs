@@ -17,7 +17,7 @@ use crate::abi::nv_rm::NvUnixEvent;
 use crate::abi::nv_status::*;
 use crate::layout::POLLIN_PRI;
 use crate::store::KernelRm;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::bindings;
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
@@ -39,7 +39,7 @@ extern "C" {
 
 /// Events one file's queue holds; later ones are dropped until the file's owner reads (the
 /// driver queues without bound; nvsim bounds what a process that never reads can pin).
-const MAX_QUEUED: usize = 256;
+const MAX_QUEUED: usize = 128;
 /// OS events one file may have registered (NV_ERR_INSUFFICIENT_RESOURCES beyond: the
 /// driver's answer when it cannot allocate one).
 pub(crate) const MAX_OS_EVENTS_PER_FILE: usize = 64;
@@ -57,19 +57,14 @@ pub(crate) struct EventQueue {
 
 /// The contents of an [`EventQueue`].
 struct Queued {
-    /// Events with data, oldest first, from `events[read]` on.
-    events: KVec<NvUnixEvent>,
-    /// How many of `events` were taken.
-    read: usize,
+    /// A ring of events with data: `len` of them from `head` on, oldest first.
+    ring: [NvUnixEvent; MAX_QUEUED],
+    /// Where the oldest is.
+    head: usize,
+    /// How many there are.
+    len: usize,
     /// A dataless event was posted and no poll has seen it yet.
     dataless: bool,
-}
-
-impl Queued {
-    /// Events waiting.
-    fn waiting(&self) -> usize {
-        self.events.len().saturating_sub(self.read)
-    }
 }
 
 // SAFETY: the wait queue head is used only through the kernel's wait-queue functions, which
@@ -86,7 +81,12 @@ impl EventQueue {
                 // SAFETY: `slot` is the wait queue head's place, initialised here once.
                 wait <- Opaque::ffi_init(|slot| unsafe { nvsim_waitqueue_init(slot) }),
                 inner <- kernel::new_mutex!(
-                    Queued { events: KVec::new(), read: 0, dataless: false },
+                    Queued {
+                        ring: [NvUnixEvent::default(); MAX_QUEUED],
+                        head: 0,
+                        len: 0,
+                        dataless: false,
+                    },
                     "nvsim::EventQueue::inner"
                 ),
             }),
@@ -94,21 +94,29 @@ impl EventQueue {
         )
     }
 
-    /// Posts an event (`nv_post_event`): queued for GET_EVENT_DATA if it carries data, else
-    /// marked pending; pollers wake either way.
-    pub(crate) fn post(&self, event: NvUnixEvent, with_data: bool) {
-        {
+    /// Posts an event (`nv_post_event`): queued for GET_EVENT_DATA if it carries data
+    /// (dropped if the ring is full, as the driver drops one it cannot allocate), else
+    /// marked pending; pollers wake either way. Returns whether it was queued or marked.
+    pub(crate) fn post(&self, event: NvUnixEvent, with_data: bool) -> bool {
+        let taken = {
             let mut q = self.inner.lock();
             if !with_data {
                 q.dataless = true;
-            } else if q.waiting() < MAX_QUEUED {
-                // Dropped on allocation failure, as the driver drops it when its atomic
-                // allocation fails.
-                let _ = q.events.push(event, GFP_KERNEL);
+                true
+            } else if q.len < MAX_QUEUED {
+                let at = (q.head + q.len) % MAX_QUEUED;
+                if let Some(slot) = q.ring.get_mut(at) {
+                    *slot = event;
+                }
+                q.len += 1;
+                true
+            } else {
+                false
             }
-        }
+        };
         // SAFETY: the head was initialised in `new` and lives as long as `self`.
         unsafe { nvsim_wake_up(self.wait.get()) };
+        taken
     }
 
     /// `poll` of `file`, whose queue this is: waits on the queue (unless the file is
@@ -127,7 +135,7 @@ impl EventQueue {
         // as the file, which holds this queue.
         unsafe { nvsim_poll_wait(file.cast(), self.wait.get(), wait) };
         let mut q = self.inner.lock();
-        let ready = q.waiting() > 0 || q.dataless;
+        let ready = q.len > 0 || q.dataless;
         q.dataless = false;
         if ready {
             POLLIN_PRI
@@ -139,19 +147,20 @@ impl EventQueue {
     /// The oldest queued event and whether more follow.
     pub(crate) fn take(&self) -> Option<(NvUnixEvent, bool)> {
         let mut q = self.inner.lock();
-        let event = *q.events.get(q.read)?;
-        q.read += 1;
-        if q.waiting() == 0 {
-            // Drained: start again from an empty vector.
-            q.events = KVec::new();
-            q.read = 0;
+        if q.len == 0 {
+            return None;
         }
-        Some((event, q.waiting() > 0))
+        let event = *q.ring.get(q.head)?;
+        q.head = (q.head + 1) % MAX_QUEUED;
+        q.len -= 1;
+        Some((event, q.len > 0))
     }
 }
 
 /// One ALLOC_OS_EVENT registration.
 struct OsEvent {
+    /// Names this registration to the event objects bound to it (never 0).
+    id: u32,
     client: u32,
     fd: u32,
     /// The file the call was made on ([`crate::nvfile::NvFile::id`]) and its queue.
@@ -160,8 +169,13 @@ struct OsEvent {
 }
 
 /// Every OS event registered, across files (the driver's global event list; free slots
-/// are `None`), and how many events were posted (ground truth for tests).
-pub(crate) struct OsEvents(Pin<KBox<Mutex<KVec<Option<OsEvent>>>>>, AtomicU64);
+/// are `None`), the last registration id given, and how many events were posted and taken
+/// (queued or marked; ground truth for tests).
+pub(crate) struct OsEvents(
+    Pin<KBox<Mutex<KVec<Option<OsEvent>>>>>,
+    AtomicU32,
+    AtomicU64,
+);
 
 impl OsEvents {
     /// No events.
@@ -171,6 +185,7 @@ impl OsEvents {
                 kernel::new_mutex!(KVec::new(), "nvsim::OsEvents"),
                 GFP_KERNEL,
             )?,
+            AtomicU32::new(0),
             AtomicU64::new(0),
         ))
     }
@@ -178,7 +193,7 @@ impl OsEvents {
     /// (OS events registered, events posted so far).
     pub(crate) fn counts(&self) -> (usize, u64) {
         let registered = self.0.lock().iter().flatten().count();
-        (registered, self.1.load(Ordering::Relaxed))
+        (registered, self.2.load(Ordering::Relaxed))
     }
 
     /// ALLOC_OS_EVENT of (`client`, `fd`) on file `file` with queue `queue`: one per pair
@@ -198,7 +213,13 @@ impl OsEvents {
         if taken || full {
             return NV_ERR_INSUFFICIENT_RESOURCES;
         }
+        // Ids are not reused until 2^32 registrations later; 0 is never one.
+        let mut id = self.1.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        if id == 0 {
+            id = self.1.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        }
         let event = OsEvent {
+            id,
             client,
             fd,
             file,
@@ -230,13 +251,15 @@ impl OsEvents {
         }
     }
 
-    /// Whether (`client`, `fd`) is registered (an event object must name one).
-    pub(crate) fn registered(&self, client: u32, fd: u32) -> bool {
+    /// The registration of (`client`, `fd`), if there is one: what an event object naming
+    /// that key is bound to.
+    pub(crate) fn registration(&self, client: u32, fd: u32) -> Option<u32> {
         self.0
             .lock()
             .iter()
             .flatten()
-            .any(|e| e.client == client && e.fd == fd)
+            .find(|e| e.client == client && e.fd == fd)
+            .map(|e| e.id)
     }
 
     /// Drops the registrations of `client` (freed), or made on `file` (closed).
@@ -254,8 +277,8 @@ impl OsEvents {
     /// Raises `times` non-stall interrupts of a channel on engine `engine_type` of GPU
     /// `gpu`: every event armed for that engine's notifier is posted to the file its OS
     /// event was registered on, once per interrupt (a queue holds [`MAX_QUEUED`] at most);
-    /// an event whose OS event is gone posts nothing (the driver's reference on a freed OS
-    /// event is inactive).
+    /// an event whose registration is gone posts nothing, even if its key was registered
+    /// again (the driver's reference on a freed OS event stays inactive).
     pub(crate) fn nonstall_interrupt(
         &self,
         rm: &Mutex<KernelRm>,
@@ -278,7 +301,7 @@ impl OsEvents {
                 .lock()
                 .iter()
                 .flatten()
-                .find(|e| e.client == target.client && e.fd == target.fd)
+                .find(|e| e.id == target.registration)
                 .map(|e| e.queue.clone());
             if let Some(queue) = queue {
                 let event = NvUnixEvent {
@@ -286,11 +309,11 @@ impl OsEvents {
                     notify_index: target.index,
                     ..Default::default()
                 };
-                let times = times.min(MAX_QUEUED as u64);
-                for _ in 0..times {
-                    queue.post(event, target.with_data);
+                let mut taken = 0;
+                for _ in 0..times.min(MAX_QUEUED as u64) {
+                    taken += u64::from(queue.post(event, target.with_data));
                 }
-                self.1.fetch_add(times, Ordering::Relaxed);
+                self.2.fetch_add(taken, Ordering::Relaxed);
             }
         }
     }

@@ -540,9 +540,14 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
             .read_slice(params)
             .map_err(|_| NV_ERR_INVALID_POINTER)?;
     }
-    let request = rm::decode_alloc(p.h_class, params)?;
+    let mut request = rm::decode_alloc(p.h_class, params)?;
     // An OS event object names an OS event its client registered (`osUserHandleToKernelPtr`).
-    if let Alloc::Object(Request::Event { notify, fd }) = request {
+    if let Alloc::Object(Request::Event {
+        notify,
+        fd,
+        ref mut registration,
+    }) = request
+    {
         if crate::trace::enabled() {
             pr_info!(
                 "trace: event {:#x} on {:#x} notify {:#010x} key {}\n",
@@ -552,9 +557,10 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
                 fd
             );
         }
-        if !state.os_events.registered(p.h_root, fd) {
-            return Err(NV_ERR_OBJECT_NOT_FOUND);
-        }
+        *registration = state
+            .os_events
+            .registration(p.h_root, fd)
+            .ok_or(NV_ERR_OBJECT_NOT_FOUND)?;
     }
     // Privileged classes need the admin level, checked on each call as the RM does.
     if class::PRIVILEGED.contains(&p.h_class) && !caller::is_admin() {

@@ -93,7 +93,13 @@ fn escape_ioctl(
     if nr == rm::RM_CONTROL {
         if let Some(p) = read_pod::<Nvos54>(head) {
             call = p.cmd;
-            if !nv_proxy::control_known(p.cmd) {
+            let unknown = match route {
+                Route::Audited { why } | Route::Refuse { why, .. } => {
+                    why == nv_proxy::UNKNOWN_CONTROL
+                }
+                _ => false,
+            };
+            if unknown {
                 calls::unknown_control(p.cmd);
             }
         }

@@ -96,12 +96,16 @@ pub enum Request {
     },
     /// An OS event (NV01_EVENT_OS_EVENT) on its parent's notifier (the RM overwrites the
     /// parameters' `hSrcResource` with the parent): `notify` is its `notifyIndex` with
-    /// flags, `fd` the key an ALLOC_OS_EVENT registered.
+    /// flags, `fd` the key an ALLOC_OS_EVENT registered, `registration` that registration
+    /// (0 from [`decode_alloc`]: the caller binds it, as the RM binds the key to its OS event
+    /// when the object is made).
     Event {
         /// Notifier and flags.
         notify: u32,
         /// The OS event's key.
         fd: u32,
+        /// The registration the key named at allocation.
+        registration: u32,
     },
     /// A subcontext of a channel group (FERMI_CONTEXT_SHARE_A): `subcontext` is its
     /// `NV_CTXSHARE_ALLOCATION_FLAGS_SUBCONTEXT` field, `subctx_id` the VEID asked for with
@@ -155,12 +159,13 @@ pub enum Kind {
     },
     /// An engine object (compute, copy) on its parent channel.
     EngineObject,
-    /// An OS event: `notify` is its `notifyIndex` with flags, `fd` its OS event's key.
+    /// An OS event: `notify` is its `notifyIndex` with flags, `registration` the OS event
+    /// it posts to (bound at allocation: a key registered again later is another one).
     Event {
         /// Notifier and flags.
         notify: u32,
-        /// The key of the OS event it posts to.
-        fd: u32,
+        /// The OS event registration it posts to.
+        registration: u32,
     },
     /// A subcontext of its parent channel group, with its VEID.
     ContextShare {
@@ -557,16 +562,18 @@ impl<S: SlotStorage> RmStore<S> {
     ) -> impl Iterator<Item = EventTarget> + '_ {
         let notifier = nonstall_notifier(engine_type);
         self.objects().filter_map(move |o| match o.kind {
-            Kind::Event { notify, fd }
-                if o.gpu == Some(gpu)
-                    && notify & event_alloc_params::NONSTALL_INTR != 0
-                    && Some(notify & event_alloc_params::INDEX_MASK) == notifier =>
+            Kind::Event {
+                notify,
+                registration,
+            } if o.gpu == Some(gpu)
+                && notify & event_alloc_params::NONSTALL_INTR != 0
+                && Some(notify & event_alloc_params::INDEX_MASK) == notifier =>
             {
                 Some(EventTarget {
                     client: o.client,
                     handle: o.handle,
                     index: notify & event_alloc_params::INDEX_MASK,
-                    fd,
+                    registration,
                     with_data: notify & event_alloc_params::WITHOUT_EVENT_DATA == 0,
                 })
             }
@@ -820,16 +827,28 @@ impl<S: SlotStorage> RmStore<S> {
                 }
                 (Kind::Plain, gpu)
             }
-            Request::Event { notify, fd } => {
-                // The RM attaches a non-stall event to its subdevice's per-engine list.
-                let nonstall = notify & event_alloc_params::NONSTALL_INTR != 0;
-                if nonstall
-                    && (parent_obj.kind != Kind::Subdevice
-                        || !nonstall_notifier_known(notify & event_alloc_params::INDEX_MASK))
-                {
-                    return Err(NV_ERR_INVALID_ARGUMENT);
+            Request::Event {
+                notify,
+                registration,
+                ..
+            } => {
+                // The RM attaches a non-stall event to its subdevice's per-engine list, for
+                // a notifier that names an engine (`eventGetEngineTypeFromSubNotifyIndex`).
+                if notify & event_alloc_params::NONSTALL_INTR != 0 {
+                    if parent_obj.kind != Kind::Subdevice {
+                        return Err(NV_ERR_INVALID_ARGUMENT);
+                    }
+                    if !nonstall_notifier_known(notify & event_alloc_params::INDEX_MASK) {
+                        return Err(NV_ERR_NOT_SUPPORTED);
+                    }
                 }
-                (Kind::Event { notify, fd }, gpu)
+                (
+                    Kind::Event {
+                        notify,
+                        registration,
+                    },
+                    gpu,
+                )
             }
             Request::ContextShare {
                 subcontext,
@@ -1093,8 +1112,8 @@ pub struct EventTarget {
     pub handle: Handle,
     /// Its notifier, flags stripped (what GET_EVENT_DATA reports).
     pub index: u32,
-    /// The key of the OS event it posts to.
-    pub fd: u32,
+    /// The OS event registration it posts to.
+    pub registration: u32,
     /// Whether it queues data for GET_EVENT_DATA (else it only makes poll ready).
     pub with_data: bool,
 }
@@ -1111,12 +1130,13 @@ pub fn nonstall_notifier(engine_type: u8) -> Option<u32> {
     }
 }
 
-/// Whether a non-stall event may be allocated for notifier `index`: the engines the RM maps
-/// notifiers to (`eventGetEngineTypeFromSubNotifyIndex`) that nvsim has, and the host's.
+/// Whether a non-stall event may be allocated for notifier `index`: the notifiers the RM
+/// maps to an engine (`eventGetEngineTypeFromSubNotifyIndex`): GR0 (12) and GR1-7
+/// (146-152), PPP (13), NVDEC0-7 (14-21), PDEC (22), CE0-9 (23-32), the host's (35), NVENC0-2
+/// (38-40), SEC2 (115), NVJPEG0-7 (126-133), OFA (153). nvsim's channels raise GR0's and the
+/// copy engines' only.
 fn nonstall_notifier_known(index: u32) -> bool {
-    index == notifiers::GR0
-        || (notifiers::CE0..=notifiers::CE9).contains(&index)
-        || index == notifiers::FIFO_EVENT_MTHD
+    matches!(index, 12..=32 | 35 | 38..=40 | 115 | 126..=133 | 146..=153)
 }
 
 /// Bytes of class parameters nvsim reads for `class` (0: it needs none).
@@ -1195,6 +1215,7 @@ pub fn decode_alloc(class_id: u32, params: &[u8]) -> Result<Alloc, NvStatus> {
                 notify: word(event_alloc_params::NOTIFY_INDEX)?,
                 // The key is an fd: the low word of `data`.
                 fd: word(event_alloc_params::DATA)?,
+                registration: 0,
             }
         }
         class::NV01_MEMORY_VIRTUAL | class::NV50_MEMORY_VIRTUAL | class::FERMI_VASPACE_A => {
@@ -1251,7 +1272,11 @@ mod tests {
                 src,
                 handle,
                 class::NV01_EVENT_OS_EVENT,
-                Request::Event { notify, fd: 7 },
+                Request::Event {
+                    notify,
+                    fd: 7,
+                    registration: 3,
+                },
             )
         };
         assert_eq!(
@@ -1276,10 +1301,14 @@ mod tests {
         );
         assert_eq!(
             event(&mut s, 0x74, sub, NONSTALL_INTR | 99),
-            Err(NV_ERR_INVALID_ARGUMENT)
+            Err(NV_ERR_NOT_SUPPORTED),
+            "99 names no engine"
         );
+        // NVENC0 names an engine nvsim lacks: allowed, and it never fires.
+        assert_eq!(event(&mut s, 0x75, sub, NONSTALL_INTR | 38), Ok(0x75));
         let targets = |s: &Store, gpu: u8, engine: u32| -> Vec<(u32, u32, bool)> {
             s.nonstall_events(gpu, engine as u8)
+                .inspect(|t| assert_eq!(t.registration, 3))
                 .map(|t| (t.handle, t.index, t.with_data))
                 .collect()
         };
@@ -1308,7 +1337,8 @@ mod tests {
             decode_alloc(class::NV01_EVENT_OS_EVENT, &params),
             Ok(Alloc::Object(Request::Event {
                 notify: NONSTALL_INTR | 12,
-                fd: 9
+                fd: 9,
+                registration: 0
             }))
         );
         assert_eq!(

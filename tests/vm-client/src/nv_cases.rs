@@ -2136,35 +2136,53 @@ fn nvsim_os_events_and_poll() -> Result<(), String> {
         format!("nvsim counts {} events posted, want 2", now - posted)
     })?;
 
-    // A freed event object, and a freed OS event, post nothing.
+    // A freed event object posts nothing (GR0's); nor does an event whose OS event was freed
+    // (CE0's), even once the same key is registered again: it was bound when it was made.
+    let run_entry = |channel: u64, entry: u32| -> Result<(), String> {
+        ws.submit(channel, u64::from(entry), &interrupt);
+        let start = std::time::Instant::now();
+        while ws.get32(USERD + 0x200 * channel + 0x88) != entry + 1 {
+            if start.elapsed() > std::time::Duration::from_secs(10) {
+                return Err(format!("channel {channel} did not run entry {entry}"));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        Ok(())
+    };
     nv_rm::free(ctl, client, 0x5d0, 0x7a0).ok()?;
+    run_entry(0, 1)?;
+    ensure(ready(100)? == 0, || {
+        "posted after its event was freed".into()
+    })?;
     ensure(
         register(&events, esc::FREE_OS_EVENT, client, key) == Ok(0),
         || "FREE_OS_EVENT of the key".into(),
     )?;
-    ws.submit(0, 1, &interrupt);
-    ws.submit(1, 1, &interrupt);
-    let start = std::time::Instant::now();
-    while (ws.get32(USERD + 0x88), ws.get32(USERD + 0x200 + 0x88)) != (2, 2) {
-        if start.elapsed() > std::time::Duration::from_secs(10) {
-            return Err("the channels did not run their second entries".into());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
+    run_entry(1, 1)?;
     ensure(ready(100)? == 0, || {
-        "posted after the events were freed".into()
+        "posted after its OS event was freed".into()
+    })?;
+    ensure(
+        register(&events, esc::ALLOC_OS_EVENT, client, key) == Ok(0),
+        || "the key registered again".into(),
+    )?;
+    run_entry(1, 2)?;
+    ensure(ready(100)? == 0, || {
+        "an event bound to a freed OS event posted to its key's new registration".into()
     })?;
     ensure(debugfs("os_events", "posted")? == now, || {
         "nvsim posted to freed events".into()
     })?;
     let state = std::fs::read_to_string("/sys/kernel/debug/nvsim/state")
         .map_err(|e| format!("nvsim state: {e}"))?;
-    let counted = state
-        .lines()
-        .filter(|l| l.starts_with("channel gpu 0 ") && l.contains(" interrupts 2 "))
-        .count();
-    ensure(counted == 2, || {
-        format!("the state file does not count two interrupts per channel:\n{state}")
+    let counted = |n: u32| {
+        state
+            .lines()
+            .filter(|l| l.starts_with("channel gpu 0 ") && l.contains(&format!(" interrupts {n} ")))
+            .count()
+    };
+    ensure(counted(2) == 1 && counted(3) == 1, || {
+        format!("the state file does not count 2 and 3 interrupts on the channels:\n{state}")
     })?;
 
     // At most 64 keys per file, and freeing the client frees its keys.

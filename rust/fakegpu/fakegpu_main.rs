@@ -60,7 +60,6 @@ mod drm;
 mod nvidia;
 mod proxy;
 
-use abi::nv_frontend::NvIoctlCardInfo;
 use policy::fronts::{Family, FrontTable};
 use proxy::cgroups::Registry;
 use proxy::forward::FAKE_FOPS;
@@ -99,7 +98,7 @@ struct FakeGpu {
 
 /// The fronts of `devices=` (none if it is empty) and NVIDIA's, with the NVIDIA driver's
 /// CARD_INFO records.
-fn front_table() -> Result<(FrontTable, KVec<NvIoctlCardInfo>)> {
+fn front_table() -> Result<(FrontTable, nvidia::discovery::Found)> {
     let spec = param(fakegpu_devices_param)?;
     let mut table = if spec.trim().is_empty() {
         FrontTable::empty()
@@ -109,20 +108,20 @@ fn front_table() -> Result<(FrontTable, KVec<NvIoctlCardInfo>)> {
             EINVAL
         })?
     };
-    let cards = nvidia::discovery::add_nvidia(&mut table)?;
+    let nvidia = nvidia::discovery::add_nvidia(&mut table)?;
     if table.is_empty() {
-        pr_err!("nothing to front: no NVIDIA driver is loaded and devices= is empty\n");
+        pr_err!("nothing to front: no NVIDIA driver is fronted and devices= is empty\n");
         return Err(ENODEV);
     }
-    Ok((table, cards))
+    Ok((table, nvidia))
 }
 
 impl kernel::Module for FakeGpu {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         layout::check()?;
         let filter = nvidia::filter_param()?;
-        let (table, cards) = front_table()?;
-        let nvidia = nvidia::load(filter, cards)?;
+        let (table, found) = front_table()?;
+        let nvidia = nvidia::load(filter, found)?;
         let drm = drm::load()?;
         let cgroups = KBox::pin_init(Registry::new(), GFP_KERNEL)?;
         let scratch = Scratch::new()?;

@@ -39,12 +39,34 @@ case_bad_devices_param_refused() {
     echo "insmod $bad: $(cat /tmp/err)"
   done
   dmesg | grep 'fakegpu: devices="226:x": entry 1 is not MAJOR:MINOR in decimal' || fail "no clear message" || return 1
-  dmesg | grep 'fakegpu: nothing to front: no NVIDIA driver is loaded and devices= is empty' || fail "no message for nothing to front" || return 1
+  dmesg | grep 'fakegpu: nothing to front: no NVIDIA driver is fronted and devices= is empty' || fail "no message for nothing to front" || return 1
   dmesg | grep 'fakegpu: cannot front NVIDIA.s devices: NVIDIA devices are also listed in devices=' || fail "no message for 195:0 in devices=" || return 1
   dmesg | grep 'fakegpu: nvidia_gpus="0,0": a GPU minor is listed twice' || fail "no message for nvidia_gpus=0,0" || return 1
   dmesg | grep 'fakegpu: filter="loose": expected strict, audit or permissive' || fail "no message for filter=loose" || return 1
   [ ! -e /dev/fakedri ] || fail "/dev/fakedri left behind" || return 1
   load_fakegpu
+}
+
+# A driver of a family fakegpu has no tables for (nvsim reporting 550.163.01): fakegpu loads
+# with its other fronts, fronts nothing of NVIDIA's, and says why; beside 535 the calls file
+# names the driver.
+case_unknown_driver_family_not_fronted() {
+  grep -qx 'nvidia driver 535.309.01 family 535' /sys/kernel/fakegpu/calls ||
+    fail "the calls file does not name the 535 driver" || return 1
+  rmmod fakegpu && unload_nvsim || return 1
+  load_nvsim version=550.163.01 || return 1
+  insmod /fakegpu/fakegpu.ko devices="$(fakegpu_devices)"; rc=$?
+  nv=$(ls /dev/fakegpuctl /dev/fakegpu0 2>/dev/null); drm=$(ls /dev/fakedri 2>/dev/null)
+  calls=$(cat /sys/kernel/fakegpu/calls 2>&1)
+  [ $rc = 0 ] && rmmod fakegpu
+  unload_nvsim; load_nvsim || return 1
+  load_fakegpu || return 1
+  echo "beside 550: insmod $rc, NVIDIA nodes '$nv', DRM nodes '$drm'"
+  [ $rc = 0 ] && [ -z "$nv" ] && [ -n "$drm" ] ||
+    fail "want fakegpu loaded with its DRM fronts and no NVIDIA node" || return 1
+  dmesg | grep -q 'fakegpu: NVIDIA driver 550.163.01: fakegpu knows the 535 family only, so it does not front' ||
+    fail "no message for the unknown family" || return 1
+  ! echo "$calls" | grep -q 'nvidia driver' || fail "a driver is named: $calls"
 }
 
 case_rmmod_refused_while_open() {

@@ -73,6 +73,7 @@ if [ -d /nvidia ]; then
 else
   report "NOTICE: NVIDIA's userspace was not fetched (see the nvidia-userspace step): its cases did NOT run"
 fi
+run_case unknown_driver_family_not_fronted sh /fakegpu/cases.sh unknown_driver_family_not_fronted
 run_case bad_devices_param_refused sh /fakegpu/cases.sh bad_devices_param_refused
 run_case rmmod_refused_while_open sh /fakegpu/cases.sh rmmod_refused_while_open
 run_case nodes_fs_shows_nvidia_numbers sh /fakegpu/cases.sh nodes_fs_shows_nvidia_numbers

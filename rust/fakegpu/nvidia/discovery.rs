@@ -4,16 +4,23 @@
 //! the frontend and UVM majors from the driver's char registrations (`/proc/devices`), and
 //! the GPU minors from the `nvidia_gpus=` parameter or, by default, from one CARD_INFO on
 //! nvidiactl. That CARD_INFO is made in any case: its records are what cgroups limited to
-//! some GPUs are shown. No GPU is opened: opening a GPU can power it up.
+//! some GPUs are shown. The driver's version comes from CHECK_VERSION_STR's query on
+//! nvidiactl, and a driver of a family fakegpu has no tables for is not fronted. No GPU is
+//! opened: opening a GPU can power it up.
 
 use crate::abi::devnum::DevNum;
 use crate::abi::ioc::{ioc, IOC_READ, IOC_WRITE};
-use crate::abi::nv_frontend::{esc as fe, NvIoctlCardInfo, NV_CTL_MINOR, NV_IOCTL_MAGIC, NV_MAJOR};
+use crate::abi::nv_frontend::{
+    esc as fe, NvIoctlCardInfo, NvIoctlRmApiVersion, NV_CTL_MINOR, NV_IOCTL_MAGIC, NV_MAJOR,
+    NV_RM_API_VERSION_CMD_QUERY,
+};
 use crate::abi::nv_uvm::UVM_DEVICE_NAME;
-use crate::abi::pod::read_pod;
+use crate::abi::pod::{read_pod, write_pod};
 use crate::abi::proc_devices::char_major;
 use crate::policy::fronts::FrontTable;
-use crate::policy::nv_discovery::{card_info_minors, GpuSpec, CARD_INFO_SIZE, MAX_GPUS};
+use crate::policy::nv_discovery::{
+    card_info_minors, fronted_family, queried_version, GpuSpec, CARD_INFO_SIZE, MAX_GPUS,
+};
 use crate::proxy::real_devices::RealDevices;
 use core::mem::size_of;
 use kernel::bindings;
@@ -33,10 +40,28 @@ extern "C" {
 /// The driver's name for its frontend major in `/proc/devices`.
 const FRONTEND_NAME: &str = "nvidia-frontend";
 
-/// Adds NVIDIA's fronts to `table` if the driver is loaded and `nvidia_gpus=` is not `off`;
-/// returns the driver's CARD_INFO records of all its GPUs (what cgroups limited to some GPUs
-/// are shown of them, see `nv_visibility`, and the meter's GPU slots).
-pub(crate) fn add_nvidia(table: &mut FrontTable) -> Result<KVec<NvIoctlCardInfo>> {
+/// The NVIDIA driver fakegpu fronts: its version as it reports it.
+pub(crate) struct Driver {
+    /// `versionString` of CHECK_VERSION_STR's query (NUL-padded).
+    version: [u8; 64],
+}
+
+impl Driver {
+    /// The version, e.g. "535.309.01".
+    pub(crate) fn version(&self) -> &str {
+        queried_version(&self.version).unwrap_or("?")
+    }
+}
+
+/// What discovery found of NVIDIA: the CARD_INFO records of the driver's GPUs, and the
+/// driver (none and `None` when nothing of NVIDIA's is fronted).
+pub(crate) type Found = (KVec<NvIoctlCardInfo>, Option<Driver>);
+
+/// Adds NVIDIA's fronts to `table` if the driver is loaded, of a family fakegpu knows, and
+/// `nvidia_gpus=` is not `off`; returns the driver's CARD_INFO records of all its GPUs (what
+/// cgroups limited to some GPUs are shown of them, see `nv_visibility`, and the meter's GPU
+/// slots) and the driver, or no records and `None` if nothing of NVIDIA's is fronted.
+pub(crate) fn add_nvidia(table: &mut FrontTable) -> Result<Found> {
     // SAFETY: the shim returns its NUL-terminated parameter buffer, written only at load.
     let param = unsafe { CStr::from_char_ptr(fakegpu_nvidia_gpus_param()) };
     let param = param.to_str().map_err(|_| EINVAL)?;
@@ -45,7 +70,7 @@ pub(crate) fn add_nvidia(table: &mut FrontTable) -> Result<KVec<NvIoctlCardInfo>
         EINVAL
     })?;
     if spec == GpuSpec::Off {
-        return Ok(KVec::new());
+        return Ok((KVec::new(), None));
     }
     let mut text = KVec::from_elem(0u8, 8192, GFP_KERNEL)?;
     // SAFETY: `text` is writable for its length.
@@ -62,7 +87,19 @@ pub(crate) fn add_nvidia(table: &mut FrontTable) -> Result<KVec<NvIoctlCardInfo>
             pr_err!("nvidia_gpus= is set but no NVIDIA driver is loaded\n");
             return Err(ENODEV);
         }
-        None => return Ok(KVec::new()),
+        None => return Ok((KVec::new(), None)),
+    }
+    let driver = driver()?;
+    let Some(version) = queried_version(&driver.version) else {
+        pr_err!("the NVIDIA driver did not say its version: its devices are not fronted\n");
+        return Ok((KVec::new(), None));
+    };
+    if fronted_family(version).is_none() {
+        pr_warn!(
+            "NVIDIA driver {}: fakegpu knows the 535 family only, so it does not front NVIDIA's devices\n",
+            version
+        );
+        return Ok((KVec::new(), None));
     }
     let uvm = char_major(text, UVM_DEVICE_NAME).and_then(|major| DevNum::new(major, 0));
     let records = card_info()?;
@@ -88,11 +125,33 @@ pub(crate) fn add_nvidia(table: &mut FrontTable) -> Result<KVec<NvIoctlCardInfo>
             }
         }
     }
-    Ok(cards)
+    Ok((cards, Some(driver)))
+}
+
+/// Asks the driver its version: CHECK_VERSION_STR with `NV_RM_API_VERSION_CMD_QUERY`.
+fn driver() -> Result<Driver> {
+    let query = NvIoctlRmApiVersion {
+        cmd: NV_RM_API_VERSION_CMD_QUERY,
+        ..Default::default()
+    };
+    let mut params = [0u8; size_of::<NvIoctlRmApiVersion>()];
+    write_pod(&mut params, &query);
+    let answer = ctl_call(fe::CHECK_VERSION_STR, &params)?;
+    let answer = read_pod::<NvIoctlRmApiVersion>(&answer).ok_or(EINVAL)?;
+    Ok(Driver {
+        version: answer.version_string,
+    })
 }
 
 /// Asks the driver which GPUs it has: its answer to CARD_INFO on nvidiactl.
 fn card_info() -> Result<KVec<u8>> {
+    ctl_call(fe::CARD_INFO, &[0u8; CARD_INFO_SIZE])
+}
+
+/// Makes frontend escape `nr` on nvidiactl with the parameters `params` at load; returns
+/// the parameters as the driver left them.
+fn ctl_call(nr: u8, params: &[u8]) -> Result<KVec<u8>> {
+    let size = params.len();
     let mut ctl_only = FrontTable::empty();
     ctl_only.add_nvidia(&[], None).map_err(|_| EINVAL)?;
     let ctl = RealDevices::new(&ctl_only)?;
@@ -105,29 +164,28 @@ fn card_info() -> Result<KVec<u8>> {
     // The driver copies its parameters from user memory: borrow a page of the loading
     // process (insmod's), as any client would pass.
     // SAFETY: maps anonymous memory in the calling process, which has an mm (insmod).
-    let addr = unsafe { fakegpu_map_scratch(CARD_INFO_SIZE) };
+    let addr = unsafe { fakegpu_map_scratch(size) };
     let signed = addr as isize;
     if (-(bindings::MAX_ERRNO as isize)..0).contains(&signed) {
         return Err(Error::from_errno(signed as i32));
     }
-    let cmd = ioc(
-        IOC_READ | IOC_WRITE,
-        NV_IOCTL_MAGIC,
-        fe::CARD_INFO,
-        CARD_INFO_SIZE,
-    );
-    // SAFETY: as the VFS would call it on the real file; `addr` is the caller's memory.
-    let ret = unsafe { ioctl(file.as_ptr(), cmd, addr as _) };
-    let mut buf = KVec::from_elem(0u8, CARD_INFO_SIZE, GFP_KERNEL);
-    let read = match (&mut buf, ret) {
-        (Ok(buf), 0) => UserSlice::new(addr, CARD_INFO_SIZE)
-            .reader()
-            .read_slice(buf),
-        (Ok(_), ret) => Err(Error::from_errno(ret as i32)),
-        (Err(_), _) => Err(ENOMEM),
-    };
+    let cmd = ioc(IOC_READ | IOC_WRITE, NV_IOCTL_MAGIC, nr, size);
+    let mut buf = KVec::from_elem(0u8, size, GFP_KERNEL);
+    let done = UserSlice::new(addr, size)
+        .writer()
+        .write_slice(params)
+        .and_then(|()| {
+            // SAFETY: as the VFS would call it on the real file; `addr` is the caller's
+            // memory.
+            let ret = unsafe { ioctl(file.as_ptr(), cmd, addr as _) };
+            match (&mut buf, ret) {
+                (Ok(buf), 0) => UserSlice::new(addr, size).reader().read_slice(buf),
+                (Ok(_), ret) => Err(Error::from_errno(ret as i32)),
+                (Err(_), _) => Err(ENOMEM),
+            }
+        });
     // SAFETY: unmaps what was mapped above.
-    unsafe { bindings::vm_munmap(addr as _, CARD_INFO_SIZE as _) };
-    read.inspect_err(|e| pr_err!("CARD_INFO on nvidiactl failed: {:?}\n", e))?;
+    unsafe { bindings::vm_munmap(addr as _, size as _) };
+    done.inspect_err(|e| pr_err!("escape {:#x} on nvidiactl failed: {:?}\n", nr, e))?;
     Ok(buf?)
 }

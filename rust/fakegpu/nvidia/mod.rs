@@ -52,6 +52,8 @@ pub(crate) struct NvState {
     /// without NVIDIA fronts): what a cgroup limited to some GPUs is shown of them, and the
     /// meter's GPU slots (the RM's device instance N is the Nth).
     cards: KVec<NvIoctlCardInfo>,
+    /// The driver fronted, if NVIDIA's devices are.
+    driver: Option<discovery::Driver>,
     /// The mirror of the RM objects made through fakegpu.
     mirror: Pin<KBox<Mutex<Mirror>>>,
 }
@@ -59,11 +61,11 @@ pub(crate) struct NvState {
 /// The personality's state, published at load before the core's.
 static NVIDIA: Published<NvState> = Published::new();
 
-/// Publishes the personality's state, with the `filter=` mode and the GPUs `cards` that
-/// discovery found; unpublished when the guard drops.
+/// Publishes the personality's state, with the `filter=` mode and the GPUs `cards` and
+/// `driver` that discovery found; unpublished when the guard drops.
 pub(crate) fn load(
     filter: FilterMode,
-    cards: KVec<NvIoctlCardInfo>,
+    (cards, driver): discovery::Found,
 ) -> Result<PublishGuard<NvState>> {
     let mirror = KBox::pin_init(
         kernel::new_mutex!(Mirror::new(), "fakegpu_nv_mirror"),
@@ -72,6 +74,7 @@ pub(crate) fn load(
     NVIDIA.publish(NvState {
         filter,
         cards,
+        driver,
         mirror,
     })
 }
@@ -194,6 +197,12 @@ impl Personality for Nvidia {
     }
 
     fn write_calls(&self, out: &mut Page<'_>) -> core::fmt::Result {
+        if let Some(driver) = NVIDIA.get().and_then(|nv| nv.driver.as_ref()) {
+            core::fmt::Write::write_fmt(
+                out,
+                format_args!("nvidia driver {} family 535\n", driver.version()),
+            )?;
+        }
         calls::write(out)
     }
 

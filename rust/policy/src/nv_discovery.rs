@@ -1,7 +1,9 @@
-//! Which NVIDIA GPUs fakegpu stands in front of: the `nvidia_gpus=` parameter, and the
-//! minors the driver reports in CARD_INFO when the parameter says `auto`.
+//! Which NVIDIA GPUs fakegpu stands in front of: the `nvidia_gpus=` parameter, the minors
+//! the driver reports in CARD_INFO when the parameter says `auto`, and whether the driver's
+//! version is of a family fakegpu knows.
 
 use super::abi::nv_frontend::{NvIoctlCardInfo, NV_GPU_MINOR_MAX};
+use super::abi::nv_rm::DriverFamily;
 use super::abi::pod::read_pod;
 use core::mem::size_of;
 
@@ -126,5 +128,47 @@ mod tests {
             let mut out = [0; MAX_GPUS];
             prop_assert!(card_info_minors(&buf, &mut out) <= MAX_GPUS);
         }
+    }
+}
+
+/// The driver version in a CHECK_VERSION_STR answer to `NV_RM_API_VERSION_CMD_QUERY`: its
+/// NUL-terminated `versionString`, if that is text of digits and dots.
+pub fn queried_version(version_string: &[u8]) -> Option<&str> {
+    let end = version_string.iter().position(|&b| b == 0)?;
+    let text = core::str::from_utf8(version_string.get(..end)?).ok()?;
+    let plausible = !text.is_empty()
+        && text.starts_with(|c: char| c.is_ascii_digit())
+        && text.chars().all(|c| c.is_ascii_digit() || c == '.');
+    plausible.then_some(text)
+}
+
+/// The family whose tables fakegpu applies to a driver of `version`, if it has them: only
+/// 535 today. A driver of any other branch is not fronted, since its layouts and controls
+/// are not the ones fakegpu checks (its minor versions within 535 are all taken as 535).
+pub fn fronted_family(version: &str) -> Option<DriverFamily> {
+    DriverFamily::from_version(version).filter(|f| *f == DriverFamily::R535)
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::*;
+
+    #[test]
+    fn only_535_is_fronted() {
+        let mut answer = [0u8; 64];
+        answer[..10].copy_from_slice(b"535.309.01");
+        let version = queried_version(&answer);
+        assert_eq!(version, Some("535.309.01"));
+        assert_eq!(fronted_family("535.309.01"), Some(DriverFamily::R535));
+        assert_eq!(fronted_family("535.54.03"), Some(DriverFamily::R535));
+        assert_eq!(fronted_family("550.163.01"), None);
+        assert_eq!(
+            fronted_family("595.45.04"),
+            None,
+            "known layouts, no control table"
+        );
+        assert_eq!(queried_version(&[0u8; 64]), None);
+        assert_eq!(queried_version(b"535.1"), None, "not terminated");
+        assert_eq!(queried_version(b"abc\0"), None);
     }
 }

@@ -25,12 +25,14 @@ use crate::abi::pod::read_pod;
 use crate::policy::gpu_set::Visibility;
 use crate::policy::ledger::{self, Resource};
 use crate::policy::nv_meter::{self, Allocation, VidHeapCall};
+use crate::policy::nv_proxy;
 use crate::policy::nv_visibility::device_alloc_allowed;
 use crate::proxy::cgroup::Cgroup;
 use crate::proxy::cgroups::WithAccounts;
 use crate::proxy::personality::{FakeFile, IoctlFn};
 use crate::proxy::private_call::PrivateCall;
 use crate::proxy::real_devices::RealFile;
+use crate::proxy::refusal::log_refusal;
 use core::mem::{offset_of, size_of};
 use core::ptr::NonNull;
 use kernel::ffi::{c_long, c_uint};
@@ -406,6 +408,12 @@ pub(crate) fn rm_alloc(
             offset_of!(Nvos21, params_size)
         },
     );
+    // The filter routed by the class in the caller's memory, which may have changed since:
+    // its refusals are made again on the copy the driver will act on.
+    if let Some((status, why)) = nv_proxy::alloc_refusal(class_id) {
+        log_refusal(fake, class_id, why);
+        return refuse(ptr, layout.status, status);
+    }
     let params_at = offset_of!(Nvos21, p_alloc_parms);
     call.follow(params_at, nv_meter::alloc_copy_size(class_id, params_size))?;
     let sealed = nv_meter::alloc_pins_caller_pages(class_id);

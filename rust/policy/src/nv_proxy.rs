@@ -179,6 +179,9 @@ pub fn alloc_kind(class_id: u32) -> Option<AllocKind> {
             AllocKind::Client
         }
         class::NV01_DEVICE_0 => AllocKind::Device,
+        // Memory lists name physical pages, another tenant's too: refused before the driver,
+        // whatever the caller's capabilities (see [`alloc_refusal`]).
+        c if class::PRIVILEGED.contains(&c) => AllocKind::Privileged,
         class::NV20_SUBDEVICE_0
         | class::NV01_MEMORY_LOCAL_USER
         | class::NV01_MEMORY_SYSTEM
@@ -194,8 +197,7 @@ pub fn alloc_kind(class_id: u32) -> Option<AllocKind> {
         c if class::GPFIFO_CHANNELS.contains(&c)
             || class::COMPUTE.contains(&c)
             || class::DMA_COPY.contains(&c)
-            || class::USERMODE.contains(&c)
-            || class::PRIVILEGED.contains(&c) =>
+            || class::USERMODE.contains(&c) =>
         {
             AllocKind::Other
         }
@@ -212,6 +214,25 @@ pub enum AllocKind {
     Device,
     /// Anything else fakegpu knows.
     Other,
+    /// A class fakegpu refuses to every caller (the privileged memory lists).
+    Privileged,
+}
+
+/// Why fakegpu refuses an RM_ALLOC of `class_id` before the driver, if it does: the status
+/// and a reason for the log. Decided on the class in the parameters fakegpu routes by, and
+/// again on its private copy (which the tenant cannot rewrite in between).
+pub fn alloc_refusal(class_id: u32) -> Option<(NvStatus, &'static str)> {
+    match alloc_kind(class_id) {
+        None => Some((
+            NV_ERR_INVALID_CLASS,
+            "allocates a class fakegpu does not know",
+        )),
+        Some(AllocKind::Privileged) => Some((
+            NV_ERR_INSUFFICIENT_PERMISSIONS,
+            "a memory list can name another tenant's pages",
+        )),
+        Some(_) => None,
+    }
 }
 
 /// The route of frontend or RM escape `nr` (already unwrapped from IOCTL_XFER_CMD) with
@@ -259,13 +280,19 @@ pub fn route_escape(nr: u8, size: usize, head: &[u8], mode: FilterMode) -> Route
                     caller_memory: false,
                 }),
                 Some(AllocKind::Other) => Route::Direct,
-                None => refuse(
-                    Refusal::Status {
-                        offset: status_offset,
-                        status: NV_ERR_INVALID_CLASS,
-                    },
-                    "allocates a class fakegpu does not know",
-                ),
+                Some(AllocKind::Privileged) | None => {
+                    let (status, why) = alloc_refusal(class_id).unwrap_or((
+                        NV_ERR_INVALID_CLASS,
+                        "allocates a class fakegpu does not know",
+                    ));
+                    refuse(
+                        Refusal::Status {
+                            offset: status_offset,
+                            status,
+                        },
+                        why,
+                    )
+                }
             }
         }
         // RM_ALLOC_MEMORY pins or maps the caller's own pages; RM_MAP_MEMORY only records
@@ -546,6 +573,27 @@ mod tests {
             ),
             Route::Direct
         );
+    }
+
+    #[test]
+    fn privileged_and_unknown_classes_are_refused_in_every_mode() {
+        for mode in [STRICT, FilterMode::Audit, FilterMode::Permissive] {
+            for (class_id, want) in [
+                (0x81, NV_ERR_INSUFFICIENT_PERMISSIONS),
+                (0x83, NV_ERR_INSUFFICIENT_PERMISSIONS),
+                (0xbeef, NV_ERR_INVALID_CLASS),
+            ] {
+                assert!(matches!(
+                    route_escape(rm::RM_ALLOC, 32, &alloc(class_id, 32), mode),
+                    Route::Refuse {
+                        refusal: Refusal::Status { offset: 28, status },
+                        ..
+                    } if status == want
+                ));
+                assert_eq!(alloc_refusal(class_id).map(|r| r.0), Some(want));
+            }
+        }
+        assert_eq!(alloc_refusal(class::NV01_MEMORY_LOCAL_USER), None);
     }
 
     #[test]

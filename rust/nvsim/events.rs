@@ -163,37 +163,38 @@ struct OsEvent {
     id: u32,
     client: u32,
     fd: u32,
-    /// The file the call was made on ([`crate::nvfile::NvFile::id`]) and its queue.
+    /// The id of the file the call was made on, and that file's queue.
     file: u64,
     queue: Arc<EventQueue>,
 }
 
-/// Every OS event registered, across files (the driver's global event list; free slots
-/// are `None`), the last registration id given, and how many events were posted and taken
-/// (queued or marked; ground truth for tests).
-pub(crate) struct OsEvents(
-    Pin<KBox<Mutex<KVec<Option<OsEvent>>>>>,
-    AtomicU32,
-    AtomicU64,
-);
+/// Every OS event registered, across files: the driver's global event list.
+pub(crate) struct OsEvents {
+    /// The registrations; free slots are `None`.
+    list: Pin<KBox<Mutex<KVec<Option<OsEvent>>>>>,
+    /// The last registration id given.
+    last_id: AtomicU32,
+    /// Events posted and taken (queued or marked): ground truth for tests.
+    posted: AtomicU64,
+}
 
 impl OsEvents {
     /// No events.
     pub(crate) fn new() -> Result<Self> {
-        Ok(OsEvents(
-            KBox::pin_init(
+        Ok(OsEvents {
+            list: KBox::pin_init(
                 kernel::new_mutex!(KVec::new(), "nvsim::OsEvents"),
                 GFP_KERNEL,
             )?,
-            AtomicU32::new(0),
-            AtomicU64::new(0),
-        ))
+            last_id: AtomicU32::new(0),
+            posted: AtomicU64::new(0),
+        })
     }
 
     /// (OS events registered, events posted so far).
     pub(crate) fn counts(&self) -> (usize, u64) {
-        let registered = self.0.lock().iter().flatten().count();
-        (registered, self.2.load(Ordering::Relaxed))
+        let registered = self.list.lock().iter().flatten().count();
+        (registered, self.posted.load(Ordering::Relaxed))
     }
 
     /// ALLOC_OS_EVENT of (`client`, `fd`) on file `file` with queue `queue`: one per pair
@@ -206,7 +207,7 @@ impl OsEvents {
         file: u64,
         queue: &Arc<EventQueue>,
     ) -> NvStatus {
-        let mut list = self.0.lock();
+        let mut list = self.list.lock();
         let live = || list.iter().flatten();
         let taken = live().any(|e| e.client == client && e.fd == fd);
         let full = live().filter(|e| e.file == file).count() >= MAX_OS_EVENTS_PER_FILE;
@@ -214,9 +215,9 @@ impl OsEvents {
             return NV_ERR_INSUFFICIENT_RESOURCES;
         }
         // Ids are not reused until 2^32 registrations later; 0 is never one.
-        let mut id = self.1.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        let mut id = self.last_id.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
         if id == 0 {
-            id = self.1.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+            id = self.last_id.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
         }
         let event = OsEvent {
             id,
@@ -237,7 +238,7 @@ impl OsEvents {
 
     /// FREE_OS_EVENT of (`client`, `fd`), whichever file registered it.
     pub(crate) fn unregister(&self, client: u32, fd: u32) -> NvStatus {
-        let mut list = self.0.lock();
+        let mut list = self.list.lock();
         let found = list.iter_mut().find(|slot| {
             slot.as_ref()
                 .is_some_and(|e| e.client == client && e.fd == fd)
@@ -254,7 +255,7 @@ impl OsEvents {
     /// The registration of (`client`, `fd`), if there is one: what an event object naming
     /// that key is bound to.
     pub(crate) fn registration(&self, client: u32, fd: u32) -> Option<u32> {
-        self.0
+        self.list
             .lock()
             .iter()
             .flatten()
@@ -264,7 +265,7 @@ impl OsEvents {
 
     /// Drops the registrations of `client` (freed), or made on `file` (closed).
     pub(crate) fn forget(&self, client: Option<u32>, file: Option<u64>) {
-        for slot in self.0.lock().iter_mut() {
+        for slot in self.list.lock().iter_mut() {
             if slot
                 .as_ref()
                 .is_some_and(|e| Some(e.client) == client || Some(e.file) == file)
@@ -297,7 +298,7 @@ impl OsEvents {
         }
         for target in targets {
             let queue = self
-                .0
+                .list
                 .lock()
                 .iter()
                 .flatten()
@@ -313,7 +314,7 @@ impl OsEvents {
                 for _ in 0..times.min(MAX_QUEUED as u64) {
                     taken += u64::from(queue.post(event, target.with_data));
                 }
-                self.2.fetch_add(taken, Ordering::Relaxed);
+                self.posted.fetch_add(taken, Ordering::Relaxed);
             }
         }
     }

@@ -88,20 +88,17 @@ fn escape_ioctl(
     let head = head.get_mut(..head_len).ok_or(EINVAL)?;
     UserSlice::new(ptr, head_len).reader().read_slice(head)?;
     let route = nv_proxy::route_escape(nr, size, head, nv.filter);
-    // A control is logged and counted by its command, not by the escape that carries it.
-    let mut call = u32::from(nr);
-    if nr == rm::RM_CONTROL {
-        if let Some(p) = read_pod::<Nvos54>(head) {
-            call = p.cmd;
-            let unknown = match route {
-                Route::Audited { why } | Route::Refuse { why, .. } => {
-                    why == nv_proxy::UNKNOWN_CONTROL
-                }
-                _ => false,
-            };
-            if unknown {
-                calls::unknown_control(p.cmd);
-            }
+    // An RM_CONTROL's head, read once; a control is logged and counted by its command, not
+    // by the escape that carries it.
+    let control = if nr == rm::RM_CONTROL {
+        read_pod::<Nvos54>(head)
+    } else {
+        None
+    };
+    let call = control.map_or(u32::from(nr), |p| p.cmd);
+    if let (Some(p), Route::Audited { why } | Route::Refuse { why, .. }) = (control, route) {
+        if why == nv_proxy::UNKNOWN_CONTROL {
+            calls::unknown_control(p.cmd);
         }
     }
     if let (Route::Direct, Some(call)) = (route, visibility_call(nr, head)) {
@@ -125,8 +122,8 @@ fn escape_ioctl(
             }
         }
     }
-    if nr == rm::RM_CONTROL && route == Route::Direct {
-        if let Some(p) = read_pod::<Nvos54>(head) {
+    if route == Route::Direct {
+        if let Some(p) = control {
             let size = p.params_size as usize;
             // Other sizes go to the driver, which refuses them before reading anything.
             match (p.cmd, size) {

@@ -9,6 +9,7 @@
 
 use crate::request::devices::Devices;
 use policy::ledger;
+use policy::nv_caps::Capabilities;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -44,6 +45,11 @@ pub struct HostConfig {
     pub default_devices: String,
     /// `allow` or `deny` UVM managed memory (written to the entry's `uvm.policy`).
     pub uvm_policy: String,
+    /// The driver capabilities of a container that asks for none (NVIDIA's default:
+    /// `compute,utility`).
+    pub default_capabilities: Capabilities,
+    /// The most a container may ask for; capabilities outside are dropped (default: all).
+    pub max_capabilities: Capabilities,
     /// The file this configuration was read from, named in the plan's notes (`None`: the
     /// defaults, or text given to [`HostConfig::parse`]).
     pub path: Option<PathBuf>,
@@ -62,6 +68,8 @@ impl Default for HostConfig {
             max_channels: None,
             default_devices: "all".into(),
             uvm_policy: "allow".into(),
+            default_capabilities: Capabilities::DEFAULT,
+            max_capabilities: Capabilities::ALL,
             path: None,
         }
     }
@@ -78,6 +86,8 @@ struct Raw {
     max_channels: Option<toml::Value>,
     default_devices: Option<toml::Value>,
     uvm_policy: Option<String>,
+    default_capabilities: Option<String>,
+    max_capabilities: Option<String>,
 }
 
 /// `key = value` as the file has it, for error messages.
@@ -200,6 +210,15 @@ impl HostConfig {
             }
             config.uvm_policy = policy;
         }
+        let caps = |key: &str, text: &str| {
+            Capabilities::parse(text).map_err(|e| format!("{key} = {text:?}: {e}"))
+        };
+        if let Some(text) = &raw.default_capabilities {
+            config.default_capabilities = caps("default-capabilities", text)?;
+        }
+        if let Some(text) = &raw.max_capabilities {
+            config.max_capabilities = caps("max-capabilities", text)?;
+        }
         Ok(config)
     }
 
@@ -240,6 +259,8 @@ mod tests {
         assert_eq!((c.default_channels, c.max_channels), (None, None));
         assert_eq!(c.default_devices, "all");
         assert_eq!(c.uvm_policy, "allow");
+        assert_eq!(c.default_capabilities.to_string(), "compute,utility");
+        assert_eq!(c.max_capabilities, Capabilities::ALL);
     }
 
     #[test]
@@ -253,6 +274,8 @@ mod tests {
             max-channels = "max"
             default-devices = " 1, 0 ,1"
             uvm-policy = "deny"
+            default-capabilities = "compute"
+            max-capabilities = "compute,utility,video"
             "#,
         )
         .unwrap();
@@ -269,6 +292,10 @@ mod tests {
         assert_eq!(c.max_channels, None);
         assert_eq!(c.default_devices, "1,0");
         assert_eq!(c.uvm_policy, "deny");
+        assert_eq!(c.default_capabilities, Capabilities::COMPUTE);
+        assert_eq!(c.max_capabilities.to_string(), "compute,utility,video");
+        let bad = HostConfig::parse("max-capabilities = \"display\"").unwrap_err();
+        assert!(bad.contains("max-capabilities"), "{bad}");
     }
 
     #[test]

@@ -26,6 +26,8 @@ const RECORDS: &str = "/run/fakegpu/containers";
 const NODES_FS: &str = "/run/fakegpu/nodes";
 /// The driver parameters file given to containers (see [`params_file`]).
 const PARAMS: &str = "/run/fakegpu/params";
+/// The NVIDIA driver's procfs directory.
+const DRIVER_PROCFS: &str = "/proc/driver/nvidia";
 /// fakegpu's sysfs directory, hidden inside containers.
 const HIDDEN: &str = "/sys/kernel/fakegpu";
 
@@ -323,6 +325,20 @@ fn create(state: &State, opts: &Options) -> Result<(), String> {
             create: false,
         });
     }
+    // The driver's writable procfs files (its registry, suspend, a GPU's unbind lock ...)
+    // act on the whole driver, and some check no capability beyond the file's owner, root:
+    // each is covered by a read-only bind of itself, as runc covers /proc/sys.
+    for path in writable_driver_files(Path::new(DRIVER_PROCFS)) {
+        let target = path
+            .to_str()
+            .ok_or_else(|| format!("{} is not UTF-8", path.display()))?
+            .to_string();
+        work.binds.push(Bind {
+            source: path,
+            target,
+            create: false,
+        });
+    }
     work.hide.push(HIDDEN.into());
     if opts.dry_run {
         print_plan(&plan, &cgroup, &rules, &work);
@@ -346,6 +362,7 @@ fn create(state: &State, opts: &Options) -> Result<(), String> {
             entry.write("channels.max", &per_gpu_line(&plan.channels_max))?;
         }
         entry.write("uvm.policy", &plan.uvm_policy)?;
+        entry.write("capabilities", &plan.capabilities.to_string())?;
         if !opts.cdi {
             let (dir, v2) = device_cgroup_dir(&cgroup, v1_devices.as_deref());
             let own = runtime_rules(&bundle)?;
@@ -405,6 +422,34 @@ fn params_file(dry_run: bool) -> Result<Option<PathBuf>, String> {
     Ok(Some(PathBuf::from(PARAMS)))
 }
 
+/// The files under `dir` (the driver's procfs, three levels deep: `gpus/BDF/FILE`) that
+/// someone may write, but `params`, which is replaced by [`params_file`]'s copy. Sorted.
+fn writable_driver_files(dir: &Path) -> Vec<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = Vec::new();
+    let mut dirs = vec![(dir.to_path_buf(), 0)];
+    while let Some((d, depth)) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(meta) = e.path().symlink_metadata() else {
+                continue;
+            };
+            if meta.is_dir() && depth < 2 {
+                dirs.push((e.path(), depth + 1));
+            } else if meta.is_file()
+                && meta.permissions().mode() & 0o222 != 0
+                && !(depth == 0 && e.file_name() == "params")
+            {
+                found.push(e.path());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
 /// The host's driver parameters with `ModifyDeviceFiles` set to 0 in its own place: NVIDIA's
 /// userspace stops reading the file at the first value that is not a number (the quoted
 /// strings at its end), so a line appended after them would never be seen.
@@ -433,6 +478,7 @@ fn print_plan(plan: &Plan, cgroup: &str, rules: &[Rule], work: &Work) {
     println!("memory.max {}", per_gpu_line(&plan.memory_max));
     println!("channels.max {}", per_gpu_line(&plan.channels_max));
     println!("uvm.policy {}", plan.uvm_policy);
+    println!("capabilities {}", plan.capabilities);
     for r in rules {
         println!("device rule {}", rule_line(r));
     }
@@ -516,6 +562,37 @@ mod tests {
     }
 
     #[test]
+    fn writable_driver_files_are_found_three_levels_deep() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("fakegpu-procfs-{}", std::process::id()));
+        let gpu = dir.join("gpus/0000:01:00.0");
+        std::fs::create_dir_all(&gpu).unwrap();
+        let file = |rel: &str, mode: u32| {
+            let p = dir.join(rel);
+            std::fs::write(&p, "").unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        file("version", 0o444);
+        file("params", 0o644);
+        file("registry", 0o644);
+        file("suspend", 0o200);
+        file("gpus/0000:01:00.0/information", 0o444);
+        file("gpus/0000:01:00.0/unbindLock", 0o644);
+        let found = writable_driver_files(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let rel: Vec<_> = found
+            .iter()
+            .map(|p| p.strip_prefix(&dir).unwrap().to_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            rel,
+            ["gpus/0000:01:00.0/unbindLock", "registry", "suspend"],
+            "params is replaced, not covered; read-only files are left"
+        );
+        assert!(writable_driver_files(Path::new("/nonexistent")).is_empty());
+    }
+
+    #[test]
     fn ids_and_lines() {
         assert!(check_id("abc-1_2.x").is_ok());
         assert!(check_id("../x").is_err());
@@ -541,6 +618,7 @@ mod tests {
             memory_max: Default::default(),
             channels_max: Default::default(),
             uvm_policy: "allow".into(),
+            capabilities: policy::nv_caps::Capabilities::DEFAULT,
             notes: vec![],
         };
         let chosen = chosen_nodes(&plan, &nodes).unwrap();

@@ -93,6 +93,13 @@ enum QuotaAction {
         /// UVM managed memory: allow or deny.
         #[arg(long)]
         uvm: Option<String>,
+        /// Driver capabilities: compute, utility, graphics, video (a comma list), all or none.
+        #[arg(long)]
+        capabilities: Option<String>,
+        /// Process lists of the cgroup's GPUs: own (its processes) or all (a monitoring
+        /// agent's cgroup).
+        #[arg(long)]
+        processes: Option<String>,
     },
     /// Show the cgroup's limits.
     Get {
@@ -142,12 +149,16 @@ fn run(cli: Cli) -> Result<(), String> {
                     channels,
                     gpus,
                     uvm,
+                    capabilities,
+                    processes,
                 } => {
                     let limits = quota::Limits {
                         memory,
                         channels,
                         gpus,
                         uvm,
+                        capabilities,
+                        processes,
                     };
                     quota::set(&fg, &quota::cgroup_path(&cgroup)?, &limits)
                 }

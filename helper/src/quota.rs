@@ -3,6 +3,7 @@
 use crate::sysfs::Fakegpu;
 use crate::units::{check_count, check_size, per_gpu_spec};
 use policy::gpu_set::Visibility;
+use policy::nv_caps::Capabilities;
 
 /// The cgroup path fakegpu's control file takes: from the root of the v2 hierarchy.
 /// `/sys/fs/cgroup/a/b` and `/a/b` name the same cgroup.
@@ -28,6 +29,10 @@ pub struct Limits {
     pub gpus: Option<String>,
     /// `allow` or `deny`.
     pub uvm: Option<String>,
+    /// `compute,utility`, `all`, `none` ...
+    pub capabilities: Option<String>,
+    /// `own` or `all`.
+    pub processes: Option<String>,
 }
 
 /// Checks every value first, so a bad one changes nothing; then makes the entry if needed
@@ -51,12 +56,28 @@ pub fn set(fg: &Fakegpu, cgroup: &str, limits: &Limits) -> Result<(), String> {
             return Err(format!("--uvm {u:?}: expected allow or deny"));
         }
     }
+    let capabilities = limits
+        .capabilities
+        .as_deref()
+        .map(|c| {
+            Capabilities::parse(c)
+                .map(|caps| caps.to_string())
+                .map_err(|e| format!("--capabilities {c:?}: {e}"))
+        })
+        .transpose()?;
+    if let Some(p) = &limits.processes {
+        if p != "own" && p != "all" {
+            return Err(format!("--processes {p:?}: expected own or all"));
+        }
+    }
     let entry = fg.add(cgroup)?;
     for (file, value) in [
         ("gpus", limits.gpus.clone()),
         ("memory.max", memory),
         ("channels.max", channels),
         ("uvm.policy", limits.uvm.clone()),
+        ("capabilities", capabilities),
+        ("processes", limits.processes.clone()),
     ] {
         if let Some(v) = value {
             entry.write(file, &v)?;
@@ -76,6 +97,8 @@ pub fn get(fg: &Fakegpu, cgroup: &str) -> Result<String, String> {
         "memory.max",
         "channels.max",
         "uvm.policy",
+        "capabilities",
+        "processes",
         "drm.memory.max",
         "submissions.max_rate",
     ] {
@@ -100,6 +123,8 @@ pub fn clear(fg: &Fakegpu, cgroup: &str) -> Result<String, String> {
         ("memory.max", "max"),
         ("channels.max", "max"),
         ("uvm.policy", "allow"),
+        ("capabilities", "all"),
+        ("processes", "own"),
         ("drm.memory.max", "max"),
         ("submissions.max_rate", "max"),
     ] {

@@ -48,6 +48,7 @@ pub mod policy {
     pub mod fronts;
     pub mod gpu_set;
     pub mod ledger;
+    pub mod nv_caps;
     pub mod nv_controls;
     pub mod nv_discovery;
     pub mod nv_meter;

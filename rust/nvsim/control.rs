@@ -9,6 +9,7 @@ use crate::abi::nv_status::*;
 use crate::abi::pod::{read_pod, write_pod};
 use crate::caller;
 use crate::nvfile::NvFile;
+use crate::nvsim_model::admin;
 use crate::nvsim_model::ctrl as nvsim_ctrl;
 use crate::nvsim_model::rm;
 use crate::state::State;
@@ -20,7 +21,10 @@ use kernel::uaccess::UserSlice;
 /// this file, the object exists and takes the command, the exact parameter size); the
 /// driver's not-supported status, logged, for any other command.
 pub(crate) fn control(state: &State, file: &NvFile, p: &Nvos54) -> NvStatus {
-    let Some(spec) = ctrl::spec(p.cmd).or_else(|| nvsim_ctrl::spec(p.cmd)) else {
+    let spec = ctrl::spec(p.cmd)
+        .or_else(|| nvsim_ctrl::spec(p.cmd))
+        .or_else(|| admin::spec(p.cmd));
+    let Some(spec) = spec else {
         log_unimplemented("control", p.cmd, p.params_size as usize);
         return NV_ERR_NOT_SUPPORTED;
     };
@@ -62,6 +66,10 @@ fn control_checked(
     };
     if !takes {
         return Err(NV_ERR_NOT_SUPPORTED);
+    }
+    // A PRIVILEGED control needs the admin level, taken from the caller on each call.
+    if admin::privileged(spec.cmd) && !caller::is_admin() {
+        return Err(NV_ERR_INSUFFICIENT_PERMISSIONS);
     }
     let ptr = usize::try_from(p.params).map_err(|_| NV_ERR_INVALID_POINTER)?;
     let mut params = KVec::from_elem(0u8, spec.size, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
@@ -269,6 +277,14 @@ fn control_checked(
                 .write_slice(&list)
                 .map_err(|_| NV_ERR_INVALID_POINTER)?;
         }
+        cmd if admin::spec(cmd).is_some() => {
+            let mut settings = state.settings.lock();
+            let gpu = object.gpu.ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
+            let mine = settings
+                .get_mut(usize::from(gpu))
+                .ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
+            admin::answer(cmd, &mut params, mine)?
+        }
         cmd => nvsim_ctrl::answer(cmd, &mut params, &ctrl_context(state, object.gpu))?,
     }
     UserSlice::new(ptr, spec.size)
@@ -286,11 +302,15 @@ extern "C" {
 
 /// What nvsim's informational controls answer from.
 fn ctrl_context(state: &State, gpu: Option<u8>) -> nvsim_ctrl::Context<'_> {
+    let settings = gpu
+        .and_then(|g| state.settings.lock().get(usize::from(g)).copied())
+        .unwrap_or_default();
     nvsim_ctrl::Context {
         gpus: &state.gpus,
         version: state.version,
         gpu: gpu.and_then(|g| state.gpus.get(usize::from(g))),
         clocks,
+        settings,
     }
 }
 

@@ -4,6 +4,7 @@
 //! use and channels, system memory and its pages, objects, per-file charges, open files).
 
 use crate::nvsim_model::rm;
+use crate::procfs;
 use crate::slice_writer::SliceWriter;
 use crate::state::State;
 use core::fmt::Write;
@@ -65,6 +66,9 @@ fn format_state(state: &State, out: &mut impl Write) -> core::fmt::Result {
     }
     writeln!(out, "sys_used {}", rm.sys_used())?;
     drop(rm);
+    for (g, settings) in state.settings.lock().iter().enumerate() {
+        writeln!(out, "gpu{}_settings {}", g, settings)?;
+    }
     let (sys_pages, fb_pages) = state.pages.backed();
     writeln!(out, "sys_pages {}", sys_pages)?;
     writeln!(out, "fb_pages {}", fb_pages)?;
@@ -99,6 +103,7 @@ fn format_state(state: &State, out: &mut impl Write) -> core::fmt::Result {
     }
     let (registered, posted) = state.os_events.counts();
     writeln!(out, "os_events registered {} posted {}", registered, posted)?;
+    writeln!(out, "procfs registry_writes {}", procfs::registry_writes())?;
     writeln!(
         out,
         "open_files {}",

@@ -115,6 +115,7 @@ pub mod abi {
 pub mod nvsim_model {
     //! The nvsim model crate (`rust/nvsim-model`), compiled into the module.
     use super::abi;
+    pub mod admin;
     pub mod ctrl;
     pub mod frontend;
     pub mod methods;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! /proc/driver/nvidia, as the driver has it: the directory and files while the module is
-//! loaded (`shim.c`), and their text (`nvsim_model::procfs`) when read.
+//! loaded (`shim.c`), and their text (`nvsim_model::procfs`) when read. `registry` is
+//! writable by root as the driver's is; nvsim only counts its writes.
 
 use crate::nvsim_model::frontend::SimGpu;
 use crate::slice_writer::SliceWriter;
@@ -9,7 +10,8 @@ use crate::state::State;
 use kernel::prelude::*;
 
 extern "C" {
-    /// Creates /proc/driver/nvidia with `version`, `params` and an empty `gpus/` (`shim.c`).
+    /// Creates /proc/driver/nvidia with `version`, `params`, `registry` and an empty `gpus/`
+    /// (`shim.c`).
     fn nvsim_procfs_create() -> kernel::ffi::c_int;
     /// Adds `gpus/<bus_id>/information` for GPU `index`.
     fn nvsim_procfs_add_gpu(
@@ -18,6 +20,14 @@ extern "C" {
     ) -> kernel::ffi::c_int;
     /// Removes what the two calls above made.
     fn nvsim_procfs_remove();
+    /// How many writes `registry` has taken.
+    fn nvsim_procfs_registry_writes() -> kernel::ffi::c_uint;
+}
+
+/// How many writes /proc/driver/nvidia/registry has taken since the module loaded.
+pub(crate) fn registry_writes() -> u32 {
+    // SAFETY: reads an atomic counter.
+    unsafe { nvsim_procfs_registry_writes() }
 }
 
 /// /proc/driver/nvidia while it exists (`nvsim_model::procfs` has its files' text).

@@ -478,7 +478,7 @@ void nvsim_cond_resched(void)
 	cond_resched();
 }
 
-/* ---- /proc/driver/nvidia: version, params, gpus/<bus id>/information ---- */
+/* ---- /proc/driver/nvidia: version, params, registry, gpus/<bus id>/information ---- */
 
 #include <linux/proc_fs.h>
 
@@ -499,11 +499,55 @@ static int nvsim_proc_show(struct seq_file *m, void *unused)
 static struct proc_dir_entry *nvsim_proc_dir;
 static struct proc_dir_entry *nvsim_proc_gpus;
 
+/*
+ * registry: the driver's file for setting RM registry keys of the whole driver at run time.
+ * Like the driver's, it is writable by its owner (mode 0644, root) with no capability check,
+ * so root in a container could write it were it not masked. nvsim keeps no keys; it counts
+ * the writes, the ground truth that a masked file was not written.
+ */
+static atomic_t nvsim_registry_writes = ATOMIC_INIT(0);
+
+static int nvsim_registry_show(struct seq_file *m, void *unused)
+{
+	return 0;
+}
+
+static int nvsim_registry_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, nvsim_registry_show, NULL);
+}
+
+static ssize_t nvsim_registry_write(struct file *file, const char __user *buf, size_t count,
+				    loff_t *pos)
+{
+	/* The driver takes at most its write buffer; nvsim reads nothing of it. */
+	if (count > PAGE_SIZE)
+		return -EINVAL;
+	atomic_inc(&nvsim_registry_writes);
+	return count;
+}
+
+static const struct proc_ops nvsim_registry_ops = {
+	.proc_open = nvsim_registry_open,
+	.proc_read = seq_read,
+	.proc_lseek = seq_lseek,
+	.proc_release = single_release,
+	.proc_write = nvsim_registry_write,
+};
+
+unsigned int nvsim_procfs_registry_writes(void);
+
+/* How many writes the registry file has taken since the module loaded. */
+unsigned int nvsim_procfs_registry_writes(void)
+{
+	return atomic_read(&nvsim_registry_writes);
+}
+
 int nvsim_procfs_create(void);
 int nvsim_procfs_add_gpu(unsigned int index, const char *bus_id);
 void nvsim_procfs_remove(void);
 
-/* /proc/driver/nvidia with version, params and an empty gpus/; 0 or -ENOMEM. */
+/* /proc/driver/nvidia with version, params, registry and an empty gpus/; 0 or -ENOMEM. */
 int nvsim_procfs_create(void)
 {
 	nvsim_proc_dir = proc_mkdir("driver/nvidia", NULL);
@@ -511,6 +555,7 @@ int nvsim_procfs_create(void)
 		return -ENOMEM;
 	if (!proc_create_single_data("version", 0444, nvsim_proc_dir, nvsim_proc_show, (void *)0UL) ||
 	    !proc_create_single_data("params", 0444, nvsim_proc_dir, nvsim_proc_show, (void *)1UL) ||
+	    !proc_create("registry", 0644, nvsim_proc_dir, &nvsim_registry_ops) ||
 	    !(nvsim_proc_gpus = proc_mkdir("gpus", nvsim_proc_dir))) {
 		proc_remove(nvsim_proc_dir);
 		nvsim_proc_dir = NULL;

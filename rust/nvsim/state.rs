@@ -7,6 +7,7 @@ use crate::channels::Channels;
 use crate::events::OsEvents;
 use crate::fops::FileOps;
 use crate::gpu_va::GpuVaSpaces;
+use crate::nvsim_model::admin::Settings;
 use crate::nvsim_model::frontend::SimGpu;
 use crate::pages::Pages;
 use crate::published::{PublishGuard, Published};
@@ -53,6 +54,8 @@ pub(crate) struct State {
     pub(crate) channels: Channels,
     /// The OS events ALLOC_OS_EVENT registered, on every file.
     pub(crate) os_events: OsEvents,
+    /// Each GPU's administrator settings (compute mode, persistence, ECC, MIG), by minor.
+    pub(crate) settings: Pin<KBox<Mutex<KVec<Settings>>>>,
     /// Serialises calls that link files to each other (the RM's API lock), so two files'
     /// locks are never taken in opposite orders.
     pub(crate) api_lock: Pin<KBox<Mutex<()>>>,
@@ -150,6 +153,10 @@ pub(crate) fn from_params(nv_fops: &'static FileOps) -> Result<State> {
         fb_sizes.push(gpu.fb_size, GFP_KERNEL)?;
     }
     let store = store::new_store(&fb_sizes, sysmem_mib << 20, max_objects)?;
+    let mut settings = KVec::with_capacity(count, GFP_KERNEL)?;
+    for _ in 0..count {
+        settings.push(Settings::default(), GFP_KERNEL)?;
+    }
     Ok(State {
         gpus: list,
         version,
@@ -160,6 +167,10 @@ pub(crate) fn from_params(nv_fops: &'static FileOps) -> Result<State> {
         gpu_vas: GpuVaSpaces::new()?,
         channels: Channels::new()?,
         os_events: OsEvents::new()?,
+        settings: KBox::pin_init(
+            kernel::new_mutex!(settings, "nvsim::State::settings"),
+            GFP_KERNEL,
+        )?,
         api_lock: KBox::pin_init(kernel::new_mutex!((), "nvsim::State::api_lock"), GFP_KERNEL)?,
         nv_fops,
     })

@@ -69,6 +69,23 @@ case_unknown_driver_family_not_fronted() {
   ! echo "$calls" | grep -q 'nvidia driver' || fail "a driver is named: $calls"
 }
 
+# While fakegpu fronts NVIDIA it holds nvidiactl open, so the driver it checked at load
+# cannot be unloaded (or replaced by another version) under it; unloading fakegpu lets go.
+case_nvidia_driver_pinned_while_fronted() {
+  refs=$(cat /sys/module/nvsim/refcnt)
+  if rmmod nvsim 2>/tmp/err; then
+    fail "nvsim unloaded while fakegpu fronts it"; rmmod fakegpu; load_nvsim; load_fakegpu
+    return 1
+  fi
+  echo "rmmod nvsim while fronted: $(cat /tmp/err)"
+  rmmod fakegpu || return 1
+  after=$(cat /sys/module/nvsim/refcnt)
+  load_fakegpu || return 1
+  # The open nvidiactl holds two: its cdev's and its file operations' (chrdev_open).
+  echo "nvsim's refcount: $refs with fakegpu loaded, $after after"
+  [ "$after" -lt "$refs" ] || fail "unloading fakegpu should let go of nvsim" || return 1
+}
+
 case_rmmod_refused_while_open() {
   before=$(cat /sys/module/fakegpu/refcnt)
   exec 3<>"$FAKE_CARD" || return 1

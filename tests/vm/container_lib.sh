@@ -29,7 +29,8 @@ TOML
 # bundle NAME ANNOTATIONS ENV SCRIPT: a bundle whose process runs SCRIPT with sh, on the
 # shared image. HOOK_STAGE and HOOK_ARGS (extra hook arguments) change the set-up hook;
 # DEVICES and DEVICE_RULES add linux.devices entries and device rules (JSON, each entry
-# followed by a comma), as a CDI-aware runtime adds them; MOUNTS adds mounts the same way.
+# followed by a comma), as a CDI-aware runtime adds them; MOUNTS adds mounts the same way;
+# CAPS adds capabilities ("CAP_X", each followed by a comma).
 # ANNOTATIONS is a JSON object body ("k":"v",...), ENV extra env entries ("K=V",...).
 bundle() {
   name=$1 annotations=$2 env=$3 script=$4
@@ -46,9 +47,9 @@ bundle() {
     "env": ["PATH=/bin"$env],
     "cwd": "/",
     "capabilities": {
-      "bounding": ["CAP_MKNOD", "CAP_DAC_OVERRIDE", "CAP_KILL"],
-      "effective": ["CAP_MKNOD", "CAP_DAC_OVERRIDE", "CAP_KILL"],
-      "permitted": ["CAP_MKNOD", "CAP_DAC_OVERRIDE", "CAP_KILL"]
+      "bounding": [${CAPS:-}"CAP_MKNOD", "CAP_DAC_OVERRIDE", "CAP_KILL"],
+      "effective": [${CAPS:-}"CAP_MKNOD", "CAP_DAC_OVERRIDE", "CAP_KILL"],
+      "permitted": [${CAPS:-}"CAP_MKNOD", "CAP_DAC_OVERRIDE", "CAP_KILL"]
     }
   },
   "root": {"path": "/containers/rootfs", "readonly": true},

@@ -96,6 +96,17 @@ case_container_operator_caps() {
   bundle plain '' '' 'nv-client startup'
   run_ctr plain > /tmp/plain.out 2>&1
   grep -q '"fb_total_mib":256' /tmp/plain.out || fail "the default limit was not applied" || return 1
+  # Driver capabilities from NVIDIA's variable (compat32 only names libraries): utility
+  # alone makes no GPU memory, whatever the container's own libraries try.
+  bundle monitor '' '"NVIDIA_DRIVER_CAPABILITIES=utility,compat32"' 'nv-client alloc 1048576'
+  run_ctr monitor > /tmp/monitor.out 2>&1
+  cat /tmp/monitor.out
+  grep -q '"alloc_status":"0x1b"' /tmp/monitor.out ||
+    fail "a utility-only container allocated GPU memory" || return 1
+  bundle worker '"fakegpu.io/capabilities":"compute"' '' 'nv-client alloc 1048576'
+  run_ctr worker > /tmp/worker.out 2>&1
+  grep -q '"alloc_status":"0x0"' /tmp/worker.out ||
+    fail "a compute container could not allocate: $(cat /tmp/worker.out)" || return 1
   nothing_left
 }
 
@@ -130,14 +141,16 @@ case_container_cdi_limits_only() {
 case_quota_commands() {
   mkdir -p /sys/fs/cgroup/fakegpu-quota
   entry=/sys/kernel/fakegpu/cgroups/$(stat -c %i /sys/fs/cgroup/fakegpu-quota)
-  $HELPER quota set --cgroup /sys/fs/cgroup/fakegpu-quota --memory gpu0=64M,gpu1=max --channels 8 --gpus 0 --uvm deny ||
-    fail "quota set failed" || return 1
+  $HELPER quota set --cgroup /sys/fs/cgroup/fakegpu-quota --memory gpu0=64M,gpu1=max --channels 8 --gpus 0 --uvm deny \
+    --capabilities utility,video --processes all || fail "quota set failed" || return 1
   $HELPER quota get --cgroup /fakegpu-quota | tee /tmp/quota.out
   grep -qx 'memory.max: gpu0 67108864, gpu1 max' /tmp/quota.out &&
     grep -qx 'channels.max: gpu0 8, gpu1 8' /tmp/quota.out && grep -qx 'gpus: 0' /tmp/quota.out &&
-    grep -qx 'uvm.policy: deny' /tmp/quota.out || fail "quota get does not show what was set" || return 1
+    grep -qx 'uvm.policy: deny' /tmp/quota.out && grep -qx 'capabilities: utility,video' /tmp/quota.out &&
+    grep -qx 'processes: all' /tmp/quota.out || fail "quota get does not show what was set" || return 1
   [ "$(sed -n 1p $entry/memory.max)" = "gpu0 67108864" ] || fail "sysfs lacks the limit" || return 1
-  for bad in "--memory 8X" "--memory gpu=1G" "--channels -1" "--gpus 0-" "--uvm maybe"; do
+  for bad in "--memory 8X" "--memory gpu=1G" "--channels -1" "--gpus 0-" "--uvm maybe" \
+      "--capabilities display" "--processes everyone"; do
     # shellcheck disable=SC2086
     if $HELPER quota set --cgroup /fakegpu-quota $bad 2>/tmp/err; then fail "quota set $bad succeeded"; return 1; fi
     echo "quota set $bad: $(cat /tmp/err)"

@@ -304,5 +304,86 @@ nvidia_userspace_in_container() {
   sleep 1
 }
 
+# GPU 0's administrator settings in nvsim: "compute_mode C persistence P ecc E ecc_pending E
+# mig M changes N" (changes counts the setters nvsim carried out).
+settings0() { sed -n 's/^gpu0_settings //p' /sys/kernel/debug/nvsim/state; }
+
+# The setters nvidia-smi has for GPU-wide state that are RM controls, each as "ARGS |
+# SETTING AFTER | ARGS THAT RESTORE IT": compute mode, persistence, ECC (pending until a
+# reset) and MIG.
+SETTERS='-i 0 -c 3|compute_mode 3 |-i 0 -c 0
+-i 0 -pm 1|persistence 1 |-i 0 -pm 0
+-i 0 -e 0|ecc_pending 0 |-i 0 -e 1
+-i 0 -mig 1|mig [12] |-i 0 -mig 0'
+
+# Directly on nvsim, each setter needs CAP_SYS_ADMIN, as the RM's PRIVILEGED controls do:
+# root changes the setting (seen in nvsim's debugfs) and changes it back; the same command
+# without the capability gets "Insufficient Permissions" and changes nothing.
+nvidia_smi_setters() {
+  setup || return 1
+  echo "$SETTERS" | while IFS='|' read -r args after restore; do
+    before=$(settings0)
+    nv $NV_ROOT/usr/bin/nvidia-smi $args > /tmp/out 2>&1; rc=$?
+    echo "--- nvidia-smi $args (root): rc $rc"; cat /tmp/out; settings0
+    [ $rc = 0 ] && settings0 | grep -q "$after" ||
+      fail "nvidia-smi $args as root: rc $rc, settings $(settings0), want $after" || exit 1
+    nv $NV_ROOT/usr/bin/nvidia-smi $restore > /tmp/out 2>&1 ||
+      fail "nvidia-smi $restore: $(cat /tmp/out)" || exit 1
+    [ "$(settings0 | sed 's/ changes.*//')" = "$(echo "$before" | sed 's/ changes.*//')" ] ||
+      fail "nvidia-smi $restore did not restore: $(settings0), was $before" || exit 1
+    before=$(settings0)
+    nv fakegpu-vmtest without-cap-sys-admin $NV_ROOT/usr/bin/nvidia-smi $args > /tmp/out 2>&1; rc=$?
+    echo "--- nvidia-smi $args without CAP_SYS_ADMIN: rc $rc"; cat /tmp/out
+    grep -q 'Insufficient Permissions' /tmp/out && [ $rc != 0 ] ||
+      fail "nvidia-smi $args without CAP_SYS_ADMIN was not refused" || exit 1
+    [ "$(settings0)" = "$before" ] ||
+      fail "a refused nvidia-smi $args changed the GPU: $(settings0), was $before" || exit 1
+  done || return 1
+  # nvsim's own trace shows the RM's answer to the caller without the capability.
+  failed_calls | grep -E 'control 0x(20800130|00800287|20800134|20800183) .*status 0x1b$' ||
+    fail "nvsim's trace shows no NV_ERR_INSUFFICIENT_PERMISSIONS" || return 1
+  echo "FIGURE nvidia-smi -c/-pm/-e/-mig directly on nvsim: applied as root, refused without CAP_SYS_ADMIN"
+}
+
+# Through fakegpu, in a container granted CAP_SYS_ADMIN: every setter is refused with
+# NV_ERR_INSUFFICIENT_PERMISSIONS before the driver, so the host's GPU is unchanged and the
+# calls file counts each refusal; the queries beside them still answer. The driver's
+# registry file, which root may write on the host, is read-only in the container.
+nvidia_smi_setters_in_container() {
+  setup || return 1
+  lsmod | grep -q fakegpu || load_fakegpu || return 1
+  before=$(settings0)
+  script=$(echo "$SETTERS" | while IFS='|' read -r args after restore; do
+    printf '/usr/bin/nvidia-smi %s; echo rc=$?; ' "$args"; done)
+  script="$script/usr/bin/nvidia-smi -i 0 -q -d COMPUTE; echo query=\$?; echo RmTest=1 > /proc/driver/nvidia/registry; echo registry=\$?"
+  # The driver's registry file is writable by root on the host (nvsim counts the write).
+  writes=$(awk '$1 == "procfs" { print $3 }' /sys/kernel/debug/nvsim/state)
+  echo RmTest=1 > /proc/driver/nvidia/registry &&
+    [ "$(awk '$1 == "procfs" { print $3 }' /sys/kernel/debug/nvsim/state)" = $((writes + 1)) ] ||
+    fail "the host's root should write the driver's registry" || return 1
+  writes=$((writes + 1))
+  CAPS='"CAP_SYS_ADMIN",' nv_container setters '"fakegpu.io/devices":"0"' "$script" > /tmp/out 2>&1
+  cat /tmp/out
+  [ "$(grep -c 'Insufficient Permissions' /tmp/out)" = 4 ] ||
+    fail "each of the 4 setters should get Insufficient Permissions in the container" || return 1
+  grep -q 'query=0' /tmp/out && grep -Eq 'Compute Mode +: Default' /tmp/out ||
+    fail "the container's query of the compute mode should answer Default" || return 1
+  [ "$(settings0)" = "$before" ] ||
+    fail "the container changed the host's GPU: $(settings0), was $before" || return 1
+  # The hook covers the driver's writable procfs files with read-only binds of themselves.
+  grep -Eq '^registry=[1-9]' /tmp/out &&
+    [ "$(awk '$1 == "procfs" { print $3 }' /sys/kernel/debug/nvsim/state)" = $writes ] ||
+    fail "the container wrote the driver's registry" || return 1
+  for cmd in 0x20800130 0x00800287 0x20800134 0x20800183; do
+    grep -Eq "^nvidia privileged_control $cmd [1-9]" /sys/kernel/fakegpu/calls ||
+      fail "the calls file does not count the refusal of $cmd" || return 1
+  done
+  # Refused before the driver: nvsim never saw the setters.
+  ! failed_calls | grep -E 'control 0x(20800130|00800287|20800134|20800183) ' ||
+    fail "a setter reached nvsim" || return 1
+  grep privileged_control /sys/kernel/fakegpu/calls
+  echo "FIGURE nvidia-smi -c/-pm/-e/-mig in a container with CAP_SYS_ADMIN: 4 of 4 refused by fakegpu, GPU unchanged; the driver's registry file read-only"
+}
+
 case=$1; shift
 "$case" "$@"

@@ -60,8 +60,8 @@ done
 # NVIDIA's own userspace (when it could be fetched).
 if [ -d /nvidia ]; then
   for c in nvidia_smi_list nvidia_smi_query nvidia_smi_memory_report nvidia_smi_compute_apps \
-      cuda_driver_api cuda_driver_api_blocking_sync \
-      nvidia_userspace_in_container; do
+      cuda_driver_api cuda_driver_api_blocking_sync nvidia_smi_setters \
+      nvidia_userspace_in_container nvidia_smi_setters_in_container; do
     run_case "$c" sh /fakegpu/nvidia_userspace.sh "$c"
   done
   # NVIDIA's CUDA runtime on top of libcuda (when it could be fetched).
@@ -74,6 +74,7 @@ else
   report "NOTICE: NVIDIA's userspace was not fetched (see the nvidia-userspace step): its cases did NOT run"
 fi
 run_case unknown_driver_family_not_fronted sh /fakegpu/cases.sh unknown_driver_family_not_fronted
+run_case nvidia_driver_pinned_while_fronted sh /fakegpu/cases.sh nvidia_driver_pinned_while_fronted
 run_case bad_devices_param_refused sh /fakegpu/cases.sh bad_devices_param_refused
 run_case rmmod_refused_while_open sh /fakegpu/cases.sh rmmod_refused_while_open
 run_case nodes_fs_shows_nvidia_numbers sh /fakegpu/cases.sh nodes_fs_shows_nvidia_numbers

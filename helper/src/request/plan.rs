@@ -5,6 +5,7 @@ use super::devices::{gpus_text, Devices};
 use super::limits::{count_text, size_text, Limit};
 use super::sources::Request;
 use crate::config::HostConfig;
+use policy::nv_caps::Capabilities;
 use std::collections::BTreeMap;
 
 /// What the hook does for a container.
@@ -18,6 +19,8 @@ pub struct Plan {
     pub channels_max: BTreeMap<u32, Option<u64>>,
     /// `allow` or `deny`.
     pub uvm_policy: String,
+    /// The driver capabilities (the entry's `capabilities`).
+    pub capabilities: Capabilities,
     /// What the operator's caps changed, one line each, for the hook's log.
     pub notes: Vec<String>,
 }
@@ -77,11 +80,20 @@ pub fn plan(
     };
     let memory_max = memory.resolve(&gpus, config, &mut notes)?;
     let channels_max = channels.resolve(&gpus, config, &mut notes)?;
+    let asked = request.capabilities.unwrap_or(config.default_capabilities);
+    let capabilities = asked.intersection(config.max_capabilities);
+    if capabilities != asked {
+        notes.push(format!(
+            "capabilities {asked} asked, cut to {capabilities} by max-capabilities in {}",
+            config.name()
+        ));
+    }
     Ok(Some(Plan {
         gpus,
         memory_max,
         channels_max,
         uvm_policy: config.uvm_policy.clone(),
+        capabilities,
         notes,
     }))
 }
@@ -181,6 +193,7 @@ mod tests {
             devices: None,
             memory: Some(PerGpu::Each([(0, 64 * G)].into())),
             channels: Some(PerGpu::Every(UNLIMITED)),
+            capabilities: None,
         };
         let p = plan(&r, &c, &[0, 1]).unwrap().unwrap();
         assert_eq!(p.memory_max, [(0, Some(16 * G)), (1, Some(4 * G))].into());
@@ -202,10 +215,27 @@ mod tests {
             devices: Some(Devices::List(vec![1])),
             memory: Some(PerGpu::Each([(0, G)].into())),
             channels: None,
+            capabilities: None,
         };
         assert_eq!(
             plan(&r, &c, &[0, 1]),
             Err("memory.max for gpu0 asked, but the container gets GPU 1".into())
+        );
+    }
+
+    #[test]
+    fn plan_capabilities_default_and_cap() {
+        let mut c = HostConfig::default();
+        let mut r = Request::default();
+        let p = plan(&r, &c, &[0]).unwrap().unwrap();
+        assert_eq!((p.capabilities, p.notes.len()), (Capabilities::DEFAULT, 0));
+        r.capabilities = Some(Capabilities::ALL);
+        c.max_capabilities = Capabilities::parse("compute,utility").unwrap();
+        let p = plan(&r, &c, &[0]).unwrap().unwrap();
+        assert_eq!(p.capabilities, Capabilities::DEFAULT);
+        assert_eq!(
+            p.notes,
+            ["capabilities compute,utility,graphics,video asked, cut to compute,utility by max-capabilities in the host configuration"]
         );
     }
 
@@ -288,7 +318,7 @@ mod tests {
             default_channels in limit(),
             max_channels in limit(),
         ) {
-            let request = Request { devices, memory, channels };
+            let request = Request { devices, memory, channels, capabilities: None };
             let config = HostConfig {
                 default_memory, max_memory, default_channels, max_channels,
                 ..HostConfig::default()

@@ -6,6 +6,11 @@
 //! | GPUs | `fakegpu.io/devices` | `FAKEGPU_VISIBLE_DEVICES`, then `NVIDIA_VISIBLE_DEVICES` |
 //! | memory per GPU | `fakegpu.io/memory.max` | `FAKEGPU_MEMORY_LIMIT`, then HAMi's `CUDA_DEVICE_MEMORY_LIMIT(_i)` |
 //! | channels per GPU | `fakegpu.io/channels.max` | - |
+//! | driver capabilities | `fakegpu.io/capabilities` | `NVIDIA_DRIVER_CAPABILITIES` |
+//!
+//! NVIDIA's capability names with no meaning in the kernel (`compat32`, `display`, `ngx`:
+//! which libraries the toolkit mounts) are dropped from the environment's list; the
+//! annotation takes fakegpu's names only.
 //!
 //! For each item the first source in the table's order that is set wins; the others are not
 //! read, so a value fakegpu does not understand (e.g. NVIDIA's device plugin putting UUIDs
@@ -15,6 +20,7 @@ use super::devices::Devices;
 use super::per_gpu::{parse_per_gpu, PerGpu};
 use crate::config::HostConfig;
 use policy::ledger;
+use policy::nv_caps::Capabilities;
 use std::collections::BTreeMap;
 
 /// The annotation naming the container's GPUs.
@@ -23,6 +29,12 @@ pub const ANNOTATION_DEVICES: &str = "fakegpu.io/devices";
 pub const ANNOTATION_MEMORY: &str = "fakegpu.io/memory.max";
 /// The annotation with the container's channel limit.
 pub const ANNOTATION_CHANNELS: &str = "fakegpu.io/channels.max";
+/// The annotation with the container's driver capabilities.
+pub const ANNOTATION_CAPABILITIES: &str = "fakegpu.io/capabilities";
+/// NVIDIA's variable with the container's driver capabilities.
+pub const ENV_NVIDIA_CAPABILITIES: &str = "NVIDIA_DRIVER_CAPABILITIES";
+/// NVIDIA_DRIVER_CAPABILITIES' names that only choose libraries to mount.
+const LIBRARY_ONLY_CAPABILITIES: [&str; 3] = ["compat32", "display", "ngx"];
 /// The prefix of fakegpu's annotations; any other annotation under it is an error.
 pub const ANNOTATION_PREFIX: &str = "fakegpu.io/";
 /// fakegpu's own variable naming the container's GPUs.
@@ -43,6 +55,8 @@ pub struct Request {
     pub memory: Option<PerGpu>,
     /// `fakegpu.io/channels.max`.
     pub channels: Option<PerGpu>,
+    /// `fakegpu.io/capabilities` or `NVIDIA_DRIVER_CAPABILITIES`.
+    pub capabilities: Option<Capabilities>,
 }
 
 /// A HAMi size: bytes, or a number with a k, m or g suffix in either case (powers of 1024),
@@ -95,7 +109,12 @@ impl Request {
             BTreeMap::new()
         };
         for key in annotations.keys() {
-            let known = [ANNOTATION_DEVICES, ANNOTATION_MEMORY, ANNOTATION_CHANNELS];
+            let known = [
+                ANNOTATION_DEVICES,
+                ANNOTATION_MEMORY,
+                ANNOTATION_CHANNELS,
+                ANNOTATION_CAPABILITIES,
+            ];
             if key.starts_with(ANNOTATION_PREFIX) && !known.contains(&key.as_str()) {
                 return Err(format!(
                     "annotation {key}: unknown; fakegpu reads {}",
@@ -133,10 +152,24 @@ impl Request {
                     .map_err(|e| format!("{}: {e}", origin(kind, key, v)))
             })
             .transpose()?;
+        let capabilities = pick(ANNOTATION_CAPABILITIES, &[ENV_NVIDIA_CAPABILITIES])
+            .map(|(kind, key, v)| {
+                let kept: Vec<&str> = if kind == "env" {
+                    v.split(',')
+                        .filter(|name| !LIBRARY_ONLY_CAPABILITIES.contains(&name.trim()))
+                        .collect()
+                } else {
+                    vec![v]
+                };
+                Capabilities::parse(&kept.join(","))
+                    .map_err(|e| format!("{}: {e}", origin(kind, key, v)))
+            })
+            .transpose()?;
         Ok(Request {
             devices,
             memory,
             channels,
+            capabilities,
         })
     }
 }
@@ -285,6 +318,37 @@ mod tests {
         // Empty means void, as NVIDIA's tools read it.
         let r = read(&[], &["NVIDIA_VISIBLE_DEVICES="], &both()).unwrap();
         assert_eq!(r.devices, Some(Devices::Void));
+    }
+
+    #[test]
+    fn capabilities_from_the_annotation_or_nvidias_variable() {
+        let r = read(
+            &[],
+            &["NVIDIA_DRIVER_CAPABILITIES=compute,compat32,utility"],
+            &both(),
+        );
+        assert_eq!(
+            r.unwrap().capabilities.unwrap().to_string(),
+            "compute,utility"
+        );
+        let r = read(&[], &["NVIDIA_DRIVER_CAPABILITIES=all"], &both()).unwrap();
+        assert_eq!(r.capabilities, Some(Capabilities::ALL));
+        // The annotation wins, and takes fakegpu's names only.
+        let r = read(
+            &[("fakegpu.io/capabilities", "video")],
+            &["NVIDIA_DRIVER_CAPABILITIES=all"],
+            &both(),
+        );
+        assert_eq!(r.unwrap().capabilities, Some(Capabilities::VIDEO));
+        let bad = read(&[("fakegpu.io/capabilities", "display")], &[], &both()).unwrap_err();
+        assert!(bad.contains("fakegpu.io/capabilities"), "{bad}");
+        // Not read from the environment unless the host config says so.
+        let r = read(
+            &[],
+            &["NVIDIA_DRIVER_CAPABILITIES=all"],
+            &HostConfig::default(),
+        );
+        assert_eq!(r.unwrap().capabilities, None);
     }
 
     #[test]

@@ -34,49 +34,81 @@ pub(crate) fn count(route: Route) {
     }
 }
 
-/// Distinct unknown controls counted one by one; later ones share the `other` count.
-const UNKNOWN_SLOTS: usize = 32;
-/// Slot `i`: a control fakegpu does not know (bit 32 set once taken) and how often it came.
-static UNKNOWN: [(AtomicU64, AtomicU64); UNKNOWN_SLOTS] =
-    [const { (AtomicU64::new(0), AtomicU64::new(0)) }; UNKNOWN_SLOTS];
-/// Unknown controls that found no slot.
-static UNKNOWN_OTHER: AtomicU64 = AtomicU64::new(0);
+/// Distinct controls counted one by one per [`ControlCounts`]; later ones share `other`.
+const CONTROL_SLOTS: usize = 32;
 /// Marks a taken slot (command 0 is a real control).
 const TAKEN: u64 = 1 << 32;
 
-/// Counts one call of RM control `cmd`, which fakegpu does not know (refused in strict
-/// mode, forwarded in audit mode).
-pub(crate) fn unknown_control(cmd: u32) {
-    let key = TAKEN | u64::from(cmd);
-    for (slot, count) in UNKNOWN.iter() {
-        let found = match slot.compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => true,
-            Err(current) => current == key,
-        };
-        if found {
-            count.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-    }
-    UNKNOWN_OTHER.fetch_add(1, Ordering::Relaxed);
+/// How often each RM control of one kind came, for the calls file.
+struct ControlCounts {
+    /// `nvidia LABEL 0xCMD COUNT` in the calls file.
+    label: &'static str,
+    /// Slot `i`: a control (bit 32 set once taken) and how often it came.
+    slots: [(AtomicU64, AtomicU64); CONTROL_SLOTS],
+    /// Controls that found no slot.
+    other: AtomicU64,
 }
 
-/// One line per route, `nvidia ROUTE COUNT`, then one per unknown control seen,
-/// `nvidia unknown_control 0xCMD COUNT`, and `nvidia unknown_control other COUNT`.
+impl ControlCounts {
+    const fn new(label: &'static str) -> Self {
+        ControlCounts {
+            label,
+            slots: [const { (AtomicU64::new(0), AtomicU64::new(0)) }; CONTROL_SLOTS],
+            other: AtomicU64::new(0),
+        }
+    }
+
+    fn count(&self, cmd: u32) {
+        let key = TAKEN | u64::from(cmd);
+        for (slot, count) in self.slots.iter() {
+            let found = match slot.compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => true,
+                Err(current) => current == key,
+            };
+            if found {
+                count.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        self.other.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `nvidia LABEL 0xCMD COUNT` per control seen, then `nvidia LABEL other COUNT`.
+    fn write(&self, out: &mut impl Write) -> core::fmt::Result {
+        for (slot, count) in self.slots.iter() {
+            let key = slot.load(Ordering::Acquire);
+            if key & TAKEN != 0 {
+                let n = count.load(Ordering::Relaxed);
+                writeln!(out, "nvidia {} {:#010x} {}", self.label, key as u32, n)?;
+            }
+        }
+        let other = self.other.load(Ordering::Relaxed);
+        writeln!(out, "nvidia {} other {}", self.label, other)
+    }
+}
+
+/// Controls fakegpu does not know (refused in strict mode, forwarded in audit mode).
+static UNKNOWN: ControlCounts = ControlCounts::new("unknown_control");
+/// Admin-only controls, refused in every mode.
+static PRIVILEGED: ControlCounts = ControlCounts::new("privileged_control");
+
+/// Counts one call of RM control `cmd`, which fakegpu does not know.
+pub(crate) fn unknown_control(cmd: u32) {
+    UNKNOWN.count(cmd);
+}
+
+/// Counts one call of RM control `cmd`, an admin-only control fakegpu refused.
+pub(crate) fn privileged_control(cmd: u32) {
+    PRIVILEGED.count(cmd);
+}
+
+/// One line per route, `nvidia ROUTE COUNT`, then the unknown controls seen and the
+/// admin-only controls refused, one line each (`nvidia unknown_control 0xCMD COUNT`,
+/// `nvidia privileged_control 0xCMD COUNT`), each kind closed by an `other` line.
 pub(crate) fn write(out: &mut impl Write) -> core::fmt::Result {
     for (name, c) in NAMES.iter().zip(COUNTS.iter()) {
         writeln!(out, "nvidia {} {}", name, c.load(Ordering::Relaxed))?;
     }
-    for (slot, count) in UNKNOWN.iter() {
-        let key = slot.load(Ordering::Acquire);
-        if key & TAKEN != 0 {
-            let n = count.load(Ordering::Relaxed);
-            writeln!(out, "nvidia unknown_control {:#010x} {}", key as u32, n)?;
-        }
-    }
-    writeln!(
-        out,
-        "nvidia unknown_control other {}",
-        UNKNOWN_OTHER.load(Ordering::Relaxed)
-    )
+    UNKNOWN.write(out)?;
+    PRIVILEGED.write(out)
 }

@@ -14,10 +14,13 @@
 //! | `channels.current` | per GPU: channels held | - |
 //! | `channel_groups.current` | per GPU: channel groups (TSGs) held, counted only | - |
 //! | `uvm.policy` | `allow` or `deny` managed (UVM) memory | the same |
+//! | `capabilities` | what the cgroup may use the driver for: `compute,utility,graphics,video` or some, `none` | a list, `all` or `none` |
+//! | `processes` | `own`: GPU process lists show the cgroup's processes; `all`: every process | the same |
 
 use crate::abi::nv_frontend::NvIoctlCardInfo;
 use crate::policy::cgroup_entry::EntryState;
 use crate::policy::ledger::{self, Counter, Shown};
+use crate::policy::nv_caps::Capabilities;
 use crate::proxy::page::Page;
 use crate::proxy::personality::CgroupFile;
 use core::fmt::{self, Write};
@@ -37,7 +40,7 @@ fn per_gpu(
 }
 
 /// The personality's files, in every entry's directory.
-pub(super) static FILES: [CgroupFile; 9] = [
+pub(super) static FILES: [CgroupFile; 11] = [
     CgroupFile {
         name: c"memory.max",
         writable: true,
@@ -74,6 +77,14 @@ pub(super) static FILES: [CgroupFile; 9] = [
         name: c"uvm.policy",
         writable: true,
     },
+    CgroupFile {
+        name: c"capabilities",
+        writable: true,
+    },
+    CgroupFile {
+        name: c"processes",
+        writable: true,
+    },
 ];
 
 /// Shows file `attr` of `entry` (GPU slots are the order of `cards`); `None` if the file is
@@ -98,6 +109,8 @@ pub(super) fn show(
         b"channels.current" => per_gpu(out, cards, &u.channels, |c| c.current),
         b"channel_groups.current" => per_gpu(out, cards, &u.channel_groups, |c| c.current),
         b"uvm.policy" => writeln!(out, "{}", if entry.uvm_deny { "deny" } else { "allow" }),
+        b"capabilities" => writeln!(out, "{}", entry.capabilities),
+        b"processes" => writeln!(out, "{}", if entry.all_processes { "all" } else { "own" }),
         _ => return None,
     };
     Some(shown.map_err(|_| EINVAL))
@@ -121,6 +134,28 @@ pub(super) fn store(
                 }
                 "deny" => {
                     entry.uvm_deny = true;
+                    Ok(())
+                }
+                _ => Err(EINVAL),
+            });
+        }
+        b"capabilities" => {
+            return Some(match Capabilities::parse(text) {
+                Ok(caps) => {
+                    entry.capabilities = caps;
+                    Ok(())
+                }
+                Err(_) => Err(EINVAL),
+            });
+        }
+        b"processes" => {
+            return Some(match text.strip_suffix('\n').unwrap_or(text) {
+                "own" => {
+                    entry.all_processes = false;
+                    Ok(())
+                }
+                "all" => {
+                    entry.all_processes = true;
                     Ok(())
                 }
                 _ => Err(EINVAL),

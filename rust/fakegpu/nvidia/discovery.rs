@@ -5,8 +5,9 @@
 //! the GPU minors from the `nvidia_gpus=` parameter or, by default, from one CARD_INFO on
 //! nvidiactl. That CARD_INFO is made in any case: its records are what cgroups limited to
 //! some GPUs are shown. The driver's version comes from CHECK_VERSION_STR's query on
-//! nvidiactl, and a driver of a family fakegpu has no tables for is not fronted. No GPU is
-//! opened: opening a GPU can power it up.
+//! nvidiactl, and a driver of a family fakegpu has no tables for is not fronted. That
+//! nvidiactl stays open while the driver is fronted, which pins the driver's module. No GPU
+//! is opened: opening a GPU can power it up.
 
 use crate::abi::devnum::DevNum;
 use crate::abi::ioc::{ioc, IOC_READ, IOC_WRITE};
@@ -21,7 +22,7 @@ use crate::policy::fronts::FrontTable;
 use crate::policy::nv_discovery::{
     card_info_minors, fronted_family, queried_version, GpuSpec, CARD_INFO_SIZE, MAX_GPUS,
 };
-use crate::proxy::real_devices::RealDevices;
+use crate::proxy::real_devices::{RealDevices, RealFile};
 use core::mem::size_of;
 use kernel::bindings;
 use kernel::prelude::*;
@@ -40,10 +41,14 @@ extern "C" {
 /// The driver's name for its frontend major in `/proc/devices`.
 const FRONTEND_NAME: &str = "nvidia-frontend";
 
-/// The NVIDIA driver fakegpu fronts: its version as it reports it.
+/// The NVIDIA driver fakegpu fronts: its version as it reports it, and a file that pins it.
 pub(crate) struct Driver {
     /// `versionString` of CHECK_VERSION_STR's query (NUL-padded).
     version: [u8; 64],
+    /// nvidiactl, open for as long as fakegpu fronts the driver: the file holds a reference
+    /// on the driver's module, so `rmmod nvidia` fails with EBUSY and the driver fakegpu
+    /// checked at load is the one it forwards to until it unloads.
+    ctl: RealFile,
 }
 
 impl Driver {
@@ -89,7 +94,7 @@ pub(crate) fn add_nvidia(table: &mut FrontTable) -> Result<Found> {
         }
         None => return Ok((KVec::new(), None)),
     }
-    let driver = driver()?;
+    let driver = driver(open_ctl()?)?;
     let Some(version) = queried_version(&driver.version) else {
         pr_err!("the NVIDIA driver did not say its version: its devices are not fronted\n");
         return Ok((KVec::new(), None));
@@ -102,7 +107,7 @@ pub(crate) fn add_nvidia(table: &mut FrontTable) -> Result<Found> {
         return Ok((KVec::new(), None));
     }
     let uvm = char_major(text, UVM_DEVICE_NAME).and_then(|major| DevNum::new(major, 0));
-    let records = card_info()?;
+    let records = card_info(&driver.ctl)?;
     let mut found = [0u32; MAX_GPUS];
     let minors = match spec {
         GpuSpec::List(..) => spec.minors(),
@@ -128,37 +133,43 @@ pub(crate) fn add_nvidia(table: &mut FrontTable) -> Result<Found> {
     Ok((cards, Some(driver)))
 }
 
-/// Asks the driver its version: CHECK_VERSION_STR with `NV_RM_API_VERSION_CMD_QUERY`.
-fn driver() -> Result<Driver> {
+/// Opens the driver's nvidiactl, as root (the loading process's credentials).
+fn open_ctl() -> Result<RealFile> {
+    let mut ctl_only = FrontTable::empty();
+    ctl_only.add_nvidia(&[], None).map_err(|_| EINVAL)?;
+    debug_assert_eq!(ctl_only.get(0).map(|f| f.real.minor), Some(NV_CTL_MINOR));
+    // The file keeps its own reference on the private mount, which may go now.
+    RealDevices::new(&ctl_only)?.open(0, bindings::O_RDWR)
+}
+
+/// Asks the driver on `ctl` its version: CHECK_VERSION_STR with
+/// `NV_RM_API_VERSION_CMD_QUERY`; the driver keeps `ctl`.
+fn driver(ctl: RealFile) -> Result<Driver> {
     let query = NvIoctlRmApiVersion {
         cmd: NV_RM_API_VERSION_CMD_QUERY,
         ..Default::default()
     };
     let mut params = [0u8; size_of::<NvIoctlRmApiVersion>()];
     write_pod(&mut params, &query);
-    let answer = ctl_call(fe::CHECK_VERSION_STR, &params)?;
+    let answer = ctl_call(&ctl, fe::CHECK_VERSION_STR, &params)?;
     let answer = read_pod::<NvIoctlRmApiVersion>(&answer).ok_or(EINVAL)?;
     Ok(Driver {
         version: answer.version_string,
+        ctl,
     })
 }
 
-/// Asks the driver which GPUs it has: its answer to CARD_INFO on nvidiactl.
-fn card_info() -> Result<KVec<u8>> {
-    ctl_call(fe::CARD_INFO, &[0u8; CARD_INFO_SIZE])
+/// Asks the driver which GPUs it has: its answer to CARD_INFO on nvidiactl `ctl`.
+fn card_info(ctl: &RealFile) -> Result<KVec<u8>> {
+    ctl_call(ctl, fe::CARD_INFO, &[0u8; CARD_INFO_SIZE])
 }
 
-/// Makes frontend escape `nr` on nvidiactl with the parameters `params` at load; returns
-/// the parameters as the driver left them.
-fn ctl_call(nr: u8, params: &[u8]) -> Result<KVec<u8>> {
+/// Makes frontend escape `nr` on nvidiactl `file` with the parameters `params` at load;
+/// returns the parameters as the driver left them.
+fn ctl_call(file: &RealFile, nr: u8, params: &[u8]) -> Result<KVec<u8>> {
     let size = params.len();
-    let mut ctl_only = FrontTable::empty();
-    ctl_only.add_nvidia(&[], None).map_err(|_| EINVAL)?;
-    let ctl = RealDevices::new(&ctl_only)?;
-    let file = ctl.open(0, bindings::O_RDWR)?;
-    debug_assert_eq!(ctl_only.get(0).map(|f| f.real.minor), Some(NV_CTL_MINOR));
     // SAFETY: the file is open.
-    let Some(ioctl) = (unsafe { crate::proxy::forward::real_fops(&file) }).unlocked_ioctl else {
+    let Some(ioctl) = (unsafe { crate::proxy::forward::real_fops(file) }).unlocked_ioctl else {
         return Err(ENODEV);
     };
     // The driver copies its parameters from user memory: borrow a page of the loading

@@ -18,10 +18,11 @@ use crate::abi::nv_frontend::{
 use crate::abi::nv_rm::{
     ctrl, esc as rm, fb_info, vid_heap, Nvos00, Nvos02WithFd, Nvos21, Nvos54, Nvos55, Nvos64,
 };
-use crate::abi::nv_status::NV_ERR_NOT_SUPPORTED;
+use crate::abi::nv_status::{NV_ERR_INSUFFICIENT_PERMISSIONS, NV_ERR_NOT_SUPPORTED};
 use crate::abi::pod::read_pod;
 use crate::policy::fronts::Family;
 use crate::policy::gpu_set::Visibility;
+use crate::policy::nv_caps::{self, Capabilities};
 use crate::policy::nv_proxy::{self, NvNode, Refusal, Route, HEAD_MAX};
 use crate::policy::nv_visibility::{visibility_call, VisibilityCall};
 use crate::proxy::personality::{FakeFile, IoctlFn};
@@ -87,7 +88,7 @@ fn escape_ioctl(
     };
     let head = head.get_mut(..head_len).ok_or(EINVAL)?;
     UserSlice::new(ptr, head_len).reader().read_slice(head)?;
-    let route = nv_proxy::route_escape(nr, size, head, nv.filter);
+    let mut route = nv_proxy::route_escape(nr, size, head, nv.filter);
     // An RM_CONTROL's head, read once; a control is logged and counted by its command, not
     // by the escape that carries it.
     let control = if nr == rm::RM_CONTROL {
@@ -95,10 +96,29 @@ fn escape_ioctl(
     } else {
         None
     };
+    // A control that needs a capability (monitoring's own) the caller's cgroup lacks.
+    if let Some(p) = control {
+        let need = nv_caps::control_need(p.cmd);
+        let forwarded = !matches!(route, Route::Refuse { .. });
+        if forwarded
+            && need != Capabilities::NONE
+            && !super::capabilities_of_current(nv.cgroups).allows(need)
+        {
+            route = Route::Refuse {
+                refusal: Refusal::Status {
+                    offset: offset_of!(Nvos54, status),
+                    status: NV_ERR_INSUFFICIENT_PERMISSIONS,
+                },
+                why: nv_caps::MISSING_CAPABILITY,
+            };
+        }
+    }
     let call = control.map_or(u32::from(nr), |p| p.cmd);
     if let (Some(p), Route::Audited { why } | Route::Refuse { why, .. }) = (control, route) {
         if why == nv_proxy::UNKNOWN_CONTROL {
             calls::unknown_control(p.cmd);
+        } else if why == nv_proxy::PRIVILEGED_CONTROL {
+            calls::privileged_control(p.cmd);
         }
     }
     if let (Route::Direct, Some(call)) = (route, visibility_call(nr, head)) {
@@ -129,11 +149,13 @@ fn escape_ioctl(
             match (p.cmd, size) {
                 (ctrl::NV2080_CTRL_CMD_GPU_GET_PIDS, super::processes::GET_PIDS_SIZE) => {
                     calls::count(calls::Route::Private);
-                    return super::processes::get_pids(fake, ioctl, forward_cmd, ptr);
+                    let all = super::all_processes_for_current(nv.cgroups);
+                    return super::processes::get_pids(fake, ioctl, forward_cmd, ptr, all);
                 }
                 (ctrl::NV2080_CTRL_CMD_GPU_GET_PID_INFO, super::processes::GET_PID_INFO_SIZE) => {
                     calls::count(calls::Route::Private);
-                    return super::processes::get_pid_info(fake, ioctl, forward_cmd, ptr);
+                    let all = super::all_processes_for_current(nv.cgroups);
+                    return super::processes::get_pid_info(fake, ioctl, forward_cmd, ptr, all);
                 }
                 _ => {}
             }

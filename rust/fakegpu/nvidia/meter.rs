@@ -19,11 +19,12 @@
 
 use super::fd_translation::caller_gpu_files;
 use super::Nv;
-use crate::abi::nv_rm::{vid_heap, Nvos00, Nvos02WithFd, Nvos21, Nvos55, Nvos64};
+use crate::abi::nv_rm::{class, vid_heap, Nvos00, Nvos02WithFd, Nvos21, Nvos55, Nvos64};
 use crate::abi::nv_status::*;
 use crate::abi::pod::read_pod;
 use crate::policy::gpu_set::Visibility;
 use crate::policy::ledger::{self, Resource};
+use crate::policy::nv_caps::{self, Capabilities};
 use crate::policy::nv_meter::{self, Allocation, VidHeapCall};
 use crate::policy::nv_proxy;
 use crate::policy::nv_visibility::device_alloc_allowed;
@@ -414,6 +415,9 @@ pub(crate) fn rm_alloc(
         log_refusal(fake, class_id, why);
         return refuse(ptr, layout.status, status);
     }
+    if lacks_capability(fake, nv, class_id) {
+        return refuse(ptr, layout.status, NV_ERR_INSUFFICIENT_PERMISSIONS);
+    }
     let params_at = offset_of!(Nvos21, p_alloc_parms);
     call.follow(params_at, nv_meter::alloc_copy_size(class_id, params_size))?;
     let sealed = nv_meter::alloc_pins_caller_pages(class_id);
@@ -620,6 +624,9 @@ pub(crate) fn rm_alloc_memory(
     let Some(what) = nv_meter::classify_alloc_memory(p.h_class, p.limit) else {
         return refuse(ptr, status_at, NV_ERR_INVALID_CLASS);
     };
+    if lacks_capability(fake, nv, p.h_class) {
+        return refuse(ptr, status_at, NV_ERR_INSUFFICIENT_PERMISSIONS);
+    }
     let sealed = nv_meter::alloc_pins_caller_pages(p.h_class);
     if sealed {
         // As in `rm_alloc`: the handle must be the caller's own.
@@ -752,6 +759,18 @@ pub(crate) fn rm_dup(
     call.answer(ptr, ret)
 }
 
+/// Whether the caller's cgroup has none of the capabilities an allocation of `class_id`
+/// needs (`policy::nv_caps`); such a refusal is logged.
+fn lacks_capability(fake: &FakeFile, nv: &Nv, class_id: u32) -> bool {
+    let need = nv_caps::alloc_need(class_id);
+    let lacks =
+        need != Capabilities::NONE && !super::capabilities_of_current(nv.cgroups).allows(need);
+    if lacks {
+        log_refusal(fake, class_id, nv_caps::MISSING_CAPABILITY);
+    }
+    lacks
+}
+
 /// RM_VID_HEAP_CONTROL: its ALLOC_SIZE of physical memory is metered like RM_ALLOC of
 /// memory, its FREE followed like RM_FREE.
 pub(crate) fn vid_heap(
@@ -763,6 +782,11 @@ pub(crate) fn vid_heap(
 ) -> Result<c_long> {
     let mut call = PrivateCall::new(fake, ioctl, cmd, ptr, vid_heap::SIZE)?;
     let what = nv_meter::classify_vid_heap(call.outer());
+    // Memory is for an engine's work, as RM_ALLOC of video memory.
+    let alloc = matches!(what, VidHeapCall::Alloc { .. });
+    if alloc && lacks_capability(fake, nv, class::NV01_MEMORY_LOCAL_USER) {
+        return refuse(ptr, vid_heap::STATUS, NV_ERR_INSUFFICIENT_PERMISSIONS);
+    }
     let pending = match what {
         VidHeapCall::Alloc {
             client,

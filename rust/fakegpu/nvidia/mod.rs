@@ -25,6 +25,7 @@ mod visibility;
 use crate::abi::nv_frontend::{NvIoctlCardInfo, NV_CTL_MINOR};
 use crate::policy::cgroup_entry::EntryState;
 use crate::policy::fronts::{Family, Front};
+use crate::policy::nv_caps::Capabilities;
 use crate::policy::nv_proxy::FilterMode;
 use crate::proxy::cgroup::Cgroup;
 use crate::proxy::cgroups::Registry;
@@ -141,6 +142,34 @@ fn uvm_denied_for_current(cgroups: &Registry) -> bool {
     let mut deny = false;
     acc.for_each_entry_of(&cgroup, |_, e| deny |= e.state.uvm_deny);
     deny
+}
+
+/// What the calling task's cgroup may use the driver for: the capabilities its entry and
+/// every ancestor's allow (all when no entry applies; none if its cgroup cannot be found).
+pub(super) fn capabilities_of_current(cgroups: &Registry) -> Capabilities {
+    let acc = cgroups.lock();
+    if acc.entries.iter().next().is_none() {
+        return Capabilities::ALL;
+    }
+    let Some(cgroup) = Cgroup::current() else {
+        return Capabilities::NONE;
+    };
+    let mut caps = Capabilities::ALL;
+    acc.for_each_entry_of(&cgroup, |_, e| {
+        caps = caps.intersection(e.state.capabilities)
+    });
+    caps
+}
+
+/// Whether the calling task's cgroup, or an ancestor, lists every process of its GPUs.
+pub(super) fn all_processes_for_current(cgroups: &Registry) -> bool {
+    let acc = cgroups.lock();
+    let Some(cgroup) = Cgroup::current() else {
+        return false;
+    };
+    let mut all = false;
+    acc.for_each_entry_of(&cgroup, |_, e| all |= e.state.all_processes);
+    all
 }
 
 /// The NVIDIA personality, registered by the crate root.

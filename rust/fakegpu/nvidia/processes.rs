@@ -9,7 +9,8 @@
 //! of the parameters (the caller never holds the driver's list of every tenant's
 //! processes), and translates (`worker_shim.c`): a worker's pid becomes its process's, pids
 //! become the caller's view of them, and processes outside the caller's cgroup (and below)
-//! are left out. GET_PID_INFO's pids go the other way first; one the caller cannot see goes
+//! are left out, unless the operator wrote `all` to the `processes` file of its cgroup (or
+//! an ancestor's) for a monitoring agent. GET_PID_INFO's pids go the other way first; one the caller cannot see goes
 //! to the driver as 0, which names no process.
 
 use crate::abi::nv_rm::{ctrl, Nvos54};
@@ -22,8 +23,8 @@ use kernel::ffi::{c_int, c_long, c_uint};
 use kernel::prelude::*;
 
 extern "C" {
-    fn fakegpu_pid_for_caller(nr: c_int) -> c_int;
-    fn fakegpu_driver_pid_for(vnr: c_int) -> c_int;
+    fn fakegpu_pid_for_caller(nr: c_int, any_cgroup: c_int) -> c_int;
+    fn fakegpu_driver_pid_for(vnr: c_int, any_cgroup: c_int) -> c_int;
 }
 
 /// GPU_GET_PIDS' parameters: idType, id, pidTblCount, then the pids.
@@ -44,19 +45,21 @@ fn put(bytes: &mut [u8], at: usize, value: u32) {
     }
 }
 
-/// The caller's view of global pid `nr` (0: not one of its processes).
-fn pid_for_caller(nr: u32) -> u32 {
+/// The caller's view of global pid `nr` (0: not one of its processes, or of any process if
+/// `all`, the operator's opt-in for the caller's cgroup).
+fn pid_for_caller(nr: u32, all: bool) -> u32 {
     let nr = c_int::try_from(nr).unwrap_or(0);
     // SAFETY: looks the pid up under the workers' lock and RCU; no pointer is passed.
-    let vnr = unsafe { fakegpu_pid_for_caller(nr) };
+    let vnr = unsafe { fakegpu_pid_for_caller(nr, c_int::from(all)) };
     u32::try_from(vnr).unwrap_or(0)
 }
 
-/// The global pid the driver knows the caller's process `vnr` by (0: none it may ask about).
-fn driver_pid_for(vnr: u32) -> u32 {
+/// The global pid the driver knows the caller's process `vnr` by (0: none it may ask about;
+/// any process it sees if `all`).
+fn driver_pid_for(vnr: u32, all: bool) -> u32 {
     let vnr = c_int::try_from(vnr).unwrap_or(0);
     // SAFETY: as in `pid_for_caller`.
-    let nr = unsafe { fakegpu_driver_pid_for(vnr) };
+    let nr = unsafe { fakegpu_driver_pid_for(vnr, c_int::from(all)) };
     u32::try_from(nr).unwrap_or(0)
 }
 
@@ -79,8 +82,14 @@ fn answered(call: &PrivateCall<'_>, ret: c_long) -> bool {
 }
 
 /// GPU_GET_PIDS: the driver's list, each pid the caller's view of it, the caller's
-/// processes only.
-pub(crate) fn get_pids(fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, ptr: usize) -> Result<c_long> {
+/// processes only unless `all` (its cgroup's `processes` file says `all`).
+pub(crate) fn get_pids(
+    fake: &FakeFile,
+    ioctl: IoctlFn,
+    cmd: c_uint,
+    ptr: usize,
+    all: bool,
+) -> Result<c_long> {
     let params_at = offset_of!(Nvos54, params);
     let mut call = control_copy(fake, ioctl, cmd, ptr, GET_PIDS_SIZE)?;
     let ret = call.run()?;
@@ -90,7 +99,7 @@ pub(crate) fn get_pids(fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, ptr: usize)
         let mut shown = 0usize;
         for i in 0..listed {
             let vnr = if ok {
-                pid_for_caller(word(p, PIDS_AT + 4 * i))
+                pid_for_caller(word(p, PIDS_AT + 4 * i), all)
             } else {
                 0
             };
@@ -116,6 +125,7 @@ pub(crate) fn get_pid_info(
     ioctl: IoctlFn,
     cmd: c_uint,
     ptr: usize,
+    all: bool,
 ) -> Result<c_long> {
     let params_at = offset_of!(Nvos54, params);
     let mut call = control_copy(fake, ioctl, cmd, ptr, GET_PID_INFO_SIZE)?;
@@ -127,7 +137,7 @@ pub(crate) fn get_pid_info(
         for (i, asked) in asked.iter_mut().enumerate().take(count) {
             let at = ENTRIES_AT + ctrl::PID_INFO_ENTRY * i;
             *asked = word(p, at);
-            put(p, at, driver_pid_for(*asked));
+            put(p, at, driver_pid_for(*asked, all));
         }
     }
     let ret = call.run()?;

@@ -546,21 +546,24 @@ long fakegpu_file_count(struct file *file)
  * processes of the caller's cgroup and below (all of them for the root cgroup). Each takes
  * the workers' lock: a worker's thread is only stopped under it.
  */
-int fakegpu_pid_for_caller(int nr);
-int fakegpu_driver_pid_for(int vnr);
+int fakegpu_pid_for_caller(int nr, int any_cgroup);
+int fakegpu_driver_pid_for(int vnr, int any_cgroup);
 
-/* Under RCU: whether @task is in the caller's cgroup or below it. */
-static bool fakegpu_callers_process(struct task_struct *task)
+/*
+ * Under RCU: whether @task is in the caller's cgroup or below it; any task if @any_cgroup
+ * (the operator let the caller's cgroup see every process).
+ */
+static bool fakegpu_callers_process(struct task_struct *task, int any_cgroup)
 {
-	return cgroup_is_descendant(task_dfl_cgroup(task), task_dfl_cgroup(current));
+	return any_cgroup || cgroup_is_descendant(task_dfl_cgroup(task), task_dfl_cgroup(current));
 }
 
 /*
  * The pid the caller sees of the process global pid @nr stands for: a worker stands for its
  * process, any other task for itself. 0 if there is none, or it is outside the caller's
- * cgroup, or it has no pid in the caller's namespace.
+ * cgroup (unless @any_cgroup), or it has no pid in the caller's namespace.
  */
-int fakegpu_pid_for_caller(int nr)
+int fakegpu_pid_for_caller(int nr, int any_cgroup)
 {
 	struct fakegpu_worker *w;
 	struct task_struct *task;
@@ -580,7 +583,7 @@ int fakegpu_pid_for_caller(int nr)
 			}
 		}
 		task = pid_task(shown, PIDTYPE_TGID);
-		if (task && fakegpu_callers_process(task))
+		if (task && fakegpu_callers_process(task, any_cgroup))
 			vnr = pid_vnr(shown);
 	}
 	rcu_read_unlock();
@@ -591,9 +594,9 @@ int fakegpu_pid_for_caller(int nr)
 /*
  * The global pid the driver knows the caller's process @vnr by: its worker's, if it has one,
  * else its own. 0 if there is no such process in the caller's namespace, or it is outside
- * the caller's cgroup.
+ * the caller's cgroup (unless @any_cgroup).
  */
-int fakegpu_driver_pid_for(int vnr)
+int fakegpu_driver_pid_for(int vnr, int any_cgroup)
 {
 	struct fakegpu_worker *w;
 	struct task_struct *task;
@@ -604,7 +607,7 @@ int fakegpu_driver_pid_for(int vnr)
 	rcu_read_lock();
 	pid = vnr > 0 ? find_vpid(vnr) : NULL;
 	task = pid ? pid_task(pid, PIDTYPE_TGID) : NULL;
-	if (task && fakegpu_callers_process(task)) {
+	if (task && fakegpu_callers_process(task, any_cgroup)) {
 		w = xa_load(&fakegpu_workers, pid_nr(pid));
 		nr = w && w->tgid == pid ? task_pid_nr(w->kw->task) : pid_nr(pid);
 	}

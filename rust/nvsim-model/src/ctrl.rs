@@ -7,6 +7,7 @@
 use super::abi::nv_rm::ctrl::{Spec, Target};
 use super::abi::nv_status::*;
 use super::abi::pod::{read_pod, write_pod};
+use super::admin::Settings;
 use super::frontend::SimGpu;
 
 /// An id slot with no GPU in an id list (`NV0000_CTRL_GPU_INVALID_ID`).
@@ -87,6 +88,8 @@ pub const DEVICE_GET_NUM_SUBDEVICES: u32 = 0x0080_0280;
 pub const GPU_GET_INFO_V2: u32 = 0x2080_0102;
 /// Entries its list holds (`NV2080_CTRL_GPU_INFO_MAX_LIST_SIZE`).
 const GPU_INFO_MAX: usize = 64;
+/// `NV2080_CTRL_GPU_INFO_INDEX_GPU_SMC_MODE`: MIG's mode.
+const GPU_INFO_SMC_MODE: u32 = 0x2a;
 /// `NV2080_CTRL_GPU_INFO_INDEX_GPU_SM_VERSION`, and Hopper's: SM 9.0.
 const GPU_INFO_SM_VERSION: u32 = 0x2c;
 const SM_VERSION_9_0: u32 = 0x0900;
@@ -212,10 +215,6 @@ const GSP_FEATURES_UVM_ENABLED: u32 = 1;
 /// `NV2080_CTRL_CMD_GPU_GET_SHORT_NAME_STRING`: the chip's short name, "GH100".
 pub const GPU_GET_SHORT_NAME_STRING: u32 = 0x2080_0111;
 
-/// `NV2080_CTRL_CMD_GPU_QUERY_COMPUTE_MODE_RULES`: the default compute mode (`_RULES_NONE`:
-/// any number of contexts from any process).
-pub const GPU_QUERY_COMPUTE_MODE_RULES: u32 = 0x2080_0131;
-
 /// NV2080 control 0x20808159 (332 bytes), which libcuda sends in cuInit and which is not in
 /// NVIDIA's open headers: answered with zeros (libcuda treats NOT_SUPPORTED as no device).
 pub const SUBDEVICE_UNDOCUMENTED_8159: u32 = 0x2080_8159;
@@ -328,7 +327,7 @@ const P2P_CAPS_AT: usize = 72;
 const P2P_CAPS_SELF: u32 = 0x67;
 
 /// The commands answered here, with their exact sizes and targets.
-pub const SPECS: [Spec; 60] = [
+pub const SPECS: [Spec; 59] = [
     Spec {
         cmd: GPU_QUERY_ECC_STATUS,
         size: ECC_UNITS * ECC_UNIT_SIZE + 24,
@@ -437,11 +436,6 @@ pub const SPECS: [Spec; 60] = [
     Spec {
         cmd: SUBDEVICE_UNDOCUMENTED_8159,
         size: 332,
-        target: Target::Subdevice,
-    },
-    Spec {
-        cmd: GPU_QUERY_COMPUTE_MODE_RULES,
-        size: 4,
         target: Target::Subdevice,
     },
     Spec {
@@ -646,6 +640,8 @@ pub struct Context<'a> {
     pub gpu: Option<&'a SimGpu>,
     /// Reads the clocks: (wall-clock µs since the epoch, the GPU timer in ns).
     pub clocks: fn() -> (u64, u64),
+    /// That GPU's administrator settings (MIG's mode shows in GET_INFO_V2).
+    pub settings: Settings,
 }
 
 impl Context<'_> {
@@ -930,7 +926,6 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
         DEVICE_GET_NUM_SUBDEVICES => put(params, 0, 1),
         SUBDEVICE_UNDOCUMENTED_8159 | DEVICE_UNDOCUMENTED_9909 => params.fill(0),
         SUBDEVICE_UNDOCUMENTED_0145 | SUBDEVICE_UNDOCUMENTED_0146 => {}
-        GPU_QUERY_COMPUTE_MODE_RULES => put(params, 0, 0),
         GPU_GET_SHORT_NAME_STRING => put_str(params, 0, 64, b"GH100"),
         GSP_GET_FEATURES => {
             params.fill(0);
@@ -1005,16 +1000,17 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
             if count > GPU_INFO_MAX {
                 return Err(NV_ERR_INVALID_ARGUMENT);
             }
-            // Every capability off (no SLI, MIG, ATS, EGM, ...), except the SM version.
+            // Every capability off (no SLI, ATS, EGM, ...), but the SM version and MIG's
+            // mode (an H100 has MIG, off until an administrator turns it on).
             for i in 0..count {
                 let index = word(params, 4 + 8 * i);
                 if index > GPU_INFO_LAST_INDEX {
                     return Err(NV_ERR_INVALID_ARGUMENT);
                 }
-                let value = if index == GPU_INFO_SM_VERSION {
-                    SM_VERSION_9_0
-                } else {
-                    0
+                let value = match index {
+                    GPU_INFO_SM_VERSION => SM_VERSION_9_0,
+                    GPU_INFO_SMC_MODE => ctx.settings.smc_mode(),
+                    _ => 0,
                 };
                 put(params, 8 + 8 * i, value);
             }
@@ -1176,6 +1172,7 @@ mod tests {
             version: "535.309.01",
             gpu: gpus.first(),
             clocks: || (7, 9),
+            settings: Settings::default(),
         };
         let mut buf = [0u8; 1024];
         let size = spec(cmd).map(|s| s.size).unwrap_or(0);
@@ -1195,6 +1192,7 @@ mod tests {
             version: "535.309.01",
             gpu: gpus.first(),
             clocks: || (7, 9),
+            settings: Settings::default(),
         };
         let mut buf = vec![0xaau8; spec(cmd).map(|s| s.size).unwrap_or(0)];
         setup(&mut buf);
@@ -1301,6 +1299,7 @@ mod tests {
             version: "535.309.01",
             gpu: None,
             clocks: || (0, 0),
+            settings: Settings::default(),
         };
         let mut p = [0u8; 40];
         assert!(matches!(build_version(&mut p, &ctx), Ok(None)));
@@ -1342,6 +1341,7 @@ mod tests {
             version: "535.309.01",
             gpu: None,
             clocks: || (0, 0),
+            settings: Settings::default(),
         };
         assert_eq!(answer(GR_GET_GLOBAL_SM_ORDER, &mut p, &ctx), Ok(()));
         let u16_at = |i: usize| read_pod::<u16>(&p[i..]).unwrap();

@@ -12,6 +12,7 @@
 // it makes `super::abi` resolve as in the kernel build
 use abi;
 
+pub mod admin;
 pub mod ctrl;
 pub mod frontend;
 pub mod methods;

@@ -6,6 +6,7 @@
 
 use super::gpu_set::Visibility;
 use super::ledger::Usage;
+use super::nv_caps::Capabilities;
 
 /// One cgroup's share of fakegpu's state.
 pub struct EntryState {
@@ -15,15 +16,23 @@ pub struct EntryState {
     pub usage: Usage,
     /// Whether managed (UVM) memory is refused: it is faulted in with no call to meter.
     pub uvm_deny: bool,
+    /// What the cgroup may use the driver for (NVIDIA_DRIVER_CAPABILITIES' meanings).
+    pub capabilities: Capabilities,
+    /// Whether the process lists of its GPUs show every process, not only the cgroup's
+    /// own (an operator's opt-in, for a monitoring agent).
+    pub all_processes: bool,
 }
 
 impl Default for EntryState {
-    /// A new entry: every GPU visible, nothing charged, no limit, managed memory allowed.
+    /// A new entry: every GPU visible, nothing charged, no limit, managed memory allowed,
+    /// NVIDIA's default capabilities (`compute,utility`), its own processes listed.
     fn default() -> Self {
         EntryState {
             gpus: Visibility::All,
             usage: Usage::default(),
             uvm_deny: false,
+            capabilities: Capabilities::DEFAULT,
+            all_processes: false,
         }
     }
 }
@@ -37,6 +46,7 @@ mod tests {
         let e = EntryState::default();
         assert_eq!(e.gpus, Visibility::All);
         assert!(e.usage.is_idle());
-        assert!(!e.uvm_deny);
+        assert!(!e.uvm_deny && !e.all_processes);
+        assert_eq!(e.capabilities, Capabilities::DEFAULT);
     }
 }

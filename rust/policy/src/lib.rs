@@ -19,6 +19,7 @@ pub mod drm_filter;
 pub mod fronts;
 pub mod gpu_set;
 pub mod ledger;
+pub mod nv_caps;
 pub mod nv_controls;
 pub mod nv_discovery;
 pub mod nv_meter;

@@ -13,6 +13,12 @@
 //! Let through although they change more than the caller's own objects (accepted for now:
 //! libcuda sends them in every context): PERF_BOOST raises the GPU's clocks for a while, and
 //! SET_TIMESLICE sets how long the caller's channel group holds the GPU.
+//!
+//! Apart from those, [`R535_PRIVILEGED`] lists every control the 535 RM declares PRIVILEGED
+//! (admin only): the setters of GPU-wide state (compute mode, persistence, ECC, MIG, drain and
+//! reset, ...), and [`R535_GPU_WIDE`] the few more that change the whole GPU. fakegpu refuses them in every filter mode with the RM's own answer to a
+//! caller without CAP_SYS_ADMIN, `NV_ERR_INSUFFICIENT_PERMISSIONS`, whatever the caller's
+//! capabilities: a container given CAP_SYS_ADMIN is still one tenant of a shared GPU.
 
 /// A control fakegpu lets through in strict mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,7 +34,7 @@ const fn known(cmd: u32, name: &'static str) -> KnownControl {
 }
 
 /// The 535 family's known controls, sorted by command.
-pub const R535: [KnownControl; 79] = [
+pub const R535: [KnownControl; 83] = [
     known(0x0000_0101, "NV0000_CTRL_CMD_SYSTEM_GET_BUILD_VERSION"),
     known(0x0000_0127, "NV0000_CTRL_CMD_SYSTEM_GET_P2P_CAPS"),
     known(0x0000_013a, "NV0000_CTRL_CMD_SYSTEM_GET_P2P_CAPS_MATRIX"),
@@ -51,6 +57,10 @@ pub const R535: [KnownControl; 79] = [
         "NV0000_CTRL_CMD_CLIENT_SET_INHERITED_SHARE_POLICY",
     ),
     known(0x0080_0280, "NV0080_CTRL_CMD_GPU_GET_NUM_SUBDEVICES"),
+    known(
+        0x0080_0288,
+        "NV0080_CTRL_CMD_GPU_QUERY_SW_STATE_PERSISTENCE",
+    ),
     known(0x0080_0289, "NV0080_CTRL_CMD_GPU_GET_VIRTUALIZATION_MODE"),
     known(0x0080_028e, "NV0080_CTRL_CMD_GPU_GET_VGX_CAPS"),
     known(0x0080_0292, "NV0080_CTRL_CMD_GPU_GET_CLASSLIST_V2"),
@@ -65,12 +75,18 @@ pub const R535: [KnownControl; 79] = [
     known(0x2080_0119, "NV2080_CTRL_CMD_GPU_GET_SIMULATION_INFO"),
     known(0x2080_012f, "NV2080_CTRL_CMD_GPU_QUERY_ECC_STATUS"),
     known(0x2080_0131, "NV2080_CTRL_CMD_GPU_QUERY_COMPUTE_MODE_RULES"),
+    known(0x2080_0133, "NV2080_CTRL_CMD_GPU_QUERY_ECC_CONFIGURATION"),
     known(0x2080_0145, "closed RM: libcuda, cuCtxCreate"),
     known(
         0x2080_0146,
         "closed RM: libcuda, counterpart of 0x2080_0145",
     ),
     known(0x2080_014a, "NV2080_CTRL_CMD_GPU_GET_GID_INFO"),
+    known(
+        0x2080_014b,
+        "NV2080_CTRL_CMD_GPU_GET_INFOROM_OBJECT_VERSION",
+    ),
+    known(0x2080_0157, "NV2080_CTRL_CMD_GPU_QUERY_INFOROM_ECC_SUPPORT"),
     known(0x2080_0170, "NV2080_CTRL_CMD_GPU_GET_ENGINES_V2"),
     known(0x2080_018b, "NV2080_CTRL_CMD_GPU_GET_ACTIVE_PARTITION_IDS"),
     known(0x2080_018d, "NV2080_CTRL_CMD_GPU_GET_PIDS"),
@@ -131,6 +147,234 @@ pub const R535: [KnownControl; 79] = [
     ),
 ];
 
+/// Every control the 535 RM declares PRIVILEGED and not INTERNAL, sorted by command: from
+/// its export tables (`src/nvidia/generated/g_*_nvoc.c` of NVIDIA's open modules 535.288.01,
+/// flags with `RMCTRL_FLAGS_PRIVILEGED` and without `RMCTRL_FLAGS_INTERNAL`), named as in the
+/// headers, or by the RM's handler where the headers lack the command.
+pub const R535_PRIVILEGED: [KnownControl; 147] = [
+    known(
+        0x0000_013c,
+        "NV0000_CTRL_CMD_SYSTEM_SYNC_EXTERNAL_FABRIC_MGMT",
+    ),
+    known(
+        0x0000_013d,
+        "NV0000_CTRL_CMD_SYSTEM_GET_CLIENT_DATABASE_INFO",
+    ),
+    known(0x0000_013f, "NV0000_CTRL_CMD_SYSTEM_RMCTRL_CACHE_MODE_CTRL"),
+    known(0x0000_0278, "NV0000_CTRL_CMD_GPU_MODIFY_DRAIN_STATE"),
+    known(0x0000_0286, "NV0000_CTRL_CMD_GPU_SET_NVLINK_BW_MODE"),
+    known(0x0000_0602, "NV0000_CTRL_CMD_NVD_GET_DUMP"),
+    known(0x0000_0604, "NV0000_CTRL_CMD_NVD_GET_NVLOG_INFO"),
+    known(0x0000_0605, "NV0000_CTRL_CMD_NVD_GET_NVLOG_BUFFER_INFO"),
+    known(0x0000_0606, "NV0000_CTRL_CMD_NVD_GET_NVLOG"),
+    known(0x0000_0a02, "NV0000_CTRL_CMD_SYNC_GPU_BOOST_GROUP_CREATE"),
+    known(0x0000_0a03, "NV0000_CTRL_CMD_SYNC_GPU_BOOST_GROUP_DESTROY"),
+    known(0x0000_0b01, "NV0000_CTRL_CMD_GPUACCT_SET_ACCOUNTING_STATE"),
+    known(0x0000_0b05, "NV0000_CTRL_CMD_GPUACCT_CLEAR_ACCOUNTING_DATA"),
+    known(0x0000_0c05, "NV0000_CTRL_CMD_VGPU_VFIO_NOTIFY_RM_STATUS"),
+    known(0x0020_0101, "NV0020_CTRL_CMD_GPU_MGMT_SET_SHUTDOWN_STATE"),
+    known(0x0073_0123, "NV0073_CTRL_CMD_SYSTEM_GET_HOTPLUG_CONFIG"),
+    known(0x0073_015a, "NV0073_CTRL_CMD_SYSTEM_GET_ACPI_ID_MAP"),
+    known(
+        0x0073_015c,
+        "NV0073_CTRL_CMD_SYSTEM_ACPI_SUBSYSTEM_ACTIVATED",
+    ),
+    known(0x0073_0165, "NV0073_CTRL_CMD_SYSTEM_GET_CONNECTOR_TABLE"),
+    known(0x0073_0166, "NV0073_CTRL_CMD_SYSTEM_GET_BOOT_DISPLAYS"),
+    known(0x0073_0185, "NV0073_CTRL_CMD_SYSTEM_VRR_DISPLAY_INFO"),
+    known(
+        0x0073_0197,
+        "NV0073_CTRL_CMD_SYSTEM_GET_HOTPLUG_EVENT_CONFIG",
+    ),
+    known(
+        0x0073_0198,
+        "NV0073_CTRL_CMD_SYSTEM_SET_HOTPLUG_EVENT_CONFIG",
+    ),
+    known(0x0073_0240, "NV0073_CTRL_CMD_SPECIFIC_GET_TYPE"),
+    known(0x0073_0243, "NV0073_CTRL_CMD_SPECIFIC_FAKE_DEVICE"),
+    known(0x0073_0245, "NV0073_CTRL_CMD_SPECIFIC_GET_EDID_V2"),
+    known(0x0073_0246, "NV0073_CTRL_CMD_SPECIFIC_SET_EDID_V2"),
+    known(0x0073_0274, "NV0073_CTRL_CMD_SPECIFIC_CTRL_HDMI"),
+    known(
+        0x0073_0275,
+        "NV0073_CTRL_CMD_SPECIFIC_SET_HDMI_AUDIO_MUTESTREAM",
+    ),
+    known(0x0073_0284, "NV0073_CTRL_CMD_SPECIFIC_SET_ACPI_ID_MAPPING"),
+    known(
+        0x0073_0285,
+        "NV0073_CTRL_CMD_SPECIFIC_GET_ACPI_DOD_DISPLAY_PORT_ATTACHMENT",
+    ),
+    known(0x0073_0287, "NV0073_CTRL_CMD_SPECIFIC_GET_ALL_HEAD_MASK"),
+    known(0x0073_028b, "NV0073_CTRL_CMD_SPECIFIC_OR_GET_INFO"),
+    known(0x0073_114c, "NV0073_CTRL_CMD_DFP_GET_SPREAD_SPECTRUM"),
+    known(0x0073_114e, "NV0073_CTRL_CMD_DFP_UPDATE_DYNAMIC_DFP_CACHE"),
+    known(0x0073_1153, "NV0073_CTRL_CMD_DFP_GET_PADLINK_MASK"),
+    known(0x0073_1154, "NV0073_CTRL_CMD_DFP_GET_LCD_GPIO_PIN_NUM"),
+    known(0x0073_1156, "NV0073_CTRL_CMD_DFP_CONFIG_TWO_HEAD_ONE_OR"),
+    known(0x0073_1157, "NV0073_CTRL_CMD_DFP_DSC_CRC_CONTROL"),
+    known(0x0073_1160, "NV0073_CTRL_CMD_DFP_SWITCH_DISP_MUX"),
+    known(0x0073_1166, "NV0073_CTRL_CMD_DFP_GET_DSI_MODE_TIMING"),
+    known(0x0073_1341, "NV0073_CTRL_CMD_DP_AUXCH_CTRL"),
+    known(0x0073_1342, "NV0073_CTRL_CMD_DP_AUXCH_SET_SEMA"),
+    known(0x0073_1343, "NV0073_CTRL_CMD_DP_CTRL"),
+    known(0x0073_1345, "NV0073_CTRL_CMD_DP_GET_LANE_DATA"),
+    known(0x0073_1346, "NV0073_CTRL_CMD_DP_SET_LANE_DATA"),
+    known(0x0073_1347, "NV0073_CTRL_CMD_DP_SET_TESTPATTERN"),
+    known(
+        0x0073_1351,
+        "NV0073_CTRL_CMD_DP_SET_PREEMPHASIS_DRIVECURRENT_POSTCURSOR2_DATA",
+    ),
+    known(
+        0x0073_1352,
+        "NV0073_CTRL_CMD_DP_GET_PREEMPHASIS_DRIVECURRENT_POSTCURSOR2_DATA",
+    ),
+    known(0x0073_1356, "NV0073_CTRL_CMD_DP_MAIN_LINK_CTRL"),
+    known(0x0073_1358, "NV0073_CTRL_CMD_DP_GET_AUDIO_MUTESTREAM"),
+    known(0x0073_135a, "NV0073_CTRL_CMD_DP_ASSR_CTRL"),
+    known(
+        0x0073_135b,
+        "NV0073_CTRL_CMD_DP_TOPOLOGY_ALLOCATE_DISPLAYID",
+    ),
+    known(0x0073_135c, "NV0073_CTRL_CMD_DP_TOPOLOGY_FREE_DISPLAYID"),
+    known(0x0073_1360, "NV0073_CTRL_CMD_DP_GET_LINK_CONFIG"),
+    known(0x0073_1361, "NV0073_CTRL_CMD_DP_GET_EDP_DATA"),
+    known(0x0073_1362, "NV0073_CTRL_CMD_DP_CONFIG_STREAM"),
+    known(0x0073_1363, "NV0073_CTRL_CMD_DP_SET_RATE_GOV"),
+    known(0x0073_1365, "NV0073_CTRL_CMD_DP_SET_MANUAL_DISPLAYPORT"),
+    known(0x0073_1366, "NV0073_CTRL_CMD_DP_SET_ECF"),
+    known(0x0073_1367, "NV0073_CTRL_CMD_DP_SEND_ACT"),
+    known(0x0073_1369, "NV0073_CTRL_CMD_DP_GET_CAPS"),
+    known(0x0073_136b, "NV0073_CTRL_CMD_DP_GENERATE_FAKE_INTERRUPT"),
+    known(0x0073_136c, "NV0073_CTRL_CMD_DP_CONFIG_RAD_SCRATCH_REG"),
+    known(
+        0x0073_136e,
+        "NV0073_CTRL_CMD_DP_CONFIG_SINGLE_HEAD_MULTI_STREAM",
+    ),
+    known(0x0073_136f, "NV0073_CTRL_CMD_DP_SET_TRIGGER_SELECT"),
+    known(0x0073_1370, "NV0073_CTRL_CMD_DP_SET_TRIGGER_ALL"),
+    known(0x0073_1373, "NV0073_CTRL_CMD_DP_GET_AUXLOGGER_BUFFER_DATA"),
+    known(0x0073_1377, "NV0073_CTRL_CMD_DP_CONFIG_INDEXED_LINK_RATES"),
+    known(0x0073_1378, "NV0073_CTRL_CMD_DP_SET_STEREO_MSA_PROPERTIES"),
+    known(0x0073_137a, "NV0073_CTRL_CMD_DP_CONFIGURE_FEC"),
+    known(0x0073_137b, "NV0073_CTRL_CMD_DP_CONFIG_MACRO_PAD"),
+    known(0x0073_137d, "NV0073_CTRL_CMD_DP_ENABLE_VRR"),
+    known(0x0073_137e, "NV0073_CTRL_CMD_DP_GET_GENERIC_INFOFRAME"),
+    known(0x0073_137f, "NV0073_CTRL_CMD_DP_GET_MSA_ATTRIBUTES"),
+    known(0x0073_1380, "NV0073_CTRL_CMD_DP_AUXCH_OD_CTRL"),
+    known(0x0073_1381, "NV0073_CTRL_CMD_DP_SET_MSA_PROPERTIES_V2"),
+    known(0x0073_1602, "NV0073_CTRL_CMD_PSR_GET_SR_PANEL_INFO"),
+    known(0x0073_1702, "NV0073_CTRL_CMD_STEREO_DONGLE_SUPPORTED"),
+    known(
+        0x0080_0287,
+        "NV0080_CTRL_CMD_GPU_MODIFY_SW_STATE_PERSISTENCE",
+    ),
+    known(0x0080_0296, "deviceCtrlCmdGpuSetVgpuVfBar1Size"),
+    known(0x0080_1711, "NV0080_CTRL_CMD_FIFO_STOP_RUNLIST"),
+    known(0x0080_1712, "NV0080_CTRL_CMD_FIFO_START_RUNLIST"),
+    known(0x0080_1813, "NV0080_CTRL_CMD_DMA_SET_PAGE_DIRECTORY"),
+    known(0x0080_1814, "NV0080_CTRL_CMD_DMA_UNSET_PAGE_DIRECTORY"),
+    known(0x00f8_0102, "NV00F8_CTRL_CMD_DESCRIBE"),
+    known(0x2080_0120, "NV2080_CTRL_CMD_GPU_SET_SDM"),
+    known(0x2080_012b, "NV2080_CTRL_CMD_GPU_PROMOTE_CTX"),
+    known(0x2080_012d, "NV2080_CTRL_CMD_GPU_INITIALIZE_CTX"),
+    known(0x2080_0130, "NV2080_CTRL_CMD_GPU_SET_COMPUTE_MODE_RULES"),
+    known(0x2080_0134, "NV2080_CTRL_CMD_GPU_SET_ECC_CONFIGURATION"),
+    known(0x2080_0136, "NV2080_CTRL_CMD_GPU_RESET_ECC_ERROR_STATUS"),
+    known(
+        0x2080_0179,
+        "NV2080_CTRL_CMD_GPU_GET_ENGINE_RUNLIST_PRI_BASE",
+    ),
+    known(0x2080_0183, "NV2080_CTRL_CMD_GPU_SET_PARTITIONING_MODE"),
+    known(0x2080_0194, "subdeviceCtrlCmdGpuSetComputePolicyConfig"),
+    known(
+        0x2080_0197,
+        "NV2080_CTRL_CMD_GPU_UPDATE_GFID_P2P_CAPABILITY",
+    ),
+    known(0x2080_1104, "NV2080_CTRL_CMD_SET_OPERATIONAL_PROPERTIES"),
+    known(0x2080_110c, "NV2080_CTRL_CMD_FIFO_GET_CHANNEL_MEM_INFO"),
+    known(0x2080_1113, "NV2080_CTRL_CMD_FIFO_CLEAR_FAULTED_BIT"),
+    known(0x2080_1116, "NV2080_CTRL_CMD_FIFO_UPDATE_CHANNEL_INFO"),
+    known(0x2080_1119, "NV2080_CTRL_CMD_FIFO_GET_ALLOCATED_CHANNELS"),
+    known(0x2080_1232, "NV2080_CTRL_CMD_GR_GET_PHYS_GPC_MASK"),
+    known(0x2080_1337, "NV2080_CTRL_CMD_FB_CBC_OP"),
+    known(0x2080_1338, "NV2080_CTRL_CMD_FB_GET_CTAGS_FOR_CBC_EVICTION"),
+    known(
+        0x2080_133c,
+        "NV2080_CTRL_CMD_FB_GET_CLI_MANAGED_OFFLINED_PAGES",
+    ),
+    known(
+        0x2080_133d,
+        "NV2080_CTRL_CMD_FB_GET_COMPBITCOPY_CONSTRUCT_INFO",
+    ),
+    known(0x2080_133e, "NV2080_CTRL_CMD_FB_SET_RRD"),
+    known(0x2080_133f, "NV2080_CTRL_CMD_FB_SET_READ_LIMIT"),
+    known(0x2080_1340, "NV2080_CTRL_CMD_FB_SET_WRITE_LIMIT"),
+    known(0x2080_1341, "NV2080_CTRL_CMD_FB_PATCH_PBR_FOR_MINING"),
+    known(
+        0x2080_170c,
+        "NV2080_CTRL_CMD_MC_CHANGE_REPLAYABLE_FAULT_OWNERSHIP",
+    ),
+    known(0x2080_1804, "NV2080_CTRL_CMD_BUS_SET_PCIE_LINK_WIDTH"),
+    known(0x2080_1805, "NV2080_CTRL_CMD_BUS_SET_PCIE_SPEED"),
+    known(0x2080_2207, "NV2080_CTRL_CMD_RC_SET_CLEAN_ERROR_HISTORY"),
+    known(0x2080_220d, "NV2080_CTRL_CMD_SET_RC_RECOVERY"),
+    known(0x2080_220e, "NV2080_CTRL_CMD_GET_RC_RECOVERY"),
+    known(0x2080_2211, "NV2080_CTRL_CMD_SET_RC_INFO"),
+    known(0x2080_2212, "NV2080_CTRL_CMD_GET_RC_INFO"),
+    known(0x2080_2402, "NV2080_CTRL_CMD_NVD_GET_DUMP"),
+    known(0x2080_2409, "NV2080_CTRL_CMD_NVD_GET_NOCAT_JOURNAL"),
+    known(0x2080_240b, "NV2080_CTRL_CMD_NVD_SET_NOCAT_JOURNAL_DATA"),
+    known(0x2080_2801, "NV2080_CTRL_CMD_LPWR_DIFR_CTRL"),
+    known(0x2080_2a05, "NV2080_CTRL_CMD_CE_UPDATE_PCE_LCE_MAPPINGS"),
+    known(0x2080_3005, "NV2080_CTRL_CMD_NVLINK_CLEAR_COUNTERS"),
+    known(0x2080_3011, "NV2080_CTRL_CMD_NVLINK_GET_LINK_FOM_VALUES"),
+    known(0x2080_3014, "NV2080_CTRL_CMD_NVLINK_GET_NVLINK_ECC_ERRORS"),
+    known(0x2080_303e, "NV2080_CTRL_CMD_NVLINK_SET_L1_THRESHOLD"),
+    known(0x2080_3044, "NV2080_CTRL_CMD_NVLINK_GET_PORT_EVENTS"),
+    known(0x2080_3045, "NV2080_CTRL_CMD_NVLINK_CYCLE_LINK"),
+    known(0x2080_3123, "NV2080_CTRL_CMD_FLCN_USTREAMER_CONTROL_SET"),
+    known(0x2080_3502, "NV2080_CTRL_CMD_FLA_SETUP_INSTANCE_MEM_BLOCK"),
+    known(0x2080_3503, "NV2080_CTRL_CMD_FLA_GET_RANGE"),
+    known(0x2080_3d08, "NV2080_CTRL_CMD_OS_UNIX_UPDATE_TGP_STATUS"),
+    known(0x208f_0515, "NV208F_CTRL_CMD_FB_CLEAR_REMAPPED_ROWS"),
+    known(0x30f1_0181, "NV30F1_CTRL_CMD_GSYNC_WRITE_REGISTER"),
+    known(
+        0x90f1_0106,
+        "NV90F1_CTRL_CMD_VASPACE_COPY_SERVER_RESERVED_PDES",
+    ),
+    known(0xa081_0101, "NVA081_CTRL_CMD_VGPU_CONFIG_SET_INFO"),
+    known(0xa081_0116, "NVA081_CTRL_CMD_VGPU_CONFIG_GET_FREE_SWIZZID"),
+    known(0xa081_0119, "NVA081_CTRL_CMD_VGPU_CONFIG_SET_PGPU_INFO"),
+    known(0xa081_011a, "NVA081_CTRL_CMD_VGPU_CONFIG_VALIDATE_SWIZZID"),
+    known(
+        0xb069_0106,
+        "NVB069_CTRL_CMD_FAULTBUFFER_GET_REGISTER_MAPPINGS",
+    ),
+    known(0xb06f_010d, "NVB06F_CTRL_CMD_MIGRATE_ENGINE_CTX_DATA"),
+    known(0xb06f_0110, "NVB06F_CTRL_CMD_SET_CHANNEL_HW_STATE"),
+    known(0xb06f_0112, "NVB06F_CTRL_CMD_RESTORE_ENGINE_CTX_DATA"),
+    known(
+        0xc36f_0109,
+        "NVC36F_CTRL_CMD_GPFIFO_UPDATE_FAULT_METHOD_BUFFER",
+    ),
+    known(0xcb33_0105, "confComputeApiCtrlCmdSystemSetGpusState"),
+    known(0xcb33_0107, "confComputeApiCtrlCmdGpuSetVidmemSize"),
+];
+
+/// Controls that change the whole GPU although the open RM's tables do not list them as
+/// PRIVILEGED (the closed RM answers them): nvidia-smi sends BIF_RESET for `-r`.
+pub const R535_GPU_WIDE: [KnownControl; 1] = [known(0x0080_0102, "NV0080_CTRL_CMD_BIF_RESET")];
+
+/// The admin-only control `cmd` of the 535 family (one of [`R535_PRIVILEGED`] or
+/// [`R535_GPU_WIDE`]), if it is one.
+pub fn admin_only_535(cmd: u32) -> Option<&'static KnownControl> {
+    R535_PRIVILEGED
+        .binary_search_by_key(&cmd, |c| c.cmd)
+        .ok()
+        .and_then(|i| R535_PRIVILEGED.get(i))
+        .or_else(|| R535_GPU_WIDE.iter().find(|c| c.cmd == cmd))
+}
+
 /// The known control `cmd` of the 535 family, if it is one.
 pub fn known_535(cmd: u32) -> Option<&'static KnownControl> {
     R535.binary_search_by_key(&cmd, |c| c.cmd)
@@ -161,6 +405,29 @@ mod tests {
             "SET_COMPUTE_MODE_RULES is a GPU-wide setter"
         );
         assert_eq!(known_535(0x0080_028b), None);
+    }
+
+    #[test]
+    fn privileged_controls_are_sorted_and_never_allowed() {
+        assert!(R535_PRIVILEGED.windows(2).all(|w| w[0].cmd < w[1].cmd));
+        for c in R535_PRIVILEGED.iter().chain(R535_GPU_WIDE.iter()) {
+            assert_eq!(admin_only_535(c.cmd), Some(c));
+            assert_eq!(known_535(c.cmd), None, "{} is privileged", c.name);
+        }
+        // The setters nvidia-smi sends for -c, -pm, -e, -mig and -r.
+        for cmd in [
+            0x2080_0130,
+            0x0080_0287,
+            0x2080_0134,
+            0x2080_0183,
+            0x0080_0102,
+        ] {
+            assert!(admin_only_535(cmd).is_some(), "{cmd:#x}");
+        }
+        // Their queries are open to every client.
+        for cmd in [0x2080_0131, 0x0080_0288, 0x2080_0133] {
+            assert!(admin_only_535(cmd).is_none() && known_535(cmd).is_some());
+        }
     }
 
     #[test]

@@ -197,7 +197,8 @@ pub fn alloc_kind(class_id: u32) -> Option<AllocKind> {
         c if class::GPFIFO_CHANNELS.contains(&c)
             || class::COMPUTE.contains(&c)
             || class::DMA_COPY.contains(&c)
-            || class::USERMODE.contains(&c) =>
+            || class::USERMODE.contains(&c)
+            || super::nv_caps::engine_object(c) =>
         {
             AllocKind::Other
         }
@@ -320,6 +321,17 @@ pub fn route_escape(nr: u8, size: usize, head: &[u8], mode: FilterMode) -> Route
                     "carries an fd fakegpu does not translate",
                 );
             }
+            // Admin-only controls change the whole GPU: refused in every mode, whatever the
+            // caller's capabilities.
+            if super::nv_controls::admin_only_535(cmd).is_some() {
+                return refuse(
+                    Refusal::Status {
+                        offset: status_offset,
+                        status: NV_ERR_INSUFFICIENT_PERMISSIONS,
+                    },
+                    PRIVILEGED_CONTROL,
+                );
+            }
             match DENIED_CONTROLS.iter().find(|(c, _, _)| *c == cmd) {
                 Some(&(_, status, why)) => refuse(
                     Refusal::Status {
@@ -366,6 +378,9 @@ pub fn route_escape(nr: u8, size: usize, head: &[u8], mode: FilterMode) -> Route
 
 /// Why a control is refused (strict) or logged (audit): fakegpu does not know it.
 pub const UNKNOWN_CONTROL: &str = "an RM control fakegpu does not know";
+
+/// Why a control is refused in every mode: the RM lets only an administrator send it.
+pub const PRIVILEGED_CONTROL: &str = "an admin-only RM control (changes the whole GPU)";
 
 /// Whether RM control `cmd` is one fakegpu knows (the 535 family's table).
 pub fn control_known(cmd: u32) -> bool {
@@ -599,9 +614,9 @@ mod tests {
     #[test]
     fn controls_fakegpu_does_not_know_are_refused_unless_audited() {
         let route = |cmd: u32, mode| route_escape(rm::RM_CONTROL, 32, &control(cmd), mode);
-        // SET_COMPUTE_MODE_RULES: a GPU-wide setter nobody listed.
+        // 0x2080_8161: a control of the closed RM nobody listed.
         assert_eq!(
-            route(0x2080_0130, STRICT),
+            route(0x2080_8161, STRICT),
             Route::Refuse {
                 refusal: Refusal::Status {
                     offset: 28,
@@ -612,7 +627,7 @@ mod tests {
         );
         for mode in [FilterMode::Audit, FilterMode::Permissive] {
             assert_eq!(
-                route(0x2080_0130, mode),
+                route(0x2080_8161, mode),
                 Route::Audited {
                     why: UNKNOWN_CONTROL
                 }
@@ -623,6 +638,27 @@ mod tests {
         for known in super::super::nv_controls::R535 {
             if DENIED_CONTROLS.iter().all(|(c, _, _)| *c != known.cmd) {
                 assert_eq!(route(known.cmd, STRICT), Route::Direct, "{}", known.name);
+            }
+        }
+        // Admin-only controls (SET_COMPUTE_MODE_RULES, MODIFY_SW_STATE_PERSISTENCE, ...) are
+        // refused in every mode with the RM's answer to a caller without CAP_SYS_ADMIN.
+        for mode in [STRICT, FilterMode::Audit, FilterMode::Permissive] {
+            let tables = super::super::nv_controls::R535_PRIVILEGED
+                .iter()
+                .chain(super::super::nv_controls::R535_GPU_WIDE.iter());
+            for c in tables {
+                assert_eq!(
+                    route(c.cmd, mode),
+                    Route::Refuse {
+                        refusal: Refusal::Status {
+                            offset: 28,
+                            status: NV_ERR_INSUFFICIENT_PERMISSIONS
+                        },
+                        why: PRIVILEGED_CONTROL
+                    },
+                    "{}",
+                    c.name
+                );
             }
         }
         // Unknown escapes stay refused in audit mode.

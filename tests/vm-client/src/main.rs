@@ -9,6 +9,7 @@
 //! nvsim nodes (see `nv_cases.rs`).
 
 mod bench;
+mod capability_cases;
 mod cases;
 mod cgroup_cases;
 mod cgroup_util;
@@ -34,7 +35,10 @@ pub type Case = (&'static str, fn() -> Result<(), String>);
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(name) = args.first() else {
-        eprintln!("usage: fakegpu-vmtest CASE | list | bench | bench-scale | fuzz | stress");
+        eprintln!(
+            "usage: fakegpu-vmtest CASE | list | bench | bench-scale | fuzz | stress | \
+             without-cap-sys-admin COMMAND [ARG...]"
+        );
         return ExitCode::from(2);
     };
     match name.as_str() {
@@ -51,6 +55,11 @@ fn main() -> ExitCode {
                 }
             }
             ExitCode::SUCCESS
+        }
+        "without-cap-sys-admin" => {
+            let e = sys::exec_without_cap_sys_admin(&args[1..]);
+            eprintln!("without-cap-sys-admin: {e}");
+            ExitCode::from(127)
         }
         "bench-scale" => match nv_bench::run_scale() {
             Ok(()) => ExitCode::SUCCESS,
@@ -125,6 +134,7 @@ fn all_cases() -> impl Iterator<Item = &'static Case> {
         .chain(cgroup_cases::ALL)
         .chain(visibility_cases::ALL)
         .chain(meter_cases::ALL)
+        .chain(capability_cases::ALL)
         .chain(tenant_cases::ALL)
         .chain(fuzz::ALL)
         .chain(stress::ALL)

@@ -77,8 +77,8 @@ pub const ALL: &[Case] = &[
 ];
 
 const MIB: u64 = 1 << 20;
-const DEVICE: u32 = 0xd0;
-const SUBDEVICE: u32 = 0x5d0;
+pub(crate) const DEVICE: u32 = 0xd0;
+pub(crate) const SUBDEVICE: u32 = 0x5d0;
 const VIDMEM: u32 = 0x40;
 
 /// A client with a device and subdevice on GPU `gpu`, through fakegpu's nodes.
@@ -122,7 +122,7 @@ impl Session {
 }
 
 /// The value of `gpuN` in a per-GPU file of `cg`.
-fn per_gpu(cg: &TestCgroup, file: &str, gpu: u32) -> Result<u64, String> {
+pub(crate) fn per_gpu(cg: &TestCgroup, file: &str, gpu: u32) -> Result<u64, String> {
     let text = cg.get(file)?;
     let key = format!("gpu{gpu}");
     text.lines()

@@ -271,9 +271,11 @@ fn proxy_filter_refusals() -> Result<(), String> {
             format!("control {cmd:#x}: status {:#x}, want {want:#x}", c.status)
         })?;
     }
-    // A control fakegpu does not know (SET_COMPUTE_MODE_RULES, a GPU-wide setter): refused
-    // with NV_ERR_NOT_SUPPORTED before the driver. nvsim's fault injection, armed for one
-    // call, shows it was not reached; a known control after it takes the fault.
+    // A control fakegpu does not know (0x20808161, which nvidia-smi sends; its layout is the
+    // closed RM's): refused with NV_ERR_NOT_SUPPORTED before the driver. An admin-only one
+    // (SET_COMPUTE_MODE_RULES) sent as root: NV_ERR_INSUFFICIENT_PERMISSIONS before the
+    // driver. nvsim's fault injection, armed for one call, shows neither reached it; a known
+    // control after them takes the fault.
     let param = "/sys/module/nvsim/parameters";
     let set = |name: &str, value: &str| {
         std::fs::write(format!("{param}/{name}"), value).map_err(|e| format!("{name}: {e}"))
@@ -295,21 +297,29 @@ fn proxy_filter_refusals() -> Result<(), String> {
         rm_escape(&ctl, rm_esc::RM_CONTROL, &mut c, "control")?;
         Ok(c.status)
     };
-    let unknown = control(0x2080_0130);
+    let unknown = control(0x2080_8161);
+    let privileged = control(0x2080_0130);
     let known = control(0x2080_0110);
     set("fault_count", "0")?;
-    ensure(unknown == Ok(0x56) && known == Ok(0x1234), || {
-        format!(
-            "SET_COMPUTE_MODE_RULES: {unknown:x?} (want NV_ERR_NOT_SUPPORTED from fakegpu), \
-             then GET_NAME_STRING: {known:x?} (want nvsim's injected 0x1234)"
-        )
-    })?;
+    ensure(
+        unknown == Ok(0x56) && privileged == Ok(0x1b) && known == Ok(0x1234),
+        || {
+            format!(
+                "0x20808161: {unknown:x?} (want NV_ERR_NOT_SUPPORTED from fakegpu), \
+                 SET_COMPUTE_MODE_RULES: {privileged:x?} (want NV_ERR_INSUFFICIENT_PERMISSIONS \
+                 from fakegpu), then GET_NAME_STRING: {known:x?} (want nvsim's injected 0x1234)"
+            )
+        },
+    )?;
     let calls = std::fs::read_to_string("/sys/kernel/fakegpu/calls").map_err(|e| e.to_string())?;
     ensure(
         calls
             .lines()
-            .any(|l| l.starts_with("nvidia unknown_control 0x20800130 ")),
-        || format!("the calls file does not count it:\n{calls}"),
+            .any(|l| l.starts_with("nvidia unknown_control 0x20808161 "))
+            && calls
+                .lines()
+                .any(|l| l.starts_with("nvidia privileged_control 0x20800130 ")),
+        || format!("the calls file does not count them:\n{calls}"),
     )?;
     nv_rm::free(&ctl, client, client, client)
         .ok()

@@ -145,25 +145,59 @@ pub fn fd_rdev(fd: RawFd) -> io::Result<u64> {
     Ok(st.st_rdev)
 }
 
+/// Runs `command` (a path or a name on PATH, with its arguments) as root without
+/// CAP_SYS_ADMIN: the capability leaves the bounding set, so the exec does not grant it
+/// again, and the inheritable, permitted and effective sets. Returns only on failure.
+pub fn exec_without_cap_sys_admin(command: &[String]) -> String {
+    use std::os::unix::process::CommandExt;
+    let Some((program, args)) = command.split_first() else {
+        return "no command given".into();
+    };
+    // SAFETY: prctl with integer arguments only.
+    if unsafe {
+        libc::prctl(
+            libc::PR_CAPBSET_DROP,
+            CAP_SYS_ADMIN as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    } != 0
+    {
+        return format!("PR_CAPBSET_DROP: {}", io::Error::last_os_error());
+    }
+    if let Err(e) = set_caps(|d| {
+        d.effective &= !(1 << CAP_SYS_ADMIN);
+        d.permitted &= !(1 << CAP_SYS_ADMIN);
+        d.inheritable &= !(1 << CAP_SYS_ADMIN);
+    }) {
+        return e;
+    }
+    let e = std::process::Command::new(program).args(args).exec();
+    format!("{program}: {e}")
+}
+
+/// CAP_SYS_ADMIN's number (in the first capability word).
+const CAP_SYS_ADMIN: u32 = 21;
+
 /// Drops CAP_SYS_ADMIN from this process's effective set (capset).
 pub fn drop_cap_sys_admin() -> Result<(), String> {
+    set_caps(|d| d.effective &= !(1 << CAP_SYS_ADMIN))
+}
+
+/// Reads this process's capability sets (the first word: capabilities 0-31), lets `change`
+/// edit them and sets them.
+fn set_caps(change: impl FnOnce(&mut CapData)) -> Result<(), String> {
     #[repr(C)]
     struct Header {
         version: u32,
         pid: i32,
     }
-    #[repr(C)]
-    #[derive(Clone, Copy, Default)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
     let mut header = Header {
         version: 0x2008_0522,
         pid: 0,
     };
-    let mut data = [Data::default(); 2];
+    let mut data = [CapData::default(); 2];
     // SAFETY: capget/capset with a valid header and two data words (version 3).
     unsafe {
         if libc::syscall(
@@ -174,10 +208,19 @@ pub fn drop_cap_sys_admin() -> Result<(), String> {
         {
             return Err("capget failed".into());
         }
-        data[0].effective &= !(1 << 21); // CAP_SYS_ADMIN
+        change(&mut data[0]);
         if libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) != 0 {
             return Err("capset failed".into());
         }
     }
     Ok(())
+}
+
+/// One word of capability sets (`struct __user_cap_data_struct`).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
 }

@@ -62,6 +62,7 @@ mod nvidia;
 mod proxy;
 
 use policy::fronts::{Family, FrontTable};
+use policy::nv_proxy::FilterMode;
 use proxy::cgroups::Registry;
 use proxy::forward::FAKE_FOPS;
 use proxy::nodes::{Nodes, Regions};
@@ -97,9 +98,9 @@ struct FakeGpu {
     _nvidia: PublishGuard<nvidia::NvState>,
 }
 
-/// The fronts of `devices=` (none if it is empty) and NVIDIA's, with the NVIDIA driver's
-/// CARD_INFO records.
-fn front_table() -> Result<(FrontTable, nvidia::discovery::Found)> {
+/// The fronts of `devices=` (none if it is empty) and NVIDIA's (whether an unknown driver
+/// family is fronted depends on `filter`), with the NVIDIA driver's CARD_INFO records.
+fn front_table(filter: FilterMode) -> Result<(FrontTable, nvidia::discovery::Found)> {
     let spec = param(fakegpu_devices_param)?;
     let mut table = if spec.trim().is_empty() {
         FrontTable::empty()
@@ -109,7 +110,7 @@ fn front_table() -> Result<(FrontTable, nvidia::discovery::Found)> {
             EINVAL
         })?
     };
-    let nvidia = nvidia::discovery::add_nvidia(&mut table)?;
+    let nvidia = nvidia::discovery::add_nvidia(&mut table, filter)?;
     if table.is_empty() {
         pr_err!("nothing to front: no NVIDIA driver is fronted and devices= is empty\n");
         return Err(ENODEV);
@@ -121,7 +122,7 @@ impl kernel::Module for FakeGpu {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         layout::check()?;
         let filter = nvidia::filter_param()?;
-        let (table, found) = front_table()?;
+        let (table, found) = front_table(filter)?;
         let nvidia = nvidia::load(filter, found)?;
         let drm = drm::load()?;
         let cgroups = KBox::pin_init(Registry::new(), GFP_KERNEL)?;

@@ -69,6 +69,38 @@ case_unknown_driver_family_not_fronted() {
   ! echo "$calls" | grep -q 'nvidia driver' || fail "a driver is named: $calls"
 }
 
+# filter=permissive fronts a driver of a family fakegpu has no tables for, with the 535
+# family's layouts as guesses: its nodes work and the calls file says so, but a memory or
+# channel limit, which would rest on those guesses, is refused (EOPNOTSUPP).
+case_unknown_family_fronted_when_permissive() {
+  rmmod fakegpu && unload_nvsim || return 1
+  load_nvsim version=550.163.01 || return 1
+  insmod /fakegpu/fakegpu.ko devices="$(fakegpu_devices)" filter=permissive; rc=$?
+  calls=$(sed -n 1p /sys/kernel/fakegpu/calls 2>&1)
+  mkdir -p /sys/fs/cgroup/fakegpu-guess
+  echo "add /fakegpu-guess" > /sys/kernel/fakegpu/cgroups/control
+  entry=/sys/kernel/fakegpu/cgroups/$(stat -c %i /sys/fs/cgroup/fakegpu-guess)
+  (echo "gpu0 1G" > $entry/memory.max) 2>/tmp/mem; mem=$?
+  (echo 4 > $entry/channels.max) 2>/dev/null; chan=$?
+  (echo compute > $entry/capabilities) 2>/dev/null; caps=$?
+  nv-client --ctl /dev/fakegpuctl --gpu /dev/fakegpu0 alloc 1048576 > /tmp/out 2>&1
+  echo "remove /fakegpu-guess" > /sys/kernel/fakegpu/cgroups/control; rmdir /sys/fs/cgroup/fakegpu-guess
+  [ $rc = 0 ] && rmmod fakegpu
+  unload_nvsim; load_nvsim || return 1
+  load_fakegpu || return 1
+  echo "insmod $rc; calls: $calls; memory.max: $mem ($(cat /tmp/mem)); channels.max: $chan; capabilities: $caps"
+  cat /tmp/out
+  [ $rc = 0 ] || fail "fakegpu did not load with filter=permissive beside 550" || return 1
+  [ "$calls" = "nvidia driver 550.163.01 family unknown (535 layouts guessed; limits refused)" ] ||
+    fail "the calls file does not say the family is guessed" || return 1
+  [ $mem != 0 ] && grep -qi "not supported" /tmp/mem && [ $chan != 0 ] ||
+    fail "limits should be refused with EOPNOTSUPP" || return 1
+  [ $caps = 0 ] || fail "capabilities do not rest on layouts and should be accepted" || return 1
+  grep -q '"alloc_status":"0x0"' /tmp/out || fail "the fronted driver does not work" || return 1
+  dmesg | grep -q 'NVIDIA driver 550.163.01: not a family fakegpu knows; filter=permissive fronts it' ||
+    fail "no log line at load" || return 1
+}
+
 # While fakegpu fronts NVIDIA it holds nvidiactl open, so the driver it checked at load
 # cannot be unloaded (or replaced by another version) under it; unloading fakegpu lets go.
 case_nvidia_driver_pinned_while_fronted() {

@@ -74,6 +74,7 @@ else
   report "NOTICE: NVIDIA's userspace was not fetched (see the nvidia-userspace step): its cases did NOT run"
 fi
 run_case unknown_driver_family_not_fronted sh /fakegpu/cases.sh unknown_driver_family_not_fronted
+run_case unknown_family_fronted_when_permissive sh /fakegpu/cases.sh unknown_family_fronted_when_permissive
 run_case nvidia_driver_pinned_while_fronted sh /fakegpu/cases.sh nvidia_driver_pinned_while_fronted
 run_case bad_devices_param_refused sh /fakegpu/cases.sh bad_devices_param_refused
 run_case rmmod_refused_while_open sh /fakegpu/cases.sh rmmod_refused_while_open

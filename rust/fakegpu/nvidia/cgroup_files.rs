@@ -116,6 +116,25 @@ pub(super) fn show(
     Some(shown.map_err(|_| EINVAL))
 }
 
+/// Stores a two-way setting written as one of `words` (`[off, on]`) into `on`; anything else
+/// is EINVAL and changes nothing.
+fn one_of(text: &str, words: [&str; 2], on: &mut bool) -> Result {
+    let word = text.strip_suffix('\n').unwrap_or(text);
+    match words.iter().position(|w| *w == word) {
+        Some(i) => {
+            *on = i == 1;
+            Ok(())
+        }
+        None => Err(EINVAL),
+    }
+}
+
+/// Whether file `attr` sets a limit on what the meter charges (`memory.max`,
+/// `channels.max`).
+pub(super) fn is_limit(attr: &[u8]) -> bool {
+    matches!(attr, b"memory.max" | b"channels.max")
+}
+
 /// Stores a write to file `attr` of `entry`; a bad write changes nothing (EINVAL); `None`
 /// if the file is not the personality's.
 pub(super) fn store(
@@ -126,19 +145,7 @@ pub(super) fn store(
 ) -> Option<Result> {
     let slot_of = |minor: u32| cards.iter().position(|c| c.minor_number == minor);
     let (counters, parse) = match attr {
-        b"uvm.policy" => {
-            return Some(match text.strip_suffix('\n').unwrap_or(text) {
-                "allow" => {
-                    entry.uvm_deny = false;
-                    Ok(())
-                }
-                "deny" => {
-                    entry.uvm_deny = true;
-                    Ok(())
-                }
-                _ => Err(EINVAL),
-            });
-        }
+        b"uvm.policy" => return Some(one_of(text, ["allow", "deny"], &mut entry.uvm_deny)),
         b"capabilities" => {
             return Some(match Capabilities::parse(text) {
                 Ok(caps) => {
@@ -148,19 +155,7 @@ pub(super) fn store(
                 Err(_) => Err(EINVAL),
             });
         }
-        b"processes" => {
-            return Some(match text.strip_suffix('\n').unwrap_or(text) {
-                "own" => {
-                    entry.all_processes = false;
-                    Ok(())
-                }
-                "all" => {
-                    entry.all_processes = true;
-                    Ok(())
-                }
-                _ => Err(EINVAL),
-            });
-        }
+        b"processes" => return Some(one_of(text, ["own", "all"], &mut entry.all_processes)),
         b"memory.max" => (&mut entry.usage.memory, ledger::parse_size as fn(&str) -> _),
         b"channels.max" => (
             &mut entry.usage.channels,

@@ -20,8 +20,9 @@ use crate::abi::pod::{read_pod, write_pod};
 use crate::abi::proc_devices::char_major;
 use crate::policy::fronts::FrontTable;
 use crate::policy::nv_discovery::{
-    card_info_minors, fronted_family, queried_version, GpuSpec, CARD_INFO_SIZE, MAX_GPUS,
+    card_info_minors, fronting, queried_version, Fronting, GpuSpec, CARD_INFO_SIZE, MAX_GPUS,
 };
+use crate::policy::nv_proxy::FilterMode;
 use crate::proxy::real_devices::{RealDevices, RealFile};
 use core::mem::size_of;
 use kernel::bindings;
@@ -41,10 +42,13 @@ extern "C" {
 /// The driver's name for its frontend major in `/proc/devices`.
 const FRONTEND_NAME: &str = "nvidia-frontend";
 
-/// The NVIDIA driver fakegpu fronts: its version as it reports it, and a file that pins it.
+/// The NVIDIA driver fakegpu fronts: its version as it reports it, how fakegpu fronts it,
+/// and a file that pins it.
 pub(crate) struct Driver {
     /// `versionString` of CHECK_VERSION_STR's query (NUL-padded).
     version: [u8; 64],
+    /// Its family's tables, or the 535 family's as guesses (`filter=permissive`).
+    pub(crate) fronting: Fronting,
     /// nvidiactl, open for as long as fakegpu fronts the driver: the file holds a reference
     /// on the driver's module, so `rmmod nvidia` fails with EBUSY and the driver fakegpu
     /// checked at load is the one it forwards to until it unloads.
@@ -62,11 +66,12 @@ impl Driver {
 /// driver (none and `None` when nothing of NVIDIA's is fronted).
 pub(crate) type Found = (KVec<NvIoctlCardInfo>, Option<Driver>);
 
-/// Adds NVIDIA's fronts to `table` if the driver is loaded, of a family fakegpu knows, and
-/// `nvidia_gpus=` is not `off`; returns the driver's CARD_INFO records of all its GPUs (what
-/// cgroups limited to some GPUs are shown of them, see `nv_visibility`, and the meter's GPU
-/// slots) and the driver, or no records and `None` if nothing of NVIDIA's is fronted.
-pub(crate) fn add_nvidia(table: &mut FrontTable) -> Result<Found> {
+/// Adds NVIDIA's fronts to `table` if the driver is loaded, of a family fakegpu knows (or
+/// any, with `filter=permissive`), and `nvidia_gpus=` is not `off`; returns the driver's
+/// CARD_INFO records of all its GPUs (what cgroups limited to some GPUs are shown of them,
+/// see `nv_visibility`, and the meter's GPU slots) and the driver, or no records and `None`
+/// if nothing of NVIDIA's is fronted.
+pub(crate) fn add_nvidia(table: &mut FrontTable, filter: FilterMode) -> Result<Found> {
     // SAFETY: the shim returns its NUL-terminated parameter buffer, written only at load.
     let param = unsafe { CStr::from_char_ptr(fakegpu_nvidia_gpus_param()) };
     let param = param.to_str().map_err(|_| EINVAL)?;
@@ -94,17 +99,26 @@ pub(crate) fn add_nvidia(table: &mut FrontTable) -> Result<Found> {
         }
         None => return Ok((KVec::new(), None)),
     }
-    let driver = driver(open_ctl()?)?;
+    let mut driver = driver(open_ctl()?)?;
     let Some(version) = queried_version(&driver.version) else {
         pr_err!("the NVIDIA driver did not say its version: its devices are not fronted\n");
         return Ok((KVec::new(), None));
     };
-    if fronted_family(version).is_none() {
+    driver.fronting = match fronting(version, filter) {
+        Some(f) => f,
+        None => {
+            pr_warn!(
+                "NVIDIA driver {}: fakegpu knows the 535 family only, so it does not front NVIDIA's devices\n",
+                version
+            );
+            return Ok((KVec::new(), None));
+        }
+    };
+    if driver.fronting == Fronting::Guessed {
         pr_warn!(
-            "NVIDIA driver {}: fakegpu knows the 535 family only, so it does not front NVIDIA's devices\n",
+            "NVIDIA driver {}: not a family fakegpu knows; filter=permissive fronts it with the 535 family's layouts as guesses, and refuses memory and channel limits\n",
             version
         );
-        return Ok((KVec::new(), None));
     }
     let uvm = char_major(text, UVM_DEVICE_NAME).and_then(|major| DevNum::new(major, 0));
     let records = card_info(&driver.ctl)?;
@@ -155,6 +169,8 @@ fn driver(ctl: RealFile) -> Result<Driver> {
     let answer = read_pod::<NvIoctlRmApiVersion>(&answer).ok_or(EINVAL)?;
     Ok(Driver {
         version: answer.version_string,
+        // Until `add_nvidia` has read the version: nothing is known.
+        fronting: Fronting::Guessed,
         ctl,
     })
 }

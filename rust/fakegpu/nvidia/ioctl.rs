@@ -23,6 +23,7 @@ use crate::abi::pod::read_pod;
 use crate::policy::fronts::Family;
 use crate::policy::gpu_set::Visibility;
 use crate::policy::nv_caps::{self, Capabilities};
+use crate::policy::nv_controls;
 use crate::policy::nv_proxy::{self, NvNode, Refusal, Route, HEAD_MAX};
 use crate::policy::nv_visibility::{visibility_call, VisibilityCall};
 use crate::proxy::personality::{FakeFile, IoctlFn};
@@ -98,7 +99,7 @@ fn escape_ioctl(
     };
     // A control that needs a capability (monitoring's own) the caller's cgroup lacks.
     if let Some(p) = control {
-        let need = nv_caps::control_need(p.cmd);
+        let need = nv_controls::control_need(p.cmd);
         let forwarded = !matches!(route, Route::Refuse { .. });
         if forwarded
             && need != Capabilities::NONE

@@ -26,6 +26,7 @@ use crate::abi::nv_frontend::{NvIoctlCardInfo, NV_CTL_MINOR};
 use crate::policy::cgroup_entry::EntryState;
 use crate::policy::fronts::{Family, Front};
 use crate::policy::nv_caps::Capabilities;
+use crate::policy::nv_discovery::Fronting;
 use crate::policy::nv_proxy::FilterMode;
 use crate::proxy::cgroup::Cgroup;
 use crate::proxy::cgroups::Registry;
@@ -35,6 +36,7 @@ use crate::proxy::personality::{CgroupFile, FakeFile, IoctlFn, Personality};
 use crate::proxy::refusal::log_refusal;
 use crate::proxy::state::State;
 use crate::published::{PublishGuard, Published};
+use kernel::bindings;
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;
 use kernel::sync::Mutex;
@@ -227,9 +229,13 @@ impl Personality for Nvidia {
 
     fn write_calls(&self, out: &mut Page<'_>) -> core::fmt::Result {
         if let Some(driver) = NVIDIA.get().and_then(|nv| nv.driver.as_ref()) {
+            let family = match driver.fronting {
+                Fronting::Known(_) => "535",
+                Fronting::Guessed => "unknown (535 layouts guessed; limits refused)",
+            };
             core::fmt::Write::write_fmt(
                 out,
-                format_args!("nvidia driver {} family 535\n", driver.version()),
+                format_args!("nvidia driver {} family {}\n", driver.version(), family),
             )?;
         }
         calls::write(out)
@@ -246,6 +252,15 @@ impl Personality for Nvidia {
 
     fn store_file(&self, entry: &mut EntryState, attr: &[u8], text: &str) -> Option<Result> {
         let nv = NVIDIA.get()?;
+        let guessed = nv
+            .driver
+            .as_ref()
+            .is_some_and(|d| d.fronting == Fronting::Guessed);
+        if guessed && cgroup_files::is_limit(attr) {
+            // The charges come from layouts fakegpu only guesses for this driver: a limit
+            // on them would hold nobody to anything reliable (the load's log says so).
+            return Some(Err(Error::from_errno(-(bindings::EOPNOTSUPP as i32))));
+        }
         cgroup_files::store(entry, attr, text, &nv.cards)
     }
 }

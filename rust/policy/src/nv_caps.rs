@@ -14,7 +14,8 @@
 //! - clients, devices, subdevices, OS events and every query NVIDIA's compute libraries send
 //!   need nothing;
 //! - the process list of a GPU (GET_PIDS, GET_PID_INFO) and the queries only NVML and
-//!   nvidia-smi send (ECC configuration, the InfoROM, persistence) need `utility`.
+//!   nvidia-smi send (ECC configuration, the InfoROM, persistence) need `utility`, as the
+//!   control table says (`nv_controls::control_need`).
 
 use super::abi::nv_rm::class;
 use core::fmt;
@@ -125,13 +126,9 @@ const VIDEO_CLASSES: [u32; 15] = [
     0xc6fa, 0xc7fa, 0xc9fa, 0xb8fa, // optical flow
 ];
 
-/// Whether RM class `class_id` is a 3D or video engine object fakegpu lets through to a
-/// cgroup with the capability (it is not metered by size, like the compute objects).
-pub fn engine_object(class_id: u32) -> bool {
-    GRAPHICS_3D.contains(&class_id) || VIDEO_CLASSES.contains(&class_id)
-}
-
 /// What an RM_ALLOC of `class_id` needs: one of the returned capabilities (none if empty).
+/// Every class it names is one the filter lets through (to a cgroup with the capability);
+/// the 3D and video objects are not metered by size, like the compute objects.
 pub fn alloc_need(class_id: u32) -> Capabilities {
     match class_id {
         c if class::COMPUTE.contains(&c) => Capabilities::COMPUTE,
@@ -156,28 +153,8 @@ pub fn alloc_need(class_id: u32) -> Capabilities {
     }
 }
 
-/// The controls only monitoring sends: GET_PIDS, GET_PID_INFO, QUERY_ECC_CONFIGURATION,
-/// GET_INFOROM_OBJECT_VERSION, QUERY_INFOROM_ECC_SUPPORT, QUERY_SW_STATE_PERSISTENCE.
-const UTILITY_CONTROLS: [u32; 6] = [
-    0x2080_018d,
-    0x2080_018e,
-    0x2080_0133,
-    0x2080_014b,
-    0x2080_0157,
-    0x0080_0288,
-];
-
 /// Why a call is refused for a missing capability, for the log.
 pub const MISSING_CAPABILITY: &str = "needs a capability the cgroup lacks (its capabilities file)";
-
-/// What RM control `cmd` needs: `utility` for monitoring's own controls, else nothing.
-pub fn control_need(cmd: u32) -> Capabilities {
-    if UTILITY_CONTROLS.contains(&cmd) {
-        Capabilities::UTILITY
-    } else {
-        Capabilities::NONE
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -227,8 +204,6 @@ mod tests {
         // HOPPER_A, NVB8B0_VIDEO_DECODER.
         assert_eq!(alloc_need(0xcb97), Capabilities::GRAPHICS);
         assert_eq!(alloc_need(0xb8b0), Capabilities::VIDEO);
-        assert!(engine_object(0xcb97) && engine_object(0xb8b0));
-        assert!(!engine_object(class::COMPUTE[0]));
         // Clients, devices and subdevices need nothing.
         for c in [
             class::NV01_ROOT_CLIENT,
@@ -236,20 +211,6 @@ mod tests {
             class::NV20_SUBDEVICE_0,
         ] {
             assert!(Capabilities::NONE.allows(alloc_need(c)));
-        }
-        // GET_PIDS needs utility; a compute query nothing.
-        assert!(!Capabilities::COMPUTE.allows(control_need(0x2080_018d)));
-        assert!(utility.allows(control_need(0x2080_018d)));
-        assert!(Capabilities::NONE.allows(control_need(0x2080_0110)));
-    }
-
-    #[test]
-    fn utility_controls_are_known_and_allowed() {
-        for cmd in UTILITY_CONTROLS {
-            assert!(
-                super::super::nv_controls::known_535(cmd).is_some(),
-                "{cmd:#x}"
-            );
         }
     }
 }

@@ -16,21 +16,43 @@
 //!
 //! Apart from those, [`R535_PRIVILEGED`] lists every control the 535 RM declares PRIVILEGED
 //! (admin only): the setters of GPU-wide state (compute mode, persistence, ECC, MIG, drain and
-//! reset, ...), and [`R535_GPU_WIDE`] the few more that change the whole GPU. fakegpu refuses them in every filter mode with the RM's own answer to a
-//! caller without CAP_SYS_ADMIN, `NV_ERR_INSUFFICIENT_PERMISSIONS`, whatever the caller's
-//! capabilities: a container given CAP_SYS_ADMIN is still one tenant of a shared GPU.
+//! reset, ...), and [`R535_GPU_WIDE`] the few more that change the whole GPU. fakegpu
+//! refuses them in every filter mode with the RM's own answer to a caller without
+//! CAP_SYS_ADMIN, `NV_ERR_INSUFFICIENT_PERMISSIONS`, whatever the caller's capabilities: a
+//! container given CAP_SYS_ADMIN is still one tenant of a shared GPU.
+//!
+//! Each known control carries the driver capability it needs (`nv_caps`): `utility` for
+//! the process lists and the queries only NVML and nvidia-smi send, none for the rest.
 
-/// A control fakegpu lets through in strict mode.
+use super::nv_caps::Capabilities;
+
+/// A control fakegpu knows: one it lets through in strict mode, or one it refuses to
+/// everyone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KnownControl {
     /// The command.
     pub cmd: u32,
     /// Its name in NVIDIA's headers, or who sends it and when.
     pub name: &'static str,
+    /// The driver capability a cgroup needs to send it (none if empty).
+    pub need: Capabilities,
 }
 
 const fn known(cmd: u32, name: &'static str) -> KnownControl {
-    KnownControl { cmd, name }
+    KnownControl {
+        cmd,
+        name,
+        need: Capabilities::NONE,
+    }
+}
+
+/// A control only monitoring sends (nvidia-smi, NVML): it needs `utility`.
+const fn monitoring(cmd: u32, name: &'static str) -> KnownControl {
+    KnownControl {
+        cmd,
+        name,
+        need: Capabilities::UTILITY,
+    }
 }
 
 /// The 535 family's known controls, sorted by command.
@@ -57,7 +79,7 @@ pub const R535: [KnownControl; 83] = [
         "NV0000_CTRL_CMD_CLIENT_SET_INHERITED_SHARE_POLICY",
     ),
     known(0x0080_0280, "NV0080_CTRL_CMD_GPU_GET_NUM_SUBDEVICES"),
-    known(
+    monitoring(
         0x0080_0288,
         "NV0080_CTRL_CMD_GPU_QUERY_SW_STATE_PERSISTENCE",
     ),
@@ -75,22 +97,22 @@ pub const R535: [KnownControl; 83] = [
     known(0x2080_0119, "NV2080_CTRL_CMD_GPU_GET_SIMULATION_INFO"),
     known(0x2080_012f, "NV2080_CTRL_CMD_GPU_QUERY_ECC_STATUS"),
     known(0x2080_0131, "NV2080_CTRL_CMD_GPU_QUERY_COMPUTE_MODE_RULES"),
-    known(0x2080_0133, "NV2080_CTRL_CMD_GPU_QUERY_ECC_CONFIGURATION"),
+    monitoring(0x2080_0133, "NV2080_CTRL_CMD_GPU_QUERY_ECC_CONFIGURATION"),
     known(0x2080_0145, "closed RM: libcuda, cuCtxCreate"),
     known(
         0x2080_0146,
         "closed RM: libcuda, counterpart of 0x2080_0145",
     ),
     known(0x2080_014a, "NV2080_CTRL_CMD_GPU_GET_GID_INFO"),
-    known(
+    monitoring(
         0x2080_014b,
         "NV2080_CTRL_CMD_GPU_GET_INFOROM_OBJECT_VERSION",
     ),
-    known(0x2080_0157, "NV2080_CTRL_CMD_GPU_QUERY_INFOROM_ECC_SUPPORT"),
+    monitoring(0x2080_0157, "NV2080_CTRL_CMD_GPU_QUERY_INFOROM_ECC_SUPPORT"),
     known(0x2080_0170, "NV2080_CTRL_CMD_GPU_GET_ENGINES_V2"),
     known(0x2080_018b, "NV2080_CTRL_CMD_GPU_GET_ACTIVE_PARTITION_IDS"),
-    known(0x2080_018d, "NV2080_CTRL_CMD_GPU_GET_PIDS"),
-    known(0x2080_018e, "NV2080_CTRL_CMD_GPU_GET_PID_INFO"),
+    monitoring(0x2080_018d, "NV2080_CTRL_CMD_GPU_GET_PIDS"),
+    monitoring(0x2080_018e, "NV2080_CTRL_CMD_GPU_GET_PID_INFO"),
     known(0x2080_01a3, "NV2080_CTRL_CMD_GET_GPU_FABRIC_PROBE_INFO"),
     known(
         0x2080_0406,
@@ -375,6 +397,12 @@ pub fn admin_only_535(cmd: u32) -> Option<&'static KnownControl> {
         .or_else(|| R535_GPU_WIDE.iter().find(|c| c.cmd == cmd))
 }
 
+/// What RM control `cmd` needs in the 535 family: its known entry's capability; nothing
+/// for any other control (it is refused or audited by the filter on its own).
+pub fn control_need(cmd: u32) -> Capabilities {
+    known_535(cmd).map_or(Capabilities::NONE, |c| c.need)
+}
+
 /// The known control `cmd` of the 535 family, if it is one.
 pub fn known_535(cmd: u32) -> Option<&'static KnownControl> {
     R535.binary_search_by_key(&cmd, |c| c.cmd)
@@ -405,6 +433,38 @@ mod tests {
             "SET_COMPUTE_MODE_RULES is a GPU-wide setter"
         );
         assert_eq!(known_535(0x0080_028b), None);
+    }
+
+    #[test]
+    fn monitoring_controls_need_utility() {
+        let utility: Vec<u32> = R535
+            .iter()
+            .filter(|c| c.need == Capabilities::UTILITY)
+            .map(|c| c.cmd)
+            .collect();
+        // GET_PIDS, GET_PID_INFO, QUERY_SW_STATE_PERSISTENCE, QUERY_ECC_CONFIGURATION,
+        // GET_INFOROM_OBJECT_VERSION, QUERY_INFOROM_ECC_SUPPORT.
+        assert_eq!(
+            utility,
+            [
+                0x0080_0288,
+                0x2080_0133,
+                0x2080_014b,
+                0x2080_0157,
+                0x2080_018d,
+                0x2080_018e
+            ]
+        );
+        assert!(R535
+            .iter()
+            .all(|c| c.need == Capabilities::NONE || c.need == Capabilities::UTILITY));
+        assert!(!Capabilities::COMPUTE.allows(control_need(0x2080_018d)));
+        assert!(Capabilities::NONE.allows(control_need(0x2080_0110)));
+        assert_eq!(
+            control_need(0x2080_0130),
+            Capabilities::NONE,
+            "refused anyway"
+        );
     }
 
     #[test]

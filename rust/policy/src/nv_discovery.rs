@@ -5,6 +5,7 @@
 use super::abi::nv_frontend::{NvIoctlCardInfo, NV_GPU_MINOR_MAX};
 use super::abi::nv_rm::DriverFamily;
 use super::abi::pod::read_pod;
+use super::nv_proxy::FilterMode;
 use core::mem::size_of;
 
 /// Most GPUs one load fronts (the driver's limit of attached GPUs).
@@ -149,6 +150,26 @@ pub fn fronted_family(version: &str) -> Option<DriverFamily> {
     DriverFamily::from_version(version).filter(|f| *f == DriverFamily::R535)
 }
 
+/// How fakegpu fronts a driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fronting {
+    /// A family whose tables fakegpu has.
+    Known(DriverFamily),
+    /// Any other driver, fronted only because `filter=permissive` says so: the 535 family's
+    /// layouts are guesses for it, so limits that depend on them are refused.
+    Guessed,
+}
+
+/// How fakegpu fronts a driver of `version` in filter mode `mode`: `None` means not at all
+/// (an unknown family in strict or audit mode).
+pub fn fronting(version: &str, mode: FilterMode) -> Option<Fronting> {
+    match fronted_family(version) {
+        Some(family) => Some(Fronting::Known(family)),
+        None if mode == FilterMode::Permissive => Some(Fronting::Guessed),
+        None => None,
+    }
+}
+
 #[cfg(test)]
 mod version_tests {
     use super::*;
@@ -166,6 +187,15 @@ mod version_tests {
             fronted_family("595.45.04"),
             None,
             "known layouts, no control table"
+        );
+        assert_eq!(
+            fronting("535.309.01", FilterMode::Strict),
+            Some(Fronting::Known(DriverFamily::R535))
+        );
+        assert_eq!(fronting("550.163.01", FilterMode::Audit), None);
+        assert_eq!(
+            fronting("550.163.01", FilterMode::Permissive),
+            Some(Fronting::Guessed)
         );
         assert_eq!(queried_version(&[0u8; 64]), None);
         assert_eq!(queried_version(b"535.1"), None, "not terminated");

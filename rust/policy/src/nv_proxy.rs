@@ -12,6 +12,7 @@ use super::abi::nv_rm::{class, esc as rm, Nvos21, Nvos33WithFd, Nvos54, Nvos64};
 use super::abi::nv_status::*;
 use super::abi::nv_uvm::uvm_command;
 use super::abi::pod::read_pod;
+use super::nv_caps::Capabilities;
 use core::mem::{offset_of, size_of};
 
 /// `EINVAL`: the driver's answer to an escape it does not handle.
@@ -182,26 +183,12 @@ pub fn alloc_kind(class_id: u32) -> Option<AllocKind> {
         // Memory lists name physical pages, another tenant's too: refused before the driver,
         // whatever the caller's capabilities (see [`alloc_refusal`]).
         c if class::PRIVILEGED.contains(&c) => AllocKind::Privileged,
-        class::NV20_SUBDEVICE_0
-        | class::NV01_MEMORY_LOCAL_USER
-        | class::NV01_MEMORY_SYSTEM
-        | class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR
-        | class::NV01_MEMORY_VIRTUAL
-        | class::NV50_MEMORY_VIRTUAL
-        | class::FERMI_VASPACE_A
-        | class::FERMI_CONTEXT_SHARE_A
-        | class::NV01_EVENT_OS_EVENT
-        | class::NV_CONFIDENTIAL_COMPUTE
-        | class::GT200_DEBUGGER
-        | class::KEPLER_CHANNEL_GROUP_A => AllocKind::Other,
-        c if class::GPFIFO_CHANNELS.contains(&c)
-            || class::COMPUTE.contains(&c)
-            || class::DMA_COPY.contains(&c)
-            || class::USERMODE.contains(&c)
-            || super::nv_caps::engine_object(c) =>
-        {
+        class::NV20_SUBDEVICE_0 | class::NV01_EVENT_OS_EVENT | class::NV_CONFIDENTIAL_COMPUTE => {
             AllocKind::Other
         }
+        // Memory, VA spaces, channels and their groups, engine objects: what needs one of
+        // the driver capabilities (`nv_caps`) is what fakegpu knows of an engine's work.
+        c if super::nv_caps::alloc_need(c) != Capabilities::NONE => AllocKind::Other,
         _ => return None,
     })
 }

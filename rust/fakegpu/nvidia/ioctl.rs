@@ -27,6 +27,7 @@ use crate::policy::nv_controls;
 use crate::policy::nv_proxy::{self, NvNode, Refusal, Route, HEAD_MAX};
 use crate::policy::nv_visibility::{visibility_call, VisibilityCall};
 use crate::proxy::personality::{FakeFile, IoctlFn};
+use crate::proxy::private_call::PrivateCall;
 use crate::proxy::refusal::{log_audit, log_refusal};
 use core::mem::{offset_of, size_of};
 use kernel::ffi::{c_long, c_uint};
@@ -88,7 +89,17 @@ fn escape_ioctl(
         0
     };
     let head = head.get_mut(..head_len).ok_or(EINVAL)?;
-    UserSlice::new(ptr, head_len).reader().read_slice(head)?;
+    // An RM_CONTROL's NVOS54 is copied once: the filter routes by that copy, and a control
+    // it lets through is made on it (`controls.rs`), so the command checked is the command
+    // the driver gets, whatever the caller's other threads write meanwhile.
+    let mut control_copy = None;
+    if nr == rm::RM_CONTROL && size == size_of::<Nvos54>() {
+        let copy = PrivateCall::new(fake, ioctl, forward_cmd, ptr, size)?;
+        head.copy_from_slice(copy.outer().get(..head_len).ok_or(EINVAL)?);
+        control_copy = Some(copy);
+    } else {
+        UserSlice::new(ptr, head_len).reader().read_slice(head)?;
+    }
     let mut route = nv_proxy::route_escape(nr, size, head, nv.filter);
     // An RM_CONTROL's head, read once; a control is logged and counted by its command, not
     // by the escape that carries it.
@@ -136,27 +147,27 @@ fn escape_ioctl(
                     forward_cmd,
                     ptr,
                     size,
-                    call,
+                    (call, control_copy),
                     &visible,
                     nv,
                 );
             }
         }
     }
-    if route == Route::Direct {
-        if let Some(p) = control {
+    if let (Route::Direct, Some(p), Some(copy)) = (route, control, control_copy) {
+        {
             let size = p.params_size as usize;
             // Other sizes go to the driver, which refuses them before reading anything.
             match (p.cmd, size) {
                 (ctrl::NV2080_CTRL_CMD_GPU_GET_PIDS, super::processes::GET_PIDS_SIZE) => {
                     calls::count(calls::Route::Private);
                     let all = super::all_processes_for_current(nv.cgroups);
-                    return super::processes::get_pids(fake, ioctl, forward_cmd, ptr, all);
+                    return super::processes::get_pids(copy, ptr, all);
                 }
                 (ctrl::NV2080_CTRL_CMD_GPU_GET_PID_INFO, super::processes::GET_PID_INFO_SIZE) => {
                     calls::count(calls::Route::Private);
                     let all = super::all_processes_for_current(nv.cgroups);
-                    return super::processes::get_pid_info(fake, ioctl, forward_cmd, ptr, all);
+                    return super::processes::get_pid_info(copy, ptr, all);
                 }
                 _ => {}
             }
@@ -167,17 +178,12 @@ fn escape_ioctl(
             };
             if let Some(version) = version {
                 if let Some(limits) = super::meter::fb_limits(nv, p.h_client, p.h_object) {
-                    calls::count(calls::Route::Forwarded);
-                    return super::meter::fb_info_limited(
-                        fake,
-                        ioctl,
-                        forward_cmd,
-                        ptr,
-                        (version, p.params),
-                        limits,
-                    );
+                    calls::count(calls::Route::Private);
+                    return super::meter::fb_info_limited(copy, &p, ptr, version, limits);
                 }
             }
+            calls::count(calls::Route::Private);
+            return super::controls::make(copy, &p, ptr);
         }
     }
     if let Some(result) = metered(fake, ioctl, forward_cmd, ptr, nr, size, route, nv) {

@@ -895,16 +895,19 @@ pub(crate) fn fb_limits(nv: &Nv, client: u32, object: u32) -> Option<(u64, u64)>
 /// (`nv_meter::limit_fb_list`). The caller's memory holds the driver's own figures for the
 /// length of the call; a tenant that moves its list meanwhile only misleads itself.
 pub(crate) fn fb_info_limited(
-    fake: &FakeFile,
-    ioctl: IoctlFn,
-    cmd: c_uint,
+    copy: PrivateCall<'_>,
+    control: &crate::abi::nv_rm::Nvos54,
     ptr: usize,
-    (version, params): (u8, u64),
+    version: u8,
     (limit, headroom): (u64, u64),
 ) -> Result<c_long> {
     use crate::abi::nv_rm::fb_info;
-    // SAFETY: as the VFS would call it on the real file, in the caller's context.
-    let ret = unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as _) };
+    // Made on fakegpu's copy of the control (`controls.rs`), then corrected where the
+    // driver's answer went back to.
+    let params = control.params;
+    let mut call = super::controls::with_params(copy, control)?;
+    let ret = call.run()?;
+    let ret = call.answer(ptr, ret)?;
     let mut status = [0u8; 4];
     let status_at = ptr
         .checked_add(offset_of!(crate::abi::nv_rm::Nvos54, status))

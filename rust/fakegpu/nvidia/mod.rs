@@ -14,6 +14,7 @@
 
 mod calls;
 mod cgroup_files;
+mod controls;
 pub(crate) mod discovery;
 mod fd_translation;
 mod ioctl;

@@ -16,10 +16,9 @@
 use crate::abi::nv_rm::{ctrl, Nvos54};
 use crate::abi::nv_status::NV_OK;
 use crate::abi::pod::{read_pod, write_pod};
-use crate::proxy::personality::{FakeFile, IoctlFn};
 use crate::proxy::private_call::PrivateCall;
-use core::mem::{offset_of, size_of};
-use kernel::ffi::{c_int, c_long, c_uint};
+use core::mem::offset_of;
+use kernel::ffi::{c_int, c_long};
 use kernel::prelude::*;
 
 extern "C" {
@@ -63,19 +62,6 @@ fn driver_pid_for(vnr: u32, all: bool) -> u32 {
     u32::try_from(nr).unwrap_or(0)
 }
 
-/// The params block of an RM_CONTROL at `ptr` of `size` parameter bytes, copied.
-fn control_copy<'a>(
-    fake: &'a FakeFile,
-    ioctl: IoctlFn,
-    cmd: c_uint,
-    ptr: usize,
-    size: usize,
-) -> Result<PrivateCall<'a>> {
-    let mut call = PrivateCall::new(fake, ioctl, cmd, ptr, size_of::<Nvos54>())?;
-    call.follow(offset_of!(Nvos54, params), size)?;
-    Ok(call)
-}
-
 /// Whether the driver answered `call` (ioctl result `ret`) with success.
 fn answered(call: &PrivateCall<'_>, ret: c_long) -> bool {
     ret == 0 && word(call.outer(), offset_of!(Nvos54, status)) == NV_OK
@@ -83,15 +69,10 @@ fn answered(call: &PrivateCall<'_>, ret: c_long) -> bool {
 
 /// GPU_GET_PIDS: the driver's list, each pid the caller's view of it, the caller's
 /// processes only unless `all` (its cgroup's `processes` file says `all`).
-pub(crate) fn get_pids(
-    fake: &FakeFile,
-    ioctl: IoctlFn,
-    cmd: c_uint,
-    ptr: usize,
-    all: bool,
-) -> Result<c_long> {
+pub(crate) fn get_pids(copy: PrivateCall<'_>, ptr: usize, all: bool) -> Result<c_long> {
     let params_at = offset_of!(Nvos54, params);
-    let mut call = control_copy(fake, ioctl, cmd, ptr, GET_PIDS_SIZE)?;
+    let mut call = copy;
+    call.follow(params_at, GET_PIDS_SIZE)?;
     let ret = call.run()?;
     let ok = answered(&call, ret);
     if let Some(p) = call.block_mut(params_at) {
@@ -120,15 +101,10 @@ pub(crate) fn get_pids(
 }
 
 /// GPU_GET_PID_INFO: each entry's pid as the driver knows it, then put back.
-pub(crate) fn get_pid_info(
-    fake: &FakeFile,
-    ioctl: IoctlFn,
-    cmd: c_uint,
-    ptr: usize,
-    all: bool,
-) -> Result<c_long> {
+pub(crate) fn get_pid_info(copy: PrivateCall<'_>, ptr: usize, all: bool) -> Result<c_long> {
     let params_at = offset_of!(Nvos54, params);
-    let mut call = control_copy(fake, ioctl, cmd, ptr, GET_PID_INFO_SIZE)?;
+    let mut call = copy;
+    call.follow(params_at, GET_PID_INFO_SIZE)?;
     let mut asked = [0u32; ctrl::GET_PID_INFO_MAX];
     let mut count = 0;
     if let Some(p) = call.block_mut(params_at) {

@@ -8,16 +8,19 @@ use super::Nv;
 use crate::abi::nv_frontend::esc as fe;
 use crate::abi::nv_rm::Nvos54;
 use crate::abi::nv_status::NV_OK;
+use crate::abi::pod::read_pod;
 use crate::policy::gpu_set::Visibility;
 use crate::policy::nv_visibility::{self as vis, VisibilityCall, ATTACHED_IDS_SIZE};
 use crate::proxy::personality::{FakeFile, IoctlFn};
+use crate::proxy::private_call::PrivateCall;
 use core::mem::offset_of;
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
 
-/// Makes `call` (ioctl `cmd` with `size` bytes of parameters at `ptr`) for a caller that may
-/// see only `visible`.
+/// Makes `call` (ioctl `cmd` with `size` bytes of parameters at `ptr`; for an RM_CONTROL,
+/// `copy` is fakegpu's copy of its NVOS54, which it is made on) for a caller that may see
+/// only `visible`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn limited_call(
     fake: &FakeFile,
@@ -25,7 +28,7 @@ pub(crate) fn limited_call(
     cmd: c_uint,
     ptr: usize,
     size: usize,
-    call: VisibilityCall,
+    (call, copy): (VisibilityCall, Option<PrivateCall<'_>>),
     visible: &Visibility,
     nv: &Nv,
 ) -> Result<c_long> {
@@ -55,34 +58,26 @@ pub(crate) fn limited_call(
             // SAFETY: as the VFS would call it on the real file, in the caller's context.
             Ok(unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as _) })
         }
-        // The driver writes every attached (or probed) GPU's id; the hidden ones are removed before the
-        // ioctl returns (a sibling thread reading the array meanwhile can glimpse them).
-        VisibilityCall::IdLists { params, lists } => {
-            // SAFETY: as above.
-            let ret = unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as _) };
-            if ret != 0 {
-                return Ok(ret);
+        // The driver writes every attached (or probed) GPU's id into fakegpu's copy; the
+        // hidden ones are removed there, so the caller's memory never holds them.
+        VisibilityCall::IdLists { lists, .. } => {
+            let mut call = copy.ok_or(EINVAL)?;
+            let params_at = offset_of!(Nvos54, params);
+            call.follow(params_at, lists * ATTACHED_IDS_SIZE)?;
+            let ret = call.run()?;
+            let status = call
+                .outer()
+                .get(offset_of!(Nvos54, status)..)
+                .and_then(read_pod::<u32>);
+            if ret == 0 && status == Some(NV_OK) {
+                if let Some(ids) = call.block_mut(params_at) {
+                    // Each list (attached; or probed, then excluded) loses the hidden GPUs.
+                    for list in ids.chunks_exact_mut(ATTACHED_IDS_SIZE) {
+                        vis::filter_attached_ids(list, nv.cards, visible);
+                    }
+                }
             }
-            let status_at = ptr.checked_add(offset_of!(Nvos54, status)).ok_or(EFAULT)?;
-            let mut status = [0u8; 4];
-            UserSlice::new(status_at, 4)
-                .reader()
-                .read_slice(&mut status)?;
-            if u32::from_ne_bytes(status) != NV_OK {
-                return Ok(ret);
-            }
-            let params = usize::try_from(params).map_err(|_| EFAULT)?;
-            let mut buf = [0u8; 2 * ATTACHED_IDS_SIZE];
-            let ids = buf.get_mut(..lists * ATTACHED_IDS_SIZE).ok_or(EINVAL)?;
-            UserSlice::new(params, ids.len()).reader().read_slice(ids)?;
-            // Each list (attached; or probed, then excluded) loses the hidden GPUs.
-            for list in ids.chunks_exact_mut(ATTACHED_IDS_SIZE) {
-                vis::filter_attached_ids(list, nv.cards, visible);
-            }
-            UserSlice::new(params, ids.len())
-                .writer()
-                .write_slice(ids)?;
-            Ok(ret)
+            call.answer(ptr, ret)
         }
     }
 }

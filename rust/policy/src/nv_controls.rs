@@ -36,6 +36,19 @@ pub struct KnownControl {
     pub name: &'static str,
     /// The driver capability a cgroup needs to send it (none if empty).
     pub need: Capabilities,
+    /// What its parameters hold, which decides where fakegpu makes it.
+    pub layout: Layout,
+}
+
+/// What a control's parameters hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Values only (the headers say so): the driver reads nothing beyond the parameters.
+    Plain,
+    /// Pointers into the caller's memory (`NvP64` fields in the headers).
+    Pointers,
+    /// Not in the headers (the closed RM's): pointers cannot be ruled out.
+    Closed,
 }
 
 const fn known(cmd: u32, name: &'static str) -> KnownControl {
@@ -43,26 +56,42 @@ const fn known(cmd: u32, name: &'static str) -> KnownControl {
         cmd,
         name,
         need: Capabilities::NONE,
+        layout: Layout::Plain,
     }
 }
 
 /// A control only monitoring sends (nvidia-smi, NVML): it needs `utility`.
 const fn monitoring(cmd: u32, name: &'static str) -> KnownControl {
     KnownControl {
-        cmd,
-        name,
         need: Capabilities::UTILITY,
+        ..known(cmd, name)
+    }
+}
+
+/// A control whose parameters point into the caller's memory.
+const fn pointers(cmd: u32, name: &'static str) -> KnownControl {
+    KnownControl {
+        layout: Layout::Pointers,
+        ..known(cmd, name)
+    }
+}
+
+/// A control of the closed RM, named by what sends it.
+const fn closed(cmd: u32, name: &'static str) -> KnownControl {
+    KnownControl {
+        layout: Layout::Closed,
+        ..known(cmd, name)
     }
 }
 
 /// The 535 family's known controls, sorted by command.
 pub const R535: [KnownControl; 83] = [
-    known(0x0000_0101, "NV0000_CTRL_CMD_SYSTEM_GET_BUILD_VERSION"),
-    known(0x0000_0127, "NV0000_CTRL_CMD_SYSTEM_GET_P2P_CAPS"),
+    pointers(0x0000_0101, "NV0000_CTRL_CMD_SYSTEM_GET_BUILD_VERSION"),
+    pointers(0x0000_0127, "NV0000_CTRL_CMD_SYSTEM_GET_P2P_CAPS"),
     known(0x0000_013a, "NV0000_CTRL_CMD_SYSTEM_GET_P2P_CAPS_MATRIX"),
     known(0x0000_013e, "NV0000_CTRL_CMD_SYSTEM_GET_BUILD_VERSION_V2"),
     known(0x0000_0201, "NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS"),
-    known(0x0000_0202, "NV0000_CTRL_CMD_GPU_GET_ID_INFO"),
+    pointers(0x0000_0202, "NV0000_CTRL_CMD_GPU_GET_ID_INFO"),
     known(0x0000_0203, "NV0000_CTRL_CMD_GPU_GET_INIT_STATUS"),
     known(0x0000_0205, "NV0000_CTRL_CMD_GPU_GET_ID_INFO_V2"),
     known(0x0000_0214, "NV0000_CTRL_CMD_GPU_GET_PROBED_IDS"),
@@ -89,8 +118,8 @@ pub const R535: [KnownControl; 83] = [
     known(0x0080_0294, "NV0080_CTRL_CMD_GPU_GET_BRAND_CAPS"),
     known(0x0080_1307, "NV0080_CTRL_CMD_FB_GET_CAPS_V2"),
     known(0x0080_1402, "NV0080_CTRL_CMD_HOST_GET_CAPS_V2"),
-    known(0x0080_170d, "NV0080_CTRL_CMD_FIFO_GET_CHANNELLIST"),
-    known(0x0080_9909, "closed RM: libcuda, end of cuCtxCreate"),
+    pointers(0x0080_170d, "NV0080_CTRL_CMD_FIFO_GET_CHANNELLIST"),
+    closed(0x0080_9909, "closed RM: libcuda, end of cuCtxCreate"),
     known(0x2080_0102, "NV2080_CTRL_CMD_GPU_GET_INFO_V2"),
     known(0x2080_0110, "NV2080_CTRL_CMD_GPU_GET_NAME_STRING"),
     known(0x2080_0111, "NV2080_CTRL_CMD_GPU_GET_SHORT_NAME_STRING"),
@@ -98,8 +127,8 @@ pub const R535: [KnownControl; 83] = [
     known(0x2080_012f, "NV2080_CTRL_CMD_GPU_QUERY_ECC_STATUS"),
     known(0x2080_0131, "NV2080_CTRL_CMD_GPU_QUERY_COMPUTE_MODE_RULES"),
     monitoring(0x2080_0133, "NV2080_CTRL_CMD_GPU_QUERY_ECC_CONFIGURATION"),
-    known(0x2080_0145, "closed RM: libcuda, cuCtxCreate"),
-    known(
+    closed(0x2080_0145, "closed RM: libcuda, cuCtxCreate"),
+    closed(
         0x2080_0146,
         "closed RM: libcuda, counterpart of 0x2080_0145",
     ),
@@ -118,7 +147,7 @@ pub const R535: [KnownControl; 83] = [
         0x2080_0406,
         "NV2080_CTRL_CMD_TIMER_GET_GPU_CPU_TIME_CORRELATION_INFO",
     ),
-    known(0x2080_1201, "NV2080_CTRL_CMD_GR_GET_INFO"),
+    pointers(0x2080_1201, "NV2080_CTRL_CMD_GR_GET_INFO"),
     known(0x2080_1210, "NV2080_CTRL_CMD_GR_SET_CTXSW_PREEMPTION_MODE"),
     known(0x2080_1218, "NV2080_CTRL_CMD_GR_GET_CTX_BUFFER_SIZE"),
     known(0x2080_121b, "NV2080_CTRL_CMD_GR_GET_GLOBAL_SM_ORDER"),
@@ -126,7 +155,7 @@ pub const R535: [KnownControl; 83] = [
     known(0x2080_122a, "NV2080_CTRL_CMD_GR_GET_GPC_MASK"),
     known(0x2080_122b, "NV2080_CTRL_CMD_GR_GET_TPC_MASK"),
     known(0x2080_1230, "NV2080_CTRL_CMD_GR_GET_SM_ISSUE_RATE_MODIFIER"),
-    known(0x2080_1301, "NV2080_CTRL_CMD_FB_GET_INFO"),
+    pointers(0x2080_1301, "NV2080_CTRL_CMD_FB_GET_INFO"),
     known(0x2080_1303, "NV2080_CTRL_CMD_FB_GET_INFO_V2"),
     known(0x2080_1701, "NV2080_CTRL_CMD_MC_GET_ARCH_INFO"),
     known(0x2080_1801, "NV2080_CTRL_CMD_BUS_GET_PCI_INFO"),
@@ -144,15 +173,15 @@ pub const R535: [KnownControl; 83] = [
     known(0x2080_2a0a, "NV2080_CTRL_CMD_CE_GET_ALL_CAPS"),
     known(0x2080_3002, "NV2080_CTRL_CMD_NVLINK_GET_NVLINK_STATUS"),
     known(0x2080_3601, "NV2080_CTRL_CMD_GSP_GET_FEATURES"),
-    known(0x2080_8159, "closed RM: libcuda, cuInit"),
-    known(0x2080_9001, "closed RM clock category: the CUDA runtime"),
-    known(0x2080_9009, "closed RM clock category: the CUDA runtime"),
-    known(0x2080_9064, "closed RM clock category: the CUDA runtime"),
-    known(
+    closed(0x2080_8159, "closed RM: libcuda, cuInit"),
+    closed(0x2080_9001, "closed RM clock category: the CUDA runtime"),
+    closed(0x2080_9009, "closed RM clock category: the CUDA runtime"),
+    closed(0x2080_9064, "closed RM clock category: the CUDA runtime"),
+    closed(
         0x2080_a026,
         "closed RM perf category: the CUDA runtime (maximum clocks)",
     ),
-    known(0x2080_a084, "closed RM perf category: the CUDA runtime"),
+    closed(0x2080_a084, "closed RM perf category: the CUDA runtime"),
     known(0x83de_0309, "NV83DE_CTRL_CMD_DEBUG_SET_EXCEPTION_MASK"),
     known(
         0x83de_030c,
@@ -397,6 +426,12 @@ pub fn admin_only_535(cmd: u32) -> Option<&'static KnownControl> {
         .or_else(|| R535_GPU_WIDE.iter().find(|c| c.cmd == cmd))
 }
 
+/// Whether RM control `cmd`, a known one, is made in the caller's own address space (its
+/// parameters may point into it), not in fakegpu's scratch space.
+pub fn made_in_caller_mm(cmd: u32) -> bool {
+    known_535(cmd).is_some_and(|c| c.layout != Layout::Plain)
+}
+
 /// What RM control `cmd` needs in the 535 family: its known entry's capability; nothing
 /// for any other control (it is refused or audited by the filter on its own).
 pub fn control_need(cmd: u32) -> Capabilities {
@@ -433,6 +468,26 @@ mod tests {
             "SET_COMPUTE_MODE_RULES is a GPU-wide setter"
         );
         assert_eq!(known_535(0x0080_028b), None);
+    }
+
+    #[test]
+    fn layouts() {
+        let with = |layout| {
+            R535.iter()
+                .filter(|c| c.layout == layout)
+                .map(|c| c.cmd)
+                .collect::<Vec<_>>()
+        };
+        // Found with the 535 headers: the parameter structs with an NvP64 field.
+        assert_eq!(
+            with(Layout::Pointers),
+            [0x101, 0x127, 0x202, 0x0080_170d, 0x2080_1201, 0x2080_1301]
+        );
+        assert_eq!(with(Layout::Closed).len(), 9);
+        assert!(R535
+            .iter()
+            .all(|c| (c.layout == Layout::Closed) == c.name.starts_with("closed RM")));
+        assert!(made_in_caller_mm(0x2080_1201) && !made_in_caller_mm(0x2080_0110));
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub const ALL: &[Case] = &[
     ),
     ("proxy_filter_refusals", proxy_filter_refusals),
     (
+        "proxy_control_command_cannot_be_swapped",
+        proxy_control_command_cannot_be_swapped,
+    ),
+    (
         "proxy_real_file_never_reachable",
         proxy_real_file_never_reachable,
     ),
@@ -58,6 +62,91 @@ fn rm_escape<T: abi::pod::Pod>(
 
 fn nv_cmd(nr: u8, size: usize) -> u32 {
     ioc(IOC_READ | IOC_WRITE, NV_IOCTL_MAGIC, nr, size)
+}
+
+/// A tenant thread rewrites the command of an RM_CONTROL in flight, between an allowed query
+/// (QUERY_ECC_CONFIGURATION) and an admin-only setter with the same parameter size
+/// (SET_COMPUTE_MODE_RULES, EXCLUSIVE_PROCESS), while another thread makes the call again and
+/// again as root. fakegpu routes and makes each control on its own copy, so whichever command
+/// it read is the one the driver gets: the setter is refused every time it is read, and the
+/// GPU's compute mode never changes (nvsim's ground truth).
+fn proxy_control_command_cannot_be_swapped() -> Result<(), String> {
+    const QUERY: u32 = 0x2080_0133;
+    const SETTER: u32 = 0x2080_0130;
+    let ctl = open(CTL)?;
+    let _gpu = open(GPU0)?;
+    let client = nv_rm::alloc_client(&ctl)
+        .ok()
+        .map_err(|e| format!("client: {e}"))?;
+    nv_rm::alloc_device(&ctl, client, 0xd0, 0)
+        .ok()
+        .map_err(|e| format!("device: {e}"))?;
+    nv_rm::alloc(&ctl, client, 0xd0, 0x5d0, 0x2080, None)
+        .ok()
+        .map_err(|e| format!("subdevice: {e}"))?;
+    let before = nv_rm::debugfs("gpu0_settings", "changes")?;
+    // {rules = EXCLUSIVE_PROCESS, flags = 0}, which a query only overwrites.
+    let params: Box<[u32; 2]> = Box::new([3, 0]);
+    let control = Box::new(Nvos54 {
+        h_client: client,
+        h_object: 0x5d0,
+        cmd: QUERY,
+        params: params.as_ptr() as u64,
+        params_size: 8,
+        ..Default::default()
+    });
+    let control = Box::into_raw(control);
+    let cmd_field = control as usize + std::mem::offset_of!(Nvos54, cmd);
+    let stop = Arc::new(AtomicBool::new(false));
+    let flipper = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            // SAFETY: the field lives until the thread is joined; written as the tenant
+            // would, racing the kernel's reads.
+            let field = unsafe { &*(cmd_field as *const std::sync::atomic::AtomicU32) };
+            let mut flips = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                field.store(SETTER, Ordering::Relaxed);
+                field.store(QUERY, Ordering::Relaxed);
+                flips += 1;
+            }
+            flips
+        })
+    };
+    let (mut answered, mut refused, mut other) = (0u32, 0u32, 0u32);
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(4) {
+        // `control` points to a live NVOS54, and its parameters to 8 bytes.
+        let r = ioctl_raw(
+            ctl.as_raw_fd(),
+            nv_cmd(rm_esc::RM_CONTROL, std::mem::size_of::<Nvos54>()),
+            control as usize,
+        );
+        // SAFETY: as above; the status is written by the call just made.
+        let status = unsafe { std::ptr::read_volatile(&(*control).status) };
+        match (r, status) {
+            (Ok(_), 0) => answered += 1,
+            (Ok(_), 0x1b) => refused += 1,
+            _ => other += 1,
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let flips = flipper.join().map_err(|_| "flipper panicked")?;
+    // SAFETY: made by Box::into_raw above; no thread uses it now.
+    drop(unsafe { Box::from_raw(control) });
+    let after = nv_rm::debugfs("gpu0_settings", "changes")?;
+    let mode = nv_rm::debugfs("gpu0_settings", "compute_mode")?;
+    println!(
+        "FIGURE a tenant thread flipped an RM_CONTROL's command {flips} times in 4 s: \
+         {answered} queries answered, {refused} setters refused, {other} other; nvsim's \
+         setting changes {before} -> {after}, compute mode {mode}"
+    );
+    ensure(after == before && mode == 0, || {
+        format!("a swapped command reached the driver: changes {before} -> {after}, mode {mode}")
+    })?;
+    ensure(answered > 0 && refused > 0, || {
+        "the race was not exercised: want both commands seen".into()
+    })
 }
 
 /// The nodes exist with fakegpu's majors and NVIDIA's minors, and sysfs lists each with the

@@ -29,7 +29,7 @@ if [ -x /nvidia/usr/bin/cuda_probe ]; then
   umount /tmp/nodes
   [ -n "$direct" ] && [ -n "$through" ] && [ "$private" -gt 0 ] || { echo "the libcuda bench failed"; exit 1; }
   awk -v d="$direct" -v t="$through" -v a="$all" -v p="$private" -v r="$ROUNDS" 'BEGIN {
-    printf "BENCH libcuda cuCtxCreate + 100 cuMemAlloc(2 MiB) + cuCtxDestroy, metered: direct %.1f ms, through fakegpu %.1f ms, ratio %.3f; %d NVIDIA calls per round through fakegpu, %d of them metered on a private copy; fakegpu adds %.0f us per metered call (%d rounds, medians; TCG, side by side)\n",
+    printf "BENCH libcuda cuCtxCreate + 100 cuMemAlloc(2 MiB) + cuCtxDestroy, metered: direct %.1f ms, through fakegpu %.1f ms, ratio %.3f; %d NVIDIA calls per round through fakegpu, %d of them made on a private copy; fakegpu adds %.0f us per call made so (%d rounds, medians; TCG, side by side)\n",
       d / 1e6, t / 1e6, t / d, a, p, (t - d) / p / 1e3, r }'
 fi
 echo "BENCH DONE"

@@ -75,15 +75,7 @@ fn proxy_control_command_cannot_be_swapped() -> Result<(), String> {
     const SETTER: u32 = 0x2080_0130;
     let ctl = open(CTL)?;
     let _gpu = open(GPU0)?;
-    let client = nv_rm::alloc_client(&ctl)
-        .ok()
-        .map_err(|e| format!("client: {e}"))?;
-    nv_rm::alloc_device(&ctl, client, 0xd0, 0)
-        .ok()
-        .map_err(|e| format!("device: {e}"))?;
-    nv_rm::alloc(&ctl, client, 0xd0, 0x5d0, 0x2080, None)
-        .ok()
-        .map_err(|e| format!("subdevice: {e}"))?;
+    let client = crate::nv_cases::client_with_device(&ctl)?;
     let before = nv_rm::debugfs("gpu0_settings", "changes")?;
     // {rules = EXCLUSIVE_PROCESS, flags = 0}, which a query only overwrites.
     let params: Box<[u32; 2]> = Box::new([3, 0]);
@@ -316,15 +308,7 @@ fn proxy_filter_refusals() -> Result<(), String> {
     let r = ioctl(&ctl, nv_cmd(esc::IOCTL_XFER_CMD, 16), &mut outer);
     ensure(r == Err(libc::EINVAL), || format!("nested XFER: {r:?}"))?;
 
-    let client = nv_rm::alloc_client(&ctl)
-        .ok()
-        .map_err(|e| format!("client: {e}"))?;
-    nv_rm::alloc_device(&ctl, client, 0xd0, 0)
-        .ok()
-        .map_err(|e| format!("device: {e}"))?;
-    nv_rm::alloc(&ctl, client, 0xd0, 0x5d0, 0x2080, None)
-        .ok()
-        .map_err(|e| format!("subdevice: {e}"))?;
+    let client = crate::nv_cases::client_with_device(&ctl)?;
     // An allocation of a class fakegpu does not know: NV_ERR_INVALID_CLASS, not forwarded.
     let mut a = Nvos21 {
         h_root: client,

@@ -38,8 +38,13 @@ case_containers_with_quotas() {
     sleep 0.1; i=$((i + 1))
   done
   cat /tmp/status.out
-  grep -E '^/fakegpu-ctr/small +0 +40.0 MiB +64.0 MiB' /tmp/status.out || fail "status lacks small's 40 MiB of 64" || return 1
-  grep -E '^/fakegpu-ctr/large +0 +40.0 MiB +128.0 MiB' /tmp/status.out || fail "status lacks large's 40 MiB of 128" || return 1
+  if ! grep -E '^/fakegpu-ctr/small +0 +40.0 MiB +64.0 MiB' /tmp/status.out ||
+      ! grep -E '^/fakegpu-ctr/large +0 +40.0 MiB +128.0 MiB' /tmp/status.out; then
+    # What the containers said, for the failure's cause.
+    wait $a; wait $b
+    for c in small large; do echo "--- $c"; cat /tmp/$c.out; done
+    fail "status lacks the 40 MiB each holds (small of 64 MiB, large of 128 MiB)"; return 1
+  fi
   $HELPER status --json | grep -q '"memory_max": 67108864' || fail "status --json lacks the 64 MiB limit" || return 1
   wait $a; ra=$?; wait $b; rb=$?
   for c in small large; do echo "--- $c"; cat /tmp/$c.out; done

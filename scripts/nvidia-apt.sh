@@ -5,24 +5,44 @@
 # FAKEGPU_REQUIRE_NVIDIA=1). fetch-cuda-runtime.sh sources it for nvidia_skip alone.
 # shellcheck shell=bash
 
-NVIDIA_APT_DIR=$FAKEGPU_CACHE/nvidia-apt
+# The Debian suite to fetch from: the machine's own (bookworm: NVIDIA 535) unless the
+# caller sets NVIDIA_SUITE (e.g. trixie: NVIDIA 550). Each suite has its own apt state.
+NVIDIA_SUITE=${NVIDIA_SUITE:-}
+NVIDIA_APT_DIR=$FAKEGPU_CACHE/nvidia-apt${NVIDIA_SUITE:+-$NVIDIA_SUITE}
 
-# Writes the private sources (the machine's Debian sources with contrib and non-free added).
+# Writes the private sources (the machine's Debian sources with contrib and non-free added;
+# with NVIDIA_SUITE, the same mirrors pointed at that suite, security archive left out).
 # Fails if the machine has no Debian sources.
 nvidia_apt_sources() {
   local d=$NVIDIA_APT_DIR f
+  local suite_edit=(-e 's/^Components:.*/Components: main contrib non-free non-free-firmware/')
+  [ -n "$NVIDIA_SUITE" ] && suite_edit+=(-e "s/^Suites:.*/Suites: $NVIDIA_SUITE/")
   mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/sources.d"
   rm -f "$d"/sources.d/*
   for f in /etc/apt/sources.list.d/*.sources; do
     [ -f "$f" ] && grep -q '^URIs:.*debian' "$f" || continue
-    sed -E 's/^Components:.*/Components: main contrib non-free non-free-firmware/' "$f" >"$d/sources.d/${f##*/}"
+    # Stanzas are separated by blank lines; another suite takes none of the security ones.
+    awk -v drop="${NVIDIA_SUITE:+security}" 'BEGIN { RS = ""; ORS = "\n\n" }
+      drop == "" || !/URIs:[^\n]*security/' "$f" | sed -E "${suite_edit[@]}" >"$d/sources.d/${f##*/}"
   done
   if [ -f /etc/apt/sources.list ]; then
-    grep -E '^deb .*debian' /etc/apt/sources.list |
-      sed -E 's/^(deb +(\[[^]]*\] +)?[^ ]+ +[^ ]+) .*/\1 main contrib non-free non-free-firmware/' \
-        >"$d/sources.d/debian.list" || true
+    grep -E '^deb .*debian' /etc/apt/sources.list | nvidia_apt_suite_lines | sort -u >"$d/sources.d/debian.list" || true
   fi
   ls "$d"/sources.d/* >/dev/null 2>&1
+}
+
+# One-line sources on stdin with contrib and non-free added; with NVIDIA_SUITE, that suite
+# instead of theirs and no security archive.
+nvidia_apt_suite_lines() {
+  local line
+  while read -r line; do
+    line=$(echo "$line" | sed -E 's/^(deb +(\[[^]]*\] +)?[^ ]+ +[^ ]+) .*/\1 main contrib non-free non-free-firmware/')
+    if [ -n "$NVIDIA_SUITE" ]; then
+      case $line in *security*) continue ;; esac
+      line=$(echo "$line" | sed -E "s/^(deb +(\[[^]]*\] +)?[^ ]+) +[^ ]+ /\1 $NVIDIA_SUITE /")
+    fi
+    echo "$line"
+  done
 }
 
 # apt-get or apt-cache (first argument) with the private state.

@@ -30,6 +30,7 @@ pub mod abi {
     pub mod drm;
     pub mod ioc;
     pub mod namebuf;
+    pub mod nv_family;
     pub mod nv_frontend;
     pub mod nv_rm;
     pub mod nv_status;

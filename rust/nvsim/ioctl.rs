@@ -51,7 +51,7 @@ fn read_params<T: crate::abi::pod::Pod>(ptr: usize, size: usize) -> Result<T> {
 
 /// Runs escape `nr` on the copied-in parameters `buf`, once `classify` admits it for the node.
 fn dispatch(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
-    let call = classify(nr, buf.len(), file.node).map_err(errno)?;
+    let call = classify(nr, buf.len(), file.node, state.family).map_err(errno)?;
     match call {
         FrontendCall::CardInfo { .. } => frontend::fill_card_info(buf, &state.gpus).map_err(errno),
         FrontendCall::AttachGpus { count } => attach_gpus(state, file, buf, count),
@@ -103,6 +103,10 @@ fn dispatch(state: &State, file: &NvFile, nr: u8, buf: &mut [u8]) -> Result {
             if let Some(field) = buf.get_mut(numa_info::MEMBLOCK_SIZE..) {
                 write_pod(field, &memblock);
             }
+            Ok(())
+        }
+        FrontendCall::WaitOpenComplete => {
+            write_pod(buf, &NvIoctlWaitOpenComplete::default());
             Ok(())
         }
         FrontendCall::Rm => crate::rm::rm_escape(state, file, nr, buf),

@@ -524,7 +524,7 @@ fn alloc_object(
 
 /// Performs an allocation; returns (client, new handle) or the RM status.
 fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), NvStatus> {
-    let params_len = rm::class_params_len(p.h_class);
+    let params_len = rm::class_params_len(p.h_class, state.family);
     // The largest class parameters nvsim reads: a channel's.
     let mut params = [0u8; nv_rm::channel_alloc_params::SIZE];
     let params = params

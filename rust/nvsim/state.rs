@@ -3,6 +3,7 @@
 //! nvsim's state: what the file operations of every layer need, published once the module
 //! has registered everything, and built from the module parameters.
 
+use crate::abi::nv_family::DriverFamily;
 use crate::channels::Channels;
 use crate::events::OsEvents;
 use crate::fops::FileOps;
@@ -40,6 +41,9 @@ pub(crate) struct State {
     pub(crate) gpus: KVec<SimGpu>,
     /// The version CHECK_VERSION_STR reports (the `version` parameter).
     pub(crate) version: &'static str,
+    /// The family whose layouts nvsim simulates: the version's branch's, else the nearest
+    /// (`DriverFamily::nearest`), so a version no family lists still gets real layouts.
+    pub(crate) family: &'static DriverFamily,
     /// SYS_PARAMS' memory block size: set once, 0 until then.
     pub(crate) memblock_size: AtomicU64,
     /// The RM's objects and the memory they hold.
@@ -160,6 +164,7 @@ pub(crate) fn from_params(nv_fops: &'static FileOps) -> Result<State> {
     Ok(State {
         gpus: list,
         version,
+        family: DriverFamily::nearest(version),
         memblock_size: AtomicU64::new(0),
         rm: KBox::pin_init(kernel::new_mutex!(store, "nvsim::State::rm"), GFP_KERNEL)?,
         open_files: AtomicU64::new(0),

@@ -245,7 +245,11 @@ unsafe extern "C" fn uvm_unlocked_ioctl(
     // SAFETY: the VFS calls ioctl on an open UVM file.
     let uvm = unsafe { uvm_file(file) };
     let result = uvm_ioctl(state, uvm.get_ref(), cmd, arg);
-    crate::trace::uvm(cmd, uvm_command(cmd).map_or(0, |c| c.size), &result);
+    crate::trace::uvm(
+        cmd,
+        state.family.uvm.get(cmd).map_or(0, |c| c.size),
+        &result,
+    );
     match result {
         Ok(()) => 0,
         Err(e) => e.to_errno() as c_long,
@@ -259,7 +263,7 @@ fn uvm_ioctl(state: &State, uvm: &UvmFile, cmd: u32, arg: usize) -> Result {
         crate::trace::log_unimplemented("uvm-tools command", cmd, 0);
         return Err(EINVAL);
     }
-    let Some(command) = uvm_command(cmd) else {
+    let Some(command) = state.family.uvm.get(cmd) else {
         crate::trace::log_unimplemented("uvm command", cmd, 0);
         return Err(EINVAL);
     };

@@ -13,6 +13,7 @@ use crate::gpu_va::KernelVaSpace;
 use crate::host_page::HostPage;
 use crate::nvsim_model::rm::Kind;
 use crate::state::State;
+use core::mem::size_of;
 use kernel::page::{Page, PAGE_SIZE};
 use kernel::prelude::*;
 
@@ -48,22 +49,37 @@ fn gpu_minor(state: &State, uuid: &NvProcessorUuid) -> Option<u32> {
         .map(|g| g.minor)
 }
 
-/// The GPUs the first `count` attributes name (bit per minor).
-fn attributes_gpus(
-    state: &State,
-    attrs: &[UvmGpuMappingAttributes],
-    count: u64,
-) -> core::result::Result<u32, NvStatus> {
-    let count = usize::try_from(count).map_err(|_| NV_ERR_INVALID_ARGUMENT)?;
-    let attrs = attrs
-        .get(..count)
-        .filter(|a| !a.is_empty())
+/// The GPUs the first `count` attributes of the per-GPU array `array` name (bit per minor).
+/// The array is read entry by entry where it lies: in 550 it is 9 KiB.
+fn attributes_gpus(state: &State, array: &[u8], count: u64) -> core::result::Result<u32, NvStatus> {
+    let entry = size_of::<UvmGpuMappingAttributes>();
+    let count = usize::try_from(count)
+        .ok()
+        .filter(|&n| n > 0 && n <= array.len() / entry)
         .ok_or(NV_ERR_INVALID_ARGUMENT)?;
-    attrs.iter().try_fold(0u32, |gpus, a| {
-        let minor = gpu_minor(state, &a.gpu_uuid).ok_or(NV_ERR_INVALID_DEVICE)?;
-        Ok(gpus | 1u32.checked_shl(minor).unwrap_or(0))
-    })
+    array
+        .chunks_exact(entry)
+        .take(count)
+        .try_fold(0u32, |gpus, a| {
+            let a = read_pod::<UvmGpuMappingAttributes>(a).ok_or(NV_ERR_INVALID_ARGUMENT)?;
+            let minor = gpu_minor(state, &a.gpu_uuid).ok_or(NV_ERR_INVALID_DEVICE)?;
+            Ok(gpus | 1u32.checked_shl(minor).unwrap_or(0))
+        })
 }
+
+/// The parts of a command with a per-GPU array, read where the family puts them: the head
+/// (`H`, before the array), the array's bytes, and the tail (`T`, after it, at `tail_at`).
+fn split<H: Pod, T: Pod>(buf: &[u8], tail_at: usize) -> Option<(H, &[u8], T)> {
+    let head = read_pod::<H>(buf)?;
+    let array = buf.get(size_of::<H>()..tail_at)?;
+    let tail = read_pod::<T>(buf.get(tail_at..)?)?;
+    Some((head, array, tail))
+}
+
+/// UVM_MAP_EXTERNAL_ALLOCATION's head: base, length, offset.
+type MapExternalHead = [u64; 3];
+/// UVM_ALLOC_SEMAPHORE_POOL's head: base, length.
+type SemaphorePoolHead = [u64; 2];
 
 /// The size of RM memory `memory` of `client`.
 fn memory_size(state: &State, client: u32, memory: u32) -> core::result::Result<u64, NvStatus> {
@@ -74,14 +90,16 @@ fn memory_size(state: &State, client: u32, memory: u32) -> core::result::Result<
     }
 }
 
-/// UVM_MAP_EXTERNAL_ALLOCATION: on every GPU named, or none.
+/// UVM_MAP_EXTERNAL_ALLOCATION of `[base, length, offset]`: on every GPU named, or none.
 fn map_external(
     state: &State,
     va: &mut KernelVaSpace,
     gpu_vaspaces: u32,
-    p: &UvmMapExternalAllocationParams,
+    [base, length, offset]: MapExternalHead,
+    array: &[u8],
+    p: &UvmMapExternalTail,
 ) -> core::result::Result<(), NvStatus> {
-    let gpus = attributes_gpus(state, &p.per_gpu_attributes, p.gpu_attributes_count)?;
+    let gpus = attributes_gpus(state, array, p.gpu_attributes_count)?;
     let size = memory_size(state, p.h_client, p.h_memory)?;
     let memory = (p.h_client, p.h_memory, size);
     // Checked for every GPU first, so a refusal maps nothing.
@@ -91,7 +109,7 @@ fn map_external(
         }
     }
     for gpu in (0..32).filter(|g| gpus & (1 << g) != 0) {
-        va.map_external(p.base, p.length, p.offset, memory, gpu, gpu_vaspaces)?;
+        va.map_external(base, length, offset, memory, gpu, gpu_vaspaces)?;
     }
     Ok(())
 }
@@ -99,9 +117,10 @@ fn map_external(
 /// Runs VA command `cmd` on its parameters `buf`; false if `cmd` is not one.
 pub(crate) fn dispatch(state: &State, file: VaFile<'_>, cmd: u32, buf: &mut [u8]) -> bool {
     let VaFile { va, gpu_vaspaces } = file;
+    let arrays = state.family.uvm.arrays;
     // Before UVM_INITIALIZE every command answers NV_ERR_ILLEGAL_ACTION.
     let Some(va) = va else {
-        let Some(at) = status_offset(cmd) else {
+        let Some(at) = status_offset(cmd, arrays) else {
             return false;
         };
         if let Some(field) = buf.get_mut(at..at + 4) {
@@ -132,42 +151,60 @@ pub(crate) fn dispatch(state: &State, file: VaFile<'_>, cmd: u32, buf: &mut [u8]
             p.rm_status = status(va.free(p.base));
             va.storage_mut().drop_freed_pools();
         }),
-        33 => with_params(buf, |p: &mut UvmMapExternalAllocationParams| {
-            p.rm_status = status(map_external(state, va, gpu_vaspaces, p));
+        33 => {
+            let tail_at = arrays.map_external_tail();
+            let Some((head, array, mut p)) =
+                split::<MapExternalHead, UvmMapExternalTail>(buf, tail_at)
+            else {
+                return true;
+            };
+            p.rm_status = status(map_external(state, va, gpu_vaspaces, head, array, &p));
             if crate::trace::enabled() {
                 pr_info!(
                     "trace: uvm map va {:#x} length {:#x} memory {:#x} offset {:#x} -> status {:#x}\n",
-                    p.base,
-                    p.length,
+                    head[0],
+                    head[1],
                     p.h_memory,
-                    p.offset,
+                    head[2],
                     p.rm_status
                 );
             }
-        }),
+            if let Some(tail) = buf.get_mut(tail_at..) {
+                write_pod(tail, &p);
+            }
+        }
         66 => with_params(buf, |p: &mut UvmGpuRangeParams| {
             p.rm_status = status(match gpu_minor(state, &p.gpu_uuid) {
                 Some(gpu) => va.unmap_external(p.base, p.length, gpu),
                 None => Err(NV_ERR_INVALID_DEVICE),
             })
         }),
-        68 => with_params(buf, |p: &mut UvmAllocSemaphorePoolParams| {
+        68 => {
+            let tail_at = arrays.semaphore_pool_tail();
+            let Some(([base, length], array, mut p)) =
+                split::<SemaphorePoolHead, UvmSemaphorePoolTail>(buf, tail_at)
+            else {
+                return true;
+            };
             p.rm_status = status(
-                attributes_gpus(state, &p.per_gpu_attributes, p.gpu_attributes_count)
-                    .and_then(|gpus| va.alloc_semaphore_pool(p.base, p.length, gpus, gpu_vaspaces))
+                attributes_gpus(state, array, p.gpu_attributes_count)
+                    .and_then(|gpus| va.alloc_semaphore_pool(base, length, gpus, gpu_vaspaces))
                     .and_then(|()| {
                         // The pool's memory: zeroed pages, mapped by the process through an
                         // mmap of its UVM file at `base` and read by GPUs at the same VA.
-                        let added = pool_pages(p.length)
-                            .and_then(|pages| va.storage_mut().add_pool(p.base, pages).ok());
+                        let added = pool_pages(length)
+                            .and_then(|pages| va.storage_mut().add_pool(base, pages).ok());
                         if added.is_none() {
-                            let _ = va.free(p.base);
+                            let _ = va.free(base);
                             return Err(NV_ERR_NO_MEMORY);
                         }
                         Ok(())
                     }),
-            )
-        }),
+            );
+            if let Some(tail) = buf.get_mut(tail_at..) {
+                write_pod(tail, &p);
+            }
+        }
         // The region CUDA reserves for device-side launches: checked, nothing to keep, as no
         // kernel runs.
         65 => with_params(buf, |p: &mut UvmGpuRangeParams| {
@@ -197,14 +234,14 @@ fn pool_pages(length: u64) -> Option<KVVec<HostPage>> {
     Some(pages)
 }
 
-/// Where `cmd`'s rmStatus sits, if it is handled here.
-fn status_offset(cmd: u32) -> Option<usize> {
+/// Where `cmd`'s rmStatus sits, if it is handled here, with per-GPU arrays `arrays`.
+fn status_offset(cmd: u32, arrays: PerGpuArrays) -> Option<usize> {
     Some(match cmd {
         23 | 24 => core::mem::offset_of!(UvmRangeGroupParams, rm_status),
         34 | 72 | 73 => core::mem::offset_of!(UvmVaRangeParams, rm_status),
-        33 => core::mem::offset_of!(UvmMapExternalAllocationParams, rm_status),
+        33 => arrays.map_external_tail() + core::mem::offset_of!(UvmMapExternalTail, rm_status),
         65 | 66 => core::mem::offset_of!(UvmGpuRangeParams, rm_status),
-        68 => core::mem::offset_of!(UvmAllocSemaphorePoolParams, rm_status),
+        68 => arrays.semaphore_pool_tail() + core::mem::offset_of!(UvmSemaphorePoolTail, rm_status),
         _ => return None,
     })
 }

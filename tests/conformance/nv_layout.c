@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Prints the sizes, offsets and constants that rust/shared's NVIDIA ABI modules claim, as
- * NVIDIA's own headers define them (Debian's nvidia-kernel-source). The names are the same
- * as in the Rust LAYOUT_CLAIMS tables; scripts/nvidia-conformance.sh compares the two.
+ * Prints the sizes, offsets and constants that rust/abi's NVIDIA modules claim, as NVIDIA's
+ * own headers of one driver family define them (Debian's nvidia-kernel-source). The names
+ * are those of the Rust claims (examples/nv_layout_claims.rs); scripts/nvidia-conformance.sh
+ * compares the two, family by family.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -58,6 +59,12 @@ int main(void)
 	CLAIM("offsetof(nv_ioctl_export_to_dma_buf_fd_t,sizes)", offsetof(nv_ioctl_export_to_dma_buf_fd_t, sizes));
 	CLAIM("offsetof(nv_ioctl_export_to_dma_buf_fd_t,status)", offsetof(nv_ioctl_export_to_dma_buf_fd_t, status));
 	CLAIM("NV_DMABUF_EXPORT_MAX_HANDLES", NV_DMABUF_EXPORT_MAX_HANDLES);
+#ifdef NV_ESC_WAIT_OPEN_COMPLETE
+	/* 550 on. */
+	CLAIM("NV_ESC_WAIT_OPEN_COMPLETE", NV_ESC_WAIT_OPEN_COMPLETE);
+	CLAIM("sizeof(nv_ioctl_wait_open_complete_t)", sizeof(nv_ioctl_wait_open_complete_t));
+	CLAIM("offsetof(nv_ioctl_wait_open_complete_t,adapterStatus)", offsetof(nv_ioctl_wait_open_complete_t, adapterStatus));
+#endif
 	CLAIM("NV_IOCTL_MAGIC", NV_IOCTL_MAGIC);
 	CLAIM("NV_IOCTL_BASE", NV_IOCTL_BASE);
 	CLAIM("NV_ESC_CARD_INFO", NV_ESC_CARD_INFO);

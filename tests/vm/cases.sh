@@ -47,34 +47,37 @@ case_bad_devices_param_refused() {
   load_fakegpu
 }
 
-# A driver of a family fakegpu has no tables for (nvsim reporting 550.163.01): fakegpu loads
-# with its other fronts, fronts nothing of NVIDIA's, and says why; beside 535 the calls file
-# names the driver.
+# A driver version no family of fakegpu's lists, of an unknown branch (nvsim reporting
+# 570.124.04) or an unchecked minor of a known one (550.54.14): fakegpu loads with its other
+# fronts, fronts nothing of NVIDIA's, and says why; beside 535 the calls file names the driver.
 case_unknown_driver_family_not_fronted() {
   grep -qx 'nvidia driver 535.309.01 family 535' /sys/kernel/fakegpu/calls ||
     fail "the calls file does not name the 535 driver" || return 1
-  rmmod fakegpu && unload_nvsim || return 1
-  load_nvsim version=550.163.01 || return 1
-  insmod /fakegpu/fakegpu.ko devices="$(fakegpu_devices)"; rc=$?
-  nv=$(ls /dev/fakegpuctl /dev/fakegpu0 2>/dev/null); drm=$(ls /dev/fakedri 2>/dev/null)
-  calls=$(cat /sys/kernel/fakegpu/calls 2>&1)
-  [ $rc = 0 ] && rmmod fakegpu
-  unload_nvsim; load_nvsim || return 1
-  load_fakegpu || return 1
-  echo "beside 550: insmod $rc, NVIDIA nodes '$nv', DRM nodes '$drm'"
-  [ $rc = 0 ] && [ -z "$nv" ] && [ -n "$drm" ] ||
-    fail "want fakegpu loaded with its DRM fronts and no NVIDIA node" || return 1
-  dmesg | grep -q 'fakegpu: NVIDIA driver 550.163.01: fakegpu knows the 535 family only, so it does not front' ||
-    fail "no message for the unknown family" || return 1
-  ! echo "$calls" | grep -q 'nvidia driver' || fail "a driver is named: $calls"
+  for version in 570.124.04 550.54.14; do
+    rmmod fakegpu && unload_nvsim || return 1
+    load_nvsim version=$version || return 1
+    insmod /fakegpu/fakegpu.ko devices="$(fakegpu_devices)"; rc=$?
+    nv=$(ls /dev/fakegpuctl /dev/fakegpu0 2>/dev/null); drm=$(ls /dev/fakedri 2>/dev/null)
+    calls=$(cat /sys/kernel/fakegpu/calls 2>&1)
+    [ $rc = 0 ] && rmmod fakegpu
+    unload_nvsim; load_nvsim || return 1
+    load_fakegpu || return 1
+    echo "beside $version: insmod $rc, NVIDIA nodes '$nv', DRM nodes '$drm'"
+    [ $rc = 0 ] && [ -z "$nv" ] && [ -n "$drm" ] ||
+      fail "want fakegpu loaded with its DRM fronts and no NVIDIA node" || return 1
+    dmesg | grep -q "fakegpu: NVIDIA driver $version: not a version fakegpu has checked (535.309.01 550.163.01), so it does not front" ||
+      fail "no message for $version" || return 1
+    ! echo "$calls" | grep -q 'nvidia driver' || fail "a driver is named: $calls" || return 1
+  done
 }
 
-# filter=permissive fronts a driver of a family fakegpu has no tables for, with the 535
-# family's layouts as guesses: its nodes work and the calls file says so, but a memory or
-# channel limit, which would rest on those guesses, is refused (EOPNOTSUPP).
+# filter=permissive fronts a driver of a family fakegpu has no tables for (570), with the
+# nearest older family's layouts (550's) as guesses: its nodes work and the calls file says
+# so, but a memory or channel limit, which would rest on those guesses, is refused
+# (EOPNOTSUPP).
 case_unknown_family_fronted_when_permissive() {
   rmmod fakegpu && unload_nvsim || return 1
-  load_nvsim version=550.163.01 || return 1
+  load_nvsim version=570.124.04 || return 1
   insmod /fakegpu/fakegpu.ko devices="$(fakegpu_devices)" filter=permissive; rc=$?
   calls=$(sed -n 1p /sys/kernel/fakegpu/calls 2>&1)
   mkdir -p /sys/fs/cgroup/fakegpu-guess
@@ -91,13 +94,13 @@ case_unknown_family_fronted_when_permissive() {
   echo "insmod $rc; calls: $calls; memory.max: $mem ($(cat /tmp/mem)); channels.max: $chan; capabilities: $caps"
   cat /tmp/out
   [ $rc = 0 ] || fail "fakegpu did not load with filter=permissive beside 550" || return 1
-  [ "$calls" = "nvidia driver 550.163.01 family unknown (535 layouts guessed; limits refused)" ] ||
+  [ "$calls" = "nvidia driver 570.124.04 family unknown (550 layouts guessed; limits refused)" ] ||
     fail "the calls file does not say the family is guessed" || return 1
   [ $mem != 0 ] && grep -qi "not supported" /tmp/mem && [ $chan != 0 ] ||
     fail "limits should be refused with EOPNOTSUPP" || return 1
   [ $caps = 0 ] || fail "capabilities do not rest on layouts and should be accepted" || return 1
   grep -q '"alloc_status":"0x0"' /tmp/out || fail "the fronted driver does not work" || return 1
-  dmesg | grep -q 'NVIDIA driver 550.163.01: not a family fakegpu knows; filter=permissive fronts it' ||
+  dmesg | grep -q 'NVIDIA driver 570.124.04: not a version fakegpu has checked; filter=permissive fronts it with the 550' ||
     fail "no log line at load" || return 1
 }
 

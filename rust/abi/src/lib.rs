@@ -17,6 +17,7 @@ pub mod devnum;
 pub mod drm;
 pub mod ioc;
 pub mod namebuf;
+pub mod nv_family;
 pub mod nv_frontend;
 pub mod nv_rm;
 pub mod nv_status;

@@ -48,7 +48,39 @@ pub mod esc {
     pub const NUMA_INFO: u8 = NV_IOCTL_BASE + 15;
     /// `NV_ESC_EXPORT_TO_DMABUF_FD`: [`super::NvIoctlExportToDmaBufFd`].
     pub const EXPORT_TO_DMABUF_FD: u8 = NV_IOCTL_BASE + 17;
+    /// `NV_ESC_WAIT_OPEN_COMPLETE` (550 on, see `nv_family`): [`super::NvIoctlWaitOpenComplete`].
+    pub const WAIT_OPEN_COMPLETE: u8 = NV_IOCTL_BASE + 18;
 }
+
+/// `nv_ioctl_wait_open_complete_t` (550 on): the result of an open the driver finished in
+/// the background.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NvIoctlWaitOpenComplete {
+    /// The open's result (0 or a negative errno).
+    pub rc: i32,
+    /// `NV_STATUS` of the adapter's start.
+    pub adapter_status: u32,
+}
+
+// SAFETY: `#[repr(C)]`, two 32-bit integers, no padding.
+unsafe impl Pod for NvIoctlWaitOpenComplete {}
+
+/// The frontend claims of families that have WAIT_OPEN_COMPLETE, for `tests/conformance`.
+pub const WAIT_OPEN_COMPLETE_CLAIMS: &[(&str, usize)] = &[
+    (
+        "NV_ESC_WAIT_OPEN_COMPLETE",
+        esc::WAIT_OPEN_COMPLETE as usize,
+    ),
+    (
+        "sizeof(nv_ioctl_wait_open_complete_t)",
+        size_of::<NvIoctlWaitOpenComplete>(),
+    ),
+    (
+        "offsetof(nv_ioctl_wait_open_complete_t,adapterStatus)",
+        offset_of!(NvIoctlWaitOpenComplete, adapter_status),
+    ),
+];
 
 /// `nv_ioctl_numa_info_t` (`nv-ioctl-numa.h`): a GPU's NUMA memory as the system assigned
 /// it. Only the fields nvsim answers are named; the rest is the offline-address list.

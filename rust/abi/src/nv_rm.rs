@@ -123,14 +123,10 @@ pub struct Nvos54 {
 }
 
 /// `NV_MEMORY_ALLOCATION_PARAMS` (memory classes 0x40 and 0x3E): the fields nvsim reads.
-/// 120 bytes in the 535 series, 128 from 545.23.06 on; `size` is at 64 in both.
+/// Its size differs by family (`nv_family`); `size` is at 64 in all.
 pub mod memory_alloc_params {
     /// Offset of `size` (u64, in/out: the driver rounds it up).
     pub const SIZE_OFFSET: usize = 64;
-    /// Size of the struct in the 535 series.
-    pub const SIZE_535: usize = 120;
-    /// Size from 545.23.06 on.
-    pub const SIZE_CURRENT: usize = 128;
 }
 
 /// `NVOS32_PARAMETERS` (RM_VID_HEAP_CONTROL, 184 bytes): offsets of the fields nvsim uses.
@@ -719,89 +715,12 @@ const _: () = {
     assert!(offset_of!(Nvos54, status) == 28);
 };
 
-/// The NVIDIA driver families whose userspace layouts fakegpu and nvsim know, and the sizes
-/// that differ between them. Everything not listed here is the same in both.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DriverFamily {
-    /// The 535 branch (what Debian ships: 535.309.01); nvsim simulates this one.
-    R535,
-    /// The current branch (595.x).
-    R595,
-}
-
-impl DriverFamily {
-    /// The family of a driver version string such as "535.309.01", if known.
-    pub fn from_version(version: &str) -> Option<Self> {
-        match version.split('.').next()?.parse::<u32>().ok()? {
-            535 => Some(DriverFamily::R535),
-            595 => Some(DriverFamily::R595),
-            _ => None,
-        }
-    }
-
-    /// `NV_MEMORY_ALLOCATION_PARAMS` (120 bytes before 545.23.06, 128 after).
-    pub const fn memory_alloc_params_size(self) -> usize {
-        match self {
-            DriverFamily::R535 => memory_alloc_params::SIZE_535,
-            DriverFamily::R595 => memory_alloc_params::SIZE_CURRENT,
-        }
-    }
-
-    /// `nv_ioctl_export_to_dma_buf_fd_t`.
-    pub const fn export_to_dmabuf_size(self) -> usize {
-        match self {
-            DriverFamily::R535 => 2600,
-            DriverFamily::R595 => 2608,
-        }
-    }
-
-    /// `NVOS46_PARAMETERS` (RM_MAP_MEMORY_DMA): later branches add flags2 and kindOverride.
-    pub const fn nvos46_size(self) -> usize {
-        match self {
-            DriverFamily::R535 => 56,
-            DriverFamily::R595 => 64,
-        }
-    }
-
-    /// `NVOS47_PARAMETERS` (RM_UNMAP_MEMORY_DMA).
-    pub const fn nvos47_size(self) -> usize {
-        match self {
-            DriverFamily::R535 => 40,
-            DriverFamily::R595 => 48,
-        }
-    }
-
-    /// `NV_CHANNEL_ALLOC_PARAMS` (360 bytes from 535.86.05 on; 368 in 595).
-    pub const fn channel_alloc_params_size(self) -> usize {
-        match self {
-            DriverFamily::R535 => 360,
-            DriverFamily::R595 => 368,
-        }
-    }
-
-    /// Whether the frontend has WAIT_OPEN_COMPLETE (0xDA): not in 535.
-    pub const fn has_wait_open_complete(self) -> bool {
-        matches!(self, DriverFamily::R595)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn families_from_versions() {
-        assert_eq!(
-            DriverFamily::from_version("535.309.01"),
-            Some(DriverFamily::R535)
-        );
-        assert_eq!(
-            DriverFamily::from_version("595.45.04"),
-            Some(DriverFamily::R595)
-        );
-        assert_eq!(DriverFamily::from_version("470.1"), None);
-        assert_eq!(DriverFamily::from_version("x"), None);
-        assert_eq!(DriverFamily::R535.memory_alloc_params_size(), 120);
+    fn nodes_allow_their_escapes() {
         assert!(node_allows(esc::RM_ALLOC, true, Some(0x41)));
         assert!(!node_allows(esc::RM_ALLOC, false, Some(0x41)));
         assert!(node_allows(
@@ -813,10 +732,5 @@ mod tests {
         assert!(node_allows(esc::RM_ALLOC_MEMORY, false, None));
         assert!(!node_allows(esc::RM_FREE, false, None));
         assert!(node_allows(esc::RM_FREE, true, None));
-        assert_eq!(DriverFamily::R595.memory_alloc_params_size(), 128);
-        assert_eq!(
-            DriverFamily::R535.export_to_dmabuf_size(),
-            core::mem::size_of::<super::super::nv_frontend::NvIoctlExportToDmaBufFd>()
-        );
     }
 }

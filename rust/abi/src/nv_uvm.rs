@@ -144,7 +144,9 @@ pub struct UvmPageableMemAccessParams {
 }
 
 /// `UVM_MAX_GPUS` in 535 (`NV_MAX_DEVICES`): the length of the per-GPU attribute arrays.
-pub const UVM_MAX_GPUS: usize = 32;
+pub const UVM_MAX_GPUS_535: usize = 32;
+/// `UVM_MAX_GPUS_V2` in 550 (`NV_MAX_DEVICES * NV_MAX_SUBDEVICES`): the same arrays there.
+pub const UVM_MAX_GPUS_550: usize = 256;
 
 /// `UvmGpuMappingAttributes`: how one GPU maps an external allocation.
 #[repr(C)]
@@ -193,9 +195,11 @@ pub struct UvmVaRangeParams {
 
 /// `UVM_MAP_EXTERNAL_ALLOCATION_PARAMS`: maps RM memory `h_memory` of `h_client` (found
 /// through `rm_ctrl_fd`) at `base` for the GPUs listed.
+/// The array holds `N` entries: [`UVM_MAX_GPUS_535`] or [`UVM_MAX_GPUS_550`] (the fields
+/// after it move with it; [`UvmMapExternalTail`] is them alone).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct UvmMapExternalAllocationParams {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UvmMapExternalAllocationParamsN<const N: usize> {
     /// First byte of the mapping (inside an external range).
     pub base: u64,
     /// Length in bytes.
@@ -203,7 +207,7 @@ pub struct UvmMapExternalAllocationParams {
     /// Offset into the memory.
     pub offset: u64,
     /// Per-GPU mapping attributes; the first `gpu_attributes_count` count.
-    pub per_gpu_attributes: [UvmGpuMappingAttributes; UVM_MAX_GPUS],
+    pub per_gpu_attributes: [UvmGpuMappingAttributes; N],
     /// How many attributes are given.
     pub gpu_attributes_count: u64,
     /// An fd of the caller's that must be an nvidiactl file holding `h_client`.
@@ -214,6 +218,42 @@ pub struct UvmMapExternalAllocationParams {
     pub h_memory: u32,
     /// RM status out.
     pub rm_status: u32,
+}
+
+/// `UVM_MAP_EXTERNAL_ALLOCATION_PARAMS` as the 535 family lays it out.
+pub type UvmMapExternalAllocationParams = UvmMapExternalAllocationParamsN<UVM_MAX_GPUS_535>;
+
+/// The fields of `UVM_MAP_EXTERNAL_ALLOCATION_PARAMS` after the per-GPU array, where they
+/// sit in every family: nvsim reads them there without copying the array (9 KiB in 550).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UvmMapExternalTail {
+    /// How many attributes are given.
+    pub gpu_attributes_count: u64,
+    /// An fd of the caller's that must be an nvidiactl file holding `h_client`.
+    pub rm_ctrl_fd: i32,
+    /// RM client.
+    pub h_client: u32,
+    /// RM memory object.
+    pub h_memory: u32,
+    /// RM status out.
+    pub rm_status: u32,
+}
+
+impl<const N: usize> Default for UvmMapExternalAllocationParamsN<N> {
+    fn default() -> Self {
+        Self {
+            base: 0,
+            length: 0,
+            offset: 0,
+            per_gpu_attributes: [UvmGpuMappingAttributes::default(); N],
+            gpu_attributes_count: 0,
+            rm_ctrl_fd: 0,
+            h_client: 0,
+            h_memory: 0,
+            rm_status: 0,
+        }
+    }
 }
 
 /// `UVM_UNMAP_EXTERNAL_PARAMS` and `UVM_MAP_DYNAMIC_PARALLELISM_REGION_PARAMS`: a range and
@@ -233,22 +273,73 @@ pub struct UvmGpuRangeParams {
     pub pad: u32,
 }
 
-/// `UVM_ALLOC_SEMAPHORE_POOL_PARAMS`: UVM's own memory, mapped at `base` for the GPUs listed.
+/// `UVM_ALLOC_SEMAPHORE_POOL_PARAMS`: UVM's own memory, mapped at `base` for the GPUs listed,
+/// with an array of `N` entries as in [`UvmMapExternalAllocationParamsN`].
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct UvmAllocSemaphorePoolParams {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UvmAllocSemaphorePoolParamsN<const N: usize> {
     /// First byte.
     pub base: u64,
     /// Length in bytes.
     pub length: u64,
     /// Per-GPU mapping attributes; the first `gpu_attributes_count` count.
-    pub per_gpu_attributes: [UvmGpuMappingAttributes; UVM_MAX_GPUS],
+    pub per_gpu_attributes: [UvmGpuMappingAttributes; N],
     /// How many attributes are given.
     pub gpu_attributes_count: u64,
     /// RM status out.
     pub rm_status: u32,
     /// Padding.
     pub pad: u32,
+}
+
+/// `UVM_ALLOC_SEMAPHORE_POOL_PARAMS` as the 535 family lays it out.
+pub type UvmAllocSemaphorePoolParams = UvmAllocSemaphorePoolParamsN<UVM_MAX_GPUS_535>;
+
+/// The fields of `UVM_ALLOC_SEMAPHORE_POOL_PARAMS` after the per-GPU array.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UvmSemaphorePoolTail {
+    /// How many attributes are given.
+    pub gpu_attributes_count: u64,
+    /// RM status out.
+    pub rm_status: u32,
+    /// Padding.
+    pub pad: u32,
+}
+
+impl<const N: usize> Default for UvmAllocSemaphorePoolParamsN<N> {
+    fn default() -> Self {
+        Self {
+            base: 0,
+            length: 0,
+            per_gpu_attributes: [UvmGpuMappingAttributes::default(); N],
+            gpu_attributes_count: 0,
+            rm_status: 0,
+            pad: 0,
+        }
+    }
+}
+
+/// Where the parts of the two commands with per-GPU arrays sit, for arrays of `max_gpus`
+/// entries: the array starts after a fixed head and the tail follows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PerGpuArrays {
+    /// Entries in each array.
+    pub max_gpus: usize,
+}
+
+impl PerGpuArrays {
+    /// Offset of UVM_MAP_EXTERNAL_ALLOCATION's [`UvmMapExternalTail`].
+    pub const fn map_external_tail(self) -> usize {
+        offset_of!(UvmMapExternalAllocationParams, per_gpu_attributes)
+            + self.max_gpus * size_of::<UvmGpuMappingAttributes>()
+    }
+
+    /// Offset of UVM_ALLOC_SEMAPHORE_POOL's [`UvmSemaphorePoolTail`].
+    pub const fn semaphore_pool_tail(self) -> usize {
+        offset_of!(UvmAllocSemaphorePoolParams, per_gpu_attributes)
+            + self.max_gpus * size_of::<UvmGpuMappingAttributes>()
+    }
 }
 
 /// A UVM command: its number, its parameter size and the offsets of the fds it carries.
@@ -264,8 +355,8 @@ pub struct UvmCommand {
     pub fd_offsets: &'static [usize],
 }
 
-/// The UVM commands fakegpu and nvsim know, by number.
-pub const UVM_COMMANDS: &[UvmCommand] = &[
+/// The UVM commands fakegpu and nvsim know whose layout is the same in every family.
+const SAME_IN_EVERY_FAMILY: &[UvmCommand] = &[
     UvmCommand {
         cmd: 0x3000_0001,
         name: "UVM_INITIALIZE",
@@ -315,12 +406,6 @@ pub const UVM_COMMANDS: &[UvmCommand] = &[
         fd_offsets: &[],
     },
     UvmCommand {
-        cmd: 33,
-        name: "UVM_MAP_EXTERNAL_ALLOCATION",
-        size: size_of::<UvmMapExternalAllocationParams>(),
-        fd_offsets: &[offset_of!(UvmMapExternalAllocationParams, rm_ctrl_fd)],
-    },
-    UvmCommand {
         cmd: 34,
         name: "UVM_FREE",
         size: size_of::<UvmVaRangeParams>(),
@@ -357,12 +442,6 @@ pub const UVM_COMMANDS: &[UvmCommand] = &[
         fd_offsets: &[],
     },
     UvmCommand {
-        cmd: 68,
-        name: "UVM_ALLOC_SEMAPHORE_POOL",
-        size: size_of::<UvmAllocSemaphorePoolParams>(),
-        fd_offsets: &[],
-    },
-    UvmCommand {
         cmd: 72,
         name: "UVM_VALIDATE_VA_RANGE",
         size: size_of::<UvmVaRangeParams>(),
@@ -382,10 +461,74 @@ pub const UVM_COMMANDS: &[UvmCommand] = &[
     },
 ];
 
-/// The command with number `cmd`.
-pub fn uvm_command(cmd: u32) -> Option<&'static UvmCommand> {
-    UVM_COMMANDS.iter().find(|c| c.cmd == cmd)
+/// The UVM commands of a driver family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UvmCommands {
+    /// Where the per-GPU arrays end.
+    pub arrays: PerGpuArrays,
+    /// The commands whose layout depends on the family.
+    pub per_family: &'static [UvmCommand],
 }
+
+impl UvmCommands {
+    /// The command with number `cmd`.
+    pub fn get(&self, cmd: u32) -> Option<&'static UvmCommand> {
+        self.iter().find(|c| c.cmd == cmd)
+    }
+
+    /// Every command.
+    pub fn iter(&self) -> impl Iterator<Item = &'static UvmCommand> {
+        SAME_IN_EVERY_FAMILY.iter().chain(self.per_family.iter())
+    }
+}
+
+/// The UVM commands of the 535 family (per-GPU arrays of 32).
+pub const UVM_COMMANDS_535: UvmCommands = UvmCommands {
+    arrays: PerGpuArrays {
+        max_gpus: UVM_MAX_GPUS_535,
+    },
+    per_family: &[
+        UvmCommand {
+            cmd: 33,
+            name: "UVM_MAP_EXTERNAL_ALLOCATION",
+            size: size_of::<UvmMapExternalAllocationParamsN<UVM_MAX_GPUS_535>>(),
+            fd_offsets: &[offset_of!(
+                UvmMapExternalAllocationParamsN<UVM_MAX_GPUS_535>,
+                rm_ctrl_fd
+            )],
+        },
+        UvmCommand {
+            cmd: 68,
+            name: "UVM_ALLOC_SEMAPHORE_POOL",
+            size: size_of::<UvmAllocSemaphorePoolParamsN<UVM_MAX_GPUS_535>>(),
+            fd_offsets: &[],
+        },
+    ],
+};
+
+/// The UVM commands of the 550 family (per-GPU arrays of 256).
+pub const UVM_COMMANDS_550: UvmCommands = UvmCommands {
+    arrays: PerGpuArrays {
+        max_gpus: UVM_MAX_GPUS_550,
+    },
+    per_family: &[
+        UvmCommand {
+            cmd: 33,
+            name: "UVM_MAP_EXTERNAL_ALLOCATION",
+            size: size_of::<UvmMapExternalAllocationParamsN<UVM_MAX_GPUS_550>>(),
+            fd_offsets: &[offset_of!(
+                UvmMapExternalAllocationParamsN<UVM_MAX_GPUS_550>,
+                rm_ctrl_fd
+            )],
+        },
+        UvmCommand {
+            cmd: 68,
+            name: "UVM_ALLOC_SEMAPHORE_POOL",
+            size: size_of::<UvmAllocSemaphorePoolParamsN<UVM_MAX_GPUS_550>>(),
+            fd_offsets: &[],
+        },
+    ],
+};
 
 const _: () = {
     assert!(size_of::<NvProcessorUuid>() == 16);
@@ -405,6 +548,31 @@ const _: () = {
     assert!(offset_of!(UvmMapExternalAllocationParams, rm_ctrl_fd) == 1184);
     assert!(size_of::<UvmGpuRangeParams>() == 40);
     assert!(size_of::<UvmAllocSemaphorePoolParams>() == 1184);
+    assert!(size_of::<UvmMapExternalAllocationParamsN<UVM_MAX_GPUS_550>>() == 9264);
+    assert!(size_of::<UvmAllocSemaphorePoolParamsN<UVM_MAX_GPUS_550>>() == 9248);
+    // The tails are the fields after the arrays, at the offsets PerGpuArrays computes.
+    assert!(size_of::<UvmMapExternalTail>() == 24 && size_of::<UvmSemaphorePoolTail>() == 16);
+    let a535 = UVM_COMMANDS_535.arrays;
+    let a550 = UVM_COMMANDS_550.arrays;
+    assert!(
+        offset_of!(UvmMapExternalAllocationParams, gpu_attributes_count)
+            == a535.map_external_tail()
+    );
+    assert!(
+        offset_of!(
+            UvmMapExternalAllocationParamsN<UVM_MAX_GPUS_550>,
+            gpu_attributes_count
+        ) == a550.map_external_tail()
+    );
+    assert!(
+        offset_of!(UvmAllocSemaphorePoolParams, gpu_attributes_count) == a535.semaphore_pool_tail()
+    );
+    assert!(
+        offset_of!(
+            UvmAllocSemaphorePoolParamsN<UVM_MAX_GPUS_550>,
+            gpu_attributes_count
+        ) == a550.semaphore_pool_tail()
+    );
 };
 
 // SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
@@ -433,12 +601,16 @@ unsafe impl Pod for UvmRangeGroupParams {}
 unsafe impl Pod for UvmVaRangeParams {}
 // SAFETY: `#[repr(C)]`, integers and arrays of a Pod struct only, every gap a named field
 // (size asserted above).
-unsafe impl Pod for UvmMapExternalAllocationParams {}
+unsafe impl<const N: usize> Pod for UvmMapExternalAllocationParamsN<N> {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
+unsafe impl Pod for UvmMapExternalTail {}
+// SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
+unsafe impl Pod for UvmSemaphorePoolTail {}
 // SAFETY: `#[repr(C)]`, integers only, every gap a named field (size asserted above).
 unsafe impl Pod for UvmGpuRangeParams {}
 // SAFETY: `#[repr(C)]`, integers and arrays of a Pod struct only, every gap a named field
 // (size asserted above).
-unsafe impl Pod for UvmAllocSemaphorePoolParams {}
+unsafe impl<const N: usize> Pod for UvmAllocSemaphorePoolParamsN<N> {}
 
 /// The layout claims of this file, as `(C name, value)`, for `tests/conformance`.
 pub const LAYOUT_CLAIMS: &[(&str, usize)] = &[
@@ -586,38 +758,6 @@ pub const LAYOUT_CLAIMS: &[(&str, usize)] = &[
     ),
     ("sizeof(UVM_FREE_PARAMS)", size_of::<UvmVaRangeParams>()),
     (
-        "sizeof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS)",
-        size_of::<UvmMapExternalAllocationParams>(),
-    ),
-    (
-        "offsetof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS,offset)",
-        offset_of!(UvmMapExternalAllocationParams, offset),
-    ),
-    (
-        "offsetof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS,perGpuAttributes)",
-        offset_of!(UvmMapExternalAllocationParams, per_gpu_attributes),
-    ),
-    (
-        "offsetof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS,gpuAttributesCount)",
-        offset_of!(UvmMapExternalAllocationParams, gpu_attributes_count),
-    ),
-    (
-        "offsetof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS,rmCtrlFd)",
-        offset_of!(UvmMapExternalAllocationParams, rm_ctrl_fd),
-    ),
-    (
-        "offsetof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS,hClient)",
-        offset_of!(UvmMapExternalAllocationParams, h_client),
-    ),
-    (
-        "offsetof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS,hMemory)",
-        offset_of!(UvmMapExternalAllocationParams, h_memory),
-    ),
-    (
-        "offsetof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS,rmStatus)",
-        offset_of!(UvmMapExternalAllocationParams, rm_status),
-    ),
-    (
         "sizeof(UVM_UNMAP_EXTERNAL_PARAMS)",
         size_of::<UvmGpuRangeParams>(),
     ),
@@ -633,18 +773,6 @@ pub const LAYOUT_CLAIMS: &[(&str, usize)] = &[
         "sizeof(UVM_MAP_DYNAMIC_PARALLELISM_REGION_PARAMS)",
         size_of::<UvmGpuRangeParams>(),
     ),
-    (
-        "sizeof(UVM_ALLOC_SEMAPHORE_POOL_PARAMS)",
-        size_of::<UvmAllocSemaphorePoolParams>(),
-    ),
-    (
-        "offsetof(UVM_ALLOC_SEMAPHORE_POOL_PARAMS,gpuAttributesCount)",
-        offset_of!(UvmAllocSemaphorePoolParams, gpu_attributes_count),
-    ),
-    (
-        "offsetof(UVM_ALLOC_SEMAPHORE_POOL_PARAMS,rmStatus)",
-        offset_of!(UvmAllocSemaphorePoolParams, rm_status),
-    ),
     ("UVM_CREATE_RANGE_GROUP", 23),
     ("UVM_DESTROY_RANGE_GROUP", 24),
     ("UVM_MAP_EXTERNAL_ALLOCATION", 33),
@@ -657,23 +785,91 @@ pub const LAYOUT_CLAIMS: &[(&str, usize)] = &[
     ("UVM_MM_INITIALIZE", 75),
 ];
 
+impl UvmCommands {
+    /// The layout claims that depend on the family (the two commands with per-GPU arrays),
+    /// as `(C name, value)`, for `tests/conformance`.
+    pub const fn layout_claims(&self) -> [(&'static str, usize); 11] {
+        let map = self.arrays.map_external_tail();
+        let pool = self.arrays.semaphore_pool_tail();
+        [
+            (
+                "sizeof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS)",
+                map + size_of::<UvmMapExternalTail>(),
+            ),
+            (
+                "offsetof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS,offset)",
+                offset_of!(UvmMapExternalAllocationParams, offset),
+            ),
+            (
+                "offsetof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS,perGpuAttributes)",
+                offset_of!(UvmMapExternalAllocationParams, per_gpu_attributes),
+            ),
+            (
+                "offsetof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS,gpuAttributesCount)",
+                map + offset_of!(UvmMapExternalTail, gpu_attributes_count),
+            ),
+            (
+                "offsetof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS,rmCtrlFd)",
+                map + offset_of!(UvmMapExternalTail, rm_ctrl_fd),
+            ),
+            (
+                "offsetof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS,hClient)",
+                map + offset_of!(UvmMapExternalTail, h_client),
+            ),
+            (
+                "offsetof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS,hMemory)",
+                map + offset_of!(UvmMapExternalTail, h_memory),
+            ),
+            (
+                "offsetof(UVM_MAP_EXTERNAL_ALLOCATION_PARAMS,rmStatus)",
+                map + offset_of!(UvmMapExternalTail, rm_status),
+            ),
+            (
+                "sizeof(UVM_ALLOC_SEMAPHORE_POOL_PARAMS)",
+                pool + size_of::<UvmSemaphorePoolTail>(),
+            ),
+            (
+                "offsetof(UVM_ALLOC_SEMAPHORE_POOL_PARAMS,gpuAttributesCount)",
+                pool + offset_of!(UvmSemaphorePoolTail, gpu_attributes_count),
+            ),
+            (
+                "offsetof(UVM_ALLOC_SEMAPHORE_POOL_PARAMS,rmStatus)",
+                pool + offset_of!(UvmSemaphorePoolTail, rm_status),
+            ),
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn command_table_is_consistent_with_the_claims() {
-        for c in UVM_COMMANDS {
-            let claimed = LAYOUT_CLAIMS
-                .iter()
-                .find(|(n, _)| *n == c.name)
-                .map(|(_, v)| *v);
-            assert_eq!(claimed, Some(c.cmd as usize), "{}", c.name);
-            for &off in c.fd_offsets {
-                assert!(off + 4 <= c.size, "{}: fd beyond the params", c.name);
+    fn command_tables_are_consistent_with_the_claims() {
+        for family in [UVM_COMMANDS_535, UVM_COMMANDS_550] {
+            let claims = family.layout_claims();
+            for c in family.iter() {
+                let claimed = LAYOUT_CLAIMS
+                    .iter()
+                    .find(|(n, _)| *n == c.name)
+                    .map(|(_, v)| *v);
+                assert_eq!(claimed, Some(c.cmd as usize), "{}", c.name);
+                for &off in c.fd_offsets {
+                    assert!(off + 4 <= c.size, "{}: fd beyond the params", c.name);
+                }
+                assert_eq!(family.get(c.cmd), Some(c));
+                let size = claims.iter().find(|(n, _)| {
+                    n.strip_prefix("sizeof(") == Some(&format!("{}_PARAMS)", c.name))
+                });
+                if let Some(&(_, size)) = size {
+                    assert_eq!(size, c.size, "{}", c.name);
+                }
             }
-            assert_eq!(uvm_command(c.cmd), Some(c));
+            assert!(family.get(0x1234).is_none());
         }
-        assert!(uvm_command(0x1234).is_none());
+        assert_eq!(
+            UVM_COMMANDS_550.get(33).map(|c| c.fd_offsets),
+            Some(&[9248][..])
+        );
     }
 }

@@ -20,6 +20,9 @@ unsafe impl Pod for u16 {}
 unsafe impl Pod for u32 {}
 // SAFETY: as above.
 unsafe impl Pod for u64 {}
+// SAFETY: an array of plain data has no padding between its elements and is valid for
+// every bit pattern its elements are.
+unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}
 
 /// Reads a `T` from the start of `bytes`; `None` if `bytes` is too short.
 pub fn read_pod<T: Pod>(bytes: &[u8]) -> Option<T> {

@@ -11,6 +11,7 @@
 
 use crate::abi::devnum::DevNum;
 use crate::abi::ioc::{ioc, IOC_READ, IOC_WRITE};
+use crate::abi::nv_family::R535;
 use crate::abi::nv_frontend::{
     esc as fe, NvIoctlCardInfo, NvIoctlRmApiVersion, NV_CTL_MINOR, NV_IOCTL_MAGIC, NV_MAJOR,
     NV_RM_API_VERSION_CMD_QUERY,
@@ -20,7 +21,8 @@ use crate::abi::pod::{read_pod, write_pod};
 use crate::abi::proc_devices::char_major;
 use crate::policy::fronts::FrontTable;
 use crate::policy::nv_discovery::{
-    card_info_minors, fronting, queried_version, Fronting, GpuSpec, CARD_INFO_SIZE, MAX_GPUS,
+    card_info_minors, fronting, known_versions, queried_version, Fronting, GpuSpec, CARD_INFO_SIZE,
+    MAX_GPUS,
 };
 use crate::policy::nv_proxy::FilterMode;
 use crate::proxy::real_devices::{RealDevices, RealFile};
@@ -47,7 +49,7 @@ const FRONTEND_NAME: &str = "nvidia-frontend";
 pub(crate) struct Driver {
     /// `versionString` of CHECK_VERSION_STR's query (NUL-padded).
     version: [u8; 64],
-    /// Its family's tables, or the 535 family's as guesses (`filter=permissive`).
+    /// Its family's tables, or the nearest family's as guesses (`filter=permissive`).
     pub(crate) fronting: Fronting,
     /// nvidiactl, open for as long as fakegpu fronts the driver: the file holds a reference
     /// on the driver's module, so `rmmod nvidia` fails with EBUSY and the driver fakegpu
@@ -107,17 +109,24 @@ pub(crate) fn add_nvidia(table: &mut FrontTable, filter: FilterMode) -> Result<F
     driver.fronting = match fronting(version, filter) {
         Some(f) => f,
         None => {
+            let mut known = KVec::new();
+            for v in known_versions() {
+                known.extend_from_slice(v.as_bytes(), GFP_KERNEL)?;
+                known.push(b' ', GFP_KERNEL)?;
+            }
             pr_warn!(
-                "NVIDIA driver {}: fakegpu knows the 535 family only, so it does not front NVIDIA's devices\n",
-                version
+                "NVIDIA driver {}: not a version fakegpu has checked ({}), so it does not front NVIDIA's devices (filter=permissive would, with limits refused)\n",
+                version,
+                core::str::from_utf8(&known).unwrap_or("?").trim_end()
             );
             return Ok((KVec::new(), None));
         }
     };
-    if driver.fronting == Fronting::Guessed {
+    if let Fronting::Guessed(family) = driver.fronting {
         pr_warn!(
-            "NVIDIA driver {}: not a family fakegpu knows; filter=permissive fronts it with the 535 family's layouts as guesses, and refuses memory and channel limits\n",
-            version
+            "NVIDIA driver {}: not a version fakegpu has checked; filter=permissive fronts it with the {} family's layouts as guesses, and refuses memory and channel limits\n",
+            version,
+            family.branch
         );
     }
     let uvm = char_major(text, UVM_DEVICE_NAME).and_then(|major| DevNum::new(major, 0));
@@ -170,7 +179,7 @@ fn driver(ctl: RealFile) -> Result<Driver> {
     Ok(Driver {
         version: answer.version_string,
         // Until `add_nvidia` has read the version: nothing is known.
-        fronting: Fronting::Guessed,
+        fronting: Fronting::Guessed(&R535),
         ctl,
     })
 }

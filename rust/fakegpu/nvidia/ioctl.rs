@@ -100,7 +100,7 @@ fn escape_ioctl(
     } else {
         UserSlice::new(ptr, head_len).reader().read_slice(head)?;
     }
-    let mut route = nv_proxy::route_escape(nr, size, head, nv.filter);
+    let mut route = nv_proxy::route_escape(nr, size, head, nv.filter, nv.family);
     // An RM_CONTROL's head, read once; a control is logged and counted by its command, not
     // by the escape that carries it.
     let control = if nr == rm::RM_CONTROL {
@@ -294,10 +294,12 @@ fn refuse_with(ptr: usize, refusal: Refusal) -> Result<c_long> {
 
 /// A raw-numbered UVM command on the uvm node.
 fn uvm_ioctl(fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, arg: usize, nv: &Nv) -> Result<c_long> {
-    let route = nv_proxy::route_uvm(cmd, nv.filter);
+    let route = nv_proxy::route_uvm(cmd, nv.filter, nv.family);
     let mut head = [0u8; HEAD_MAX];
     let head_len = match route {
-        Route::Worker(_) => nv_proxy::uvm_params_size(cmd).ok_or(EINVAL)?.min(HEAD_MAX),
+        Route::Worker(_) => nv_proxy::uvm_params_size(cmd, nv.family)
+            .ok_or(EINVAL)?
+            .min(HEAD_MAX),
         Route::Direct | Route::Audited { .. } | Route::Refuse { .. } => 0,
     };
     let head = head.get_mut(..head_len).ok_or(EINVAL)?;

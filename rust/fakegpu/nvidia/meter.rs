@@ -419,7 +419,10 @@ pub(crate) fn rm_alloc(
         return refuse(ptr, layout.status, NV_ERR_INSUFFICIENT_PERMISSIONS);
     }
     let params_at = offset_of!(Nvos21, p_alloc_parms);
-    call.follow(params_at, nv_meter::alloc_copy_size(class_id, params_size))?;
+    call.follow(
+        params_at,
+        nv_meter::alloc_copy_size(class_id, params_size, nv.family),
+    )?;
     let sealed = nv_meter::alloc_pins_caller_pages(class_id);
     let asked_handle = u32_at(call.outer(), offset_of!(Nvos21, h_object_new));
     if sealed {

@@ -23,6 +23,7 @@ pub(crate) mod nodes_fs;
 mod processes;
 mod visibility;
 
+use crate::abi::nv_family::{DriverFamily, R535};
 use crate::abi::nv_frontend::{NvIoctlCardInfo, NV_CTL_MINOR};
 use crate::policy::cgroup_entry::EntryState;
 use crate::policy::fronts::{Family, Front};
@@ -115,6 +116,8 @@ pub(crate) struct Nv {
     pub(crate) filter: FilterMode,
     /// The driver's GPUs (see [`NvState`]).
     pub(crate) cards: &'static [NvIoctlCardInfo],
+    /// The family whose tables apply to the driver (535's while nothing is fronted).
+    pub(crate) family: &'static DriverFamily,
     /// The mirror of RM objects; locked before the registry (see `meter.rs`).
     mirror: &'static Mutex<Mirror>,
 }
@@ -128,6 +131,7 @@ impl Nv {
             cgroups: core.cgroups.as_ref().get_ref(),
             filter: nv.filter,
             cards: &nv.cards,
+            family: nv.driver.as_ref().map_or(&R535, |d| d.fronting.family()),
             mirror: nv.mirror.as_ref().get_ref(),
         })
     }
@@ -230,14 +234,15 @@ impl Personality for Nvidia {
 
     fn write_calls(&self, out: &mut Page<'_>) -> core::fmt::Result {
         if let Some(driver) = NVIDIA.get().and_then(|nv| nv.driver.as_ref()) {
-            let family = match driver.fronting {
-                Fronting::Known(_) => "535",
-                Fronting::Guessed => "unknown (535 layouts guessed; limits refused)",
+            let version = driver.version();
+            let line = match driver.fronting {
+                Fronting::Known(f) => format_args!("nvidia driver {version} family {}\n", f.branch),
+                Fronting::Guessed(f) => format_args!(
+                    "nvidia driver {version} family unknown ({} layouts guessed; limits refused)\n",
+                    f.branch
+                ),
             };
-            core::fmt::Write::write_fmt(
-                out,
-                format_args!("nvidia driver {} family {}\n", driver.version(), family),
-            )?;
+            core::fmt::Write::write_fmt(out, line)?;
         }
         calls::write(out)
     }
@@ -256,7 +261,7 @@ impl Personality for Nvidia {
         let guessed = nv
             .driver
             .as_ref()
-            .is_some_and(|d| d.fronting == Fronting::Guessed);
+            .is_some_and(|d| matches!(d.fronting, Fronting::Guessed(_)));
         if guessed && cgroup_files::is_limit(attr) {
             // The charges come from layouts fakegpu only guesses for this driver: a limit
             // on them would hold nobody to anything reliable (the load's log says so).

@@ -3,6 +3,7 @@
 //! answers of CARD_INFO and CHECK_VERSION_STR. The kernel module does the copying; this
 //! decides. Behaviour follows the 535 driver's `kernel-open/nvidia/nv.c`.
 
+use super::abi::nv_family::DriverFamily;
 use super::abi::nv_frontend::*;
 use super::abi::pod::write_pod;
 
@@ -43,13 +44,21 @@ pub enum FrontendCall {
     ExportToDmabuf,
     /// The GPU's NUMA memory (none: nvsim's GPUs are not coherent with the CPU).
     NumaInfo,
+    /// The result of the file's open (550 on; nvsim finishes every open before it returns).
+    WaitOpenComplete,
     /// Anything else goes to the RM (`rm_ioctl`): RM escapes, REGISTER_FD, OS events.
     Rm,
 }
 
-/// Decides how the frontend treats escape `nr` with `size` bytes of parameters on `node`, or
-/// the errno it returns (the real driver answers EINVAL for a wrong node or size).
-pub fn classify(nr: u8, size: usize, node: Node) -> Result<FrontendCall, i32> {
+/// Decides how the frontend of a driver of `family` treats escape `nr` with `size` bytes of
+/// parameters on `node`, or the errno it returns (the real driver answers EINVAL for a wrong
+/// node or size).
+pub fn classify(
+    nr: u8,
+    size: usize,
+    node: Node,
+    family: &DriverFamily,
+) -> Result<FrontendCall, i32> {
     let is_ctl = node == Node::Ctl;
     let ctl_only = |call: FrontendCall| if is_ctl { Ok(call) } else { Err(EINVAL) };
     let device_only = |call: FrontendCall| if is_ctl { Err(EINVAL) } else { Ok(call) };
@@ -88,6 +97,13 @@ pub fn classify(nr: u8, size: usize, node: Node) -> Result<FrontendCall, i32> {
                 return Err(EINVAL);
             }
             device_only(FrontendCall::ExportToDmabuf)
+        }
+        // Answered on any node, before the driver looks at the GPU (`nvidia_ioctl`).
+        esc::WAIT_OPEN_COMPLETE if family.wait_open_complete => {
+            if size != core::mem::size_of::<NvIoctlWaitOpenComplete>() {
+                return Err(EINVAL);
+            }
+            Ok(FrontendCall::WaitOpenComplete)
         }
         _ => Ok(FrontendCall::Rm),
     }
@@ -247,8 +263,25 @@ pub fn check_version(params: &mut NvIoctlRmApiVersion, version: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::abi::nv_family::{R535, R550};
     use crate::abi::pod::read_pod;
     use proptest::prelude::*;
+
+    #[test]
+    fn wait_open_complete_is_550s() {
+        let call = |family| classify(esc::WAIT_OPEN_COMPLETE, 8, Node::Gpu(0), family);
+        assert_eq!(call(&R550), Ok(FrontendCall::WaitOpenComplete));
+        assert_eq!(
+            classify(esc::WAIT_OPEN_COMPLETE, 8, Node::Ctl, &R550),
+            Ok(FrontendCall::WaitOpenComplete)
+        );
+        assert_eq!(
+            classify(esc::WAIT_OPEN_COMPLETE, 4, Node::Gpu(0), &R550),
+            Err(EINVAL)
+        );
+        // 535 has no such escape: the RM's dispatch refuses it.
+        assert_eq!(call(&R535), Ok(FrontendCall::Rm));
+    }
 
     #[test]
     fn ctl_only_escapes_refuse_gpu_nodes() {
@@ -257,35 +290,51 @@ mod tests {
             esc::CHECK_VERSION_STR,
             esc::ATTACH_GPUS_TO_FD,
         ] {
-            assert_eq!(classify(nr, 72, Node::Gpu(0)), Err(EINVAL), "nr {nr}");
-            assert!(classify(nr, 72, Node::Ctl).is_ok(), "nr {nr}");
+            assert_eq!(
+                classify(nr, 72, Node::Gpu(0), &R535),
+                Err(EINVAL),
+                "nr {nr}"
+            );
+            assert!(classify(nr, 72, Node::Ctl, &R535).is_ok(), "nr {nr}");
         }
-        assert_eq!(classify(esc::SYS_PARAMS, 8, Node::Gpu(1)), Err(EINVAL));
-        assert_eq!(classify(esc::QUERY_DEVICE_INTR, 8, Node::Ctl), Err(EINVAL));
         assert_eq!(
-            classify(esc::QUERY_DEVICE_INTR, 8, Node::Gpu(0)),
+            classify(esc::SYS_PARAMS, 8, Node::Gpu(1), &R535),
+            Err(EINVAL)
+        );
+        assert_eq!(
+            classify(esc::QUERY_DEVICE_INTR, 8, Node::Ctl, &R535),
+            Err(EINVAL)
+        );
+        assert_eq!(
+            classify(esc::QUERY_DEVICE_INTR, 8, Node::Gpu(0), &R535),
             Ok(FrontendCall::QueryDeviceIntr)
         );
     }
 
     #[test]
     fn size_rules() {
-        assert_eq!(classify(esc::SYS_PARAMS, 16, Node::Ctl), Err(EINVAL));
-        assert_eq!(classify(esc::ATTACH_GPUS_TO_FD, 0, Node::Ctl), Err(EINVAL));
-        assert_eq!(classify(esc::ATTACH_GPUS_TO_FD, 6, Node::Ctl), Err(EINVAL));
+        assert_eq!(classify(esc::SYS_PARAMS, 16, Node::Ctl, &R535), Err(EINVAL));
         assert_eq!(
-            classify(esc::ATTACH_GPUS_TO_FD, 8, Node::Ctl),
+            classify(esc::ATTACH_GPUS_TO_FD, 0, Node::Ctl, &R535),
+            Err(EINVAL)
+        );
+        assert_eq!(
+            classify(esc::ATTACH_GPUS_TO_FD, 6, Node::Ctl, &R535),
+            Err(EINVAL)
+        );
+        assert_eq!(
+            classify(esc::ATTACH_GPUS_TO_FD, 8, Node::Ctl, &R535),
             Ok(FrontendCall::AttachGpus { count: 2 })
         );
         assert_eq!(
-            classify(esc::CARD_INFO, 72 * 3 + 5, Node::Ctl),
+            classify(esc::CARD_INFO, 72 * 3 + 5, Node::Ctl, &R535),
             Ok(FrontendCall::CardInfo { entries: 3 })
         );
         assert_eq!(
-            classify(esc::EXPORT_TO_DMABUF_FD, 2608, Node::Gpu(0)),
+            classify(esc::EXPORT_TO_DMABUF_FD, 2608, Node::Gpu(0), &R535),
             Err(EINVAL)
         );
-        assert_eq!(classify(0x2b, 32, Node::Ctl), Ok(FrontendCall::Rm));
+        assert_eq!(classify(0x2b, 32, Node::Ctl, &R535), Ok(FrontendCall::Rm));
     }
 
     #[test]
@@ -380,7 +429,7 @@ mod tests {
         #[test]
         fn classify_never_panics(nr: u8, size in 0usize..20000, ctl: bool, minor in 0u32..8) {
             let node = if ctl { Node::Ctl } else { Node::Gpu(minor) };
-            let _ = classify(nr, size, node);
+            let _ = classify(nr, size, node, &R535);
         }
 
         #[test]

@@ -10,6 +10,7 @@
 //! and memory comes out of a per-GPU framebuffer or the system pool, or fails with
 //! `NV_ERR_NO_MEMORY`.
 
+use super::abi::nv_family::DriverFamily;
 use super::abi::nv_rm::{
     channel_alloc_params, class, ctxshare_alloc_params, debugger_alloc_params, device_alloc_params,
     engine_type, event_alloc_params, memory_alloc_params, notifiers, os_desc_alloc_params,
@@ -1139,11 +1140,13 @@ fn nonstall_notifier_known(index: u32) -> bool {
     matches!(index, 12..=32 | 35 | 38..=40 | 115 | 126..=133 | 146..=153)
 }
 
-/// Bytes of class parameters nvsim reads for `class` (0: it needs none).
-pub fn class_params_len(class_id: u32) -> usize {
+/// Bytes of class parameters nvsim reads for `class` in `family` (0: it needs none).
+pub fn class_params_len(class_id: u32, family: &DriverFamily) -> usize {
     match class_id {
         class::NV01_DEVICE_0 => device_alloc_params::SIZE,
-        class::NV01_MEMORY_LOCAL_USER | class::NV01_MEMORY_SYSTEM => memory_alloc_params::SIZE_535,
+        class::NV01_MEMORY_LOCAL_USER | class::NV01_MEMORY_SYSTEM => {
+            family.memory_alloc_params_size
+        }
         class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR => os_desc_alloc_params::SIZE,
         class::FERMI_CONTEXT_SHARE_A => ctxshare_alloc_params::SIZE,
         c if class::GPFIFO_CHANNELS.contains(&c) => channel_alloc_params::SIZE,
@@ -1233,6 +1236,7 @@ pub fn decode_alloc(class_id: u32, params: &[u8]) -> Result<Alloc, NvStatus> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::abi::nv_family::{R535, R550};
     use proptest::prelude::*;
 
     const GIB: u64 = 1 << 30;
@@ -1858,8 +1862,9 @@ mod tests {
         );
         osd[24..32].copy_from_slice(&u64::MAX.to_le_bytes());
         assert_eq!(decode_alloc(0x71, &osd), Err(NV_ERR_INVALID_LIMIT));
-        assert_eq!(class_params_len(0x40), 120);
-        assert_eq!(class_params_len(0x2080), 0);
+        assert_eq!(class_params_len(0x40, &R535), 120);
+        assert_eq!(class_params_len(0x40, &R550), 128);
+        assert_eq!(class_params_len(0x2080, &R535), 0);
     }
 
     #[derive(Debug, Clone)]

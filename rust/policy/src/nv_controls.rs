@@ -24,6 +24,7 @@
 //! Each known control carries the driver capability it needs (`nv_caps`): `utility` for
 //! the process lists and the queries only NVML and nvidia-smi send, none for the rest.
 
+use super::abi::nv_family::DriverFamily;
 use super::nv_caps::Capabilities;
 
 /// A control fakegpu knows: one it lets through in strict mode, or one it refuses to
@@ -416,14 +417,89 @@ pub const R535_PRIVILEGED: [KnownControl; 147] = [
 /// PRIVILEGED (the closed RM answers them): nvidia-smi sends BIF_RESET for `-r`.
 pub const R535_GPU_WIDE: [KnownControl; 1] = [known(0x0080_0102, "NV0080_CTRL_CMD_BIF_RESET")];
 
-/// The admin-only control `cmd` of the 535 family (one of [`R535_PRIVILEGED`] or
-/// [`R535_GPU_WIDE`]), if it is one.
-pub fn admin_only_535(cmd: u32) -> Option<&'static KnownControl> {
-    R535_PRIVILEGED
+/// The controls 550.163.01's RM declares PRIVILEGED (and not INTERNAL) that 535's did not
+/// (its `g_*_nvoc.c` export tables): ten new ones and nine G-Sync setters that were open to
+/// everyone in 535. 550 no longer exports NVLINK_CYCLE_LINK and lets anyone DESCRIBE
+/// (0x00f80102); both stay refused, the one as unknown to 550, the other as fabric memory
+/// fakegpu does not meter.
+pub const R550_PRIVILEGED_ADDED: [KnownControl; 19] = [
+    known(0x0000_0109, "NV0000_CTRL_CMD_SYSTEM_GET_LOCK_TIMES"),
+    known(0x0050_0101, "NV0050_CTRL_CMD_MEMSET"),
+    known(0x0050_0102, "NV0050_CTRL_CMD_MEMCOPY"),
+    known(0x0050_0103, "NV0050_CTRL_CMD_CHECK_PROGRESS"),
+    known(0x0073_0502, "NV0073_CTRL_CMD_FRL_CONFIG_MACRO_PAD"),
+    known(0x2080_01e4, "NV2080_CTRL_GPU_GET_FIPS_STATUS"),
+    known(
+        0x2080_030a,
+        "NV2080_CTRL_CMD_EVENT_RATS_GSP_TRACE_BIND_EVTBUF",
+    ),
+    known(
+        0x2080_240c,
+        "NV2080_CTRL_CMD_NVD_INSERT_NOCAT_JOURNAL_RECORD",
+    ),
+    known(0x30f1_0104, "NV30F1_CTRL_CMD_GSYNC_SET_CONTROL_PARAMS"),
+    known(0x30f1_0111, "NV30F1_CTRL_CMD_GSYNC_SET_CONTROL_SYNC"),
+    known(0x30f1_0112, "NV30F1_CTRL_CMD_GSYNC_SET_CONTROL_UNSYNC"),
+    known(
+        0x30f1_0141,
+        "NV30F1_CTRL_CMD_GSYNC_SET_CONTROL_INTERLACE_MODE",
+    ),
+    known(
+        0x30f1_0172,
+        "NV30F1_CTRL_CMD_GSYNC_SET_CONTROL_STEREO_LOCK_MODE",
+    ),
+    known(0x30f1_0180, "NV30F1_CTRL_CMD_GSYNC_READ_REGISTER"),
+    known(0x30f1_0185, "NV30F1_CTRL_CMD_GSYNC_SET_LOCAL_SYNC"),
+    known(0x30f1_0186, "NV30F1_CTRL_CMD_GSYNC_CONFIG_FLASH"),
+    known(0x30f1_0188, "NV30F1_CTRL_CMD_GSYNC_SET_HOUSE_SYNC_MODE"),
+    known(
+        0xa081_011b,
+        "NVA081_CTRL_CMD_VGPU_CONFIG_UPDATE_HETEROGENEOUS_INFO",
+    ),
+    known(0xc56f_010d, "NV_CONF_COMPUTE_CTRL_SET_SECURITY_POLICY"),
+];
+
+/// The control tables of one driver family beyond what all share: the allowlist
+/// ([`R535`]) and the admin-only lists ([`R535_PRIVILEGED`], [`R535_GPU_WIDE`]) hold for
+/// every family; a later family adds what its RM made admin-only.
+#[derive(Debug)]
+pub struct FamilyControls {
+    /// The family's branch (`DriverFamily::branch`).
+    pub branch: u32,
+    /// Controls the family's RM made admin-only, sorted.
+    pub privileged_added: &'static [KnownControl],
+}
+
+/// Every family's additions.
+pub const FAMILY_CONTROLS: [FamilyControls; 2] = [
+    FamilyControls {
+        branch: 535,
+        privileged_added: &[],
+    },
+    FamilyControls {
+        branch: 550,
+        privileged_added: &R550_PRIVILEGED_ADDED,
+    },
+];
+
+/// `cmd` in `table`, sorted by command.
+fn find(table: &'static [KnownControl], cmd: u32) -> Option<&'static KnownControl> {
+    table
         .binary_search_by_key(&cmd, |c| c.cmd)
         .ok()
-        .and_then(|i| R535_PRIVILEGED.get(i))
+        .and_then(|i| table.get(i))
+}
+
+/// The admin-only control `cmd` of `family` (one of [`R535_PRIVILEGED`], [`R535_GPU_WIDE`]
+/// or the family's additions), if it is one.
+pub fn admin_only(cmd: u32, family: &DriverFamily) -> Option<&'static KnownControl> {
+    let added = FAMILY_CONTROLS
+        .iter()
+        .find(|f| f.branch == family.branch)
+        .map_or(&[][..], |f| f.privileged_added);
+    find(&R535_PRIVILEGED, cmd)
         .or_else(|| R535_GPU_WIDE.iter().find(|c| c.cmd == cmd))
+        .or_else(|| find(added, cmd))
 }
 
 /// Whether RM control `cmd`, a known one, is made in the caller's own address space (its
@@ -440,14 +516,13 @@ pub fn control_need(cmd: u32) -> Capabilities {
 
 /// The known control `cmd` of the 535 family, if it is one.
 pub fn known_535(cmd: u32) -> Option<&'static KnownControl> {
-    R535.binary_search_by_key(&cmd, |c| c.cmd)
-        .ok()
-        .and_then(|i| R535.get(i))
+    find(&R535, cmd)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::abi::nv_family::{self, FAMILIES};
 
     #[test]
     fn sorted_unique_and_named() {
@@ -526,9 +601,23 @@ mod tests {
     fn privileged_controls_are_sorted_and_never_allowed() {
         assert!(R535_PRIVILEGED.windows(2).all(|w| w[0].cmd < w[1].cmd));
         for c in R535_PRIVILEGED.iter().chain(R535_GPU_WIDE.iter()) {
-            assert_eq!(admin_only_535(c.cmd), Some(c));
+            for family in FAMILIES {
+                assert_eq!(admin_only(c.cmd, family), Some(c));
+            }
             assert_eq!(known_535(c.cmd), None, "{} is privileged", c.name);
         }
+        // 550's additions are its own, sorted, and new to the shared lists.
+        assert!(R550_PRIVILEGED_ADDED
+            .windows(2)
+            .all(|w| w[0].cmd < w[1].cmd));
+        for c in &R550_PRIVILEGED_ADDED {
+            assert_eq!(admin_only(c.cmd, &nv_family::R550), Some(c));
+            assert_eq!(admin_only(c.cmd, &nv_family::R535), None, "{}", c.name);
+            assert_eq!(known_535(c.cmd), None, "{} is privileged", c.name);
+        }
+        let families: Vec<u32> = FAMILIES.iter().map(|f| f.branch).collect();
+        let tables: Vec<u32> = FAMILY_CONTROLS.iter().map(|f| f.branch).collect();
+        assert_eq!(families, tables, "every family has its control additions");
         // The setters nvidia-smi sends for -c, -pm, -e, -mig and -r.
         for cmd in [
             0x2080_0130,
@@ -537,11 +626,11 @@ mod tests {
             0x2080_0183,
             0x0080_0102,
         ] {
-            assert!(admin_only_535(cmd).is_some(), "{cmd:#x}");
+            assert!(admin_only(cmd, &nv_family::R535).is_some(), "{cmd:#x}");
         }
         // Their queries are open to every client.
         for cmd in [0x2080_0131, 0x0080_0288, 0x2080_0133] {
-            assert!(admin_only_535(cmd).is_none() && known_535(cmd).is_some());
+            assert!(admin_only(cmd, &nv_family::R535).is_none() && known_535(cmd).is_some());
         }
     }
 

@@ -2,8 +2,8 @@
 //! the driver reports in CARD_INFO when the parameter says `auto`, and whether the driver's
 //! version is of a family fakegpu knows.
 
+use super::abi::nv_family::{DriverFamily, Match, FAMILIES};
 use super::abi::nv_frontend::{NvIoctlCardInfo, NV_GPU_MINOR_MAX};
-use super::abi::nv_rm::DriverFamily;
 use super::abi::pod::read_pod;
 use super::nv_proxy::FilterMode;
 use core::mem::size_of;
@@ -143,59 +143,82 @@ pub fn queried_version(version_string: &[u8]) -> Option<&str> {
     plausible.then_some(text)
 }
 
-/// The family whose tables fakegpu applies to a driver of `version`, if it has them: only
-/// 535 today. A driver of any other branch is not fronted, since its layouts and controls
-/// are not the ones fakegpu checks (its minor versions within 535 are all taken as 535).
-pub fn fronted_family(version: &str) -> Option<DriverFamily> {
-    DriverFamily::from_version(version).filter(|f| *f == DriverFamily::R535)
-}
-
 /// How fakegpu fronts a driver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fronting {
-    /// A family whose tables fakegpu has.
-    Known(DriverFamily),
-    /// Any other driver, fronted only because `filter=permissive` says so: the 535 family's
-    /// layouts are guesses for it, so limits that depend on them are refused.
-    Guessed,
+    /// A version one of fakegpu's families lists: its tables were checked against that
+    /// version's headers.
+    Known(&'static DriverFamily),
+    /// Any other version, fronted only because `filter=permissive` says so, with the tables
+    /// of the family of its branch or else the nearest older one (the oldest if none is
+    /// older) as guesses; limits that rest on them are refused.
+    Guessed(&'static DriverFamily),
+}
+
+impl Fronting {
+    /// The family whose tables are applied.
+    pub fn family(self) -> &'static DriverFamily {
+        match self {
+            Fronting::Known(f) | Fronting::Guessed(f) => f,
+        }
+    }
 }
 
 /// How fakegpu fronts a driver of `version` in filter mode `mode`: `None` means not at all
-/// (an unknown family in strict or audit mode).
+/// (a version no family lists, in strict or audit mode: even within a known branch NVIDIA
+/// has changed layouts, so an unchecked minor version is refused rather than trusted).
 pub fn fronting(version: &str, mode: FilterMode) -> Option<Fronting> {
-    match fronted_family(version) {
-        Some(family) => Some(Fronting::Known(family)),
-        None if mode == FilterMode::Permissive => Some(Fronting::Guessed),
-        None => None,
+    match DriverFamily::lookup(version) {
+        Match::Exact(family) => Some(Fronting::Known(family)),
+        Match::SameBranch(_) | Match::Unknown if mode == FilterMode::Permissive => {
+            Some(Fronting::Guessed(DriverFamily::nearest(version)))
+        }
+        Match::SameBranch(_) | Match::Unknown => None,
     }
+}
+
+/// The versions fakegpu knows, for log lines: "535.309.01 550.163.01".
+pub fn known_versions() -> impl Iterator<Item = &'static str> {
+    FAMILIES
+        .into_iter()
+        .flat_map(|f| f.versions.iter().copied())
 }
 
 #[cfg(test)]
 mod version_tests {
     use super::*;
+    use crate::abi::nv_family::{R535, R550};
 
     #[test]
-    fn only_535_is_fronted() {
+    fn exact_versions_are_fronted_others_only_when_permissive() {
         let mut answer = [0u8; 64];
         answer[..10].copy_from_slice(b"535.309.01");
         let version = queried_version(&answer);
         assert_eq!(version, Some("535.309.01"));
-        assert_eq!(fronted_family("535.309.01"), Some(DriverFamily::R535));
-        assert_eq!(fronted_family("535.54.03"), Some(DriverFamily::R535));
-        assert_eq!(fronted_family("550.163.01"), None);
+        for (v, family) in [("535.309.01", &R535), ("550.163.01", &R550)] {
+            assert_eq!(
+                fronting(v, FilterMode::Strict),
+                Some(Fronting::Known(family))
+            );
+        }
+        for (v, guess) in [
+            ("535.54.03", &R535),
+            ("550.54.14", &R550),
+            ("570.124.04", &R550),
+            ("470.256.02", &R535),
+        ] {
+            assert_eq!(fronting(v, FilterMode::Strict), None, "{v}");
+            assert_eq!(fronting(v, FilterMode::Audit), None, "{v}");
+            assert_eq!(
+                fronting(v, FilterMode::Permissive),
+                Some(Fronting::Guessed(guess)),
+                "{v}"
+            );
+        }
+        assert_eq!(DriverFamily::nearest("garbage"), &R535);
         assert_eq!(
-            fronted_family("595.45.04"),
-            None,
-            "known layouts, no control table"
-        );
-        assert_eq!(
-            fronting("535.309.01", FilterMode::Strict),
-            Some(Fronting::Known(DriverFamily::R535))
-        );
-        assert_eq!(fronting("550.163.01", FilterMode::Audit), None);
-        assert_eq!(
-            fronting("550.163.01", FilterMode::Permissive),
-            Some(Fronting::Guessed)
+            known_versions().collect::<Vec<_>>(),
+            ["535.309.01", "550.163.01"]
         );
         assert_eq!(queried_version(&[0u8; 64]), None);
         assert_eq!(queried_version(b"535.1"), None, "not terminated");

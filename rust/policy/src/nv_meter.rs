@@ -4,8 +4,9 @@
 //!
 //! Everything here decodes fakegpu's own copy of the parameters, never the caller's memory.
 
+use super::abi::nv_family::DriverFamily;
 use super::abi::nv_rm::{
-    class, device_alloc_params, memory_alloc_params, os_desc_alloc_params, vid_heap, DriverFamily,
+    class, device_alloc_params, memory_alloc_params, os_desc_alloc_params, vid_heap,
 };
 use super::abi::pod::read_pod;
 
@@ -41,11 +42,10 @@ pub enum Allocation {
 /// 360-byte channel allocation).
 pub const PARAMS_MAX: usize = 1024;
 
-/// How many bytes of allocation parameters the driver copies in for `class_id` (it uses the
-/// class's registered size, not the caller's `paramsSize`); `None` if fakegpu does not know,
-/// in which case it copies the caller's `paramsSize`, up to [`PARAMS_MAX`].
-pub fn alloc_params_size(class_id: u32) -> Option<usize> {
-    let family = DriverFamily::R535;
+/// How many bytes of allocation parameters a driver of `family` copies in for `class_id` (it
+/// uses the class's registered size, not the caller's `paramsSize`); `None` if fakegpu does
+/// not know, in which case it copies the caller's `paramsSize`, up to [`PARAMS_MAX`].
+pub fn alloc_params_size(class_id: u32, family: &DriverFamily) -> Option<usize> {
     Some(match class_id {
         // NV0000_ALLOC_PARAMETERS: hClient, processID, processName[100] (535; 570 adds a
         // pointer).
@@ -55,7 +55,7 @@ pub fn alloc_params_size(class_id: u32) -> Option<usize> {
         class::NV01_MEMORY_LOCAL_USER
         | class::NV01_MEMORY_SYSTEM
         | class::NV01_MEMORY_VIRTUAL
-        | class::NV50_MEMORY_VIRTUAL => family.memory_alloc_params_size(),
+        | class::NV50_MEMORY_VIRTUAL => family.memory_alloc_params_size,
         // libcuda allocates these with `paramsSize` 0: the RM sizes them by class.
         class::FERMI_VASPACE_A => super::abi::nv_rm::VASPACE_ALLOC_PARAMS_SIZE,
         class::FERMI_CONTEXT_SHARE_A => super::abi::nv_rm::ctxshare_alloc_params::SIZE,
@@ -63,7 +63,7 @@ pub fn alloc_params_size(class_id: u32) -> Option<usize> {
         class::NV01_EVENT_OS_EVENT => 24,
         class::NV_CONFIDENTIAL_COMPUTE => 4,
         class::KEPLER_CHANNEL_GROUP_A => 20,
-        c if class::GPFIFO_CHANNELS.contains(&c) => family.channel_alloc_params_size(),
+        c if class::GPFIFO_CHANNELS.contains(&c) => family.channel_alloc_params_size,
         c if class::COMPUTE.contains(&c) => 16,
         // NVB0B5_ALLOCATION_PARAMETERS: version, engineType.
         c if class::DMA_COPY.contains(&c) => 8,
@@ -73,9 +73,9 @@ pub fn alloc_params_size(class_id: u32) -> Option<usize> {
 }
 
 /// The bytes of parameters to copy for an RM_ALLOC of `class_id` whose caller says
-/// `params_size`.
-pub fn alloc_copy_size(class_id: u32, params_size: u32) -> usize {
-    alloc_params_size(class_id).unwrap_or((params_size as usize).min(PARAMS_MAX))
+/// `params_size`, on a driver of `family`.
+pub fn alloc_copy_size(class_id: u32, params_size: u32, family: &DriverFamily) -> usize {
+    alloc_params_size(class_id, family).unwrap_or((params_size as usize).min(PARAMS_MAX))
 }
 
 /// What an RM_ALLOC of `class_id` with parameters `params` creates.
@@ -259,6 +259,7 @@ mod tests {
     }
 
     use super::*;
+    use crate::abi::nv_family::{FAMILIES, R535, R550};
     use crate::abi::pod::write_pod;
     use proptest::prelude::*;
 
@@ -290,8 +291,15 @@ mod tests {
             classify_alloc(class::NV01_ROOT_CLIENT, &[]),
             Allocation::Client
         );
-        assert_eq!(alloc_copy_size(class::NV01_MEMORY_LOCAL_USER, 4), 120);
-        assert_eq!(alloc_copy_size(0x1234, 1 << 20), PARAMS_MAX);
+        assert_eq!(
+            alloc_copy_size(class::NV01_MEMORY_LOCAL_USER, 4, &R535),
+            120
+        );
+        assert_eq!(
+            alloc_copy_size(class::NV01_MEMORY_LOCAL_USER, 4, &R550),
+            128
+        );
+        assert_eq!(alloc_copy_size(0x1234, 1 << 20, &R535), PARAMS_MAX);
         assert_eq!(at_least_charged(1), 4096);
         assert_eq!(at_least_charged(8192), 8192);
         assert_eq!(at_least_charged(u64::MAX), u64::MAX);
@@ -351,7 +359,9 @@ mod tests {
             let mut q = p.clone();
             limit_fb_info(&mut q, 1 << 30, 1 << 20);
             limit_fb_list(&mut q, usize::MAX, 1 << 30, 1 << 20);
-            prop_assert!(alloc_copy_size(class_id, u32::MAX) <= PARAMS_MAX);
+            for family in FAMILIES {
+                prop_assert!(alloc_copy_size(class_id, u32::MAX, family) <= PARAMS_MAX);
+            }
         }
     }
 }

@@ -7,10 +7,10 @@
 //! process as an owner that a later worker call is checked against (new clients). Everything
 //! else runs in the caller's own context.
 
+use super::abi::nv_family::DriverFamily;
 use super::abi::nv_frontend::{esc as fe, NvIoctlRegisterFd};
 use super::abi::nv_rm::{class, esc as rm, Nvos21, Nvos33WithFd, Nvos54, Nvos64};
 use super::abi::nv_status::*;
-use super::abi::nv_uvm::uvm_command;
 use super::abi::pod::read_pod;
 use super::nv_caps::Capabilities;
 use core::mem::{offset_of, size_of};
@@ -224,10 +224,16 @@ pub fn alloc_refusal(class_id: u32) -> Option<(NvStatus, &'static str)> {
 }
 
 /// The route of frontend or RM escape `nr` (already unwrapped from IOCTL_XFER_CMD) with
-/// parameters of `size` bytes, on the ctl or a GPU node. `head` holds the first
-/// `min(size, HEAD_MAX)` bytes of the parameters if [`reads_params`] says the route depends
-/// on them, else it may be empty.
-pub fn route_escape(nr: u8, size: usize, head: &[u8], mode: FilterMode) -> Route {
+/// parameters of `size` bytes, on the ctl or a GPU node of a driver of `family`. `head`
+/// holds the first `min(size, HEAD_MAX)` bytes of the parameters if [`reads_params`] says the
+/// route depends on them, else it may be empty.
+pub fn route_escape(
+    nr: u8,
+    size: usize,
+    head: &[u8],
+    mode: FilterMode,
+    family: &DriverFamily,
+) -> Route {
     let refuse = |refusal, why| Route::Refuse { refusal, why };
     let at = |offset: usize| head.get(offset..).and_then(read_pod::<u32>);
     match nr {
@@ -248,6 +254,8 @@ pub fn route_escape(nr: u8, size: usize, head: &[u8], mode: FilterMode) -> Route
         fe::SYS_PARAMS => refuse(Refusal::Errno(EACCES), "sets a driver-wide parameter"),
         0xd8 => refuse(Refusal::Errno(EACCES), "SET_NUMA_STATUS is for the host"),
         fe::IOCTL_XFER_CMD => refuse(Refusal::Errno(EINVAL), "nested IOCTL_XFER_CMD"),
+        // The result of the file's own open, kept on the file: nothing beyond the caller's.
+        fe::WAIT_OPEN_COMPLETE if family.wait_open_complete => Route::Direct,
         rm::RM_ALLOC => {
             let status_offset = match size {
                 s if s == size_of::<Nvos21>() => offset_of!(Nvos21, status),
@@ -310,7 +318,7 @@ pub fn route_escape(nr: u8, size: usize, head: &[u8], mode: FilterMode) -> Route
             }
             // Admin-only controls change the whole GPU: refused in every mode, whatever the
             // caller's capabilities.
-            if super::nv_controls::admin_only_535(cmd).is_some() {
+            if super::nv_controls::admin_only(cmd, family).is_some() {
                 return refuse(
                     Refusal::Status {
                         offset: status_offset,
@@ -387,10 +395,10 @@ pub fn reads_params(nr: u8) -> bool {
     )
 }
 
-/// The route of raw UVM command `cmd` on the uvm node.
-pub fn route_uvm(cmd: u32, mode: FilterMode) -> Route {
+/// The route of raw UVM command `cmd` on the uvm node of a driver of `family`.
+pub fn route_uvm(cmd: u32, mode: FilterMode, family: &DriverFamily) -> Route {
     const REGISTER_GPU: u32 = 37;
-    match uvm_command(cmd) {
+    match family.uvm.get(cmd) {
         // UVM works on the caller's address space (its va_space and mm).
         Some(c) if c.cmd == REGISTER_GPU => Route::Worker(WorkerCall {
             fd_offsets: c.fd_offsets,
@@ -413,16 +421,59 @@ pub fn route_uvm(cmd: u32, mode: FilterMode) -> Route {
     }
 }
 
-/// The size of the parameters of UVM command `cmd`, if fakegpu knows it.
-pub fn uvm_params_size(cmd: u32) -> Option<usize> {
-    uvm_command(cmd).map(|c| c.size)
+/// The size of the parameters of UVM command `cmd` in `family`, if fakegpu knows it.
+pub fn uvm_params_size(cmd: u32, family: &DriverFamily) -> Option<usize> {
+    family.uvm.get(cmd).map(|c| c.size)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::abi::nv_family::{R535, R550};
     use crate::abi::pod::write_pod;
     use proptest::prelude::*;
+
+    /// Routes on a 535 driver (the 550 differences have their own test).
+    fn route_escape(nr: u8, size: usize, head: &[u8], mode: FilterMode) -> Route {
+        super::route_escape(nr, size, head, mode, &R535)
+    }
+
+    /// Routes UVM commands on a 535 driver.
+    fn route_uvm(cmd: u32, mode: FilterMode) -> Route {
+        super::route_uvm(cmd, mode, &R535)
+    }
+
+    #[test]
+    fn families_route_their_own_escapes_and_layouts() {
+        let wait = |family| super::route_escape(fe::WAIT_OPEN_COMPLETE, 8, &[], STRICT, family);
+        assert_eq!(wait(&R550), Route::Direct);
+        assert!(matches!(wait(&R535), Route::Refuse { .. }));
+        // UVM_MAP_EXTERNAL_ALLOCATION's rmCtrlFd moves with the per-GPU array.
+        let map = |family| match super::route_uvm(33, STRICT, family) {
+            Route::Worker(w) => w.fd_offsets,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(map(&R535), [1184]);
+        assert_eq!(map(&R550), [9248]);
+        assert_eq!(uvm_params_size(68, &R550), Some(9248));
+        // 550 made more controls admin-only (GET_FIPS_STATUS among them).
+        let fips =
+            |family| super::route_escape(rm::RM_CONTROL, 32, &control(0x2080_01e4), STRICT, family);
+        assert!(matches!(
+            fips(&R550),
+            Route::Refuse {
+                why: PRIVILEGED_CONTROL,
+                ..
+            }
+        ));
+        assert!(matches!(
+            fips(&R535),
+            Route::Refuse {
+                why: UNKNOWN_CONTROL,
+                ..
+            }
+        ));
+    }
 
     fn alloc(class_id: u32, size: usize) -> Vec<u8> {
         let mut p = vec![0u8; size];

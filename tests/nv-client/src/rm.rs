@@ -92,7 +92,12 @@ pub fn alloc_memory(
     class: u32,
     size: u64,
 ) -> RmResult<u64> {
-    let mut params = vec![0u8; memory_alloc_params::SIZE_535];
+    // As large as the largest family's, so a driver of any family reads only what is here.
+    let largest = abi::nv_family::FAMILIES
+        .iter()
+        .map(|f| f.memory_alloc_params_size)
+        .max();
+    let mut params = vec![0u8; largest.unwrap_or(0)];
     let at = memory_alloc_params::SIZE_OFFSET;
     params[at..at + 8].copy_from_slice(&size.to_le_bytes());
     match alloc(ctl, client, parent, handle, class, Some(&mut params)) {

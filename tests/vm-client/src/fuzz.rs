@@ -1905,14 +1905,14 @@ impl Fuzzer {
     }
 
     fn op_uvm(&mut self) {
-        use abi::nv_uvm::UVM_COMMANDS;
+        let commands: Vec<_> = abi::nv_uvm::UVM_COMMANDS_535.iter().collect();
         let fd = if self.rng.chance(85) {
             self.fd_for(Kind::Uvm)
         } else {
             self.any_fd()
         };
         let (cmd, len, fd_offsets) = if self.rng.chance(85) {
-            let c = &UVM_COMMANDS[self.rng.below(UVM_COMMANDS.len() as u64) as usize];
+            let c = commands[self.rng.below(commands.len() as u64) as usize];
             (c.cmd, c.size, c.fd_offsets)
         } else {
             let random = self.rng.next() as u32;

@@ -731,7 +731,7 @@ impl Worker {
     /// killed first.
     fn fork_alloc(&mut self, s: &Session) -> Result<(), String> {
         let g = self.rng.below(2) as usize;
-        let mut params = [0u8; memory_alloc_params::SIZE_535];
+        let mut params = [0u8; abi::nv_family::R535.memory_alloc_params_size];
         let at = memory_alloc_params::SIZE_OFFSET;
         params[at..at + 8].copy_from_slice(&(MIB * (1 + self.rng.below(4))).to_le_bytes());
         let mut p = Nvos21 {

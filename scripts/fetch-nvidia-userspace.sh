@@ -7,16 +7,21 @@
 # cannot be fetched.
 #   fetch-nvidia-userspace.sh   ->  DIR with bin/nvidia-smi and lib/libnvidia-ml.so.1, libcuda.so.1,
 #                                   libnvidia-ptxjitcompiler.so.1
+#   fetch-nvidia-userspace.sh 550  ->  the same for another family of scripts/nvidia-families
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
-source "$(dirname "$0")/nvidia-apt.sh"
 FAKEGPU_STEP=nvidia-userspace
 
-NV_VERSION=${NV_VERSION:-535.309.01}
+# The family's version and Debian suite (scripts/nvidia-families).
+branch=${1:-535}
+read -r NV_VERSION NVIDIA_SUITE < <(awk -v b="$branch" '$1 == b { print $2, $3 }' "$FAKEGPU_ROOT/scripts/nvidia-families")
+[ -n "${NV_VERSION:-}" ] || die "no NVIDIA family $branch in scripts/nvidia-families"
+NVIDIA_SUITE=${NVIDIA_SUITE#-}
+source "$(dirname "$0")/nvidia-apt.sh"
 PACKAGES=(nvidia-smi libnvidia-ml1 libcuda1 libnvidia-ptxjitcompiler1)
 out=$FAKEGPU_CACHE/nvidia-userspace-$NV_VERSION
 
-skip() { nvidia_skip "NVIDIA's userspace will NOT be tested against nvsim and fakegpu" "$*"; }
+skip() { nvidia_skip "NVIDIA's $NV_VERSION userspace will NOT be tested against nvsim and fakegpu" "$*"; }
 
 # A cache made for another package list is fetched again.
 if [ "$(cat "$out/.packages" 2>/dev/null)" != "${PACKAGES[*]}" ]; then
@@ -29,7 +34,7 @@ if [ "$(cat "$out/.packages" 2>/dev/null)" != "${PACKAGES[*]}" ]; then
   wanted=()
   for p in "${PACKAGES[@]}"; do
     v=$(nvidia_apt_version "$p" "$NV_VERSION")
-    [ -n "$v" ] || skip "$p $NV_VERSION is not in this mirror"
+    [ -n "$v" ] || skip "$p $NV_VERSION is not in this mirror (suite ${NVIDIA_SUITE:-default})"
     wanted+=("$p=$v")
   done
   (cd "$work" && nvidia_apt apt-get download -qq "${wanted[@]}") >"$NVIDIA_APT_DIR/download.log" 2>&1 ||

@@ -50,6 +50,16 @@ if [ -n "${FAKEGPU_NVIDIA_USERSPACE:-}" ]; then
     nv_libs+=("$nv/usr/lib/x86_64-linux-gnu/libcudart.so.12")
   fi
   LD_LIBRARY_PATH=$FAKEGPU_NVIDIA_USERSPACE/lib copy_libs "$nv"/usr/bin/* "${nv_libs[@]}"
+  basename "$FAKEGPU_NVIDIA_USERSPACE" | sed 's/^nvidia-userspace-//' >"$nv/version"
+fi
+# The 550 family's userspace beside it, under /nvidia-550 (its cases reload nvsim as 550).
+if [ -n "${FAKEGPU_NVIDIA_USERSPACE_550:-}" ]; then
+  nv=$stage/nvidia-550
+  mkdir -p "$nv/usr/bin" "$nv/usr/lib/x86_64-linux-gnu"
+  cp "$FAKEGPU_NVIDIA_USERSPACE_550/bin/nvidia-smi" "$FAKEGPU_BUILD/cuda_probe" "$nv/usr/bin/"
+  cp -P "$FAKEGPU_NVIDIA_USERSPACE_550"/lib/* "$nv/usr/lib/x86_64-linux-gnu/"
+  LD_LIBRARY_PATH=$FAKEGPU_NVIDIA_USERSPACE_550/lib copy_libs "$nv"/usr/bin/* "$nv"/usr/lib/x86_64-linux-gnu/*.so.1
+  basename "$FAKEGPU_NVIDIA_USERSPACE_550" | sed 's/^nvidia-userspace-//' >"$nv/version"
 fi
 # Debugging aids from the host (FAKEGPU_VM_EXTRA="strace gdb"), with their libraries.
 for tool in ${FAKEGPU_VM_EXTRA:-}; do

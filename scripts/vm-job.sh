@@ -51,9 +51,10 @@ bins=$FAKEGPU_ROOT/target/x86_64-unknown-linux-gnu/release
 # probe built against it; then the CUDA runtime on top of it and its probe. (phase runs this
 # with errexit off: each failure returns explicitly.)
 nvidia_userspace() {
-  FAKEGPU_NVIDIA_USERSPACE=$("$FAKEGPU_ROOT/scripts/fetch-nvidia-userspace.sh") || return 1
+  FAKEGPU_NVIDIA_USERSPACE=$("$FAKEGPU_ROOT/scripts/fetch-nvidia-userspace.sh" 535) || return 1
+  FAKEGPU_NVIDIA_USERSPACE_550=$("$FAKEGPU_ROOT/scripts/fetch-nvidia-userspace.sh" 550) || return 1
   FAKEGPU_CUDA_RUNTIME=
-  export FAKEGPU_NVIDIA_USERSPACE FAKEGPU_CUDA_RUNTIME
+  export FAKEGPU_NVIDIA_USERSPACE FAKEGPU_NVIDIA_USERSPACE_550 FAKEGPU_CUDA_RUNTIME
   [ -n "$FAKEGPU_NVIDIA_USERSPACE" ] || return 0
   gcc -Wall -Werror -O2 "$FAKEGPU_ROOT/tests/nvidia-userspace/cuda_probe.c" -ldl -o "$FAKEGPU_BUILD/cuda_probe" ||
     return 1

@@ -22,12 +22,14 @@ use kernel::uaccess::UserSlice;
 /// driver's not-supported status, logged, for any other command.
 pub(crate) fn control(state: &State, file: &NvFile, p: &Nvos54) -> NvStatus {
     let spec = ctrl::spec(p.cmd)
-        .or_else(|| nvsim_ctrl::spec(p.cmd))
+        .or_else(|| nvsim_ctrl::spec(p.cmd, state.family))
         .or_else(|| admin::spec(p.cmd));
-    let Some(spec) = spec else {
+    let Some(mut spec) = spec else {
         log_unimplemented("control", p.cmd, p.params_size as usize);
         return NV_ERR_NOT_SUPPORTED;
     };
+    // Controls whose parameters grew (or shrank) between families have the family's size.
+    spec.size = state.family.control_size(p.cmd).unwrap_or(spec.size);
     control_checked(state, file, p, spec).err().unwrap_or(NV_OK)
 }
 
@@ -392,7 +394,7 @@ fn fb_get_info_v1(params: &[u8], gpu: rm::GpuUsage) -> Result<(), NvStatus> {
 /// Fills the first `count` entries of an FB_GET_INFO list (`{u32 index; u32 data}`, both
 /// versions): total and free framebuffer of the subdevice's GPU, in KiB.
 fn fb_get_info(list: &mut [u8], count: usize, gpu: rm::GpuUsage) -> Result<(), NvStatus> {
-    if count == 0 || count > fb_info::MAX_LIST_SIZE {
+    if count == 0 || count > list.len() / fb_info::ENTRY_SIZE {
         return Err(NV_ERR_INVALID_ARGUMENT);
     }
     let (total_kib, free_kib) = (gpu.fb_size >> 10, (gpu.fb_size - gpu.fb_used) >> 10);

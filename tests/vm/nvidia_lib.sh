@@ -1,16 +1,33 @@
 # What the cases of NVIDIA's own userspace share (nvidia_userspace.sh, cuda_runtime.sh): its
-# root, running its binaries, and nvsim's trace around each case.
+# root, running its binaries, and nvsim's trace around each case. NV_FAMILY=550 runs them
+# with the 550 family's userspace (/nvidia-550) against nvsim simulating that version.
 . /fakegpu/lib.sh
+NV_FAMILY=${NV_FAMILY:-535}
 NV_ROOT=/nvidia
+[ "$NV_FAMILY" = 535 ] || NV_ROOT=/nvidia-$NV_FAMILY
 NV_LIBS=$NV_ROOT/usr/lib/x86_64-linux-gnu
+NV_VERSION=$(cat $NV_ROOT/version 2>/dev/null)
 
 nv() { LD_LIBRARY_PATH=$NV_LIBS "$@"; }
 
 fail() { echo "FAIL: $*"; return 1; }
 
+# nvsim simulating the family's version (reloaded, with fakegpu if it was loaded, when it
+# simulates another).
+use_family() {
+  [ -n "$NV_VERSION" ] || { echo "no $NV_ROOT/version"; return 1; }
+  if lsmod | grep -q nvsim && [ "$(cat /sys/module/nvsim/parameters/version)" != "$NV_VERSION" ]; then
+    fronted=; lsmod | grep -q fakegpu && { rmmod fakegpu || return 1; fronted=1; }
+    unload_nvsim || return 1
+    load_nvsim version="$NV_VERSION" || return 1
+    [ -z "$fronted" ] || load_fakegpu || return 1
+  fi
+  lsmod | grep -q nvsim || load_nvsim version="$NV_VERSION"
+}
+
 # nvsim with trace mode on and the kernel log cleared, so each case sees its own calls.
 setup() {
-  lsmod | grep -q nvsim || load_nvsim || return 1
+  use_family || return 1
   echo 1 > /sys/module/nvsim/parameters/trace
   dmesg -c > /dev/null
 }

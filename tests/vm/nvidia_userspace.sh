@@ -56,7 +56,7 @@ nvidia_smi_memory_report() {
   nv $NV_ROOT/usr/bin/nvidia-smi -q -d MEMORY > /tmp/out 2>&1; rc=$?
   cat /tmp/out
   [ $rc = 0 ] || fail "nvidia-smi -q exited $rc" || return 1
-  grep -Eq '^Driver Version +: 535.309.01$' /tmp/out || fail "driver version" || return 1
+  grep -Eq "^Driver Version +: $NV_VERSION$" /tmp/out || fail "driver version" || return 1
   grep -Eq '^Attached GPUs +: 2$' /tmp/out || fail "attached GPUs" || return 1
   [ "$(grep -Ec '^ +Total +: 4096 MiB$' /tmp/out)" = 2 ] || fail "FB total of both GPUs" || return 1
   [ "$(grep -Ec '^ +Free +: 4096 MiB$' /tmp/out)" = 2 ] || fail "FB free of both GPUs"
@@ -167,7 +167,7 @@ cuda_driver_api_blocking_sync() {
 
 # NVIDIA's userspace in a runc container, as the NVIDIA container toolkit would inject it:
 # its /usr bind-mounted from /nvidia/usr, glibc from the host.
-NV_MOUNTS='{"destination": "/usr", "type": "bind", "source": "/nvidia/usr", "options": ["rbind", "ro"]},
+NV_MOUNTS='{"destination": "/usr", "type": "bind", "source": "'"$NV_ROOT"'/usr", "options": ["rbind", "ro"]},
     {"destination": "/lib", "type": "bind", "source": "/lib", "options": ["rbind", "ro"]},
     {"destination": "/lib64", "type": "bind", "source": "/lib64", "options": ["rbind", "ro"]},'
 NV_ENV='"LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu"'

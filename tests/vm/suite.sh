@@ -73,6 +73,16 @@ if [ -d /nvidia ]; then
 else
   report "NOTICE: NVIDIA's userspace was not fetched (see the nvidia-userspace step): its cases did NOT run"
 fi
+# The same with the 550 family's userspace, nvsim simulating 550.163.01 (then 535 again).
+if [ -d /nvidia-550 ]; then
+  for c in nvidia_smi_list nvidia_smi_query nvidia_smi_memory_report nvidia_smi_compute_apps \
+      cuda_driver_api nvidia_smi_setters nvidia_userspace_in_container nvidia_smi_setters_in_container; do
+    run_case "$c@550" env NV_FAMILY=550 sh /fakegpu/nvidia_userspace.sh "$c"
+  done
+  NV_FAMILY=535 sh /fakegpu/nvidia_userspace.sh use_family || report "FAIL: nvsim could not be reloaded as 535"
+elif [ -d /nvidia ]; then
+  report "NOTICE: NVIDIA's 550 userspace was not fetched (see the nvidia-userspace step): its cases did NOT run"
+fi
 run_case unknown_driver_family_not_fronted sh /fakegpu/cases.sh unknown_driver_family_not_fronted
 run_case unknown_family_fronted_when_permissive sh /fakegpu/cases.sh unknown_family_fronted_when_permissive
 run_case nvidia_driver_pinned_while_fronted sh /fakegpu/cases.sh nvidia_driver_pinned_while_fronted

@@ -33,6 +33,21 @@ pub struct DriverFamily {
     pub wait_open_complete: bool,
     /// The UVM commands, whose per-GPU arrays grew from 32 to 256 entries in 550.
     pub uvm: UvmCommands,
+    /// The parameter sizes of the RM controls whose size differs between families, by
+    /// command (every family lists the same commands). The RM refuses a control whose
+    /// `paramsSize` is not its size (`rs_resource.c`), so nvsim checks these and fakegpu
+    /// sizes its copies by them.
+    pub control_sizes: &'static [(u32, usize)],
+}
+
+impl DriverFamily {
+    /// The parameter size of control `cmd` in this family, if it is one that differs.
+    pub fn control_size(&self, cmd: u32) -> Option<usize> {
+        self.control_sizes
+            .iter()
+            .find(|(c, _)| *c == cmd)
+            .map(|(_, size)| *size)
+    }
 }
 
 /// The 535 branch: Debian bookworm's 535.309.01.
@@ -46,6 +61,26 @@ pub const R535: DriverFamily = DriverFamily {
     export_to_dmabuf_size: 2600,
     wait_open_complete: false,
     uvm: UVM_COMMANDS_535,
+    control_sizes: &[
+        (0x0000_0127, 168),   // NV0000_CTRL_CMD_SYSTEM_GET_P2P_CAPS
+        (0x0073_1347, 32),    // NV0073_CTRL_CMD_DP_SET_TESTPATTERN
+        (0x0073_1360, 16),    // NV0073_CTRL_CMD_DP_GET_LINK_CONFIG
+        (0x0073_1377, 36),    // NV0073_CTRL_CMD_DP_CONFIG_INDEXED_LINK_RATES
+        (0x0080_0292, 644),   // NV0080_CTRL_CMD_GPU_GET_CLASSLIST_V2
+        (0x00f8_0102, 2072),  // NV00F8_CTRL_CMD_DESCRIBE
+        (0x2080_0102, 516),   // NV2080_CTRL_CMD_GPU_GET_INFO_V2
+        (0x2080_012f, 984),   // NV2080_CTRL_CMD_GPU_QUERY_ECC_STATUS
+        (0x2080_0170, 252),   // NV2080_CTRL_CMD_GPU_GET_ENGINES_V2
+        (0x2080_0179, 496),   // NV2080_CTRL_CMD_GPU_GET_ENGINE_RUNLIST_PRI_BASE
+        (0x2080_01a3, 40),    // NV2080_CTRL_CMD_GET_GPU_FABRIC_PROBE_INFO
+        (0x2080_1303, 436),   // NV2080_CTRL_CMD_FB_GET_INFO_V2
+        (0x2080_2409, 15608), // NV2080_CTRL_CMD_NVD_GET_NOCAT_JOURNAL
+        (0x2080_240b, 176),   // NV2080_CTRL_CMD_NVD_SET_NOCAT_JOURNAL_DATA
+        (0x2080_2a05, 144),   // NV2080_CTRL_CMD_CE_UPDATE_PCE_LCE_MAPPINGS
+        (0x2080_2a0a, 68),    // NV2080_CTRL_CMD_CE_GET_ALL_CAPS
+        (0xa081_0101, 4968),  // NVA081_CTRL_CMD_VGPU_CONFIG_SET_INFO
+        (0xcb33_0101, 5),     // NV_CONF_COMPUTE_CTRL_CMD_SYSTEM_GET_CAPABILITIES
+    ],
 };
 
 /// The 550 branch: Debian trixie's 550.163.01.
@@ -59,6 +94,26 @@ pub const R550: DriverFamily = DriverFamily {
     export_to_dmabuf_size: 2600,
     wait_open_complete: true,
     uvm: UVM_COMMANDS_550,
+    control_sizes: &[
+        (0x0000_0127, 176),   // NV0000_CTRL_CMD_SYSTEM_GET_P2P_CAPS
+        (0x0073_1347, 56),    // NV0073_CTRL_CMD_DP_SET_TESTPATTERN
+        (0x0073_1360, 20),    // NV0073_CTRL_CMD_DP_GET_LINK_CONFIG
+        (0x0073_1377, 44),    // NV0073_CTRL_CMD_DP_CONFIG_INDEXED_LINK_RATES
+        (0x0080_0292, 700),   // NV0080_CTRL_CMD_GPU_GET_CLASSLIST_V2
+        (0x00f8_0102, 2120),  // NV00F8_CTRL_CMD_DESCRIBE
+        (0x2080_0102, 524),   // NV2080_CTRL_CMD_GPU_GET_INFO_V2
+        (0x2080_012f, 1024),  // NV2080_CTRL_CMD_GPU_QUERY_ECC_STATUS
+        (0x2080_0170, 260),   // NV2080_CTRL_CMD_GPU_GET_ENGINES_V2
+        (0x2080_0179, 512),   // NV2080_CTRL_CMD_GPU_GET_ENGINE_RUNLIST_PRI_BASE
+        (0x2080_01a3, 48),    // NV2080_CTRL_CMD_GET_GPU_FABRIC_PROBE_INFO
+        (0x2080_1303, 444),   // NV2080_CTRL_CMD_FB_GET_INFO_V2
+        (0x2080_2409, 15656), // NV2080_CTRL_CMD_NVD_GET_NOCAT_JOURNAL
+        (0x2080_240b, 104),   // NV2080_CTRL_CMD_NVD_SET_NOCAT_JOURNAL_DATA
+        (0x2080_2a05, 152),   // NV2080_CTRL_CMD_CE_UPDATE_PCE_LCE_MAPPINGS
+        (0x2080_2a0a, 136),   // NV2080_CTRL_CMD_CE_GET_ALL_CAPS
+        (0xa081_0101, 5104),  // NVA081_CTRL_CMD_VGPU_CONFIG_SET_INFO
+        (0xcb33_0101, 6),     // NV_CONF_COMPUTE_CTRL_CMD_SYSTEM_GET_CAPABILITIES
+    ],
 };
 
 /// Every family fakegpu and nvsim know.
@@ -143,6 +198,12 @@ mod tests {
                 f.export_to_dmabuf_size,
                 core::mem::size_of::<NvIoctlExportToDmaBufFd>()
             );
+            let cmds =
+                |g: &DriverFamily| g.control_sizes.iter().map(|(c, _)| *c).collect::<Vec<_>>();
+            assert_eq!(cmds(f), cmds(&R535), "the same commands in every family");
         }
+        // FB_GET_INFO_V2's list: 54 entries in 535, 55 in 550.
+        assert_eq!(R535.control_size(0x2080_1303), Some(4 + 8 * 54));
+        assert_eq!(R550.control_size(0x2080_1303), Some(4 + 8 * 55));
     }
 }

@@ -377,6 +377,10 @@ pub mod class {
     pub const NV01_DEVICE_0: u32 = 0x80;
     /// `NV20_SUBDEVICE_0`.
     pub const NV20_SUBDEVICE_0: u32 = 0x2080;
+    /// `NV2081_BINAPI`: a handle under a subdevice for the binary API's opaque controls
+    /// (parameters optional: one reserved u32). libcuda 550 allocates one at `cuInit`; the
+    /// RM has it in 535 too.
+    pub const NV2081_BINAPI: u32 = 0x2081;
     /// `NV50_MEMORY_VIRTUAL`.
     pub const NV50_MEMORY_VIRTUAL: u32 = 0x50a0;
     /// `FERMI_VASPACE_A`.

@@ -12,6 +12,7 @@
 
 use crate::abi::nv_rm::Nvos54;
 use crate::policy::nv_controls;
+use crate::abi::nv_family::DriverFamily;
 use crate::proxy::private_call::PrivateCall;
 use core::mem::offset_of;
 use kernel::ffi::c_long;
@@ -21,11 +22,15 @@ use kernel::prelude::*;
 pub(crate) const PARAMS_AT: usize = offset_of!(Nvos54, params);
 
 /// Adds control `p`'s parameters (`params_size` bytes at `params`) to `call`, its NVOS54's
-/// copy, and marks where it is made. Parameters too large for fakegpu's copy fail the call
-/// with EINVAL (no control fakegpu knows has them).
-pub(crate) fn with_params<'a>(mut call: PrivateCall<'a>, p: &Nvos54) -> Result<PrivateCall<'a>> {
+/// copy, and marks where it is made (by `family`'s table). Parameters too large for
+/// fakegpu's copy fail the call with EINVAL (no control fakegpu knows has them).
+pub(crate) fn with_params<'a>(
+    mut call: PrivateCall<'a>,
+    p: &Nvos54,
+    family: &DriverFamily,
+) -> Result<PrivateCall<'a>> {
     call.follow(PARAMS_AT, p.params_size as usize)?;
-    if nv_controls::made_in_caller_mm(p.cmd) {
+    if nv_controls::made_in_caller_mm(p.cmd, family) {
         call.in_caller_mm();
     }
     Ok(call)
@@ -33,8 +38,13 @@ pub(crate) fn with_params<'a>(mut call: PrivateCall<'a>, p: &Nvos54) -> Result<P
 
 /// Makes known control `p` on `call`, its NVOS54's copy, and writes the driver's answer
 /// back to the caller's NVOS54 at `ptr` and its parameters.
-pub(crate) fn make(call: PrivateCall<'_>, p: &Nvos54, ptr: usize) -> Result<c_long> {
-    let mut call = with_params(call, p)?;
+pub(crate) fn make(
+    call: PrivateCall<'_>,
+    p: &Nvos54,
+    ptr: usize,
+    family: &DriverFamily,
+) -> Result<c_long> {
+    let mut call = with_params(call, p, family)?;
     let ret = call.run()?;
     call.answer(ptr, ret)
 }

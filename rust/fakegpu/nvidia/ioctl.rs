@@ -110,7 +110,7 @@ fn escape_ioctl(
     };
     // A control that needs a capability (monitoring's own) the caller's cgroup lacks.
     if let Some(p) = control {
-        let need = nv_controls::control_need(p.cmd);
+        let need = nv_controls::control_need(p.cmd, nv.family);
         let forwarded = !matches!(route, Route::Refuse { .. });
         if forwarded
             && need != Capabilities::NONE
@@ -171,19 +171,21 @@ fn escape_ioctl(
                 }
                 _ => {}
             }
+            // V2's list is 54 entries long in 535, 55 in 550: the family says its size.
+            let v2_size = nv.family.control_size(p.cmd).unwrap_or(fb_info::PARAMS_SIZE);
             let version = match (p.cmd, p.params_size as usize) {
-                (ctrl::NV2080_CTRL_CMD_FB_GET_INFO_V2, fb_info::PARAMS_SIZE) => Some(2),
+                (ctrl::NV2080_CTRL_CMD_FB_GET_INFO_V2, s) if s == v2_size => Some(2),
                 (ctrl::NV2080_CTRL_CMD_FB_GET_INFO, fb_info::V1_PARAMS_SIZE) => Some(1),
                 _ => None,
             };
             if let Some(version) = version {
                 if let Some(limits) = super::meter::fb_limits(nv, p.h_client, p.h_object) {
                     calls::count(calls::Route::Private);
-                    return super::meter::fb_info_limited(copy, &p, ptr, version, limits);
+                    return super::meter::fb_info_limited(copy, &p, ptr, version, limits, nv.family);
                 }
             }
             calls::count(calls::Route::Private);
-            return super::controls::make(copy, &p, ptr);
+            return super::controls::make(copy, &p, ptr, nv.family);
         }
     }
     if let Some(result) = metered(fake, ioctl, forward_cmd, ptr, nr, size, route, nv) {

@@ -903,12 +903,15 @@ pub(crate) fn fb_info_limited(
     ptr: usize,
     version: u8,
     (limit, headroom): (u64, u64),
+    family: &crate::abi::nv_family::DriverFamily,
 ) -> Result<c_long> {
     use crate::abi::nv_rm::fb_info;
+    /// Entries of the longest FB_GET_INFO list of any family (55 in 550).
+    const LIST_MAX: usize = 64;
     // Made on fakegpu's copy of the control (`controls.rs`), then corrected where the
     // driver's answer went back to.
     let params = control.params;
-    let mut call = super::controls::with_params(copy, control)?;
+    let mut call = super::controls::with_params(copy, control, family)?;
     let ret = call.run()?;
     let ret = call.answer(ptr, ret)?;
     let mut status = [0u8; 4];
@@ -926,8 +929,9 @@ pub(crate) fn fb_info_limited(
     UserSlice::new(params, head.len())
         .reader()
         .read_slice(&mut head)?;
+    // At most what the largest family's list holds (the driver has checked the count).
     let count = read_pod::<u32>(&head).unwrap_or(0) as usize;
-    let count = count.min(fb_info::MAX_LIST_SIZE);
+    let count = count.min(LIST_MAX);
     let list_at = if version == 1 {
         head.get(fb_info::V1_LIST_AT..)
             .and_then(read_pod::<u64>)
@@ -936,7 +940,7 @@ pub(crate) fn fb_info_limited(
     } else {
         params.checked_add(4).ok_or(EFAULT)?
     };
-    let mut list = [0u8; fb_info::MAX_LIST_SIZE * fb_info::ENTRY_SIZE];
+    let mut list = [0u8; LIST_MAX * fb_info::ENTRY_SIZE];
     let list = list.get_mut(..count * fb_info::ENTRY_SIZE).ok_or(EINVAL)?;
     UserSlice::new(list_at, list.len())
         .reader()

@@ -4,6 +4,7 @@
 //! the simulated GPUs' CARD_INFO records. Parameter layouts are the 535 headers'
 //! (`ctrl0000gpu.h`, `ctrl0000system.h`, `ctrl2080*.h`, `ctrl0080*.h`).
 
+use super::abi::nv_family::DriverFamily;
 use super::abi::nv_rm::ctrl::{Spec, Target};
 use super::abi::nv_status::*;
 use super::abi::pod::{read_pod, write_pod};
@@ -37,6 +38,14 @@ pub const GPU_GET_UUID_FROM_GPU_ID: u32 = 0x275;
 pub const GPU_DETACH_IDS: u32 = 0x216;
 /// `NV0000_CTRL_CMD_GPU_QUERY_DRAIN_STATE`.
 pub const GPU_QUERY_DRAIN_STATE: u32 = 0x279;
+/// `NV0000_CTRL_CMD_SYSTEM_GET_FEATURES`: no UEFI, no EFI-initialised display, no IMEX
+/// channels (libcuda 550 asks).
+pub const SYSTEM_GET_FEATURES: u32 = 0x1f0;
+/// `NV0000_CTRL_CMD_GPU_ASYNC_ATTACH_ID` (550 on): starts attaching one GPU in the
+/// background; the RM only checks that the id is a probed GPU's.
+pub const GPU_ASYNC_ATTACH_ID: u32 = 0x289;
+/// `NV0000_CTRL_CMD_GPU_WAIT_ATTACH_ID` (550 on): waits for that; nothing for the RM to do.
+pub const GPU_WAIT_ATTACH_ID: u32 = 0x290;
 /// `NV0000_CTRL_CMD_SYSTEM_GET_BUILD_VERSION`: the strings go to pointers in the params.
 pub const SYSTEM_GET_BUILD_VERSION: u32 = 0x101;
 /// `NV0000_CTRL_CMD_SYSTEM_GET_BUILD_VERSION_V2`.
@@ -327,7 +336,12 @@ const P2P_CAPS_AT: usize = 72;
 const P2P_CAPS_SELF: u32 = 0x67;
 
 /// The commands answered here, with their exact sizes and targets.
-pub const SPECS: [Spec; 59] = [
+pub const SPECS: [Spec; 60] = [
+    Spec {
+        cmd: SYSTEM_GET_FEATURES,
+        size: 4,
+        target: Target::Client,
+    },
     Spec {
         cmd: GPU_QUERY_ECC_STATUS,
         size: ECC_UNITS * ECC_UNIT_SIZE + 24,
@@ -626,9 +640,32 @@ pub const SPECS: [Spec; 59] = [
 ];
 
 /// The spec of `cmd`, if it is answered here.
-pub fn spec(cmd: u32) -> Option<Spec> {
-    SPECS.iter().copied().find(|s| s.cmd == cmd)
+pub fn spec(cmd: u32, family: &DriverFamily) -> Option<Spec> {
+    let since_550: &[Spec] = if family.branch >= 550 {
+        &SPECS_SINCE_550
+    } else {
+        &[]
+    };
+    SPECS
+        .iter()
+        .chain(since_550)
+        .copied()
+        .find(|s| s.cmd == cmd)
 }
+
+/// The controls nvsim answers that the 550 RM added.
+const SPECS_SINCE_550: [Spec; 2] = [
+    Spec {
+        cmd: GPU_ASYNC_ATTACH_ID,
+        size: 4,
+        target: Target::Client,
+    },
+    Spec {
+        cmd: GPU_WAIT_ATTACH_ID,
+        size: 4,
+        target: Target::Client,
+    },
+];
 
 /// What an answer may depend on.
 pub struct Context<'a> {
@@ -858,6 +895,12 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
                 .ok_or(NV_ERR_INVALID_ARGUMENT)?;
             put(params, 4, NV_OK);
         }
+        GPU_ASYNC_ATTACH_ID => {
+            ctx.gpu_by_id(word(params, 0))
+                .ok_or(NV_ERR_INVALID_ARGUMENT)?;
+        }
+        GPU_WAIT_ATTACH_ID => {}
+        SYSTEM_GET_FEATURES => put(params, 0, 0),
         GPU_ATTACH_IDS => {
             // Attaching is the RM's bookkeeping only: every id must be known (or the
             // "all probed GPUs" marker).
@@ -952,7 +995,13 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
                     *byte = caps;
                 }
             }
-            put(params, 64, (1 << CE_CAPS.len()) - 1);
+            // The mask follows the table: a u32 at 64 after 32 engines (535), a u64 at 128
+            // after 64 (550); either way the last 8-aligned offset before 4 bytes from the end.
+            put(
+                params,
+                (params.len().saturating_sub(4)) & !7,
+                (1 << CE_CAPS.len()) - 1,
+            );
         }
         GR_GET_CAPS_V2 => {
             if let Some(caps) = params.get_mut(..23) {
@@ -996,8 +1045,9 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
         GPU_GET_MEMOP_ENABLE => put(params, 0, 0),
         GPU_GET_SIMULATION_INFO => put(params, 0, 0),
         GPU_GET_INFO_V2 => {
+            // 64 entries in 535, 65 in 550: as many as the family's size holds.
             let count = word(params, 0) as usize;
-            if count > GPU_INFO_MAX {
+            if count > params.len().saturating_sub(4) / 8 {
                 return Err(NV_ERR_INVALID_ARGUMENT);
             }
             // Every capability off (no SLI, ATS, EGM, ...), but the SM version and MIG's
@@ -1095,7 +1145,9 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
         }
         GPU_QUERY_ECC_STATUS => {
             params.fill(0);
-            for unit in params.chunks_exact_mut(ECC_UNIT_SIZE).take(ECC_UNITS) {
+            // 24 units in 535, 25 in 550: as many as the family's size holds.
+            let units = params.len().saturating_sub(24) / ECC_UNIT_SIZE;
+            for unit in params.chunks_exact_mut(ECC_UNIT_SIZE).take(units) {
                 // enabled, scrubComplete, supported
                 unit[..3].fill(1);
             }
@@ -1159,6 +1211,7 @@ mod tests {
     }
 
     use super::*;
+    use crate::abi::nv_family::{R535, R550};
     use crate::abi::pod::read_pod;
 
     fn gpus() -> [SimGpu; 2] {
@@ -1175,7 +1228,7 @@ mod tests {
             settings: Settings::default(),
         };
         let mut buf = [0u8; 1024];
-        let size = spec(cmd).map(|s| s.size).unwrap_or(0);
+        let size = spec(cmd, &R535).map(|s| s.size).unwrap_or(0);
         setup(&mut buf[..size]);
         let r = answer(cmd, &mut buf[..size], &ctx);
         (r, buf)
@@ -1194,7 +1247,7 @@ mod tests {
             clocks: || (7, 9),
             settings: Settings::default(),
         };
-        let mut buf = vec![0xaau8; spec(cmd).map(|s| s.size).unwrap_or(0)];
+        let mut buf = vec![0xaau8; spec(cmd, &R535).map(|s| s.size).unwrap_or(0)];
         setup(&mut buf);
         let r = answer(cmd, &mut buf, &ctx);
         (r, buf)
@@ -1235,7 +1288,12 @@ mod tests {
             assert_eq!(r, Ok(()));
             assert!(buf.iter().all(|&b| b == 0), "{cmd:#x}");
         }
-        assert_eq!(spec(NVLINK_GET_NVLINK_STATUS).map(|s| s.size), Some(5896));
+        assert_eq!(
+            spec(NVLINK_GET_NVLINK_STATUS, &R535).map(|s| s.size),
+            Some(5896)
+        );
+        assert_eq!(spec(GPU_ASYNC_ATTACH_ID, &R535), None, "550 on");
+        assert_eq!(spec(GPU_ASYNC_ATTACH_ID, &R550).map(|s| s.size), Some(4));
     }
 
     #[test]

@@ -78,6 +78,8 @@ pub enum Request {
     Plain,
     /// Likewise, but allowed under a client only (the confidential-computing object).
     UnderClient,
+    /// Likewise, but allowed under a subdevice only (the binary API's handle).
+    UnderSubdevice,
     /// A channel group (TSG).
     ChannelGroup,
     /// A GPFIFO channel on engine `engine_type` (`NV2080_ENGINE_TYPE_*`).
@@ -788,6 +790,12 @@ impl<S: SlotStorage> RmStore<S> {
                 }
                 (Kind::Plain, None)
             }
+            Request::UnderSubdevice => {
+                if parent_obj.kind != Kind::Subdevice {
+                    return Err(NV_ERR_INVALID_OBJECT_PARENT);
+                }
+                (Kind::Plain, gpu)
+            }
             Request::ChannelGroup => {
                 gpu.ok_or(NV_ERR_INVALID_OBJECT_PARENT)?;
                 (Kind::ChannelGroup, gpu)
@@ -1226,6 +1234,7 @@ pub fn decode_alloc(class_id: u32, params: &[u8]) -> Result<Alloc, NvStatus> {
         }
         c if class::USERMODE.contains(&c) => Request::Plain,
         class::NV_CONFIDENTIAL_COMPUTE => Request::UnderClient,
+        class::NV2081_BINAPI => Request::UnderSubdevice,
         // Memory lists describe existing pages: no new memory.
         c if class::PRIVILEGED.contains(&c) => Request::Plain,
         _ => return Err(NV_ERR_INVALID_CLASS),
@@ -1527,6 +1536,9 @@ mod tests {
         );
         let r = s.alloc(1, client, device, 0x300, cc, Request::UnderClient);
         assert_eq!(r, Err(NV_ERR_INVALID_OBJECT_PARENT));
+        let binapi = class::NV2081_BINAPI;
+        let r = s.alloc(1, client, device, 0x302, binapi, Request::UnderSubdevice);
+        assert_eq!(r, Err(NV_ERR_INVALID_OBJECT_PARENT), "a subdevice's only");
         assert!(s
             .alloc(1, client, client, 0x301, cc, Request::UnderClient)
             .is_ok());

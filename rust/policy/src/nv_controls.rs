@@ -86,11 +86,12 @@ const fn closed(cmd: u32, name: &'static str) -> KnownControl {
 }
 
 /// The 535 family's known controls, sorted by command.
-pub const R535: [KnownControl; 83] = [
+pub const R535: [KnownControl; 84] = [
     pointers(0x0000_0101, "NV0000_CTRL_CMD_SYSTEM_GET_BUILD_VERSION"),
     pointers(0x0000_0127, "NV0000_CTRL_CMD_SYSTEM_GET_P2P_CAPS"),
     known(0x0000_013a, "NV0000_CTRL_CMD_SYSTEM_GET_P2P_CAPS_MATRIX"),
     known(0x0000_013e, "NV0000_CTRL_CMD_SYSTEM_GET_BUILD_VERSION_V2"),
+    known(0x0000_01f0, "NV0000_CTRL_CMD_SYSTEM_GET_FEATURES"),
     known(0x0000_0201, "NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS"),
     pointers(0x0000_0202, "NV0000_CTRL_CMD_GPU_GET_ID_INFO"),
     known(0x0000_0203, "NV0000_CTRL_CMD_GPU_GET_INIT_STATUS"),
@@ -459,13 +460,23 @@ pub const R550_PRIVILEGED_ADDED: [KnownControl; 19] = [
     known(0xc56f_010d, "NV_CONF_COMPUTE_CTRL_SET_SECURITY_POLICY"),
 ];
 
+/// The controls of the 550 RM its userspace sends that 535's lacks: NVML attaches GPUs in
+/// the background (the RM only checks the GPU id; the wait is a no-op in the RM).
+pub const R550_ADDED: [KnownControl; 2] = [
+    known(0x0000_0289, "NV0000_CTRL_CMD_GPU_ASYNC_ATTACH_ID"),
+    known(0x0000_0290, "NV0000_CTRL_CMD_GPU_WAIT_ATTACH_ID"),
+];
+
 /// The control tables of one driver family beyond what all share: the allowlist
 /// ([`R535`]) and the admin-only lists ([`R535_PRIVILEGED`], [`R535_GPU_WIDE`]) hold for
-/// every family; a later family adds what its RM made admin-only.
+/// every family; a later family adds the controls its userspace needs and what its RM made
+/// admin-only.
 #[derive(Debug)]
 pub struct FamilyControls {
     /// The family's branch (`DriverFamily::branch`).
     pub branch: u32,
+    /// Controls the family adds to the allowlist, sorted.
+    pub allowed_added: &'static [KnownControl],
     /// Controls the family's RM made admin-only, sorted.
     pub privileged_added: &'static [KnownControl],
 }
@@ -474,13 +485,20 @@ pub struct FamilyControls {
 pub const FAMILY_CONTROLS: [FamilyControls; 2] = [
     FamilyControls {
         branch: 535,
+        allowed_added: &[],
         privileged_added: &[],
     },
     FamilyControls {
         branch: 550,
+        allowed_added: &R550_ADDED,
         privileged_added: &R550_PRIVILEGED_ADDED,
     },
 ];
+
+/// `family`'s additions (none for a family without an entry).
+fn additions(family: &DriverFamily) -> Option<&'static FamilyControls> {
+    FAMILY_CONTROLS.iter().find(|f| f.branch == family.branch)
+}
 
 /// `cmd` in `table`, sorted by command.
 fn find(table: &'static [KnownControl], cmd: u32) -> Option<&'static KnownControl> {
@@ -493,25 +511,29 @@ fn find(table: &'static [KnownControl], cmd: u32) -> Option<&'static KnownContro
 /// The admin-only control `cmd` of `family` (one of [`R535_PRIVILEGED`], [`R535_GPU_WIDE`]
 /// or the family's additions), if it is one.
 pub fn admin_only(cmd: u32, family: &DriverFamily) -> Option<&'static KnownControl> {
-    let added = FAMILY_CONTROLS
-        .iter()
-        .find(|f| f.branch == family.branch)
-        .map_or(&[][..], |f| f.privileged_added);
+    let added = additions(family).map_or(&[][..], |f| f.privileged_added);
     find(&R535_PRIVILEGED, cmd)
         .or_else(|| R535_GPU_WIDE.iter().find(|c| c.cmd == cmd))
         .or_else(|| find(added, cmd))
 }
 
-/// Whether RM control `cmd`, a known one, is made in the caller's own address space (its
-/// parameters may point into it), not in fakegpu's scratch space.
-pub fn made_in_caller_mm(cmd: u32) -> bool {
-    known_535(cmd).is_some_and(|c| c.layout != Layout::Plain)
+/// Whether RM control `cmd`, a known one of `family`, is made in the caller's own address
+/// space (its parameters may point into it), not in fakegpu's scratch space.
+pub fn made_in_caller_mm(cmd: u32, family: &DriverFamily) -> bool {
+    known_control(cmd, family).is_some_and(|c| c.layout != Layout::Plain)
 }
 
-/// What RM control `cmd` needs in the 535 family: its known entry's capability; nothing
-/// for any other control (it is refused or audited by the filter on its own).
-pub fn control_need(cmd: u32) -> Capabilities {
-    known_535(cmd).map_or(Capabilities::NONE, |c| c.need)
+/// What RM control `cmd` needs in `family`: its known entry's capability; nothing for any
+/// other control (it is refused or audited by the filter on its own).
+pub fn control_need(cmd: u32, family: &DriverFamily) -> Capabilities {
+    known_control(cmd, family).map_or(Capabilities::NONE, |c| c.need)
+}
+
+/// The known control `cmd` of `family` (the shared allowlist or the family's additions), if
+/// it is one.
+pub fn known_control(cmd: u32, family: &DriverFamily) -> Option<&'static KnownControl> {
+    let added = additions(family).map_or(&[][..], |f| f.allowed_added);
+    find(&R535, cmd).or_else(|| find(added, cmd))
 }
 
 /// The known control `cmd` of the 535 family, if it is one.
@@ -562,7 +584,10 @@ mod tests {
         assert!(R535
             .iter()
             .all(|c| (c.layout == Layout::Closed) == c.name.starts_with("closed RM")));
-        assert!(made_in_caller_mm(0x2080_1201) && !made_in_caller_mm(0x2080_0110));
+        assert!(
+            made_in_caller_mm(0x2080_1201, &nv_family::R535)
+                && !made_in_caller_mm(0x2080_0110, &nv_family::R535)
+        );
     }
 
     #[test]
@@ -588,10 +613,10 @@ mod tests {
         assert!(R535
             .iter()
             .all(|c| c.need == Capabilities::NONE || c.need == Capabilities::UTILITY));
-        assert!(!Capabilities::COMPUTE.allows(control_need(0x2080_018d)));
-        assert!(Capabilities::NONE.allows(control_need(0x2080_0110)));
+        assert!(!Capabilities::COMPUTE.allows(control_need(0x2080_018d, &nv_family::R535)));
+        assert!(Capabilities::NONE.allows(control_need(0x2080_0110, &nv_family::R535)));
         assert_eq!(
-            control_need(0x2080_0130),
+            control_need(0x2080_0130, &nv_family::R535),
             Capabilities::NONE,
             "refused anyway"
         );
@@ -614,6 +639,11 @@ mod tests {
             assert_eq!(admin_only(c.cmd, &nv_family::R550), Some(c));
             assert_eq!(admin_only(c.cmd, &nv_family::R535), None, "{}", c.name);
             assert_eq!(known_535(c.cmd), None, "{} is privileged", c.name);
+        }
+        // 550's own controls are known to 550 only.
+        for c in &R550_ADDED {
+            assert_eq!(known_control(c.cmd, &nv_family::R550), Some(c));
+            assert_eq!(known_control(c.cmd, &nv_family::R535), None);
         }
         let families: Vec<u32> = FAMILIES.iter().map(|f| f.branch).collect();
         let tables: Vec<u32> = FAMILY_CONTROLS.iter().map(|f| f.branch).collect();

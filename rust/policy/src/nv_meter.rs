@@ -61,7 +61,7 @@ pub fn alloc_params_size(class_id: u32, family: &DriverFamily) -> Option<usize> 
         class::FERMI_CONTEXT_SHARE_A => super::abi::nv_rm::ctxshare_alloc_params::SIZE,
         class::NV01_MEMORY_SYSTEM_OS_DESCRIPTOR => os_desc_alloc_params::SIZE,
         class::NV01_EVENT_OS_EVENT => 24,
-        class::NV_CONFIDENTIAL_COMPUTE => 4,
+        class::NV_CONFIDENTIAL_COMPUTE | class::NV2081_BINAPI => 4,
         class::KEPLER_CHANNEL_GROUP_A => 20,
         c if class::GPFIFO_CHANNELS.contains(&c) => family.channel_alloc_params_size,
         c if class::COMPUTE.contains(&c) => 16,
@@ -216,7 +216,7 @@ pub fn limit_fb_list(list: &mut [u8], count: usize, limit: u64, headroom: u64) {
     use super::abi::nv_rm::fb_info;
     let kib = |bytes: u64| u32::try_from(bytes >> 10).unwrap_or(u32::MAX);
     let entries = list.chunks_exact_mut(fb_info::ENTRY_SIZE);
-    for entry in entries.take(count.min(fb_info::MAX_LIST_SIZE)) {
+    for entry in entries.take(count) {
         let cap = match read_pod::<u32>(entry) {
             Some(
                 fb_info::TOTAL_RAM_SIZE

@@ -183,9 +183,10 @@ pub fn alloc_kind(class_id: u32) -> Option<AllocKind> {
         // Memory lists name physical pages, another tenant's too: refused before the driver,
         // whatever the caller's capabilities (see [`alloc_refusal`]).
         c if class::PRIVILEGED.contains(&c) => AllocKind::Privileged,
-        class::NV20_SUBDEVICE_0 | class::NV01_EVENT_OS_EVENT | class::NV_CONFIDENTIAL_COMPUTE => {
-            AllocKind::Other
-        }
+        class::NV20_SUBDEVICE_0
+        | class::NV01_EVENT_OS_EVENT
+        | class::NV_CONFIDENTIAL_COMPUTE
+        | class::NV2081_BINAPI => AllocKind::Other,
         // Memory, VA spaces, channels and their groups, engine objects: what needs one of
         // the driver capabilities (`nv_caps`) is what fakegpu knows of an engine's work.
         c if super::nv_caps::alloc_need(c) != Capabilities::NONE => AllocKind::Other,
@@ -335,7 +336,7 @@ pub fn route_escape(
                     },
                     why,
                 ),
-                None if control_known(cmd) => Route::Direct,
+                None if control_known(cmd, family) => Route::Direct,
                 None => match mode {
                     FilterMode::Strict => refuse(
                         Refusal::Status {
@@ -377,9 +378,9 @@ pub const UNKNOWN_CONTROL: &str = "an RM control fakegpu does not know";
 /// Why a control is refused in every mode: the RM lets only an administrator send it.
 pub const PRIVILEGED_CONTROL: &str = "an admin-only RM control (changes the whole GPU)";
 
-/// Whether RM control `cmd` is one fakegpu knows (the 535 family's table).
-pub fn control_known(cmd: u32) -> bool {
-    super::nv_controls::known_535(cmd).is_some()
+/// Whether RM control `cmd` is one fakegpu knows in `family`'s tables.
+pub fn control_known(cmd: u32, family: &DriverFamily) -> bool {
+    super::nv_controls::known_control(cmd, family).is_some()
 }
 
 /// How many leading bytes of the parameters [`route_escape`] and the worker may read: enough

@@ -16,6 +16,7 @@
 //! Exit status 0 when every call returned NV_OK.
 
 use abi::ioc::{ioc, IOC_READ, IOC_WRITE};
+use abi::nv_family::DriverFamily;
 use abi::nv_frontend::*;
 use abi::nv_uvm::{NvProcessorUuid, UvmInitializeParams, UvmRegisterGpuParams};
 use nv_client::ioctl;
@@ -100,6 +101,8 @@ struct Session {
     ctl: OwnedFd,
     _gpu: OwnedFd,
     client: u32,
+    /// The family of the driver's version, whose layouts the calls take.
+    family: &'static DriverFamily,
 }
 
 /// libcuda's start-up on the RM side: version, cards, client, device, subdevice.
@@ -158,11 +161,12 @@ fn start(args: &Args, out: &mut Json) -> Result<Session, String> {
         ctl,
         _gpu: gpu,
         client,
+        family: DriverFamily::nearest(&version),
     })
 }
 
 fn fb_info(s: &Session, out: &mut Json) -> Result<(), String> {
-    let (total, free) = rm::fb_total_free_kib(&s.ctl, s.client, SUBDEVICE)
+    let (total, free) = rm::fb_total_free_kib(&s.ctl, s.client, SUBDEVICE, s.family)
         .ok()
         .map_err(|e| format!("FB_GET_INFO_V2: {e}"))?;
     out.field("fb_total_mib", total / 1024)

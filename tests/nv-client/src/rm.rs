@@ -2,6 +2,7 @@
 
 use crate::ioctl;
 use abi::ioc::iowr;
+use abi::nv_family::DriverFamily;
 use abi::nv_frontend::NV_IOCTL_MAGIC;
 use abi::nv_rm::{esc, fb_info, memory_alloc_params, Nvos00, Nvos21, Nvos54};
 use abi::nv_status::NvStatus;
@@ -147,19 +148,20 @@ pub fn control(
     }
 }
 
-/// FB_GET_INFO_V2 on a subdevice: (total KiB, free KiB), as cudaMemGetInfo reads them.
-pub fn fb_total_free_kib(ctl: &OwnedFd, client: u32, subdevice: u32) -> RmResult<(u32, u32)> {
-    let mut params = vec![0u8; fb_info::PARAMS_SIZE];
+/// FB_GET_INFO_V2 on a subdevice of a driver of `family`: (total KiB, free KiB), as
+/// cudaMemGetInfo reads them.
+pub fn fb_total_free_kib(
+    ctl: &OwnedFd,
+    client: u32,
+    subdevice: u32,
+    family: &DriverFamily,
+) -> RmResult<(u32, u32)> {
+    let cmd = abi::nv_rm::ctrl::NV2080_CTRL_CMD_FB_GET_INFO_V2;
+    let mut params = vec![0u8; family.control_size(cmd).unwrap_or(fb_info::PARAMS_SIZE)];
     params[0..4].copy_from_slice(&2u32.to_le_bytes());
     params[4..8].copy_from_slice(&fb_info::TOTAL_RAM_SIZE.to_le_bytes());
     params[12..16].copy_from_slice(&fb_info::HEAP_FREE.to_le_bytes());
-    match control(
-        ctl,
-        client,
-        subdevice,
-        abi::nv_rm::ctrl::NV2080_CTRL_CMD_FB_GET_INFO_V2,
-        &mut params,
-    ) {
+    match control(ctl, client, subdevice, cmd, &mut params) {
         RmResult::Status(s, ()) => {
             let word = |at: usize| {
                 u32::from_le_bytes([params[at], params[at + 1], params[at + 2], params[at + 3]])

@@ -196,7 +196,12 @@ const NV_STEPS: &[Step] = &[
         Err(o) => o,
     }),
     ("fb_info", |t| match t.ctl() {
-        Ok(ctl) => Outcome::of(rm::fb_total_free_kib(ctl, t.client, SUBDEVICE)),
+        Ok(ctl) => Outcome::of(rm::fb_total_free_kib(
+            ctl,
+            t.client,
+            SUBDEVICE,
+            &abi::nv_family::R535,
+        )),
         Err(o) => o,
     }),
     ("free_vidmem", |t| match t.ctl() {

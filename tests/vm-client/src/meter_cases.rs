@@ -530,7 +530,7 @@ fn meter_bad_limit_writes_refused() -> Result<(), String> {
 fn meter_fb_info_shows_the_quota() -> Result<(), String> {
     // Both versions of the call must agree (the first has its list elsewhere in memory).
     let fb = |s: &Session| {
-        let v2 = rm::fb_total_free_kib(&s.ctl, s.client, SUBDEVICE)
+        let v2 = rm::fb_total_free_kib(&s.ctl, s.client, SUBDEVICE, &abi::nv_family::R535)
             .ok()
             .map(|(t, f)| (u64::from(t) << 10, u64::from(f) << 10))
             .map_err(|e| format!("FB_GET_INFO_V2: {e}"))?;

@@ -457,7 +457,8 @@ fn nvsim_rm_alloc_memory_and_free() -> Result<(), String> {
         format!("client handle {client:#x} not RM-generated")
     })?;
     let before = debugfs("gpu0", "fb_used")?;
-    let (total, free0) = nv_rm::fb_total_free_kib(&ctl, client, 0x5d0).ok()?;
+    let (total, free0) =
+        nv_rm::fb_total_free_kib(&ctl, client, 0x5d0, &abi::nv_family::R535).ok()?;
     let size = nv_rm::alloc_memory(&ctl, client, 0xd0, 0x100, 0x40, 3 * MIB + 1).ok()?;
     ensure(size == 3 * MIB + 4096, || {
         format!("size written back {size}, want rounded to 4 KiB")
@@ -466,7 +467,7 @@ fn nvsim_rm_alloc_memory_and_free() -> Result<(), String> {
     ensure(used == before + size, || {
         format!("fb_used {used}, want {}", before + size)
     })?;
-    let (_, free1) = nv_rm::fb_total_free_kib(&ctl, client, 0x5d0).ok()?;
+    let (_, free1) = nv_rm::fb_total_free_kib(&ctl, client, 0x5d0, &abi::nv_family::R535).ok()?;
     let v1 = nv_rm::fb_total_free_kib_v1(&ctl, client, 0x5d0).ok()?;
     ensure(v1 == (total, free1), || {
         format!("FB_GET_INFO {v1:?}, V2 {:?}", (total, free1))

@@ -262,7 +262,7 @@ fn control_checked(
         nvsim_ctrl::GR_GET_INFO => {
             // The list is in the caller's memory: grInfoListSize@0, grInfoList@8.
             let count = read_pod::<u32>(&params).unwrap_or(0) as usize;
-            if count == 0 || count > nvsim_ctrl::GR_INFO_MAX {
+            if count == 0 || count > state.family.gr_info_max_size {
                 return Err(NV_ERR_INVALID_ARGUMENT);
             }
             let at = params.get(8..).and_then(read_pod::<u64>).unwrap_or(0);
@@ -273,7 +273,7 @@ fn control_checked(
                 .reader()
                 .read_slice(&mut list)
                 .map_err(|_| NV_ERR_INVALID_POINTER)?;
-            nvsim_ctrl::gr_info(&mut list)?;
+            nvsim_ctrl::gr_info(&mut list, state.family)?;
             UserSlice::new(at, list.len())
                 .writer()
                 .write_slice(&list)

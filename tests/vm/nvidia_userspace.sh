@@ -118,7 +118,7 @@ cuda_driver_api() {
     fail "libcuda did not map its usermode region" || return 1
   # The UVM path a real H100 takes: no RM_MAP_MEMORY_DMA (0x57), every mapping through UVM.
   for cmd in 'uvm command 37 (40 bytes)' 'uvm command 25 (32 bytes)' 'uvm command 73 (24 bytes)' \
-      'uvm command 33 (1200 bytes)' 'uvm command 68 (1184 bytes)'; do
+      "uvm command 33 ($UVM_MAP_EXTERNAL_SIZE bytes)" "uvm command 68 ($UVM_SEMAPHORE_POOL_SIZE bytes)"; do
     dmesg | grep 'trace:' | grep -q "$cmd -> errno 0" || fail "libcuda made no $cmd" || return 1
   done
   ! dmesg | grep 'trace:' | grep -q 'esc 0x57 ' || fail "libcuda mapped with RM_MAP_MEMORY_DMA" || return 1

@@ -38,6 +38,9 @@ pub struct DriverFamily {
     /// `paramsSize` is not its size (`rs_resource.c`), so nvsim checks these and fakegpu
     /// sizes its copies by them.
     pub control_sizes: &'static [(u32, usize)],
+    /// `NV2080_CTRL_GR_INFO_MAX_SIZE`: the entries GR_GET_INFO's list may hold, one more than
+    /// the last index (550 adds MIG engines, partitionable GPCs and the minimum subcontexts).
+    pub gr_info_max_size: usize,
 }
 
 impl DriverFamily {
@@ -60,6 +63,7 @@ pub const R535: DriverFamily = DriverFamily {
     channel_alloc_params_size: 360,
     export_to_dmabuf_size: 2600,
     wait_open_complete: false,
+    gr_info_max_size: 0x35,
     uvm: UVM_COMMANDS_535,
     control_sizes: &[
         (0x0000_0127, 168),   // NV0000_CTRL_CMD_SYSTEM_GET_P2P_CAPS
@@ -93,6 +97,7 @@ pub const R550: DriverFamily = DriverFamily {
     channel_alloc_params_size: 360,
     export_to_dmabuf_size: 2600,
     wait_open_complete: true,
+    gr_info_max_size: 0x38,
     uvm: UVM_COMMANDS_550,
     control_sizes: &[
         (0x0000_0127, 176),   // NV0000_CTRL_CMD_SYSTEM_GET_P2P_CAPS

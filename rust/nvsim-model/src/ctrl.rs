@@ -46,6 +46,9 @@ pub const SYSTEM_GET_FEATURES: u32 = 0x1f0;
 pub const GPU_ASYNC_ATTACH_ID: u32 = 0x289;
 /// `NV0000_CTRL_CMD_GPU_WAIT_ATTACH_ID` (550 on): waits for that; nothing for the RM to do.
 pub const GPU_WAIT_ATTACH_ID: u32 = 0x290;
+/// `NV0080_CTRL_CMD_PERF_CUDA_LIMIT_SET_CONTROL` (550 on): libcuda turns the CUDA clock
+/// limit on for each context; nvsim has no clocks to limit.
+pub const PERF_CUDA_LIMIT_SET_CONTROL: u32 = 0x0080_1909;
 /// `NV0000_CTRL_CMD_SYSTEM_GET_BUILD_VERSION`: the strings go to pointers in the params.
 pub const SYSTEM_GET_BUILD_VERSION: u32 = 0x101;
 /// `NV0000_CTRL_CMD_SYSTEM_GET_BUILD_VERSION_V2`.
@@ -150,8 +153,6 @@ pub const GPU_GET_MEMOP_ENABLE: u32 = 0x27b;
 /// `NV2080_CTRL_CMD_GR_GET_INFO`: (index, value) pairs about the graphics/compute engine, in
 /// a list the parameters point to (see [`gr_info`]).
 pub const GR_GET_INFO: u32 = 0x2080_1201;
-/// Entries that list may hold (`NV2080_CTRL_GR_INFO_MAX_SIZE`).
-pub const GR_INFO_MAX: usize = 0x35;
 
 /// `NV2080_CTRL_CMD_GR_GET_GPC_MASK` and `_TPC_MASK`: the enabled GPCs, and the enabled TPCs
 /// of one GPC, after a 16-byte route (MIG routing, unused). nvsim's H100 has all 8 GPCs, 8
@@ -654,7 +655,12 @@ pub fn spec(cmd: u32, family: &DriverFamily) -> Option<Spec> {
 }
 
 /// The controls nvsim answers that the 550 RM added.
-const SPECS_SINCE_550: [Spec; 2] = [
+const SPECS_SINCE_550: [Spec; 3] = [
+    Spec {
+        cmd: PERF_CUDA_LIMIT_SET_CONTROL,
+        size: 1,
+        target: Target::Device,
+    },
     Spec {
         cmd: GPU_ASYNC_ATTACH_ID,
         size: 4,
@@ -812,11 +818,12 @@ const GR_INFO: [(u32, u32); 24] = [
 ];
 
 /// GR_GET_INFO's list (`count` entries of index then value, copied from the caller's
-/// pointer): fills in each value; NV_ERR_INVALID_ARGUMENT for an index past the last.
-pub fn gr_info(list: &mut [u8]) -> Result<(), NvStatus> {
+/// pointer): fills in each value; NV_ERR_INVALID_ARGUMENT for an index past the last of
+/// `family`.
+pub fn gr_info(list: &mut [u8], family: &DriverFamily) -> Result<(), NvStatus> {
     for entry in list.chunks_exact_mut(8) {
         let index = word(entry, 0);
-        if index as usize >= GR_INFO_MAX {
+        if index as usize >= family.gr_info_max_size {
             return Err(NV_ERR_INVALID_ARGUMENT);
         }
         let value = GR_INFO
@@ -899,7 +906,7 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
             ctx.gpu_by_id(word(params, 0))
                 .ok_or(NV_ERR_INVALID_ARGUMENT)?;
         }
-        GPU_WAIT_ATTACH_ID => {}
+        GPU_WAIT_ATTACH_ID | PERF_CUDA_LIMIT_SET_CONTROL => {}
         SYSTEM_GET_FEATURES => put(params, 0, 0),
         GPU_ATTACH_IDS => {
             // Attaching is the RM's bookkeeping only: every id must be known (or the
@@ -1384,10 +1391,11 @@ mod tests {
         for (i, index) in [0x0cu32, 0x0d, 0x33].iter().enumerate() {
             write_pod(&mut list[8 * i..], index);
         }
-        assert_eq!(gr_info(&mut list), Ok(()));
+        assert_eq!(gr_info(&mut list, &R535), Ok(()));
         assert_eq!((at(&list, 4), at(&list, 12), at(&list, 20)), (0x900, 64, 0));
         write_pod(&mut list[..], &0x35u32);
-        assert_eq!(gr_info(&mut list), Err(NV_ERR_INVALID_ARGUMENT));
+        assert_eq!(gr_info(&mut list, &R535), Err(NV_ERR_INVALID_ARGUMENT));
+        assert_eq!(gr_info(&mut list, &R550), Ok(()), "550's MAX_MIG_ENGINES");
     }
 
     #[test]

@@ -461,10 +461,13 @@ pub const R550_PRIVILEGED_ADDED: [KnownControl; 19] = [
 ];
 
 /// The controls of the 550 RM its userspace sends that 535's lacks: NVML attaches GPUs in
-/// the background (the RM only checks the GPU id; the wait is a no-op in the RM).
-pub const R550_ADDED: [KnownControl; 2] = [
+/// the background (the RM only checks the GPU id; the wait is a no-op in the RM), and
+/// libcuda asks for the CUDA clock limit with each context (reference-counted per client
+/// by the RM, like PERF_BOOST).
+pub const R550_ADDED: [KnownControl; 3] = [
     known(0x0000_0289, "NV0000_CTRL_CMD_GPU_ASYNC_ATTACH_ID"),
     known(0x0000_0290, "NV0000_CTRL_CMD_GPU_WAIT_ATTACH_ID"),
+    known(0x0080_1909, "NV0080_CTRL_CMD_PERF_CUDA_LIMIT_SET_CONTROL"),
 ];
 
 /// The control tables of one driver family beyond what all share: the allowlist

@@ -14,8 +14,8 @@ FAKEGPU_STEP=nvidia-userspace
 
 # The family's version and Debian suite (scripts/nvidia-families).
 branch=${1:-535}
-read -r NV_VERSION NVIDIA_SUITE < <(awk -v b="$branch" '$1 == b { print $2, $3 }' "$FAKEGPU_ROOT/scripts/nvidia-families")
-[ -n "${NV_VERSION:-}" ] || die "no NVIDIA family $branch in scripts/nvidia-families"
+read -r NV_VERSION NVIDIA_SUITE < <(awk -v b="$branch" '$1 == b { print $2, $3 }' "$FAKEGPU_ROOT/scripts/nvidia-families") ||
+  die "no NVIDIA family $branch in scripts/nvidia-families"
 NVIDIA_SUITE=${NVIDIA_SUITE#-}
 source "$(dirname "$0")/nvidia-apt.sh"
 PACKAGES=(nvidia-smi libnvidia-ml1 libcuda1 libnvidia-ptxjitcompiler1)

@@ -172,9 +172,9 @@ fn escape_ioctl(
                 _ => {}
             }
             // V2's list is 54 entries long in 535, 55 in 550: the family says its size.
-            let v2_size = nv.family.control_size(p.cmd).unwrap_or(fb_info::PARAMS_SIZE);
+            let v2_size = || nv.family.control_size(p.cmd).unwrap_or(fb_info::PARAMS_SIZE);
             let version = match (p.cmd, p.params_size as usize) {
-                (ctrl::NV2080_CTRL_CMD_FB_GET_INFO_V2, s) if s == v2_size => Some(2),
+                (ctrl::NV2080_CTRL_CMD_FB_GET_INFO_V2, s) if s == v2_size() => Some(2),
                 (ctrl::NV2080_CTRL_CMD_FB_GET_INFO, fb_info::V1_PARAMS_SIZE) => Some(1),
                 _ => None,
             };

@@ -36,9 +36,10 @@ append="console=ttyS0 panic=-1 log_buf_len=4M no5lvl fakegpu_watchdog=$guest_wat
 [ -n "${FAKEGPU_ONLY:-}" ] && append+=" fakegpu_only=$FAKEGPU_ONLY"
 # The fuzzer's seed and budget (tests/vm-client/src/fuzz.rs), for the suite's short run and
 # the fuzz job alike.
-# Likewise the stress run's (tests/vm-client/src/stress.rs).
+# Likewise the stress run's (tests/vm-client/src/stress.rs) and the engine fuzz case's seed
+# (nvsim_engine_contains_bad_work prints it).
 for v in FUZZ_SEED FUZZ_CALLS FUZZ_SECONDS FUZZ_TRACE STRESS_SEED STRESS_OPS STRESS_SECONDS \
-    STRESS_PROCS STRESS_THREADS; do
+    STRESS_PROCS STRESS_THREADS ENGINE_FUZZ_SEED; do
   [ -n "${!v:-}" ] && append+=" $v=${!v}"
 done
 

@@ -10,9 +10,9 @@
 //! made in the caller's address space, on the worker's sealed page, which the caller cannot
 //! change either; the others in fakegpu's scratch space.
 
+use crate::abi::nv_family::DriverFamily;
 use crate::abi::nv_rm::Nvos54;
 use crate::policy::nv_controls;
-use crate::abi::nv_family::DriverFamily;
 use crate::proxy::private_call::PrivateCall;
 use core::mem::offset_of;
 use kernel::ffi::c_long;

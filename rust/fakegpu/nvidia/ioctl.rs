@@ -172,7 +172,11 @@ fn escape_ioctl(
                 _ => {}
             }
             // V2's list is 54 entries long in 535, 55 in 550: the family says its size.
-            let v2_size = || nv.family.control_size(p.cmd).unwrap_or(fb_info::PARAMS_SIZE);
+            let v2_size = || {
+                nv.family
+                    .control_size(p.cmd)
+                    .unwrap_or(fb_info::PARAMS_SIZE)
+            };
             let version = match (p.cmd, p.params_size as usize) {
                 (ctrl::NV2080_CTRL_CMD_FB_GET_INFO_V2, s) if s == v2_size() => Some(2),
                 (ctrl::NV2080_CTRL_CMD_FB_GET_INFO, fb_info::V1_PARAMS_SIZE) => Some(1),
@@ -181,7 +185,9 @@ fn escape_ioctl(
             if let Some(version) = version {
                 if let Some(limits) = super::meter::fb_limits(nv, p.h_client, p.h_object) {
                     calls::count(calls::Route::Private);
-                    return super::meter::fb_info_limited(copy, &p, ptr, version, limits, nv.family);
+                    return super::meter::fb_info_limited(
+                        copy, &p, ptr, version, limits, nv.family,
+                    );
                 }
             }
             calls::count(calls::Route::Private);

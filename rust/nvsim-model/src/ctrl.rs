@@ -41,6 +41,10 @@ pub const GPU_QUERY_DRAIN_STATE: u32 = 0x279;
 /// `NV0000_CTRL_CMD_SYSTEM_GET_FEATURES`: no UEFI, no EFI-initialised display, no IMEX
 /// channels (libcuda 550 asks).
 pub const SYSTEM_GET_FEATURES: u32 = 0x1f0;
+/// `NV0000_CTRL_CMD_SYSTEM_GET_FABRIC_STATUS`: `_SKIP` (1), the RM's answer where no fabric
+/// manager runs (nvidia-smi asks before a reset).
+pub const SYSTEM_GET_FABRIC_STATUS: u32 = 0x136;
+const FABRIC_STATUS_SKIP: u32 = 1;
 /// `NV0000_CTRL_CMD_GPU_ASYNC_ATTACH_ID` (550 on): starts attaching one GPU in the
 /// background; the RM only checks that the id is a probed GPU's.
 pub const GPU_ASYNC_ATTACH_ID: u32 = 0x289;
@@ -337,7 +341,12 @@ const P2P_CAPS_AT: usize = 72;
 const P2P_CAPS_SELF: u32 = 0x67;
 
 /// The commands answered here, with their exact sizes and targets.
-pub const SPECS: [Spec; 60] = [
+pub const SPECS: [Spec; 61] = [
+    Spec {
+        cmd: SYSTEM_GET_FABRIC_STATUS,
+        size: 4,
+        target: Target::Client,
+    },
     Spec {
         cmd: SYSTEM_GET_FEATURES,
         size: 4,
@@ -908,6 +917,7 @@ pub fn answer(cmd: u32, params: &mut [u8], ctx: &Context<'_>) -> Result<(), NvSt
         }
         GPU_WAIT_ATTACH_ID | PERF_CUDA_LIMIT_SET_CONTROL => {}
         SYSTEM_GET_FEATURES => put(params, 0, 0),
+        SYSTEM_GET_FABRIC_STATUS => put(params, 0, FABRIC_STATUS_SKIP),
         GPU_ATTACH_IDS => {
             // Attaching is the RM's bookkeeping only: every id must be known (or the
             // "all probed GPUs" marker).

@@ -86,9 +86,10 @@ const fn closed(cmd: u32, name: &'static str) -> KnownControl {
 }
 
 /// The 535 family's known controls, sorted by command.
-pub const R535: [KnownControl; 84] = [
+pub const R535: [KnownControl; 85] = [
     pointers(0x0000_0101, "NV0000_CTRL_CMD_SYSTEM_GET_BUILD_VERSION"),
     pointers(0x0000_0127, "NV0000_CTRL_CMD_SYSTEM_GET_P2P_CAPS"),
+    known(0x0000_012b, "NV0000_CTRL_CMD_SYSTEM_GET_P2P_CAPS_V2"),
     known(0x0000_013a, "NV0000_CTRL_CMD_SYSTEM_GET_P2P_CAPS_MATRIX"),
     known(0x0000_013e, "NV0000_CTRL_CMD_SYSTEM_GET_BUILD_VERSION_V2"),
     known(0x0000_01f0, "NV0000_CTRL_CMD_SYSTEM_GET_FEATURES"),

@@ -6,10 +6,12 @@
 //! `hook createRuntime --cdi` writes the limits for the GPUs the container got, and
 //! `hook poststop` removes the entry afterwards.
 
+use crate::host_gpus::HostGpu;
 use serde_json::{json, Value};
 use std::path::Path;
 
-/// The spec's kind: devices are named `fakegpu.io/gpu=0`, ..., `fakegpu.io/gpu=all`.
+/// The spec's kind: devices are named `fakegpu.io/gpu=0`, ..., `fakegpu.io/gpu=all`, and
+/// `fakegpu.io/gpu=GPU-<uuid>` by UUID.
 pub const KIND: &str = "fakegpu.io/gpu";
 
 /// The CDI version the spec declares: the lowest with what it uses (device names starting
@@ -39,6 +41,9 @@ pub struct Node {
 pub struct Inputs {
     /// One per GPU: (minor, its node).
     pub gpus: Vec<(u32, Node)>,
+    /// The driver's list of its GPUs (PCI order: NVML's indices), for names by index and
+    /// UUID; empty without it (names are then minors).
+    pub host: Vec<HostGpu>,
     /// The control node and, when present, the uvm node: every device gets them.
     pub common: Vec<Node>,
     /// The helper's absolute path, for the hooks the spec adds.
@@ -63,17 +68,41 @@ fn device<'a>(name: String, gpus: impl Iterator<Item = &'a Node>, common: &'a [N
     json!({ "name": name, "containerEdits": { "deviceNodes": nodes } })
 }
 
-/// The CDI spec as JSON text (kind `fakegpu.io/gpu`, devices `0`, `1`, ... and `all`).
+/// The CDI spec as JSON text (kind `fakegpu.io/gpu`): each GPU by its NVML index and by its
+/// UUID, as NVIDIA's own specs name them, and `all`.
 pub fn generate(inputs: &Inputs) -> String {
-    let mut gpus: Vec<&(u32, Node)> = inputs.gpus.iter().collect();
-    gpus.sort_by_key(|(minor, _)| *minor);
-    let mut devices: Vec<Value> = gpus
+    // (index, UUID if known, node), in index order.
+    let mut gpus: Vec<(u32, Option<&str>, &Node)> = inputs
+        .gpus
         .iter()
-        .map(|(minor, node)| device(minor.to_string(), std::iter::once(node), &inputs.common))
+        .map(|(minor, node)| {
+            let at = inputs.host.iter().position(|g| g.minor == *minor);
+            let index = at.and_then(|i| u32::try_from(i).ok()).unwrap_or(*minor);
+            let uuid = at.and_then(|i| inputs.host.get(i)).map(|g| g.uuid.as_str());
+            (index, uuid, node)
+        })
         .collect();
+    gpus.sort_by_key(|(index, _, _)| *index);
+    let mut devices: Vec<Value> = Vec::new();
+    for (index, _, node) in &gpus {
+        devices.push(device(
+            index.to_string(),
+            std::iter::once(*node),
+            &inputs.common,
+        ));
+    }
+    for (_, uuid, node) in &gpus {
+        if let Some(uuid) = uuid {
+            devices.push(device(
+                uuid.to_string(),
+                std::iter::once(*node),
+                &inputs.common,
+            ));
+        }
+    }
     devices.push(device(
         "all".into(),
-        gpus.iter().map(|(_, n)| n),
+        gpus.iter().map(|(_, _, n)| *n),
         &inputs.common,
     ));
     // args[0] is what the hook sees as its name; runtimes pass args as given.
@@ -126,6 +155,7 @@ mod tests {
                 (1, node("/dev/fakegpu1", "/dev/nvidia1", 240, 1)),
                 (0, node("/dev/fakegpu0", "/dev/nvidia0", 240, 0)),
             ],
+            host: Vec::new(),
             common: vec![
                 node("/dev/fakegpuctl", "/dev/nvidiactl", 240, 255),
                 node("/dev/fakegpu-uvm", "/dev/nvidia-uvm", 239, 0),
@@ -220,9 +250,45 @@ mod tests {
     }
 
     #[test]
+    fn devices_by_index_and_uuid() {
+        // The driver lists minor 1 first (PCI order): it is index 0.
+        let host = |bus: &str, uuid: &str, minor| HostGpu {
+            bus: bus.into(),
+            uuid: uuid.into(),
+            minor,
+        };
+        let spec: Value = serde_json::from_str(&generate(&Inputs {
+            host: vec![
+                host("0000:01:00.0", "GPU-aa", 1),
+                host("0000:02:00.0", "GPU-bb", 0),
+            ],
+            ..inputs()
+        }))
+        .unwrap();
+        let devices = spec["devices"].as_array().unwrap();
+        let named: Vec<(&str, String)> = devices
+            .iter()
+            .map(|d| {
+                let first = &nodes(d)[0].0;
+                (d["name"].as_str().unwrap(), first.clone())
+            })
+            .collect();
+        let want = [
+            ("0", "/dev/fakegpu1"),
+            ("1", "/dev/fakegpu0"),
+            ("GPU-aa", "/dev/fakegpu1"),
+            ("GPU-bb", "/dev/fakegpu0"),
+            ("all", "/dev/fakegpu1"),
+        ];
+        let want: Vec<(&str, String)> = want.iter().map(|(n, p)| (*n, p.to_string())).collect();
+        assert_eq!(named, want);
+    }
+
+    #[test]
     fn spec_without_gpus_or_uvm() {
         let spec: Value = serde_json::from_str(&generate(&Inputs {
             gpus: vec![],
+            host: Vec::new(),
             common: vec![node("/dev/fakegpuctl", "/dev/nvidiactl", 240, 255)],
             helper: "/opt/fg/bin/fakegpu-helper".into(),
         }))

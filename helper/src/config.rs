@@ -7,7 +7,7 @@
 //! take them), or a TOML integer of bytes; counts are integers or `"max"`. An unknown key is
 //! an error, so a typo does not pass silently.
 
-use crate::request::devices::Devices;
+use crate::request::devices::{Devices, GpuRef};
 use policy::ledger;
 use policy::nv_caps::Capabilities;
 use serde::Deserialize;
@@ -123,11 +123,12 @@ fn count(key: &str, value: &toml::Value) -> Result<Option<u64>, String> {
         .map_err(|e| format!("{}: {e}", shown(key, value)))
 }
 
-/// `default-devices`: `all`, `none`, `void`, minors as a string (`"0,1"`) or as an array of
-/// integers; returned in canonical form.
+/// `default-devices`: `all`, `none`, `void`, GPU indices or UUIDs as a string (`"0,1"`) or
+/// indices as an array of integers; returned in canonical form.
 fn default_devices(value: &toml::Value) -> Result<String, String> {
     const KEY: &str = "default-devices";
-    const EXPECTED: &str = "expected \"all\", \"none\", \"void\" or GPU minors such as \"0,1\"";
+    const EXPECTED: &str =
+        "expected \"all\", \"none\", \"void\" or GPU indices or UUIDs such as \"0,1\"";
     let devices = match value {
         // An empty string means `void` to NVIDIA's tools; here it is more likely a slip.
         toml::Value::String(s) if s.trim().is_empty() => Err(EXPECTED.to_string()),
@@ -140,11 +141,11 @@ fn default_devices(value: &toml::Value) -> Result<String, String> {
                     .ok_or_else(|| EXPECTED.to_string())
             })
             .collect::<Result<Vec<u32>, String>>()
-            .map(|minors| {
+            .map(|indices| {
                 let mut unique = Vec::new();
-                for m in minors {
-                    if !unique.contains(&m) {
-                        unique.push(m);
+                for i in indices.into_iter().map(GpuRef::Index) {
+                    if !unique.contains(&i) {
+                        unique.push(i);
                     }
                 }
                 Devices::List(unique)
@@ -347,8 +348,8 @@ mod tests {
             ),
             ("requests-from = \"env\"", "line 1"),
             (
-                "default-devices = \"GPU-1234\"",
-                "default-devices = \"GPU-1234\": GPU UUIDs are not supported",
+                "default-devices = \"MIG-1234\"",
+                "default-devices = \"MIG-1234\": \"MIG-1234\" is a MIG device",
             ),
             ("default-devices = \"\"", "default-devices = \"\": expected"),
             ("default-devices = [-1]", "default-devices = [-1]: expected"),

@@ -8,9 +8,10 @@ use crate::config::HostConfig;
 use crate::device_cgroup::program::build_program;
 use crate::device_cgroup::rules::{rule_line, rules_from_config, Kind, Rule};
 use crate::device_cgroup::{v1::apply_v1, v2::apply_v2};
-use crate::mounts::{self, Bind, Work};
+use crate::host_gpus::{self, HostGpu, DRIVER_PROCFS};
+use crate::mounts::{self, Bind, Mask, Work};
 use crate::oci::{self, Bundle, State};
-use crate::request::devices::Devices;
+use crate::request::devices::{Devices, GpuRef};
 use crate::request::plan::{self, Plan};
 use crate::request::sources::Request;
 use crate::sysfs::{FakeNode, Fakegpu, NvRole};
@@ -26,8 +27,6 @@ const RECORDS: &str = "/run/fakegpu/containers";
 const NODES_FS: &str = "/run/fakegpu/nodes";
 /// The driver parameters file given to containers (see [`params_file`]).
 const PARAMS: &str = "/run/fakegpu/params";
-/// The NVIDIA driver's procfs directory.
-const DRIVER_PROCFS: &str = "/proc/driver/nvidia";
 /// fakegpu's sysfs directory, hidden inside containers.
 const HIDDEN: &str = "/sys/kernel/fakegpu";
 
@@ -286,9 +285,13 @@ fn create(state: &State, opts: &Options) -> Result<(), String> {
         })
         .collect();
     if opts.cdi {
-        req.devices = Some(Devices::List(cdi_gpus(&bundle, &nodes)));
+        let minors = cdi_gpus(&bundle, &nodes).into_iter().map(GpuRef::Minor);
+        req.devices = Some(Devices::List(minors.collect()));
     }
-    let Some(plan) = plan::plan(&req, &config, &available)? else {
+    // The driver's own list of its GPUs, read here in the host's namespaces: what indices
+    // and UUIDs in the request name.
+    let host = host_gpus::read(Path::new(DRIVER_PROCFS));
+    let Some(plan) = plan::plan(&req, &config, &available, &host)? else {
         return Ok(());
     };
     for note in &plan.notes {
@@ -337,6 +340,15 @@ fn create(state: &State, opts: &Options) -> Result<(), String> {
             source: path,
             target,
             create: false,
+        });
+    }
+    // The driver's per-GPU directories name every GPU's bus, UUID and minor: the container
+    // lists only its own (NVIDIA's container library does the same).
+    if !host.is_empty() {
+        work.masks.push(Mask {
+            dir: format!("{DRIVER_PROCFS}/gpus"),
+            source: Path::new(DRIVER_PROCFS).join("gpus"),
+            keep: kept_gpu_dirs(&host, &plan.gpus),
         });
     }
     work.hide.push(HIDDEN.into());
@@ -488,9 +500,20 @@ fn print_plan(plan: &Plan, cgroup: &str, rules: &[Rule], work: &Work) {
     for b in &work.binds {
         println!("bind {} -> {}", b.source.display(), b.target);
     }
+    for m in &work.masks {
+        println!("mask {} keeping {}", m.dir, m.keep.join(","));
+    }
     for h in &work.hide {
         println!("hide {h}");
     }
+}
+
+/// The directories under the driver's `gpus/` of the GPUs (minors) a container gets.
+fn kept_gpu_dirs(host: &[HostGpu], gpus: &[u32]) -> Vec<String> {
+    host.iter()
+        .filter(|g| gpus.contains(&g.minor))
+        .map(|g| g.bus.clone())
+        .collect()
 }
 
 fn save_record(id: &str, record: &Record) -> Result<(), String> {
@@ -559,6 +582,25 @@ mod tests {
             "first when the host has none, before any quoted value"
         );
         assert_eq!(params_text(""), "ModifyDeviceFiles: 0\n");
+    }
+
+    #[test]
+    fn only_the_containers_gpus_are_kept_in_procfs() {
+        let gpu = |bus: &str, minor| HostGpu {
+            bus: bus.into(),
+            uuid: format!("GPU-{minor}"),
+            minor,
+        };
+        let host = [
+            gpu("0000:01:00.0", 1),
+            gpu("0000:02:00.0", 0),
+            gpu("0000:03:00.0", 2),
+        ];
+        assert_eq!(
+            kept_gpu_dirs(&host, &[0, 2]),
+            ["0000:02:00.0", "0000:03:00.0"]
+        );
+        assert!(kept_gpu_dirs(&host, &[]).is_empty());
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod cdi;
 mod config;
 mod device_cgroup;
 mod hook;
+mod host_gpus;
 mod mounts;
 mod oci;
 mod quota;
@@ -211,6 +212,7 @@ fn cdi_inputs(nodes: &[sysfs::FakeNode], helper: String) -> cdi::Inputs {
     };
     let mut inputs = cdi::Inputs {
         gpus: Vec::new(),
+        host: host_gpus::read(std::path::Path::new(host_gpus::DRIVER_PROCFS)),
         common: Vec::new(),
         helper,
     };

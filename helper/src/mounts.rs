@@ -27,6 +27,18 @@ pub struct Bind {
     pub create: bool,
 }
 
+/// A directory in the container covered with an empty tmpfs, into which some of the host's
+/// subdirectories are bound back, read-only: what is not kept is not even listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mask {
+    /// The directory in the container, e.g. `/proc/driver/nvidia/gpus`.
+    pub dir: String,
+    /// The host's directory whose entries are kept (`dir` as the host has it).
+    pub source: PathBuf,
+    /// The names of the entries of `source` kept, e.g. `0000:01:00.0`.
+    pub keep: Vec<String>,
+}
+
 /// What to do in the container's mount namespace.
 #[derive(Clone, Debug, Default)]
 pub struct Work {
@@ -34,6 +46,8 @@ pub struct Work {
     pub binds: Vec<Bind>,
     /// Directories to cover with an empty read-only tmpfs, if they exist.
     pub hide: Vec<String>,
+    /// Directories to cover but for some of their entries, if they exist.
+    pub masks: Vec<Mask>,
     /// Where to mount fakegpu's nodes filesystem ("fakegpu-nodes") while binding, if some
     /// sources are in it: mounted in the container's namespace only, detached afterwards
     /// (the binds keep its nodes).
@@ -284,6 +298,9 @@ fn mount_all(
         )
         .map_err(|e| format!("remount {} read-only: {e}", bind.target))?;
     }
+    for m in &work.masks {
+        mask(root, m, made)?;
+    }
     for dir in &work.hide {
         let rel = dir.trim_start_matches('/');
         let fd = match open_in_root(root, rel, libc::O_PATH | libc::O_DIRECTORY) {
@@ -307,6 +324,74 @@ fn mount_all(
         });
     }
     Ok(())
+}
+
+/// Covers `m.dir` in the container with a tmpfs holding only `m.keep`, each a read-only bind
+/// of the host's entry; the tmpfs is made read-only last. An absent `m.dir` is left alone.
+fn mask(root: &OwnedFd, m: &Mask, made: &mut Vec<Made>) -> Result<(), String> {
+    let rel = m.dir.trim_start_matches('/');
+    let dir = match open_in_root(root, rel, libc::O_PATH | libc::O_DIRECTORY) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+        Err(e) => return Err(format!("{} in the container: {e}", m.dir)),
+    };
+    let fs_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mount(
+        Some("tmpfs"),
+        fd_path(&dir).as_str(),
+        Some("tmpfs"),
+        fs_flags,
+        Some("size=16k,mode=0555"),
+    )
+    .map_err(|e| format!("masking {}: {e}", m.dir))?;
+    made.push(Made {
+        rel: rel.to_string(),
+        created: None,
+    });
+    // The new tmpfs, as the path now leads to it.
+    let top = open_in_root(root, rel, libc::O_PATH | libc::O_DIRECTORY)
+        .map_err(|e| format!("{}: {e}", m.dir))?;
+    for name in &m.keep {
+        if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+            return Err(format!("{}: {name:?} is not an entry name", m.dir));
+        }
+        let source = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(m.source.join(name))
+            .map_err(|e| format!("{}: {e}", m.source.join(name).display()))?;
+        let at = format!("{}/{name}", fd_path(&top));
+        // The tmpfs is ours and new: the name cannot lead anywhere else.
+        std::fs::create_dir(&at).map_err(|e| format!("{}/{name}: {e}", m.dir))?;
+        mount(
+            Some(fd_path(&source).as_str()),
+            at.as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(|e| format!("bind {} in {}: {e}", name, m.dir))?;
+        mount(
+            None::<&str>,
+            at.as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | fs_flags,
+            None::<&str>,
+        )
+        .map_err(|e| format!("remount {}/{name} read-only: {e}", m.dir))?;
+        made.push(Made {
+            rel: format!("{rel}/{name}"),
+            created: None,
+        });
+    }
+    mount(
+        None::<&str>,
+        fd_path(&top).as_str(),
+        None::<&str>,
+        MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | fs_flags,
+        Some("size=16k,mode=0555"),
+    )
+    .map_err(|e| format!("remount {} read-only: {e}", m.dir))
 }
 
 #[cfg(test)]

@@ -69,7 +69,7 @@ case_containers_with_quotas() {
 # the real 195:0, nor fakegpu's own GPU 0 node (the device cgroup).
 case_container_gpu_and_device_cgroup() {
   write_config
-  script='ls /dev/nvidia*; nv-client --gpu /dev/nvidia1 startup; nv-client startup; echo open0=$?; mknod /tmp/real0 c 195 0; echo mknod=$?; mknod /tmp/fake0 c $FAKE_MAJOR 0; cat /tmp/fake0; echo open_fake0=$?'
+  script='ls /dev/nvidia*; nv-client --gpu /dev/nvidia1 startup; nv-client startup; echo open0=$?; mknod /tmp/real0 c 195 0; echo mknod=$?; mknod /tmp/fake0 c $FAKE_MAJOR 0; cat /tmp/fake0; echo open_fake0=$?; echo procfs_gpus=$(ls /proc/driver/nvidia/gpus); grep -h UUID /proc/driver/nvidia/gpus/*/information; mkdir /proc/driver/nvidia/gpus/x; echo mkdir=$?'
   # The container's own rules allow NVIDIA's real major (as a careless config might): the
   # hook's deny, last, must still win.
   DEVICE_RULES='{"allow": true, "type": "c", "major": 195, "access": "rwm"},' \
@@ -82,6 +82,23 @@ case_container_gpu_and_device_cgroup() {
   grep -q 'open0=1' /tmp/gpu1.out || fail "GPU 0 was usable" || return 1
   grep -q 'mknod=1' /tmp/gpu1.out || fail "root in the container made the real 195:0" || return 1
   grep -q 'open_fake0=1' /tmp/gpu1.out || fail "root opened fakegpu's GPU 0 node it made" || return 1
+  # The driver's procfs lists GPU 1 alone (bus 02), read-only; the host still lists both.
+  grep -qx 'procfs_gpus=0000:02:00.0' /tmp/gpu1.out &&
+    [ "$(grep -c 'GPU UUID' /tmp/gpu1.out)" = 1 ] &&
+    grep -q 'GPU UUID:.*GPU-6e767369-6d67-7075-0000-000000000001' /tmp/gpu1.out &&
+    grep -q 'mkdir=1' /tmp/gpu1.out ||
+    fail "the container's /proc/driver/nvidia/gpus shows another GPU or is writable" || return 1
+  [ "$(ls /proc/driver/nvidia/gpus | wc -l)" = 2 ] || fail "the host's procfs lost a GPU" || return 1
+  nothing_left || return 1
+  # The same GPU by its UUID, as NVIDIA's device plugin passes it (hex digits in any case),
+  # resolved from the driver's /proc/driver/nvidia/gpus on the host.
+  bundle byuuid '' '"NVIDIA_VISIBLE_DEVICES=GPU-6E767369-6d67-7075-0000-000000000001"' \
+    'ls /dev/nvidia*; nv-client --gpu /dev/nvidia1 startup'
+  run_ctr byuuid > /tmp/byuuid.out 2>&1
+  cat /tmp/byuuid.out
+  grep -q '"gpus":1.*"device_instance":1.*"ok":true' /tmp/byuuid.out &&
+    ! grep -q '^/dev/nvidia0$' /tmp/byuuid.out ||
+    fail "NVIDIA_VISIBLE_DEVICES by UUID did not give GPU 1 alone" || return 1
   nothing_left
 }
 
@@ -182,6 +199,10 @@ case_container_bad_input_aborts() {
   check_abort badsize 'fakegpu.io/memory.max' || return 1
   bundle nogpu '"fakegpu.io/devices":"5"' '' 'true'
   check_abort nogpu 'GPU 5' || return 1
+  bundle mig '' '"NVIDIA_VISIBLE_DEVICES=MIG-GPU-6e767369/1/0"' 'true'
+  check_abort mig 'is a MIG device: fakegpu gives containers whole GPUs' || return 1
+  bundle nouuid '' '"NVIDIA_VISIBLE_DEVICES=GPU-0123abcd"' 'true'
+  check_abort nouuid "GPU GPU-0123abcd is not one of the host's GPUs" || return 1
   echo 'max-memory = "lots"' > $CONFIG
   bundle badconfig '' '' 'true'
   check_abort badconfig "$CONFIG" || return 1

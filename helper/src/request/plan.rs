@@ -5,6 +5,7 @@ use super::devices::{gpus_text, Devices};
 use super::limits::{count_text, size_text, Limit};
 use super::sources::Request;
 use crate::config::HostConfig;
+use crate::host_gpus::HostGpu;
 use policy::nv_caps::Capabilities;
 use std::collections::BTreeMap;
 
@@ -26,12 +27,14 @@ pub struct Plan {
 }
 
 /// The plan for a request: `None` for `Void` (leave the container alone). `available` is
-/// the GPUs (minors) fakegpu fronts. Asking for a GPU that is not there is an error;
-/// limits above the operator's maxima are cut down to them (with a note).
+/// the GPUs (minors) fakegpu fronts; `host` the driver's list of its GPUs, which indices and
+/// UUIDs name. Asking for a GPU that is not there is an error; limits above the operator's
+/// maxima are cut down to them (with a note).
 pub fn plan(
     request: &Request,
     config: &HostConfig,
     available: &[u32],
+    host: &[HostGpu],
 ) -> Result<Option<Plan>, String> {
     let (devices, asked_by) = match &request.devices {
         Some(d) => (d.clone(), "requested".to_string()),
@@ -49,13 +52,18 @@ pub fn plan(
         Devices::None => Vec::new(),
         Devices::All => fronted.clone(),
         Devices::List(list) => {
-            if let Some(g) = list.iter().find(|g| !fronted.contains(g)) {
-                return Err(format!(
-                    "GPU {g} {asked_by}, but fakegpu fronts {}",
-                    gpus_text(&fronted)
-                ));
+            let mut minors = Vec::new();
+            for gpu in &list {
+                let minor = gpu.minor(host).map_err(|e| format!("{e} ({asked_by})"))?;
+                if !fronted.contains(&minor) {
+                    return Err(format!(
+                        "GPU {gpu} {asked_by}, but fakegpu fronts {}",
+                        gpus_text(&fronted)
+                    ));
+                }
+                minors.push(minor);
             }
-            list
+            minors
         }
     };
     gpus.sort_unstable();
@@ -101,7 +109,7 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::devices::join;
+    use crate::request::devices::{join, GpuRef};
     use crate::request::per_gpu::PerGpu;
     use crate::request::sources::fixtures::{both, read, G};
     use policy::ledger::UNLIMITED;
@@ -125,8 +133,10 @@ mod tests {
             devices: Some(Devices::Void),
             ..Request::default()
         };
-        assert_eq!(plan(&void, &c, &[0, 1]), Ok(None));
-        let p = plan(&Request::default(), &c, &[1, 0]).unwrap().unwrap();
+        assert_eq!(plan(&void, &c, &[0, 1], &[]), Ok(None));
+        let p = plan(&Request::default(), &c, &[1, 0], &[])
+            .unwrap()
+            .unwrap();
         assert_eq!(p.gpus, [0, 1]);
         assert_eq!(p.uvm_policy, "allow");
         let none = Request {
@@ -134,23 +144,26 @@ mod tests {
             memory: Some(PerGpu::Every(G)),
             ..Request::default()
         };
-        let p = plan(&none, &c, &[0, 1]).unwrap().unwrap();
+        let p = plan(&none, &c, &[0, 1], &[]).unwrap().unwrap();
         assert!(p.gpus.is_empty() && p.memory_max.is_empty() && p.channels_max.is_empty());
         let list = Request {
-            devices: Some(Devices::List(vec![1, 0])),
-            ..Request::default()
-        };
-        assert_eq!(plan(&list, &c, &[0, 1, 2]).unwrap().unwrap().gpus, [0, 1]);
-        let three = Request {
-            devices: Some(Devices::List(vec![3])),
+            devices: Some(Devices::List(vec![GpuRef::Index(1), GpuRef::Index(0)])),
             ..Request::default()
         };
         assert_eq!(
-            plan(&three, &c, &[0, 1]),
+            plan(&list, &c, &[0, 1, 2], &[]).unwrap().unwrap().gpus,
+            [0, 1]
+        );
+        let three = Request {
+            devices: Some(Devices::List(vec![GpuRef::Index(3)])),
+            ..Request::default()
+        };
+        assert_eq!(
+            plan(&three, &c, &[0, 1], &[]),
             Err("GPU 3 requested, but fakegpu fronts GPUs 0,1".into())
         );
         assert_eq!(
-            plan(&three, &c, &[]),
+            plan(&three, &c, &[], &[]),
             Err("GPU 3 requested, but fakegpu fronts no GPUs".into())
         );
         // The operator's default applies when the container names none.
@@ -160,14 +173,14 @@ mod tests {
             ..HostConfig::default()
         };
         assert_eq!(
-            plan(&Request::default(), &c, &[0, 1])
+            plan(&Request::default(), &c, &[0, 1], &[])
                 .unwrap()
                 .unwrap()
                 .gpus,
             [1]
         );
         assert_eq!(
-            plan(&Request::default(), &c, &[0]),
+            plan(&Request::default(), &c, &[0], &[]),
             Err(
                 "GPU 1 in default-devices of /etc/fakegpu/config.toml, but fakegpu fronts GPU 0"
                     .into()
@@ -177,14 +190,16 @@ mod tests {
             default_devices: "void".into(),
             ..HostConfig::default()
         };
-        assert_eq!(plan(&Request::default(), &c, &[0]), Ok(None));
+        assert_eq!(plan(&Request::default(), &c, &[0], &[]), Ok(None));
     }
 
     #[test]
     fn plan_limits_defaults_and_caps() {
         let c = capped();
         // Nothing asked: the operator's defaults.
-        let p = plan(&Request::default(), &c, &[0, 1]).unwrap().unwrap();
+        let p = plan(&Request::default(), &c, &[0, 1], &[])
+            .unwrap()
+            .unwrap();
         assert_eq!(p.memory_max, [(0, Some(4 * G)), (1, Some(4 * G))].into());
         assert_eq!(p.channels_max, [(0, Some(64)), (1, Some(64))].into());
         assert!(p.notes.is_empty(), "{:?}", p.notes);
@@ -195,7 +210,7 @@ mod tests {
             channels: Some(PerGpu::Every(UNLIMITED)),
             capabilities: None,
         };
-        let p = plan(&r, &c, &[0, 1]).unwrap().unwrap();
+        let p = plan(&r, &c, &[0, 1], &[]).unwrap().unwrap();
         assert_eq!(p.memory_max, [(0, Some(16 * G)), (1, Some(4 * G))].into());
         assert_eq!(p.channels_max, [(0, Some(64)), (1, Some(64))].into());
         assert_eq!(
@@ -207,18 +222,20 @@ mod tests {
             ]
         );
         // No caps: unlimited stays unlimited.
-        let p = plan(&r, &HostConfig::default(), &[0, 1]).unwrap().unwrap();
+        let p = plan(&r, &HostConfig::default(), &[0, 1], &[])
+            .unwrap()
+            .unwrap();
         assert_eq!(p.memory_max, [(0, Some(64 * G)), (1, None)].into());
         assert_eq!(p.channels_max, [(0, None), (1, None)].into());
         // Per-GPU entries for GPUs the container does not get.
         let r = Request {
-            devices: Some(Devices::List(vec![1])),
+            devices: Some(Devices::List(vec![GpuRef::Index(1)])),
             memory: Some(PerGpu::Each([(0, G)].into())),
             channels: None,
             capabilities: None,
         };
         assert_eq!(
-            plan(&r, &c, &[0, 1]),
+            plan(&r, &c, &[0, 1], &[]),
             Err("memory.max for gpu0 asked, but the container gets GPU 1".into())
         );
     }
@@ -227,11 +244,11 @@ mod tests {
     fn plan_capabilities_default_and_cap() {
         let mut c = HostConfig::default();
         let mut r = Request::default();
-        let p = plan(&r, &c, &[0]).unwrap().unwrap();
+        let p = plan(&r, &c, &[0], &[]).unwrap().unwrap();
         assert_eq!((p.capabilities, p.notes.len()), (Capabilities::DEFAULT, 0));
         r.capabilities = Some(Capabilities::ALL);
         c.max_capabilities = Capabilities::parse("compute,utility").unwrap();
-        let p = plan(&r, &c, &[0]).unwrap().unwrap();
+        let p = plan(&r, &c, &[0], &[]).unwrap().unwrap();
         assert_eq!(p.capabilities, Capabilities::DEFAULT);
         assert_eq!(
             p.notes,
@@ -250,7 +267,7 @@ mod tests {
             &both(),
         )
         .unwrap();
-        let p = plan(&r, &capped(), &[0, 1, 2, 3]).unwrap().unwrap();
+        let p = plan(&r, &capped(), &[0, 1, 2, 3], &[]).unwrap().unwrap();
         // Index 0 is minor 1, index 1 is minor 3.
         assert_eq!(p.memory_max, [(1, Some(2 * G)), (3, Some(G))].into());
         let r = read(
@@ -259,7 +276,7 @@ mod tests {
             &both(),
         )
         .unwrap();
-        let e = plan(&r, &capped(), &[0, 1]).unwrap_err();
+        let e = plan(&r, &capped(), &[0, 1], &[]).unwrap_err();
         assert!(
             e.starts_with("CUDA_DEVICE_MEMORY_LIMIT_1 set, but the container gets GPU 1"),
             "{e}"
@@ -271,7 +288,7 @@ mod tests {
             &both(),
         )
         .unwrap();
-        let p = plan(&r, &capped(), &[0, 1]).unwrap().unwrap();
+        let p = plan(&r, &capped(), &[0, 1], &[]).unwrap().unwrap();
         assert_eq!(p.memory_max, [(0, Some(4 * G)), (1, Some(G))].into());
     }
 
@@ -323,7 +340,7 @@ mod tests {
                 default_memory, max_memory, default_channels, max_channels,
                 ..HostConfig::default()
             };
-            if let Ok(Some(p)) = plan(&request, &config, &available) {
+            if let Ok(Some(p)) = plan(&request, &config, &available, &[]) {
                 prop_assert!(p.gpus.windows(2).all(|w| w[0] < w[1]));
                 prop_assert!(p.gpus.iter().all(|g| available.contains(g)));
                 prop_assert_eq!(p.memory_max.keys().copied().collect::<Vec<_>>(), p.gpus.clone());

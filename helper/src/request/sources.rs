@@ -251,6 +251,7 @@ mod tests {
     use super::fixtures::{annotations, both, read, G, M};
     use super::*;
     use crate::config::Sources;
+    use crate::request::devices::GpuRef;
     use policy::ledger::UNLIMITED;
     use proptest::prelude::*;
 
@@ -268,14 +269,14 @@ mod tests {
         // Annotations, then FAKEGPU_VISIBLE_DEVICES, then NVIDIA_VISIBLE_DEVICES.
         let e = ["NVIDIA_VISIBLE_DEVICES=2", "FAKEGPU_VISIBLE_DEVICES=1"];
         let r = read(&[("fakegpu.io/devices", "0")], &e, &both()).unwrap();
-        assert_eq!(r.devices, Some(Devices::List(vec![0])));
+        assert_eq!(r.devices, Some(Devices::List(vec![GpuRef::Index(0)])));
         assert_eq!(
             read(&[], &e, &both()).unwrap().devices,
-            Some(Devices::List(vec![1]))
+            Some(Devices::List(vec![GpuRef::Index(1)]))
         );
         assert_eq!(
             read(&[], &e[..1], &both()).unwrap().devices,
-            Some(Devices::List(vec![2]))
+            Some(Devices::List(vec![GpuRef::Index(2)]))
         );
         // A lower source is not read, so NVIDIA's UUIDs there do no harm.
         let r = read(
@@ -314,7 +315,7 @@ mod tests {
             &both(),
         )
         .unwrap();
-        assert_eq!(r.devices, Some(Devices::List(vec![1])));
+        assert_eq!(r.devices, Some(Devices::List(vec![GpuRef::Index(1)])));
         // Empty means void, as NVIDIA's tools read it.
         let r = read(&[], &["NVIDIA_VISIBLE_DEVICES="], &both()).unwrap();
         assert_eq!(r.devices, Some(Devices::Void));
@@ -460,14 +461,14 @@ mod tests {
                 "annotation fakegpu.io/channels.max=\"-1\": expected a number or max",
             ),
             (
-                &[("fakegpu.io/devices", "GPU-abc")],
+                &[("fakegpu.io/devices", "MIG-abc")],
                 &[],
-                "annotation fakegpu.io/devices=\"GPU-abc\": GPU UUIDs are not supported yet; use indices",
+                "annotation fakegpu.io/devices=\"MIG-abc\": \"MIG-abc\" is a MIG device: fakegpu gives containers whole GPUs",
             ),
             (
                 &[],
                 &["NVIDIA_VISIBLE_DEVICES=GPU-abc\nx"],
-                "env NVIDIA_VISIBLE_DEVICES=\"GPU-abc\\nx\": GPU UUIDs",
+                "env NVIDIA_VISIBLE_DEVICES=\"GPU-abc\\nx\": \"GPU-abc\\nx\" is not a GPU UUID",
             ),
             (
                 &[],

@@ -1,4 +1,4 @@
-//! The RM controls fakegpu knows in the 535 family: what NVIDIA's own userspace (libcuda, the
+//! The RM controls fakegpu knows, by driver family: what NVIDIA's own userspace (libcuda, the
 //! CUDA runtime, NVML and nvidia-smi) sends when it computes on a GPU, found by tracing it
 //! against nvsim (`trace=1`), named as in NVIDIA's open 535 headers (`ctrl/ctrl*/`), or
 //! after what sends them where the headers lack them (controls of the closed RM's
@@ -20,6 +20,9 @@
 //! refuses them in every filter mode with the RM's own answer to a caller without
 //! CAP_SYS_ADMIN, `NV_ERR_INSUFFICIENT_PERMISSIONS`, whatever the caller's capabilities: a
 //! container given CAP_SYS_ADMIN is still one tenant of a shared GPU.
+//!
+//! The tables named 535 hold for every family; a later family adds what its userspace sends
+//! and what its RM made admin-only ([`FAMILY_CONTROLS`], `docs/nvidia-families.md`).
 //!
 //! Each known control carries the driver capability it needs (`nv_caps`): `utility` for
 //! the process lists and the queries only NVML and nvidia-smi send, none for the rest.
@@ -85,7 +88,8 @@ const fn closed(cmd: u32, name: &'static str) -> KnownControl {
     }
 }
 
-/// The 535 family's known controls, sorted by command.
+/// The known controls of the 535 family, and of every later one (see [`FAMILY_CONTROLS`]),
+/// sorted by command.
 pub const R535: [KnownControl; 85] = [
     pointers(0x0000_0101, "NV0000_CTRL_CMD_SYSTEM_GET_BUILD_VERSION"),
     pointers(0x0000_0127, "NV0000_CTRL_CMD_SYSTEM_GET_P2P_CAPS"),
@@ -540,14 +544,14 @@ pub fn known_control(cmd: u32, family: &DriverFamily) -> Option<&'static KnownCo
     find(&R535, cmd).or_else(|| find(added, cmd))
 }
 
-/// The known control `cmd` of the 535 family, if it is one.
-pub fn known_535(cmd: u32) -> Option<&'static KnownControl> {
-    find(&R535, cmd)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The known control `cmd` on a 535 driver.
+    fn known_535(cmd: u32) -> Option<&'static KnownControl> {
+        known_control(cmd, &nv_family::R535)
+    }
     use crate::abi::nv_family::{self, FAMILIES};
 
     #[test]

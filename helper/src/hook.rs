@@ -321,9 +321,10 @@ fn create(state: &State, opts: &Options) -> Result<(), String> {
             }
         }
     }
-    if let Some(params) = params_file(opts.dry_run)? {
+    let params = params_file(opts.dry_run)?;
+    if let Some(params) = &params {
         work.binds.push(Bind {
-            source: params,
+            source: params.clone(),
             target: "/proc/driver/nvidia/params".into(),
             create: false,
         });
@@ -392,6 +393,10 @@ fn create(state: &State, opts: &Options) -> Result<(), String> {
             created,
         })
     })();
+    if let Some(params) = &params {
+        // The container's bind, if made, holds the file; the name is no longer needed.
+        let _ = std::fs::remove_file(params);
+    }
     match result {
         Ok(record) => save_record(&state.id, &record),
         Err(e) => {
@@ -418,20 +423,23 @@ fn device_cgroup_dir(v2: &str, v1_devices: Option<&str>) -> (PathBuf, bool) {
 }
 
 /// The driver's parameters with `ModifyDeviceFiles: 0`, so NVIDIA's userspace in the
-/// container never tries to re-create device nodes whose major is not 195: written once
-/// to [`PARAMS`] from the host's /proc/driver/nvidia/params. `None` if the host has none.
+/// container never tries to re-create device nodes whose major is not 195: written to a file
+/// of this hook's own beside [`PARAMS`] from the host's /proc/driver/nvidia/params. `None` if
+/// the host has none.
 fn params_file(dry_run: bool) -> Result<Option<PathBuf>, String> {
     let Ok(host) = std::fs::read_to_string("/proc/driver/nvidia/params") else {
         return Ok(None);
     };
     let text = params_text(&host);
+    // One file per hook: a shared one replaced by a concurrent hook would be unlinked under
+    // this hook's bind, which then fails with ENOENT (seen with two containers starting at
+    // once). The bind keeps the file; `create` removes the name once the mounts are made.
+    let path = PathBuf::from(format!("{PARAMS}.{}", std::process::id()));
     if !dry_run {
         std::fs::create_dir_all("/run/fakegpu").map_err(|e| format!("/run/fakegpu: {e}"))?;
-        let tmp = format!("{PARAMS}.{}", std::process::id());
-        std::fs::write(&tmp, text).map_err(|e| format!("{tmp}: {e}"))?;
-        std::fs::rename(&tmp, PARAMS).map_err(|e| format!("{PARAMS}: {e}"))?;
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    Ok(Some(PathBuf::from(PARAMS)))
+    Ok(Some(path))
 }
 
 /// The files under `dir` (the driver's procfs, three levels deep: `gpus/BDF/FILE`) that

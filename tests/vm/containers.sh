@@ -14,7 +14,9 @@ nothing_left() {
   ! grep -q /containers/ /proc/mounts || fail "mounts left: $(grep /containers/ /proc/mounts)" || return 1
   ! grep -q /fakegpu-ctr/ /sys/kernel/fakegpu/cgroups/control ||
     fail "entries left: $(cat /sys/kernel/fakegpu/cgroups/control)" || return 1
-  [ -z "$(ls /run/runc 2>/dev/null)" ] || fail "runc state left: $(ls /run/runc)"
+  [ -z "$(ls /run/runc 2>/dev/null)" ] || fail "runc state left: $(ls /run/runc)" || return 1
+  # Each hook's copy of the driver's params goes once its bind is made.
+  [ -z "$(ls /run/fakegpu/params.* 2>/dev/null)" ] || fail "params copies left: $(ls /run/fakegpu)"
 }
 
 # Two containers at once, 64 MiB and 128 MiB on GPU 0: each sees fakegpu's node at

@@ -40,6 +40,10 @@ pub struct HostConfig {
     pub default_channels: Option<u64>,
     /// The largest channel limit a container may ask for.
     pub max_channels: Option<u64>,
+    /// Compute cap (percent of each visible GPU) for a container that asks for none.
+    pub default_compute: Option<u64>,
+    /// The largest compute cap a container may ask for, in percent.
+    pub max_compute: Option<u64>,
     /// GPUs a container that names none gets: `all` unless set. Checked when parsed and kept
     /// in canonical form: `all`, `none`, `void` or minors such as `0,1`.
     pub default_devices: String,
@@ -66,6 +70,8 @@ impl Default for HostConfig {
             max_memory: None,
             default_channels: None,
             max_channels: None,
+            default_compute: None,
+            max_compute: None,
             default_devices: "all".into(),
             uvm_policy: "allow".into(),
             default_capabilities: Capabilities::DEFAULT,
@@ -84,6 +90,8 @@ struct Raw {
     max_memory: Option<toml::Value>,
     default_channels: Option<toml::Value>,
     max_channels: Option<toml::Value>,
+    default_compute: Option<toml::Value>,
+    max_compute: Option<toml::Value>,
     default_devices: Option<toml::Value>,
     uvm_policy: Option<String>,
     default_capabilities: Option<String>,
@@ -109,6 +117,17 @@ fn size(key: &str, value: &toml::Value) -> Result<Option<u64>, String> {
     };
     bytes
         .map(limit)
+        .map_err(|e| format!("{}: {e}", shown(key, value)))
+}
+
+/// A share of a GPU: `"30%"`, an integer of percent, or `"max"`.
+fn share(key: &str, value: &toml::Value) -> Result<Option<u64>, String> {
+    let pct = match value {
+        toml::Value::String(s) => crate::units::check_percent(s),
+        toml::Value::Integer(n) => crate::units::check_percent(&n.to_string()),
+        _ => Err("expected a percent such as \"30%\", or \"max\""),
+    };
+    pct.map(limit)
         .map_err(|e| format!("{}: {e}", shown(key, value)))
 }
 
@@ -199,6 +218,12 @@ impl HostConfig {
         }
         if let Some(v) = &raw.max_channels {
             config.max_channels = count("max-channels", v)?;
+        }
+        if let Some(v) = &raw.default_compute {
+            config.default_compute = share("default-compute", v)?;
+        }
+        if let Some(v) = &raw.max_compute {
+            config.max_compute = share("max-compute", v)?;
         }
         if let Some(v) = &raw.default_devices {
             config.default_devices = default_devices(v)?;

@@ -227,6 +227,29 @@ fn per_gpu_line(values: &std::collections::BTreeMap<u32, Option<u64>>) -> String
         .join(" ")
 }
 
+/// Compute caps in percent as `compute.max` takes them: `gpuN QUOTA PERIOD` lines over
+/// the default period (`max` for no cap).
+fn compute_lines(values: &std::collections::BTreeMap<u32, Option<u64>>) -> String {
+    let period = u64::from(policy::compute_share::DEFAULT_PERIOD_US);
+    values
+        .iter()
+        .map(|(gpu, v)| match v {
+            Some(pct) => format!("gpu{gpu} {} {period}", period * pct / 100),
+            None => format!("gpu{gpu} max {period}"),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The compute weights asked, as `compute.weight` takes them (empty if none was).
+fn weight_lines(values: &std::collections::BTreeMap<u32, Option<u64>>) -> String {
+    values
+        .iter()
+        .filter_map(|(gpu, v)| v.map(|w| format!("gpu{gpu} {w}")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The container's GPUs as the entry's `gpus` file takes them.
 fn gpus_line(gpus: &[u32]) -> String {
     if gpus.is_empty() {
@@ -373,6 +396,13 @@ fn create(state: &State, opts: &Options) -> Result<(), String> {
         if !plan.gpus.is_empty() {
             entry.write("memory.max", &per_gpu_line(&plan.memory_max))?;
             entry.write("channels.max", &per_gpu_line(&plan.channels_max))?;
+            entry.write("compute.max", &compute_lines(&plan.compute_max))?;
+            let weights = weight_lines(&plan.compute_weight);
+            // Unwritten, a weight is the default without making the GPU's groups fakegpu's
+            // to schedule.
+            if !weights.is_empty() {
+                entry.write("compute.weight", &weights)?;
+            }
         }
         entry.write("uvm.policy", &plan.uvm_policy)?;
         entry.write("capabilities", &plan.capabilities.to_string())?;
@@ -497,6 +527,14 @@ fn print_plan(plan: &Plan, cgroup: &str, rules: &[Rule], work: &Work) {
     println!("gpus {}", gpus_line(&plan.gpus));
     println!("memory.max {}", per_gpu_line(&plan.memory_max));
     println!("channels.max {}", per_gpu_line(&plan.channels_max));
+    println!(
+        "compute.max {}",
+        compute_lines(&plan.compute_max).replace('\n', ", ")
+    );
+    println!(
+        "compute.weight {}",
+        weight_lines(&plan.compute_weight).replace('\n', ", ")
+    );
     println!("uvm.policy {}", plan.uvm_policy);
     println!("capabilities {}", plan.capabilities);
     for r in rules {
@@ -667,6 +705,8 @@ mod tests {
             gpus: vec![1],
             memory_max: Default::default(),
             channels_max: Default::default(),
+            compute_max: Default::default(),
+            compute_weight: Default::default(),
             uvm_policy: "allow".into(),
             capabilities: policy::nv_caps::Capabilities::DEFAULT,
             notes: vec![],

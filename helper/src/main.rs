@@ -101,6 +101,13 @@ enum QuotaAction {
         /// agent's cgroup).
         #[arg(long)]
         processes: Option<String>,
+        /// Compute cap per GPU, a share of its time: 30%, max, or gpu0=30%,gpu1=50%.
+        #[arg(long)]
+        compute: Option<String>,
+        /// Compute weight per GPU for sharing what caps leave, 1-10000 (default 100): 300,
+        /// or gpu0=300,gpu1=100.
+        #[arg(long)]
+        compute_weight: Option<String>,
     },
     /// Show the cgroup's limits.
     Get {
@@ -152,6 +159,8 @@ fn run(cli: Cli) -> Result<(), String> {
                     uvm,
                     capabilities,
                     processes,
+                    compute,
+                    compute_weight,
                 } => {
                     let limits = quota::Limits {
                         memory,
@@ -160,6 +169,8 @@ fn run(cli: Cli) -> Result<(), String> {
                         uvm,
                         capabilities,
                         processes,
+                        compute,
+                        compute_weight,
                     };
                     quota::set(&fg, &quota::cgroup_path(&cgroup)?, &limits)
                 }

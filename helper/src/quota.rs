@@ -1,8 +1,10 @@
 //! `fakegpu quota set|get|clear`: an operator's hand on a cgroup's entry.
 
 use crate::sysfs::Fakegpu;
-use crate::units::{check_count, check_size, per_gpu_spec};
+use crate::units::{check_count, check_percent, check_size, check_weight, per_gpu_spec};
+use policy::compute_share::DEFAULT_PERIOD_US;
 use policy::gpu_set::Visibility;
+use policy::ledger::UNLIMITED;
 use policy::nv_caps::Capabilities;
 
 /// The cgroup path fakegpu's control file takes: from the root of the v2 hierarchy.
@@ -33,6 +35,10 @@ pub struct Limits {
     pub capabilities: Option<String>,
     /// `own` or `all`.
     pub processes: Option<String>,
+    /// `30%`, `max` or `gpu0=30%,gpu1=50%`.
+    pub compute: Option<String>,
+    /// `300` or `gpu0=300,gpu1=100` (1-10000).
+    pub compute_weight: Option<String>,
 }
 
 /// Checks every value first, so a bad one changes nothing; then makes the entry if needed
@@ -70,8 +76,20 @@ pub fn set(fg: &Fakegpu, cgroup: &str, limits: &Limits) -> Result<(), String> {
             return Err(format!("--processes {p:?}: expected own or all"));
         }
     }
+    let compute = limits
+        .compute
+        .as_deref()
+        .map(|c| compute_spec(c).map_err(|e| format!("--compute {e}")))
+        .transpose()?;
+    let compute_weight = limits
+        .compute_weight
+        .as_deref()
+        .map(|w| per_gpu_spec(w, check_weight).map_err(|e| format!("--compute-weight {e}")))
+        .transpose()?;
     let entry = fg.add(cgroup)?;
     for (file, value) in [
+        ("compute.max", compute),
+        ("compute.weight", compute_weight),
         ("gpus", limits.gpus.clone()),
         ("memory.max", memory),
         ("channels.max", channels),
@@ -84,6 +102,39 @@ pub fn set(fg: &Fakegpu, cgroup: &str, limits: &Limits) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A compute cap as the command line takes it (`30%`, `max`, `gpu0=30%,gpu1=max`) as
+/// `compute.max` takes it: `QUOTA PERIOD` in us over the default period, per GPU or for all.
+fn compute_spec(text: &str) -> Result<String, String> {
+    let period = u64::from(DEFAULT_PERIOD_US);
+    let line = |pct: u64| {
+        if pct == UNLIMITED {
+            format!("max {period}")
+        } else {
+            format!("{} {period}", period * pct / 100)
+        }
+    };
+    let text = text.trim();
+    if !text.contains('=') {
+        return check_percent(text)
+            .map(line)
+            .map_err(|e| format!("{text:?}: {e}"));
+    }
+    let mut out = Vec::new();
+    for pair in text.split(',') {
+        let (gpu, value) = pair
+            .trim()
+            .split_once('=')
+            .ok_or_else(|| format!("{pair:?}: expected gpuN=PERCENT"))?;
+        let minor = gpu
+            .strip_prefix("gpu")
+            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| format!("{gpu:?}: expected gpuN, N the GPU's minor"))?;
+        let pct = check_percent(value).map_err(|e| format!("{value:?}: {e}"))?;
+        out.push(format!("gpu{minor} {}", line(pct)));
+    }
+    Ok(out.join("\n"))
 }
 
 /// The entry's settings, as text.
@@ -99,6 +150,8 @@ pub fn get(fg: &Fakegpu, cgroup: &str) -> Result<String, String> {
         "uvm.policy",
         "capabilities",
         "processes",
+        "compute.max",
+        "compute.weight",
         "drm.memory.max",
         "submissions.max_rate",
     ] {
@@ -125,6 +178,8 @@ pub fn clear(fg: &Fakegpu, cgroup: &str) -> Result<String, String> {
         ("uvm.policy", "allow"),
         ("capabilities", "all"),
         ("processes", "own"),
+        ("compute.max", "max"),
+        ("compute.weight", "100"),
         ("drm.memory.max", "max"),
         ("submissions.max_rate", "max"),
     ] {

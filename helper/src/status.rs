@@ -5,6 +5,7 @@ use crate::sysfs::{parse_single, Fakegpu};
 use crate::units::{human, human_limit};
 use policy::gpu_set::Visibility;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// One GPU of one entry.
@@ -24,6 +25,12 @@ pub struct GpuUsage {
     pub channels: u64,
     /// The channel limit (`null`: none).
     pub channels_max: Option<u64>,
+    /// The compute cap, percent of the GPU's time (`null`: none).
+    pub compute_max_percent: Option<u64>,
+    /// The compute weight.
+    pub compute_weight: u64,
+    /// Microseconds fakegpu held the cgroup's channel groups off the GPU to its limits.
+    pub throttled_usec: u64,
 }
 
 /// One entry.
@@ -61,6 +68,13 @@ pub fn collect(fg: &Fakegpu) -> Result<Vec<EntryStatus>, String> {
         let events = e.per_gpu("memory.events")?;
         let channels = e.per_gpu("channels.current")?;
         let channels_max = e.per_gpu("channels.max")?;
+        // Files a module older than compute limits lacks read as none.
+        let compute_max = e
+            .read("compute.max")
+            .map(|t| compute_percent(&t))
+            .unwrap_or_default();
+        let weight = e.per_gpu("compute.weight").unwrap_or_default();
+        let throttled = e.per_gpu("compute.stat").unwrap_or_default();
         let usage = current
             .iter()
             .map(|(&gpu, &used)| GpuUsage {
@@ -71,6 +85,9 @@ pub fn collect(fg: &Fakegpu) -> Result<Vec<EntryStatus>, String> {
                 refused: events.get(&gpu).copied().flatten().unwrap_or(0),
                 channels: channels.get(&gpu).copied().flatten().unwrap_or(0),
                 channels_max: channels_max.get(&gpu).copied().flatten(),
+                compute_max_percent: compute_max.get(&gpu).copied().flatten(),
+                compute_weight: weight.get(&gpu).copied().flatten().unwrap_or(100),
+                throttled_usec: throttled.get(&gpu).copied().flatten().unwrap_or(0),
             })
             .collect();
         all.push(EntryStatus {
@@ -87,6 +104,35 @@ pub fn collect(fg: &Fakegpu) -> Result<Vec<EntryStatus>, String> {
     Ok(all)
 }
 
+/// `compute.max`'s `gpuN QUOTA PERIOD` lines as percent per GPU (`None`: `max`).
+fn compute_percent(text: &str) -> BTreeMap<u32, Option<u64>> {
+    text.lines()
+        .filter_map(|line| {
+            let mut w = line.split_whitespace();
+            let gpu = w.next()?.strip_prefix("gpu")?.parse().ok()?;
+            let quota = w.next()?;
+            let period: u64 = w.next()?.parse().ok()?;
+            let pct = match quota {
+                "max" => None,
+                q => Some(q.parse::<u64>().ok()? * 100 / period.max(1)),
+            };
+            Some((gpu, pct))
+        })
+        .collect()
+}
+
+/// A compute cell: `30% w100, throttled 1.2 s`.
+fn compute_cell(u: &GpuUsage) -> String {
+    let cap = u
+        .compute_max_percent
+        .map_or("max".into(), |p| format!("{p}%"));
+    format!(
+        "{cap} w{}, throttled {:.1} s",
+        u.compute_weight,
+        u.throttled_usec as f64 / 1e6
+    )
+}
+
 /// The table: a row per entry and GPU it may see.
 pub fn table(entries: &[EntryStatus]) -> String {
     let header = [
@@ -97,8 +143,9 @@ pub fn table(entries: &[EntryStatus]) -> String {
         "PEAK",
         "REFUSED",
         "CHANNELS",
+        "COMPUTE",
     ];
-    let mut rows: Vec<[String; 7]> = Vec::new();
+    let mut rows: Vec<[String; 8]> = Vec::new();
     for e in entries {
         let gpus = Visibility::parse(&e.gpus).unwrap_or(Visibility::All);
         let visible = |gpu: u32| gpus.allows(gpu);
@@ -107,6 +154,7 @@ pub fn table(entries: &[EntryStatus]) -> String {
             rows.push([
                 e.cgroup.clone(),
                 "-".into(),
+                String::new(),
                 String::new(),
                 String::new(),
                 String::new(),
@@ -127,6 +175,7 @@ pub fn table(entries: &[EntryStatus]) -> String {
                     u.channels,
                     u.channels_max.map_or("max".into(), |m| m.to_string())
                 ),
+                compute_cell(u),
             ]);
         }
     }
@@ -171,6 +220,9 @@ mod tests {
                     refused: 1,
                     channels: 2,
                     channels_max: None,
+                    compute_max_percent: Some(30),
+                    compute_weight: 100,
+                    throttled_usec: 1_500_000,
                 },
                 GpuUsage {
                     gpu: 1,
@@ -180,6 +232,9 @@ mod tests {
                     refused: 0,
                     channels: 0,
                     channels_max: None,
+                    compute_max_percent: None,
+                    compute_weight: 100,
+                    throttled_usec: 0,
                 },
             ],
             pinned: 0,
@@ -199,7 +254,16 @@ mod tests {
             .collect();
         assert_eq!(
             cells,
-            ["/team-a", "0", "1.0 GiB", "2.0 GiB", "1.0 GiB", "1", "2 / max"],
+            [
+                "/team-a",
+                "0",
+                "1.0 GiB",
+                "2.0 GiB",
+                "1.0 GiB",
+                "1",
+                "2 / max",
+                "30% w100, throttled 1.5 s"
+            ],
             "{t}"
         );
     }

@@ -61,6 +61,31 @@ pub fn check_count(text: &str) -> Result<u64, &'static str> {
     ledger::parse_count(text)
 }
 
+/// A share of a GPU in percent, 1 to 100 (`30`, `30%`), or `max` (no cap; also HAMi's
+/// `0` and `100`).
+pub fn check_percent(text: &str) -> Result<u64, &'static str> {
+    let t = text.trim();
+    if t == "max" {
+        return Ok(ledger::UNLIMITED);
+    }
+    let digits = t.strip_suffix('%').unwrap_or(t);
+    match digits.parse::<u64>() {
+        Ok(0 | 100) if digits.bytes().all(|b| b.is_ascii_digit()) => Ok(ledger::UNLIMITED),
+        Ok(n) if n < 100 && digits.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        _ => Err("expected a percent of the GPU such as 30% (1-100), or max"),
+    }
+}
+
+/// A compute weight, 1 to 10000 (as `cpu.weight`).
+pub fn check_weight(text: &str) -> Result<u64, &'static str> {
+    match text.trim().parse::<u64>() {
+        Ok(w) if (1..=10_000).contains(&w) && text.trim().bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(w)
+        }
+        _ => Err("expected a weight from 1 to 10000"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

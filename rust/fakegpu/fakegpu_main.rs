@@ -45,6 +45,7 @@ pub mod policy {
     use super::abi;
     pub mod cgroup_control;
     pub mod cgroup_entry;
+    pub mod compute_share;
     pub mod drm_filter;
     pub mod fronts;
     pub mod gpu_set;
@@ -86,9 +87,10 @@ module! {
 /// a plain pass-through).
 static PERSONALITIES: [&dyn Personality; 2] = [&nvidia::PERSONALITY, &drm::PERSONALITY];
 
-/// The loaded module. Fields drop in order: sysfs, the nodes filesystem and the nodes vanish
-/// first, then the workers, the scratch space, the core's state, then the personalities'.
+/// The loaded module. Fields drop in order: the governor's thread stops, sysfs, the nodes
+/// filesystem and the nodes vanish, then the workers, the scratch space, the core's state, then the personalities'.
 struct FakeGpu {
+    _governor: nvidia::governor::Governor,
     _sysfs: Sysfs,
     _nodes_fs: nvidia::nodes_fs::NodesFs,
     _nodes: Nodes,
@@ -133,6 +135,8 @@ impl kernel::Module for FakeGpu {
         let nodes = Nodes::create(&table, &regions)?;
         let nodes_fs = nvidia::nodes_fs::NodesFs::register(&table, &regions)?;
         let sysfs = Sysfs::create(&PERSONALITIES)?;
+        // Its passes do nothing until the state below is published.
+        let governor = nvidia::governor::Governor::start()?;
         // Published last: until then opens fail with ENXIO, and once it is published init can
         // no longer fail (a failed init frees the module without waiting for open files).
         let state = State::publish(State {
@@ -156,6 +160,7 @@ impl kernel::Module for FakeGpu {
             );
         }
         Ok(FakeGpu {
+            _governor: governor,
             _sysfs: sysfs,
             _nodes_fs: nodes_fs,
             _nodes: nodes,

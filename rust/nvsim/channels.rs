@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The simulated GPU's channels as the engine sees them: where each channel's GPFIFO ring
-//! and USERD are, how far it has run, and its method state. A record is made when the RM
-//! allocates a GPFIFO channel and dropped once the RM no longer has it (`engine.rs` checks
-//! on every pass).
+//! and USERD are, how far it has run, its method state, and its place on the runlist (its
+//! own and its channel group's GPFIFO_SCHEDULE, the group's timeslice, the engine time it
+//! held). A record is made when the RM allocates a GPFIFO channel or a channel group and
+//! dropped once the RM no longer has it (`engine.rs` checks on every pass).
 
 use crate::nvsim_model::methods::MethodState;
 use crate::nvsim_model::pushbuf::MethodStream;
+use crate::nvsim_model::sched::{Turn, DEFAULT_TIMESLICE_US};
 use kernel::prelude::*;
 use kernel::sync::Mutex;
 
@@ -27,15 +29,15 @@ pub(crate) struct MemoryWindow {
 }
 
 /// Where a channel stopped inside a pushbuffer segment: an acquire that does not hold yet,
-/// or a compute launch still running.
+/// or a compute launch waiting for or holding the engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Stall {
     /// The dword after the acquire or launch, in the segment of GPFIFO entry `gp_get`.
     pub(crate) next_dword: u32,
     /// The semaphore (GPU VA, payload, size, comparison), or the launch.
     pub(crate) acquire: crate::nvsim_model::methods::Action,
-    /// For a launch: the monotonic ns at which it completes (then its releases are made).
-    pub(crate) until_ns: u64,
+    /// For a launch: the engine nanoseconds it still needs (then its releases are made).
+    pub(crate) left_ns: u64,
 }
 
 /// One channel.
@@ -48,6 +50,17 @@ pub(crate) struct Channel {
     pub(crate) client: u32,
     /// The channel's handle.
     pub(crate) handle: u32,
+    /// Its channel group's handle (0: none).
+    pub(crate) group: u32,
+    /// The process that made its client (whose engine time it is).
+    pub(crate) pid: u32,
+    /// Its own GPFIFO_SCHEDULE: on the runlist (nvsim starts channels on it, see
+    /// `control.rs`).
+    pub(crate) scheduled: bool,
+    /// Engine nanoseconds its launches held the GPU.
+    pub(crate) gpu_ns: u64,
+    /// Launches completed.
+    pub(crate) launches: u64,
     /// The RM VA space the channel named (0: the client's only one on the GPU).
     pub(crate) vaspace: u32,
     /// GPU VA of the GPFIFO ring.
@@ -80,22 +93,89 @@ pub(crate) struct Channel {
     pub(crate) noted: Option<&'static str>,
 }
 
-/// The channels of every GPU (free slots are `None`). Locked before the RM store, the pages
-/// and any VA space; no path holding those takes it.
-pub(crate) struct Channels(Pin<KBox<Mutex<KVec<Option<Channel>>>>>);
+/// A channel group's scheduling state (NVA06C controls).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Group {
+    /// Its client and handle.
+    pub(crate) client: u32,
+    /// Its handle.
+    pub(crate) handle: u32,
+    /// GPFIFO_SCHEDULE's `bEnable` (nvsim starts groups on the runlist, see `control.rs`).
+    pub(crate) scheduled: bool,
+    /// SET_TIMESLICE's value.
+    pub(crate) timeslice_us: u64,
+}
+
+impl Group {
+    /// A new group, on the runlist with the RM's default timeslice.
+    pub(crate) fn new(client: u32, handle: u32) -> Self {
+        Group {
+            client,
+            handle,
+            scheduled: true,
+            timeslice_us: DEFAULT_TIMESLICE_US,
+        }
+    }
+}
+
+/// Most GPUs (the `gpus` parameter's bound).
+pub(crate) const MAX_GPUS: usize = 16;
+
+/// What the engine runs: the channels of every GPU (free slots are `None`), the channel
+/// groups, and each GPU's compute engine (whose turn it is, the engine clock).
+pub(crate) struct Runlists {
+    /// The channels.
+    pub(crate) channels: KVec<Option<Channel>>,
+    /// The channel groups.
+    pub(crate) groups: KVec<Group>,
+    /// Each GPU's compute engine: whose turn it is.
+    pub(crate) turns: [Turn; MAX_GPUS],
+    /// Each GPU's engine clock: the monotonic ns its time was last handed out.
+    pub(crate) clock_ns: [u64; MAX_GPUS],
+    /// Each GPU's engine ns with no launch to run.
+    pub(crate) idle_ns: [u64; MAX_GPUS],
+}
+
+impl Runlists {
+    /// Group `handle` of `client`, if the RM made it.
+    pub(crate) fn group(&self, client: u32, handle: u32) -> Option<&Group> {
+        self.groups
+            .iter()
+            .find(|g| g.client == client && g.handle == handle)
+    }
+
+    /// The same, to change.
+    pub(crate) fn group_mut(&mut self, client: u32, handle: u32) -> Option<&mut Group> {
+        self.groups
+            .iter_mut()
+            .find(|g| g.client == client && g.handle == handle)
+    }
+}
+
+/// The runlists, locked before the RM store, the pages and any VA space; no path holding
+/// those takes it.
+pub(crate) struct Channels(Pin<KBox<Mutex<Runlists>>>);
 
 impl Channels {
     /// No channels.
     pub(crate) fn new() -> Result<Self> {
+        let runlists = Runlists {
+            channels: KVec::new(),
+            groups: KVec::new(),
+            turns: [Turn::default(); MAX_GPUS],
+            clock_ns: [0; MAX_GPUS],
+            idle_ns: [0; MAX_GPUS],
+        };
         Ok(Channels(KBox::pin_init(
-            kernel::new_mutex!(KVec::new(), "nvsim::State::channels"),
+            kernel::new_mutex!(runlists, "nvsim::State::channels"),
             GFP_KERNEL,
         )?))
     }
 
     /// Adds a channel record.
     pub(crate) fn add(&self, channel: Channel) -> Result {
-        let mut list = self.0.lock();
+        let mut runlists = self.0.lock();
+        let list = &mut runlists.channels;
         match list.iter_mut().find(|slot| slot.is_none()) {
             Some(slot) => *slot = Some(channel),
             None => list.push(Some(channel), GFP_KERNEL)?,
@@ -103,8 +183,14 @@ impl Channels {
         Ok(())
     }
 
-    /// The table, locked.
-    pub(crate) fn lock(&self) -> impl core::ops::DerefMut<Target = KVec<Option<Channel>>> + '_ {
+    /// Adds a channel group record.
+    pub(crate) fn add_group(&self, group: Group) -> Result {
+        self.0.lock().groups.push(group, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// The runlists, locked.
+    pub(crate) fn lock(&self) -> impl core::ops::DerefMut<Target = Runlists> + '_ {
         self.0.lock()
     }
 }

@@ -17,6 +17,103 @@ use crate::trace::log_unimplemented;
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
 
+/// The scheduling controls: what they change on the engine's runlist, recorded for the
+/// trace (what fakegpu issued shows there).
+mod schedule {
+    use crate::abi::nv_rm::ctrl;
+    use crate::abi::nv_status::*;
+    use crate::state::State;
+    use crate::trace;
+    use kernel::prelude::*;
+
+    /// GPFIFO_SCHEDULE on channel group or channel `handle` of `client`.
+    pub(super) fn set_scheduled(
+        state: &State,
+        cmd: u32,
+        client: u32,
+        handle: u32,
+        enable: bool,
+    ) -> Result<(), NvStatus> {
+        let mut runlists = state.channels.lock();
+        let found = if cmd == ctrl::NVA06C_CTRL_CMD_GPFIFO_SCHEDULE {
+            runlists
+                .group_mut(client, handle)
+                .map(|g| g.scheduled = enable)
+        } else {
+            runlists
+                .channels
+                .iter_mut()
+                .flatten()
+                .find(|c| c.client == client && c.handle == handle)
+                .map(|c| c.scheduled = enable)
+        };
+        if trace::enabled() {
+            pr_info!(
+                "trace: schedule client {:#x} object {:#x}: {}\n",
+                client,
+                handle,
+                if enable { "on the runlist" } else { "off the runlist" }
+            );
+        }
+        found.ok_or(NV_ERR_INVALID_OBJECT_HANDLE)
+    }
+
+    /// SET_TIMESLICE on group `handle` of `client` (any value: the RM's minimum is 0 from
+    /// Volta on).
+    pub(super) fn set_timeslice(
+        state: &State,
+        client: u32,
+        handle: u32,
+        us: u64,
+    ) -> Result<(), NvStatus> {
+        let mut runlists = state.channels.lock();
+        let group = runlists
+            .group_mut(client, handle)
+            .ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
+        group.timeslice_us = us;
+        if trace::enabled() {
+            pr_info!(
+                "trace: timeslice client {:#x} group {:#x}: {} us\n",
+                client,
+                handle,
+                us
+            );
+        }
+        Ok(())
+    }
+
+    /// GET_TIMESLICE of group `handle` of `client`.
+    pub(super) fn timeslice(state: &State, client: u32, handle: u32) -> Result<u64, NvStatus> {
+        state
+            .channels
+            .lock()
+            .group(client, handle)
+            .map(|g| g.timeslice_us)
+            .ok_or(NV_ERR_INVALID_OBJECT_HANDLE)
+    }
+
+    /// PREEMPT of group `handle` of `client` on `gpu`: ends its timeslice if it holds the
+    /// engine.
+    pub(super) fn preempt(state: &State, gpu: Option<u8>, client: u32, handle: u32) {
+        let mut guard = state.channels.lock();
+        let runlists = &mut *guard;
+        let Some(gpu) = gpu.map(usize::from).filter(|&g| g < runlists.turns.len()) else {
+            return;
+        };
+        let holds = runlists.turns[gpu]
+            .current()
+            .and_then(|i| runlists.channels.get(i))
+            .and_then(Option::as_ref)
+            .is_some_and(|c| c.client == client && c.group == handle);
+        if holds {
+            runlists.turns[gpu].preempt();
+        }
+        if trace::enabled() {
+            pr_info!("trace: preempt client {:#x} group {:#x}\n", client, handle);
+        }
+    }
+}
+
 /// RM_CONTROL: the commands of `ctrl::SPECS`, with the RM's checks (the client belongs to
 /// this file, the object exists and takes the command, the exact parameter size); the
 /// driver's not-supported status, logged, for any other command.
@@ -223,18 +320,27 @@ fn control_checked(
             }
             write_pod(&mut params[8..], &GR_CTX_BUFFER_SIZE);
         }
-        // Preempting a channel group: nvsim's engine runs work in whole passes and holds
-        // nothing on the GPU between them, so the group is off the engine already.
+        // Scheduling: the engine's runlist (`channels.rs`, `engine.rs`) takes them at once.
         ctrl::NVA06C_CTRL_CMD_PREEMPT => {
             let manual = params.get(1).is_some_and(|&b| b != 0);
             let timeout = params.get(4..).and_then(read_pod::<u32>).unwrap_or(0);
             if manual && timeout > ctrl::PREEMPT_MAX_MANUAL_TIMEOUT_US {
                 return Err(NV_ERR_INVALID_ARGUMENT);
             }
+            schedule::preempt(state, object.gpu, p.h_client, p.h_object);
         }
-        // Scheduling a channel group and setting its timeslice change nothing nvsim
-        // simulates.
-        ctrl::NVA06C_CTRL_CMD_GPFIFO_SCHEDULE | ctrl::NVA06C_CTRL_CMD_SET_TIMESLICE => {}
+        ctrl::NVA06C_CTRL_CMD_GPFIFO_SCHEDULE | ctrl::NVA06F_CTRL_CMD_GPFIFO_SCHEDULE => {
+            let enable = params.first().is_some_and(|&b| b != 0);
+            schedule::set_scheduled(state, spec.cmd, p.h_client, p.h_object, enable)?;
+        }
+        ctrl::NVA06C_CTRL_CMD_SET_TIMESLICE => {
+            let us = read_pod::<u64>(&params).unwrap_or(0);
+            schedule::set_timeslice(state, p.h_client, p.h_object, us)?;
+        }
+        ctrl::NVA06C_CTRL_CMD_GET_TIMESLICE => {
+            let us = schedule::timeslice(state, p.h_client, p.h_object)?;
+            write_pod(&mut params, &us);
+        }
         nvsim_ctrl::SYSTEM_GET_BUILD_VERSION => {
             let copies = nvsim_ctrl::build_version(&mut params, &ctrl_context(state, object.gpu))?;
             for (to, text) in copies.iter().flatten() {

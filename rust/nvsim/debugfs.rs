@@ -4,6 +4,7 @@
 //! use and channels, system memory and its pages, objects, per-file charges, open files).
 
 use crate::nvsim_model::rm;
+use crate::nvsim_model::sched::DEFAULT_TIMESLICE_US;
 use crate::procfs;
 use crate::slice_writer::SliceWriter;
 use crate::state::State;
@@ -88,8 +89,10 @@ fn format_state(state: &State, out: &mut impl Write) -> core::fmt::Result {
         writeln!(out, "file{} fb {} sys {}", client.file, fb, sys)?;
     }
     drop(rm);
-    // The engine's channels: how far each has run, and why it stopped if it is in error.
-    for c in state.channels.lock().iter().flatten() {
+    // The engine's channels: how far each has run, why it stopped if it is in error, and
+    // its place on the runlist and the engine time it held (the compute share's truth).
+    let runlists = state.channels.lock();
+    for c in runlists.channels.iter().flatten() {
         write!(
             out,
             "channel gpu {} chid {} gp_get {} methods {} interrupts {} error ",
@@ -99,8 +102,23 @@ fn format_state(state: &State, out: &mut impl Write) -> core::fmt::Result {
         for ch in c.error.unwrap_or("none").chars() {
             out.write_char(if ch == ' ' { '_' } else { ch })?;
         }
-        writeln!(out)?;
+        let group = runlists.group(c.client, c.group);
+        writeln!(
+            out,
+            " pid {} group {:#x} scheduled {} group_scheduled {} timeslice_us {} gpu_ns {} launches {}",
+            c.pid,
+            c.group,
+            u8::from(c.scheduled),
+            u8::from(!group.is_some_and(|g| !g.scheduled)),
+            group.map_or(DEFAULT_TIMESLICE_US, |g| g.timeslice_us),
+            c.gpu_ns,
+            c.launches
+        )?;
     }
+    for g in 0..state.gpus.len().min(runlists.idle_ns.len()) {
+        writeln!(out, "engine gpu {} idle_ns {}", g, runlists.idle_ns[g])?;
+    }
+    drop(runlists);
     let (registered, posted) = state.os_events.counts();
     writeln!(out, "os_events registered {} posted {}", registered, posted)?;
     writeln!(out, "procfs registry_writes {}", procfs::registry_writes())?;

@@ -8,15 +8,21 @@
 //! `nvsim_model::{pushbuf, methods}`; the actions touch GPU memory through `gpu_mem.rs`. A
 //! fault (an unmapped VA, a malformed pushbuffer, a method the channel cannot take) puts that
 //! channel in error and stops it; no other channel, process or the host is affected.
+//!
+//! A compute launch takes `launch_us` of the GPU's compute engine, which runs one launch at
+//! a time: the channels with a launch queued take turns by their groups' timeslices
+//! (`nvsim_model::sched`), and a channel off the runlist (GPFIFO_SCHEDULE) runs nothing.
+//! Each channel's engine time is counted (`gpu_ns`): the ground truth of compute shares.
 
 use crate::abi::nv_rm::class;
-use crate::channels::{Channel, MemoryWindow, Stall};
+use crate::channels::{Channel, Group, MemoryWindow, Runlists, Stall, MAX_GPUS};
 use crate::gpu_mem::{Fault, GpuMem};
 use crate::nvsim_model::methods::{qmd_major_version, qmd_releases, Action, Engine, QMD_BYTES};
 use crate::nvsim_model::pushbuf::{
     extended_base, Dword, GpEntry, OPCODE_SET_PB_SEGMENT_EXTENDED_BASE,
 };
 use crate::nvsim_model::rm::Kind;
+use crate::nvsim_model::sched::{Lane, DEFAULT_TIMESLICE_US};
 use crate::state::State;
 use crate::trace;
 use kernel::page::PAGE_SIZE;
@@ -73,35 +79,135 @@ enum Stop {
     Error(&'static str),
 }
 
-/// One pass over every channel; whether any ran work.
+/// One pass: hands each GPU's engine time since the last pass to the launches waiting for
+/// it, then runs every channel's new work; whether any ran.
 pub(crate) fn poll(state: &State) -> bool {
-    let mut channels = state.channels.lock();
+    let mut guard = state.channels.lock();
+    let runlists = &mut *guard;
+    drop_freed(state, runlists);
+    let now = now_ns();
     let mut busy = false;
-    for slot in channels.iter_mut() {
+    for gpu in 0..state.gpus.len().min(MAX_GPUS) {
+        busy |= run_engine(state, runlists, gpu, now);
+    }
+    let Runlists {
+        channels, groups, ..
+    } = runlists;
+    // A channel off the runlist runs nothing, as its PBDMA fetches nothing.
+    for channel in channels.iter_mut().flatten() {
+        if runnable(groups, channel) {
+            busy |= run_and_post(state, channel);
+        }
+    }
+    busy
+}
+
+/// Drops the records of channels and groups the RM no longer has.
+fn drop_freed(state: &State, runlists: &mut Runlists) {
+    let rm = state.rm.lock();
+    for slot in runlists.channels.iter_mut() {
         let alive = slot.as_ref().is_some_and(|c| {
-            let rm = state.rm.lock();
             matches!(rm.get(c.client, c.handle).map(|o| o.kind),
                 Some(Kind::Channel { chid, .. }) if chid == c.chid)
         });
         if !alive {
             *slot = None;
-            continue;
         }
-        if let Some(channel) = slot.as_mut().filter(|c| c.error.is_none()) {
-            let raised = channel.interrupts;
-            busy |= run(state, channel);
-            let times = channel.interrupts - raised;
-            if times > 0 {
-                state.os_events.nonstall_interrupt(
-                    &state.rm,
-                    channel.gpu,
-                    channel.engine_type as u8,
-                    times,
-                );
+    }
+    runlists.groups.retain(|g| {
+        rm.get(g.client, g.handle)
+            .is_some_and(|o| o.class == class::KEPLER_CHANNEL_GROUP_A)
+    });
+}
+
+/// What the scheduler sees of channel slot `index` on `gpu`: its launch's engine time left,
+/// whether it and its group are on the runlist, and its group's timeslice.
+fn lane(runlists: &Runlists, gpu: usize, index: usize) -> Option<Lane> {
+    let ch = runlists.channels.get(index)?.as_ref()?;
+    if usize::from(ch.gpu) != gpu || ch.error.is_some() {
+        return None;
+    }
+    let pending_ns = match ch.stall {
+        Some(Stall {
+            acquire: Action::Launch { .. },
+            left_ns,
+            ..
+        }) => left_ns,
+        _ => 0,
+    };
+    let group = runlists.group(ch.client, ch.group);
+    Some(Lane {
+        pending_ns,
+        runnable: runnable(&runlists.groups, ch),
+        timeslice_ns: group
+            .map_or(DEFAULT_TIMESLICE_US, |g| g.timeslice_us)
+            .saturating_mul(1000),
+    })
+}
+
+/// Whether `ch` is on the runlist: its own GPFIFO_SCHEDULE and its group's (of `groups`)
+/// enable it.
+fn runnable(groups: &[Group], ch: &Channel) -> bool {
+    ch.scheduled
+        && !groups
+            .iter()
+            .any(|g| g.client == ch.client && g.handle == ch.group && !g.scheduled)
+}
+
+/// Hands `gpu`'s engine time since the last pass (up to `now`) to the launches waiting for
+/// it, a timeslice at a time (`nvsim_model::sched`); a launch that completes makes its
+/// releases and its channel runs on. Whether any launch completed.
+fn run_engine(state: &State, runlists: &mut Runlists, gpu: usize, now: u64) -> bool {
+    if gpu >= MAX_GPUS {
+        return false;
+    }
+    let clock = runlists.clock_ns[gpu];
+    let mut budget = if clock == 0 { 0 } else { now.saturating_sub(clock) };
+    runlists.clock_ns[gpu] = now;
+    let mut completed = false;
+    loop {
+        let count = runlists.channels.len();
+        let mut turn = runlists.turns[gpu];
+        let step = turn.step(budget, count, |i| lane(runlists, gpu, i));
+        runlists.turns[gpu] = turn;
+        let Some(step) = step else { break };
+        budget -= step.ran_ns;
+        let Some(Some(ch)) = runlists.channels.get_mut(step.lane) else {
+            break;
+        };
+        ch.gpu_ns += step.ran_ns;
+        if let Some(stall) = ch.stall.as_mut() {
+            stall.left_ns -= step.ran_ns;
+        }
+        if step.completed {
+            ch.launches += 1;
+            completed = true;
+            // Its releases, and what it queued after the launch (it is on the runlist:
+            // the scheduler gave it the engine).
+            if let Some(Some(ch)) = runlists.channels.get_mut(step.lane) {
+                run_and_post(state, ch);
             }
         }
     }
-    busy
+    runlists.idle_ns[gpu] += budget;
+    completed
+}
+
+/// Runs `ch`'s new work, if it is healthy, and posts the non-stall interrupts it raised;
+/// whether it ran any.
+fn run_and_post(state: &State, ch: &mut Channel) -> bool {
+    if ch.error.is_some() {
+        return false;
+    }
+    let raised = ch.interrupts;
+    let ran = run(state, ch);
+    let times = ch.interrupts - raised;
+    if times > 0 {
+        state
+            .os_events
+            .nonstall_interrupt(&state.rm, ch.gpu, ch.engine_type as u8, times);
+    }
+    ran
 }
 
 /// Runs `ch`'s new work; whether it ran any.
@@ -185,7 +291,7 @@ fn run_segment(
     // completes (its releases) once its time is up.
     if let Some(stall) = ch.stall {
         if let Action::Launch { .. } = stall.acquire {
-            if now_ns() < stall.until_ns {
+            if stall.left_ns > 0 {
                 return Stop::Stalled;
             }
             if execute(mem, &stall.acquire).is_err() {
@@ -253,10 +359,11 @@ fn run_segment(
                 if let Action::Launch { .. } = action {
                     let duration = launch_ns();
                     if duration > 0 {
+                        // It waits for the engine (`run_engine`).
                         ch.stall = Some(Stall {
                             next_dword: dword + 1,
                             acquire: action,
-                            until_ns: now_ns().saturating_add(duration),
+                            left_ns: duration,
                         });
                         return Stop::Stalled;
                     }
@@ -267,7 +374,7 @@ fn run_segment(
                         ch.stall = Some(Stall {
                             next_dword: dword + 1,
                             acquire: action,
-                            until_ns: 0,
+                            left_ns: 0,
                         });
                         return Stop::Stalled;
                     }
@@ -390,7 +497,7 @@ fn execute(mem: &GpuMem<'_>, action: &Action) -> Result<bool, Fault> {
             Ok(true)
         }
         // A compute launch runs no shader: it completes with its QMD's releases (after
-        // `launch_us`, see `run_segment`).
+        // `launch_us` of engine time, see `run_engine`).
         Action::Launch { qmd } => {
             let mut bytes = [0u8; QMD_BYTES];
             mem.read(qmd, &mut bytes)?;

@@ -123,6 +123,7 @@ pub mod nvsim_model {
     pub mod procfs;
     pub mod pushbuf;
     pub mod rm;
+    pub mod sched;
     pub mod uvm_va;
 }
 

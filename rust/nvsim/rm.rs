@@ -583,6 +583,13 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
             return Err(status);
         }
     }
+    if p.h_class == class::KEPLER_CHANNEL_GROUP_A {
+        let group = crate::channels::Group::new(client, handle);
+        if state.channels.add_group(group).is_err() {
+            let _ = state.rm.lock().free(owner, client, handle);
+            return Err(NV_ERR_NO_MEMORY);
+        }
+    }
     // What some classes report in their parameters: a context share its VEID; memory
     // classes with NV_MEMORY_ALLOCATION_PARAMS the size they allocated (rounded up).
     let report = match (p.h_class, size) {
@@ -823,9 +830,14 @@ fn add_channel(
     use crate::channels::{Channel, MemoryWindow};
     let word = |at: usize| params.get(at..).and_then(read_pod::<u32>).unwrap_or(0);
     let wide = |at: usize| params.get(at..).and_then(read_pod::<u64>).unwrap_or(0);
-    let (gpu, chid, engine_type, userd, error_notifier) = {
+    let (gpu, chid, engine_type, userd, error_notifier, group, pid) = {
         let rm = state.rm.lock();
         let channel = rm.get(client, handle).ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
+        let group = rm
+            .get(client, channel.parent)
+            .filter(|o| o.class == class::KEPLER_CHANNEL_GROUP_A)
+            .map_or(0, |o| o.handle);
+        let pid = rm.get(client, client).map_or(0, |o| o.pid);
         // The engine as the RM settled it (0 in the parameters is GR0).
         let (rm::Kind::Channel { chid, engine_type }, Some(gpu)) = (channel.kind, channel.gpu)
         else {
@@ -861,7 +873,15 @@ fn add_channel(
         };
         // The RM only asserts on a bad error notifier; the channel then has none.
         let error_notifier = window(word(chan::H_OBJECT_ERROR), 0, ERROR_NOTIFIER_SIZE);
-        (gpu, chid, u32::from(engine_type), userd, error_notifier)
+        (
+            gpu,
+            chid,
+            u32::from(engine_type),
+            userd,
+            error_notifier,
+            group,
+            pid,
+        )
     };
     state
         .channels
@@ -870,6 +890,11 @@ fn add_channel(
             chid,
             client,
             handle,
+            group,
+            pid,
+            scheduled: true,
+            gpu_ns: 0,
+            launches: 0,
             vaspace: word(chan::H_VASPACE),
             gpfifo: wide(chan::GPFIFO_OFFSET),
             entries: word(chan::GPFIFO_ENTRIES),

@@ -4,7 +4,7 @@
 //! has registered everything, and built from the module parameters.
 
 use crate::abi::nv_family::DriverFamily;
-use crate::channels::Channels;
+use crate::channels::{Channels, MAX_GPUS};
 use crate::events::OsEvents;
 use crate::fops::FileOps;
 use crate::gpu_va::GpuVaSpaces;
@@ -29,9 +29,6 @@ extern "C" {
     /// The `version` parameter, NUL-terminated.
     fn nvsim_param_version() -> *const kernel::ffi::c_char;
 }
-
-/// Most simulated GPUs.
-const MAX_GPUS: usize = 16;
 /// PCI device id of the simulated GPUs (an H100 PCIe's).
 const SIM_DEVICE_ID: u16 = 0x2331;
 

@@ -27,7 +27,16 @@ pub(super) fn count_text(n: u64) -> String {
     ledger::Shown(n).to_string()
 }
 
-/// One per-GPU limit (memory or channels) as the plan computes it.
+/// A compute cap as notes show it: `max` or `30%`.
+pub(super) fn percent_text(n: u64) -> String {
+    if n == UNLIMITED {
+        "max".into()
+    } else {
+        format!("{n}%")
+    }
+}
+
+/// One per-GPU limit (memory, channels, compute) as the plan computes it.
 pub(super) struct Limit<'a> {
     /// The sysfs file's name, for messages: `memory.max`.
     pub(super) file: &'a str,

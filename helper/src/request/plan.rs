@@ -2,7 +2,7 @@
 //! config. It picks the GPUs (each one fakegpu fronts) and settles their limits.
 
 use super::devices::{gpus_text, Devices};
-use super::limits::{count_text, size_text, Limit};
+use super::limits::{count_text, percent_text, size_text, Limit};
 use super::sources::Request;
 use crate::config::HostConfig;
 use crate::host_gpus::HostGpu;
@@ -18,6 +18,10 @@ pub struct Plan {
     pub memory_max: BTreeMap<u32, Option<u64>>,
     /// Channel limit per GPU of `gpus` (`None`: unlimited).
     pub channels_max: BTreeMap<u32, Option<u64>>,
+    /// Compute cap per GPU of `gpus`, in percent (`None`: none).
+    pub compute_max: BTreeMap<u32, Option<u64>>,
+    /// Compute weight per GPU of `gpus` (`None`: the default, 100).
+    pub compute_weight: BTreeMap<u32, Option<u64>>,
     /// `allow` or `deny`.
     pub uvm_policy: String,
     /// The driver capabilities (the entry's `capabilities`).
@@ -86,8 +90,26 @@ pub fn plan(
         cap: config.max_channels,
         show: count_text,
     };
+    let compute = Limit {
+        file: "compute.max",
+        cap_key: "max-compute",
+        asked: request.compute.as_ref(),
+        default: config.default_compute,
+        cap: config.max_compute,
+        show: percent_text,
+    };
+    let weight = Limit {
+        file: "compute.weight",
+        cap_key: "",
+        asked: request.compute_weight.as_ref(),
+        default: None,
+        cap: None,
+        show: count_text,
+    };
     let memory_max = memory.resolve(&gpus, config, &mut notes)?;
     let channels_max = channels.resolve(&gpus, config, &mut notes)?;
+    let compute_max = compute.resolve(&gpus, config, &mut notes)?;
+    let compute_weight = weight.resolve(&gpus, config, &mut notes)?;
     let asked = request.capabilities.unwrap_or(config.default_capabilities);
     let capabilities = asked.intersection(config.max_capabilities);
     if capabilities != asked {
@@ -100,6 +122,8 @@ pub fn plan(
         gpus,
         memory_max,
         channels_max,
+        compute_max,
+        compute_weight,
         uvm_policy: config.uvm_policy.clone(),
         capabilities,
         notes,
@@ -121,6 +145,8 @@ mod tests {
             max_memory: Some(16 * G),
             default_channels: None,
             max_channels: Some(64),
+            default_compute: Some(20),
+            max_compute: Some(50),
             path: Some("/etc/fakegpu/config.toml".into()),
             ..both()
         }
@@ -208,17 +234,21 @@ mod tests {
             devices: None,
             memory: Some(PerGpu::Each([(0, 64 * G)].into())),
             channels: Some(PerGpu::Every(UNLIMITED)),
-            capabilities: None,
+            compute: Some(PerGpu::Each([(1, 70)].into())),
+            ..Request::default()
         };
         let p = plan(&r, &c, &[0, 1], &[]).unwrap().unwrap();
         assert_eq!(p.memory_max, [(0, Some(16 * G)), (1, Some(4 * G))].into());
         assert_eq!(p.channels_max, [(0, Some(64)), (1, Some(64))].into());
+        assert_eq!(p.compute_max, [(0, Some(20)), (1, Some(50))].into());
+        assert_eq!(p.compute_weight, [(0, None), (1, None)].into());
         assert_eq!(
             p.notes,
             [
                 "gpu0: memory.max 64G asked, capped at 16G by max-memory in /etc/fakegpu/config.toml",
                 "gpu0: channels.max max asked, capped at 64 by max-channels in /etc/fakegpu/config.toml",
                 "gpu1: channels.max max asked, capped at 64 by max-channels in /etc/fakegpu/config.toml",
+                "gpu1: compute.max 70% asked, capped at 50% by max-compute in /etc/fakegpu/config.toml",
             ]
         );
         // No caps: unlimited stays unlimited.
@@ -231,8 +261,7 @@ mod tests {
         let r = Request {
             devices: Some(Devices::List(vec![GpuRef::Index(1)])),
             memory: Some(PerGpu::Each([(0, G)].into())),
-            channels: None,
-            capabilities: None,
+            ..Request::default()
         };
         assert_eq!(
             plan(&r, &c, &[0, 1], &[]),
@@ -335,7 +364,7 @@ mod tests {
             default_channels in limit(),
             max_channels in limit(),
         ) {
-            let request = Request { devices, memory, channels, capabilities: None };
+            let request = Request { devices, memory, channels, ..Request::default() };
             let config = HostConfig {
                 default_memory, max_memory, default_channels, max_channels,
                 ..HostConfig::default()

@@ -6,6 +6,8 @@
 //! | GPUs | `fakegpu.io/devices` | `FAKEGPU_VISIBLE_DEVICES`, then `NVIDIA_VISIBLE_DEVICES` |
 //! | memory per GPU | `fakegpu.io/memory.max` | `FAKEGPU_MEMORY_LIMIT`, then HAMi's `CUDA_DEVICE_MEMORY_LIMIT(_i)` |
 //! | channels per GPU | `fakegpu.io/channels.max` | - |
+//! | compute cap per GPU | `fakegpu.io/compute.max` | `FAKEGPU_COMPUTE_LIMIT`, then HAMi's `CUDA_DEVICE_SM_LIMIT` |
+//! | compute weight per GPU | `fakegpu.io/compute.weight` | - |
 //! | driver capabilities | `fakegpu.io/capabilities` | `NVIDIA_DRIVER_CAPABILITIES` |
 //!
 //! NVIDIA's capability names with no meaning in the kernel (`compat32`, `display`, `ngx`:
@@ -19,6 +21,7 @@
 use super::devices::Devices;
 use super::per_gpu::{parse_per_gpu, PerGpu};
 use crate::config::HostConfig;
+use crate::units::{check_percent, check_weight};
 use policy::ledger;
 use policy::nv_caps::Capabilities;
 use std::collections::BTreeMap;
@@ -29,6 +32,14 @@ pub const ANNOTATION_DEVICES: &str = "fakegpu.io/devices";
 pub const ANNOTATION_MEMORY: &str = "fakegpu.io/memory.max";
 /// The annotation with the container's channel limit.
 pub const ANNOTATION_CHANNELS: &str = "fakegpu.io/channels.max";
+/// The annotation with the container's compute cap (percent of each GPU).
+pub const ANNOTATION_COMPUTE: &str = "fakegpu.io/compute.max";
+/// The annotation with the container's compute weight.
+pub const ANNOTATION_COMPUTE_WEIGHT: &str = "fakegpu.io/compute.weight";
+/// fakegpu's variable with the container's compute cap.
+pub const ENV_COMPUTE: &str = "FAKEGPU_COMPUTE_LIMIT";
+/// HAMi's compute cap: percent of every GPU (HAMi-core throttles SMs to it).
+pub const ENV_HAMI_COMPUTE: &str = "CUDA_DEVICE_SM_LIMIT";
 /// The annotation with the container's driver capabilities.
 pub const ANNOTATION_CAPABILITIES: &str = "fakegpu.io/capabilities";
 /// NVIDIA's variable with the container's driver capabilities.
@@ -55,6 +66,10 @@ pub struct Request {
     pub memory: Option<PerGpu>,
     /// `fakegpu.io/channels.max`.
     pub channels: Option<PerGpu>,
+    /// `fakegpu.io/compute.max`, `FAKEGPU_COMPUTE_LIMIT`, `CUDA_DEVICE_SM_LIMIT`: percent.
+    pub compute: Option<PerGpu>,
+    /// `fakegpu.io/compute.weight`.
+    pub compute_weight: Option<PerGpu>,
     /// `fakegpu.io/capabilities` or `NVIDIA_DRIVER_CAPABILITIES`.
     pub capabilities: Option<Capabilities>,
 }
@@ -113,6 +128,8 @@ impl Request {
                 ANNOTATION_DEVICES,
                 ANNOTATION_MEMORY,
                 ANNOTATION_CHANNELS,
+                ANNOTATION_COMPUTE,
+                ANNOTATION_COMPUTE_WEIGHT,
                 ANNOTATION_CAPABILITIES,
             ];
             if key.starts_with(ANNOTATION_PREFIX) && !known.contains(&key.as_str()) {
@@ -152,6 +169,18 @@ impl Request {
                     .map_err(|e| format!("{}: {e}", origin(kind, key, v)))
             })
             .transpose()?;
+        let compute = pick(ANNOTATION_COMPUTE, &[ENV_COMPUTE, ENV_HAMI_COMPUTE])
+            .map(|(kind, key, v)| {
+                // HAMi's variable is a bare number of percent; fakegpu's take `30%` too.
+                parse_per_gpu(v, check_percent)
+                    .map_err(|e| format!("{}: {e}", origin(kind, key, v)))
+            })
+            .transpose()?;
+        let compute_weight = pick(ANNOTATION_COMPUTE_WEIGHT, &[])
+            .map(|(kind, key, v)| {
+                parse_per_gpu(v, check_weight).map_err(|e| format!("{}: {e}", origin(kind, key, v)))
+            })
+            .transpose()?;
         let capabilities = pick(ANNOTATION_CAPABILITIES, &[ENV_NVIDIA_CAPABILITIES])
             .map(|(kind, key, v)| {
                 let kept: Vec<&str> = if kind == "env" {
@@ -169,6 +198,8 @@ impl Request {
             devices,
             memory,
             channels,
+            compute,
+            compute_weight,
             capabilities,
         })
     }

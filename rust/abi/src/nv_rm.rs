@@ -420,6 +420,10 @@ pub mod ctrl {
     pub const PREEMPT_MAX_MANUAL_TIMEOUT_US: u32 = 1_000_000;
     /// `NVA06C_CTRL_CMD_SET_TIMESLICE`: `{u64 timesliceUs}`.
     pub const NVA06C_CTRL_CMD_SET_TIMESLICE: u32 = 0xa06c_0103;
+    /// `NVA06C_CTRL_CMD_GET_TIMESLICE`: `{u64 timesliceUs}` (out).
+    pub const NVA06C_CTRL_CMD_GET_TIMESLICE: u32 = 0xa06c_0104;
+    /// `NVA06F_CTRL_CMD_GPFIFO_SCHEDULE` (a channel): `{u8 bEnable; u8 bSkipSubmit}`.
+    pub const NVA06F_CTRL_CMD_GPFIFO_SCHEDULE: u32 = 0xa06f_0103;
     /// `NVC36F_CTRL_GET_CLASS_ENGINEID`: `{hObject; classEngineID; classID; engineID}` of an
     /// engine object (compute, copy) allocated on the channel.
     pub const NVC36F_CTRL_GET_CLASS_ENGINEID: u32 = 0xc36f_0101;
@@ -486,7 +490,7 @@ pub mod ctrl {
     }
 
     /// The controls nvsim answers.
-    pub const SPECS: [Spec; 14] = [
+    pub const SPECS: [Spec; 16] = [
         Spec {
             cmd: NVA06C_CTRL_CMD_PREEMPT,
             size: 8,
@@ -551,6 +555,16 @@ pub mod ctrl {
             cmd: NVA06C_CTRL_CMD_SET_TIMESLICE,
             size: 8,
             target: Target::ChannelGroup,
+        },
+        Spec {
+            cmd: NVA06C_CTRL_CMD_GET_TIMESLICE,
+            size: 8,
+            target: Target::ChannelGroup,
+        },
+        Spec {
+            cmd: NVA06F_CTRL_CMD_GPFIFO_SCHEDULE,
+            size: 2,
+            target: Target::Channel,
         },
         Spec {
             cmd: NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN,

@@ -16,9 +16,13 @@
 //! | `uvm.policy` | `allow` or `deny` managed (UVM) memory | the same |
 //! | `capabilities` | what the cgroup may use the driver for: `compute,utility,graphics,video` or some, `none` | a list, `all` or `none` |
 //! | `processes` | `own`: GPU process lists show the cgroup's processes; `all`: every process | the same |
+//! | `compute.max` | per GPU: `gpuN QUOTA PERIOD` in us, `max` for no cap | `gpuN QUOTA [PERIOD] ...` or `QUOTA [PERIOD]` |
+//! | `compute.weight` | per GPU: `gpuN WEIGHT` (100 if none is written) | `gpuN WEIGHT ...` or `WEIGHT` (1-10000) |
+//! | `compute.stat` | per GPU: `gpuN throttled_usec=N`, time fakegpu held the cgroup's channel groups off the GPU | - |
 
 use crate::abi::nv_frontend::NvIoctlCardInfo;
 use crate::policy::cgroup_entry::EntryState;
+use crate::policy::compute_share::{self, Compute, DEFAULT_WEIGHT};
 use crate::policy::ledger::{self, Counter, Shown};
 use crate::policy::nv_caps::Capabilities;
 use crate::proxy::page::Page;
@@ -40,7 +44,7 @@ fn per_gpu(
 }
 
 /// The personality's files, in every entry's directory.
-pub(super) static FILES: [CgroupFile; 11] = [
+pub(super) static FILES: [CgroupFile; 14] = [
     CgroupFile {
         name: c"memory.max",
         writable: true,
@@ -85,6 +89,18 @@ pub(super) static FILES: [CgroupFile; 11] = [
         name: c"processes",
         writable: true,
     },
+    CgroupFile {
+        name: c"compute.max",
+        writable: true,
+    },
+    CgroupFile {
+        name: c"compute.weight",
+        writable: true,
+    },
+    CgroupFile {
+        name: c"compute.stat",
+        writable: false,
+    },
 ];
 
 /// Shows file `attr` of `entry` (GPU slots are the order of `cards`); `None` if the file is
@@ -111,9 +127,42 @@ pub(super) fn show(
         b"uvm.policy" => writeln!(out, "{}", if entry.uvm_deny { "deny" } else { "allow" }),
         b"capabilities" => writeln!(out, "{}", entry.capabilities),
         b"processes" => writeln!(out, "{}", if entry.all_processes { "all" } else { "own" }),
+        b"compute.max" | b"compute.weight" | b"compute.stat" => {
+            show_compute(&entry.compute, attr, cards, out)
+        }
         _ => return None,
     };
     Some(shown.map_err(|_| EINVAL))
+}
+
+/// Shows a `compute.*` file: one line per GPU.
+fn show_compute(
+    c: &Compute,
+    attr: &[u8],
+    cards: &[NvIoctlCardInfo],
+    out: &mut Page<'_>,
+) -> fmt::Result {
+    for (slot, card) in cards.iter().enumerate() {
+        let gpu = card.minor_number;
+        match attr {
+            b"compute.max" => {
+                let m = c.max.get(slot).copied().unwrap_or_default();
+                match m.quota_us {
+                    Some(q) => writeln!(out, "gpu{} {} {}", gpu, q, m.period_us)?,
+                    None => writeln!(out, "gpu{} max {}", gpu, m.period_us)?,
+                }
+            }
+            b"compute.weight" => {
+                let w = c.weight.get(slot).copied().flatten();
+                writeln!(out, "gpu{} {}", gpu, w.unwrap_or(DEFAULT_WEIGHT))?
+            }
+            _ => {
+                let ns = c.throttled_ns.get(slot).copied().unwrap_or(0);
+                writeln!(out, "gpu{} throttled_usec={}", gpu, ns / 1000)?
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Stores a two-way setting written as one of `words` (`[off, on]`) into `on`; anything else
@@ -132,7 +181,10 @@ fn one_of(text: &str, words: [&str; 2], on: &mut bool) -> Result {
 /// Whether file `attr` sets a limit on what the meter charges (`memory.max`,
 /// `channels.max`).
 pub(super) fn is_limit(attr: &[u8]) -> bool {
-    matches!(attr, b"memory.max" | b"channels.max")
+    matches!(
+        attr,
+        b"memory.max" | b"channels.max" | b"compute.max" | b"compute.weight"
+    )
 }
 
 /// Stores a write to file `attr` of `entry`; a bad write changes nothing (EINVAL); `None`
@@ -156,6 +208,25 @@ pub(super) fn store(
             });
         }
         b"processes" => return Some(one_of(text, ["own", "all"], &mut entry.all_processes)),
+        // Limits change live: the governor's next pass applies them.
+        b"compute.max" => {
+            let max = &mut entry.compute.max;
+            let stored = compute_share::parse_compute_max(text, cards.len(), slot_of, |s, m| {
+                if let Some(slot) = max.get_mut(s) {
+                    *slot = m;
+                }
+            });
+            return Some(stored.map_err(|_| EINVAL));
+        }
+        b"compute.weight" => {
+            let weight = &mut entry.compute.weight;
+            let stored = compute_share::parse_compute_weight(text, cards.len(), slot_of, |s, w| {
+                if let Some(slot) = weight.get_mut(s) {
+                    *slot = Some(w);
+                }
+            });
+            return Some(stored.map_err(|_| EINVAL));
+        }
         b"memory.max" => (&mut entry.usage.memory, ledger::parse_size as fn(&str) -> _),
         b"channels.max" => (
             &mut entry.usage.channels,

@@ -48,3 +48,10 @@ pub(crate) fn make(
     let ret = call.run()?;
     call.answer(ptr, ret)
 }
+
+/// Makes a control on `call`, whose parameters are already copied (plain values, made in
+/// fakegpu's scratch space), and writes the driver's answer back to the caller at `ptr`.
+pub(crate) fn make_followed(mut call: PrivateCall<'_>, ptr: usize) -> Result<c_long> {
+    let ret = call.run()?;
+    call.answer(ptr, ret)
+}

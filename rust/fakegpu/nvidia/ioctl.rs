@@ -171,6 +171,25 @@ fn escape_ioctl(
                 }
                 _ => {}
             }
+            // A tenant's scheduling of its channel groups: its wish, which the governor
+            // keeps while compute limits apply (`governor.rs`).
+            let schedule_size = match p.cmd {
+                ctrl::NVA06C_CTRL_CMD_GPFIFO_SCHEDULE => Some(2),
+                ctrl::NVA06C_CTRL_CMD_SET_TIMESLICE => Some(8),
+                _ => None,
+            };
+            if schedule_size == Some(size) {
+                let mut copy = copy;
+                copy.follow(super::controls::PARAMS_AT, size)?;
+                let params = copy.block(super::controls::PARAMS_AT).unwrap_or(&[]);
+                let caller = fake.real.as_ptr() as usize;
+                if let Some(done) = super::governor::tenant_control(nv, caller, &p, params, ptr) {
+                    calls::count(calls::Route::Private);
+                    return done;
+                }
+                calls::count(calls::Route::Private);
+                return super::controls::make_followed(copy, ptr);
+            }
             // V2's list is 54 entries long in 535, 55 in 550: the family says its size.
             let v2_size = || {
                 nv.family

@@ -34,6 +34,8 @@ use crate::proxy::personality::{FakeFile, IoctlFn};
 use crate::proxy::private_call::PrivateCall;
 use crate::proxy::real_devices::RealFile;
 use crate::proxy::refusal::log_refusal;
+use crate::proxy::task::global_tgid;
+use super::units::{Unit, UnitKind};
 use core::mem::{offset_of, size_of};
 use core::ptr::NonNull;
 use kernel::ffi::{c_long, c_uint};
@@ -47,7 +49,7 @@ extern "C" {
 }
 
 /// The key of object `handle` of `client` in the mirror.
-fn key(client: u32, handle: u32) -> u64 {
+pub(crate) fn key(client: u32, handle: u32) -> u64 {
     (u64::from(client) << 32) | u64::from(handle)
 }
 
@@ -70,6 +72,11 @@ pub(crate) struct Mirror {
     /// A reference on each nvidiactl file that has clients: the driver frees them when the
     /// file is released, which fakegpu sees as its reference being the last one.
     owners: RBTree<usize, RealFile>,
+    /// The channel groups and lone channels the governor schedules, by [`key`].
+    pub(crate) units: RBTree<u64, Unit>,
+    /// Per GPU slot: whether the governor holds its units to limits (then a tenant's own
+    /// scheduling controls are only recorded).
+    pub(crate) governed: [bool; ledger::MAX_GPUS],
 }
 
 impl Mirror {
@@ -79,6 +86,8 @@ impl Mirror {
             objs: RBTree::new(),
             clients: RBTree::new(),
             owners: RBTree::new(),
+            units: RBTree::new(),
+            governed: [false; ledger::MAX_GPUS],
         }
     }
 }
@@ -147,8 +156,9 @@ impl Locked<'_> {
         Ok(())
     }
 
-    /// Removes one object's record and releases its charge.
+    /// Removes one object's record (and its unit) and releases its charge.
     fn forget(&mut self, client: u32, handle: u32) {
+        self.records.units.remove(&key(client, handle));
         let Some(obj) = self.records.objs.remove(&key(client, handle)) else {
             return;
         };
@@ -259,6 +269,19 @@ impl Locked<'_> {
             }
         }
         self.forget(client, handle);
+    }
+
+    /// The nvidiactl file `client` was made on (its address), if fakegpu records it.
+    pub(crate) fn owner_of(&self, client: u32) -> Option<usize> {
+        self.records.clients.get(&client).copied()
+    }
+
+    /// A new reference on the nvidiactl file `client` was made on, if fakegpu records it.
+    pub(crate) fn owner_file(&self, client: u32) -> Option<RealFile> {
+        let file = self.records.owners.get(&self.owner_of(client)?)?;
+        let ptr = NonNull::new(file.as_ptr())?;
+        // SAFETY: the mirror's reference keeps the file open while we add ours.
+        Some(unsafe { RealFile::new_ref(ptr) })
     }
 
     /// Whether an RM_FREE of `handle` of `client` frees something fakegpu tracks.
@@ -508,6 +531,28 @@ pub(crate) fn rm_alloc(
                 .ok()
                 .filter(|&g| g < nv.cards.len());
             acc.record(client, handle, parent, gpu, None)
+        }
+        Allocation::ChannelGroup | Allocation::Channel => {
+            let charge = pending.map(|(id, _)| id);
+            acc.record(client, handle, parent, None, charge)?;
+            let in_group = acc.records.units.get(&key(client, parent)).is_some();
+            let unit = match (what, pending) {
+                (Allocation::ChannelGroup, Some((_, Resource::ChannelGroups(g)))) => {
+                    Some(Unit::new(UnitKind::Group, g, charge, global_tgid()))
+                }
+                (Allocation::Channel, Some((_, Resource::Channels(g)))) if !in_group => {
+                    Some(Unit::new(UnitKind::Channel, g, charge, global_tgid()))
+                }
+                _ => None,
+            };
+            match unit {
+                Some(u) => acc
+                    .records
+                    .units
+                    .try_create_and_insert(key(client, handle), u, GFP_KERNEL)
+                    .map(drop),
+                None => Ok(()),
+            }
         }
         _ => acc.record(client, handle, parent, None, pending.map(|(id, _)| id)),
     })

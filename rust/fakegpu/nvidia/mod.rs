@@ -6,21 +6,25 @@
 //!
 //! Layers, lowest first: `calls` (how many calls took each route), `discovery` (the driver's
 //! majors and GPUs at load), `nodes_fs` (the `fakegpu-nodes` filesystem), `fd_translation`
-//! (calls made in the caller's worker, fds rewritten), `meter` (the mirror of RM objects and their charges), `visibility` (the
-//! GPU-enumerating calls for a limited cgroup), `processes` (the driver's process lists,
-//! translated to the caller's cgroup and pid namespace), `ioctl` (decoding, filter, routing),
-//! `cgroup_files` (the personality's per-cgroup files); this file holds its state and the
-//! [`Personality`] implementation.
+//! (calls made in the caller's worker, fds rewritten), `units` (the channel groups compute
+//! limits apply to), `meter` (the mirror of RM objects and their charges), `governor`
+//! (compute limits: the runlist and timeslices of each GPU's channel groups), `visibility`
+//! (the GPU-enumerating calls for a limited cgroup), `processes` (the driver's process
+//! lists, translated to the caller's cgroup and pid namespace), `ioctl` (decoding, filter,
+//! routing), `cgroup_files` (the personality's per-cgroup files); this file holds its state
+//! and the [`Personality`] implementation.
 
 mod calls;
 mod cgroup_files;
 mod controls;
 pub(crate) mod discovery;
 mod fd_translation;
+pub(crate) mod governor;
 mod ioctl;
 mod meter;
 pub(crate) mod nodes_fs;
 mod processes;
+mod units;
 mod visibility;
 
 use crate::abi::nv_family::{DriverFamily, R535};
@@ -61,6 +65,8 @@ pub(crate) struct NvState {
     driver: Option<discovery::Driver>,
     /// The mirror of the RM objects made through fakegpu.
     mirror: Pin<KBox<Mutex<Mirror>>>,
+    /// The governor's clock (its thread's alone).
+    clock: Pin<KBox<Mutex<governor::Clock>>>,
 }
 
 /// The personality's state, published at load before the core's.
@@ -76,12 +82,22 @@ pub(crate) fn load(
         kernel::new_mutex!(Mirror::new(), "fakegpu_nv_mirror"),
         GFP_KERNEL,
     )?;
+    let clock = KBox::pin_init(
+        kernel::new_mutex!(governor::Clock::new(), "fakegpu_governor_clock"),
+        GFP_KERNEL,
+    )?;
     NVIDIA.publish(NvState {
         filter,
         cards,
         driver,
         mirror,
+        clock,
     })
+}
+
+/// The governor's clock, once the personality is loaded.
+fn governor_clock() -> Option<&'static Mutex<governor::Clock>> {
+    Some(NVIDIA.get()?.clock.as_ref().get_ref())
 }
 
 /// The `filter=` module parameter.

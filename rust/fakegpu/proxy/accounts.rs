@@ -148,6 +148,12 @@ impl Accounts {
         Ok(())
     }
 
+    /// The entries charge `id` went to: the charging task's cgroup's first, then its
+    /// ancestors' with an entry, nearest first.
+    pub(crate) fn charge_chain(&self, id: u64) -> Option<&[u64]> {
+        self.charges.get(&id).map(|c| &c.entries[..])
+    }
+
     /// Adds one holder to charge `id`.
     pub(crate) fn hold_charge(&mut self, id: u64) {
         if let Some(c) = self.charges.get_mut(&id) {

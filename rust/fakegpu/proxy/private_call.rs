@@ -19,7 +19,9 @@
 
 use super::personality::{FakeFile, IoctlFn};
 use super::real_devices::RealFile;
-use super::worker::{run_private, scratch_slot_size, FileSet, Installed, PrivateSpace};
+use super::worker::{
+    run_private, run_private_for, scratch_slot_size, FileSet, Installed, PrivateSpace,
+};
 use core::ffi::c_void;
 use kernel::bindings;
 use kernel::ffi::{c_long, c_uint};
@@ -83,7 +85,8 @@ const FAULTING_ADDRESS: u64 = u64::MAX - 4095;
 
 /// One call on a private copy.
 pub(crate) struct PrivateCall<'a> {
-    fake: &'a FakeFile,
+    /// The real file the call is made on.
+    real: &'a RealFile,
     ioctl: IoctlFn,
     cmd: c_uint,
     /// The escape struct: the caller's at first, the driver's answer after [`Self::run`]
@@ -116,7 +119,7 @@ impl<'a> PrivateCall<'a> {
     ) -> Result<Self> {
         let mut outer = [0u8; OUTER_MAX];
         user_read(ptr, outer.get_mut(..len).ok_or(EINVAL)?)?;
-        Ok(Self::with_outer(fake, ioctl, cmd, outer, len))
+        Ok(Self::with_outer(&fake.real, ioctl, cmd, outer, len))
     }
 
     /// A call fakegpu makes itself, with the escape struct `value`.
@@ -126,23 +129,33 @@ impl<'a> PrivateCall<'a> {
         cmd: c_uint,
         value: &T,
     ) -> Result<Self> {
+        Self::on_real(&fake.real, ioctl, cmd, value)
+    }
+
+    /// A call fakegpu makes itself on the real file `real`, with the escape struct `value`.
+    pub(crate) fn on_real<T: crate::abi::pod::Pod>(
+        real: &'a RealFile,
+        ioctl: IoctlFn,
+        cmd: c_uint,
+        value: &T,
+    ) -> Result<Self> {
         let mut outer = [0u8; OUTER_MAX];
         let len = core::mem::size_of::<T>();
         if !crate::abi::pod::write_pod(outer.get_mut(..len).ok_or(EINVAL)?, value) {
             return Err(EINVAL);
         }
-        Ok(Self::with_outer(fake, ioctl, cmd, outer, len))
+        Ok(Self::with_outer(real, ioctl, cmd, outer, len))
     }
 
     fn with_outer(
-        fake: &'a FakeFile,
+        real: &'a RealFile,
         ioctl: IoctlFn,
         cmd: c_uint,
         outer: [u8; OUTER_MAX],
         outer_len: usize,
     ) -> Self {
         PrivateCall {
-            fake,
+            real,
             ioctl,
             cmd,
             outer,
@@ -189,6 +202,35 @@ impl<'a> PrivateCall<'a> {
             .ok_or(EINVAL)?;
         *slot = Some(Indirect { at, original, data });
         Ok(())
+    }
+
+    /// Points the pointer at offset `at` of the struct to `data`, fakegpu's own block (for a
+    /// call fakegpu makes itself).
+    pub(crate) fn with_block(&mut self, at: usize, data: &[u8]) -> Result {
+        if data.is_empty() || data.len() > INDIRECT_MAX {
+            return Err(EINVAL);
+        }
+        let mut copy = KVec::with_capacity(data.len(), GFP_KERNEL)?;
+        copy.extend_from_slice(data, GFP_KERNEL)?;
+        let slot = self
+            .indirect
+            .iter_mut()
+            .find(|s| s.is_none())
+            .ok_or(EINVAL)?;
+        *slot = Some(Indirect {
+            at,
+            original: 0,
+            data: copy,
+        });
+        Ok(())
+    }
+
+    /// Makes the call in the worker of process `tgid` (fakegpu's own call on an object
+    /// that process made), in fakegpu's scratch space; returns the driver's ioctl result.
+    pub(crate) fn run_for(&mut self, tgid: u32) -> Result<c_long> {
+        // SAFETY: `private_job` takes the `PrivateCall` it is given, which outlives the run.
+        unsafe { run_private_for(tgid, private_job, (&raw mut *self).cast()) }?;
+        Ok(self.ret)
     }
 
     /// The copy of the block the pointer at `at` leads to (the driver's answer after the
@@ -273,7 +315,7 @@ impl<'a> PrivateCall<'a> {
             return self.run();
         }
         Ok(call_on_copy(
-            self.fake.real.as_ptr(),
+            self.real.as_ptr(),
             self.cmd,
             &mut self.outer,
         ))
@@ -401,7 +443,7 @@ unsafe extern "C" fn private_job(ctx: *mut c_void, base: usize, kbase: *mut c_vo
         slot.write(0, outer.get(..call.outer_len).ok_or(EINVAL)?)?;
         // SAFETY: as the VFS would call it on the real file; the parameters are in the
         // mm this worker runs with.
-        let ret = unsafe { (call.ioctl)(call.fake.real.as_ptr(), call.cmd, base as _) };
+        let ret = unsafe { (call.ioctl)(call.real.as_ptr(), call.cmd, base as _) };
         slot.read(0, call.outer.get_mut(..call.outer_len).ok_or(EINVAL)?)?;
         for (ind, &offset) in call.indirect.iter_mut().zip(&at) {
             let Some(ind) = ind else { continue };

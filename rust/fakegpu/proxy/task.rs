@@ -10,4 +10,12 @@ extern "C" {
     pub(crate) fn fakegpu_current_cred() -> *const kernel::ffi::c_void;
     /// The calling task's mm (`current->mm`).
     pub(crate) fn fakegpu_current_mm() -> *mut kernel::ffi::c_void;
+    /// The calling process's tgid in the initial pid namespace (`worker_shim.c`).
+    fn fakegpu_current_global_tgid() -> kernel::ffi::c_int;
+}
+
+/// The calling process's tgid in the initial pid namespace: the key of its worker.
+pub(crate) fn global_tgid() -> u32 {
+    // SAFETY: reads the current task's tgid.
+    unsafe { fakegpu_current_global_tgid() as u32 }
 }

@@ -25,6 +25,7 @@ extern "C" {
     ) -> c_int;
     fn fakegpu_worker_run_private(worker: *mut c_void, f: PrivateFn, ctx: *mut c_void) -> c_int;
     fn fakegpu_worker_run_sealed(worker: *mut c_void, f: PrivateFn, ctx: *mut c_void) -> c_int;
+    fn fakegpu_worker_run_private_for(tgid: c_int, f: PrivateFn, ctx: *mut c_void) -> c_int;
     fn fakegpu_scratch_slot_size() -> usize;
     fn fakegpu_install_file(file: *mut c_void) -> c_int;
     fn fakegpu_close_fd(fd: c_int);
@@ -218,6 +219,21 @@ pub(crate) unsafe fn run_private(f: PrivateFn, ctx: *mut c_void, space: PrivateS
             PrivateSpace::CallerSealed => fakegpu_worker_run_sealed(worker, f, ctx),
         }
     };
+    kernel::error::to_result(ret)
+}
+
+/// Runs `f` in the worker of process `tgid` (a global tgid), with fakegpu's scratch mm and
+/// the calling thread's credentials; waits for it. ESRCH if that process has no worker (it
+/// never called fakegpu, or has exited).
+///
+/// # Safety
+///
+/// `f` must be safe to call with `ctx`, in a worker, while the caller waits.
+pub(crate) unsafe fn run_private_for(tgid: u32, f: PrivateFn, ctx: *mut c_void) -> Result {
+    let tgid = c_int::try_from(tgid).map_err(|_| ESRCH)?;
+    // SAFETY: the shim queues the job on that process's worker (if it has one) and waits
+    // for it; the caller keeps `ctx` alive until then.
+    let ret = unsafe { fakegpu_worker_run_private_for(tgid, f, ctx) };
     kernel::error::to_result(ret)
 }
 

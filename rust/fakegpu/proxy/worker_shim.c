@@ -124,6 +124,8 @@ int fakegpu_worker_run_private(struct fakegpu_worker *w,
 			       void (*fn)(void *, unsigned long, void *), void *ctx);
 int fakegpu_worker_run_sealed(struct fakegpu_worker *w,
 			      void (*fn)(void *, unsigned long, void *), void *ctx);
+int fakegpu_worker_run_private_for(int tgid, void (*fn)(void *, unsigned long, void *),
+				   void *ctx);
 size_t fakegpu_format_hop(char *buf, size_t len);
 void fakegpu_workers_destroy(void);
 void fakegpu_workers_reap_exited(void);
@@ -133,6 +135,7 @@ void fakegpu_close_fd(int fd);
 int fakegpu_iterate_caller_fds(int (*f)(const void *, struct file *, unsigned int),
 			       const void *ctx);
 int fakegpu_current_tgid(void);
+int fakegpu_current_global_tgid(void);
 void fakegpu_current_comm(char *buf, size_t len);
 int fakegpu_scratch_init(void);
 void fakegpu_scratch_exit(void);
@@ -448,6 +451,44 @@ int fakegpu_worker_run_sealed(struct fakegpu_worker *w,
 }
 
 /*
+ * The same in the worker of process @tgid (a global tgid), for a call fakegpu makes on its
+ * own behalf on an object that process made (the driver checks a client's owner by process
+ * id): -ESRCH if that process has no worker or has exited. The job is queued under the
+ * workers' lock, so the worker cannot go before it is queued, and a worker's teardown
+ * (kthread_destroy_worker) runs every queued job first; the wait then touches only the job.
+ * The credentials are the caller's (fakegpu's own thread: the kernel's).
+ */
+int fakegpu_worker_run_private_for(int tgid, void (*fn)(void *, unsigned long, void *),
+				   void *ctx)
+{
+	struct fakegpu_job job = { .private_fn = fn, .ctx = ctx };
+	struct fakegpu_worker *w;
+
+	if (!scratch_mm || !mmget_not_zero(scratch_mm))
+		return -EINVAL;
+	job.mm = scratch_mm;
+	job.cred = get_current_cred();
+	init_completion(&job.done);
+	kthread_init_work(&job.work, fakegpu_job_fn);
+	mutex_lock(&fakegpu_workers_lock);
+	w = xa_load(&fakegpu_workers, tgid);
+	if (!w || !pid_has_task(w->tgid, PIDTYPE_TGID)) {
+		mutex_unlock(&fakegpu_workers_lock);
+		put_cred(job.cred);
+		mmput(job.mm);
+		return -ESRCH;
+	}
+	job.slot = scratch_addr + w->slot * FAKEGPU_SCRATCH_SLOT_SIZE;
+	job.queued = ktime_get_ns();
+	kthread_queue_work(w->kw, &job.work);
+	mutex_unlock(&fakegpu_workers_lock);
+	wait_for_completion(&job.done);
+	put_cred(job.cred);
+	mmput(job.mm);
+	return 0;
+}
+
+/*
  * Waits for @job, queued on @w: spinning first while the worker is runnable on another CPU
  * and no other task wants this one (see hop_spin_us; KVM's halt polling spins on the same
  * terms), then sleeping.
@@ -525,6 +566,12 @@ int fakegpu_iterate_caller_fds(int (*f)(const void *, struct file *, unsigned in
 int fakegpu_current_tgid(void)
 {
 	return task_tgid_vnr(current);
+}
+
+/* The calling process's tgid in the initial pid namespace (the workers' key). */
+int fakegpu_current_global_tgid(void)
+{
+	return task_tgid_nr(current);
 }
 
 void fakegpu_current_comm(char *buf, size_t len)

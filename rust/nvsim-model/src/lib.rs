@@ -19,4 +19,5 @@ pub mod methods;
 pub mod procfs;
 pub mod pushbuf;
 pub mod rm;
+pub mod sched;
 pub mod uvm_va;

@@ -4,6 +4,7 @@
 //! personalities read and write the parts that are theirs, so the module's core never names
 //! them.
 
+use super::compute_share::Compute;
 use super::gpu_set::Visibility;
 use super::ledger::Usage;
 use super::nv_caps::Capabilities;
@@ -14,6 +15,8 @@ pub struct EntryState {
     pub gpus: Visibility,
     /// Its counters and limits.
     pub usage: Usage,
+    /// Its compute limits and what was metered of them.
+    pub compute: Compute,
     /// Whether managed (UVM) memory is refused: it is faulted in with no call to meter.
     pub uvm_deny: bool,
     /// What the cgroup may use the driver for (NVIDIA_DRIVER_CAPABILITIES' meanings).
@@ -30,6 +33,7 @@ impl Default for EntryState {
         EntryState {
             gpus: Visibility::All,
             usage: Usage::default(),
+            compute: Compute::default(),
             uvm_deny: false,
             capabilities: Capabilities::DEFAULT,
             all_processes: false,

@@ -15,6 +15,7 @@ use abi;
 
 pub mod cgroup_control;
 pub mod cgroup_entry;
+pub mod compute_share;
 pub mod drm_filter;
 pub mod fronts;
 pub mod gpu_set;

@@ -22,6 +22,7 @@ mod meter_cases;
 mod nv_bench;
 mod nv_cases;
 mod proxy_cases;
+mod share_cases;
 mod stress;
 mod sys;
 mod tenant_cases;
@@ -130,6 +131,7 @@ fn all_cases() -> impl Iterator<Item = &'static Case> {
         .iter()
         .chain(nv_cases::ALL)
         .chain(engine_cases::ALL)
+        .chain(share_cases::ALL)
         .chain(proxy_cases::ALL)
         .chain(cgroup_cases::ALL)
         .chain(visibility_cases::ALL)

@@ -1,0 +1,350 @@
+//! Compute share (issue 20): busy tenants on one GPU, each a process keeping a compute
+//! channel's GPFIFO full of launches, and the GPU time each received, measured on nvsim's
+//! engine clock (`gpu_ns` in its ground truth), never on the wall clock. Each bound is
+//! asserted on the median of [`WINDOWS`] windows, and every case prints its shares as
+//! FIGURE lines.
+//!
+//! Direct on nvsim, these check nvsim's scheduler as the RM's runlist: equal timeslices
+//! share equally, timeslices set the shares, and a channel group off the runlist gets
+//! nothing and resumes where it stopped.
+
+use crate::engine_cases::{Channels, BASE, ENTRIES, GP_PUT, SIZE, USERD};
+use crate::gpu_workspace::Workspace;
+use crate::{ensure, Case};
+use nv_client::rm as nv_rm;
+use nvsim_model::methods::compute;
+use nvsim_model::pushbuf::header::inc;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+pub const ALL: &[Case] = &[
+    (
+        "nvsim_busy_channels_share_equally",
+        nvsim_busy_channels_share_equally,
+    ),
+    (
+        "nvsim_timeslices_weigh_shares",
+        nvsim_timeslices_weigh_shares,
+    ),
+    (
+        "nvsim_group_off_runlist_gets_nothing",
+        nvsim_group_off_runlist_gets_nothing,
+    ),
+];
+
+/// Each launch's engine time.
+const LAUNCH_US: u64 = 2000;
+const LAUNCH_PARAM: &str = "/sys/module/nvsim/parameters/launch_us";
+/// Windows measured per bound, and each one's wall-clock length.
+pub(crate) const WINDOWS: usize = 3;
+const WINDOW: Duration = Duration::from_millis(1500);
+/// The channel group every workspace makes (`gpu_workspace.rs`).
+const GROUP: u32 = 0x10;
+/// Where the tenant's QMD sits in its workspace.
+const QMD: u64 = 0x30_0000;
+const GR0: u32 = 1;
+/// USERD's GPGet.
+const GP_GET: u64 = 0x88;
+
+/// Sets `launch_us` for the length of a case.
+pub(crate) struct LaunchTime;
+
+impl LaunchTime {
+    pub(crate) fn set() -> Result<Self, String> {
+        std::fs::write(LAUNCH_PARAM, LAUNCH_US.to_string())
+            .map_err(|e| format!("{LAUNCH_PARAM}: {e}"))?;
+        Ok(LaunchTime)
+    }
+}
+
+impl Drop for LaunchTime {
+    fn drop(&mut self) {
+        let _ = std::fs::write(LAUNCH_PARAM, "0");
+    }
+}
+
+/// A busy tenant: a child process keeping one compute channel's ring full of launches until
+/// it is killed (on drop).
+pub(crate) struct Tenant {
+    pub(crate) pid: i32,
+}
+
+impl Drop for Tenant {
+    fn drop(&mut self) {
+        // SAFETY: signals and reaps our own child.
+        unsafe {
+            libc::kill(self.pid, libc::SIGKILL);
+            libc::waitpid(self.pid, std::ptr::null_mut(), 0);
+        }
+    }
+}
+
+/// What a tenant does before it keeps busy.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Setup {
+    /// The nodes' prefix: "" for nvsim's, "FAKE_" for fakegpu's.
+    pub(crate) prefix: &'static str,
+    /// A cgroup (path under /sys/fs/cgroup) to enter first.
+    pub(crate) cgroup: Option<&'static str>,
+    /// SET_TIMESLICE on its channel group, in us.
+    pub(crate) timeslice_us: Option<u64>,
+    /// Its channel group off the runlist for this long once its ring is full.
+    pub(crate) off_for: Option<Duration>,
+}
+
+/// Starts a busy tenant.
+pub(crate) fn spawn_tenant(setup: Setup) -> Result<Tenant, String> {
+    // SAFETY: the child only makes system calls, then loops or exits.
+    match unsafe { libc::fork() } {
+        -1 => Err("fork failed".into()),
+        0 => {
+            let code = match keep_busy(setup) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("tenant: {e}");
+                    1
+                }
+            };
+            // SAFETY: leaves the child without running the parent's destructors.
+            unsafe { libc::_exit(code) }
+        }
+        pid => Ok(Tenant { pid }),
+    }
+}
+
+/// The tenant's body: a compute channel, then launches queued as fast as the GPU takes
+/// them (the ring is topped up every 2 ms).
+fn keep_busy(setup: Setup) -> Result<(), String> {
+    if let Some(cg) = setup.cgroup {
+        crate::cgroup_util::move_to(cg)?;
+    }
+    let ws = Workspace::on(setup.prefix, BASE, SIZE)?;
+    ws.channel_on(0, GR0, 0xcbc0, 0)?;
+    if let Some(us) = setup.timeslice_us {
+        let mut p = us.to_ne_bytes();
+        nv_rm::control(&ws.ctl, ws.client, GROUP, 0xa06c_0103, &mut p)
+            .ok()
+            .map_err(|e| format!("SET_TIMESLICE: {e}"))?;
+    }
+    // A V04 QMD with no release: the launch only takes the engine's time.
+    let mut qmd = [0u32; 64];
+    qmd[18] = 4 << 4;
+    for (k, w) in qmd.iter().enumerate() {
+        ws.put32(QMD + 4 * k as u64, *w);
+    }
+    let qmd_va = BASE + QMD;
+    let launch = [
+        inc(1, 0, 1),
+        0xcbc0,
+        inc(1, compute::SEND_PCAS_A, 1),
+        (qmd_va >> 8) as u32,
+        inc(1, compute::SEND_SIGNALING_PCAS2_B, 1),
+        3,
+    ];
+    let schedule = |on: bool| {
+        let mut p = [u8::from(on), 0];
+        nv_rm::control(&ws.ctl, ws.client, GROUP, 0xa06c_0101, &mut p)
+            .ok()
+            .map_err(|e| format!("GPFIFO_SCHEDULE {on}: {e}"))
+    };
+    if setup.off_for.is_some() {
+        schedule(false)?;
+    }
+    let start = Instant::now();
+    let mut off = setup.off_for;
+    let mut slot = 0;
+    loop {
+        if off.is_some_and(|d| start.elapsed() >= d) {
+            schedule(true)?;
+            off = None;
+        }
+        let put = ws.get32(USERD + GP_PUT);
+        let get = ws.get32(USERD + GP_GET);
+        let queued = (put + ENTRIES - get) % ENTRIES;
+        for _ in queued..ENTRIES - 2 {
+            ws.submit(0, slot, &launch);
+            slot += 1;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// nvsim's ground truth.
+fn state() -> String {
+    std::fs::read_to_string("/sys/kernel/debug/nvsim/state").unwrap_or_default()
+}
+
+/// The value after `key` in a ground-truth line.
+fn field(line: &str, key: &str) -> Option<u64> {
+    let mut words = line.split_whitespace();
+    words.find(|w| *w == key)?;
+    words.next()?.parse().ok()
+}
+
+/// The process a channel's pid stands for: a fakegpu worker (`fakegpu/TGID`) stands for
+/// the process it calls for.
+fn tenant_of(pid: u32) -> u32 {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .and_then(|c| c.trim().strip_prefix("fakegpu/")?.parse().ok())
+        .unwrap_or(pid)
+}
+
+/// Engine ns and launches so far per tenant process on GPU 0.
+pub(crate) fn engine_time() -> HashMap<u32, (u64, u64)> {
+    let mut by = HashMap::new();
+    for line in state().lines().filter(|l| l.starts_with("channel gpu 0 ")) {
+        if let (Some(pid), Some(ns), Some(n)) = (
+            field(line, "pid"),
+            field(line, "gpu_ns"),
+            field(line, "launches"),
+        ) {
+            let e = by.entry(tenant_of(pid as u32)).or_insert((0, 0));
+            e.0 += ns;
+            e.1 += n;
+        }
+    }
+    by
+}
+
+/// Waits until every tenant has completed launches.
+pub(crate) fn wait_running(tenants: &[&Tenant]) -> Result<(), String> {
+    let start = Instant::now();
+    loop {
+        let t = engine_time();
+        if tenants
+            .iter()
+            .all(|x| t.get(&(x.pid as u32)).is_some_and(|e| e.1 > 0))
+        {
+            return Ok(());
+        }
+        for x in tenants {
+            // SAFETY: polls our own child without reaping a live one.
+            let gone = unsafe { libc::waitpid(x.pid, std::ptr::null_mut(), libc::WNOHANG) };
+            ensure(gone == 0, || {
+                format!("tenant {} exited before it ran", x.pid)
+            })?;
+        }
+        ensure(start.elapsed() < Duration::from_secs(30), || {
+            format!("tenants never ran launches: {t:?}")
+        })?;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Each tenant's share of the engine time the tenants received, in percent, per window:
+/// `WINDOWS` windows of `WINDOW`.
+pub(crate) fn measure(tenants: &[&Tenant]) -> Vec<Vec<f64>> {
+    let mut shares = vec![Vec::new(); tenants.len()];
+    for _ in 0..WINDOWS {
+        let before = engine_time();
+        std::thread::sleep(WINDOW);
+        let after = engine_time();
+        let got: Vec<u64> = tenants
+            .iter()
+            .map(|t| {
+                let pid = t.pid as u32;
+                let a = after.get(&pid).map_or(0, |e| e.0);
+                let b = before.get(&pid).map_or(0, |e| e.0);
+                a.saturating_sub(b)
+            })
+            .collect();
+        let total: u64 = got.iter().sum::<u64>().max(1);
+        for (s, g) in shares.iter_mut().zip(&got) {
+            s.push(*g as f64 * 100.0 / total as f64);
+        }
+    }
+    shares
+}
+
+/// The median of `v`.
+pub(crate) fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    s.get(s.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Checks each tenant's median share against `want` percent, within `tolerance`, and
+/// prints the figures.
+pub(crate) fn check_shares(
+    what: &str,
+    shares: &[Vec<f64>],
+    want: &[f64],
+    tolerance: f64,
+) -> Result<(), String> {
+    let medians: Vec<f64> = shares.iter().map(|s| median(s)).collect();
+    let show = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:.1}"))
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    println!(
+        "FIGURE compute share, {what}: {} % (want {} +- {tolerance}; windows {:?})",
+        show(&medians),
+        show(want),
+        shares.iter().map(|s| show(s)).collect::<Vec<_>>()
+    );
+    for (m, w) in medians.iter().zip(want) {
+        ensure((m - w).abs() <= tolerance, || {
+            format!(
+                "{what}: shares {} %, want {} +- {tolerance}",
+                show(&medians),
+                show(want)
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Two busy tenants with the RM's default timeslice get half the GPU each.
+fn nvsim_busy_channels_share_equally() -> Result<(), String> {
+    let _launch = LaunchTime::set()?;
+    let a = spawn_tenant(Setup::default())?;
+    let b = spawn_tenant(Setup::default())?;
+    wait_running(&[&a, &b])?;
+    let shares = measure(&[&a, &b]);
+    check_shares("nvsim, default timeslices", &shares, &[50.0, 50.0], 5.0)
+}
+
+/// Timeslices of 1 and 3 ms give 25/75 between two busy tenants.
+fn nvsim_timeslices_weigh_shares() -> Result<(), String> {
+    let _launch = LaunchTime::set()?;
+    let a = spawn_tenant(Setup {
+        timeslice_us: Some(1000),
+        ..Setup::default()
+    })?;
+    let b = spawn_tenant(Setup {
+        timeslice_us: Some(3000),
+        ..Setup::default()
+    })?;
+    wait_running(&[&a, &b])?;
+    let shares = measure(&[&a, &b]);
+    check_shares("nvsim, timeslices 1:3", &shares, &[25.0, 75.0], 5.0)
+}
+
+/// A channel group taken off the runlist (GPFIFO_SCHEDULE, bEnable 0) gets no engine time
+/// while its neighbour gets all, its launches waiting; back on, it runs again. (The tenant
+/// schedules its own group: another client cannot name its objects.)
+fn nvsim_group_off_runlist_gets_nothing() -> Result<(), String> {
+    let _launch = LaunchTime::set()?;
+    let busy = spawn_tenant(Setup::default())?;
+    let paused = spawn_tenant(Setup {
+        off_for: Some(Duration::from_secs(4)),
+        ..Setup::default()
+    })?;
+    wait_running(&[&busy])?;
+    let before = engine_time();
+    std::thread::sleep(WINDOW);
+    let after = engine_time();
+    let time = |t: &HashMap<u32, (u64, u64)>, x: &Tenant| t.get(&(x.pid as u32)).map_or(0, |e| e.0);
+    let (mine, theirs) = (
+        time(&after, &paused),
+        time(&after, &busy) - time(&before, &busy),
+    );
+    println!("FIGURE compute share, a group off the runlist: {mine} ns beside {theirs} ns");
+    ensure(mine == 0 && theirs > 0, || {
+        format!("off the runlist it got {mine} ns (its neighbour {theirs} ns)")
+    })?;
+    wait_running(&[&busy, &paused])
+}

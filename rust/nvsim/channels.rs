@@ -126,8 +126,8 @@ pub(crate) const MAX_GPUS: usize = 16;
 pub(crate) struct Runlists {
     /// The channels.
     pub(crate) channels: KVec<Option<Channel>>,
-    /// The channel groups.
-    pub(crate) groups: KVec<Group>,
+    /// The channel groups (free slots are `None`).
+    pub(crate) groups: KVec<Option<Group>>,
     /// Each GPU's compute engine: whose turn it is.
     pub(crate) turns: [Turn; MAX_GPUS],
     /// Each GPU's engine clock: the monotonic ns its time was last handed out.
@@ -141,6 +141,7 @@ impl Runlists {
     pub(crate) fn group(&self, client: u32, handle: u32) -> Option<&Group> {
         self.groups
             .iter()
+            .flatten()
             .find(|g| g.client == client && g.handle == handle)
     }
 
@@ -148,6 +149,7 @@ impl Runlists {
     pub(crate) fn group_mut(&mut self, client: u32, handle: u32) -> Option<&mut Group> {
         self.groups
             .iter_mut()
+            .flatten()
             .find(|g| g.client == client && g.handle == handle)
     }
 }
@@ -185,7 +187,12 @@ impl Channels {
 
     /// Adds a channel group record.
     pub(crate) fn add_group(&self, group: Group) -> Result {
-        self.0.lock().groups.push(group, GFP_KERNEL)?;
+        let mut runlists = self.0.lock();
+        let list = &mut runlists.groups;
+        match list.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => *slot = Some(group),
+            None => list.push(Some(group), GFP_KERNEL)?,
+        }
         Ok(())
     }
 

@@ -114,10 +114,15 @@ fn drop_freed(state: &State, runlists: &mut Runlists) {
             *slot = None;
         }
     }
-    runlists.groups.retain(|g| {
-        rm.get(g.client, g.handle)
-            .is_some_and(|o| o.class == class::KEPLER_CHANNEL_GROUP_A)
-    });
+    for slot in runlists.groups.iter_mut() {
+        let alive = slot.as_ref().is_some_and(|g| {
+            rm.get(g.client, g.handle)
+                .is_some_and(|o| o.class == class::KEPLER_CHANNEL_GROUP_A)
+        });
+        if !alive {
+            *slot = None;
+        }
+    }
 }
 
 /// What the scheduler sees of channel slot `index` on `gpu`: its launch's engine time left,
@@ -147,10 +152,11 @@ fn lane(runlists: &Runlists, gpu: usize, index: usize) -> Option<Lane> {
 
 /// Whether `ch` is on the runlist: its own GPFIFO_SCHEDULE and its group's (of `groups`)
 /// enable it.
-fn runnable(groups: &[Group], ch: &Channel) -> bool {
+fn runnable(groups: &[Option<Group>], ch: &Channel) -> bool {
     ch.scheduled
         && !groups
             .iter()
+            .flatten()
             .any(|g| g.client == ch.client && g.handle == ch.group && !g.scheduled)
 }
 

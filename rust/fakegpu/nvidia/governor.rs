@@ -43,6 +43,14 @@ extern "C" {
     fn fakegpu_governor_stop();
     fn fakegpu_enforce_compute_param() -> kernel::ffi::c_int;
     fn fakegpu_ktime_ns() -> u64;
+    fn fakegpu_governor_warn(
+        cmd: u32,
+        handle: u32,
+        client: u32,
+        tgid: u32,
+        errno: kernel::ffi::c_int,
+        status: u32,
+    );
 }
 
 /// Sleep between passes while a GPU has limits, and while none has, in us.
@@ -101,6 +109,7 @@ fn enforcing() -> bool {
 }
 
 /// A control the governor makes on one unit.
+#[derive(Clone, Copy)]
 enum Action {
     /// GPFIFO_SCHEDULE: on or off the runlist.
     Schedule(bool),
@@ -433,15 +442,9 @@ fn make(p: &Pending) -> bool {
     let status = read_pod::<Nvos54>(call.outer()).map_or(NV_ERR_GENERIC, |a| a.status);
     let ok = matches!(ret, Ok(0)) && status == NV_OK;
     if !ok {
-        pr_warn_ratelimited!(
-            "compute limits: control {:#x} on object {:#x} of client {:#x} (process {}) failed: {:?} status {:#x}; retried\n",
-            cmd,
-            p.handle,
-            p.client,
-            p.tgid,
-            ret.map_err(|e| e.to_errno()),
-            status
-        );
+        let errno = ret.map_or_else(|e| e.to_errno(), |r| r as kernel::ffi::c_int);
+        // SAFETY: logs numbers (rate-limited in C).
+        unsafe { fakegpu_governor_warn(cmd, p.handle, p.client, p.tgid, errno, status) };
     }
     ok
 }
@@ -468,7 +471,8 @@ pub(crate) fn tenant_control(
     ptr: usize,
 ) -> Option<Result<c_long>> {
     let mut acc = nv.lock();
-    let any_governed = acc.records.governed.iter().any(|&g| g);
+    let governed = acc.records.governed;
+    let any_governed = governed.iter().any(|&g| g);
     // Only the file a client was made on may schedule its groups (the RM's strict check):
     // another tenant's wish is not recorded.
     let owned = acc.owner_of(p.h_client) == Some(caller_file);
@@ -491,9 +495,9 @@ pub(crate) fn tenant_control(
         ctrl::NVA06C_CTRL_CMD_SET_TIMESLICE => u.wish_timeslice_us = read_pod::<u64>(params),
         _ => return None,
     }
-    let governed = acc.records.governed.get(u.gpu).copied().unwrap_or(false);
+    let held = governed.get(u.gpu).copied().unwrap_or(false);
     drop(acc);
-    governed.then(|| answer(ptr, NV_OK))
+    held.then(|| answer(ptr, NV_OK))
 }
 
 /// Writes `status` into the caller's NVOS54 at `ptr`; the ioctl succeeds.

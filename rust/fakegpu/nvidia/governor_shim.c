@@ -63,3 +63,12 @@ u64 fakegpu_ktime_ns(void)
 {
 	return ktime_get_ns();
 }
+
+void fakegpu_governor_warn(u32 cmd, u32 handle, u32 client, u32 tgid, int err, u32 status);
+
+/* A control the governor could not make (rate-limited: it is retried every pass). */
+void fakegpu_governor_warn(u32 cmd, u32 handle, u32 client, u32 tgid, int err, u32 status)
+{
+	pr_warn_ratelimited("fakegpu: compute limits: control %#x on object %#x of client %#x (process %u) failed: ioctl %d, status %#x; retried\n",
+			    cmd, handle, client, tgid, err, status);
+}

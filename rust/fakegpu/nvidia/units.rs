@@ -8,8 +8,6 @@
 //! SET_TIMESLICE), so that fakegpu can pause a unit without losing the tenant's wish and
 //! can hand it back as the tenant left it once no limit applies.
 
-use kernel::prelude::*;
-
 /// What kind of object a unit is, which decides the controls that schedule it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum UnitKind {

@@ -281,11 +281,12 @@ impl Window {
     }
 }
 
-/// Lays out the windows of `domains` in a period of `period_ns` into `windows` (one per
-/// domain, same order): top-level domains one after the other from the period's start,
+/// Lays out the windows of `domains` in a period of `period_ns` (at most
+/// [`MAX_PERIOD_US`]) into `windows` (one per domain, same order): top-level domains one after the other from the period's start,
 /// each `fraction` of the period (all shortened alike if together they would overrun it),
 /// and a nested domain's window the same way from its parent's start, inside the parent's.
 pub fn lay_out(domains: &[Domain], period_ns: u64, windows: &mut [Window]) {
+    let period_ns = period_ns.min(u64::from(MAX_PERIOD_US) * 1000);
     let n = domains.len().min(windows.len()).min(MAX_DOMAINS);
     // Each parent (or the whole period, `None`) lays its children out in turn.
     for parent in core::iter::once(None).chain((0..n).map(Some)) {
@@ -294,14 +295,14 @@ pub fn lay_out(domains: &[Domain], period_ns: u64, windows: &mut [Window]) {
             Some(p) => (windows[p].start, windows[p].len),
         };
         let children = || (0..n).filter(move |&i| domains[i].parent == parent && Some(i) != parent);
-        let want = |i: usize| {
-            (u128::from(period_ns) * u128::from(domains[i].fraction_ppm) / 1_000_000) as u64
-        };
+        // At most 1 s times 10^6 ppm, and 1 s squared below: no overflow (and no 128-bit
+        // division, which the kernel lacks).
+        let want = |i: usize| period_ns * u64::from(domains[i].fraction_ppm.min(1_000_000)) / 1_000_000;
         let total: u64 = children().map(want).fold(0, u64::saturating_add);
         let mut at = base;
         for i in children() {
             let len = if total > room {
-                (u128::from(want(i)) * u128::from(room) / u128::from(total.max(1))) as u64
+                want(i).saturating_mul(room) / total.max(1)
             } else {
                 want(i)
             };
@@ -509,7 +510,7 @@ mod tests {
         #[test]
         fn windows_are_disjoint_and_within_caps(
             caps in proptest::collection::vec((1u32..1_000_000, 0usize..4), 1..12),
-            period in 10_000u64..1_000_000_000,
+            period in 10_000_000u64..1_000_000_000,
         ) {
             let domains: Vec<Domain> = caps
                 .iter()
@@ -522,7 +523,7 @@ mod tests {
             let mut w = vec![Window::default(); domains.len()];
             lay_out(&domains, period, &mut w);
             for (i, d) in domains.iter().enumerate() {
-                let cap = (u128::from(period) * u128::from(d.fraction_ppm) / 1_000_000) as u64;
+                let cap = period * u64::from(d.fraction_ppm) / 1_000_000;
                 prop_assert!(w[i].len <= cap);
                 let (base, room) = d.parent.map_or((0, period), |p| (w[p].start, w[p].len));
                 prop_assert!(w[i].start >= base && w[i].start + w[i].len <= base + room);

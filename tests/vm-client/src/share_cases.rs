@@ -9,6 +9,7 @@
 //! nothing and resumes where it stopped.
 
 use crate::engine_cases::{Channels, BASE, ENTRIES, GP_PUT, SIZE, USERD};
+use crate::cgroup_util::TestCgroup;
 use crate::gpu_workspace::Workspace;
 use crate::{ensure, Case};
 use nv_client::rm as nv_rm;
@@ -18,6 +19,28 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 pub const ALL: &[Case] = &[
+    (
+        "compute_shared_equally_without_limits",
+        compute_shared_equally_without_limits,
+    ),
+    ("compute_max_caps_a_busy_tenant", compute_max_caps_a_busy_tenant),
+    (
+        "compute_weights_share_by_ratio",
+        compute_weights_share_by_ratio,
+    ),
+    (
+        "compute_idle_neighbours_time_goes_to_the_busy",
+        compute_idle_neighbours_time_goes_to_the_busy,
+    ),
+    (
+        "compute_cap_holds_many_groups",
+        compute_cap_holds_many_groups,
+    ),
+    (
+        "compute_killed_throttled_tenant_leaves_nothing_paused",
+        compute_killed_throttled_tenant_leaves_nothing_paused,
+    ),
+    ("compute_limit_changes_live", compute_limit_changes_live),
     (
         "nvsim_busy_channels_share_equally",
         nvsim_busy_channels_share_equally,
@@ -90,6 +113,10 @@ pub(crate) struct Setup {
     pub(crate) timeslice_us: Option<u64>,
     /// Its channel group off the runlist for this long once its ring is full.
     pub(crate) off_for: Option<Duration>,
+    /// More busy channel groups beside the first, each in a workspace of its own.
+    pub(crate) more_groups: usize,
+    /// Its groups are on the runlist but it submits nothing.
+    pub(crate) idle: bool,
 }
 
 /// Starts a busy tenant.
@@ -118,6 +145,62 @@ fn keep_busy(setup: Setup) -> Result<(), String> {
     if let Some(cg) = setup.cgroup {
         crate::cgroup_util::move_to(cg)?;
     }
+    let mut spaces = Vec::new();
+    for _ in 0..=setup.more_groups {
+        spaces.push(busy_workspace(setup)?);
+    }
+    let start = Instant::now();
+    let mut off = setup.off_for;
+    let mut slot = 0;
+    loop {
+        if off.is_some_and(|d| start.elapsed() >= d) {
+            for ws in &spaces {
+                schedule(ws, true)?;
+            }
+            off = None;
+        }
+        for ws in spaces.iter().filter(|_| !setup.idle) {
+            top_up(ws, &mut slot);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// GPFIFO_SCHEDULE on the workspace's channel group.
+fn schedule(ws: &Workspace, on: bool) -> Result<(), String> {
+    let mut p = [u8::from(on), 0];
+    nv_rm::control(&ws.ctl, ws.client, GROUP, 0xa06c_0101, &mut p)
+        .ok()
+        .map_err(|e| format!("GPFIFO_SCHEDULE {on}: {e}"))
+}
+
+/// The launch segment every tenant queues.
+fn launch_words() -> [u32; 6] {
+    let qmd_va = BASE + QMD;
+    [
+        inc(1, 0, 1),
+        0xcbc0,
+        inc(1, compute::SEND_PCAS_A, 1),
+        (qmd_va >> 8) as u32,
+        inc(1, compute::SEND_SIGNALING_PCAS2_B, 1),
+        3,
+    ]
+}
+
+/// Fills the ring of `ws`'s compute channel with launches.
+fn top_up(ws: &Workspace, slot: &mut u64) {
+    let put = ws.get32(USERD + GP_PUT);
+    let get = ws.get32(USERD + GP_GET);
+    let queued = (put + ENTRIES - get) % ENTRIES;
+    for _ in queued..ENTRIES - 2 {
+        ws.submit(0, *slot, &launch_words());
+        *slot += 1;
+    }
+}
+
+/// A workspace with a compute channel, its QMD written, and its group scheduled as
+/// `setup` says.
+fn busy_workspace(setup: Setup) -> Result<Workspace, String> {
     let ws = Workspace::on(setup.prefix, BASE, SIZE)?;
     ws.channel_on(0, GR0, 0xcbc0, 0)?;
     if let Some(us) = setup.timeslice_us {
@@ -132,41 +215,9 @@ fn keep_busy(setup: Setup) -> Result<(), String> {
     for (k, w) in qmd.iter().enumerate() {
         ws.put32(QMD + 4 * k as u64, *w);
     }
-    let qmd_va = BASE + QMD;
-    let launch = [
-        inc(1, 0, 1),
-        0xcbc0,
-        inc(1, compute::SEND_PCAS_A, 1),
-        (qmd_va >> 8) as u32,
-        inc(1, compute::SEND_SIGNALING_PCAS2_B, 1),
-        3,
-    ];
-    let schedule = |on: bool| {
-        let mut p = [u8::from(on), 0];
-        nv_rm::control(&ws.ctl, ws.client, GROUP, 0xa06c_0101, &mut p)
-            .ok()
-            .map_err(|e| format!("GPFIFO_SCHEDULE {on}: {e}"))
-    };
-    if setup.off_for.is_some() {
-        schedule(false)?;
-    }
-    let start = Instant::now();
-    let mut off = setup.off_for;
-    let mut slot = 0;
-    loop {
-        if off.is_some_and(|d| start.elapsed() >= d) {
-            schedule(true)?;
-            off = None;
-        }
-        let put = ws.get32(USERD + GP_PUT);
-        let get = ws.get32(USERD + GP_GET);
-        let queued = (put + ENTRIES - get) % ENTRIES;
-        for _ in queued..ENTRIES - 2 {
-            ws.submit(0, slot, &launch);
-            slot += 1;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    // On the runlist, as libcuda asks for its groups (or off it for a while).
+    schedule(&ws, setup.off_for.is_none())?;
+    Ok(ws)
 }
 
 /// nvsim's ground truth.
@@ -340,11 +391,218 @@ fn nvsim_group_off_runlist_gets_nothing() -> Result<(), String> {
     let time = |t: &HashMap<u32, (u64, u64)>, x: &Tenant| t.get(&(x.pid as u32)).map_or(0, |e| e.0);
     let (mine, theirs) = (
         time(&after, &paused),
-        time(&after, &busy) - time(&before, &busy),
+        time(&after, &busy).saturating_sub(time(&before, &busy)),
     );
     println!("FIGURE compute share, a group off the runlist: {mine} ns beside {theirs} ns");
     ensure(mine == 0 && theirs > 0, || {
         format!("off the runlist it got {mine} ns (its neighbour {theirs} ns)")
     })?;
     wait_running(&[&busy, &paused])
+}
+
+/// The engine ns GPU 0 spent with no launch to run, so far.
+fn engine_idle_ns() -> u64 {
+    state()
+        .lines()
+        .find(|l| l.starts_with("engine gpu 0 "))
+        .and_then(|l| field(l, "idle_ns"))
+        .unwrap_or(0)
+}
+
+/// Each tenant's share of all of GPU 0's engine time (idle included) per window, in
+/// percent.
+fn measure_of_gpu(tenants: &[&Tenant]) -> Vec<Vec<f64>> {
+    let mut shares = vec![Vec::new(); tenants.len()];
+    for _ in 0..WINDOWS {
+        let (before, idle_before) = (engine_time(), engine_idle_ns());
+        std::thread::sleep(WINDOW);
+        let (after, idle_after) = (engine_time(), engine_idle_ns());
+        let grew = |pid: &u32| {
+            let a = after.get(pid).map_or(0, |e| e.0);
+            a.saturating_sub(before.get(pid).map_or(0, |e| e.0))
+        };
+        let busy = |t: &Tenant| grew(&(t.pid as u32));
+        let all: u64 =
+            after.keys().map(grew).sum::<u64>() + idle_after.saturating_sub(idle_before);
+        for (s, t) in shares.iter_mut().zip(tenants) {
+            s.push(busy(t) as f64 * 100.0 / all.max(1) as f64);
+        }
+    }
+    shares
+}
+
+/// fakegpu's switch for compute enforcement.
+const ENFORCE: &str = "/sys/module/fakegpu/parameters/enforce_compute";
+
+/// Turns enforcement back on when dropped.
+struct Enforcing;
+
+impl Drop for Enforcing {
+    fn drop(&mut self) {
+        let _ = std::fs::write(ENFORCE, "1");
+    }
+}
+
+/// A tenant through fakegpu's nodes in cgroup `cg`.
+fn fake_tenant(cg: &'static str) -> Result<Tenant, String> {
+    spawn_tenant(Setup {
+        prefix: "FAKE_",
+        cgroup: Some(cg),
+        ..Setup::default()
+    })
+}
+
+const CG_A: &str = "/fakegpu-share-a";
+const CG_B: &str = "/fakegpu-share-b";
+
+/// Through fakegpu with no limits, two busy cgroups get half the GPU each: fakegpu does
+/// not stand between the driver's scheduler and its tenants.
+fn compute_shared_equally_without_limits() -> Result<(), String> {
+    let _launch = LaunchTime::set()?;
+    let (_ga, _gb) = (TestCgroup::create(CG_A)?, TestCgroup::create(CG_B)?);
+    let a = fake_tenant(CG_A)?;
+    let b = fake_tenant(CG_B)?;
+    wait_running(&[&a, &b])?;
+    check_shares("through fakegpu, no limits", &measure(&[&a, &b]), &[50.0, 50.0], 5.0)
+}
+
+/// compute.max 30% on one of two busy cgroups gives 30/70, and it was fakegpu that did it:
+/// the capped cgroup's compute.stat counts throttled time, and with enforcement off the
+/// same tenants go back to halves.
+fn compute_max_caps_a_busy_tenant() -> Result<(), String> {
+    let _launch = LaunchTime::set()?;
+    let (ga, _gb) = (TestCgroup::create(CG_A)?, TestCgroup::create(CG_B)?);
+    ga.set("compute.max", "gpu0 30000 100000")?;
+    let shown = ga.get("compute.max")?;
+    ensure(shown.starts_with("gpu0 30000 100000\n"), || {
+        format!("compute.max reads {shown:?}")
+    })?;
+    let a = fake_tenant(CG_A)?;
+    let b = fake_tenant(CG_B)?;
+    wait_running(&[&a, &b])?;
+    let shares = measure(&[&a, &b]);
+    check_shares("compute.max 30% on A", &shares, &[30.0, 70.0], 5.0)?;
+    let throttled = throttled_usec(&ga)?;
+    ensure(throttled > 0, || "compute.stat shows no throttled time".into())?;
+    println!("FIGURE compute share, A throttled {throttled} us so far");
+    // Enforcement off: the cap is not held, so the bound above would fail.
+    let _on = Enforcing;
+    std::fs::write(ENFORCE, "0").map_err(|e| format!("{ENFORCE}: {e}"))?;
+    std::thread::sleep(Duration::from_millis(300));
+    let off = measure(&[&a, &b]);
+    let a_off = median(&off[0]);
+    println!("FIGURE compute share, enforcement off: A {a_off:.1} %");
+    ensure(a_off > 40.0, || {
+        format!("with enforcement off A still got {a_off:.1} %: the cap was not fakegpu's doing")
+    })
+}
+
+/// `compute.stat`'s throttled time of GPU 0, in us.
+fn throttled_usec(cg: &TestCgroup) -> Result<u64, String> {
+    let text = cg.get("compute.stat")?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("gpu0 throttled_usec="))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| format!("compute.stat reads {text:?}"))
+}
+
+/// Weights 100 and 300 on two busy cgroups give 25/75.
+fn compute_weights_share_by_ratio() -> Result<(), String> {
+    let _launch = LaunchTime::set()?;
+    let (ga, gb) = (TestCgroup::create(CG_A)?, TestCgroup::create(CG_B)?);
+    ga.set("compute.weight", "gpu0 100")?;
+    gb.set("compute.weight", "gpu0 300")?;
+    let a = fake_tenant(CG_A)?;
+    let b = fake_tenant(CG_B)?;
+    wait_running(&[&a, &b])?;
+    check_shares("weights 1:3", &measure(&[&a, &b]), &[25.0, 75.0], 5.0)
+}
+
+/// A busy cgroup beside an idle one with a cap and a heavy weight takes the whole GPU:
+/// the idle cgroup's window and weight share only what it asks for.
+fn compute_idle_neighbours_time_goes_to_the_busy() -> Result<(), String> {
+    let _launch = LaunchTime::set()?;
+    let (ga, _gb) = (TestCgroup::create(CG_A)?, TestCgroup::create(CG_B)?);
+    ga.set("compute.max", "gpu0 50000 100000")?;
+    ga.set("compute.weight", "gpu0 1000")?;
+    // A has a group on the GPU but submits nothing.
+    let idle = spawn_tenant(Setup {
+        prefix: "FAKE_",
+        cgroup: Some(CG_A),
+        idle: true,
+        ..Setup::default()
+    })?;
+    let b = fake_tenant(CG_B)?;
+    wait_running(&[&b])?;
+    let shares = measure_of_gpu(&[&b, &idle]);
+    check_shares(
+        "B beside an idle A capped 50% with weight 1000 (of all GPU time)",
+        &shares,
+        &[100.0, 0.0],
+        5.0,
+    )
+}
+
+/// A capped cgroup with three busy channel groups (three clients) gets no more than its cap.
+fn compute_cap_holds_many_groups() -> Result<(), String> {
+    let _launch = LaunchTime::set()?;
+    let (ga, _gb) = (TestCgroup::create(CG_A)?, TestCgroup::create(CG_B)?);
+    ga.set("compute.max", "gpu0 20000 100000")?;
+    let a = spawn_tenant(Setup {
+        prefix: "FAKE_",
+        cgroup: Some(CG_A),
+        more_groups: 2,
+        ..Setup::default()
+    })?;
+    let b = fake_tenant(CG_B)?;
+    wait_running(&[&a, &b])?;
+    check_shares(
+        "compute.max 20% on A with 3 groups",
+        &measure(&[&a, &b]),
+        &[20.0, 80.0],
+        5.0,
+    )
+}
+
+/// Killing a throttled tenant leaves nothing paused: its neighbour then has the whole GPU,
+/// and the capped cgroup's next tenant runs.
+fn compute_killed_throttled_tenant_leaves_nothing_paused() -> Result<(), String> {
+    let _launch = LaunchTime::set()?;
+    let (ga, _gb) = (TestCgroup::create(CG_A)?, TestCgroup::create(CG_B)?);
+    ga.set("compute.max", "gpu0 10000 100000")?;
+    let a = fake_tenant(CG_A)?;
+    let b = fake_tenant(CG_B)?;
+    wait_running(&[&a, &b])?;
+    std::thread::sleep(Duration::from_millis(500));
+    drop(a);
+    let shares = measure_of_gpu(&[&b]);
+    check_shares("B after A was killed (of all GPU time)", &shares, &[100.0], 5.0)?;
+    let again = fake_tenant(CG_A)?;
+    wait_running(&[&again, &b])?;
+    check_shares(
+        "a new tenant of capped A",
+        &measure(&[&again, &b]),
+        &[10.0, 90.0],
+        5.0,
+    )
+}
+
+/// A cap changed while both tenants run takes effect within two periods.
+fn compute_limit_changes_live() -> Result<(), String> {
+    let _launch = LaunchTime::set()?;
+    let (ga, _gb) = (TestCgroup::create(CG_A)?, TestCgroup::create(CG_B)?);
+    ga.set("compute.max", "gpu0 20000 100000")?;
+    let a = fake_tenant(CG_A)?;
+    let b = fake_tenant(CG_B)?;
+    wait_running(&[&a, &b])?;
+    check_shares("compute.max 20% on A", &measure(&[&a, &b]), &[20.0, 80.0], 5.0)?;
+    ga.set("compute.max", "gpu0 60000 100000")?;
+    // Two periods.
+    std::thread::sleep(Duration::from_millis(200));
+    check_shares(
+        "compute.max raised to 60% on A",
+        &measure(&[&a, &b]),
+        &[60.0, 40.0],
+        5.0,
+    )
 }

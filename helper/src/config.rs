@@ -343,6 +343,10 @@ mod tests {
             let c = HostConfig::parse(&format!("default-devices = {d:?}")).unwrap();
             assert_eq!(c.default_devices, d);
         }
+        let c = HostConfig::parse("default-compute = \"25%\"\nmax-compute = 60").unwrap();
+        assert_eq!((c.default_compute, c.max_compute), (Some(25), Some(60)));
+        let c = HostConfig::parse("max-compute = \"max\"").unwrap();
+        assert_eq!(c.max_compute, None);
     }
 
     #[test]
@@ -383,6 +387,11 @@ mod tests {
                 "uvm-policy = \"maybe\": expected \"allow\" or \"deny\"",
             ),
             ("max-memory = ", "line 1"),
+            (
+                "max-compute = \"130%\"",
+                "max-compute = \"130%\": expected a percent",
+            ),
+            ("default-compute = true", "default-compute = true"),
         ];
         for (text, expected) in cases {
             let e = HostConfig::parse(text).unwrap_err();

@@ -195,6 +195,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn compute_specs() {
+        assert_eq!(compute_spec("30%").unwrap(), "30000 100000");
+        assert_eq!(compute_spec("max").unwrap(), "max 100000");
+        assert_eq!(
+            compute_spec("gpu0=25,gpu1=max").unwrap(),
+            "gpu0 25000 100000\ngpu1 max 100000"
+        );
+        for bad in ["150%", "x", "gpu0", "gpux=5%", "0.5"] {
+            assert!(compute_spec(bad).is_err(), "{bad} taken");
+        }
+    }
+
+    #[test]
     fn cgroup_paths() {
         assert_eq!(cgroup_path("/team-a").unwrap(), "/team-a");
         assert_eq!(cgroup_path("/sys/fs/cgroup/team-a/").unwrap(), "/team-a");

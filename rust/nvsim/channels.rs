@@ -38,6 +38,8 @@ pub(crate) struct Stall {
     pub(crate) acquire: crate::nvsim_model::methods::Action,
     /// For a launch: the engine nanoseconds it still needs (then its releases are made).
     pub(crate) left_ns: u64,
+    /// For a launch: its QMD's releases, read when it was sent.
+    pub(crate) releases: [Option<crate::nvsim_model::methods::Action>; 3],
 }
 
 /// One channel.

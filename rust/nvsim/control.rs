@@ -52,7 +52,11 @@ mod schedule {
                 "trace: schedule client {:#x} object {:#x}: {}\n",
                 client,
                 handle,
-                if enable { "on the runlist" } else { "off the runlist" }
+                if enable {
+                    "on the runlist"
+                } else {
+                    "off the runlist"
+                }
             );
         }
         found.ok_or(NV_ERR_INVALID_OBJECT_HANDLE)

@@ -168,7 +168,11 @@ fn run_engine(state: &State, runlists: &mut Runlists, gpu: usize, now: u64) -> b
         return false;
     }
     let clock = runlists.clock_ns[gpu];
-    let mut budget = if clock == 0 { 0 } else { now.saturating_sub(clock) };
+    let mut budget = if clock == 0 {
+        0
+    } else {
+        now.saturating_sub(clock)
+    };
     runlists.clock_ns[gpu] = now;
     let mut completed = false;
     loop {
@@ -300,8 +304,11 @@ fn run_segment(
             if stall.left_ns > 0 {
                 return Stop::Stalled;
             }
-            if execute(mem, &stall.acquire).is_err() {
-                return Stop::Error("a fault on a GPU virtual address");
+            for release in stall.releases.iter().flatten() {
+                if let Err(Fault(at)) = execute(mem, release) {
+                    trace_fault(ch, at);
+                    return Stop::Error("a fault on a GPU virtual address");
+                }
             }
         } else if !acquired(mem, &stall.acquire) {
             return Stop::Stalled;
@@ -362,7 +369,16 @@ fn run_segment(
                 if let Action::NonStallInterrupt = action {
                     ch.interrupts += 1;
                 }
-                if let Action::Launch { .. } = action {
+                // A launch reads its QMD at once (as the GPU does) and makes the QMD's
+                // releases when it completes: at once, or after `launch_us` of engine time.
+                if let Action::Launch { qmd } = action {
+                    let releases = match launch_releases(mem, qmd) {
+                        Ok(r) => r,
+                        Err(Fault(at)) => {
+                            trace_fault(ch, at);
+                            return Stop::Error("a fault on a GPU virtual address");
+                        }
+                    };
                     let duration = launch_ns();
                     if duration > 0 {
                         // It waits for the engine (`run_engine`).
@@ -370,9 +386,17 @@ fn run_segment(
                             next_dword: dword + 1,
                             acquire: action,
                             left_ns: duration,
+                            releases,
                         });
                         return Stop::Stalled;
                     }
+                    for release in releases.iter().flatten() {
+                        if let Err(Fault(at)) = execute(mem, release) {
+                            trace_fault(ch, at);
+                            return Stop::Error("a fault on a GPU virtual address");
+                        }
+                    }
+                    continue;
                 }
                 match execute(mem, &action) {
                     Ok(true) => {}
@@ -381,18 +405,12 @@ fn run_segment(
                             next_dword: dword + 1,
                             acquire: action,
                             left_ns: 0,
+                            releases: [None; 3],
                         });
                         return Stop::Stalled;
                     }
                     Err(Fault(at)) => {
-                        if trace::enabled() {
-                            pr_info!(
-                                "trace: engine gpu {} chid {}: fault at {:#x}\n",
-                                ch.gpu,
-                                ch.chid,
-                                at
-                            );
-                        }
+                        trace_fault(ch, at);
                         return Stop::Error("a fault on a GPU virtual address");
                     }
                 }
@@ -502,30 +520,41 @@ fn execute(mem: &GpuMem<'_>, action: &Action) -> Result<bool, Fault> {
             mem.write(va, &bytes[..usize::from(size.clamp(1, 4))])?;
             Ok(true)
         }
-        // A compute launch runs no shader: it completes with its QMD's releases (after
-        // `launch_us` of engine time, see `run_engine`).
-        Action::Launch { qmd } => {
-            let mut bytes = [0u8; QMD_BYTES];
-            mem.read(qmd, &mut bytes)?;
-            let mut words = [0u32; QMD_BYTES / 4];
-            for (w, c) in words.iter_mut().zip(bytes.chunks_exact(4)) {
-                *w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-            }
-            if trace::enabled() {
-                pr_info!(
-                    "trace: engine: QMD at {:#x}, major version {}\n",
-                    qmd,
-                    qmd_major_version(&words)
-                );
-            }
-            let releases = qmd_releases(&words).map_err(|_| Fault(qmd))?;
-            for release in releases.iter().flatten() {
-                execute(mem, release)?;
-            }
-            Ok(true)
-        }
+        // Handled by `run_segment` (`launch_releases`): a launch takes engine time.
+        Action::Launch { .. } => Ok(true),
         // Counted by the caller, which posts the channel's events after its pass.
         Action::NonStallInterrupt => Ok(true),
+    }
+}
+
+/// A compute launch runs no shader: it completes with its QMD's releases, read from the
+/// QMD at `qmd` when the launch is sent.
+fn launch_releases(mem: &GpuMem<'_>, qmd: u64) -> Result<[Option<Action>; 3], Fault> {
+    let mut bytes = [0u8; QMD_BYTES];
+    mem.read(qmd, &mut bytes)?;
+    let mut words = [0u32; QMD_BYTES / 4];
+    for (w, c) in words.iter_mut().zip(bytes.chunks_exact(4)) {
+        *w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+    }
+    if trace::enabled() {
+        pr_info!(
+            "trace: engine: QMD at {:#x}, major version {}\n",
+            qmd,
+            qmd_major_version(&words)
+        );
+    }
+    qmd_releases(&words).map_err(|_| Fault(qmd))
+}
+
+/// Says in trace mode where a channel faulted.
+fn trace_fault(ch: &Channel, at: u64) {
+    if trace::enabled() {
+        pr_info!(
+            "trace: engine gpu {} chid {}: fault at {:#x}\n",
+            ch.gpu,
+            ch.chid,
+            at
+        );
     }
 }
 

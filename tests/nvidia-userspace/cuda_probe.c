@@ -23,7 +23,11 @@
  * the second allocation succeeds ("AGAIN size ok").
  * With "bench N", it times N rounds of cuCtxCreate, 100 cuMemAlloc of 2 MiB and
  * cuCtxDestroy ("ROUND ns" lines; only failures print CALL lines).
- *   cuda_probe [ctx|work|quota|bench N]   (none: stop after the device queries)
+ * With "busy KIND", it keeps the GPU busy with the empty kernel until killed, in batches of
+ * 8 launches and a wait: KIND "launch" (cuLaunchKernel), "graph" (a graph of 8 kernel nodes
+ * captured from a stream, cuGraphLaunch) or "cooperative" (cuLaunchCooperativeKernel); it
+ * prints "BUSY" once the first batch is done (for compute-share tests).
+ *   cuda_probe [ctx|work|quota|bench N|busy KIND]   (none: stop after the device queries)
  */
 #include <dlfcn.h>
 #include <signal.h>
@@ -173,6 +177,64 @@ static void run_kernel(void *lib)
 	RUN("cuModuleUnload", unload(module));
 }
 
+/* Keeps the GPU busy with the empty kernel until killed (see "busy" above). */
+static void keep_busy(void *lib, const char *kind)
+{
+	CUresult (*load)(CUmodule *, const void *) = sym(lib, "cuModuleLoadData");
+	CUresult (*get_function)(CUfunction *, CUmodule, const char *) =
+		sym(lib, "cuModuleGetFunction");
+	CUresult (*launch)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
+			   unsigned, CUstream, void **, void **) = sym(lib, "cuLaunchKernel");
+	CUresult (*cooperative)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
+				unsigned, unsigned, CUstream, void **) =
+		sym(lib, "cuLaunchCooperativeKernel");
+	CUresult (*stream_create)(CUstream *, unsigned) = sym(lib, "cuStreamCreate");
+	CUresult (*stream_sync)(CUstream) = sym(lib, "cuStreamSynchronize");
+	CUresult (*begin_capture)(CUstream, int) = sym(lib, "cuStreamBeginCapture_v2");
+	CUresult (*end_capture)(CUstream, void **) = sym(lib, "cuStreamEndCapture");
+	CUresult (*instantiate)(void **, void *, unsigned long long) =
+		sym(lib, "cuGraphInstantiateWithFlags");
+	CUresult (*graph_launch)(void *, CUstream) = sym(lib, "cuGraphLaunch");
+	int graph = strcmp(kind, "graph") == 0, coop = strcmp(kind, "cooperative") == 0;
+	CUmodule module = NULL;
+	CUfunction function = NULL;
+	CUstream stream = NULL;
+	void *g = NULL, *exec = NULL;
+
+	if (!graph && !coop && strcmp(kind, "launch") != 0) {
+		printf("BAD busy kind %s\n", kind);
+		exit(2);
+	}
+	RUN("cuModuleLoadData", load(&module, empty_ptx));
+	RUN("cuModuleGetFunction", get_function(&function, module, "empty"));
+	RUN("cuStreamCreate", stream_create(&stream, 0));
+	if (graph) {
+		/* CU_STREAM_CAPTURE_MODE_GLOBAL */
+		RUN("cuStreamBeginCapture", begin_capture(stream, 0));
+		for (int i = 0; i < 8; i++)
+			RUN("cuLaunchKernel", launch(function, 1, 1, 1, 32, 1, 1, 0, stream, NULL, NULL));
+		RUN("cuStreamEndCapture", end_capture(stream, &g));
+		RUN("cuGraphInstantiateWithFlags", instantiate(&exec, g, 0));
+	}
+	for (unsigned long batch = 0;; batch++) {
+		CUresult e = 0;
+
+		if (graph)
+			e = graph_launch(exec, stream);
+		for (int i = 0; i < 8 && !graph && e == 0; i++)
+			e = coop ? cooperative(function, 1, 1, 1, 32, 1, 1, 0, stream, NULL) :
+				   launch(function, 1, 1, 1, 32, 1, 1, 0, stream, NULL, NULL);
+		if (e == 0)
+			e = stream_sync(stream);
+		if (e != 0)
+			check(graph ? "cuGraphLaunch" : coop ? "cuLaunchCooperativeKernel" : "cuLaunchKernel", e);
+		if (batch == 0) {
+			printf("BUSY\n");
+			fflush(stdout);
+		}
+	}
+}
+
 /* Allocates and frees 1 MiB, 256 MiB and 1 GiB, printing how much free memory each took. */
 static void alloc_sizes(void *lib, CUresult (*mem_alloc)(CUdeviceptr *, size_t),
 			CUresult (*mem_free)(CUdeviceptr), CUresult (*mem_info)(size_t *, size_t *))
@@ -257,7 +319,8 @@ int main(int argc, char **argv)
 {
 	int with_work = argc > 1 && strcmp(argv[1], "work") == 0;
 	int with_quota = argc > 1 && strcmp(argv[1], "quota") == 0;
-	int with_ctx = with_work || with_quota || (argc > 1 && strcmp(argv[1], "ctx") == 0);
+	int with_ctx = with_work || with_quota || (argc > 1 && strcmp(argv[1], "ctx") == 0) ||
+		       (argc > 2 && strcmp(argv[1], "busy") == 0);
 	int count = 0;
 
 	probe_start();
@@ -306,6 +369,8 @@ int main(int argc, char **argv)
 	RUN("cuCtxCreate", ctx_create(&ctx, flags ? (unsigned)strtoul(flags, NULL, 0) : 0, 0));
 	RUN("cuMemGetInfo", mem_info(&free_b, &total_b));
 	printf("MEMINFO free=%zu total=%zu\n", free_b, total_b);
+	if (argc > 2 && strcmp(argv[1], "busy") == 0)
+		keep_busy(lib, argv[2]);
 	if (with_quota) {
 		const char *pause = getenv("CUDA_PROBE_PAUSE");
 

@@ -61,7 +61,7 @@ done
 if [ -d /nvidia ]; then
   for c in nvidia_smi_list nvidia_smi_query nvidia_smi_memory_report nvidia_smi_compute_apps \
       cuda_driver_api cuda_driver_api_blocking_sync nvidia_smi_setters \
-      nvidia_userspace_in_container nvidia_smi_setters_in_container; do
+      nvidia_userspace_in_container nvidia_smi_setters_in_container cuda_compute_share; do
     run_case "$c" sh /fakegpu/nvidia_userspace.sh "$c"
   done
   # NVIDIA's CUDA runtime on top of libcuda (when it could be fetched).

@@ -384,6 +384,50 @@ mod tests {
     }
 
     #[test]
+    fn compute_forms() {
+        let r = read(
+            &[
+                ("fakegpu.io/compute.max", "gpu0=30%, gpu1=max"),
+                ("fakegpu.io/compute.weight", "300"),
+            ],
+            &["CUDA_DEVICE_SM_LIMIT=50"],
+            &both(),
+        )
+        .unwrap();
+        assert_eq!(
+            r.compute,
+            Some(PerGpu::Each([(0, 30), (1, ledger::UNLIMITED)].into()))
+        );
+        assert_eq!(r.compute_weight, Some(PerGpu::Every(300)));
+        // HAMi's variable: percent of every GPU; 0 and 100 mean no cap, as in HAMi-core.
+        let r = read(&[], &["CUDA_DEVICE_SM_LIMIT=50"], &both()).unwrap();
+        assert_eq!(r.compute, Some(PerGpu::Every(50)));
+        let r = read(&[], &["CUDA_DEVICE_SM_LIMIT=0"], &both()).unwrap();
+        assert_eq!(r.compute, Some(PerGpu::Every(ledger::UNLIMITED)));
+        // fakegpu's variable wins over HAMi's.
+        let r = read(
+            &[],
+            &["FAKEGPU_COMPUTE_LIMIT=20%", "CUDA_DEVICE_SM_LIMIT=50"],
+            &both(),
+        )
+        .unwrap();
+        assert_eq!(r.compute, Some(PerGpu::Every(20)));
+        // Not from the environment unless the host config allows it.
+        let r = read(&[], &["CUDA_DEVICE_SM_LIMIT=50"], &HostConfig::default()).unwrap();
+        assert_eq!(r.compute, None);
+        for (key, bad) in [
+            ("fakegpu.io/compute.max", "101%"),
+            ("fakegpu.io/compute.max", "-5"),
+            ("fakegpu.io/compute.max", "gpu0=30%,gpu0=20%"),
+            ("fakegpu.io/compute.weight", "0"),
+            ("fakegpu.io/compute.weight", "10001"),
+        ] {
+            let e = read(&[(key, bad)], &[], &both()).unwrap_err();
+            assert!(e.contains(key), "{e}");
+        }
+    }
+
+    #[test]
     fn memory_and_channels_forms() {
         let r = read(
             &[

@@ -152,9 +152,17 @@ fn place(nv_acc: &crate::proxy::accounts::Accounts, chain: &[u64], gpu: usize) -
     });
     let domain = capped.next();
     let parent = capped.next().map(|(id, _, _)| id);
-    let weight = chain
-        .iter()
-        .find_map(|id| nv_acc.entries.get(id)?.state.compute.weight.get(gpu).copied().flatten());
+    let weight = chain.iter().find_map(|id| {
+        nv_acc
+            .entries
+            .get(id)?
+            .state
+            .compute
+            .weight
+            .get(gpu)
+            .copied()
+            .flatten()
+    });
     Place {
         domain,
         parent,
@@ -215,7 +223,8 @@ fn pass(nv: &Nv, clock: &Mutex<Clock>) -> Result<bool> {
                 };
                 let p = place(&acc, chain, g);
                 // A weight of 100 is the default's: it alone leaves the GPU to the driver.
-                plan.governed |= p.domain.is_some() || p.weight.is_some_and(|w| w != DEFAULT_WEIGHT);
+                plan.governed |=
+                    p.domain.is_some() || p.weight.is_some_and(|w| w != DEFAULT_WEIGHT);
                 if let Some((id, ppm, period)) = p.domain {
                     min_period_us = min_period_us.min(period);
                     add_domain(&mut plan.domains, id, ppm, p.parent, &acc, chain, g)?;
@@ -262,9 +271,9 @@ fn pass(nv: &Nv, clock: &Mutex<Clock>) -> Result<bool> {
             let mut actions: [Option<(Action, bool)>; 2] = [None, None];
             if plan.governed {
                 let p = place(&acc, chain, u.gpu);
-                let index = p.domain.and_then(|(id, _, _)| {
-                    plan.domains.iter().position(|(d, _)| *d == id)
-                });
+                let index = p
+                    .domain
+                    .and_then(|(id, _, _)| plan.domains.iter().position(|(d, _)| *d == id));
                 let d = decide(
                     domains,
                     &plan.windows[..domains.len().min(MAX_DOMAINS)],
@@ -321,9 +330,13 @@ fn pass(nv: &Nv, clock: &Mutex<Clock>) -> Result<bool> {
             }
         }
     }
-    // The controls, made with no lock held; each success is recorded.
+    // Only this thread takes the clock; it is let go before the driver runs all the same.
+    drop(clock);
+    // The controls, made with no lock held; each success is recorded. A unit whose process
+    // has gone (its worker with it) is left as it is until its file is closed: a retry
+    // could not succeed.
     for p in pending.iter() {
-        let ok = make(p);
+        let ok = !matches!(make(p), Made::Failed);
         let mut acc = nv.lock();
         if let Some(u) = acc.records.units.get_mut(&key(p.client, p.handle)) {
             note_applied(u, &p.action, ok, p.hand_back);
@@ -403,8 +416,18 @@ fn note_applied(u: &mut Unit, action: &Action, ok: bool, hand_back: bool) {
     }
 }
 
-/// Makes one control through the worker of the unit's process; whether the driver took it.
-fn make(p: &Pending) -> bool {
+/// How a control went.
+enum Made {
+    /// The driver took it.
+    Done,
+    /// It failed; tried again at the next pass.
+    Failed,
+    /// The unit's process has no worker any more (it has exited).
+    Gone,
+}
+
+/// Makes one control through the worker of the unit's process.
+fn make(p: &Pending) -> Made {
     let (cmd, params): (u32, KVec<u8>) = match (p.action, p.kind) {
         (Action::Schedule(on), UnitKind::Group) => (
             ctrl::NVA06C_CTRL_CMD_GPFIFO_SCHEDULE,
@@ -414,14 +437,19 @@ fn make(p: &Pending) -> bool {
             ctrl::NVA06F_CTRL_CMD_GPFIFO_SCHEDULE,
             bytes(&[u8::from(on), 0]),
         ),
-        (Action::Timeslice(us), _) => (ctrl::NVA06C_CTRL_CMD_SET_TIMESLICE, bytes(&us.to_ne_bytes())),
+        (Action::Timeslice(us), _) => (
+            ctrl::NVA06C_CTRL_CMD_SET_TIMESLICE,
+            bytes(&us.to_ne_bytes()),
+        ),
     };
     if params.is_empty() {
-        return false;
+        return Made::Failed;
     }
     // SAFETY: the reference keeps the file, and so its operations, alive.
     let ioctl: Option<IoctlFn> = unsafe { (*(*p.file.as_ptr()).f_op).unlocked_ioctl };
-    let Some(ioctl) = ioctl else { return false };
+    let Some(ioctl) = ioctl else {
+        return Made::Failed;
+    };
     let args = Nvos54 {
         h_client: p.client,
         h_object: p.handle,
@@ -433,20 +461,27 @@ fn make(p: &Pending) -> bool {
     };
     let rm_control = iowr::<Nvos54>(NV_IOCTL_MAGIC, esc::RM_CONTROL);
     let Ok(mut call) = PrivateCall::on_real(&p.file, ioctl, rm_control, &args) else {
-        return false;
+        return Made::Failed;
     };
-    if call.with_block(offset_of!(Nvos54, params), &params).is_err() {
-        return false;
+    if call
+        .with_block(offset_of!(Nvos54, params), &params)
+        .is_err()
+    {
+        return Made::Failed;
     }
     let ret = call.run_for(p.tgid);
     let status = read_pod::<Nvos54>(call.outer()).map_or(NV_ERR_GENERIC, |a| a.status);
-    let ok = matches!(ret, Ok(0)) && status == NV_OK;
-    if !ok {
-        let errno = ret.map_or_else(|e| e.to_errno(), |r| r as kernel::ffi::c_int);
-        // SAFETY: logs numbers (rate-limited in C).
-        unsafe { fakegpu_governor_warn(cmd, p.handle, p.client, p.tgid, errno, status) };
+    if matches!(ret, Ok(0)) && status == NV_OK {
+        return Made::Done;
     }
-    ok
+    let errno = ret.map_or_else(|e| e.to_errno(), |r| r as kernel::ffi::c_int);
+    // SAFETY: logs numbers (rate-limited in C).
+    unsafe { fakegpu_governor_warn(cmd, p.handle, p.client, p.tgid, errno, status) };
+    if ret == Err(ESRCH) {
+        Made::Gone
+    } else {
+        Made::Failed
+    }
 }
 
 fn bytes(b: &[u8]) -> KVec<u8> {
@@ -491,7 +526,9 @@ pub(crate) fn tenant_control(
         return any_governed.then(|| answer(ptr, status));
     };
     match p.cmd {
-        ctrl::NVA06C_CTRL_CMD_GPFIFO_SCHEDULE => u.wish_on = params.first().is_some_and(|&b| b != 0),
+        ctrl::NVA06C_CTRL_CMD_GPFIFO_SCHEDULE => {
+            u.wish_on = params.first().is_some_and(|&b| b != 0)
+        }
         ctrl::NVA06C_CTRL_CMD_SET_TIMESLICE => u.wish_timeslice_us = read_pod::<u64>(params),
         _ => return None,
     }

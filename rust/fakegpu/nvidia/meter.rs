@@ -18,6 +18,7 @@
 //! A charge stays with the cgroup that allocated, whoever frees it, like memcg's.
 
 use super::fd_translation::caller_gpu_files;
+use super::units::{Unit, UnitKind};
 use super::Nv;
 use crate::abi::nv_rm::{class, vid_heap, Nvos00, Nvos02WithFd, Nvos21, Nvos55, Nvos64};
 use crate::abi::nv_status::*;
@@ -35,7 +36,6 @@ use crate::proxy::private_call::PrivateCall;
 use crate::proxy::real_devices::RealFile;
 use crate::proxy::refusal::log_refusal;
 use crate::proxy::task::global_tgid;
-use super::units::{Unit, UnitKind};
 use core::mem::{offset_of, size_of};
 use core::ptr::NonNull;
 use kernel::ffi::{c_long, c_uint};

@@ -314,11 +314,7 @@ impl<'a> PrivateCall<'a> {
         if self.indirect.iter().any(Option::is_some) {
             return self.run();
         }
-        Ok(call_on_copy(
-            self.real.as_ptr(),
-            self.cmd,
-            &mut self.outer,
-        ))
+        Ok(call_on_copy(self.real.as_ptr(), self.cmd, &mut self.outer))
     }
 
     /// The ioctl's result for the caller of a call at `ptr` that returned `ret`: on success

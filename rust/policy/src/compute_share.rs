@@ -297,7 +297,8 @@ pub fn lay_out(domains: &[Domain], period_ns: u64, windows: &mut [Window]) {
         let children = || (0..n).filter(move |&i| domains[i].parent == parent && Some(i) != parent);
         // At most 1 s times 10^6 ppm, and 1 s squared below: no overflow (and no 128-bit
         // division, which the kernel lacks).
-        let want = |i: usize| period_ns * u64::from(domains[i].fraction_ppm.min(1_000_000)) / 1_000_000;
+        let want =
+            |i: usize| period_ns * u64::from(domains[i].fraction_ppm.min(1_000_000)) / 1_000_000;
         let total: u64 = children().map(want).fold(0, u64::saturating_add);
         let mut at = base;
         for i in children() {

@@ -8,8 +8,8 @@
 //! share equally, timeslices set the shares, and a channel group off the runlist gets
 //! nothing and resumes where it stopped.
 
-use crate::engine_cases::{Channels, BASE, ENTRIES, GP_PUT, SIZE, USERD};
 use crate::cgroup_util::TestCgroup;
+use crate::engine_cases::{Channels, BASE, ENTRIES, GP_PUT, SIZE, USERD};
 use crate::gpu_workspace::Workspace;
 use crate::{ensure, Case};
 use nv_client::rm as nv_rm;
@@ -23,7 +23,10 @@ pub const ALL: &[Case] = &[
         "compute_shared_equally_without_limits",
         compute_shared_equally_without_limits,
     ),
-    ("compute_max_caps_a_busy_tenant", compute_max_caps_a_busy_tenant),
+    (
+        "compute_max_caps_a_busy_tenant",
+        compute_max_caps_a_busy_tenant,
+    ),
     (
         "compute_weights_share_by_ratio",
         compute_weights_share_by_ratio,
@@ -422,8 +425,7 @@ fn measure_of_gpu(tenants: &[&Tenant]) -> Vec<Vec<f64>> {
             a.saturating_sub(before.get(pid).map_or(0, |e| e.0))
         };
         let busy = |t: &Tenant| grew(&(t.pid as u32));
-        let all: u64 =
-            after.keys().map(grew).sum::<u64>() + idle_after.saturating_sub(idle_before);
+        let all: u64 = after.keys().map(grew).sum::<u64>() + idle_after.saturating_sub(idle_before);
         for (s, t) in shares.iter_mut().zip(tenants) {
             s.push(busy(t) as f64 * 100.0 / all.max(1) as f64);
         }
@@ -463,7 +465,12 @@ fn compute_shared_equally_without_limits() -> Result<(), String> {
     let a = fake_tenant(CG_A)?;
     let b = fake_tenant(CG_B)?;
     wait_running(&[&a, &b])?;
-    check_shares("through fakegpu, no limits", &measure(&[&a, &b]), &[50.0, 50.0], 5.0)
+    check_shares(
+        "through fakegpu, no limits",
+        &measure(&[&a, &b]),
+        &[50.0, 50.0],
+        5.0,
+    )
 }
 
 /// compute.max 30% on one of two busy cgroups gives 30/70, and it was fakegpu that did it:
@@ -483,7 +490,9 @@ fn compute_max_caps_a_busy_tenant() -> Result<(), String> {
     let shares = measure(&[&a, &b]);
     check_shares("compute.max 30% on A", &shares, &[30.0, 70.0], 5.0)?;
     let throttled = throttled_usec(&ga)?;
-    ensure(throttled > 0, || "compute.stat shows no throttled time".into())?;
+    ensure(throttled > 0, || {
+        "compute.stat shows no throttled time".into()
+    })?;
     println!("FIGURE compute share, A throttled {throttled} us so far");
     // Enforcement off: the cap is not held, so the bound above would fail.
     let _on = Enforcing;
@@ -576,7 +585,12 @@ fn compute_killed_throttled_tenant_leaves_nothing_paused() -> Result<(), String>
     std::thread::sleep(Duration::from_millis(500));
     drop(a);
     let shares = measure_of_gpu(&[&b]);
-    check_shares("B after A was killed (of all GPU time)", &shares, &[100.0], 5.0)?;
+    check_shares(
+        "B after A was killed (of all GPU time)",
+        &shares,
+        &[100.0],
+        5.0,
+    )?;
     let again = fake_tenant(CG_A)?;
     wait_running(&[&again, &b])?;
     check_shares(
@@ -595,7 +609,12 @@ fn compute_limit_changes_live() -> Result<(), String> {
     let a = fake_tenant(CG_A)?;
     let b = fake_tenant(CG_B)?;
     wait_running(&[&a, &b])?;
-    check_shares("compute.max 20% on A", &measure(&[&a, &b]), &[20.0, 80.0], 5.0)?;
+    check_shares(
+        "compute.max 20% on A",
+        &measure(&[&a, &b]),
+        &[20.0, 80.0],
+        5.0,
+    )?;
     ga.set("compute.max", "gpu0 60000 100000")?;
     // Two periods.
     std::thread::sleep(Duration::from_millis(200));

@@ -8,6 +8,7 @@
 
 use crate::nvsim_model::methods::MethodState;
 use crate::nvsim_model::pushbuf::MethodStream;
+pub(crate) use crate::nvsim_model::sched::OnRunlist;
 use crate::nvsim_model::sched::{Turn, DEFAULT_TIMESLICE_US};
 use kernel::prelude::*;
 use kernel::sync::Mutex;
@@ -56,9 +57,6 @@ pub(crate) struct Channel {
     pub(crate) group: u32,
     /// The process that made its client (whose engine time it is).
     pub(crate) pid: u32,
-    /// Its own GPFIFO_SCHEDULE: on the runlist (nvsim starts channels on it, see
-    /// `control.rs`).
-    pub(crate) scheduled: bool,
     /// Engine nanoseconds its launches held the GPU.
     pub(crate) gpu_ns: u64,
     /// Launches completed.
@@ -102,43 +100,68 @@ pub(crate) struct Group {
     pub(crate) client: u32,
     /// Its handle.
     pub(crate) handle: u32,
+    /// Its GPU (minor).
+    pub(crate) gpu: u8,
     /// GPFIFO_SCHEDULE's `bEnable` (nvsim starts groups on the runlist, see `control.rs`).
-    pub(crate) scheduled: bool,
+    pub(crate) scheduled: OnRunlist,
     /// SET_TIMESLICE's value.
     pub(crate) timeslice_us: u64,
 }
 
 impl Group {
     /// A new group, on the runlist with the RM's default timeslice.
-    pub(crate) fn new(client: u32, handle: u32) -> Self {
+    pub(crate) fn new(client: u32, handle: u32, gpu: u8) -> Self {
         Group {
             client,
             handle,
-            scheduled: true,
+            gpu,
+            scheduled: OnRunlist::new(true),
             timeslice_us: DEFAULT_TIMESLICE_US,
         }
     }
 }
 
+/// A channel's own GPFIFO_SCHEDULE (`NVA06F`; nvsim starts channels on the runlist).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ChannelOnRunlist {
+    /// The channel's client.
+    pub(crate) client: u32,
+    /// Its handle.
+    pub(crate) handle: u32,
+    /// On the runlist or off it, over time.
+    pub(crate) scheduled: OnRunlist,
+}
+
 /// Most GPUs (the `gpus` parameter's bound).
 pub(crate) const MAX_GPUS: usize = 16;
 
-/// What the engine runs: the channels of every GPU (free slots are `None`), the channel
-/// groups, and each GPU's compute engine (whose turn it is, the engine clock).
+/// What the engine runs: the channels of every GPU (free slots are `None`).
 pub(crate) struct Runlists {
     /// The channels.
     pub(crate) channels: KVec<Option<Channel>>,
+}
+
+/// How each GPU's compute engine is shared: the scheduling controls' state (groups, each
+/// channel's own GPFIFO_SCHEDULE), whose turn it is, the engine clock. Under a lock of its
+/// own, taken briefly by the engine and by the controls: a control never waits for an
+/// engine pass (which can take long), and its change takes effect at the moment it was
+/// made.
+pub(crate) struct Schedule {
     /// The channel groups (free slots are `None`).
     pub(crate) groups: KVec<Option<Group>>,
+    /// Each channel's own GPFIFO_SCHEDULE (free slots are `None`).
+    pub(crate) channels: KVec<Option<ChannelOnRunlist>>,
     /// Each GPU's compute engine: whose turn it is.
     pub(crate) turns: [Turn; MAX_GPUS],
-    /// Each GPU's engine clock: the monotonic ns its time was last handed out.
+    /// Which channel group (client, handle) holds each GPU's engine, if one does.
+    pub(crate) holder: [Option<(u32, u32)>; MAX_GPUS],
+    /// Each GPU's engine clock: the monotonic ns its time was last handed out to.
     pub(crate) clock_ns: [u64; MAX_GPUS],
     /// Each GPU's engine ns with no launch to run.
     pub(crate) idle_ns: [u64; MAX_GPUS],
 }
 
-impl Runlists {
+impl Schedule {
     /// Group `handle` of `client`, if the RM made it.
     pub(crate) fn group(&self, client: u32, handle: u32) -> Option<&Group> {
         self.groups
@@ -154,52 +177,96 @@ impl Runlists {
             .flatten()
             .find(|g| g.client == client && g.handle == handle)
     }
+
+    /// Channel `handle` of `client`'s own GPFIFO_SCHEDULE.
+    pub(crate) fn channel(&self, client: u32, handle: u32) -> Option<&ChannelOnRunlist> {
+        self.channels
+            .iter()
+            .flatten()
+            .find(|c| c.client == client && c.handle == handle)
+    }
+
+    /// The same, to change.
+    pub(crate) fn channel_mut(
+        &mut self,
+        client: u32,
+        handle: u32,
+    ) -> Option<&mut ChannelOnRunlist> {
+        self.channels
+            .iter_mut()
+            .flatten()
+            .find(|c| c.client == client && c.handle == handle)
+    }
 }
 
-/// The runlists, locked before the RM store, the pages and any VA space; no path holding
-/// those takes it.
-pub(crate) struct Channels(Pin<KBox<Mutex<Runlists>>>);
+/// Puts `item` in a free slot of `list`, or at its end.
+fn insert<T>(list: &mut KVec<Option<T>>, item: T) -> Result {
+    match list.iter_mut().find(|slot| slot.is_none()) {
+        Some(slot) => *slot = Some(item),
+        None => list.push(Some(item), GFP_KERNEL)?,
+    }
+    Ok(())
+}
+
+/// The runlists, locked before the RM store, the pages and any VA space (no path holding
+/// those takes it), and the schedule, locked after the runlists when both are.
+pub(crate) struct Channels {
+    runlists: Pin<KBox<Mutex<Runlists>>>,
+    schedule: Pin<KBox<Mutex<Schedule>>>,
+}
 
 impl Channels {
     /// No channels.
     pub(crate) fn new() -> Result<Self> {
-        let runlists = Runlists {
-            channels: KVec::new(),
+        let schedule = Schedule {
             groups: KVec::new(),
+            channels: KVec::new(),
             turns: [Turn::default(); MAX_GPUS],
+            holder: [None; MAX_GPUS],
             clock_ns: [0; MAX_GPUS],
             idle_ns: [0; MAX_GPUS],
         };
-        Ok(Channels(KBox::pin_init(
-            kernel::new_mutex!(runlists, "nvsim::State::channels"),
-            GFP_KERNEL,
-        )?))
+        Ok(Channels {
+            runlists: KBox::pin_init(
+                kernel::new_mutex!(
+                    Runlists {
+                        channels: KVec::new()
+                    },
+                    "nvsim::State::channels"
+                ),
+                GFP_KERNEL,
+            )?,
+            schedule: KBox::pin_init(
+                kernel::new_mutex!(schedule, "nvsim::Channels::schedule"),
+                GFP_KERNEL,
+            )?,
+        })
     }
 
-    /// Adds a channel record.
+    /// Adds a channel record, on the runlist.
     pub(crate) fn add(&self, channel: Channel) -> Result {
-        let mut runlists = self.0.lock();
-        let list = &mut runlists.channels;
-        match list.iter_mut().find(|slot| slot.is_none()) {
-            Some(slot) => *slot = Some(channel),
-            None => list.push(Some(channel), GFP_KERNEL)?,
-        }
-        Ok(())
+        let on = ChannelOnRunlist {
+            client: channel.client,
+            handle: channel.handle,
+            scheduled: OnRunlist::new(true),
+        };
+        let mut runlists = self.runlists.lock();
+        insert(&mut self.schedule.lock().channels, on)?;
+        insert(&mut runlists.channels, channel)
     }
 
     /// Adds a channel group record.
     pub(crate) fn add_group(&self, group: Group) -> Result {
-        let mut runlists = self.0.lock();
-        let list = &mut runlists.groups;
-        match list.iter_mut().find(|slot| slot.is_none()) {
-            Some(slot) => *slot = Some(group),
-            None => list.push(Some(group), GFP_KERNEL)?,
-        }
-        Ok(())
+        insert(&mut self.schedule.lock().groups, group)
     }
 
     /// The runlists, locked.
     pub(crate) fn lock(&self) -> impl core::ops::DerefMut<Target = Runlists> + '_ {
-        self.0.lock()
+        self.runlists.lock()
+    }
+
+    /// The schedule, locked (after the runlists, if they are locked too).
+    pub(crate) fn schedule(&self) -> impl core::ops::DerefMut<Target = Schedule> + '_ {
+        self.schedule.lock()
     }
 }

@@ -26,27 +26,32 @@ mod schedule {
     use crate::trace;
     use kernel::prelude::*;
 
-    /// GPFIFO_SCHEDULE on channel group or channel `handle` of `client`.
+    /// GPFIFO_SCHEDULE on channel group or channel `handle` of `client`: it takes effect
+    /// now, though the engine may still be handing out earlier time (its pass splits that
+    /// time at this moment).
     pub(super) fn set_scheduled(
         state: &State,
         cmd: u32,
         client: u32,
         handle: u32,
+        gpu: Option<u8>,
         enable: bool,
     ) -> Result<(), NvStatus> {
-        let mut runlists = state.channels.lock();
+        let at = crate::engine::now_ns();
+        let mut schedule = state.channels.schedule();
+        let engine = gpu
+            .and_then(|g| schedule.clock_ns.get(usize::from(g)).copied())
+            .unwrap_or(at);
         let found = if cmd == ctrl::NVA06C_CTRL_CMD_GPFIFO_SCHEDULE {
-            runlists
+            schedule
                 .group_mut(client, handle)
-                .map(|g| g.scheduled = enable)
+                .map(|g| g.scheduled.set(enable, at, engine))
         } else {
-            runlists
-                .channels
-                .iter_mut()
-                .flatten()
-                .find(|c| c.client == client && c.handle == handle)
-                .map(|c| c.scheduled = enable)
+            schedule
+                .channel_mut(client, handle)
+                .map(|c| c.scheduled.set(enable, at, engine))
         };
+        drop(schedule);
         if trace::enabled() {
             pr_info!(
                 "trace: schedule client {:#x} object {:#x}: {}\n",
@@ -70,11 +75,12 @@ mod schedule {
         handle: u32,
         us: u64,
     ) -> Result<(), NvStatus> {
-        let mut runlists = state.channels.lock();
-        let group = runlists
+        state
+            .channels
+            .schedule()
             .group_mut(client, handle)
-            .ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
-        group.timeslice_us = us;
+            .ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?
+            .timeslice_us = us;
         if trace::enabled() {
             pr_info!(
                 "trace: timeslice client {:#x} group {:#x}: {} us\n",
@@ -90,7 +96,7 @@ mod schedule {
     pub(super) fn timeslice(state: &State, client: u32, handle: u32) -> Result<u64, NvStatus> {
         state
             .channels
-            .lock()
+            .schedule()
             .group(client, handle)
             .map(|g| g.timeslice_us)
             .ok_or(NV_ERR_INVALID_OBJECT_HANDLE)
@@ -99,19 +105,13 @@ mod schedule {
     /// PREEMPT of group `handle` of `client` on `gpu`: ends its timeslice if it holds the
     /// engine.
     pub(super) fn preempt(state: &State, gpu: Option<u8>, client: u32, handle: u32) {
-        let mut guard = state.channels.lock();
-        let runlists = &mut *guard;
-        let Some(gpu) = gpu.map(usize::from).filter(|&g| g < runlists.turns.len()) else {
-            return;
-        };
-        let holds = runlists.turns[gpu]
-            .current()
-            .and_then(|i| runlists.channels.get(i))
-            .and_then(Option::as_ref)
-            .is_some_and(|c| c.client == client && c.group == handle);
-        if holds {
-            runlists.turns[gpu].preempt();
+        let mut schedule = state.channels.schedule();
+        if let Some(g) = gpu.map(usize::from).filter(|&g| g < schedule.turns.len()) {
+            if schedule.holder[g] == Some((client, handle)) {
+                schedule.turns[g].preempt();
+            }
         }
+        drop(schedule);
         if trace::enabled() {
             pr_info!("trace: preempt client {:#x} group {:#x}\n", client, handle);
         }
@@ -335,7 +335,7 @@ fn control_checked(
         }
         ctrl::NVA06C_CTRL_CMD_GPFIFO_SCHEDULE | ctrl::NVA06F_CTRL_CMD_GPFIFO_SCHEDULE => {
             let enable = params.first().is_some_and(|&b| b != 0);
-            schedule::set_scheduled(state, spec.cmd, p.h_client, p.h_object, enable)?;
+            schedule::set_scheduled(state, spec.cmd, p.h_client, p.h_object, object.gpu, enable)?;
         }
         ctrl::NVA06C_CTRL_CMD_SET_TIMESLICE => {
             let us = read_pod::<u64>(&params).unwrap_or(0);

@@ -92,6 +92,7 @@ fn format_state(state: &State, out: &mut impl Write) -> core::fmt::Result {
     // The engine's channels: how far each has run, why it stopped if it is in error, and
     // its place on the runlist and the engine time it held (the compute share's truth).
     let runlists = state.channels.lock();
+    let schedule = state.channels.schedule();
     for c in runlists.channels.iter().flatten() {
         write!(
             out,
@@ -102,22 +103,25 @@ fn format_state(state: &State, out: &mut impl Write) -> core::fmt::Result {
         for ch in c.error.unwrap_or("none").chars() {
             out.write_char(if ch == ' ' { '_' } else { ch })?;
         }
-        let group = runlists.group(c.client, c.group);
+        let group = schedule.group(c.client, c.group);
+        let own = schedule.channel(c.client, c.handle);
         writeln!(
             out,
-            " pid {} group {:#x} scheduled {} group_scheduled {} timeslice_us {} gpu_ns {} launches {}",
+            " pid {} group {:#x} scheduled {} group_scheduled {} timeslice_us {} gpu_ns {} launches {} group_on_ns {}",
             c.pid,
             c.group,
-            u8::from(c.scheduled),
-            u8::from(!group.is_some_and(|g| !g.scheduled)),
+            u8::from(!own.is_some_and(|o| !o.scheduled.is_on())),
+            u8::from(!group.is_some_and(|g| !g.scheduled.is_on())),
             group.map_or(DEFAULT_TIMESLICE_US, |g| g.timeslice_us),
             c.gpu_ns,
-            c.launches
+            c.launches,
+            group.map_or(0, |g| g.scheduled.on_ns())
         )?;
     }
-    for g in 0..state.gpus.len().min(runlists.idle_ns.len()) {
-        writeln!(out, "engine gpu {} idle_ns {}", g, runlists.idle_ns[g])?;
+    for g in 0..state.gpus.len().min(schedule.idle_ns.len()) {
+        writeln!(out, "engine gpu {} idle_ns {}", g, schedule.idle_ns[g])?;
     }
+    drop(schedule);
     drop(runlists);
     let (registered, posted) = state.os_events.counts();
     writeln!(out, "os_events registered {} posted {}", registered, posted)?;

@@ -15,7 +15,7 @@
 //! Each channel's engine time is counted (`gpu_ns`): the ground truth of compute shares.
 
 use crate::abi::nv_rm::class;
-use crate::channels::{Channel, Group, MemoryWindow, Runlists, Stall, MAX_GPUS};
+use crate::channels::{Channel, MemoryWindow, Runlists, Schedule, Stall, MAX_GPUS};
 use crate::gpu_mem::{Fault, GpuMem};
 use crate::nvsim_model::methods::{qmd_major_version, qmd_releases, Action, Engine, QMD_BYTES};
 use crate::nvsim_model::pushbuf::{
@@ -37,8 +37,8 @@ extern "C" {
     fn nvsim_param_launch_us() -> kernel::ffi::c_uint;
 }
 
-/// Monotonic nanoseconds.
-fn now_ns() -> u64 {
+/// Monotonic nanoseconds: the engine's clock.
+pub(crate) fn now_ns() -> u64 {
     // SAFETY: reads the kernel's monotonic clock.
     unsafe { nvsim_clock_mono_ns() }
 }
@@ -90,12 +90,20 @@ pub(crate) fn poll(state: &State) -> bool {
     for gpu in 0..state.gpus.len().min(MAX_GPUS) {
         busy |= run_engine(state, runlists, gpu, now);
     }
-    let Runlists {
-        channels, groups, ..
-    } = runlists;
+    {
+        // Runlist changes every engine has passed are history now.
+        let mut schedule = state.channels.schedule();
+        for c in schedule.channels.iter_mut().flatten() {
+            c.scheduled.forget_before(now);
+        }
+        for g in schedule.groups.iter_mut().flatten() {
+            g.scheduled.forget_before(now);
+        }
+    }
     // A channel off the runlist runs nothing, as its PBDMA fetches nothing.
-    for channel in channels.iter_mut().flatten() {
-        if runnable(groups, channel) {
+    for channel in runlists.channels.iter_mut().flatten() {
+        let on = runnable(&state.channels.schedule(), channel, u64::MAX);
+        if on {
             busy |= run_and_post(state, channel);
         }
     }
@@ -105,6 +113,7 @@ pub(crate) fn poll(state: &State) -> bool {
 /// Drops the records of channels and groups the RM no longer has.
 fn drop_freed(state: &State, runlists: &mut Runlists) {
     let rm = state.rm.lock();
+    let mut schedule = state.channels.schedule();
     for slot in runlists.channels.iter_mut() {
         let alive = slot.as_ref().is_some_and(|c| {
             matches!(rm.get(c.client, c.handle).map(|o| o.kind),
@@ -114,7 +123,18 @@ fn drop_freed(state: &State, runlists: &mut Runlists) {
             *slot = None;
         }
     }
-    for slot in runlists.groups.iter_mut() {
+    for slot in schedule.channels.iter_mut() {
+        let alive = slot.as_ref().is_some_and(|c| {
+            matches!(
+                rm.get(c.client, c.handle).map(|o| o.kind),
+                Some(Kind::Channel { .. })
+            )
+        });
+        if !alive {
+            *slot = None;
+        }
+    }
+    for slot in schedule.groups.iter_mut() {
         let alive = slot.as_ref().is_some_and(|g| {
             rm.get(g.client, g.handle)
                 .is_some_and(|o| o.class == class::KEPLER_CHANNEL_GROUP_A)
@@ -125,9 +145,15 @@ fn drop_freed(state: &State, runlists: &mut Runlists) {
     }
 }
 
-/// What the scheduler sees of channel slot `index` on `gpu`: its launch's engine time left,
-/// whether it and its group are on the runlist, and its group's timeslice.
-fn lane(runlists: &Runlists, gpu: usize, index: usize) -> Option<Lane> {
+/// What the scheduler sees of channel slot `index` on `gpu` at `t_ns`: its launch's engine
+/// time left, whether it and its group are on the runlist, and its group's timeslice.
+fn lane(
+    runlists: &Runlists,
+    schedule: &Schedule,
+    gpu: usize,
+    index: usize,
+    t_ns: u64,
+) -> Option<Lane> {
     let ch = runlists.channels.get(index)?.as_ref()?;
     if usize::from(ch.gpu) != gpu || ch.error.is_some() {
         return None;
@@ -140,48 +166,89 @@ fn lane(runlists: &Runlists, gpu: usize, index: usize) -> Option<Lane> {
         }) => left_ns,
         _ => 0,
     };
-    let group = runlists.group(ch.client, ch.group);
+    let group = schedule.group(ch.client, ch.group);
     Some(Lane {
         pending_ns,
-        runnable: runnable(&runlists.groups, ch),
+        runnable: runnable(schedule, ch, t_ns),
         timeslice_ns: group
             .map_or(DEFAULT_TIMESLICE_US, |g| g.timeslice_us)
             .saturating_mul(1000),
     })
 }
 
-/// Whether `ch` is on the runlist: its own GPFIFO_SCHEDULE and its group's (of `groups`)
-/// enable it.
-fn runnable(groups: &[Option<Group>], ch: &Channel) -> bool {
-    ch.scheduled
-        && !groups
-            .iter()
-            .flatten()
-            .any(|g| g.client == ch.client && g.handle == ch.group && !g.scheduled)
+/// Whether `ch` is on the runlist at `t_ns` (`u64::MAX`: now): its own GPFIFO_SCHEDULE and
+/// its group's enable it.
+fn runnable(schedule: &Schedule, ch: &Channel, t_ns: u64) -> bool {
+    let own_off =
+        matches!(schedule.channel(ch.client, ch.handle), Some(c) if !c.scheduled.at(t_ns));
+    let group_off = matches!(schedule.group(ch.client, ch.group), Some(g) if !g.scheduled.at(t_ns));
+    !own_off && !group_off
+}
+
+/// The first moment after `t_ns` at which a channel or group of `gpu` goes on or off the
+/// runlist, if any does.
+fn next_change(runlists: &Runlists, schedule: &Schedule, gpu: usize, t_ns: u64) -> Option<u64> {
+    let mut next: Option<u64> = None;
+    for c in runlists
+        .channels
+        .iter()
+        .flatten()
+        .filter(|c| usize::from(c.gpu) == gpu)
+    {
+        let own = schedule
+            .channel(c.client, c.handle)
+            .and_then(|o| o.scheduled.change_after(t_ns));
+        let group = schedule
+            .group(c.client, c.group)
+            .and_then(|g| g.scheduled.change_after(t_ns));
+        for at in [own, group].into_iter().flatten() {
+            next = Some(next.map_or(at, |n| n.min(at)));
+        }
+    }
+    next
 }
 
 /// Hands `gpu`'s engine time since the last pass (up to `now`) to the launches waiting for
-/// it, a timeslice at a time (`nvsim_model::sched`); a launch that completes makes its
-/// releases and its channel runs on. Whether any launch completed.
+/// it, a timeslice at a time (`nvsim_model::sched`) and split at each change of the
+/// runlist; a launch that completes makes its releases and its channel runs on. Whether
+/// any launch completed.
 fn run_engine(state: &State, runlists: &mut Runlists, gpu: usize, now: u64) -> bool {
     if gpu >= MAX_GPUS {
         return false;
     }
-    let clock = runlists.clock_ns[gpu];
-    let mut budget = if clock == 0 {
-        0
-    } else {
-        now.saturating_sub(clock)
+    // `t` is how far the engine's time has been handed out.
+    let mut t = {
+        let mut schedule = state.channels.schedule();
+        let t = match schedule.clock_ns[gpu] {
+            0 => now,
+            clock => clock.min(now),
+        };
+        schedule.clock_ns[gpu] = now;
+        t
     };
-    runlists.clock_ns[gpu] = now;
     let mut completed = false;
-    loop {
-        let count = runlists.channels.len();
-        let mut turn = runlists.turns[gpu];
-        let step = turn.step(budget, count, |i| lane(runlists, gpu, i));
-        runlists.turns[gpu] = turn;
-        let Some(step) = step else { break };
-        budget -= step.ran_ns;
+    while t < now {
+        let step = {
+            let mut schedule = state.channels.schedule();
+            // Up to the next change of the runlist at most: each stretch sees one runlist.
+            let until = next_change(runlists, &schedule, gpu, t).map_or(now, |c| c.min(now));
+            let count = runlists.channels.len();
+            let mut turn = schedule.turns[gpu];
+            let step = turn.step(until - t, count, |i| lane(runlists, &schedule, gpu, i, t));
+            schedule.turns[gpu] = turn;
+            schedule.holder[gpu] = step.and_then(|s| {
+                let c = runlists.channels.get(s.lane)?.as_ref()?;
+                Some((c.client, c.group))
+            });
+            if step.is_none() {
+                // Nothing to run until then.
+                schedule.idle_ns[gpu] += until - t;
+                t = until;
+            }
+            step
+        };
+        let Some(step) = step else { continue };
+        t += step.ran_ns;
         let Some(Some(ch)) = runlists.channels.get_mut(step.lane) else {
             break;
         };
@@ -194,12 +261,9 @@ fn run_engine(state: &State, runlists: &mut Runlists, gpu: usize, now: u64) -> b
             completed = true;
             // Its releases, and what it queued after the launch (it is on the runlist:
             // the scheduler gave it the engine).
-            if let Some(Some(ch)) = runlists.channels.get_mut(step.lane) {
-                run_and_post(state, ch);
-            }
+            run_and_post(state, ch);
         }
     }
-    runlists.idle_ns[gpu] += budget;
     completed
 }
 

@@ -584,7 +584,8 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
         }
     }
     if p.h_class == class::KEPLER_CHANNEL_GROUP_A {
-        let group = crate::channels::Group::new(client, handle);
+        let gpu = state.rm.lock().get(client, handle).and_then(|o| o.gpu);
+        let group = crate::channels::Group::new(client, handle, gpu.unwrap_or(0));
         if state.channels.add_group(group).is_err() {
             let _ = state.rm.lock().free(owner, client, handle);
             return Err(NV_ERR_NO_MEMORY);
@@ -892,7 +893,6 @@ fn add_channel(
             handle,
             group,
             pid,
-            scheduled: true,
             gpu_ns: 0,
             launches: 0,
             vaspace: word(chan::H_VASPACE),

@@ -401,57 +401,76 @@ engine_ns() {
     awk '{ s += $1 } END { printf "%.0f\n", s }'
 }
 
+# The time nvsim's GPU 0 had the channel group of process $1's busiest channel on its
+# runlist, in ns.
+group_on_ns() {
+  awk '/^channel gpu 0 / { for (i = 1; i < NF; i++) { if ($i == "pid") p = $(i + 1); if ($i == "gpu_ns") n = $(i + 1); if ($i == "group_on_ns") o = $(i + 1) } print p, n, o }' \
+    /sys/kernel/debug/nvsim/state |
+    while read -r p n o; do [ "$(cat /proc/$p/comm 2>/dev/null)" = "fakegpu/$1" ] && echo "$n $o"; done |
+    sort -n | tail -1 | awk '{ printf "%.0f\n", $2 }'
+}
+
 # libcuda through fakegpu: two busy blocking-sync contexts in two cgroups, A's capped at
-# 30% of GPU 0 (compute.max). For each way of launching (cuLaunchKernel, a CUDA graph with
-# cuGraphLaunch, cuLaunchCooperativeKernel) A's share of GPU 0's engine time (idle time
+# 30% of GPU 0 (compute.max), launching as $1 says (cuLaunchKernel, a CUDA graph with
+# cuGraphLaunch, cuLaunchCooperativeKernel). A's share of GPU 0's engine time (idle time
 # included: the cap is a share of the GPU) stays within the cap (median of 3 windows;
 # libcuda waits for its work between batches, so a share under the cap is no failure:
 # going over it is).
 cuda_compute_share() {
+  kind=$1
   setup || return 1
   echo 2000 > /sys/module/nvsim/parameters/launch_us
   mkdir -p /tmp/nodes && mount -t fakegpu-nodes fakegpu /tmp/nodes || return 1
   for g in share-a share-b; do
     mkdir -p /sys/fs/cgroup/$g && echo "add /$g" > /sys/kernel/fakegpu/cgroups/control || return 1
   done
-  echo "gpu0 30000 100000" > /sys/kernel/fakegpu/cgroups/$(stat -c %i /sys/fs/cgroup/share-a)/compute.max || return 1
-  rc=0
-  for kind in launch graph cooperative; do
-    for g in a b; do
-      sh -c "echo \$\$ > /sys/fs/cgroup/share-$g/cgroup.procs && exec unshare -m sh -c '
-        for n in ctl:nvidiactl 0:nvidia0 1:nvidia1 -uvm:nvidia-uvm; do
-          mount --bind /tmp/nodes/fakegpu\${n%%:*} /dev/\${n#*:} || exit 1
-        done; CUDA_PROBE_CTX_FLAGS=4 LD_LIBRARY_PATH=$NV_LIBS exec $NV_ROOT/usr/bin/cuda_probe busy $kind'" > /tmp/busy-$g 2>&1 &
-      eval "p_$g=\$!"
-    done
-    i=0
-    until grep -qx BUSY /tmp/busy-a && grep -qx BUSY /tmp/busy-b || [ $i -gt 600 ]; do sleep 0.1; i=$((i + 1)); done
-    if ! grep -qx BUSY /tmp/busy-a || ! grep -qx BUSY /tmp/busy-b; then
-      grep -v 'cuLaunchKernel\|cuDevice' /tmp/busy-a /tmp/busy-b; kill $p_a $p_b; wait
-      dmesg | grep -e 'in error' -e 'trace: engine.*fault' | tail -5
-      fail "$kind: the busy contexts did not start"; rc=1; continue
-    fi
-    echo 0 > /sys/module/nvsim/parameters/trace
-    shares=
-    for w in 1 2 3; do
-      a0=$(engine_ns $p_a); t0=$(engine_total_ns); sleep 1.5
-      a1=$(engine_ns $p_a); t1=$(engine_total_ns)
-      shares="$shares $(awk -v a=$((a1 - a0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.1f", a * 100 / (t + (t == 0)) }')"
-    done
-    kill $p_a $p_b; wait
-    echo 1 > /sys/module/nvsim/parameters/trace
-    median=$(echo $shares | tr ' ' '\n' | sort -n | sed -n 2p)
-    echo "FIGURE compute share, libcuda $kind, A capped 30%: A $median % of GPU 0 (windows$shares)"
-    awk -v m="$median" 'BEGIN { exit !(m > 5 && m <= 35) }' ||
-      { fail "$kind: A got $median % of the GPU under a 30% cap"; rc=1; }
+  trap share_cleanup EXIT
+  ida=$(stat -c %i /sys/fs/cgroup/share-a)
+  echo "gpu0 30000 100000" > /sys/kernel/fakegpu/cgroups/$ida/compute.max || return 1
+  for g in a b; do
+    sh -c "echo \$\$ > /sys/fs/cgroup/share-$g/cgroup.procs && exec unshare -m sh -c '
+      for n in ctl:nvidiactl 0:nvidia0 1:nvidia1 -uvm:nvidia-uvm; do
+        mount --bind /tmp/nodes/fakegpu\${n%%:*} /dev/\${n#*:} || exit 1
+      done; CUDA_PROBE_CTX_FLAGS=4 LD_LIBRARY_PATH=$NV_LIBS exec $NV_ROOT/usr/bin/cuda_probe busy $kind'" > /tmp/busy-$g 2>&1 &
+    eval "p_$g=\$!"
   done
-  umount /tmp/nodes
+  i=0
+  until grep -qx BUSY /tmp/busy-a && grep -qx BUSY /tmp/busy-b || [ $i -gt 900 ]; do sleep 0.1; i=$((i + 1)); done
+  if ! grep -qx BUSY /tmp/busy-a || ! grep -qx BUSY /tmp/busy-b; then
+    grep -v 'cuLaunchKernel\|cuDevice' /tmp/busy-a /tmp/busy-b
+    dmesg | grep -e 'in error' -e 'trace: engine.*fault' | tail -5
+    fail "$kind: the busy contexts did not start"; return 1
+  fi
+  echo 0 > /sys/module/nvsim/parameters/trace
+  shares=
+  for w in 1 2 3; do
+    a0=$(engine_ns $p_a); t0=$(engine_total_ns); sleep 1.5
+    a1=$(engine_ns $p_a); t1=$(engine_total_ns)
+    shares="$shares $(awk -v a=$((a1 - a0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.1f", a * 100 / (t + (t == 0)) }')"
+  done
+  # How long A's busy group was on the runlist, as nvsim's engine saw it.
+  o0=$(group_on_ns $p_a); t0=$(engine_total_ns); sleep 1.5
+  o1=$(group_on_ns $p_a); t1=$(engine_total_ns)
+  echo "FIGURE compute share, libcuda $kind: A's group on the runlist $(awk -v o=$((o1 - o0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.1f", o * 100 / (t + (t == 0)) }') % of the time"
+  echo "--- nvsim's channels with engine time, and A's compute.stat:"
+  grep '^channel gpu 0 .* gpu_ns [1-9]' /sys/kernel/debug/nvsim/state
+  cat /sys/kernel/fakegpu/cgroups/$ida/compute.stat
+  grep governor_controls /sys/kernel/fakegpu/calls
+  median=$(echo $shares | tr ' ' '\n' | sort -n | sed -n 2p)
+  echo "FIGURE compute share, libcuda $kind, A capped 30%: A $median % of GPU 0 (windows$shares)"
+  awk -v m="$median" 'BEGIN { exit !(m > 5 && m <= 35) }' ||
+    fail "$kind: A got $median % of the GPU under a 30% cap" || return 1
+  ! dmesg | grep -q 'in error' || fail "a channel went into error: $(dmesg | grep 'in error' | head -1)"
+}
+
+# What cuda_compute_share leaves: its processes, mount, cgroups and launch time.
+share_cleanup() {
+  kill $p_a $p_b 2>/dev/null; wait
+  umount /tmp/nodes 2>/dev/null
   echo 0 > /sys/module/nvsim/parameters/launch_us
   for g in share-a share-b; do
     echo "remove $(stat -c %i /sys/fs/cgroup/$g)" > /sys/kernel/fakegpu/cgroups/control; rmdir /sys/fs/cgroup/$g
   done
-  ! dmesg | grep -q 'in error' || fail "a channel went into error: $(dmesg | grep 'in error' | head -1)" || return 1
-  return $rc
 }
 
 case=$1; shift

@@ -61,8 +61,13 @@ done
 if [ -d /nvidia ]; then
   for c in nvidia_smi_list nvidia_smi_query nvidia_smi_memory_report nvidia_smi_compute_apps \
       cuda_driver_api cuda_driver_api_blocking_sync nvidia_smi_setters \
-      nvidia_userspace_in_container nvidia_smi_setters_in_container cuda_compute_share; do
+      nvidia_userspace_in_container nvidia_smi_setters_in_container; do
     run_case "$c" sh /fakegpu/nvidia_userspace.sh "$c"
+  done
+  # libcuda's launches under a compute cap, each way of launching nvsim can run (not yet
+  # CUDA graphs: their QMDs release with semaphore reductions, which nvsim does not decode).
+  for k in launch cooperative; do
+    run_case "cuda_compute_share_$k" sh /fakegpu/nvidia_userspace.sh cuda_compute_share $k
   done
   # NVIDIA's CUDA runtime on top of libcuda (when it could be fetched).
   if [ -x /nvidia/usr/bin/cudart_probe ]; then

@@ -102,13 +102,34 @@ pub(crate) fn privileged_control(cmd: u32) {
     PRIVILEGED.count(cmd);
 }
 
+/// The governor's scheduling controls: made, failed, and the slowest one (ns from its
+/// start to the driver's answer, through the tenant's worker).
+static GOVERNOR: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
+
+/// Counts one control the governor made, whether it failed, and how long it took.
+pub(crate) fn governor_control(failed: bool, took_ns: u64) {
+    GOVERNOR[0].fetch_add(1, Ordering::Relaxed);
+    if failed {
+        GOVERNOR[1].fetch_add(1, Ordering::Relaxed);
+    }
+    GOVERNOR[2].fetch_max(took_ns, Ordering::Relaxed);
+}
+
 /// One line per route, `nvidia ROUTE COUNT`, then the unknown controls seen and the
 /// admin-only controls refused, one line each (`nvidia unknown_control 0xCMD COUNT`,
-/// `nvidia privileged_control 0xCMD COUNT`), each kind closed by an `other` line.
+/// `nvidia privileged_control 0xCMD COUNT`), each kind closed by an `other` line, then the
+/// governor's controls (`nvidia governor_controls MADE failed FAILED slowest_us US`).
 pub(crate) fn write(out: &mut impl Write) -> core::fmt::Result {
     for (name, c) in NAMES.iter().zip(COUNTS.iter()) {
         writeln!(out, "nvidia {} {}", name, c.load(Ordering::Relaxed))?;
     }
     UNKNOWN.write(out)?;
-    PRIVILEGED.write(out)
+    PRIVILEGED.write(out)?;
+    writeln!(
+        out,
+        "nvidia governor_controls {} failed {} slowest_us {}",
+        GOVERNOR[0].load(Ordering::Relaxed),
+        GOVERNOR[1].load(Ordering::Relaxed),
+        GOVERNOR[2].load(Ordering::Relaxed) / 1000
+    )
 }

@@ -5,9 +5,11 @@
 //! driver's own scheduling controls: GPFIFO_SCHEDULE takes a group off the runlist and puts
 //! it back, SET_TIMESLICE sets how long it holds the GPU while others wait. A thread of
 //! fakegpu's (`governor_shim.c`) runs a pass every millisecond while some GPU has limits.
-//! Each control is made on the tenant's own object by the worker of the process that made
-//! it (the driver takes a client's controls from that process), on fakegpu's private copy
-//! of the parameters; no lock is held while the driver runs.
+//! Each control is made on the tenant's own object by the governor's thread itself, with
+//! the credentials of the process that made it (the driver takes a client's controls from
+//! its user) and on fakegpu's private copy of the parameters; no tenant's worker is
+//! involved, so no tenant call can hold a pause up, and no lock is held while the driver
+//! runs.
 //!
 //! A tenant's own GPFIFO_SCHEDULE and SET_TIMESLICE on its groups are recorded as its wish
 //! ([`tenant_control`]): on a GPU with limits they are answered as done and fakegpu's
@@ -33,6 +35,7 @@ use crate::policy::ledger::MAX_GPUS;
 use crate::proxy::personality::IoctlFn;
 use crate::proxy::private_call::PrivateCall;
 use crate::proxy::real_devices::RealFile;
+use crate::proxy::worker::CredRef;
 use core::mem::offset_of;
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;
@@ -123,6 +126,8 @@ struct Pending {
     handle: u32,
     kind: UnitKind,
     tgid: u32,
+    /// The credentials the control is made with.
+    cred: CredRef,
     /// The client's nvidiactl file (a reference of the governor's).
     file: RealFile,
     action: Action,
@@ -288,9 +293,12 @@ fn pass(nv: &Nv, clock: &Mutex<Clock>) -> Result<bool> {
                 if u.kind == UnitKind::Group && u.applied_timeslice_us != Some(d.timeslice_us) {
                     actions[1] = Some((Action::Timeslice(d.timeslice_us), false));
                 }
+                // Once per cgroup and GPU, however many of its groups are held off.
                 if u.wish_on && !d.on {
                     if let Some(&own) = chain.first() {
-                        throttled.push((own, u.gpu), GFP_KERNEL)?;
+                        if !throttled.contains(&(own, u.gpu)) {
+                            throttled.push((own, u.gpu), GFP_KERNEL)?;
+                        }
                     }
                 }
             } else {
@@ -314,6 +322,7 @@ fn pass(nv: &Nv, clock: &Mutex<Clock>) -> Result<bool> {
                         handle: k as u32,
                         kind: u.kind,
                         tgid: u.tgid,
+                        cred: u.cred.clone_ref(),
                         file,
                         action,
                         hand_back,
@@ -332,11 +341,13 @@ fn pass(nv: &Nv, clock: &Mutex<Clock>) -> Result<bool> {
     }
     // Only this thread takes the clock; it is let go before the driver runs all the same.
     drop(clock);
-    // The controls, made with no lock held; each success is recorded. A unit whose process
-    // has gone (its worker with it) is left as it is until its file is closed: a retry
-    // could not succeed.
+    // Runlist changes first: they are what holds a cap; timeslices can follow.
+    pending.sort_unstable_by_key(|p| matches!(p.action, Action::Timeslice(_)));
+    // The controls, made with no lock held; each success is recorded.
     for p in pending.iter() {
-        let ok = !matches!(make(p), Made::Failed);
+        let start = now_ns();
+        let ok = make(p);
+        super::calls::governor_control(!ok, now_ns() - start);
         let mut acc = nv.lock();
         if let Some(u) = acc.records.units.get_mut(&key(p.client, p.handle)) {
             note_applied(u, &p.action, ok, p.hand_back);
@@ -416,18 +427,9 @@ fn note_applied(u: &mut Unit, action: &Action, ok: bool, hand_back: bool) {
     }
 }
 
-/// How a control went.
-enum Made {
-    /// The driver took it.
-    Done,
-    /// It failed; tried again at the next pass.
-    Failed,
-    /// The unit's process has no worker any more (it has exited).
-    Gone,
-}
-
-/// Makes one control through the worker of the unit's process.
-fn make(p: &Pending) -> Made {
+/// Makes one control on the unit's object; whether the driver took it (a failure is
+/// tried again at the next pass).
+fn make(p: &Pending) -> bool {
     let (cmd, params): (u32, KVec<u8>) = match (p.action, p.kind) {
         (Action::Schedule(on), UnitKind::Group) => (
             ctrl::NVA06C_CTRL_CMD_GPFIFO_SCHEDULE,
@@ -443,12 +445,12 @@ fn make(p: &Pending) -> Made {
         ),
     };
     if params.is_empty() {
-        return Made::Failed;
+        return false;
     }
     // SAFETY: the reference keeps the file, and so its operations, alive.
     let ioctl: Option<IoctlFn> = unsafe { (*(*p.file.as_ptr()).f_op).unlocked_ioctl };
     let Some(ioctl) = ioctl else {
-        return Made::Failed;
+        return false;
     };
     let args = Nvos54 {
         h_client: p.client,
@@ -461,27 +463,24 @@ fn make(p: &Pending) -> Made {
     };
     let rm_control = iowr::<Nvos54>(NV_IOCTL_MAGIC, esc::RM_CONTROL);
     let Ok(mut call) = PrivateCall::on_real(&p.file, ioctl, rm_control, &args) else {
-        return Made::Failed;
+        return false;
     };
     if call
         .with_block(offset_of!(Nvos54, params), &params)
         .is_err()
     {
-        return Made::Failed;
+        return false;
     }
-    let ret = call.run_for(p.tgid);
+    // SAFETY: this runs in the governor's thread only (`pass`).
+    let ret = unsafe { call.run_as(&p.cred) };
     let status = read_pod::<Nvos54>(call.outer()).map_or(NV_ERR_GENERIC, |a| a.status);
     if matches!(ret, Ok(0)) && status == NV_OK {
-        return Made::Done;
+        return true;
     }
     let errno = ret.map_or_else(|e| e.to_errno(), |r| r as kernel::ffi::c_int);
     // SAFETY: logs numbers (rate-limited in C).
     unsafe { fakegpu_governor_warn(cmd, p.handle, p.client, p.tgid, errno, status) };
-    if ret == Err(ESRCH) {
-        Made::Gone
-    } else {
-        Made::Failed
-    }
+    false
 }
 
 fn bytes(b: &[u8]) -> KVec<u8> {

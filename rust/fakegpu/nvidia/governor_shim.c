@@ -66,16 +66,9 @@ u64 fakegpu_ktime_ns(void)
 
 void fakegpu_governor_warn(u32 cmd, u32 handle, u32 client, u32 tgid, int err, u32 status);
 
-/*
- * A control the governor could not make (rate-limited: it is retried every pass, but for
- * -ESRCH: the group's process has exited, and the group stays as it is).
- */
+/* A control the governor could not make (rate-limited: it is retried every pass). */
 void fakegpu_governor_warn(u32 cmd, u32 handle, u32 client, u32 tgid, int err, u32 status)
 {
-	if (err == -ESRCH)
-		pr_warn_ratelimited("fakegpu: compute limits: control %#x on object %#x of client %#x: its process %u has exited; left as it is until its file is closed\n",
-				    cmd, handle, client, tgid);
-	else
-		pr_warn_ratelimited("fakegpu: compute limits: control %#x on object %#x of client %#x (process %u) failed: ioctl %d, status %#x; retried\n",
-				    cmd, handle, client, tgid, err, status);
+	pr_warn_ratelimited("fakegpu: compute limits: control %#x on object %#x of client %#x (made by process %u) failed: ioctl %d, status %#x; retried\n",
+			    cmd, handle, client, tgid, err, status);
 }

@@ -36,6 +36,7 @@ use crate::proxy::private_call::PrivateCall;
 use crate::proxy::real_devices::RealFile;
 use crate::proxy::refusal::log_refusal;
 use crate::proxy::task::global_tgid;
+use crate::proxy::worker::CredRef;
 use core::mem::{offset_of, size_of};
 use core::ptr::NonNull;
 use kernel::ffi::{c_long, c_uint};
@@ -536,14 +537,21 @@ pub(crate) fn rm_alloc(
             let charge = pending.map(|(id, _)| id);
             acc.record(client, handle, parent, None, charge)?;
             let in_group = acc.records.units.get(&key(client, parent)).is_some();
-            let unit = match (what, pending) {
+            let kind = match (what, pending) {
                 (Allocation::ChannelGroup, Some((_, Resource::ChannelGroups(g)))) => {
-                    Some(Unit::new(UnitKind::Group, g, charge, global_tgid()))
+                    Some((UnitKind::Group, g))
                 }
                 (Allocation::Channel, Some((_, Resource::Channels(g)))) if !in_group => {
-                    Some(Unit::new(UnitKind::Channel, g, charge, global_tgid()))
+                    Some((UnitKind::Channel, g))
                 }
                 _ => None,
+            };
+            let unit = match kind {
+                Some((kind, g)) => {
+                    let cred = CredRef::current().ok_or(ENOMEM)?;
+                    Some(Unit::new(kind, g, charge, global_tgid(), cred))
+                }
+                None => None,
             };
             match unit {
                 Some(u) => acc

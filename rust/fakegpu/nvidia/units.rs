@@ -8,6 +8,8 @@
 //! SET_TIMESLICE), so that fakegpu can pause a unit without losing the tenant's wish and
 //! can hand it back as the tenant left it once no limit applies.
 
+use crate::proxy::worker::CredRef;
+
 /// What kind of object a unit is, which decides the controls that schedule it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum UnitKind {
@@ -19,7 +21,6 @@ pub(crate) enum UnitKind {
 }
 
 /// A channel group or lone channel on one GPU.
-#[derive(Clone, Copy, Debug)]
 pub(crate) struct Unit {
     /// Which it is.
     pub(crate) kind: UnitKind,
@@ -27,9 +28,11 @@ pub(crate) struct Unit {
     pub(crate) gpu: usize,
     /// The charge it holds (which names its cgroup and the ancestors with an entry).
     pub(crate) charge: Option<u64>,
-    /// The process that made it, whose worker makes fakegpu's controls on it (the driver
-    /// accepts a client's controls from the process that made it).
+    /// The process that made it (for the log).
     pub(crate) tgid: u32,
+    /// Its maker's credentials, which fakegpu's controls on it are made with (the driver
+    /// accepts a client's controls from its user).
+    pub(crate) cred: CredRef,
     /// The tenant's own GPFIFO_SCHEDULE: whether it asked for the unit on the runlist (a
     /// new group is off it until then, as the RM has it; a lone channel counts as on).
     pub(crate) wish_on: bool,
@@ -42,13 +45,20 @@ pub(crate) struct Unit {
 }
 
 impl Unit {
-    /// A unit just made by process `tgid`.
-    pub(crate) fn new(kind: UnitKind, gpu: usize, charge: Option<u64>, tgid: u32) -> Self {
+    /// A unit just made by process `tgid` with credentials `cred`.
+    pub(crate) fn new(
+        kind: UnitKind,
+        gpu: usize,
+        charge: Option<u64>,
+        tgid: u32,
+        cred: CredRef,
+    ) -> Self {
         Unit {
             kind,
             gpu,
             charge,
             tgid,
+            cred,
             wish_on: kind == UnitKind::Channel,
             wish_timeslice_us: None,
             applied_on: None,

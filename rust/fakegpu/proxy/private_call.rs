@@ -20,7 +20,7 @@
 use super::personality::{FakeFile, IoctlFn};
 use super::real_devices::RealFile;
 use super::worker::{
-    run_private, run_private_for, scratch_slot_size, FileSet, Installed, PrivateSpace,
+    run_in_scratch, run_private, scratch_slot_size, CredRef, FileSet, Installed, PrivateSpace,
 };
 use core::ffi::c_void;
 use kernel::bindings;
@@ -225,11 +225,17 @@ impl<'a> PrivateCall<'a> {
         Ok(())
     }
 
-    /// Makes the call in the worker of process `tgid` (fakegpu's own call on an object
-    /// that process made), in fakegpu's scratch space; returns the driver's ioctl result.
-    pub(crate) fn run_for(&mut self, tgid: u32) -> Result<c_long> {
-        // SAFETY: `private_job` takes the `PrivateCall` it is given, which outlives the run.
-        unsafe { run_private_for(tgid, private_job, (&raw mut *self).cast()) }?;
+    /// Makes the call in the calling kernel thread (fakegpu's own call on a tenant's
+    /// object) with `cred`, the credentials of the object's maker, in fakegpu's scratch
+    /// space; returns the driver's ioctl result.
+    ///
+    /// # Safety
+    ///
+    /// Only the governor's thread may call this (it owns the slot used).
+    pub(crate) unsafe fn run_as(&mut self, cred: &CredRef) -> Result<c_long> {
+        // SAFETY: `private_job` takes the `PrivateCall` it is given, which outlives the run;
+        // the caller is the slot's only user.
+        unsafe { run_in_scratch(cred, private_job, (&raw mut *self).cast()) }?;
         Ok(self.ret)
     }
 

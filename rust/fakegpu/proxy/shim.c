@@ -54,6 +54,7 @@ void fakegpu_sysfs_remove(void);
 const char *fakegpu_devices_param(void);
 struct dentry *fakegpu_lookup_child(struct dentry *parent, const char *name);
 const struct cred *fakegpu_current_cred(void);
+void *fakegpu_get_cred(void *cred);
 struct mm_struct *fakegpu_current_mm(void);
 
 const char *fakegpu_devices_param(void)
@@ -65,6 +66,12 @@ const char *fakegpu_devices_param(void)
 struct dentry *fakegpu_lookup_child(struct dentry *parent, const char *name)
 {
 	return lookup_one_len(name, parent, strlen(name));
+}
+
+/* get_cred, a static inline. */
+void *fakegpu_get_cred(void *cred)
+{
+	return (void *)get_cred(cred);
 }
 
 const struct cred *fakegpu_current_cred(void)

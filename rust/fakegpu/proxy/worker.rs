@@ -25,7 +25,9 @@ extern "C" {
     ) -> c_int;
     fn fakegpu_worker_run_private(worker: *mut c_void, f: PrivateFn, ctx: *mut c_void) -> c_int;
     fn fakegpu_worker_run_sealed(worker: *mut c_void, f: PrivateFn, ctx: *mut c_void) -> c_int;
-    fn fakegpu_worker_run_private_for(tgid: c_int, f: PrivateFn, ctx: *mut c_void) -> c_int;
+    fn fakegpu_run_in_scratch(cred: *const c_void, f: PrivateFn, ctx: *mut c_void) -> c_int;
+    fn fakegpu_cred_get_current() -> *const c_void;
+    fn fakegpu_cred_put(cred: *const c_void);
     fn fakegpu_scratch_slot_size() -> usize;
     fn fakegpu_install_file(file: *mut c_void) -> c_int;
     fn fakegpu_close_fd(fd: c_int);
@@ -222,18 +224,56 @@ pub(crate) unsafe fn run_private(f: PrivateFn, ctx: *mut c_void, space: PrivateS
     kernel::error::to_result(ret)
 }
 
-/// Runs `f` in the worker of process `tgid` (a global tgid), with fakegpu's scratch mm and
-/// the calling thread's credentials; waits for it. ESRCH if that process has no worker (it
-/// never called fakegpu, or has exited).
+/// A reference on a task's credentials (`struct cred`), dropped with the value.
+///
+/// INVARIANT: `self.0` is a credential this value holds one reference on.
+pub(crate) struct CredRef(NonNull<c_void>);
+
+// SAFETY: a `struct cred` reference may be used and dropped from any thread.
+unsafe impl Send for CredRef {}
+// SAFETY: credentials are immutable once published.
+unsafe impl Sync for CredRef {}
+
+impl CredRef {
+    /// The calling task's credentials.
+    pub(crate) fn current() -> Option<Self> {
+        // SAFETY: takes a reference on the current task's credentials.
+        let cred = unsafe { fakegpu_cred_get_current() };
+        // INVARIANT: the reference just taken.
+        NonNull::new(cred.cast_mut()).map(CredRef)
+    }
+
+    /// Another reference on the same credentials.
+    pub(crate) fn clone_ref(&self) -> Self {
+        // SAFETY: `get_cred` on credentials we hold a reference on, through the same shim.
+        unsafe { fakegpu_get_cred(self.0.as_ptr()) };
+        // INVARIANT: the reference just taken.
+        CredRef(self.0)
+    }
+}
+
+impl Drop for CredRef {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant we own one reference.
+        unsafe { fakegpu_cred_put(self.0.as_ptr()) };
+    }
+}
+
+extern "C" {
+    /// `get_cred` (`shim.c`).
+    fn fakegpu_get_cred(cred: *mut c_void) -> *mut c_void;
+}
+
+/// Runs `f(ctx, slot, null)` in the calling kernel thread, with fakegpu's scratch mm, the
+/// scratch range's last slot (the governor's alone) and the credentials `cred`: a call
+/// fakegpu makes on its own behalf, which no tenant's worker can delay.
 ///
 /// # Safety
 ///
-/// `f` must be safe to call with `ctx`, in a worker, while the caller waits.
-pub(crate) unsafe fn run_private_for(tgid: u32, f: PrivateFn, ctx: *mut c_void) -> Result {
-    let tgid = c_int::try_from(tgid).map_err(|_| ESRCH)?;
-    // SAFETY: the shim queues the job on that process's worker (if it has one) and waits
-    // for it; the caller keeps `ctx` alive until then.
-    let ret = unsafe { fakegpu_worker_run_private_for(tgid, f, ctx) };
+/// Only one thread may use this (it owns the slot), and `f` must be safe to call with `ctx`.
+pub(crate) unsafe fn run_in_scratch(cred: &CredRef, f: PrivateFn, ctx: *mut c_void) -> Result {
+    // SAFETY: per the contract; `cred` is referenced for the call.
+    let ret = unsafe { fakegpu_run_in_scratch(cred.0.as_ptr(), f, ctx) };
     kernel::error::to_result(ret)
 }
 

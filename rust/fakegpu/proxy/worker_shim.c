@@ -124,8 +124,10 @@ int fakegpu_worker_run_private(struct fakegpu_worker *w,
 			       void (*fn)(void *, unsigned long, void *), void *ctx);
 int fakegpu_worker_run_sealed(struct fakegpu_worker *w,
 			      void (*fn)(void *, unsigned long, void *), void *ctx);
-int fakegpu_worker_run_private_for(int tgid, void (*fn)(void *, unsigned long, void *),
-				   void *ctx);
+int fakegpu_run_in_scratch(const struct cred *cred, void (*fn)(void *, unsigned long, void *),
+			   void *ctx);
+const struct cred *fakegpu_cred_get_current(void);
+void fakegpu_cred_put(const struct cred *cred);
 size_t fakegpu_format_hop(char *buf, size_t len);
 void fakegpu_workers_destroy(void);
 void fakegpu_workers_reap_exited(void);
@@ -240,7 +242,8 @@ static struct fakegpu_worker *fakegpu_worker_create(struct pid *tgid, unsigned l
 	w = kzalloc(sizeof(*w), GFP_KERNEL);
 	if (!w)
 		goto out;
-	w->slot = ida_alloc_max(&scratch_slots, FAKEGPU_SCRATCH_SLOTS - 1, GFP_KERNEL);
+	/* The last slot is the governor's (fakegpu_run_in_scratch). */
+	w->slot = ida_alloc_max(&scratch_slots, FAKEGPU_SCRATCH_SLOTS - 2, GFP_KERNEL);
 	if (w->slot < 0) {
 		/* Every slot is some live process's: as many workers as slots. */
 		*err = w->slot == -ENOSPC ? -EAGAIN : w->slot;
@@ -451,41 +454,41 @@ int fakegpu_worker_run_sealed(struct fakegpu_worker *w,
 }
 
 /*
- * The same in the worker of process @tgid (a global tgid), for a call fakegpu makes on its
- * own behalf on an object that process made (the driver checks a client's owner by process
- * id): -ESRCH if that process has no worker or has exited. The job is queued under the
- * workers' lock, so the worker cannot go before it is queued, and a worker's teardown
- * (kthread_destroy_worker) runs every queued job first; the wait then touches only the job.
- * The credentials are the caller's (fakegpu's own thread: the kernel's).
+ * A call fakegpu makes on its own behalf (the governor's scheduling controls), made by the
+ * calling kernel thread itself on the scratch range's last slot, which only that thread
+ * uses: fn(ctx, the slot, NULL) with fakegpu's scratch mm and @cred (the credentials of the
+ * process that made the object: the driver accepts a client's controls from its user). No
+ * tenant's worker is involved, so no tenant call, however slow, can hold such a call up.
  */
-int fakegpu_worker_run_private_for(int tgid, void (*fn)(void *, unsigned long, void *),
-				   void *ctx)
+int fakegpu_run_in_scratch(const struct cred *cred, void (*fn)(void *, unsigned long, void *),
+			   void *ctx)
 {
-	struct fakegpu_job job = { .private_fn = fn, .ctx = ctx };
-	struct fakegpu_worker *w;
+	const struct cred *old;
 
-	if (!scratch_mm || !mmget_not_zero(scratch_mm))
+	if (!(current->flags & PF_KTHREAD) || !scratch_mm || !mmget_not_zero(scratch_mm))
 		return -EINVAL;
-	job.mm = scratch_mm;
-	job.cred = get_current_cred();
-	init_completion(&job.done);
-	kthread_init_work(&job.work, fakegpu_job_fn);
-	mutex_lock(&fakegpu_workers_lock);
-	w = xa_load(&fakegpu_workers, tgid);
-	if (!w || !pid_has_task(w->tgid, PIDTYPE_TGID)) {
-		mutex_unlock(&fakegpu_workers_lock);
-		put_cred(job.cred);
-		mmput(job.mm);
-		return -ESRCH;
-	}
-	job.slot = scratch_addr + w->slot * FAKEGPU_SCRATCH_SLOT_SIZE;
-	job.queued = ktime_get_ns();
-	kthread_queue_work(w->kw, &job.work);
-	mutex_unlock(&fakegpu_workers_lock);
-	wait_for_completion(&job.done);
-	put_cred(job.cred);
-	mmput(job.mm);
+	kthread_use_mm(scratch_mm);
+	old = override_creds(cred);
+	/*
+	 * Not under the workers' fd-table rwsem: this thread's calls install no file, and its
+	 * fd table is not the workers' (a tenant call holding the rwsem could delay a pause).
+	 */
+	fn(ctx, scratch_addr + (FAKEGPU_SCRATCH_SLOTS - 1) * FAKEGPU_SCRATCH_SLOT_SIZE, NULL);
+	revert_creds(old);
+	kthread_unuse_mm(scratch_mm);
+	mmput(scratch_mm);
 	return 0;
+}
+
+/* A reference on the calling task's credentials. */
+const struct cred *fakegpu_cred_get_current(void)
+{
+	return get_current_cred();
+}
+
+void fakegpu_cred_put(const struct cred *cred)
+{
+	put_cred(cred);
 }
 
 /*

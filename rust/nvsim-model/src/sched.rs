@@ -106,6 +106,116 @@ impl Turn {
     }
 }
 
+/// Changes of the runlist an object remembers until the engine's clock has passed them.
+const CHANGES: usize = 16;
+
+/// Whether a channel or group is on the runlist at each moment of the engine's clock. A
+/// GPFIFO_SCHEDULE takes effect when the control is made, which may fall inside an engine
+/// pass that has not handed out its time yet (the pass holds the runlists, and a busy pass
+/// can take long): the changes are kept with their times, and the engine splits its time
+/// at each (nvsim's `engine.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OnRunlist {
+    /// Before the first change kept.
+    base: bool,
+    /// The changes not yet passed by the engine, oldest first: (monotonic ns, on).
+    changes: [(u64, bool); CHANGES],
+    /// How many of `changes` are kept.
+    len: usize,
+    /// Time it spent on the runlist, counted up to `counted_to`.
+    on_ns: u64,
+    /// How far `on_ns` is counted (0: not yet).
+    counted_to: u64,
+}
+
+impl OnRunlist {
+    /// On the runlist, or off it, from the start.
+    pub fn new(on: bool) -> Self {
+        OnRunlist {
+            base: on,
+            changes: [(0, on); CHANGES],
+            len: 0,
+            on_ns: 0,
+            counted_to: 0,
+        }
+    }
+
+    /// Puts it on or off the runlist from `at_ns` on; changes the engine's clock
+    /// (`engine_ns`) has passed are folded into the base first. (With all slots taken the
+    /// oldest change is folded in early.)
+    pub fn set(&mut self, on: bool, at_ns: u64, engine_ns: u64) {
+        self.forget_before(engine_ns);
+        if on == self.is_on() {
+            return;
+        }
+        if self.len == CHANGES {
+            let oldest = self.changes[0].0;
+            self.forget_before(oldest);
+        }
+        // Times only grow: a change is never before the last one kept, nor before the time
+        // the engine has already handed out.
+        let last = self.len.checked_sub(1).map_or(0, |i| self.changes[i].0);
+        self.changes[self.len] = (at_ns.max(last).max(engine_ns), on);
+        self.len += 1;
+    }
+
+    /// Folds the changes at or before `t_ns` into the base, counting the time on the
+    /// runlist up to `t_ns`.
+    pub fn forget_before(&mut self, t_ns: u64) {
+        if self.counted_to == 0 {
+            self.counted_to = t_ns;
+        }
+        let passed = self.changes[..self.len]
+            .iter()
+            .take_while(|(at, _)| *at <= t_ns)
+            .count();
+        for &(at, on) in &self.changes[..passed] {
+            if self.base && at > self.counted_to {
+                self.on_ns += at - self.counted_to;
+            }
+            self.counted_to = self.counted_to.max(at);
+            self.base = on;
+        }
+        if self.base && t_ns > self.counted_to {
+            self.on_ns += t_ns - self.counted_to;
+        }
+        self.counted_to = self.counted_to.max(t_ns);
+        if passed > 0 {
+            self.changes.copy_within(passed..self.len, 0);
+            self.len -= passed;
+        }
+    }
+
+    /// Time it spent on the runlist as far as it was folded (ground truth for tests).
+    pub fn on_ns(&self) -> u64 {
+        self.on_ns
+    }
+
+    /// Whether it is on the runlist at `t_ns`.
+    pub fn at(&self, t_ns: u64) -> bool {
+        self.changes[..self.len]
+            .iter()
+            .take_while(|(at, _)| *at <= t_ns)
+            .last()
+            .map_or(self.base, |(_, on)| *on)
+    }
+
+    /// Whether it is on the runlist now.
+    pub fn is_on(&self) -> bool {
+        self.changes[..self.len]
+            .last()
+            .map_or(self.base, |(_, on)| *on)
+    }
+
+    /// When it next changes after `t_ns`, if it does.
+    pub fn change_after(&self, t_ns: u64) -> Option<u64> {
+        self.changes[..self.len]
+            .iter()
+            .map(|(at, _)| *at)
+            .find(|&at| at > t_ns)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +319,50 @@ mod tests {
             only[0].pending_ns -= s.ran_ns;
         }
         assert_eq!(ran, 10_000);
+    }
+
+    #[test]
+    fn runlist_changes_apply_at_their_times() {
+        let mut r = OnRunlist::new(true);
+        r.set(false, 100, 0);
+        r.set(true, 130, 0);
+        r.set(false, 200, 0);
+        assert!(r.at(99) && !r.at(100) && !r.at(129) && r.at(130) && !r.at(250));
+        assert_eq!(r.change_after(0), Some(100));
+        assert_eq!(r.change_after(100), Some(130));
+        assert_eq!(r.change_after(200), None);
+        assert!(!r.is_on());
+        // Setting what it already is changes nothing.
+        r.set(false, 300, 0);
+        assert_eq!(r.change_after(200), None);
+        // Passed changes fold into the base.
+        r.forget_before(150);
+        assert!(r.at(0) && !r.at(200));
+        assert_eq!(r.change_after(0), Some(200));
+        // A change dated before the last one kept takes effect with it.
+        r.set(true, 180, 150);
+        assert!(r.at(199) && r.at(200) && r.is_on());
+    }
+
+    #[test]
+    fn runlist_time_on_is_counted() {
+        let mut r = OnRunlist::new(true);
+        r.forget_before(1000);
+        r.set(false, 1100, 1000);
+        r.set(true, 1400, 1000);
+        r.forget_before(2000);
+        assert_eq!(r.on_ns(), 100 + 600);
+    }
+
+    #[test]
+    fn runlist_changes_past_the_slots_fold_the_oldest() {
+        let mut r = OnRunlist::new(true);
+        for k in 0..40u64 {
+            r.set(k % 2 == 1, 10 * (k + 1), 0);
+        }
+        // The last changes are kept exactly.
+        assert!(r.is_on());
+        assert!(!r.at(395) && r.at(400));
     }
 
     proptest! {

@@ -13,6 +13,17 @@ use crate::nvsim_model::sched::{Turn, DEFAULT_TIMESLICE_US};
 use kernel::prelude::*;
 use kernel::sync::Mutex;
 
+extern "C" {
+    /// Monotonic nanoseconds: the simulated GPU's timer.
+    fn nvsim_clock_mono_ns() -> u64;
+}
+
+/// Monotonic nanoseconds: the engine's clock.
+pub(crate) fn now_ns() -> u64 {
+    // SAFETY: reads the kernel's monotonic clock.
+    unsafe { nvsim_clock_mono_ns() }
+}
+
 /// A window of a memory allocation the engine reads or writes: a channel's USERD, or its
 /// error notifier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

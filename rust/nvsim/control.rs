@@ -37,11 +37,14 @@ mod schedule {
         gpu: Option<u8>,
         enable: bool,
     ) -> Result<(), NvStatus> {
-        let at = crate::engine::now_ns();
+        let at = crate::channels::now_ns();
         let mut schedule = state.channels.schedule();
-        let engine = gpu
+        // How far the object's GPU's engine has handed out its time (a group knows its GPU).
+        let group_gpu = schedule.group(client, handle).map(|g| g.gpu);
+        let engine = group_gpu
+            .or(gpu)
             .and_then(|g| schedule.clock_ns.get(usize::from(g)).copied())
-            .unwrap_or(at);
+            .unwrap_or(0);
         let found = if cmd == ctrl::NVA06C_CTRL_CMD_GPFIFO_SCHEDULE {
             schedule
                 .group_mut(client, handle)

@@ -15,7 +15,7 @@
 //! Each channel's engine time is counted (`gpu_ns`): the ground truth of compute shares.
 
 use crate::abi::nv_rm::class;
-use crate::channels::{Channel, MemoryWindow, Runlists, Schedule, Stall, MAX_GPUS};
+use crate::channels::{now_ns, Channel, MemoryWindow, Runlists, Schedule, Stall, MAX_GPUS};
 use crate::gpu_mem::{Fault, GpuMem};
 use crate::nvsim_model::methods::{qmd_major_version, qmd_releases, Action, Engine, QMD_BYTES};
 use crate::nvsim_model::pushbuf::{
@@ -29,18 +29,10 @@ use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 
 extern "C" {
-    /// Monotonic nanoseconds: the simulated GPU's timer.
-    fn nvsim_clock_mono_ns() -> u64;
     /// `cond_resched`.
     fn nvsim_cond_resched();
     /// The `launch_us` parameter.
     fn nvsim_param_launch_us() -> kernel::ffi::c_uint;
-}
-
-/// Monotonic nanoseconds: the engine's clock.
-pub(crate) fn now_ns() -> u64 {
-    // SAFETY: reads the kernel's monotonic clock.
-    unsafe { nvsim_clock_mono_ns() }
 }
 
 /// How long a compute launch runs, in ns (the `launch_us` parameter).

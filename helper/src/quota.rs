@@ -1,7 +1,9 @@
 //! `fakegpu quota set|get|clear`: an operator's hand on a cgroup's entry.
 
 use crate::sysfs::Fakegpu;
-use crate::units::{check_count, check_percent, check_size, check_weight, per_gpu_spec};
+use crate::units::{
+    check_count, check_percent, check_size, check_weight, per_gpu_map, per_gpu_spec,
+};
 use policy::compute_share::DEFAULT_PERIOD_US;
 use policy::gpu_set::Visibility;
 use policy::ledger::UNLIMITED;
@@ -108,33 +110,16 @@ pub fn set(fg: &Fakegpu, cgroup: &str, limits: &Limits) -> Result<(), String> {
 /// `compute.max` takes it: `QUOTA PERIOD` in us over the default period, per GPU or for all.
 fn compute_spec(text: &str) -> Result<String, String> {
     let period = u64::from(DEFAULT_PERIOD_US);
-    let line = |pct: u64| {
-        if pct == UNLIMITED {
-            format!("max {period}")
-        } else {
-            format!("{} {period}", period * pct / 100)
-        }
+    let line = |value: &str| {
+        check_percent(value).map(|pct| {
+            if pct == UNLIMITED {
+                format!("max {period}")
+            } else {
+                format!("{} {period}", period * pct / 100)
+            }
+        })
     };
-    let text = text.trim();
-    if !text.contains('=') {
-        return check_percent(text)
-            .map(line)
-            .map_err(|e| format!("{text:?}: {e}"));
-    }
-    let mut out = Vec::new();
-    for pair in text.split(',') {
-        let (gpu, value) = pair
-            .trim()
-            .split_once('=')
-            .ok_or_else(|| format!("{pair:?}: expected gpuN=PERCENT"))?;
-        let minor = gpu
-            .strip_prefix("gpu")
-            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
-            .ok_or_else(|| format!("{gpu:?}: expected gpuN, N the GPU's minor"))?;
-        let pct = check_percent(value).map_err(|e| format!("{value:?}: {e}"))?;
-        out.push(format!("gpu{minor} {}", line(pct)));
-    }
-    Ok(out.join("\n"))
+    per_gpu_map(text, line, "\n")
 }
 
 /// The entry's settings, as text.

@@ -30,10 +30,19 @@ pub fn per_gpu_spec(
     text: &str,
     check: fn(&str) -> Result<u64, &'static str>,
 ) -> Result<String, String> {
+    per_gpu_map(text, |v| check(v).map(|_| v.to_string()), " ")
+}
+
+/// The same with each value turned into the file's form by `convert`, the `gpuN VALUE`
+/// pairs joined by `join`.
+pub fn per_gpu_map(
+    text: &str,
+    convert: impl Fn(&str) -> Result<String, &'static str>,
+    join: &str,
+) -> Result<String, String> {
     let text = text.trim();
     if !text.contains('=') {
-        check(text).map_err(|e| format!("{text:?}: {e}"))?;
-        return Ok(text.to_string());
+        return convert(text).map_err(|e| format!("{text:?}: {e}"));
     }
     let mut out = Vec::new();
     for pair in text.split(',') {
@@ -45,10 +54,10 @@ pub fn per_gpu_spec(
             .strip_prefix("gpu")
             .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
             .ok_or_else(|| format!("{gpu:?}: expected gpuN, N the GPU's minor"))?;
-        check(value).map_err(|e| format!("{value:?}: {e}"))?;
-        out.push(format!("gpu{minor} {value}"));
+        let v = convert(value).map_err(|e| format!("{value:?}: {e}"))?;
+        out.push(format!("gpu{minor} {v}"));
     }
-    Ok(out.join(" "))
+    Ok(out.join(join))
 }
 
 /// A size as `memory.max` takes it (`64M`, `8G`, `max`).

@@ -137,7 +137,7 @@ fn micros(word: &str, min: u32, max: u32) -> Result<u32, &'static str> {
 }
 
 /// Parses `QUOTA [PERIOD]` (`max` for no cap) from `words`.
-fn parse_max<'a>(mut words: impl Iterator<Item = &'a str>) -> Result<ComputeMax, &'static str> {
+fn parse_max(mut words: core::str::SplitWhitespace<'_>) -> Result<ComputeMax, &'static str> {
     let quota = words.next().ok_or("expected QUOTA [PERIOD]")?;
     let period_us = match words.next() {
         Some(p) => micros(p, MIN_PERIOD_US, MAX_PERIOD_US)?,
@@ -162,6 +162,44 @@ fn parse_max<'a>(mut words: impl Iterator<Item = &'a str>) -> Result<ComputeMax,
     })
 }
 
+/// Parses per-GPU lines (newline- or comma-separated): `gpuN VALUE...` lines, or one
+/// `VALUE...` line for every GPU, each value's words parsed by `value`. Calls `set(slot,
+/// value)` only once everything parsed.
+fn parse_lines<T: Copy + Default>(
+    text: &str,
+    gpus: usize,
+    slot_of: impl Fn(u32) -> Option<usize>,
+    value: impl for<'a> Fn(core::str::SplitWhitespace<'a>) -> Result<T, &'static str>,
+    mut set: impl FnMut(usize, T),
+) -> Result<(), &'static str> {
+    let mut pairs = [(0usize, T::default()); MAX_GPUS];
+    let mut n = 0;
+    for line in lines(text) {
+        let mut words = line.split_whitespace();
+        let first = words.next().ok_or("empty line")?;
+        if !first.starts_with("gpu") {
+            if n > 0 || lines(text).count() > 1 {
+                return Err("a line without gpuN must be the only one");
+            }
+            let v = value(line.split_whitespace())?;
+            for s in 0..gpus.min(MAX_GPUS) {
+                set(s, v);
+            }
+            return Ok(());
+        }
+        let s = slot(first, gpus, &slot_of)?;
+        *pairs.get_mut(n).ok_or("too many lines")? = (s, value(words)?);
+        n += 1;
+    }
+    if n == 0 {
+        return Err("expected gpuN and a value");
+    }
+    for &(s, v) in pairs.iter().take(n) {
+        set(s, v);
+    }
+    Ok(())
+}
+
 /// Parses a write to `compute.max`: `gpuN QUOTA [PERIOD]` lines (newline- or
 /// comma-separated; N the GPU's minor), or one `QUOTA [PERIOD]` for every GPU. QUOTA is
 /// microseconds (at least [`MIN_QUOTA_US`], at most PERIOD) or `max`; PERIOD is
@@ -171,39 +209,15 @@ pub fn parse_compute_max(
     text: &str,
     gpus: usize,
     slot_of: impl Fn(u32) -> Option<usize>,
-    mut set: impl FnMut(usize, ComputeMax),
+    set: impl FnMut(usize, ComputeMax),
 ) -> Result<(), &'static str> {
-    let mut pairs = [(0usize, ComputeMax::default()); MAX_GPUS];
-    let mut n = 0;
-    for line in lines(text) {
-        let mut words = line.split_whitespace();
-        let first = words.next().ok_or("empty line")?;
-        if !first.starts_with("gpu") {
-            if n > 0 || lines(text).count() > 1 {
-                return Err("a line without gpuN must be the only one");
-            }
-            let value = parse_max(line.split_whitespace())?;
-            for s in 0..gpus.min(MAX_GPUS) {
-                set(s, value);
-            }
-            return Ok(());
-        }
-        let s = slot(first, gpus, &slot_of)?;
-        *pairs.get_mut(n).ok_or("too many lines")? = (s, parse_max(words)?);
-        n += 1;
-    }
-    if n == 0 {
-        return Err("expected gpuN QUOTA [PERIOD]");
-    }
-    for &(s, value) in pairs.iter().take(n) {
-        set(s, value);
-    }
-    Ok(())
+    parse_lines(text, gpus, slot_of, parse_max, set)
 }
 
-/// Parses a weight, 1 to [`MAX_WEIGHT`].
-fn weight(word: &str) -> Result<u32, &'static str> {
-    if word.is_empty() || !word.bytes().all(|b| b.is_ascii_digit()) {
+/// Parses a weight, 1 to [`MAX_WEIGHT`], alone on its line.
+fn weight(mut words: core::str::SplitWhitespace<'_>) -> Result<u32, &'static str> {
+    let word = words.next().ok_or("expected a weight")?;
+    if words.next().is_some() || word.is_empty() || !word.bytes().all(|b| b.is_ascii_digit()) {
         return Err("expected a weight");
     }
     match word.parse::<u32>() {
@@ -218,38 +232,9 @@ pub fn parse_compute_weight(
     text: &str,
     gpus: usize,
     slot_of: impl Fn(u32) -> Option<usize>,
-    mut set: impl FnMut(usize, u32),
+    set: impl FnMut(usize, u32),
 ) -> Result<(), &'static str> {
-    let mut pairs = [(0usize, 0u32); MAX_GPUS];
-    let mut n = 0;
-    for line in lines(text) {
-        let mut words = line.split_whitespace();
-        let first = words.next().ok_or("empty line")?;
-        if !first.starts_with("gpu") {
-            if n > 0 || lines(text).count() > 1 || words.next().is_some() {
-                return Err("a line without gpuN must be the only one");
-            }
-            let w = weight(first)?;
-            for s in 0..gpus.min(MAX_GPUS) {
-                set(s, w);
-            }
-            return Ok(());
-        }
-        let s = slot(first, gpus, &slot_of)?;
-        let w = weight(words.next().ok_or("expected gpuN WEIGHT")?)?;
-        if words.next().is_some() {
-            return Err("expected gpuN WEIGHT");
-        }
-        *pairs.get_mut(n).ok_or("too many lines")? = (s, w);
-        n += 1;
-    }
-    if n == 0 {
-        return Err("expected gpuN WEIGHT");
-    }
-    for &(s, w) in pairs.iter().take(n) {
-        set(s, w);
-    }
-    Ok(())
+    parse_lines(text, gpus, slot_of, weight, set)
 }
 
 /// A group's timeslice for `weight` outside any window, in us.

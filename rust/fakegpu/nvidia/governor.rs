@@ -56,6 +56,9 @@ extern "C" {
     );
 }
 
+/// Most (capped cgroup, GPU) pairs whose windows are measured at once.
+const MAX_MEASURED: usize = 256;
+
 /// Sleep between passes while a GPU has limits, and while none has, in us.
 const BUSY_TICK_US: c_uint = 1000;
 const IDLE_TICK_US: c_uint = 20_000;
@@ -68,6 +71,23 @@ pub(crate) struct Clock {
     period_index: [u64; MAX_GPUS],
     /// The last pass.
     last_ns: u64,
+    /// How far each capped cgroup's windows ran over, measured (see [`Lateness`]).
+    lateness: KVec<Lateness>,
+}
+
+/// How much longer than its window a capped cgroup (`entry`) was on a GPU's runlist: the
+/// controls that end a window take effect some time after the window's end (the governor
+/// wakes late under load, the driver takes its time). Each window is measured, from the
+/// first group the governor put on the runlist to the first it took off, and the next
+/// windows are shortened by what the last one ran over, so the time on the runlist matches
+/// the cap on average.
+struct Lateness {
+    entry: u64,
+    gpu: usize,
+    /// How much the windows run over, in ns (what the next window is shortened by).
+    over_ns: u64,
+    /// When the current window's first group went on, if it is on.
+    on_at: Option<u64>,
 }
 
 impl Clock {
@@ -77,6 +97,7 @@ impl Clock {
             epoch_ns: [0; MAX_GPUS],
             period_index: [0; MAX_GPUS],
             last_ns: 0,
+            lateness: KVec::new(),
         }
     }
 }
@@ -133,6 +154,8 @@ struct Pending {
     action: Action,
     /// Whether it hands the unit back to its tenant (nothing applied by fakegpu after it).
     hand_back: bool,
+    /// The capped cgroup (entry id), GPU and window length (ns) the unit is under, if any.
+    window: Option<(u64, usize, u64)>,
 }
 
 /// One GPU's schedule at this pass.
@@ -197,8 +220,8 @@ extern "C" fn fakegpu_governor_tick() -> c_uint {
 
 /// Plans each GPU, decides each unit, and makes the controls that change something;
 /// whether any GPU has limits.
-fn pass(nv: &Nv, clock: &Mutex<Clock>) -> Result<bool> {
-    let mut clock = clock.lock();
+fn pass(nv: &Nv, clock_lock: &Mutex<Clock>) -> Result<bool> {
+    let mut clock = clock_lock.lock();
     let now = now_ns();
     let elapsed = if clock.last_ns == 0 {
         0
@@ -239,10 +262,25 @@ fn pass(nv: &Nv, clock: &Mutex<Clock>) -> Result<bool> {
             if min_period_us != u32::MAX {
                 plan.period_ns = u64::from(min_period_us) * 1000;
             }
+            // Each window shortened by what the last one ran over.
             let domains: KVec<Domain> = {
                 let mut d = KVec::with_capacity(plan.domains.len(), GFP_KERNEL)?;
-                for (_, dom) in plan.domains.iter() {
-                    d.push(*dom, GFP_KERNEL)?;
+                for (id, dom) in plan.domains.iter() {
+                    let over = clock
+                        .lateness
+                        .iter()
+                        .find(|l| l.entry == *id && l.gpu == g)
+                        .map_or(0, |l| l.over_ns);
+                    let window = plan.period_ns / 1000 * u64::from(dom.fraction_ppm) / 1000;
+                    let kept = window.saturating_sub(over);
+                    let ppm = kept * 1000 / (plan.period_ns / 1000).max(1);
+                    d.push(
+                        Domain {
+                            fraction_ppm: ppm as u32,
+                            ..*dom
+                        },
+                        GFP_KERNEL,
+                    )?;
                 }
                 d
             };
@@ -274,8 +312,13 @@ fn pass(nv: &Nv, clock: &Mutex<Clock>) -> Result<bool> {
             };
             let chain = u.charge.and_then(|c| acc.charge_chain(c)).unwrap_or(&[]);
             let mut actions: [Option<(Action, bool)>; 2] = [None, None];
+            let mut window = None;
             if plan.governed {
                 let p = place(&acc, chain, u.gpu);
+                if let Some((id, ppm, _)) = p.domain {
+                    let len = plan.period_ns / 1000 * u64::from(ppm) / 1000;
+                    window = Some((id, u.gpu, len));
+                }
                 let index = p
                     .domain
                     .and_then(|(id, _, _)| plan.domains.iter().position(|(d, _)| *d == id));
@@ -326,6 +369,7 @@ fn pass(nv: &Nv, clock: &Mutex<Clock>) -> Result<bool> {
                         file,
                         action,
                         hand_back,
+                        window,
                     },
                     GFP_KERNEL,
                 )?;
@@ -347,7 +391,11 @@ fn pass(nv: &Nv, clock: &Mutex<Clock>) -> Result<bool> {
     for p in pending.iter() {
         let start = now_ns();
         let ok = make(p);
-        super::calls::governor_control(!ok, now_ns() - start);
+        let done = now_ns();
+        super::calls::governor_control(!ok, done - start);
+        if let (true, Action::Schedule(on), Some(w)) = (ok, p.action, p.window) {
+            measure_window(clock_lock, w, on, done)?;
+        }
         let mut acc = nv.lock();
         if let Some(u) = acc.records.units.get_mut(&key(p.client, p.handle)) {
             note_applied(u, &p.action, ok, p.hand_back);
@@ -356,6 +404,54 @@ fn pass(nv: &Nv, clock: &Mutex<Clock>) -> Result<bool> {
     // The governor's file references drop here, unlocked.
     drop(pending);
     Ok(any_governed)
+}
+
+/// Notes that a group of capped cgroup `entry` on `gpu`, whose windows are `len` ns, went on
+/// (`on`) or off the runlist at `at`: the first on starts the window's measure, the first
+/// off ends it and sets how much the next windows are shortened.
+fn measure_window(
+    clock: &Mutex<Clock>,
+    (entry, gpu, len): (u64, usize, u64),
+    on: bool,
+    at: u64,
+) -> Result {
+    let mut clock = clock.lock();
+    let index = match clock
+        .lateness
+        .iter()
+        .position(|l| l.entry == entry && l.gpu == gpu)
+    {
+        Some(i) => i,
+        None => {
+            // Bounded: the cgroups capped over a long uptime start measuring afresh.
+            if clock.lateness.len() >= MAX_MEASURED {
+                clock.lateness = KVec::new();
+            }
+            let l = Lateness {
+                entry,
+                gpu,
+                over_ns: 0,
+                on_at: None,
+            };
+            clock.lateness.push(l, GFP_KERNEL)?;
+            clock.lateness.len() - 1
+        }
+    };
+    let l = &mut clock.lateness[index];
+    match (on, l.on_at) {
+        (true, None) => l.on_at = Some(at),
+        (false, Some(since)) => {
+            // What this window ran over its length, the shortening it had included; at most
+            // half a window, so one very late pass does not starve the next.
+            let ran = at.saturating_sub(since);
+            let over = (ran + l.over_ns).saturating_sub(len);
+            l.over_ns = (l.over_ns + over) / 2;
+            l.over_ns = l.over_ns.min(len / 2);
+            l.on_at = None;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Adds capped cgroup `id` (and, first, its capped ancestors on `chain`) to `domains`, each

@@ -8,6 +8,7 @@
 #include <linux/kthread.h>
 #include <linux/ktime.h>
 #include <linux/moduleparam.h>
+#include <linux/sched.h>
 
 /*
  * Whether fakegpu holds channel groups to compute limits. Off, the limits are still taken
@@ -43,6 +44,11 @@ int fakegpu_governor_start(void)
 
 	if (IS_ERR(task))
 		return PTR_ERR(task);
+	/*
+	 * Real-time at the lowest priority: a window's end must not wait behind the busy
+	 * threads of the tenants it pauses (or of a simulated GPU's engine).
+	 */
+	sched_set_fifo_low(task);
 	fakegpu_governor_task = task;
 	return 0;
 }

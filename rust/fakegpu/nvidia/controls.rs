@@ -44,9 +44,7 @@ pub(crate) fn make(
     ptr: usize,
     family: &DriverFamily,
 ) -> Result<c_long> {
-    let mut call = with_params(call, p, family)?;
-    let ret = call.run()?;
-    call.answer(ptr, ret)
+    make_followed(with_params(call, p, family)?, ptr)
 }
 
 /// Makes a control on `call`, whose parameters are already copied (plain values, made in

@@ -91,18 +91,6 @@ impl Default for Compute {
     }
 }
 
-impl Compute {
-    /// Whether a limit is written for GPU `slot`: a cap, or a weight other than the
-    /// default (a weight of 100 is the same as none).
-    pub fn limits(&self, slot: usize) -> bool {
-        self.max.get(slot).is_some_and(|m| m.quota_us.is_some())
-            || self
-                .weight
-                .get(slot)
-                .is_some_and(|w| w.is_some_and(|w| w != DEFAULT_WEIGHT))
-    }
-}
-
 /// Splits a write into its lines (newline- or comma-separated), trimmed, empty ones skipped.
 fn lines(text: &str) -> impl Iterator<Item = &str> {
     text.split(['\n', ','])

@@ -31,6 +31,10 @@ pub struct GpuUsage {
     pub compute_weight: u64,
     /// Microseconds fakegpu held the cgroup's channel groups off the GPU to its limits.
     pub throttled_usec: u64,
+    /// Microseconds the GPU was busy with the cgroup's work (the driver's samples).
+    pub gpu_time_usec: u64,
+    /// Its share of the GPU over the last 10 s window, per mille (`null`: none yet).
+    pub gpu_share_permille: Option<u32>,
 }
 
 /// One entry.
@@ -74,7 +78,10 @@ pub fn collect(fg: &Fakegpu) -> Result<Vec<EntryStatus>, String> {
             .map(|t| compute_percent(&t))
             .unwrap_or_default();
         let weight = e.per_gpu("compute.weight").unwrap_or_default();
-        let throttled = e.per_gpu("compute.stat").unwrap_or_default();
+        let stat = e
+            .read("compute.stat")
+            .map(|t| compute_stat(&t))
+            .unwrap_or_default();
         let usage = current
             .iter()
             .map(|(&gpu, &used)| GpuUsage {
@@ -87,7 +94,9 @@ pub fn collect(fg: &Fakegpu) -> Result<Vec<EntryStatus>, String> {
                 channels_max: channels_max.get(&gpu).copied().flatten(),
                 compute_max_percent: compute_max.get(&gpu).copied().flatten(),
                 compute_weight: weight.get(&gpu).copied().flatten().unwrap_or(100),
-                throttled_usec: throttled.get(&gpu).copied().flatten().unwrap_or(0),
+                throttled_usec: stat.get(&gpu).map_or(0, |s| s.throttled_usec),
+                gpu_time_usec: stat.get(&gpu).map_or(0, |s| s.gpu_time_usec),
+                gpu_share_permille: stat.get(&gpu).and_then(|s| s.share_permille),
             })
             .collect();
         all.push(EntryStatus {
@@ -121,13 +130,50 @@ fn compute_percent(text: &str) -> BTreeMap<u32, Option<u64>> {
         .collect()
 }
 
-/// A compute cell: `30% w100, throttled 1.2 s`.
+/// One GPU's line of `compute.stat`.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct ComputeStat {
+    gpu_time_usec: u64,
+    share_permille: Option<u32>,
+    throttled_usec: u64,
+}
+
+/// `compute.stat`'s `gpuN key=value ...` lines (`gpu_share_pct` is `-` before the first
+/// window, else a percent with one decimal).
+fn compute_stat(text: &str) -> BTreeMap<u32, ComputeStat> {
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let gpu = words.next()?.strip_prefix("gpu")?.parse().ok()?;
+            let mut stat = ComputeStat::default();
+            for (key, value) in words.filter_map(|w| w.split_once('=')) {
+                match key {
+                    "gpu_time_usec" => stat.gpu_time_usec = value.parse().ok()?,
+                    "throttled_usec" => stat.throttled_usec = value.parse().ok()?,
+                    "gpu_share_pct" => {
+                        stat.share_permille = value.split_once('.').and_then(|(i, d)| {
+                            Some(i.parse::<u32>().ok()? * 10 + d.parse::<u32>().ok()?)
+                        })
+                    }
+                    _ => {}
+                }
+            }
+            Some((gpu, stat))
+        })
+        .collect()
+}
+
+/// A compute cell: `30% w100, busy 27.5%, throttled 1.2 s` (`busy -` before the first
+/// window).
 fn compute_cell(u: &GpuUsage) -> String {
     let cap = u
         .compute_max_percent
         .map_or("max".into(), |p| format!("{p}%"));
+    let busy = u
+        .gpu_share_permille
+        .map_or("-".into(), |p| format!("{}.{}%", p / 10, p % 10));
     format!(
-        "{cap} w{}, throttled {:.1} s",
+        "{cap} w{}, busy {busy}, throttled {:.1} s",
         u.compute_weight,
         u.throttled_usec as f64 / 1e6
     )
@@ -223,6 +269,8 @@ mod tests {
                     compute_max_percent: Some(30),
                     compute_weight: 100,
                     throttled_usec: 1_500_000,
+                    gpu_time_usec: 9_000_000,
+                    gpu_share_permille: Some(275),
                 },
                 GpuUsage {
                     gpu: 1,
@@ -235,6 +283,8 @@ mod tests {
                     compute_max_percent: None,
                     compute_weight: 100,
                     throttled_usec: 0,
+                    gpu_time_usec: 0,
+                    gpu_share_permille: None,
                 },
             ],
             pinned: 0,
@@ -262,9 +312,30 @@ mod tests {
                 "1.0 GiB",
                 "1",
                 "2 / max",
-                "30% w100, throttled 1.5 s"
+                "30% w100, busy 27.5%, throttled 1.5 s"
             ],
             "{t}"
+        );
+    }
+
+    #[test]
+    fn compute_stat_lines_are_read_by_key() {
+        let s = compute_stat(
+            "gpu0 gpu_time_usec=12 gpu_share_pct=27.5 throttled_usec=3\ngpu1 gpu_time_usec=0 gpu_share_pct=- throttled_usec=0\n",
+        );
+        assert_eq!(
+            s.get(&0),
+            Some(&ComputeStat {
+                gpu_time_usec: 12,
+                share_permille: Some(275),
+                throttled_usec: 3
+            })
+        );
+        assert_eq!(s.get(&1).and_then(|x| x.share_permille), None);
+        // A module before GPU time: throttled time alone.
+        assert_eq!(
+            compute_stat("gpu0 throttled_usec=7\n")[&0].throttled_usec,
+            7
         );
     }
 }

@@ -32,6 +32,7 @@ pub mod abi {
     pub mod namebuf;
     pub mod nv_family;
     pub mod nv_frontend;
+    pub mod nv_gpumon;
     pub mod nv_rm;
     pub mod nv_status;
     pub mod nv_uvm;
@@ -49,6 +50,7 @@ pub mod policy {
     pub mod drm_filter;
     pub mod fronts;
     pub mod gpu_set;
+    pub mod gpu_time;
     pub mod ledger;
     pub mod nv_caps;
     pub mod nv_controls;

@@ -10,6 +10,7 @@ use crate::nvsim_model::methods::MethodState;
 use crate::nvsim_model::pushbuf::MethodStream;
 pub(crate) use crate::nvsim_model::sched::OnRunlist;
 use crate::nvsim_model::sched::{Turn, DEFAULT_TIMESLICE_US};
+use crate::nvsim_model::util_samples::UtilSampler;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
 
@@ -170,6 +171,9 @@ pub(crate) struct Schedule {
     pub(crate) clock_ns: [u64; MAX_GPUS],
     /// Each GPU's engine ns with no launch to run.
     pub(crate) idle_ns: [u64; MAX_GPUS],
+    /// Each GPU's utilisation samples (PERF_GET_GPUMON_PERFMON_UTIL_SAMPLES_V2), one per
+    /// GPU up to [`MAX_GPUS`] (on the heap: the ring is too large for a stack).
+    pub(crate) samplers: KVec<UtilSampler>,
 }
 
 impl Schedule {
@@ -229,14 +233,18 @@ pub(crate) struct Channels {
 impl Channels {
     /// No channels.
     pub(crate) fn new() -> Result<Self> {
-        let schedule = Schedule {
+        let mut schedule = Schedule {
             groups: KVec::new(),
             channels: KVec::new(),
             turns: [Turn::default(); MAX_GPUS],
             holder: [None; MAX_GPUS],
             clock_ns: [0; MAX_GPUS],
             idle_ns: [0; MAX_GPUS],
+            samplers: KVec::with_capacity(MAX_GPUS, GFP_KERNEL)?,
         };
+        for _ in 0..MAX_GPUS {
+            schedule.samplers.push(UtilSampler::new(), GFP_KERNEL)?;
+        }
         Ok(Channels {
             runlists: KBox::pin_init(
                 kernel::new_mutex!(

@@ -4,6 +4,7 @@
 //! informational controls are the model's (`nvsim_model::ctrl`); this file copies parameters
 //! in and out, including the lists some controls point to in the caller's memory.
 
+use crate::abi::nv_gpumon;
 use crate::abi::nv_rm::{class, ctrl, engine_type, fb_info, Nvos54};
 use crate::abi::nv_status::*;
 use crate::abi::pod::{read_pod, write_pod};
@@ -282,6 +283,21 @@ fn control_checked(
                 bytes.len()
             };
             write_pod(&mut params[8..], &(len as u32));
+        }
+        nv_gpumon::CMD => {
+            // The engine's samples of this GPU (`engine.rs`), with the global pids the
+            // RM records for the processes that made the clients.
+            let gpu = object.gpu.ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
+            let sample = nv_gpumon::sample_size_of(spec.size).ok_or(NV_ERR_INVALID_ARGUMENT)?;
+            let schedule = state.channels.schedule();
+            let sampler = schedule
+                .samplers
+                .get(usize::from(gpu))
+                .ok_or(NV_ERR_INVALID_OBJECT_HANDLE)?;
+            let (ring, tracker) = sampler.ring();
+            if !nv_gpumon::write_samples(&mut params, sample, ring, tracker) {
+                return Err(NV_ERR_INVALID_ARGUMENT);
+            }
         }
         ctrl::NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN => {
             // Runlist 0 (bits 22:16), the channel id (11:0).

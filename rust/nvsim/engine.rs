@@ -13,6 +13,8 @@
 //! a time: the channels with a launch queued take turns by their groups' timeslices
 //! (`nvsim_model::sched`), and a channel off the runlist (GPFIFO_SCHEDULE) runs nothing.
 //! Each channel's engine time is counted (`gpu_ns`): the ground truth of compute shares.
+//! Who held the engine also feeds the utilisation samples the RM reports per process
+//! (`nvsim_model::util_samples`, PERF_GET_GPUMON_PERFMON_UTIL_SAMPLES_V2).
 
 use crate::abi::nv_rm::class;
 use crate::channels::{now_ns, Channel, MemoryWindow, Runlists, Schedule, Stall, MAX_GPUS};
@@ -228,10 +230,16 @@ fn run_engine(state: &State, runlists: &mut Runlists, gpu: usize, now: u64) -> b
             let mut turn = schedule.turns[gpu];
             let step = turn.step(until - t, count, |i| lane(runlists, &schedule, gpu, i, t));
             schedule.turns[gpu] = turn;
-            schedule.holder[gpu] = step.and_then(|s| {
+            let held = step.and_then(|s| {
                 let c = runlists.channels.get(s.lane)?.as_ref()?;
-                Some((c.client, c.group))
+                Some(((c.client, c.group), c.pid))
             });
+            schedule.holder[gpu] = held.map(|(group, _)| group);
+            // The utilisation samples see who held the engine over this stretch.
+            let end = step.map_or(until, |s| t + s.ran_ns);
+            if let Some(sampler) = schedule.samplers.get_mut(gpu) {
+                sampler.account(t, end, held.map(|(_, pid)| pid));
+            }
             if step.is_none() {
                 // Nothing to run until then.
                 schedule.idle_ns[gpu] += until - t;

@@ -105,6 +105,7 @@ pub mod abi {
     pub mod namebuf;
     pub mod nv_family;
     pub mod nv_frontend;
+    pub mod nv_gpumon;
     pub mod nv_rm;
     pub mod nv_status;
     pub mod nv_trace;
@@ -124,6 +125,7 @@ pub mod nvsim_model {
     pub mod pushbuf;
     pub mod rm;
     pub mod sched;
+    pub mod util_samples;
     pub mod uvm_va;
 }
 

@@ -19,6 +19,7 @@ pub mod ioc;
 pub mod namebuf;
 pub mod nv_family;
 pub mod nv_frontend;
+pub mod nv_gpumon;
 pub mod nv_rm;
 pub mod nv_status;
 pub mod nv_trace;

@@ -79,6 +79,7 @@ pub const R535: DriverFamily = DriverFamily {
         (0x2080_0179, 496),   // NV2080_CTRL_CMD_GPU_GET_ENGINE_RUNLIST_PRI_BASE
         (0x2080_01a3, 40),    // NV2080_CTRL_CMD_GET_GPU_FABRIC_PROBE_INFO
         (0x2080_1303, 436),   // NV2080_CTRL_CMD_FB_GET_INFO_V2
+        (0x2080_2096, 34000), // NV2080_CTRL_CMD_PERF_GET_GPUMON_PERFMON_UTIL_SAMPLES_V2
         (0x2080_2409, 15608), // NV2080_CTRL_CMD_NVD_GET_NOCAT_JOURNAL
         (0x2080_240b, 176),   // NV2080_CTRL_CMD_NVD_SET_NOCAT_JOURNAL_DATA
         (0x2080_2a05, 144),   // NV2080_CTRL_CMD_CE_UPDATE_PCE_LCE_MAPPINGS
@@ -114,6 +115,7 @@ pub const R550: DriverFamily = DriverFamily {
         (0x2080_0179, 512),   // NV2080_CTRL_CMD_GPU_GET_ENGINE_RUNLIST_PRI_BASE
         (0x2080_01a3, 48),    // NV2080_CTRL_CMD_GET_GPU_FABRIC_PROBE_INFO
         (0x2080_1303, 444),   // NV2080_CTRL_CMD_FB_GET_INFO_V2
+        (0x2080_2096, 50704), // NV2080_CTRL_CMD_PERF_GET_GPUMON_PERFMON_UTIL_SAMPLES_V2
         (0x2080_2409, 15656), // NV2080_CTRL_CMD_NVD_GET_NOCAT_JOURNAL
         (0x2080_240b, 104),   // NV2080_CTRL_CMD_NVD_SET_NOCAT_JOURNAL_DATA
         (0x2080_2a05, 152),   // NV2080_CTRL_CMD_CE_UPDATE_PCE_LCE_MAPPINGS
@@ -212,5 +214,9 @@ mod tests {
         // FB_GET_INFO_V2's list: 54 entries in 535, 55 in 550.
         assert_eq!(R535.control_size(0x2080_1303), Some(4 + 8 * 54));
         assert_eq!(R550.control_size(0x2080_1303), Some(4 + 8 * 55));
+        // The utilisation samples: 550 adds two engines to each sample.
+        use super::super::nv_gpumon::{params_size, sample_size, CMD};
+        assert_eq!(R535.control_size(CMD), Some(params_size(sample_size(4))));
+        assert_eq!(R550.control_size(CMD), Some(params_size(sample_size(6))));
     }
 }

@@ -490,7 +490,7 @@ pub mod ctrl {
     }
 
     /// The controls nvsim answers.
-    pub const SPECS: [Spec; 16] = [
+    pub const SPECS: [Spec; 17] = [
         Spec {
             cmd: NVA06C_CTRL_CMD_PREEMPT,
             size: 8,
@@ -570,6 +570,12 @@ pub mod ctrl {
             cmd: NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN,
             size: 4,
             target: Target::Channel,
+        },
+        // 535's size; a family's own comes from `DriverFamily::control_sizes`.
+        Spec {
+            cmd: super::super::nv_gpumon::CMD,
+            size: super::super::nv_gpumon::params_size(super::super::nv_gpumon::sample_size(4)),
+            target: Target::Subdevice,
         },
     ];
 

@@ -18,7 +18,7 @@
 //! | `processes` | `own`: GPU process lists show the cgroup's processes; `all`: every process | the same |
 //! | `compute.max` | per GPU: `gpuN QUOTA PERIOD` in us, `max` for no cap | `gpuN QUOTA [PERIOD] ...` or `QUOTA [PERIOD]` |
 //! | `compute.weight` | per GPU: `gpuN WEIGHT` (100 if none is written) | `gpuN WEIGHT ...` or `WEIGHT` (1-10000) |
-//! | `compute.stat` | per GPU: `gpuN throttled_usec=N`, time fakegpu held the cgroup's channel groups off the GPU | - |
+//! | `compute.stat` | per GPU: `gpuN gpu_time_usec=N gpu_share_pct=P throttled_usec=N`: the GPU time of the cgroup's work (and its descendants'), from the driver's utilisation samples; its share of the GPU over the last 10 s window (`-` before the first); the time fakegpu held its channel groups off the GPU | - |
 
 use crate::abi::nv_frontend::NvIoctlCardInfo;
 use crate::policy::cgroup_entry::EntryState;
@@ -157,8 +157,22 @@ fn show_compute(
                 writeln!(out, "gpu{} {}", gpu, w.unwrap_or(DEFAULT_WEIGHT))?
             }
             _ => {
-                let ns = c.throttled_ns.get(slot).copied().unwrap_or(0);
-                writeln!(out, "gpu{} throttled_usec={}", gpu, ns / 1000)?
+                let at = |v: &[u64; crate::policy::ledger::MAX_GPUS]| v.get(slot).copied();
+                write!(
+                    out,
+                    "gpu{} gpu_time_usec={} gpu_share_pct=",
+                    gpu,
+                    at(&c.gpu_time_ns).unwrap_or(0) / 1000
+                )?;
+                match c.share_permille.get(slot).copied().flatten() {
+                    Some(p) => write!(out, "{}.{}", p / 10, p % 10)?,
+                    None => write!(out, "-")?,
+                }
+                writeln!(
+                    out,
+                    " throttled_usec={}",
+                    at(&c.throttled_ns).unwrap_or(0) / 1000
+                )?
             }
         }
     }

@@ -17,7 +17,8 @@
 //! applies, fakegpu hands each group back as the tenant left it.
 //!
 //! What the governor measures: the time each cgroup's groups spent off the runlist because
-//! of fakegpu (`compute.stat`'s `throttled_usec`).
+//! of fakegpu (`compute.stat`'s `throttled_usec`), and, from the driver's own samples, the
+//! GPU time of each cgroup's work (`gpu_time.rs`).
 
 use super::meter::key;
 use super::units::{Unit, UnitKind};
@@ -73,6 +74,8 @@ pub(crate) struct Clock {
     last_ns: u64,
     /// How far each capped cgroup's windows ran over, measured (see [`Lateness`]).
     lateness: KVec<Lateness>,
+    /// How far the driver's utilisation samples have been read (`gpu_time.rs`).
+    samples: super::gpu_time::Marks,
 }
 
 /// How much longer than its window a capped cgroup (`entry`) was on a GPU's runlist: the
@@ -98,6 +101,7 @@ impl Clock {
             period_index: [0; MAX_GPUS],
             last_ns: 0,
             lateness: KVec::new(),
+            samples: super::gpu_time::Marks::default(),
         }
     }
 }
@@ -403,6 +407,12 @@ fn pass(nv: &Nv, clock_lock: &Mutex<Clock>) -> Result<bool> {
     }
     // The governor's file references drop here, unlocked.
     drop(pending);
+    // GPU time, from the driver's samples (read every half second).
+    let mut marks = clock_lock.lock().samples;
+    // SAFETY: this is the governor's thread (`fakegpu_governor_tick`).
+    // A read that fails (no memory) is made again at the next one; the schedule goes on.
+    let _ = unsafe { super::gpu_time::meter(nv, &mut marks, now_ns()) };
+    clock_lock.lock().samples = marks;
     Ok(any_governed)
 }
 

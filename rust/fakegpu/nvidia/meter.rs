@@ -78,6 +78,9 @@ pub(crate) struct Mirror {
     /// Per GPU slot: whether the governor holds its units to limits (then a tenant's own
     /// scheduling controls are only recorded).
     pub(crate) governed: [bool; ledger::MAX_GPUS],
+    /// A subdevice of each device that has one, by the device's [`key`]: where the governor
+    /// reads the GPU's utilisation samples, on a tenant's own objects.
+    subdevices: RBTree<u64, u32>,
 }
 
 impl Mirror {
@@ -89,6 +92,7 @@ impl Mirror {
             owners: RBTree::new(),
             units: RBTree::new(),
             governed: [false; ledger::MAX_GPUS],
+            subdevices: RBTree::new(),
         }
     }
 }
@@ -163,6 +167,10 @@ impl Locked<'_> {
         let Some(obj) = self.records.objs.remove(&key(client, handle)) else {
             return;
         };
+        let device = key(client, obj.parent);
+        if self.records.subdevices.get(&device) == Some(&handle) {
+            self.records.subdevices.remove(&device);
+        }
         if obj.parent != handle {
             if let Some(p) = self.records.objs.get_mut(&key(client, obj.parent)) {
                 p.children = p.children.saturating_sub(1);
@@ -171,6 +179,34 @@ impl Locked<'_> {
         if let Some(id) = obj.charge {
             self.release_charge(id);
         }
+    }
+
+    /// Notes subdevice `handle` of `client`, made under device `parent`.
+    fn note_subdevice(&mut self, client: u32, handle: u32, parent: u32) -> Result {
+        if self.records.subdevices.get(&key(client, parent)).is_none() {
+            self.records.subdevices.try_create_and_insert(
+                key(client, parent),
+                handle,
+                GFP_KERNEL,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// A subdevice of the device object `handle` of `client` is, or is below, if one was
+    /// made through fakegpu.
+    pub(crate) fn subdevice_for(&self, client: u32, mut handle: u32) -> Option<u32> {
+        for _ in 0..64 {
+            if let Some(&sub) = self.records.subdevices.get(&key(client, handle)) {
+                return Some(sub);
+            }
+            let obj = self.records.objs.get(&key(client, handle))?;
+            if obj.parent == handle || obj.parent == 0 {
+                return None;
+            }
+            handle = obj.parent;
+        }
+        None
     }
 
     /// Whether `h` of `client` is `handle` or below it, by the recorded chain of parents.
@@ -561,6 +597,10 @@ pub(crate) fn rm_alloc(
                     .map(drop),
                 None => Ok(()),
             }
+        }
+        _ if class_id == class::NV20_SUBDEVICE_0 => {
+            acc.record(client, handle, parent, None, None)?;
+            acc.note_subdevice(client, handle, parent)
         }
         _ => acc.record(client, handle, parent, None, pending.map(|(id, _)| id)),
     })

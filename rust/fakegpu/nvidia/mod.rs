@@ -20,6 +20,7 @@ mod controls;
 pub(crate) mod discovery;
 mod fd_translation;
 pub(crate) mod governor;
+mod gpu_time;
 mod ioctl;
 mod meter;
 pub(crate) mod nodes_fs;

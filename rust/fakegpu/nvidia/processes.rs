@@ -46,7 +46,7 @@ fn put(bytes: &mut [u8], at: usize, value: u32) {
 
 /// The caller's view of global pid `nr` (0: not one of its processes, or of any process if
 /// `all`, the operator's opt-in for the caller's cgroup).
-fn pid_for_caller(nr: u32, all: bool) -> u32 {
+pub(crate) fn pid_for_caller(nr: u32, all: bool) -> u32 {
     let nr = c_int::try_from(nr).unwrap_or(0);
     // SAFETY: looks the pid up under the workers' lock and RCU; no pointer is passed.
     let vnr = unsafe { fakegpu_pid_for_caller(nr, c_int::from(all)) };

@@ -20,7 +20,8 @@
 use super::personality::{FakeFile, IoctlFn};
 use super::real_devices::RealFile;
 use super::worker::{
-    run_in_scratch, run_private, scratch_slot_size, CredRef, FileSet, Installed, PrivateSpace,
+    governor_slot_size, run_in_scratch, run_private, scratch_slot_size, CredRef, FileSet,
+    Installed, PrivateSpace,
 };
 use core::ffi::c_void;
 use kernel::bindings;
@@ -32,6 +33,9 @@ use kernel::uaccess::UserSlice;
 pub(crate) const OUTER_MAX: usize = 256;
 /// Largest block a pointer in it may lead to (GPU_GET_PID_INFO's list is 14408 bytes).
 const INDIRECT_MAX: usize = 16 * 1024 - OUTER_MAX;
+/// The same for a block of fakegpu's own, in a call of the governor's (the driver's
+/// utilisation samples are 50704 bytes in 550; its slot is 64 KiB).
+const GOVERNOR_INDIRECT_MAX: usize = 64 * 1024 - OUTER_MAX;
 /// Most pointers followed (RM_ALLOC's NVOS64: parameters and requested rights).
 const MAX_INDIRECT: usize = 2;
 /// Most fd parameters one call carries.
@@ -44,6 +48,7 @@ const SEALED_SLOT_SIZE: usize = 4096;
 /// (a scratch slot, or the smaller sealed page) fails with EINVAL.
 pub(crate) fn slots_fit() -> bool {
     scratch_slot_size() >= OUTER_MAX + INDIRECT_MAX
+        && governor_slot_size() >= OUTER_MAX + GOVERNOR_INDIRECT_MAX
 }
 
 /// Where each block of a call goes in its slot, after the struct; `None` if they do not fit
@@ -205,9 +210,9 @@ impl<'a> PrivateCall<'a> {
     }
 
     /// Points the pointer at offset `at` of the struct to `data`, fakegpu's own block (for a
-    /// call fakegpu makes itself).
+    /// call fakegpu makes itself, in the governor's larger slot: [`Self::run_as`]).
     pub(crate) fn with_block(&mut self, at: usize, data: &[u8]) -> Result {
-        if data.is_empty() || data.len() > INDIRECT_MAX {
+        if data.is_empty() || data.len() > GOVERNOR_INDIRECT_MAX {
             return Err(EINVAL);
         }
         let mut copy = KVec::with_capacity(data.len(), GFP_KERNEL)?;
@@ -233,6 +238,7 @@ impl<'a> PrivateCall<'a> {
     ///
     /// Only the governor's thread may call this (it owns the slot used).
     pub(crate) unsafe fn run_as(&mut self, cred: &CredRef) -> Result<c_long> {
+        self.space = PrivateSpace::Governor;
         // SAFETY: `private_job` takes the `PrivateCall` it is given, which outlives the run;
         // the caller is the slot's only user.
         unsafe { run_in_scratch(cred, private_job, (&raw mut *self).cast()) }?;
@@ -404,10 +410,10 @@ unsafe extern "C" fn private_job(ctx: *mut c_void, base: usize, kbase: *mut c_vo
     let mut installed = Installed::new();
     let slot = Slot {
         base,
-        len: if kbase.is_null() {
-            scratch_slot_size()
-        } else {
-            SEALED_SLOT_SIZE
+        len: match call.space {
+            _ if !kbase.is_null() => SEALED_SLOT_SIZE,
+            PrivateSpace::Governor => governor_slot_size(),
+            _ => scratch_slot_size(),
         },
         kernel: kbase.cast(),
     };

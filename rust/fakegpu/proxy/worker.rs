@@ -29,6 +29,7 @@ extern "C" {
     fn fakegpu_cred_get_current() -> *const c_void;
     fn fakegpu_cred_put(cred: *const c_void);
     fn fakegpu_scratch_slot_size() -> usize;
+    fn fakegpu_governor_slot_size() -> usize;
     fn fakegpu_install_file(file: *mut c_void) -> c_int;
     fn fakegpu_close_fd(fd: c_int);
     fn fakegpu_iterate_caller_fds(
@@ -204,6 +205,9 @@ pub(crate) enum PrivateSpace {
     /// worker writes and reads it through `kslot` only. A page that cannot be made gives a
     /// null `slot` and `kslot`.
     CallerSealed,
+    /// The governor's own slot of the scratch mm ([`governor_slot_size`] bytes), for a call
+    /// fakegpu makes itself from the governor's thread ([`run_in_scratch`]).
+    Governor,
 }
 
 /// Runs `f` in the calling process's worker, with the mm of `space` and the caller's
@@ -219,6 +223,8 @@ pub(crate) unsafe fn run_private(f: PrivateFn, ctx: *mut c_void, space: PrivateS
         match space {
             PrivateSpace::Scratch => fakegpu_worker_run_private(worker, f, ctx),
             PrivateSpace::CallerSealed => fakegpu_worker_run_sealed(worker, f, ctx),
+            // Only the governor's thread uses that slot, through `run_in_scratch`.
+            PrivateSpace::Governor => return Err(EINVAL),
         }
     };
     kernel::error::to_result(ret)
@@ -265,7 +271,7 @@ extern "C" {
 }
 
 /// Runs `f(ctx, slot, null)` in the calling kernel thread, with fakegpu's scratch mm, the
-/// scratch range's last slot (the governor's alone) and the credentials `cred`: a call
+/// governor's own slot of the scratch range (its alone) and the credentials `cred`: a call
 /// fakegpu makes on its own behalf, which no tenant's worker can delay.
 ///
 /// # Safety
@@ -281,6 +287,12 @@ pub(crate) unsafe fn run_in_scratch(cred: &CredRef, f: PrivateFn, ctx: *mut c_vo
 pub(crate) fn scratch_slot_size() -> usize {
     // SAFETY: returns a constant of the shim.
     unsafe { fakegpu_scratch_slot_size() }
+}
+
+/// Bytes a call of the governor's may use from its slot's address ([`run_in_scratch`]).
+pub(crate) fn governor_slot_size() -> usize {
+    // SAFETY: returns a constant of the shim.
+    unsafe { fakegpu_governor_slot_size() }
 }
 
 /// Lets the worker threads of exited processes go (once a second, from the reaper).

@@ -142,6 +142,7 @@ void fakegpu_current_comm(char *buf, size_t len);
 int fakegpu_scratch_init(void);
 void fakegpu_scratch_exit(void);
 unsigned long fakegpu_scratch_slot_size(void);
+unsigned long fakegpu_governor_slot_size(void);
 long fakegpu_file_count(struct file *file);
 /* cgroup_shim.c */
 struct cgroup *fakegpu_cgroup_current(void);
@@ -151,6 +152,11 @@ void fakegpu_cgroup_put(struct cgroup *cgrp);
 #define FAKEGPU_SCRATCH_SLOTS 8192
 /* 16 KiB: the largest call fakegpu copies (GPU_GET_PID_INFO, 14408 bytes, and its struct). */
 #define FAKEGPU_SCRATCH_SLOT_SIZE (4 * PAGE_SIZE)
+/*
+ * The governor's own slot, after the workers': 64 KiB, for the driver's utilisation samples
+ * (50704 bytes in 550) besides its scheduling controls.
+ */
+#define FAKEGPU_GOVERNOR_SLOT_SIZE (16 * PAGE_SIZE)
 static struct mm_struct *scratch_mm;
 static unsigned long scratch_addr;
 static DEFINE_IDA(scratch_slots);
@@ -242,8 +248,7 @@ static struct fakegpu_worker *fakegpu_worker_create(struct pid *tgid, unsigned l
 	w = kzalloc(sizeof(*w), GFP_KERNEL);
 	if (!w)
 		goto out;
-	/* The last slot is the governor's (fakegpu_run_in_scratch). */
-	w->slot = ida_alloc_max(&scratch_slots, FAKEGPU_SCRATCH_SLOTS - 2, GFP_KERNEL);
+	w->slot = ida_alloc_max(&scratch_slots, FAKEGPU_SCRATCH_SLOTS - 1, GFP_KERNEL);
 	if (w->slot < 0) {
 		/* Every slot is some live process's: as many workers as slots. */
 		*err = w->slot == -ENOSPC ? -EAGAIN : w->slot;
@@ -385,7 +390,8 @@ int fakegpu_scratch_init(void)
 
 	if (!current->mm)
 		return -EINVAL;
-	addr = vm_mmap(NULL, 0, FAKEGPU_SCRATCH_SLOTS * FAKEGPU_SCRATCH_SLOT_SIZE,
+	addr = vm_mmap(NULL, 0,
+		       FAKEGPU_SCRATCH_SLOTS * FAKEGPU_SCRATCH_SLOT_SIZE + FAKEGPU_GOVERNOR_SLOT_SIZE,
 		       PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE | MAP_NORESERVE, 0);
 	if (IS_ERR_VALUE(addr))
 		return (int)addr;
@@ -408,6 +414,12 @@ void fakegpu_scratch_exit(void)
 unsigned long fakegpu_scratch_slot_size(void)
 {
 	return FAKEGPU_SCRATCH_SLOT_SIZE;
+}
+
+/* The same for the governor's slot (fakegpu_run_in_scratch). */
+unsigned long fakegpu_governor_slot_size(void)
+{
+	return FAKEGPU_GOVERNOR_SLOT_SIZE;
 }
 
 static int worker_run_in(struct fakegpu_worker *w, struct fakegpu_job *job, struct mm_struct *mm);
@@ -455,8 +467,8 @@ int fakegpu_worker_run_sealed(struct fakegpu_worker *w,
 
 /*
  * A call fakegpu makes on its own behalf (the governor's scheduling controls), made by the
- * calling kernel thread itself on the scratch range's last slot, which only that thread
- * uses: fn(ctx, the slot, NULL) with fakegpu's scratch mm and @cred (the credentials of the
+ * calling kernel thread itself on the governor's slot, after the workers' in the scratch
+ * range, which only that thread uses: fn(ctx, the slot, NULL) with fakegpu's scratch mm and @cred (the credentials of the
  * process that made the object: the driver accepts a client's controls from its user). No
  * tenant's worker is involved, so no tenant call, however slow, can hold such a call up.
  */
@@ -473,7 +485,7 @@ int fakegpu_run_in_scratch(const struct cred *cred, void (*fn)(void *, unsigned 
 	 * Not under the workers' fd-table rwsem: this thread's calls install no file, and its
 	 * fd table is not the workers' (a tenant call holding the rwsem could delay a pause).
 	 */
-	fn(ctx, scratch_addr + (FAKEGPU_SCRATCH_SLOTS - 1) * FAKEGPU_SCRATCH_SLOT_SIZE, NULL);
+	fn(ctx, scratch_addr + FAKEGPU_SCRATCH_SLOTS * FAKEGPU_SCRATCH_SLOT_SIZE, NULL);
 	revert_creds(old);
 	kthread_unuse_mm(scratch_mm);
 	mmput(scratch_mm);

@@ -20,4 +20,5 @@ pub mod procfs;
 pub mod pushbuf;
 pub mod rm;
 pub mod sched;
+pub mod util_samples;
 pub mod uvm_va;

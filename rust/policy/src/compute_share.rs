@@ -79,6 +79,14 @@ pub struct Compute {
     pub weight: [Option<u32>; MAX_GPUS],
     /// Nanoseconds the cgroup's channel groups were held off the runlist by fakegpu.
     pub throttled_ns: [u64; MAX_GPUS],
+    /// Nanoseconds the GPU was busy with the cgroup's work, from the driver's samples
+    /// (`gpu_time.rs`), this cgroup's and its descendants'.
+    pub gpu_time_ns: [u64; MAX_GPUS],
+    /// The same within the current share window.
+    pub window_ns: [u64; MAX_GPUS],
+    /// The share of the GPU over the last complete window, per mille (`None`: no window
+    /// has completed since the cgroup had work).
+    pub share_permille: [Option<u32>; MAX_GPUS],
 }
 
 impl Default for Compute {
@@ -87,6 +95,9 @@ impl Default for Compute {
             max: [ComputeMax::default(); MAX_GPUS],
             weight: [None; MAX_GPUS],
             throttled_ns: [0; MAX_GPUS],
+            gpu_time_ns: [0; MAX_GPUS],
+            window_ns: [0; MAX_GPUS],
+            share_permille: [None; MAX_GPUS],
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod compute_share;
 pub mod drm_filter;
 pub mod fronts;
 pub mod gpu_set;
+pub mod gpu_time;
 pub mod ledger;
 pub mod nv_caps;
 pub mod nv_controls;

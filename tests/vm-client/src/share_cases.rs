@@ -45,6 +45,10 @@ pub const ALL: &[Case] = &[
     ),
     ("compute_limit_changes_live", compute_limit_changes_live),
     (
+        "compute_gpu_time_metered_from_driver_samples",
+        compute_gpu_time_metered_from_driver_samples,
+    ),
+    (
         "nvsim_busy_channels_share_equally",
         nvsim_busy_channels_share_equally,
     ),
@@ -506,13 +510,84 @@ fn compute_max_caps_a_busy_tenant() -> Result<(), String> {
     })
 }
 
-/// `compute.stat`'s throttled time of GPU 0, in us.
-fn throttled_usec(cg: &TestCgroup) -> Result<u64, String> {
+/// `compute.stat`'s `key` of GPU 0 (`gpu0 gpu_time_usec=N gpu_share_pct=P throttled_usec=N`).
+fn compute_stat(cg: &TestCgroup, key: &str) -> Result<String, String> {
     let text = cg.get("compute.stat")?;
     text.lines()
-        .find_map(|l| l.strip_prefix("gpu0 throttled_usec="))
-        .and_then(|v| v.trim().parse().ok())
+        .find_map(|l| l.strip_prefix("gpu0 "))
+        .and_then(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+        })
+        .map(str::to_string)
         .ok_or_else(|| format!("compute.stat reads {text:?}"))
+}
+
+/// `compute.stat`'s throttled time of GPU 0, in us.
+fn throttled_usec(cg: &TestCgroup) -> Result<u64, String> {
+    compute_stat(cg, "throttled_usec")?
+        .parse()
+        .map_err(|e| format!("throttled_usec: {e}"))
+}
+
+/// `compute.stat`'s GPU time of GPU 0, in us.
+fn gpu_time_usec(cg: &TestCgroup) -> Result<u64, String> {
+    compute_stat(cg, "gpu_time_usec")?
+        .parse()
+        .map_err(|e| format!("gpu_time_usec: {e}"))
+}
+
+/// Each window of the metering case, long enough for ~20 of the driver's samples.
+const METER_WINDOW: Duration = Duration::from_secs(3);
+
+/// `compute.stat`'s GPU time, which fakegpu takes from the driver's utilisation samples
+/// (on nvsim, sampled from its engine), agrees with the engine's own count: per window, A's
+/// metered share is within 10 points of its engine share, and the metered total within 25%
+/// of the engine's. Capped 30/70, so the two differ and a swap would show.
+fn compute_gpu_time_metered_from_driver_samples() -> Result<(), String> {
+    let _launch = LaunchTime::set()?;
+    let (ga, gb) = (TestCgroup::create(CG_A)?, TestCgroup::create(CG_B)?);
+    ga.set("compute.max", "gpu0 30000 100000")?;
+    let a = fake_tenant(CG_A)?;
+    let b = fake_tenant(CG_B)?;
+    wait_running(&[&a, &b])?;
+    // A read of the samples (every 0.5 s) has credited both.
+    std::thread::sleep(Duration::from_millis(1200));
+    let (mut gaps, mut totals) = (Vec::new(), Vec::new());
+    for _ in 0..WINDOWS {
+        let (e0, m0) = (engine_time(), (gpu_time_usec(&ga)?, gpu_time_usec(&gb)?));
+        std::thread::sleep(METER_WINDOW);
+        let (e1, m1) = (engine_time(), (gpu_time_usec(&ga)?, gpu_time_usec(&gb)?));
+        let grew = |t: &Tenant| {
+            let pid = t.pid as u32;
+            e1.get(&pid).map_or(0, |e| e.0) - e0.get(&pid).map_or(0, |e| e.0)
+        };
+        let (ea, eb) = (grew(&a) / 1000, grew(&b) / 1000);
+        let (ma, mb) = (m1.0 - m0.0, m1.1 - m0.1);
+        ensure(ma > 0 && mb > 0, || {
+            format!("compute.stat metered A {ma} us, B {mb} us in a window: each was busy")
+        })?;
+        let engine_a = ea as f64 * 100.0 / (ea + eb).max(1) as f64;
+        let metered_a = ma as f64 * 100.0 / (ma + mb) as f64;
+        println!(
+            "FIGURE gpu time metered from samples: A {metered_a:.1} % (engine {engine_a:.1} %), total {} ms metered vs {} ms on the engine",
+            (ma + mb) / 1000,
+            (ea + eb) / 1000
+        );
+        gaps.push((metered_a - engine_a).abs());
+        totals.push((ma + mb) as f64 / (ea + eb).max(1) as f64);
+    }
+    let (gap, total) = (median(&gaps), median(&totals));
+    println!(
+        "FIGURE gpu time metered from samples: median gap {gap:.1} points, metered/engine total {total:.2}; A's share now {} %",
+        compute_stat(&ga, "gpu_share_pct")?
+    );
+    ensure(gap <= 10.0, || {
+        format!("A's metered share is {gap:.1} points from its engine share")
+    })?;
+    ensure((0.75..=1.25).contains(&total), || {
+        format!("the metered GPU time is {total:.2} of the engine's")
+    })
 }
 
 /// Weights 100 and 300 on two busy cgroups give 25/75.

@@ -584,6 +584,27 @@ fn execute(mem: &GpuMem<'_>, action: &Action) -> Result<bool, Fault> {
             mem.write(va, &bytes[..usize::from(size.clamp(1, 4))])?;
             Ok(true)
         }
+        Action::Reduce {
+            va,
+            payload,
+            size,
+            op,
+            signed,
+            timestamp,
+        } => {
+            // One engine thread runs every channel: the read and the write are atomic with
+            // respect to other channels' semaphore work (the CPU side may race, as it may
+            // with the GPU's own atomics).
+            let size = if size == 4 { 4 } else { 8 };
+            let mut bytes = [0u8; 8];
+            mem.read(va, &mut bytes[..size])?;
+            let new = op.apply(u64::from_le_bytes(bytes), payload, size as u8, signed);
+            mem.write(va, &new.to_le_bytes()[..size])?;
+            if timestamp {
+                mem.write(va.wrapping_add(8), &now_ns().to_le_bytes())?;
+            }
+            Ok(true)
+        }
         // Handled by `run_segment` (`launch_releases`): a launch takes engine time.
         Action::Launch { .. } => Ok(true),
         // Counted by the caller, which posts the channel's events after its pass.

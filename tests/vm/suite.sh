@@ -64,9 +64,9 @@ if [ -d /nvidia ]; then
       nvidia_userspace_in_container nvidia_smi_setters_in_container; do
     run_case "$c" sh /fakegpu/nvidia_userspace.sh "$c"
   done
-  # libcuda's launches under a compute cap, each way of launching nvsim can run (not yet
-  # CUDA graphs: their QMDs release with semaphore reductions, which nvsim does not decode).
-  for k in launch cooperative; do
+  # libcuda's launches under a compute cap, each way of launching: cuLaunchKernel, CUDA
+  # graphs (cuGraphLaunch) and cooperative launches.
+  for k in launch graph cooperative; do
     run_case "cuda_compute_share_$k" sh /fakegpu/nvidia_userspace.sh cuda_compute_share $k
   done
   # NVIDIA's CUDA runtime on top of libcuda (when it could be fetched).

@@ -72,9 +72,12 @@ u64 fakegpu_ktime_ns(void)
 
 void fakegpu_governor_warn(u32 cmd, u32 handle, u32 client, u32 tgid, int err, u32 status);
 
-/* A control the governor could not make (rate-limited: it is retried every pass). */
+/*
+ * A control the governor could not make (rate-limited: it is made again at a later pass): a
+ * scheduling control, or the read of the utilisation samples GPU time is metered from.
+ */
 void fakegpu_governor_warn(u32 cmd, u32 handle, u32 client, u32 tgid, int err, u32 status)
 {
-	pr_warn_ratelimited("fakegpu: compute limits: control %#x on object %#x of client %#x (made by process %u) failed: ioctl %d, status %#x; retried\n",
+	pr_warn_ratelimited("fakegpu: governor: control %#x on object %#x of client %#x (made by process %u) failed: ioctl %d, status %#x; retried\n",
 			    cmd, handle, client, tgid, err, status);
 }

@@ -30,17 +30,6 @@ use crate::proxy::worker::CredRef;
 use core::mem::offset_of;
 use kernel::prelude::*;
 
-extern "C" {
-    fn fakegpu_governor_warn(
-        cmd: u32,
-        handle: u32,
-        client: u32,
-        tgid: u32,
-        errno: kernel::ffi::c_int,
-        status: u32,
-    );
-}
-
 /// How far the samples have been read (only the governor's thread touches it).
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Marks {
@@ -186,10 +175,13 @@ unsafe fn read_ring(a: &Asker, size: usize, sample: usize) -> Option<[GrSample; 
     let status = read_pod::<Nvos54>(call.outer()).map_or(NV_ERR_GENERIC, |p| p.status);
     if !matches!(ret, Ok(0)) || status != NV_OK {
         let errno = ret.map_or_else(|e| e.to_errno(), |r| r as kernel::ffi::c_int);
-        // SAFETY: logs numbers (rate-limited in C).
-        unsafe {
-            fakegpu_governor_warn(nv_gpumon::CMD, a.subdevice, a.client, a.tgid, errno, status)
-        };
+        super::governor::warn_failed(
+            nv_gpumon::CMD,
+            (a.client, a.subdevice),
+            a.tgid,
+            errno,
+            status,
+        );
         return None;
     }
     let answer = call.block(offset_of!(Nvos54, params))?;

@@ -213,6 +213,120 @@ pub enum Action {
     },
     /// Raise the channel's non-stall interrupt (wakes events armed for it).
     NonStallInterrupt,
+    /// Combine `payload` into the `size`-byte (4 or 8) semaphore at `va` by `op` (a launch's
+    /// release with REDUCTION_ENABLE); with `timestamp`, the GPU's time at `va + 8` after.
+    Reduce {
+        /// GPU VA.
+        va: u64,
+        /// The operand.
+        payload: u64,
+        /// 4 or 8.
+        size: u8,
+        /// The operation.
+        op: ReduceOp,
+        /// Whether MIN and MAX compare as signed (REDUCTION_FORMAT_SIGNED).
+        signed: bool,
+        /// Write the timestamp too.
+        timestamp: bool,
+    },
+}
+
+/// A semaphore reduction (`RELEASE_REDUCTION_OP` of `clcbc0qmd.h`), as the GPU's atomics:
+/// INC and DEC wrap at the operand (`atomicInc`, `atomicDec`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReduceOp {
+    /// `RED_ADD`: old + operand, wrapping.
+    Add,
+    /// `RED_MIN`.
+    Min,
+    /// `RED_MAX`.
+    Max,
+    /// `RED_INC`: 0 once old reaches the operand, else old + 1.
+    Inc,
+    /// `RED_DEC`: the operand if old is 0 or above it, else old - 1.
+    Dec,
+    /// `RED_AND`.
+    And,
+    /// `RED_OR`.
+    Or,
+    /// `RED_XOR`.
+    Xor,
+}
+
+impl ReduceOp {
+    /// The operation of the 3-bit field.
+    pub fn from_bits(bits: u32) -> Self {
+        match bits & 7 {
+            0 => ReduceOp::Add,
+            1 => ReduceOp::Min,
+            2 => ReduceOp::Max,
+            3 => ReduceOp::Inc,
+            4 => ReduceOp::Dec,
+            5 => ReduceOp::And,
+            6 => ReduceOp::Or,
+            _ => ReduceOp::Xor,
+        }
+    }
+
+    /// The semaphore's new value from `old` (its `size` bytes: 4 or 8) and `operand`.
+    pub fn apply(self, old: u64, operand: u64, size: u8, signed: bool) -> u64 {
+        let mask = if size == 4 {
+            u64::from(u32::MAX)
+        } else {
+            u64::MAX
+        };
+        let (old, operand) = (old & mask, operand & mask);
+        // Sign-extends a 4-byte value for the signed comparisons.
+        let as_signed = |v: u64| {
+            if size == 4 {
+                i64::from(v as u32 as i32)
+            } else {
+                v as i64
+            }
+        };
+        let less = |a: u64, b: u64| {
+            if signed {
+                as_signed(a) < as_signed(b)
+            } else {
+                a < b
+            }
+        };
+        let new = match self {
+            ReduceOp::Add => old.wrapping_add(operand),
+            ReduceOp::Min => {
+                if less(operand, old) {
+                    operand
+                } else {
+                    old
+                }
+            }
+            ReduceOp::Max => {
+                if less(old, operand) {
+                    operand
+                } else {
+                    old
+                }
+            }
+            ReduceOp::Inc => {
+                if old >= operand {
+                    0
+                } else {
+                    old + 1
+                }
+            }
+            ReduceOp::Dec => {
+                if old == 0 || old > operand {
+                    operand
+                } else {
+                    old - 1
+                }
+            }
+            ReduceOp::And => old & operand,
+            ReduceOp::Or => old | operand,
+            ReduceOp::Xor => old ^ operand,
+        };
+        new & mask
+    }
 }
 
 /// A method the channel cannot take: the channel goes into error.
@@ -586,46 +700,69 @@ pub const MAX_LAUNCH_BYTES: u64 = 64 << 20;
 /// Bytes of a QMD (compute launch descriptor) that [`qmd_releases`] reads.
 pub const QMD_BYTES: usize = 256;
 
-/// A QMD's release semaphore, from its fields: the address, its control bits as
-/// `(enable, reduction, 64-bit payload, structure size)`, and the payload's two words.
-fn qmd_release(
-    va: u64,
-    (enable, reduction, wide, structure): (bool, bool, bool, u32),
-    (p_lo, p_hi): (u32, u32),
-) -> Result<Option<Action>, ()> {
-    if !enable {
+/// A QMD release's control bits.
+#[derive(Clone, Copy)]
+struct ReleaseBits {
+    enable: bool,
+    /// REDUCTION_ENABLE, with REDUCTION_OP and REDUCTION_FORMAT.
+    reduction: Option<(u32, u32)>,
+    /// PAYLOAD64B.
+    wide: bool,
+    /// STRUCTURE_SIZE.
+    structure: u32,
+}
+
+/// A QMD's release semaphore, from its fields: the address, its control bits and the
+/// payload's two words. A reduction format other than unsigned or signed is refused.
+fn qmd_release(va: u64, bits: ReleaseBits, (p_lo, p_hi): (u32, u32)) -> Result<Option<Action>, ()> {
+    if !bits.enable {
         return Ok(None);
     }
-    // Reductions (add, min, ...) are refused: the channel goes into error.
-    if reduction {
-        return Err(());
-    }
-    let payload = if wide {
+    let payload = if bits.wide {
         u64::from(p_hi) << 32 | u64::from(p_lo)
     } else {
         u64::from(p_lo)
     };
     // STRUCTURE_SIZE: 0 four words (payload, then a timestamp), 1 one word, 2 two words.
-    Ok(Some(Action::Release {
-        va,
-        payload,
-        size: if wide || structure != 1 { 8 } else { 4 },
-        timestamp: structure == 0,
+    let size = if bits.wide || bits.structure != 1 {
+        8
+    } else {
+        4
+    };
+    let timestamp = bits.structure == 0;
+    Ok(Some(match bits.reduction {
+        None => Action::Release {
+            va,
+            payload,
+            size,
+            timestamp,
+        },
+        Some((op, format)) if format <= 1 => Action::Reduce {
+            va,
+            payload,
+            size,
+            op: ReduceOp::from_bits(op),
+            signed: format == 1,
+            timestamp,
+        },
+        Some(_) => return Err(()),
     }))
 }
 
 /// The release semaphores of a QMD, by its major version (`clcbc0qmd.h`, Hopper's compute
 /// class; libcuda 535 writes V04_00 on Hopper):
 /// - V03_00: RELEASE0 at dwords 24..27, RELEASE1 at 28..31 (address lower, then a word of
-///   address upper 7:0 with ENABLE 23, REDUCTION_ENABLE 26, PAYLOAD64B 29, STRUCTURE_SIZE
-///   31:30, then the payload).
+///   address upper 7:0 with REDUCTION_OP 22:20, ENABLE 23, REDUCTION_FORMAT 25:24,
+///   REDUCTION_ENABLE 26, PAYLOAD64B 29, STRUCTURE_SIZE 31:30, then the payload).
 /// - V04_00: three releases; their control bits are 16-bit fields from bit 320 (dword 10)
-///   (ENABLE 0, STRUCTURE_SIZE 2:1, REDUCTION_ENABLE 4, PAYLOAD64B 12), their addresses and
-///   payloads four dwords each from dword 20 (address lower, upper 24:0, payload lower,
-///   upper).
+///   (ENABLE 0, STRUCTURE_SIZE 2:1, REDUCTION_ENABLE 4, REDUCTION_OP 7:5, REDUCTION_FORMAT
+///   9:8, PAYLOAD64B 12), their addresses and payloads four dwords each from dword 20
+///   (address lower, upper 24:0, payload lower, upper).
 ///
-/// A four-word structure carries a timestamp after the payload. Reductions and other
-/// versions are refused (`Err` with the version word).
+/// A four-word structure carries a timestamp after the payload. A release with a reduction
+/// is an [`Action::Reduce`] (CUDA graphs' launches count with them). Other versions, and
+/// reduction formats other than unsigned and signed, are refused (`Err` with the version or
+/// control word).
 pub fn qmd_releases(qmd: &[u32]) -> Result<[Option<Action>; 3], u32> {
     let word = |at: usize| qmd.get(at).copied().ok_or(0u32);
     let version = qmd_major_version(qmd);
@@ -635,12 +772,12 @@ pub fn qmd_releases(qmd: &[u32]) -> Result<[Option<Action>; 3], u32> {
             for (i, slot) in out.iter_mut().take(2).enumerate() {
                 let at = 24 + 4 * i;
                 let (lo, ctl) = (word(at)?, word(at + 1)?);
-                let bits = (
-                    ctl >> 23 & 1 != 0,
-                    ctl >> 26 & 1 != 0,
-                    ctl >> 29 & 1 != 0,
-                    ctl >> 30,
-                );
+                let bits = ReleaseBits {
+                    enable: ctl >> 23 & 1 != 0,
+                    reduction: (ctl >> 26 & 1 != 0).then_some((ctl >> 20 & 7, ctl >> 24 & 3)),
+                    wide: ctl >> 29 & 1 != 0,
+                    structure: ctl >> 30,
+                };
                 let va = u64::from(ctl & 0xff) << 32 | u64::from(lo);
                 *slot = qmd_release(va, bits, (word(at + 2)?, word(at + 3)?)).map_err(|()| ctl)?;
             }
@@ -648,12 +785,12 @@ pub fn qmd_releases(qmd: &[u32]) -> Result<[Option<Action>; 3], u32> {
         4 => {
             for (i, slot) in out.iter_mut().enumerate() {
                 let ctl = word(10 + i / 2)? >> (16 * (i % 2)) & 0xffff;
-                let bits = (
-                    ctl & 1 != 0,
-                    ctl >> 4 & 1 != 0,
-                    ctl >> 12 & 1 != 0,
-                    ctl >> 1 & 3,
-                );
+                let bits = ReleaseBits {
+                    enable: ctl & 1 != 0,
+                    reduction: (ctl >> 4 & 1 != 0).then_some((ctl >> 5 & 7, ctl >> 8 & 3)),
+                    wide: ctl >> 12 & 1 != 0,
+                    structure: ctl >> 1 & 3,
+                };
                 let at = 20 + 4 * i;
                 let va = u64::from(word(at + 1)? & 0x1ff_ffff) << 32 | u64::from(word(at)?);
                 *slot = qmd_release(va, bits, (word(at + 2)?, word(at + 3)?)).map_err(|()| ctl)?;
@@ -843,9 +980,49 @@ mod tests {
                 None
             ])
         );
-        qmd[25] |= 1 << 26;
+        // A reduction: signed MAX (op 2, format 1).
+        qmd[25] |= 1 << 26 | 2 << 20 | 1 << 24;
+        assert_eq!(
+            qmd_releases(&qmd).map(|r| r[0]),
+            Ok(Some(Action::Reduce {
+                va: 0x12_0000_1000,
+                payload: 5,
+                size: 4,
+                op: ReduceOp::Max,
+                signed: true,
+                timestamp: false
+            }))
+        );
+        // A format nvsim does not know is refused.
+        qmd[25] |= 3 << 24;
         assert!(qmd_releases(&qmd).is_err());
         assert!(qmd_releases(&qmd[..20]).is_err());
+    }
+
+    #[test]
+    fn reductions_combine_as_the_gpu_atomics() {
+        use ReduceOp::*;
+        assert_eq!(Add.apply(u64::from(u32::MAX), 2, 4, false), 1);
+        assert_eq!(Add.apply(u64::MAX, 2, 8, false), 1);
+        // -1 (as 4 bytes) against 3: signed, -1 is less; unsigned, it is the largest.
+        let minus_one = u64::from(u32::MAX);
+        assert_eq!(Min.apply(minus_one, 3, 4, true), minus_one);
+        assert_eq!(Min.apply(minus_one, 3, 4, false), 3);
+        assert_eq!(Max.apply(minus_one, 3, 4, true), 3);
+        assert_eq!(Max.apply(u64::MAX, 3, 8, true), 3);
+        assert_eq!(Inc.apply(4, 10, 4, false), 5);
+        assert_eq!(Inc.apply(10, 10, 4, false), 0);
+        assert_eq!(Dec.apply(0, 10, 4, false), 10);
+        assert_eq!(Dec.apply(11, 10, 4, false), 10);
+        assert_eq!(Dec.apply(5, 10, 4, false), 4);
+        assert_eq!(And.apply(0b1100, 0b1010, 4, false), 0b1000);
+        assert_eq!(Or.apply(0b1100, 0b1010, 4, false), 0b1110);
+        assert_eq!(Xor.apply(0b1100, 0b1010, 4, false), 0b0110);
+        // Only the semaphore's bytes take part.
+        assert_eq!(Or.apply(1 << 40, 1, 4, false), 1);
+        for bits in 0..8 {
+            assert_eq!(ReduceOp::from_bits(bits), ReduceOp::from_bits(bits + 8));
+        }
     }
 
     #[test]
@@ -918,10 +1095,23 @@ mod tests {
                 })
             ])
         );
-        // A reduction, or a version nvsim does not know, is refused.
-        qmd[11] |= 1 << 4;
+        // RELEASE2 as an unsigned INC (op 3), as graph launches count.
+        qmd[11] |= 1 << 4 | 3 << 5;
+        assert_eq!(
+            qmd_releases(&qmd).map(|r| r[2]),
+            Ok(Some(Action::Reduce {
+                va: 0x1_0000_2000,
+                payload: 0x1_0000_0007,
+                size: 8,
+                op: ReduceOp::Inc,
+                signed: false,
+                timestamp: true
+            }))
+        );
+        // A reduction format or a version nvsim does not know is refused.
+        qmd[11] |= 2 << 8;
         assert!(qmd_releases(&qmd).is_err());
-        qmd[11] &= !(1 << 4);
+        qmd[11] &= !(3 << 8);
         qmd[18] = 5 << 4;
         assert_eq!(qmd_releases(&qmd), Err(5));
     }

@@ -18,6 +18,7 @@ mod engine_cases;
 mod failslab;
 mod fuzz;
 mod gpu_workspace;
+mod launch_bench;
 mod meter_cases;
 mod nv_bench;
 mod nv_cases;

@@ -190,7 +190,8 @@ pub fn run() -> Result<(), String> {
         )?;
     }
     hop_in_parts()?;
-    noisy_neighbour()
+    noisy_neighbour()?;
+    crate::launch_bench::run()
 }
 
 /// `/sys/kernel/fakegpu/hop`: worker calls so far and the ns spent in each part of them.

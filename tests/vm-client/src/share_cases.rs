@@ -81,8 +81,12 @@ pub(crate) struct LaunchTime;
 
 impl LaunchTime {
     pub(crate) fn set() -> Result<Self, String> {
-        std::fs::write(LAUNCH_PARAM, LAUNCH_US.to_string())
-            .map_err(|e| format!("{LAUNCH_PARAM}: {e}"))?;
+        Self::set_us(LAUNCH_US)
+    }
+
+    /// Launches of `us` microseconds each.
+    pub(crate) fn set_us(us: u64) -> Result<Self, String> {
+        std::fs::write(LAUNCH_PARAM, us.to_string()).map_err(|e| format!("{LAUNCH_PARAM}: {e}"))?;
         Ok(LaunchTime)
     }
 }

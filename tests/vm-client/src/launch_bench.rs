@@ -1,0 +1,73 @@
+//! `fakegpu-vmtest bench`, compute launches: how many launches a second the GPU completes for
+//! busy tenants (raw GPFIFO clients keeping their rings full, `share_cases.rs`), directly on
+//! nvsim and through fakegpu in a cgroup whose compute limit the governor holds and whose GPU
+//! time it meters, with 1 and 4 tenants, rounds interleaved. A launch is a ring write and a
+//! doorbell, which never pass through fakegpu: what fakegpu adds is its governor's thread (a
+//! pass every millisecond while a GPU has limits, the driver's samples read every 0.5 s) and
+//! its controls, competing with the tenants and nvsim's engine for the CPUs. Two engines:
+//! launches of 0 us (the CPU is the bottleneck: nvsim's engine thread and the tenants) and of
+//! 100 us (the GPU is). Prints figures; asserts nothing.
+
+use crate::cgroup_util::TestCgroup;
+use crate::share_cases::{engine_time, spawn_tenant, wait_running, LaunchTime, Setup, Tenant};
+use std::time::{Duration, Instant};
+
+const ROUNDS: usize = 5;
+const WINDOW: Duration = Duration::from_secs(1);
+const CG: &str = "/fakegpu-bench-launch";
+
+pub fn run() -> Result<(), String> {
+    let cg = TestCgroup::create(CG)?;
+    // A cap of the whole GPU: the governor schedules the cgroup's groups (windows, controls,
+    // a pass every millisecond) without taking any time from them.
+    cg.set("compute.max", "gpu0 100000 100000")?;
+    for launch_us in [0, 100] {
+        let _launch = LaunchTime::set_us(launch_us)?;
+        for n in [1, 4] {
+            let (mut direct, mut through) = (Vec::new(), Vec::new());
+            for _ in 0..ROUNDS {
+                direct.push(rate(n, Setup::default())?);
+                through.push(rate(
+                    n,
+                    Setup {
+                        prefix: "FAKE_",
+                        cgroup: Some(CG),
+                        ..Setup::default()
+                    },
+                )?);
+            }
+            let (d, t) = (median(direct), median(through));
+            println!(
+                "BENCH compute launches of {launch_us} us, {n} busy tenant(s): direct {d:.0}/s, through fakegpu (compute.max held, GPU time metered) {t:.0}/s, ratio {:.3} (direct/through; {ROUNDS} rounds of {} s, medians; TCG, side by side)",
+                d / t.max(1.0),
+                WINDOW.as_secs()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Launches a second that `n` busy tenants set up as `setup` complete.
+fn rate(n: usize, setup: Setup) -> Result<f64, String> {
+    let tenants: Vec<Tenant> = (0..n)
+        .map(|_| spawn_tenant(setup))
+        .collect::<Result<_, _>>()?;
+    let refs: Vec<&Tenant> = tenants.iter().collect();
+    wait_running(&refs)?;
+    let count = || -> u64 {
+        let t = engine_time();
+        tenants
+            .iter()
+            .map(|x| t.get(&(x.pid as u32)).map_or(0, |e| e.1))
+            .sum()
+    };
+    let (before, start) = (count(), Instant::now());
+    std::thread::sleep(WINDOW);
+    let (after, secs) = (count(), start.elapsed().as_secs_f64());
+    Ok(after.saturating_sub(before) as f64 / secs)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}

@@ -53,6 +53,8 @@ pub(crate) struct Stall {
     pub(crate) left_ns: u64,
     /// For a launch: its QMD's releases, read when it was sent.
     pub(crate) releases: [Option<crate::nvsim_model::methods::Action>; 3],
+    /// For a launch: the QMD its completion schedules (a graph's next node), if any.
+    pub(crate) dependent: Option<u64>,
 }
 
 /// One channel.

@@ -19,7 +19,9 @@
 use crate::abi::nv_rm::class;
 use crate::channels::{now_ns, Channel, MemoryWindow, Runlists, Schedule, Stall, MAX_GPUS};
 use crate::gpu_mem::{Fault, GpuMem};
-use crate::nvsim_model::methods::{qmd_major_version, qmd_releases, Action, Engine, QMD_BYTES};
+use crate::nvsim_model::methods::{
+    qmd_dependent, qmd_major_version, qmd_releases, Action, Engine, MAX_QMD_CHAIN, QMD_BYTES,
+};
 use crate::nvsim_model::pushbuf::{
     extended_base, Dword, GpEntry, OPCODE_SET_PB_SEGMENT_EXTENDED_BASE,
 };
@@ -368,11 +370,11 @@ fn run_segment(
             if stall.left_ns > 0 {
                 return Stop::Stalled;
             }
-            for release in stall.releases.iter().flatten() {
-                if let Err(Fault(at)) = execute(mem, release) {
-                    trace_fault(ch, at);
-                    return Stop::Error("a fault on a GPU virtual address");
-                }
+            ch.stall = None;
+            match complete_launch(mem, ch, stall.releases, stall.dependent, stall.next_dword) {
+                Ok(true) => return Stop::Stalled,
+                Ok(false) => {}
+                Err(why) => return Stop::Error(why),
             }
         } else if !acquired(mem, &stall.acquire) {
             return Stop::Stalled;
@@ -436,31 +438,11 @@ fn run_segment(
                 // A launch reads its QMD at once (as the GPU does) and makes the QMD's
                 // releases when it completes: at once, or after `launch_us` of engine time.
                 if let Action::Launch { qmd } = action {
-                    let releases = match launch_releases(mem, qmd) {
-                        Ok(r) => r,
-                        Err(Fault(at)) => {
-                            trace_fault(ch, at);
-                            return Stop::Error("a fault on a GPU virtual address");
-                        }
-                    };
-                    let duration = launch_ns();
-                    if duration > 0 {
-                        // It waits for the engine (`run_engine`).
-                        ch.stall = Some(Stall {
-                            next_dword: dword + 1,
-                            acquire: action,
-                            left_ns: duration,
-                            releases,
-                        });
-                        return Stop::Stalled;
+                    match start_launch(mem, ch, qmd, dword + 1) {
+                        Ok(true) => return Stop::Stalled,
+                        Ok(false) => continue,
+                        Err(why) => return Stop::Error(why),
                     }
-                    for release in releases.iter().flatten() {
-                        if let Err(Fault(at)) = execute(mem, release) {
-                            trace_fault(ch, at);
-                            return Stop::Error("a fault on a GPU virtual address");
-                        }
-                    }
-                    continue;
                 }
                 match execute(mem, &action) {
                     Ok(true) => {}
@@ -470,6 +452,7 @@ fn run_segment(
                             acquire: action,
                             left_ns: 0,
                             releases: [None; 3],
+                            dependent: None,
                         });
                         return Stop::Stalled;
                     }
@@ -612,23 +595,111 @@ fn execute(mem: &GpuMem<'_>, action: &Action) -> Result<bool, Fault> {
     }
 }
 
-/// A compute launch runs no shader: it completes with its QMD's releases, read from the
-/// QMD at `qmd` when the launch is sent.
-fn launch_releases(mem: &GpuMem<'_>, qmd: u64) -> Result<[Option<Action>; 3], Fault> {
+/// Launches the QMD at `qmd` on `ch`, whose pushbuffer goes on at `next_dword` once the
+/// launch (and the chain of QMDs it schedules) completes: it waits for the engine if
+/// launches take time (`Ok(true)`: the channel is stalled), else it completes at once.
+fn start_launch(
+    mem: &GpuMem<'_>,
+    ch: &mut Channel,
+    qmd: u64,
+    next_dword: u32,
+) -> Result<bool, &'static str> {
+    let (releases, dependent) = read_launch(mem, ch, qmd)?;
+    let duration = launch_ns();
+    if duration > 0 {
+        // It waits for the engine (`run_engine`).
+        ch.stall = Some(Stall {
+            next_dword,
+            acquire: Action::Launch { qmd },
+            left_ns: duration,
+            releases,
+            dependent,
+        });
+        return Ok(true);
+    }
+    complete_launch(mem, ch, releases, dependent, next_dword)
+}
+
+/// Completes a launch: its releases, then the QMD its completion schedules, if any, as a
+/// launch of its own (a graph's nodes run one after another, each taking the engine's
+/// time); `Ok(true)` if that one now waits for the engine.
+fn complete_launch(
+    mem: &GpuMem<'_>,
+    ch: &mut Channel,
+    mut releases: [Option<Action>; 3],
+    mut dependent: Option<u64>,
+    next_dword: u32,
+) -> Result<bool, &'static str> {
+    for _ in 0..MAX_QMD_CHAIN {
+        for release in releases.iter().flatten() {
+            if let Err(Fault(at)) = execute(mem, release) {
+                trace_fault(ch, at);
+                return Err("a fault on a GPU virtual address");
+            }
+        }
+        let Some(qmd) = dependent.filter(|&q| !empty_qmd(mem, q)) else {
+            return Ok(false);
+        };
+        if launch_ns() > 0 {
+            return start_launch(mem, ch, qmd, next_dword);
+        }
+        (releases, dependent) = read_launch(mem, ch, qmd)?;
+    }
+    Err("a chain of dependent QMDs longer than nvsim runs")
+}
+
+/// Whether the QMD at `qmd` is an empty slot (no version: never written). libcuda links each
+/// launch's QMD to the next slot of its QMD ring before it writes that slot; nvsim takes a
+/// link to an empty slot as scheduling nothing (the GPU's handling of it is not documented).
+fn empty_qmd(mem: &GpuMem<'_>, qmd: u64) -> bool {
+    // The version is in dword 18.
+    let mut word = [0u8; 4];
+    let mut words = [0u32; 19];
+    if mem.read(qmd.wrapping_add(18 * 4), &mut word).is_err() {
+        return false;
+    }
+    words[18] = u32::from_le_bytes(word);
+    qmd_major_version(&words) == 0
+}
+
+/// What a launch of the QMD at `qmd` does when it completes: its releases and the QMD it
+/// schedules, read when it is sent (a QMD nvsim does not take is a fault at its address).
+fn read_launch(
+    mem: &GpuMem<'_>,
+    ch: &Channel,
+    qmd: u64,
+) -> Result<([Option<Action>; 3], Option<u64>), &'static str> {
+    launch_releases(mem, qmd).map_err(|Fault(at)| {
+        trace_fault(ch, at);
+        "a fault on a GPU virtual address"
+    })
+}
+
+/// A compute launch runs no shader: it completes with its QMD's releases and schedules its
+/// dependent QMD, both read from the QMD at `qmd` when the launch is sent.
+fn launch_releases(
+    mem: &GpuMem<'_>,
+    qmd: u64,
+) -> Result<([Option<Action>; 3], Option<u64>), Fault> {
     let mut bytes = [0u8; QMD_BYTES];
     mem.read(qmd, &mut bytes)?;
     let mut words = [0u32; QMD_BYTES / 4];
     for (w, c) in words.iter_mut().zip(bytes.chunks_exact(4)) {
         *w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
     }
+    let done = qmd_releases(&words)
+        .and_then(|r| Ok((r, qmd_dependent(&words)?)))
+        .map_err(|_| Fault(qmd));
     if trace::enabled() {
         pr_info!(
-            "trace: engine: QMD at {:#x}, major version {}\n",
+            "trace: engine: QMD at {:#x}, major version {}, dwords 10-16 {:x?}: {:?}\n",
             qmd,
-            qmd_major_version(&words)
+            qmd_major_version(&words),
+            words.get(10..17).unwrap_or_default(),
+            done
         );
     }
-    qmd_releases(&words).map_err(|_| Fault(qmd))
+    done
 }
 
 /// Says in trace mode where a channel faulted.

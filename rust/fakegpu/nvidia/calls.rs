@@ -4,7 +4,8 @@
 //! caller's context, made in the caller's worker in its own memory, made on fakegpu's private
 //! copy (the metered calls, limit refusals included, and the fd-carrying calls that need no
 //! caller memory), or refused before the driver by the filter. The fuzzer prints them, so
-//! that cheap refusals cannot pass for load.
+//! that cheap refusals cannot pass for load. Also the governor's own controls: how many, and
+//! the log line of one that failed.
 
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -113,6 +114,30 @@ pub(crate) fn governor_control(failed: bool, took_ns: u64) {
         GOVERNOR[1].fetch_add(1, Ordering::Relaxed);
     }
     GOVERNOR[2].fetch_max(took_ns, Ordering::Relaxed);
+}
+
+extern "C" {
+    fn fakegpu_governor_warn(
+        cmd: u32,
+        handle: u32,
+        client: u32,
+        tgid: u32,
+        errno: kernel::ffi::c_int,
+        status: u32,
+    );
+}
+
+/// Logs a control of the governor's thread that failed on object `(client, handle)`, made by
+/// process `tgid` (rate-limited: it is made again at a later pass).
+pub(crate) fn governor_failed(
+    cmd: u32,
+    (client, handle): (u32, u32),
+    tgid: u32,
+    errno: kernel::ffi::c_int,
+    status: u32,
+) {
+    // SAFETY: logs numbers (rate-limited in C).
+    unsafe { fakegpu_governor_warn(cmd, handle, client, tgid, errno, status) };
 }
 
 /// One line per route, `nvidia ROUTE COUNT`, then the unknown controls seen and the

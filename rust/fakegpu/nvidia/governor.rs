@@ -47,14 +47,6 @@ extern "C" {
     fn fakegpu_governor_stop();
     fn fakegpu_enforce_compute_param() -> kernel::ffi::c_int;
     fn fakegpu_ktime_ns() -> u64;
-    fn fakegpu_governor_warn(
-        cmd: u32,
-        handle: u32,
-        client: u32,
-        tgid: u32,
-        errno: kernel::ffi::c_int,
-        status: u32,
-    );
 }
 
 /// Most (capped cgroup, GPU) pairs whose windows are measured at once.
@@ -584,21 +576,8 @@ fn make(p: &Pending) -> bool {
         return true;
     }
     let errno = ret.map_or_else(|e| e.to_errno(), |r| r as kernel::ffi::c_int);
-    warn_failed(cmd, (p.client, p.handle), p.tgid, errno, status);
+    super::calls::governor_failed(cmd, (p.client, p.handle), p.tgid, errno, status);
     false
-}
-
-/// Logs a control of the governor's thread that failed on object `(client, handle)`, made by
-/// process `tgid` (rate-limited: it is made again at a later pass).
-pub(super) fn warn_failed(
-    cmd: u32,
-    (client, handle): (u32, u32),
-    tgid: u32,
-    errno: kernel::ffi::c_int,
-    status: u32,
-) {
-    // SAFETY: logs numbers (rate-limited in C).
-    unsafe { fakegpu_governor_warn(cmd, handle, client, tgid, errno, status) };
 }
 
 fn bytes(b: &[u8]) -> KVec<u8> {

@@ -175,7 +175,7 @@ unsafe fn read_ring(a: &Asker, size: usize, sample: usize) -> Option<[GrSample; 
     let status = read_pod::<Nvos54>(call.outer()).map_or(NV_ERR_GENERIC, |p| p.status);
     if !matches!(ret, Ok(0)) || status != NV_OK {
         let errno = ret.map_or_else(|e| e.to_errno(), |r| r as kernel::ffi::c_int);
-        super::governor::warn_failed(
+        super::calls::governor_failed(
             nv_gpumon::CMD,
             (a.client, a.subdevice),
             a.tgid,

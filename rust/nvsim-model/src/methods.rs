@@ -103,7 +103,8 @@ pub mod compute {
     pub const SET_REPORT_SEMAPHORE_D: u32 = 0x1b0c;
     /// `SEND_PCAS_A`: the QMD's GPU VA >> 8.
     pub const SEND_PCAS_A: u32 = 0x2b4;
-    /// `SEND_SIGNALING_PCAS2_B`: PCAS_ACTION 3:0 (INVALIDATE_COPY_SCHEDULE 3 launches).
+    /// `SEND_SIGNALING_PCAS2_B`: PCAS_ACTION 3:0 (SCHEDULE 2, INVALIDATE_COPY_SCHEDULE 3,
+    /// PREFETCH_SCHEDULE 9 and the like launch; INVALIDATE 1 and PREFETCH 8 do not).
     pub const SEND_SIGNALING_PCAS2_B: u32 = 0x2c0;
 }
 
@@ -628,11 +629,19 @@ impl MethodState {
     fn compute(&mut self, method: u32, data: u32) -> Result<Actions, MethodError> {
         match method {
             compute::SEND_PCAS_A => self.pcas_a = data,
-            compute::SEND_SIGNALING_PCAS2_B if data & 0xf != 0 => {
-                return Ok(one(Action::Launch {
-                    qmd: u64::from(self.pcas_a) << 8,
-                }))
-            }
+            compute::SEND_SIGNALING_PCAS2_B => match data & 0xf {
+                // NOP, INVALIDATE and PREFETCH touch only the GPU's QMD cache.
+                0 | 1 | 8 => {}
+                // SCHEDULE, and the variants that copy or prefetch first.
+                2 | 3 | 9 | 10 | 11 => {
+                    return Ok(one(Action::Launch {
+                        qmd: u64::from(self.pcas_a) << 8,
+                    }))
+                }
+                // INCREMENT_PUT and DECREMENT_DEPENDENCE work on QMD queues and dependence
+                // counters, which nvsim does not run.
+                _ => return Err(MethodError::BadLaunch(data)),
+            },
             compute::LINE_LENGTH_IN => self.i2m_line_length = data,
             compute::LINE_COUNT => self.i2m_line_count = data,
             compute::OFFSET_OUT_UPPER => {
@@ -799,6 +808,47 @@ pub fn qmd_releases(qmd: &[u32]) -> Result<[Option<Action>; 3], u32> {
         _ => return Err(version),
     }
     Ok(out)
+}
+
+/// Most dependent QMDs one launch schedules in a chain (nvsim's bound: a QMD may name
+/// itself).
+pub const MAX_QMD_CHAIN: usize = 4096;
+
+/// The QMD a QMD's completion schedules (`DEPENDENT_QMD0`, `clcbc0qmd.h`), if it names one:
+/// V04_00 has ENABLE at bit 368, ACTION 371:369 and the pointer (>> 8) at dword 14; V03_00
+/// ENABLE at bit 512, ACTION 515:513, the pointer at dword 15. Actions QMD_SCHEDULE (1) and
+/// QMD_INVALIDATE_COPY_SCHEDULE (3) schedule it (a CUDA graph's nodes are chained so).
+/// QMD_DECREMENT_DEPENDENCE (4) only lets a QMD that waits on this one start: nvsim runs a
+/// channel's launches one at a time in order, so the wait is over by the time that QMD's own
+/// launch comes, and nothing is scheduled. QMD_INCREMENT_PUT (0) works on QMD queues, which
+/// nvsim does not run, and a second dependent (DEPENDENT_QMD1, a fan-out) is not run either:
+/// both are refused (`Err` with the control word).
+pub fn qmd_dependent(qmd: &[u32]) -> Result<Option<u64>, u32> {
+    let word = |at: usize| qmd.get(at).copied().ok_or(0u32);
+    let (ctl, second, pointer) = match qmd_major_version(qmd) {
+        // Bits 368.. of dword 11: QMD0's 5 bits, then QMD1's.
+        4 => {
+            let w = word(11)?;
+            (w >> 16 & 0xf, w >> 21 & 1 != 0, word(14)?)
+        }
+        // Bits 512.. of dword 16, the same way.
+        3 => {
+            let w = word(16)?;
+            (w & 0xf, w >> 5 & 1 != 0, word(15)?)
+        }
+        v => return Err(v),
+    };
+    if second {
+        return Err(ctl);
+    }
+    if ctl & 1 == 0 {
+        return Ok(None);
+    }
+    match ctl >> 1 & 7 {
+        1 | 3 => Ok(Some(u64::from(pointer) << 8)),
+        4 => Ok(None),
+        _ => Err(ctl),
+    }
 }
 
 /// The QMD's major version (bits 583:580).
@@ -997,6 +1047,65 @@ mod tests {
         qmd[25] |= 3 << 24;
         assert!(qmd_releases(&qmd).is_err());
         assert!(qmd_releases(&qmd[..20]).is_err());
+    }
+
+    #[test]
+    fn dependent_qmds_chain_a_graph() {
+        // V04: a chain link (what libcuda writes for a graph's kernel nodes): DEPENDENT_QMD0
+        // enabled with QMD_SCHEDULE and prefetch, pointing at 0x2_0406_c800.
+        let mut qmd = [0u32; 64];
+        qmd[18] = 4 << 4;
+        qmd[11] = 0x0413_0000;
+        qmd[14] = 0x0204_06c8;
+        assert_eq!(qmd_dependent(&qmd), Ok(Some(0x2_0406_c800)));
+        // The chain's end names none.
+        qmd[11] = 0x0400_0000;
+        assert_eq!(qmd_dependent(&qmd), Ok(None));
+        // DECREMENT_DEPENDENCE (libcuda's link from one launch to the next) schedules
+        // nothing; INCREMENT_PUT, or a second dependent, is refused.
+        qmd[11] = 0x0019_0000;
+        assert_eq!(qmd_dependent(&qmd), Ok(None));
+        qmd[11] = 1 << 16;
+        assert!(qmd_dependent(&qmd).is_err());
+        qmd[11] = (1 | 1 << 1 | 1 << 5) << 16;
+        assert!(qmd_dependent(&qmd).is_err());
+        // V03: QMD0 at bit 512, its pointer at dword 15.
+        let mut v3 = [0u32; 64];
+        v3[18] = 3 << 4;
+        v3[16] = 1 | 1 << 1;
+        v3[15] = 0x1234;
+        assert_eq!(qmd_dependent(&v3), Ok(Some(0x12_3400)));
+        v3[18] = 5 << 4;
+        assert_eq!(qmd_dependent(&v3), Err(5));
+    }
+
+    #[test]
+    fn pcas_actions_that_schedule_launch() {
+        let mut s = MethodState::new();
+        run(&mut s, 1, &[(0, 0xcbc0), (compute::SEND_PCAS_A, 0x12_3456)]);
+        for action in [2, 3, 9, 10, 11] {
+            assert_eq!(
+                s.method(1, compute::SEND_SIGNALING_PCAS2_B, action, engines)
+                    .map(|a| a[0]),
+                Ok(Some(Action::Launch {
+                    qmd: 0x12_3456 << 8
+                })),
+                "{action}"
+            );
+        }
+        for action in [0, 1, 8] {
+            assert_eq!(
+                s.method(1, compute::SEND_SIGNALING_PCAS2_B, action, engines)
+                    .map(|a| a[0]),
+                Ok(None),
+                "{action}"
+            );
+        }
+        for action in [6, 7, 12] {
+            assert!(s
+                .method(1, compute::SEND_SIGNALING_PCAS2_B, action, engines)
+                .is_err());
+        }
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! 100 us (the GPU is). Prints figures; asserts nothing.
 
 use crate::cgroup_util::TestCgroup;
-use crate::share_cases::{engine_time, spawn_tenant, wait_running, LaunchTime, Setup, Tenant};
+use crate::share_cases::{shared_counters, spawn_tenant, LaunchTime, Setup, Tenant};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const ROUNDS: usize = 5;
@@ -21,12 +22,13 @@ pub fn run() -> Result<(), String> {
     // A cap of the whole GPU: the governor schedules the cgroup's groups (windows, controls,
     // a pass every millisecond) without taking any time from them.
     cg.set("compute.max", "gpu0 100000 100000")?;
+    let counts = shared_counters()?;
     for launch_us in [0, 100] {
         let _launch = LaunchTime::set_us(launch_us)?;
         for n in [1, 4] {
             let (mut direct, mut through) = (Vec::new(), Vec::new());
             for _ in 0..ROUNDS {
-                direct.push(rate(n, Setup::default())?);
+                direct.push(rate(n, Setup::default(), counts)?);
                 through.push(rate(
                     n,
                     Setup {
@@ -34,6 +36,7 @@ pub fn run() -> Result<(), String> {
                         cgroup: Some(CG),
                         ..Setup::default()
                     },
+                    counts,
                 )?);
             }
             let (d, t) = (median(direct), median(through));
@@ -47,23 +50,38 @@ pub fn run() -> Result<(), String> {
     Ok(())
 }
 
-/// Launches a second that `n` busy tenants set up as `setup` complete.
-fn rate(n: usize, setup: Setup) -> Result<f64, String> {
-    let tenants: Vec<Tenant> = (0..n)
-        .map(|_| spawn_tenant(setup))
+/// Launches a second that `n` busy tenants set up as `setup` complete, as they count them
+/// in `counts` (the bench kernel has no debugfs for nvsim's own count).
+fn rate(n: usize, setup: Setup, counts: &'static [AtomicU64]) -> Result<f64, String> {
+    let counts = counts.get(..n).ok_or("too many tenants")?;
+    for c in counts {
+        c.store(0, Ordering::Relaxed);
+    }
+    let _tenants: Vec<Tenant> = counts
+        .iter()
+        .map(|c| {
+            spawn_tenant(Setup {
+                launches: Some(c),
+                ..setup
+            })
+        })
         .collect::<Result<_, _>>()?;
-    let refs: Vec<&Tenant> = tenants.iter().collect();
-    wait_running(&refs)?;
-    let count = || -> u64 {
-        let t = engine_time();
-        tenants
+    let start = Instant::now();
+    while counts.iter().any(|c| c.load(Ordering::Relaxed) == 0) {
+        if start.elapsed() > Duration::from_secs(60) {
+            return Err("a tenant completed no launch in 60 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let total = || {
+        counts
             .iter()
-            .map(|x| t.get(&(x.pid as u32)).map_or(0, |e| e.1))
-            .sum()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum::<u64>()
     };
-    let (before, start) = (count(), Instant::now());
+    let (before, start) = (total(), Instant::now());
     std::thread::sleep(WINDOW);
-    let (after, secs) = (count(), start.elapsed().as_secs_f64());
+    let (after, secs) = (total(), start.elapsed().as_secs_f64());
     Ok(after.saturating_sub(before) as f64 / secs)
 }
 

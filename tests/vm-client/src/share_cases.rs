@@ -16,6 +16,7 @@ use nv_client::rm as nv_rm;
 use nvsim_model::methods::compute;
 use nvsim_model::pushbuf::header::inc;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 pub const ALL: &[Case] = &[
@@ -59,6 +60,10 @@ pub const ALL: &[Case] = &[
     (
         "nvsim_group_off_runlist_gets_nothing",
         nvsim_group_off_runlist_gets_nothing,
+    ),
+    (
+        "nvsim_util_samples_name_the_busy_process",
+        nvsim_util_samples_name_the_busy_process,
     ),
 ];
 
@@ -128,6 +133,30 @@ pub(crate) struct Setup {
     pub(crate) more_groups: usize,
     /// Its groups are on the runlist but it submits nothing.
     pub(crate) idle: bool,
+    /// Where it counts the launches the GPU consumed from its rings (GPGet's advance), in
+    /// memory shared with the parent ([`shared_counters`]): for kernels without debugfs.
+    pub(crate) launches: Option<&'static AtomicU64>,
+}
+
+/// Counters in memory shared with the tenants forked after they are made (512 of them).
+pub(crate) fn shared_counters() -> Result<&'static [AtomicU64], String> {
+    // SAFETY: a new anonymous shared mapping of one page, zeroed, never unmapped: it stays
+    // valid for the process's life, in the children forked after this too.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err("mmap of a shared page failed".into());
+    }
+    // SAFETY: the page is aligned, zeroed (valid AtomicU64s) and lives forever.
+    Ok(unsafe { std::slice::from_raw_parts(p as *const AtomicU64, 4096 / 8) })
 }
 
 /// Starts a busy tenant.
@@ -163,6 +192,7 @@ fn keep_busy(setup: Setup) -> Result<(), String> {
     let start = Instant::now();
     let mut off = setup.off_for;
     let mut slot = 0;
+    let mut gets = vec![0u32; spaces.len()];
     loop {
         if off.is_some_and(|d| start.elapsed() >= d) {
             for ws in &spaces {
@@ -170,7 +200,16 @@ fn keep_busy(setup: Setup) -> Result<(), String> {
             }
             off = None;
         }
-        for ws in spaces.iter().filter(|_| !setup.idle) {
+        for (ws, last) in spaces.iter().zip(gets.iter_mut()).filter(|_| !setup.idle) {
+            if let Some(count) = setup.launches {
+                // At most ENTRIES - 2 are queued, so the ring cannot lap between reads.
+                let get = ws.get32(USERD + GP_GET);
+                count.fetch_add(
+                    u64::from((get + ENTRIES - *last) % ENTRIES),
+                    Ordering::Relaxed,
+                );
+                *last = get;
+            }
             top_up(ws, &mut slot);
         }
         std::thread::sleep(Duration::from_millis(2));
@@ -383,6 +422,71 @@ fn nvsim_timeslices_weigh_shares() -> Result<(), String> {
     wait_running(&[&a, &b])?;
     let shares = measure(&[&a, &b]);
     check_shares("nvsim, timeslices 1:3", &shares, &[25.0, 75.0], 5.0)
+}
+
+/// nvsim's utilisation samples (PERF_GET_GPUMON_PERFMON_UTIL_SAMPLES_V2) as the RM's: with
+/// two busy processes at timeslices 1:3, the samples since they started are full (util
+/// 10000), ~139 ms apart, and name the process holding the engine at each instant, the
+/// heavier one about three times as often.
+fn nvsim_util_samples_name_the_busy_process() -> Result<(), String> {
+    use abi::nv_gpumon::{params_size, read_sample, sample_size, CMD, SAMPLE_COUNT};
+    let _launch = LaunchTime::set()?;
+    let a = spawn_tenant(Setup {
+        timeslice_us: Some(1000),
+        ..Setup::default()
+    })?;
+    let b = spawn_tenant(Setup {
+        timeslice_us: Some(3000),
+        ..Setup::default()
+    })?;
+    wait_running(&[&a, &b])?;
+    let ctl = crate::nv_cases::open("NV_CTL")?;
+    let _gpu = crate::nv_cases::open("NV_GPU0")?;
+    let client = crate::nv_cases::client_with_device(&ctl)?;
+    let ring = |params: &mut Vec<u8>| -> Result<Vec<abi::nv_gpumon::GrSample>, String> {
+        params.fill(0);
+        nv_rm::control(&ctl, client, 0x5d0, CMD, params)
+            .ok()
+            .map_err(|e| format!("UTIL_SAMPLES_V2: {e}"))?;
+        Ok((0..SAMPLE_COUNT)
+            .filter_map(|i| read_sample(params, sample_size(4), i))
+            .collect())
+    };
+    let mut params = vec![0u8; params_size(sample_size(4))];
+    let since = ring(&mut params)?
+        .iter()
+        .map(|s| s.timestamp_ns)
+        .max()
+        .unwrap_or(0);
+    std::thread::sleep(Duration::from_secs(4));
+    let mut new: Vec<_> = ring(&mut params)?
+        .into_iter()
+        .filter(|s| s.timestamp_ns > since)
+        .collect();
+    new.sort_by_key(|s| s.timestamp_ns);
+    let named = |t: &Tenant| new.iter().filter(|s| s.pid == t.pid as u32).count();
+    let (na, nb) = (named(&a), named(&b));
+    let full = new.iter().filter(|s| s.util == 10_000).count();
+    let gaps: Vec<u64> = new
+        .windows(2)
+        .map(|w| w[1].timestamp_ns - w[0].timestamp_ns)
+        .collect();
+    println!(
+        "FIGURE nvsim utilisation samples over 4 s: {} samples, {full} full; A (timeslice 1 ms) named {na}, B (3 ms) {nb}",
+        new.len()
+    );
+    ensure((24..=32).contains(&new.len()), || {
+        format!("{} samples in 4 s, not ~29", new.len())
+    })?;
+    ensure(gaps.iter().all(|&g| g == 10_000_000_000 / 72), || {
+        format!("samples are not 10 s / 72 apart: {gaps:?}")
+    })?;
+    ensure(full + 1 >= new.len() && na + nb + 1 >= new.len(), || {
+        format!("samples not full or naming neither busy process: {new:?}")
+    })?;
+    ensure(na > 0 && nb > na, || {
+        format!("A was named {na} times and B {nb}: B holds the engine 3 times as long")
+    })
 }
 
 /// A channel group taken off the runlist (GPFIFO_SCHEDULE, bEnable 0) gets no engine time

@@ -408,18 +408,23 @@ fn nvsim_busy_channels_share_equally() -> Result<(), String> {
     check_shares("nvsim, default timeslices", &shares, &[50.0, 50.0], 5.0)
 }
 
+/// Two busy tenants directly on nvsim, with timeslices of 1 and 3 ms, both running.
+fn tenants_at_timeslices_1_and_3_ms() -> Result<(Tenant, Tenant), String> {
+    let at = |us| {
+        spawn_tenant(Setup {
+            timeslice_us: Some(us),
+            ..Setup::default()
+        })
+    };
+    let (a, b) = (at(1000)?, at(3000)?);
+    wait_running(&[&a, &b])?;
+    Ok((a, b))
+}
+
 /// Timeslices of 1 and 3 ms give 25/75 between two busy tenants.
 fn nvsim_timeslices_weigh_shares() -> Result<(), String> {
     let _launch = LaunchTime::set()?;
-    let a = spawn_tenant(Setup {
-        timeslice_us: Some(1000),
-        ..Setup::default()
-    })?;
-    let b = spawn_tenant(Setup {
-        timeslice_us: Some(3000),
-        ..Setup::default()
-    })?;
-    wait_running(&[&a, &b])?;
+    let (a, b) = tenants_at_timeslices_1_and_3_ms()?;
     let shares = measure(&[&a, &b]);
     check_shares("nvsim, timeslices 1:3", &shares, &[25.0, 75.0], 5.0)
 }
@@ -431,15 +436,7 @@ fn nvsim_timeslices_weigh_shares() -> Result<(), String> {
 fn nvsim_util_samples_name_the_busy_process() -> Result<(), String> {
     use abi::nv_gpumon::{params_size, read_sample, sample_size, CMD, SAMPLE_COUNT};
     let _launch = LaunchTime::set()?;
-    let a = spawn_tenant(Setup {
-        timeslice_us: Some(1000),
-        ..Setup::default()
-    })?;
-    let b = spawn_tenant(Setup {
-        timeslice_us: Some(3000),
-        ..Setup::default()
-    })?;
-    wait_running(&[&a, &b])?;
+    let (a, b) = tenants_at_timeslices_1_and_3_ms()?;
     let ctl = crate::nv_cases::open("NV_CTL")?;
     let _gpu = crate::nv_cases::open("NV_GPU0")?;
     let client = crate::nv_cases::client_with_device(&ctl)?;

@@ -142,7 +142,7 @@ const RUNTIME_DEFAULTS: [(Kind, Option<u32>, Option<u32>, &str); 10] = [
 /// The device rules the runtime enforced: config.json's, then the runtime's defaults and
 /// the nodes config.json's `linux.devices` lists (runtimes allow both).
 fn runtime_rules(bundle: &Bundle) -> Result<Vec<Rule>, String> {
-    let mut rules = rules_from_config(&bundle.config)?;
+    let mut rules = rules_from_config(bundle.device_rules.as_ref())?;
     let allow = |kind, major, minor, access: &str| Rule {
         allow: true,
         kind,

@@ -1,8 +1,14 @@
-//! What an OCI hook is given: the container's state on stdin and its bundle's config.json.
-//! Read as loose JSON, so odd or newer runtimes (crun's extra fields, old Docker's
-//! `bundlePath`) do not stop the hook.
+//! What an OCI hook is given: the container's state on stdin and its bundle's config.json,
+//! read into typed documents of the parts the hook uses. Unknown fields are ignored, so odd
+//! or newer runtimes (crun's extra fields, old Docker's `bundlePath`) do not stop the hook.
+//!
+//! Not through the `oci-spec` crate: its `Spec` refuses a whole config.json over any enum
+//! value it does not know (0.8 fails on an unknown capability name, namespace type or device
+//! type), so a runtime newer than the crate would fail every container start over fields
+//! fakegpu never reads. The device rules (`linux.resources.devices`) are checked entry by
+//! entry by `device_cgroup::rules`, with messages naming the bad one.
 
-use serde_json::Value;
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -22,8 +28,6 @@ pub struct State {
 /// The parts of config.json the hook uses.
 #[derive(Clone, Debug)]
 pub struct Bundle {
-    /// The whole config.json.
-    pub config: Value,
     /// The root filesystem (config.json's `root.path`, made absolute against the bundle).
     pub rootfs: PathBuf,
     /// `process.env`.
@@ -32,42 +36,79 @@ pub struct Bundle {
     pub annotations: BTreeMap<String, String>,
     /// `linux.devices`: (path in the container, major, minor) of character devices.
     pub devices: Vec<(String, u32, u32)>,
+    /// `linux.resources.devices`, as written (checked by `device_cgroup::rules`).
+    pub device_rules: Option<serde_json::Value>,
 }
 
-fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
-    v.and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                .collect()
-        })
-        .unwrap_or_default()
+/// The state document (runtime-spec `state.json`).
+#[derive(Deserialize)]
+struct StateDoc {
+    id: Option<String>,
+    pid: Option<i64>,
+    bundle: Option<String>,
+    /// Old Docker's name for `bundle`.
+    #[serde(rename = "bundlePath")]
+    bundle_path: Option<String>,
+    annotations: Option<BTreeMap<String, String>>,
+}
+
+/// config.json (runtime-spec `config.json`): the parts the hook reads.
+#[derive(Deserialize)]
+struct ConfigDoc {
+    root: Option<RootDoc>,
+    process: Option<ProcessDoc>,
+    annotations: Option<BTreeMap<String, String>>,
+    linux: Option<LinuxDoc>,
+}
+
+#[derive(Deserialize)]
+struct RootDoc {
+    path: String,
+}
+
+#[derive(Deserialize)]
+struct ProcessDoc {
+    env: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct LinuxDoc {
+    devices: Option<Vec<DeviceDoc>>,
+    resources: Option<ResourcesDoc>,
+}
+
+/// A device node the runtime makes.
+#[derive(Deserialize)]
+struct DeviceDoc {
+    path: String,
+    #[serde(rename = "type")]
+    kind: String,
+    major: Option<i64>,
+    minor: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct ResourcesDoc {
+    devices: Option<serde_json::Value>,
 }
 
 /// Parses the state JSON.
 pub fn parse_state(text: &str) -> Result<State, String> {
-    let v: Value =
+    let doc: StateDoc =
         serde_json::from_str(text).map_err(|e| format!("the container state on stdin: {e}"))?;
-    let id = v
-        .get("id")
-        .and_then(Value::as_str)
-        .ok_or("the container state on stdin has no id")?
-        .to_string();
-    let bundle = v
-        .get("bundle")
-        .or_else(|| v.get("bundlePath"))
-        .and_then(Value::as_str)
+    let id = doc.id.ok_or("the container state on stdin has no id")?;
+    let bundle = doc
+        .bundle
+        .or(doc.bundle_path)
         .ok_or("the container state on stdin has no bundle")?;
-    let pid = v
-        .get("pid")
-        .and_then(Value::as_i64)
-        .and_then(|p| i32::try_from(p).ok())
-        .filter(|&p| p > 0);
     Ok(State {
         id,
-        pid,
+        pid: doc
+            .pid
+            .and_then(|p| i32::try_from(p).ok())
+            .filter(|&p| p > 0),
         bundle: PathBuf::from(bundle),
-        annotations: string_map(v.get("annotations")),
+        annotations: doc.annotations.unwrap_or_default(),
     })
 }
 
@@ -80,43 +121,28 @@ pub fn read_bundle(bundle: &Path) -> Result<Bundle, String> {
 
 /// Parses config.json's text for the bundle at `bundle`.
 pub fn parse_bundle(bundle: &Path, text: &str) -> Result<Bundle, String> {
-    let config: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let root = config
-        .pointer("/root/path")
-        .and_then(Value::as_str)
-        .ok_or("no root.path")?;
-    let env = config
-        .pointer("/process/env")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|e| e.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    let devices = config
-        .pointer("/linux/devices")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter(|d| d.get("type").and_then(Value::as_str) == Some("c"))
-                .filter_map(|d| {
-                    let num = |k: &str| d.get(k)?.as_u64().and_then(|n| u32::try_from(n).ok());
-                    Some((
-                        d.get("path")?.as_str()?.to_string(),
-                        num("major")?,
-                        num("minor")?,
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let doc: ConfigDoc = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let root = doc.root.ok_or("no root.path")?.path;
+    let (devices, device_rules) = match doc.linux {
+        Some(l) => (
+            l.devices.unwrap_or_default(),
+            l.resources.and_then(|r| r.devices),
+        ),
+        None => (Vec::new(), None),
+    };
     Ok(Bundle {
         rootfs: bundle.join(root),
-        env,
-        annotations: string_map(config.get("annotations")),
-        devices,
-        config,
+        env: doc.process.and_then(|p| p.env).unwrap_or_default(),
+        annotations: doc.annotations.unwrap_or_default(),
+        devices: devices
+            .into_iter()
+            .filter(|d| d.kind == "c")
+            .filter_map(|d| {
+                let num = |n: Option<i64>| n.and_then(|n| u32::try_from(n).ok());
+                Some((d.path, num(d.major)?, num(d.minor)?))
+            })
+            .collect(),
+        device_rules,
     })
 }
 
@@ -162,6 +188,12 @@ mod tests {
         assert_eq!((old.pid, old.bundle), (None, PathBuf::from("/b")));
         assert!(parse_state(r#"{"pid":1}"#).is_err());
         assert!(parse_state("not json").is_err());
+        // Fields the hook does not read, of any shape, are ignored.
+        let crun = parse_state(
+            r#"{"id":"c3","bundle":"/b","pid":7,"status":"created","x-crun":{"a":[1,2]}}"#,
+        )
+        .unwrap();
+        assert_eq!((crun.id.as_str(), crun.pid), ("c3", Some(7)));
     }
 
     #[test]
@@ -180,6 +212,29 @@ mod tests {
         assert_eq!(b.devices, vec![("/dev/nvidia0".to_string(), 240, 0)]);
         let abs = parse_bundle(Path::new("/b"), r#"{"root":{"path":"/r"}}"#).unwrap();
         assert_eq!(abs.rootfs, PathBuf::from("/r"));
+        assert!(abs.device_rules.is_none());
+        // What a newer runtime may write in fields the hook does not read (a capability or
+        // namespace no crate knows yet) is no error; nulls read as absent.
+        let newer = parse_bundle(
+            Path::new("/b"),
+            r#"{"ociVersion":"9.9","root":{"path":"r"},"process":{"env":null,
+                "capabilities":{"bounding":["CAP_FROM_THE_FUTURE"]}},
+                "linux":{"namespaces":[{"type":"futurens"}],"devices":null,
+                         "resources":{"devices":[{"allow":false,"access":"rwm"}]}}}"#,
+        )
+        .unwrap();
+        assert!(newer.env.is_empty() && newer.devices.is_empty());
+        assert_eq!(
+            newer.device_rules,
+            Some(serde_json::json!([{"allow": false, "access": "rwm"}]))
+        );
+        // A field the hook reads, of the wrong type, is an error.
+        assert!(parse_bundle(
+            Path::new("/b"),
+            r#"{"root":{"path":"r"},"process":{"env":"A=1"}}"#
+        )
+        .is_err());
+        assert!(parse_bundle(Path::new("/b"), r#"{"process":{}}"#).is_err());
     }
 
     #[test]

@@ -123,18 +123,14 @@ pub(super) fn validate(rules: &[Rule]) -> Result<(), String> {
     Ok(())
 }
 
-/// The rules of config.json's `linux.resources.devices` (absent: none). A malformed rule is
-/// an error naming it.
+/// The rules of config.json's `linux.resources.devices`, `devices` (absent: none). A
+/// malformed rule is an error naming it.
 ///
 /// Each entry: `allow` (bool, required), `type` (`a`, `c` or `b`; absent or null: `a`),
 /// `major` and `minor` (absent, null or -1: any; else 0..=u32::MAX), `access` (letters of
 /// `rwm`; absent or null: `rwm`; stored in `rwm` order).
-pub fn rules_from_config(config: &serde_json::Value) -> Result<Vec<Rule>, String> {
+pub fn rules_from_config(devices: Option<&serde_json::Value>) -> Result<Vec<Rule>, String> {
     const WHERE: &str = "config.json linux.resources.devices";
-    let devices = config
-        .get("linux")
-        .and_then(|l| l.get("resources"))
-        .and_then(|r| r.get("devices"));
     let entries = match devices {
         None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
         Some(serde_json::Value::Array(entries)) => entries,
@@ -285,7 +281,7 @@ mod tests {
             {"allow": true, "type": "b", "major": null},
             {"allow": false, "type": "a", "major": 4294967295_u64, "minor": 0, "access": ""},
         ]}}});
-        let rules = rules_from_config(&config).unwrap();
+        let rules = rules_from_config(config.pointer("/linux/resources/devices")).unwrap();
         assert_eq!(
             rules,
             [
@@ -307,16 +303,16 @@ mod tests {
             serde_json::json!({"linux": {"resources": {}}}),
             serde_json::json!({"linux": {"resources": {"devices": null}}}),
         ] {
-            assert_eq!(rules_from_config(&absent).unwrap(), []);
+            assert_eq!(
+                rules_from_config(absent.pointer("/linux/resources/devices")).unwrap(),
+                []
+            );
         }
     }
 
     #[test]
     fn config_errors() {
-        let err = |devices: serde_json::Value| {
-            rules_from_config(&serde_json::json!({"linux": {"resources": {"devices": devices}}}))
-                .unwrap_err()
-        };
+        let err = |devices: serde_json::Value| rules_from_config(Some(&devices)).unwrap_err();
         let ok = serde_json::json!({"allow": true});
         assert!(err(serde_json::json!({})).contains("expected an array"));
         for (bad, what) in [

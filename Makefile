@@ -42,7 +42,7 @@ test: lint cargo-test conformance vm-test
 
 cargo-test: deps
 	@echo "[cargo] unit and property tests of the userspace crates and the no_std crates"
-	@cargo test --quiet --locked --workspace
+	@cargo test --quiet --locked --workspace --all-features
 
 conformance: deps
 	@scripts/nvidia-conformance.sh
@@ -72,7 +72,7 @@ vm-shell:
 lint: deps
 	@echo "[lint] rustfmt, clippy, and the modules' import graphs (tests/layering)"
 	cargo fmt --check
-	cargo clippy --quiet --locked --workspace --all-targets -- -D warnings
+	cargo clippy --quiet --locked --workspace --all-targets --all-features -- -D warnings
 	rustfmt --check --edition 2021 rust/fakegpu/fakegpu_main.rs rust/nvsim/nvsim_main.rs
 	cargo run --quiet --locked -p fakegpu-layering -- rust/nvsim/nvsim_main.rs
 	cargo run --quiet --locked -p fakegpu-layering -- rust/fakegpu/fakegpu_main.rs --core rust/fakegpu/proxy

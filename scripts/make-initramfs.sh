@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packs the guest's initramfs: busybox, runc, tests/vm's scripts, the modules, the test clients
 # and the fakegpu helper.
-#   make-initramfs.sh MODULES_DIR BIN_DIR OUT.cpio.gz   (BIN_DIR holds fakegpu-vmtest, nv-client, fakegpu)
+#   make-initramfs.sh MODULES_DIR BIN_DIR OUT.cpio.gz   (BIN_DIR holds fakegpu-vmtest, nv-client, fakegpu, fakegpu-exporter)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 FAKEGPU_STEP=initramfs
@@ -21,7 +21,7 @@ cp "$busybox" "$stage/bin/busybox"
 cp "$FAKEGPU_ROOT/tests/vm/init" "$stage/init"
 cp "$FAKEGPU_ROOT"/tests/vm/*.sh "$stage/fakegpu/"
 cp "$modules"/*.ko "$stage/fakegpu/"
-cp "$bins/fakegpu-vmtest" "$bins/nv-client" "$bins/fakegpu" "$stage/fakegpu/bin/"
+cp "$bins/fakegpu-vmtest" "$bins/nv-client" "$bins/fakegpu" "$bins/fakegpu-exporter" "$stage/fakegpu/bin/"
 # Copies the shared libraries the dynamic executables $@ load to the same paths in the guest.
 copy_libs() {
   local lib

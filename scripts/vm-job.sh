@@ -41,7 +41,7 @@ phase modules "$FAKEGPU_ROOT/scripts/build-modules.sh" "$kdir" "$FAKEGPU_BUILD/m
 build_clients() {
   say "building the test clients and the helper (static)"
   (cd "$FAKEGPU_ROOT" && RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --quiet --release --locked --target x86_64-unknown-linux-gnu -p fakegpu-vmtest -p nv-client -p fakegpu)
+    cargo build --quiet --release --locked --target x86_64-unknown-linux-gnu -p fakegpu-vmtest -p nv-client -p fakegpu --features fakegpu/exporter)
 }
 phase test-clients build_clients
 bins=$FAKEGPU_ROOT/target/x86_64-unknown-linux-gnu/release

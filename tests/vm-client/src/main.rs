@@ -15,6 +15,7 @@ mod cgroup_cases;
 mod cgroup_util;
 mod drm;
 mod engine_cases;
+mod exporter_cases;
 mod failslab;
 mod fuzz;
 mod gpu_workspace;
@@ -137,6 +138,7 @@ fn all_cases() -> impl Iterator<Item = &'static Case> {
         .chain(cgroup_cases::ALL)
         .chain(visibility_cases::ALL)
         .chain(meter_cases::ALL)
+        .chain(exporter_cases::ALL)
         .chain(capability_cases::ALL)
         .chain(tenant_cases::ALL)
         .chain(fuzz::ALL)

@@ -110,11 +110,11 @@ impl Session {
     }
 
     /// RM_ALLOC of `size` bytes of video memory as `handle`: the RM status.
-    fn alloc(&self, handle: u32, size: u64) -> u32 {
+    pub(crate) fn alloc(&self, handle: u32, size: u64) -> u32 {
         rm::alloc_memory(&self.ctl, self.client, DEVICE, handle, VIDMEM, size).status()
     }
 
-    fn free(&self, handle: u32) -> Result<(), String> {
+    pub(crate) fn free(&self, handle: u32) -> Result<(), String> {
         rm::free(&self.ctl, self.client, DEVICE, handle)
             .ok()
             .map_err(|e| format!("free {handle:#x}: {e}"))

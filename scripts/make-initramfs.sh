@@ -61,6 +61,11 @@ if [ -n "${FAKEGPU_NVIDIA_USERSPACE_550:-}" ]; then
   LD_LIBRARY_PATH=$FAKEGPU_NVIDIA_USERSPACE_550/lib copy_libs "$nv"/usr/bin/* "$nv"/usr/lib/x86_64-linux-gnu/*.so.1
   basename "$FAKEGPU_NVIDIA_USERSPACE_550" | sed 's/^nvidia-userspace-//' >"$nv/version"
 fi
+# Prometheus (scripts/fetch-prometheus.sh), which scrapes fakegpu-exporter in its case.
+if [ -n "${FAKEGPU_PROMETHEUS:-}" ]; then
+  cp "$FAKEGPU_PROMETHEUS/bin/prometheus" "$stage/fakegpu/bin/"
+  copy_libs "$stage/fakegpu/bin/prometheus"
+fi
 # Debugging aids from the host (FAKEGPU_VM_EXTRA="strace gdb"), with their libraries.
 for tool in ${FAKEGPU_VM_EXTRA:-}; do
   path=$(command -v "$tool") || die "FAKEGPU_VM_EXTRA: $tool not found"

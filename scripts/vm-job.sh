@@ -64,6 +64,16 @@ nvidia_userspace() {
 }
 phase nvidia-userspace nvidia_userspace
 
+# Prometheus 3, which scrapes fakegpu-exporter in the exporter case (skipped loudly if it
+# cannot be fetched, a failure with FAKEGPU_REQUIRE_NVIDIA=1).
+prometheus() {
+  FAKEGPU_PROMETHEUS=
+  export FAKEGPU_PROMETHEUS
+  [ "$mode" = test ] || return 0
+  FAKEGPU_PROMETHEUS=$("$FAKEGPU_ROOT/scripts/fetch-prometheus.sh") || return 1
+}
+phase prometheus prometheus
+
 initrd=$FAKEGPU_BUILD/initramfs-$flavour.cpio.gz
 phase initramfs "$FAKEGPU_ROOT/scripts/make-initramfs.sh" "$FAKEGPU_BUILD/modules-$flavour" "$bins" "$initrd"
 

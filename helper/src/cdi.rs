@@ -3,8 +3,9 @@
 //!
 //! The runtime creates each node at NVIDIA's path with the fake node's major:minor and
 //! allows it in the container's device cgroup. The spec's hooks then run the helper:
-//! `hook createRuntime --cdi` writes the limits for the GPUs the container got, and
-//! `hook poststop` removes the entry afterwards.
+//! `hook createRuntime --cdi` writes the limits for the GPUs the container got and binds
+//! fakegpu's `fakegpu-nodes` nodes over the runtime's (NVIDIA's numbers in `stat`, which
+//! NVML and libcuda check), and `hook poststop` removes the entry afterwards.
 
 use crate::host_gpus::HostGpu;
 use serde_json::{json, Value};

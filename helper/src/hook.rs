@@ -326,22 +326,24 @@ fn create(state: &State, opts: &Options) -> Result<(), String> {
     )?;
     let (cgroup, v1_devices) = oci::cgroup_of(pid)?;
     let rules = device_rules(&bundle, &chosen, &nodes)?;
-    let mut work = Work::default();
-    if !opts.cdi {
-        // From fakegpu's nodes filesystem: the same nodes, but `stat` shows NVIDIA's numbers,
-        // which NVML and libcuda require.
-        work.nodes_fs = Some(NODES_FS.into());
-        for n in &chosen {
-            if let Some(path) = n.nv_path() {
-                let name = Path::new(&n.path)
-                    .file_name()
-                    .ok_or_else(|| format!("fakegpu node {} has no file name", n.path))?;
-                work.binds.push(Bind {
-                    source: Path::new(NODES_FS).join(name),
-                    target: path,
-                    create: true,
-                });
-            }
+    // From fakegpu's nodes filesystem: the same nodes, but `stat` shows NVIDIA's numbers,
+    // which NVML and libcuda require. With CDI they go over the nodes the runtime made from
+    // the spec (fakegpu's numbers, which the runtime's device rules allow: a nodes-filesystem
+    // node is checked as the fake node it opens).
+    let mut work = Work {
+        nodes_fs: Some(NODES_FS.into()),
+        ..Work::default()
+    };
+    for n in &chosen {
+        if let Some(path) = n.nv_path() {
+            let name = Path::new(&n.path)
+                .file_name()
+                .ok_or_else(|| format!("fakegpu node {} has no file name", n.path))?;
+            work.binds.push(Bind {
+                source: Path::new(NODES_FS).join(name),
+                target: path,
+                create: true,
+            });
         }
     }
     let params = params_file(opts.dry_run)?;

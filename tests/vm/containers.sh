@@ -136,8 +136,9 @@ case_container_operator_caps() {
 
 # Through CDI: the runtime makes the nodes and their device rules from `fakegpu cdi
 # generate`'s spec (here written into config.json as a CDI-aware runtime would), and the
-# spec's hook, `createRuntime --cdi`, only writes the limits, for the GPU the container got.
-case_container_cdi_limits_only() {
+# spec's hook, `createRuntime --cdi`, writes the limits for the GPU the container got and
+# binds the nodes filesystem's nodes over the runtime's.
+case_container_cdi_route() {
   write_config
   $HELPER cdi generate > /tmp/fakegpu-cdi.json || fail "cdi generate failed" || return 1
   grep -q '"createRuntime"' /tmp/fakegpu-cdi.json && grep -q '"--cdi"' /tmp/fakegpu-cdi.json ||
@@ -154,7 +155,9 @@ case_container_cdi_limits_only() {
       'stat -c \"node %t:%T\" /dev/nvidia1; nv-client --gpu /dev/nvidia1 startup'
   run_ctr viacdi > /tmp/viacdi.out 2>&1
   cat /tmp/viacdi.out
-  grep -q "node $(printf '%x' "$fake"):1" /tmp/viacdi.out || fail "the runtime did not make fakegpu's node" || return 1
+  # The runtime made fakegpu's node; the hook bound the nodes filesystem's over it, which
+  # shows NVIDIA's numbers (195 is c3), as NVML and libcuda require.
+  grep -q "node c3:1" /tmp/viacdi.out || fail "/dev/nvidia1 does not show NVIDIA's 195:1" || return 1
   grep -q '"gpus":1.*"ok":true' /tmp/viacdi.out || fail "the container cannot use exactly its one GPU" || return 1
   grep -q '"fb_total_mib":96' /tmp/viacdi.out || fail "the hook did not write the 96 MiB limit for GPU 1" || return 1
   nothing_left

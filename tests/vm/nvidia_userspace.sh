@@ -181,6 +181,35 @@ nv_container() {
   run_ctr "$1"
 }
 
+# nvidia-smi and libcuda in a container set up the CDI way: the nodes (fakegpu's numbers)
+# and device rules a CDI engine writes into config.json from `fakegpu cdi generate`'s spec
+# for GPU 0, and the spec's `createRuntime --cdi` hook, which binds the nodes filesystem's
+# nodes over the runtime's. NVML and libcuda see NVIDIA's numbers and the 1 GiB quota.
+nvidia_smi_in_cdi_container() {
+  setup || return 1
+  lsmod | grep -q fakegpu || load_fakegpu || return 1
+  . /fakegpu/container_lib.sh
+  printf 'requests-from = ["annotations"]\nmax-memory = "4G"\n' > $CONFIG
+  fake=$(awk '$1 == "/dev/fakegpu0" {split($2, d, ":"); print d[1]}' /sys/kernel/fakegpu/devices)
+  uvm=$(awk '$1 == "/dev/fakegpu-uvm" {split($2, d, ":"); print d[1]}' /sys/kernel/fakegpu/devices)
+  node() { echo "{\"path\": \"$1\", \"type\": \"c\", \"major\": $2, \"minor\": $3, \"fileMode\": 438},"; }
+  rule() { echo "{\"allow\": true, \"type\": \"c\", \"major\": $1, \"minor\": $2, \"access\": \"rw\"},"; }
+  DEVICES="$(node /dev/nvidia0 "$fake" 0) $(node /dev/nvidiactl "$fake" 255) $(node /dev/nvidia-uvm "$uvm" 0)" \
+  DEVICE_RULES="$(rule "$fake" 0) $(rule "$fake" 255) $(rule "$uvm" 0)" \
+  HOOK_STAGE=createRuntime HOOK_ARGS=', "--cdi"' MOUNTS=$NV_MOUNTS \
+    bundle cdismi '"fakegpu.io/memory.max":"1G"' "$NV_ENV" \
+      'stat -c \"node %n %t:%T\" /dev/nvidia0 /dev/nvidiactl; /usr/bin/nvidia-smi --query-gpu=name,memory.total --format=csv,noheader; echo smi=$?; /usr/bin/cuda_probe work; echo cuda=$?'
+  run_ctr cdismi > /tmp/cdismi 2>&1
+  cat /tmp/cdismi
+  grep -q 'node /dev/nvidia0 c3:0' /tmp/cdismi && grep -q 'node /dev/nvidiactl c3:ff' /tmp/cdismi ||
+    fail "the CDI container's nodes do not show NVIDIA's numbers" || return 1
+  grep -q 'smi=0' /tmp/cdismi && grep -q ', 1024 MiB' /tmp/cdismi ||
+    fail "nvidia-smi in the CDI container does not see one GPU of 1024 MiB" || return 1
+  grep -q 'cuda=0' /tmp/cdismi || fail "libcuda failed in the CDI container" || return 1
+  ! grep -q /containers/ /proc/mounts || fail "mounts left: $(grep /containers/ /proc/mounts)" || return 1
+  ! grep -q /fakegpu-ctr/ /sys/kernel/fakegpu/cgroups/control || fail "the container's entry was left" || return 1
+}
+
 # nvidia-smi and libcuda in a container given GPU 0 with a 2 GiB limit, through fakegpu's
 # nodes. The hook binds them from fakegpu's nodes filesystem, so `stat` shows NVIDIA's
 # numbers (195:255, 195:0), which NVML and libcuda require, while opens and the device

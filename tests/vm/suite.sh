@@ -54,14 +54,14 @@ run_case nv_client_scenarios_through_fakegpu sh /fakegpu/cases.sh nv_client_scen
 run_case killed_client_frees_everything_through_fakegpu sh /fakegpu/cases.sh killed_client_frees_everything_through_fakegpu
 # Containers (runc) with the fakegpu helper as their OCI hook.
 for c in containers_with_quotas container_gpu_and_device_cgroup container_operator_caps \
-    container_cdi_limits_only quota_commands container_bad_input_aborts; do
+    container_cdi_route quota_commands container_bad_input_aborts; do
   run_case "$c" sh /fakegpu/containers.sh "$c"
 done
 # NVIDIA's own userspace (when it could be fetched).
 if [ -d /nvidia ]; then
   for c in nvidia_smi_list nvidia_smi_query nvidia_smi_memory_report nvidia_smi_compute_apps \
       cuda_driver_api cuda_driver_api_blocking_sync nvidia_smi_setters \
-      nvidia_userspace_in_container nvidia_smi_setters_in_container; do
+      nvidia_userspace_in_container nvidia_smi_in_cdi_container nvidia_smi_setters_in_container; do
     run_case "$c" sh /fakegpu/nvidia_userspace.sh "$c"
   done
   # libcuda's launches under a compute cap, each way of launching: cuLaunchKernel, CUDA

@@ -692,10 +692,9 @@ fn launch_releases(
         .map_err(|_| Fault(qmd));
     if trace::enabled() {
         pr_info!(
-            "trace: engine: QMD at {:#x}, major version {}, dwords 10-16 {:x?}: {:?}\n",
+            "trace: engine: QMD at {:#x}, major version {}: {:?}\n",
             qmd,
             qmd_major_version(&words),
-            words.get(10..17).unwrap_or_default(),
             done
         );
     }

@@ -66,12 +66,18 @@ pub(crate) unsafe fn meter(nv: &Nv, marks: &mut Marks, now: u64) -> Result {
         let Some(ring) = (unsafe { read_ring(&asker, size, sample) }) else {
             continue;
         };
+        // Per process named: a handful, however many samples name each.
         let mut credits = [(0u32, 0u64); SAMPLE_COUNT];
         let mut n = 0;
         marks.newest[g] = credit_samples(&ring, marks.newest[g], |pid, ns| {
-            if let Some(slot) = credits.get_mut(n) {
-                *slot = (pid, ns);
-                n += 1;
+            match credits.iter_mut().take(n).find(|c| c.0 == pid) {
+                Some(c) => c.1 = c.1.saturating_add(ns),
+                None => {
+                    if let Some(slot) = credits.get_mut(n) {
+                        *slot = (pid, ns);
+                        n += 1;
+                    }
+                }
             }
         });
         // Each worker's process (under the workers' lock, not the mirror's).

@@ -18,10 +18,10 @@ const EXPORTER: &str = "/fakegpu/bin/fakegpu-exporter";
 const LISTEN: &str = "127.0.0.1:9835";
 const MIB: u64 = 1 << 20;
 
-/// The exporter, killed on drop.
-struct Exporter(Child);
+/// A child process (the exporter, Prometheus), killed on drop.
+struct KilledOnDrop(Child);
 
-impl Drop for Exporter {
+impl Drop for KilledOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -58,7 +58,7 @@ fn series(body: &str, name_and_labels: &str) -> Option<f64> {
 }
 
 /// Prometheus, scraping the exporter every second; killed on drop.
-fn start_prometheus() -> Result<Exporter, String> {
+fn start_prometheus() -> Result<KilledOnDrop, String> {
     std::fs::create_dir_all(PROMETHEUS_DIR).map_err(|e| e.to_string())?;
     let config = format!("{PROMETHEUS_DIR}/prometheus.yml");
     std::fs::write(
@@ -76,7 +76,7 @@ fn start_prometheus() -> Result<Exporter, String> {
         .stderr(std::process::Stdio::null())
         .spawn()
         .map_err(|e| format!("{PROMETHEUS}: {e}"))?;
-    Ok(Exporter(child))
+    Ok(KilledOnDrop(child))
 }
 
 /// The value Prometheus's query API answers for `query` (an instant vector of one series),
@@ -101,7 +101,7 @@ fn prometheus_value(query: &str) -> Result<Option<f64>, String> {
 }
 
 fn exporter_serves_live_memory() -> Result<(), String> {
-    let _exporter = Exporter(
+    let _exporter = KilledOnDrop(
         Command::new(EXPORTER)
             .args(["--listen", LISTEN])
             .spawn()

@@ -9,7 +9,7 @@
 //! 100 us (the GPU is). Prints figures; asserts nothing.
 
 use crate::cgroup_util::TestCgroup;
-use crate::share_cases::{shared_counters, spawn_tenant, LaunchTime, Setup, Tenant};
+use crate::share_cases::{median, shared_counters, spawn_tenant, LaunchTime, Setup, Tenant};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -39,7 +39,7 @@ pub fn run() -> Result<(), String> {
                     counts,
                 )?);
             }
-            let (d, t) = (median(direct), median(through));
+            let (d, t) = (median(&direct), median(&through));
             println!(
                 "BENCH compute launches of {launch_us} us, {n} busy tenant(s): direct {d:.0}/s, through fakegpu (compute.max held, GPU time metered) {t:.0}/s, ratio {:.3} (direct/through; {ROUNDS} rounds of {} s, medians; TCG, side by side)",
                 d / t.max(1.0),
@@ -83,9 +83,4 @@ fn rate(n: usize, setup: Setup, counts: &'static [AtomicU64]) -> Result<f64, Str
     std::thread::sleep(WINDOW);
     let (after, secs) = (total(), start.elapsed().as_secs_f64());
     Ok(after.saturating_sub(before) as f64 / secs)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
 }

@@ -35,6 +35,8 @@ pub struct GpuUsage {
     pub gpu_time_usec: u64,
     /// Its share of the GPU over the last 10 s window, per mille (`null`: none yet).
     pub gpu_share_permille: Option<u32>,
+    /// GPFIFO entries the engine consumed from the cgroup's channels (NVIDIA submissions).
+    pub gpu_submissions: u64,
 }
 
 /// One entry.
@@ -97,6 +99,7 @@ pub fn collect(fg: &Fakegpu) -> Result<Vec<EntryStatus>, String> {
                 throttled_usec: stat.get(&gpu).map_or(0, |s| s.throttled_usec),
                 gpu_time_usec: stat.get(&gpu).map_or(0, |s| s.gpu_time_usec),
                 gpu_share_permille: stat.get(&gpu).and_then(|s| s.share_permille),
+                gpu_submissions: stat.get(&gpu).map_or(0, |s| s.submissions),
             })
             .collect();
         all.push(EntryStatus {
@@ -136,6 +139,7 @@ struct ComputeStat {
     gpu_time_usec: u64,
     share_permille: Option<u32>,
     throttled_usec: u64,
+    submissions: u64,
 }
 
 /// `compute.stat`'s `gpuN key=value ...` lines (`gpu_share_pct` is `-` before the first
@@ -150,6 +154,7 @@ fn compute_stat(text: &str) -> BTreeMap<u32, ComputeStat> {
                 match key {
                     "gpu_time_usec" => stat.gpu_time_usec = value.parse().ok()?,
                     "throttled_usec" => stat.throttled_usec = value.parse().ok()?,
+                    "submissions" => stat.submissions = value.parse().ok()?,
                     "gpu_share_pct" => {
                         stat.share_permille = value.split_once('.').and_then(|(i, d)| {
                             Some(i.parse::<u32>().ok()? * 10 + d.parse::<u32>().ok()?)
@@ -163,8 +168,8 @@ fn compute_stat(text: &str) -> BTreeMap<u32, ComputeStat> {
         .collect()
 }
 
-/// A compute cell: `30% w100, busy 27.5%, throttled 1.2 s` (`busy -` before the first
-/// window).
+/// A compute cell: `30% w100, busy 27.5%, 1200 submitted, throttled 1.2 s` (`busy -`
+/// before the first window).
 fn compute_cell(u: &GpuUsage) -> String {
     let cap = u
         .compute_max_percent
@@ -173,8 +178,9 @@ fn compute_cell(u: &GpuUsage) -> String {
         .gpu_share_permille
         .map_or("-".into(), |p| format!("{}.{}%", p / 10, p % 10));
     format!(
-        "{cap} w{}, busy {busy}, throttled {:.1} s",
+        "{cap} w{}, busy {busy}, {} submitted, throttled {:.1} s",
         u.compute_weight,
+        u.gpu_submissions,
         u.throttled_usec as f64 / 1e6
     )
 }
@@ -271,6 +277,7 @@ mod tests {
                     throttled_usec: 1_500_000,
                     gpu_time_usec: 9_000_000,
                     gpu_share_permille: Some(275),
+                    gpu_submissions: 1200,
                 },
                 GpuUsage {
                     gpu: 1,
@@ -285,6 +292,7 @@ mod tests {
                     throttled_usec: 0,
                     gpu_time_usec: 0,
                     gpu_share_permille: None,
+                    gpu_submissions: 0,
                 },
             ],
             pinned: 0,
@@ -312,7 +320,7 @@ mod tests {
                 "1.0 GiB",
                 "1",
                 "2 / max",
-                "30% w100, busy 27.5%, throttled 1.5 s"
+                "30% w100, busy 27.5%, 1200 submitted, throttled 1.5 s"
             ],
             "{t}"
         );
@@ -321,18 +329,19 @@ mod tests {
     #[test]
     fn compute_stat_lines_are_read_by_key() {
         let s = compute_stat(
-            "gpu0 gpu_time_usec=12 gpu_share_pct=27.5 throttled_usec=3\ngpu1 gpu_time_usec=0 gpu_share_pct=- throttled_usec=0\n",
+            "gpu0 gpu_time_usec=12 gpu_share_pct=27.5 throttled_usec=3 submissions=40\ngpu1 gpu_time_usec=0 gpu_share_pct=- throttled_usec=0 submissions=0\n",
         );
         assert_eq!(
             s.get(&0),
             Some(&ComputeStat {
                 gpu_time_usec: 12,
                 share_permille: Some(275),
-                throttled_usec: 3
+                throttled_usec: 3,
+                submissions: 40
             })
         );
         assert_eq!(s.get(&1).and_then(|x| x.share_permille), None);
-        // A module before GPU time: throttled time alone.
+        // A module before GPU time and submissions: throttled time alone.
         assert_eq!(
             compute_stat("gpu0 throttled_usec=7\n")[&0].throttled_usec,
             7

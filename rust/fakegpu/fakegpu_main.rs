@@ -59,6 +59,7 @@ pub mod policy {
     pub mod nv_proxy;
     pub mod nv_visibility;
     pub mod rate;
+    pub mod submissions;
 }
 
 mod drm;

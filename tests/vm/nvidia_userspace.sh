@@ -480,6 +480,13 @@ cuda_compute_share() {
   echo "FIGURE compute share, libcuda $kind, A capped 30%: A $median % of GPU 0 (windows$shares)"
   awk -v m="$median" 'BEGIN { exit !(m > 5 && m <= 35) }' ||
     fail "$kind: A got $median % of the GPU under a 30% cap" || return 1
+  # libcuda's channels are counted too: fakegpu mapped their USERD and read GPGet.
+  for g in a b; do
+    n=$(sed -n 's/^gpu0 .*submissions=\([0-9]*\).*/\1/p' \
+      /sys/kernel/fakegpu/cgroups/$(stat -c %i /sys/fs/cgroup/share-$g)/compute.stat)
+    echo "FIGURE submissions, libcuda $kind, $g: $n GPFIFO entries"
+    [ "${n:-0}" -gt 0 ] || fail "$kind: no submissions counted for $g" || return 1
+  done
   ! dmesg | grep -q 'in error' || fail "a channel went into error: $(dmesg | grep 'in error' | head -1)"
 }
 

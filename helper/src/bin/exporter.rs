@@ -90,6 +90,11 @@ fn scrape() -> Result<String, String> {
         "compute_throttled_seconds",
         "Time fakegpu held the cgroup's channel groups off the GPU",
     );
+    let gpu_submissions = counter(
+        &mut registry,
+        "gpu_submissions",
+        "GPFIFO entries the GPU consumed from the cgroup's channels, from their GPGet",
+    );
     let pinned = gauge(
         &mut registry,
         "pinned_memory_bytes",
@@ -128,6 +133,9 @@ fn scrape() -> Result<String, String> {
             throttled
                 .get_or_create(&l)
                 .inc_by(u.throttled_usec as f64 / 1e6);
+            gpu_submissions
+                .get_or_create(&l)
+                .inc_by(u.gpu_submissions as f64);
         }
     }
     let mut text = String::new();
@@ -205,7 +213,7 @@ mod tests {
             ("compute.weight", "gpu0 100\n"),
             (
                 "compute.stat",
-                "gpu0 gpu_time_usec=1500000 gpu_share_pct=27.5 throttled_usec=250000\n",
+                "gpu0 gpu_time_usec=1500000 gpu_share_pct=27.5 throttled_usec=250000 submissions=640\n",
             ),
             ("gpus", "all\n"),
             ("pinned.current", "4096\n"),
@@ -232,6 +240,7 @@ mod tests {
             r#"fakegpu_channels{cgroup="/team-a",gpu="0"} 2"#,
             r#"fakegpu_gpu_time_seconds_total{cgroup="/team-a",gpu="0"} 1.5"#,
             r#"fakegpu_compute_throttled_seconds_total{cgroup="/team-a",gpu="0"} 0.25"#,
+            r#"fakegpu_gpu_submissions_total{cgroup="/team-a",gpu="0"} 640.0"#,
             r#"fakegpu_pinned_memory_bytes{cgroup="/team-a"} 4096"#,
             r#"fakegpu_drm_submissions_total{cgroup="/team-a"} 12.0"#,
         ] {

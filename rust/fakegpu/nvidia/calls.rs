@@ -5,7 +5,7 @@
 //! copy (the metered calls, limit refusals included, and the fd-carrying calls that need no
 //! caller memory), or refused before the driver by the filter. The fuzzer prints them, so
 //! that cheap refusals cannot pass for load. Also the governor's own controls: how many, and
-//! the log line of one that failed.
+//! the log line of one that failed; and the channels' USERD mappings that count submissions.
 
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -116,6 +116,24 @@ pub(crate) fn governor_control(failed: bool, took_ns: u64) {
     GOVERNOR[2].fetch_max(took_ns, Ordering::Relaxed);
 }
 
+/// Channels' USERD mappings for submissions (`submissions.rs`): made, unmapped, failed.
+static USERD: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
+
+/// A channel's USERD was mapped for its submissions.
+pub(crate) fn userd_mapped() {
+    USERD[0].fetch_add(1, Ordering::Relaxed);
+}
+
+/// `n` USERD mappings of channels that are gone were unmapped.
+pub(crate) fn userd_unmapped(n: usize) {
+    USERD[1].fetch_add(n as u64, Ordering::Relaxed);
+}
+
+/// A channel's USERD could not be mapped: its submissions are not counted.
+pub(crate) fn userd_failed() {
+    USERD[2].fetch_add(1, Ordering::Relaxed);
+}
+
 extern "C" {
     fn fakegpu_governor_warn(
         cmd: u32,
@@ -156,5 +174,12 @@ pub(crate) fn write(out: &mut impl Write) -> core::fmt::Result {
         GOVERNOR[0].load(Ordering::Relaxed),
         GOVERNOR[1].load(Ordering::Relaxed),
         GOVERNOR[2].load(Ordering::Relaxed) / 1000
+    )?;
+    writeln!(
+        out,
+        "nvidia userd_maps {} unmapped {} failed {}",
+        USERD[0].load(Ordering::Relaxed),
+        USERD[1].load(Ordering::Relaxed),
+        USERD[2].load(Ordering::Relaxed)
     )
 }

@@ -18,7 +18,7 @@
 //! | `processes` | `own`: GPU process lists show the cgroup's processes; `all`: every process | the same |
 //! | `compute.max` | per GPU: `gpuN QUOTA PERIOD` in us, `max` for no cap | `gpuN QUOTA [PERIOD] ...` or `QUOTA [PERIOD]` |
 //! | `compute.weight` | per GPU: `gpuN WEIGHT` (100 if none is written) | `gpuN WEIGHT ...` or `WEIGHT` (1-10000) |
-//! | `compute.stat` | per GPU: `gpuN gpu_time_usec=N gpu_share_pct=P throttled_usec=N`: the GPU time of the cgroup's work (and its descendants'), from the driver's utilisation samples; its share of the GPU over the last 10 s window (`-` before the first); the time fakegpu held its channel groups off the GPU | - |
+//! | `compute.stat` | per GPU: `gpuN gpu_time_usec=N gpu_share_pct=P throttled_usec=N submissions=N`: the GPU time of the cgroup's work (and its descendants'), from the driver's utilisation samples; its share of the GPU over the last 10 s window (`-` before the first); the time fakegpu held its channel groups off the GPU; the GPFIFO entries the engine consumed from its channels, from their GPGet | - |
 
 use crate::abi::nv_frontend::NvIoctlCardInfo;
 use crate::policy::cgroup_entry::EntryState;
@@ -170,8 +170,9 @@ fn show_compute(
                 }
                 writeln!(
                     out,
-                    " throttled_usec={}",
-                    at(&c.throttled_ns).unwrap_or(0) / 1000
+                    " throttled_usec={} submissions={}",
+                    at(&c.throttled_ns).unwrap_or(0) / 1000,
+                    at(&c.submissions).unwrap_or(0)
                 )?
             }
         }

@@ -17,8 +17,9 @@
 //! applies, fakegpu hands each group back as the tenant left it.
 //!
 //! What the governor measures: the time each cgroup's groups spent off the runlist because
-//! of fakegpu (`compute.stat`'s `throttled_usec`), and, from the driver's own samples, the
-//! GPU time of each cgroup's work (`gpu_time.rs`).
+//! of fakegpu (`compute.stat`'s `throttled_usec`); from the driver's own samples, the GPU
+//! time of each cgroup's work (`gpu_time.rs`); and from the channels' GPGet, the GPFIFO
+//! entries the engine consumed (`submissions.rs`).
 
 use super::meter::key;
 use super::units::{Unit, UnitKind};
@@ -52,8 +53,10 @@ extern "C" {
 /// Most (capped cgroup, GPU) pairs whose windows are measured at once.
 const MAX_MEASURED: usize = 256;
 
-/// Sleep between passes while a GPU has limits, and while none has, in us.
+/// Sleep between passes while a GPU has limits, while none has but channels' submissions
+/// are counted (`submissions::READ_EVERY_NS`), and otherwise, in us.
 const BUSY_TICK_US: c_uint = 1000;
+const READ_TICK_US: c_uint = (crate::policy::submissions::READ_EVERY_NS / 1000) as c_uint;
 const IDLE_TICK_US: c_uint = 20_000;
 
 /// The governor's own clock per GPU (only its thread touches it).
@@ -68,6 +71,8 @@ pub(crate) struct Clock {
     lateness: KVec<Lateness>,
     /// How far the driver's utilisation samples have been read (`gpu_time.rs`).
     samples: super::gpu_time::Marks,
+    /// When the channels' GPGet was last read (`submissions.rs`).
+    submissions: super::submissions::Marks,
 }
 
 /// How much longer than its window a capped cgroup (`entry`) was on a GPU's runlist: the
@@ -94,6 +99,7 @@ impl Clock {
             last_ns: 0,
             lateness: KVec::new(),
             samples: super::gpu_time::Marks::default(),
+            submissions: super::submissions::Marks::default(),
         }
     }
 }
@@ -209,14 +215,15 @@ extern "C" fn fakegpu_governor_tick() -> c_uint {
         return IDLE_TICK_US;
     };
     match pass(&nv, clock) {
-        Ok(true) => BUSY_TICK_US,
+        Ok((true, _)) => BUSY_TICK_US,
+        Ok((false, true)) => READ_TICK_US,
         _ => IDLE_TICK_US,
     }
 }
 
 /// Plans each GPU, decides each unit, and makes the controls that change something;
-/// whether any GPU has limits.
-fn pass(nv: &Nv, clock_lock: &Mutex<Clock>) -> Result<bool> {
+/// whether any GPU has limits, and whether any channel's submissions are counted.
+fn pass(nv: &Nv, clock_lock: &Mutex<Clock>) -> Result<(bool, bool)> {
     let mut clock = clock_lock.lock();
     let now = now_ns();
     let elapsed = if clock.last_ns == 0 {
@@ -405,7 +412,13 @@ fn pass(nv: &Nv, clock_lock: &Mutex<Clock>) -> Result<bool> {
     // A read that fails (no memory) is made again at the next one; the schedule goes on.
     let _ = unsafe { super::gpu_time::meter(nv, &mut marks, now_ns()) };
     clock_lock.lock().samples = marks;
-    Ok(any_governed)
+    // Submissions, from the channels' GPGet (read every 10 ms).
+    let mut marks = clock_lock.lock().submissions;
+    // SAFETY: this is the governor's thread (`fakegpu_governor_tick`).
+    // A read that fails (no memory) is made again at the next one.
+    let watching = unsafe { super::submissions::meter(nv, &mut marks, now_ns()) };
+    clock_lock.lock().submissions = marks;
+    Ok((any_governed, watching.unwrap_or(true)))
 }
 
 /// Notes that a group of capped cgroup `entry` on `gpu`, whose windows are `len` ns, went on

@@ -92,21 +92,12 @@ pub(crate) unsafe fn meter(nv: &Nv, marks: &mut Marks, now: u64) -> Result {
                 .values()
                 .find(|u| u.gpu == g && u.tgid == tgid)
                 .and_then(|u| u.charge);
-            let chain: KVec<u64> = match charge.and_then(|c| acc.charge_chain(c)) {
-                Some(ids) => {
-                    let mut v = KVec::with_capacity(ids.len(), GFP_KERNEL)?;
-                    v.extend_from_slice(ids, GFP_KERNEL)?;
-                    v
-                }
-                None => continue,
-            };
-            for id in chain {
-                if let Some(e) = acc.entries.get_mut(&id) {
-                    let c = &mut e.state.compute;
-                    c.gpu_time_ns[g] = c.gpu_time_ns[g].saturating_add(ns);
-                    c.window_ns[g] = c.window_ns[g].saturating_add(ns);
-                }
-            }
+            let Some(charge) = charge else { continue };
+            acc.for_each_entry_charged(charge, |e| {
+                let c = &mut e.state.compute;
+                c.gpu_time_ns[g] = c.gpu_time_ns[g].saturating_add(ns);
+                c.window_ns[g] = c.window_ns[g].saturating_add(ns);
+            });
         }
     }
     let length = now.saturating_sub(marks.window_ns);

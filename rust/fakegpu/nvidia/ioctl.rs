@@ -244,9 +244,13 @@ fn metered(
                 Visibility::All
             };
             calls::count(calls::Route::Private);
-            Some(super::meter::rm_alloc(
-                fake, ioctl, cmd, ptr, size, gpu_files, visible, nv,
-            ))
+            let (ret, channel) =
+                super::meter::rm_alloc(fake, ioctl, cmd, ptr, size, gpu_files, visible, nv);
+            // A channel made: its submissions are counted from now on.
+            if let Some(c) = channel {
+                super::submissions::watch(nv, c.client, c.handle, &c.params);
+            }
+            Some(ret)
         }
         // Memory in a dma-buf outlives its RM_FREE, and so would escape its charge.
         fe::EXPORT_TO_DMABUF_FD if size == size_of::<NvIoctlExportToDmaBufFd>() => {

@@ -19,6 +19,7 @@
 
 use super::fd_translation::caller_gpu_files;
 use super::units::{Unit, UnitKind};
+use super::userd::Userd;
 use super::Nv;
 use crate::abi::nv_rm::{class, vid_heap, Nvos00, Nvos02WithFd, Nvos21, Nvos55, Nvos64};
 use crate::abi::nv_status::*;
@@ -81,6 +82,11 @@ pub(crate) struct Mirror {
     /// A subdevice of each device that has one, by the device's [`key`]: where the governor
     /// reads the GPU's utilisation samples, on a tenant's own objects.
     subdevices: RBTree<u64, u32>,
+    /// The channels whose GPGet the governor reads, by [`key`] (`submissions.rs`).
+    pub(crate) userds: RBTree<u64, Userd>,
+    /// Their mappings once the channel is gone, by scratch address, for the governor to
+    /// unmap (moved from `userds` without allocating).
+    pub(crate) stale_userds: RBTree<u64, Userd>,
 }
 
 impl Mirror {
@@ -93,7 +99,16 @@ impl Mirror {
             units: RBTree::new(),
             governed: [false; ledger::MAX_GPUS],
             subdevices: RBTree::new(),
+            userds: RBTree::new(),
+            stale_userds: RBTree::new(),
         }
+    }
+}
+
+impl Mirror {
+    /// Stops counting the submissions of `channel` (its [`key`]), if they were.
+    pub(crate) fn unwatch(&mut self, channel: u64) {
+        super::userd::unwatch(&mut self.userds, &mut self.stale_userds, channel);
     }
 }
 
@@ -109,12 +124,12 @@ impl Nv {
 }
 
 impl Locked<'_> {
-    /// The GPU slot of the device `handle` of `client` is, or is below.
-    fn gpu_of(&self, client: u32, mut handle: u32) -> Option<usize> {
+    /// The device object `handle` of `client` is, or is below.
+    pub(crate) fn device_of(&self, client: u32, mut handle: u32) -> Option<u32> {
         for _ in 0..64 {
             let obj = self.records.objs.get(&key(client, handle))?;
-            if let Some(gpu) = obj.gpu {
-                return Some(gpu);
+            if obj.gpu.is_some() {
+                return Some(handle);
             }
             if obj.parent == handle || obj.parent == 0 {
                 return None;
@@ -122,6 +137,22 @@ impl Locked<'_> {
             handle = obj.parent;
         }
         None
+    }
+
+    /// The GPU slot of the device `handle` of `client` is, or is below.
+    pub(crate) fn gpu_of(&self, client: u32, handle: u32) -> Option<usize> {
+        let device = self.device_of(client, handle)?;
+        self.records.objs.get(&key(client, device))?.gpu
+    }
+
+    /// The recorded parent of `handle` of `client`.
+    pub(crate) fn parent_of(&self, client: u32, handle: u32) -> Option<u32> {
+        Some(self.records.objs.get(&key(client, handle))?.parent)
+    }
+
+    /// The charge `handle` of `client` holds, if it is recorded with one.
+    pub(crate) fn charge_of(&self, client_handle: u64) -> Option<u64> {
+        self.records.objs.get(&client_handle)?.charge
     }
 
     /// Records a new object (replacing a stale record of the same handle).
@@ -164,6 +195,7 @@ impl Locked<'_> {
     /// Removes one object's record (and its unit) and releases its charge.
     fn forget(&mut self, client: u32, handle: u32) {
         self.records.units.remove(&key(client, handle));
+        self.records.unwatch(key(client, handle));
         let Some(obj) = self.records.objs.remove(&key(client, handle)) else {
             return;
         };
@@ -322,7 +354,7 @@ impl Locked<'_> {
     }
 
     /// Whether an RM_FREE of `handle` of `client` frees something fakegpu tracks.
-    fn tracks(&self, client: u32, handle: u32) -> bool {
+    pub(crate) fn tracks(&self, client: u32, handle: u32) -> bool {
         self.records.objs.get(&key(client, handle)).is_some()
     }
 
@@ -431,8 +463,18 @@ struct AllocLayout {
     rights: Option<usize>,
 }
 
+/// A GPFIFO channel an RM_ALLOC made and fakegpu recorded: its handles and the allocation
+/// parameters the driver took (fakegpu's copy), for what follows channels
+/// (`submissions.rs`).
+pub(crate) struct MadeChannel {
+    pub(crate) client: u32,
+    pub(crate) handle: u32,
+    pub(crate) params: KVec<u8>,
+}
+
 /// RM_ALLOC (NVOS21 or NVOS64, by `size`), made on the private copy and metered (an OS
-/// descriptor's in the caller's address space, see [`rm_alloc_memory`]).
+/// descriptor's in the caller's address space, see [`rm_alloc_memory`]); and the channel it
+/// made, if it made one.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn rm_alloc(
     fake: &FakeFile,
@@ -443,6 +485,29 @@ pub(crate) fn rm_alloc(
     gpu_files: bool,
     visible: Visibility,
     nv: &Nv,
+) -> (Result<c_long>, Option<MadeChannel>) {
+    let mut made_channel = None;
+    let ret = alloc_on_copy(
+        fake,
+        ioctl,
+        cmd,
+        ptr,
+        (size, gpu_files, visible),
+        nv,
+        &mut made_channel,
+    );
+    (ret, made_channel)
+}
+
+/// [`rm_alloc`], which sets `made_channel` when it made a channel.
+fn alloc_on_copy(
+    fake: &FakeFile,
+    ioctl: IoctlFn,
+    cmd: c_uint,
+    ptr: usize,
+    (size, gpu_files, visible): (usize, bool, Visibility),
+    nv: &Nv,
+    made_channel: &mut Option<MadeChannel>,
 ) -> Result<c_long> {
     let layout = if size == size_of::<Nvos64>() {
         AllocLayout {
@@ -541,7 +606,7 @@ pub(crate) fn rm_alloc(
         took,
         answer_trusted: !sealed,
     };
-    settle(fake, ioctl, ptr, &call, ret, made, nv, |acc| match what {
+    let answer = settle(fake, ioctl, ptr, &call, ret, made, nv, |acc| match what {
         Allocation::Client => {
             let owner = fake.real.as_ptr() as usize;
             let mut r = acc.record(handle, handle, handle, None, None);
@@ -603,7 +668,19 @@ pub(crate) fn rm_alloc(
             acc.note_subdevice(client, handle, parent)
         }
         _ => acc.record(client, handle, parent, None, pending.map(|(id, _)| id)),
-    })
+    });
+    if what == Allocation::Channel && matches!(answer, Ok(0)) && nv.lock().tracks(client, handle) {
+        let mut params = KVec::new();
+        let copy = call.block(params_at).unwrap_or(&[]);
+        if params.extend_from_slice(copy, GFP_KERNEL).is_ok() {
+            *made_channel = Some(MadeChannel {
+                client,
+                handle,
+                params,
+            });
+        }
+    }
+    answer
 }
 
 /// An allocation the driver has just been asked to make, as [`settle`] needs it.

@@ -7,7 +7,9 @@
 //! Layers, lowest first: `calls` (how many calls took each route), `discovery` (the driver's
 //! majors and GPUs at load), `nodes_fs` (the `fakegpu-nodes` filesystem), `fd_translation`
 //! (calls made in the caller's worker, fds rewritten), `units` (the channel groups compute
-//! limits apply to), `meter` (the mirror of RM objects and their charges), `governor`
+//! limits apply to), `userd` (the channels whose submissions are counted), `meter` (the
+//! mirror of RM objects and their charges), `submissions` (GPFIFO entries consumed, read
+//! from each channel's USERD), `governor`
 //! (compute limits: the runlist and timeslices of each GPU's channel groups), `visibility`
 //! (the GPU-enumerating calls for a limited cgroup), `processes` (the driver's process
 //! lists, translated to the caller's cgroup and pid namespace), `ioctl` (decoding, filter,
@@ -25,7 +27,9 @@ mod ioctl;
 mod meter;
 pub(crate) mod nodes_fs;
 mod processes;
+mod submissions;
 mod units;
+mod userd;
 mod visibility;
 
 use crate::abi::nv_family::{DriverFamily, R535};

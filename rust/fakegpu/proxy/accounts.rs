@@ -154,6 +154,19 @@ impl Accounts {
         self.charges.get(&id).map(|c| &c.entries[..])
     }
 
+    /// Calls `f` with each entry charge `id` went to (see [`Accounts::charge_chain`]): for
+    /// counts that follow the work of a charge's holder (GPU time, submissions).
+    pub(crate) fn for_each_entry_charged(&mut self, id: u64, mut f: impl FnMut(&mut Entry)) {
+        let Some(c) = self.charges.get(&id) else {
+            return;
+        };
+        for e in c.entries.iter() {
+            if let Some(entry) = self.entries.get_mut(e) {
+                f(entry);
+            }
+        }
+    }
+
     /// Adds one holder to charge `id`.
     pub(crate) fn hold_charge(&mut self, id: u64) {
         if let Some(c) = self.charges.get_mut(&id) {

@@ -301,3 +301,27 @@ pub(crate) fn reap_exited() {
     // task left, so no call of that process is under way.
     unsafe { fakegpu_workers_reap_exited() };
 }
+
+extern "C" {
+    fn fakegpu_scratch_map(file: *mut c_void, len: usize) -> kernel::ffi::c_long;
+    fn fakegpu_scratch_unmap(addr: usize, len: usize) -> c_int;
+}
+
+/// Maps `len` bytes of `file` from its start, read-only and shared, into fakegpu's scratch
+/// mm; the address. Fails (EINVAL) unless the calling thread runs with that mm: a job of
+/// [`run_private`] in [`PrivateSpace::Scratch`], or of [`run_in_scratch`].
+pub(crate) fn map_in_scratch(file: &RealFile, len: usize) -> Result<usize> {
+    // SAFETY: `file` is referenced; the mapping takes its own reference. The shim checks
+    // that the mm is the scratch mm, which no user process can reach.
+    let ret = unsafe { fakegpu_scratch_map(file.as_ptr().cast(), len) };
+    if ret < 0 {
+        return Err(Error::from_errno(ret as c_int));
+    }
+    Ok(ret as usize)
+}
+
+/// Unmaps what [`map_in_scratch`] mapped at `addr`, `len` bytes, on the same terms.
+pub(crate) fn unmap_in_scratch(addr: usize, len: usize) -> Result {
+    // SAFETY: the shim only acts on the scratch mm, where only fakegpu maps anything.
+    kernel::error::to_result(unsafe { fakegpu_scratch_unmap(addr, len) })
+}

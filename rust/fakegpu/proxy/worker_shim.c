@@ -127,6 +127,8 @@ int fakegpu_worker_run_sealed(struct fakegpu_worker *w,
 int fakegpu_run_in_scratch(const struct cred *cred, void (*fn)(void *, unsigned long, void *),
 			   void *ctx);
 const struct cred *fakegpu_cred_get_current(void);
+long fakegpu_scratch_map(struct file *file, unsigned long len);
+int fakegpu_scratch_unmap(unsigned long addr, unsigned long len);
 void fakegpu_cred_put(const struct cred *cred);
 size_t fakegpu_format_hop(char *buf, size_t len);
 void fakegpu_workers_destroy(void);
@@ -490,6 +492,27 @@ int fakegpu_run_in_scratch(const struct cred *cred, void (*fn)(void *, unsigned 
 	kthread_unuse_mm(scratch_mm);
 	mmput(scratch_mm);
 	return 0;
+}
+
+/*
+ * Maps @len bytes of @file from its start, read-only and shared, into fakegpu's scratch mm;
+ * the address, or a negative errno. Only from a job that runs with that mm (a worker's
+ * private call, or fakegpu_run_in_scratch), which is what vm_mmap maps into.
+ */
+long fakegpu_scratch_map(struct file *file, unsigned long len)
+{
+	if (!scratch_mm || current->mm != scratch_mm)
+		return -EINVAL;
+	/* A user address (below 2^63) or an errno, as the long it returns. */
+	return (long)vm_mmap(file, 0, len, PROT_READ, MAP_SHARED, 0);
+}
+
+/* Unmaps what fakegpu_scratch_map mapped, on the same terms. */
+int fakegpu_scratch_unmap(unsigned long addr, unsigned long len)
+{
+	if (!scratch_mm || current->mm != scratch_mm)
+		return -EINVAL;
+	return vm_munmap(addr, len);
 }
 
 /* A reference on the calling task's credentials. */

@@ -87,6 +87,9 @@ pub struct Compute {
     /// The share of the GPU over the last complete window, per mille (`None`: no window
     /// has completed since the cgroup had work).
     pub share_permille: [Option<u32>; MAX_GPUS],
+    /// GPFIFO entries the engine consumed from the cgroup's channels (`submissions`), this
+    /// cgroup's and its descendants'.
+    pub submissions: [u64; MAX_GPUS],
 }
 
 impl Default for Compute {
@@ -98,6 +101,7 @@ impl Default for Compute {
             gpu_time_ns: [0; MAX_GPUS],
             window_ns: [0; MAX_GPUS],
             share_permille: [None; MAX_GPUS],
+            submissions: [0; MAX_GPUS],
         }
     }
 }

@@ -28,3 +28,4 @@ pub mod nv_meter;
 pub mod nv_proxy;
 pub mod nv_visibility;
 pub mod rate;
+pub mod submissions;

@@ -26,6 +26,7 @@ mod nv_cases;
 mod proxy_cases;
 mod share_cases;
 mod stress;
+mod submission_cases;
 mod sys;
 mod tenant_cases;
 mod visibility_cases;
@@ -134,6 +135,7 @@ fn all_cases() -> impl Iterator<Item = &'static Case> {
         .chain(nv_cases::ALL)
         .chain(engine_cases::ALL)
         .chain(share_cases::ALL)
+        .chain(submission_cases::ALL)
         .chain(proxy_cases::ALL)
         .chain(cgroup_cases::ALL)
         .chain(visibility_cases::ALL)

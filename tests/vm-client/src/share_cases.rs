@@ -136,6 +136,9 @@ pub(crate) struct Setup {
     /// Where it counts the launches the GPU consumed from its rings (GPGet's advance), in
     /// memory shared with the parent ([`shared_counters`]): for kernels without debugfs.
     pub(crate) launches: Option<&'static AtomicU64>,
+    /// It queues this many launches in all on its first channel, then keeps the channel
+    /// idle; once the engine has consumed them it stores the number in `launches`.
+    pub(crate) exactly: Option<u32>,
 }
 
 /// Counters in memory shared with the tenants forked after they are made (512 of them).
@@ -189,6 +192,15 @@ fn keep_busy(setup: Setup) -> Result<(), String> {
     for _ in 0..=setup.more_groups {
         spaces.push(busy_workspace(setup)?);
     }
+    if let (Some(total), Some(ws)) = (setup.exactly, spaces.first()) {
+        submit_exactly(ws, total)?;
+        if let Some(done) = setup.launches {
+            done.store(u64::from(total), Ordering::Release);
+        }
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
     let start = Instant::now();
     let mut off = setup.off_for;
     let mut slot = 0;
@@ -214,6 +226,36 @@ fn keep_busy(setup: Setup) -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(2));
     }
+}
+
+/// Launches [`submit_exactly`] queues at a time, and the pause after each batch: the engine
+/// consumes at most a quarter of the 64-entry ring per 25 ms, so it cannot lap the ring
+/// between two of fakegpu's reads of GPGet (every 10 ms), which a count from GPGet could
+/// not tell.
+const BATCH: u32 = 16;
+const BATCH_PAUSE: Duration = Duration::from_millis(25);
+
+/// Queues `total` launches on `ws`'s compute channel in batches of [`BATCH`] and returns once
+/// the engine has consumed them all (GPGet's advance).
+fn submit_exactly(ws: &Workspace, total: u32) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (mut slot, mut sent) = (0u64, 0u32);
+    while sent < total {
+        let batch = BATCH.min(total - sent);
+        for _ in 0..batch {
+            ws.submit(0, slot, &launch_words());
+            slot += 1;
+        }
+        sent += batch;
+        while ws.get32(USERD + GP_GET) != ws.get32(USERD + GP_PUT) {
+            ensure(Instant::now() < deadline, || {
+                format!("the engine did not consume {total} launches in 60 s")
+            })?;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(BATCH_PAUSE);
+    }
+    Ok(())
 }
 
 /// GPFIFO_SCHEDULE on the workspace's channel group.
@@ -615,8 +657,9 @@ fn compute_max_caps_a_busy_tenant() -> Result<(), String> {
     })
 }
 
-/// `compute.stat`'s `key` of GPU 0 (`gpu0 gpu_time_usec=N gpu_share_pct=P throttled_usec=N`).
-fn compute_stat(cg: &TestCgroup, key: &str) -> Result<String, String> {
+/// `compute.stat`'s `key` of GPU 0 (`gpu0 gpu_time_usec=N gpu_share_pct=P throttled_usec=N
+/// submissions=N`).
+pub(crate) fn compute_stat(cg: &TestCgroup, key: &str) -> Result<String, String> {
     let text = cg.get("compute.stat")?;
     text.lines()
         .find_map(|l| l.strip_prefix("gpu0 "))

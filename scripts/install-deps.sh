@@ -10,7 +10,7 @@ BINDGEN_VERSION=0.73.2
 PKGS=(
   linux-source-6.12 rustc-web rust-web-src rust-web-clippy libclang-dev clang lld llvm
   flex bison bc libelf-dev libssl-dev cpio xz-utils make gcc
-  qemu-system-x86 busybox-static runc kmod python3-pip
+  qemu-system-x86 busybox-static runc kmod python3-pip mmdebstrap
 )
 
 say() { printf '[deps] %s\n' "$*"; }

@@ -22,6 +22,8 @@ cp "$FAKEGPU_ROOT/tests/vm/init" "$stage/init"
 cp "$FAKEGPU_ROOT"/tests/vm/*.sh "$stage/fakegpu/"
 cp "$modules"/*.ko "$stage/fakegpu/"
 cp "$bins/fakegpu-vmtest" "$bins/nv-client" "$bins/fakegpu" "$bins/fakegpu-exporter" "$stage/fakegpu/bin/"
+# The shipped podman/CRI-O hook files, which the engine cases install as a user would.
+cp -r "$FAKEGPU_ROOT/container-hooks/hooks.d" "$stage/fakegpu/"
 # Copies the shared libraries the dynamic executables $@ load to the same paths in the guest.
 copy_libs() {
   local lib

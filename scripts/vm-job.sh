@@ -74,6 +74,16 @@ prometheus() {
 }
 phase prometheus prometheus
 
+# The container engines' root (podman, containerd, Docker) for the engine cases (skipped
+# loudly if it cannot be made, a failure with FAKEGPU_REQUIRE_NVIDIA=1).
+engines() {
+  FAKEGPU_ENGINES=
+  export FAKEGPU_ENGINES
+  [ "$mode" = test ] || return 0
+  FAKEGPU_ENGINES=$("$FAKEGPU_ROOT/scripts/fetch-engines.sh") || return 1
+}
+phase engines engines
+
 initrd=$FAKEGPU_BUILD/initramfs-$flavour.cpio.gz
 phase initramfs "$FAKEGPU_ROOT/scripts/make-initramfs.sh" "$FAKEGPU_BUILD/modules-$flavour" "$bins" "$initrd"
 

@@ -25,8 +25,15 @@ fi
 guest_watchdog=$((host_timeout - 60))
 
 # A virtio-gpu device: a second DRM driver in front of which fakegpu meters submissions.
-qemu_base=(qemu-system-x86_64 -nodefaults -no-reboot -smp 2 -m 2G -kernel "$kernel" -initrd "$initrd"
+qemu_base=(qemu-system-x86_64 -nodefaults -no-reboot -smp 2 -kernel "$kernel" -initrd "$initrd"
   -device virtio-gpu-pci)
+# The container engines' root (scripts/fetch-engines.sh), a read-only raw disk (/dev/vda) the
+# engine cases unpack into memory: the guest then needs a GiB more.
+if [ "$mode" = test ] && [ -n "${FAKEGPU_ENGINES:-}" ]; then
+  qemu_base+=(-m 3G -drive "file=$FAKEGPU_ENGINES,format=raw,if=virtio,readonly=on")
+else
+  qemu_base+=(-m 2G)
+fi
 # no5lvl: TCG's "max" CPU offers 5-level paging, and a timer interrupt that lands while
 # 6.12 re-reads the boot CPU's features (identify_cpu clears them for a moment) makes KASAN
 # judge the 5-level direct map by 4-level bounds: a false "wild-memory-access" at boot.

@@ -304,13 +304,15 @@ mod tests {
         );
     }
 
-    /// container-hooks/hooks.d: podman/CRI-O hook files for prestart and poststop.
+    /// container-hooks/hooks.d: podman/CRI-O hook files for createRuntime (which runc and
+    /// crun both run before the container's root is pivoted; crun runs prestart after) and
+    /// poststop.
     #[test]
     fn hooks_d_files() {
         for (text, stage) in [
             (
                 include_str!("../../container-hooks/hooks.d/fakegpu.json"),
-                "prestart",
+                "createRuntime",
             ),
             (
                 include_str!("../../container-hooks/hooks.d/fakegpu-poststop.json"),

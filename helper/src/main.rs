@@ -243,6 +243,7 @@ fn main() -> ExitCode {
         Command::Hook { stage, .. } => format!("fakegpu hook {}", stage.name()),
         _ => "fakegpu".into(),
     };
+    let cli_is_hook = matches!(cli.command, Command::Hook { .. });
     let t0 = std::time::Instant::now();
     let result = run(cli);
     // FAKEGPU_HOOK_TIMING in a hook's env: how long the hook took (the benchmark's figure),
@@ -253,6 +254,12 @@ fn main() -> ExitCode {
     }
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // A hook's failure also goes to the kernel log: some runtimes (crun) show only its
+        // exit code.
+        Err(e) if cli_is_hook => {
+            hook::log(&format!("{what}: {e}"));
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("{what}: {e}");
             ExitCode::FAILURE

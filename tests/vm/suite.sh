@@ -69,6 +69,15 @@ if [ -d /nvidia ]; then
   for k in launch graph cooperative; do
     run_case "cuda_compute_share_$k" sh /fakegpu/nvidia_userspace.sh cuda_compute_share $k
   done
+  # Real engines (podman, containerd, Docker; scripts/fetch-engines.sh's root on /dev/vda) with NVIDIA's
+  # userspace in their containers.
+  if [ -b /dev/vda ]; then
+    for c in podman_hooks_route podman_cdi_route containerd_cdi_route docker_cdi_route; do
+      run_case "$c" sh /fakegpu/engines.sh "$c"
+    done
+  else
+    report "NOTICE: the container engines were not fetched (see the engines step): podman_*, containerd_* and docker_* did NOT run"
+  fi
   # NVIDIA's CUDA runtime on top of libcuda (when it could be fetched).
   if [ -x /nvidia/usr/bin/cudart_probe ]; then
     run_case cuda_runtime_api sh /fakegpu/cuda_runtime.sh cuda_runtime_api

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds (or reuses from the cache) the QEMU guest kernel: Debian's linux-source-6.12 with
-# CONFIG_RUST, configured as tinyconfig + kvm_guest.config + our fragments.
+# Builds (or reuses from the cache) the QEMU guest kernel: Debian's linux-source-6.12 (or,
+# with FAKEGPU_KERNEL_LINE=7, sid's 7.x: kernel/line-7.env) with CONFIG_RUST, configured as
+# tinyconfig + kvm_guest.config + our fragments.
 #   build-kernel.sh test   KASAN + lockdep + fault injection: what every test run boots
 #   build-kernel.sh bench  the same without debug options, for benchmarks only
 # Prints the build directory (usable as KDIR=) on its last line.
@@ -11,7 +12,7 @@ FAKEGPU_STEP=kernel
 flavour=${1:-test}
 case $flavour in test|bench) ;; *) die "unknown kernel flavour '$flavour' (test or bench)";; esac
 
-tarball=/usr/src/linux-source-6.12.tar.xz
+tarball=$(kernel_tarball)
 [ -f "$tarball" ] || die "$tarball missing: run 'make deps' (Debian package linux-source-6.12)"
 
 out=$(kernel_build_dir "$flavour")
@@ -70,6 +71,7 @@ t0=$SECONDS
 run_logged "$out/build.log" kmake -j"$JOBS" all
 say "built in $((SECONDS - t0)) s"
 
+echo "$FAKEGPU_KERNEL_LINE" > "$out/.fakegpu-line"
 touch "$out/.fakegpu-built"
 say "kernel ready in $((SECONDS - t_all)) s: $out"
 echo "$out"

@@ -13,6 +13,8 @@ out=${2:?usage: build-modules.sh KDIR OUTDIR}
 mkdir -p "$out" && out=$(cd "$out" && pwd)
 [ -f "$kdir/.config" ] || die "$kdir is not a configured kernel build directory"
 grep -q '^CONFIG_RUST=y' "$kdir/.config" || die "$kdir has no CONFIG_RUST=y: fakegpu is a Rust module"
+# Our kernels say their line; the modules are built with the same tools.
+[ -f "$kdir/.fakegpu-line" ] && kernel_line_vars "$(cat "$kdir/.fakegpu-line")"
 
 # Kbuild writes objects beside the sources: build in a copy of just what the modules need.
 mkdir -p "$out/rust"

@@ -14,8 +14,23 @@ FAKEGPU_BUILD=${FAKEGPU_BUILD:-$FAKEGPU_ROOT/build}
 # ships the `core` sources the kernel needs; rustup's rustc earlier on PATH does not.
 KERNEL_RUSTC=${KERNEL_RUSTC:-/usr/bin/rustc}
 KERNEL_BINDGEN=${KERNEL_BINDGEN:-${CARGO_HOME:-$HOME/.cargo}/bin/bindgen}
-# Every kernel and module make gets these, so Kconfig's checks and the build agree.
-KMAKE_VARS=(LLVM=1 "RUSTC=$KERNEL_RUSTC" "HOSTRUSTC=$KERNEL_RUSTC" "BINDGEN=$KERNEL_BINDGEN")
+# The kernel line: 6.12 (Debian's linux-source-6.12, installed by install-deps.sh) or 7
+# (Debian sid's linux-source-7.x, pinned in kernel/line-7.env, fetched by
+# fetch-kernel-source.sh).
+FAKEGPU_KERNEL_LINE=${FAKEGPU_KERNEL_LINE:-6.12}
+case $FAKEGPU_KERNEL_LINE in 6.12|7) ;; *) echo "FAKEGPU_KERNEL_LINE must be 6.12 or 7" >&2; exit 1;; esac
+
+# Sets KMAKE_VARS, which every kernel and module make of line $1 gets, so Kconfig's checks
+# and the build agree. 7.x's bindgen needs libclang 17 or later: bookworm's LLVM 19.
+kernel_line_vars() {
+  if [ "$1" = 7 ]; then
+    export LIBCLANG_PATH=/usr/lib/llvm-19/lib
+    KMAKE_VARS=(LLVM=/usr/lib/llvm-19/bin/ "RUSTC=$KERNEL_RUSTC" "HOSTRUSTC=$KERNEL_RUSTC" "BINDGEN=$KERNEL_BINDGEN")
+  else
+    KMAKE_VARS=(LLVM=1 "RUSTC=$KERNEL_RUSTC" "HOSTRUSTC=$KERNEL_RUSTC" "BINDGEN=$KERNEL_BINDGEN")
+  fi
+}
+kernel_line_vars "$FAKEGPU_KERNEL_LINE"
 
 # Bump when scripts/build-kernel.sh changes how a kernel is built (it keys the cache).
 KERNEL_RECIPE=1
@@ -44,7 +59,22 @@ run_logged() {
 }
 
 # Kernel version as Debian packages it, e.g. 6.12.117-1~deb12u1.
-kernel_pkg_version() { dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null; }
+kernel_pkg_version() {
+  if [ "$FAKEGPU_KERNEL_LINE" = 7 ]; then
+    "$FAKEGPU_ROOT/scripts/fetch-kernel-source.sh" | sed -n 2p
+  else
+    dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null
+  fi
+}
+
+# The source tarball of the line's kernel.
+kernel_tarball() {
+  if [ "$FAKEGPU_KERNEL_LINE" = 7 ]; then
+    "$FAKEGPU_ROOT/scripts/fetch-kernel-source.sh" | sed -n 1p
+  else
+    echo /usr/src/linux-source-6.12.tar.xz
+  fi
+}
 
 # Build directory of the kernel flavour ($1: test or bench), keyed by source version, config
 # fragments, toolchain and this recipe.
@@ -53,6 +83,7 @@ kernel_build_dir() {
   key=$( {
     kernel_pkg_version
     "$KERNEL_RUSTC" --version
+    [ "$FAKEGPU_KERNEL_LINE" = 7 ] && echo "${KMAKE_VARS[*]}"
     clang --version | head -n 1
     cat "$FAKEGPU_ROOT/kernel/base.config"
     [ "$flavour" = test ] && cat "$FAKEGPU_ROOT/kernel/debug.config"

@@ -11,6 +11,7 @@ PKGS=(
   linux-source-6.12 rustc-web rust-web-src rust-web-clippy libclang-dev clang lld llvm
   flex bison bc libelf-dev libssl-dev cpio xz-utils make gcc
   qemu-system-x86 busybox-static runc kmod python3-pip mmdebstrap
+  clang-19 llvm-19 lld-19 libclang-19-dev
 )
 
 say() { printf '[deps] %s\n' "$*"; }

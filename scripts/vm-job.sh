@@ -64,25 +64,19 @@ nvidia_userspace() {
 }
 phase nvidia-userspace nvidia_userspace
 
-# Prometheus 3, which scrapes fakegpu-exporter in the exporter case (skipped loudly if it
-# cannot be fetched, a failure with FAKEGPU_REQUIRE_NVIDIA=1).
-prometheus() {
-  FAKEGPU_PROMETHEUS=
-  export FAKEGPU_PROMETHEUS
-  [ "$mode" = test ] || return 0
-  FAKEGPU_PROMETHEUS=$("$FAKEGPU_ROOT/scripts/fetch-prometheus.sh") || return 1
+# For the test job only: exports $1 as what the fetch script $2 prints (empty if it skipped
+# loudly; the script fails instead with FAKEGPU_REQUIRE_NVIDIA=1).
+test_fetch() {
+  local value=
+  if [ "$mode" = test ]; then
+    value=$("$FAKEGPU_ROOT/scripts/$2") || return 1
+  fi
+  export "$1=$value"
 }
-phase prometheus prometheus
-
-# The container engines' root (podman, containerd, Docker) for the engine cases (skipped
-# loudly if it cannot be made, a failure with FAKEGPU_REQUIRE_NVIDIA=1).
-engines() {
-  FAKEGPU_ENGINES=
-  export FAKEGPU_ENGINES
-  [ "$mode" = test ] || return 0
-  FAKEGPU_ENGINES=$("$FAKEGPU_ROOT/scripts/fetch-engines.sh") || return 1
-}
-phase engines engines
+# Prometheus 3, which scrapes fakegpu-exporter in the exporter case.
+phase prometheus test_fetch FAKEGPU_PROMETHEUS fetch-prometheus.sh
+# The container engines' root (podman, containerd, Docker) for the engine cases.
+phase engines test_fetch FAKEGPU_ENGINES fetch-engines.sh
 
 initrd=$FAKEGPU_BUILD/initramfs-$flavour.cpio.gz
 phase initramfs "$FAKEGPU_ROOT/scripts/make-initramfs.sh" "$FAKEGPU_BUILD/modules-$flavour" "$bins" "$initrd"

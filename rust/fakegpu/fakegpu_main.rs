@@ -16,6 +16,13 @@
 
 use kernel::prelude::*;
 
+// The kernel line's differences (Kbuild sets `kernel_7` on 7.x).
+#[cfg(not(kernel_7))]
+#[path = "../kernel-common/compat_6_12.rs"]
+mod compat;
+#[cfg(kernel_7)]
+#[path = "../kernel-common/compat_7.rs"]
+mod compat;
 #[path = "../kernel-common/fops.rs"]
 mod fops;
 #[path = "../kernel-common/layout.rs"]
@@ -78,7 +85,7 @@ use proxy::setup::{Scratch, Sysfs, Workers};
 use proxy::state::State;
 use published::PublishGuard;
 
-module! {
+compat::module_by! {
     type: FakeGpu,
     name: "fakegpu",
     author: "fakegpu developers",

@@ -16,7 +16,6 @@ use crate::nvsim_model::rm;
 use crate::state::State;
 use crate::trace::log_unimplemented;
 use kernel::prelude::*;
-use kernel::uaccess::UserSlice;
 
 /// The scheduling controls: what they change on the engine's runlist, recorded for the
 /// trace (what fakegpu issued shows there).
@@ -180,7 +179,7 @@ fn control_checked(
     }
     let ptr = usize::try_from(p.params).map_err(|_| NV_ERR_INVALID_POINTER)?;
     let mut params = KVec::from_elem(0u8, spec.size, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
-    UserSlice::new(ptr, spec.size)
+    crate::compat::user_slice(ptr, spec.size)
         .reader()
         .read_slice(&mut params)
         .map_err(|_| NV_ERR_INVALID_POINTER)?;
@@ -369,7 +368,7 @@ fn control_checked(
             for (to, text) in copies.iter().flatten() {
                 let bytes = text.as_bytes_with_nul();
                 let to = usize::try_from(*to).map_err(|_| NV_ERR_INVALID_PARAM_STRUCT)?;
-                UserSlice::new(to, bytes.len())
+                crate::compat::user_slice(to, bytes.len())
                     .writer()
                     .write_slice(bytes)
                     .map_err(|_| NV_ERR_INVALID_PARAM_STRUCT)?;
@@ -398,12 +397,12 @@ fn control_checked(
             let at = usize::try_from(at).map_err(|_| NV_ERR_INVALID_POINTER)?;
             let mut list =
                 KVec::from_elem(0u8, 8 * count, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
-            UserSlice::new(at, list.len())
+            crate::compat::user_slice(at, list.len())
                 .reader()
                 .read_slice(&mut list)
                 .map_err(|_| NV_ERR_INVALID_POINTER)?;
             nvsim_ctrl::gr_info(&mut list, state.family)?;
-            UserSlice::new(at, list.len())
+            crate::compat::user_slice(at, list.len())
                 .writer()
                 .write_slice(&list)
                 .map_err(|_| NV_ERR_INVALID_POINTER)?;
@@ -418,7 +417,7 @@ fn control_checked(
         }
         cmd => nvsim_ctrl::answer(cmd, &mut params, &ctrl_context(state, object.gpu))?,
     }
-    UserSlice::new(ptr, spec.size)
+    crate::compat::user_slice(ptr, spec.size)
         .writer()
         .write_slice(&params)
         .map_err(|_| NV_ERR_INVALID_POINTER)
@@ -474,7 +473,7 @@ fn channel_list(state: &State, device: &rm::Object, params: &[u8]) -> Result<(),
     };
     let (handles_at, ids_at) = (pointer(8)?, pointer(16)?);
     let mut list = KVVec::from_elem(0u8, 4 * count, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
-    UserSlice::new(handles_at, list.len())
+    crate::compat::user_slice(handles_at, list.len())
         .reader()
         .read_slice(&mut list)
         .map_err(|_| NV_ERR_INVALID_POINTER)?;
@@ -489,7 +488,7 @@ fn channel_list(state: &State, device: &rm::Object, params: &[u8]) -> Result<(),
             write_pod(entry, &id);
         }
     }
-    UserSlice::new(ids_at, list.len())
+    crate::compat::user_slice(ids_at, list.len())
         .writer()
         .write_slice(&list)
         .map_err(|_| NV_ERR_INVALID_POINTER)
@@ -509,12 +508,12 @@ fn fb_get_info_v1(params: &[u8], gpu: rm::GpuUsage) -> Result<(), NvStatus> {
         .ok_or(NV_ERR_INVALID_POINTER)?;
     let len = count * fb_info::ENTRY_SIZE;
     let mut list = KVec::from_elem(0u8, len, GFP_KERNEL).map_err(|_| NV_ERR_NO_MEMORY)?;
-    UserSlice::new(at, len)
+    crate::compat::user_slice(at, len)
         .reader()
         .read_slice(&mut list)
         .map_err(|_| NV_ERR_INVALID_POINTER)?;
     fb_get_info(&mut list, count, gpu)?;
-    UserSlice::new(at, len)
+    crate::compat::user_slice(at, len)
         .writer()
         .write_slice(&list)
         .map_err(|_| NV_ERR_INVALID_POINTER)

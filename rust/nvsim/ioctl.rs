@@ -13,7 +13,6 @@ use crate::nvsim_model::frontend::{self, classify, FrontendCall};
 use crate::state::State;
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
-use kernel::uaccess::UserSlice;
 
 /// The kernel error for a positive errno from the shared logic.
 fn errno(e: i32) -> Error {
@@ -35,17 +34,23 @@ pub(crate) fn nvidia_ioctl(state: &State, file: &NvFile, cmd: u32, arg: usize) -
     };
 
     let mut buf = KVec::from_elem(0u8, size, GFP_KERNEL)?;
-    UserSlice::new(ptr, size).reader().read_slice(&mut buf)?;
+    crate::compat::user_slice(ptr, size)
+        .reader()
+        .read_slice(&mut buf)?;
     let result = dispatch(state, file, nr, &mut buf);
     crate::trace::escape(file.node, nr, &buf, &result);
-    UserSlice::new(ptr, size).writer().write_slice(&buf)?;
+    crate::compat::user_slice(ptr, size)
+        .writer()
+        .write_slice(&buf)?;
     result
 }
 
 /// Reads a `T` of `size` bytes from user memory at `ptr`.
 fn read_params<T: crate::abi::pod::Pod>(ptr: usize, size: usize) -> Result<T> {
     let mut buf = KVec::from_elem(0u8, size, GFP_KERNEL)?;
-    UserSlice::new(ptr, size).reader().read_slice(&mut buf)?;
+    crate::compat::user_slice(ptr, size)
+        .reader()
+        .read_slice(&mut buf)?;
     read_pod(&buf).ok_or(EINVAL)
 }
 

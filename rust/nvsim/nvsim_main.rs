@@ -60,6 +60,13 @@
 
 use kernel::prelude::*;
 
+// The kernel line's differences (Kbuild sets `kernel_7` on 7.x).
+#[cfg(not(kernel_7))]
+#[path = "../kernel-common/compat_6_12.rs"]
+mod compat;
+#[cfg(kernel_7)]
+#[path = "../kernel-common/compat_7.rs"]
+mod compat;
 #[path = "../kernel-common/fops.rs"]
 mod fops;
 #[path = "../kernel-common/layout.rs"]
@@ -135,7 +142,7 @@ use procfs::Procfs;
 use published::PublishGuard;
 use state::State;
 
-module! {
+compat::module_by! {
     type: NvSim,
     name: "nvsim",
     author: "fakegpu developers",

@@ -21,7 +21,6 @@ use crate::state::State;
 use crate::trace::log_unimplemented;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
-use kernel::uaccess::UserSlice;
 
 extern "C" {
     /// The RM status to fail this call with (fault injection, `shim.c`), or NV_OK.
@@ -378,7 +377,7 @@ fn get_event_data(file: &NvFile, buf: &mut [u8]) -> Result {
             let mut bytes = [0u8; core::mem::size_of::<NvUnixEvent>()];
             write_pod(&mut bytes, &event);
             let written = usize::try_from(p.p_event).ok().is_some_and(|at| {
-                UserSlice::new(at, bytes.len())
+                crate::compat::user_slice(at, bytes.len())
                     .writer()
                     .write_slice(&bytes)
                     .is_ok()
@@ -535,7 +534,7 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
         if ptr == 0 {
             return Err(NV_ERR_INVALID_ARGUMENT);
         }
-        UserSlice::new(ptr, params_len)
+        crate::compat::user_slice(ptr, params_len)
             .reader()
             .read_slice(params)
             .map_err(|_| NV_ERR_INVALID_POINTER)?;
@@ -618,7 +617,7 @@ fn alloc(state: &State, file: &NvFile, p: &Nvos21) -> Result<(Handle, Handle), N
             field.copy_from_slice(value);
         }
         let ptr = usize::try_from(p.p_alloc_parms).unwrap_or(0);
-        if UserSlice::new(ptr, params.len())
+        if crate::compat::user_slice(ptr, params.len())
             .writer()
             .write_slice(params)
             .is_err()

@@ -26,7 +26,6 @@ use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
 use kernel::prelude::*;
 use kernel::sync::Mutex;
 use kernel::types::ForeignOwnable;
-use kernel::uaccess::UserSlice;
 
 /// Minors of the UVM region: 0 = nvidia-uvm, 1 = nvidia-uvm-tools.
 const UVM_MINORS: u32 = 2;
@@ -272,11 +271,13 @@ fn uvm_ioctl(state: &State, uvm: &UvmFile, cmd: u32, arg: usize) -> Result {
         return Ok(());
     }
     let mut buf = KVec::from_elem(0u8, command.size, GFP_KERNEL)?;
-    UserSlice::new(arg, command.size)
+    crate::compat::user_slice(arg, command.size)
         .reader()
         .read_slice(&mut buf)?;
     dispatch(state, uvm, cmd, &mut buf);
-    UserSlice::new(arg, command.size).writer().write_slice(&buf)
+    crate::compat::user_slice(arg, command.size)
+        .writer()
+        .write_slice(&buf)
 }
 
 /// Runs UVM command `cmd` on its copied-in parameters `buf`, its status in `rmStatus`.

@@ -33,7 +33,6 @@ use kernel::bindings;
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
-use kernel::uaccess::UserSlice;
 
 extern "C" {
     fn fakegpu_gem_lookup(file: *mut c_void, handle: u32) -> *mut c_void;
@@ -231,7 +230,9 @@ fn filter(fake: &FakeFile, cmd: c_uint, arg: usize) -> Result {
     if head.is_empty() {
         return Ok(());
     }
-    UserSlice::new(arg, head.len()).reader().read_slice(head)?;
+    crate::compat::user_slice(arg, head.len())
+        .reader()
+        .read_slice(head)?;
     if drm_filter::refused(cmd, head) {
         log_refusal(fake, cmd, "a syncobj array larger than fakegpu passes");
         return Err(EINVAL);

@@ -29,7 +29,6 @@ use crate::proxy::real_devices::{RealDevices, RealFile};
 use core::mem::size_of;
 use kernel::bindings;
 use kernel::prelude::*;
-use kernel::uaccess::UserSlice;
 
 extern "C" {
     /// Reads `/proc/devices` into `buf`; returns the length or a negative errno (`shim.c`).
@@ -207,7 +206,7 @@ fn ctl_call(file: &RealFile, nr: u8, params: &[u8]) -> Result<KVec<u8>> {
     }
     let cmd = ioc(IOC_READ | IOC_WRITE, NV_IOCTL_MAGIC, nr, size);
     let mut buf = KVec::from_elem(0u8, size, GFP_KERNEL);
-    let done = UserSlice::new(addr, size)
+    let done = crate::compat::user_slice(addr, size)
         .writer()
         .write_slice(params)
         .and_then(|()| {
@@ -215,7 +214,9 @@ fn ctl_call(file: &RealFile, nr: u8, params: &[u8]) -> Result<KVec<u8>> {
             // memory.
             let ret = unsafe { ioctl(file.as_ptr(), cmd, addr as _) };
             match (&mut buf, ret) {
-                (Ok(buf), 0) => UserSlice::new(addr, size).reader().read_slice(buf),
+                (Ok(buf), 0) => crate::compat::user_slice(addr, size)
+                    .reader()
+                    .read_slice(buf),
                 (Ok(_), ret) => Err(Error::from_errno(ret as i32)),
                 (Err(_), _) => Err(ENOMEM),
             }

@@ -35,7 +35,6 @@ use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;
-use kernel::uaccess::UserSlice;
 
 /// Most fd parameters one call carries.
 const MAX_FD_PARAMS: usize = 2;
@@ -114,7 +113,7 @@ struct Job<'a> {
 /// Writes the fd `value` into the parameters at `offset`.
 fn write_fd(ptr: usize, offset: usize, value: i32) -> Result {
     let addr = ptr.checked_add(offset).ok_or(EFAULT)?;
-    UserSlice::new(addr, 4)
+    crate::compat::user_slice(addr, 4)
         .writer()
         .write_slice(&value.to_ne_bytes())
 }
@@ -190,7 +189,9 @@ pub(crate) fn run(
                 None => {
                     let at = ptr.checked_add(offset).ok_or(EFAULT)?;
                     let mut fd = [0u8; 4];
-                    UserSlice::new(at, 4).reader().read_slice(&mut fd)?;
+                    crate::compat::user_slice(at, 4)
+                        .reader()
+                        .read_slice(&mut fd)?;
                     i32::from_ne_bytes(fd)
                 }
             };

@@ -649,7 +649,7 @@ pub(crate) fn tenant_control(
 /// Writes `status` into the caller's NVOS54 at `ptr`; the ioctl succeeds.
 fn answer(ptr: usize, status: NvStatus) -> Result<c_long> {
     let at = ptr.checked_add(offset_of!(Nvos54, status)).ok_or(EFAULT)?;
-    kernel::uaccess::UserSlice::new(at, 4)
+    crate::compat::user_slice(at, 4)
         .writer()
         .write_slice(&status.to_ne_bytes())?;
     Ok(0)

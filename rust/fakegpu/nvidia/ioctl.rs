@@ -32,7 +32,6 @@ use crate::proxy::refusal::{log_audit, log_refusal};
 use core::mem::{offset_of, size_of};
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;
-use kernel::uaccess::UserSlice;
 
 /// Handles an ioctl on a fake NVIDIA file; `ioctl` is the real driver's handler.
 pub(crate) fn ioctl(fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, arg: usize) -> c_long {
@@ -66,7 +65,9 @@ fn escape_ioctl(
             return Err(EINVAL);
         }
         let mut raw = [0u8; core::mem::size_of::<NvIoctlXfer>()];
-        UserSlice::new(arg, outer).reader().read_slice(&mut raw)?;
+        crate::compat::user_slice(arg, outer)
+            .reader()
+            .read_slice(&mut raw)?;
         let xfer: NvIoctlXfer = read_pod(&raw).ok_or(EINVAL)?;
         let (nr, size, ptr) = unwrap_xfer(outer, &xfer).map_err(|e| Error::from_errno(-e))?;
         // The one size an XFER carries that a plain ioctl cannot (16384): no escape of the
@@ -98,7 +99,9 @@ fn escape_ioctl(
         head.copy_from_slice(copy.outer().get(..head_len).ok_or(EINVAL)?);
         control_copy = Some(copy);
     } else {
-        UserSlice::new(ptr, head_len).reader().read_slice(head)?;
+        crate::compat::user_slice(ptr, head_len)
+            .reader()
+            .read_slice(head)?;
     }
     let mut route = nv_proxy::route_escape(nr, size, head, nv.filter, nv.family);
     // An RM_CONTROL's head, read once; a control is logged and counted by its command, not
@@ -315,7 +318,7 @@ fn refuse_with(ptr: usize, refusal: Refusal) -> Result<c_long> {
         Refusal::Errno(e) => Err(Error::from_errno(-e)),
         Refusal::Status { offset, status } => {
             let addr = ptr.checked_add(offset).ok_or(EFAULT)?;
-            UserSlice::new(addr, 4)
+            crate::compat::user_slice(addr, 4)
                 .writer()
                 .write_slice(&status.to_ne_bytes())?;
             Ok(0)
@@ -334,7 +337,9 @@ fn uvm_ioctl(fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, arg: usize, nv: &Nv) 
         Route::Direct | Route::Audited { .. } | Route::Refuse { .. } => 0,
     };
     let head = head.get_mut(..head_len).ok_or(EINVAL)?;
-    UserSlice::new(arg, head_len).reader().read_slice(head)?;
+    crate::compat::user_slice(arg, head_len)
+        .reader()
+        .read_slice(head)?;
     dispatch(fake, ioctl, cmd, arg, (head, head_len), route, cmd)
 }
 

@@ -43,7 +43,6 @@ use core::ptr::NonNull;
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
-use kernel::uaccess::UserSlice;
 
 extern "C" {
     // `struct file *` passes as `void *` (see `proxy/task.rs` on rustc's FFI lint).
@@ -399,7 +398,7 @@ fn current_cgroup() -> Result<Cgroup> {
 /// driver's own form (the ioctl succeeds).
 fn refuse(ptr: usize, offset: usize, status: NvStatus) -> Result<c_long> {
     let addr = ptr.checked_add(offset).ok_or(EFAULT)?;
-    UserSlice::new(addr, 4)
+    crate::compat::user_slice(addr, 4)
         .writer()
         .write_slice(&status.to_ne_bytes())?;
     Ok(0)
@@ -1088,7 +1087,7 @@ pub(crate) fn fb_info_limited(
     let status_at = ptr
         .checked_add(offset_of!(crate::abi::nv_rm::Nvos54, status))
         .ok_or(EFAULT)?;
-    UserSlice::new(status_at, 4)
+    crate::compat::user_slice(status_at, 4)
         .reader()
         .read_slice(&mut status)?;
     if ret != 0 || u32::from_ne_bytes(status) != NV_OK {
@@ -1096,7 +1095,7 @@ pub(crate) fn fb_info_limited(
     }
     let params = usize::try_from(params).map_err(|_| EFAULT)?;
     let mut head = [0u8; fb_info::V1_PARAMS_SIZE];
-    UserSlice::new(params, head.len())
+    crate::compat::user_slice(params, head.len())
         .reader()
         .read_slice(&mut head)?;
     // At most what the largest family's list holds (the driver has checked the count).
@@ -1112,11 +1111,11 @@ pub(crate) fn fb_info_limited(
     };
     let mut list = [0u8; LIST_MAX * fb_info::ENTRY_SIZE];
     let list = list.get_mut(..count * fb_info::ENTRY_SIZE).ok_or(EINVAL)?;
-    UserSlice::new(list_at, list.len())
+    crate::compat::user_slice(list_at, list.len())
         .reader()
         .read_slice(list)?;
     nv_meter::limit_fb_list(list, count, limit, headroom);
-    UserSlice::new(list_at, list.len())
+    crate::compat::user_slice(list_at, list.len())
         .writer()
         .write_slice(list)?;
     Ok(ret)

@@ -39,7 +39,6 @@ use core::mem::offset_of;
 use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::prelude::*;
-use kernel::uaccess::UserSlice;
 
 /// GPGet's offset in USERD (`clc86f.h` `Nvc86fControl`, the same from Volta on).
 const USERD_GP_GET: u64 = 0x88;
@@ -255,7 +254,7 @@ unsafe extern "C" fn read_job(ctx: *mut c_void, _slot: usize, _kslot: *mut c_voi
     }
     for r in job.reads.iter_mut() {
         let mut word = [0u8; 4];
-        if UserSlice::new(r.get_at, 4)
+        if crate::compat::user_slice(r.get_at, 4)
             .reader()
             .read_slice(&mut word)
             .is_ok()

@@ -16,7 +16,6 @@ use crate::proxy::private_call::PrivateCall;
 use core::mem::offset_of;
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;
-use kernel::uaccess::UserSlice;
 
 /// Makes `call` (ioctl `cmd` with `size` bytes of parameters at `ptr`; for an RM_CONTROL,
 /// `copy` is fakegpu's copy of its NVOS54, which it is made on) for a caller that may see
@@ -38,7 +37,9 @@ pub(crate) fn limited_call(
         VisibilityCall::CardInfo => {
             let mut buf = KVec::from_elem(0u8, size, GFP_KERNEL)?;
             let filled = vis::fill_card_info(&mut buf, nv.cards, visible);
-            UserSlice::new(ptr, size).writer().write_slice(&buf)?;
+            crate::compat::user_slice(ptr, size)
+                .writer()
+                .write_slice(&buf)?;
             filled.map(|()| 0).map_err(|e| Error::from_errno(-e))
         }
         // Checked on fakegpu's copy. The caller can rewrite its array after the check, but
@@ -46,7 +47,9 @@ pub(crate) fn limited_call(
         // an open file of that GPU, and fakegpu gives the driver none for a hidden GPU.
         VisibilityCall::AttachGpus => {
             let mut ids = KVec::from_elem(0u8, size, GFP_KERNEL)?;
-            UserSlice::new(ptr, size).reader().read_slice(&mut ids)?;
+            crate::compat::user_slice(ptr, size)
+                .reader()
+                .read_slice(&mut ids)?;
             if !vis::attach_allowed(&ids, nv.cards, visible) {
                 crate::proxy::refusal::log_refusal(
                     fake,

@@ -27,7 +27,6 @@ use core::ffi::c_void;
 use kernel::bindings;
 use kernel::ffi::{c_long, c_uint};
 use kernel::prelude::*;
-use kernel::uaccess::UserSlice;
 
 /// Largest parameter struct copied (NVIDIA's NVOS32, RM_VID_HEAP_CONTROL, is 184 bytes).
 pub(crate) const OUTER_MAX: usize = 256;
@@ -106,11 +105,15 @@ pub(crate) struct PrivateCall<'a> {
 }
 
 fn user_read(addr: usize, out: &mut [u8]) -> Result {
-    UserSlice::new(addr, out.len()).reader().read_slice(out)
+    crate::compat::user_slice(addr, out.len())
+        .reader()
+        .read_slice(out)
 }
 
 fn user_write(addr: usize, data: &[u8]) -> Result {
-    UserSlice::new(addr, data.len()).writer().write_slice(data)
+    crate::compat::user_slice(addr, data.len())
+        .writer()
+        .write_slice(data)
 }
 
 impl<'a> PrivateCall<'a> {

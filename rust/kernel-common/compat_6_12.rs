@@ -4,12 +4,45 @@
 //! 6.12 and `compat_7.rs` on 7.x, as `compat`): the rest of the code calls these and never
 //! names a kernel version.
 
+use kernel::bindings;
+use kernel::ffi::{c_int, c_ulong};
 use kernel::uaccess::UserSlice;
 
 /// The `len` bytes of user memory at `addr`.
 #[inline]
 pub(crate) fn user_slice(addr: usize, len: usize) -> UserSlice {
     UserSlice::new(addr, len)
+}
+
+/// `vfs_mknod` through the identity idmap (an idmap-less mount's).
+///
+/// # Safety
+///
+/// As `vfs_mknod`: `dir` is `dentry`'s parent, locked; `dentry` is negative.
+#[inline]
+pub(crate) unsafe fn vfs_mknod(
+    dir: *mut bindings::inode,
+    dentry: *mut bindings::dentry,
+    mode: bindings::umode_t,
+    dev: bindings::dev_t,
+) -> c_int {
+    // SAFETY: per this function's contract.
+    unsafe { bindings::vfs_mknod(&raw mut bindings::nop_mnt_idmap, dir, dentry, mode, dev) }
+}
+
+/// The default placement of a mapping of `file` in the calling task's mm (`mm`).
+///
+/// # Safety
+///
+/// As `mm_get_unmapped_area`: `mm` is the calling task's live mm, `file` an open file.
+#[inline]
+pub(crate) unsafe fn mm_get_unmapped_area(
+    mm: *mut bindings::mm_struct,
+    file: *mut bindings::file,
+    (addr, len, pgoff, flags): (c_ulong, c_ulong, c_ulong, c_ulong),
+) -> c_ulong {
+    // SAFETY: per this function's contract.
+    unsafe { bindings::mm_get_unmapped_area(mm, file, addr, len, pgoff, flags) }
 }
 
 /// `module!` with one author (6.12's `author` key).

@@ -61,11 +61,14 @@
 use kernel::prelude::*;
 
 // The kernel line's differences (Kbuild sets `kernel_7` on 7.x).
+// Shared with fakegpu, which uses the VFS and mm parts that nvsim does not.
 #[cfg(not(kernel_7))]
 #[path = "../kernel-common/compat_6_12.rs"]
+#[allow(dead_code)]
 mod compat;
 #[cfg(kernel_7)]
 #[path = "../kernel-common/compat_7.rs"]
+#[allow(dead_code)]
 mod compat;
 #[path = "../kernel-common/fops.rs"]
 mod fops;

@@ -66,8 +66,8 @@ static int fakegpu_nodes_fill_super(struct super_block *sb, struct fs_context *f
 		init_special_inode(inode, S_IFCHR | 0666, e->fake);
 		inode->i_op = &fakegpu_nodes_iops;
 		inode->i_private = (void *)(uintptr_t)e->shown;
-		/* The dentry stays pinned until kill_litter_super, as simple_fill_super's do. */
-		d_add(dentry, inode);
+		/* The dentry stays pinned until the superblock dies, as simple_fill_super's do. */
+		fakegpu_compat_add_pinned(dentry, inode);
 	}
 	return 0;
 }
@@ -91,7 +91,7 @@ static struct file_system_type fakegpu_nodes_fs_type = {
 	.owner = THIS_MODULE,
 	.name = "fakegpu-nodes",
 	.init_fs_context = fakegpu_nodes_init_fs_context,
-	.kill_sb = kill_litter_super,
+	.kill_sb = fakegpu_compat_kill_pinned_sb,
 };
 
 int fakegpu_nodes_fs_register(const struct fakegpu_node_entry *entries, unsigned int count);

@@ -343,13 +343,10 @@ unsafe extern "C" fn fake_get_unmapped_area(
         // SAFETY: the default placement for a file without its own, in the caller's mm
         // (`current->mm` is live while the task runs mmap).
         None => unsafe {
-            bindings::mm_get_unmapped_area(
+            crate::compat::mm_get_unmapped_area(
                 super::task::fakegpu_current_mm().cast(),
                 real.as_ptr(),
-                addr,
-                len,
-                pgoff,
-                flags,
+                (addr, len, pgoff, flags),
             )
         },
     }

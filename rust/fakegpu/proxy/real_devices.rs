@@ -147,8 +147,7 @@ impl RealDevices {
         // duplicates), the parent lock is held, and `nop_mnt_idmap` is the identity mapping of
         // an idmap-less mount.
         let ret = unsafe {
-            bindings::vfs_mknod(
-                &raw mut bindings::nop_mnt_idmap,
+            crate::compat::vfs_mknod(
                 dir,
                 dentry.as_ptr(),
                 (bindings::S_IFCHR | 0o600) as bindings::umode_t,

@@ -189,7 +189,7 @@ bool fakegpu_sealed_protect(struct fakegpu_sealed_slot *slot)
 		mmap_read_unlock(mm);
 		return false;
 	}
-	zap_vma_ptes(vma, slot->addr, PAGE_SIZE);
+	fakegpu_compat_zap_ptes(vma, slot->addr, PAGE_SIZE);
 	mmap_read_unlock(mm);
 	return true;
 }

@@ -65,7 +65,7 @@ const char *fakegpu_devices_param(void)
 /* Caller holds parent's inode lock. */
 struct dentry *fakegpu_lookup_child(struct dentry *parent, const char *name)
 {
-	return lookup_one_len(name, parent, strlen(name));
+	return fakegpu_compat_lookup(parent, name);
 }
 
 /* get_cred, a static inline. */

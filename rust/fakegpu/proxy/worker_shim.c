@@ -614,7 +614,7 @@ int fakegpu_current_global_tgid(void)
 
 void fakegpu_current_comm(char *buf, size_t len)
 {
-	__get_task_comm(buf, len, current);
+	fakegpu_compat_task_comm(buf, len, current);
 }
 
 /* How many references @file has (the meter's test for "only fakegpu still holds it"). */

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the C shims call where 6.12 and 7.x differ, as 6.12 has it (Kbuild includes this file
+ * on 6.12 and compat_7.h on 7.x; Rust has compat_6_12.rs and compat_7.rs).
+ */
+#ifndef FAKEGPU_COMPAT_H
+#define FAKEGPU_COMPAT_H
+
+#include <linux/dcache.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/namei.h>
+#include <linux/sched.h>
+#include <linux/string.h>
+
+/* The child @name of @parent (its inode lock held), looked up without permission checks. */
+static inline struct dentry *fakegpu_compat_lookup(struct dentry *parent, const char *name)
+{
+	return lookup_one_len(name, parent, strlen(name));
+}
+
+/* Instantiates @dentry with @inode, pinned until the superblock dies (see kill_pinned). */
+static inline void fakegpu_compat_add_pinned(struct dentry *dentry, struct inode *inode)
+{
+	d_add(dentry, inode);
+}
+
+/* kill_sb for a filesystem whose dentries are all pinned by fakegpu_compat_add_pinned. */
+#define fakegpu_compat_kill_pinned_sb kill_litter_super
+
+/* @tsk's command name into @buf of @len bytes. */
+#define fakegpu_compat_task_comm(buf, len, tsk) __get_task_comm(buf, len, tsk)
+
+/* Unmaps the PTEs of @size bytes at @addr of the VM_PFNMAP/VM_MIXEDMAP @vma. */
+#define fakegpu_compat_zap_ptes(vma, addr, size) zap_vma_ptes(vma, addr, size)
+
+#endif

@@ -17,11 +17,14 @@
 use kernel::prelude::*;
 
 // The kernel line's differences (Kbuild sets `kernel_7` on 7.x).
+// Shared with nvsim, which uses parts that fakegpu does not.
 #[cfg(not(kernel_7))]
 #[path = "../kernel-common/compat_6_12.rs"]
+#[allow(dead_code)]
 mod compat;
 #[cfg(kernel_7)]
 #[path = "../kernel-common/compat_7.rs"]
+#[allow(dead_code)]
 mod compat;
 #[path = "../kernel-common/fops.rs"]
 mod fops;
@@ -119,7 +122,7 @@ fn front_table(filter: FilterMode) -> Result<(FrontTable, nvidia::discovery::Fou
         FrontTable::empty()
     } else {
         FrontTable::parse(spec).map_err(|e| {
-            pr_err!("devices=\"{}\": {}\n", spec, e);
+            pr_err!("devices=\"{}\": {}\n", spec, compat::shown(&e));
             EINVAL
         })?
     };
@@ -165,7 +168,7 @@ impl kernel::Module for FakeGpu {
             pr_info!(
                 "{} -> {} ({})\n",
                 front.dev_path().as_str(),
-                front.real,
+                compat::shown(&front.real),
                 kind
             );
         }

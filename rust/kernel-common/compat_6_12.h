@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What the C shims call where 6.12 and 7.x differ, as 6.12 has it (Kbuild includes this file
+ * What the C shims call where 6.12 and 7.x differ, as 6.12 has it (compat.h includes this file
  * on 6.12 and compat_7.h on 7.x; Rust has compat_6_12.rs and compat_7.rs).
  */
 #ifndef FAKEGPU_COMPAT_H

@@ -45,6 +45,48 @@ pub(crate) unsafe fn mm_get_unmapped_area(
     unsafe { bindings::mm_get_unmapped_area(mm, file, addr, len, pgoff, flags) }
 }
 
+/// `t` for the `pr_*` macros, which on 6.12 take any `core::fmt::Display` (the no_std
+/// crates' types implement that one).
+#[inline]
+pub(crate) fn shown<T: core::fmt::Display>(t: &T) -> &T {
+    t
+}
+
+/// The C string `s` for a C function.
+#[inline]
+pub(crate) fn c_str_ptr(s: &core::ffi::CStr) -> *const kernel::ffi::c_char {
+    s.as_ptr().cast()
+}
+
+/// The bytes of the NUL-terminated C string at `ptr`, without the NUL.
+///
+/// # Safety
+///
+/// `ptr` is a valid NUL-terminated string that outlives `'a` and is not changed meanwhile.
+#[inline]
+pub(crate) unsafe fn c_str_bytes<'a>(ptr: *const kernel::ffi::c_char) -> &'a [u8] {
+    // SAFETY: per this function's contract.
+    unsafe { kernel::str::CStr::from_char_ptr(ptr) }.as_bytes()
+}
+
+/// A pointer from `ForeignOwnable::into_foreign` (`*const` on 6.12) as a file's
+/// `private_data`.
+#[inline]
+pub(crate) fn foreign_mut(p: *const core::ffi::c_void) -> *mut core::ffi::c_void {
+    p.cast_mut()
+}
+
+/// A cursor that can remove nodes (6.12's one cursor).
+pub(crate) type CursorMut<'a, K, V> = kernel::rbtree::Cursor<'a, K, V>;
+
+/// A [`CursorMut`] on the first node of `tree`.
+#[inline]
+pub(crate) fn cursor_front_mut<K, V>(
+    tree: &mut kernel::rbtree::RBTree<K, V>,
+) -> Option<CursorMut<'_, K, V>> {
+    tree.cursor_front()
+}
+
 /// `module!` with one author (6.12's `author` key).
 macro_rules! module_by {
     (type: $t:tt, name: $n:tt, author: $a:tt, $($rest:tt)*) => {

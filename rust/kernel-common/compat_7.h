@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What the C shims call where 6.12 and 7.x differ, as 7.x has it (Kbuild includes this file
+ * What the C shims call where 6.12 and 7.x differ, as 7.x has it (compat.h includes this file
  * on 7.x and compat_6_12.h on 6.12; Rust has compat_7.rs and compat_6_12.rs).
  */
 #ifndef FAKEGPU_COMPAT_H

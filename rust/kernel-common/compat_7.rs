@@ -56,6 +56,57 @@ pub(crate) unsafe fn mm_get_unmapped_area(
     unsafe { bindings::mm_get_unmapped_area(file, addr, len, pgoff, flags) }
 }
 
+/// `t` for the `pr_*` macros, which on 7.x take `kernel::fmt::Display` (the no_std crates'
+/// types implement `core::fmt::Display`).
+#[inline]
+pub(crate) fn shown<T: core::fmt::Display>(t: &T) -> Shown<'_, T> {
+    Shown(t)
+}
+
+/// See [`shown`].
+pub(crate) struct Shown<'a, T>(&'a T);
+
+impl<T: core::fmt::Display> kernel::fmt::Display for Shown<'_, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(self.0, f)
+    }
+}
+
+/// The C string `s` for a C function.
+#[inline]
+pub(crate) fn c_str_ptr(s: &core::ffi::CStr) -> *const kernel::ffi::c_char {
+    kernel::str::CStrExt::as_char_ptr(s)
+}
+
+/// The bytes of the NUL-terminated C string at `ptr`, without the NUL.
+///
+/// # Safety
+///
+/// `ptr` is a valid NUL-terminated string that outlives `'a` and is not changed meanwhile.
+#[inline]
+pub(crate) unsafe fn c_str_bytes<'a>(ptr: *const kernel::ffi::c_char) -> &'a [u8] {
+    // SAFETY: per this function's contract.
+    unsafe { <kernel::str::CStr as kernel::str::CStrExt>::from_char_ptr(ptr) }.to_bytes()
+}
+
+/// A pointer from `ForeignOwnable::into_foreign` (`*mut` on 7.x) as a file's
+/// `private_data`.
+#[inline]
+pub(crate) fn foreign_mut(p: *mut core::ffi::c_void) -> *mut core::ffi::c_void {
+    p
+}
+
+/// A cursor that can remove nodes (7.x splits it from the read-only one).
+pub(crate) use kernel::rbtree::CursorMut;
+
+/// A [`CursorMut`] on the first node of `tree`.
+#[inline]
+pub(crate) fn cursor_front_mut<K, V>(
+    tree: &mut kernel::rbtree::RBTree<K, V>,
+) -> Option<CursorMut<'_, K, V>> {
+    tree.cursor_front_mut()
+}
+
 /// `module!` with one author (7.x's `authors` list).
 macro_rules! module_by {
     (type: $t:tt, name: $n:tt, author: $a:tt, $($rest:tt)*) => {

@@ -70,7 +70,7 @@ unsafe extern "C" fn nv_open(inode: *mut bindings::inode, file: *mut bindings::f
         )?;
         state.open_files.fetch_add(1, Ordering::Relaxed);
         // SAFETY: `file` is being opened and is ours until we return.
-        unsafe { (*file).private_data = nv_file.into_foreign().cast_mut() };
+        unsafe { (*file).private_data = crate::compat::foreign_mut(nv_file.into_foreign()) };
         Ok(0)
     })
 }

@@ -160,7 +160,7 @@ impl GpuVaSpaces {
         for slot in self.0.lock().iter_mut() {
             if slot
                 .as_ref()
-                .is_some_and(|r| Arc::ptr_eq(&r.va, va) && gpu.map_or(true, |g| g == r.gpu))
+                .is_some_and(|r| Arc::ptr_eq(&r.va, va) && (gpu.is_none() || gpu == Some(r.gpu)))
             {
                 *slot = None;
             }

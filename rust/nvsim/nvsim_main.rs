@@ -61,7 +61,7 @@
 use kernel::prelude::*;
 
 // The kernel line's differences (Kbuild sets `kernel_7` on 7.x).
-// Shared with fakegpu, which uses the VFS and mm parts that nvsim does not.
+// Shared with fakegpu, which uses parts that nvsim does not.
 #[cfg(not(kernel_7))]
 #[path = "../kernel-common/compat_6_12.rs"]
 #[allow(dead_code)]

@@ -131,7 +131,7 @@ impl PageTable {
 
     /// Removes the backings of allocations `alive` says are gone.
     fn remove_dead(&mut self, alive: impl Fn(u32) -> bool) {
-        let mut cursor = self.by_id.cursor_front();
+        let mut cursor = crate::compat::cursor_front_mut(&mut self.by_id);
         while let Some(c) = cursor {
             let (id, backing) = c.current();
             cursor = if alive(*id) {
@@ -302,7 +302,9 @@ impl Pages {
         // SAFETY: `vma` is the VMA being set up under the mmap lock, of `count` pages; `ptrs`
         // holds `count` live pages (the doorbell lives as long as the state; the others are
         // kept by `table`'s lock) until the shim has taken its own references.
-        let ret = unsafe { nvsim_vma_insert_pages(vma.cast(), ptrs.as_ptr(), count as _) };
+        let ret = unsafe {
+            nvsim_vma_insert_pages(vma.cast(), ptrs.as_ptr(), count as kernel::ffi::c_ulong)
+        };
         drop(table);
         kernel::error::to_result(ret)
     }

@@ -134,7 +134,7 @@ unsafe extern "C" fn uvm_open(inode: *mut bindings::inode, file: *mut bindings::
             GFP_KERNEL,
         )?;
         // SAFETY: `file` is being opened and is ours until we return.
-        unsafe { (*file).private_data = f.into_foreign().cast_mut() };
+        unsafe { (*file).private_data = crate::compat::foreign_mut(f.into_foreign()) };
         Ok(0)
     })
 }
@@ -297,7 +297,7 @@ fn dispatch(state: &State, uvm: &UvmFile, cmd: u32, buf: &mut [u8]) {
     {
         let mut va = uvm.va.lock();
         let file = VaFile {
-            va: va.as_mut().filter(|_| initialised),
+            va: (*va).as_mut().filter(|_| initialised),
             gpu_vaspaces,
         };
         if uvm_va::dispatch(state, file, cmd, buf) {
@@ -456,7 +456,7 @@ fn unregister_gpu(state: &State, uvm: &UvmFile, uuid: &NvProcessorUuid) -> NvSta
             *gpus &= !(1u32 << gpu.minor);
             *gpu_vaspaces &= !(1u32 << gpu.minor);
             state.gpu_vas.unregister(&uvm.va, Some(gpu.minor));
-            if let Some(va) = uvm.va.lock().as_mut() {
+            if let Some(va) = (*uvm.va.lock()).as_mut() {
                 va.forget_gpu(gpu.minor);
             }
             NV_OK
@@ -494,7 +494,7 @@ fn set_gpu_vaspace(
             } else {
                 *gpu_vaspaces &= !bit;
                 state.gpu_vas.unregister(&uvm.va, Some(gpu.minor));
-                if let Some(va) = uvm.va.lock().as_mut() {
+                if let Some(va) = (*uvm.va.lock()).as_mut() {
                     va.forget_gpu(gpu.minor);
                 }
             }

@@ -38,8 +38,9 @@ pub fn read_pod<T: Pod>(bytes: &[u8]) -> Option<T> {
 pub fn write_pod<T: Pod>(bytes: &mut [u8], value: &T) -> bool {
     // SAFETY: `T: Pod` has no implicit padding, so all its `size_of::<T>()` bytes are
     // initialised and may be viewed as `u8`.
-    let src =
-        unsafe { core::slice::from_raw_parts((value as *const T).cast::<u8>(), size_of::<T>()) };
+    let src = unsafe {
+        core::slice::from_raw_parts(core::ptr::from_ref(value).cast::<u8>(), size_of::<T>())
+    };
     match bytes.get_mut(..src.len()) {
         Some(dst) => {
             dst.copy_from_slice(src);

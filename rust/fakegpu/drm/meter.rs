@@ -211,7 +211,7 @@ pub(crate) fn ioctl(fake: &FakeFile, ioctl: IoctlFn, cmd: c_uint, arg: usize) ->
         }
     }
     // SAFETY: as the VFS would call it on the real file; the driver validates `arg`.
-    let ret = unsafe { ioctl(fake.real.as_ptr(), cmd, arg as _) };
+    let ret = unsafe { ioctl(fake.real.as_ptr(), cmd, arg as kernel::ffi::c_ulong) };
     if cmd == DRM_IOCTL_GEM_CLOSE || cmd == DRM_IOCTL_MODE_DESTROY_DUMB {
         sweep(&drm);
     }

@@ -139,7 +139,10 @@ pub(crate) fn add_nvidia(table: &mut FrontTable, filter: FilterMode) -> Result<F
         }
     };
     table.add_nvidia(minors, uvm).map_err(|e| {
-        pr_err!("cannot front NVIDIA's devices: {}\n", e);
+        pr_err!(
+            "cannot front NVIDIA's devices: {}\n",
+            crate::compat::shown(&e)
+        );
         EINVAL
     })?;
     // Every GPU the driver reports, fronted or not, in its order: the RM's device instance
@@ -212,7 +215,7 @@ fn ctl_call(file: &RealFile, nr: u8, params: &[u8]) -> Result<KVec<u8>> {
         .and_then(|()| {
             // SAFETY: as the VFS would call it on the real file; `addr` is the caller's
             // memory.
-            let ret = unsafe { ioctl(file.as_ptr(), cmd, addr as _) };
+            let ret = unsafe { ioctl(file.as_ptr(), cmd, addr as kernel::ffi::c_ulong) };
             match (&mut buf, ret) {
                 (Ok(buf), 0) => crate::compat::user_slice(addr, size)
                     .reader()
@@ -222,7 +225,7 @@ fn ctl_call(file: &RealFile, nr: u8, params: &[u8]) -> Result<KVec<u8>> {
             }
         });
     // SAFETY: unmaps what was mapped above.
-    unsafe { bindings::vm_munmap(addr as _, size as _) };
+    unsafe { bindings::vm_munmap(addr as kernel::ffi::c_ulong, size) };
     done.inspect_err(|e| pr_err!("escape {:#x} on nvidiactl failed: {:?}\n", nr, e))?;
     Ok(buf?)
 }

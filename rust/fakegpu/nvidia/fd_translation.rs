@@ -146,7 +146,13 @@ unsafe extern "C" fn job_in_worker(ctx: *mut c_void) {
     job.ret = match prepared {
         // SAFETY: as the VFS would call it on the real file, from a task that has the
         // caller's mm (the parameters are the caller's memory) and credentials.
-        Ok(()) => unsafe { (job.ioctl)(job.fake.real.as_ptr(), job.cmd, job.ptr as _) },
+        Ok(()) => unsafe {
+            (job.ioctl)(
+                job.fake.real.as_ptr(),
+                job.cmd,
+                job.ptr as kernel::ffi::c_ulong,
+            )
+        },
         Err(e) => e.to_errno() as c_long,
     };
     for (offset, original, _) in job.fds.iter().take(job.nfds) {

@@ -363,11 +363,11 @@ fn dispatch(
     match route {
         // SAFETY: as the VFS would call it on the real file, in the caller's context; the
         // driver validates the parameters.
-        Route::Direct => Ok(unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as _) }),
+        Route::Direct => Ok(unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as kernel::ffi::c_ulong) }),
         Route::Audited { why } => {
             log_audit(fake, call, why);
             // SAFETY: as for `Route::Direct`.
-            Ok(unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as _) })
+            Ok(unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as kernel::ffi::c_ulong) })
         }
         Route::Worker(w) if !w.caller_memory => Ok(super::fd_translation::run_private(
             fake, ioctl, cmd, ptr, size, w,

@@ -880,7 +880,7 @@ pub(crate) fn rm_free(
         // Nothing metered is freed: forwarded as it is. A tenant that rewrites the handle to
         // a metered object's meanwhile frees it with its charge kept until its client goes.
         // SAFETY: as the VFS would call it on the real file, in the caller's context.
-        return Ok(unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as _) });
+        return Ok(unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as kernel::ffi::c_ulong) });
     }
     let ret = call.run()?;
     let done: Nvos00 = read_pod(call.outer()).ok_or(EINVAL)?;

@@ -13,6 +13,8 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 
+#include "../../kernel-common/compat.h"
+
 #define FAKEGPU_NODES_MAGIC 0x66676e64 /* "fgnd" */
 
 /* One node, as nodes_fs.rs describes it (same layout). */

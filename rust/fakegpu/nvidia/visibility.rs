@@ -59,7 +59,7 @@ pub(crate) fn limited_call(
                 return Err(EINVAL);
             }
             // SAFETY: as the VFS would call it on the real file, in the caller's context.
-            Ok(unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as _) })
+            Ok(unsafe { ioctl(fake.real.as_ptr(), cmd, ptr as kernel::ffi::c_ulong) })
         }
         // The driver writes every attached (or probed) GPU's id into fakegpu's copy; the
         // hidden ones are removed there, so the caller's memory never holds them.

@@ -40,7 +40,7 @@ pub(crate) fn register(personalities: &[&dyn Personality]) -> Result {
         // SAFETY: `file.name` is a static NUL-terminated string; called at init only, before
         // the entries' directories can be created.
         kernel::error::to_result(unsafe {
-            fakegpu_cgroup_file_add(file.name.as_ptr().cast(), file.writable)
+            fakegpu_cgroup_file_add(crate::compat::c_str_ptr(file.name), file.writable)
         })?;
     }
     Ok(())

@@ -56,7 +56,7 @@ unsafe extern "C" fn fakegpu_cgroup_show(
 ) -> isize {
     let result = (|| -> Result<isize> {
         // SAFETY: per the contract.
-        let attr = unsafe { CStr::from_char_ptr(attr) }.as_bytes();
+        let attr = unsafe { crate::compat::c_str_bytes(attr) };
         let state = State::get().ok_or(ENODEV)?;
         let mut out = KVec::from_elem(0u8, len, GFP_KERNEL)?;
         let n = {
@@ -95,7 +95,7 @@ unsafe extern "C" fn fakegpu_cgroup_store(
 ) -> isize {
     let result = (|| -> Result<isize> {
         // SAFETY: per the contract.
-        let attr = unsafe { CStr::from_char_ptr(attr) }.as_bytes();
+        let attr = unsafe { crate::compat::c_str_bytes(attr) };
         // SAFETY: per the contract.
         let text = unsafe { written(buf, len) }?;
         let state = State::get().ok_or(ENODEV)?;

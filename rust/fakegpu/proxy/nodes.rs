@@ -32,7 +32,13 @@ impl Regions {
             // SAFETY: `name` is a static NUL-terminated string and `fops` a static
             // file_operations, both outliving the registration (undone in `drop`).
             let major = unsafe {
-                bindings::__register_chrdev(0, 0, FAMILY_MINORS, name.as_ptr().cast(), fops.get())
+                bindings::__register_chrdev(
+                    0,
+                    0,
+                    FAMILY_MINORS,
+                    crate::compat::c_str_ptr(name),
+                    fops.get(),
+                )
             };
             if major < 0 {
                 pr_err!(
@@ -74,7 +80,7 @@ impl Drop for Regions {
                         major,
                         0,
                         FAMILY_MINORS,
-                        family.region_c_name().as_ptr().cast(),
+                        crate::compat::c_str_ptr(family.region_c_name()),
                     )
                 };
             }

@@ -454,7 +454,8 @@ unsafe extern "C" fn private_job(ctx: *mut c_void, base: usize, kbase: *mut c_vo
         slot.write(0, outer.get(..call.outer_len).ok_or(EINVAL)?)?;
         // SAFETY: as the VFS would call it on the real file; the parameters are in the
         // mm this worker runs with.
-        let ret = unsafe { (call.ioctl)(call.real.as_ptr(), call.cmd, base as _) };
+        let ret =
+            unsafe { (call.ioctl)(call.real.as_ptr(), call.cmd, base as kernel::ffi::c_ulong) };
         slot.read(0, call.outer.get_mut(..call.outer_len).ok_or(EINVAL)?)?;
         for (ind, &offset) in call.indirect.iter_mut().zip(&at) {
             let Some(ind) = ind else { continue };

@@ -157,7 +157,11 @@ impl RealDevices {
         if ret != 0 {
             // SAFETY: we hold the reference returned by the lookup.
             unsafe { bindings::dput(dentry.as_ptr()) };
-            pr_err!("cannot create the inode of {}: {}\n", real, ret);
+            pr_err!(
+                "cannot create the inode of {}: {}\n",
+                crate::compat::shown(&real),
+                ret
+            );
             return Err(Error::from_errno(ret));
         }
         Ok(dentry)

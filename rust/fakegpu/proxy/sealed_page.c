@@ -36,6 +36,8 @@
 
 #include "sealed_page.h"
 
+#include "../../kernel-common/compat.h"
+
 /* One sealed page: held by its VMA and by the worker that uses it. */
 struct fakegpu_sealed_page {
 	struct kref ref;

@@ -25,6 +25,8 @@
 #include <linux/string.h>
 #include <linux/sysfs.h>
 
+#include "../../kernel-common/compat.h"
+
 static char devices[512];
 module_param_string(devices, devices, sizeof(devices), 0444);
 MODULE_PARM_DESC(devices,

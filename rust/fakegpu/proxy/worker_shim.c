@@ -46,6 +46,8 @@
 
 #include "sealed_page.h"
 
+#include "../../kernel-common/compat.h"
+
 struct fakegpu_worker {
 	/* The thread group served; a reference is held. */
 	struct pid *tgid;

@@ -34,7 +34,7 @@ if ! make -C "$kdir" M="$out" "${KMAKE_VARS[@]}" "${clippy[@]}" -j"$JOBS" module
   cat "$out/build.log" >&2
   die "module build failed (log above, also in $out/build.log)"
 fi
-if grep -E '^(warning|error)' "$out/build.log" >&2; then
+if grep -E '^(warning|error)|\.c:[0-9]+:[0-9]+: warning:' "$out/build.log" >&2; then
   die "the module build printed warnings (above): fakegpu builds warning-free"
 fi
 say "built $(cd "$out" && echo *.ko)${clippy:+ (clippy clean)} in $((SECONDS - t0)) s against $kdir"

@@ -28,6 +28,18 @@ static inline void fakegpu_compat_add_pinned(struct dentry *dentry, struct inode
 /* kill_sb for a filesystem whose dentries are all pinned by fakegpu_compat_add_pinned. */
 #define fakegpu_compat_kill_pinned_sb kill_litter_super
 
+/* Whether @file can be mapped. */
+static inline bool fakegpu_compat_file_has_mmap(struct file *file)
+{
+	return file->f_op->mmap;
+}
+
+/* @file's mmap on @vma, as the VFS calls it. */
+static inline int fakegpu_compat_file_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	return file->f_op->mmap(file, vma);
+}
+
 /* @tsk's command name into @buf of @len bytes. */
 #define fakegpu_compat_task_comm(buf, len, tsk) __get_task_comm(buf, len, tsk)
 

@@ -29,6 +29,18 @@ static inline void fakegpu_compat_add_pinned(struct dentry *dentry, struct inode
 /* kill_sb for a filesystem whose dentries are all pinned by fakegpu_compat_add_pinned. */
 #define fakegpu_compat_kill_pinned_sb kill_anon_super
 
+/* Whether @file can be mapped (7.x drivers may have mmap_prepare instead of mmap). */
+static inline bool fakegpu_compat_file_has_mmap(struct file *file)
+{
+	return file->f_op->mmap || file->f_op->mmap_prepare;
+}
+
+/* @file's mmap or mmap_prepare on @vma, as the VFS calls it (vfs_mmap). */
+static inline int fakegpu_compat_file_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	return vfs_mmap(file, vma);
+}
+
 /* @tsk's command name into @buf of @len bytes. */
 #define fakegpu_compat_task_comm(buf, len, tsk) strscpy_pad(buf, (tsk)->comm, len)
 

@@ -148,6 +148,8 @@ static struct kobj_attribute entry_attrs[FAKEGPU_MAX_ENTRY_FILES];
 static size_t entry_nattrs;
 static struct attribute *entry_attr_list[FAKEGPU_MAX_ENTRY_FILES + 1];
 
+int fakegpu_cgroup_file_add(const char *name, bool writable);
+
 /* Only before fakegpu_sysfs_create; `name` must outlive the module (a static string). */
 int fakegpu_cgroup_file_add(const char *name, bool writable)
 {

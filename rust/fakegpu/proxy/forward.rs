@@ -308,10 +308,10 @@ unsafe extern "C" fn fake_mmap(
     }
     let real = &fake.real;
     // SAFETY: `real` is open.
-    let Some(mmap) = (unsafe { real_fops(real) }).mmap else {
+    if !unsafe { fakegpu_file_has_mmap(real.as_ptr().cast()) } {
         // What `do_mmap` answers for a file without mmap.
         return ENODEV.to_errno();
-    };
+    }
     // The VMA belongs to the real file from here on: the driver's fault handlers expect its
     // own file in `vm_file`, and the mapping must pin the real driver, not fakegpu. On
     // failure `mmap_region` releases whichever file `vm_file` holds, so this stays balanced.
@@ -319,7 +319,16 @@ unsafe extern "C" fn fake_mmap(
     // on `real` and drops the one on the fake file.
     unsafe { bindings::vma_set_file(vma, real.as_ptr()) };
     // SAFETY: as `call_mmap` would call it, with the real file.
-    unsafe { mmap(real.as_ptr(), vma) }
+    unsafe { fakegpu_file_mmap(real.as_ptr().cast(), vma.cast()) }
+}
+
+extern "C" {
+    // `struct file *` and `struct vm_area_struct *` pass as `void *` (see `task.rs` on
+    // rustc's FFI lint).
+    /// Whether the file can be mapped (`shim.c`: mmap, or 7.x's mmap_prepare).
+    fn fakegpu_file_has_mmap(file: *mut core::ffi::c_void) -> bool;
+    /// The file's own mmap on the VMA (`shim.c`).
+    fn fakegpu_file_mmap(file: *mut core::ffi::c_void, vma: *mut core::ffi::c_void) -> c_int;
 }
 
 /// `get_unmapped_area`: the driver's placement, or the default one.

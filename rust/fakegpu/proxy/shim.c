@@ -70,6 +70,21 @@ struct dentry *fakegpu_lookup_child(struct dentry *parent, const char *name)
 	return fakegpu_compat_lookup(parent, name);
 }
 
+bool fakegpu_file_has_mmap(struct file *file);
+int fakegpu_file_mmap(struct file *file, struct vm_area_struct *vma);
+
+/* Whether @file can be mapped, by mmap or (7.x) mmap_prepare. */
+bool fakegpu_file_has_mmap(struct file *file)
+{
+	return fakegpu_compat_file_has_mmap(file);
+}
+
+/* @file's own mmap on @vma, as the VFS would call it. */
+int fakegpu_file_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	return fakegpu_compat_file_mmap(file, vma);
+}
+
 /* get_cred, a static inline. */
 void *fakegpu_get_cred(void *cred)
 {

@@ -437,7 +437,8 @@ engine_ns() {
 # libcuda through fakegpu: two busy blocking-sync contexts in two cgroups, A's capped at
 # 30% of GPU 0 (compute.max), launching as $1 says (cuLaunchKernel, a CUDA graph with
 # cuGraphLaunch, cuLaunchCooperativeKernel). A's share of GPU 0's engine time (idle time
-# included: the cap is a share of the GPU) stays within the cap (median of 5 windows;
+# included: the cap is a share of the GPU) stays within the cap (median of 7 windows: libcuda's
+# launches come in bursts, and a window of 1.5 s under TCG can be 20 points off either way;
 # libcuda waits for its work between batches, so a share under the cap is no failure:
 # going over it is).
 cuda_compute_share() {
@@ -467,7 +468,7 @@ cuda_compute_share() {
   fi
   echo 0 > /sys/module/nvsim/parameters/trace
   shares=
-  for w in 1 2 3 4 5; do
+  for w in 1 2 3 4 5 6 7; do
     a0=$(engine_ns $p_a); t0=$(engine_total_ns); sleep 1.5
     a1=$(engine_ns $p_a); t1=$(engine_total_ns)
     shares="$shares $(awk -v a=$((a1 - a0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.1f", a * 100 / (t + (t == 0)) }')"
@@ -476,7 +477,7 @@ cuda_compute_share() {
   grep '^channel gpu 0 .* gpu_ns [1-9]' /sys/kernel/debug/nvsim/state
   cat /sys/kernel/fakegpu/cgroups/$ida/compute.stat
   grep governor_controls /sys/kernel/fakegpu/calls
-  median=$(echo $shares | tr ' ' '\n' | sort -n | sed -n 3p)
+  median=$(echo $shares | tr ' ' '\n' | sort -n | sed -n 4p)
   echo "FIGURE compute share, libcuda $kind, A capped 30%: A $median % of GPU 0 (windows$shares)"
   awk -v m="$median" 'BEGIN { exit !(m > 5 && m <= 35) }' ||
     fail "$kind: A got $median % of the GPU under a 30% cap" || return 1

@@ -38,6 +38,7 @@ kmake() { make -C "$src" O="$out" "${KMAKE_VARS[@]}" "$@"; }
 
 frags=("$FAKEGPU_ROOT/kernel/base.config")
 [ "$flavour" = test ] && frags+=("$FAKEGPU_ROOT/kernel/debug.config")
+[ "$FAKEGPU_KERNEL_LINE" = 7 ] && frags+=("$FAKEGPU_ROOT/kernel/line-7.config")
 
 say "configuring: tinyconfig + kvm_guest.config + ${frags[*]##*/}"
 t0=$SECONDS

@@ -32,6 +32,10 @@ kernel_line_vars() {
 }
 kernel_line_vars "$FAKEGPU_KERNEL_LINE"
 
+# What the line's build products are named with in build/ (none for 6.12, as before 7.x).
+LINE_TAG=
+[ "$FAKEGPU_KERNEL_LINE" = 7 ] && LINE_TAG=-7
+
 # Bump when scripts/build-kernel.sh changes how a kernel is built (it keys the cache).
 KERNEL_RECIPE=1
 
@@ -87,6 +91,7 @@ kernel_build_dir() {
     clang --version | head -n 1
     cat "$FAKEGPU_ROOT/kernel/base.config"
     [ "$flavour" = test ] && cat "$FAKEGPU_ROOT/kernel/debug.config"
+    [ "$FAKEGPU_KERNEL_LINE" = 7 ] && cat "$FAKEGPU_ROOT/kernel/line-7.config"
     echo "recipe $KERNEL_RECIPE"
   } | sha256sum | cut -c1-12)
   echo "$FAKEGPU_CACHE/kernel-$(kernel_pkg_version)-$flavour-$key"

@@ -36,7 +36,7 @@ mkdir -p "$FAKEGPU_BUILD"
 phase kernel kdir_for
 [ -f "$kdir/arch/x86/boot/bzImage" ] || die "no bzImage in $kdir"
 
-phase modules "$FAKEGPU_ROOT/scripts/build-modules.sh" "$kdir" "$FAKEGPU_BUILD/modules-$flavour"
+phase modules "$FAKEGPU_ROOT/scripts/build-modules.sh" "$kdir" "$FAKEGPU_BUILD/modules-$flavour$LINE_TAG"
 
 build_clients() {
   say "building the test clients and the helper (static)"
@@ -78,8 +78,8 @@ phase prometheus test_fetch FAKEGPU_PROMETHEUS fetch-prometheus.sh
 # The container engines' root (podman, containerd, Docker) for the engine cases.
 phase engines test_fetch FAKEGPU_ENGINES fetch-engines.sh
 
-initrd=$FAKEGPU_BUILD/initramfs-$flavour.cpio.gz
-phase initramfs "$FAKEGPU_ROOT/scripts/make-initramfs.sh" "$FAKEGPU_BUILD/modules-$flavour" "$bins" "$initrd"
+initrd=$FAKEGPU_BUILD/initramfs-$flavour$LINE_TAG.cpio.gz
+phase initramfs "$FAKEGPU_ROOT/scripts/make-initramfs.sh" "$FAKEGPU_BUILD/modules-$flavour$LINE_TAG" "$bins" "$initrd"
 
 if [ "$mode" = shell ]; then
   trap - EXIT
@@ -91,6 +91,6 @@ phase vm "$FAKEGPU_ROOT/scripts/vm-run.sh" "$mode" "$kdir/arch/x86/boot/bzImage"
 trap - EXIT
 report_timings
 # The suite's closing line comes last, where test-result readers look for it.
-summary=$FAKEGPU_BUILD/vm-$mode/summary
+summary=$FAKEGPU_BUILD/vm-$mode$LINE_TAG/summary
 [ "$mode" = test ] && [ -f "$summary" ] && cat "$summary"
 exit "$rc"

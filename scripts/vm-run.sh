@@ -11,7 +11,7 @@ FAKEGPU_STEP=vm
 mode=${1:?usage: vm-run.sh MODE BZIMAGE INITRD}
 kernel=${2:?}
 initrd=${3:?}
-logs=$FAKEGPU_BUILD/vm-$mode
+logs=$FAKEGPU_BUILD/vm-$mode$LINE_TAG
 mkdir -p "$logs"
 # Whole-run limit on the host side; the guest has its own watchdog a little shorter.
 host_timeout=${FAKEGPU_VM_TIMEOUT:-1800}

@@ -1,13 +1,16 @@
 //! `fakegpu hook STAGE`: the OCI hook. At prestart (or createRuntime) it gives the
 //! container fakegpu's nodes at NVIDIA's paths, lets its device cgroup open them and not
-//! the real ones, and writes its GPUs and limits into fakegpu's entry for its cgroup. At
-//! poststop it removes the entry once nothing is charged to it. Any failure undoes what was
-//! done and is reported in one line; the runtime then aborts the container's creation.
+//! the real ones, and writes its GPUs and limits into fakegpu's entry for its cgroup (and
+//! its GPU memory limits into the cgroup's `dmem.max` where the kernel has dmem: a failure
+//! there is only logged). At poststop it removes the entry once nothing is charged to it.
+//! Any other failure undoes what was done and is reported in one line; the runtime then
+//! aborts the container's creation.
 
 use crate::config::HostConfig;
 use crate::device_cgroup::program::build_program;
 use crate::device_cgroup::rules::{rule_line, rules_from_config, Kind, Rule};
 use crate::device_cgroup::{v1::apply_v1, v2::apply_v2};
+use crate::dmem::{self, Dmem};
 use crate::host_gpus::{self, HostGpu, DRIVER_PROCFS};
 use crate::mounts::{self, Bind, Mask, Work};
 use crate::oci::{self, Bundle, State};
@@ -397,6 +400,14 @@ fn create(state: &State, opts: &Options) -> Result<(), String> {
         entry.write("gpus", &gpus_line(&plan.gpus))?;
         if !plan.gpus.is_empty() {
             entry.write("memory.max", &per_gpu_line(&plan.memory_max))?;
+            // The same limits in the dmem controller, where the kernel has it: best
+            // effort, since fakegpu's memory.max is in place.
+            let say = |w: &str| log(&format!("fakegpu hook: container {}: {w}", state.id));
+            if let Some(d) = Dmem::open_or_warn(&fg, say) {
+                if let Err(e) = d.set_max(&cgroup, &plan.memory_max) {
+                    say(&dmem::set_warning(&cgroup, &e));
+                }
+            }
             entry.write("channels.max", &per_gpu_line(&plan.channels_max))?;
             entry.write("compute.max", &compute_lines(&plan.compute_max))?;
             let weights = weight_lines(&plan.compute_weight);

@@ -4,6 +4,7 @@
 mod cdi;
 mod config;
 mod device_cgroup;
+mod dmem;
 mod hook;
 mod host_gpus;
 mod mounts;
@@ -82,7 +83,9 @@ enum QuotaAction {
         /// The cgroup: /team-a or /sys/fs/cgroup/team-a.
         #[arg(long)]
         cgroup: String,
-        /// GPU memory per GPU: 8G, max, or gpu0=8G,gpu1=4G.
+        /// GPU memory per GPU: 8G, max, or gpu0=8G,gpu1=4G. Where the kernel has the dmem
+        /// cgroup controller, also the cgroup's dmem.max in the GPUs' regions (enabling
+        /// +dmem above it); if that fails, a warning, and fakegpu's limit still applies.
         #[arg(long)]
         memory: Option<String>,
         /// GPFIFO channels per GPU: 16, max, or gpu0=16,gpu1=8.
@@ -109,13 +112,13 @@ enum QuotaAction {
         #[arg(long)]
         compute_weight: Option<String>,
     },
-    /// Show the cgroup's limits.
+    /// Show the cgroup's limits (and its dmem.max and dmem.current, if it has them).
     Get {
         /// The cgroup.
         #[arg(long)]
         cgroup: String,
     },
-    /// Lift the cgroup's limits and remove its entry.
+    /// Lift the cgroup's limits (its dmem.max in fakegpu's regions too) and remove its entry.
     Clear {
         /// The cgroup.
         #[arg(long)]
@@ -150,6 +153,7 @@ fn run(cli: Cli) -> Result<(), String> {
         ),
         Command::Quota { action } => {
             let fg = sysfs::Fakegpu::open()?;
+            let dmem = open_dmem(&fg);
             match action {
                 QuotaAction::Set {
                     cgroup,
@@ -172,21 +176,27 @@ fn run(cli: Cli) -> Result<(), String> {
                         compute,
                         compute_weight,
                     };
-                    quota::set(&fg, &quota::cgroup_path(&cgroup)?, &limits)
+                    let cgroup = quota::cgroup_path(&cgroup)?;
+                    warn_all(&quota::set(&fg, dmem.as_ref(), &cgroup, &limits)?);
+                    Ok(())
                 }
                 QuotaAction::Get { cgroup } => {
-                    print!("{}", quota::get(&fg, &quota::cgroup_path(&cgroup)?)?);
+                    let cgroup = quota::cgroup_path(&cgroup)?;
+                    print!("{}", quota::get(&fg, dmem.as_ref(), &cgroup)?);
                     Ok(())
                 }
                 QuotaAction::Clear { cgroup } => {
-                    println!("{}", quota::clear(&fg, &quota::cgroup_path(&cgroup)?)?);
+                    let cgroup = quota::cgroup_path(&cgroup)?;
+                    let (message, warnings) = quota::clear(&fg, dmem.as_ref(), &cgroup)?;
+                    println!("{message}");
+                    warn_all(&warnings);
                     Ok(())
                 }
             }
         }
         Command::Status { json } => {
             let fg = sysfs::Fakegpu::open()?;
-            let entries = status::collect(&fg)?;
+            let entries = status::collect(&fg, open_dmem(&fg).as_ref())?;
             if json {
                 let text = serde_json::to_string_pretty(&entries).map_err(|e| e.to_string())?;
                 println!("{text}");
@@ -210,6 +220,19 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+    }
+}
+
+/// The dmem controller, or `None` after a warning on stderr if fakegpu's region list is
+/// unreadable (the command goes on with fakegpu's own limits).
+fn open_dmem(fg: &sysfs::Fakegpu) -> Option<dmem::Dmem> {
+    dmem::Dmem::open_or_warn(fg, |w| eprintln!("fakegpu: {w}"))
+}
+
+/// Warnings on stderr: what was done still stands.
+fn warn_all(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("fakegpu: {w}");
     }
 }
 

@@ -1,6 +1,7 @@
 //! `fakegpu status`: what each cgroup with an entry uses and may use, as a table an operator
 //! reads at a glance, or as JSON for tools.
 
+use crate::dmem::Dmem;
 use crate::sysfs::{parse_single, Fakegpu};
 use crate::units::{human, human_limit};
 use policy::gpu_set::Visibility;
@@ -37,6 +38,11 @@ pub struct GpuUsage {
     pub gpu_share_permille: Option<u32>,
     /// GPFIFO entries the engine consumed from the cgroup's channels (NVIDIA submissions).
     pub gpu_submissions: u64,
+    /// The cgroup's `dmem.current` in the GPU's dmem region, bytes (`null`: the GPU has no
+    /// region or the cgroup no dmem files).
+    pub dmem_current: Option<u64>,
+    /// The cgroup's `dmem.max` in that region, bytes (`null`: max, or no dmem).
+    pub dmem_max: Option<u64>,
 }
 
 /// One entry.
@@ -60,8 +66,8 @@ pub struct EntryStatus {
     pub uvm_policy: String,
 }
 
-/// Every entry's status.
-pub fn collect(fg: &Fakegpu) -> Result<Vec<EntryStatus>, String> {
+/// Every entry's status; with `dmem`, each GPU's use and limit in its dmem region.
+pub fn collect(fg: &Fakegpu, dmem: Option<&Dmem>) -> Result<Vec<EntryStatus>, String> {
     let mut all = Vec::new();
     for (id, cgroup) in fg.entries()? {
         let e = fg.entry(id);
@@ -84,6 +90,7 @@ pub fn collect(fg: &Fakegpu) -> Result<Vec<EntryStatus>, String> {
             .read("compute.stat")
             .map(|t| compute_stat(&t))
             .unwrap_or_default();
+        let dmem = dmem.map(|d| dmem_usage(d, &cgroup)).unwrap_or_default();
         let usage = current
             .iter()
             .map(|(&gpu, &used)| GpuUsage {
@@ -100,6 +107,8 @@ pub fn collect(fg: &Fakegpu) -> Result<Vec<EntryStatus>, String> {
                 gpu_time_usec: stat.get(&gpu).map_or(0, |s| s.gpu_time_usec),
                 gpu_share_permille: stat.get(&gpu).and_then(|s| s.share_permille),
                 gpu_submissions: stat.get(&gpu).map_or(0, |s| s.submissions),
+                dmem_current: dmem.get(&gpu).map(|&(used, _)| used),
+                dmem_max: dmem.get(&gpu).and_then(|&(_, max)| max),
             })
             .collect();
         all.push(EntryStatus {
@@ -114,6 +123,31 @@ pub fn collect(fg: &Fakegpu) -> Result<Vec<EntryStatus>, String> {
         });
     }
     Ok(all)
+}
+
+/// Per GPU with a dmem region: the cgroup's `dmem.current` and `dmem.max` (`None`: max)
+/// in it. Empty if the cgroup has no `dmem.current` (no dmem; or it is gone, or the file
+/// unreadable: status shows fakegpu's figures regardless).
+fn dmem_usage(dmem: &Dmem, cgroup: &str) -> BTreeMap<u32, (u64, Option<u64>)> {
+    if dmem.gpus().next().is_none() {
+        return BTreeMap::new();
+    }
+    let Ok(Some(current)) = dmem.read(cgroup, "dmem.current") else {
+        return BTreeMap::new();
+    };
+    // The root has no dmem.max.
+    let max = dmem
+        .read(cgroup, "dmem.max")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    dmem.gpus()
+        .filter_map(|gpu| {
+            let name = &dmem.region(gpu)?.name;
+            let used = current.get(name).copied().flatten()?;
+            Some((gpu, (used, max.get(name).copied().flatten())))
+        })
+        .collect()
 }
 
 /// `compute.max`'s `gpuN QUOTA PERIOD` lines as percent per GPU (`None`: `max`).
@@ -185,9 +219,22 @@ fn compute_cell(u: &GpuUsage) -> String {
     )
 }
 
-/// The table: a row per entry and GPU it may see.
+/// A dmem cell: `1.0 GiB / 4.0 GiB` (used / `dmem.max`), `-` without dmem.
+fn dmem_cell(u: &GpuUsage) -> String {
+    u.dmem_current.map_or("-".into(), |used| {
+        format!("{} / {}", human(used), human_limit(u.dmem_max))
+    })
+}
+
+/// The GPUs of `e` it may see: the table's rows.
+fn visible(e: &EntryStatus) -> Vec<&GpuUsage> {
+    let gpus = Visibility::parse(&e.gpus).unwrap_or(Visibility::All);
+    e.usage.iter().filter(|u| gpus.allows(u.gpu)).collect()
+}
+
+/// The table: a row per entry and GPU it may see; a DMEM column when some row has dmem.
 pub fn table(entries: &[EntryStatus]) -> String {
-    let header = [
+    let mut header = vec![
         "CGROUP",
         "GPU",
         "MEMORY USED",
@@ -197,25 +244,24 @@ pub fn table(entries: &[EntryStatus]) -> String {
         "CHANNELS",
         "COMPUTE",
     ];
-    let mut rows: Vec<[String; 8]> = Vec::new();
+    let with_dmem = entries
+        .iter()
+        .flat_map(visible)
+        .any(|u| u.dmem_current.is_some());
+    if with_dmem {
+        header.push("DMEM");
+    }
+    let mut rows: Vec<Vec<String>> = Vec::new();
     for e in entries {
-        let gpus = Visibility::parse(&e.gpus).unwrap_or(Visibility::All);
-        let visible = |gpu: u32| gpus.allows(gpu);
-        let shown: Vec<&GpuUsage> = e.usage.iter().filter(|u| visible(u.gpu)).collect();
+        let shown = visible(e);
         if shown.is_empty() {
-            rows.push([
-                e.cgroup.clone(),
-                "-".into(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ]);
+            let mut row = vec![String::new(); header.len()];
+            row[0] = e.cgroup.clone();
+            row[1] = "-".into();
+            rows.push(row);
         }
         for u in shown {
-            rows.push([
+            let mut row = vec![
                 e.cgroup.clone(),
                 u.gpu.to_string(),
                 human(u.memory_used),
@@ -228,10 +274,14 @@ pub fn table(entries: &[EntryStatus]) -> String {
                     u.channels_max.map_or("max".into(), |m| m.to_string())
                 ),
                 compute_cell(u),
-            ]);
+            ];
+            if with_dmem {
+                row.push(dmem_cell(u));
+            }
+            rows.push(row);
         }
     }
-    let mut widths = header.map(str::len);
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.len());
@@ -241,14 +291,14 @@ pub fn table(entries: &[EntryStatus]) -> String {
     let mut line = |cells: &[&str]| {
         let text: Vec<String> = cells
             .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
+            .zip(&widths)
+            .map(|(c, &w)| format!("{c:<w$}"))
             .collect();
         let _ = writeln!(out, "{}", text.join("  ").trim_end());
     };
     line(&header);
     for row in &rows {
-        line(&row.each_ref().map(String::as_str));
+        line(&row.iter().map(String::as_str).collect::<Vec<_>>());
     }
     out
 }
@@ -278,6 +328,8 @@ mod tests {
                     gpu_time_usec: 9_000_000,
                     gpu_share_permille: Some(275),
                     gpu_submissions: 1200,
+                    dmem_current: None,
+                    dmem_max: None,
                 },
                 GpuUsage {
                     gpu: 1,
@@ -293,6 +345,8 @@ mod tests {
                     gpu_time_usec: 0,
                     gpu_share_permille: None,
                     gpu_submissions: 0,
+                    dmem_current: None,
+                    dmem_max: None,
                 },
             ],
             pinned: 0,
@@ -324,6 +378,142 @@ mod tests {
             ],
             "{t}"
         );
+    }
+
+    /// An entry of one GPU, 1 GiB used of 2 GiB, with `dmem` (current, max).
+    fn one_gpu(cgroup: &str, dmem: Option<(u64, Option<u64>)>) -> EntryStatus {
+        EntryStatus {
+            id: 7,
+            cgroup: cgroup.into(),
+            gpus: "all".into(),
+            usage: vec![GpuUsage {
+                gpu: 0,
+                memory_used: 1 << 30,
+                memory_max: Some(2 << 30),
+                memory_peak: 1 << 30,
+                refused: 0,
+                channels: 1,
+                channels_max: None,
+                compute_max_percent: None,
+                compute_weight: 100,
+                throttled_usec: 0,
+                gpu_time_usec: 0,
+                gpu_share_permille: None,
+                gpu_submissions: 0,
+                dmem_current: dmem.map(|d| d.0),
+                dmem_max: dmem.and_then(|d| d.1),
+            }],
+            pinned: 0,
+            drm_memory: 0,
+            submissions: 0,
+            uvm_policy: "allow".into(),
+        }
+    }
+
+    /// The table's cells, row by row (header included).
+    fn cells(table: &str) -> Vec<Vec<String>> {
+        table
+            .lines()
+            .map(|l| {
+                l.split("  ")
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn table_shows_dmem_only_where_a_cgroup_has_it() {
+        let t = table(&[
+            one_gpu("/a", Some((1 << 30, Some(4 << 30)))),
+            one_gpu("/b", Some((0, None))),
+            one_gpu("/c", None),
+        ]);
+        let rows = cells(&t);
+        assert_eq!(rows[0].last().map(String::as_str), Some("DMEM"), "{t}");
+        assert_eq!(
+            rows[1].last().map(String::as_str),
+            Some("1.0 GiB / 4.0 GiB"),
+            "{t}"
+        );
+        assert_eq!(rows[2].last().map(String::as_str), Some("0 B / max"), "{t}");
+        assert_eq!(rows[3].last().map(String::as_str), Some("-"), "{t}");
+        // No dmem anywhere (a 6.12 host): no column.
+        let t = table(&[one_gpu("/c", None)]);
+        assert!(!t.contains("DMEM"), "{t}");
+        assert_eq!(cells(&t)[1].len(), 8, "{t}");
+    }
+
+    #[test]
+    fn collect_reads_dmem_of_the_entrys_cgroup() {
+        use crate::dmem::tests::{Tree, TWO_GPUS};
+        let t = Tree::new("status-collect", "dmem\n", Some(TWO_GPUS));
+        t.cgroup(
+            "/team-a",
+            &[
+                (
+                    "dmem.current",
+                    "nvidia/0000:00:1e.0 1073741824\nnvidia/0000:00:1f.0 0\n",
+                ),
+                (
+                    "dmem.max",
+                    "nvidia/0000:00:1e.0 4294967296\nnvidia/0000:00:1f.0 max\n",
+                ),
+            ],
+        );
+        t.cgroup("/team-b", &[]);
+        let sysfs = t.sysfs();
+        std::fs::write(sysfs.join("cgroups/control"), "7 /team-a\n8 /team-b\n").unwrap();
+        for id in [7, 8] {
+            let dir = sysfs.join(format!("cgroups/{id}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            for (file, text) in [
+                ("memory.current", "gpu0 1073741824\ngpu1 0\ngpu2 0\n"),
+                ("memory.max", "gpu0 max\ngpu1 max\ngpu2 max\n"),
+                ("memory.peak", ""),
+                ("memory.events", ""),
+                ("channels.current", ""),
+                ("channels.max", ""),
+                ("gpus", "all\n"),
+                ("pinned.current", "0\n"),
+                ("drm.memory.current", "0\n"),
+                ("submissions", "0\n"),
+                ("uvm.policy", "allow\n"),
+            ] {
+                std::fs::write(dir.join(file), text).unwrap();
+            }
+        }
+        let fg = Fakegpu::at(sysfs).unwrap();
+        let all = collect(&fg, Some(&t.dmem())).unwrap();
+        let dmem = |e: &EntryStatus| -> Vec<(u32, Option<u64>, Option<u64>)> {
+            e.usage
+                .iter()
+                .map(|u| (u.gpu, u.dmem_current, u.dmem_max))
+                .collect()
+        };
+        // gpu1 has no region; gpu2's limit is max.
+        assert_eq!(
+            dmem(&all[0]),
+            [
+                (0, Some(1 << 30), Some(4 << 30)),
+                (1, None, None),
+                (2, Some(0), None)
+            ]
+        );
+        // /team-b has no dmem files.
+        assert_eq!(
+            dmem(&all[1]),
+            [(0, None, None), (1, None, None), (2, None, None)]
+        );
+        let json = serde_json::to_value(&all[0]).unwrap();
+        assert_eq!(json["usage"][0]["dmem_current"], 1u64 << 30);
+        assert_eq!(json["usage"][0]["dmem_max"], 4u64 << 30);
+        assert!(json["usage"][2]["dmem_max"].is_null());
+        // Without dmem, nothing of it.
+        let all = collect(&fg, None).unwrap();
+        assert!(all[0].usage.iter().all(|u| u.dmem_current.is_none()));
     }
 
     #[test]

@@ -124,6 +124,11 @@ impl Fakegpu {
         let root = std::env::var_os("FAKEGPU_SYSFS")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
+        Self::at(root)
+    }
+
+    /// The module's directory at `root` (a test's stand-in, or the host's).
+    pub fn at(root: PathBuf) -> Result<Self, String> {
         if !root.join("cgroups/control").exists() {
             return Err(format!(
                 "fakegpu.ko is not loaded ({} has no cgroups/control)",
@@ -131,6 +136,11 @@ impl Fakegpu {
             ));
         }
         Ok(Fakegpu { root })
+    }
+
+    /// The directory, for files other modules of the helper read (`dmem_regions`).
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// The fake nodes the module made.

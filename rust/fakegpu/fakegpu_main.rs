@@ -101,7 +101,8 @@ compat::module_by! {
 static PERSONALITIES: [&dyn Personality; 2] = [&nvidia::PERSONALITY, &drm::PERSONALITY];
 
 /// The loaded module. Fields drop in order: the governor's thread stops, sysfs, the nodes
-/// filesystem and the nodes vanish, then the workers, the scratch space, the core's state, then the personalities'.
+/// filesystem and the nodes vanish, then the workers, the scratch space, the core's state (its charges
+/// uncharge dmem), the dmem regions, then the personalities'.
 struct FakeGpu {
     _governor: nvidia::governor::Governor,
     _sysfs: Sysfs,
@@ -110,6 +111,7 @@ struct FakeGpu {
     _workers: Workers,
     _scratch: Scratch,
     _state: PublishGuard<State>,
+    _dmem_regions: PublishGuard<nvidia::dmem_regions::Regions>,
     _drm: PublishGuard<drm::DrmState>,
     _nvidia: PublishGuard<nvidia::NvState>,
 }
@@ -143,6 +145,8 @@ impl kernel::Module for FakeGpu {
         let drm = drm::load()?;
         let cgroups = KBox::pin_init(Registry::new(), GFP_KERNEL)?;
         let scratch = Scratch::new()?;
+        // After the scratch space: a region's size is asked of the driver by a private call.
+        let dmem_regions = nvidia::dmem_regions::register()?;
         let real = RealDevices::new(&table)?;
         let regions = Regions::register(&table, &FAKE_FOPS)?;
         let nodes = Nodes::create(&table, &regions)?;
@@ -180,6 +184,7 @@ impl kernel::Module for FakeGpu {
             _workers: Workers,
             _scratch: scratch,
             _state: state,
+            _dmem_regions: dmem_regions,
             _drm: drm,
             _nvidia: nvidia,
         })

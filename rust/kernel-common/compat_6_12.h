@@ -13,6 +13,26 @@
 #include <linux/sched.h>
 #include <linux/string.h>
 
+/* 6.12 has no dmem cgroup controller (6.14+): no region is ever registered, and the calls
+ * below are never reached with one. */
+#define FAKEGPU_HAS_DMEM 0
+struct dmem_cgroup_region;
+struct dmem_cgroup_pool_state;
+static inline struct dmem_cgroup_region *dmem_cgroup_register_region(u64 size, const char *fmt, ...)
+{
+	return NULL;
+}
+static inline void dmem_cgroup_unregister_region(struct dmem_cgroup_region *region) { }
+static inline int dmem_cgroup_try_charge(struct dmem_cgroup_region *region, u64 size,
+					 struct dmem_cgroup_pool_state **ret_pool,
+					 struct dmem_cgroup_pool_state **ret_limit_pool)
+{
+	*ret_pool = NULL;
+	return 0;
+}
+static inline void dmem_cgroup_uncharge(struct dmem_cgroup_pool_state *pool, u64 size) { }
+static inline void dmem_cgroup_pool_state_put(struct dmem_cgroup_pool_state *pool) { }
+
 /* The child @name of @parent (its inode lock held), looked up without permission checks. */
 static inline struct dentry *fakegpu_compat_lookup(struct dentry *parent, const char *name)
 {

@@ -12,6 +12,11 @@
 #include <linux/namei.h>
 #include <linux/sched.h>
 #include <linux/string.h>
+#include <linux/cgroup_dmem.h>
+
+/* The dmem cgroup controller's API (6.14+): real if the kernel has CONFIG_CGROUP_DMEM, the
+ * header's own stubs (no region, every charge taken) if not. */
+#define FAKEGPU_HAS_DMEM IS_ENABLED(CONFIG_CGROUP_DMEM)
 
 /* The child @name of @parent (its inode lock held), looked up without permission checks. */
 static inline struct dentry *fakegpu_compat_lookup(struct dentry *parent, const char *name)

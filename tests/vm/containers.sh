@@ -6,6 +6,8 @@
 export_test_env 2>/dev/null
 
 fail() { echo "FAIL: $*"; return 1; }
+# Whether the kernel has the dmem cgroup controller (7.x with CONFIG_CGROUP_DMEM).
+has_dmem() { grep -qw dmem /sys/fs/cgroup/cgroup.controllers; }
 . /fakegpu/container_lib.sh
 
 
@@ -48,6 +50,13 @@ case_containers_with_quotas() {
     fail "status lacks the 40 MiB each holds (small of 64 MiB, large of 128 MiB)"; return 1
   fi
   $HELPER status --json | grep -q '"memory_max": 67108864' || fail "status --json lacks the 64 MiB limit" || return 1
+  # On a kernel with dmem the hook wrote each quota into its cgroup's dmem.max too, and the
+  # 40 MiB held shows there as well.
+  if has_dmem; then
+    grep -E '^/fakegpu-ctr/small .* 40.0 MiB / 64.0 MiB *$' /tmp/status.out &&
+      grep -E '^/fakegpu-ctr/large .* 40.0 MiB / 128.0 MiB *$' /tmp/status.out ||
+      fail "status lacks each container's dmem use and dmem.max" || return 1
+  fi
   wait $a; ra=$?; wait $b; rb=$?
   for c in small large; do echo "--- $c"; cat /tmp/$c.out; done
   # fakegpu's GPU 0 node, from its nodes filesystem: stat shows NVIDIA's 195:0.
@@ -176,6 +185,13 @@ case_quota_commands() {
     grep -qx 'uvm.policy: deny' /tmp/quota.out && grep -qx 'capabilities: utility,video' /tmp/quota.out &&
     grep -qx 'processes: all' /tmp/quota.out || fail "quota get does not show what was set" || return 1
   [ "$(sed -n 1p $entry/memory.max)" = "gpu0 67108864" ] || fail "sysfs lacks the limit" || return 1
+  if has_dmem; then
+    # The same limits in dmem.max, per GPU region (the helper enabled +dmem above it).
+    grep -qx 'nvidia/0000:01:00.0 67108864' /sys/fs/cgroup/fakegpu-quota/dmem.max &&
+      grep -qx 'nvidia/0000:02:00.0 max' /sys/fs/cgroup/fakegpu-quota/dmem.max ||
+      fail "dmem.max reads $(cat /sys/fs/cgroup/fakegpu-quota/dmem.max)" || return 1
+    grep -q '^dmem.max: nvidia/0000:01:00.0 67108864' /tmp/quota.out || fail "quota get lacks dmem.max" || return 1
+  fi
   for bad in "--memory 8X" "--memory gpu=1G" "--channels -1" "--gpus 0-" "--uvm maybe" \
       "--capabilities display" "--processes everyone"; do
     # shellcheck disable=SC2086
@@ -186,6 +202,10 @@ case_quota_commands() {
   $HELPER quota get --cgroup /fakegpu-none 2>&1 | grep -q 'no fakegpu entry' || fail "get of a cgroup without an entry" || return 1
   $HELPER quota clear --cgroup /fakegpu-quota | grep -q 'entry removed' || fail "quota clear did not remove the entry" || return 1
   [ ! -e "$entry" ] || fail "the entry is still there" || return 1
+  if has_dmem; then
+    grep -qx 'nvidia/0000:01:00.0 max' /sys/fs/cgroup/fakegpu-quota/dmem.max ||
+      fail "quota clear left dmem.max $(cat /sys/fs/cgroup/fakegpu-quota/dmem.max)" || return 1
+  fi
   rmdir /sys/fs/cgroup/fakegpu-quota
 }
 

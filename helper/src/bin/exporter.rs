@@ -6,6 +6,9 @@
 
 // The helper's files this binary shares; it uses part of them.
 #[allow(dead_code)]
+#[path = "../dmem.rs"]
+mod dmem;
+#[allow(dead_code)]
 #[path = "../status.rs"]
 mod status;
 #[allow(dead_code)]
@@ -42,7 +45,8 @@ type GpuLabels = Vec<(&'static str, String)>;
 /// One scrape: every entry's figures, in the exposition format.
 fn scrape() -> Result<String, String> {
     let fg = sysfs::Fakegpu::open()?;
-    let entries = status::collect(&fg)?;
+    // No dmem series yet: `fakegpu status` shows the kernel's dmem figures.
+    let entries = status::collect(&fg, None)?;
     let mut registry = Registry::with_prefix("fakegpu");
     let gauge = |registry: &mut Registry, name: &str, help: &str| {
         let f = Family::<GpuLabels, Gauge>::default();

@@ -57,6 +57,11 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
+    /// nvidiactl, as fakegpu holds it open.
+    pub(crate) fn ctl(&self) -> &RealFile {
+        &self.ctl
+    }
+
     /// The version, e.g. "535.309.01".
     pub(crate) fn version(&self) -> &str {
         queried_version(&self.version).unwrap_or("?")
@@ -165,6 +170,14 @@ fn open_ctl() -> Result<RealFile> {
     debug_assert_eq!(ctl_only.get(0).map(|f| f.real.minor), Some(NV_CTL_MINOR));
     // The file keeps its own reference on the private mount, which may go now.
     RealDevices::new(&ctl_only)?.open(0, bindings::O_RDWR)
+}
+
+/// Opens the driver's `/dev/nvidia<minor>`, as root (the loading process's credentials).
+pub(crate) fn nv_gpu_file(minor: u32) -> Result<RealFile> {
+    let mut gpu_only = FrontTable::empty();
+    gpu_only.add_nvidia(&[minor], None).map_err(|_| EINVAL)?;
+    // Entry 0 is nvidiactl, which every NVIDIA table has; the GPU follows.
+    RealDevices::new(&gpu_only)?.open(1, bindings::O_RDWR)
 }
 
 /// Asks the driver on `ctl` its version: CHECK_VERSION_STR with

@@ -449,7 +449,18 @@ fn precharge(nv: &Nv, client: u32, parent: u32, what: Allocation) -> Result<Prec
         return Ok(Precharge::Refused(NV_ERR_INVALID_OBJECT_PARENT));
     };
     let chain = acc.chain_of(&cgroup)?;
-    match acc.charge(chain, r, amount, false) {
+    // GPU memory is charged to the kernel's dmem controller too, in this task (the tenant's:
+    // dmem charges the current task's cgroup). dmem takes only locks of its own and never
+    // calls back, so it is charged under ours: both charges are made, or refused, together.
+    let dmem = match super::dmem_regions::region_of(r) {
+        Some(region) => match region.try_charge(amount) {
+            Ok(c) => Some(c),
+            Err(e) if e == ENOSPC => return Ok(Precharge::Refused(refusal_status(r))),
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    match acc.charge(chain, r, amount, false, dmem) {
         Ok(id) => Ok(Precharge::Charged(Some((id, r)))),
         Err(e) if e == ENOSPC => Ok(Precharge::Refused(refusal_status(r))),
         Err(e) => Err(e),

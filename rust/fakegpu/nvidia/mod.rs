@@ -20,6 +20,7 @@ mod calls;
 mod cgroup_files;
 mod controls;
 pub(crate) mod discovery;
+pub(crate) mod dmem_regions;
 mod fd_translation;
 pub(crate) mod governor;
 mod gpu_time;
@@ -100,6 +101,13 @@ pub(crate) fn load(
     })
 }
 
+impl NvState {
+    /// The family whose tables apply to the driver (535's while nothing is fronted).
+    fn family(&self) -> &'static DriverFamily {
+        self.driver.as_ref().map_or(&R535, |d| d.fronting.family())
+    }
+}
+
 /// The governor's clock, once the personality is loaded.
 fn governor_clock() -> Option<&'static Mutex<governor::Clock>> {
     Some(NVIDIA.get()?.clock.as_ref().get_ref())
@@ -152,7 +160,7 @@ impl Nv {
             cgroups: core.cgroups.as_ref().get_ref(),
             filter: nv.filter,
             cards: &nv.cards,
-            family: nv.driver.as_ref().map_or(&R535, |d| d.fronting.family()),
+            family: nv.family(),
             mirror: nv.mirror.as_ref().get_ref(),
         })
     }
@@ -251,6 +259,10 @@ impl Personality for Nvidia {
         if let Some(nv) = Nv::get() {
             meter::sweep(&nv);
         }
+    }
+
+    fn write_dmem_regions(&self, out: &mut Page<'_>) -> core::fmt::Result {
+        dmem_regions::write_regions(out)
     }
 
     fn write_calls(&self, out: &mut Page<'_>) -> core::fmt::Result {

@@ -10,17 +10,21 @@
 //! charge is uncharged when its last holder lets go of it.
 
 use super::cgroup::Cgroup;
+use super::dmem::DmemCharge;
 use super::entry::Entry;
 use crate::policy::ledger::{self, Resource, Usage};
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
 
-/// A charge: what, how much, to which entries, and how many holders it has.
+/// A charge: what, how much, to which entries, and how many holders it has; and the same
+/// amount charged to the kernel's dmem controller, if the resource has a dmem region
+/// (uncharged when the record goes).
 pub(crate) struct Charge {
     resource: Resource,
     amount: u64,
     entries: KVec<u64>,
     refs: u32,
+    dmem: Option<DmemCharge>,
 }
 
 /// Room for one charge, taken before a driver call so that recording its outcome cannot
@@ -87,17 +91,23 @@ impl Accounts {
     }
 
     /// Charges `amount` of `r` to every entry of `chain`, or refuses (counting the refusal at
-    /// the level whose limit it would pass). Returns the new charge's id.
+    /// the level whose limit it would pass). Returns the new charge's id. `dmem`, the same
+    /// amount already charged to dmem, goes with the record (and back if refused).
     pub(crate) fn charge(
         &mut self,
         chain: KVec<u64>,
         r: Resource,
         amount: u64,
         force: bool,
+        dmem: Option<DmemCharge>,
     ) -> Result<u64> {
         // Allocated first, so that once the levels are charged nothing can fail.
         let room = ChargeRoom::new(GFP_KERNEL)?;
-        self.charge_in(room, chain, r, amount, force)
+        let id = self.charge_in(room, chain, r, amount, force)?;
+        if let Some(c) = self.charges.get_mut(&id) {
+            c.dmem = dmem;
+        }
+        Ok(id)
     }
 
     /// [`Accounts::charge`] in room taken beforehand: fails only on a limit.
@@ -121,30 +131,42 @@ impl Accounts {
             amount,
             entries: chain,
             refs: 0,
+            dmem: None,
         };
         self.charges.insert(room.into_node(id, charge));
         Ok(id)
     }
 
     /// Changes charge `id` to `amount` (the driver took more or less than asked); more is
-    /// refused past a limit unless `force`.
+    /// refused past a limit (of fakegpu's, or dmem's) unless `force`. In the charging task,
+    /// for dmem's sake.
     pub(crate) fn resize_charge(&mut self, id: u64, amount: u64, force: bool) -> Result {
-        let Some(c) = self.charges.get(&id) else {
+        let Some(c) = self.charges.get_mut(&id) else {
             return Ok(());
         };
         let (r, old) = (c.resource, c.amount);
+        if let Some(d) = c.dmem.as_mut() {
+            let resized = d.resize(amount);
+            if resized.is_err() && !force {
+                return resized;
+            }
+        }
         let mut levels = Chain {
             entries: &mut self.entries,
             chain: &c.entries,
         };
         if amount > old {
-            ledger::try_charge(&mut levels, r, amount - old, force).map_err(|_| ENOSPC)?;
+            if let Err(_level) = ledger::try_charge(&mut levels, r, amount - old, force) {
+                if let Some(d) = c.dmem.as_mut() {
+                    // Back to what it was: a shrink, which never fails.
+                    let _ = d.resize(old);
+                }
+                return Err(ENOSPC);
+            }
         } else {
             ledger::uncharge(&mut levels, r, old - amount);
         }
-        if let Some(c) = self.charges.get_mut(&id) {
-            c.amount = amount;
-        }
+        c.amount = amount;
         Ok(())
     }
 

@@ -5,7 +5,8 @@
 //!
 //! Layers, lowest first (each file imports only from the ones before it):
 //! - `task` (the calling task's credentials and mm), `cgroup` (a counted cgroup reference),
-//!   `entry` (what fakegpu holds for one cgroup), `accounts` (entries and charge records),
+//!   `entry` (what fakegpu holds for one cgroup), `dmem` (the kernel's dmem controller: regions and charges),
+//!   `accounts` (entries and charge records),
 //!   `cgroups` (the registry: the accounts under one lock, control commands, reaping);
 //! - `page` (a sysfs page), `params` (string module parameters), `real_devices` (fakegpu's private mount and real opens),
 //!   `personality` (the trait and the fake file as personalities see it), `refusal` (the
@@ -24,6 +25,7 @@ pub(crate) mod cgroup;
 pub(crate) mod cgroup_files;
 pub(crate) mod cgroup_sysfs;
 pub(crate) mod cgroups;
+pub(crate) mod dmem;
 pub(crate) mod entry;
 pub(crate) mod forward;
 pub(crate) mod nodes;

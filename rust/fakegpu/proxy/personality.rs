@@ -72,6 +72,12 @@ pub(crate) trait Personality: Sync {
         Ok(())
     }
 
+    /// Its lines of `/sys/kernel/fakegpu/dmem_regions`: the dmem cgroup regions it
+    /// registered, `gpuN NAME BYTES`.
+    fn write_dmem_regions(&self, _out: &mut Page<'_>) -> core::fmt::Result {
+        Ok(())
+    }
+
     /// The per-cgroup files it answers, created in every entry's directory.
     fn cgroup_files(&self) -> &'static [CgroupFile] {
         &[]

@@ -106,6 +106,27 @@ unsafe extern "C" fn fakegpu_format_calls(buf: *mut u8, len: usize) -> usize {
     out.len()
 }
 
+/// `/sys/kernel/fakegpu/dmem_regions`: each personality's dmem regions, `gpuN NAME BYTES`.
+///
+/// # Safety
+///
+/// Called by sysfs only, with a page-sized buffer.
+#[no_mangle]
+unsafe extern "C" fn fakegpu_format_dmem_regions(buf: *mut u8, len: usize) -> usize {
+    let Some(state) = State::get() else {
+        return 0;
+    };
+    // SAFETY: sysfs passes a writable page of `len` bytes, ours until we return.
+    let page = unsafe { core::slice::from_raw_parts_mut(buf, len) };
+    let mut out = Page::new(page);
+    for personality in state.personalities {
+        if personality.write_dmem_regions(&mut out).is_err() {
+            break;
+        }
+    }
+    out.len()
+}
+
 /// `/sys/kernel/fakegpu/devices`: one line per front, `FAKE_PATH FAKE_MAJ:MIN REAL_MAJ:MIN`.
 ///
 /// # Safety

@@ -159,6 +159,8 @@ void fakegpu_log_refusal(const char *node, size_t node_len, unsigned int call, c
 size_t fakegpu_format_devices(char *buf, size_t len);
 /* Formats each personality's call counts into @buf (Rust, setup.rs). */
 size_t fakegpu_format_calls(char *buf, size_t len);
+/* Formats each personality's dmem regions into @buf (Rust, setup.rs). */
+size_t fakegpu_format_dmem_regions(char *buf, size_t len);
 size_t fakegpu_format_hop(char *buf, size_t len);
 int fakegpu_worker_count(void);
 /* The cgroups directory (cgroup_shim.c). */
@@ -183,6 +185,11 @@ static ssize_t calls_show(struct kobject *kobj, struct kobj_attribute *attr, cha
 	return fakegpu_format_calls(buf, PAGE_SIZE);
 }
 
+static ssize_t dmem_regions_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return fakegpu_format_dmem_regions(buf, PAGE_SIZE);
+}
+
 static ssize_t hop_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
 {
 	return fakegpu_format_hop(buf, PAGE_SIZE);
@@ -192,8 +199,10 @@ static struct kobj_attribute devices_attr = __ATTR_RO(devices);
 static struct kobj_attribute workers_attr = __ATTR_RO(workers);
 static struct kobj_attribute calls_attr = __ATTR_RO(calls);
 static struct kobj_attribute hop_attr = __ATTR_RO(hop);
+static struct kobj_attribute dmem_regions_attr = __ATTR_RO(dmem_regions);
 static struct attribute *fakegpu_attrs[] = { &devices_attr.attr, &workers_attr.attr,
-					     &calls_attr.attr, &hop_attr.attr, NULL };
+					     &calls_attr.attr, &hop_attr.attr,
+					     &dmem_regions_attr.attr, NULL };
 static const struct attribute_group fakegpu_group = { .attrs = fakegpu_attrs };
 
 int fakegpu_sysfs_create(void)

@@ -13,6 +13,7 @@ mod capability_cases;
 mod cases;
 mod cgroup_cases;
 mod cgroup_util;
+mod dmem_cases;
 mod drm;
 mod engine_cases;
 mod exporter_cases;
@@ -47,7 +48,7 @@ fn main() -> ExitCode {
     };
     match name.as_str() {
         "list" => {
-            for (name, _) in all_cases() {
+            for (name, _) in all_cases().filter(|(n, _)| dmem_cases::runs_here(n)) {
                 println!("{name}");
             }
             ExitCode::SUCCESS
@@ -140,6 +141,7 @@ fn all_cases() -> impl Iterator<Item = &'static Case> {
         .chain(cgroup_cases::ALL)
         .chain(visibility_cases::ALL)
         .chain(meter_cases::ALL)
+        .chain(dmem_cases::ALL)
         .chain(exporter_cases::ALL)
         .chain(capability_cases::ALL)
         .chain(tenant_cases::ALL)

@@ -39,6 +39,8 @@ modules: deps
 	echo "modules: $$(ls $(BUILD)/modules-custom/*.ko)"
 
 test: lint cargo-test conformance vm-test vm-test-7
+# vm-test builds the 7.x kernel in the background for vm-test-7 (scripts/vm-job.sh).
+test: export FAKEGPU_PREBUILD_7 = 1
 
 # The 7.x line's subset of the suite (the whole suite on both lines would not fit CI's cold
 # budget): the meter and dmem cases, the racing tenant, stress and failslab, the

@@ -16,6 +16,12 @@ tarball=$(kernel_tarball)
 [ -f "$tarball" ] || die "$tarball missing: run 'make deps' (Debian package linux-source-6.12)"
 
 out=$(kernel_build_dir "$flavour")
+# One build of a kernel at a time: vm-job.sh may have started this one in the background.
+exec 8>"$out.lock"
+if ! flock -n 8; then
+  say "waiting for the build of this kernel already under way (log: $out/build.log)"
+  while ! flock -w 60 8; do say "  ... still building: $(tail -n 1 "$out/build.log" 2>/dev/null | cut -c1-80)"; done
+fi
 if [ -f "$out/.fakegpu-built" ]; then
   say "reusing cached $flavour kernel $out"
   echo "$out"

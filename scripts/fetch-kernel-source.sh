@@ -13,6 +13,11 @@ NVIDIA_SUITE=sid
 source "$(dirname "$0")/nvidia-apt.sh"
 source "$FAKEGPU_ROOT/kernel/line-7.env"
 
+# One fetch at a time (a background kernel build may be fetching too, see vm-job.sh).
+mkdir -p "$FAKEGPU_CACHE"
+exec 9>"$FAKEGPU_CACHE/kernel-source.lock"
+flock 9
+
 # sid's snapshot on this registry may be older than its Release file's validity.
 apt_sid() { nvidia_apt "$1" -o Acquire::Check-Valid-Until=false "${@:2}"; }
 

@@ -154,6 +154,20 @@ fn compute_spec(text: &str) -> Result<String, String> {
     per_gpu_map(text, line, "\n")
 }
 
+/// The files of an entry that `get` shows, in its order.
+const ENTRY_FILES: [&str; 10] = [
+    "gpus",
+    "memory.max",
+    "channels.max",
+    "uvm.policy",
+    "capabilities",
+    "processes",
+    "compute.max",
+    "compute.weight",
+    "drm.memory.max",
+    "submissions.max_rate",
+];
+
 /// The entry's settings, as text; with the cgroup's `dmem.max` and `dmem.current` if it
 /// has them.
 pub fn get(fg: &Fakegpu, dmem: Option<&Dmem>, cgroup: &str) -> Result<String, String> {
@@ -161,18 +175,7 @@ pub fn get(fg: &Fakegpu, dmem: Option<&Dmem>, cgroup: &str) -> Result<String, St
         .find(cgroup)?
         .ok_or_else(|| format!("{cgroup} has no fakegpu entry (no limits)"))?;
     let mut out = format!("cgroup {cgroup} (id {})\n", entry.id);
-    for file in [
-        "gpus",
-        "memory.max",
-        "channels.max",
-        "uvm.policy",
-        "capabilities",
-        "processes",
-        "compute.max",
-        "compute.weight",
-        "drm.memory.max",
-        "submissions.max_rate",
-    ] {
+    for file in ENTRY_FILES {
         let text = entry.read(file)?;
         out.push_str(&line(file, &text));
     }
@@ -246,19 +249,6 @@ mod tests {
     use std::fs;
     use std::path::PathBuf;
 
-    /// The files of an entry that `get` and `clear` read or write.
-    const ENTRY_FILES: [&str; 10] = [
-        "gpus",
-        "memory.max",
-        "channels.max",
-        "uvm.policy",
-        "capabilities",
-        "processes",
-        "compute.max",
-        "compute.weight",
-        "drm.memory.max",
-        "submissions.max_rate",
-    ];
 
     /// fakegpu's entry 7 for /team-a in the tree's sysfs, its files empty.
     fn entry(t: &Tree) -> (Fakegpu, PathBuf) {

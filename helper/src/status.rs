@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// One GPU of one entry.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub struct GpuUsage {
     /// The GPU's minor (`/dev/nvidiaN`).
     pub gpu: u32,
@@ -387,21 +387,14 @@ mod tests {
             cgroup: cgroup.into(),
             gpus: "all".into(),
             usage: vec![GpuUsage {
-                gpu: 0,
                 memory_used: 1 << 30,
                 memory_max: Some(2 << 30),
                 memory_peak: 1 << 30,
-                refused: 0,
                 channels: 1,
-                channels_max: None,
-                compute_max_percent: None,
                 compute_weight: 100,
-                throttled_usec: 0,
-                gpu_time_usec: 0,
-                gpu_share_permille: None,
-                gpu_submissions: 0,
                 dmem_current: dmem.map(|d| d.0),
                 dmem_max: dmem.and_then(|d| d.1),
+                ..Default::default()
             }],
             pinned: 0,
             drm_memory: 0,

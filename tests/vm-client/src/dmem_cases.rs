@@ -3,7 +3,9 @@
 //! dmem being hierarchical, of its ancestors) following allocations and frees exactly as
 //! fakegpu's own `memory.current` does, a sibling untouched, and `dmem.max` refusing past it
 //! with the driver's NV_ERR_NO_MEMORY before the driver sees the call. On 6.12, which has no
-//! dmem, the region list must be empty.
+//! dmem, the region list must be empty. The meter cases of every uncharge path (free,
+//! parent and client free, VID_HEAP free, close, SIGKILL, a driver failing after allocating)
+//! also check dmem against fakegpu's charge with [`agrees`] where the kernel has dmem.
 
 use crate::cgroup_util::{move_to, read_file, write_file, TestCgroup, CGROUP_ROOT};
 use crate::meter_cases::{per_gpu, Session};
@@ -83,6 +85,27 @@ fn dmem_value(cgroup: &str, file: &str, region: &str) -> Result<u64, String> {
 fn enable_dmem() -> Result<(), String> {
     write_file(&format!("{CGROUP_ROOT}/cgroup.subtree_control"), "+dmem")
         .map_err(|e| format!("+dmem in the root's subtree_control: errno {e}"))
+}
+
+/// For the meter cases: enables dmem below the root where the kernel has it (before they
+/// allocate, so their charges land in their own cgroups' pools).
+pub(crate) fn enable_if_present() -> Result<(), String> {
+    if kernel_has_dmem() {
+        enable_dmem()?;
+    }
+    Ok(())
+}
+
+/// For the meter cases: on a kernel with dmem, `cg`'s dmem.current of GPU `gpu` reads
+/// `want` (what fakegpu charged it): every path that uncharges fakegpu uncharges dmem.
+pub(crate) fn agrees(cg: &TestCgroup, gpu: u32, want: u64) -> Result<(), String> {
+    if !kernel_has_dmem() {
+        return Ok(());
+    }
+    let got = dmem_value(&cg.path, "dmem.current", &region_of(gpu)?)?;
+    ensure(got == want, || {
+        format!("{} dmem.current gpu{gpu} is {got}, fakegpu charged {want}", cg.path)
+    })
 }
 
 fn require_dmem() -> Result<(), String> {

@@ -6,6 +6,7 @@
 //! bad writes to the limit files.
 
 use crate::cgroup_util::{move_to, write_file, TestCgroup};
+use crate::dmem_cases;
 use crate::sys::open_rw;
 use crate::{ensure, Case};
 use abi::nv_status::{NV_ERR_INSUFFICIENT_RESOURCES, NV_ERR_NO_MEMORY, NV_OK};
@@ -263,6 +264,7 @@ fn meter_per_gpu_limits() -> Result<(), String> {
 }
 
 fn meter_every_uncharge_path() -> Result<(), String> {
+    dmem_cases::enable_if_present()?;
     let cg = TestCgroup::create("/fakegpu-paths")?;
     cg.enter()?;
     let base = fb_used(0)?;
@@ -271,7 +273,8 @@ fn meter_every_uncharge_path() -> Result<(), String> {
         let (c, used) = (current(&cg, 0)?, fb_used(0)? - base);
         ensure(c == want && used == want, || {
             format!("after {what}: charged {c}, nvsim holds {used}, want {want}")
-        })
+        })?;
+        dmem_cases::agrees(&cg, 0, want).map_err(|e| format!("after {what}: {e}"))
     };
     expect_status("alloc", s.alloc(0x100, 2 * MIB), NV_OK)?;
     check("alloc", 2 * MIB)?;
@@ -339,6 +342,7 @@ fn meter_every_uncharge_path() -> Result<(), String> {
 }
 
 fn meter_killed_process_uncharged() -> Result<(), String> {
+    dmem_cases::enable_if_present()?;
     let cg = TestCgroup::create("/fakegpu-kill")?;
     cg.enter()?;
     let base = fb_used(0)?;
@@ -366,6 +370,7 @@ fn meter_killed_process_uncharged() -> Result<(), String> {
     // SAFETY: reads one byte from our pipe.
     let n = unsafe { libc::read(pipe[0], (&raw mut byte).cast(), 1) };
     let held = current(&cg, 0);
+    let dmem_held = dmem_cases::agrees(&cg, 0, 16 * MIB);
     // SAFETY: kills and reaps our child.
     unsafe {
         libc::kill(pid, libc::SIGKILL);
@@ -377,7 +382,9 @@ fn meter_killed_process_uncharged() -> Result<(), String> {
     ensure(held? == 16 * MIB, || {
         "the child's memory was not charged".into()
     })?;
+    dmem_held?;
     settles(&cg, 0, 0)?;
+    dmem_cases::agrees(&cg, 0, 0)?;
     ensure(fb_used(0)? == base, || {
         "nvsim still holds the killed child's memory".into()
     })?;
@@ -1324,6 +1331,7 @@ fn nvsim_faults(count: u32, after: bool) -> Result<(), String> {
 /// though the caller got EFAULT; through fakegpu, it is freed again, so no memory is left
 /// that no charge covers: RM_ALLOC, RM_VID_HEAP_CONTROL and RM_DUP_OBJECT.
 fn driver_failing_after_allocating_leaves_nothing_unmetered() -> Result<(), String> {
+    dmem_cases::enable_if_present()?;
     let cg = TestCgroup::create("/fakegpu-fault-after")?;
     let result = (|| {
         // Directly: the knob allocates, then fails.
@@ -1351,7 +1359,8 @@ fn driver_failing_after_allocating_leaves_nothing_unmetered() -> Result<(), Stri
                     "{what}: memory.current gpu0 {now}, nvsim holds {}",
                     fb - base
                 )
-            })
+            })?;
+            dmem_cases::agrees(&cg, 0, charged).map_err(|e| format!("{what}: {e}"))
         };
         nvsim_faults(1, true)?;
         let r = rm::alloc_memory(&s.ctl, s.client, DEVICE, 0xa0, VIDMEM, MIB);

@@ -36,15 +36,6 @@ mkdir -p "$FAKEGPU_BUILD"
 phase kernel kdir_for
 [ -f "$kdir/arch/x86/boot/bzImage" ] || die "no bzImage in $kdir"
 
-# `make test` runs the 7.x subset after this suite: its kernel (15 minutes cold) is built
-# meanwhile on CPU time this job leaves idle (SCHED_IDLE), and that job waits for it.
-if [ "${FAKEGPU_PREBUILD_7:-}" = 1 ] && [ "$FAKEGPU_KERNEL_LINE" = 6.12 ] && [ "$mode" = test ]; then
-  mkdir -p "$FAKEGPU_BUILD"
-  say "building the 7.x test kernel in the background, at idle priority (log: $FAKEGPU_BUILD/kernel-7-background.log)"
-  (FAKEGPU_KERNEL_LINE=7 setsid chrt --idle 0 "$FAKEGPU_ROOT/scripts/build-kernel.sh" test \
-    >"$FAKEGPU_BUILD/kernel-7-background.log" 2>&1 </dev/null &)
-fi
-
 phase modules "$FAKEGPU_ROOT/scripts/build-modules.sh" "$kdir" "$FAKEGPU_BUILD/modules-$flavour$LINE_TAG"
 
 build_clients() {

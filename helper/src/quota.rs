@@ -249,7 +249,6 @@ mod tests {
     use std::fs;
     use std::path::PathBuf;
 
-
     /// fakegpu's entry 7 for /team-a in the tree's sysfs, its files empty.
     fn entry(t: &Tree) -> (Fakegpu, PathBuf) {
         // Writes go over a regular file from its start: the first line takes the helper's

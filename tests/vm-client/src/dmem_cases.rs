@@ -104,7 +104,10 @@ pub(crate) fn agrees(cg: &TestCgroup, gpu: u32, want: u64) -> Result<(), String>
     }
     let got = dmem_value(&cg.path, "dmem.current", &region_of(gpu)?)?;
     ensure(got == want, || {
-        format!("{} dmem.current gpu{gpu} is {got}, fakegpu charged {want}", cg.path)
+        format!(
+            "{} dmem.current gpu{gpu} is {got}, fakegpu charged {want}",
+            cg.path
+        )
     })
 }
 

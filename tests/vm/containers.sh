@@ -38,7 +38,9 @@ case_containers_with_quotas() {
   i=0
   while [ $i -lt 300 ]; do
     $HELPER status > /tmp/status.out 2>&1
-    [ "$(grep -c '40.0 MiB' /tmp/status.out)" = 2 ] && break
+    # Each one's MEMORY USED column (a DMEM column, on 7.x, holds 40 MiB too).
+    grep -qE '^/fakegpu-ctr/small +0 +40.0 MiB' /tmp/status.out &&
+      grep -qE '^/fakegpu-ctr/large +0 +40.0 MiB' /tmp/status.out && break
     sleep 0.1; i=$((i + 1))
   done
   cat /tmp/status.out

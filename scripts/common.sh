@@ -27,6 +27,13 @@ kernel_line_vars() {
     export LIBCLANG_PATH=/usr/lib/llvm-19/lib
     KMAKE_VARS=(LLVM=/usr/lib/llvm-19/bin/ "RUSTC=$KERNEL_RUSTC" "HOSTRUSTC=$KERNEL_RUSTC" "BINDGEN=$KERNEL_BINDGEN")
   else
+    # LLVM=1 is the default clang (bookworm's 14). bindgen must load that clang's libclang:
+    # left alone it takes the newest one installed (19, for 7.x), which rejects flags the
+    # kernel picked for clang 14 (-enable-trivial-auto-var-init-zero-...).
+    if command -v clang >/dev/null; then
+      LIBCLANG_PATH=$(dirname "$(readlink -f "$(command -v clang)")")/../lib
+      export LIBCLANG_PATH
+    fi
     KMAKE_VARS=(LLVM=1 "RUSTC=$KERNEL_RUSTC" "HOSTRUSTC=$KERNEL_RUSTC" "BINDGEN=$KERNEL_BINDGEN")
   fi
 }

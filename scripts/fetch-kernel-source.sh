@@ -13,7 +13,7 @@ NVIDIA_SUITE=sid
 source "$(dirname "$0")/nvidia-apt.sh"
 source "$FAKEGPU_ROOT/kernel/line-7.env"
 
-# One fetch at a time (a background kernel build may be fetching too, see vm-job.sh).
+# One fetch at a time (make test's background kernel build may be fetching too).
 mkdir -p "$FAKEGPU_CACHE"
 exec 9>"$FAKEGPU_CACHE/kernel-source.lock"
 flock 9

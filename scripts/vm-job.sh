@@ -86,25 +86,8 @@ if [ "$mode" = shell ]; then
   report_timings
   exec "$FAKEGPU_ROOT/scripts/vm-run.sh" shell "$kdir/arch/x86/boot/bzImage" "$initrd"
 fi
-# A kernel build `make test` left running in the background (its process group) is paused
-# while the guest runs, and resumed after, whatever happens to this job.
-background=
-if [ -f "$FAKEGPU_BUILD/kernel-7-background.pid" ]; then
-  background=$(cat "$FAKEGPU_BUILD/kernel-7-background.pid")
-  # Still that build (a finished one's number may have been given to another process)?
-  if grep -qa build-kernel.sh "/proc/$background/cmdline" 2>/dev/null &&
-      kill -STOP -- "-$background" 2>/dev/null; then
-    say "paused the background 7.x kernel build while the guest runs"
-    trap 'kill -CONT -- "-$background" 2>/dev/null; report_timings' EXIT
-  else
-    background=
-  fi
-fi
 rc=0
 phase vm "$FAKEGPU_ROOT/scripts/vm-run.sh" "$mode" "$kdir/arch/x86/boot/bzImage" "$initrd" || rc=$?
-if [ -n "$background" ]; then
-  kill -CONT -- "-$background" 2>/dev/null && say "resumed the background 7.x kernel build"
-fi
 trap - EXIT
 report_timings
 # The suite's closing line comes last, where test-result readers look for it.

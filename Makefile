@@ -55,8 +55,9 @@ kernel-7-background: deps
 # The 7.x line's subset of the suite (the whole suite on both lines would not fit CI's cold
 # budget): the meter and dmem cases, the racing tenant, stress and failslab, the mapping
 # and proxy cases (7.x's mmap_prepare and VFS differ), containers with quotas and the quota
-# commands. `FAKEGPU_KERNEL_LINE=7 make vm-test` runs the whole suite on 7.x.
-VM_TEST_7_CASES := nvsim_registers_like_the_driver|module_creates_nodes|meter_|dmem_|alloc_racing_|freeing_a_device_|driver_failing_|stress_short|failslab_|killed_client_|mapping_outlives_module|nvsim_map_|concurrent_open_ioctl_mmap_close|dumb_pattern_through_two_maps|proxy_nodes|proxy_fd_params|proxy_filter|proxy_gpu_visibility|containers_with_quotas|quota_commands
+# commands, and libcuda's driver API (535's and 550's). `FAKEGPU_KERNEL_LINE=7 make vm-test`
+# runs the whole suite on 7.x.
+VM_TEST_7_CASES := nvsim_registers_like_the_driver|module_creates_nodes|meter_|dmem_|alloc_racing_|freeing_a_device_|driver_failing_|stress_short|failslab_|killed_client_|mapping_outlives_module|nvsim_map_|concurrent_open_ioctl_mmap_close|dumb_pattern_through_two_maps|proxy_nodes|proxy_fd_params|proxy_filter|proxy_gpu_visibility|containers_with_quotas|quota_commands|cuda_driver_api
 
 cargo-test: deps
 	@echo "[cargo] unit and property tests of the userspace crates and the no_std crates"

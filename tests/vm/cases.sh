@@ -47,6 +47,28 @@ case_bad_devices_param_refused() {
   load_fakegpu
 }
 
+# dmem regions only for the GPUs fakegpu fronts: with nvidia_gpus=1, GPU 0 is used past
+# fakegpu, so it gets no region (a dmem.max on it would hold nothing). Without dmem (6.12)
+# the list stays empty.
+case_dmem_regions_only_fronted_gpus() {
+  rmmod fakegpu || return 1
+  insmod /fakegpu/fakegpu.ko devices="$(fakegpu_devices)" nvidia_gpus=1 || return 1
+  regions=$(cat /sys/kernel/fakegpu/dmem_regions)
+  capacity=$(cat /sys/fs/cgroup/dmem.capacity 2>/dev/null)
+  rmmod fakegpu && load_fakegpu || return 1
+  echo "nvidia_gpus=1: regions '$regions'; dmem.capacity '$capacity'"
+  if grep -qw dmem /sys/fs/cgroup/cgroup.controllers; then
+    [ "$regions" = "gpu1 nvidia/0000:02:00.0 4294967296" ] ||
+      fail "want GPU 1's region alone" || return 1
+    ! echo "$capacity" | grep -q '^nvidia/0000:01:00.0 ' ||
+      fail "GPU 0 has a region in dmem.capacity" || return 1
+    [ "$(grep -c '^nvidia/' /sys/fs/cgroup/dmem.capacity)" = 2 ] ||
+      fail "the reload should register both GPUs' regions again" || return 1
+  else
+    [ -z "$regions" ] || fail "regions listed without dmem" || return 1
+  fi
+}
+
 # A driver version no family of fakegpu's lists, of an unknown branch (nvsim reporting
 # 570.124.04) or an unchecked minor of a known one (550.54.14): fakegpu loads with its other
 # fronts, fronts nothing of NVIDIA's, and says why; beside 535 the calls file names the driver.

@@ -101,6 +101,7 @@ run_case unknown_driver_family_not_fronted sh /fakegpu/cases.sh unknown_driver_f
 run_case unknown_family_fronted_when_permissive sh /fakegpu/cases.sh unknown_family_fronted_when_permissive
 run_case nvidia_driver_pinned_while_fronted sh /fakegpu/cases.sh nvidia_driver_pinned_while_fronted
 run_case bad_devices_param_refused sh /fakegpu/cases.sh bad_devices_param_refused
+run_case dmem_regions_only_fronted_gpus sh /fakegpu/cases.sh dmem_regions_only_fronted_gpus
 run_case rmmod_refused_while_open sh /fakegpu/cases.sh rmmod_refused_while_open
 run_case nodes_fs_shows_nvidia_numbers sh /fakegpu/cases.sh nodes_fs_shows_nvidia_numbers
 run_case absent_real_device_gives_enxio sh /fakegpu/cases.sh absent_real_device_gives_enxio

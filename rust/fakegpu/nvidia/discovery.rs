@@ -54,9 +54,17 @@ pub(crate) struct Driver {
     /// on the driver's module, so `rmmod nvidia` fails with EBUSY and the driver fakegpu
     /// checked at load is the one it forwards to until it unloads.
     ctl: RealFile,
+    /// The minors of the GPUs fakegpu fronts (`nvidia_gpus=`, or all the driver's).
+    fronted: KVec<u32>,
 }
 
 impl Driver {
+    /// Whether fakegpu fronts the GPU of minor `minor`: a GPU it leaves out is reached past
+    /// fakegpu, so nothing of it is metered.
+    pub(crate) fn fronts(&self, minor: u32) -> bool {
+        self.fronted.contains(&minor)
+    }
+
     /// nvidiactl, as fakegpu holds it open.
     pub(crate) fn ctl(&self) -> &RealFile {
         &self.ctl
@@ -150,6 +158,7 @@ pub(crate) fn add_nvidia(table: &mut FrontTable, filter: FilterMode) -> Result<F
         );
         EINVAL
     })?;
+    driver.fronted.extend_from_slice(minors, GFP_KERNEL)?;
     // Every GPU the driver reports, fronted or not, in its order: the RM's device instance
     // N is the Nth of them (the meter's GPU slots).
     let mut cards = KVec::new();
@@ -196,6 +205,7 @@ fn driver(ctl: RealFile) -> Result<Driver> {
         // Until `add_nvidia` has read the version: nothing is known.
         fronting: Fronting::Guessed(&R535),
         ctl,
+        fronted: KVec::new(),
     })
 }
 

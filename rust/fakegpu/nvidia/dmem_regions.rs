@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! One dmem cgroup region per NVIDIA GPU (kernels with CONFIG_CGROUP_DMEM, 6.14+), to which
-//! the meter charges the GPU memory it meters (`meter.rs`), so `dmem.current` and
-//! `dmem.max` of a cgroup follow and hold its tenants' NVIDIA memory as they do amdgpu's
-//! and xe's VRAM.
+//! One dmem cgroup region per NVIDIA GPU fakegpu fronts (kernels with CONFIG_CGROUP_DMEM,
+//! 6.14+), to which the meter charges the GPU memory it meters (`meter.rs`), so
+//! `dmem.current` and `dmem.max` of a cgroup follow and hold its tenants' NVIDIA memory as
+//! they do amdgpu's and xe's VRAM. A GPU `nvidia_gpus=` leaves out has none: it is used past
+//! fakegpu, so a `dmem.max` on it would hold nothing.
 //!
 //! A region is named `nvidia/<PCI address>` (`nvidia/0000:01:00.0`, the address CARD_INFO
 //! gives, as `nvidia-smi` and DRM's own regions, `drm/<PCI address>/vram0`, spell it): stable
@@ -54,7 +55,7 @@ pub(crate) struct Regions(KVec<GpuRegion>);
 
 static REGIONS: Published<Regions> = Published::new();
 
-/// Registers a region for each of the driver's GPUs, if the kernel has dmem; what cannot be
+/// Registers a region for each GPU fakegpu fronts, if the kernel has dmem; what cannot be
 /// had (a GPU whose size the driver does not say) is logged and left uncharged. Needs the
 /// personality loaded and the scratch space (the query is a private call). Unregistered
 /// when the guard drops.
@@ -63,6 +64,11 @@ pub(crate) fn register() -> Result<PublishGuard<Regions>> {
     if let Some(nv) = NVIDIA.get().filter(|_| dmem::available()) {
         if let Some(driver) = &nv.driver {
             for (gpu, card) in nv.cards.iter().enumerate() {
+                // A GPU `nvidia_gpus=` leaves out is used past fakegpu: a region of it
+                // would charge nothing, and a `dmem.max` on it would hold nothing.
+                if !driver.fronts(card.minor_number) {
+                    continue;
+                }
                 let Some(size) = memory_size(driver.ctl(), gpu, card, nv) else {
                     pr_warn!(
                         "GPU {} did not say its memory size: its memory is not charged to dmem\n",
